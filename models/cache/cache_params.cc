@@ -1,0 +1,40 @@
+#include "models/cache/cache_params.h"
+
+#include <string>
+
+namespace pagesim::cache {
+
+void CacheLevelParams::describe(config::Schema& s) {
+  s.field("size", size, "capacity").positive();
+  s.field("ways", ways, "associativity").positive();
+  s.field("latency", latency, "load-to-use cycles of a hit");
+}
+
+void CacheParams::describe(config::Schema& s) {
+  s.field("enabled", enabled, "model the caches (false: every page-table reference goes to DRAM)");
+  s.field("line_bytes", line_bytes, "cache line size in bytes").positive().power_of_two();
+  s.group("l1", l1);
+  s.group("l2", l2);
+  s.group("llc", llc);
+  s.group("dram", dram);
+  for (auto [name, level] : {std::pair{"l1", &l1}, {"l2", &l2}, {"llc", &llc}}) {
+    s.rule(std::string(name) + ".size", [this, level]() -> std::optional<std::string> {
+      std::uint64_t per_set = std::uint64_t{line_bytes} * level->ways;
+      if (per_set == 0 || level->size.bytes == 0) {
+        return std::nullopt;
+      }
+      if (level->size.bytes % per_set != 0) {
+        return std::to_string(level->size.bytes) + " bytes is not a whole number of " +
+               std::to_string(level->ways) + "-way sets of " + std::to_string(line_bytes) +
+               "-byte lines";
+      }
+      std::uint64_t sets = level->size.bytes / per_set;
+      if ((sets & (sets - 1)) != 0) {
+        return std::to_string(sets) + " sets is not a power of two";
+      }
+      return std::nullopt;
+    });
+  }
+}
+
+}  // namespace pagesim::cache

@@ -1,0 +1,57 @@
+#include "sim/sim_params.h"
+
+#include "sim/config/toml_loader.h"
+
+namespace pagesim {
+
+void CoreParams::describe(config::Schema& s) {
+  s.field("cycles_per_access", cycles_per_access,
+          "cycles of non-translation work charged per trace access");
+  s.field("frequency_ghz", frequency_ghz, "core clock, converts cycles to simulated time")
+      .check([this]() {
+        std::optional<std::string> err;
+        if (!(frequency_ghz > 0 && frequency_ghz <= 100)) {
+          err = "must be above 0 and at most 100";
+        }
+        return err;
+      });
+}
+
+void PagingParams::describe(config::Schema& s) {
+  s.field("levels", levels, "paging levels: 4, or 5 with LA57 (Intel SDM Vol. 3A, 4.5)")
+      .range(4, 5);
+}
+
+void SimControlParams::describe(config::Schema& s) {
+  s.field("quantum", quantum, "temporal-decoupling quantum in core cycles").positive();
+}
+
+void SimParams::describe(config::Schema& s) {
+  s.field("mode", mode, "translation mode: native");
+  s.field("seed", seed, "seed of every random choice (random replacement, generators)");
+  s.group("sim", sim);
+  s.group("core", core);
+  s.group("paging", paging);
+  s.group("tlb", tlb);
+  s.group("walker", walker);
+  s.group("cache", cache);
+  s.group("os", os);
+}
+
+Configuration::Configuration() : m_params(std::make_unique<SimParams>()) {
+  m_schema.group("", *m_params);
+}
+
+void Configuration::load_file(const std::string& path) {
+  config::load_toml_file(m_schema, path);
+}
+
+void Configuration::set(std::string_view assignment) {
+  config::apply_override(m_schema, assignment);
+}
+
+void Configuration::set(std::string_view key, std::string_view value, std::string_view origin) {
+  m_schema.set(key, value, origin);
+}
+
+}  // namespace pagesim

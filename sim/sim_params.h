@@ -1,0 +1,84 @@
+// The whole configuration: every model's Params under its key prefix. Defaults describe
+// one Intel Skylake-SP core (Xeon Gold 6142, 2.6 GHz); each Params header cites its source.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "models/cache/cache_params.h"
+#include "models/os/os_params.h"
+#include "models/tlb/tlb_params.h"
+#include "models/walker/walker_params.h"
+#include "sim/config/schema.h"
+#include "sim/cycles.h"
+
+namespace pagesim {
+
+// What translates a core's addresses. Only native exists yet; nested and shadow follow.
+enum class Mode : std::uint8_t { kNative };
+
+struct CoreParams {
+  // Work between two trace records that is not address translation (the trace carries no
+  // instruction counts): charged once per access.
+  Cycles cycles_per_access{1};
+  double frequency_ghz = 2.6;  // converts cycles to SystemC time
+  void describe(config::Schema& s);
+};
+
+struct PagingParams {
+  std::uint32_t levels = 4;  // 4-level paging, or 5 with LA57
+  void describe(config::Schema& s);
+};
+
+struct SimControlParams {
+  // Temporal-decoupling quantum: a core runs this many cycles ahead of SystemC time before
+  // it synchronises. Larger is faster; with one core nothing depends on it.
+  Cycles quantum{1'000'000};
+  void describe(config::Schema& s);
+};
+
+struct SimParams {
+  Mode mode = Mode::kNative;
+  std::uint64_t seed = 1;
+  SimControlParams sim;
+  CoreParams core;
+  PagingParams paging;
+  tlb::TlbHierarchyParams tlb;
+  walker::WalkerParams walker;
+  cache::CacheParams cache;
+  os::OsParams os;
+
+  void describe(config::Schema& s);
+};
+
+// Params plus the schema bound to them: load sources in order, then validate().
+class Configuration {
+ public:
+  Configuration();
+  Configuration(const Configuration&) = delete;
+  Configuration& operator=(const Configuration&) = delete;
+
+  void load_file(const std::string& path);
+  void set(std::string_view assignment);  // "key=value"
+  void set(std::string_view key, std::string_view value, std::string_view origin);
+  void validate() const { m_schema.validate(); }
+
+  const SimParams& params() const { return *m_params; }
+  const config::Schema& schema() const { return m_schema; }
+  std::string dump() const { return m_schema.dump(); }
+
+ private:
+  std::unique_ptr<SimParams> m_params;
+  config::Schema m_schema;
+};
+
+}  // namespace pagesim
+
+template <>
+struct pagesim::config::EnumNames<pagesim::Mode> {
+  static constexpr std::array<std::pair<std::string_view, pagesim::Mode>, 1> kNames{
+      {{"native", pagesim::Mode::kNative}}};
+};
