@@ -1,0 +1,45 @@
+# The two commands of the quick start, and the ones behind them.
+#   make demo   set up, build, replay the bundled trace on the default configuration
+#   make test   set up, build, then every test: unit, end-to-end, sanitizers, formatting
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PAGESIM    := $(BUILD)/sim/pagesim
+
+.PHONY: all setup build demo test unit-test asan-test format-check bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(PAGESIM) replay traces/examples/demo.trace
+
+test: build unit-test asan-test format-check
+
+unit-test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Address and undefined-behaviour sanitizers over the same tests (benchmarks left out).
+asan-test: setup
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DPAGESIM_SANITIZE=ON -DPAGESIM_BENCH=OFF > /dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+format-check:
+	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+	@echo "format-check: clang-format clean"
+
+# Replay throughput and peak memory (see README, "Performance").
+bench: build
+	scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

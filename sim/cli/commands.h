@@ -1,0 +1,29 @@
+// The pagesim subcommands. Each takes argv with argv[0] = the subcommand's name, prints
+// its own --help, and returns the process exit status: 0 success, 1 a failed run (bad
+// trace, unwritable output, out of memory), 2 a usage or configuration error.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/sim_params.h"
+
+namespace pagesim::cli {
+
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+int run_replay(int argc, char** argv);
+int run_config(int argc, char** argv);
+
+// --config FILE and --set KEY=VALUE (repeatable), shared by every command that simulates.
+void add_config_options(boost::program_options::options_description& desc);
+// Defaults < --config file < --set overrides, then validate(). Throws config::ConfigError.
+void load_configuration(Configuration& c, const boost::program_options::variables_map& vm);
+
+// Throws OutputError if `path` could not be written later (its folder is missing or not
+// writable), so a long run does not fail only at the end.
+void check_output_path(const std::string& path);
+
+}  // namespace pagesim::cli

@@ -1,0 +1,118 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "models/mem/frame_allocator.h"
+#include "sim/atomic_file.h"
+#include "sim/cli/commands.h"
+#include "sim/cli/summary.h"
+#include "sim/simulation.h"
+#include "traces/trace_reader.h"
+
+namespace pagesim::cli {
+
+namespace po = boost::program_options;
+
+int run_replay(int argc, char** argv) {
+  po::options_description desc(
+      "Usage: pagesim replay TRACE [options]\n\n"
+      "Replays TRACE (a text or binary trace, or gen:PATTERN:key=value,... for a generated\n"
+      "one; see docs/trace-format.md) through the configured translation hardware and\n"
+      "prints a summary. Statistics files are written only when the run succeeds.\n\nOptions");
+  desc.add_options()("help,h", "show this help")(
+      "json", po::value<std::string>()->value_name("OUT"),
+      "write every statistic as one flat JSON object (histograms as {bucket: count})")(
+      "csv", po::value<std::string>()->value_name("OUT"), "write every statistic as CSV rows")(
+      "save-config", po::value<std::string>()->value_name("OUT"),
+      "write the effective configuration (TOML) next to the statistics")(
+      "quiet,q", "print no summary")(
+      "progress", po::value<std::string>()->default_value("auto")->value_name("WHEN"),
+      "progress line on stderr: auto (when stderr is a terminal), always, never");
+  add_config_options(desc);
+  po::options_description hidden;
+  hidden.add_options()("trace", po::value<std::string>());
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "pagesim replay: " << e.what() << "\n(see pagesim replay --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help") != 0) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (vm.count("trace") == 0) {
+    std::cerr << "pagesim replay: no trace given (see pagesim replay --help)\n";
+    return kExitUsage;
+  }
+  std::string progress_mode = vm["progress"].as<std::string>();
+  if (progress_mode != "auto" && progress_mode != "always" && progress_mode != "never") {
+    std::cerr << "pagesim replay: --progress: '" << progress_mode
+              << "' is not one of: auto, always, never\n";
+    return kExitUsage;
+  }
+
+  Configuration c;
+  try {
+    load_configuration(c, vm);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "pagesim replay: configuration error:\n" << e.what() << "\n";
+    return kExitUsage;
+  }
+
+  std::vector<std::string> outputs;
+  for (const char* key : {"json", "csv", "save-config"}) {
+    if (vm.count(key) != 0) {
+      outputs.push_back(vm[key].as<std::string>());
+    }
+  }
+  try {
+    for (const auto& path : outputs) {
+      check_output_path(path);
+    }
+    std::string trace_path = vm["trace"].as<std::string>();
+    auto trace = traces::open_trace(trace_path);
+
+    RunOptions options;
+    bool show_progress =
+        progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
+    if (show_progress) {
+      options.progress = [](std::uint64_t done) {
+        std::fprintf(stderr, "\rpagesim: %.1f M accesses replayed", double(done) / 1e6);
+        std::fflush(stderr);
+      };
+    }
+    RunResult result = run_simulation(c.params(), *trace, options);
+    if (show_progress) {
+      std::fprintf(stderr, "\r%60s\r", "");
+    }
+    if (vm.count("json") != 0) {
+      write_file_atomically(vm["json"].as<std::string>(), stats::to_json(result.stats));
+    }
+    if (vm.count("csv") != 0) {
+      write_file_atomically(vm["csv"].as<std::string>(), stats::to_csv(result.stats));
+    }
+    if (vm.count("save-config") != 0) {
+      write_file_atomically(vm["save-config"].as<std::string>(), c.dump());
+    }
+    if (vm.count("quiet") == 0) {
+      std::cout << format_summary(result.stats, trace->describe(),
+                                  std::string(config::enum_name(c.params().mode)),
+                                  result.wall_seconds);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pagesim replay: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return 0;
+}
+
+}  // namespace pagesim::cli

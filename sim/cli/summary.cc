@@ -1,0 +1,120 @@
+#include "sim/cli/summary.h"
+
+#include <cstdio>
+#include <map>
+
+namespace pagesim::cli {
+namespace {
+
+class Lookup {
+ public:
+  explicit Lookup(const std::vector<stats::Row>& rows) {
+    for (const auto& r : rows) {
+      if (const auto* n = std::get_if<std::uint64_t>(&r.value)) {
+        m_values[r.path] = static_cast<double>(*n);
+      } else if (const auto* d = std::get_if<double>(&r.value)) {
+        m_values[r.path] = *d;
+      }
+    }
+  }
+  bool has(const std::string& path) const { return m_values.count(path) != 0; }
+  double operator[](const std::string& path) const {
+    auto it = m_values.find(path);
+    return it == m_values.end() ? 0.0 : it->second;
+  }
+
+ private:
+  std::map<std::string, double> m_values;
+};
+
+std::string grouped(double v) {
+  auto n = static_cast<unsigned long long>(v + 0.5);
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0) {
+      out += ',';
+    }
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string pct(double part, double whole) {
+  return whole == 0 ? "-" : fixed(100.0 * part / whole, 2) + " %";
+}
+
+std::string line(const std::string& label, const std::string& value, const std::string& note = "") {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "  %-28s %16s", label.c_str(), value.c_str());
+  std::string out = buf;
+  if (!note.empty()) {
+    out += "   " + note;
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
+std::string format_summary(const std::vector<stats::Row>& rows, const std::string& trace_name,
+                           const std::string& mode, double wall_seconds) {
+  Lookup s(rows);
+  std::string out = "pagesim replay: " + trace_name + " (mode " + mode + ")\n";
+  double accesses = s["sim.accesses"];
+  out += line("accesses", grouped(accesses),
+              "R " + grouped(s["sim.reads"]) + "  W " + grouped(s["sim.writes"]) + "  X " +
+                  grouped(s["sim.fetches"]));
+  out += line("cycles", grouped(s["sim.cycles"]));
+  out += line("translation cycles", grouped(s["sim.translation_cycles"]),
+              fixed(s["sim.translation_overhead_pct"], 2) + " % of cycles");
+  out += "  TLB                           lookups       hits     misses   miss rate\n";
+  for (const char* level : {"l1d", "l1i", "l2"}) {
+    std::string p = std::string("tlb.") + level;
+    double hits = s[p + ".hits"];
+    double misses = s[p + ".misses"];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    %-20s %16s %10s %10s %11s\n", level,
+                  grouped(hits + misses).c_str(), grouped(hits).c_str(), grouped(misses).c_str(),
+                  pct(misses, hits + misses).c_str());
+    out += buf;
+  }
+  double walks = s["walker.walks"];
+  out += line("page walks", grouped(walks),
+              walks == 0 ? "" : fixed(s["walker.refs"] / walks, 2) + " refs, " +
+                                    fixed(s["walker.cycles"] / walks, 1) + " cycles per walk");
+  out += line("page-table references", grouped(s["walker.refs"]));
+  out += line("walk cycles", grouped(s["walker.cycles"]));
+  std::string pwc;
+  for (const char* c : {"pml5", "pml4", "pdpt", "pd"}) {
+    std::string p = std::string("walker.pwc.") + c;
+    if (s.has(p + ".hits") && s[p + ".hits"] + s[p + ".misses"] > 0) {
+      pwc += (pwc.empty() ? "" : "  ") + std::string(c) + " " +
+             pct(s[p + ".hits"], s[p + ".hits"] + s[p + ".misses"]);
+    }
+  }
+  if (!pwc.empty()) {
+    out += line("paging-structure cache hits", "", pwc);
+  }
+  double refs = s["cache.l1.hits"] + s["cache.l1.misses"];
+  if (refs > 0) {
+    out += line("PTE lines", "", "L1 " + pct(s["cache.l1.hits"], refs) + "  L2 " +
+                                     pct(s["cache.l2.hits"], refs) + "  LLC " +
+                                     pct(s["cache.llc.hits"], refs) + "  DRAM " +
+                                     pct(s["cache.dram.accesses"], refs));
+  }
+  out += line("page faults", grouped(s["os.page_faults"]),
+              grouped(s["os.page_table_pages"]) + " page-table pages");
+  if (wall_seconds > 0) {
+    out += line("host time", fixed(wall_seconds, 3) + " s",
+                fixed(accesses / wall_seconds / 1e6, 2) + " M accesses/s");
+  }
+  return out;
+}
+
+}  // namespace pagesim::cli

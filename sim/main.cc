@@ -1,0 +1,48 @@
+// pagesim: the trace-replay command line. SystemC's library provides main() and calls
+// sc_main(), so this is the entry point.
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+#include "sim/cli/commands.h"
+#include "traces/trace_command.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "pagesim: a cycle-approximate simulator of x86 address translation\n\n"
+    "Usage: pagesim COMMAND [options]\n\n"
+    "Commands:\n"
+    "  replay TRACE   replay a trace and print the summary (--json/--csv for every statistic)\n"
+    "  config         print the effective configuration, every key documented (--dump)\n"
+    "  trace          make and convert traces: trace gen, trace convert\n\n"
+    "`pagesim COMMAND --help` describes each command. Documentation: README.md, docs/.\n";
+
+}  // namespace
+
+int sc_main(int argc, char* argv[]) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return pagesim::cli::kExitUsage;
+  }
+  std::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "pagesim 0.1.0\n";
+    return 0;
+  }
+  if (command == "replay") {
+    return pagesim::cli::run_replay(argc - 1, argv + 1);
+  }
+  if (command == "config") {
+    return pagesim::cli::run_config(argc - 1, argv + 1);
+  }
+  if (command == "trace") {
+    return pagesim::traces::run_trace_command(argc - 1, argv + 1);
+  }
+  std::cerr << "pagesim: unknown command '" << command << "'\n\n" << kUsage;
+  return pagesim::cli::kExitUsage;
+}

@@ -1,0 +1,79 @@
+// Runs the pagesim binary the way a user does and reads back what it wrote.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace pagesim::testing {
+
+struct CommandResult {
+  int status = -1;     // exit status
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) {
+    return r;
+  }
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
+    r.output.append(buf, n);
+  }
+  int raw = ::pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+inline std::string pagesim(const std::string& args) {
+  return std::string(PAGESIM_BIN) + " " + args;
+}
+
+// A fresh folder per test, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    m_path = std::filesystem::temp_directory_path() /
+             ("pagesim_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(m_path);
+  }
+  ~TempDir() { std::filesystem::remove_all(m_path); }
+  std::string file(const std::string& name) const { return (m_path / name).string(); }
+  const std::filesystem::path& path() const { return m_path; }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// Counters from a `--csv` file (histogram rows are keyed `name[label]`).
+inline std::map<std::string, double> read_csv_stats(const std::string& path) {
+  std::map<std::string, double> out;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    auto c1 = line.find(',');
+    auto c2 = line.find(',', c1 + 1);
+    if (c1 == std::string::npos) {
+      continue;
+    }
+    out[line.substr(0, c1)] = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
+  }
+  return out;
+}
+
+}  // namespace pagesim::testing

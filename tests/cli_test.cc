@@ -1,0 +1,202 @@
+// End-to-end tests: the pagesim binary on small traces, counts derived from the geometry
+// of the default configuration (Skylake-SP, models/tlb/tlb_params.h) and the x86 paging
+// structure (Intel SDM Vol. 3A, 4.5).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/cli_harness.h"
+
+namespace pagesim::testing {
+namespace {
+
+// Each of `pages` 4 KiB pages read `per_page` times in order, `rounds` times over.
+std::string sweep_trace(std::uint64_t base, int pages, int per_page, int rounds) {
+  std::ostringstream os;
+  os << "# sweep\n";
+  for (int r = 0; r < rounds; ++r) {
+    for (int p = 0; p < pages; ++p) {
+      for (int i = 0; i < per_page; ++i) {
+        os << "R 0x" << std::hex << base + std::uint64_t(p) * 4096 + std::uint64_t(i) * 8
+           << std::dec << "\n";
+      }
+    }
+  }
+  return os.str();
+}
+
+std::map<std::string, double> replay(const TempDir& dir, const std::string& trace,
+                                     const std::string& options = "") {
+  write_text(dir.file("t.trace"), trace);
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --quiet --csv " +
+                               dir.file("s.csv") + " " + options));
+  EXPECT_EQ(r.status, 0) << r.output;
+  return read_csv_stats(dir.file("s.csv"));
+}
+
+TEST(Replay, SequentialSweepMissesOncePerPage) {
+  TempDir dir;
+  const int n = 1000;
+  auto s = replay(dir, sweep_trace(0x10000000, n, 8, 1));
+  EXPECT_EQ(s["sim.accesses"], n * 8);
+  // Every page is new: its first access misses the L1 dTLB and the STLB, the other 7
+  // hit the entry just filled. 1000 pages > 64 L1 entries does not matter: no page repeats.
+  EXPECT_EQ(s["tlb.l1d.misses"], n);
+  EXPECT_EQ(s["tlb.l1d.hits"], n * 7);
+  EXPECT_EQ(s["tlb.l2.misses"], n);
+  EXPECT_EQ(s["tlb.l1i.hits"] + s["tlb.l1i.misses"], 0);
+  // First touch of every page faults once; the faulting walk and the retried walk are
+  // both walks (a faulting walk caches nothing: SDM 4.10.2.3).
+  EXPECT_EQ(s["os.page_faults"], n);
+  EXPECT_EQ(s["walker.walks"], 2 * n);
+  EXPECT_EQ(s["walker.faults"], n);
+}
+
+TEST(Replay, CyclicSweepOverOneMoreThanCapacityMissesEveryAccess) {
+  TempDir dir;
+  // A fully associative 64-entry LRU L1 dTLB; 65 pages swept cyclically: LRU always
+  // evicts the page needed next, so every access misses the L1. The 1536-entry STLB holds
+  // all 65 pages, so only the first round misses it.
+  const int pages = 65, rounds = 4;
+  auto s = replay(dir, sweep_trace(0x40000000, pages, 1, rounds),
+                  "--set tlb.l1d.entries=64 --set tlb.l1d.ways=64");
+  EXPECT_EQ(s["tlb.l1d.misses"], pages * rounds);
+  EXPECT_EQ(s["tlb.l1d.hits"], 0);
+  EXPECT_EQ(s["tlb.l2.misses"], pages);
+  EXPECT_EQ(s["tlb.l2.hits"], pages * (rounds - 1));
+}
+
+TEST(Replay, WalkReferencesFollowTheLevelsWithCachesOff) {
+  TempDir dir;
+  // With the paging-structure caches off a walk to a 4 KiB page reads one entry per
+  // level: 4 with 4-level paging, 5 with LA57. Faulting walks stop at the first
+  // non-present entry, so count only the non-faulting walks: one per page.
+  const int n = 300;
+  for (int levels : {4, 5}) {
+    auto s = replay(dir, sweep_trace(0x7f0000000000, n, 1, 1),
+                    "--set walker.pwc.enabled=false --set paging.levels=" +
+                        std::to_string(levels));
+    double ok_walks = s["walker.walks"] - s["walker.faults"];
+    EXPECT_EQ(ok_walks, n);
+    EXPECT_EQ(s["walker.refs_per_walk[" + std::to_string(levels) + "]"], n) << levels;
+  }
+}
+
+TEST(Replay, TwoMegabytePagesFaultOncePerRegion) {
+  TempDir dir;
+  // 1024 4 KiB pages = 4 MiB from a 2 MiB-aligned base: with os.thp=2m, two faults.
+  auto s = replay(dir, sweep_trace(0x80000000, 1024, 1, 1), "--set os.thp=2m");
+  EXPECT_EQ(s["os.page_faults"], 2);
+  EXPECT_EQ(s["os.mapped_pages_2m"], 2);
+  // Two 2 MiB translations: the L1 dTLB's 2 MiB array holds both after the first miss.
+  EXPECT_EQ(s["tlb.l1d.misses"], 2);
+}
+
+TEST(Replay, RequiredStatisticsArePresent) {
+  TempDir dir;
+  auto s = replay(dir, sweep_trace(0x1000, 4, 1, 1));
+  for (const char* name :
+       {"sim.accesses", "sim.cycles", "tlb.l1d.hits", "tlb.l1d.misses", "tlb.l1i.hits",
+        "tlb.l1i.misses", "tlb.l2.hits", "tlb.l2.misses", "walker.walks", "walker.refs",
+        "walker.cycles", "os.page_faults"}) {
+    EXPECT_TRUE(s.count(name)) << name;
+  }
+}
+
+TEST(Replay, JsonIsOneFlatObjectWithHistogramsAsObjects) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), sweep_trace(0x1000, 4, 2, 1));
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --json " +
+                               dir.file("s.json")));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(dir.file("s.json"));
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_NE(json.find("\"sim.accesses\": 8,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"walker.refs_per_walk\": {\"0\": "), std::string::npos) << json;
+}
+
+TEST(Replay, SameRunTwiceGivesIdenticalStatistics) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), sweep_trace(0x5000000, 200, 3, 3));
+  for (const char* out : {"a.json", "b.json"}) {
+    auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --json " +
+                                 dir.file(out) + " --set tlb.l2.replacement=random"));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  std::ifstream a(dir.file("a.json")), b(dir.file("b.json"));
+  std::string ja((std::istreambuf_iterator<char>(a)), {}), jb((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_EQ(ja, jb);
+}
+
+TEST(Errors, UnknownKeyIsAUsageErrorNamingTheKey) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x1000\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --set tlb.l1d.wayz=2 --json " +
+                               dir.file("s.json")));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("tlb.l1d.wayz"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("s.json")));
+}
+
+TEST(Errors, ImpossibleGeometryNamesTheKey) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x1000\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --set tlb.l1d.ways=0"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("tlb.l1d.ways: 0"), std::string::npos) << r.output;
+  r = run_command(pagesim("replay " + dir.file("t.trace") + " --set paging.levels=3"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("paging.levels"), std::string::npos) << r.output;
+}
+
+TEST(Errors, DamagedTraceNamesTheLineAndLeavesNoOutput) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x1000\nW 0x2000 8\nQ 0x3000\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --json " + dir.file("s.json") +
+                               " --csv " + dir.file("s.csv")));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find(":3"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("s.json")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("s.csv")));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(Errors, MissingTraceAndUnwritableOutput) {
+  TempDir dir;
+  auto r = run_command(pagesim("replay " + dir.file("absent.trace")));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("absent.trace"), std::string::npos) << r.output;
+  write_text(dir.file("t.trace"), "R 0x1000\n");
+  r = run_command(pagesim("replay " + dir.file("t.trace") + " --json /nonexistent/s.json"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("/nonexistent"), std::string::npos) << r.output;
+}
+
+TEST(Config, DumpDocumentsEveryKeyAndLoadsBack) {
+  TempDir dir;
+  auto r = run_command(pagesim("config --dump --set tlb.l2.ways=16 --set tlb.l2.entries=2048"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* key : {"mode", "tlb.l1d.entries", "tlb.l1d.ways", "tlb.l1i.entries",
+                          "tlb.l1i.ways", "tlb.l2.entries", "tlb.l2.ways", "walker.pwc.enabled",
+                          "paging.levels", "os.thp"}) {
+    EXPECT_NE(r.output.find(std::string("\n") + key + " = "), std::string::npos) << key;
+  }
+  write_text(dir.file("c.toml"), r.output);
+  auto again = run_command(pagesim("config --config " + dir.file("c.toml")));
+  EXPECT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(again.output, r.output);
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  for (const char* cmd : {"--help", "replay --help", "config --help", "trace --help",
+                          "trace gen --help", "trace convert --help"}) {
+    auto r = run_command(pagesim(cmd));
+    EXPECT_EQ(r.status, 0) << cmd << "\n" << r.output;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << cmd << "\n" << r.output;
+  }
+  EXPECT_EQ(run_command(pagesim("frobnicate")).status, 2);
+}
+
+}  // namespace
+}  // namespace pagesim::testing
