@@ -25,8 +25,13 @@ struct OsParams {
   config::ByteSize memory{256 * kGiB};
   // A first-touch anonymous fault on Linux (exception entry, handle_mm_fault, zeroing the
   // 4 KiB page, return) costs on the order of 1 µs: ~2600 cycles at 2.6 GHz. Huge pages
-  // zero more: the model charges the same entry/exit plus the zeroing at the 4 KiB rate.
+  // zero more: the model charges the same entry/exit plus the zeroing at the 4 KiB rate,
+  // page_fault_latency + (page_bytes / 4 KiB - 1) * clear_page_latency.
   Cycles page_fault_latency{2600};
+  // The part of page_fault_latency that zeroes one 4 KiB page (Linux clear_page()): 4 KiB
+  // at about 10 GB/s, one core's streaming-store bandwidth to DRAM on a Skylake-SP server,
+  // is ~400 ns, ~1000 cycles at 2.6 GHz (an estimate, not a measurement).
+  Cycles clear_page_latency{1000};
   void describe(config::Schema& s);
 };
 

@@ -1,3 +1,4 @@
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -104,9 +105,11 @@ int run_replay(int argc, char** argv) {
       write_file_atomically(vm["save-config"].as<std::string>(), c.dump());
     }
     if (vm.count("quiet") == 0) {
+      rusage usage{};
+      ::getrusage(RUSAGE_SELF, &usage);
+      HostFigures host{result.wall_seconds, std::uint64_t(usage.ru_maxrss) * 1024};
       std::cout << format_summary(result.stats, trace->describe(),
-                                  std::string(config::enum_name(c.params().mode)),
-                                  result.wall_seconds);
+                                  std::string(config::enum_name(c.params().mode)), host);
     }
   } catch (const std::exception& e) {
     std::cerr << "pagesim replay: " << e.what() << "\n";

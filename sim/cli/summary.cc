@@ -63,7 +63,7 @@ std::string line(const std::string& label, const std::string& value, const std::
 }  // namespace
 
 std::string format_summary(const std::vector<stats::Row>& rows, const std::string& trace_name,
-                           const std::string& mode, double wall_seconds) {
+                           const std::string& mode, const HostFigures& host) {
   Lookup s(rows);
   std::string out = "pagesim replay: " + trace_name + " (mode " + mode + ")\n";
   double accesses = s["sim.accesses"];
@@ -110,9 +110,13 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
   }
   out += line("page faults", grouped(s["os.page_faults"]),
               grouped(s["os.page_table_pages"]) + " page-table pages");
-  if (wall_seconds > 0) {
-    out += line("host time", fixed(wall_seconds, 3) + " s",
-                fixed(accesses / wall_seconds / 1e6, 2) + " M accesses/s");
+  if (host.wall_seconds > 0) {
+    out += line("host time", fixed(host.wall_seconds, 3) + " s",
+                fixed(accesses / host.wall_seconds / 1e6, 2) + " M accesses/s");
+  }
+  if (host.peak_rss_bytes > 0) {
+    out += line("peak memory", fixed(double(host.peak_rss_bytes) / double(1 << 20), 1) + " MiB",
+                "resident set of the whole process");
   }
   return out;
 }

@@ -8,7 +8,13 @@
 
 namespace pagesim::cli {
 
+// Host figures are printed but are not statistics: they differ from run to run.
+struct HostFigures {
+  double wall_seconds = 0;
+  std::uint64_t peak_rss_bytes = 0;
+};
+
 std::string format_summary(const std::vector<stats::Row>& rows, const std::string& trace_name,
-                           const std::string& mode, double wall_seconds);
+                           const std::string& mode, const HostFigures& host);
 
 }  // namespace pagesim::cli
