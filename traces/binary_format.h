@@ -1,0 +1,137 @@
+// Binary trace format v1 (docs/trace-format.md has the byte-level definition).
+//
+//   offset  size  field          v1.0 value
+//        0     8  magic          89 50 47 54 0d 0a 1a 0a   ("\x89PGT\r\n\x1a\n")
+//        8     2  major version  1     (little-endian, as every field)
+//       10     2  minor version  0
+//       12     4  flags          0     (none defined; readers refuse unknown bits)
+//       16     4  header bytes   32    (where the zstd data starts; >= 32)
+//       20     4  reserved       0     (readers ignore it)
+//       24     8  record count   number of records, 0 if unknown (written to a pipe)
+//       32     ..  zstd data: one or more zstd frames holding the record stream
+//
+// Record stream (after decompression), one record after another:
+//   tag byte:  bits 0-1 kind (0 R, 1 W, 2 X; 3 invalid), bits 2-4 size code (0..6: size is
+//              1 << code bytes; 7: size follows), bits 5-7 zero
+//   address:   LEB128 varint of zigzag(address - previous address), wrapping mod 2^64; the
+//              previous address of the first record is 0
+//   size:      LEB128 varint (1 .. 2^32-1), only when the size code is 7
+//
+// A reader refuses a newer major version; minor versions only add what a v1.0 reader may
+// skip (a longer header). Every damage is a TraceError naming the byte offset.
+#pragma once
+
+#include <zstd.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "traces/file_io.h"
+#include "traces/trace_reader.h"
+#include "traces/trace_writer.h"
+
+namespace pagesim::traces {
+
+inline constexpr std::array<unsigned char, 8> kBinaryMagic = {0x89, 'P',  'G',  'T',
+                                                              '\r', '\n', 0x1a, '\n'};
+inline constexpr std::uint16_t kBinaryMajorVersion = 1;
+inline constexpr std::uint16_t kBinaryMinorVersion = 0;
+inline constexpr std::size_t kBinaryHeaderBytes = 32;
+// Byte offsets of the header fields.
+inline constexpr std::size_t kHeaderMajorOffset = 8;
+inline constexpr std::size_t kHeaderMinorOffset = 10;
+inline constexpr std::size_t kHeaderFlagsOffset = 12;
+inline constexpr std::size_t kHeaderBytesOffset = 16;
+inline constexpr std::size_t kHeaderRecordCountOffset = 24;
+// The longest header a reader accepts (a sanity bound on the header-bytes field).
+inline constexpr std::uint32_t kMaxBinaryHeaderBytes = 1u << 20;
+// The longest encoded record: tag, 10-byte address varint, 5-byte size varint.
+inline constexpr std::size_t kMaxEncodedRecordBytes = 16;
+
+// True if `bytes` starts with the whole binary magic.
+bool has_binary_magic(std::span<const unsigned char> bytes);
+
+class BinaryTraceReader final : public TraceReader {
+ public:
+  // Reads and checks the header; throws TraceError for a damaged or newer-major file.
+  explicit BinaryTraceReader(InputFile input);
+  ~BinaryTraceReader() override;
+
+  std::size_t read(std::span<Record> out) override;
+  std::string describe() const override;
+  std::optional<std::uint64_t> record_count() const override;
+
+  std::uint16_t major_version() const { return m_major; }
+  std::uint16_t minor_version() const { return m_minor; }
+
+ private:
+  void read_header();
+  // Moves the undecoded tail to the front and decompresses until the buffer is full or the
+  // zstd data ends.
+  void fill_decoded();
+  // Decodes one record near the end of the stream, where fewer than kMaxEncodedRecordBytes
+  // remain, or to explain why the fast path stopped.
+  void decode_checked(Record& record);
+  void check_record_count();
+  [[noreturn]] void fail_at(std::uint64_t offset, const std::string& what) const;
+  [[noreturn]] void fail_in_record(const std::string& what) const;
+  std::uint64_t compressed_offset() const { return m_in_file_offset + m_in.pos; }
+
+  InputFile m_input;
+  ZSTD_DStream* m_dstream = nullptr;
+  std::uint16_t m_major = 0;
+  std::uint16_t m_minor = 0;
+  std::uint64_t m_header_record_count = 0;
+
+  // Compressed input: m_in.src is m_in_buffer, m_in_file_offset the file offset of its
+  // first byte.
+  std::unique_ptr<unsigned char[]> m_in_buffer;
+  ZSTD_inBuffer m_in{nullptr, 0, 0};
+  std::uint64_t m_in_file_offset = 0;
+  bool m_input_done = false;
+  bool m_frame_started = false;
+  std::size_t m_zstd_hint = 0;  // last ZSTD_decompressStream result: 0 = frame complete
+
+  // Decoded record stream: bytes [m_dec_pos, m_dec_end) not yet turned into records;
+  // m_dec_base is the stream offset of m_dec_buffer[0].
+  std::unique_ptr<unsigned char[]> m_dec_buffer;
+  std::size_t m_dec_pos = 0;
+  std::size_t m_dec_end = 0;
+  std::uint64_t m_dec_base = 0;
+  bool m_stream_done = false;
+  bool m_finished = false;
+
+  std::uint64_t m_records = 0;           // records decoded so far
+  std::uint64_t m_previous_address = 0;  // the delta base of the next record
+};
+
+class BinaryTraceWriter final : public TraceWriter {
+ public:
+  // zstd level 3 (zstd's default): fast, and traces compress well at it.
+  explicit BinaryTraceWriter(const std::string& path, int zstd_level = 3);
+  ~BinaryTraceWriter() override;
+
+  void write(std::span<const Record> records) override;
+  void add_comment(std::string_view) override {}
+  void finish() override;
+
+ private:
+  void compress(ZSTD_EndDirective directive);
+
+  OutputFile m_output;
+  ZSTD_CCtx* m_cctx = nullptr;
+  std::unique_ptr<unsigned char[]> m_raw;  // encoded records awaiting compression
+  std::size_t m_raw_used = 0;
+  std::unique_ptr<unsigned char[]> m_compressed;
+  std::size_t m_compressed_capacity = 0;
+  std::uint64_t m_records = 0;
+  std::uint64_t m_previous_address = 0;
+  bool m_finished = false;
+};
+
+}  // namespace pagesim::traces

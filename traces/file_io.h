@@ -1,0 +1,78 @@
+// Plain POSIX file access for the trace readers and writers: big unbuffered reads and writes
+// (the callers batch), errors as TraceError naming the path, and output through a temporary
+// beside the target that only a commit() renames into place.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace pagesim::traces {
+
+// A file opened for sequential reading; "-" is standard input.
+class InputFile {
+ public:
+  // Throws TraceError "<path>: cannot open: <reason>".
+  explicit InputFile(std::string path);
+  InputFile(InputFile&& other) noexcept;
+  InputFile& operator=(InputFile&&) = delete;
+  InputFile(const InputFile&) = delete;
+  ~InputFile();
+
+  // Reads up to `size` bytes into `dst`; returns fewer only at the end of the file (0 after
+  // it). Throws TraceError "<path>: cannot read: <reason>".
+  std::size_t read(void* dst, std::size_t size);
+
+  // Makes the next read() return these bytes first (at most kMaxUnread; used once, after
+  // sniffing the first bytes of a file). offset() goes back by `size`.
+  static constexpr std::size_t kMaxUnread = 16;
+  void unread(const void* bytes, std::size_t size);
+
+  const std::string& path() const { return m_path; }
+  // Bytes returned by read() so far: the file offset of the next byte to be read.
+  std::uint64_t offset() const { return m_offset; }
+
+ private:
+  std::string m_path;
+  int m_fd = -1;
+  bool m_owns_fd = false;
+  std::uint64_t m_offset = 0;
+  unsigned char m_unread[kMaxUnread] = {};
+  std::size_t m_unread_begin = 0;
+  std::size_t m_unread_end = 0;
+};
+
+// A file being written: a temporary "<path>.tmp.<pid>.<n>" beside the target, renamed over
+// it by commit(); removed by the destructor when not committed. "-" is standard output
+// (written directly, nothing to rename or remove).
+class OutputFile {
+ public:
+  // Throws TraceError "<path>: cannot write: <reason>".
+  explicit OutputFile(std::string path);
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile();
+
+  void write(const void* data, std::size_t size);
+  // Overwrites bytes already written (binary header fields known only at the end). Only
+  // when seekable(); standard output is not.
+  void write_at(std::uint64_t offset, const void* data, std::size_t size);
+  bool seekable() const { return !m_is_stdout; }
+
+  // Closes the temporary and renames it to the target.
+  void commit();
+
+  const std::string& path() const { return m_path; }
+
+ private:
+  [[noreturn]] void fail(const char* what, int error);
+  void discard() noexcept;
+
+  std::string m_path;
+  std::string m_temp_path;
+  int m_fd = -1;
+  bool m_is_stdout = false;
+  bool m_committed = false;
+};
+
+}  // namespace pagesim::traces

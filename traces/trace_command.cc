@@ -1,0 +1,329 @@
+#include "traces/trace_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cinttypes>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "traces/byte_size.h"
+#include "traces/generator.h"
+#include "traces/trace_reader.h"
+#include "traces/trace_writer.h"
+
+namespace pagesim::traces {
+
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr std::size_t kBatchRecords = 4096;
+
+// A mistake in the command line: reported with a pointer to --help, exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kTraceUsage =
+    "usage: pagesim trace <subcommand> [options]\n"
+    "\n"
+    "  gen PATTERN [options]   generate a synthetic trace (sequential, strided, uniform,\n"
+    "                          zipf, pointer_chase)\n"
+    "  convert IN... OUT       convert (and concatenate) traces between formats\n"
+    "  info TRACE              read a whole trace: record count, kinds, address range\n"
+    "\n"
+    "'pagesim trace <subcommand> --help' describes each. Formats: docs/trace-format.md.\n";
+
+void parse_args(const std::vector<std::string>& args, const po::options_description& options,
+                const po::positional_options_description& positional, po::variables_map& vm) {
+  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+  po::notify(vm);
+}
+
+// Errors in what the user typed (a generator spec, an output name) are usage errors.
+template <class F>
+auto as_usage_error(F&& f) {
+  try {
+    return f();
+  } catch (const TraceError& e) {
+    throw UsageError(e.what());
+  }
+}
+
+Format parse_format_option(const std::string& text) {
+  if (text == "text") {
+    return Format::kText;
+  }
+  if (text == "binary") {
+    return Format::kBinary;
+  }
+  throw UsageError("--format: '" + text + "' is not a format (text or binary)");
+}
+
+Format output_format(const po::variables_map& vm, const std::string& out) {
+  Format format = vm.count("format") ? parse_format_option(vm["format"].as<std::string>())
+                                     : as_usage_error([&] { return format_from_path(out); });
+  if (format == Format::kBinary && out == "-" && ::isatty(STDOUT_FILENO)) {
+    throw UsageError("will not write a binary trace to a terminal: give --out FILE");
+  }
+  return format;
+}
+
+// Copies every record of `reader` to `writer`; returns how many.
+std::uint64_t copy_records(TraceReader& reader, TraceWriter& writer, std::vector<Record>& batch) {
+  std::uint64_t total = 0;
+  while (std::size_t n = reader.read(batch)) {
+    writer.write(std::span<const Record>(batch.data(), n));
+    total += n;
+  }
+  return total;
+}
+
+void report_written(const std::string& out, std::uint64_t records, Format format) {
+  if (out != "-") {
+    std::cout << out << ": " << records << " records (" << format_name(format) << ")\n";
+  }
+}
+
+int run_gen(const std::vector<std::string>& args) {
+  const GeneratorSpec defaults;
+  po::options_description visible(
+      "usage: pagesim trace gen PATTERN [options]\n"
+      "\n"
+      "Generates a synthetic trace, the same records for the same options on every machine.\n"
+      "PATTERN is sequential, strided, uniform, zipf or pointer_chase, or a whole spec such\n"
+      "as 'zipf:alpha=1.2,footprint=1GiB' (docs/trace-format.md); options add keys to it.\n"
+      "Sizes take binary suffixes: 4K, 2MiB, 64GiB (K = 1024).\n"
+      "\n"
+      "options");
+  visible.add_options()              //
+      ("help,h", "print this help")  //
+      ("count,n", po::value<std::string>()->value_name("N"),
+       ("records to generate (default " + std::to_string(defaults.count) + ")").c_str())  //
+      ("footprint,f", po::value<std::string>()->value_name("SIZE"),
+       ("bytes the addresses spread over (default " + format_byte_size(defaults.footprint_bytes) +
+        ")")
+           .c_str())  //
+      ("stride", po::value<std::string>()->value_name("B"),
+       ("strided: bytes between accesses (default " + std::to_string(defaults.stride_bytes) + ")")
+           .c_str())  //
+      ("size", po::value<std::string>()->value_name("B"),
+       ("bytes per access (default " + std::to_string(defaults.size_bytes) + ")").c_str())  //
+      ("seed", po::value<std::string>()->value_name("S"),
+       ("random seed (default " + std::to_string(defaults.seed) + ")").c_str())  //
+      ("writes", po::value<std::string>()->value_name("F"),
+       "fraction of stores (W), 0..1 (default 0)")  //
+      ("fetches", po::value<std::string>()->value_name("F"),
+       "fraction of instruction fetches (X), 0..1 (default 0)")                             //
+      ("alpha", po::value<std::string>()->value_name("A"), "zipf exponent (default 0.99)")  //
+      ("base", po::value<std::string>()->value_name("ADDR"),
+       "lowest address (default 0x7f0000000000)")  //
+      ("out,o", po::value<std::string>()->value_name("FILE")->default_value("-"),
+       "output file; '-' is standard output")  //
+      ("format", po::value<std::string>()->value_name("F"),
+       "text or binary (default: from the --out name: .pgt binary, .trace/.txt text)");
+  po::options_description all;
+  all.add(visible).add_options()("pattern", po::value<std::string>());
+  po::positional_options_description positional;
+  positional.add("pattern", 1);
+  po::variables_map vm;
+  parse_args(args, all, positional, vm);
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return 0;
+  }
+  if (!vm.count("pattern")) {
+    throw UsageError("missing PATTERN (sequential, strided, uniform, zipf, pointer_chase)");
+  }
+  std::string spec_text = vm["pattern"].as<std::string>();
+  bool has_keys = spec_text.find(':') != std::string::npos;
+  for (const char* key :
+       {"count", "footprint", "stride", "size", "seed", "writes", "fetches", "alpha", "base"}) {
+    if (!vm.count(key)) {
+      continue;
+    }
+    const std::string& value = vm[key].as<std::string>();
+    if (value.find_first_of(",=:") != std::string::npos) {
+      throw UsageError(std::string("--") + key + ": '" + value + "' is not a single value");
+    }
+    spec_text += (has_keys ? "," : ":") + std::string(key) + "=" + value;
+    has_keys = true;
+  }
+  const GeneratorSpec spec = as_usage_error([&] { return parse_generator_spec(spec_text); });
+  const std::string out = vm["out"].as<std::string>();
+  const Format format = output_format(vm, out);
+
+  auto reader = make_generator(spec);
+  auto writer = create_writer(out, format);
+  writer->add_comment("pagesim trace gen " + format_generator_spec(spec));
+  std::vector<Record> batch(kBatchRecords);
+  const std::uint64_t records = copy_records(*reader, *writer, batch);
+  writer->finish();
+  report_written(out, records, format);
+  return 0;
+}
+
+int run_convert(const std::vector<std::string>& args) {
+  po::options_description visible(
+      "usage: pagesim trace convert IN... OUT [--format text|binary]\n"
+      "\n"
+      "Reads each IN in turn (a trace file, '-' for standard input, or gen:<spec>) and\n"
+      "writes their records, concatenated, to OUT. The format of OUT comes from its name\n"
+      "(.pgt binary, .trace/.txt text) unless --format says. Nothing is left at OUT if any\n"
+      "input is damaged.\n"
+      "\n"
+      "options");
+  visible.add_options()              //
+      ("help,h", "print this help")  //
+      ("format", po::value<std::string>()->value_name("F"), "text or binary");
+  po::options_description all;
+  all.add(visible).add_options()("files", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("files", -1);
+  po::variables_map vm;
+  parse_args(args, all, positional, vm);
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return 0;
+  }
+  std::vector<std::string> files;
+  if (vm.count("files")) {
+    files = vm["files"].as<std::vector<std::string>>();
+  }
+  if (files.size() < 2) {
+    throw UsageError("needs at least one input and an output: convert IN... OUT");
+  }
+  const std::string out = files.back();
+  files.pop_back();
+  const Format format = output_format(vm, out);
+
+  // Open every input first, so a missing one fails before anything is written.
+  std::vector<std::unique_ptr<TraceReader>> readers;
+  for (const std::string& in : files) {
+    readers.push_back(open_trace(in));
+  }
+  auto writer = create_writer(out, format);
+  std::string command = "pagesim trace convert";
+  for (const std::string& in : files) {
+    command += " " + in;
+  }
+  writer->add_comment(command + " " + out);
+  std::vector<Record> batch(kBatchRecords);
+  std::uint64_t records = 0;
+  for (auto& reader : readers) {
+    records += copy_records(*reader, *writer, batch);
+    reader.reset();  // close each input when done
+  }
+  writer->finish();
+  report_written(out, records, format);
+  return 0;
+}
+
+int run_info(const std::vector<std::string>& args) {
+  po::options_description visible(
+      "usage: pagesim trace info TRACE\n"
+      "\n"
+      "Reads the whole trace (checking it on the way) and prints its record count, access\n"
+      "kinds, address and size ranges.\n"
+      "\n"
+      "options");
+  visible.add_options()("help,h", "print this help");
+  po::options_description all;
+  all.add(visible).add_options()("trace", po::value<std::string>());
+  po::positional_options_description positional;
+  positional.add("trace", 1);
+  po::variables_map vm;
+  parse_args(args, all, positional, vm);
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return 0;
+  }
+  if (!vm.count("trace")) {
+    throw UsageError("missing TRACE");
+  }
+  auto reader = open_trace(vm["trace"].as<std::string>());
+  std::vector<Record> batch(kBatchRecords);
+  std::uint64_t kinds[3] = {};
+  std::uint64_t records = 0;
+  std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t highest = 0;  // of the last byte accessed
+  std::uint32_t smallest = std::numeric_limits<std::uint32_t>::max();
+  std::uint32_t largest = 0;
+  while (std::size_t n = reader->read(batch)) {
+    for (const Record& r : std::span(batch).first(n)) {
+      ++kinds[static_cast<unsigned>(r.kind)];
+      lowest = std::min(lowest, r.address);
+      highest = std::max(highest, r.address + (r.size - 1));
+      smallest = std::min(smallest, r.size);
+      largest = std::max(largest, r.size);
+    }
+    records += n;
+  }
+  auto share = [&](std::uint64_t k) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%" PRIu64 " (%.1f%%)", k,
+                  records ? 100.0 * static_cast<double>(k) / static_cast<double>(records) : 0.0);
+    return std::string(text);
+  };
+  std::cout << "trace:     " << reader->describe() << "\n"
+            << "records:   " << records << "\n"
+            << "reads:     " << share(kinds[0]) << "\n"
+            << "writes:    " << share(kinds[1]) << "\n"
+            << "fetches:   " << share(kinds[2]) << "\n";
+  if (records > 0) {
+    char text[96];
+    std::snprintf(text, sizeof text, "0x%" PRIx64 " .. 0x%" PRIx64, lowest, highest);
+    std::cout << "addresses: " << text << " (first to last byte accessed)\n"
+              << "sizes:     " << smallest << " .. " << largest << " bytes\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_trace_command(int argc, char** argv) {
+  std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  if (args.empty()) {
+    std::cerr << kTraceUsage;
+    return 2;
+  }
+  const std::string subcommand = args.front();
+  args.erase(args.begin());
+  if (subcommand == "--help" || subcommand == "-h" || subcommand == "help") {
+    std::cout << kTraceUsage;
+    return 0;
+  }
+  const std::string who = "pagesim trace " + subcommand;
+  try {
+    if (subcommand == "gen") {
+      return run_gen(args);
+    }
+    if (subcommand == "convert") {
+      return run_convert(args);
+    }
+    if (subcommand == "info") {
+      return run_info(args);
+    }
+    std::cerr << "pagesim trace: unknown subcommand '" << subcommand << "' (gen, convert, info)\n"
+              << kTraceUsage;
+    return 2;
+  } catch (const po::error& e) {
+    std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << who << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace pagesim::traces
