@@ -1,0 +1,92 @@
+#include "models/walker/paging_structure_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace pagesim::walker {
+namespace {
+
+constexpr std::uint64_t k2M = std::uint64_t{1} << 21;
+
+// A PDE cache with 2 sets of 2 ways: the set is bit 21 of the VA (the low bit of 47:21).
+PagingStructureCache make_pde_cache() {
+  return PagingStructureCache(PscParams{.entries = 4, .ways = 2}, pte::kPd, 48);
+}
+
+TEST(PagingStructureCache, HitReturnsTheFilledEntry) {
+  PagingStructureCache c = make_pde_cache();
+  EXPECT_EQ(c.lookup(0x1234567, 0), nullptr);
+  c.fill(0x1234567, 0, 0x5000, pte::kAllowUser);
+  const PagingStructureCache::Entry* e = c.lookup(0x1234567, 0);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->next_table, 0x5000u);
+  EXPECT_EQ(e->rights, pte::kAllowUser);
+  // Any VA with the same bits 47:21 hits: the entry maps a 2 MiB region.
+  const std::uint64_t region = 0x1234567 & ~(k2M - 1);
+  EXPECT_NE(c.lookup(region, 0), nullptr);
+  EXPECT_NE(c.lookup(region + k2M - 1, 0), nullptr);
+  EXPECT_EQ(c.lookup(region + k2M, 0), nullptr);
+}
+
+TEST(PagingStructureCache, TagIgnoresBitsAboveTheLinearAddress) {
+  // 4-level paging: bits 63:48 are the sign extension, not part of the tag.
+  PagingStructureCache c = make_pde_cache();
+  c.fill(0x0000'7fff'ffe0'0000, 0, 0x5000, pte::kAllRights);
+  EXPECT_NE(c.lookup(0xffff'7fff'ffe0'0000, 0), nullptr);
+}
+
+TEST(PagingStructureCache, LruWithinASet) {
+  PagingStructureCache c = make_pde_cache();
+  // Regions 0, 2, 4 (x 2 MiB) all have bit 21 = 0: set 0, which holds two.
+  c.fill(0 * k2M, 0, 0x1000, 0);
+  c.fill(2 * k2M, 0, 0x2000, 0);
+  ASSERT_NE(c.lookup(0 * k2M, 0), nullptr);  // region 0 is now the most recent
+  c.fill(4 * k2M, 0, 0x3000, 0);             // evicts region 2, the least recent
+  EXPECT_NE(c.lookup(0 * k2M, 0), nullptr);
+  EXPECT_EQ(c.lookup(2 * k2M, 0), nullptr);
+  EXPECT_NE(c.lookup(4 * k2M, 0), nullptr);
+  // Set 1 (odd regions) was untouched.
+  c.fill(1 * k2M, 0, 0x4000, 0);
+  EXPECT_EQ(c.valid_entries(), 3u);
+}
+
+TEST(PagingStructureCache, RefillOfTheSameTagReplacesInPlace) {
+  PagingStructureCache c = make_pde_cache();
+  c.fill(0, 0, 0x1000, 0);
+  c.fill(0, 0, 0x9000, 0);
+  EXPECT_EQ(c.valid_entries(), 1u);
+  EXPECT_EQ(c.lookup(0, 0)->next_table, 0x9000u);
+}
+
+TEST(PagingStructureCache, PcidTagsAndInvalidation) {
+  PagingStructureCache c = make_pde_cache();
+  c.fill(0, 1, 0x1000, 0);
+  c.fill(k2M, 2, 0x2000, 0);
+  EXPECT_EQ(c.lookup(0, 2), nullptr);  // same VA, other PCID: no hit
+  EXPECT_NE(c.lookup(0, 1), nullptr);
+  c.invalidate_pcid(1);
+  EXPECT_EQ(c.lookup(0, 1), nullptr);
+  EXPECT_NE(c.lookup(k2M, 2), nullptr);  // PCID 2 untouched
+  c.invalidate_all();
+  EXPECT_EQ(c.valid_entries(), 0u);
+}
+
+TEST(PagingStructureCache, ZeroEntriesIsAbsent) {
+  PagingStructureCache c(PscParams{.entries = 0, .ways = 1}, pte::kPdpt, 48);
+  EXPECT_FALSE(c.enabled());
+  c.fill(0, 0, 0x1000, 0);
+  EXPECT_EQ(c.lookup(0, 0), nullptr);
+}
+
+TEST(PagingStructureCache, RejectsImpossibleGeometry) {
+  EXPECT_THROW(PagingStructureCache(PscParams{.entries = 6, .ways = 4}, pte::kPd, 48),
+               std::invalid_argument);  // not divisible
+  EXPECT_THROW(PagingStructureCache(PscParams{.entries = 12, .ways = 4}, pte::kPd, 48),
+               std::invalid_argument);  // 3 sets
+  EXPECT_THROW(PagingStructureCache(PscParams{.entries = 4, .ways = 4}, pte::kPt, 48),
+               std::invalid_argument);  // PTEs are not cached here (the TLB holds leaves)
+}
+
+}  // namespace
+}  // namespace pagesim::walker
