@@ -1,0 +1,166 @@
+// The geometry and replacement state of one set-associative array, shared by the TLB arrays
+// (models/tlb/tlb.h) and the cache levels (models/cache/cache_hierarchy.h). The owner keeps
+// its own entries, set-major (slot = set * ways + way), and knows which are valid; this class
+// maps a number to its set and chooses victims.
+//
+//   SetAssoc geometry(sets, ways, Replacement::kLru, seed);
+//   std::uint64_t set = geometry.set_of(vpn);         // vpn mod sets (sets a power of two)
+//   ... scan slots geometry.slot(set, 0 .. ways-1) ...
+//   geometry.touch(set, way);                          // on a hit and on a fill
+//   std::uint32_t way = geometry.victim(set);          // only when every way is valid
+//
+// Policies (Replacement in tlb_params.h):
+//   kLru       true LRU: a per-slot stamp from a per-array clock; the victim has the oldest.
+//   kTreePlru  tree pseudo-LRU over ways - 1 node bits per set (ways a power of two), heap
+//              order (node 1 is the root, node n's children are 2n and 2n+1, the leaves below
+//              the last level are the ways in order). A node bit says which half holds the
+//              victim (0: lower-numbered ways, 1: upper); a touch points every node on the
+//              way's path away from it, and the victim follows the bits from the root.
+//   kRandom    uniform over the ways, from a SplitMix64 generator seeded by `seed`: the same
+//              seed and the same sequence of victim() calls give the same victims.
+// Owners fill an invalid way, lowest first, before asking for a victim, so replacement only
+// decides among valid entries; that is the convention of the deterministic reference
+// semantics (issue 2), not a claim about any particular core.
+//
+// Invariants: sets is a power of two, 1 <= ways; kTreePlru needs ways a power of two.
+// touch() and set_of() allocate nothing and are O(1) for kLru and kRandom, O(log2 ways) for
+// kTreePlru; victim() is O(ways) for kLru.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "models/tlb/tlb_params.h"
+
+namespace pagesim::tlb {
+
+// SplitMix64 (Steele, Lea, Flood, "Fast Splittable Pseudorandom Number Generators",
+// OOPSLA 2014): 64 bits of state, any seed (including 0) is fine, the same seed always
+// gives the same sequence on every platform.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : m_state(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, bound) for bound < 2^32, by multiply-shift (Lemire, 2019).
+  std::uint32_t below(std::uint32_t bound) {
+    return static_cast<std::uint32_t>(((next() >> 32) * bound) >> 32);
+  }
+
+ private:
+  std::uint64_t m_state;
+};
+
+// A seed for one of several arrays that share a model's seed: distinct, deterministic.
+inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t index) {
+  return SplitMix64(seed ^ (0xd1b54a32d192ed03ull * (index + 1))).next();
+}
+
+class SetAssoc {
+ public:
+  SetAssoc(std::uint64_t sets, std::uint32_t ways, Replacement policy, std::uint64_t seed)
+      : m_policy(policy), m_ways(ways), m_set_mask(sets - 1), m_rng(seed) {
+    if (sets == 0 || (sets & (sets - 1)) != 0) {
+      throw std::invalid_argument(std::to_string(sets) + " sets is not a power of two");
+    }
+    if (ways == 0) {
+      throw std::invalid_argument("0 is not a valid associativity");
+    }
+    switch (policy) {
+      case Replacement::kLru:
+        m_stamp.assign(sets * ways, 0);
+        break;
+      case Replacement::kTreePlru:
+        if ((ways & (ways - 1)) != 0) {
+          throw std::invalid_argument("tree_plru needs power-of-two ways, not " +
+                                      std::to_string(ways));
+        }
+        m_plru.assign(sets * ways, 0);  // node n of set s at s * ways + n, n in [1, ways)
+        break;
+      case Replacement::kRandom:
+        break;
+    }
+  }
+
+  std::uint64_t sets() const { return m_set_mask + 1; }
+  std::uint32_t ways() const { return m_ways; }
+  Replacement policy() const { return m_policy; }
+  std::uint64_t set_of(std::uint64_t number) const { return number & m_set_mask; }
+  std::uint64_t slot(std::uint64_t set, std::uint32_t way) const { return set * m_ways + way; }
+
+  // The way was used (a hit) or filled.
+  void touch(std::uint64_t set, std::uint32_t way) {
+    switch (m_policy) {
+      case Replacement::kLru:
+        m_stamp[slot(set, way)] = ++m_clock;
+        break;
+      case Replacement::kTreePlru:
+        touch_plru(set, way);
+        break;
+      case Replacement::kRandom:
+        break;
+    }
+  }
+
+  // The way to replace in a set whose ways are all valid.
+  std::uint32_t victim(std::uint64_t set) {
+    switch (m_policy) {
+      case Replacement::kLru: {
+        const std::uint64_t* stamps = &m_stamp[slot(set, 0)];
+        std::uint32_t oldest = 0;
+        for (std::uint32_t w = 1; w < m_ways; ++w) {
+          if (stamps[w] < stamps[oldest]) {
+            oldest = w;
+          }
+        }
+        return oldest;
+      }
+      case Replacement::kTreePlru:
+        return victim_plru(set);
+      case Replacement::kRandom:
+        return m_rng.below(m_ways);
+    }
+    return 0;
+  }
+
+ private:
+  void touch_plru(std::uint64_t set, std::uint32_t way) {
+    std::uint8_t* nodes = &m_plru[slot(set, 0)];
+    std::uint32_t node = 1;
+    for (std::uint32_t half = m_ways >> 1; half != 0; half >>= 1) {
+      const bool upper = (way & half) != 0;
+      nodes[node] = upper ? 0 : 1;  // the victim is in the other half
+      node = 2 * node + (upper ? 1 : 0);
+    }
+  }
+  std::uint32_t victim_plru(std::uint64_t set) const {
+    const std::uint8_t* nodes = &m_plru[slot(set, 0)];
+    std::uint32_t node = 1;
+    std::uint32_t way = 0;
+    for (std::uint32_t half = m_ways >> 1; half != 0; half >>= 1) {
+      if (nodes[node] != 0) {
+        way |= half;
+        node = 2 * node + 1;
+      } else {
+        node = 2 * node;
+      }
+    }
+    return way;
+  }
+
+  Replacement m_policy;
+  std::uint32_t m_ways;
+  std::uint64_t m_set_mask;
+  std::uint64_t m_clock = 0;
+  std::vector<std::uint64_t> m_stamp;  // kLru: sets * ways stamps, 0 = never touched
+  std::vector<std::uint8_t> m_plru;    // kTreePlru: sets * ways bytes, index 0 unused
+  SplitMix64 m_rng;                    // kRandom
+};
+
+}  // namespace pagesim::tlb

@@ -1,0 +1,229 @@
+#include "models/tlb/tlb.h"
+
+#include <stdexcept>
+#include <utility>
+
+namespace pagesim::tlb {
+namespace {
+
+std::uint64_t sets_of(const TlbArrayParams& p) {
+  if (p.entries == 0) {
+    return 1;  // absent array: a placeholder geometry, never indexed
+  }
+  if (p.ways == 0 || p.entries % p.ways != 0) {
+    throw std::invalid_argument(std::to_string(p.entries) + " TLB entries is not divisible by " +
+                                std::to_string(p.ways) + " ways");
+  }
+  return p.entries / p.ways;
+}
+
+constexpr std::array<PageSize, kPageSizeCount> kSizesInProbeOrder = {PageSize::k4K, PageSize::k2M,
+                                                                     PageSize::k1G};
+
+}  // namespace
+
+Tlb::Array::Array(const TlbArrayParams& p, Replacement policy, std::uint64_t seed)
+    : m_keys(p.entries),
+      m_translations(p.entries),
+      m_geometry(sets_of(p), p.entries == 0 ? 1 : p.ways, policy, seed) {}
+
+const Translation* Tlb::Array::find(std::uint64_t vpn, std::uint32_t tag) const {
+  const std::uint64_t set = m_geometry.set_of(vpn);
+  const std::uint64_t first = m_geometry.slot(set, 0);
+  for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
+    if (m_keys[first + w].vpn == vpn && m_keys[first + w].tag == tag) {
+      return &m_translations[first + w];
+    }
+  }
+  return nullptr;
+}
+
+Translation* Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t,
+                              bool* evicted) {
+  const std::uint64_t set = m_geometry.set_of(vpn);
+  const std::uint64_t first = m_geometry.slot(set, 0);
+  const Key* ways = &m_keys[first];
+  const std::uint32_t n = m_geometry.ways();
+  std::uint32_t target = n;
+  std::uint32_t first_invalid = n;
+  for (std::uint32_t w = 0; w < n; ++w) {
+    if (ways[w].vpn == vpn && ways[w].tag == tag) {
+      target = w;  // the key is present: update in place, no duplicate
+      break;
+    }
+    if (ways[w].tag == 0 && first_invalid == n) {
+      first_invalid = w;
+    }
+  }
+  *evicted = false;
+  if (target == n) {
+    if (first_invalid != n) {
+      target = first_invalid;
+    } else {
+      target = m_geometry.victim(set);
+      *evicted = true;
+    }
+  }
+  m_keys[first + target] = Key{vpn, tag};
+  m_translations[first + target] = t;
+  m_geometry.touch(set, target);
+  return &m_translations[first + target];
+}
+
+std::uint64_t Tlb::Array::invalidate_in_set(std::uint64_t vpn, std::uint32_t mask,
+                                            std::uint32_t value) {
+  const std::uint64_t set = m_geometry.set_of(vpn);
+  Key* ways = &m_keys[m_geometry.slot(set, 0)];
+  std::uint64_t removed = 0;
+  for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
+    if (ways[w].vpn == vpn && ways[w].tag != 0 && (ways[w].tag & mask) == value) {
+      ways[w].tag = 0;
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+std::uint64_t Tlb::Array::invalidate_matching(std::uint32_t mask, std::uint32_t value) {
+  std::uint64_t removed = 0;
+  for (Key& k : m_keys) {
+    if (k.tag != 0 && (k.tag & mask) == value) {
+      k.tag = 0;
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+std::uint64_t Tlb::Array::occupancy() const {
+  std::uint64_t valid = 0;
+  for (const Key& k : m_keys) {
+    valid += k.tag != 0 ? 1 : 0;
+  }
+  return valid;
+}
+
+Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std::string name)
+    : m_params(params),
+      m_stats(parent, std::move(name)),
+      m_small(params.small, params.replacement, derive_seed(seed, 0)),
+      m_huge_2m(params.shared_2m ? TlbArrayParams{} : params.huge_2m, params.replacement,
+                derive_seed(seed, 1)),
+      m_huge_1g(params.huge_1g, params.replacement, derive_seed(seed, 2)) {
+  const std::array<stats::Counter*, kPageSizeCount> hits = {&m_stats.hits_4k, &m_stats.hits_2m,
+                                                            &m_stats.hits_1g};
+  m_fills_by_size = {&m_stats.fills_4k, &m_stats.fills_2m, &m_stats.fills_1g};
+  for (PageSize s : kSizesInProbeOrder) {
+    if (Array* a = array_holding(s)) {
+      m_probes[m_probe_count++] =
+          Probe{a, page_shift(s), size_tag(s), hits[static_cast<std::size_t>(s)]};
+    }
+  }
+  // Each size's home: its own array, else the largest smaller size with one.
+  for (int s = 0; s < kPageSizeCount; ++s) {
+    for (int smaller = s; smaller >= 0; --smaller) {
+      if (Array* a = array_holding(static_cast<PageSize>(smaller))) {
+        m_home[static_cast<std::size_t>(s)] = Home{a, static_cast<PageSize>(smaller)};
+        break;
+      }
+    }
+  }
+}
+
+Tlb::Array* Tlb::array_holding(PageSize s) {
+  Array* a = nullptr;
+  switch (s) {
+    case PageSize::k4K:
+      a = &m_small;
+      break;
+    case PageSize::k2M:
+      a = m_params.shared_2m ? &m_small : &m_huge_2m;
+      break;
+    case PageSize::k1G:
+      a = &m_huge_1g;
+      break;
+  }
+  return a->present() ? a : nullptr;
+}
+
+const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) const {
+  const std::uint32_t context = context_tag(pcid, vpid);
+  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
+    const Probe& p = m_probes[i];
+    if (const Translation* t = p.array->find(gva.value() >> p.shift, context | p.size_bits)) {
+      return t;
+    }
+  }
+  return nullptr;
+}
+
+const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                               const Translation& t) {
+  Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
+  const Home home = m_home[static_cast<std::size_t>(t.size)];
+  if (home.array == nullptr) {
+    ++m_stats.fills_dropped;
+    return nullptr;
+  }
+  assert(t.page_base.page_offset(page_shift(t.size)) == 0);
+  if (home.size != t.size) {
+    // The piece of the page that covers gva: gva's offset in the page, rounded down to the
+    // stored size, added to the page base (SDM 4.10.2.3: a smaller-page entry's page number
+    // and frame correspond to the smaller page).
+    const std::uint64_t piece = gva.page_offset(page_shift(t.size)) & ~(page_bytes(home.size) - 1);
+    stored.page_base = t.page_base + piece;
+    stored.size = home.size;
+    ++m_stats.splinters;
+  }
+  bool evicted = false;
+  const Translation* e =
+      home.array->fill(gva.value() >> page_shift(home.size),
+                       context_tag(pcid, vpid) | size_tag(home.size), stored, &evicted);
+  ++m_stats.fills;
+  ++*m_fills_by_size[static_cast<std::size_t>(home.size)];
+  if (evicted) {
+    ++m_stats.evictions;
+  }
+  return e;
+}
+
+void Tlb::invalidate_all() {
+  for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
+    m_stats.invalidations += a->invalidate_matching(kValid, kValid);
+  }
+}
+
+void Tlb::invalidate_pcid(std::uint16_t pcid, std::uint16_t vpid) {
+  for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
+    m_stats.invalidations += a->invalidate_matching(kContextMask, context_tag(pcid, vpid));
+  }
+}
+
+void Tlb::invalidate_vpid(std::uint16_t vpid) {
+  for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
+    m_stats.invalidations += a->invalidate_matching(kValid | kVpidMask, vpid_tag(vpid));
+  }
+}
+
+void Tlb::invalidate_page(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
+  const std::uint32_t context = context_tag(pcid, vpid);
+  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
+    const Probe& p = m_probes[i];
+    m_stats.invalidations +=
+        p.array->invalidate_in_set(gva.value() >> p.shift, ~0u, context | p.size_bits);
+  }
+}
+
+void Tlb::invalidate_page_vpid(Gva gva, std::uint16_t vpid) {
+  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
+    const Probe& p = m_probes[i];
+    m_stats.invalidations += p.array->invalidate_in_set(
+        gva.value() >> p.shift, kValid | kVpidMask | kSizeMask, vpid_tag(vpid) | p.size_bits);
+  }
+}
+
+std::uint64_t Tlb::occupancy() const {
+  return m_small.occupancy() + m_huge_2m.occupancy() + m_huge_1g.occupancy();
+}
+
+}  // namespace pagesim::tlb

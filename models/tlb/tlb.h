@@ -1,0 +1,232 @@
+// One level of TLB: the translations a core has cached, per page size, tagged by PCID and
+// VPID. Intel SDM Vol. 3A, 4.10 "Caching Translation Information" (4.10.1 process-context
+// identifiers, 4.10.2 TLBs, 4.10.4 invalidation), and Vol. 3C, "VMX Support for Address
+// Translation" (VPIDs; INVVPID).
+//
+// What is modelled
+// - Up to three set-associative arrays, as TlbParams configures them (the split arrays of
+//   Intel cores): one for 4 KiB pages, one for 2 MiB, one for 1 GiB. An array with
+//   entries = 0 is absent. With shared_2m the 4 KiB array also holds 2 MiB pages (the
+//   Skylake STLB) and huge_2m is ignored.
+// - An entry holds a final Translation (Hpa page base, page size, rights, dirty) for one
+//   virtual page, tagged (vpn, pcid, vpid, page size). A lookup matches only its own PCID
+//   and VPID: there are no global pages yet (CR4.PGE entries would match every PCID).
+// - Set index = virtual page number at the array's page size, modulo the array's sets. An
+//   array holding two sizes indexes each by its own VPN, so a lookup probes one set per size.
+// - Probe order within a lookup: 4 KiB, then 2 MiB, then 1 GiB (the most common first). A
+//   lookup is one hit or one miss of the level whatever the number of arrays probed; the
+//   hardware probes them in parallel (the level's `latency` covers it).
+// - A translation whose page size has no array here is splintered (SDM 4.10.2.3 allows a
+//   TLB to cache a smaller page than the paging structures map): it is stored as the largest
+//   smaller size that has an array, covering the inserting gva (page base and size
+//   adjusted), e.g. a 1 GiB page in an ITLB without a 1 GiB array becomes one 2 MiB entry.
+//   If no array can hold it, nothing is stored (stat fills_dropped).
+// - Replacement per TlbParams (true LRU, tree-PLRU, random): see set_assoc.h. An insert of a
+//   key already present updates that entry in place; otherwise an invalid way is used
+//   before a victim is chosen.
+// - Invalidation (SDM 4.10.4.1, and the instruction pages of Vol. 2): every invalidate_*
+//   call removes exactly the entries of its scope and counts them (stat invalidations).
+//
+// Lifecycle: lookup() on every access that reaches this level (counts a hit or a miss, a hit
+// touches the replacement state); insert() after a walk or a fill from the next level;
+// invalidate_*() when the core executes INVLPG / INVPCID / INVVPID / MOV CR3 or the
+// hypervisor flushes; probe() for debug and --check (no side effects at all).
+//
+// Invariants and units: pcid is 12 bits (higher bits are ignored), vpid 16 bits (0 is the
+// host / VMX root operation, as on the hardware). Pointers returned by lookup(), probe() and
+// insert() stay valid until the next insert() or invalidate_*() on this TLB. No allocation after
+// construction.
+#pragma once
+
+#include <array>
+#include <cassert>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/tlb/set_assoc.h"
+#include "models/tlb/tlb_params.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+#include "sim/stats/stats.h"
+#include "sim/translation.h"
+
+namespace pagesim::tlb {
+
+struct TlbStats : stats::Group {
+  using Group::Group;
+  stats::Counter hits{*this, "hits", "lookups that matched an entry"};
+  stats::Counter misses{*this, "misses", "lookups that matched no entry"};
+  stats::Counter hits_4k{*this, "hits_4k", "hits on a 4 KiB entry"};
+  stats::Counter hits_2m{*this, "hits_2m", "hits on a 2 MiB entry"};
+  stats::Counter hits_1g{*this, "hits_1g", "hits on a 1 GiB entry"};
+  stats::Counter fills{*this, "fills", "translations stored (new entries and in-place updates)"};
+  stats::Counter fills_4k{*this, "fills_4k", "fills stored as 4 KiB entries"};
+  stats::Counter fills_2m{*this, "fills_2m", "fills stored as 2 MiB entries"};
+  stats::Counter fills_1g{*this, "fills_1g", "fills stored as 1 GiB entries"};
+  stats::Counter splinters{*this, "splinters",
+                           "fills stored as a smaller page than the translation's, for want "
+                           "of an array of its size at this level"};
+  stats::Counter fills_dropped{*this, "fills_dropped",
+                               "translations not stored: no array here holds their size or "
+                               "a smaller one"};
+  stats::Counter evictions{*this, "evictions", "valid entries replaced by a fill"};
+  stats::Counter invalidations{*this, "invalidations",
+                               "entries removed by INVLPG, INVPCID, INVVPID or a flush"};
+  stats::Formula hit_rate{*this, "hit_rate", "hits / lookups", [this] {
+                            return stats::ratio(static_cast<double>(hits.value()),
+                                                static_cast<double>(hits.value() + misses.value()));
+                          }};
+};
+
+class Tlb {
+ public:
+  // `seed` drives kRandom replacement; the stats group is `name` under `parent` (parent may
+  // be null for a stand-alone TLB, e.g. in a test).
+  Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std::string name);
+  Tlb(const Tlb&) = delete;
+  Tlb& operator=(const Tlb&) = delete;
+
+  // The entry that translates gva in (pcid, vpid), or null. Counts a hit or a miss; a hit
+  // touches the replacement state. The hot path of the simulator.
+  const Translation* lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid);
+  // The same answer as lookup(), with no side effects (no stats, no replacement update).
+  const Translation* probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) const;
+
+  // Stores the translation of the page containing gva (t.page_base aligned to t.size),
+  // splintered when this level has no array for t.size. Returns the stored entry, or null
+  // when no array can hold it. t may refer to an entry of this TLB.
+  const Translation* insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid, const Translation& t);
+
+  // Every entry. INVVPID all-context (type 2); INVPCID all-context (types 2 and 3, no global
+  // pages modelled) when only one VPID is in use; INVEPT, whose combined mappings may belong
+  // to any VPID (entries are not tagged by EPTP here, so all of them go).
+  void invalidate_all();
+  // Every entry of (pcid, vpid): INVPCID single-context (type 1); MOV to CR3 with
+  // CR4.PCIDE = 0 (invalidate_pcid(0, vpid): every entry then has PCID 000H) or with
+  // PCIDE = 1 and bit 63 clear (the new PCID). SDM 4.10.4.1.
+  void invalidate_pcid(std::uint16_t pcid, std::uint16_t vpid);
+  // Every entry of (pcid, vpid) that translates gva, whatever its page size: INVLPG (the
+  // current PCID) and INVPCID individual-address (type 0). SDM 4.10.4.1.
+  void invalidate_page(Gva gva, std::uint16_t pcid, std::uint16_t vpid);
+  // Every entry of vpid that translates gva, in any PCID: INVVPID individual-address
+  // (type 0). The INVVPID page of SDM Vol. 2 and Vol. 3C's guidelines for its use.
+  void invalidate_page_vpid(Gva gva, std::uint16_t vpid);
+  // Every entry of vpid: INVVPID single-context (types 1 and 3, no globals modelled).
+  void invalidate_vpid(std::uint16_t vpid);
+
+  // Cycles a lookup at this level adds (TlbParams::latency).
+  Cycles latency() const { return m_params.latency; }
+  const TlbParams& params() const { return m_params; }
+  const TlbStats& stats() const { return m_stats; }
+  // Valid entries, over all arrays (tests, debug).
+  std::uint64_t occupancy() const;
+
+ private:
+  // Tag bits beside the VPN: 0 means an invalid entry, which no lookup tag equals.
+  static constexpr std::uint32_t kPcidMask = 0x0000'0fffu;  // bits 0-11
+  static constexpr std::uint32_t kVpidMask = 0x0fff'f000u;  // bits 12-27
+  static constexpr std::uint32_t kSizeMask = 0x3000'0000u;  // bits 28-29: PageSize
+  static constexpr std::uint32_t kValid = 0x8000'0000u;     // bit 31
+  static constexpr std::uint32_t kContextMask = kValid | kVpidMask | kPcidMask;
+
+  static constexpr std::uint32_t vpid_tag(std::uint16_t vpid) {
+    return kValid | (std::uint32_t{vpid} << 12);
+  }
+  static constexpr std::uint32_t context_tag(std::uint16_t pcid, std::uint16_t vpid) {
+    return vpid_tag(vpid) | (std::uint32_t{pcid} & kPcidMask);
+  }
+  static constexpr std::uint32_t size_tag(PageSize s) {
+    return static_cast<std::uint32_t>(s) << 28;
+  }
+
+  // The tag side of an entry; the translation is kept apart (structure of arrays), so that
+  // scanning a set reads 16 bytes per way and only a hit reads the Translation.
+  struct Key {
+    std::uint64_t vpn = 0;  // virtual page number at the entry's page size
+    std::uint32_t tag = 0;  // kValid | size | vpid | pcid; 0: invalid
+  };
+
+  // One set-associative array: keys and translations set-major, replacement state beside.
+  class Array {
+   public:
+    Array(const TlbArrayParams& p, Replacement policy, std::uint64_t seed);
+    bool present() const { return !m_keys.empty(); }
+
+    // The translation with this vpn and tag, touched, or null.
+    Translation* find_touch(std::uint64_t vpn, std::uint32_t tag) {
+      const std::uint64_t set = m_geometry.set_of(vpn);
+      const std::uint64_t first = m_geometry.slot(set, 0);
+      const Key* ways = &m_keys[first];
+      const std::uint32_t n = m_geometry.ways();
+      // Compare every way without an early exit: which way hits is data, and a branch on it
+      // mispredicts on most streams; the one branch left (hit or miss) predicts well.
+      std::uint32_t hit = n;
+      for (std::uint32_t w = 0; w < n; ++w) {
+        hit = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : hit;
+      }
+      if (hit == n) {
+        return nullptr;
+      }
+      m_geometry.touch(set, hit);
+      return &m_translations[first + hit];
+    }
+    const Translation* find(std::uint64_t vpn, std::uint32_t tag) const;
+    // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
+    // victim (*evicted set). Touches the way.
+    Translation* fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t, bool* evicted);
+    // Invalidates the entries of vpn's set with (tag & mask) == value and this vpn.
+    std::uint64_t invalidate_in_set(std::uint64_t vpn, std::uint32_t mask, std::uint32_t value);
+    // Invalidates every entry with (tag & mask) == value.
+    std::uint64_t invalidate_matching(std::uint32_t mask, std::uint32_t value);
+    std::uint64_t occupancy() const;
+
+   private:
+    std::vector<Key> m_keys;  // empty: the array is absent
+    std::vector<Translation> m_translations;
+    SetAssoc m_geometry;
+  };
+
+  // One (array, page size) pair a lookup probes, in probe order.
+  struct Probe {
+    Array* array = nullptr;
+    unsigned shift = 12;  // page_shift of the size
+    std::uint32_t size_bits = 0;
+    stats::Counter* hits = nullptr;
+  };
+  // Where a translation of some page size is stored: the array and the (maybe smaller) size.
+  struct Home {
+    Array* array = nullptr;
+    PageSize size = PageSize::k4K;
+  };
+
+  Array* array_holding(PageSize s);
+
+  TlbParams m_params;
+  TlbStats m_stats;
+  Array m_small;    // 4 KiB (and 2 MiB with shared_2m)
+  Array m_huge_2m;  // 2 MiB
+  Array m_huge_1g;  // 1 GiB
+  std::array<Probe, kPageSizeCount> m_probes{};
+  std::uint32_t m_probe_count = 0;
+  std::array<Home, kPageSizeCount> m_home{};
+  std::array<stats::Counter*, kPageSizeCount> m_fills_by_size{};
+};
+
+// Inline: the L1 hit path is a handful of instructions and every access takes it.
+inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
+  const std::uint32_t context = context_tag(pcid, vpid);
+  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
+    const Probe& p = m_probes[i];
+    if (const Translation* t = p.array->find_touch(gva.value() >> p.shift, context | p.size_bits)) {
+      ++m_stats.hits;
+      ++*p.hits;
+      return t;
+    }
+  }
+  ++m_stats.misses;
+  return nullptr;
+}
+
+}  // namespace pagesim::tlb

@@ -1,0 +1,412 @@
+// Tests of one TLB level. Expectations are derived from the geometry (sets = entries / ways,
+// set index = VPN mod sets) and the SDM's invalidation scopes (Vol. 3A, 4.10.4.1), written
+// beside each assertion.
+#include "models/tlb/tlb.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace pagesim::tlb {
+namespace {
+
+constexpr std::uint64_t k4K = 4 * kKiB;
+constexpr std::uint64_t k2M = 2 * kMiB;
+constexpr std::uint64_t k1G = kGiB;
+
+Translation translation(std::uint64_t hpa_base, PageSize size = PageSize::k4K) {
+  Translation t;
+  t.page_base = Hpa(hpa_base);
+  t.size = size;
+  return t;
+}
+
+// The 4 KiB page with this VPN, mapped to the frame 0x100000 + vpn * 4 KiB.
+Gva page(std::uint64_t vpn) { return Gva(vpn * k4K); }
+Translation frame_of(std::uint64_t vpn) { return translation(0x100000 + vpn * k4K); }
+
+void insert_page(Tlb& tlb, std::uint64_t vpn, std::uint16_t pcid = 0, std::uint16_t vpid = 0) {
+  ASSERT_NE(tlb.insert(page(vpn), pcid, vpid, frame_of(vpn)), nullptr);
+}
+bool holds(const Tlb& tlb, std::uint64_t vpn, std::uint16_t pcid = 0, std::uint16_t vpid = 0) {
+  return tlb.probe(page(vpn), pcid, vpid) != nullptr;
+}
+
+// The Skylake L1 dTLB (tlb_params.h): 4 KiB 64/4, 2 MiB 32/4, 1 GiB 4/4.
+TlbParams skylake_l1d() { return TlbHierarchyParams{}.l1d; }
+
+TEST(Tlb, HitReturnsTheInsertedTranslationAndCounts) {
+  stats::Group root(nullptr, "");
+  Tlb tlb(TlbParams{.small = {64, 4}}, 1, &root, "tlb.l1d");
+  EXPECT_EQ(tlb.lookup(page(5), 0, 0), nullptr);
+  const Translation* stored = tlb.insert(page(5), 0, 0, frame_of(5));
+  const Translation* hit = tlb.lookup(Gva(5 * k4K + 0x123), 0, 0);
+  ASSERT_EQ(hit, stored);
+  EXPECT_EQ(hit->hpa_of(5 * k4K + 0x123).value(), 0x100000 + 5 * k4K + 0x123);
+  EXPECT_EQ(tlb.stats().hits.value(), 1u);
+  EXPECT_EQ(tlb.stats().hits_4k.value(), 1u);
+  EXPECT_EQ(tlb.stats().misses.value(), 1u);
+  EXPECT_EQ(tlb.stats().fills.value(), 1u);
+
+  // The group is "tlb.l1d" under the root: the registry sees tlb.l1d.hits.
+  bool found = false;
+  for (const stats::Row& row : stats::collect(root)) {
+    if (row.path == "tlb.l1d.hits") {
+      found = true;
+      EXPECT_EQ(std::get<std::uint64_t>(row.value), 1u);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+// One set of 4 ways (4 entries / 4 ways = 1 set). Fill order 0 1 2 3; touching 0 makes the
+// use order 1 2 3 0, so inserting a fifth page evicts 1, the least recently used.
+TEST(Tlb, LruEvictsTheLeastRecentlyUsed) {
+  Tlb tlb(TlbParams{.small = {4, 4}}, 1, nullptr, "t");
+  for (std::uint64_t vpn = 0; vpn < 4; ++vpn) {
+    insert_page(tlb, vpn);
+  }
+  ASSERT_NE(tlb.lookup(page(0), 0, 0), nullptr);
+  insert_page(tlb, 4);
+  EXPECT_FALSE(holds(tlb, 1));
+  for (std::uint64_t vpn : {0, 2, 3, 4}) {
+    EXPECT_TRUE(holds(tlb, vpn)) << vpn;
+  }
+  EXPECT_EQ(tlb.stats().evictions.value(), 1u);
+  // Use order now 2 3 0 4: the next victim is 2.
+  insert_page(tlb, 5);
+  EXPECT_FALSE(holds(tlb, 2));
+}
+
+// 64 entries / 4 ways = 16 sets: VPNs 0, 16, 32, 48 all index set 0. Four fit (4 ways);
+// the fifth, 64, evicts the least recently used of them (0). Set 1 (VPN 1) is untouched.
+TEST(Tlb, PagesSetsApartConflict) {
+  Tlb tlb(TlbParams{.small = {64, 4}}, 1, nullptr, "t");
+  for (std::uint64_t vpn : {0, 16, 32, 48, 1}) {
+    insert_page(tlb, vpn);
+  }
+  EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+  insert_page(tlb, 64);  // 64 mod 16 = 0: ways + 1 pages in set 0
+  EXPECT_EQ(tlb.stats().evictions.value(), 1u);
+  EXPECT_FALSE(holds(tlb, 0));
+  for (std::uint64_t vpn : {16, 32, 48, 64, 1}) {
+    EXPECT_TRUE(holds(tlb, vpn)) << vpn;
+  }
+}
+
+// 64 consecutive pages spread 4 per set over 16 sets: exactly the capacity, no eviction.
+TEST(Tlb, ConsecutivePagesFillEverySet) {
+  Tlb tlb(TlbParams{.small = {64, 4}}, 1, nullptr, "t");
+  for (std::uint64_t vpn = 0; vpn < 64; ++vpn) {
+    insert_page(tlb, vpn);
+  }
+  EXPECT_EQ(tlb.occupancy(), 64u);
+  EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+}
+
+TEST(Tlb, InsertOfAPresentKeyUpdatesInPlace) {
+  Tlb tlb(TlbParams{.small = {4, 4}}, 1, nullptr, "t");
+  for (std::uint64_t vpn = 0; vpn < 4; ++vpn) {
+    insert_page(tlb, vpn);
+  }
+  tlb.insert(page(2), 0, 0, translation(0xabc000));  // same (vpn, pcid, vpid): no duplicate
+  EXPECT_EQ(tlb.occupancy(), 4u);
+  EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+  for (std::uint64_t vpn = 0; vpn < 4; ++vpn) {
+    EXPECT_TRUE(holds(tlb, vpn)) << vpn;
+  }
+  EXPECT_EQ(tlb.probe(page(2), 0, 0)->page_base.value(), 0xabc000u);
+  // Re-inserting an entry from the TLB itself (aliasing argument) is fine too.
+  const Translation* e = tlb.probe(page(3), 0, 0);
+  EXPECT_EQ(tlb.insert(page(3), 0, 0, *e), e);
+  EXPECT_EQ(e->page_base.value(), 0x100000 + 3 * k4K);
+}
+
+TEST(Tlb, ProbeHasNoSideEffects) {
+  Tlb tlb(TlbParams{.small = {4, 4}}, 1, nullptr, "t");
+  for (std::uint64_t vpn = 0; vpn < 4; ++vpn) {
+    insert_page(tlb, vpn);
+  }
+  EXPECT_NE(tlb.probe(page(0), 0, 0), nullptr);  // not a touch: 0 stays least recent
+  EXPECT_EQ(tlb.probe(page(9), 0, 0), nullptr);
+  EXPECT_EQ(tlb.stats().hits.value() + tlb.stats().misses.value(), 0u);
+  insert_page(tlb, 4);
+  EXPECT_FALSE(holds(tlb, 0));
+}
+
+// Tree-PLRU, one set of 4 ways: the fills take the invalid ways 0 1 2 3 in order, then the
+// victims follow the tree (set_assoc_test.cc derives it): ways 0, 2, 1, 3, which hold pages
+// 0, 2, 1, 3.
+TEST(Tlb, TreePlruVictimSequence) {
+  Tlb tlb(TlbParams{.small = {4, 4}, .replacement = Replacement::kTreePlru}, 1, nullptr, "t");
+  for (std::uint64_t vpn = 0; vpn < 4; ++vpn) {
+    insert_page(tlb, vpn);
+  }
+  std::vector<std::uint64_t> evicted;
+  for (std::uint64_t vpn = 4; vpn < 8; ++vpn) {
+    insert_page(tlb, vpn);
+    for (std::uint64_t old = 0; old < 4; ++old) {
+      if (!holds(tlb, old) && std::find(evicted.begin(), evicted.end(), old) == evicted.end()) {
+        evicted.push_back(old);
+      }
+    }
+  }
+  EXPECT_EQ(evicted, (std::vector<std::uint64_t>{0, 2, 1, 3}));
+}
+
+// Random replacement: the page evicted by each of 20 inserts into a full 4-way set, for a
+// given seed. Same seed: same sequence; another seed: another (equal by chance with
+// probability 4^-20).
+std::vector<std::uint64_t> random_victims(std::uint64_t seed) {
+  Tlb tlb(TlbParams{.small = {4, 4}, .replacement = Replacement::kRandom}, seed, nullptr, "t");
+  std::vector<std::uint64_t> victims;
+  for (std::uint64_t vpn = 0; vpn < 24; ++vpn) {
+    std::vector<std::uint64_t> before;
+    for (std::uint64_t old = 0; old < vpn; ++old) {
+      if (holds(tlb, old)) {
+        before.push_back(old);
+      }
+    }
+    tlb.insert(page(vpn), 0, 0, frame_of(vpn));
+    for (std::uint64_t old : before) {
+      if (!holds(tlb, old)) {
+        victims.push_back(old);
+      }
+    }
+  }
+  EXPECT_EQ(tlb.occupancy(), 4u);
+  EXPECT_EQ(tlb.stats().evictions.value(), 20u);  // 24 pages into 4 ways
+  return victims;
+}
+
+TEST(Tlb, RandomReplacementIsDeterministicPerSeed) {
+  const auto a = random_victims(5);
+  ASSERT_EQ(a.size(), 20u);
+  EXPECT_EQ(a, random_victims(5));
+  EXPECT_NE(a, random_victims(6));
+}
+
+// Split arrays (Skylake L1 dTLB): a 2 MiB page goes to the 2 MiB array and translates every
+// gva of its 2 MiB, not the next 2 MiB.
+TEST(Tlb, TwoMegabytePageInItsOwnArray) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  const std::uint64_t gva_base = 513 * k2M;  // 0x40200000
+  tlb.insert(Gva(gva_base + 0x5000), 0, 0, translation(0x80000000, PageSize::k2M));
+  const Translation* e = tlb.lookup(Gva(gva_base + 0x12345), 0, 0);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->size, PageSize::k2M);
+  EXPECT_EQ(e->hpa_of(gva_base + 0x12345).value(), 0x80012345u);
+  EXPECT_EQ(tlb.lookup(Gva(gva_base + k2M), 0, 0), nullptr);
+  EXPECT_EQ(tlb.stats().fills_2m.value(), 1u);
+  EXPECT_EQ(tlb.stats().hits_2m.value(), 1u);
+  EXPECT_EQ(tlb.stats().splinters.value(), 0u);
+}
+
+TEST(Tlb, OneGigabytePageInItsOwnArray) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  tlb.insert(Gva(2 * k1G), 0, 0, translation(5 * k1G, PageSize::k1G));
+  const Translation* e = tlb.lookup(Gva(3 * k1G - 1), 0, 0);  // last byte of the page
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->size, PageSize::k1G);
+  EXPECT_EQ(e->hpa_of(3 * k1G - 1).value(), 6 * k1G - 1);
+  EXPECT_EQ(tlb.lookup(Gva(3 * k1G), 0, 0), nullptr);
+  EXPECT_EQ(tlb.stats().hits_1g.value(), 1u);
+}
+
+// shared_2m (the Skylake STLB): 2 MiB pages live in the 4 KiB array, indexed by the 2 MiB
+// VPN. With 64 entries / 4 ways = 16 sets: 4 KiB VPNs 0, 16, 32, 48 fill set 0. The 2 MiB
+// page at 2 MiB-VPN 17 (gva 0x2200000, whose 4 KiB VPN 0x2200 would index set 0) indexes
+// set 17 mod 16 = 1: no eviction. Then 4 KiB VPNs 1, 17, 33 and the 2 MiB entry fill set 1,
+// and VPN 49 evicts the least recently used of them, the 2 MiB entry.
+TEST(Tlb, Shared2mLivesInTheSmallArrayIndexedByTheLargeVpn) {
+  Tlb tlb(TlbParams{.small = {64, 4}, .shared_2m = true}, 1, nullptr, "t");
+  for (std::uint64_t vpn : {0, 16, 32, 48}) {
+    insert_page(tlb, vpn);
+  }
+  const Gva huge(17 * k2M);
+  tlb.insert(huge, 0, 0, translation(0x40000000, PageSize::k2M));
+  EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+  EXPECT_EQ(tlb.stats().fills_2m.value(), 1u);
+  EXPECT_EQ(tlb.stats().splinters.value(), 0u);
+  const Translation* e = tlb.lookup(Gva(17 * k2M + 0x1fffff), 0, 0);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->size, PageSize::k2M);
+  EXPECT_EQ(e->hpa_of(17 * k2M + 0x1fffff).value(), 0x401fffffu);
+  EXPECT_EQ(tlb.occupancy(), 5u);  // one array holds both sizes
+
+  for (std::uint64_t vpn : {1, 17, 33}) {
+    insert_page(tlb, vpn);
+  }
+  EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+  insert_page(tlb, 49);
+  EXPECT_EQ(tlb.stats().evictions.value(), 1u);
+  EXPECT_EQ(tlb.probe(huge, 0, 0), nullptr);
+}
+
+TEST(Tlb, SkylakeStlbHoldsAllThreeSizes) {
+  Tlb tlb(TlbHierarchyParams{}.l2, 1, nullptr, "t");
+  tlb.insert(page(3), 0, 0, frame_of(3));
+  tlb.insert(Gva(4 * k2M), 0, 0, translation(8 * k2M, PageSize::k2M));
+  tlb.insert(Gva(4 * k1G), 0, 0, translation(8 * k1G, PageSize::k1G));
+  EXPECT_EQ(tlb.lookup(page(3), 0, 0)->size, PageSize::k4K);
+  EXPECT_EQ(tlb.lookup(Gva(4 * k2M + 7), 0, 0)->size, PageSize::k2M);
+  EXPECT_EQ(tlb.lookup(Gva(4 * k1G + 7), 0, 0)->size, PageSize::k1G);
+  EXPECT_EQ(tlb.stats().splinters.value(), 0u);
+}
+
+// The Skylake L1 iTLB has no 1 GiB array: a 1 GiB page is stored as the 2 MiB piece that
+// covers the inserting gva. gva offset 0x0ab12345 in the page lies in the 2 MiB piece at
+// offset 0x0aa00000 (0x0ab12345 rounded down to 2 MiB), so the entry maps
+// gva 0x4aa00000.. to hpa 0x10aa00000.. . Another piece of the same 1 GiB page misses.
+TEST(Tlb, OneGigabytePageSplintersIntoTwoMegabyteEntry) {
+  Tlb tlb(TlbHierarchyParams{}.l1i, 1, nullptr, "t");
+  const std::uint64_t gva = k1G + 0x0ab12345;
+  const Translation* e = tlb.insert(Gva(gva), 0, 0, translation(4 * k1G, PageSize::k1G));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->size, PageSize::k2M);
+  EXPECT_EQ(e->page_base.value(), 4 * k1G + 0x0aa00000);
+  EXPECT_EQ(tlb.lookup(Gva(gva), 0, 0)->hpa_of(gva).value(), 4 * k1G + 0x0ab12345);
+  EXPECT_EQ(tlb.lookup(Gva(k1G), 0, 0), nullptr);
+  EXPECT_EQ(tlb.stats().splinters.value(), 1u);
+  EXPECT_EQ(tlb.stats().fills_2m.value(), 1u);
+}
+
+// No 2 MiB array (and no shared_2m): a 2 MiB page becomes the 4 KiB entry covering gva.
+TEST(Tlb, TwoMegabytePageSplintersIntoFourKilobyteEntry) {
+  Tlb tlb(TlbParams{.small = {64, 4}}, 1, nullptr, "t");
+  const Translation* e =
+      tlb.insert(Gva(k2M + 0x3456), 0, 0, translation(0x40000000, PageSize::k2M));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->size, PageSize::k4K);
+  EXPECT_EQ(e->page_base.value(), 0x40003000u);  // offset 0x3456 rounded down to 4 KiB
+  EXPECT_NE(tlb.lookup(Gva(k2M + 0x3fff), 0, 0), nullptr);
+  EXPECT_EQ(tlb.lookup(Gva(k2M + 0x4000), 0, 0), nullptr);
+}
+
+// A level with only a 1 GiB array cannot hold a 4 KiB page: nothing is stored.
+TEST(Tlb, TranslationWithNoArrayIsDropped) {
+  Tlb tlb(TlbParams{.small = {0, 1}, .huge_1g = {4, 4}}, 1, nullptr, "t");
+  EXPECT_EQ(tlb.insert(page(1), 0, 0, frame_of(1)), nullptr);
+  EXPECT_EQ(tlb.stats().fills_dropped.value(), 1u);
+  EXPECT_EQ(tlb.occupancy(), 0u);
+  EXPECT_EQ(tlb.lookup(page(1), 0, 0), nullptr);
+}
+
+// Tags are (vpn, pcid, vpid): a lookup matches only its own PCID and VPID (no global pages),
+// and the same gva can be cached in several contexts at once.
+TEST(Tlb, PcidAndVpidIsolate) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  tlb.insert(page(7), 1, 0, translation(0xa000));
+  EXPECT_EQ(tlb.lookup(page(7), 2, 0), nullptr);  // another PCID
+  EXPECT_EQ(tlb.lookup(page(7), 1, 1), nullptr);  // same PCID, another VPID
+  tlb.insert(page(7), 2, 0, translation(0xb000));
+  tlb.insert(page(7), 1, 1, translation(0xc000));
+  EXPECT_EQ(tlb.lookup(page(7), 1, 0)->page_base.value(), 0xa000u);
+  EXPECT_EQ(tlb.lookup(page(7), 2, 0)->page_base.value(), 0xb000u);
+  EXPECT_EQ(tlb.lookup(page(7), 1, 1)->page_base.value(), 0xc000u);
+  EXPECT_EQ(tlb.occupancy(), 3u);
+  // PCIDs are 12 bits (CR3[11:0]): higher bits are not part of the tag.
+  EXPECT_EQ(tlb.lookup(page(7), 0x1001, 0)->page_base.value(), 0xa000u);
+}
+
+// INVPCID single-context: only (pcid 1, vpid 0) goes, in every array.
+TEST(Tlb, InvalidatePcidRemovesOnlyThatContext) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  insert_page(tlb, 1, 1, 0);
+  insert_page(tlb, 2, 1, 0);
+  tlb.insert(Gva(3 * k2M), 1, 0, translation(0, PageSize::k2M));
+  insert_page(tlb, 1, 2, 0);
+  insert_page(tlb, 1, 1, 1);
+  tlb.invalidate_pcid(1, 0);
+  EXPECT_EQ(tlb.stats().invalidations.value(), 3u);
+  EXPECT_FALSE(holds(tlb, 1, 1, 0));
+  EXPECT_FALSE(holds(tlb, 2, 1, 0));
+  EXPECT_EQ(tlb.probe(Gva(3 * k2M), 1, 0), nullptr);
+  EXPECT_TRUE(holds(tlb, 1, 2, 0));
+  EXPECT_TRUE(holds(tlb, 1, 1, 1));
+}
+
+// INVLPG of an address inside a 2 MiB entry removes it, and every other entry of that
+// context that translates the address (a 4 KiB entry of the same gva, a 1 GiB entry
+// covering it): 3 invalidations. Other contexts and other pages stay.
+TEST(Tlb, InvalidatePageRemovesEveryEntryTranslatingTheAddress) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  const std::uint64_t gva = k1G + 5 * k2M + 0x1234;
+  tlb.insert(Gva(gva), 1, 0, translation(0x200000, PageSize::k2M));
+  tlb.insert(Gva(gva), 1, 0, translation(0x5000));
+  tlb.insert(Gva(gva), 1, 0, translation(k1G, PageSize::k1G));
+  tlb.insert(Gva(gva), 2, 0, translation(0x200000, PageSize::k2M));        // another PCID
+  tlb.insert(Gva(gva + k2M), 1, 0, translation(0x400000, PageSize::k2M));  // next 2 MiB
+  tlb.invalidate_page(Gva(gva - 0x1000), 1, 0);  // same 2 MiB and 1 GiB pages, other 4 KiB
+  EXPECT_EQ(tlb.stats().invalidations.value(), 2u);
+  EXPECT_EQ(tlb.probe(Gva(gva), 1, 0)->size, PageSize::k4K);  // the 4 KiB entry survived
+  tlb.invalidate_page(Gva(gva), 1, 0);
+  EXPECT_EQ(tlb.stats().invalidations.value(), 3u);
+  EXPECT_EQ(tlb.probe(Gva(gva), 1, 0), nullptr);
+  EXPECT_NE(tlb.probe(Gva(gva), 2, 0), nullptr);
+  EXPECT_NE(tlb.probe(Gva(gva + k2M), 1, 0), nullptr);
+}
+
+// INVLPG of an address inside a 2 MiB page shared with 4 KiB pages (shared_2m).
+TEST(Tlb, InvalidatePageInSharedArray) {
+  Tlb tlb(TlbHierarchyParams{}.l2, 1, nullptr, "t");
+  tlb.insert(Gva(9 * k2M), 0, 0, translation(0, PageSize::k2M));
+  tlb.invalidate_page(Gva(9 * k2M + 0x1ff000), 0, 0);
+  EXPECT_EQ(tlb.probe(Gva(9 * k2M), 0, 0), nullptr);
+  EXPECT_EQ(tlb.stats().invalidations.value(), 1u);
+}
+
+// INVVPID individual-address: the address in every PCID of the VPID, not other VPIDs.
+TEST(Tlb, InvalidatePageVpidCoversEveryPcid) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  insert_page(tlb, 4, 1, 3);
+  insert_page(tlb, 4, 2, 3);
+  insert_page(tlb, 4, 1, 4);
+  insert_page(tlb, 5, 1, 3);
+  tlb.invalidate_page_vpid(page(4), 3);
+  EXPECT_EQ(tlb.stats().invalidations.value(), 2u);
+  EXPECT_FALSE(holds(tlb, 4, 1, 3));
+  EXPECT_FALSE(holds(tlb, 4, 2, 3));
+  EXPECT_TRUE(holds(tlb, 4, 1, 4));
+  EXPECT_TRUE(holds(tlb, 5, 1, 3));
+}
+
+// INVVPID single-context: every entry of the VPID, whatever its PCID and size.
+TEST(Tlb, InvalidateVpid) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  insert_page(tlb, 1, 1, 3);
+  insert_page(tlb, 2, 2, 3);
+  tlb.insert(Gva(k1G), 0, 3, translation(0, PageSize::k1G));
+  insert_page(tlb, 1, 1, 4);
+  tlb.invalidate_vpid(3);
+  EXPECT_EQ(tlb.stats().invalidations.value(), 3u);
+  EXPECT_EQ(tlb.occupancy(), 1u);
+  EXPECT_TRUE(holds(tlb, 1, 1, 4));
+}
+
+TEST(Tlb, InvalidateAllEmptiesEveryArray) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  for (std::uint64_t vpn = 0; vpn < 10; ++vpn) {
+    insert_page(tlb, vpn, static_cast<std::uint16_t>(vpn % 3), 0);
+  }
+  tlb.insert(Gva(k2M), 0, 0, translation(0, PageSize::k2M));
+  tlb.insert(Gva(k1G), 0, 0, translation(0, PageSize::k1G));
+  tlb.invalidate_all();
+  EXPECT_EQ(tlb.occupancy(), 0u);
+  EXPECT_EQ(tlb.stats().invalidations.value(), 12u);
+  EXPECT_EQ(tlb.lookup(page(0), 0, 0), nullptr);
+  // Invalid ways are refilled before any victim is chosen: 64 fills, no eviction.
+  for (std::uint64_t vpn = 0; vpn < 64; ++vpn) {
+    insert_page(tlb, vpn);
+  }
+  EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+}
+
+TEST(Tlb, RejectsEntriesNotDivisibleByWays) {
+  EXPECT_THROW(Tlb(TlbParams{.small = {10, 4}}, 1, nullptr, "t"), std::invalid_argument);
+  EXPECT_THROW(Tlb(TlbParams{.small = {24, 4}}, 1, nullptr, "t"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace pagesim::tlb
