@@ -1,0 +1,113 @@
+// Helpers for the traces tests: a scratch directory per test, whole-file reads and writes.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "traces/record.h"
+#include "traces/trace_reader.h"
+#include "traces/trace_writer.h"
+
+namespace pagesim::traces {
+
+// gtest prints records this way in failure messages.
+inline void PrintTo(const Record& r, std::ostream* os) {
+  *os << access_kind_letter(r.kind) << " 0x" << std::hex << r.address << std::dec << " "
+      << r.size;
+}
+
+// A fresh directory under the system's temporary directory, removed with its contents.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    static int counter = 0;  // several ScratchDirs in one test get distinct names
+    std::string name = "pagesim_traces_" + std::to_string(::getpid()) + "_" +
+                       std::to_string(counter++) + "_" +
+                       (info ? std::string(info->test_suite_name()) + "_" + info->name() : "x");
+    for (char& c : name) {
+      if (c == '/') {
+        c = '_';
+      }
+    }
+    m_path = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(m_path);
+    std::filesystem::create_directories(m_path);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(m_path, ignored);
+  }
+
+  std::string file(std::string_view name) const { return (m_path / name).string(); }
+  // Names of the files in the directory, sorted.
+  std::vector<std::string> list() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(m_path)) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+inline void write_bytes(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Every record of a reader, read in batches of `batch` records.
+inline std::vector<Record> read_all(TraceReader& reader, std::size_t batch = 1000) {
+  std::vector<Record> all;
+  std::vector<Record> buffer(batch);
+  while (std::size_t n = reader.read(buffer)) {
+    all.insert(all.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  return all;
+}
+
+inline std::vector<Record> read_all(const std::string& path, std::size_t batch = 1000) {
+  auto reader = open_trace(path);
+  return read_all(*reader, batch);
+}
+
+inline void write_records(const std::string& path, Format format,
+                          const std::vector<Record>& records) {
+  auto writer = create_writer(path, format);
+  writer->write(records);
+  writer->finish();
+}
+
+// The message of the TraceError that `f` throws, or "" (a test failure) if none.
+template <class F>
+std::string trace_error_of(F&& f) {
+  try {
+    f();
+  } catch (const TraceError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a TraceError";
+  return "";
+}
+
+}  // namespace pagesim::traces
