@@ -1,0 +1,106 @@
+// The cache-latency model that page-table references go through: L1D, L2 and LLC of one
+// core, then DRAM. It models only the lines the page walker touches (issue 2: "a
+// set-associative model of the lines the walker touches"): the trace's own data accesses do
+// not pass through it, so they neither hit nor evict here. Walker lines therefore see no
+// pollution from the workload's data, and hit rates are an upper bound on a real core's,
+// where the walker's loads of paging-structure entries (ordinary write-back memory) compete
+// with the workload's data for the same caches.
+//
+// What is modelled
+// - Three set-associative levels, each with true LRU (set_assoc.h, shared with the TLBs),
+//   geometry from CacheParams: sets = size / (line_bytes * ways), a power of two; set
+//   index = (hpa / line_bytes) mod sets; tags are whole line numbers.
+// - access(): an L1 hit costs l1.latency; else an L2 hit costs l2.latency; else an LLC hit
+//   costs llc.latency; else llc.latency + dram.latency. Latencies are load-to-use of the
+//   level that hits, not sums. Every level that missed is filled with the line
+//   (non-inclusive: no back-invalidation when an outer level evicts, no write-back when an
+//   inner one does).
+// - write = true is an accessed/dirty-bit update of a paging-structure entry (SDM 4.8). The
+//   walker makes it on the line it has just read, as a locked read-modify-write; it is
+//   timed and filled exactly as a read, and no dirty state or write-back is kept.
+// - enabled = false: nothing is cached, every access costs llc.latency + dram.latency and
+//   counts as a DRAM access (the levels' hit and miss counters stay at zero).
+// - No MSHRs, no bandwidth, no prefetchers, no coherence: one reference at a time, and the
+//   walker sums or overlaps the latencies it gets.
+//
+// Units: addresses are Hpa (bytes), latencies core cycles. Statistics: groups "cache.l1",
+// "cache.l2", "cache.llc" (hits, misses, evictions) and "cache.dram" (accesses) under the
+// parent. No allocation after construction.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/cache/cache_params.h"
+#include "models/mem/memory_timing.h"
+#include "models/tlb/set_assoc.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::cache {
+
+struct CacheLevelStats : stats::Group {
+  using Group::Group;
+  stats::Counter hits{*this, "hits", "page-table references that found their line here"};
+  stats::Counter misses{*this, "misses", "page-table references passed to the next level"};
+  stats::Counter evictions{*this, "evictions", "valid lines replaced by a fill"};
+};
+
+struct DramStats : stats::Group {
+  using Group::Group;
+  stats::Counter accesses{*this, "accesses", "page-table references that missed the LLC"};
+};
+
+// One set-associative level of line tags.
+class CacheLevel {
+ public:
+  CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool enabled,
+             stats::Group* parent, std::string name);
+
+  // Counts a hit (and touches the line) or a miss.
+  bool lookup(std::uint64_t line);
+  bool contains(std::uint64_t line) const;
+  // Stores the line (it must not be present): an invalid way, else the LRU victim.
+  void fill(std::uint64_t line);
+  Cycles latency() const { return m_latency; }
+  const CacheLevelStats& stats() const { return m_stats; }
+
+ private:
+  static constexpr std::uint64_t kInvalid = ~std::uint64_t{0};  // no line number is all ones
+
+  CacheLevelStats m_stats;
+  Cycles m_latency;
+  std::vector<std::uint64_t> m_lines;  // line number per slot, set-major; kInvalid if empty
+  tlb::SetAssoc m_geometry;
+};
+
+class CacheHierarchy final : public mem::MemoryTiming {
+ public:
+  CacheHierarchy(const CacheParams& p, stats::Group* parent);
+  CacheHierarchy(const CacheHierarchy&) = delete;
+  CacheHierarchy& operator=(const CacheHierarchy&) = delete;
+
+  // One page-table reference (write: an A/D-bit update, timed as a read): its latency in
+  // cycles; fills the levels it missed and counts hits, misses and DRAM accesses.
+  Cycles access(Hpa hpa, bool write) override;
+  // The latency access() would return, with no side effects.
+  Cycles probe(Hpa hpa) const;
+
+  const CacheLevel& l1() const { return m_l1; }
+  const CacheLevel& l2() const { return m_l2; }
+  const CacheLevel& llc() const { return m_llc; }
+  const DramStats& dram_stats() const { return m_dram; }
+
+ private:
+  bool m_enabled;
+  unsigned m_line_shift;
+  Cycles m_dram_latency;  // llc.latency + dram.latency: the cost of an LLC miss
+  CacheLevel m_l1;
+  CacheLevel m_l2;
+  CacheLevel m_llc;
+  DramStats m_dram;
+};
+
+}  // namespace pagesim::cache
