@@ -32,9 +32,10 @@ struct Machine {
   static constexpr std::uint64_t kFirstByte = 1 * kMiB;    // FrameAllocator's first 4 KiB frame
   static constexpr std::uint64_t kRefLatency = 100;        // cycles per page-table reference
 
-  Machine(unsigned levels, PageSize size, const WalkerParams& walker_params)
-      : memory(kMemoryBytes),
-        frames(kMemoryBytes, kFirstByte),
+  Machine(unsigned levels, PageSize size, const WalkerParams& walker_params,
+          std::uint64_t memory_bytes = kMemoryBytes)
+      : memory(memory_bytes),
+        frames(memory_bytes, kFirstByte),
         timing(Cycles(kRefLatency)),
         os(os::OsParams{.thp = thp_for(size)}, levels, memory, frames, &stats_root),
         walker(walker_params, levels, memory, timing, &stats_root) {}
