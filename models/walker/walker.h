@@ -27,7 +27,8 @@
 //     not-present entries present, which needs no invalidation (4.10.4.3).
 //
 // Not modelled: protection faults (the rights come back in the Translation for the caller
-// to check; a write the rights forbid sets no dirty flag), reserved-bit faults, CR0.WP,
+// to check; a write the rights forbid sets no dirty flag), reserved-bit faults, canonical-
+// address checks (bits above the linear-address width are ignored), CR0.WP,
 // SMEP/SMAP, protection keys, memory types (PWT/PCD/PAT), global pages in the caches (the
 // paging-structure caches hold no global entries in the SDM either).
 //
