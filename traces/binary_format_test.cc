@@ -27,13 +27,22 @@ constexpr AccessKind X = AccessKind::kFetch;
 // (3, 100, 2^32-1), zero / small / huge / wrapping address deltas.
 std::vector<Record> mixed_records() {
   std::vector<Record> records = {
-      {0, 8, R},          {0, 1, W},       {1, 2, X},          {0x7f0000001000, 4, R},
-      {0x7f0000001008, 16, W}, {0x1000, 32, R}, {~0ULL, 64, X},     {0, 3, R},
-      {~0ULL - 7, 100, W},     {42, 4294967295u, X}, {0x8000000000000000, 8, R}, {1, 8, R},
+      {0, 8, R},
+      {0, 1, W},
+      {1, 2, X},
+      {0x7f0000001000, 4, R},
+      {0x7f0000001008, 16, W},
+      {0x1000, 32, R},
+      {~0ULL, 64, X},
+      {0, 3, R},
+      {~0ULL - 7, 100, W},
+      {42, 4294967295u, X},
+      {0x8000000000000000, 8, R},
+      {1, 8, R},
   };
   for (std::uint64_t i = 0; i < 200; ++i) {
-    records.push_back({0x7f0000000000 + i * 4096 + (i % 7) * 8, static_cast<std::uint32_t>(1u << (i % 7)),
-                       static_cast<AccessKind>(i % 3)});
+    records.push_back({0x7f0000000000 + i * 4096 + (i % 7) * 8,
+                       static_cast<std::uint32_t>(1u << (i % 7)), static_cast<AccessKind>(i % 3)});
   }
   return records;
 }
@@ -49,8 +58,7 @@ std::string le(std::uint64_t value, int bytes) {
 std::string header(std::uint16_t major, std::uint16_t minor, std::uint32_t flags,
                    std::uint32_t header_bytes, std::uint64_t count) {
   return std::string(reinterpret_cast<const char*>(kBinaryMagic.data()), kBinaryMagic.size()) +
-         le(major, 2) + le(minor, 2) + le(flags, 4) + le(header_bytes, 4) + le(0, 4) +
-         le(count, 8);
+         le(major, 2) + le(minor, 2) + le(flags, 4) + le(header_bytes, 4) + le(0, 4) + le(count, 8);
 }
 
 // One zstd frame (with checksum, as the writer makes) holding `payload`.
@@ -87,6 +95,21 @@ TEST(BinaryFormat, RoundTripEqualsTextRecordsExactly) {
   const std::vector<Record> from_text = read_all(dir.file("t.trace"));
   EXPECT_EQ(from_text, records);
   EXPECT_EQ(read_all(dir.file("t.pgt")), from_text);
+}
+
+TEST(BinaryFormat, RecordStreamMatchesTheDocumentedExample) {
+  // docs/trace-format.md: R 8 bytes at 0x1000 is "0c 80 40" (tag: kind 0, size code 3;
+  // zigzag(0x1000) = 0x2000, varint 80 40); W 3 bytes at 0xff8 is "1d 0f 03" (kind 1, size
+  // escape 7; zigzag(-8) = 15; size 3).
+  ScratchDir dir;
+  write_records(dir.file("t.pgt"), Format::kBinary, {{0x1000, 8, R}, {0xff8, 3, W}});
+  const std::string bytes = read_bytes(dir.file("t.pgt"));
+  std::string stream(64, '\0');
+  const std::size_t n =
+      ZSTD_decompress(stream.data(), stream.size(), bytes.data() + 32, bytes.size() - 32);
+  ASSERT_FALSE(ZSTD_isError(n));
+  stream.resize(n);
+  EXPECT_EQ(stream, std::string("\x0c\x80\x40\x1d\x0f\x03", 6));
 }
 
 TEST(BinaryFormat, HeaderFields) {
@@ -131,16 +154,17 @@ TEST(BinaryFormat, TruncatedAtEveryOffset) {
   const std::string bytes = read_bytes(dir.file("full.pgt"));
   ASSERT_GT(bytes.size(), 100u);
   for (std::size_t size = 0; size < bytes.size(); ++size) {
-    SCOPED_TRACE("truncated to " + std::to_string(size) + " of " +
-                 std::to_string(bytes.size()) + " bytes");
+    SCOPED_TRACE("truncated to " + std::to_string(size) + " of " + std::to_string(bytes.size()) +
+                 " bytes");
     const std::string message = binary_error(bytes.substr(0, size));
     EXPECT_THAT(message, MatchesRegex("t\\.pgt: byte [0-9]+: .*"));
   }
   // Without the .pgt name, the magic's first byte (0x89, never the start of a text trace)
   // still routes a truncated file to the binary reader.
   write_bytes(dir.file("cut"), bytes.substr(0, 5));
-  EXPECT_EQ(trace_error_of([&] { read_all(dir.file("cut")); }),
-            dir.file("cut") + ": byte 5: truncated header: the file ends after 5 of 32 header bytes");
+  EXPECT_EQ(
+      trace_error_of([&] { read_all(dir.file("cut")); }),
+      dir.file("cut") + ": byte 5: truncated header: the file ends after 5 of 32 header bytes");
 }
 
 TEST(BinaryFormat, EveryFlippedByteIsCaughtOrHarmless) {
@@ -170,7 +194,8 @@ TEST(BinaryFormat, HeaderErrorsNameTheField) {
             "t.pgt: byte 3: bad magic: not a pagesim binary trace");
   EXPECT_EQ(binary_error("R 0x1000\n"),  // a text trace named .pgt
             "t.pgt: byte 0: bad magic: not a pagesim binary trace");
-  EXPECT_EQ(binary_error(""), "t.pgt: byte 0: truncated header: the file ends after 0 of 32 header bytes");
+  EXPECT_EQ(binary_error(""),
+            "t.pgt: byte 0: truncated header: the file ends after 0 of 32 header bytes");
   EXPECT_EQ(binary_error(header(1, 0, 0x4, 32, 0) + frame),
             "t.pgt: byte 12: unknown flags 0x4 (version 1.0; this reader knows none)");
   EXPECT_EQ(binary_error(header(1, 0, 0, 16, 0) + frame),
@@ -205,8 +230,7 @@ TEST(BinaryFormat, SeveralFramesAreOneStream) {
   write_bytes(dir.file("t.pgt"), header(1, 0, 0, 32, 3) + zstd_frame(std::string("\x0c\x02", 2)) +
                                      zstd_frame(std::string("\x0c\x02\x02\x03", 4)));
   // 0x02 = kind X (2), size code 0 (1 byte); address delta zigzag 3 = -2.
-  EXPECT_EQ(read_all(dir.file("t.pgt")),
-            (std::vector<Record>{{1, 8, R}, {2, 8, R}, {0, 1, X}}));
+  EXPECT_EQ(read_all(dir.file("t.pgt")), (std::vector<Record>{{1, 8, R}, {2, 8, R}, {0, 1, X}}));
 }
 
 struct StreamCase {
@@ -228,11 +252,13 @@ INSTANTIATE_TEST_SUITE_P(
     EveryRecordError, DamagedRecordStream,
     ::testing::Values(
         // A record cut in the middle: tag read, address varint missing.
-        StreamCase{std::string("\x0c\x02\x0c", 3), 2,
-                   "record 1 (decoded byte 2): the stream ends in the middle of a record (address)"},
+        StreamCase{
+            std::string("\x0c\x02\x0c", 3), 2,
+            "record 1 (decoded byte 2): the stream ends in the middle of a record (address)"},
         // Continuation bit set on the last byte of the stream.
-        StreamCase{std::string("\x0c\x82", 2), 1,
-                   "record 0 (decoded byte 0): the stream ends in the middle of a record (address)"},
+        StreamCase{
+            std::string("\x0c\x82", 2), 1,
+            "record 0 (decoded byte 0): the stream ends in the middle of a record (address)"},
         // Size escape without the size.
         StreamCase{std::string("\x1c\x02", 2), 1,
                    "record 0 (decoded byte 0): the stream ends in the middle of a record (size)"},

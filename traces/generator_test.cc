@@ -113,9 +113,9 @@ TEST(Generator, PointerChaseVisitsEveryLineOncePerCycle) {
   for (const char* footprint : {"64", "1MiB", "1002176"}) {  // 1, 16384, 15659 lines
     SCOPED_TRACE(footprint);
     const std::uint64_t lines = *parse_byte_size(footprint) / 64;
-    const std::vector<Record> records = generate("pointer_chase:count=" +
-                                                 std::to_string(2 * lines + 5) +
-                                                 ",footprint=" + footprint + ",base=0");
+    const std::vector<Record> records =
+        generate("pointer_chase:count=" + std::to_string(2 * lines + 5) +
+                 ",footprint=" + footprint + ",base=0");
     std::vector<bool> seen(lines);
     for (std::size_t i = 0; i < lines; ++i) {
       const std::uint64_t line = records[i].address / 64;
@@ -158,8 +158,8 @@ TEST_P(ZipfPopularity, TopPagesDrawnAsTheFormulaSays) {
   const double alpha = GetParam();
   constexpr std::uint64_t kPages = 16384;
   constexpr std::size_t kDraws = 1'000'000;
-  const std::vector<Record> records = generate(
-      "zipf:count=1000000,footprint=64MiB,base=0,seed=3,alpha=" + std::to_string(alpha));
+  const std::vector<Record> records =
+      generate("zipf:count=1000000,footprint=64MiB,base=0,seed=3,alpha=" + std::to_string(alpha));
   std::vector<std::size_t> per_page(kPages);
   for (const Record& r : records) {
     ASSERT_LT(r.address / 4096, kPages);
@@ -292,10 +292,9 @@ TEST(GeneratorSpec, ErrorsNameTheBadKey) {
   EXPECT_THAT(spec_error("pointer_chase:size=128"),
               HasSubstr("key 'size': pointer-chase accesses stay inside a 64-byte line"));
   // A spec reaching make_generator directly is checked too.
-  EXPECT_THAT(trace_error_of([] {
-                make_generator(GeneratorSpec{.footprint_bytes = 4, .size_bytes = 8});
-              }),
-              HasSubstr("key 'footprint'"));
+  EXPECT_THAT(
+      trace_error_of([] { make_generator(GeneratorSpec{.footprint_bytes = 4, .size_bytes = 8}); }),
+      HasSubstr("key 'footprint'"));
 }
 
 TEST(ByteSize, ParseAndFormat) {

@@ -22,8 +22,7 @@ namespace pagesim::traces {
 
 // gtest prints records this way in failure messages.
 inline void PrintTo(const Record& r, std::ostream* os) {
-  *os << access_kind_letter(r.kind) << " 0x" << std::hex << r.address << std::dec << " "
-      << r.size;
+  *os << access_kind_letter(r.kind) << " 0x" << std::hex << r.address << std::dec << " " << r.size;
 }
 
 // A fresh directory under the system's temporary directory, removed with its contents.

@@ -1,5 +1,7 @@
 // Text format v1: what parses to which record, and every error with its line number
 // (docs/trace-format.md, "Text format").
+#include "traces/text_format.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "traces/test_util.h"
-#include "traces/text_format.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim::traces {
@@ -118,7 +119,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.trace:1: bad size '-8' (expected a byte count, 0x-hex or decimal)"},
         ErrorCase{"R 0x10 8 9\n",
                   "t.trace:1: unexpected '9' after the size (comments start with '#')"},
-        ErrorCase{"R 0x10\r\r\n", "t.trace:1: bad address '0x10\\x0d' (expected 0x-hex or decimal)"}));
+        ErrorCase{"R 0x10\r\r\n",
+                  "t.trace:1: bad address '0x10\\x0d' (expected 0x-hex or decimal)"}));
 
 TEST(TextFormat, LineNumbersCountEveryLine) {
   // Records, comments, blank and CRLF lines all count: the bad line is the 7th.

@@ -85,9 +85,8 @@ TEST(TraceCommand, ConvertRoundTripsAndConcatenates) {
   ScratchDir dir;
   ASSERT_EQ(run({"gen", "uniform", "-n", "3000", "-o", dir.file("u.trace")}).status, 0);
   ASSERT_EQ(run({"gen", "pointer_chase", "-n", "2000", "-o", dir.file("p.pgt")}).status, 0);
-  const Outcome o =
-      run({"convert", dir.file("u.trace"), dir.file("p.pgt"), "gen:strided:count=10",
-           dir.file("all.pgt")});
+  const Outcome o = run({"convert", dir.file("u.trace"), dir.file("p.pgt"), "gen:strided:count=10",
+                         dir.file("all.pgt")});
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, dir.file("all.pgt") + ": 5010 records (binary)\n");
   std::vector<Record> expected = generated("uniform:count=3000");

@@ -62,8 +62,10 @@ void read_trace(benchmark::State& state, const std::string& path) {
   }
   benchmark::DoNotOptimize(checksum);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kRecords));
-  state.counters["file_MiB"] =
-      static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
+  if (!path.starts_with("gen:")) {
+    state.counters["file_MiB"] =
+        static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
+  }
 }
 
 void BM_BinaryDecode(benchmark::State& state) {
@@ -107,7 +109,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
     const std::string name = entry.path().filename().string();
     if (name.starts_with("pagesim_traces_bench_" + std::to_string(::getpid()) + "_")) {
       std::filesystem::remove(entry.path());
