@@ -38,8 +38,7 @@ const Translation* Tlb::Array::find(std::uint64_t vpn, std::uint32_t tag) const 
   return nullptr;
 }
 
-Translation* Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t,
-                              bool* evicted) {
+Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t) {
   const std::uint64_t set = m_geometry.set_of(vpn);
   const std::uint64_t first = m_geometry.slot(set, 0);
   const Key* ways = &m_keys[first];
@@ -55,19 +54,15 @@ Translation* Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Transl
       first_invalid = w;
     }
   }
-  *evicted = false;
-  if (target == n) {
-    if (first_invalid != n) {
-      target = first_invalid;
-    } else {
-      target = m_geometry.victim(set);
-      *evicted = true;
-    }
+  const bool in_place = target != n;
+  if (!in_place) {
+    target = first_invalid != n ? first_invalid : m_geometry.victim(set);
   }
+  const std::uint32_t evicted_tag = in_place ? 0 : ways[target].tag;
   m_keys[first + target] = Key{vpn, tag};
   m_translations[first + target] = t;
   m_geometry.touch(set, target);
-  return &m_translations[first + target];
+  return Filled{&m_translations[first + target], in_place, evicted_tag};
 }
 
 std::uint64_t Tlb::Array::invalidate_in_set(std::uint64_t vpn, std::uint32_t mask,
@@ -84,15 +79,14 @@ std::uint64_t Tlb::Array::invalidate_in_set(std::uint64_t vpn, std::uint32_t mas
   return removed;
 }
 
-std::uint64_t Tlb::Array::invalidate_matching(std::uint32_t mask, std::uint32_t value) {
-  std::uint64_t removed = 0;
+void Tlb::Array::invalidate_matching(std::uint32_t mask, std::uint32_t value,
+                                     std::array<std::uint64_t, kPageSizeCount>& removed) {
   for (Key& k : m_keys) {
     if (k.tag != 0 && (k.tag & mask) == value) {
+      ++removed[size_of_tag(k.tag)];
       k.tag = 0;
-      ++removed;
     }
   }
-  return removed;
 }
 
 std::uint64_t Tlb::Array::occupancy() const {
@@ -116,7 +110,7 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
   for (PageSize s : kSizesInProbeOrder) {
     if (Array* a = array_holding(s)) {
       m_probes[m_probe_count++] =
-          Probe{a, page_shift(s), size_tag(s), hits[static_cast<std::size_t>(s)]};
+          Probe{a, s, page_shift(s), size_tag(s), hits[static_cast<std::size_t>(s)]};
     }
   }
   // Each size's home: its own array, else the largest smaller size with one.
@@ -175,50 +169,59 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
     stored.size = home.size;
     ++m_stats.splinters;
   }
-  bool evicted = false;
-  const Translation* e =
-      home.array->fill(gva.value() >> page_shift(home.size),
-                       context_tag(pcid, vpid) | size_tag(home.size), stored, &evicted);
+  const Array::Filled filled = home.array->fill(
+      gva.value() >> page_shift(home.size), context_tag(pcid, vpid) | size_tag(home.size), stored);
   ++m_stats.fills;
   ++*m_fills_by_size[static_cast<std::size_t>(home.size)];
-  if (evicted) {
-    ++m_stats.evictions;
+  if (!filled.in_place) {
+    ++m_valid_by_size[static_cast<std::size_t>(home.size)];
   }
-  return e;
+  if (filled.evicted_tag != 0) {
+    ++m_stats.evictions;
+    --m_valid_by_size[size_of_tag(filled.evicted_tag)];
+  }
+  return filled.entry;
 }
 
-void Tlb::invalidate_all() {
+void Tlb::invalidate_everywhere(std::uint32_t mask, std::uint32_t value) {
+  std::array<std::uint64_t, kPageSizeCount> removed{};
   for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
-    m_stats.invalidations += a->invalidate_matching(kValid, kValid);
+    a->invalidate_matching(mask, value, removed);
+  }
+  for (std::size_t s = 0; s < removed.size(); ++s) {
+    m_valid_by_size[s] -= removed[s];
+    m_stats.invalidations += removed[s];
   }
 }
+
+void Tlb::invalidate_all() { invalidate_everywhere(kValid, kValid); }
 
 void Tlb::invalidate_pcid(std::uint16_t pcid, std::uint16_t vpid) {
-  for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
-    m_stats.invalidations += a->invalidate_matching(kContextMask, context_tag(pcid, vpid));
-  }
+  invalidate_everywhere(kContextMask, context_tag(pcid, vpid));
 }
 
 void Tlb::invalidate_vpid(std::uint16_t vpid) {
-  for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
-    m_stats.invalidations += a->invalidate_matching(kValid | kVpidMask, vpid_tag(vpid));
-  }
+  invalidate_everywhere(kValid | kVpidMask, vpid_tag(vpid));
 }
 
 void Tlb::invalidate_page(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
   const std::uint32_t context = context_tag(pcid, vpid);
   for (std::uint32_t i = 0; i < m_probe_count; ++i) {
     const Probe& p = m_probes[i];
-    m_stats.invalidations +=
+    const std::uint64_t removed =
         p.array->invalidate_in_set(gva.value() >> p.shift, ~0u, context | p.size_bits);
+    m_valid_by_size[static_cast<std::size_t>(p.size)] -= removed;
+    m_stats.invalidations += removed;
   }
 }
 
 void Tlb::invalidate_page_vpid(Gva gva, std::uint16_t vpid) {
   for (std::uint32_t i = 0; i < m_probe_count; ++i) {
     const Probe& p = m_probes[i];
-    m_stats.invalidations += p.array->invalidate_in_set(
+    const std::uint64_t removed = p.array->invalidate_in_set(
         gva.value() >> p.shift, kValid | kVpidMask | kSizeMask, vpid_tag(vpid) | p.size_bits);
+    m_valid_by_size[static_cast<std::size_t>(p.size)] -= removed;
+    m_stats.invalidations += removed;
   }
 }
 

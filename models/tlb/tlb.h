@@ -15,7 +15,9 @@
 //   array holding two sizes indexes each by its own VPN, so a lookup probes one set per size.
 // - Probe order within a lookup: 4 KiB, then 2 MiB, then 1 GiB (the most common first). A
 //   lookup is one hit or one miss of the level whatever the number of arrays probed; the
-//   hardware probes them in parallel (the level's `latency` covers it).
+//   hardware probes them in parallel (the level's `latency` covers it). Should entries of
+//   two sizes translate one gva (software changed the page size without INVLPG; SDM
+//   4.10.2.3 lets a reference use any of them), the first in this order is used.
 // - A translation whose page size has no array here is splintered (SDM 4.10.2.3 allows a
 //   TLB to cache a smaller page than the paging structures map): it is stored as the largest
 //   smaller size that has an array, covering the inserting gva (page base and size
@@ -33,9 +35,9 @@
 // hypervisor flushes; probe() for debug and --check (no side effects at all).
 //
 // Invariants and units: pcid is 12 bits (higher bits are ignored), vpid 16 bits (0 is the
-// host / VMX root operation, as on the hardware). Pointers returned by lookup(), probe() and
-// insert() stay valid until the next insert() or invalidate_*() on this TLB. No allocation after
-// construction.
+// host / VMX root operation, as on the hardware). Pointers returned by lookup(), probe()
+// and insert() stay valid until the next insert() or invalidate_*() on this TLB. No
+// allocation after construction.
 #pragma once
 
 #include <array>
@@ -100,8 +102,8 @@ class Tlb {
   const Translation* insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid, const Translation& t);
 
   // Every entry. INVVPID all-context (type 2); INVPCID all-context (types 2 and 3, no global
-  // pages modelled) when only one VPID is in use; INVEPT, whose combined mappings may belong
-  // to any VPID (entries are not tagged by EPTP here, so all of them go).
+  // pages modelled) outside VMX non-root operation; INVEPT, whose combined mappings may
+  // belong to any VPID (entries are not tagged by EPTP here, so all of them go).
   void invalidate_all();
   // Every entry of (pcid, vpid): INVPCID single-context (type 1); MOV to CR3 with
   // CR4.PCIDE = 0 (invalidate_pcid(0, vpid): every entry then has PCID 000H) or with
@@ -113,15 +115,18 @@ class Tlb {
   // Every entry of vpid that translates gva, in any PCID: INVVPID individual-address
   // (type 0). The INVVPID page of SDM Vol. 2 and Vol. 3C's guidelines for its use.
   void invalidate_page_vpid(Gva gva, std::uint16_t vpid);
-  // Every entry of vpid: INVVPID single-context (types 1 and 3, no globals modelled).
+  // Every entry of vpid: INVVPID single-context (types 1 and 3, no globals modelled), and
+  // INVPCID all-context (types 2 and 3) executed by a guest with that VPID.
   void invalidate_vpid(std::uint16_t vpid);
 
   // Cycles a lookup at this level adds (TlbParams::latency).
   Cycles latency() const { return m_params.latency; }
   const TlbParams& params() const { return m_params; }
   const TlbStats& stats() const { return m_stats; }
-  // Valid entries, over all arrays (tests, debug).
+  // Valid entries, counted over all arrays (tests, debug).
   std::uint64_t occupancy() const;
+  // Valid entries stored at page size s (as the lookup keeps count of them).
+  std::uint64_t occupancy(PageSize s) const { return m_valid_by_size[static_cast<std::size_t>(s)]; }
 
  private:
   // Tag bits beside the VPN: 0 means an invalid entry, which no lookup tag equals.
@@ -140,6 +145,7 @@ class Tlb {
   static constexpr std::uint32_t size_tag(PageSize s) {
     return static_cast<std::uint32_t>(s) << 28;
   }
+  static constexpr std::size_t size_of_tag(std::uint32_t tag) { return (tag & kSizeMask) >> 28; }
 
   // The tag side of an entry; the translation is kept apart (structure of arrays), so that
   // scanning a set reads 16 bytes per way and only a hit reads the Translation.
@@ -173,13 +179,19 @@ class Tlb {
       return &m_translations[first + hit];
     }
     const Translation* find(std::uint64_t vpn, std::uint32_t tag) const;
+    struct Filled {
+      Translation* entry;
+      bool in_place;              // the key was present and is updated
+      std::uint32_t evicted_tag;  // the victim's tag; 0 if the slot was invalid or in place
+    };
     // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
-    // victim (*evicted set). Touches the way.
-    Translation* fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t, bool* evicted);
+    // victim. Touches the way.
+    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t);
     // Invalidates the entries of vpn's set with (tag & mask) == value and this vpn.
     std::uint64_t invalidate_in_set(std::uint64_t vpn, std::uint32_t mask, std::uint32_t value);
-    // Invalidates every entry with (tag & mask) == value.
-    std::uint64_t invalidate_matching(std::uint32_t mask, std::uint32_t value);
+    // Invalidates every entry with (tag & mask) == value; counts them per page size.
+    void invalidate_matching(std::uint32_t mask, std::uint32_t value,
+                             std::array<std::uint64_t, kPageSizeCount>& removed);
     std::uint64_t occupancy() const;
 
    private:
@@ -191,6 +203,7 @@ class Tlb {
   // One (array, page size) pair a lookup probes, in probe order.
   struct Probe {
     Array* array = nullptr;
+    PageSize size = PageSize::k4K;
     unsigned shift = 12;  // page_shift of the size
     std::uint32_t size_bits = 0;
     stats::Counter* hits = nullptr;
@@ -202,6 +215,7 @@ class Tlb {
   };
 
   Array* array_holding(PageSize s);
+  void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
 
   TlbParams m_params;
   TlbStats m_stats;
@@ -212,13 +226,20 @@ class Tlb {
   std::uint32_t m_probe_count = 0;
   std::array<Home, kPageSizeCount> m_home{};
   std::array<stats::Counter*, kPageSizeCount> m_fills_by_size{};
+  // Valid entries stored at each page size. Each size lives in one array, so a lookup skips
+  // the probe of a size with none: a 4 KiB-only stream misses in one set scan per level.
+  std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
 };
 
-// Inline: the L1 hit path is a handful of instructions and every access takes it.
+// Inline: every access takes it, and an L1 hit is a few dozen instructions (one set scan,
+// one replacement touch, two counters); sizes with no valid entry are not probed.
 inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
   const std::uint32_t context = context_tag(pcid, vpid);
   for (std::uint32_t i = 0; i < m_probe_count; ++i) {
     const Probe& p = m_probes[i];
+    if (m_valid_by_size[static_cast<std::size_t>(p.size)] == 0) {
+      continue;
+    }
     if (const Translation* t = p.array->find_touch(gva.value() >> p.shift, context | p.size_bits)) {
       ++m_stats.hits;
       ++*p.hits;

@@ -108,6 +108,33 @@ TEST(TlbHierarchy, TwoMegabyteStlbHitFillsTheL1TwoMegabyteArray) {
   EXPECT_EQ(tlbs.lookup(AccessKind::kRead, Gva(6 * k2M + 0x1fffff), 0, 0).level, 1);
 }
 
+// Latency is the sum over the levels looked up: with L1 1 and L2 7, an L1 hit costs 1, an
+// L2 hit or a miss 1 + 7 = 8.
+TEST(TlbHierarchy, LatencySumsTheLevelsLookedUp) {
+  TlbHierarchyParams p;
+  p.l1d.latency = Cycles(1);
+  p.l2.latency = Cycles(7);
+  TlbHierarchy tlbs(p, 1, nullptr);
+  EXPECT_EQ(tlbs.lookup(AccessKind::kRead, page(1), 0, 0).latency, Cycles(8));
+  tlbs.l2().insert(page(1), 0, 0, translation(0x1000));
+  EXPECT_EQ(tlbs.lookup(AccessKind::kRead, page(1), 0, 0).latency, Cycles(8));
+  EXPECT_EQ(tlbs.lookup(AccessKind::kRead, page(1), 0, 0).latency, Cycles(1));
+}
+
+// An L1 with no array for the size (nor a smaller one) cannot take the fill: fill() and an
+// L2 hit hand back the L2's entry.
+TEST(TlbHierarchy, L1ThatCannotHoldTheSizeServesFromL2) {
+  TlbHierarchyParams p;
+  p.l1d = TlbParams{.small = {0, 1}, .huge_1g = {4, 4}};
+  TlbHierarchy tlbs(p, 1, nullptr);
+  const Translation* e = tlbs.fill(AccessKind::kRead, page(2), 0, 0, translation(0x2000));
+  EXPECT_EQ(e, tlbs.l2().probe(page(2), 0, 0));
+  EXPECT_EQ(tlbs.l1d().stats().fills_dropped.value(), 1u);
+  auto r = tlbs.lookup(AccessKind::kRead, page(2), 0, 0);
+  EXPECT_EQ(r.level, 2);
+  EXPECT_EQ(r.entry, e);
+}
+
 // Non-inclusive: losing the STLB's copy does not take the L1's.
 TEST(TlbHierarchy, NoBackInvalidation) {
   TlbHierarchyParams p;

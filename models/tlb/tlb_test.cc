@@ -33,6 +33,13 @@ bool holds(const Tlb& tlb, std::uint64_t vpn, std::uint16_t pcid = 0, std::uint1
   return tlb.probe(page(vpn), pcid, vpid) != nullptr;
 }
 
+// The per-size counts the lookup uses to skip empty sizes agree with a scan of the arrays.
+void expect_counts_consistent(const Tlb& tlb) {
+  EXPECT_EQ(
+      tlb.occupancy(PageSize::k4K) + tlb.occupancy(PageSize::k2M) + tlb.occupancy(PageSize::k1G),
+      tlb.occupancy());
+}
+
 // The Skylake L1 dTLB (tlb_params.h): 4 KiB 64/4, 2 MiB 32/4, 1 GiB 4/4.
 TlbParams skylake_l1d() { return TlbHierarchyParams{}.l1d; }
 
@@ -242,6 +249,9 @@ TEST(Tlb, Shared2mLivesInTheSmallArrayIndexedByTheLargeVpn) {
   insert_page(tlb, 49);
   EXPECT_EQ(tlb.stats().evictions.value(), 1u);
   EXPECT_EQ(tlb.probe(huge, 0, 0), nullptr);
+  EXPECT_EQ(tlb.occupancy(PageSize::k2M), 0u);  // the 4 KiB page took the 2 MiB one's way
+  EXPECT_EQ(tlb.occupancy(PageSize::k4K), 8u);
+  expect_counts_consistent(tlb);
 }
 
 TEST(Tlb, SkylakeStlbHoldsAllThreeSizes) {
@@ -346,6 +356,18 @@ TEST(Tlb, InvalidatePageRemovesEveryEntryTranslatingTheAddress) {
   EXPECT_EQ(tlb.probe(Gva(gva), 1, 0), nullptr);
   EXPECT_NE(tlb.probe(Gva(gva), 2, 0), nullptr);
   EXPECT_NE(tlb.probe(Gva(gva + k2M), 1, 0), nullptr);
+  expect_counts_consistent(tlb);
+}
+
+// Entries of two sizes that translate one gva (the page size changed without an INVLPG;
+// SDM 4.10.2.3 lets a reference use any of them): the lookup takes the first in probe
+// order, 4 KiB before 2 MiB before 1 GiB, deterministically.
+TEST(Tlb, OverlappingSizesResolveInProbeOrder) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  tlb.insert(Gva(k2M), 0, 0, translation(0x40000000, PageSize::k2M));
+  tlb.insert(Gva(k2M + 0x3000), 0, 0, translation(0x7000));
+  EXPECT_EQ(tlb.lookup(Gva(k2M + 0x3000), 0, 0)->size, PageSize::k4K);
+  EXPECT_EQ(tlb.lookup(Gva(k2M + 0x4000), 0, 0)->size, PageSize::k2M);
 }
 
 // INVLPG of an address inside a 2 MiB page shared with 4 KiB pages (shared_2m).
@@ -394,6 +416,7 @@ TEST(Tlb, InvalidateAllEmptiesEveryArray) {
   tlb.insert(Gva(k1G), 0, 0, translation(0, PageSize::k1G));
   tlb.invalidate_all();
   EXPECT_EQ(tlb.occupancy(), 0u);
+  expect_counts_consistent(tlb);
   EXPECT_EQ(tlb.stats().invalidations.value(), 12u);
   EXPECT_EQ(tlb.lookup(page(0), 0, 0), nullptr);
   // Invalid ways are refilled before any victim is chosen: 64 fills, no eviction.
@@ -401,6 +424,60 @@ TEST(Tlb, InvalidateAllEmptiesEveryArray) {
     insert_page(tlb, vpn);
   }
   EXPECT_EQ(tlb.stats().evictions.value(), 0u);
+}
+
+// Mixed sizes, contexts and invalidations on the Skylake STLB (shared 4 KiB/2 MiB array):
+// every insert is found at once, a lookup agrees with a probe, and the per-size counts stay
+// equal to a scan of the arrays.
+TEST(Tlb, MixedStressKeepsCountsConsistent) {
+  Tlb tlb(TlbHierarchyParams{}.l2, 1, nullptr, "t");
+  std::uint64_t x = 99;
+  auto next = [&x] {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x >> 24;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    // Each GiB of gva has one page size, as consistent paging structures would give; an
+    // address translated by entries of two sizes is the lookup-order case tested above.
+    const std::uint64_t gib = next() % 8;
+    const auto size = static_cast<PageSize>(gib % 3);
+    const Gva gva(gib * k1G + (next() % 512) * k2M + (next() % 512) * k4K);
+    const auto pcid = static_cast<std::uint16_t>(next() % 3);
+    const auto vpid = static_cast<std::uint16_t>(next() % 2);
+    switch (next() % 16) {
+      case 0:
+        tlb.invalidate_page(gva, pcid, vpid);
+        EXPECT_EQ(tlb.probe(gva, pcid, vpid), nullptr);
+        break;
+      case 1:
+        tlb.invalidate_page_vpid(gva, vpid);
+        break;
+      case 2:
+        if (next() % 8 == 0) {
+          tlb.invalidate_pcid(pcid, vpid);
+        }
+        break;
+      case 3:
+        if (next() % 32 == 0) {
+          tlb.invalidate_vpid(vpid);
+        }
+        break;
+      default: {
+        const std::uint64_t base = (next() % 64) << page_shift(size);
+        const Translation* e = tlb.insert(gva, pcid, vpid, translation(base, size));
+        ASSERT_NE(e, nullptr);
+        EXPECT_EQ(tlb.probe(gva, pcid, vpid), e);
+        EXPECT_EQ(tlb.lookup(gva, pcid, vpid), e);
+        EXPECT_EQ(e->hpa_of(gva.value()).value(), base + gva.page_offset(page_shift(size)));
+      }
+    }
+    if (i % 1000 == 0) {
+      expect_counts_consistent(tlb);
+    }
+  }
+  expect_counts_consistent(tlb);
+  EXPECT_GT(tlb.stats().evictions.value(), 0u);
+  EXPECT_GT(tlb.stats().invalidations.value(), 0u);
 }
 
 TEST(Tlb, RejectsEntriesNotDivisibleByWays) {
