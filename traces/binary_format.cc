@@ -119,17 +119,15 @@ BinaryTraceReader::BinaryTraceReader(InputFile input)
       m_in_buffer(new unsigned char[kCompressedBufferBytes]),
       m_dec_buffer(new unsigned char[kDecodedBufferBytes]) {
   read_header();
-  m_dstream = ZSTD_createDStream();
+  m_dstream.reset(ZSTD_createDStream());
   if (m_dstream == nullptr) {
     throw std::bad_alloc();
   }
   // The default window limit (2^27 bytes) bounds the memory a damaged frame can ask for.
-  ZSTD_initDStream(m_dstream);
+  ZSTD_initDStream(m_dstream.get());
   m_in.src = m_in_buffer.get();
   m_in_file_offset = m_input.offset();
 }
-
-BinaryTraceReader::~BinaryTraceReader() { ZSTD_freeDStream(m_dstream); }
 
 void BinaryTraceReader::fail_at(std::uint64_t offset, const std::string& what) const {
   throw TraceError(m_input.path() + ": byte " + std::to_string(offset) + ": " + what);
@@ -231,7 +229,7 @@ void BinaryTraceReader::fill_decoded() {
       }
       // zstd may still hold decoded bytes it could not flush into a full buffer earlier.
       const std::size_t before = out.pos;
-      const std::size_t hint = ZSTD_decompressStream(m_dstream, &out, &m_in);
+      const std::size_t hint = ZSTD_decompressStream(m_dstream.get(), &out, &m_in);
       if (ZSTD_isError(hint)) {
         fail_at(compressed_offset(),
                 std::string("corrupt compressed data: ") + ZSTD_getErrorName(hint));
@@ -243,7 +241,7 @@ void BinaryTraceReader::fill_decoded() {
       }
       continue;
     }
-    const std::size_t hint = ZSTD_decompressStream(m_dstream, &out, &m_in);
+    const std::size_t hint = ZSTD_decompressStream(m_dstream.get(), &out, &m_in);
     if (ZSTD_isError(hint)) {
       fail_at(compressed_offset(),
               std::string("corrupt compressed data: ") + ZSTD_getErrorName(hint));
@@ -370,13 +368,13 @@ BinaryTraceWriter::BinaryTraceWriter(const std::string& path, int zstd_level)
       m_raw(new unsigned char[kRawBufferBytes]),
       m_compressed_capacity(ZSTD_CStreamOutSize()) {
   m_compressed.reset(new unsigned char[m_compressed_capacity]);
-  m_cctx = ZSTD_createCCtx();
+  m_cctx.reset(ZSTD_createCCtx());
   if (m_cctx == nullptr) {
     throw std::bad_alloc();
   }
-  ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_compressionLevel, zstd_level);
+  ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_compressionLevel, zstd_level);
   // The frame checksum lets a reader detect corrupted data at the end of the frame.
-  ZSTD_CCtx_setParameter(m_cctx, ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_checksumFlag, 1);
 
   unsigned char header[kBinaryHeaderBytes] = {};
   std::copy(kBinaryMagic.begin(), kBinaryMagic.end(), header);
@@ -387,13 +385,11 @@ BinaryTraceWriter::BinaryTraceWriter(const std::string& path, int zstd_level)
   m_output.write(header, sizeof header);
 }
 
-BinaryTraceWriter::~BinaryTraceWriter() { ZSTD_freeCCtx(m_cctx); }
-
 void BinaryTraceWriter::compress(ZSTD_EndDirective directive) {
   ZSTD_inBuffer in{m_raw.get(), m_raw_used, 0};
   while (true) {
     ZSTD_outBuffer out{m_compressed.get(), m_compressed_capacity, 0};
-    const std::size_t remaining = ZSTD_compressStream2(m_cctx, &out, &in, directive);
+    const std::size_t remaining = ZSTD_compressStream2(m_cctx.get(), &out, &in, directive);
     if (ZSTD_isError(remaining)) {
       throw TraceError(m_output.path() + ": cannot compress: " + ZSTD_getErrorName(remaining));
     }

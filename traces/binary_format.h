@@ -37,6 +37,11 @@
 
 namespace pagesim::traces {
 
+struct ZstdStreamDeleter {
+  void operator()(ZSTD_DStream* stream) const { ZSTD_freeDStream(stream); }
+  void operator()(ZSTD_CCtx* context) const { ZSTD_freeCCtx(context); }
+};
+
 inline constexpr std::array<unsigned char, 8> kBinaryMagic = {0x89, 'P',  'G',  'T',
                                                               '\r', '\n', 0x1a, '\n'};
 inline constexpr std::uint16_t kBinaryMajorVersion = 1;
@@ -60,7 +65,6 @@ class BinaryTraceReader final : public TraceReader {
  public:
   // Reads and checks the header; throws TraceError for a damaged or newer-major file.
   explicit BinaryTraceReader(InputFile input);
-  ~BinaryTraceReader() override;
 
   std::size_t read(std::span<Record> out) override;
   std::string describe() const override;
@@ -83,7 +87,7 @@ class BinaryTraceReader final : public TraceReader {
   std::uint64_t compressed_offset() const { return m_in_file_offset + m_in.pos; }
 
   InputFile m_input;
-  ZSTD_DStream* m_dstream = nullptr;
+  std::unique_ptr<ZSTD_DStream, ZstdStreamDeleter> m_dstream;
   std::uint16_t m_major = 0;
   std::uint16_t m_minor = 0;
   std::uint64_t m_header_record_count = 0;
@@ -114,7 +118,6 @@ class BinaryTraceWriter final : public TraceWriter {
  public:
   // zstd level 3 (zstd's default): fast, and traces compress well at it.
   explicit BinaryTraceWriter(const std::string& path, int zstd_level = 3);
-  ~BinaryTraceWriter() override;
 
   void write(std::span<const Record> records) override;
   void add_comment(std::string_view) override {}
@@ -124,7 +127,7 @@ class BinaryTraceWriter final : public TraceWriter {
   void compress(ZSTD_EndDirective directive);
 
   OutputFile m_output;
-  ZSTD_CCtx* m_cctx = nullptr;
+  std::unique_ptr<ZSTD_CCtx, ZstdStreamDeleter> m_cctx;
   std::unique_ptr<unsigned char[]> m_raw;  // encoded records awaiting compression
   std::size_t m_raw_used = 0;
   std::unique_ptr<unsigned char[]> m_compressed;

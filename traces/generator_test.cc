@@ -342,6 +342,12 @@ TEST(ZipfSampler, DeterministicMathMatchesTheLibrary) {
   }
   EXPECT_EQ(det_exp(0.0), 1.0);
   EXPECT_EQ(det_log(1.0), 0.0);
+  // Subnormal arguments and results.
+  EXPECT_NEAR(det_log(4.9e-324), std::log(4.9e-324), 1e-13);
+  EXPECT_NEAR(det_log(1e-310), std::log(1e-310), 1e-13);
+  EXPECT_NEAR(det_exp(-740.0) / std::exp(-740.0), 1.0, 1e-3);  // 3 significant bits left
+  EXPECT_EQ(det_exp(710.0), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(det_exp(-746.0), 0.0);
 }
 
 }  // namespace

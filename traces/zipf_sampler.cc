@@ -1,5 +1,7 @@
 #include "traces/zipf_sampler.h"
 
+#include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -13,15 +15,34 @@ constexpr double kLn2Low = 1.90821492927058770002e-10;
 constexpr double kInvLn2 = 1.44269504088896338700e+00;
 constexpr double kSqrtHalf = 0.70710678118654752440;
 
-// log(1 + x) without cancellation for small x (Goldberg 1991, "What every computer scientist
-// should know about floating-point arithmetic", theorem 4).
-double det_log1p(double x) {
-  const double u = 1.0 + x;
-  if (u == 1.0) {
-    return x;
+// 1/(2j+1) for j = 0..11, the atanh series of det_log; 1/j! for j = 0..14, the Taylor series
+// of det_exp. Computed once, at compile time, by IEEE division (correctly rounded, so the
+// same values everywhere).
+constexpr std::array<double, 12> kOddReciprocals = [] {
+  std::array<double, 12> r{};
+  for (std::size_t j = 0; j < r.size(); ++j) {
+    r[j] = 1.0 / static_cast<double>(2 * j + 1);
   }
-  return det_log(u) * x / (u - 1.0);
-}
+  return r;
+}();
+// 2^(j/64) for j = 0..63, for det_exp's table-driven reduction: the Taylor series of
+// exp(j ln2 / 64) to degree 24, summed at compile time (IEEE arithmetic, so the same values
+// everywhere; within an ulp or two of the true value).
+constexpr int kExpTableBits = 6;
+constexpr std::array<double, 1 << kExpTableBits> kExp2Fractions = [] {
+  std::array<double, 1 << kExpTableBits> table{};
+  for (std::size_t j = 0; j < table.size(); ++j) {
+    const double x = static_cast<double>(j) * (kLn2High + kLn2Low) / 64.0;
+    double term = 1.0;
+    double sum = 1.0;
+    for (int n = 1; n <= 24; ++n) {
+      term = term * x / n;
+      sum += term;
+    }
+    table[j] = sum;
+  }
+  return table;
+}();
 
 // exp(x) - 1 without cancellation for small x (Kahan's formulation).
 double det_expm1(double x) {
@@ -36,10 +57,14 @@ double det_expm1(double x) {
   return um1 * x / det_log(u);
 }
 
-// log1p(x) / x, continuous at 0.
+// log1p(x) / x, continuous at 0. For larger |x| it is log(u) / (u - 1) with u = 1 + x as
+// rounded: the rounding error of u cancels between numerator and denominator (Goldberg
+// 1991, "What every computer scientist should know about floating-point arithmetic",
+// theorem 4), one division instead of two.
 double helper1(double x) {
   if (std::fabs(x) > 1e-8) {
-    return det_log1p(x) / x;
+    const double u = 1.0 + x;
+    return det_log(u) / (u - 1.0);
   }
   return 1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x));
 }
@@ -55,19 +80,31 @@ double helper2(double x) {
 }  // namespace
 
 double det_log(double x) {
-  int exponent = 0;
-  double m = std::frexp(x, &exponent);  // exact: x = m * 2^exponent, m in [0.5, 1)
-  if (m < kSqrtHalf) {
-    m *= 2.0;
-    --exponent;
+  if (!(x > 0.0) || x == std::numeric_limits<double>::infinity()) {
+    return x == 0.0  ? -std::numeric_limits<double>::infinity()
+           : x > 0.0 ? x
+                     : std::numeric_limits<double>::quiet_NaN();
   }
-  // m in [sqrt(1/2), sqrt(2)): log(m) = 2 atanh(f) = 2 (f + f^3/3 + f^5/5 + ...) with
-  // f = (m - 1)/(m + 1), |f| <= 0.1716, so terms past f^23 are below 1e-17 of the result.
+  // x = m * 2^exponent with m in [sqrt(1/2), sqrt(2)), read from the bits (exact).
+  int exponent = 0;
+  if (x < std::numeric_limits<double>::min()) {
+    x *= 0x1.0p54;  // subnormal: make it normal first (exact)
+    exponent = -54;
+  }
+  const auto bits = std::bit_cast<std::uint64_t>(x);
+  exponent += static_cast<int>(bits >> 52) - 1023;
+  double m = std::bit_cast<double>((bits & 0x000f'ffff'ffff'ffffULL) | 0x3ff0'0000'0000'0000ULL);
+  if (m > 2.0 * kSqrtHalf) {
+    m *= 0.5;
+    ++exponent;
+  }
+  // log(m) = 2 atanh(f) = 2 (f + f^3/3 + f^5/5 + ...) with f = (m - 1)/(m + 1),
+  // |f| <= 0.1716, so terms past f^23 are below 1e-17 of the result.
   const double f = (m - 1.0) / (m + 1.0);
   const double f2 = f * f;
-  double series = 1.0 / 23.0;
-  for (int k = 21; k >= 1; k -= 2) {
-    series = series * f2 + 1.0 / k;
+  double series = kOddReciprocals.back();
+  for (std::size_t j = kOddReciprocals.size() - 1; j-- > 0;) {
+    series = series * f2 + kOddReciprocals[j];
   }
   const double e = exponent;
   return e * kLn2High + (2.0 * f * series + e * kLn2Low);
@@ -83,16 +120,23 @@ double det_exp(double x) {
   if (x < -745.2) {
     return 0.0;
   }
-  // x = k ln2 + r with |r| <= ln2/2; exp(r) by its Taylor series to r^14/14! (< 1e-17).
-  const double k = std::floor(x * kInvLn2 + 0.5);
-  const double r = (x - k * kLn2High) - k * kLn2Low;
-  double series = 1.0 / 87178291200.0;  // 1/14!
-  double factorial = 87178291200.0;
-  for (int n = 14; n >= 1; --n) {
-    factorial /= n;  // (n-1)!, exact: all below 2^53
-    series = series * r + 1.0 / factorial;
+  // x = (64 e + j) ln2/64 + r with |r| <= ln2/128, so exp(x) = 2^e 2^(j/64) exp(r), and
+  // exp(r) to r^6/6! (the next term is below 3e-20). k ln2/64 is split in two so that
+  // k * kLn2High/64 is exact (|k| < 2^17; kLn2High has 21 trailing zero bits).
+  const double kd = std::floor(x * (64.0 * kInvLn2) + 0.5);
+  const double r = (x - kd * (kLn2High / 64.0)) - kd * (kLn2Low / 64.0);
+  const auto k = static_cast<std::int64_t>(kd);
+  const double r2 = r * r;
+  // Estrin's scheme: shorter dependency chains than Horner's.
+  const double p = (1.0 + r) + r2 * ((0.5 + r * (1.0 / 6.0)) +
+                                     r2 * ((1.0 / 24.0 + r * (1.0 / 120.0)) + r2 * (1.0 / 720.0)));
+  const double scaled = kExp2Fractions[static_cast<std::size_t>(k & 63)] * p;  // in [1, 2)
+  const std::int64_t e = k >> kExpTableBits;
+  if (e < -1021) {
+    return std::ldexp(scaled, static_cast<int>(e));  // a subnormal result: rare
   }
-  return std::ldexp(series, static_cast<int>(k));
+  // 2^e from its bits; scaled * 2^e is then exact (or overflows to infinity, correctly).
+  return scaled * std::bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
 }
 
 ZipfSampler::ZipfSampler(std::uint64_t n, double alpha)
