@@ -106,10 +106,9 @@ WalkResult Walker::walk(const WalkRequest& r) {
       result.translation = make_translation(updated, level, rights);
       break;
     }
+    // A non-leaf is at level 2 or above (every PTE is a leaf): its cache exists.
     table = updated & pte::kAddressMask;
-    if (level >= pte::kPd) {
-      m_psc[level - pte::kPd].fill(va, r.pcid, table, rights);  // no-op when absent
-    }
+    m_psc[level - pte::kPd].fill(va, r.pcid, table, rights);  // no-op when the cache is off
     --level;
   }
 
