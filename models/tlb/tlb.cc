@@ -28,14 +28,9 @@ Tlb::Array::Array(const TlbArrayParams& p, Replacement policy, std::uint64_t see
       m_geometry(sets_of(p), p.entries == 0 ? 1 : p.ways, policy, seed) {}
 
 const Translation* Tlb::Array::find(std::uint64_t vpn, std::uint32_t tag) const {
-  const std::uint64_t set = m_geometry.set_of(vpn);
-  const std::uint64_t first = m_geometry.slot(set, 0);
-  for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
-    if (m_keys[first + w].vpn == vpn && m_keys[first + w].tag == tag) {
-      return &m_translations[first + w];
-    }
-  }
-  return nullptr;
+  const std::uint64_t first = m_geometry.slot(m_geometry.set_of(vpn), 0);
+  const std::uint32_t hit = scan(&m_keys[first], m_geometry.ways(), vpn, tag);
+  return hit == m_geometry.ways() ? nullptr : &m_translations[first + hit];
 }
 
 Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t) {

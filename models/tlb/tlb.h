@@ -168,10 +168,7 @@ class Tlb {
       const std::uint32_t n = m_geometry.ways();
       // Compare every way without an early exit: which way hits is data, and a branch on it
       // mispredicts on most streams; the one branch left (hit or miss) predicts well.
-      std::uint32_t hit = n;
-      for (std::uint32_t w = 0; w < n; ++w) {
-        hit = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : hit;
-      }
+      const std::uint32_t hit = scan(ways, n, vpn, tag);
       if (hit == n) {
         return nullptr;
       }
@@ -179,6 +176,36 @@ class Tlb {
       return &m_translations[first + hit];
     }
     const Translation* find(std::uint64_t vpn, std::uint32_t tag) const;
+
+    // The way of `ways` (n of them) holding (vpn, tag), or n. Every way is compared with no
+    // early exit; the common associativities get a loop of known length, fully unrolled.
+    template <std::uint32_t N>
+    static std::uint32_t scan_fixed(const Key* ways, std::uint64_t vpn, std::uint32_t tag) {
+      std::uint32_t hit = N;
+      for (std::uint32_t w = 0; w < N; ++w) {
+        hit = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : hit;
+      }
+      return hit;
+    }
+    static std::uint32_t scan(const Key* ways, std::uint32_t n, std::uint64_t vpn,
+                              std::uint32_t tag) {
+      switch (n) {
+        case 4:
+          return scan_fixed<4>(ways, vpn, tag);
+        case 8:
+          return scan_fixed<8>(ways, vpn, tag);
+        case 12:
+          return scan_fixed<12>(ways, vpn, tag);
+        default: {
+          std::uint32_t hit = n;
+          for (std::uint32_t w = 0; w < n; ++w) {
+            hit = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : hit;
+          }
+          return hit;
+        }
+      }
+    }
+
     struct Filled {
       Translation* entry;
       bool in_place;              // the key was present and is updated
