@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <vector>
 
