@@ -1,8 +1,14 @@
-// pagesim: the trace-replay command line. SystemC's library provides main() and calls
-// sc_main(), so this is the entry point.
+// pagesim: the trace-replay command line.
+//
+// SystemC's library has a main() that prints its banner and then calls sc_main(). This
+// executable's own main() takes precedence: it silences the banner (which would land in
+// the summary on stdout) and enters SystemC the same way, through sc_elab_and_sim().
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string_view>
+
+#include <systemc>  // declares sc_main extern "C"
 
 #include "sim/cli/commands.h"
 #include "traces/trace_command.h"
@@ -45,4 +51,9 @@ int sc_main(int argc, char* argv[]) {
   }
   std::cerr << "pagesim: unknown command '" << command << "'\n\n" << kUsage;
   return pagesim::cli::kExitUsage;
+}
+
+int main(int argc, char* argv[]) {
+  ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  return sc_core::sc_elab_and_sim(argc, argv);
 }

@@ -1,7 +1,6 @@
 #include "sim/simulation.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <stdexcept>
 
 #include <systemc>
@@ -22,8 +21,6 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
         "process");
   }
   g_elaborated = true;
-  // The banner would land in the summary on stdout.
-  ::setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_set_time_resolution(1, sc_core::SC_FS);
   tlm::tlm_global_quantum::instance().set(

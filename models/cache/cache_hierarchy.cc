@@ -23,17 +23,45 @@ CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool
                        stats::Group* parent, std::string name)
     : m_stats(parent, std::move(name)),
       m_latency(p.latency),
-      m_lines(enabled ? sets_of(p, line_bytes) * p.ways : 0, kInvalid),
       // A disabled hierarchy looks nothing up: a placeholder geometry, no storage.
-      m_geometry(enabled ? sets_of(p, line_bytes) : 1, enabled ? p.ways : 1, tlb::Replacement::kLru,
-                 0) {}
+      m_ways(enabled ? p.ways : 1),
+      m_set_mask(enabled ? sets_of(p, line_bytes) - 1 : 0),
+      m_set_words(m_ways + (m_ways + 7) / 8) {
+  if (m_ways > 255) {
+    throw std::invalid_argument(std::to_string(m_ways) + " ways: at most 255 are modelled");
+  }
+  if (((m_set_mask + 1) & m_set_mask) != 0) {
+    throw std::invalid_argument(std::to_string(m_set_mask + 1) + " sets is not a power of two");
+  }
+  if (!enabled) {
+    return;
+  }
+  m_storage.assign((m_set_mask + 1) * m_set_words, 0);
+  for (std::uint64_t set = 0; set <= m_set_mask; ++set) {
+    std::uint64_t* t = tags(set);
+    std::uint8_t* r = ranks(set);
+    for (std::uint32_t w = 0; w < m_ways; ++w) {
+      t[w] = kInvalid;
+      r[w] = static_cast<std::uint8_t>(w);
+    }
+  }
+}
+
+void CacheLevel::touch(std::uint64_t set, std::uint32_t way) {
+  std::uint8_t* r = ranks(set);
+  const std::uint8_t old = r[way];
+  for (std::uint32_t w = 0; w < m_ways; ++w) {
+    r[w] = static_cast<std::uint8_t>(r[w] + (r[w] < old ? 1 : 0));
+  }
+  r[way] = 0;
+}
 
 bool CacheLevel::lookup(std::uint64_t line) {
-  const std::uint64_t set = m_geometry.set_of(line);
-  const std::uint64_t first = m_geometry.slot(set, 0);
-  for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
-    if (m_lines[first + w] == line) {
-      m_geometry.touch(set, w);
+  const std::uint64_t set = line & m_set_mask;
+  const std::uint64_t* t = tags(set);
+  for (std::uint32_t w = 0; w < m_ways; ++w) {
+    if (t[w] == line) {
+      touch(set, w);
       ++m_stats.hits;
       return true;
     }
@@ -43,9 +71,9 @@ bool CacheLevel::lookup(std::uint64_t line) {
 }
 
 bool CacheLevel::contains(std::uint64_t line) const {
-  const std::uint64_t first = m_geometry.slot(m_geometry.set_of(line), 0);
-  for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
-    if (m_lines[first + w] == line) {
+  const std::uint64_t* t = tags(line & m_set_mask);
+  for (std::uint32_t w = 0; w < m_ways; ++w) {
+    if (t[w] == line) {
       return true;
     }
   }
@@ -53,21 +81,20 @@ bool CacheLevel::contains(std::uint64_t line) const {
 }
 
 void CacheLevel::fill(std::uint64_t line) {
-  const std::uint64_t set = m_geometry.set_of(line);
-  const std::uint64_t first = m_geometry.slot(set, 0);
-  std::uint32_t way = m_geometry.ways();
-  for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
-    if (m_lines[first + w] == kInvalid) {
-      way = w;
-      break;
+  const std::uint64_t set = line & m_set_mask;
+  const std::uint8_t* r = ranks(set);
+  std::uint32_t victim = 0;
+  for (std::uint32_t w = 0; w < m_ways; ++w) {
+    if (r[w] == m_ways - 1) {
+      victim = w;
     }
   }
-  if (way == m_geometry.ways()) {
-    way = m_geometry.victim(set);
+  std::uint64_t* t = tags(set);
+  if (t[victim] != kInvalid) {
     ++m_stats.evictions;
   }
-  m_lines[first + way] = line;
-  m_geometry.touch(set, way);
+  t[victim] = line;
+  touch(set, victim);
 }
 
 CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)

@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "models/cache/cache_params.h"
+#include "models/mem/huge_pages.h"
 #include "models/mem/memory_timing.h"
-#include "models/tlb/set_assoc.h"
 #include "sim/address.h"
 #include "sim/cycles.h"
 #include "sim/stats/stats.h"
@@ -70,10 +70,23 @@ class CacheLevel {
  private:
   static constexpr std::uint64_t kInvalid = ~std::uint64_t{0};  // no line number is all ones
 
+  // A set's block: `ways` line numbers, then `ways` LRU ranks (one byte each; 0 = most
+  // recently used, ways-1 = the victim), so one set lives in one or two adjacent host
+  // cache lines. Ranks start as a permutation; ways never touched keep the highest ranks,
+  // so a fill takes an empty way before it evicts a valid one.
+  std::uint64_t* tags(std::uint64_t set) { return &m_storage[set * m_set_words]; }
+  const std::uint64_t* tags(std::uint64_t set) const { return &m_storage[set * m_set_words]; }
+  std::uint8_t* ranks(std::uint64_t set) {
+    return reinterpret_cast<std::uint8_t*>(&m_storage[set * m_set_words + m_ways]);
+  }
+  void touch(std::uint64_t set, std::uint32_t way);
+
   CacheLevelStats m_stats;
   Cycles m_latency;
-  std::vector<std::uint64_t> m_lines;  // line number per slot, set-major; kInvalid if empty
-  tlb::SetAssoc m_geometry;
+  std::uint32_t m_ways;
+  std::uint64_t m_set_mask;
+  std::size_t m_set_words;  // 64-bit words per set block
+  mem::HugeVector<std::uint64_t> m_storage;
 };
 
 class CacheHierarchy final : public mem::MemoryTiming {

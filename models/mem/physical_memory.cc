@@ -19,13 +19,14 @@ std::uint64_t* PhysicalMemory::frame(std::uint64_t frame_number) {
   }
   if (!m_chunks[chunk]) {
     m_chunks[chunk] = std::make_unique<Chunk>();
+    m_chunks[chunk]->fill(nullptr);
   }
   auto& slot = (*m_chunks[chunk])[frame_number & (kChunkFrames - 1)];
-  if (!slot) {
-    slot = std::make_unique<std::uint64_t[]>(kFrameBytes / 8);  // value-initialised: zeroes
+  if (slot == nullptr) {
+    slot = static_cast<std::uint64_t*>(m_arena.allocate());  // fresh mapping: zeroed
     ++m_stored_frames;
   }
-  return slot.get();
+  return slot;
 }
 
 }  // namespace pagesim::mem

@@ -1,8 +1,9 @@
 // Simulated physical memory: sparse, one 4 KiB frame at a time.
 //
 // Only frames that hold page tables get storage (a zeroed 4 KiB block made on the first
-// write); data frames are numbers handed out by the FrameAllocator and never read. Lookup
-// is a two-level radix table indexed by frame number: no hashing on the walk's path.
+// write, from a huge-page arena: see huge_pages.h); data frames are numbers handed out by
+// the FrameAllocator and never read. Lookup is a two-level radix table indexed by frame
+// number: no hashing on the walk's path.
 // The pointer returned by frame() stays valid for the memory's lifetime (the DMI pointer
 // of the SystemC shell).
 #pragma once
@@ -12,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "models/mem/huge_pages.h"
 #include "sim/address.h"
 
 namespace pagesim::mem {
@@ -43,7 +45,7 @@ class PhysicalMemory {
     if (chunk >= m_chunks.size() || !m_chunks[chunk]) {
       return nullptr;
     }
-    return (*m_chunks[chunk])[frame_number & (kChunkFrames - 1)].get();
+    return (*m_chunks[chunk])[frame_number & (kChunkFrames - 1)];
   }
 
   // Frames that hold storage (page-table frames), and their bytes.
@@ -52,11 +54,11 @@ class PhysicalMemory {
  private:
   static constexpr unsigned kChunkShift = 9;  // 512 frames = 2 MiB per chunk
   static constexpr std::uint64_t kChunkFrames = std::uint64_t{1} << kChunkShift;
-  using Block = std::array<std::uint64_t, kFrameBytes / 8>;
-  using Chunk = std::array<std::unique_ptr<std::uint64_t[]>, kChunkFrames>;
+  using Chunk = std::array<std::uint64_t*, kChunkFrames>;  // null: no storage yet
 
   std::uint64_t m_size_bytes;
   std::vector<std::unique_ptr<Chunk>> m_chunks;
+  BlockArena m_arena{kFrameBytes, 64 << 20};  // frames' storage, 64 MiB at a time
   std::uint64_t m_stored_frames = 0;
 };
 
