@@ -88,6 +88,13 @@ inline const unsigned char* decode_fast(const unsigned char* p, std::uint64_t& p
   }
   std::uint64_t word;
   std::memcpy(&word, p + 1, sizeof word);
+  if ((word & 0x80) == 0) {  // a 1-byte varint: |delta| < 64, as in sweeps and loops
+    previous_address += zigzag_decode(word & 0x7f);
+    record.address = previous_address;
+    record.size = size;
+    record.kind = static_cast<AccessKind>(tag & kKindMask);
+    return p + 2;
+  }
   const std::uint64_t stops = ~word & 0x8080808080808080ULL;  // bytes that end a varint
   if (stops == 0) {
     return nullptr;  // 9 or 10 bytes (deltas of 2^55 or more)

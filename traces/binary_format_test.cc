@@ -141,6 +141,29 @@ TEST(BinaryFormat, LargeTraceInOddBatchSizes) {
   EXPECT_EQ(read_all(dir.file("u.pgt"), 997), records);
 }
 
+TEST(BinaryFormat, DeltasOfEveryVarintLength) {
+  // Deltas of 1 to 64 significant bits (varints of 1 to 10 bytes) in a pseudo-random
+  // order, with odd sizes mixed in, read in batches of 1, 3 and 4093: every length meets
+  // every position relative to the decoder's buffer ends and batch ends.
+  ScratchDir dir;
+  std::vector<Record> records;
+  std::uint64_t address = 0;
+  std::uint64_t state = 12345;
+  for (int i = 0; i < 300'000; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const unsigned bits = 1 + static_cast<unsigned>(state >> 58);  // 1..64
+    const std::uint64_t delta = (state >> 3) >> (64 - bits) | (std::uint64_t{1} << (bits - 1));
+    address += (state & 4) ? delta : 0 - delta;
+    const std::uint32_t size =
+        (state & 0x300) == 0x300 ? 3 + static_cast<std::uint32_t>(i % 5000) : 1u << (i % 7);
+    records.push_back({address, size, static_cast<AccessKind>(i % 3)});
+  }
+  write_records(dir.file("t.pgt"), Format::kBinary, records);
+  for (std::size_t batch : {1, 3, 4093}) {
+    EXPECT_EQ(read_all(dir.file("t.pgt"), batch), records) << "batch " << batch;
+  }
+}
+
 TEST(BinaryFormat, SniffedByMagicWhateverTheName) {
   ScratchDir dir;
   write_records(dir.file("t.pgt"), Format::kBinary, mixed_records());
