@@ -81,18 +81,22 @@ NumberStatus parse_number(const char*& p, const char* end, std::uint64_t& value)
   if (end - q >= 2 && q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
     q += 2;
     const char* digits = q;
+    while (q != end && *q == '0') {
+      ++q;  // leading zeros
+    }
+    const char* significant = q;
     for (; q != end; ++q) {
-      std::uint8_t d = kHexDigit[static_cast<unsigned char>(*q)];
+      const std::uint8_t d = kHexDigit[static_cast<unsigned char>(*q)];
       if (d == kNotHex) {
         break;
       }
-      if (v >> 60 != 0) {
-        return NumberStatus::kOverflow;
-      }
-      v = (v << 4) | d;
+      v = (v << 4) | d;  // the bits shifted out past 16 digits are caught below
     }
     if (q == digits) {
       return NumberStatus::kMalformed;
+    }
+    if (q - significant > 16) {
+      return NumberStatus::kOverflow;
     }
   } else {
     const char* digits = q;

@@ -21,9 +21,16 @@ namespace {
 constexpr std::uint64_t kRecords = 10'000'000;
 constexpr std::size_t kBatch = 4096;
 
+// 0: sequential over 1 GiB; 1: uniform over 64 GiB; 2: zipf over 64 GiB (generator only).
 const char* spec_of(int which) {
-  return which == 0 ? "sequential:count=10000000,footprint=1GiB"
-                    : "uniform:count=10000000,footprint=64GiB";
+  switch (which) {
+    case 0:
+      return "sequential:count=10000000,footprint=1GiB";
+    case 1:
+      return "uniform:count=10000000,footprint=64GiB";
+    default:
+      return "zipf:count=10000000,footprint=64GiB";
+  }
 }
 
 // Writes each (pattern, format) trace once per process, into the temporary directory.
@@ -96,11 +103,11 @@ void BM_BinaryEncode(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kRecords));
 }
 
-// Argument 0: sequential over 1 GiB; 1: uniform over 64 GiB.
-BENCHMARK(BM_BinaryDecode)->ArgName("uniform")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_TextParse)->ArgName("uniform")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Generate)->ArgName("uniform")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_BinaryEncode)->ArgName("uniform")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+// The argument picks the trace (spec_of): 0 sequential, 1 uniform, 2 zipf.
+BENCHMARK(BM_BinaryDecode)->ArgName("trace")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TextParse)->ArgName("trace")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Generate)->ArgName("trace")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BinaryEncode)->ArgName("trace")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace pagesim::traces
