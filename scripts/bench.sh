@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The replay benchmark: accesses per second and peak memory of `pagesim replay` on
 # 10^7-access traces, read from binary trace files as users replay them.
-#   scripts/bench.sh [BUILD_DIR]
+#   scripts/bench.sh [BUILD_DIR]        (BENCH_COUNT=N for another trace length)
 # Cases: (a) sequential, TLB-friendly: 8-byte steps through 64 MiB (every 512th access
 # touches a new page); (b) uniform random 8-byte-aligned addresses over 64 GiB (almost
-# every access misses the TLBs and faults in a new page).
+# every access misses the TLBs, and most fault in a new page).
+# "state B/page" is the peak resident memory above that of a one-access replay, divided
+# by the pages the run touched (os.page_faults): what the simulator keeps per page.
 set -euo pipefail
 build=${1:-build}
 pagesim=$build/sim/pagesim
@@ -13,26 +15,38 @@ count=${BENCH_COUNT:-10000000}
 mkdir -p "$out"
 
 gen() {  # name pattern footprint
-  local f="$out/$1.pgt"
-  [ -f "$f" ] || "$pagesim" trace gen "$2" --count "$count" --footprint "$3" --seed 1 --out "$f"
+  local f="$out/$1-$count.pgt"
+  [ -f "$f" ] || "$pagesim" trace gen "$2" --count "$count" --footprint "$3" --seed 1 \
+    --out "$f" > /dev/null
   echo "$f"
 }
 
-printf '%-28s %12s %10s %12s %12s %14s\n' case accesses seconds "M acc/s" "peak MiB" "bytes/page"
+field() {  # summary label-regex field-number
+  awk -v re="$2" -v n="$3" '$0 ~ re { v = $n; gsub(",", "", v); print v; exit }' <<< "$1"
+}
+
+echo 'R 0x1000' > "$out/one.trace"
+baseline=$(field "$("$pagesim" replay "$out/one.trace" --progress never)" '^  peak memory' 3)
+
+printf '%-24s %12s %9s %9s %10s %14s\n' case accesses seconds "M acc/s" "peak MiB" "state B/page"
 run() {  # name trace extra-args...
-  local name=$1 trace=$2; shift 2
-  local summary
-  summary=$("$pagesim" replay "$trace" --progress never "$@")
-  awk -v name="$name" '
-    /^  accesses/        { gsub(",", "", $2); acc = $2 }
-    /^  page faults/     { gsub(",", "", $3); pages = $3 }
-    /^  host time/       { secs = $3; rate = $5 }
-    /^  peak memory/     { mib = $3 }
-    END { printf "%-28s %12d %10.3f %12.2f %12.1f %14.0f\n", name, acc, secs, rate, mib,
-          pages > 0 ? mib * 1048576 / pages : 0 }' <<< "$summary"
+  local name=$1 trace=$2
+  shift 2
+  local s
+  s=$("$pagesim" replay "$trace" --progress never "$@")
+  local acc secs rate mib pages
+  acc=$(field "$s" '^  accesses' 2)
+  secs=$(field "$s" '^  host time' 3)
+  rate=$(field "$s" '^  host time' 5)
+  mib=$(field "$s" '^  peak memory' 3)
+  pages=$(field "$s" '^  page faults' 3)
+  awk -v name="$name" -v acc="$acc" -v secs="$secs" -v rate="$rate" -v mib="$mib" \
+      -v base="$baseline" -v pages="$pages" 'BEGIN {
+    per_page = (pages > 0) ? (mib - base) * 1048576 / pages : 0
+    printf "%-24s %12d %9.3f %9.2f %10.1f %14.0f\n", name, acc, secs, rate, mib, per_page }'
 }
 
 seq=$(gen seq sequential 64MiB)
-rnd=$(gen uniform64g uniform 64GiB)
+rnd=$(gen uniform uniform 64GiB)
 run "native sequential" "$seq"
 run "native uniform 64GiB" "$rnd"

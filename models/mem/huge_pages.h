@@ -20,26 +20,10 @@ namespace pagesim::mem {
 // A 2 MiB-aligned anonymous mapping of at least `bytes`, advised MADV_HUGEPAGE; zeroed.
 // Throws std::bad_alloc when the host refuses.
 void* map_huge(std::size_t bytes);
+// The same as address space only (MAP_NORESERVE): no swap or commit accounting, so it
+// may be far larger than the host's memory; pages are backed as they are written.
+void* reserve_huge(std::size_t bytes);
 void unmap_huge(void* p, std::size_t bytes);
-
-// Hands out zeroed blocks of a fixed size from large huge-page mappings; everything is
-// returned at once when the arena is destroyed.
-class BlockArena {
- public:
-  BlockArena(std::size_t block_bytes, std::size_t region_bytes);
-  BlockArena(const BlockArena&) = delete;
-  BlockArena& operator=(const BlockArena&) = delete;
-  ~BlockArena();
-
-  void* allocate();
-
- private:
-  std::size_t m_block_bytes;
-  std::size_t m_region_bytes;
-  std::vector<void*> m_regions;
-  char* m_next = nullptr;
-  char* m_end = nullptr;
-};
 
 // A std::allocator for large tables: allocations of 1 MiB or more are huge-page
 // mappings, smaller ones come from operator new. Elements are value-initialised by the

@@ -1,19 +1,17 @@
-// Simulated physical memory: sparse, one 4 KiB frame at a time.
+// Simulated physical memory: the contents of every frame, reached by one load.
 //
-// Only frames that hold page tables get storage (a zeroed 4 KiB block made on the first
-// write, from a huge-page arena: see huge_pages.h); data frames are numbers handed out by
-// the FrameAllocator and never read. Lookup is a two-level radix table indexed by frame
-// number: no hashing on the walk's path.
-// The pointer returned by frame() stays valid for the memory's lifetime (the DMI pointer
-// of the SystemC shell).
+// The whole simulated physical address space is one reservation of host virtual memory
+// (MAP_NORESERVE, advised for transparent huge pages: see huge_pages.h). The host backs
+// it only where it is written, so resident memory grows with the frames that hold page
+// tables (the only frames the models write: data frames are numbers handed out by the
+// FrameAllocator), and since the FrameAllocator keeps page-table frames dense at the
+// bottom of memory, those frames share host huge pages. A read of a frame never written
+// returns 0 (the host's zero page). An entry read is `base[hpa / 8]`: no lookup table and
+// no dependent miss on the walk's path.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <memory>
-#include <vector>
 
-#include "models/mem/huge_pages.h"
 #include "sim/address.h"
 
 namespace pagesim::mem {
@@ -23,43 +21,31 @@ class PhysicalMemory {
   static constexpr unsigned kFrameShift = 12;
   static constexpr std::uint64_t kFrameBytes = std::uint64_t{1} << kFrameShift;
 
-  // `size_bytes` bounds valid addresses; it must be a multiple of 4 KiB.
+  // `size_bytes` bounds valid addresses; it must be a non-zero multiple of 4 KiB.
+  // Throws std::bad_alloc when the host cannot reserve that much address space.
   explicit PhysicalMemory(std::uint64_t size_bytes);
+  PhysicalMemory(const PhysicalMemory&) = delete;
+  PhysicalMemory& operator=(const PhysicalMemory&) = delete;
+  ~PhysicalMemory();
 
   std::uint64_t size_bytes() const { return m_size_bytes; }
 
-  // 8-byte aligned reads and writes (page-table entries). A read of a frame that was never
-  // written returns 0. Addresses past size_bytes() are a programming error (asserted).
-  std::uint64_t read_u64(Hpa hpa) const {
-    const std::uint64_t* f = frame_if_present(hpa.value() >> kFrameShift);
-    return f == nullptr ? 0 : f[(hpa.value() & (kFrameBytes - 1)) >> 3];
-  }
-  void write_u64(Hpa hpa, std::uint64_t value) {
-    frame(hpa.value() >> kFrameShift)[(hpa.value() & (kFrameBytes - 1)) >> 3] = value;
+  // 8-byte aligned reads and writes (page-table entries). Addresses past size_bytes() are
+  // a programming error of the caller.
+  std::uint64_t read_u64(Hpa hpa) const { return m_words[hpa.value() >> 3]; }
+  void write_u64(Hpa hpa, std::uint64_t value) { m_words[hpa.value() >> 3] = value; }
+
+  // The frame's 512 entries (the DMI pointer of the SystemC shell).
+  std::uint64_t* frame(std::uint64_t frame_number) {
+    return &m_words[frame_number << (kFrameShift - 3)];
   }
 
-  // The frame's 512 entries, created zeroed on first use.
-  std::uint64_t* frame(std::uint64_t frame_number);
-  const std::uint64_t* frame_if_present(std::uint64_t frame_number) const {
-    std::uint64_t chunk = frame_number >> kChunkShift;
-    if (chunk >= m_chunks.size() || !m_chunks[chunk]) {
-      return nullptr;
-    }
-    return (*m_chunks[chunk])[frame_number & (kChunkFrames - 1)];
-  }
-
-  // Frames that hold storage (page-table frames), and their bytes.
-  std::uint64_t stored_frames() const { return m_stored_frames; }
+  // Host-side hint: the entry at hpa is about to be read. No simulated effect.
+  void prefetch(Hpa hpa) const { __builtin_prefetch(&m_words[hpa.value() >> 3]); }
 
  private:
-  static constexpr unsigned kChunkShift = 9;  // 512 frames = 2 MiB per chunk
-  static constexpr std::uint64_t kChunkFrames = std::uint64_t{1} << kChunkShift;
-  using Chunk = std::array<std::uint64_t*, kChunkFrames>;  // null: no storage yet
-
   std::uint64_t m_size_bytes;
-  std::vector<std::unique_ptr<Chunk>> m_chunks;
-  BlockArena m_arena{kFrameBytes, 64 << 20};  // frames' storage, 64 MiB at a time
-  std::uint64_t m_stored_frames = 0;
+  std::uint64_t* m_words;
 };
 
 }  // namespace pagesim::mem

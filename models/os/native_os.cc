@@ -55,7 +55,7 @@ Hpa NativeOs::address_space_root(std::uint16_t asid) {
 }
 
 Hpa NativeOs::allocate_table() {
-  const Hpa table = m_frames.allocate(PageSize::k4K);
+  const Hpa table = m_frames.allocate_table();
   std::uint64_t* entries = m_memory.frame(table.value() >> mem::PhysicalMemory::kFrameShift);
   std::fill(entries, entries + pte::kEntriesPerTable, std::uint64_t{0});
   ++m_stats.page_table_pages;

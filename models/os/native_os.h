@@ -14,16 +14,17 @@
 // mixes sizes; a fault where the other size is already mapped is a programming error of
 // the model and throws std::logic_error, as does a fault on a page already mapped.
 //
-// Frame order (tests and users rely on it; FrameAllocator order applies: 4 KiB frames
-// ascend from its first byte, 2 MiB and 1 GiB frames descend from the top of memory):
+// Frame order (tests and users rely on it; FrameAllocator order applies: page-table
+// frames ascend from its first byte, data frames of every size descend from the top):
 //  - address_space_root(asid), on its first call for `asid` (handle_page_fault calls it),
 //    allocates the root: one 4 KiB frame.
-//  - handle_page_fault allocates the missing table pages top-down, one 4 KiB frame each,
+//  - handle_page_fault allocates the missing table pages top-down, one table frame each,
 //    from the level below the root to the level above the leaf (4-level, 4 KiB pages:
 //    PDPT, PD, PT), then the data frame of the os.thp page size.
-//  Example: 4-level paging, thp = never, FrameAllocator first byte 1 MiB. The first fault
-//  of a fresh address space takes frames 0x100 (PML4), 0x101 (PDPT), 0x102 (PD),
-//  0x103 (PT) and 0x104 (data); a fault on the next 4 KiB page takes only 0x105 (data).
+//  Example: 4-level paging, thp = never, FrameAllocator first byte 1 MiB, memory M bytes.
+//  The first fault of a fresh address space takes table frames 0x100 (PML4), 0x101
+//  (PDPT), 0x102 (PD), 0x103 (PT) and data frame M/4K - 1; a fault on the next 4 KiB
+//  page takes only data frame M/4K - 2.
 //
 // Cost: page_fault_latency for a 4 KiB page; a huge page adds the zeroing of each further
 // 4 KiB, page_fault_latency + (page_bytes / 4 KiB - 1) * clear_page_latency (os_params.h).

@@ -38,8 +38,8 @@ TEST_P(NativeOsLevels, FirstFaultFrameOrderWith4KiBPages) {
   EXPECT_EQ(m.os.stats().page_table_pages.value(), 1u);
 
   m.os.handle_page_fault(0, Gva(va), AccessKind::kWrite);
-  // Walk the entries by hand: level L's table is frame 0x100 + (levels - L), the data frame
-  // comes last at 0x100 + levels.
+  // Walk the entries by hand: level L's table is frame 0x100 + (levels - L); the data
+  // frame is the first from the top of memory.
   std::uint64_t table = kFirst;
   for (unsigned level = levels(); level >= pte::kPt; --level) {
     SCOPED_TRACE("level " + std::to_string(level));
@@ -48,16 +48,17 @@ TEST_P(NativeOsLevels, FirstFaultFrameOrderWith4KiBPages) {
     EXPECT_EQ(raw & ~pte::kAddressMask, kFlags);  // no A, D, PS, G, XD, PWT, PCD
     table = raw & pte::kAddressMask;
   }
-  EXPECT_EQ(table, kFirst + levels() * k4K);                   // the data frame
+  EXPECT_EQ(table, Machine::kMemoryBytes - k4K);               // the data frame
   EXPECT_EQ(m.os.stats().page_table_pages.value(), levels());  // root + levels - 1 tables
-  EXPECT_EQ(m.frames.frames_allocated(PageSize::k4K), levels() + 1u);
+  EXPECT_EQ(m.frames.table_frames_allocated(), levels());
+  EXPECT_EQ(m.frames.frames_allocated(PageSize::k4K), 1u);
   EXPECT_EQ(m.os.stats().page_faults.value(), 1u);
   EXPECT_EQ(m.os.stats().mapped_pages_4k.value(), 1u);
 
   // The next page shares every table: only a data frame, the next one.
   m.os.handle_page_fault(0, Gva(va + k4K), AccessKind::kRead);
   EXPECT_EQ(m.walker.translate_debug(m.root(), Gva(va + k4K))->page_base,
-            Hpa(kFirst + (levels() + 1) * k4K));
+            Hpa(Machine::kMemoryBytes - 2 * k4K));
   EXPECT_EQ(m.os.stats().page_table_pages.value(), levels());
 }
 
@@ -67,7 +68,7 @@ TEST_P(NativeOsLevels, Thp2mMaps2MiBLeavesFromTheTop) {
   m.os.handle_page_fault(0, Gva(va), AccessKind::kRead);
   // Tables: root 0x100, then levels - 2 tables down to the PD (PT level not needed).
   EXPECT_EQ(m.os.stats().page_table_pages.value(), levels() - 1);
-  EXPECT_EQ(m.frames.frames_allocated(PageSize::k4K), levels() - 1u);
+  EXPECT_EQ(m.frames.table_frames_allocated(), levels() - 1u);
   const Hpa pde = m.entry_chain(va).back();
   EXPECT_EQ(pde.value() & ~pte::kAddressMask, pte::entry_offset(va, pte::kPd));
   const std::uint64_t raw = m.memory.read_u64(pde);
@@ -132,7 +133,8 @@ TEST_P(NativeOsLevels, PageTablePagesAcross2MiBAnd1GiBBoundaries) {
   EXPECT_EQ(m.os.stats().page_faults.value(), pages);
   EXPECT_EQ(m.os.stats().page_table_pages.value(), expected);
   EXPECT_EQ(tables_for(first, pages, levels()), expected);
-  EXPECT_EQ(m.frames.frames_allocated(PageSize::k4K), pages + expected);
+  EXPECT_EQ(m.frames.frames_allocated(PageSize::k4K), pages);
+  EXPECT_EQ(m.frames.table_frames_allocated(), expected);
 }
 
 TEST_P(NativeOsLevels, PageTablePagesAcrossA512GiBBoundary) {
@@ -167,9 +169,9 @@ TEST_P(NativeOsLevels, Thp2mFaultsOncePer2MiBRegion) {
 
 TEST_P(NativeOsLevels, AddressSpacesHaveTheirOwnRoots) {
   Machine m(levels(), PageSize::k4K, caches_on());
-  m.map(0x1000, 0);  // root 0x100 + levels frames
+  m.map(0x1000, 0);  // tables: the root and levels - 1 below it, frames 0x100 .. 0x100 + levels - 1
   const Hpa root3 = m.os.address_space_root(3);
-  EXPECT_EQ(root3, Hpa(kFirst + (levels() + 1) * k4K));  // the next frame, on first use
+  EXPECT_EQ(root3, Hpa(kFirst + levels() * k4K));  // the next table frame, on first use
   EXPECT_EQ(m.os.address_space_root(3), root3);          // allocated once
   EXPECT_EQ(m.os.address_space_root(0), Hpa(kFirst));
   m.map(0x1000, 3);

@@ -69,12 +69,9 @@ TEST_P(WalkerGeometry, TranslationIsTheDataFrameTheOsMapped) {
   m.map(va);
   const WalkResult r = m.walk(va);
   ASSERT_EQ(r.outcome, Outcome::kOk);
-  // NativeOs frame order: root, then one table per level above the leaf, then the data
-  // frame; 4 KiB frames ascend from 1 MiB, huge frames descend from the top of memory.
-  const std::uint64_t expected_base =
-      size() == PageSize::k4K
-          ? Machine::kFirstByte + (levels() - leaf() + 1) * page_bytes(PageSize::k4K)
-          : Machine::kMemoryBytes - page_bytes(size());
+  // NativeOs frame order: table frames ascend from 1 MiB; data frames of every size
+  // descend from the top of memory, so the first data page is the topmost of its size.
+  const std::uint64_t expected_base = Machine::kMemoryBytes - page_bytes(size());
   EXPECT_EQ(r.translation.page_base, Hpa(expected_base));
   EXPECT_EQ(r.translation.hpa_of(va), Hpa(expected_base | (va & (page_bytes(size()) - 1))));
   // NativeOs maps R/W = 1, U/S = 1, XD = 0 at every level.
