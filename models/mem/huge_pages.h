@@ -26,12 +26,13 @@ void* reserve_huge(std::size_t bytes);
 void unmap_huge(void* p, std::size_t bytes);
 
 // A std::allocator for large tables: allocations of 1 MiB or more are huge-page
-// mappings, smaller ones come from operator new. Elements are value-initialised by the
-// container as usual.
+// mappings, smaller ones come from operator new; either way 64-byte (host cache line)
+// aligned. Elements are value-initialised by the container as usual.
 template <class T>
 struct HugePageAllocator {
   using value_type = T;
   static constexpr std::size_t kThreshold = std::size_t{1} << 20;
+  static constexpr std::align_val_t kAlign{alignof(T) > 64 ? alignof(T) : 64};
 
   HugePageAllocator() = default;
   template <class U>
@@ -42,14 +43,14 @@ struct HugePageAllocator {
     if (bytes >= kThreshold) {
       return static_cast<T*>(map_huge(bytes));
     }
-    return static_cast<T*>(::operator new(bytes, std::align_val_t(alignof(T))));
+    return static_cast<T*>(::operator new(bytes, kAlign));
   }
   void deallocate(T* p, std::size_t n) {
     std::size_t bytes = n * sizeof(T);
     if (bytes >= kThreshold) {
       unmap_huge(p, bytes);
     } else {
-      ::operator delete(p, std::align_val_t(alignof(T)));
+      ::operator delete(p, kAlign);
     }
   }
   template <class U>
