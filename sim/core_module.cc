@@ -69,9 +69,15 @@ void CoreModule::run() {
 Cycles CoreModule::access(const traces::Record& r) {
   ++m_stats.accesses;
   switch (r.kind) {
-    case AccessKind::kRead: ++m_stats.reads; break;
-    case AccessKind::kWrite: ++m_stats.writes; break;
-    case AccessKind::kFetch: ++m_stats.fetches; break;
+    case AccessKind::kRead:
+      ++m_stats.reads;
+      break;
+    case AccessKind::kWrite:
+      ++m_stats.writes;
+      break;
+    case AccessKind::kFetch:
+      ++m_stats.fetches;
+      break;
   }
   Gva gva(r.address);
   Cycles translation = translate(r.kind, gva);

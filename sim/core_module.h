@@ -17,14 +17,14 @@
 // once per batch and synchronises only when the quantum is used up.
 #pragma once
 
-#include <exception>
-#include <functional>
-#include <vector>
-
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
+
+#include <exception>
+#include <functional>
+#include <systemc>
+#include <tlm>
+#include <vector>
 
 #include "models/os/os_module.h"
 #include "models/tlb/tlb_module.h"
@@ -55,8 +55,11 @@ struct CoreStats : stats::Group {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
       }};
   stats::Histogram translation_cycles_per_access{
-      *this, "translation_cycles_per_access",
-      "translation cycles of one access (log2 bins: 0, 1, 2-3, 4-7, ...)", 24, 1,
+      *this,
+      "translation_cycles_per_access",
+      "translation cycles of one access (log2 bins: 0, 1, 2-3, 4-7, ...)",
+      24,
+      1,
       stats::Histogram::Scale::kLog2};
 };
 

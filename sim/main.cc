@@ -7,7 +7,6 @@
 #include <cstring>
 #include <iostream>
 #include <string_view>
-
 #include <systemc>  // declares sc_main extern "C"
 
 #include "sim/cli/commands.h"

@@ -42,9 +42,7 @@ Configuration::Configuration() : m_params(std::make_unique<SimParams>()) {
   m_schema.group("", *m_params);
 }
 
-void Configuration::load_file(const std::string& path) {
-  config::load_toml_file(m_schema, path);
-}
+void Configuration::load_file(const std::string& path) { config::load_toml_file(m_schema, path); }
 
 void Configuration::set(std::string_view assignment) {
   config::apply_override(m_schema, assignment);

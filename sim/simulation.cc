@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <stdexcept>
-
 #include <systemc>
 #include <tlm>
 

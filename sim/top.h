@@ -10,7 +10,6 @@
 
 #include <functional>
 #include <memory>
-
 #include <systemc>
 
 #include "models/mem/frame_allocator.h"

@@ -7,11 +7,11 @@
 namespace pagesim {
 
 struct Translation {
-  Hpa page_base;               // host-physical address of the page's first byte
+  Hpa page_base;  // host-physical address of the page's first byte
   PageSize size = PageSize::k4K;
-  bool writable = true;        // R/W of every level
-  bool user = true;            // U/S of every level
-  bool executable = true;      // no XD at any level
+  bool writable = true;    // R/W of every level
+  bool user = true;        // U/S of every level
+  bool executable = true;  // no XD at any level
   // The leaf's dirty flag when the entry was made. A store through an entry with
   // dirty == false must walk again to set D (Intel SDM Vol. 3A, 4.8 "Accessed and Dirty
   // Flags" and 4.10.2.3): the TLB does not set it on its own.

@@ -14,7 +14,7 @@ namespace pagesim {
 
 struct TranslationExt : tlm::tlm_extension<TranslationExt> {
   // Request.
-  Hpa root;                    // CR3: the root table of the address space
+  Hpa root;  // CR3: the root table of the address space
   Gva gva;
   AccessKind kind = AccessKind::kRead;
   std::uint16_t pcid = 0;
@@ -22,9 +22,9 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
   // Result.
   enum class Outcome : std::uint8_t { kOk, kPageFault } outcome = Outcome::kOk;
   Translation translation;
-  unsigned fault_level = 0;    // level of the non-present entry on a page fault
-  unsigned refs = 0;           // page-table references the walk made
-  Cycles cycles{0};            // their summed latency
+  unsigned fault_level = 0;  // level of the non-present entry on a page fault
+  unsigned refs = 0;         // page-table references the walk made
+  Cycles cycles{0};          // their summed latency
 
   tlm::tlm_extension_base* clone() const override { return new TranslationExt(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override {

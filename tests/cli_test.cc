@@ -76,8 +76,7 @@ TEST(Replay, WalkReferencesFollowTheLevelsWithCachesOff) {
   const int n = 300;
   for (int levels : {4, 5}) {
     auto s = replay(dir, sweep_trace(0x7f0000000000, n, 1, 1),
-                    "--set walker.pwc.enabled=false --set paging.levels=" +
-                        std::to_string(levels));
+                    "--set walker.pwc.enabled=false --set paging.levels=" + std::to_string(levels));
     EXPECT_EQ(s["walker.walks"], 2 * n);
     EXPECT_EQ(s["walker.refs_per_walk[1]"], 1) << levels;
     EXPECT_EQ(s["walker.refs_per_walk[" + std::to_string(levels) + "]"], n + (n - 1)) << levels;
@@ -98,10 +97,9 @@ TEST(Replay, TwoMegabytePagesFaultOncePerRegion) {
 TEST(Replay, RequiredStatisticsArePresent) {
   TempDir dir;
   auto s = replay(dir, sweep_trace(0x1000, 4, 1, 1));
-  for (const char* name :
-       {"sim.accesses", "sim.cycles", "tlb.l1d.hits", "tlb.l1d.misses", "tlb.l1i.hits",
-        "tlb.l1i.misses", "tlb.l2.hits", "tlb.l2.misses", "walker.walks", "walker.refs",
-        "walker.cycles", "os.page_faults"}) {
+  for (const char* name : {"sim.accesses", "sim.cycles", "tlb.l1d.hits", "tlb.l1d.misses",
+                           "tlb.l1i.hits", "tlb.l1i.misses", "tlb.l2.hits", "tlb.l2.misses",
+                           "walker.walks", "walker.refs", "walker.cycles", "os.page_faults"}) {
     EXPECT_TRUE(s.count(name)) << name;
   }
 }
@@ -109,8 +107,8 @@ TEST(Replay, RequiredStatisticsArePresent) {
 TEST(Replay, JsonIsOneFlatObjectWithHistogramsAsObjects) {
   TempDir dir;
   write_text(dir.file("t.trace"), sweep_trace(0x1000, 4, 2, 1));
-  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --json " +
-                               dir.file("s.json")));
+  auto r =
+      run_command(pagesim("replay " + dir.file("t.trace") + " -q --json " + dir.file("s.json")));
   ASSERT_EQ(r.status, 0) << r.output;
   std::ifstream in(dir.file("s.json"));
   std::string json((std::istreambuf_iterator<char>(in)), {});
@@ -123,12 +121,13 @@ TEST(Replay, SameRunTwiceGivesIdenticalStatistics) {
   TempDir dir;
   write_text(dir.file("t.trace"), sweep_trace(0x5000000, 200, 3, 3));
   for (const char* out : {"a.json", "b.json"}) {
-    auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --json " +
-                                 dir.file(out) + " --set tlb.l2.replacement=random"));
+    auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --json " + dir.file(out) +
+                                 " --set tlb.l2.replacement=random"));
     ASSERT_EQ(r.status, 0) << r.output;
   }
   std::ifstream a(dir.file("a.json")), b(dir.file("b.json"));
-  std::string ja((std::istreambuf_iterator<char>(a)), {}), jb((std::istreambuf_iterator<char>(b)), {});
+  std::string ja((std::istreambuf_iterator<char>(a)), {}),
+      jb((std::istreambuf_iterator<char>(b)), {});
   EXPECT_EQ(ja, jb);
 }
 
@@ -180,9 +179,9 @@ TEST(Config, DumpDocumentsEveryKeyAndLoadsBack) {
   TempDir dir;
   auto r = run_command(pagesim("config --dump --set tlb.l2.ways=16 --set tlb.l2.entries=2048"));
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* key : {"mode", "tlb.l1d.entries", "tlb.l1d.ways", "tlb.l1i.entries",
-                          "tlb.l1i.ways", "tlb.l2.entries", "tlb.l2.ways", "walker.pwc.enabled",
-                          "paging.levels", "os.thp"}) {
+  for (const char* key :
+       {"mode", "tlb.l1d.entries", "tlb.l1d.ways", "tlb.l1i.entries", "tlb.l1i.ways",
+        "tlb.l2.entries", "tlb.l2.ways", "walker.pwc.enabled", "paging.levels", "os.thp"}) {
     EXPECT_NE(r.output.find(std::string("\n") + key + " = "), std::string::npos) << key;
   }
   write_text(dir.file("c.toml"), r.output);

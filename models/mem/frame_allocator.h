@@ -40,9 +40,7 @@ class FrameAllocator {
   std::uint64_t allocated_bytes() const { return m_allocated_bytes; }
   std::uint64_t table_frames_allocated() const { return m_table_frames; }
   // Data frames of that size.
-  std::uint64_t frames_allocated(PageSize size) const {
-    return m_frames[static_cast<int>(size)];
-  }
+  std::uint64_t frames_allocated(PageSize size) const { return m_frames[static_cast<int>(size)]; }
 
  private:
   std::uint64_t m_low_next;   // next page-table frame (ascending)

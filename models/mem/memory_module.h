@@ -7,9 +7,10 @@
 // reference; transport_dbg reads contents with no timing and no cache fill.
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
+
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
 
 #include "models/cache/cache_hierarchy.h"
 #include "models/mem/physical_memory.h"

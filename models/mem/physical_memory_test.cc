@@ -47,7 +47,7 @@ TEST(FrameAllocator, TablesAscendFromFirstByteDataDescendAligned) {
 TEST(FrameAllocator, ExhaustionThrows) {
   FrameAllocator a(4 * kMiB, 1 * kMiB);
   EXPECT_THROW(a.allocate(PageSize::k1G), OutOfMemory);
-  a.allocate(PageSize::k2M);  // [2M, 4M)
+  a.allocate(PageSize::k2M);       // [2M, 4M)
   for (int i = 0; i < 256; ++i) {  // [1M, 2M)
     a.allocate_table();
   }

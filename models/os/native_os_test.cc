@@ -172,7 +172,7 @@ TEST_P(NativeOsLevels, AddressSpacesHaveTheirOwnRoots) {
   m.map(0x1000, 0);  // tables: the root and levels - 1 below it, frames 0x100 .. 0x100 + levels - 1
   const Hpa root3 = m.os.address_space_root(3);
   EXPECT_EQ(root3, Hpa(kFirst + levels() * k4K));  // the next table frame, on first use
-  EXPECT_EQ(m.os.address_space_root(3), root3);          // allocated once
+  EXPECT_EQ(m.os.address_space_root(3), root3);    // allocated once
   EXPECT_EQ(m.os.address_space_root(0), Hpa(kFirst));
   m.map(0x1000, 3);
   EXPECT_NE(m.walker.translate_debug(root3, Gva(0x1000))->page_base,

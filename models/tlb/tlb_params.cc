@@ -15,13 +15,13 @@ void describe_array(config::Schema& s, TlbArrayParams& a, const std::string& suf
       return std::nullopt;
     }
     if (a.entries % a.ways != 0) {
-      return std::to_string(a.entries) + " entries is not divisible by " +
-             std::to_string(a.ways) + " ways";
+      return std::to_string(a.entries) + " entries is not divisible by " + std::to_string(a.ways) +
+             " ways";
     }
     std::uint32_t sets = a.entries / a.ways;
     if ((sets & (sets - 1)) != 0) {
-      return std::to_string(a.entries) + " entries / " + std::to_string(a.ways) + " ways = " +
-             std::to_string(sets) + " sets, not a power of two";
+      return std::to_string(a.entries) + " entries / " + std::to_string(a.ways) +
+             " ways = " + std::to_string(sets) + " sets, not a power of two";
     }
     return std::nullopt;
   });
@@ -35,9 +35,11 @@ void TlbParams::describe(config::Schema& s) {
   describe_array(s, huge_1g, "_1g", "1 GiB pages");
   s.field("shared_2m", shared_2m, "2 MiB pages share the 4 KiB array (as the Skylake STLB)");
   s.field("latency", latency, "cycles added by a lookup at this level")
-      .note("L1: 0, the lookup overlaps the VIPT L1D access; L2 (STLB) hit: 9, within the "
-            "7-12 cycles that microbenchmarks report for Intel STLB hits (Intel documents none)");
-  s.field("replacement", replacement, "replacement policy: lru, tree_plru (ways a power of two) "
+      .note(
+          "L1: 0, the lookup overlaps the VIPT L1D access; L2 (STLB) hit: 9, within the "
+          "7-12 cycles that microbenchmarks report for Intel STLB hits (Intel documents none)");
+  s.field("replacement", replacement,
+          "replacement policy: lru, tree_plru (ways a power of two) "
           "or random (seeded by `seed`)");
   s.rule("replacement", [this]() -> std::optional<std::string> {
     if (replacement != Replacement::kTreePlru) {

@@ -28,11 +28,11 @@ struct TlbArrayParams {
 // One TLB level: an array for 4 KiB pages (which may also hold 2 MiB pages, as the STLB
 // does), and optional separate arrays for 2 MiB and 1 GiB pages (split arrays as on Intel).
 struct TlbParams {
-  TlbArrayParams small;        // keys entries, ways: the 4 KiB array
-  TlbArrayParams huge_2m;      // keys entries_2m, ways_2m
-  TlbArrayParams huge_1g;      // keys entries_1g, ways_1g
-  bool shared_2m = false;      // 2 MiB pages live in the 4 KiB array (huge_2m unused)
-  Cycles latency{0};           // cycles this level adds to a lookup that reaches it
+  TlbArrayParams small;    // keys entries, ways: the 4 KiB array
+  TlbArrayParams huge_2m;  // keys entries_2m, ways_2m
+  TlbArrayParams huge_1g;  // keys entries_1g, ways_1g
+  bool shared_2m = false;  // 2 MiB pages live in the 4 KiB array (huge_2m unused)
+  Cycles latency{0};       // cycles this level adds to a lookup that reaches it
   Replacement replacement = Replacement::kLru;
 
   void describe(config::Schema& s);
@@ -41,7 +41,10 @@ struct TlbParams {
 struct TlbHierarchyParams {
   TlbParams l1d{.small = {64, 4}, .huge_2m = {32, 4}, .huge_1g = {4, 4}, .latency = Cycles(0)};
   TlbParams l1i{.small = {128, 8}, .huge_2m = {8, 8}, .huge_1g = {0, 1}, .latency = Cycles(0)};
-  TlbParams l2{.small = {1536, 12}, .huge_2m = {0, 1}, .huge_1g = {16, 4}, .shared_2m = true,
+  TlbParams l2{.small = {1536, 12},
+               .huge_2m = {0, 1},
+               .huge_1g = {16, 4},
+               .shared_2m = true,
                .latency = Cycles(9)};
 
   void describe(config::Schema& s);

@@ -9,10 +9,11 @@
 // never waits: loosely timed, the core's quantum keeper synchronises.
 #pragma once
 
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
+
+#include <systemc>
+#include <tlm>
 
 #include "models/walker/walker.h"
 #include "sim/time.h"

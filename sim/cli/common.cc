@@ -10,11 +10,10 @@ namespace pagesim::cli {
 namespace po = boost::program_options;
 
 void add_config_options(po::options_description& desc) {
-  desc.add_options()
-      ("config", po::value<std::string>()->value_name("FILE"),
-       "TOML configuration file (keys as `pagesim config --dump` prints them)")
-      ("set", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
-       "override one key, after --config; repeatable");
+  desc.add_options()("config", po::value<std::string>()->value_name("FILE"),
+                     "TOML configuration file (keys as `pagesim config --dump` prints them)")(
+      "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
+      "override one key, after --config; repeatable");
 }
 
 void load_configuration(Configuration& c, const po::variables_map& vm) {

@@ -26,8 +26,8 @@ int run_replay(int argc, char** argv) {
       "write every statistic as one flat JSON object (histograms as {bucket: count})")(
       "csv", po::value<std::string>()->value_name("OUT"), "write every statistic as CSV rows")(
       "save-config", po::value<std::string>()->value_name("OUT"),
-      "write the effective configuration (TOML) next to the statistics")(
-      "quiet,q", "print no summary")(
+      "write the effective configuration (TOML) next to the statistics")("quiet,q",
+                                                                         "print no summary")(
       "progress", po::value<std::string>()->default_value("auto")->value_name("WHEN"),
       "progress line on stderr: auto (when stderr is a terminal), always, never");
   add_config_options(desc);

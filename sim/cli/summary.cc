@@ -86,8 +86,9 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
   }
   double walks = s["walker.walks"];
   out += line("page walks", grouped(walks),
-              walks == 0 ? "" : fixed(s["walker.refs"] / walks, 2) + " refs, " +
-                                    fixed(s["walker.cycles"] / walks, 1) + " cycles per walk");
+              walks == 0 ? ""
+                         : fixed(s["walker.refs"] / walks, 2) + " refs, " +
+                               fixed(s["walker.cycles"] / walks, 1) + " cycles per walk");
   out += line("page-table references", grouped(s["walker.refs"]));
   out += line("walk cycles", grouped(s["walker.cycles"]));
   std::string pwc;
@@ -103,10 +104,10 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
   }
   double refs = s["cache.l1.hits"] + s["cache.l1.misses"];
   if (refs > 0) {
-    out += line("PTE lines", "", "L1 " + pct(s["cache.l1.hits"], refs) + "  L2 " +
-                                     pct(s["cache.l2.hits"], refs) + "  LLC " +
-                                     pct(s["cache.llc.hits"], refs) + "  DRAM " +
-                                     pct(s["cache.dram.accesses"], refs));
+    out += line("PTE lines", "",
+                "L1 " + pct(s["cache.l1.hits"], refs) + "  L2 " + pct(s["cache.l2.hits"], refs) +
+                    "  LLC " + pct(s["cache.llc.hits"], refs) + "  DRAM " +
+                    pct(s["cache.dram.accesses"], refs));
   }
   out += line("page faults", grouped(s["os.page_faults"]),
               grouped(s["os.page_table_pages"]) + " page-table pages");

@@ -57,10 +57,10 @@ class Field {
   const std::string& default_text() const { return m_default_text; }
 
   // Common checks; each names the value it rejects.
-  Field& positive();                       // at least 1
-  Field& power_of_two();                   // 1, 2, 4, ...
-  Field& range(double lo, double hi);      // lo <= value <= hi
-  Field& check(Check c);                   // anything else
+  Field& positive();                   // at least 1
+  Field& power_of_two();               // 1, 2, 4, ...
+  Field& range(double lo, double hi);  // lo <= value <= hi
+  Field& check(Check c);               // anything else
   // Text for the dump: the unit or the reference it comes from.
   Field& note(std::string text);
   const std::string& note_text() const { return m_note; }

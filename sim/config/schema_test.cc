@@ -90,9 +90,8 @@ TEST(Config, TomlTablesAndDottedKeysAreTheSame) {
                            "b.toml");
   });
   EXPECT_NE(e.find("b.toml:3: unknown configuration key 'tlb.l9.ways'"), std::string::npos) << e;
-  e = error_of([&] {
-    config::load_toml_text(const_cast<config::Schema&>(a.schema()), "x = [", "c.toml");
-  });
+  e = error_of(
+      [&] { config::load_toml_text(const_cast<config::Schema&>(a.schema()), "x = [", "c.toml"); });
   EXPECT_NE(e.find("c.toml:1:"), std::string::npos) << e;
 }
 

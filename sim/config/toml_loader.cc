@@ -1,8 +1,9 @@
 #include "sim/config/toml_loader.h"
 
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "sim/config/value_traits.h"
 

@@ -101,8 +101,8 @@ ParseError parse_value(std::string_view text, ByteSize& out) {
     out.bytes = n;
     return std::nullopt;
   }
-  while (digits_end < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits_end])) ||
-                                      text[digits_end] == '_')) {
+  while (digits_end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits_end])) || text[digits_end] == '_')) {
     ++digits_end;
   }
   std::uint64_t n = 0;
@@ -123,11 +123,20 @@ ParseError parse_value(std::string_view text, ByteSize& out) {
           return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
         }
         break;
-      case 'K': mult = 1ull << 10; break;
-      case 'M': mult = 1ull << 20; break;
-      case 'G': mult = 1ull << 30; break;
-      case 'T': mult = 1ull << 40; break;
-      default: return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
+      case 'K':
+        mult = 1ull << 10;
+        break;
+      case 'M':
+        mult = 1ull << 20;
+        break;
+      case 'G':
+        mult = 1ull << 30;
+        break;
+      case 'T':
+        mult = 1ull << 40;
+        break;
+      default:
+        return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
     }
   }
   if (n != 0 && mult > std::numeric_limits<std::uint64_t>::max() / n) {

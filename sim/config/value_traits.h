@@ -29,7 +29,9 @@ template <class E>
 struct EnumNames;
 
 template <class E>
-concept NamedEnum = std::is_enum_v<E> && requires { EnumNames<E>::kNames; };
+concept NamedEnum = std::is_enum_v<E> && requires {
+  EnumNames<E>::kNames;
+};
 
 // Parse results: std::nullopt on success, else the reason ("'x' is not a number").
 using ParseError = std::optional<std::string>;

@@ -9,8 +9,9 @@ struct TlbStats : Group {
   using Group::Group;
   Counter hits{*this, "hits", "lookups that matched"};
   Counter misses{*this, "misses", "lookups that did not"};
-  Formula hit_rate{*this, "hit_rate", "hits / lookups",
-                   [this] { return ratio(double(hits.value()), double(hits.value() + misses.value())); }};
+  Formula hit_rate{*this, "hit_rate", "hits / lookups", [this] {
+                     return ratio(double(hits.value()), double(hits.value() + misses.value()));
+                   }};
   Histogram refs{*this, "refs", "refs per walk", 4};
 };
 
