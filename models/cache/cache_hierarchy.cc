@@ -25,43 +25,23 @@ CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool
       m_latency(p.latency),
       // A disabled hierarchy looks nothing up: a placeholder geometry, no storage.
       m_ways(enabled ? p.ways : 1),
-      m_set_mask(enabled ? sets_of(p, line_bytes) - 1 : 0),
-      m_set_words(m_ways + (m_ways + 7) / 8) {
-  if (m_ways > 255) {
-    throw std::invalid_argument(std::to_string(m_ways) + " ways: at most 255 are modelled");
-  }
+      m_set_mask(enabled ? sets_of(p, line_bytes) - 1 : 0) {
   if (((m_set_mask + 1) & m_set_mask) != 0) {
     throw std::invalid_argument(std::to_string(m_set_mask + 1) + " sets is not a power of two");
   }
-  if (!enabled) {
-    return;
+  if (enabled) {
+    m_lines.assign((m_set_mask + 1) * m_ways, kInvalid);
   }
-  m_storage.assign((m_set_mask + 1) * m_set_words, 0);
-  for (std::uint64_t set = 0; set <= m_set_mask; ++set) {
-    std::uint64_t* t = tags(set);
-    std::uint8_t* r = ranks(set);
-    for (std::uint32_t w = 0; w < m_ways; ++w) {
-      t[w] = kInvalid;
-      r[w] = static_cast<std::uint8_t>(w);
-    }
-  }
-}
-
-void CacheLevel::touch(std::uint64_t set, std::uint32_t way) {
-  std::uint8_t* r = ranks(set);
-  const std::uint8_t old = r[way];
-  for (std::uint32_t w = 0; w < m_ways; ++w) {
-    r[w] = static_cast<std::uint8_t>(r[w] + (r[w] < old ? 1 : 0));
-  }
-  r[way] = 0;
 }
 
 bool CacheLevel::lookup(std::uint64_t line) {
-  const std::uint64_t set = line & m_set_mask;
-  const std::uint64_t* t = tags(set);
+  std::uint64_t* lines = set_lines(line & m_set_mask);
   for (std::uint32_t w = 0; w < m_ways; ++w) {
-    if (t[w] == line) {
-      touch(set, w);
+    if (lines[w] == line) {
+      for (std::uint32_t k = w; k > 0; --k) {  // move to the front
+        lines[k] = lines[k - 1];
+      }
+      lines[0] = line;
       ++m_stats.hits;
       return true;
     }
@@ -71,9 +51,9 @@ bool CacheLevel::lookup(std::uint64_t line) {
 }
 
 bool CacheLevel::contains(std::uint64_t line) const {
-  const std::uint64_t* t = tags(line & m_set_mask);
+  const std::uint64_t* lines = set_lines(line & m_set_mask);
   for (std::uint32_t w = 0; w < m_ways; ++w) {
-    if (t[w] == line) {
+    if (lines[w] == line) {
       return true;
     }
   }
@@ -81,20 +61,14 @@ bool CacheLevel::contains(std::uint64_t line) const {
 }
 
 void CacheLevel::fill(std::uint64_t line) {
-  const std::uint64_t set = line & m_set_mask;
-  const std::uint8_t* r = ranks(set);
-  std::uint32_t victim = 0;
-  for (std::uint32_t w = 0; w < m_ways; ++w) {
-    if (r[w] == m_ways - 1) {
-      victim = w;
-    }
-  }
-  std::uint64_t* t = tags(set);
-  if (t[victim] != kInvalid) {
+  std::uint64_t* lines = set_lines(line & m_set_mask);
+  if (lines[m_ways - 1] != kInvalid) {
     ++m_stats.evictions;
   }
-  t[victim] = line;
-  touch(set, victim);
+  for (std::uint32_t k = m_ways - 1; k > 0; --k) {
+    lines[k] = lines[k - 1];
+  }
+  lines[0] = line;
 }
 
 CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
@@ -111,28 +85,44 @@ CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
   }
 }
 
-Cycles CacheHierarchy::access(Hpa hpa, bool /*write: timed as a read, see the header*/) {
+Cycles CacheHierarchy::access(Hpa hpa, bool write) { return latency(serve(hpa, write)); }
+
+CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a read*/) {
   if (!m_enabled) {
     ++m_dram.accesses;
-    return m_dram_latency;
+    return Level::kDram;
   }
   const std::uint64_t line = hpa.value() >> m_line_shift;
   if (m_l1.lookup(line)) {
-    return m_l1.latency();
+    return Level::kL1;
   }
   if (m_l2.lookup(line)) {
     m_l1.fill(line);
-    return m_l2.latency();
+    return Level::kL2;
   }
   if (m_llc.lookup(line)) {
     m_l2.fill(line);
     m_l1.fill(line);
-    return m_llc.latency();
+    return Level::kLlc;
   }
   ++m_dram.accesses;
   m_llc.fill(line);
   m_l2.fill(line);
   m_l1.fill(line);
+  return Level::kDram;
+}
+
+Cycles CacheHierarchy::latency(Level level) const {
+  switch (level) {
+    case Level::kL1:
+      return m_l1.latency();
+    case Level::kL2:
+      return m_l2.latency();
+    case Level::kLlc:
+      return m_llc.latency();
+    case Level::kDram:
+      break;
+  }
   return m_dram_latency;
 }
 

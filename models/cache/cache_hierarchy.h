@@ -62,7 +62,8 @@ class CacheLevel {
   // Counts a hit (and touches the line) or a miss.
   bool lookup(std::uint64_t line);
   bool contains(std::uint64_t line) const;
-  // Stores the line (it must not be present): an invalid way, else the LRU victim.
+  // Stores the line (it must not be present) as the most recently used: into an empty
+  // way, else over the LRU victim.
   void fill(std::uint64_t line);
   Cycles latency() const { return m_latency; }
   const CacheLevelStats& stats() const { return m_stats; }
@@ -70,23 +71,20 @@ class CacheLevel {
  private:
   static constexpr std::uint64_t kInvalid = ~std::uint64_t{0};  // no line number is all ones
 
-  // A set's block: `ways` line numbers, then `ways` LRU ranks (one byte each; 0 = most
-  // recently used, ways-1 = the victim), so one set lives in one or two adjacent host
-  // cache lines. Ranks start as a permutation; ways never touched keep the highest ranks,
-  // so a fill takes an empty way before it evicts a valid one.
-  std::uint64_t* tags(std::uint64_t set) { return &m_storage[set * m_set_words]; }
-  const std::uint64_t* tags(std::uint64_t set) const { return &m_storage[set * m_set_words]; }
-  std::uint8_t* ranks(std::uint64_t set) {
-    return reinterpret_cast<std::uint8_t*>(&m_storage[set * m_set_words + m_ways]);
-  }
-  void touch(std::uint64_t set, std::uint32_t way);
+  // A set is `ways` line numbers kept in recency order: way 0 the most recently used, the
+  // last way the LRU victim (exact true LRU). A hit at position k moves the line to the
+  // front (k moves); a fill shifts the whole set down by one and drops the last line.
+  // Empty ways (kInvalid) sit at the back, so a fill takes an empty way before it evicts.
+  // Page-table references mostly hit near the front, so the common case touches one host
+  // cache line and a handful of words.
+  std::uint64_t* set_lines(std::uint64_t set) { return &m_lines[set * m_ways]; }
+  const std::uint64_t* set_lines(std::uint64_t set) const { return &m_lines[set * m_ways]; }
 
   CacheLevelStats m_stats;
   Cycles m_latency;
   std::uint32_t m_ways;
   std::uint64_t m_set_mask;
-  std::size_t m_set_words;  // 64-bit words per set block
-  mem::HugeVector<std::uint64_t> m_storage;
+  mem::HugeVector<std::uint64_t> m_lines;  // sets x ways, set-major
 };
 
 class CacheHierarchy final : public mem::MemoryTiming {
@@ -95,9 +93,15 @@ class CacheHierarchy final : public mem::MemoryTiming {
   CacheHierarchy(const CacheHierarchy&) = delete;
   CacheHierarchy& operator=(const CacheHierarchy&) = delete;
 
+  // Where a reference was served: the level whose latency it costs.
+  enum class Level : std::uint8_t { kL1, kL2, kLlc, kDram };
+
   // One page-table reference (write: an A/D-bit update, timed as a read): its latency in
   // cycles; fills the levels it missed and counts hits, misses and DRAM accesses.
   Cycles access(Hpa hpa, bool write) override;
+  // The same reference, answering with the level that served it (latency(level) cycles).
+  Level serve(Hpa hpa, bool write);
+  Cycles latency(Level level) const;
   // The latency access() would return, with no side effects.
   Cycles probe(Hpa hpa) const;
 

@@ -7,10 +7,11 @@ namespace pagesim::mem {
 MemoryModule::MemoryModule(sc_core::sc_module_name name, std::uint64_t size_bytes,
                            const cache::CacheParams& cache_params, const CycleClock& clock,
                            stats::Group* stats_parent)
-    : sc_core::sc_module(name),
-      m_memory(size_bytes),
-      m_caches(cache_params, stats_parent),
-      m_clock(clock) {
+    : sc_core::sc_module(name), m_memory(size_bytes), m_caches(cache_params, stats_parent) {
+  for (auto level : {cache::CacheHierarchy::Level::kL1, cache::CacheHierarchy::Level::kL2,
+                     cache::CacheHierarchy::Level::kLlc, cache::CacheHierarchy::Level::kDram}) {
+    m_level_delay[static_cast<std::size_t>(level)] = clock.to_time(m_caches.latency(level));
+  }
   socket.register_b_transport(this, &MemoryModule::b_transport);
   socket.register_transport_dbg(this, &MemoryModule::transport_dbg);
 }
@@ -30,7 +31,7 @@ void MemoryModule::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& d
     value = m_memory.read_u64(Hpa(addr));
     std::memcpy(gp.get_data_ptr(), &value, 8);
   }
-  delay += m_clock.to_time(m_caches.access(Hpa(addr), write));
+  delay += m_level_delay[static_cast<std::size_t>(m_caches.serve(Hpa(addr), write))];
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

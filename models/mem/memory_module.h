@@ -9,6 +9,7 @@
 
 #include <tlm_utils/simple_target_socket.h>
 
+#include <array>
 #include <systemc>
 #include <tlm>
 
@@ -35,7 +36,9 @@ class MemoryModule final : public sc_core::sc_module {
 
   PhysicalMemory m_memory;
   cache::CacheHierarchy m_caches;
-  const CycleClock& m_clock;
+  // The latency of each cache level as SystemC time, converted once at construction:
+  // a reference adds one of these to its delay (no conversion per reference).
+  std::array<sc_core::sc_time, 4> m_level_delay;
 };
 
 }  // namespace pagesim::mem
