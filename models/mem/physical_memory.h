@@ -22,7 +22,8 @@ class PhysicalMemory {
   static constexpr std::uint64_t kFrameBytes = std::uint64_t{1} << kFrameShift;
 
   // `size_bytes` bounds valid addresses; it must be a non-zero multiple of 4 KiB.
-  // Throws std::bad_alloc when the host cannot reserve that much address space.
+  // Throws std::runtime_error naming os.memory when the host cannot reserve that much
+  // address space.
   explicit PhysicalMemory(std::uint64_t size_bytes);
   PhysicalMemory(const PhysicalMemory&) = delete;
   PhysicalMemory& operator=(const PhysicalMemory&) = delete;
