@@ -37,9 +37,13 @@ format-check:
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
 	@echo "format-check: clang-format clean"
 
-# Replay throughput and peak memory (see README, "Performance").
+# Replay throughput and peak memory (see README, "Performance"), then the Google Benchmark
+# micro-benchmarks of the TLB, the walker and the trace readers.
 bench: build
 	scripts/bench.sh $(BUILD)
+	$(BUILD)/models/tlb/pagesim_tlb_bench --benchmark_min_time=0.2
+	$(BUILD)/models/walker/pagesim_walker_bench --benchmark_min_time=0.2
+	$(BUILD)/traces/pagesim_traces_bench --benchmark_min_time=0.2
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
