@@ -11,7 +11,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
       m_params(params),
       m_clock(params.core.frequency_ghz),
       m_frames(params.os.memory.bytes, kFirstFrameByte),
-      m_memory("memory", params.os.memory.bytes, params.cache, m_clock, &m_stats_root),
+      m_memory("memory", params.os.memory.bytes, params.cache, &m_stats_root),
       m_tlb("tlb", params.tlb, params.seed, &m_stats_root),
       m_walker("walker", params.walker, params.paging.levels, m_memory.contents(), m_clock,
                &m_stats_root),
@@ -20,7 +20,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   m_core.tlb_port.bind(m_tlb.tlb_export);
   m_core.os_port.bind(m_os.os_export);
   m_core.walker_socket.bind(m_walker.translate_socket);
-  m_walker.memory_socket.bind(m_memory.socket);
+  m_walker.timing_port.bind(m_memory.timing_export);
 }
 
 }  // namespace pagesim

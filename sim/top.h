@@ -1,7 +1,7 @@
 // The top of the SystemC tree for native mode:
 //
 //   core --tlb_port--> tlb (L1i, L1d, STLB)
-//   core --walker_socket--> walker --memory_socket--> memory (caches + physical memory)
+//   core --walker_socket--> walker --timing_port--> memory (caches + physical memory)
 //   core --os_port--> os (page-fault handler; page tables in memory)
 //
 // Module names are the statistics' and configuration's words: tlb.*, walker.*, os.*,

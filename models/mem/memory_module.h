@@ -1,44 +1,46 @@
 // SystemC shell of page-table memory: PhysicalMemory (contents) behind the cache-latency
-// model (timing). A b_transport of 8 bytes reads or writes one page-table entry and
-// annotates the latency of its line: L1, L2, LLC or DRAM.
+// model (timing).
 //
-// The walker reads entry contents straight from PhysicalMemory (the DMI role: contents()
-// hands out the object once at elaboration) and sends one timing transaction per
-// reference; transport_dbg reads contents with no timing and no cache fill.
+// The walker reaches it two ways, both fetched once at elaboration:
+// - contents(): entry contents read and written straight in PhysicalMemory (the DMI role);
+// - timing_export: one direct call per page-table reference that returns its latency in
+//   cycles (the cache model). A TLM transaction per reference cost about 350 host
+//   instructions per access of socket plumbing and time conversion (measured with
+//   callgrind), as much as the cache model itself; the direct call costs a few. The
+//   walker annotates the summed latency of a whole walk on its own b_transport's delay.
 #pragma once
 
-#include <tlm_utils/simple_target_socket.h>
-
-#include <array>
 #include <systemc>
-#include <tlm>
 
 #include "models/cache/cache_hierarchy.h"
+#include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
-#include "sim/time.h"
 
 namespace pagesim::mem {
 
-class MemoryModule final : public sc_core::sc_module {
+// The timing side of page-table memory, handed to the walker at elaboration.
+class TimingIf : public virtual sc_core::sc_interface {
  public:
-  tlm_utils::simple_target_socket<MemoryModule> socket{"socket"};
+  virtual MemoryTiming& timing() = 0;
+};
+
+class MemoryModule final : public sc_core::sc_module, public TimingIf {
+ public:
+  sc_core::sc_export<TimingIf> timing_export{"timing_export"};
 
   MemoryModule(sc_core::sc_module_name name, std::uint64_t size_bytes,
-               const cache::CacheParams& cache_params, const CycleClock& clock,
-               stats::Group* stats_parent);
+               const cache::CacheParams& cache_params, stats::Group* stats_parent)
+      : sc_core::sc_module(name), m_memory(size_bytes), m_caches(cache_params, stats_parent) {
+    timing_export.bind(*this);
+  }
 
   PhysicalMemory& contents() { return m_memory; }
   cache::CacheHierarchy& caches() { return m_caches; }
+  MemoryTiming& timing() override { return m_caches; }
 
  private:
-  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
-  unsigned transport_dbg(tlm::tlm_generic_payload& gp);
-
   PhysicalMemory m_memory;
   cache::CacheHierarchy m_caches;
-  // The latency of each cache level as SystemC time, converted once at construction:
-  // a reference adds one of these to its delay (no conversion per reference).
-  std::array<sc_core::sc_time, 4> m_level_delay;
 };
 
 }  // namespace pagesim::mem

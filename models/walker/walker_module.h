@@ -1,20 +1,20 @@
 // SystemC shell of the page walker.
 //
 //   core --b_transport(gp + TranslationExt)--> translate socket
-//   walker --b_transport per page-table reference (8 bytes)--> memory socket (timing)
+//   walker --timing_port: a direct call per page-table reference--> memory (cache model)
 //   walker --direct reads of PhysicalMemory--> entry contents (the DMI role)
 //
-// The walk itself is the plain Walker; this shell adapts its MemoryTiming to one timing
-// transaction per reference and annotates the walk's latency on the caller's delay. It
-// never waits: loosely timed, the core's quantum keeper synchronises.
+// The walk itself is the plain Walker; this shell hands it the memory module's timing
+// (fetched once at end_of_elaboration) and annotates the walk's latency on the caller's
+// delay. It never waits: loosely timed, the core's quantum keeper synchronises.
 #pragma once
 
-#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
 #include <systemc>
 #include <tlm>
 
+#include "models/mem/memory_module.h"
 #include "models/walker/walker.h"
 #include "sim/time.h"
 #include "sim/translation_ext.h"
@@ -24,7 +24,7 @@ namespace pagesim::walker {
 class WalkerModule final : public sc_core::sc_module, private mem::MemoryTiming {
  public:
   tlm_utils::simple_target_socket<WalkerModule> translate_socket{"translate_socket"};
-  tlm_utils::simple_initiator_socket<WalkerModule> memory_socket{"memory_socket"};
+  sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
 
   WalkerModule(sc_core::sc_module_name name, const WalkerParams& params, unsigned levels,
                mem::PhysicalMemory& memory, const CycleClock& clock, stats::Group* stats_parent);
@@ -32,15 +32,14 @@ class WalkerModule final : public sc_core::sc_module, private mem::MemoryTiming 
   Walker& walker() { return m_walker; }
 
  private:
+  void end_of_elaboration() override { m_timing = &timing_port->timing(); }
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay);
-  // MemoryTiming: one timing transaction per page-table reference.
-  Cycles access(Hpa hpa, bool write) override;
+  // MemoryTiming: the memory module's timing, one direct call per page-table reference.
+  Cycles access(Hpa hpa, bool write) override { return m_timing->access(hpa, write); }
 
-  mem::PhysicalMemory& m_memory;
   const CycleClock& m_clock;
+  mem::MemoryTiming* m_timing = nullptr;
   Walker m_walker;
-  tlm::tlm_generic_payload m_ref;  // reused for every reference
-  std::uint64_t m_ref_data = 0;
 };
 
 }  // namespace pagesim::walker
