@@ -20,7 +20,7 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  replay TRACE   replay a trace and print the summary (--json/--csv for every statistic)\n"
     "  config         print the effective configuration, every key documented (--dump)\n"
-    "  trace          make and convert traces: trace gen, trace convert\n\n"
+    "  trace          make, convert and inspect traces: trace gen, trace convert, trace info\n\n"
     "`pagesim COMMAND --help` describes each command. Documentation: README.md, docs/.\n";
 
 }  // namespace
