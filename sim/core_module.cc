@@ -129,9 +129,11 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva) {
       throw std::logic_error("walker rejected a translation request");
     }
     cost += m_ext.cycles;
-    m_stats.walk_cycles += m_ext.cycles.count();
     if (m_ext.outcome == TranslationExt::Outcome::kOk) {
-      m_last_page_size = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation)->size;
+      // The TLBs may hold it splintered into smaller pages, or (with every array for its
+      // size and the smaller ones configured off) not at all.
+      const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
+      m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
       return cost;
     }
     if (attempt > 0) {

@@ -45,7 +45,6 @@ struct CoreStats : stats::Group {
   stats::Counter cycles{*this, "cycles", "total cycles: per-access work plus translation"};
   stats::Counter translation_cycles{*this, "translation_cycles",
                                     "cycles spent translating: TLB latencies, walks, faults"};
-  stats::Counter walk_cycles{*this, "walk_cycles", "cycles of page walks (also walker.cycles)"};
   stats::Counter fault_cycles{*this, "fault_cycles", "cycles of page-fault handling"};
   stats::Counter page_splits{*this, "page_splits", "accesses that cross a page boundary"};
   stats::Counter dirty_walks{*this, "dirty_walks",
