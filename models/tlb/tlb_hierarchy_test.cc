@@ -4,20 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include "models/tlb/tlb_test_util.h"
+
 namespace pagesim::tlb {
 namespace {
 
-constexpr std::uint64_t k4K = 4 * kKiB;
-constexpr std::uint64_t k2M = 2 * kMiB;
-constexpr std::uint64_t k1G = kGiB;
-
-Translation translation(std::uint64_t hpa_base, PageSize size = PageSize::k4K) {
-  Translation t;
-  t.page_base = Hpa(hpa_base);
-  t.size = size;
-  return t;
-}
-Gva page(std::uint64_t vpn) { return Gva(vpn * k4K); }
+using namespace testing;  // k4K, k2M, k1G, translation(), page()
 
 // Default (Skylake) latencies: L1 0 cycles, L2 9 (tlb_params.h).
 TEST(TlbHierarchy, L1MissL2HitFillsL1) {

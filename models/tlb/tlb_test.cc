@@ -8,22 +8,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "models/tlb/tlb_test_util.h"
+
 namespace pagesim::tlb {
 namespace {
 
-constexpr std::uint64_t k4K = 4 * kKiB;
-constexpr std::uint64_t k2M = 2 * kMiB;
-constexpr std::uint64_t k1G = kGiB;
+using namespace testing;  // k4K, k2M, k1G, translation(), page()
 
-Translation translation(std::uint64_t hpa_base, PageSize size = PageSize::k4K) {
-  Translation t;
-  t.page_base = Hpa(hpa_base);
-  t.size = size;
-  return t;
-}
-
-// The 4 KiB page with this VPN, mapped to the frame 0x100000 + vpn * 4 KiB.
-Gva page(std::uint64_t vpn) { return Gva(vpn * k4K); }
+// The frame 0x100000 + vpn * 4 KiB for the 4 KiB page with this VPN.
 Translation frame_of(std::uint64_t vpn) { return translation(0x100000 + vpn * k4K); }
 
 void insert_page(Tlb& tlb, std::uint64_t vpn, std::uint16_t pcid = 0, std::uint16_t vpid = 0) {
