@@ -1,0 +1,171 @@
+#include "models/ept/ept_tables.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+namespace pagesim::ept {
+
+namespace {
+
+namespace pte = walker::pte;
+
+unsigned checked_levels(std::uint32_t levels) {
+  if (levels != 4 && levels != 5) {
+    throw std::invalid_argument("ept.levels: " + std::to_string(levels) + " is not 4 or 5");
+  }
+  return levels;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+EptTables::EptTables(const EptParams& params, mem::PhysicalMemory& memory,
+                     mem::FrameAllocator& frames, stats::Group* parent)
+    : m_format(params.format),
+      m_levels(checked_levels(params.levels)),
+      m_ad_bits(params.ad_bits),
+      m_bits(format_bits(params.format)),
+      m_memory(memory),
+      m_frames(frames),
+      m_stats(parent),
+      m_root(new_table()) {}
+
+std::uint64_t EptTables::eptp() const {
+  return m_format == NestedFormat::kEpt ? make_eptp(m_root, m_levels, m_ad_bits) : m_root.value();
+}
+
+Hpa EptTables::new_table() {
+  // FrameAllocator frames come from a reservation that reads as zero until written, and a
+  // table frame is never handed out twice: the new table is all not-present entries.
+  const Hpa table = m_frames.allocate_table();
+  ++m_stats.table_pages;
+  return table;
+}
+
+void EptTables::map(Gpa gpa, Hpa hpa, PageSize size) {
+  const unsigned shift = page_shift(size);
+  if (gpa.page_offset(shift) != 0 || hpa.page_offset(shift) != 0) {
+    throw std::logic_error("ept map: gpa " + hex(gpa.value()) + " or hpa " + hex(hpa.value()) +
+                           " is not aligned to " + std::string(page_size_name(size)));
+  }
+  if (gpa.value() >= gpa_limit()) {
+    throw std::logic_error("ept map: gpa " + hex(gpa.value()) + " is past the " +
+                           std::to_string(m_levels) + "-level limit");
+  }
+  const unsigned leaf = leaf_level(size);
+  std::uint64_t table = m_root.value();
+  for (unsigned level = m_levels; level > leaf; --level) {
+    const Hpa entry(table | pte::entry_offset(gpa.value(), level));
+    const std::uint64_t raw = m_memory.read_u64(entry);
+    if (!present(raw)) {
+      const Hpa next = new_table();
+      m_memory.write_u64(entry, make_table_entry(next, m_format));
+      table = next.value();
+      continue;
+    }
+    if (is_leaf(raw, level)) {
+      throw std::logic_error("ept map: a " + std::string(page_size_name(size)) + " leaf at gpa " +
+                             hex(gpa.value()) + " under an existing " +
+                             std::string(page_size_name(pte::leaf_page_size(level))) + " leaf");
+    }
+    table = raw & kAddressMask;
+  }
+  const Hpa entry(table | pte::entry_offset(gpa.value(), leaf));
+  const std::uint64_t raw = m_memory.read_u64(entry);
+  if (present(raw) && !is_leaf(raw, leaf)) {
+    throw std::logic_error("ept map: a " + std::string(page_size_name(size)) + " leaf at gpa " +
+                           hex(gpa.value()) + " where a table exists");
+  }
+  m_memory.write_u64(entry, make_leaf_entry(hpa, size, m_format));
+  switch (size) {
+    case PageSize::k4K:
+      ++m_stats.installs_4k;
+      break;
+    case PageSize::k2M:
+      ++m_stats.installs_2m;
+      break;
+    case PageSize::k1G:
+      ++m_stats.installs_1g;
+      break;
+  }
+}
+
+std::uint64_t EptTables::zap(std::uint64_t table, unsigned level, std::uint64_t base,
+                             std::uint64_t lo, std::uint64_t hi) {
+  // The table at `level` covers [base, base + 512 * span); [lo, hi) intersects it.
+  const unsigned shift = pte::index_shift(level);
+  const std::uint64_t span = std::uint64_t{1} << shift;
+  const std::uint64_t first = lo > base ? (lo - base) >> shift : 0;
+  const std::uint64_t last =
+      std::min<std::uint64_t>(pte::kEntriesPerTable - 1, (hi - 1 - base) >> shift);
+  std::uint64_t zapped = 0;
+  for (std::uint64_t i = first; i <= last; ++i) {
+    const Hpa entry(table | (i << 3));
+    const std::uint64_t raw = m_memory.read_u64(entry);
+    if (!present(raw)) {
+      continue;
+    }
+    if (is_leaf(raw, level)) {
+      m_memory.write_u64(entry, 0);
+      ++zapped;
+    } else {
+      zapped += zap(raw & kAddressMask, level - 1, base + i * span, lo, hi);
+    }
+  }
+  return zapped;
+}
+
+std::uint64_t EptTables::unmap(Gpa first, std::uint64_t bytes) {
+  const std::uint64_t lo = first.value();
+  if (bytes == 0 || lo >= gpa_limit()) {
+    return 0;
+  }
+  const std::uint64_t hi =
+      std::min(gpa_limit(), bytes > gpa_limit() - lo ? gpa_limit() : lo + bytes);
+  const std::uint64_t zapped = zap(m_root.value(), m_levels, 0, lo, hi);
+  m_stats.zaps += zapped;
+  return zapped;
+}
+
+std::optional<EptMapping> EptTables::lookup_debug(Gpa gpa) const {
+  if (gpa.value() >= gpa_limit()) {
+    return std::nullopt;
+  }
+  std::uint64_t table = m_root.value();
+  for (unsigned level = m_levels; level >= 1; --level) {
+    const std::uint64_t raw = m_memory.read_u64(Hpa(table | pte::entry_offset(gpa.value(), level)));
+    if (!present(raw)) {
+      return std::nullopt;
+    }
+    if (!is_leaf(raw, level)) {
+      table = raw & kAddressMask;
+      continue;
+    }
+    EptMapping m;
+    m.size = pte::leaf_page_size(level);
+    m.page_base = Hpa(raw & pte::page_address_mask(m.size));
+    m.accessed = (raw & m_bits.accessed) != 0;
+    m.dirty = (raw & m_bits.dirty) != 0;
+    if (m_format == NestedFormat::kEpt) {
+      m.read = (raw & kRead) != 0;
+      m.write = (raw & kWrite) != 0;
+      m.execute = (raw & kExecute) != 0;
+      m.memory_type = memory_type(raw);
+    } else {
+      m.read = true;
+      m.write = (raw & pte::kRw) != 0;
+      m.execute = (raw & pte::kXd) == 0;
+    }
+    return m;
+  }
+  return std::nullopt;  // not reached: level-1 entries are leaves
+}
+
+}  // namespace pagesim::ept

@@ -1,0 +1,115 @@
+// The GPA -> HPA tables of one VM (Intel EPT or AMD NPT), kept in host physical memory.
+//
+// What the hypervisor model writes and the 2D walker (models/walker/nested_walker.h) reads:
+// a radix tree of 4 or 5 levels (EptParams::levels) of 512-entry tables, table frames from
+// the host FrameAllocator (allocate_table()), entries in host PhysicalMemory, leaves of
+// 4 KiB, 2 MiB or 1 GiB. KVM builds the same structure in kvm_tdp_mmu_map()
+// (arch/x86/kvm/mmu/tdp_mmu.c) and zaps it in kvm_tdp_mmu_zap_leafs().
+//
+// Entries: non-leaves R/W/X = 1 (EPT) or P, R/W, U/S = 1 (NPT); leaves the same rights,
+// EPT memory type WB, A = D = 0 when installed (the walker sets them when ept.ad_bits is on;
+// see ept_entry.h for the bit positions).
+//
+// Invariants: a 2 MiB or 1 GiB leaf is never installed where a table exists, nor a smaller
+// leaf under a huge leaf (both are programming errors of the caller: std::logic_error).
+// Tables are never freed: unmap() zaps leaves and leaves the (possibly empty) tables in
+// place, as the FrameAllocator has no free list yet.
+//
+// Not on the per-access path: map() and unmap() run on EPT violations and zaps.
+// lookup_debug() is a software walk with no side effects.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "models/ept/ept_entry.h"
+#include "models/ept/ept_params.h"
+#include "models/mem/frame_allocator.h"
+#include "models/mem/physical_memory.h"
+#include "sim/address.h"
+#include "sim/page_size.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::ept {
+
+// Statistics: group "ept".
+struct EptTableStats : stats::Group {
+  explicit EptTableStats(stats::Group* parent) : Group(parent, "ept") {}
+  stats::Counter installs_4k{*this, "installs.4k", "4 KiB leaves installed"};
+  stats::Counter installs_2m{*this, "installs.2m", "2 MiB leaves installed"};
+  stats::Counter installs_1g{*this, "installs.1g", "1 GiB leaves installed"};
+  stats::Counter zaps{*this, "zaps", "leaves zapped by unmap (a huge leaf counts once)"};
+  stats::Counter table_pages{*this, "table_pages",
+                             "EPT/NPT table pages allocated, the root included"};
+};
+
+// One leaf as lookup_debug() finds it.
+struct EptMapping {
+  Hpa page_base;  // the host-physical base of the page (aligned to `size`)
+  PageSize size = PageSize::k4K;
+  bool read = false;     // NPT: present
+  bool write = false;    // NPT: R/W
+  bool execute = false;  // NPT: XD clear
+  bool accessed = false;
+  bool dirty = false;
+  std::uint8_t memory_type = kMemoryTypeWb;  // EPT bits 5:3; NPT: WB (no such field)
+
+  // The HPA of `gpa` inside this page.
+  Hpa hpa_of(Gpa gpa) const { return Hpa(page_base.value() | gpa.page_offset(page_shift(size))); }
+};
+
+class EptTables {
+ public:
+  // Allocates the root table. `memory` and `frames` are the host's and must outlive this.
+  // Statistics go to a group "ept" under `parent` (null: a root group of its own).
+  // Throws std::invalid_argument for levels other than 4 or 5.
+  EptTables(const EptParams& params, mem::PhysicalMemory& memory, mem::FrameAllocator& frames,
+            stats::Group* parent);
+  EptTables(const EptTables&) = delete;
+  EptTables& operator=(const EptTables&) = delete;
+
+  // The root table: the EPTP's PML4 (PML5) address, or nCR3 for NPT.
+  Hpa root() const { return m_root; }
+  // The EPTP value (memory type WB, walk length, A/D enable); for NPT, nCR3 (the root).
+  std::uint64_t eptp() const;
+  NestedFormat format() const { return m_format; }
+  unsigned levels() const { return m_levels; }
+  bool ad_bits() const { return m_ad_bits; }
+  // GPAs below this bound are translatable: 2^48 with 4 levels, 2^57 with 5.
+  std::uint64_t gpa_limit() const { return std::uint64_t{1} << (12 + 9 * m_levels); }
+
+  // Maps the `size` page at `gpa` to the one at `hpa` (both aligned to `size`), creating
+  // missing tables top-down. An existing leaf of the same size is replaced. Throws
+  // std::logic_error for a misaligned address, a GPA past gpa_limit(), a huge leaf where a
+  // table exists, or a leaf below an existing huge leaf.
+  void map(Gpa gpa, Hpa hpa, PageSize size);
+
+  // Zaps (clears) every leaf that maps any byte of [first, first + bytes) and returns how
+  // many. Splits nothing: a huge leaf only partly in the range is zapped whole, so more
+  // than `bytes` may become unmapped. Tables stay. The caller flushes the walker's caches
+  // and the TLBs (INVEPT), as KVM does after kvm_tdp_mmu_zap_leafs().
+  std::uint64_t unmap(Gpa first, std::uint64_t bytes);
+
+  // The leaf mapping `gpa`, by a software walk with no side effects (no statistics, no
+  // A/D updates, no timing); std::nullopt when an entry on the way is not present.
+  std::optional<EptMapping> lookup_debug(Gpa gpa) const;
+
+  const EptTableStats& stats() const { return m_stats; }
+
+ private:
+  bool present(std::uint64_t raw) const { return (raw & m_bits.present_mask) != 0; }
+  Hpa new_table();
+  std::uint64_t zap(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
+                    std::uint64_t hi);
+
+  NestedFormat m_format;
+  unsigned m_levels;
+  bool m_ad_bits;
+  FormatBits m_bits;
+  mem::PhysicalMemory& m_memory;
+  mem::FrameAllocator& m_frames;
+  EptTableStats m_stats;
+  Hpa m_root;
+};
+
+}  // namespace pagesim::ept

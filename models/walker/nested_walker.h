@@ -1,0 +1,228 @@
+// The two-dimensional (nested) page walker: GVA -> GPA through the guest's page tables,
+// every GPA it meets -> HPA through the EPT (Intel) or NPT (AMD).
+//
+// Intel SDM Vol. 3C, "VMX Support for Address Translation" ("EPT Translation Mechanism",
+// "Accessed and Dirty Flags for EPT", "Caching Translation Information"); AMD APM Vol. 2,
+// 15.25 "Nested Paging"; Bhargava et al., "Accelerating Two-Dimensional Page Walks for
+// Virtualized Systems", ASPLOS 2008 (the 2D walk and its 24 references).
+//
+// The walk, as the manual reads (guest level loop; cell (g, h) names each reference):
+//
+//   table_gpa = guest CR3
+//   for g = n .. 1:
+//     table_hpa = EPT(table_gpa)            cells (g, m..leaf): the EPT walk of the table
+//     entry = read(table_hpa + index_g(va)) cell (g, 0): the guest entry itself
+//     not present: guest page fault at level g; leaf: stop
+//     table_gpa = entry.address
+//   hpa = EPT(data gpa)                     cells (0, m..leaf): the EPT walk of the data GPA
+//
+// With every cache off and 4 KiB leaves on both sides a walk makes n(m+1) + m =
+// (n+1)(m+1) - 1 references: 24 for 4+4, 29 for 4+5 and 5+4, 35 for 5+5. A guest leaf at
+// level Lg ends the guest loop Lg - 1 levels early ((n - Lg + 1)(m + 1) guest-side
+// references); an EPT leaf at level Lh makes that EPT walk m - Lh + 1 references. 2 MiB on
+// both sides with 4+4: 3 * (3 + 1) + 3 = 15. Each reference costs timing.access(hpa, false).
+//
+// Outcomes: kOk (a Translation GVA -> HPA whose size is the smaller of the guest leaf and
+// the EPT leaf of the data GPA: a 2 MiB guest page on 4 KiB EPT pages splinters to 4 KiB);
+// kGuestPageFault (a guest entry with P = 0, its level); kEptViolation (an EPT entry not
+// present: the faulting GPA, the EPT level, and whether the GPA was a guest paging-structure
+// entry's, at which guest level, or the data's). Rights: guest R/W, U/S, XD ANDed over the
+// guest levels, then ANDed with the EPT leaf's W and X for the data GPA. Protection faults
+// and EPT misconfigurations are not modelled (the rights come back for the caller).
+//
+// Accessed and dirty flags (SDM Vol. 3A 4.8, Vol. 3C "Accessed and Dirty Flags for EPT"):
+// - guest: A in every present guest entry used, D in the guest leaf on a write the combined
+//   guest rights allow. These are writes to guest memory at the HPA just read.
+// - EPT, when ept.ad_bits is on: A in every EPT entry used; D in the EPT leaf of the data GPA
+//   on a write, and in the EPT leaf of every guest page-table GPA walked: the SDM treats
+//   processor accesses to guest paging structures as writes for EPT A/D purposes, whether
+//   or not a guest flag changes. (NPT: the same rules, with x86 A/D bits.)
+// Each entry whose flags change is written once and counted in walker.ad_updates; the
+// locked update is charged no cycles (as the native walker).
+//
+// Caches, each off by its parameters, each counting hits, misses and refs_saved (the
+// references a walk with every cache off would have made for the part skipped; so
+// refs + the sum of all refs_saved of a walk = that walk's cache-off count, for the same
+// tables). What each can skip, and what none can:
+// - Guest paging-structure caches (Intel combined PSCs; walker.pwc, WalkerParams): entries
+//   of guest levels L = 2..n tagged (VPID, PCID, VA bits above level L's index), holding the
+//   HPA of the level L-1 guest table and the guest rights above. Probed deepest first; a hit
+//   at L skips the guest reads at levels n..L and the EPT walks of the tables at levels
+//   n..L-1. Filled with each level's table once its GPA is translated.
+// - EPT paging-structure caches (walker.ept_pwc): EPT entries of levels 2..m tagged (EPT
+//   root, GPA bits above the level's index), holding the next EPT table's HPA. A hit at
+//   level l skips the EPT reads at levels m..l of that GPA's walk. Used for every GPA.
+// - Nested TLB (walker.ntlb): GPA 4 KiB page -> HPA frame, tagged by EPT root, filled and
+//   used for guest page-table GPAs only (Bhargava et al.): a hit skips that GPA's whole EPT
+//   walk. Never used for the data GPA (the final GVA -> HPA goes to the TLB instead).
+// - Page-walk cache by HPA (walker.pte_cache, AMD style): non-leaf guest and EPT entries by
+//   the HPA they live at; a hit returns the entry with no memory reference. Leaves are
+//   never cached (AMD's PWC keeps upper-level entries only: Barr et al., ISCA 2010).
+// Minimum per walk: none of the caches holds a guest leaf or an EPT leaf or a not-present
+// entry, and none skips the data GPA's EPT leaf. So a kOk walk always reads the guest leaf
+// entry (cell (Lg, 0)) and the EPT leaf of the data GPA (cell (0, Lh)): at least 2
+// references; a faulting walk reads at least the not-present entry: at least 1.
+//
+// Invalidation (SDM Vol. 3C "Invalidating Cached Translation Information"; EPTP tagging is
+// approximated as in docs/design-nested.md): invlpg / invalidate_pcid drop the guest PSC
+// entries of that (VPID, PCID) and the page-walk cache's guest entries; invvpid drops those
+// of a VPID; invept drops everything derived from that EPT (its EPT PSC and nested-TLB
+// entries, every guest PSC entry, the whole page-walk cache); flush_all drops everything.
+// After unmapping EPT entries or changing guest tables other than turning not-present
+// entries present, the caller must invalidate (as the hypervisor and guest OS do).
+//
+// Hot path: walk() allocates nothing; flat arrays; no maps, no std::function; one virtual
+// call per reference (MemoryTiming).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "models/ept/ept_entry.h"
+#include "models/ept/ept_params.h"
+#include "models/mem/memory_timing.h"
+#include "models/mem/physical_memory.h"
+#include "models/walker/nested_walker_params.h"
+#include "models/walker/nested_walker_stats.h"
+#include "models/walker/page_walk_cache.h"
+#include "models/walker/pte.h"
+#include "models/walker/walker_params.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/translation.h"
+
+namespace pagesim::walker {
+
+struct NestedWalkRequest {
+  Gpa guest_root;  // the guest's CR3 bits 51:12: a guest-physical address
+  Hpa ept_root;    // the EPTP's (or nCR3's) bits 51:12
+  Gva gva;
+  AccessKind kind = AccessKind::kRead;
+  std::uint16_t pcid = 0;  // guest PCID (12 bits used)
+  std::uint16_t vpid = 0;  // VPID (Intel) / ASID (AMD)
+};
+
+struct NestedWalkResult {
+  enum class Outcome : std::uint8_t { kOk, kGuestPageFault, kEptViolation };
+  Outcome outcome = Outcome::kOk;
+  // kOk: the GVA -> HPA translation (size = min(guest_size, ept_size)), combined rights,
+  // dirty = the guest leaf's D and, with ept.ad_bits, the EPT leaf's D after this walk.
+  Translation translation;
+  PageSize guest_size = PageSize::k4K;  // kOk: the guest leaf's page size
+  PageSize ept_size = PageSize::k4K;    // kOk: the EPT leaf's page size for the data GPA
+  // kOk: the data GPA of the gva. kEptViolation: the GPA whose translation failed (for a
+  // guest table: the GPA of the guest entry to be read).
+  Gpa gpa;
+  // kGuestPageFault: the guest level (1..n) of the entry with P = 0. kEptViolation: the EPT
+  // level (1..m) of the entry not present. 0 when the walk succeeded.
+  unsigned fault_level = 0;
+  // kEptViolation: true when the GPA was a guest paging-structure entry's (the guest table
+  // at violation_guest_level), false when it was the data GPA.
+  bool violation_on_guest_table = false;
+  unsigned violation_guest_level = 0;
+  unsigned refs = 0;        // memory references made
+  unsigned guest_refs = 0;  // of which guest entries (h = 0)
+  unsigned host_refs = 0;   // of which EPT entries
+  Cycles cycles;            // their summed latencies
+  std::uint64_t cells = 0;  // bit cell_index(g, h) set for each reference made
+
+  bool cell(unsigned g, unsigned h) const { return ((cells >> cell_index(g, h)) & 1) != 0; }
+};
+
+class NestedWalker {
+ public:
+  // `guest` sizes the guest paging-structure caches (walker.pwc); `nested` the EPT PSCs,
+  // nested TLB and page-walk cache; `guest_levels` is 4 or 5 (guest CR4.LA57); `ept` gives
+  // the format, m and ad_bits. Throws std::invalid_argument for other levels or a cache
+  // geometry the schema rejects. Statistics go to a group "walker" under `parent` (null: a
+  // root of its own). `memory` and `timing` must outlive the walker.
+  NestedWalker(const WalkerParams& guest, const NestedWalkerParams& nested, unsigned guest_levels,
+               const ept::EptParams& ept, mem::PhysicalMemory& memory, mem::MemoryTiming& timing,
+               stats::Group* parent);
+  NestedWalker(const NestedWalker&) = delete;
+  NestedWalker& operator=(const NestedWalker&) = delete;
+
+  // One walk for a TLB miss: see the file comment.
+  NestedWalkResult walk(const NestedWalkRequest& r);
+
+  // The same walk from scratch with no side effects: no caches, no statistics, no A/D
+  // updates, no timing calls (cycles stay 0). refs, cells and the attribution fields are
+  // those a walk with every cache off makes; translation.dirty is as in memory. For
+  // --check, tests and debugging.
+  NestedWalkResult translate_debug(const NestedWalkRequest& r) const;
+
+  // INVLPG in the guest (and INVPCID type 0): every guest PSC entry of (vpid, pcid), whatever
+  // the address (SDM 4.10.4.1), and the guest entries of the page-walk cache. `gva` is kept
+  // for the caller's TLB, which drops only that page.
+  void invlpg(Gva gva, std::uint16_t pcid, std::uint16_t vpid);
+  // MOV to CR3 with PCID, INVPCID type 1: the guest PSC entries of (vpid, pcid) and the
+  // guest entries of the page-walk cache.
+  void invalidate_pcid(std::uint16_t pcid, std::uint16_t vpid);
+  // INVVPID (single context): every guest PSC entry of the VPID, the page-walk cache's
+  // guest entries.
+  void invvpid(std::uint16_t vpid);
+  // INVEPT (single context): everything derived from the EPT at `ept_root`.
+  void invept(Hpa ept_root);
+  // INVEPT all-context, VMXON/VMXOFF: every cache empty.
+  void flush_all();
+
+  unsigned guest_levels() const { return m_n; }
+  unsigned ept_levels() const { return m_m; }
+  ept::NestedFormat format() const { return m_format; }
+  const NestedWalkerStats& stats() const { return m_stats; }
+
+  // The caches, for tests: guest PSC and EPT PSC of `level` (2..5), nested TLB, PWC.
+  const WalkCache& guest_psc(unsigned level) const { return m_guest_psc[level - 2]; }
+  const WalkCache& ept_psc(unsigned level) const { return m_ept_psc[level - 2]; }
+  const WalkCache& ntlb() const { return m_ntlb; }
+  const WalkCache& pte_cache() const { return m_pte_cache; }
+
+ private:
+  // Page-walk-cache contexts: which kind of entry is cached at that HPA.
+  static constexpr std::uint64_t kGuestEntry = 0;
+  static constexpr std::uint64_t kEptEntry = 1;
+
+  // The result of translating one GPA through the EPT.
+  struct EptStep {
+    bool ok = false;
+    unsigned level = 0;       // the leaf's level, or the not-present entry's
+    unsigned off_refs = 0;    // references this EPT walk makes with every cache off
+    std::uint64_t hpa = 0;    // the HPA of the GPA (leaf base | offset)
+    pte::Rights rights = 0;   // W/X of the EPT entries used
+    bool leaf_dirty = false;  // the leaf's dirty flag after this walk
+  };
+
+  EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool guest_table,
+                        bool write, NestedWalkResult& res);
+  EptStep ept_translate_debug(std::uint64_t gpa, std::uint64_t ept_root, unsigned g,
+                              NestedWalkResult& res) const;
+  // One page-table entry, through the page-walk cache for non-leaf entries: a miss reads
+  // memory and counts a reference in cell (g, h).
+  std::uint64_t read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
+                           NestedWalkResult& res);
+  void count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res);
+  void finish(const NestedWalkResult& res);
+
+  unsigned m_n;
+  unsigned m_m;
+  ept::NestedFormat m_format;
+  ept::FormatBits m_bits;
+  bool m_ad;
+  std::uint64_t m_guest_va_mask;  // the linear-address bits: 48 or 57
+  std::uint64_t m_gpa_mask;       // the GPA bits the EPT translates: 48 or 57
+  mem::PhysicalMemory& m_memory;
+  mem::MemoryTiming& m_timing;
+  NestedWalkerStats m_stats;
+  bool m_guest_psc_on;
+  bool m_ept_psc_on;
+  // By level - 2: PDE, PDPTE, PML4E, PML5E caches.
+  std::array<WalkCache, 4> m_guest_psc;
+  std::array<WalkCache, 4> m_ept_psc;
+  WalkCache m_ntlb;
+  WalkCache m_pte_cache;
+  std::array<WalkCacheStats*, 4> m_guest_psc_stats;
+  std::array<WalkCacheStats*, 4> m_ept_psc_stats;
+};
+
+}  // namespace pagesim::walker
