@@ -20,6 +20,10 @@ constexpr unsigned kSizeCodeShift = 2;
 constexpr unsigned kSizeCodeMask = 0x1c;
 constexpr unsigned kSizeEscape = 7;
 constexpr unsigned kReservedTagBits = 0xe0;
+// Kind 3 marks an event (format 1.1); bits 2-7 of its tag are the EventOp.
+constexpr unsigned kEventKind = 3;
+constexpr unsigned kEventOpShift = 2;
+constexpr std::uint64_t kMaxEventFlags = 0xffff;
 
 // Size in bytes for each tag; 0 for a tag the fast path does not handle (invalid kind,
 // reserved bits, size escape).
@@ -70,9 +74,10 @@ std::uint64_t get_le(const unsigned char* p, std::size_t bytes) {
   return v;
 }
 
-// The fast path: one record from p, which has at least kMaxEncodedRecordBytes readable.
-// Returns the byte after it, or nullptr when the record is not a plain valid one (size
-// escape, invalid tag, address varint longer than 8 bytes); decode_checked() then takes over.
+// The fast path: one record from p, which has at least kMaxEncodedAccessBytes readable.
+// Returns the byte after it, or nullptr when the record is not a plain valid access (an
+// event, a size escape, an invalid tag, an address varint longer than 8 bytes);
+// decode_checked() then takes over.
 //
 // The varint is decoded without a branch per byte: the 8 bytes after the tag are loaded as
 // one little-endian word; the first byte with a clear top bit ends the varint, and three
@@ -90,9 +95,7 @@ inline const unsigned char* decode_fast(const unsigned char* p, std::uint64_t& p
   std::memcpy(&word, p + 1, sizeof word);
   if ((word & 0x80) == 0) {  // a 1-byte varint: |delta| < 64, as in sweeps and loops
     previous_address += zigzag_decode(word & 0x7f);
-    record.address = previous_address;
-    record.size = size;
-    record.kind = static_cast<AccessKind>(tag & kKindMask);
+    record = Record{previous_address, size, static_cast<AccessKind>(tag & kKindMask)};
     return p + 2;
   }
   const std::uint64_t stops = ~word & 0x8080808080808080ULL;  // bytes that end a varint
@@ -105,9 +108,7 @@ inline const unsigned char* decode_fast(const unsigned char* p, std::uint64_t& p
   z = ((z & 0x3fff00003fff0000ULL) >> 2) | (z & 0x00003fff00003fffULL);
   z = ((z & 0x0fffffff00000000ULL) >> 4) | (z & 0x000000000fffffffULL);
   previous_address += zigzag_decode(z);
-  record.address = previous_address;
-  record.size = size;
-  record.kind = static_cast<AccessKind>(tag & kKindMask);
+  record = Record{previous_address, size, static_cast<AccessKind>(tag & kKindMask)};
   return p + 2 + (std::countr_zero(stops) >> 3);
 }
 
@@ -269,8 +270,59 @@ void BinaryTraceReader::decode_checked(Record& record) {
   };
   need("tag");
   const unsigned tag = *p++;
-  if ((tag & kKindMask) == 3) {
-    fail_in_record("tag " + hex_byte(tag) + ": access kind 3 is not defined");
+  // A plain varint: at most `max_bytes` bytes and a value of at most `max_value`.
+  auto varint = [&](const char* what, unsigned max_bytes, std::uint64_t max_value) {
+    std::uint64_t v = 0;
+    for (unsigned i = 0;; ++i) {
+      need(what);
+      const std::uint64_t b = *p++;
+      if (i == 9 && b > 1) {
+        fail_in_record(std::string("garbage ") + what + " varint: more than 64 bits");
+      }
+      v |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        break;
+      }
+      if (i + 1 == max_bytes) {
+        fail_in_record(std::string("garbage ") + what + " varint: longer than " +
+                       std::to_string(max_bytes) + " bytes");
+      }
+    }
+    if (v > max_value) {
+      fail_in_record(std::string(what) + " " + std::to_string(v) + " is out of range");
+    }
+    return v;
+  };
+  if ((tag & kKindMask) == kEventKind) {
+    // An event: tag, flags varint, then the op's arguments as plain varints. Events do not
+    // take part in the address delta chain.
+    const unsigned op = tag >> kEventOpShift;
+    if (op == 0 || op > kLastEventOp) {
+      fail_in_record("tag " + hex_byte(tag) + ": event op " + std::to_string(op) +
+                     " is not defined in format 1." + std::to_string(kBinaryMinorVersion) +
+                     (op == 0 ? "" : " (written by a newer pagesim?)"));
+    }
+    if (m_minor < 1) {
+      fail_in_record("tag " + hex_byte(tag) + ": an event record, but the header says version " +
+                     std::to_string(m_major) + "." + std::to_string(m_minor) +
+                     ", which has no events");
+    }
+    Record event = Record::event(static_cast<EventOp>(op));
+    event.flags = static_cast<std::uint16_t>(varint("event flags", 3, kMaxEventFlags));
+    const unsigned args = event_arg_count(event.op);
+    std::uint64_t* const slots[3] = {&event.address, &event.arg1, &event.arg2};
+    static constexpr const char* kArgNames[3] = {"event argument 0", "event argument 1",
+                                                 "event argument 2"};
+    for (unsigned i = 0; i < args; ++i) {
+      *slots[i] = varint(kArgNames[i], 10, std::numeric_limits<std::uint64_t>::max());
+    }
+    if (const char* wrong = check_event(event)) {
+      fail_in_record(std::string("event '") + std::string(event_name(event.op)) + "': " + wrong);
+    }
+    record = event;
+    m_dec_pos = static_cast<std::size_t>(p - m_dec_buffer.get());
+    ++m_records;
+    return;
   }
   if ((tag & kReservedTagBits) != 0) {
     fail_in_record("tag " + hex_byte(tag) + ": reserved bits 5-7 are set");
@@ -307,9 +359,8 @@ void BinaryTraceReader::decode_checked(Record& record) {
     }
   }
   m_previous_address += zigzag_decode(z);
-  record.address = m_previous_address;
-  record.size = static_cast<std::uint32_t>(size);
-  record.kind = static_cast<AccessKind>(tag & kKindMask);
+  record = Record{m_previous_address, static_cast<std::uint32_t>(size),
+                  static_cast<AccessKind>(tag & kKindMask)};
   m_dec_pos = static_cast<std::size_t>(p - m_dec_buffer.get());
   ++m_records;
 }
@@ -418,6 +469,10 @@ void BinaryTraceWriter::write(std::span<const Record> records) {
     if (kRawBufferBytes - m_raw_used < kMaxEncodedRecordBytes) {
       compress(ZSTD_e_continue);
     }
+    if (r.is_event()) {
+      write_event(r);
+      continue;
+    }
     if (r.size == 0) {
       throw TraceError(m_output.path() + ": cannot write record " + std::to_string(m_records) +
                        ": size 0 (an access has at least 1 byte)");
@@ -435,6 +490,25 @@ void BinaryTraceWriter::write(std::span<const Record> records) {
     m_raw_used = static_cast<std::size_t>(p - raw);
     ++m_records;
   }
+}
+
+void BinaryTraceWriter::write_event(const Record& r) {
+  if (const char* wrong = check_event(r)) {
+    throw TraceError(m_output.path() + ": cannot write record " + std::to_string(m_records) +
+                     ": event '" + std::string(event_name(r.op)) + "' (op " +
+                     std::to_string(static_cast<unsigned>(r.op)) + "): " + wrong);
+  }
+  unsigned char* const raw = m_raw.get();
+  unsigned char* p = raw + m_raw_used;
+  *p++ = static_cast<unsigned char>(kEventKind | (static_cast<unsigned>(r.op) << kEventOpShift));
+  p = put_varint(p, r.flags);
+  const std::uint64_t args[3] = {r.address, r.arg1, r.arg2};
+  for (unsigned i = 0; i < event_arg_count(r.op); ++i) {
+    p = put_varint(p, args[i]);
+  }
+  // The delta base (m_previous_address) stays the last access's address.
+  m_raw_used = static_cast<std::size_t>(p - raw);
+  ++m_records;
 }
 
 void BinaryTraceWriter::finish() {

@@ -1,9 +1,9 @@
 // Binary trace format v1 (docs/trace-format.md has the byte-level definition).
 //
-//   offset  size  field          v1.0 value
+//   offset  size  field          v1.1 value
 //        0     8  magic          89 50 47 54 0d 0a 1a 0a   ("\x89PGT\r\n\x1a\n")
 //        8     2  major version  1     (little-endian, as every field)
-//       10     2  minor version  0
+//       10     2  minor version  1     (1.1 added event records; 1.0 has accesses only)
 //       12     4  flags          0     (none defined; readers refuse unknown bits)
 //       16     4  header bytes   32    (where the zstd data starts; >= 32)
 //       20     4  reserved       0     (readers ignore it)
@@ -16,9 +16,15 @@
 //   address:   LEB128 varint of zigzag(address - previous address), wrapping mod 2^64; the
 //              previous address of the first record is 0
 //   size:      LEB128 varint (1 .. 2^32-1), only when the size code is 7
+// Event record (1.1), told apart by kind 3 in the tag:
+//   tag byte:  bits 0-1 = 3, bits 2-7 the EventOp (1 .. kLastEventOp; record.h)
+//   flags:     LEB128 varint (Record::flags)
+//   arguments: the op's 0-3 arguments (address, arg1, arg2), each a plain LEB128 varint,
+//              absolute: events neither use nor move the accesses' delta base
 //
-// A reader refuses a newer major version; minor versions only add what a v1.0 reader may
-// skip (a longer header). Every damage is a TraceError naming the byte offset.
+// A reader refuses a newer major version. A newer minor version may add header fields
+// (skipped) and record tags: a 1.0 reader stops at the first event with "access kind 3 is
+// not defined", never misreading it. Every damage is a TraceError naming the byte offset.
 #pragma once
 
 #include <zstd.h>
@@ -45,7 +51,7 @@ struct ZstdStreamDeleter {
 inline constexpr std::array<unsigned char, 8> kBinaryMagic = {0x89, 'P',  'G',  'T',
                                                               '\r', '\n', 0x1a, '\n'};
 inline constexpr std::uint16_t kBinaryMajorVersion = 1;
-inline constexpr std::uint16_t kBinaryMinorVersion = 0;
+inline constexpr std::uint16_t kBinaryMinorVersion = 1;
 inline constexpr std::size_t kBinaryHeaderBytes = 32;
 // Byte offsets of the header fields.
 inline constexpr std::size_t kHeaderMajorOffset = 8;
@@ -55,8 +61,14 @@ inline constexpr std::size_t kHeaderBytesOffset = 16;
 inline constexpr std::size_t kHeaderRecordCountOffset = 24;
 // The longest header a reader accepts (a sanity bound on the header-bytes field).
 inline constexpr std::uint32_t kMaxBinaryHeaderBytes = 1u << 20;
-// The longest encoded record: tag, 10-byte address varint, 5-byte size varint.
-inline constexpr std::size_t kMaxEncodedRecordBytes = 16;
+// The longest encoded access: tag, 10-byte address varint, 5-byte size varint. The fast
+// decoder needs this many bytes readable after a record's start.
+inline constexpr std::size_t kMaxEncodedAccessBytes = 16;
+// The longest encoded event: tag, 3-byte flags varint, three 10-byte argument varints.
+inline constexpr std::size_t kMaxEncodedEventBytes = 34;
+// The longest encoded record of either kind: the decoder refills its buffer when fewer
+// bytes than this remain, so a record is never split by a buffer end.
+inline constexpr std::size_t kMaxEncodedRecordBytes = kMaxEncodedEventBytes;
 
 // True if `bytes` starts with the whole binary magic.
 bool has_binary_magic(std::span<const unsigned char> bytes);
@@ -125,6 +137,7 @@ class BinaryTraceWriter final : public TraceWriter {
 
  private:
   void compress(ZSTD_EndDirective directive);
+  void write_event(const Record& record);
 
   OutputFile m_output;
   std::unique_ptr<ZSTD_CCtx, ZstdStreamDeleter> m_cctx;

@@ -116,13 +116,13 @@ TEST(BinaryFormat, HeaderFields) {
   ScratchDir dir;
   write_records(dir.file("t.pgt"), Format::kBinary, mixed_records());
   const std::string bytes = read_bytes(dir.file("t.pgt"));
-  // magic "\x89PGT\r\n\x1a\n", version 1.0, flags 0, header 32 bytes, reserved 0, count.
-  EXPECT_EQ(bytes.substr(0, 32), header(1, 0, 0, 32, mixed_records().size()));
+  // magic "\x89PGT\r\n\x1a\n", version 1.1, flags 0, header 32 bytes, reserved 0, count.
+  EXPECT_EQ(bytes.substr(0, 32), header(1, 1, 0, 32, mixed_records().size()));
   // A zstd frame follows the header (zstd magic 0xFD2FB528, little-endian).
   EXPECT_EQ(bytes.substr(32, 4), "\x28\xb5\x2f\xfd");
   auto reader = open_trace(dir.file("t.pgt"));
   EXPECT_EQ(reader->record_count(), mixed_records().size());
-  EXPECT_EQ(reader->describe(), dir.file("t.pgt") + " (binary trace v1.0, 212 records)");
+  EXPECT_EQ(reader->describe(), dir.file("t.pgt") + " (binary trace v1.1, 212 records)");
 }
 
 TEST(BinaryFormat, EmptyTrace) {
@@ -285,9 +285,10 @@ INSTANTIATE_TEST_SUITE_P(
         // Size escape without the size.
         StreamCase{std::string("\x1c\x02", 2), 1,
                    "record 0 (decoded byte 0): the stream ends in the middle of a record (size)"},
-        // Kind 3 is not defined.
+        // Kind 3 marks an event (1.1); this stream's header says 1.0.
         StreamCase{std::string("\x0c\x02\x0f\x02", 4), 2,
-                   "record 1 (decoded byte 2): tag 0x0f: access kind 3 is not defined"},
+                   "record 1 (decoded byte 2): tag 0x0f: an event record, but the header says "
+                   "version 1.0, which has no events"},
         StreamCase{std::string("\x2c\x02", 2), 1,
                    "record 0 (decoded byte 0): tag 0x2c: reserved bits 5-7 are set"},
         // A varint of 11 bytes (garbage), both near the end and with plenty of bytes after it.

@@ -144,16 +144,16 @@ class Generator final : public TraceReader {
     const std::uint32_t size = m_spec.size_bytes;
     if (m_fetch_threshold == 0) {
       for (std::size_t i = 0; i < n; ++i) {
-        records[i].size = size;
-        records[i].kind = AccessKind::kRead;
+        // The whole record: the caller's buffer may hold events from another reader.
+        records[i] = Record{records[i].address, size, AccessKind::kRead};
       }
     } else {
       for (std::size_t i = 0; i < n; ++i) {
         const std::uint64_t draw = m_kind_rng.next53();
-        records[i].size = size;
-        records[i].kind = draw < m_write_threshold   ? AccessKind::kWrite
-                          : draw < m_fetch_threshold ? AccessKind::kFetch
-                                                     : AccessKind::kRead;
+        records[i] = Record{records[i].address, size,
+                            draw < m_write_threshold   ? AccessKind::kWrite
+                            : draw < m_fetch_threshold ? AccessKind::kFetch
+                                                       : AccessKind::kRead};
       }
     }
     m_generated += n;

@@ -5,7 +5,11 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <stdexcept>
+#include <string>
+
+#include "traces/byte_size.h"
 
 namespace pagesim::traces {
 
@@ -150,7 +154,7 @@ char* format_decimal(char* out, std::uint32_t v) {
 TextTraceReader::TextTraceReader(InputFile input)
     : m_input(std::move(input)), m_buffer(new char[kMaxTextLineBytes]) {}
 
-std::string TextTraceReader::describe() const { return m_input.path() + " (text trace v1)"; }
+std::string TextTraceReader::describe() const { return m_input.path() + " (text trace v1.1)"; }
 
 void TextTraceReader::fail(const std::string& what) const {
   throw TraceError(m_input.path() + ":" + std::to_string(m_line) + ": " + what);
@@ -218,8 +222,8 @@ bool TextTraceReader::parse_line(const char* p, const char* end, Record& record)
       kind = AccessKind::kFetch;
       break;
     case '!':
-      fail("events (" + quote_token(p, end) +
-           ") are not supported yet: text format v1 holds accesses only");
+      parse_event(p + 1, end, record);
+      return true;
     default:
       fail("expected an access kind R, W or X, found " + quote_token(p, end));
   }
@@ -260,10 +264,174 @@ bool TextTraceReader::parse_line(const char* p, const char* end, Record& record)
       fail("unexpected " + quote_token(p, end) + " after the size (comments start with '#')");
     }
   }
-  record.address = address;
-  record.size = static_cast<std::uint32_t>(size);
-  record.kind = kind;
+  record = Record{address, static_cast<std::uint32_t>(size), kind};
   return true;
+}
+
+namespace {
+
+// The tokens of an event line: words separated by blanks, up to the end or a '#'.
+class Tokens {
+ public:
+  Tokens(const char* p, const char* end) : m_p(p), m_end(end) {}
+  // The next token, or an empty view at the end of the line (or at a comment).
+  std::string_view next() {
+    const char* p = skip_blanks(m_p, m_end);
+    const char* q = p;
+    while (!ends_token(q, m_end)) {
+      ++q;
+    }
+    m_p = q;
+    return std::string_view(p, static_cast<std::size_t>(q - p));
+  }
+  const char* position() const { return skip_blanks(m_p, m_end); }
+
+ private:
+  const char* m_p;
+  const char* m_end;
+};
+
+struct EventForm {
+  std::string_view command;  // "memslot"
+  std::string_view sub;      // "add", or "" when the command has no sub-word
+  EventOp op;
+  const char* usage;  // the form, for error messages
+};
+
+// Every event form. A command with sub-words lists one form per sub-word; for `ptewrite` the
+// sub-word comes after the address (handled in parse_event).
+constexpr EventForm kEventForms[] = {
+    {"memslot", "add", EventOp::kMemslotAdd, "!memslot add <id> <gpa> <size> [ro]"},
+    {"memslot", "del", EventOp::kMemslotDelete, "!memslot del <id>"},
+    {"memslot", "move", EventOp::kMemslotMove, "!memslot move <id> <new-gpa>"},
+    {"cr3", "", EventOp::kCr3, "!cr3 <address-space id>"},
+    {"invlpg", "", EventOp::kInvlpg, "!invlpg <address>"},
+    {"ptewrite", "unmap", EventOp::kPteUnmap, "!ptewrite <address> unmap|remap"},
+    {"ptewrite", "remap", EventOp::kPteRemap, "!ptewrite <address> unmap|remap"},
+    {"exit", "", EventOp::kExit, "!exit <address-space id>"},
+    {"madvise", "dontneed", EventOp::kMadviseDontneed,
+     "!madvise dontneed|pageout|cold <address> <length>"},
+    {"madvise", "pageout", EventOp::kMadvisePageout,
+     "!madvise dontneed|pageout|cold <address> <length>"},
+    {"madvise", "cold", EventOp::kMadviseCold, "!madvise dontneed|pageout|cold <address> <length>"},
+    {"balloon", "inflate", EventOp::kBalloonInflate, "!balloon inflate|deflate <pages>"},
+    {"balloon", "deflate", EventOp::kBalloonDeflate, "!balloon inflate|deflate <pages>"},
+};
+
+std::string quote(std::string_view text) {
+  return quote_token(text.data(), text.data() + text.size());
+}
+
+}  // namespace
+
+void TextTraceReader::parse_event(const char* p, const char* end, Record& record) const {
+  Tokens tokens(p, end);
+  const char* const command_begin = p;
+  const std::string_view command = tokens.next();
+  const EventForm* candidates = nullptr;  // the first form of the command
+  for (const EventForm& form : kEventForms) {
+    if (form.command == command) {
+      candidates = &form;
+      break;
+    }
+  }
+  if (ends_token(p, end) || candidates == nullptr) {  // "!" alone, or "! cr3"
+    fail("unknown event " + quote_token(command_begin - 1, end) +
+         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon)");
+  }
+  const std::string what = "'!" + std::string(command) + "'";
+  // Finds the form of the command with sub-word `sub`.
+  auto form_for = [&](std::string_view sub) -> const EventForm& {
+    for (const EventForm& form : kEventForms) {
+      if (form.command == command && form.sub == sub) {
+        return form;
+      }
+    }
+    std::string subs;
+    for (const EventForm& form : kEventForms) {
+      if (form.command == command) {
+        subs += (subs.empty() ? "" : ", ") + std::string(form.sub);
+      }
+    }
+    fail(what + ": " + (sub.empty() ? "missing" : "unknown") + " operation" +
+         (sub.empty() ? "" : " " + quote(sub)) + " (expected " + subs + ": " + candidates->usage +
+         ")");
+  };
+  const EventForm* form = candidates;
+  if (!candidates->sub.empty() && command != "ptewrite") {
+    form = &form_for(tokens.next());
+  }
+  std::uint64_t args[3] = {0, 0, 0};
+  // Reads argument `index`, named `name`; sizes take binary suffixes (4K, 2MiB).
+  auto argument = [&](unsigned index, const char* name, bool size) {
+    const std::string_view token = tokens.next();
+    if (token.empty()) {
+      fail(what + ": missing <" + name + "> (expected " + form->usage + ")");
+    }
+    std::optional<std::uint64_t> value = size ? parse_byte_size(token) : parse_unsigned(token);
+    if (!value) {
+      fail(what + ": bad <" + name + "> " + quote(token) +
+           (size ? " (expected a byte count: 0x-hex or decimal, optionally with K, M, G, T "
+                   "or P)"
+                 : " (expected 0x-hex or decimal, at most 64 bits)"));
+    }
+    args[index] = *value;
+  };
+  std::uint16_t flags = 0;
+  switch (form->op) {
+    case EventOp::kMemslotAdd:
+      argument(0, "id", false);
+      argument(1, "gpa", true);
+      argument(2, "size", true);
+      if (const char* at = tokens.position(); !ends_token(at, end)) {
+        if (tokens.next() != "ro") {
+          fail(what + ": unexpected " + quote_token(at, end) +
+               " (expected 'ro' or nothing: " + form->usage + ")");
+        }
+        flags = kEventReadonly;
+      }
+      break;
+    case EventOp::kMemslotDelete:
+      argument(0, "id", false);
+      break;
+    case EventOp::kMemslotMove:
+      argument(0, "id", false);
+      argument(1, "new-gpa", true);
+      break;
+    case EventOp::kCr3:
+    case EventOp::kExit:
+      argument(0, "address-space id", false);
+      break;
+    case EventOp::kInvlpg:
+      argument(0, "address", false);
+      break;
+    case EventOp::kPteUnmap:
+    case EventOp::kPteRemap:
+      argument(0, "address", false);
+      form = &form_for(tokens.next());
+      break;
+    case EventOp::kMadviseDontneed:
+    case EventOp::kMadvisePageout:
+    case EventOp::kMadviseCold:
+      argument(0, "address", false);
+      argument(1, "length", true);
+      break;
+    case EventOp::kBalloonInflate:
+    case EventOp::kBalloonDeflate:
+      argument(0, "pages", false);
+      break;
+    case EventOp::kNone:
+      break;
+  }
+  if (const char* at = tokens.position(); !ends_token(at, end)) {
+    fail(what + ": unexpected " + quote_token(at, end) + " after the arguments (expected " +
+         form->usage + ")");
+  }
+  Record event = Record::event(form->op, args[0], args[1], args[2], flags);
+  if (const char* wrong = check_event(event)) {
+    fail("'!" + std::string(event_name(form->op)) + "': " + wrong);
+  }
+  record = event;
 }
 
 TextTraceWriter::TextTraceWriter(const std::string& path)
@@ -283,6 +451,10 @@ void TextTraceWriter::write(std::span<const Record> records) {
     if (kWriteBufferBytes - m_used < kMaxRecordLineBytes) {
       flush();
     }
+    if (r.is_event()) {
+      write_event(r);
+      continue;
+    }
     char* out = buffer + m_used;
     *out++ = access_kind_letter(r.kind);
     *out++ = ' ';
@@ -296,6 +468,59 @@ void TextTraceWriter::write(std::span<const Record> records) {
     *out++ = '\n';
     m_used = static_cast<std::size_t>(out - buffer);
   }
+}
+
+void TextTraceWriter::write_event(const Record& r) {
+  if (const char* wrong = check_event(r)) {
+    throw TraceError(m_output.path() + ": cannot write event '" + std::string(event_name(r.op)) +
+                     "' (op " + std::to_string(static_cast<unsigned>(r.op)) + "): " + wrong);
+  }
+  // Canonical spelling: ids, address-space ids and page counts in decimal, addresses and
+  // GPAs in 0x-hex, sizes and lengths as exact byte sizes (2MiB, 4100).
+  auto hex = [](std::uint64_t v) {
+    char text[24];
+    char* end = format_hex(text, v);
+    return "0x" + std::string(text, end);
+  };
+  std::string line = "!" + std::string(event_name(r.op)) + " ";
+  switch (r.op) {
+    case EventOp::kMemslotAdd:
+      line += std::to_string(r.address) + " " + hex(r.arg1) + " " + format_byte_size(r.arg2);
+      if ((r.flags & kEventReadonly) != 0) {
+        line += " ro";
+      }
+      break;
+    case EventOp::kMemslotDelete:
+    case EventOp::kCr3:
+    case EventOp::kExit:
+    case EventOp::kBalloonInflate:
+    case EventOp::kBalloonDeflate:
+      line += std::to_string(r.address);
+      break;
+    case EventOp::kMemslotMove:
+      line += std::to_string(r.address) + " " + hex(r.arg1);
+      break;
+    case EventOp::kInvlpg:
+      line += hex(r.address);
+      break;
+    case EventOp::kPteUnmap:
+    case EventOp::kPteRemap:
+      line = "!ptewrite " + hex(r.address) + (r.op == EventOp::kPteUnmap ? " unmap" : " remap");
+      break;
+    case EventOp::kMadviseDontneed:
+    case EventOp::kMadvisePageout:
+    case EventOp::kMadviseCold:
+      line += hex(r.address) + " " + format_byte_size(r.arg1);
+      break;
+    case EventOp::kNone:
+      break;
+  }
+  line += '\n';
+  if (kWriteBufferBytes - m_used < line.size()) {
+    flush();
+  }
+  std::memcpy(m_buffer.get() + m_used, line.data(), line.size());
+  m_used += line.size();
 }
 
 void TextTraceWriter::add_comment(std::string_view comment) {

@@ -1,11 +1,11 @@
-// Text trace format v1 (docs/trace-format.md): one access per line,
+// Text trace format v1.1 (docs/trace-format.md): one access or event per line,
 //
 //   R|W|X <address> [size]      # address: 0x-hex or decimal; size: bytes, default 8
+//   !memslot add <id> <gpa> <size> [ro]      !cr3 <address-space id>     ...
 //
 // '#' starts a comment (whole line or after a record), blank lines are ignored, and lines
-// starting with '!' are reserved for events (CR3 switch, INVLPG, ...) of later versions and
-// rejected for now. The reader parses by hand from 1 MiB reads: no iostream, no allocation
-// per line.
+// starting with '!' are events (record.h lists them). The reader parses accesses by hand
+// from 1 MiB reads: no iostream, no allocation per access line.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,8 @@ class TextTraceReader final : public TraceReader {
  private:
   // Parses one line (without its '\n'); true if it held a record, false if blank/comment.
   bool parse_line(const char* begin, const char* end, Record& record) const;
+  // Parses an event line from just after its '!'.
+  void parse_event(const char* begin, const char* end, Record& record) const;
   // Moves the unparsed tail to the front of the buffer and reads more after it.
   void refill();
   [[noreturn]] void fail(const std::string& what) const;
@@ -56,6 +58,7 @@ class TextTraceWriter final : public TraceWriter {
 
  private:
   void flush();
+  void write_event(const Record& record);
 
   OutputFile m_output;
   std::unique_ptr<char[]> m_buffer;

@@ -88,13 +88,13 @@ TEST_P(TextFormatError, NamesLineAndProblem) {
 INSTANTIATE_TEST_SUITE_P(
     EveryError, TextFormatError,
     ::testing::Values(
-        // Lines starting with '!' are reserved for events (issue: "rejected until supported").
-        ErrorCase{"R 0x1000\n# c\n\nW 0x2000\n!cr3 0x5000\n",
-                  "t.trace:5: events ('!cr3') are not supported yet: text format v1 holds "
-                  "accesses only"},
-        ErrorCase{"  !invlpg 0x1000\n",
-                  "t.trace:1: events ('!invlpg') are not supported yet: text format v1 holds "
-                  "accesses only"},
+        // Lines starting with '!' are events (event_test.cc has every form and error).
+        ErrorCase{"R 0x1000\n# c\n\nW 0x2000\n!cr3 0x5000 0x6000\n",
+                  "t.trace:5: '!cr3': unexpected '0x6000' after the arguments (expected !cr3 "
+                  "<address-space id>)"},
+        ErrorCase{"  !invlpgx 0x1000\n",
+                  "t.trace:1: unknown event '!invlpgx' (events: !memslot, !cr3, !invlpg, "
+                  "!ptewrite, !exit, !madvise, !balloon)"},
         ErrorCase{"R 0x10\nQ 0x10\n", "t.trace:2: expected an access kind R, W or X, found 'Q'"},
         ErrorCase{"r 0x10\n", "t.trace:1: expected an access kind R, W or X, found 'r'"},
         ErrorCase{"RW 0x10\n", "t.trace:1: expected an access kind R, W or X, found 'RW'"},
@@ -154,7 +154,7 @@ TEST(TextFormat, ReadsInAnyBatchSizeAndStaysAtEnd) {
   Record more[4];
   EXPECT_EQ(reader->read(more), 0u);  // 0 at the end, and again after
   EXPECT_EQ(reader->read(more), 0u);
-  EXPECT_EQ(reader->describe(), dir.file("t.trace") + " (text trace v1)");
+  EXPECT_EQ(reader->describe(), dir.file("t.trace") + " (text trace v1.1)");
   EXPECT_EQ(reader->record_count(), std::nullopt);  // text traces do not know it upfront
 }
 

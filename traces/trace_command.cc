@@ -36,7 +36,7 @@ constexpr const char* kTraceUsage =
     "  gen PATTERN [options]   generate a synthetic trace (sequential, strided, uniform,\n"
     "                          zipf, pointer_chase)\n"
     "  convert IN... OUT       convert (and concatenate) traces between formats\n"
-    "  info TRACE              read a whole trace: record count, kinds, address range\n"
+    "  info TRACE              read a whole trace: record count, kinds, address range, events\n"
     "\n"
     "'pagesim trace <subcommand> --help' describes each. Formats: docs/trace-format.md.\n";
 
@@ -230,7 +230,7 @@ int run_info(const std::vector<std::string>& args) {
       "usage: pagesim trace info TRACE\n"
       "\n"
       "Reads the whole trace (checking it on the way) and prints its record count, access\n"
-      "kinds, address and size ranges.\n"
+      "kinds, address and size ranges of the accesses, and the events by kind.\n"
       "\n"
       "options");
   visible.add_options()("help,h", "print this help");
@@ -250,6 +250,7 @@ int run_info(const std::vector<std::string>& args) {
   auto reader = open_trace(vm["trace"].as<std::string>());
   std::vector<Record> batch(kBatchRecords);
   std::uint64_t kinds[3] = {};
+  std::uint64_t events[kLastEventOp + 1] = {};
   std::uint64_t records = 0;
   std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t highest = 0;  // of the last byte accessed
@@ -257,6 +258,10 @@ int run_info(const std::vector<std::string>& args) {
   std::uint32_t largest = 0;
   while (std::size_t n = reader->read(batch)) {
     for (const Record& r : std::span(batch).first(n)) {
+      if (r.is_event()) {
+        ++events[static_cast<unsigned>(r.op)];  // readers check op <= kLastEventOp
+        continue;
+      }
       ++kinds[static_cast<unsigned>(r.kind)];
       lowest = std::min(lowest, r.address);
       highest = std::max(highest, r.address + (r.size - 1));
@@ -265,18 +270,32 @@ int run_info(const std::vector<std::string>& args) {
     }
     records += n;
   }
+  std::uint64_t event_total = 0;
+  for (std::uint64_t count : events) {
+    event_total += count;
+  }
+  const std::uint64_t accesses = records - event_total;
+  // Shares of the accesses.
   auto share = [&](std::uint64_t k) {
     char text[64];
     std::snprintf(text, sizeof text, "%" PRIu64 " (%.1f%%)", k,
-                  records ? 100.0 * static_cast<double>(k) / static_cast<double>(records) : 0.0);
+                  accesses ? 100.0 * static_cast<double>(k) / static_cast<double>(accesses) : 0.0);
     return std::string(text);
   };
   std::cout << "trace:     " << reader->describe() << "\n"
-            << "records:   " << records << "\n"
+            << "records:   " << records << " (" << accesses << " accesses, " << event_total
+            << " events)\n"
             << "reads:     " << share(kinds[0]) << "\n"
             << "writes:    " << share(kinds[1]) << "\n"
             << "fetches:   " << share(kinds[2]) << "\n";
-  if (records > 0) {
+  // Events by op, in op order, those that occur.
+  for (unsigned op = 1; op <= kLastEventOp; ++op) {
+    if (events[op] != 0) {
+      std::cout << "event:     " << event_name(static_cast<EventOp>(op)) << ": " << events[op]
+                << "\n";
+    }
+  }
+  if (accesses > 0) {
     char text[96];
     std::snprintf(text, sizeof text, "0x%" PRIx64 " .. 0x%" PRIx64, lowest, highest);
     std::cout << "addresses: " << text << " (first to last byte accessed)\n"

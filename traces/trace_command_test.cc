@@ -100,12 +100,12 @@ TEST(TraceCommand, ConvertRoundTripsAndConcatenates) {
 
 TEST(TraceCommand, DamagedInputLeavesNoOutput) {
   ScratchDir dir;
-  write_bytes(dir.file("bad.trace"), "R 0x1000\nW 0x2000\n!cr3 0x5000\n");
+  write_bytes(dir.file("bad.trace"), "R 0x1000\nW 0x2000\n!cr3 0x5000 extra\n");
   const Outcome o = run({"convert", dir.file("bad.trace"), dir.file("out.pgt")});
   EXPECT_EQ(o.status, 1);
   EXPECT_EQ(o.err, "pagesim trace convert: " + dir.file("bad.trace") +
-                       ":3: events ('!cr3') are not supported yet: text format v1 holds "
-                       "accesses only\n");
+                       ":3: '!cr3': unexpected 'extra' after the arguments (expected !cr3 "
+                       "<address-space id>)\n");
   EXPECT_EQ(dir.list(), std::vector<std::string>{"bad.trace"}) << "no output, no temporary";
 }
 
@@ -163,13 +163,56 @@ TEST(TraceCommand, Info) {
   const Outcome o = run({"info", dir.file("t.trace")});
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, "trace:     " + dir.file("t.trace") +
-                       " (text trace v1)\n"
-                       "records:   4\n"
+                       " (text trace v1.1)\n"
+                       "records:   4 (4 accesses, 0 events)\n"
                        "reads:     1 (25.0%)\n"
                        "writes:    2 (50.0%)\n"
                        "fetches:   1 (25.0%)\n"
                        "addresses: 0x10 .. 0x200f (first to last byte accessed)\n"
                        "sizes:     4 .. 16 bytes\n");
+}
+
+TEST(TraceCommand, InfoCountsEventsByOp) {
+  ScratchDir dir;
+  write_bytes(dir.file("t.trace"),
+              "!memslot add 0 0 1GiB\n!cr3 1\nR 0x1000\n!invlpg 0x1000\nW 0x2000 16\n"
+              "!cr3 2\n!madvise dontneed 0x1000 4K\n!invlpg 0x2000\n!cr3 1\n");
+  const Outcome o = run({"info", dir.file("t.trace")});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "trace:     " + dir.file("t.trace") +
+                       " (text trace v1.1)\n"
+                       "records:   9 (2 accesses, 7 events)\n"
+                       "reads:     1 (50.0%)\n"
+                       "writes:    1 (50.0%)\n"
+                       "fetches:   0 (0.0%)\n"
+                       "event:     memslot add: 1\n"
+                       "event:     cr3: 3\n"
+                       "event:     invlpg: 2\n"
+                       "event:     madvise dontneed: 1\n"
+                       "addresses: 0x1000 .. 0x200f (first to last byte accessed)\n"
+                       "sizes:     8 .. 16 bytes\n");
+  // Events only: no address range.
+  write_bytes(dir.file("e.trace"), "!balloon inflate 4\n");
+  EXPECT_THAT(run({"info", dir.file("e.trace")}).out,
+              ::testing::EndsWith("records:   1 (0 accesses, 1 events)\n"
+                                  "reads:     0 (0.0%)\n"
+                                  "writes:    0 (0.0%)\n"
+                                  "fetches:   0 (0.0%)\n"
+                                  "event:     balloon inflate: 1\n"));
+}
+
+TEST(TraceCommand, ConvertKeepsEvents) {
+  ScratchDir dir;
+  const std::string text =
+      "!memslot add 1 0x100000 2MiB ro\nR 0x1000\n!cr3 3\nW 0x1008 4\n!ptewrite 0x1000 unmap\n";
+  write_bytes(dir.file("in.trace"), text);
+  ASSERT_EQ(run({"convert", dir.file("in.trace"), dir.file("mid.pgt")}).status, 0);
+  const Outcome o =
+      run({"convert", dir.file("mid.pgt"), "gen:sequential:count=1,base=0", dir.file("out.trace")});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, dir.file("out.trace") + ": 6 records (text)\n");
+  const std::string out = read_bytes(dir.file("out.trace"));
+  EXPECT_EQ(out.substr(out.find('\n') + 1), text + "R 0x0\n");  // after the command comment
 }
 
 TEST(DemoTrace, ReproducedByTheCommandAtItsTop) {
