@@ -10,6 +10,7 @@
 // no dependent miss on the walk's path.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "sim/address.h"
@@ -35,6 +36,11 @@ class PhysicalMemory {
   // a programming error of the caller.
   std::uint64_t read_u64(Hpa hpa) const { return m_words[hpa.value() >> 3]; }
   void write_u64(Hpa hpa, std::uint64_t value) { m_words[hpa.value() >> 3] = value; }
+
+  // Zeroes the 4 KiB frame at `frame_base` (4 KiB aligned): a fresh page-table page.
+  void zero_frame(Hpa frame_base) {
+    std::fill_n(&m_words[frame_base.value() >> 3], kFrameBytes / 8, std::uint64_t{0});
+  }
 
   // The frame's 512 entries (the DMI pointer of the SystemC shell).
   std::uint64_t* frame(std::uint64_t frame_number) {

@@ -1,0 +1,290 @@
+// The demand-paging kernel: builds x86-64 page tables in a physical memory and maps a page
+// on first touch, as Linux's anonymous-memory fault path does (handle_mm_fault ->
+// __handle_mm_fault allocating missing p4d/pud/pmd/pte tables top-down -> do_anonymous_page,
+// or do_huge_pmd_anonymous_page with THP).
+//
+// One template serves three kernels (docs/design-nested.md, "Generalised OS model"):
+//
+//   PageTableOs<Va, Pa, Memory, Frames>
+//   NativeOs = <Gva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>  the machine's kernel
+//   HostOs   = <Hva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>  the VMM process's page
+//              table: guest RAM is ordinary process memory, an HVA page has no HPA until
+//              first touched (host demand paging, 4 KiB or THP 2 MiB pages)
+//   GuestOs  = <Gva, Gpa, GuestPhysicalMemory, GuestFrames>           the guest kernel, its
+//              tables in guest-physical memory (instantiated by models/host)
+//
+// Va is the virtual space the tables translate, Pa the physical space the tables live in
+// and point to. Memory holds the tables (PageTableMemory below); Frames hands out table
+// and data frames (FrameSource below). The entry format is x86-64's in every instance
+// (models/walker/pte.h; a guest's entries hold GPAs, the host's HPAs).
+//
+// Address spaces are numbered by `asid` (the PCID the core runs them under; the host uses
+// one for the VMM process). Each has one root table (PML4, or PML5 with 5-level paging), a
+// zeroed 4 KiB frame allocated on first use. Pages are never unmapped yet (no reclaim).
+//
+// What a fault writes (Intel SDM Vol. 3A, 4.5): every entry it makes has P = 1, R/W = 1,
+// U/S = 1, A = 0, D = 0 (the walker sets A and D, SDM 4.8); a 2 MiB or 1 GiB leaf also has
+// PS = 1; all other bits are 0 (no G, no XD, write-back memory type). New table pages are
+// zeroed 4 KiB frames (Memory::zero_frame). The page size is params.thp for every fault, so
+// one address space never mixes sizes; a fault where the other size is already mapped is a
+// programming error of the model and throws std::logic_error, as does a fault on a page
+// already mapped.
+//
+// Frame order (tests and users rely on it; with mem::BasicFrameAllocator, page-table frames
+// ascend from its first byte and data frames of every size descend from the top):
+//  - address_space_root(asid), on its first call for `asid` (handle_page_fault calls it),
+//    allocates the root: one 4 KiB frame (Frames::allocate_table).
+//  - handle_page_fault allocates the missing table pages top-down, one table frame each,
+//    from the level below the root to the level above the leaf (4-level, 4 KiB pages:
+//    PDPT, PD, PT), then the data frame of the params.thp page size (Frames::allocate).
+//  Example: NativeOs, 4-level paging, thp = never, FrameAllocator first byte 1 MiB, memory
+//  M bytes. The first fault of a fresh address space takes table frames 0x100 (PML4),
+//  0x101 (PDPT), 0x102 (PD), 0x103 (PT) and data frame M/4K - 1; a fault on the next 4 KiB
+//  page takes only data frame M/4K - 2.
+//
+// Cost: page_fault_latency for a 4 KiB page; a huge page adds the zeroing of each further
+// 4 KiB, page_fault_latency + (page_bytes / 4 KiB - 1) * clear_page_latency (os_params.h).
+// The entry writes and table allocations are part of that cost, not charged separately.
+// OsParams::memory is not read here (it sizes the machine, in sim/).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/mem/frame_allocator.h"
+#include "models/mem/physical_memory.h"
+#include "models/os/os_params.h"
+#include "models/walker/pte.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::os {
+
+// The address spaces a page table translates from and lives in.
+template <class A>
+concept VirtualAddress = std::same_as<A, Gva> || std::same_as<A, Hva>;
+template <class A>
+concept PhysicalAddress = std::same_as<A, Gpa> || std::same_as<A, Hpa>;
+
+// Where page tables live: 8-byte entry reads and writes at a `Pa`, and zeroing a 4 KiB
+// frame (`frame_base` 4 KiB aligned). mem::PhysicalMemory is one for Hpa; the guest's
+// memory (GPA accesses through the EPT) is one for Gpa.
+template <class M, class Pa>
+concept PageTableMemory = PhysicalAddress<Pa> && requires(M& m, Pa pa, std::uint64_t value) {
+  { m.read_u64(pa) } -> std::same_as<std::uint64_t>;
+  { m.write_u64(pa, value) } -> std::same_as<void>;
+  { m.zero_frame(pa) } -> std::same_as<void>;
+};
+
+// Where frames come from: a 4 KiB page-table frame, and a data frame of a page size
+// (naturally aligned), both as `Pa`; both may throw mem::OutOfMemory.
+template <class F, class Pa>
+concept FrameSource = PhysicalAddress<Pa> && requires(F& f, PageSize size) {
+  { f.allocate_table() } -> std::same_as<Pa>;
+  { f.allocate(size) } -> std::same_as<Pa>;
+};
+
+// Statistics of one kernel, in a group named by its owner: "os" (native), the host's and
+// the guest's under their own names, so several coexist in one statistics tree.
+struct OsStats : stats::Group {
+  OsStats(stats::Group* parent, std::string name) : Group(parent, std::move(name)) {}
+
+  stats::Counter page_faults{*this, "page_faults", "not-present faults handled (first touches)"};
+  stats::Counter page_table_pages{*this, "page_table_pages",
+                                  "4 KiB page-table pages allocated, roots included"};
+  stats::Counter mapped_pages_4k{*this, "mapped_pages_4k", "4 KiB pages mapped"};
+  stats::Counter mapped_pages_2m{*this, "mapped_pages_2m", "2 MiB pages mapped"};
+  stats::Counter mapped_pages_1g{*this, "mapped_pages_1g", "1 GiB pages mapped"};
+  stats::Counter cycles{*this, "cycles", "cycles charged for page faults"};
+};
+
+namespace detail {
+// "gva", "hva": the space's name in messages.
+template <class Space>
+constexpr const char* space_name(Address<Space>) {
+  return Space::kName;
+}
+// Cold paths, out of line and shared by every instance (page_table_os.cc).
+unsigned checked_levels(unsigned levels, const std::string& owner);
+[[noreturn]] void throw_mapped_by_other_size(const std::string& owner, const char* space,
+                                             std::uint64_t va, std::uint16_t asid, PageSize mapped,
+                                             PageSize thp);
+[[noreturn]] void throw_already_mapped(const std::string& owner, const char* space,
+                                       std::uint64_t va, std::uint16_t asid, bool by_smaller,
+                                       PageSize thp);
+}  // namespace detail
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+class PageTableOs {
+ public:
+  // A page mapped in the tables: its base in the physical space and its size.
+  struct Mapping {
+    Pa page_base;
+    PageSize size = PageSize::k4K;
+    // The physical address of `va`, which lies in this page.
+    Pa pa_of(Va va) const { return page_base + va.page_offset(page_shift(size)); }
+    bool operator==(const Mapping&) const = default;
+  };
+
+  // `levels`: 4, or 5 with LA57 (else std::invalid_argument). Statistics go to a group
+  // `stats_name` under `parent` (may be dotted: "host.os"). `memory` and `frames` must
+  // outlive the model and describe the same physical memory.
+  PageTableOs(const OsParams& params, unsigned levels, Memory& memory, Frames& frames,
+              stats::Group* parent, std::string stats_name = "os")
+      : m_params(params),
+        m_page_size(thp_page_size(params.thp)),
+        m_memory(memory),
+        m_frames(frames),
+        m_stats(parent, std::move(stats_name)),
+        m_levels(detail::checked_levels(levels, m_stats.name())) {}
+
+  PageTableOs(const PageTableOs&) = delete;
+  PageTableOs& operator=(const PageTableOs&) = delete;
+
+  // The root table of address space `asid` (what CR3 points to), allocated on first use.
+  Pa address_space_root(std::uint16_t asid) {
+    if (asid >= m_roots.size()) {
+      m_roots.resize(std::size_t{asid} + 1, kNoRoot);
+    }
+    if (m_roots[asid] == kNoRoot) {
+      m_roots[asid] = allocate_table().value();
+    }
+    return Pa(m_roots[asid]);
+  }
+
+  // A not-present fault on `va` in address space `asid`: maps the params.thp-sized page
+  // that holds it (table pages first, top-down, then the data frame; see the file comment)
+  // and returns the fault's cost in cycles. `kind` does not change what is mapped: every
+  // first touch gets a private zeroed frame with R/W = 1 (Linux would map the shared zero
+  // page read-only on a read fault; not modelled). Throws mem::OutOfMemory when memory runs
+  // out, std::logic_error when the page is already mapped, by this or another page size.
+  Cycles handle_page_fault(std::uint16_t asid, Va va, AccessKind kind);
+
+  // The page that maps `va` in address space `asid`, by a software walk of the tables as
+  // they are (KVM's hva_to_pfn / GUP for the host instance): no side effects, no
+  // statistics, no A/D bits, no root allocated. nullopt when some entry on the way is not
+  // present or `asid` has no root yet.
+  std::optional<Mapping> lookup(std::uint16_t asid, Va va) const;
+  bool is_mapped(std::uint16_t asid, Va va) const { return lookup(asid, va).has_value(); }
+
+  // The cost handle_page_fault charges for a page of `size`.
+  Cycles fault_latency(PageSize size) const {
+    const std::uint64_t extra_4k_pages = page_bytes(size) / page_bytes(PageSize::k4K) - 1;
+    return m_params.page_fault_latency + m_params.clear_page_latency * extra_4k_pages;
+  }
+
+  unsigned levels() const { return m_levels; }
+  PageSize page_size() const { return m_page_size; }
+  const OsStats& stats() const { return m_stats; }
+
+ private:
+  static constexpr std::uint64_t kNoRoot = ~std::uint64_t{0};
+  // Flags of every entry the OS writes: present, writable, user; A and D left to the walker.
+  static constexpr std::uint64_t kEntryFlags =
+      walker::pte::kPresent | walker::pte::kRw | walker::pte::kUser;
+
+  // A zeroed 4 KiB frame for a page table; counted in page_table_pages.
+  Pa allocate_table() {
+    const Pa table = m_frames.allocate_table();
+    m_memory.zero_frame(table);
+    ++m_stats.page_table_pages;
+    return table;
+  }
+
+  OsParams m_params;
+  PageSize m_page_size;
+  Memory& m_memory;
+  Frames& m_frames;
+  OsStats m_stats;
+  unsigned m_levels;
+  std::vector<std::uint64_t> m_roots;  // indexed by asid: root table address, or kNoRoot
+};
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid, Va va,
+                                                              AccessKind) {
+  namespace pte = walker::pte;
+  const std::uint64_t v = va.value();
+  const unsigned leaf_level = pagesim::leaf_level(m_page_size);
+  std::uint64_t table = address_space_root(asid).value();
+
+  // Missing tables, top-down (Linux: p4d_alloc, pud_alloc, pmd_alloc, pte_alloc).
+  for (unsigned level = m_levels; level > leaf_level; --level) {
+    const Pa entry_pa(table | pte::entry_offset(v, level));
+    std::uint64_t entry = m_memory.read_u64(entry_pa);
+    if ((entry & pte::kPresent) == 0) {
+      entry = (allocate_table().value() & pte::kAddressMask) | kEntryFlags;
+      m_memory.write_u64(entry_pa, entry);
+    } else if (pte::is_leaf(entry, level)) {
+      detail::throw_mapped_by_other_size(m_stats.name(), detail::space_name(va), v, asid,
+                                         pte::leaf_page_size(level), m_page_size);
+    }
+    table = entry & pte::kAddressMask;
+  }
+
+  // The leaf and its data frame.
+  const Pa leaf_pa(table | pte::entry_offset(v, leaf_level));
+  const std::uint64_t old = m_memory.read_u64(leaf_pa);
+  if ((old & pte::kPresent) != 0) {
+    detail::throw_already_mapped(m_stats.name(), detail::space_name(va), v, asid,
+                                 !pte::is_leaf(old, leaf_level), m_page_size);
+  }
+  const Pa data = m_frames.allocate(m_page_size);
+  m_memory.write_u64(leaf_pa, (data.value() & pte::page_address_mask(m_page_size)) | kEntryFlags |
+                                  (m_page_size == PageSize::k4K ? 0 : pte::kPs));
+
+  ++m_stats.page_faults;
+  switch (m_page_size) {
+    case PageSize::k4K:
+      ++m_stats.mapped_pages_4k;
+      break;
+    case PageSize::k2M:
+      ++m_stats.mapped_pages_2m;
+      break;
+    case PageSize::k1G:
+      ++m_stats.mapped_pages_1g;
+      break;
+  }
+  const Cycles cost = fault_latency(m_page_size);
+  m_stats.cycles += cost.count();
+  return cost;
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+auto PageTableOs<Va, Pa, Memory, Frames>::lookup(std::uint16_t asid, Va va) const
+    -> std::optional<Mapping> {
+  namespace pte = walker::pte;
+  if (asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
+    return std::nullopt;
+  }
+  const std::uint64_t v = va.value();
+  std::uint64_t table = m_roots[asid];
+  for (unsigned level = m_levels; level >= pte::kPt; --level) {
+    const std::uint64_t entry = m_memory.read_u64(Pa(table | pte::entry_offset(v, level)));
+    if ((entry & pte::kPresent) == 0) {
+      return std::nullopt;
+    }
+    if (pte::is_leaf(entry, level)) {
+      const PageSize size = pte::leaf_page_size(level);
+      return Mapping{Pa(entry & pte::page_address_mask(size)), size};
+    }
+    table = entry & pte::kAddressMask;
+  }
+  return std::nullopt;  // not reached: every PT entry is a leaf
+}
+
+// The machine's kernel (native mode).
+using NativeOs = PageTableOs<Gva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>;
+// The VMM process's page table (HVA -> HPA): host demand paging of guest RAM.
+using HostOs = PageTableOs<Hva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>;
+
+extern template class PageTableOs<Gva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>;
+extern template class PageTableOs<Hva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>;
+
+}  // namespace pagesim::os

@@ -1,0 +1,313 @@
+// The generalised kernel (page_table_os.h): the host and guest instances, lookup(), and
+// several instances in one statistics tree. NativeOs's own behaviour is native_os_test.cc's.
+#include "models/os/page_table_os.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "models/mem/frame_allocator.h"
+#include "models/mem/physical_memory.h"
+#include "models/walker/pte.h"
+#include "models/walker/walker_test_machine.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::os {
+namespace {
+
+namespace pte = walker::pte;
+using walker::testing::caches_on;
+using walker::testing::Machine;
+
+constexpr std::uint64_t k4K = 4 * kKiB;
+constexpr std::uint64_t kFlags = pte::kPresent | pte::kRw | pte::kUser;
+
+// The value of the statistic at `path` below `root`; fails the test when there is none.
+std::uint64_t stat(const stats::Group& root, const std::string& path) {
+  for (const stats::Row& row : stats::collect(root)) {
+    if (row.path == path) {
+      return std::get<std::uint64_t>(row.value);
+    }
+  }
+  ADD_FAILURE() << "no statistic " << path;
+  return 0;
+}
+
+// ---- The concepts: what may instantiate the template, and what may not.
+
+static_assert(PageTableMemory<mem::PhysicalMemory, Hpa>);
+static_assert(!PageTableMemory<mem::PhysicalMemory, Gpa>);  // its addresses are HPAs only
+static_assert(FrameSource<mem::FrameAllocator, Hpa>);
+static_assert(FrameSource<mem::GuestFrameAllocator, Gpa>);
+static_assert(!FrameSource<mem::FrameAllocator, Gpa>);  // hands out HPAs, not GPAs
+static_assert(VirtualAddress<Gva> && VirtualAddress<Hva>);
+static_assert(!VirtualAddress<Gpa> && !PhysicalAddress<Hva>);
+
+template <class Va, class Pa, class Memory, class Frames>
+concept Instantiable = requires {
+  typename PageTableOs<Va, Pa, Memory, Frames>;
+};
+static_assert(Instantiable<Gva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>);
+static_assert(Instantiable<Hva, Hpa, mem::PhysicalMemory, mem::FrameAllocator>);
+// Guest tables in host memory, guest frames from the host allocator, a physical space
+// translated as if virtual: none compiles.
+static_assert(!Instantiable<Gva, Gpa, mem::PhysicalMemory, mem::GuestFrameAllocator>);
+static_assert(!Instantiable<Gva, Gpa, mem::PhysicalMemory, mem::FrameAllocator>);
+static_assert(!Instantiable<Gpa, Hpa, mem::PhysicalMemory, mem::FrameAllocator>);
+
+// ---- HostOs: the VMM process's page table, HVA -> HPA, with THP-sized pages.
+
+// Where the VMM's guest RAM block lies in its address space (QEMU mmaps it 2 MiB aligned
+// so that THP can back it).
+constexpr std::uint64_t kRamBlockHva = 0x7f00'0000'0000;
+
+TEST(HostOs, MapsHvasWith2MiBPagesOnFirstTouch) {
+  constexpr std::uint64_t kHostMemory = 1 * kGiB;
+  mem::PhysicalMemory memory(kHostMemory);
+  mem::FrameAllocator frames(kHostMemory, 1 * kMiB);
+  stats::Group root(nullptr, "");
+  HostOs host(OsParams{.thp = Thp::k2M}, 4, memory, frames, &root, "host.os");
+
+  // Three touches in two 2 MiB regions of the RAM block: two faults.
+  const Hva first(kRamBlockHva + 0x1234);
+  const Hva same_page(kRamBlockHva + 2 * kMiB - 8);
+  const Hva second(kRamBlockHva + 2 * kMiB + 0x5678);
+  EXPECT_FALSE(host.is_mapped(0, first));
+  host.handle_page_fault(0, first, AccessKind::kWrite);
+  EXPECT_TRUE(host.is_mapped(0, same_page));
+  EXPECT_FALSE(host.is_mapped(0, second));
+  host.handle_page_fault(0, second, AccessKind::kRead);
+
+  // Data frames descend from the top of host memory, 2 MiB aligned: 1G - 2M, then 1G - 4M.
+  const auto a = host.lookup(0, first);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(*a, (HostOs::Mapping{Hpa(kHostMemory - 2 * kMiB), PageSize::k2M}));
+  EXPECT_EQ(a->pa_of(first), Hpa(kHostMemory - 2 * kMiB + 0x1234));
+  EXPECT_EQ(host.lookup(0, same_page)->pa_of(same_page), Hpa(kHostMemory - 8));
+  EXPECT_EQ(host.lookup(0, second)->pa_of(second), Hpa(kHostMemory - 4 * kMiB + 0x5678));
+
+  // The tables: root (PML4) 1M, PDPT 1M + 4K, PD 1M + 8K; the PD entry is a 2 MiB leaf.
+  std::uint64_t table = 1 * kMiB;
+  for (unsigned level = pte::kPml4; level > pte::kPd; --level) {
+    const std::uint64_t raw = memory.read_u64(Hpa(table | pte::entry_offset(first.value(), level)));
+    EXPECT_EQ(raw & ~pte::kAddressMask, kFlags);
+    table = raw & pte::kAddressMask;
+  }
+  EXPECT_EQ(table, 1 * kMiB + 2 * k4K);
+  EXPECT_EQ(memory.read_u64(Hpa(table | pte::entry_offset(first.value(), pte::kPd))),
+            (kHostMemory - 2 * kMiB) | kFlags | pte::kPs);
+
+  EXPECT_EQ(stat(root, "host.os.page_faults"), 2u);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_2m"), 2u);
+  EXPECT_EQ(stat(root, "host.os.page_table_pages"), 3u);
+  EXPECT_EQ(stat(root, "host.os.cycles"), 2 * host.fault_latency(PageSize::k2M).count());
+}
+
+TEST(HostOs, FaultMessagesNameTheInstanceAndTheSpace) {
+  mem::PhysicalMemory memory(64 * kMiB);
+  mem::FrameAllocator frames(64 * kMiB, 1 * kMiB);
+  HostOs host(OsParams{}, 4, memory, frames, nullptr, "host.os");
+  host.handle_page_fault(0, Hva(kRamBlockHva), AccessKind::kRead);
+  try {
+    host.handle_page_fault(0, Hva(kRamBlockHva), AccessKind::kRead);
+    FAIL() << "a second fault on a mapped page must throw";
+  } catch (const std::logic_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "host.os: fault on hva 0x7f0000000000 in asid 0, already mapped");
+  }
+  EXPECT_THROW(HostOs(OsParams{}, 3, memory, frames, nullptr, "host.os"), std::invalid_argument);
+}
+
+// ---- Several instances in one statistics tree.
+
+TEST(PageTableOs, InstancesWithDifferentNamesCoexistInOneStatsTree) {
+  // A native kernel and a host kernel on one machine's memory and frames, each with its own
+  // statistics; the native instance keeps its step-1 names (os.*).
+  mem::PhysicalMemory memory(1 * kGiB);
+  mem::FrameAllocator frames(1 * kGiB, 1 * kMiB);
+  stats::Group root(nullptr, "");
+  NativeOs native(OsParams{}, 4, memory, frames, &root);  // "os" by default
+  HostOs host(OsParams{.thp = Thp::k2M}, 5, memory, frames, &root, "host.os");
+
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    native.handle_page_fault(0, Gva(0x40'0000 + i * k4K), AccessKind::kRead);
+  }
+  host.handle_page_fault(0, Hva(kRamBlockHva), AccessKind::kWrite);
+
+  // Native, first: root + PDPT + PD + PT (frames 1M .. 1M + 12K), data 1G - 4K, -8K, -12K.
+  // Host, then: 5-level, 2 MiB pages: root + PML4 + PDPT + PD (1M + 16K .. 1M + 28K); its
+  // data frame is the highest 2 MiB frame below 1G - 12K: 1G - 4M.
+  EXPECT_EQ(native.lookup(0, Gva(0x40'2000))->page_base, Hpa(1 * kGiB - 3 * k4K));
+  EXPECT_EQ(host.lookup(0, Hva(kRamBlockHva))->page_base, Hpa(1 * kGiB - 4 * kMiB));
+  EXPECT_EQ(host.address_space_root(0), Hpa(1 * kMiB + 4 * k4K));
+  // The two address spaces are separate: neither maps the other's address.
+  EXPECT_FALSE(native.is_mapped(0, Gva(kRamBlockHva)));
+  EXPECT_FALSE(host.is_mapped(0, Hva(0x40'0000)));
+
+  for (const char* name : {"page_faults", "page_table_pages", "mapped_pages_4k", "mapped_pages_2m",
+                           "mapped_pages_1g", "cycles"}) {
+    SCOPED_TRACE(name);
+    // stat() fails the test when a name is missing.
+    stat(root, std::string("os.") + name);
+    stat(root, std::string("host.os.") + name);
+  }
+  EXPECT_EQ(stat(root, "os.page_faults"), 3u);
+  EXPECT_EQ(stat(root, "os.mapped_pages_4k"), 3u);
+  EXPECT_EQ(stat(root, "os.page_table_pages"), 4u);
+  EXPECT_EQ(stat(root, "host.os.page_faults"), 1u);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_4k"), 0u);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_2m"), 1u);
+  EXPECT_EQ(stat(root, "host.os.page_table_pages"), 4u);
+
+  // Why the name is an argument: two instances under one name collide.
+  NativeOs clash(OsParams{}, 4, memory, frames, &root);
+  EXPECT_THROW(stats::collect(root), std::logic_error);
+}
+
+// ---- lookup(): the tables as the hardware walker reads them, without side effects.
+
+struct LookupCase {
+  unsigned levels;
+  PageSize size;
+};
+
+class LookupAgreesWithTheWalker : public ::testing::TestWithParam<LookupCase> {};
+
+TEST_P(LookupAgreesWithTheWalker, OnMappedAndUnmappedAddresses) {
+  const auto [levels, size] = GetParam();
+  // 256 GiB of (reserved, mostly untouched) memory: room for 100 1 GiB pages.
+  Machine m(levels, size, caches_on(), 256 * kGiB);
+  // Pseudo-random addresses over 2^47 bytes (below the 4-level canonical limit), some
+  // repeated; every other one is mapped.
+  std::vector<std::uint64_t> vas;
+  std::uint64_t x = 0x9e37'79b9'7f4a'7c15;
+  for (int i = 0; i < 200; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    vas.push_back(x & ((std::uint64_t{1} << 47) - 1));
+  }
+  std::set<std::uint64_t> mapped_pages;
+  for (std::size_t i = 0; i < vas.size(); i += 2) {
+    if (mapped_pages.insert(vas[i] >> page_shift(size)).second) {
+      m.map(vas[i]);
+    }
+  }
+  const std::uint64_t tables = m.os.stats().page_table_pages.value();
+  for (std::uint64_t va : vas) {
+    SCOPED_TRACE(va);
+    // Read every entry the lookup reads before and after: lookup() sets no A/D bits.
+    const std::vector<Hpa> chain = m.entry_chain(va);
+    std::vector<std::uint64_t> before;
+    for (Hpa e : chain) {
+      before.push_back(m.memory.read_u64(e));
+    }
+    const std::optional<NativeOs::Mapping> got = m.os.lookup(0, Gva(va));
+    const std::optional<Translation> want = m.walker.translate_debug(m.root(), Gva(va));
+    ASSERT_EQ(got.has_value(), mapped_pages.count(va >> page_shift(size)) != 0);
+    ASSERT_EQ(got.has_value(), want.has_value());
+    EXPECT_EQ(m.os.is_mapped(0, Gva(va)), got.has_value());
+    if (got) {
+      EXPECT_EQ(got->page_base, want->page_base);
+      EXPECT_EQ(got->size, want->size);
+      EXPECT_EQ(got->size, size);
+      EXPECT_EQ(got->pa_of(Gva(va)), want->hpa_of(va));
+    }
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      EXPECT_EQ(m.memory.read_u64(chain[i]), before[i]);
+    }
+  }
+  // No side effects: no table allocated, no fault counted, and an address space without a
+  // root is not given one.
+  EXPECT_FALSE(m.os.lookup(7, Gva(vas[0])).has_value());
+  EXPECT_EQ(m.os.stats().page_table_pages.value(), tables);
+  EXPECT_EQ(m.os.stats().page_faults.value(), mapped_pages.size());
+  EXPECT_EQ(m.frames.table_frames_allocated(), tables);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LevelsAndSizes, LookupAgreesWithTheWalker,
+    ::testing::Values(LookupCase{4, PageSize::k4K}, LookupCase{4, PageSize::k2M},
+                      LookupCase{4, PageSize::k1G}, LookupCase{5, PageSize::k4K},
+                      LookupCase{5, PageSize::k2M}, LookupCase{5, PageSize::k1G}),
+    [](const ::testing::TestParamInfo<LookupCase>& i) {
+      return "L" + std::to_string(i.param.levels) + "_" + std::string(page_size_name(i.param.size));
+    });
+
+// ---- A GuestOs-shaped instance: tables in guest-physical memory, frames from guest RAM.
+
+// A TEST-ONLY stand-in for models/host's GuestPhysicalMemory until that exists: guest
+// physical memory as one block of host memory at a fixed HPA (GPA g is HPA kGuestBase + g,
+// as if one memslot were backed by contiguous, already-faulted host pages), addressed by
+// Gpa. The real one translates each GPA through the EPT (and may take EPT violations).
+class TestGuestMemory {
+ public:
+  static constexpr std::uint64_t kGuestBase = 64 * kMiB;
+  TestGuestMemory(mem::PhysicalMemory& host, std::uint64_t guest_bytes)
+      : m_host(host), m_guest_bytes(guest_bytes) {}
+
+  std::uint64_t read_u64(Gpa gpa) { return m_host.read_u64(to_hpa(gpa)); }
+  void write_u64(Gpa gpa, std::uint64_t value) { m_host.write_u64(to_hpa(gpa), value); }
+  void zero_frame(Gpa frame_base) { m_host.zero_frame(to_hpa(frame_base)); }
+
+  Hpa to_hpa(Gpa gpa) const {
+    EXPECT_LT(gpa.value(), m_guest_bytes) << "GPA outside the test guest";
+    return Hpa(kGuestBase + gpa.value());
+  }
+
+ private:
+  mem::PhysicalMemory& m_host;
+  std::uint64_t m_guest_bytes;
+};
+
+using TestGuestOs = PageTableOs<Gva, Gpa, TestGuestMemory, mem::GuestFrameAllocator>;
+
+TEST(GuestOs, MapsGuestPagesIntoGuestPhysicalFrames) {
+  // Guest RAM with a VGA-like hole and a PCI-like hole: [0, 640K), [1M, 16M), [32M, 36M).
+  mem::PhysicalMemory host(128 * kMiB);
+  TestGuestMemory guest_memory(host, 36 * kMiB);
+  mem::GuestFrameAllocator guest_frames(
+      {{0, 640 * kKiB}, {1 * kMiB, 16 * kMiB}, {32 * kMiB, 36 * kMiB}}, 1 * kMiB);
+  stats::Group root(nullptr, "");
+  TestGuestOs guest(OsParams{.thp = Thp::k2M}, 4, guest_memory, guest_frames, &root, "guest");
+
+  // Three 2 MiB guest pages. Tables: root GPA 1M, PDPT 1M + 4K, PD 1M + 8K. Data, 2 MiB
+  // frames from the top of the highest range [32M, 36M): 34M, 32M; the third would start
+  // in the hole (30M < 32M), so it is the top of [1M, 16M): 14M.
+  const Gva va(0x0000'5555'0000'0000);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    guest.handle_page_fault(0, va + i * 2 * kMiB, AccessKind::kWrite);
+  }
+  EXPECT_EQ(guest.address_space_root(0), Gpa(1 * kMiB));
+  EXPECT_EQ(guest.lookup(0, va), (TestGuestOs::Mapping{Gpa(34 * kMiB), PageSize::k2M}));
+  EXPECT_EQ(guest.lookup(0, va + 2 * kMiB)->page_base, Gpa(32 * kMiB));
+  EXPECT_EQ(guest.lookup(0, va + 4 * kMiB + 0x123)->pa_of(va + 4 * kMiB + 0x123),
+            Gpa(14 * kMiB + 0x123));
+  EXPECT_FALSE(guest.is_mapped(0, va + 6 * kMiB));
+
+  // The guest's root entry lives in host memory at kGuestBase + its GPA and holds the GPA of
+  // the next guest table, in the ordinary x86 format.
+  const std::uint64_t pml4e =
+      host.read_u64(Hpa(TestGuestMemory::kGuestBase + 1 * kMiB + pte::entry_offset(va.value(), 4)));
+  EXPECT_EQ(pml4e, (1 * kMiB + k4K) | kFlags);
+
+  EXPECT_EQ(stat(root, "guest.page_faults"), 3u);
+  EXPECT_EQ(stat(root, "guest.mapped_pages_2m"), 3u);
+  EXPECT_EQ(stat(root, "guest.page_table_pages"), 3u);
+
+  // Guest RAM runs out: the next 2 MiB frame, 12M, then ... down to 2M; [1M, 2M) cannot
+  // hold one above the table frames (1M .. 1M + 12K): out of memory.
+  for (std::uint64_t i = 3; i < 3 + 6; ++i) {  // 12M, 10M, 8M, 6M, 4M, 2M
+    guest.handle_page_fault(0, va + i * 2 * kMiB, AccessKind::kWrite);
+  }
+  EXPECT_EQ(guest.lookup(0, va + 8 * 2 * kMiB)->page_base, Gpa(2 * kMiB));
+  EXPECT_THROW(guest.handle_page_fault(0, va + 9 * 2 * kMiB, AccessKind::kWrite), mem::OutOfMemory);
+}
+
+}  // namespace
+}  // namespace pagesim::os
