@@ -67,11 +67,19 @@ struct NestedMachine {
         m_data_top(c.guest_bytes),
         guest_root(alloc_guest_table()) {}
 
-  // Backs the ept_size page holding `gpa` with a fresh host frame, unless mapped.
-  void back(Gpa gpa) {
+  // Backs the ept_size page holding `gpa` with a fresh host frame, unless mapped. A 4 KiB
+  // frame for a guest page-table page comes from the host's dense table pool rather than
+  // from among the data frames: the simulator stores only table contents, and 4 KiB guest
+  // tables scattered one per 2 MiB of host memory would make the host process resident in
+  // a huge page per guest table (64 GiB for a 64 GiB guest). The modelled timing does not
+  // depend on it (FixedLatency).
+  void back(Gpa gpa, bool guest_table = false) {
     if (!ept.lookup_debug(gpa)) {
       const unsigned shift = page_shift(cfg.ept_size);
-      ept.map(gpa.page_base(shift), frames.allocate(cfg.ept_size), cfg.ept_size);
+      const Hpa frame = guest_table && cfg.ept_size == PageSize::k4K
+                            ? frames.allocate_table()
+                            : frames.allocate(cfg.ept_size);
+      ept.map(gpa.page_base(shift), frame, cfg.ept_size);
     }
   }
   // The HPA of a backed GPA (software walk of the EPT).
@@ -80,7 +88,7 @@ struct NestedMachine {
   Gpa alloc_guest_table() {
     const Gpa gpa(m_table_next);
     m_table_next += 4 * kKiB;
-    back(gpa);
+    back(gpa, /*guest_table=*/true);
     return gpa;
   }
   Gpa alloc_guest_data(PageSize size) {
