@@ -43,7 +43,7 @@ class TraceReader {
   // is damaged; the records of that call are then lost and the reader must not be used again.
   virtual std::size_t read(std::span<Record> out) = 0;
 
-  // What is being read, for summaries: e.g. "demo.trace (text trace v1)".
+  // What is being read, for summaries: e.g. "demo.trace (text trace v1.1)".
   virtual std::string describe() const = 0;
 
   // The number of records the whole trace holds, when known before reading it (binary

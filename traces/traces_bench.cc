@@ -1,6 +1,9 @@
 // Decoding speed of the trace readers, in records per second (items_per_second), for the
 // two traces of the replay benchmark: (a) a TLB-friendly sequential sweep, (b) uniform
-// random over 64 GiB. Target: binary decoding >= 50 M records/s on one core.
+// random over 64 GiB; and (c) the uniform trace with every 1000th record an event (an
+// `!invlpg` or `!cr3`), to show events cost nothing on the access path. Target: binary
+// decoding >= 50 M records/s on one core. Records are 32 bytes (record.h): a batch of 4096
+// is 128 KiB.
 //
 //   build-traces/traces/pagesim_traces_bench [--benchmark_filter=Binary]
 #include <benchmark/benchmark.h>
@@ -21,12 +24,14 @@ namespace {
 constexpr std::uint64_t kRecords = 10'000'000;
 constexpr std::size_t kBatch = 4096;
 
-// 0: sequential over 1 GiB; 1: uniform over 64 GiB; 2: zipf over 64 GiB (generator only).
+// 0: sequential over 1 GiB; 1: uniform over 64 GiB; 2: zipf over 64 GiB (generator only);
+// 3: trace 1 with every 1000th record replaced by an event (files only).
 const char* spec_of(int which) {
   switch (which) {
     case 0:
       return "sequential:count=10000000,footprint=1GiB";
     case 1:
+    case 3:
       return "uniform:count=10000000,footprint=64GiB";
     default:
       return "zipf:count=10000000,footprint=64GiB";
@@ -45,7 +50,16 @@ const std::string& trace_file(int which, Format format) {
     auto reader = make_generator(parse_generator_spec(spec_of(which)));
     auto writer = create_writer(it->second, format);
     std::array<Record, kBatch> batch;
+    std::uint64_t index = 0;
     while (std::size_t n = reader->read(batch)) {
+      if (which == 3) {
+        for (std::size_t i = 0; i < n; ++i, ++index) {
+          if (index % 1000 == 999) {
+            batch[i] = (index / 1000) % 2 ? Record::event(EventOp::kCr3, index % 7)
+                                          : Record::event(EventOp::kInvlpg, batch[i].address);
+          }
+        }
+      }
       writer->write(std::span<const Record>(batch.data(), n));
     }
     writer->finish();
@@ -103,9 +117,10 @@ void BM_BinaryEncode(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kRecords));
 }
 
-// The argument picks the trace (spec_of): 0 sequential, 1 uniform, 2 zipf.
-BENCHMARK(BM_BinaryDecode)->ArgName("trace")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_TextParse)->ArgName("trace")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+// The argument picks the trace (spec_of): 0 sequential, 1 uniform, 2 zipf, 3 uniform with
+// events.
+BENCHMARK(BM_BinaryDecode)->ArgName("trace")->Arg(0)->Arg(1)->Arg(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TextParse)->ArgName("trace")->Arg(0)->Arg(1)->Arg(3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Generate)->ArgName("trace")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BinaryEncode)->ArgName("trace")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
