@@ -42,9 +42,9 @@ std::uint64_t EptTables::eptp() const {
 }
 
 Hpa EptTables::new_table() {
-  // FrameAllocator frames come from a reservation that reads as zero until written, and a
-  // table frame is never handed out twice: the new table is all not-present entries.
+  // Zeroed: all entries not present, also once frames are reused after reclaim.
   const Hpa table = m_frames.allocate_table();
+  m_memory.zero_frame(table);
   ++m_stats.table_pages;
   return table;
 }
