@@ -34,6 +34,7 @@ CoreModule::~CoreModule() {
 void CoreModule::end_of_elaboration() {
   m_tlbs = &tlb_port->hierarchy();
   m_os = os_port.operator->();
+  m_walker_control = &walker_port->walker();
 }
 
 void CoreModule::run() {
@@ -47,7 +48,12 @@ void CoreModule::run() {
       }
       std::uint64_t batch_cycles = 0;
       for (std::size_t i = 0; i < n; ++i) {
-        batch_cycles += access(m_batch[i]).count();
+        const traces::Record& r = m_batch[i];
+        if (r.is_event()) {
+          handle_event(r, done + i + 1);
+        } else {
+          batch_cycles += access(r).count();
+        }
       }
       m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
       if (m_qk.need_sync()) {
@@ -63,6 +69,39 @@ void CoreModule::run() {
   } catch (...) {
     m_failure = std::current_exception();
     sc_core::sc_stop();
+  }
+}
+
+void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
+  ++m_stats.events;
+  switch (r.op) {
+    case traces::EventOp::kCr3: {
+      // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set,
+      // as Linux switches mm with PCIDs: entries stay, tagged by PCID (SDM 4.10.1). The
+      // address-space id is the PCID, which has 12 bits.
+      if (r.address >= 4096) {
+        throw std::runtime_error("trace record " + std::to_string(position) + ": !cr3 " +
+                                 std::to_string(r.address) +
+                                 ": address-space ids are PCIDs, 0 to 4095");
+      }
+      m_asid = static_cast<std::uint16_t>(r.address);
+      m_pcid = m_asid;
+      m_root = m_os->address_space_root(m_asid);
+      ++m_stats.cr3_writes;
+      return;
+    }
+    case traces::EventOp::kInvlpg:
+      // INVLPG: the TLB entries for the page (any page size) in the current PCID, and
+      // every paging-structure-cache entry of the current PCID (SDM 4.10.4.1).
+      m_tlbs->invalidate_page(Gva(r.address), m_pcid, m_vpid);
+      m_walker_control->invalidate_page(Gva(r.address), m_pcid);
+      ++m_stats.invlpgs;
+      return;
+    default:
+      throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
+                               std::string(traces::event_name(r.op)) +
+                               "' is not supported in mode native (native mode takes !cr3 "
+                               "and !invlpg)");
   }
 }
 

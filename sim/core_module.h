@@ -13,6 +13,10 @@
 // The access costs core.cycles_per_access + TLB latencies + walk latency + fault latency.
 // An access that crosses a page boundary translates both pages.
 //
+// Events: `!cr3 ID` switches to address space ID (its PCID; entries of other PCIDs stay),
+// `!invlpg GVA` invalidates that page's TLB entries and the current PCID's
+// paging-structure-cache entries. Other events need the modes that model them.
+//
 // Time: cycles are summed as integers per batch of records; the quantum keeper is told
 // once per batch and synchronises only when the quantum is used up.
 #pragma once
@@ -28,6 +32,7 @@
 
 #include "models/os/os_module.h"
 #include "models/tlb/tlb_module.h"
+#include "models/walker/walker_module.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
 #include "sim/time.h"
@@ -47,6 +52,9 @@ struct CoreStats : stats::Group {
                                     "cycles spent translating: TLB latencies, walks, faults"};
   stats::Counter fault_cycles{*this, "fault_cycles", "cycles of page-fault handling"};
   stats::Counter page_splits{*this, "page_splits", "accesses that cross a page boundary"};
+  stats::Counter events{*this, "events", "trace events replayed"};
+  stats::Counter cr3_writes{*this, "cr3_writes", "address-space switches (!cr3)"};
+  stats::Counter invlpgs{*this, "invlpgs", "INVLPG instructions (!invlpg)"};
   stats::Counter dirty_walks{*this, "dirty_walks",
                              "walks to set the dirty flag for a store through a clean TLB entry"};
   stats::Formula translation_overhead{
@@ -67,6 +75,8 @@ class CoreModule final : public sc_core::sc_module {
   sc_core::sc_port<tlb::TlbIf> tlb_port{"tlb_port"};
   sc_core::sc_port<os::OsIf> os_port{"os_port"};
   tlm_utils::simple_initiator_socket<CoreModule> walker_socket{"walker_socket"};
+  // Invalidations (INVLPG) reach the walker's paging-structure caches directly.
+  sc_core::sc_port<walker::WalkerControlIf> walker_port{"walker_port"};
 
   // `progress` is called every 2^20 accesses with the count so far (may be empty).
   CoreModule(sc_core::sc_module_name name, const SimParams& params, const CycleClock& clock,
@@ -82,6 +92,8 @@ class CoreModule final : public sc_core::sc_module {
   void end_of_elaboration() override;
   void run();
   Cycles access(const traces::Record& r);
+  // A trace event; `position` is the record's number in the trace (from 1) for errors.
+  void handle_event(const traces::Record& r, std::uint64_t position);
   Cycles translate(AccessKind kind, Gva gva);
   Cycles walk_and_fill(AccessKind kind, Gva gva);
 
@@ -92,6 +104,7 @@ class CoreModule final : public sc_core::sc_module {
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
   os::OsIf* m_os = nullptr;
+  walker::Walker* m_walker_control = nullptr;
   tlm_utils::tlm_quantumkeeper m_qk;
   tlm::tlm_generic_payload m_gp;
   TranslationExt m_ext;

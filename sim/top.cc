@@ -20,6 +20,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   m_core.tlb_port.bind(m_tlb.tlb_export);
   m_core.os_port.bind(m_os.os_export);
   m_core.walker_socket.bind(m_walker.translate_socket);
+  m_core.walker_port.bind(m_walker.control_export);
   m_walker.timing_port.bind(m_memory.timing_export);
 }
 

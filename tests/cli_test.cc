@@ -154,6 +154,43 @@ TEST(Replay, TextAndBinaryTracesGiveIdenticalStatistics) {
   EXPECT_NE(ja.find("\"sim.page_splits\": 1,"), std::string::npos) << ja;
 }
 
+TEST(Events, Cr3SwitchesAddressSpacesTaggedByPcidAndInvlpgDropsOnePage) {
+  TempDir dir;
+  // Page A in address space 1, then the same GVA in address space 2: a new page table, a
+  // new fault, a TLB miss (other PCID). Back in 1, A hits: the entry is PCID-tagged and
+  // survives the switch (SDM 4.10.1). INVLPG A in 1 drops A's TLB entries and PCID 1's
+  // paging-structure-cache entries (SDM 4.10.4.1): the next access misses and walks all 4
+  // levels.
+  auto s = replay(dir,
+                  "!cr3 1\nR 0x7f0000001000\n!cr3 2\nR 0x7f0000001000\n!cr3 1\n"
+                  "R 0x7f0000001000\n!invlpg 0x7f0000001000\nR 0x7f0000001000\n");
+  EXPECT_EQ(s["sim.accesses"], 4);
+  EXPECT_EQ(s["sim.events"], 4);
+  EXPECT_EQ(s["sim.cr3_writes"], 3);
+  EXPECT_EQ(s["sim.invlpgs"], 1);
+  EXPECT_EQ(s["os.page_faults"], 2);
+  EXPECT_EQ(s["tlb.l1d.hits"], 1);
+  EXPECT_EQ(s["tlb.l1d.misses"], 3);
+  // Two first touches walk twice each (faulting walk, retried walk), plus the walk after
+  // INVLPG, which reads one entry per level.
+  EXPECT_EQ(s["walker.walks"], 5);
+  // The faulting walks find empty roots (1 reference each, nothing cached); the two
+  // retried walks and the walk after INVLPG read all 4 levels.
+  EXPECT_EQ(s["walker.refs_per_walk[1]"], 2);
+  EXPECT_EQ(s["walker.refs_per_walk[4]"], 3);
+}
+
+TEST(Events, AnEventTheModeDoesNotModelIsAnErrorNamingTheRecord) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x1000\n!memslot add 1 0x100000 4096\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --json " + dir.file("s.json")));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("trace record 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("memslot add"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mode native"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("s.json")));
+}
+
 TEST(Errors, UnknownKeyIsAUsageErrorNamingTheKey) {
   TempDir dir;
   write_text(dir.file("t.trace"), "R 0x1000\n");

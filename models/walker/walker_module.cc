@@ -11,6 +11,7 @@ WalkerModule::WalkerModule(sc_core::sc_module_name name, const WalkerParams& par
       m_clock(clock),
       m_walker(params, levels, memory, *this, stats_parent) {
   translate_socket.register_b_transport(this, &WalkerModule::b_transport);
+  control_export.bind(*this);
 }
 
 void WalkerModule::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {

@@ -21,15 +21,24 @@
 
 namespace pagesim::walker {
 
-class WalkerModule final : public sc_core::sc_module, private mem::MemoryTiming {
+// Control of the walker outside a translation: invalidations (INVLPG and friends).
+class WalkerControlIf : public virtual sc_core::sc_interface {
+ public:
+  virtual Walker& walker() = 0;
+};
+
+class WalkerModule final : public sc_core::sc_module,
+                           public WalkerControlIf,
+                           private mem::MemoryTiming {
  public:
   tlm_utils::simple_target_socket<WalkerModule> translate_socket{"translate_socket"};
   sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
+  sc_core::sc_export<WalkerControlIf> control_export{"control_export"};
 
   WalkerModule(sc_core::sc_module_name name, const WalkerParams& params, unsigned levels,
                mem::PhysicalMemory& memory, const CycleClock& clock, stats::Group* stats_parent);
 
-  Walker& walker() { return m_walker; }
+  Walker& walker() override { return m_walker; }
 
  private:
   void end_of_elaboration() override { m_timing = &timing_port->timing(); }
