@@ -11,13 +11,6 @@ namespace {
 
 namespace pte = walker::pte;
 
-unsigned checked_levels(std::uint32_t levels) {
-  if (levels != 4 && levels != 5) {
-    throw std::invalid_argument("ept.levels: " + std::to_string(levels) + " is not 4 or 5");
-  }
-  return levels;
-}
-
 std::string hex(std::uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
@@ -29,7 +22,7 @@ std::string hex(std::uint64_t v) {
 EptTables::EptTables(const EptParams& params, mem::PhysicalMemory& memory,
                      mem::FrameAllocator& frames, stats::Group* parent)
     : m_format(params.format),
-      m_levels(checked_levels(params.levels)),
+      m_levels(pte::checked_levels(params.levels, "ept.levels")),
       m_ad_bits(params.ad_bits),
       m_bits(format_bits(params.format)),
       m_memory(memory),

@@ -26,14 +26,6 @@ std::string fault_on(const std::string& owner, const char* space, std::uint64_t 
 
 }  // namespace
 
-unsigned checked_levels(unsigned levels, const std::string& owner) {
-  if (levels != 4 && levels != 5) {
-    throw std::invalid_argument(owner + ": paging levels " + std::to_string(levels) +
-                                " is not 4 or 5 (4-level paging or LA57)");
-  }
-  return levels;
-}
-
 void throw_mapped_by_other_size(const std::string& owner, const char* space, std::uint64_t va,
                                 std::uint16_t asid, PageSize mapped, PageSize thp) {
   throw std::logic_error(fault_on(owner, space, va, asid) + ", already mapped by a " +

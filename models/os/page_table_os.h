@@ -112,7 +112,6 @@ constexpr const char* space_name(Address<Space>) {
   return Space::kName;
 }
 // Cold paths, out of line and shared by every instance (page_table_os.cc).
-unsigned checked_levels(unsigned levels, const std::string& owner);
 [[noreturn]] void throw_mapped_by_other_size(const std::string& owner, const char* space,
                                              std::uint64_t va, std::uint16_t asid, PageSize mapped,
                                              PageSize thp);
@@ -143,7 +142,7 @@ class PageTableOs {
         m_memory(memory),
         m_frames(frames),
         m_stats(parent, std::move(stats_name)),
-        m_levels(detail::checked_levels(levels, m_stats.name())) {}
+        m_levels(walker::pte::checked_levels(levels, m_stats.name() + ": paging levels")) {}
 
   PageTableOs(const PageTableOs&) = delete;
   PageTableOs& operator=(const PageTableOs&) = delete;

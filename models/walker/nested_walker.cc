@@ -7,14 +7,6 @@ namespace pagesim::walker {
 
 namespace {
 
-unsigned checked_levels(unsigned levels, const char* key) {
-  if (levels != 4 && levels != 5) {
-    throw std::invalid_argument(std::string(key) + ": " + std::to_string(levels) +
-                                " is not 4 or 5");
-  }
-  return levels;
-}
-
 // 48-bit addresses with 4 levels, 57-bit with 5.
 std::uint64_t address_mask(unsigned levels) {
   return (std::uint64_t{1} << (levels == 5 ? 57 : 48)) - 1;
@@ -47,8 +39,8 @@ NestedWalker::NestedWalker(const WalkerParams& guest, const NestedWalkerParams& 
                            unsigned guest_levels, const ept::EptParams& ept,
                            mem::PhysicalMemory& memory, mem::MemoryTiming& timing,
                            stats::Group* parent)
-    : m_n(checked_levels(guest_levels, "guest.levels")),
-      m_m(checked_levels(ept.levels, "ept.levels")),
+    : m_n(pte::checked_levels(guest_levels, "guest.levels")),
+      m_m(pte::checked_levels(ept.levels, "ept.levels")),
       m_format(ept.format),
       m_bits(ept::format_bits(ept.format)),
       m_ad(ept.ad_bits),

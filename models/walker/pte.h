@@ -26,6 +26,9 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "sim/address.h"
 #include "sim/page_size.h"
@@ -147,6 +150,16 @@ constexpr std::uint64_t make_table_entry(Hpa table, std::uint64_t flags) {
 constexpr std::uint64_t make_leaf_entry(Hpa page, PageSize size, std::uint64_t flags) {
   return (page.value() & page_address_mask(size)) | flags | kPresent |
          (size == PageSize::k4K ? 0 : kPs);
+}
+
+// The number of paging levels, checked: 4, or 5 with LA57 (SDM 4.5). `what` names the
+// setting in the error ("paging.levels", "guest.levels").
+inline unsigned checked_levels(unsigned levels, std::string_view what) {
+  if (levels != 4 && levels != 5) {
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(levels) +
+                                " is not 4 or 5 (4-level paging or LA57)");
+  }
+  return levels;
 }
 
 }  // namespace pagesim::walker::pte

@@ -7,14 +7,6 @@ namespace pagesim::walker {
 
 namespace {
 
-unsigned checked_levels(unsigned levels) {
-  if (levels != 4 && levels != 5) {
-    throw std::invalid_argument("paging.levels: " + std::to_string(levels) +
-                                " is not 4 or 5 (4-level paging or LA57)");
-  }
-  return levels;
-}
-
 // 48-bit linear addresses with 4 levels, 57-bit with 5 (SDM 4.5).
 unsigned la_bits(unsigned levels) { return levels == 5 ? 57 : 48; }
 
@@ -37,7 +29,7 @@ Translation make_translation(std::uint64_t leaf, unsigned level, pte::Rights rig
 
 Walker::Walker(const WalkerParams& params, unsigned levels, mem::PhysicalMemory& memory,
                mem::MemoryTiming& timing, stats::Group* parent)
-    : m_levels(checked_levels(levels)),
+    : m_levels(pte::checked_levels(levels, "paging.levels")),
       m_pwc_enabled(params.pwc.enabled),
       m_memory(memory),
       m_timing(timing),
