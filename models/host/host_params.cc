@@ -1,0 +1,42 @@
+#include "models/host/host_params.h"
+
+#include <optional>
+#include <string>
+
+namespace pagesim::host {
+
+void VmParams::describe(config::Schema& s) {
+  s.field("memory", memory,
+          "guest RAM, laid out as QEMU's pc machine (640K-1M hole; PCI hole [3G, 4G) above "
+          "3.5 GiB)")
+      .check([this]() {
+        std::optional<std::string> err;
+        if (memory.bytes < 2 * kMiB || memory.bytes % (4 * kKiB) != 0) {
+          err = "must be a multiple of 4 KiB and at least 2 MiB";
+        }
+        return err;
+      });
+  s.field("vcpus", vcpus, "virtual CPUs of the VM").range(1, 256);
+}
+
+void VmExitParams::describe(config::Schema& s) {
+  s.field("latency", latency, "cycles of one VM exit and VM entry round trip, paid by every exit")
+      .note(
+          "order of 1,000+ cycles: ~1,350 around VMRUN on AMD EPYC (lkml 2020-12, SVM "
+          "vmsave/vmload thread); kvm-unit-tests vmexit cpuid on Skylake is of that order. "
+          "Fairly sure of the order, not of the figure");
+  s.field("ept_violation_latency", ept_violation_latency,
+          "cycles of KVM's EPT violation handling beyond the exit (kvm_mmu_page_fault -> "
+          "kvm_tdp_mmu_map), host page fault excluded")
+      .note(
+          "an estimate of ~1 us (a GUP and a TDP MMU install), not a measurement: unsure "
+          "within a factor of two");
+  s.field("mmio_latency", mmio_latency,
+          "cycles of emulating one MMIO access beyond the exit (decode, KVM_EXIT_MMIO to the "
+          "VMM, device model, return)")
+      .note(
+          "tens of thousands of cycles for a round trip to QEMU user space; an estimate, "
+          "unsure within a factor of two or three");
+}
+
+}  // namespace pagesim::host

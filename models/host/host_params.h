@@ -1,0 +1,51 @@
+// Parameters of a virtual machine and of the VM exits the hypervisor model charges.
+//
+//   vm.memory, vm.vcpus                     VmParams: the guest's RAM and vCPUs
+//   vmexit.latency, vmexit.ept_violation_latency, vmexit.mmio_latency
+//                                           VmExitParams: cycles of the exit paths
+//   host.thp, host.memory, host.page_fault_latency, host.clear_page_latency
+//                                           os::OsParams under the prefix "host": the
+//                                           host kernel that demand-pages the VMM process
+//
+// Costs are core cycles of a ~2.6 GHz server core (the reference machine of os_params.h).
+// Each default cites where its order of magnitude comes from and says how sure it is.
+#pragma once
+
+#include <cstdint>
+
+#include "sim/config/schema.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+
+namespace pagesim::host {
+
+struct VmParams {
+  // Guest RAM, laid out as QEMU's pc machine does (qemu_layout.h): a multiple of 4 KiB,
+  // at least 2 MiB (so RAM exists above the 1 MiB the guest frame allocator skips).
+  config::ByteSize memory{4 * kGiB};
+  // vCPUs of the VM; each gets its own VPID.
+  std::uint32_t vcpus = 1;
+  void describe(config::Schema& s);
+};
+
+struct VmExitParams {
+  // One VM exit and the VM entry back (hardware state save/restore plus KVM's dispatch),
+  // the part every exit pays. Order of 1,000+ cycles on recent cores: a KVM_RUN round trip
+  // measured around VMRUN on AMD EPYC (lkml, Dec 2020, "KVM: SVM: use vmsave/vmload for
+  // saving/restoring additional host state") is ~1,350 cycles between pre- and post-VMRUN;
+  // kvm-unit-tests' vmexit "cpuid" test reports the same order on Intel Skylake-class hosts.
+  Cycles latency{1200};
+  // KVM's handling of an EPT violation beyond the exit itself: kvm_mmu_page_fault ->
+  // kvm_tdp_page_fault -> kvm_faultin_pfn (GUP of the HVA, host fault excluded: it is
+  // charged by host.page_fault_latency) -> kvm_tdp_mmu_map. An estimate of a few thousand
+  // cycles (~1 us), not a measurement.
+  Cycles ept_violation_latency{3000};
+  // Emulating one MMIO access beyond the exit: KVM's instruction decode, the exit to the
+  // VMM's user space (KVM_EXIT_MMIO), QEMU's device model and the return: tens of
+  // thousands of cycles (kvm-unit-tests' vmexit "inl_from_qemu" style round trips to
+  // QEMU are of that order). An estimate.
+  Cycles mmio_latency{20000};
+  void describe(config::Schema& s);
+};
+
+}  // namespace pagesim::host

@@ -1,0 +1,148 @@
+#include "models/host/hypervisor.h"
+
+#include "models/ept/ept_entry.h"
+#include "models/walker/pte.h"
+
+namespace pagesim::host {
+
+namespace {
+
+std::uint64_t align_up(std::uint64_t v, std::uint64_t align) {
+  return (v + align - 1) & ~(align - 1);
+}
+
+}  // namespace
+
+Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::OsParams& host,
+                       const ept::EptParams& ept, mem::PhysicalMemory& memory,
+                       mem::FrameAllocator& frames, stats::Group* parent)
+    : m_vm(vm),
+      m_exits(exits),
+      m_memory(memory),
+      m_exit_stats(parent),
+      m_violation_stats(parent),
+      m_slots(qemu_pc_layout(vm.memory.bytes, kRamBase)),
+      m_host_os(host, 4, memory, frames, parent, "host"),
+      m_ept(ept, memory, frames, parent),
+      m_guest_memory(*this, m_ept, memory),
+      m_next_hva(align_up(kRamBase.value() + vm.memory.bytes, kHvaAlign)) {}
+
+ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
+  ++m_exit_stats.total;
+  ViolationResult r;
+  const Memslot* slot = gpa.value() < m_ept.gpa_limit() ? m_slots.find(gpa) : nullptr;
+  if (slot == nullptr || (slot->readonly && kind == AccessKind::kWrite)) {
+    // handle_ept_misconfig / KVM_EXIT_MMIO: emulate the access, map nothing.
+    ++m_exit_stats.mmio;
+    r.outcome = ViolationResult::Outcome::kMmio;
+    r.cycles = m_exits.latency + m_exits.mmio_latency;
+    m_exit_stats.cycles += r.cycles.count();
+    return r;
+  }
+  ++m_exit_stats.ept_violation;
+  if (const auto leaf = m_ept.lookup_debug(gpa)) {
+    ++m_violation_stats.spurious;
+    r.outcome = ViolationResult::Outcome::kSpurious;
+    r.cycles = m_exits.latency;
+    r.size = leaf->size;
+    r.leaf_base = gpa.page_base(page_shift(leaf->size));
+    m_exit_stats.cycles += r.cycles.count();
+    return r;
+  }
+
+  // kvm_faultin_pfn: the VMM page behind the GPA, faulted in by the host when absent.
+  const Hva hva = slot->to_hva(gpa);
+  auto host_page = m_host_os.lookup(kVmmAsid, hva);
+  Cycles cost = m_exits.latency + m_exits.ept_violation_latency;
+  if (!host_page) {
+    cost += m_host_os.handle_page_fault(kVmmAsid, hva, kind);
+    r.host_fault = true;
+    host_page = m_host_os.lookup(kVmmAsid, hva);
+  }
+
+  // kvm_mmu_max_mapping_level, then kvm_tdp_mmu_map.
+  const PageSize size = max_mapping_size(*slot, gpa, host_page->size);
+  const Gpa leaf_base = gpa.page_base(page_shift(size));
+  const Hpa hpa = host_page->pa_of(slot->to_hva(leaf_base));
+  m_ept.map(leaf_base, hpa, size);
+  ++m_violation_stats.violations;
+
+  r.outcome = ViolationResult::Outcome::kMapped;
+  r.cycles = cost;
+  r.size = size;
+  r.leaf_base = leaf_base;
+  m_exit_stats.cycles += cost.count();
+  return r;
+}
+
+PageSize Hypervisor::max_mapping_size(const Memslot& slot, Gpa gpa, PageSize host_size) const {
+  for (const PageSize size : {PageSize::k1G, PageSize::k2M}) {
+    const std::uint64_t bytes = page_bytes(size);
+    if (bytes > page_bytes(host_size)) {
+      continue;  // the host maps the HVA with smaller pages
+    }
+    if (((slot.base.value() - slot.hva.value()) & (bytes - 1)) != 0) {
+      continue;  // GPA and HVA not congruent modulo the size
+    }
+    const std::uint64_t base = gpa.value() & ~(bytes - 1);
+    if (base < slot.base.value() || base + bytes > slot.end().value()) {
+      continue;  // the huge page would reach past the slot
+    }
+    if (ept_table_at(Gpa(base), leaf_level(size))) {
+      continue;  // smaller leaves (or an emptied table) are there already
+    }
+    return size;
+  }
+  return PageSize::k4K;
+}
+
+bool Hypervisor::ept_table_at(Gpa gpa, unsigned level) const {
+  namespace pte = walker::pte;
+  const std::uint64_t present = ept::format_bits(m_ept.format()).present_mask;
+  std::uint64_t table = m_ept.root().value();
+  for (unsigned l = m_ept.levels(); l >= level; --l) {
+    const std::uint64_t raw = m_memory.read_u64(Hpa(table | pte::entry_offset(gpa.value(), l)));
+    if ((raw & present) == 0) {
+      return false;
+    }
+    if (ept::is_leaf(raw, l)) {
+      return false;  // a leaf at or above `level`: not a table
+    }
+    if (l == level) {
+      return true;
+    }
+    table = raw & ept::kAddressMask;
+  }
+  return false;
+}
+
+const Memslot& Hypervisor::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
+                                       bool readonly) {
+  const Memslot slot{
+      .id = id, .base = base, .bytes = bytes, .hva = Hva(m_next_hva), .readonly = readonly};
+  m_slots.add(slot);  // throws MemslotError, nothing changed
+  m_next_hva = align_up(m_next_hva + bytes, kHvaAlign);
+  return *m_slots.find_id(id);
+}
+
+GpaRange Hypervisor::remove_memslot(std::uint32_t id) {
+  const Memslot old = m_slots.remove(id);
+  m_ept.unmap(old.base, old.bytes);
+  return GpaRange{old.base, old.end()};
+}
+
+GpaRange Hypervisor::move_memslot(std::uint32_t id, Gpa new_base) {
+  const Memslot old = m_slots.move(id, new_base);
+  m_ept.unmap(old.base, old.bytes);
+  return GpaRange{old.base, old.end()};
+}
+
+std::vector<mem::RamRange> Hypervisor::guest_ram_ranges() const {
+  std::vector<mem::RamRange> out;
+  for (const GpaRange& r : ram_ranges(m_slots.slots())) {
+    out.emplace_back(r.begin.value(), r.end.value());
+  }
+  return out;
+}
+
+}  // namespace pagesim::host

@@ -1,0 +1,174 @@
+// The hypervisor model: KVM's TDP MMU fault-in path and the VMM process's memory.
+//
+// The fault-in path of a guest-physical page (docs/design-nested.md, "Memory slots and the
+// hypervisor"; seed 000's "day in the life of a KVM guest physical page"):
+//
+//   guest access, no EPT leaf -> EPT violation: VM exit           vmexits.total
+//   kvm_mmu_page_fault -> kvm_tdp_page_fault                      vmexits.ept_violation
+//     memslot of the GPA (none: an MMIO exit, emulated)           vmexits.mmio
+//     HVA = slot.hva + (gpa - slot.base)           (__gfn_to_hva_memslot)
+//     kvm_faultin_pfn -> GUP: the VMM page mapped? else a host page fault through HostOs
+//                                                                 host.page_faults
+//     kvm_mmu_max_mapping_level: the largest EPT leaf that the host mapping, the slot's
+//       GPA/HVA congruence and the slot's bounds all allow
+//     kvm_tdp_mmu_map: install the leaf (tables top-down)         ept.violations
+//   VM entry
+//
+// Cost of one violation: vmexit.latency + vmexit.ept_violation_latency, plus the host
+// fault's cost (host.page_fault_latency, and zeroing for a huge host page) when there was
+// one. An MMIO exit: vmexit.latency + vmexit.mmio_latency, nothing mapped.
+//
+// Leaf size (KVM's kvm_mmu_max_mapping_level, arch/x86/kvm/mmu/mmu.c, and the lpage_info
+// "disallow_lpage" marks that __kvm_set_memory_region puts on a slot's unaligned head and
+// tail): an EPT leaf of size S for a GPA needs
+//   - a host page of at least S mapping the HVA (host.thp = 2m or 1g),
+//   - (slot.base - slot.hva) a multiple of S (GPA and HVA congruent modulo S),
+//   - the S-aligned GPA range around the GPA wholly inside the slot,
+//   - no EPT table already at that level (EptTables cannot replace a table by a huge leaf;
+//     KVM would zap the child table and install the huge leaf: a difference only after a
+//     zap left tables behind, or when smaller leaves came first).
+// Tried 1 GiB, then 2 MiB, else 4 KiB.
+//
+// The VMM process (QEMU): one address space of a HostOs (stats "host", asid kVmmAsid,
+// 4-level host paging, pages of host.thp) whose guest RAM block is one allocation at
+// kRamBase (0x7f00'0000'0000, 1 GiB aligned), laid out by qemu_pc_layout (slots 0, 1, 2).
+// Memory hot-added by add_memslot gets fresh HVA space above the RAM block, each
+// allocation 2 MiB aligned (QEMU_VMALLOC_ALIGN on x86-64 Linux, qemu_ram_mmap).
+// Host frames come from the host FrameAllocator as HostOs takes them: host page-table pages
+// ascend from the bottom, guest data (and the guest's page-table pages, which are data to
+// the host) descend from the top.
+//
+// Memslot changes (KVM_SET_USER_MEMORY_REGION): delete and move zap the EPT leaves of the
+// slot's old GPA range (kvm_arch_flush_shadow_memslot -> kvm_tdp_mmu_zap_leafs; counted in
+// ept.zaps by EptTables) and return that range: the caller must flush the TLBs and the 2D
+// walker's caches (INVEPT). The VMM pages stay mapped in the host (QEMU keeps the RAM),
+// so a moved slot refaults without host faults.
+//
+// Simplified, stated: a read-only slot (KVM_MEM_READONLY) turns writes into MMIO exits but
+// reads get a writable EPT leaf (EptTables::map has no rights argument), so a later write
+// through that leaf does not exit. vm.vcpus is not read here (one EPT for every vCPU).
+// Spurious violations (the leaf already there, as when two vCPUs fault on one page) cost
+// the exit only and count in ept.spurious.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "models/ept/ept_params.h"
+#include "models/ept/ept_tables.h"
+#include "models/host/guest_memory.h"
+#include "models/host/host_params.h"
+#include "models/host/memslot.h"
+#include "models/host/qemu_layout.h"
+#include "models/mem/frame_allocator.h"
+#include "models/mem/physical_memory.h"
+#include "models/os/os_params.h"
+#include "models/os/page_table_os.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::host {
+
+// Statistics: group "vmexits".
+struct VmExitStats : stats::Group {
+  explicit VmExitStats(stats::Group* parent) : Group(parent, "vmexits") {}
+  stats::Counter total{*this, "total", "VM exits of every reason"};
+  stats::Counter ept_violation{*this, "ept_violation", "VM exits for EPT violations on RAM"};
+  stats::Counter mmio{*this, "mmio", "VM exits for accesses to GPAs in no memslot (MMIO)"};
+  stats::Counter cycles{*this, "cycles", "cycles charged for VM exits and their handling"};
+};
+
+// Statistics: group "ept", beside EptTables' own (installs, zaps, table_pages).
+struct EptViolationStats : stats::Group {
+  explicit EptViolationStats(stats::Group* parent) : Group(parent, "ept") {}
+  stats::Counter violations{*this, "violations", "EPT violations that installed a leaf"};
+  stats::Counter spurious{*this, "spurious",
+                          "EPT violations on a GPA whose leaf was already installed"};
+};
+
+struct ViolationResult {
+  enum class Outcome : std::uint8_t {
+    kMapped,    // an EPT leaf now maps the GPA
+    kMmio,      // the GPA is in no memslot (or a write to a read-only one): emulated
+    kSpurious,  // the leaf was there already
+  };
+  Outcome outcome = Outcome::kMapped;
+  Cycles cycles;                  // everything the exit cost, host fault included
+  bool host_fault = false;        // a host page fault was taken
+  PageSize size = PageSize::k4K;  // kMapped: the EPT leaf's size
+  Gpa leaf_base;                  // kMapped: the GPA the leaf starts at
+};
+
+class Hypervisor {
+ public:
+  // Where the VMM keeps the guest RAM block.
+  static constexpr Hva kRamBase{0x7f0000000000};
+  // Alignment of every further VMM allocation (hot-added memory).
+  static constexpr std::uint64_t kHvaAlign = 2 * kMiB;
+  // The VMM process's address space in HostOs.
+  static constexpr std::uint16_t kVmmAsid = 0;
+
+  // `memory` and `frames` are the host's and must outlive this. Statistics go under
+  // `parent`: "vmexits", "ept" (violations; EptTables adds installs, zaps, table_pages),
+  // "host" (the HostOs). Throws std::invalid_argument for a bad vm.memory or ept.levels.
+  Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::OsParams& host,
+             const ept::EptParams& ept, mem::PhysicalMemory& memory, mem::FrameAllocator& frames,
+             stats::Group* parent);
+  Hypervisor(const Hypervisor&) = delete;
+  Hypervisor& operator=(const Hypervisor&) = delete;
+
+  // An EPT violation on `gpa` (from the 2D walker or the guest's own table accesses):
+  // see the file comment.
+  ViolationResult handle_ept_violation(Gpa gpa, AccessKind kind);
+
+  // `!memslot add <id> <gpa> <size> [ro]`: new memory, its HVA range allocated above
+  // everything the VMM has (kHvaAlign aligned). Nothing is mapped yet. Throws MemslotError
+  // as MemslotTable::add does (the HVA cursor is unchanged then).
+  const Memslot& add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
+                             bool readonly = false);
+  // `!memslot del <id>`: removes the slot, zaps its EPT leaves, returns its GPA range.
+  GpaRange remove_memslot(std::uint32_t id);
+  // `!memslot move <id> <new-gpa>`: rebases the slot, zaps the leaves of its old GPA range
+  // and returns that range.
+  GpaRange move_memslot(std::uint32_t id, Gpa new_base);
+
+  // The EPTP's (nCR3's) table.
+  Hpa ept_root() const { return m_ept.root(); }
+  const ept::EptTables& ept() const { return m_ept; }
+  const MemslotTable& memslots() const { return m_slots; }
+  const os::HostOs& host_os() const { return m_host_os; }
+  GuestPhysicalMemory& guest_memory() { return m_guest_memory; }
+  // The guest's RAM as its E820 map lists it, for the guest frame allocator.
+  std::vector<mem::RamRange> guest_ram_ranges() const;
+  // The HVA the VMM has for `gpa`, or nullopt when no slot holds it.
+  std::optional<Hva> hva_of(Gpa gpa) const {
+    const Memslot* slot = m_slots.find(gpa);
+    return slot != nullptr ? std::optional<Hva>(slot->to_hva(gpa)) : std::nullopt;
+  }
+
+  const VmExitStats& exit_stats() const { return m_exit_stats; }
+  const EptViolationStats& violation_stats() const { return m_violation_stats; }
+
+ private:
+  // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`.
+  PageSize max_mapping_size(const Memslot& slot, Gpa gpa, PageSize host_size) const;
+  // Whether the EPT has a table (not a leaf, not empty) at `level` on the way to `gpa`.
+  bool ept_table_at(Gpa gpa, unsigned level) const;
+
+  VmParams m_vm;
+  VmExitParams m_exits;
+  mem::PhysicalMemory& m_memory;
+  VmExitStats m_exit_stats;
+  EptViolationStats m_violation_stats;
+  MemslotTable m_slots;
+  os::HostOs m_host_os;
+  ept::EptTables m_ept;
+  GuestPhysicalMemory m_guest_memory;
+  std::uint64_t m_next_hva;  // where the next VMM allocation goes
+};
+
+}  // namespace pagesim::host

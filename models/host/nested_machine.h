@@ -1,0 +1,210 @@
+// A whole virtualized machine in plain C++: host memory, the hypervisor, the guest OS and
+// the 2D walker, with the loop a core runs on a TLB miss (touch()). For tests, tools and
+// the SystemC shell of mode=nested, which binds the same pieces to its modules.
+//
+//   host PhysicalMemory + FrameAllocator (host.memory; frames from 1 MiB)
+//   Hypervisor: memslots (qemu_pc_layout of vm.memory), the VMM's HostOs, the EPT
+//   guest OS: PageTableOs<Gva, Gpa, GuestPhysicalMemory, GuestFrameAllocator>, stats
+//     "guest", frames from the guest's RAM ranges (tables ascend from 1 MiB, data descend
+//     from the top of RAM: models/mem/frame_allocator.h)
+//   NestedWalker (stats "walker") over a MemoryTiming: the caller's (a cache model), or a
+//     fixed latency per reference owned here
+//
+// touch(gva, kind): walk; on a guest page fault the guest OS maps the page (its table
+// writes may raise EPT violations, whose cost the fault is charged through
+// GuestPhysicalMemory::take_cycles); on an EPT violation the hypervisor maps the GPA; then
+// walk again, until the walk succeeds or the GPA turns out to be MMIO (the access is then
+// emulated: no translation). The guest's address space `pcid` gets its root table on its
+// first touch (charged to that touch). The TLB is the caller's: touch() is the miss path.
+//
+// Memslot events go through the hypervisor (hypervisor().remove_memslot etc.); the zapped
+// range comes back, and remove_memslot / move_memslot here also flush the walker's caches
+// (INVEPT single context) as KVM's kvm_flush_remote_tlbs does; the caller flushes its TLBs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+#include "models/ept/ept_params.h"
+#include "models/host/guest_memory.h"
+#include "models/host/host_params.h"
+#include "models/host/hypervisor.h"
+#include "models/mem/frame_allocator.h"
+#include "models/mem/memory_timing.h"
+#include "models/mem/physical_memory.h"
+#include "models/os/os_params.h"
+#include "models/os/page_table_os.h"
+#include "models/walker/nested_walker.h"
+#include "models/walker/nested_walker_params.h"
+#include "models/walker/walker_params.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::host {
+
+// The guest kernel.
+using GuestOs = os::PageTableOs<Gva, Gpa, GuestPhysicalMemory, mem::GuestFrameAllocator>;
+
+struct NestedMachineParams {
+  VmParams vm;
+  VmExitParams vmexit;
+  os::OsParams host;                  // host.*: thp, memory, fault costs of the host kernel
+  os::OsParams guest;                 // guest.*: the guest kernel (memory is vm.memory's business)
+  unsigned guest_levels = 4;          // guest.levels: 4, or 5 with LA57
+  ept::EptParams ept;                 // ept.*
+  walker::WalkerParams walker;        // walker.pwc: the guest paging-structure caches
+  walker::NestedWalkerParams nested;  // walker.ept_pwc, walker.ntlb, walker.pte_cache
+  // Cycles per page-table reference when no MemoryTiming is given.
+  Cycles memory_latency{100};
+};
+
+// What one touch() did.
+struct TouchResult {
+  enum class Outcome : std::uint8_t { kOk, kMmio };
+  Outcome outcome = Outcome::kOk;
+  Translation translation;        // kOk: GVA -> HPA
+  walker::NestedWalkResult walk;  // the last walk (kOk: the successful one)
+  Cycles cycles;                  // walks + guest faults + VM exits, all of it
+  Cycles walk_cycles;             // of which the walks' references
+  unsigned walks = 0;             // walks made (1 + one per fault handled)
+  unsigned guest_faults = 0;      // guest page faults handled
+  unsigned ept_violations = 0;    // EPT violations raised by the walks (handled)
+  unsigned table_violations = 0;  // EPT violations raised by the guest's table writes
+  unsigned host_faults = 0;       // host page faults among the walks' violations
+};
+
+class NestedMachine {
+ public:
+  // `timing`: the cost of each page-table reference (must outlive the machine); null: a
+  // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
+  // of the machine's own, stats_root()).
+  explicit NestedMachine(const NestedMachineParams& params, mem::MemoryTiming* timing = nullptr,
+                         stats::Group* parent = nullptr)
+      : m_params(params),
+        m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
+        m_stats(parent != nullptr ? parent : m_own_stats.get()),
+        m_memory(params.host.memory.bytes),
+        m_frames(params.host.memory.bytes, kMiB),
+        m_fixed(params.memory_latency),
+        m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
+        m_hypervisor(params.vm, params.vmexit, params.host, params.ept, m_memory, m_frames,
+                     m_stats),
+        m_guest_frames(m_hypervisor.guest_ram_ranges(), kMiB),
+        m_guest_os(params.guest, params.guest_levels, m_hypervisor.guest_memory(), m_guest_frames,
+                   m_stats, "guest"),
+        m_walker(params.walker, params.nested, params.guest_levels, params.ept, m_memory, m_timing,
+                 m_stats) {}
+  NestedMachine(const NestedMachine&) = delete;
+  NestedMachine& operator=(const NestedMachine&) = delete;
+
+  // The miss path for `gva` in guest address space `pcid`: see the file comment.
+  TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0) {
+    TouchResult t;
+    const Gpa root = m_guest_os.address_space_root(pcid);
+    t.table_violations += drain(t);
+    const walker::NestedWalkRequest request{.guest_root = root,
+                                            .ept_root = m_hypervisor.ept_root(),
+                                            .gva = gva,
+                                            .kind = kind,
+                                            .pcid = pcid,
+                                            .vpid = kVpid};
+    // Each fault handled maps something new: at most a guest fault and one violation per
+    // guest table and data page, so this bound is never reached by a correct model.
+    for (unsigned attempt = 0; attempt < kMaxWalks; ++attempt) {
+      t.walk = m_walker.walk(request);
+      ++t.walks;
+      t.walk_cycles += t.walk.cycles;
+      t.cycles += t.walk.cycles;
+      switch (t.walk.outcome) {
+        case walker::NestedWalkResult::Outcome::kOk:
+          t.outcome = TouchResult::Outcome::kOk;
+          t.translation = t.walk.translation;
+          return t;
+        case walker::NestedWalkResult::Outcome::kGuestPageFault:
+          t.cycles += m_guest_os.handle_page_fault(pcid, gva, kind);
+          ++t.guest_faults;
+          t.table_violations += drain(t);
+          break;
+        case walker::NestedWalkResult::Outcome::kEptViolation: {
+          // A guest table's entry is read (the walker's A/D update aside); the data GPA is
+          // accessed as the core asked.
+          const AccessKind violation_kind =
+              t.walk.violation_on_guest_table ? AccessKind::kRead : kind;
+          const ViolationResult v = m_hypervisor.handle_ept_violation(t.walk.gpa, violation_kind);
+          t.cycles += v.cycles;
+          ++t.ept_violations;
+          t.host_faults += v.host_fault ? 1 : 0;
+          if (v.outcome == ViolationResult::Outcome::kMmio) {
+            t.outcome = TouchResult::Outcome::kMmio;
+            return t;
+          }
+          break;
+        }
+      }
+    }
+    throw std::logic_error("nested machine: touch did not converge");
+  }
+
+  // `!memslot del` / `!memslot move`: the hypervisor zaps, the walker's caches are flushed.
+  GpaRange remove_memslot(std::uint32_t id) {
+    const GpaRange zapped = m_hypervisor.remove_memslot(id);
+    m_walker.invept(m_hypervisor.ept_root());
+    return zapped;
+  }
+  GpaRange move_memslot(std::uint32_t id, Gpa new_base) {
+    const GpaRange zapped = m_hypervisor.move_memslot(id, new_base);
+    m_walker.invept(m_hypervisor.ept_root());
+    return zapped;
+  }
+
+  // The walk of `gva` from scratch with no side effects (--check, tests).
+  walker::NestedWalkResult translate_debug(Gva gva, std::uint16_t pcid = 0) {
+    return m_walker.translate_debug({.guest_root = m_guest_os.address_space_root(pcid),
+                                     .ept_root = m_hypervisor.ept_root(),
+                                     .gva = gva,
+                                     .kind = AccessKind::kRead,
+                                     .pcid = pcid,
+                                     .vpid = kVpid});
+  }
+
+  static constexpr std::uint16_t kVpid = 1;
+
+  const NestedMachineParams& params() const { return m_params; }
+  stats::Group& stats_root() { return *m_stats; }
+  mem::PhysicalMemory& memory() { return m_memory; }
+  mem::FrameAllocator& frames() { return m_frames; }
+  Hypervisor& hypervisor() { return m_hypervisor; }
+  mem::GuestFrameAllocator& guest_frames() { return m_guest_frames; }
+  GuestOs& guest_os() { return m_guest_os; }
+  walker::NestedWalker& walker() { return m_walker; }
+
+ private:
+  static constexpr unsigned kMaxWalks = 64;
+
+  // Charges the EPT violations of the guest's table writes to the touch; returns how many.
+  unsigned drain(TouchResult& t) {
+    GuestPhysicalMemory& gm = m_hypervisor.guest_memory();
+    const std::uint64_t before = m_drained_violations;
+    m_drained_violations = gm.violations();
+    t.cycles += gm.take_cycles();
+    return static_cast<unsigned>(m_drained_violations - before);
+  }
+
+  NestedMachineParams m_params;
+  std::unique_ptr<stats::Group> m_own_stats;
+  stats::Group* m_stats;
+  mem::PhysicalMemory m_memory;
+  mem::FrameAllocator m_frames;
+  mem::FixedLatency m_fixed;
+  mem::MemoryTiming& m_timing;
+  Hypervisor m_hypervisor;
+  mem::GuestFrameAllocator m_guest_frames;
+  GuestOs m_guest_os;
+  walker::NestedWalker m_walker;
+  std::uint64_t m_drained_violations = 0;
+};
+
+}  // namespace pagesim::host
