@@ -20,9 +20,11 @@ namespace pagesim::mem {
 // A 2 MiB-aligned anonymous mapping of at least `bytes`, advised MADV_HUGEPAGE; zeroed.
 // Throws std::bad_alloc when the host refuses.
 void* map_huge(std::size_t bytes);
-// The same as address space only (MAP_NORESERVE): no swap or commit accounting, so it
-// may be far larger than the host's memory; pages are backed as they are written.
-void* reserve_huge(std::size_t bytes);
+// 2 MiB-aligned address space only (MAP_NORESERVE): no swap or commit accounting, so it
+// may be far larger than the host's memory; pages are backed as they are written. Huge
+// pages are advised for the first `huge_bytes` only: beyond that, 4 KiB host pages, so
+// scattered writes cost 4 KiB of resident memory each rather than 2 MiB.
+void* reserve_huge(std::size_t bytes, std::size_t huge_bytes);
 void unmap_huge(void* p, std::size_t bytes);
 
 // A std::allocator for large tables: allocations of 1 MiB or more are huge-page
