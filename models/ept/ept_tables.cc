@@ -5,17 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/hex.h"
+
 namespace pagesim::ept {
 
 namespace {
 
 namespace pte = walker::pte;
-
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 }  // namespace
 

@@ -4,15 +4,11 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "sim/hex.h"
+
 namespace pagesim::host {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-  char text[24];
-  std::snprintf(text, sizeof text, "0x%" PRIx64, v);
-  return text;
-}
 
 bool aligned(std::uint64_t v) { return v % kMemslotAlignBytes == 0; }
 

@@ -3,21 +3,13 @@
 #include <algorithm>
 #include <string>
 
+#include "sim/hex.h"
+
 namespace pagesim::mem {
 
 namespace {
 
 constexpr std::uint64_t k4K = 4 * kKiB;
-
-std::string hex(std::uint64_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  do {
-    s.insert(s.begin(), kDigits[v & 0xf]);
-    v >>= 4;
-  } while (v != 0);
-  return "0x" + s;
-}
 
 // Whole 4 KiB frames only (Linux: PFN_UP(begin), PFN_DOWN(end) of each E820 entry), empty
 // ranges dropped, adjacent ranges merged.

@@ -3,21 +3,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/hex.h"
+
 namespace pagesim::os {
 
 namespace detail {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s;
-  do {
-    s.insert(s.begin(), kDigits[v & 0xf]);
-    v >>= 4;
-  } while (v != 0);
-  return "0x" + s;
-}
 
 std::string fault_on(const std::string& owner, const char* space, std::uint64_t va,
                      std::uint16_t asid) {
