@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "sim/config/geometry.h"
+
 namespace pagesim::tlb {
 namespace {
 
@@ -11,19 +13,7 @@ void describe_array(config::Schema& s, TlbArrayParams& a, const std::string& suf
   s.field("entries" + suffix, a.entries, what + ": entries (0: no such array)");
   s.field("ways" + suffix, a.ways, what + ": associativity").positive();
   s.rule("entries" + suffix, [&a]() -> std::optional<std::string> {
-    if (a.entries == 0 || a.ways == 0) {
-      return std::nullopt;
-    }
-    if (a.entries % a.ways != 0) {
-      return std::to_string(a.entries) + " entries is not divisible by " + std::to_string(a.ways) +
-             " ways";
-    }
-    std::uint32_t sets = a.entries / a.ways;
-    if ((sets & (sets - 1)) != 0) {
-      return std::to_string(a.entries) + " entries / " + std::to_string(a.ways) +
-             " ways = " + std::to_string(sets) + " sets, not a power of two";
-    }
-    return std::nullopt;
+    return config::set_associative_error(a.entries, a.ways);
   });
 }
 

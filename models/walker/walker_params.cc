@@ -2,24 +2,15 @@
 
 #include <string>
 
+#include "sim/config/geometry.h"
+
 namespace pagesim::walker {
 
 void PscParams::describe(config::Schema& s) {
   s.field("entries", entries, "entries (0: this cache is off)");
   s.field("ways", ways, "associativity").positive();
   s.rule("entries", [this]() -> std::optional<std::string> {
-    if (entries == 0 || ways == 0) {
-      return std::nullopt;
-    }
-    if (entries % ways != 0) {
-      return std::to_string(entries) + " entries is not divisible by " + std::to_string(ways) +
-             " ways";
-    }
-    std::uint32_t sets = entries / ways;
-    if ((sets & (sets - 1)) != 0) {
-      return std::to_string(sets) + " sets is not a power of two";
-    }
-    return std::nullopt;
+    return config::set_associative_error(entries, ways);
   });
 }
 
