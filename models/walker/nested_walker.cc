@@ -290,18 +290,25 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
     finish(res);
     return res;
   }
-  res.ept_size = pte::leaf_page_size(s.level);
+  complete_translation(leaf, rights, s, res);
+  finish(res);
+  return res;
+}
+
+void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
+                                        const EptStep& data, NestedWalkResult& res) const {
+  // The TLB may hold only the smaller of the two page sizes: a 2 MiB guest page on 4 KiB
+  // EPT pages splinters into 4 KiB translations.
+  res.ept_size = pte::leaf_page_size(data.level);
   const PageSize size = res.ept_size < res.guest_size ? res.ept_size : res.guest_size;
-  rights &= s.rights;
+  rights &= data.rights;
   Translation& t = res.translation;
   t.size = size;
-  t.page_base = Hpa(s.hpa & ~(page_bytes(size) - 1));
+  t.page_base = Hpa(data.hpa & ~(page_bytes(size) - 1));
   t.writable = (rights & pte::kAllowWrite) != 0;
   t.user = (rights & pte::kAllowUser) != 0;
   t.executable = (rights & pte::kAllowExecute) != 0;
-  t.dirty = (leaf & pte::kDirty) != 0 && (!m_ad || s.leaf_dirty);
-  finish(res);
-  return res;
+  t.dirty = (guest_leaf & pte::kDirty) != 0 && (!m_ad || data.leaf_dirty);
 }
 
 void NestedWalker::finish(const NestedWalkResult& res) {
@@ -385,16 +392,7 @@ NestedWalkResult NestedWalker::translate_debug(const NestedWalkRequest& r) const
     res.fault_level = s.level;
     return res;
   }
-  res.ept_size = pte::leaf_page_size(s.level);
-  const PageSize size = res.ept_size < res.guest_size ? res.ept_size : res.guest_size;
-  rights &= s.rights;
-  Translation& t = res.translation;
-  t.size = size;
-  t.page_base = Hpa(s.hpa & ~(page_bytes(size) - 1));
-  t.writable = (rights & pte::kAllowWrite) != 0;
-  t.user = (rights & pte::kAllowUser) != 0;
-  t.executable = (rights & pte::kAllowExecute) != 0;
-  t.dirty = (leaf & pte::kDirty) != 0 && (!m_ad || s.leaf_dirty);
+  complete_translation(leaf, rights, s, res);
   return res;
 }
 

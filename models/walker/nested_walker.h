@@ -202,6 +202,10 @@ class NestedWalker {
   std::uint64_t read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
                            NestedWalkResult& res);
   void count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res);
+  // The GVA -> HPA translation from the guest leaf, the rights over both dimensions, and
+  // the EPT step of the final data GPA.
+  void complete_translation(std::uint64_t guest_leaf, pte::Rights rights, const EptStep& data,
+                            NestedWalkResult& res) const;
   void finish(const NestedWalkResult& res);
 
   unsigned m_n;
