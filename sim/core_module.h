@@ -78,7 +78,7 @@ class CoreModule final : public sc_core::sc_module {
   // Invalidations (INVLPG) reach the walker's paging-structure caches directly.
   sc_core::sc_port<walker::WalkerControlIf> walker_port{"walker_port"};
 
-  // `progress` is called every 2^20 accesses with the count so far (may be empty).
+  // `progress` is called every 2^20 records with the count so far (may be empty).
   CoreModule(sc_core::sc_module_name name, const SimParams& params, const CycleClock& clock,
              traces::TraceReader& trace, stats::Group* stats_parent,
              std::function<void(std::uint64_t)> progress);

@@ -19,7 +19,7 @@
 namespace pagesim {
 
 struct RunOptions {
-  // Called every 2^20 accesses with the number replayed so far.
+  // Called every 2^20 trace records with the number replayed so far.
   std::function<void(std::uint64_t)> progress;
 };
 

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "models/mem/frame_allocator.h"
 #include "sim/atomic_file.h"
@@ -86,8 +87,16 @@ int run_replay(int argc, char** argv) {
     bool show_progress =
         progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
     if (show_progress) {
-      options.progress = [](std::uint64_t done) {
-        std::fprintf(stderr, "\rpagesim: %.1f M accesses replayed", double(done) / 1e6);
+      // Binary traces and generators know their length: then the share done too.
+      const std::optional<std::uint64_t> total = trace->record_count();
+      options.progress = [total](std::uint64_t done) {
+        if (total && *total > 0) {
+          std::fprintf(stderr, "\rpagesim: %.1f of %.1f M records replayed (%.0f %%)",
+                       double(done) / 1e6, double(*total) / 1e6,
+                       100.0 * double(done) / double(*total));
+        } else {
+          std::fprintf(stderr, "\rpagesim: %.1f M records replayed", double(done) / 1e6);
+        }
         std::fflush(stderr);
       };
     }
