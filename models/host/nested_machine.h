@@ -86,7 +86,9 @@ class NestedMachine {
       : m_params(params),
         m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
         m_stats(parent != nullptr ? parent : m_own_stats.get()),
-        m_memory(params.host.memory.bytes),
+        // Huge pages for the host's table region only (EPT and VMM tables ascend from
+        // 1 MiB); the guest's page-table pages lie among the guest's data frames.
+        m_memory(params.host.memory.bytes, params.host.memory.bytes / kHugeShare),
         m_frames(params.host.memory.bytes, kMiB),
         m_fixed(params.memory_latency),
         m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
@@ -183,6 +185,7 @@ class NestedMachine {
 
  private:
   static constexpr unsigned kMaxWalks = 64;
+  static constexpr std::uint64_t kHugeShare = 8;  // the bottom eighth of host memory
 
   // Charges the EPT violations of the guest's table writes to the touch; returns how many.
   unsigned drain(TouchResult& t) {
