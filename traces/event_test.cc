@@ -450,43 +450,6 @@ TEST(EventRoundTrip, GeneratorsProduceNoEvents) {
 
 // --- Binary damage and versions -------------------------------------------------------------
 
-std::string le(std::uint64_t value, int bytes) {
-  std::string out;
-  for (int i = 0; i < bytes; ++i) {
-    out += static_cast<char>((value >> (8 * i)) & 0xff);
-  }
-  return out;
-}
-
-std::string header(std::uint16_t major, std::uint16_t minor, std::uint64_t count) {
-  return std::string(reinterpret_cast<const char*>(kBinaryMagic.data()), kBinaryMagic.size()) +
-         le(major, 2) + le(minor, 2) + le(0, 4) + le(32, 4) + le(0, 4) + le(count, 8);
-}
-
-std::string zstd_frame(std::string_view payload) {
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  std::string out(ZSTD_compressBound(payload.size()), '\0');
-  const std::size_t n =
-      ZSTD_compress2(cctx, out.data(), out.size(), payload.data(), payload.size());
-  ZSTD_freeCCtx(cctx);
-  EXPECT_FALSE(ZSTD_isError(n));
-  out.resize(n);
-  return out;
-}
-
-std::string binary_error(std::string_view bytes) {
-  ScratchDir dir;
-  const std::string path = dir.file("t.pgt");
-  write_bytes(path, bytes);
-  std::string message = trace_error_of([&] { read_all(path); });
-  const std::size_t at = message.find(path);
-  if (at != std::string::npos) {
-    message.replace(at, path.size(), "t.pgt");
-  }
-  return message;
-}
-
 TEST(BinaryEvents, TruncatedAtEveryOffset) {
   ScratchDir dir;
   write_records(dir.file("full.pgt"), Format::kBinary, mixed_with_events());
@@ -541,13 +504,13 @@ TEST(BinaryEvents, DamagedEventsInTheRawStream) {
       {0x1001, 8, R}};
   {
     ScratchDir dir;
-    write_bytes(dir.file("t.pgt"), header(1, 1, 5) + zstd_frame(stream));
+    write_bytes(dir.file("t.pgt"), header(1, 1, 0, 32, 5) + zstd_frame(stream));
     ASSERT_EQ(read_all(dir.file("t.pgt")), expected);
   }
   for (std::size_t cut = 0; cut < stream.size(); ++cut) {
     SCOPED_TRACE("cut at " + std::to_string(cut));
     // Inside a record: "ends in the middle"; between records: fewer than the header's 5.
-    EXPECT_THAT(binary_error(header(1, 1, 5) + zstd_frame(stream.substr(0, cut))),
+    EXPECT_THAT(binary_error(header(1, 1, 0, 32, 5) + zstd_frame(stream.substr(0, cut))),
                 MatchesRegex("t\\.pgt: byte [0-9]+: .*"));
   }
   ScratchDir dir;
@@ -560,7 +523,7 @@ TEST(BinaryEvents, DamagedEventsInTheRawStream) {
     for (int value : values) {
       std::string damaged = stream;
       damaged[at] = static_cast<char>(value);
-      write_bytes(dir.file("d.pgt"), header(1, 1, 0) + zstd_frame(damaged));
+      write_bytes(dir.file("d.pgt"), header(1, 1, 0, 32, 0) + zstd_frame(damaged));
       try {
         read_all(dir.file("d.pgt"));
       } catch (const TraceError& e) {
@@ -578,7 +541,7 @@ struct StreamCase {
 class DamagedEventRecord : public ::testing::TestWithParam<StreamCase> {};
 
 TEST_P(DamagedEventRecord, NamesRecordAndOffset) {
-  const std::string message = binary_error(header(1, 1, 0) + zstd_frame(GetParam().payload));
+  const std::string message = binary_error(header(1, 1, 0, 32, 0) + zstd_frame(GetParam().payload));
   EXPECT_THAT(message, MatchesRegex("t\\.pgt: byte [0-9]+: .*"));
   EXPECT_THAT(message, HasSubstr(GetParam().message));
 }
@@ -620,7 +583,7 @@ TEST(BinaryEvents, FilesAreVersion11AndOldFilesStillRead) {
               HasSubstr("(binary trace v1.1, 1 records)"));
   // A 1.0 file (accesses only) reads as before.
   write_bytes(dir.file("old.pgt"),
-              header(1, 0, 2) + zstd_frame(std::string("\x0c\x02\x0d\x04", 4)));
+              header(1, 0, 0, 32, 2) + zstd_frame(std::string("\x0c\x02\x0d\x04", 4)));
   EXPECT_EQ(read_all(dir.file("old.pgt")), (std::vector<Record>{{1, 8, R}, {3, 8, W}}));
 }
 
@@ -664,7 +627,7 @@ TEST(BinaryEvents, OldReaderRule) {
   }
   EXPECT_EQ(at, stream.size());
   // A stream with events under a 1.0 header is refused by this reader too.
-  EXPECT_THAT(binary_error(header(1, 0, 0) + zstd_frame(std::string("\x13\x00\x05", 3))),
+  EXPECT_THAT(binary_error(header(1, 0, 0, 32, 0) + zstd_frame(std::string("\x13\x00\x05", 3))),
               MatchesRegex("t\\.pgt: byte [0-9]+: record 0 \\(decoded byte 0\\): tag 0x13: an "
                            "event record, but the header says version 1\\.0, which has no "
                            "events"));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "traces/binary_format.h"
 #include "traces/record.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
@@ -107,6 +109,47 @@ std::string trace_error_of(F&& f) {
   }
   ADD_FAILURE() << "expected a TraceError";
   return "";
+}
+
+// `value` as `bytes` little-endian bytes (binary header fields).
+inline std::string le(std::uint64_t value, int bytes) {
+  std::string out;
+  for (int i = 0; i < bytes; ++i) {
+    out += static_cast<char>((value >> (8 * i)) & 0xff);
+  }
+  return out;
+}
+
+inline std::string header(std::uint16_t major, std::uint16_t minor, std::uint32_t flags,
+                          std::uint32_t header_bytes, std::uint64_t count) {
+  return std::string(reinterpret_cast<const char*>(kBinaryMagic.data()), kBinaryMagic.size()) +
+         le(major, 2) + le(minor, 2) + le(flags, 4) + le(header_bytes, 4) + le(0, 4) + le(count, 8);
+}
+
+// One zstd frame (with checksum, as the writer makes) holding `payload`.
+inline std::string zstd_frame(std::string_view payload) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  std::string out(ZSTD_compressBound(payload.size()), '\0');
+  const std::size_t n =
+      ZSTD_compress2(cctx, out.data(), out.size(), payload.data(), payload.size());
+  ZSTD_freeCCtx(cctx);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+// The error reading a binary file holding `bytes`, with the directory cut from the path.
+inline std::string binary_error(std::string_view bytes) {
+  ScratchDir dir;
+  const std::string path = dir.file("t.pgt");
+  write_bytes(path, bytes);
+  std::string message = trace_error_of([&] { read_all(path); });
+  const std::size_t at = message.find(path);
+  if (at != std::string::npos) {
+    message.replace(at, path.size(), "t.pgt");
+  }
+  return message;
 }
 
 }  // namespace pagesim::traces
