@@ -38,7 +38,40 @@ Hpa EptTables::new_table() {
   return table;
 }
 
-void EptTables::map(Gpa gpa, Hpa hpa, PageSize size) {
+std::uint64_t EptTables::leaf_entry(Hpa hpa, PageSize size, std::uint64_t rights) const {
+  if (m_format == NestedFormat::kEpt) {
+    return make_leaf_entry(hpa, size, rights);
+  }
+  // NPT: P and U/S always (R is required), R/W for W, XD without X.
+  return pte::make_leaf_entry(hpa, size,
+                              pte::kUser | ((rights & kWrite) != 0 ? pte::kRw : 0) |
+                                  ((rights & kExecute) != 0 ? 0 : pte::kXd));
+}
+
+std::uint64_t EptTables::empty_subtree_tables(std::uint64_t table, unsigned level) const {
+  std::uint64_t tables = 1;
+  for (std::uint64_t i = 0; i < pte::kEntriesPerTable; ++i) {
+    const std::uint64_t raw = m_memory.read_u64(Hpa(table | (i << 3)));
+    if (!present(raw)) {
+      continue;
+    }
+    if (is_leaf(raw, level)) {
+      return 0;
+    }
+    const std::uint64_t below = empty_subtree_tables(raw & kAddressMask, level - 1);
+    if (below == 0) {
+      return 0;
+    }
+    tables += below;
+  }
+  return tables;
+}
+
+void EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
+  if ((rights & kRead) == 0 || (rights & ~kRwx) != 0) {
+    throw std::logic_error("ept map: rights " + hex(rights) + " at gpa " + hex(gpa.value()) +
+                           " lack R or have bits other than R/W/X");
+  }
   const unsigned shift = page_shift(size);
   if (gpa.page_offset(shift) != 0 || hpa.page_offset(shift) != 0) {
     throw std::logic_error("ept map: gpa " + hex(gpa.value()) + " or hpa " + hex(hpa.value()) +
@@ -69,10 +102,15 @@ void EptTables::map(Gpa gpa, Hpa hpa, PageSize size) {
   const Hpa entry(table | pte::entry_offset(gpa.value(), leaf));
   const std::uint64_t raw = m_memory.read_u64(entry);
   if (present(raw) && !is_leaf(raw, leaf)) {
-    throw std::logic_error("ept map: a " + std::string(page_size_name(size)) + " leaf at gpa " +
-                           hex(gpa.value()) + " where a table exists");
+    // KVM: the huge SPTE goes over the non-leaf one, handle_removed_pt frees the child.
+    const std::uint64_t freed = empty_subtree_tables(raw & kAddressMask, leaf - 1);
+    if (freed == 0) {
+      throw std::logic_error("ept map: a " + std::string(page_size_name(size)) + " leaf at gpa " +
+                             hex(gpa.value()) + " where a table still maps pages");
+    }
+    m_stats.tables_freed += freed;  // the frames stay allocated: no free list yet
   }
-  m_memory.write_u64(entry, make_leaf_entry(hpa, size, m_format));
+  m_memory.write_u64(entry, leaf_entry(hpa, size, rights));
   switch (size) {
     case PageSize::k4K:
       ++m_stats.installs_4k;
@@ -109,6 +147,34 @@ std::uint64_t EptTables::zap(std::uint64_t table, unsigned level, std::uint64_t 
     }
   }
   return zapped;
+}
+
+bool EptTables::maps_in(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
+                        std::uint64_t hi) const {
+  const unsigned shift = pte::index_shift(level);
+  const std::uint64_t span = std::uint64_t{1} << shift;
+  const std::uint64_t first = lo > base ? (lo - base) >> shift : 0;
+  const std::uint64_t last =
+      std::min<std::uint64_t>(pte::kEntriesPerTable - 1, (hi - 1 - base) >> shift);
+  for (std::uint64_t i = first; i <= last; ++i) {
+    const std::uint64_t raw = m_memory.read_u64(Hpa(table | (i << 3)));
+    if (!present(raw)) {
+      continue;
+    }
+    if (is_leaf(raw, level) || maps_in(raw & kAddressMask, level - 1, base + i * span, lo, hi)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool EptTables::maps_any(Gpa first, std::uint64_t bytes) const {
+  const std::uint64_t lo = first.value();
+  if (bytes == 0 || lo >= gpa_limit()) {
+    return false;
+  }
+  const std::uint64_t hi = bytes > gpa_limit() - lo ? gpa_limit() : lo + bytes;
+  return maps_in(m_root.value(), m_levels, 0, lo, hi);
 }
 
 std::uint64_t EptTables::unmap(Gpa first, std::uint64_t bytes) {

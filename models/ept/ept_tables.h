@@ -6,14 +6,20 @@
 // 4 KiB, 2 MiB or 1 GiB. KVM builds the same structure in kvm_tdp_mmu_map()
 // (arch/x86/kvm/mmu/tdp_mmu.c) and zaps it in kvm_tdp_mmu_zap_leafs().
 //
-// Entries: non-leaves R/W/X = 1 (EPT) or P, R/W, U/S = 1 (NPT); leaves the same rights,
-// EPT memory type WB, A = D = 0 when installed (the walker sets them when ept.ad_bits is on;
-// see ept_entry.h for the bit positions).
+// Entries: non-leaves R/W/X = 1 (EPT) or P, R/W, U/S = 1 (NPT); leaves the rights map() is
+// given (RWX by default; NPT: W -> R/W, X -> XD clear, U/S = 1), EPT memory type WB,
+// A = D = 0 when installed (the walker sets them when ept.ad_bits is on; see ept_entry.h for
+// the bit positions).
 //
-// Invariants: a 2 MiB or 1 GiB leaf is never installed where a table exists, nor a smaller
-// leaf under a huge leaf (both are programming errors of the caller: std::logic_error).
-// Tables are never freed: unmap() zaps leaves and leaves the (possibly empty) tables in
-// place, as the FrameAllocator has no free list yet.
+// Huge leaf over a table: as KVM's TDP MMU (kvm_tdp_mmu_map -> tdp_mmu_map_handle_target_level
+// sets the huge SPTE over the non-leaf one; handle_changed_spte -> handle_removed_pt zaps and
+// frees the child table), map() replaces a table at the leaf's level by the huge leaf when
+// the table's whole subtree maps nothing (every entry not present, or a table that in turn
+// maps nothing, as unmap() leaves them). The unlinked tables count in ept.tables_freed; their
+// frames stay allocated, as the FrameAllocator has no free list yet (so ept.table_pages only
+// grows). KVM would also zap a child that still maps pages; here that stays a programming
+// error of the caller (std::logic_error), as does a smaller leaf under a huge leaf.
+// unmap() zaps leaves and leaves the (possibly empty) tables in place.
 //
 // Not on the per-access path: map() and unmap() run on EPT violations and zaps.
 // lookup_debug() is a software walk with no side effects.
@@ -41,6 +47,9 @@ struct EptTableStats : stats::Group {
   stats::Counter zaps{*this, "zaps", "leaves zapped by unmap (a huge leaf counts once)"};
   stats::Counter table_pages{*this, "table_pages",
                              "EPT/NPT table pages allocated, the root included"};
+  stats::Counter tables_freed{*this, "tables_freed",
+                              "empty EPT/NPT tables unlinked when a huge leaf replaced them (their "
+                              "frames stay allocated: no free list)"};
 };
 
 // One leaf as lookup_debug() finds it.
@@ -78,11 +87,18 @@ class EptTables {
   // GPAs below this bound are translatable: 2^48 with 4 levels, 2^57 with 5.
   std::uint64_t gpa_limit() const { return std::uint64_t{1} << (12 + 9 * m_levels); }
 
-  // Maps the `size` page at `gpa` to the one at `hpa` (both aligned to `size`), creating
-  // missing tables top-down. An existing leaf of the same size is replaced. Throws
-  // std::logic_error for a misaligned address, a GPA past gpa_limit(), a huge leaf where a
-  // table exists, or a leaf below an existing huge leaf.
-  void map(Gpa gpa, Hpa hpa, PageSize size);
+  // Maps the `size` page at `gpa` to the one at `hpa` (both aligned to `size`) with
+  // `rights` (kRead | kWrite | kExecute of ept_entry.h), creating missing tables top-down.
+  // An existing leaf of the same size is replaced. A table where the leaf goes is replaced
+  // when it maps nothing (see the file comment; counted in stats().tables_freed). Throws
+  // std::logic_error for a misaligned address, a GPA past gpa_limit(), rights without R or
+  // with bits other than R/W/X, a huge leaf where a table still maps something, or a leaf
+  // below an existing huge leaf.
+  void map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights = kRwx);
+
+  // Whether any leaf maps a byte of [first, first + bytes) (a software walk, no side
+  // effects). The hypervisor asks it before choosing a huge leaf over smaller ones.
+  bool maps_any(Gpa first, std::uint64_t bytes) const;
 
   // Zaps (clears) every leaf that maps any byte of [first, first + bytes) and returns how
   // many. Splits nothing: a huge leaf only partly in the range is zapped whole, so more
@@ -101,6 +117,12 @@ class EptTables {
   Hpa new_table();
   std::uint64_t zap(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
                     std::uint64_t hi);
+  bool maps_in(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
+               std::uint64_t hi) const;
+  // The number of tables in the subtree of `table` (entries at `level`), itself included,
+  // or 0 when a leaf in it is present.
+  std::uint64_t empty_subtree_tables(std::uint64_t table, unsigned level) const;
+  std::uint64_t leaf_entry(Hpa hpa, PageSize size, std::uint64_t rights) const;
 
   NestedFormat m_format;
   unsigned m_levels;

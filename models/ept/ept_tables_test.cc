@@ -95,9 +95,15 @@ TEST(EptTables, ProgrammingErrorsThrow) {
   EXPECT_THROW(h.ept.map(Gpa(4 * kKiB), Hpa(0x200000), PageSize::k2M), std::logic_error);
   EXPECT_THROW(h.ept.map(Gpa(0), Hpa(0x201000), PageSize::k2M), std::logic_error);
   EXPECT_THROW(h.ept.map(Gpa(std::uint64_t{1} << 48), Hpa(0), PageSize::k4K), std::logic_error);
-  // A 2 MiB leaf where a table exists.
+  // A 2 MiB leaf where a table still maps a 4 KiB page.
   h.ept.map(Gpa(0), Hpa(0x5000), PageSize::k4K);
   EXPECT_THROW(h.ept.map(Gpa(0), Hpa(0x200000), PageSize::k2M), std::logic_error);
+  EXPECT_EQ(h.ept.stats().tables_freed.value(), 0u);
+  EXPECT_EQ(h.ept.lookup_debug(Gpa(0))->page_base, Hpa(0x5000));
+  // Rights without R, or with other bits.
+  EXPECT_THROW(h.ept.map(Gpa(8 * kKiB), Hpa(0x8000), PageSize::k4K, kWrite), std::logic_error);
+  EXPECT_THROW(h.ept.map(Gpa(8 * kKiB), Hpa(0x8000), PageSize::k4K, kRead | kPs), std::logic_error);
+  EXPECT_FALSE(h.ept.lookup_debug(Gpa(8 * kKiB)));
   // A 4 KiB leaf below a 2 MiB leaf.
   h.ept.map(Gpa(2 * kMiB), Hpa(0x400000), PageSize::k2M);
   EXPECT_THROW(h.ept.map(Gpa(2 * kMiB + 4 * kKiB), Hpa(0x6000), PageSize::k4K), std::logic_error);
@@ -133,6 +139,68 @@ TEST(EptTables, UnmapZapsHugeLeavesWholeAndCountsLeaves) {
   // The whole space, and beyond it.
   h.ept.map(Gpa((std::uint64_t{1} << 48) - 4 * kKiB), Hpa(0x9000), PageSize::k4K);
   EXPECT_EQ(h.ept.unmap(Gpa(0), ~std::uint64_t{0}), 1u);
+}
+
+TEST(EptTables, HugeLeafReplacesAnEmptiedTable) {
+  Host h;
+  // Two 4 KiB leaves in [2M, 4M): root, PDPT, PD, PT.
+  h.ept.map(Gpa(2 * kMiB), Hpa(0x5000), PageSize::k4K);
+  h.ept.map(Gpa(2 * kMiB + 8 * kKiB), Hpa(0x6000), PageSize::k4K);
+  EXPECT_EQ(h.ept.stats().table_pages.value(), 4u);
+  EXPECT_TRUE(h.ept.maps_any(Gpa(2 * kMiB), 2 * kMiB));
+  // One zapped, the PT still maps the other: refused.
+  EXPECT_EQ(h.ept.unmap(Gpa(2 * kMiB), 4 * kKiB), 1u);
+  EXPECT_TRUE(h.ept.maps_any(Gpa(2 * kMiB), 2 * kMiB));
+  EXPECT_FALSE(h.ept.maps_any(Gpa(2 * kMiB), 8 * kKiB));
+  EXPECT_THROW(h.ept.map(Gpa(2 * kMiB), Hpa(0x400000), PageSize::k2M), std::logic_error);
+  // Both zapped: the PT maps nothing and the 2 MiB leaf goes over it (PD entry 1), the PT
+  // unlinked (1 freed); no table allocated, the PT's frame not given back.
+  EXPECT_EQ(h.ept.unmap(Gpa(2 * kMiB), 2 * kMiB), 1u);
+  EXPECT_FALSE(h.ept.maps_any(Gpa(2 * kMiB), 2 * kMiB));
+  h.ept.map(Gpa(2 * kMiB), Hpa(0x400000), PageSize::k2M);
+  EXPECT_EQ(h.ept.stats().tables_freed.value(), 1u);
+  EXPECT_EQ(h.ept.stats().table_pages.value(), 4u);
+  const auto m = h.ept.lookup_debug(Gpa(2 * kMiB + 8 * kKiB));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->size, PageSize::k2M);
+  EXPECT_EQ(m->hpa_of(Gpa(2 * kMiB + 8 * kKiB)), Hpa(0x402000));
+
+  // 1 GiB over [1G, 2G) whose PD holds a pointer to an emptied PT: PD and PT (2) go.
+  h.ept.map(Gpa(kGiB + 4 * kKiB), Hpa(0x7000), PageSize::k4K);  // new PD and PT: 6 tables
+  EXPECT_EQ(h.ept.stats().table_pages.value(), 6u);
+  h.ept.unmap(Gpa(kGiB), kGiB);
+  h.ept.map(Gpa(kGiB), Hpa(kGiB), PageSize::k1G);
+  EXPECT_EQ(h.ept.stats().tables_freed.value(), 3u);
+  EXPECT_EQ(h.ept.lookup_debug(Gpa(kGiB + 4 * kKiB))->size, PageSize::k1G);
+  // [0, 1G)'s PD still maps the 2 MiB leaf: no 1 GiB leaf there.
+  EXPECT_THROW(h.ept.map(Gpa(0), Hpa(0), PageSize::k1G), std::logic_error);
+  EXPECT_EQ(h.ept.stats().installs_1g.value(), 1u);
+  EXPECT_EQ(h.ept.stats().installs_2m.value(), 1u);
+}
+
+TEST(EptTables, LeavesCarryTheRightsGiven) {
+  for (const NestedFormat f : {NestedFormat::kEpt, NestedFormat::kNpt}) {
+    Host h(EptParams{.format = f});
+    h.ept.map(Gpa(0), Hpa(0x5000), PageSize::k4K, kRead | kExecute);
+    h.ept.map(Gpa(2 * kMiB), Hpa(0x400000), PageSize::k2M, kRead);
+    h.ept.map(Gpa(kGiB), Hpa(kGiB), PageSize::k1G, kRead | kWrite);
+    const auto rx = h.ept.lookup_debug(Gpa(0));
+    EXPECT_TRUE(rx->read && !rx->write && rx->execute);
+    const auto r = h.ept.lookup_debug(Gpa(2 * kMiB));
+    EXPECT_TRUE(r->read && !r->write && !r->execute);
+    const auto rw = h.ept.lookup_debug(Gpa(kGiB));
+    EXPECT_TRUE(rw->read && rw->write && !rw->execute);
+    // What the 2D walker sees: W and X of the leaf.
+    const Hpa pd(h.memory.read_u64(Hpa(h.memory.read_u64(h.ept.root()) & kAddressMask)) &
+                 kAddressMask);
+    const std::uint64_t leaf2m = h.memory.read_u64(Hpa(pd.value() + 8));  // PD entry 1
+    EXPECT_EQ(rights_of(leaf2m, f), walker::pte::kAllowUser);
+  }
+  // The EPT bits themselves.
+  Host e;
+  e.ept.map(Gpa(0), Hpa(0x5000), PageSize::k4K, kRead | kExecute);
+  const auto m = e.ept.lookup_debug(Gpa(0));
+  EXPECT_EQ(m->memory_type, kMemoryTypeWb);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "models/host/hypervisor.h"
 
 #include "models/ept/ept_entry.h"
-#include "models/walker/pte.h"
 
 namespace pagesim::host {
 
@@ -18,7 +17,6 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
                        mem::FrameAllocator& frames, stats::Group* parent)
     : m_vm(vm),
       m_exits(exits),
-      m_memory(memory),
       m_exit_stats(parent),
       m_violation_stats(parent),
       m_slots(qemu_pc_layout(vm.memory.bytes, kRamBase)),
@@ -64,7 +62,8 @@ ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
   const PageSize size = max_mapping_size(*slot, gpa, host_page->size);
   const Gpa leaf_base = gpa.page_base(page_shift(size));
   const Hpa hpa = host_page->pa_of(slot->to_hva(leaf_base));
-  m_ept.map(leaf_base, hpa, size);
+  // A read-only slot's leaves lack W (KVM: no write permission for KVM_MEM_READONLY).
+  m_ept.map(leaf_base, hpa, size, slot->readonly ? ept::kRead | ept::kExecute : ept::kRwx);
   ++m_violation_stats.violations;
 
   r.outcome = ViolationResult::Outcome::kMapped;
@@ -88,32 +87,12 @@ PageSize Hypervisor::max_mapping_size(const Memslot& slot, Gpa gpa, PageSize hos
     if (base < slot.base.value() || base + bytes > slot.end().value()) {
       continue;  // the huge page would reach past the slot
     }
-    if (ept_table_at(Gpa(base), leaf_level(size))) {
-      continue;  // smaller leaves (or an emptied table) are there already
+    if (m_ept.maps_any(Gpa(base), bytes)) {
+      continue;  // smaller leaves are there already (an emptied table is no obstacle)
     }
     return size;
   }
   return PageSize::k4K;
-}
-
-bool Hypervisor::ept_table_at(Gpa gpa, unsigned level) const {
-  namespace pte = walker::pte;
-  const std::uint64_t present = ept::format_bits(m_ept.format()).present_mask;
-  std::uint64_t table = m_ept.root().value();
-  for (unsigned l = m_ept.levels(); l >= level; --l) {
-    const std::uint64_t raw = m_memory.read_u64(Hpa(table | pte::entry_offset(gpa.value(), l)));
-    if ((raw & present) == 0) {
-      return false;
-    }
-    if (ept::is_leaf(raw, l)) {
-      return false;  // a leaf at or above `level`: not a table
-    }
-    if (l == level) {
-      return true;
-    }
-    table = raw & ept::kAddressMask;
-  }
-  return false;
 }
 
 const Memslot& Hypervisor::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,

@@ -24,10 +24,17 @@
 //   - a host page of at least S mapping the HVA (host.thp = 2m or 1g),
 //   - (slot.base - slot.hva) a multiple of S (GPA and HVA congruent modulo S),
 //   - the S-aligned GPA range around the GPA wholly inside the slot,
-//   - no EPT table already at that level (EptTables cannot replace a table by a huge leaf;
-//     KVM would zap the child table and install the huge leaf: a difference only after a
-//     zap left tables behind, or when smaller leaves came first).
+//   - no smaller EPT leaf inside that range. An emptied table there (a zap leaves tables
+//     behind) is no obstacle: EptTables::map replaces it by the huge leaf and unlinks it,
+//     as KVM's handle_removed_pt does (ept.tables_freed). KVM would also zap smaller
+//     leaves still present and install the huge one; here such leaves keep the range at
+//     the smaller size (EptTables refuses to zap them; slots do not overlap and host.thp
+//     is fixed, so within one slot they do not arise today).
 // Tried 1 GiB, then 2 MiB, else 4 KiB.
+//
+// Rights: RWX leaves, except in a read-only slot (KVM_MEM_READONLY): R and X without W, as
+// KVM's make_spte drops ACC_WRITE_MASK for such a slot. A write violation there, with or
+// without a leaf, is an MMIO exit (emulated; nothing mapped).
 //
 // The VMM process (QEMU): one address space of a HostOs (stats "host", asid kVmmAsid,
 // 4-level host paging, pages of host.thp) whose guest RAM block is one allocation at
@@ -44,9 +51,11 @@
 // walker's caches (INVEPT). The VMM pages stay mapped in the host (QEMU keeps the RAM),
 // so a moved slot refaults without host faults.
 //
-// Simplified, stated: a read-only slot (KVM_MEM_READONLY) turns writes into MMIO exits but
-// reads get a writable EPT leaf (EptTables::map has no rights argument), so a later write
-// through that leaf does not exit. vm.vcpus is not read here (one EPT for every vCPU).
+// Simplified, stated: the 2D walker (models/walker/nested_walker.h) raises EPT violations
+// for entries not present only and hands the rights back to its caller, so a write through
+// a read-only slot's leaf (W = 0) becomes a violation only where the caller turns the
+// missing write right into one (handle_ept_violation(gpa, kWrite): an MMIO exit).
+// vm.vcpus is not read here (one EPT for every vCPU).
 // Spurious violations (the leaf already there, as when two vCPUs fault on one page) cost
 // the exit only and count in ept.spurious.
 #pragma once
@@ -156,12 +165,9 @@ class Hypervisor {
  private:
   // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`.
   PageSize max_mapping_size(const Memslot& slot, Gpa gpa, PageSize host_size) const;
-  // Whether the EPT has a table (not a leaf, not empty) at `level` on the way to `gpa`.
-  bool ept_table_at(Gpa gpa, unsigned level) const;
 
   VmParams m_vm;
   VmExitParams m_exits;
-  mem::PhysicalMemory& m_memory;
   VmExitStats m_exit_stats;
   EptViolationStats m_violation_stats;
   MemslotTable m_slots;

@@ -204,10 +204,41 @@ TEST(Hypervisor, ReadOnlySlotWritesAreMmio) {
   Vm vm;
   vm.hv.add_memslot(3, Gpa(8 * GiB), 2 * MiB, /*readonly=*/true);
   EXPECT_EQ(vm.hv.handle_ept_violation(Gpa(8 * GiB), AccessKind::kWrite).outcome, Outcome::kMmio);
+  EXPECT_FALSE(vm.hv.ept().lookup_debug(Gpa(8 * GiB)).has_value());
   EXPECT_EQ(vm.hv.handle_ept_violation(Gpa(8 * GiB), AccessKind::kRead).outcome, Outcome::kMapped);
-  EXPECT_EQ(vm.stat("vmexits.mmio"), 1u);
+  // The leaf lacks W (KVM_MEM_READONLY): R and X only.
+  const auto leaf = vm.hv.ept().lookup_debug(Gpa(8 * GiB));
+  ASSERT_TRUE(leaf.has_value());
+  EXPECT_TRUE(leaf->read);
+  EXPECT_FALSE(leaf->write);
+  EXPECT_TRUE(leaf->execute);
+  // A write through that leaf (the violation the missing W raises): an MMIO exit, the leaf
+  // unchanged, not a spurious violation.
+  const ViolationResult w = vm.hv.handle_ept_violation(Gpa(8 * GiB + 16), AccessKind::kWrite);
+  EXPECT_EQ(w.outcome, Outcome::kMmio);
+  EXPECT_EQ(w.cycles, Cycles(kExit + kMmio));
+  EXPECT_FALSE(vm.hv.ept().lookup_debug(Gpa(8 * GiB))->write);
+  EXPECT_EQ(vm.stat("vmexits.mmio"), 2u);
+  EXPECT_EQ(vm.stat("ept.spurious"), 0u);
+  // Slot 1 (RAM) gets writable leaves.
+  vm.hv.handle_ept_violation(Gpa(2 * MiB), AccessKind::kRead);
+  EXPECT_TRUE(vm.hv.ept().lookup_debug(Gpa(2 * MiB))->write);
   // Not RAM to the guest's frame allocator.
   EXPECT_EQ(vm.hv.guest_ram_ranges().back(), (mem::RamRange{4 * GiB, 5 * GiB}));
+}
+
+TEST(Hypervisor, ReadOnlySlotHugeLeavesLackWriteToo) {
+  // 2 MiB host pages, a 4 MiB read-only slot at 8G (HVA base + 4G: congruent): 2 MiB leaves.
+  Vm vm(os::Thp::k2M);
+  vm.hv.add_memslot(3, Gpa(8 * GiB), 4 * MiB, /*readonly=*/true);
+  const ViolationResult r = vm.hv.handle_ept_violation(Gpa(8 * GiB + 3 * MiB), AccessKind::kRead);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  EXPECT_EQ(r.size, PageSize::k2M);
+  const auto leaf = vm.hv.ept().lookup_debug(Gpa(8 * GiB + 2 * MiB));
+  EXPECT_EQ(leaf->size, PageSize::k2M);
+  EXPECT_FALSE(leaf->write);
+  EXPECT_EQ(vm.hv.handle_ept_violation(Gpa(8 * GiB + 3 * MiB), AccessKind::kWrite).outcome,
+            Outcome::kMmio);
 }
 
 TEST(Hypervisor, DeleteZapsTheSlotAndLaterAccessesAreMmio) {
@@ -247,22 +278,34 @@ TEST(Hypervisor, MoveZapsTheOldRangeAndTheNewRangeFaultsInWithoutHostFaults) {
   EXPECT_EQ(vm.stat("host.page_faults"), 2u);
 }
 
-TEST(Hypervisor, ARangeLeftWithEmptyTablesRefaultsAtFourKiB) {
-  // Slot 3 misaligned: 4 KiB leaves under an EPT page table for [16G, 16G + 2M). Deleted,
-  // the tables stay (EptTables never frees them); slot 4 over the same GPAs is congruent,
-  // but a 2 MiB leaf cannot replace the table: 4 KiB again, no exception.
+TEST(Hypervisor, ARangeLeftWithEmptyTablesRefaultsAtTheLargestLeaf) {
+  // Slot 3 misaligned (GPA 16G + 4K, HVA base + 4G): a 4 KiB leaf under a new EPT page table
+  // for [16G, 16G + 2M). Deleted, the leaf is zapped and the (empty) table stays; slot 4
+  // over the same GPAs (HVA base + 4G + 4M, after slot 3's 4 MiB, already 2 MiB aligned) is
+  // congruent modulo 2 MiB, so the refault installs a 2 MiB leaf over the emptied table,
+  // which is unlinked (ept.tables_freed 1), as KVM does.
   Vm vm(os::Thp::k2M);
   vm.hv.add_memslot(3, Gpa(16 * GiB + 4 * KiB), 4 * MiB);
   EXPECT_EQ(vm.hv.handle_ept_violation(Gpa(16 * GiB + 8 * KiB), AccessKind::kRead).size,
             PageSize::k4K);
   vm.hv.remove_memslot(3);
+  EXPECT_EQ(vm.stat("ept.zaps"), 1u);
+  const std::uint64_t tables = vm.stat("ept.table_pages");
   const Memslot& slot = vm.hv.add_memslot(4, Gpa(16 * GiB), 4 * MiB);
+  EXPECT_EQ(slot.hva, Hypervisor::kRamBase + 4 * GiB + 4 * MiB);
   EXPECT_EQ((slot.base.value() - slot.hva.value()) % (2 * MiB), 0u);
-  EXPECT_EQ(vm.hv.handle_ept_violation(Gpa(16 * GiB + 8 * KiB), AccessKind::kRead).size,
-            PageSize::k4K);
-  // [16G + 2M, 16G + 4M) has no table: 2 MiB.
+  const ViolationResult r = vm.hv.handle_ept_violation(Gpa(16 * GiB + 8 * KiB), AccessKind::kRead);
+  EXPECT_EQ(r.outcome, Outcome::kMapped);
+  EXPECT_EQ(r.size, PageSize::k2M);
+  EXPECT_EQ(r.leaf_base, Gpa(16 * GiB));
+  EXPECT_EQ(vm.hv.ept().lookup_debug(Gpa(16 * GiB + 2 * MiB - 1))->size, PageSize::k2M);
+  EXPECT_EQ(vm.stat("ept.tables_freed"), 1u);
+  EXPECT_EQ(vm.stat("ept.table_pages"), tables);  // nothing allocated, nothing given back
+  // [16G + 2M, 16G + 4M) never had a table: 2 MiB as well.
   EXPECT_EQ(vm.hv.handle_ept_violation(Gpa(16 * GiB + 3 * MiB), AccessKind::kRead).size,
             PageSize::k2M);
+  EXPECT_EQ(vm.stat("ept.installs.2m"), 2u);
+  EXPECT_EQ(vm.stat("ept.installs.4k"), 1u);
 }
 
 TEST(GuestPhysicalMemory, FirstTouchOfATablePageIsAnEptViolation) {
