@@ -19,10 +19,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-constexpr AccessKind R = AccessKind::kRead;
-constexpr AccessKind W = AccessKind::kWrite;
-constexpr AccessKind X = AccessKind::kFetch;
-
 // Records that exercise every encoding: all kinds, every size code and the size escape
 // (3, 100, 2^32-1), zero / small / huge / wrapping address deltas.
 std::vector<Record> mixed_records() {

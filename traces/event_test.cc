@@ -21,10 +21,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-constexpr AccessKind R = AccessKind::kRead;
-constexpr AccessKind W = AccessKind::kWrite;
-constexpr AccessKind X = AccessKind::kFetch;
-
 constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 constexpr std::uint64_t GiB = 1024 * MiB;
@@ -86,24 +82,6 @@ TEST(Record, CheckEvent) {
 }
 
 // --- Text form ---------------------------------------------------------------------------
-
-std::vector<Record> parse(std::string_view text) {
-  ScratchDir dir;
-  write_bytes(dir.file("t.trace"), text);
-  return read_all(dir.file("t.trace"));
-}
-
-std::string parse_error(std::string_view text) {
-  ScratchDir dir;
-  const std::string path = dir.file("t.trace");
-  write_bytes(path, text);
-  std::string message = trace_error_of([&] { read_all(path); });
-  const std::size_t at = message.find(path);
-  if (at != std::string::npos) {
-    message.replace(at, path.size(), "t.trace");
-  }
-  return message;
-}
 
 struct ParseCase {
   const char* line;

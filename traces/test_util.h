@@ -139,17 +139,31 @@ inline std::string zstd_frame(std::string_view payload) {
   return out;
 }
 
-// The error reading a binary file holding `bytes`, with the directory cut from the path.
-inline std::string binary_error(std::string_view bytes) {
+inline constexpr AccessKind R = AccessKind::kRead;
+inline constexpr AccessKind W = AccessKind::kWrite;
+inline constexpr AccessKind X = AccessKind::kFetch;
+
+// The error reading a file named `name` (in a scratch folder) holding `bytes`, with the
+// folder cut from the path so expectations need not know it.
+inline std::string read_error(const std::string& name, std::string_view bytes) {
   ScratchDir dir;
-  const std::string path = dir.file("t.pgt");
+  const std::string path = dir.file(name);
   write_bytes(path, bytes);
   std::string message = trace_error_of([&] { read_all(path); });
   const std::size_t at = message.find(path);
   if (at != std::string::npos) {
-    message.replace(at, path.size(), "t.pgt");
+    message.replace(at, path.size(), name);
   }
   return message;
+}
+inline std::string binary_error(std::string_view bytes) { return read_error("t.pgt", bytes); }
+inline std::string parse_error(std::string_view text) { return read_error("t.trace", text); }
+
+// The records of a text trace holding `text`.
+inline std::vector<Record> parse(std::string_view text) {
+  ScratchDir dir;
+  write_bytes(dir.file("t.trace"), text);
+  return read_all(dir.file("t.trace"));
 }
 
 }  // namespace pagesim::traces

@@ -16,30 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr AccessKind R = AccessKind::kRead;
-constexpr AccessKind W = AccessKind::kWrite;
-constexpr AccessKind X = AccessKind::kFetch;
-
-std::vector<Record> parse(std::string_view text) {
-  ScratchDir dir;
-  write_bytes(dir.file("t.trace"), text);
-  return read_all(dir.file("t.trace"));
-}
-
-// The error message for a trace file named t.trace holding `text`.
-std::string parse_error(std::string_view text) {
-  ScratchDir dir;
-  const std::string path = dir.file("t.trace");
-  write_bytes(path, text);
-  std::string message = trace_error_of([&] { read_all(path); });
-  // Name the file by its base name so expectations need not know the directory.
-  const std::size_t at = message.find(path);
-  if (at != std::string::npos) {
-    message.replace(at, path.size(), "t.trace");
-  }
-  return message;
-}
-
 TEST(TextFormat, HexDecimalAndSizes) {
   // "R|W|X <address> [size]": address hex with 0x or decimal, size in bytes, default 8.
   EXPECT_EQ(parse("R 0x1000\n"
