@@ -1,6 +1,9 @@
 #include "sim/core_module.h"
 
+#include <sstream>
 #include <stdexcept>
+
+#include "sim/hex.h"
 
 namespace pagesim {
 namespace {
@@ -10,13 +13,15 @@ constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
 
 CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
                        const CycleClock& clock, traces::TraceReader& trace,
-                       stats::Group* stats_parent, std::function<void(std::uint64_t)> progress)
+                       stats::Group* stats_parent, std::function<void(std::uint64_t)> progress,
+                       PageLife* page_life)
     : sc_core::sc_module(name),
       m_params(params),
       m_clock(clock),
       m_trace(trace),
       m_progress(std::move(progress)),
       m_stats(stats_parent, "sim"),
+      m_page_life(page_life),
       m_batch(kBatchRecords) {
   SC_HAS_PROCESS(CoreModule);
   SC_THREAD(run);
@@ -33,13 +38,26 @@ CoreModule::~CoreModule() {
 
 void CoreModule::end_of_elaboration() {
   m_tlbs = &tlb_port->hierarchy();
-  m_os = os_port.operator->();
-  m_walker_control = &walker_port->walker();
+  if (m_params.mode == Mode::kNested) {
+    if (nested_port.size() == 0) {
+      throw std::logic_error("core: mode nested needs nested_port bound");
+    }
+    m_machine = &nested_port->machine();
+    m_vpid = host::NestedMachine::kVpid;
+  } else {
+    if (os_port.size() == 0 || walker_port.size() == 0) {
+      throw std::logic_error("core: mode native needs os_port and walker_port bound");
+    }
+    m_os = os_port.operator->();
+    m_walker_control = &walker_port->walker();
+  }
 }
 
 void CoreModule::run() {
   try {
-    m_root = m_os->address_space_root(m_asid);
+    if (m_os != nullptr) {
+      m_root = m_os->address_space_root(m_asid);
+    }
     std::uint64_t done = 0;
     for (;;) {
       std::size_t n = m_trace.read(m_batch);
@@ -49,8 +67,9 @@ void CoreModule::run() {
       std::uint64_t batch_cycles = 0;
       for (std::size_t i = 0; i < n; ++i) {
         const traces::Record& r = m_batch[i];
+        m_position = done + i + 1;
         if (r.is_event()) {
-          handle_event(r, done + i + 1);
+          handle_event(r, m_position);
         } else {
           batch_cycles += access(r).count();
         }
@@ -66,6 +85,9 @@ void CoreModule::run() {
       }
     }
     m_qk.sync();
+    if (m_page_life != nullptr) {
+      m_page_life->finish();
+    }
   } catch (...) {
     m_failure = std::current_exception();
     sc_core::sc_stop();
@@ -78,7 +100,9 @@ void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
     case traces::EventOp::kCr3: {
       // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set,
       // as Linux switches mm with PCIDs: entries stay, tagged by PCID (SDM 4.10.1). The
-      // address-space id is the PCID, which has 12 bits.
+      // address-space id is the PCID, which has 12 bits. nested: the guest's MOV CR3,
+      // which does not exit with EPT (the guest kernel's root for the id; the machine
+      // looks it up per miss).
       if (r.address >= 4096) {
         throw std::runtime_error("trace record " + std::to_string(position) + ": !cr3 " +
                                  std::to_string(r.address) +
@@ -86,23 +110,91 @@ void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
       }
       m_asid = static_cast<std::uint16_t>(r.address);
       m_pcid = m_asid;
-      m_root = m_os->address_space_root(m_asid);
+      if (m_os != nullptr) {
+        m_root = m_os->address_space_root(m_asid);
+      }
       ++m_stats.cr3_writes;
       return;
     }
     case traces::EventOp::kInvlpg:
       // INVLPG: the TLB entries for the page (any page size) in the current PCID, and
-      // every paging-structure-cache entry of the current PCID (SDM 4.10.4.1).
+      // every paging-structure-cache entry of the current PCID (SDM 4.10.4.1); in a guest,
+      // those of its VPID (the guest PSCs and the page-walk cache's guest entries).
       m_tlbs->invalidate_page(Gva(r.address), m_pcid, m_vpid);
-      m_walker_control->invalidate_page(Gva(r.address), m_pcid);
+      if (m_machine != nullptr) {
+        m_machine->walker().invlpg(Gva(r.address), m_pcid, m_vpid);
+      } else {
+        m_walker_control->invalidate_page(Gva(r.address), m_pcid);
+      }
       ++m_stats.invlpgs;
+      if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
+        m_page_life->invlpg(position);
+      }
+      return;
+    case traces::EventOp::kMemslotAdd:
+    case traces::EventOp::kMemslotDelete:
+    case traces::EventOp::kMemslotMove:
+      if (m_machine == nullptr) {
+        unsupported_event(r, position);
+      }
+      handle_nested_event(r, position);
       return;
     default:
-      throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
-                               std::string(traces::event_name(r.op)) +
-                               "' is not supported in mode native (native mode takes !cr3 "
-                               "and !invlpg)");
+      unsupported_event(r, position);
   }
+}
+
+void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t position) const {
+  const bool nested = m_params.mode == Mode::kNested;
+  throw std::runtime_error(
+      "trace record " + std::to_string(position) + ": the event '!" +
+      std::string(traces::event_name(r.op)) + "' is not supported in mode " +
+      std::string(config::enum_name(m_params.mode)) +
+      (nested ? " (nested mode takes !cr3, !invlpg and !memslot)"
+              : " (native mode takes !cr3 and !invlpg)"));
+}
+
+void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t position) {
+  // KVM_SET_USER_MEMORY_REGION from the VMM. Adding maps nothing; deleting or moving a
+  // slot zaps its EPT leaves (kvm_arch_flush_shadow_memslot) and flushes the VM's TLBs
+  // (kvm_flush_remote_tlbs: INVEPT single context).
+  const auto id = static_cast<std::uint32_t>(r.address);
+  try {
+    ++m_stats.memslot_changes;
+    switch (r.op) {
+      case traces::EventOp::kMemslotAdd:
+        m_machine->hypervisor().add_memslot(id, Gpa(r.arg1), r.arg2,
+                                            (r.flags & traces::kEventReadonly) != 0);
+        return;
+      case traces::EventOp::kMemslotDelete: {
+        const host::GpaRange zapped = m_machine->remove_memslot(id);
+        invept();
+        if (m_page_life != nullptr) {
+          m_page_life->memslot_zap(position, "del", zapped);
+        }
+        return;
+      }
+      case traces::EventOp::kMemslotMove: {
+        const host::GpaRange zapped = m_machine->move_memslot(id, Gpa(r.arg1));
+        invept();
+        if (m_page_life != nullptr) {
+          m_page_life->memslot_zap(position, "move", zapped);
+        }
+        return;
+      }
+      default:
+        unsupported_event(r, position);
+    }
+  } catch (const host::MemslotError& e) {
+    throw std::runtime_error("trace record " + std::to_string(position) + ": !memslot " +
+                             std::string(traces::event_name(r.op)) + ": " + e.what());
+  }
+}
+
+void CoreModule::invept() {
+  // The walker's caches were flushed by the machine; the TLB entries of the VM (every
+  // mapping derived from its EPTP: approximated by its VPID) go here.
+  m_tlbs->invalidate_vpid(m_vpid);
 }
 
 Cycles CoreModule::access(const traces::Record& r) {
@@ -141,17 +233,29 @@ Cycles CoreModule::translate(AccessKind kind, Gva gva) {
   tlb::TlbHierarchy::Result hit = m_tlbs->lookup(kind, gva, m_pcid, m_vpid);
   Cycles cost = hit.latency;
   if (hit.entry == nullptr) {
-    cost += walk_and_fill(kind, gva);
+    cost += walk_and_fill(kind, gva, "TLB miss");
   } else if (kind == AccessKind::kWrite && !hit.entry->dirty) {
+    // Also a store through an entry without W: its walk finds the fault (SDM 4.10.4.3).
     ++m_stats.dirty_walks;
-    cost += walk_and_fill(kind, gva);
+    cost += walk_and_fill(kind, gva, "store through a clean TLB entry");
   } else {
     m_last_page_size = hit.entry->size;
+    if (m_params.sim.check) [[unlikely]] {
+      check(kind, gva, *hit.entry,
+            hit.level == 1 ? (kind == AccessKind::kFetch ? "TLB L1i" : "TLB L1d") : "TLB STLB");
+    }
+    if (m_page_life != nullptr && m_page_life->covers(gva)) [[unlikely]] {
+      m_page_life->tlb_hit(m_position);
+    }
   }
   return cost;
 }
 
-Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva) {
+Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
+  const bool traced = m_page_life != nullptr && m_page_life->covers(gva);
+  if (traced) [[unlikely]] {
+    m_page_life->tlb_miss(m_position, kind, gva, m_pcid, why);
+  }
   Cycles cost{0};
   for (int attempt = 0;; ++attempt) {
     m_ext.root = m_root;
@@ -159,6 +263,7 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva) {
     m_ext.kind = kind;
     m_ext.pcid = m_pcid;
     m_ext.vpid = m_vpid;
+    m_ext.traced = traced;
     m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     m_gp.set_address(gva.value());
     m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
@@ -168,11 +273,26 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva) {
       throw std::logic_error("walker rejected a translation request");
     }
     cost += m_ext.cycles;
+    m_stats.fault_cycles += m_ext.fault_cycles.count();
     if (m_ext.outcome == TranslationExt::Outcome::kOk) {
+      if (m_params.sim.check) [[unlikely]] {
+        check(kind, gva, m_ext.translation, "page walk (paging-structure caches)");
+      }
       // The TLBs may hold it splintered into smaller pages, or (with every array for its
       // size and the smaller ones configured off) not at all.
       const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
       m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
+      if (traced) [[unlikely]] {
+        m_page_life->filled(gva, m_ext.translation, held);
+      }
+      return cost;
+    }
+    if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
+      ++m_stats.mmio_accesses;
+      m_last_page_size = PageSize::k4K;
+      if (traced) [[unlikely]] {
+        m_page_life->mmio(gva);
+      }
       return cost;
     }
     if (attempt > 0) {
@@ -181,7 +301,45 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva) {
     Cycles fault = m_os->handle_page_fault(m_asid, gva, kind);
     m_stats.fault_cycles += fault.count();
     cost += fault;
+    if (traced) [[unlikely]] {
+      m_page_life->page_fault(m_ext.fault_level, fault);
+    }
   }
+}
+
+void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const char* structure) {
+  ++m_stats.checks;
+  std::optional<Translation> want;
+  if (m_machine != nullptr) {
+    const walker::NestedWalkResult w = m_machine->translate_debug(gva, m_pcid);
+    if (w.outcome == walker::NestedWalkResult::Outcome::kOk) {
+      want = w.translation;
+    }
+  } else {
+    want = m_walker_control->translate_debug(m_root, gva);
+  }
+  const Hpa got_hpa = got.hpa_of(gva.value());
+  const bool same = want && want->hpa_of(gva.value()) == got_hpa &&
+                    want->writable == got.writable && want->user == got.user &&
+                    want->executable == got.executable && page_bytes(got.size) <= page_bytes(want->size) &&
+                    (!got.dirty || want->dirty);
+  if (same) {
+    return;
+  }
+  auto describe = [&](const Translation& t) {
+    std::ostringstream o;
+    o << "HPA " << hex(t.hpa_of(gva.value()).value()) << " (" << page_size_name(t.size)
+      << (t.writable ? ", W" : ", read-only") << (t.user ? ", U" : ", S")
+      << (t.executable ? "" : ", XD") << (t.dirty ? ", D" : "") << ")";
+    return o.str();
+  };
+  const char k = kind == AccessKind::kRead ? 'R' : kind == AccessKind::kWrite ? 'W' : 'X';
+  throw std::runtime_error("check failed at trace record " + std::to_string(m_position) + " (" +
+                           k + " " + hex(gva.value()) + ", PCID " + std::to_string(m_pcid) +
+                           "): the " + structure + " gives " + describe(got) +
+                           ", a walk from scratch of the current tables gives " +
+                           (want ? describe(*want) : std::string("no translation")) +
+                           ": the " + structure + " is stale");
 }
 
 }  // namespace pagesim

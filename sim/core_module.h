@@ -4,18 +4,27 @@
 // Per access (no SystemC kernel call, no allocation):
 //   1. TLB lookup through the TlbIf port (a direct call: L1 i/d, then the STLB);
 //   2. on a miss, or a store through an entry whose dirty flag is clear (the processor
-//      walks to set D: Intel SDM Vol. 3A 4.8), a walk: b_transport of the reused payload
-//      with its TranslationExt to the walker;
-//   3. a walk that meets a non-present entry is a page fault: the OS model maps the page
-//      and the access is retried, which walks again (a faulting walk caches nothing, SDM
-//      4.10.2.3); the trace access still counts one TLB miss at each level;
+//      walks to set D: Intel SDM Vol. 3A 4.8) or whose W is clear, a walk: b_transport of
+//      the reused payload with its TranslationExt to the translator behind walker_socket;
+//   3. native: a walk that meets a non-present entry is a page fault: the OS model maps
+//      the page and the access is retried, which walks again (a faulting walk caches
+//      nothing, SDM 4.10.2.3); the trace access still counts one TLB miss at each level.
+//      nested: the translator resolves the miss whole (guest faults, EPT violations) and
+//      answers a translation, or MMIO (the access was emulated: nothing to cache);
 //   4. the TLBs are filled with the translation (L2 and the L1).
 // The access costs core.cycles_per_access + TLB latencies + walk latency + fault latency.
 // An access that crosses a page boundary translates both pages.
 //
 // Events: `!cr3 ID` switches to address space ID (its PCID; entries of other PCIDs stay),
 // `!invlpg GVA` invalidates that page's TLB entries and the current PCID's
-// paging-structure-cache entries. Other events need the modes that model them.
+// paging-structure-cache entries. nested mode adds `!memslot add|del|move` (the
+// hypervisor changes the slots; del and move zap EPT leaves, then INVEPT: the walker's
+// caches and every TLB entry of the VM's VPID). Other events need the modes that model
+// them.
+//
+// With sim.check on, every translation a TLB hit or a walk returns is compared with a walk
+// from scratch of the current tables (Walker / NestedMachine translate_debug); a mismatch
+// stops the run naming the record, both answers and the structure that answered.
 //
 // Time: cycles are summed as integers per batch of records; the quantum keeper is told
 // once per batch and synchronises only when the quantum is used up.
@@ -30,9 +39,11 @@
 #include <tlm>
 #include <vector>
 
+#include "models/host/nested_translator_module.h"
 #include "models/os/os_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
+#include "sim/page_life.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
 #include "sim/time.h"
@@ -57,6 +68,12 @@ struct CoreStats : stats::Group {
   stats::Counter invlpgs{*this, "invlpgs", "INVLPG instructions (!invlpg)"};
   stats::Counter dirty_walks{*this, "dirty_walks",
                              "walks to set the dirty flag for a store through a clean TLB entry"};
+  stats::Counter mmio_accesses{*this, "mmio_accesses",
+                               "accesses to GPAs in no memslot, emulated (nested mode)"};
+  stats::Counter memslot_changes{*this, "memslot_changes",
+                                 "!memslot add, del and move events (nested mode)"};
+  stats::Counter checks{*this, "checks",
+                        "translations compared with a walk from scratch (sim.check)"};
   stats::Formula translation_overhead{
       *this, "translation_overhead_pct", "translation_cycles / cycles, in percent", [this] {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
@@ -73,15 +90,21 @@ struct CoreStats : stats::Group {
 class CoreModule final : public sc_core::sc_module {
  public:
   sc_core::sc_port<tlb::TlbIf> tlb_port{"tlb_port"};
-  sc_core::sc_port<os::OsIf> os_port{"os_port"};
   tlm_utils::simple_initiator_socket<CoreModule> walker_socket{"walker_socket"};
-  // Invalidations (INVLPG) reach the walker's paging-structure caches directly.
-  sc_core::sc_port<walker::WalkerControlIf> walker_port{"walker_port"};
+  // native: the OS's page-fault handler, and the walker's control (INVLPG reaches its
+  // paging-structure caches directly).
+  sc_core::sc_port<os::OsIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> os_port{"os_port"};
+  sc_core::sc_port<walker::WalkerControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> walker_port{
+      "walker_port"};
+  // nested: the machine behind walker_socket (INVLPG, memslot changes, --check).
+  sc_core::sc_port<host::NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{
+      "nested_port"};
 
   // `progress` is called every 2^20 records with the count so far (may be empty).
+  // `page_life` (may be null) is told the steps of accesses to the page it follows.
   CoreModule(sc_core::sc_module_name name, const SimParams& params, const CycleClock& clock,
              traces::TraceReader& trace, stats::Group* stats_parent,
-             std::function<void(std::uint64_t)> progress);
+             std::function<void(std::uint64_t)> progress, PageLife* page_life = nullptr);
   ~CoreModule() override;
 
   // An exception thrown inside the thread (a damaged trace, out of memory), rethrown by
@@ -94,8 +117,14 @@ class CoreModule final : public sc_core::sc_module {
   Cycles access(const traces::Record& r);
   // A trace event; `position` is the record's number in the trace (from 1) for errors.
   void handle_event(const traces::Record& r, std::uint64_t position);
+  void handle_nested_event(const traces::Record& r, std::uint64_t position);
+  [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
   Cycles translate(AccessKind kind, Gva gva);
-  Cycles walk_and_fill(AccessKind kind, Gva gva);
+  Cycles walk_and_fill(AccessKind kind, Gva gva, const char* why);
+  // sim.check: `got` (from `structure`) against a walk from scratch.
+  void check(AccessKind kind, Gva gva, const Translation& got, const char* structure);
+  // Every TLB entry of the VM, and the walker's caches derived from the EPT (INVEPT).
+  void invept();
 
   const SimParams& m_params;
   const CycleClock& m_clock;
@@ -105,6 +134,9 @@ class CoreModule final : public sc_core::sc_module {
   tlb::TlbHierarchy* m_tlbs = nullptr;
   os::OsIf* m_os = nullptr;
   walker::Walker* m_walker_control = nullptr;
+  host::NestedMachine* m_machine = nullptr;
+  PageLife* m_page_life;
+  std::uint64_t m_position = 0;  // the current record's number (from 1)
   tlm_utils::tlm_quantumkeeper m_qk;
   tlm::tlm_generic_payload m_gp;
   TranslationExt m_ext;

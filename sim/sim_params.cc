@@ -24,18 +24,29 @@ void PagingParams::describe(config::Schema& s) {
 
 void SimControlParams::describe(config::Schema& s) {
   s.field("quantum", quantum, "temporal-decoupling quantum in core cycles").positive();
+  s.field("check", check,
+          "compare every translation the TLBs and walker caches return with a walk from "
+          "scratch; a mismatch stops the run (slow; replay --check)");
 }
 
 void SimParams::describe(config::Schema& s) {
-  s.field("mode", mode, "translation mode: native");
+  s.field("mode", mode,
+          "translation mode: native (one walk dimension), nested (a guest on a host: the 2D "
+          "walk through guest tables and the EPT/NPT)");
   s.field("seed", seed, "seed of every random choice (random replacement, generators)");
   s.group("sim", sim);
   s.group("core", core);
   s.group("paging", paging);
   s.group("tlb", tlb);
   s.group("walker", walker);
+  s.group("walker", nested_walker);
   s.group("cache", cache);
   s.group("os", os);
+  s.group("vm", vm);
+  s.group("guest", guest);
+  s.group("ept", ept);
+  s.group("host", host);
+  s.group("vmexit", vmexit);
 }
 
 Configuration::Configuration() : m_params(std::make_unique<SimParams>()) {

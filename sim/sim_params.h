@@ -9,16 +9,21 @@
 #include <utility>
 
 #include "models/cache/cache_params.h"
+#include "models/ept/ept_params.h"
+#include "models/host/host_params.h"
 #include "models/os/os_params.h"
 #include "models/tlb/tlb_params.h"
+#include "models/walker/nested_walker_params.h"
 #include "models/walker/walker_params.h"
 #include "sim/config/schema.h"
 #include "sim/cycles.h"
 
 namespace pagesim {
 
-// What translates a core's addresses. Only native exists yet; nested and shadow follow.
-enum class Mode : std::uint8_t { kNative };
+// What translates a core's addresses. native: the core's page tables, one walk dimension.
+// nested: a guest on a host, GVA -> GPA -> HPA by the 2D walk (docs/model.md, "Nested
+// mode"). Shadow follows (issue 4).
+enum class Mode : std::uint8_t { kNative, kNested };
 
 struct CoreParams {
   // Work between two trace records that is not address translation (the trace carries no
@@ -37,6 +42,9 @@ struct SimControlParams {
   // Temporal-decoupling quantum: a core runs this many cycles ahead of SystemC time before
   // it synchronises. Larger is faster; with one core nothing depends on it.
   Cycles quantum{1'000'000};
+  // Compare every translation the TLBs and the walker's caches return with a walk from
+  // scratch of the current tables; a mismatch stops the run (replay --check). Slow.
+  bool check = false;
   void describe(config::Schema& s);
 };
 
@@ -45,11 +53,18 @@ struct SimParams {
   std::uint64_t seed = 1;
   SimControlParams sim;
   CoreParams core;
-  PagingParams paging;
+  PagingParams paging;  // native mode's paging (nested: guest.levels, ept.levels)
   tlb::TlbHierarchyParams tlb;
-  walker::WalkerParams walker;
+  walker::WalkerParams walker;                // walker.pwc: the (guest) PSCs
+  walker::NestedWalkerParams nested_walker;   // walker.ept_pwc, .ntlb, .pte_cache (nested)
   cache::CacheParams cache;
-  os::OsParams os;
+  os::OsParams os;  // native mode's kernel
+  // Nested mode: the VM, its kernel, the EPT/NPT, the host kernel, the VM exits.
+  host::VmParams vm;
+  host::GuestParams guest;
+  ept::EptParams ept;
+  os::OsParams host;
+  host::VmExitParams vmexit;
 
   void describe(config::Schema& s);
 };
@@ -79,6 +94,6 @@ class Configuration {
 
 template <>
 struct pagesim::config::EnumNames<pagesim::Mode> {
-  static constexpr std::array<std::pair<std::string_view, pagesim::Mode>, 1> kNames{
-      {{"native", pagesim::Mode::kNative}}};
+  static constexpr std::array<std::pair<std::string_view, pagesim::Mode>, 2> kNames{
+      {{"native", pagesim::Mode::kNative}, {"nested", pagesim::Mode::kNested}}};
 };

@@ -1,6 +1,8 @@
 #include "sim/simulation.h"
 
 #include <chrono>
+#include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <systemc>
 #include <tlm>
@@ -25,7 +27,13 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
   tlm::tlm_global_quantum::instance().set(
       CycleClock(params.core.frequency_ghz).to_time(params.sim.quantum));
 
-  Top top("top", params, trace, options.progress);
+  std::unique_ptr<PageLife> page_life;
+  if (options.trace_page) {
+    page_life = std::make_unique<PageLife>(
+        Gva(*options.trace_page),
+        options.page_life_out != nullptr ? *options.page_life_out : std::cout);
+  }
+  Top top("top", params, trace, options.progress, page_life.get());
   auto start = std::chrono::steady_clock::now();
   sc_core::sc_start();
   auto stop = std::chrono::steady_clock::now();

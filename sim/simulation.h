@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,10 @@ namespace pagesim {
 struct RunOptions {
   // Called every 2^20 trace records with the number replayed so far.
   std::function<void(std::uint64_t)> progress;
+  // The life of the 4 KiB page holding this GVA (sim/page_life.h), printed to
+  // *page_life_out as it happens (replay --trace-page).
+  std::optional<std::uint64_t> trace_page;
+  std::ostream* page_life_out = nullptr;
 };
 
 struct RunResult {

@@ -1,27 +1,76 @@
 #include "sim/top.h"
 
 namespace pagesim {
+namespace {
 
 // The first megabyte stays unused, as on a PC (real-mode memory, BIOS areas).
 constexpr std::uint64_t kFirstFrameByte = 1 * kMiB;
 
+bool nested(const SimParams& p) { return p.mode == Mode::kNested; }
+
+std::uint64_t physical_bytes(const SimParams& p) {
+  return nested(p) ? p.host.memory.bytes : p.os.memory.bytes;
+}
+
+std::uint64_t huge_page_bytes(const SimParams& p) {
+  return nested(p) ? host::NestedMachine::huge_page_bytes(p.host.memory.bytes)
+                   : ~std::uint64_t{0};
+}
+
+}  // namespace
+
+host::NestedMachineParams nested_machine_params(const SimParams& p) {
+  host::NestedMachineParams m;
+  m.vm = p.vm;
+  m.vmexit = p.vmexit;
+  m.host = p.host;
+  m.guest = p.guest.os(p.vm);
+  m.guest_levels = p.guest.levels;
+  m.ept = p.ept;
+  m.walker = p.walker;
+  m.nested = p.nested_walker;
+  return m;
+}
+
 Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceReader& trace,
-         std::function<void(std::uint64_t)> progress)
+         std::function<void(std::uint64_t)> progress, PageLife* page_life)
     : sc_core::sc_module(name),
       m_params(params),
       m_clock(params.core.frequency_ghz),
-      m_frames(params.os.memory.bytes, kFirstFrameByte),
-      m_memory("memory", params.os.memory.bytes, params.cache, &m_stats_root),
+      m_memory("memory", physical_bytes(params), params.cache, &m_stats_root,
+               huge_page_bytes(params)),
       m_tlb("tlb", params.tlb, params.seed, &m_stats_root),
-      m_walker("walker", params.walker, params.paging.levels, m_memory.contents(), m_clock,
-               &m_stats_root),
-      m_os("os", params.os, params.paging.levels, m_memory.contents(), m_frames, &m_stats_root),
-      m_core("core", params, m_clock, trace, &m_stats_root, std::move(progress)) {
+      m_frames(nested(params) ? nullptr
+                              : std::make_unique<mem::FrameAllocator>(params.os.memory.bytes,
+                                                                      kFirstFrameByte)),
+      m_walker(nested(params) ? nullptr
+                              : std::make_unique<walker::WalkerModule>(
+                                    "walker", params.walker, params.paging.levels,
+                                    m_memory.contents(), m_clock, &m_stats_root)),
+      m_os(nested(params) ? nullptr
+                          : std::make_unique<os::OsModule>("os", params.os, params.paging.levels,
+                                                           m_memory.contents(), *m_frames,
+                                                           &m_stats_root)),
+      m_nested(nested(params) ? std::make_unique<host::NestedTranslatorModule>(
+                                    "nested", nested_machine_params(params), m_memory.contents(),
+                                    m_clock, &m_stats_root)
+                              : nullptr),
+      m_core("core", params, m_clock, trace, &m_stats_root, std::move(progress), page_life) {
   m_core.tlb_port.bind(m_tlb.tlb_export);
-  m_core.os_port.bind(m_os.os_export);
-  m_core.walker_socket.bind(m_walker.translate_socket);
-  m_core.walker_port.bind(m_walker.control_export);
-  m_walker.timing_port.bind(m_memory.timing_export);
+  if (m_nested) {
+    m_core.walker_socket.bind(m_nested->translate_socket);
+    m_core.nested_port.bind(m_nested->control_export);
+    m_nested->timing_port.bind(m_memory.timing_export);
+    if (page_life != nullptr) {
+      page_life->set_machine(&m_nested->machine());
+      m_nested->set_observer(page_life);
+    }
+  } else {
+    m_core.os_port.bind(m_os->os_export);
+    m_core.walker_socket.bind(m_walker->translate_socket);
+    m_core.walker_port.bind(m_walker->control_export);
+    m_walker->timing_port.bind(m_memory.timing_export);
+  }
 }
 
 }  // namespace pagesim

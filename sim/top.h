@@ -1,33 +1,47 @@
-// The top of the SystemC tree for native mode:
+// The top of the SystemC tree. native mode:
 //
 //   core --tlb_port--> tlb (L1i, L1d, STLB)
 //   core --walker_socket--> walker --timing_port--> memory (caches + physical memory)
 //   core --os_port--> os (page-fault handler; page tables in memory)
 //
+// nested mode (a guest on a host):
+//
+//   core --tlb_port--> tlb (entries GVA -> HPA, tagged by VPID and PCID)
+//   core --walker_socket--> nested (the 2D walker, guest kernel, hypervisor, host kernel:
+//                           models/host/nested_translator_module.h) --timing_port--> memory
+//   core --nested_port--> nested (invalidations, memslot changes, --check)
+//
 // Module names are the statistics' and configuration's words: tlb.*, walker.*, os.*,
-// cache.* (inside memory), sim.* (the core).
+// cache.* (inside memory), sim.* (the core); nested mode has guest.*, host.*, ept.*,
+// vmexits.* instead of os.*.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <systemc>
 
+#include "models/host/nested_translator_module.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_module.h"
 #include "models/os/os_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
 #include "sim/core_module.h"
+#include "sim/page_life.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
 #include "sim/time.h"
 
 namespace pagesim {
 
+// The nested machine's parameters, gathered from the configuration's keys.
+host::NestedMachineParams nested_machine_params(const SimParams& params);
+
 class Top final : public sc_core::sc_module {
  public:
+  // `page_life` (may be null) follows one page (--trace-page).
   Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceReader& trace,
-      std::function<void(std::uint64_t)> progress);
+      std::function<void(std::uint64_t)> progress, PageLife* page_life = nullptr);
 
   stats::Group& stats_root() { return m_stats_root; }
   CoreModule& core() { return m_core; }
@@ -36,11 +50,14 @@ class Top final : public sc_core::sc_module {
   const SimParams& m_params;
   CycleClock m_clock;
   stats::Group m_stats_root{nullptr, ""};
-  mem::FrameAllocator m_frames;
   mem::MemoryModule m_memory;
   tlb::TlbModule m_tlb;
-  walker::WalkerModule m_walker;
-  os::OsModule m_os;
+  // native
+  std::unique_ptr<mem::FrameAllocator> m_frames;
+  std::unique_ptr<walker::WalkerModule> m_walker;
+  std::unique_ptr<os::OsModule> m_os;
+  // nested
+  std::unique_ptr<host::NestedTranslatorModule> m_nested;
   CoreModule m_core;
 };
 

@@ -14,17 +14,22 @@ namespace pagesim {
 
 struct TranslationExt : tlm::tlm_extension<TranslationExt> {
   // Request.
-  Hpa root;  // CR3: the root table of the address space
+  Hpa root;  // native: CR3, the root table of the address space (nested: unused, the
+             // guest CR3 of address space `pcid` is the translator's)
   Gva gva;
   AccessKind kind = AccessKind::kRead;
   std::uint16_t pcid = 0;
   std::uint16_t vpid = 0;
-  // Result.
-  enum class Outcome : std::uint8_t { kOk, kPageFault } outcome = Outcome::kOk;
+  bool traced = false;  // the page --trace-page follows: the translator reports its steps
+  // Result. native: kOk or kPageFault (the core calls the OS and retries). nested: the
+  // translator resolves the miss whole (guest faults, EPT violations): kOk, or kMmio when
+  // the GPA is in no memslot (the access was emulated; nothing to put in the TLB).
+  enum class Outcome : std::uint8_t { kOk, kPageFault, kMmio } outcome = Outcome::kOk;
   Translation translation;
   unsigned fault_level = 0;  // level of the non-present entry on a page fault
-  unsigned refs = 0;         // page-table references the walk made
-  Cycles cycles{0};          // their summed latency
+  unsigned refs = 0;         // page-table references the walk(s) made
+  Cycles cycles{0};          // everything the translation cost: walks, and (nested) faults
+  Cycles fault_cycles{0};    // nested: of which guest faults and VM exits
 
   tlm::tlm_extension_base* clone() const override { return new TranslationExt(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override {

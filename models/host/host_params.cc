@@ -19,6 +19,26 @@ void VmParams::describe(config::Schema& s) {
   s.field("vcpus", vcpus, "virtual CPUs of the VM").range(1, 256);
 }
 
+void GuestParams::describe(config::Schema& s) {
+  s.field("levels", levels, "guest paging levels: 4, or 5 with LA57 (Intel SDM Vol. 3A, 4.5)")
+      .range(4, 5);
+  s.field("thp", thp, "page size the guest kernel maps on first touch: never (4 KiB), 2m, 1g");
+  s.field("page_fault_latency", page_fault_latency,
+          "cycles of a guest first-touch page fault, EPT violations of its table writes "
+          "excluded (charged on top)")
+      .note("as os.page_fault_latency: the same kernel code runs in the guest");
+  s.field("clear_page_latency", clear_page_latency,
+          "cycles of the guest zeroing one 4 KiB page, part of guest.page_fault_latency")
+      .check([this]() {
+        std::optional<std::string> err;
+        if (clear_page_latency > page_fault_latency) {
+          err = "must not exceed guest.page_fault_latency (" +
+                std::to_string(page_fault_latency.count()) + ")";
+        }
+        return err;
+      });
+}
+
 void VmExitParams::describe(config::Schema& s) {
   s.field("latency", latency, "cycles of one VM exit and VM entry round trip, paid by every exit")
       .note(

@@ -3,6 +3,9 @@
 //   vm.memory, vm.vcpus                     VmParams: the guest's RAM and vCPUs
 //   vmexit.latency, vmexit.ept_violation_latency, vmexit.mmio_latency
 //                                           VmExitParams: cycles of the exit paths
+//   guest.levels, guest.thp, guest.page_fault_latency, guest.clear_page_latency
+//                                           GuestParams: the guest kernel (its memory is
+//                                           vm.memory)
 //   host.thp, host.memory, host.page_fault_latency, host.clear_page_latency
 //                                           os::OsParams under the prefix "host": the
 //                                           host kernel that demand-pages the VMM process
@@ -13,6 +16,7 @@
 
 #include <cstdint>
 
+#include "models/os/os_params.h"
 #include "sim/config/schema.h"
 #include "sim/cycles.h"
 #include "sim/page_size.h"
@@ -26,6 +30,26 @@ struct VmParams {
   // vCPUs of the VM; each gets its own VPID.
   std::uint32_t vcpus = 1;
   void describe(config::Schema& s);
+};
+
+// The guest kernel: its paging levels and the page size its first-touch faults map. Its
+// fault costs default to the native kernel's (os_params.h): the same Linux code runs in
+// the guest, and the EPT violations its table writes raise are charged on top.
+struct GuestParams {
+  std::uint32_t levels = 4;  // 4-level paging, or 5 with LA57
+  os::Thp thp = os::Thp::kNever;
+  Cycles page_fault_latency = os::OsParams{}.page_fault_latency;
+  Cycles clear_page_latency = os::OsParams{}.clear_page_latency;
+  void describe(config::Schema& s);
+  // The guest kernel's OsParams (memory = the VM's RAM).
+  os::OsParams os(const VmParams& vm) const {
+    os::OsParams p;
+    p.thp = thp;
+    p.memory = vm.memory;
+    p.page_fault_latency = page_fault_latency;
+    p.clear_page_latency = clear_page_latency;
+    return p;
+  }
 };
 
 struct VmExitParams {

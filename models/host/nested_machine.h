@@ -76,6 +76,18 @@ struct TouchResult {
   unsigned host_faults = 0;       // host page faults among the walks' violations
 };
 
+// Told each step of a touch() that handles a fault (--trace-page: the life of a page).
+class TouchObserver {
+ public:
+  virtual ~TouchObserver() = default;
+  // The guest kernel handled a page fault at `level` for `gva`; its table writes raised
+  // `table_violations` EPT violations (handled inside, charged to the fault).
+  virtual void guest_page_fault(Gva gva, unsigned level, unsigned table_violations,
+                                Cycles cycles) = 0;
+  // The walk met no EPT leaf for `walk.gpa`; the hypervisor did `v`.
+  virtual void ept_violation(const walker::NestedWalkResult& walk, const ViolationResult& v) = 0;
+};
+
 class NestedMachine {
  public:
   // `timing`: the cost of each page-table reference (must outlive the machine); null: a
@@ -83,12 +95,37 @@ class NestedMachine {
   // of the machine's own, stats_root()).
   explicit NestedMachine(const NestedMachineParams& params, mem::MemoryTiming* timing = nullptr,
                          stats::Group* parent = nullptr)
+      : NestedMachine(params, std::make_unique<mem::PhysicalMemory>(
+                                  params.host.memory.bytes,
+                                  huge_page_bytes(params.host.memory.bytes)),
+                      timing, parent) {}
+  // The same over the caller's host memory (host.memory bytes; advise huge pages for
+  // huge_page_bytes() of it), which must outlive the machine.
+  NestedMachine(const NestedMachineParams& params, mem::PhysicalMemory& memory,
+                mem::MemoryTiming* timing, stats::Group* parent)
+      : NestedMachine(params, nullptr, &memory, timing, parent) {}
+  NestedMachine(const NestedMachine&) = delete;
+  NestedMachine& operator=(const NestedMachine&) = delete;
+
+  // The share of host memory worth backing by the simulator's huge pages: the host's table
+  // region (EPT and VMM tables ascend from 1 MiB), the bottom eighth. The guest's
+  // page-table pages lie among the guest's data frames, which stay on small pages: a
+  // sparse guest would otherwise bring a 2 MiB host page into the simulator per table.
+  static constexpr std::uint64_t huge_page_bytes(std::uint64_t host_bytes) {
+    return host_bytes / 8;
+  }
+
+ private:
+  NestedMachine(const NestedMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
+                mem::MemoryTiming* timing, stats::Group* parent)
+      : NestedMachine(params, std::move(own), nullptr, timing, parent) {}
+  NestedMachine(const NestedMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
+                mem::PhysicalMemory* memory, mem::MemoryTiming* timing, stats::Group* parent)
       : m_params(params),
         m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
         m_stats(parent != nullptr ? parent : m_own_stats.get()),
-        // Huge pages for the host's table region only (EPT and VMM tables ascend from
-        // 1 MiB); the guest's page-table pages lie among the guest's data frames.
-        m_memory(params.host.memory.bytes, params.host.memory.bytes / kHugeShare),
+        m_own_memory(std::move(own)),
+        m_memory(memory != nullptr ? *memory : *m_own_memory),
         m_frames(params.host.memory.bytes, kMiB),
         m_fixed(params.memory_latency),
         m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
@@ -99,11 +136,12 @@ class NestedMachine {
                    m_stats, "guest"),
         m_walker(params.walker, params.nested, params.guest_levels, params.ept, m_memory, m_timing,
                  m_stats) {}
-  NestedMachine(const NestedMachine&) = delete;
-  NestedMachine& operator=(const NestedMachine&) = delete;
+
+ public:
 
   // The miss path for `gva` in guest address space `pcid`: see the file comment.
-  TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0) {
+  TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
+                    TouchObserver* observer = nullptr) {
     TouchResult t;
     const Gpa root = m_guest_os.address_space_root(pcid);
     t.table_violations += drain(t);
@@ -121,15 +159,40 @@ class NestedMachine {
       t.walk_cycles += t.walk.cycles;
       t.cycles += t.walk.cycles;
       switch (t.walk.outcome) {
-        case walker::NestedWalkResult::Outcome::kOk:
-          t.outcome = TouchResult::Outcome::kOk;
-          t.translation = t.walk.translation;
+        case walker::NestedWalkResult::Outcome::kOk: {
+          if (kind != AccessKind::kWrite || t.walk.translation.writable) {
+            t.outcome = TouchResult::Outcome::kOk;
+            t.translation = t.walk.translation;
+            return t;
+          }
+          // A store through a leaf without W: the guest kernel maps every page writable,
+          // so the EPT leaf lacks it (a read-only memslot). An EPT violation, which KVM
+          // emulates as an MMIO write (nothing mapped).
+          const ViolationResult v = m_hypervisor.handle_ept_violation(t.walk.gpa, kind);
+          t.cycles += v.cycles;
+          ++t.ept_violations;
+          if (observer != nullptr) {
+            observer->ept_violation(t.walk, v);
+          }
+          if (v.outcome != ViolationResult::Outcome::kMmio) {
+            throw std::logic_error("nested machine: a write through a leaf without W was not "
+                                   "an MMIO exit");
+          }
+          t.outcome = TouchResult::Outcome::kMmio;
           return t;
-        case walker::NestedWalkResult::Outcome::kGuestPageFault:
+        }
+        case walker::NestedWalkResult::Outcome::kGuestPageFault: {
+          const Cycles before = t.cycles;
           t.cycles += m_guest_os.handle_page_fault(pcid, gva, kind);
           ++t.guest_faults;
-          t.table_violations += drain(t);
+          const unsigned table_violations = drain(t);
+          t.table_violations += table_violations;
+          if (observer != nullptr) {
+            observer->guest_page_fault(gva, t.walk.fault_level, table_violations,
+                                       t.cycles - before);
+          }
           break;
+        }
         case walker::NestedWalkResult::Outcome::kEptViolation: {
           // A guest table's entry is read (the walker's A/D update aside); the data GPA is
           // accessed as the core asked.
@@ -139,6 +202,9 @@ class NestedMachine {
           t.cycles += v.cycles;
           ++t.ept_violations;
           t.host_faults += v.host_fault ? 1 : 0;
+          if (observer != nullptr) {
+            observer->ept_violation(t.walk, v);
+          }
           if (v.outcome == ViolationResult::Outcome::kMmio) {
             t.outcome = TouchResult::Outcome::kMmio;
             return t;
@@ -185,7 +251,6 @@ class NestedMachine {
 
  private:
   static constexpr unsigned kMaxWalks = 64;
-  static constexpr std::uint64_t kHugeShare = 8;  // the bottom eighth of host memory
 
   // Charges the EPT violations of the guest's table writes to the touch; returns how many.
   unsigned drain(TouchResult& t) {
@@ -199,7 +264,8 @@ class NestedMachine {
   NestedMachineParams m_params;
   std::unique_ptr<stats::Group> m_own_stats;
   stats::Group* m_stats;
-  mem::PhysicalMemory m_memory;
+  std::unique_ptr<mem::PhysicalMemory> m_own_memory;
+  mem::PhysicalMemory& m_memory;
   mem::FrameAllocator m_frames;
   mem::FixedLatency m_fixed;
   mem::MemoryTiming& m_timing;

@@ -28,9 +28,14 @@ class MemoryModule final : public sc_core::sc_module, public TimingIf {
  public:
   sc_core::sc_export<TimingIf> timing_export{"timing_export"};
 
+  // `huge_bytes`: the prefix of memory advised huge pages (PhysicalMemory): all of it by
+  // default.
   MemoryModule(sc_core::sc_module_name name, std::uint64_t size_bytes,
-               const cache::CacheParams& cache_params, stats::Group* stats_parent)
-      : sc_core::sc_module(name), m_memory(size_bytes), m_caches(cache_params, stats_parent) {
+               const cache::CacheParams& cache_params, stats::Group* stats_parent,
+               std::uint64_t huge_bytes = ~std::uint64_t{0})
+      : sc_core::sc_module(name),
+        m_memory(size_bytes, huge_bytes),
+        m_caches(cache_params, stats_parent) {
     timing_export.bind(*this);
   }
 

@@ -30,7 +30,15 @@ int run_replay(int argc, char** argv) {
       "write the effective configuration (TOML) next to the statistics")("quiet,q",
                                                                          "print no summary")(
       "progress", po::value<std::string>()->default_value("auto")->value_name("WHEN"),
-      "progress line on stderr: auto (when stderr is a terminal), always, never");
+      "progress line on stderr: auto (when stderr is a terminal), always, never")(
+      "check",
+      "compare every translation the TLBs and walker caches return with a walk from scratch "
+      "of the current tables; a mismatch stops the run naming the record, both answers and "
+      "the stale structure (sets sim.check; slow)")(
+      "trace-page", po::value<std::string>()->value_name("ADDRESS"),
+      "print the life of the 4 KiB guest-virtual page holding ADDRESS (hex with 0x, or "
+      "decimal) as it happens: TLB misses, guest page faults, EPT violations, host faults, "
+      "EPT installs, TLB fills, invalidations");
   add_config_options(desc);
   po::options_description hidden;
   hidden.add_options()("trace", po::value<std::string>());
@@ -62,9 +70,28 @@ int run_replay(int argc, char** argv) {
     return kExitUsage;
   }
 
+  std::optional<std::uint64_t> trace_page;
+  if (vm.count("trace-page") != 0) {
+    const std::string text = vm["trace-page"].as<std::string>();
+    try {
+      std::size_t used = 0;
+      trace_page = std::stoull(text, &used, 0);
+      if (used != text.size()) {
+        throw std::invalid_argument("trailing characters");
+      }
+    } catch (const std::exception&) {
+      std::cerr << "pagesim replay: --trace-page: '" << text
+                << "' is not an address (hex with 0x, or decimal)\n";
+      return kExitUsage;
+    }
+  }
+
   Configuration c;
   try {
     load_configuration(c, vm);
+    if (vm.count("check") != 0) {
+      c.set("sim.check", "true", "--check");
+    }
   } catch (const config::ConfigError& e) {
     std::cerr << "pagesim replay: configuration error:\n" << e.what() << "\n";
     return kExitUsage;
@@ -84,6 +111,7 @@ int run_replay(int argc, char** argv) {
     auto trace = traces::open_trace(trace_path);
 
     RunOptions options;
+    options.trace_page = trace_page;
     bool show_progress =
         progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
     if (show_progress) {

@@ -109,8 +109,42 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
                     "  LLC " + pct(s["cache.llc.hits"], refs) + "  DRAM " +
                     pct(s["cache.dram.accesses"], refs));
   }
-  out += line("page faults", grouped(s["os.page_faults"]),
-              grouped(s["os.page_table_pages"]) + " page-table pages");
+  if (s.has("os.page_faults")) {
+    out += line("page faults", grouped(s["os.page_faults"]),
+                grouped(s["os.page_table_pages"]) + " page-table pages");
+  }
+  if (s.has("guest.page_faults")) {
+    // nested: the 2D walk's split, the savings of each cache, the faults of each layer.
+    out += line("references guest / EPT", "",
+                grouped(s["walker.refs.guest"]) + " / " + grouped(s["walker.refs.host"]));
+    std::string saved;
+    auto add_saved = [&](const std::string& label, double v) {
+      if (v > 0) {
+        saved += (saved.empty() ? "" : "  ") + label + " " + grouped(v);
+      }
+    };
+    double pwc_saved = 0;
+    double ept_pwc_saved = 0;
+    for (const char* c : {"pml5", "pml4", "pdpt", "pd"}) {
+      pwc_saved += s[std::string("walker.pwc.") + c + ".refs_saved"];
+      ept_pwc_saved += s[std::string("walker.ept_pwc.") + c + ".refs_saved"];
+    }
+    add_saved("guest PSC", pwc_saved);
+    add_saved("EPT PSC", ept_pwc_saved);
+    add_saved("nTLB", s["walker.ntlb.refs_saved"]);
+    add_saved("PWC", s["walker.pte_cache.refs_saved"]);
+    if (!saved.empty()) {
+      out += line("references saved", "", saved);
+    }
+    out += line("guest page faults", grouped(s["guest.page_faults"]),
+                grouped(s["guest.page_table_pages"]) + " guest page-table pages");
+    out += line("EPT violations", grouped(s["ept.violations"]),
+                grouped(s["ept.table_pages"]) + " EPT table pages");
+    out += line("host page faults", grouped(s["host.page_faults"]));
+    out += line("VM exits", grouped(s["vmexits.total"]),
+                "EPT violation " + grouped(s["vmexits.ept_violation"]) + "  MMIO " +
+                    grouped(s["vmexits.mmio"]));
+  }
   if (host.wall_seconds > 0) {
     out += line("host time", fixed(host.wall_seconds, 3) + " s",
                 fixed(accesses / host.wall_seconds / 1e6, 2) + " M accesses/s");

@@ -69,7 +69,7 @@ TEST(Config, ImpossibleValuesNameTheKey) {
   }
   {
     Configuration c;
-    EXPECT_NE(error_of([&] { c.set("mode=nested"); }).find("mode: 'nested' is not one of: native"),
+    EXPECT_NE(error_of([&] { c.set("mode=shadow"); }).find("mode: 'shadow' is not one of: native, nested"),
               std::string::npos);
   }
   {

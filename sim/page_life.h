@@ -1,0 +1,64 @@
+// The life of one page (replay --trace-page ADDRESS): every step the machine takes for the
+// 4 KiB guest-virtual page holding ADDRESS, printed as it happens, one line each:
+//
+//   record 1  R 0x7f0000001000  TLB miss (L1d, STLB): page walk
+//   record 1  guest page fault at level 4: the guest kernel maps the page (3 EPT
+//             violations for its page-table pages)
+//   record 1  EPT violation on GPA 0x... (the data): memslot 2 HVA 0x..., host page fault,
+//             EPT leaf 4K 0x... -> HPA 0x...
+//   record 1  TLB fill GVA 0x7f0000001000 -> HPA 0x... (4K, W, D)
+//   record 7  INVLPG drops the page's TLB entries
+//
+// native mode has no guest or EPT: its steps are the TLB, the walk and the page fault.
+// TLB hits are counted, not printed (one line at the end says how many).
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+
+#include "models/host/nested_machine.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/translation.h"
+
+namespace pagesim {
+
+class PageLife final : public host::TouchObserver {
+ public:
+  PageLife(Gva address, std::ostream& out) : m_page(address.value() >> 12), m_out(out) {}
+
+  // The machine whose hypervisor and EPT give HVAs and HPAs (nested mode; null: native).
+  void set_machine(host::NestedMachine* machine) { m_machine = machine; }
+  // Does an access to `gva` touch the page?
+  bool covers(Gva gva) const { return (gva.value() >> 12) == m_page; }
+
+  // The core's steps for an access to the page; `record` counts trace records from 1.
+  void tlb_hit(std::uint64_t record) { m_record = record; ++m_hits; }
+  void tlb_miss(std::uint64_t record, AccessKind kind, Gva gva, std::uint16_t pcid,
+                const char* why);
+  void page_fault(unsigned level, Cycles cycles);  // native
+  void filled(Gva gva, const Translation& walked, const Translation* held);
+  void mmio(Gva gva);
+  void invlpg(std::uint64_t record);
+  void memslot_zap(std::uint64_t record, const char* what, host::GpaRange zapped);
+  // The last line: accesses that hit the TLB without a step shown.
+  void finish();
+
+  // host::TouchObserver (nested mode).
+  void guest_page_fault(Gva gva, unsigned level, unsigned table_violations,
+                        Cycles cycles) override;
+  void ept_violation(const walker::NestedWalkResult& walk,
+                     const host::ViolationResult& v) override;
+
+ private:
+  std::ostream& line();
+
+  std::uint64_t m_page;
+  std::ostream& m_out;
+  host::NestedMachine* m_machine = nullptr;
+  std::uint64_t m_record = 0;
+  std::uint64_t m_hits = 0;
+  bool m_seen = false;
+};
+
+}  // namespace pagesim
