@@ -1,5 +1,7 @@
 #include "models/host/host_params.h"
 
+#include "models/host/memslot_layout.h"
+
 #include <optional>
 #include <string>
 
@@ -17,6 +19,11 @@ void VmParams::describe(config::Schema& s) {
         return err;
       });
   s.field("vcpus", vcpus, "virtual CPUs of the VM").range(1, 256);
+  s.field("layout", layout,
+          "memory slots at creation: qemu (QEMU's pc machine for vm.memory), or GPA:SIZE[:ro] "
+          "slots separated by commas, ids 0, 1, ... in order; the writable slots' sizes add "
+          "up to vm.memory")
+      .check([this]() { return memslot_layout_error(*this); });
 }
 
 void GuestParams::describe(config::Schema& s) {

@@ -1,6 +1,6 @@
 // Parameters of a virtual machine and of the VM exits the hypervisor model charges.
 //
-//   vm.memory, vm.vcpus                     VmParams: the guest's RAM and vCPUs
+//   vm.memory, vm.vcpus, vm.layout          VmParams: the guest's RAM, vCPUs, memslots
 //   vmexit.latency, vmexit.ept_violation_latency, vmexit.mmio_latency
 //                                           VmExitParams: cycles of the exit paths
 //   guest.levels, guest.thp, guest.page_fault_latency, guest.clear_page_latency
@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "models/os/os_params.h"
 #include "sim/config/schema.h"
@@ -29,6 +30,9 @@ struct VmParams {
   config::ByteSize memory{4 * kGiB};
   // vCPUs of the VM; each gets its own VPID.
   std::uint32_t vcpus = 1;
+  // The memory slots at creation: "qemu" (QEMU's pc machine for `memory`) or a list of
+  // GPA:SIZE[:ro] slots (memslot_layout.h).
+  std::string layout = "qemu";
   void describe(config::Schema& s);
 };
 

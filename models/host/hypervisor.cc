@@ -1,5 +1,7 @@
 #include "models/host/hypervisor.h"
 
+#include "models/host/memslot_layout.h"
+
 #include "models/ept/ept_entry.h"
 
 namespace pagesim::host {
@@ -19,7 +21,7 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
       m_exits(exits),
       m_exit_stats(parent),
       m_violation_stats(parent),
-      m_slots(qemu_pc_layout(vm.memory.bytes, kRamBase)),
+      m_slots(memslot_layout(vm, kRamBase)),
       m_host_os(host, 4, memory, frames, parent, "host"),
       m_ept(ept, memory, frames, parent),
       m_guest_memory(*this, m_ept, memory),

@@ -1,0 +1,35 @@
+// The VM's memory slots at creation (vm.layout): QEMU's pc machine for vm.memory
+// (qemu_layout.h), or a list written in the configuration.
+//
+//   vm.layout = "qemu"                         the default: qemu_pc_layout(vm.memory)
+//   vm.layout = "0x0:4g"                       one RAM slot of 4 GiB at GPA 0
+//   vm.layout = "0x0:3g,0x100000000:1g,0xfffc0000:256k:ro"
+//
+// Each slot is GPA:SIZE[:ro] (GPA a whole number, hex with 0x; SIZE with a unit as every
+// byte-size key: 4k, 2m, 1g, ...; `ro` a read-only slot, KVM_MEM_READONLY, as a ROM). Slot
+// ids are 0, 1, ... in the order written. The VMM backs them, as QEMU does its RAM block,
+// with one allocation: slot i's HVA = ram_base + the sizes of the slots before it. The
+// writable slots are the guest's RAM (its E820 map), and their sizes must add up to
+// vm.memory, so that one key always says how much RAM the guest has. Slots must be 4 KiB
+// aligned and must not overlap (MemslotTable's rules).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/host/host_params.h"
+#include "models/host/memslot.h"
+#include "sim/address.h"
+
+namespace pagesim::host {
+
+// The slots of vm.layout for the VM; throws std::invalid_argument naming vm.layout (or
+// vm.memory) for text it cannot read or slots that do not fit.
+std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base);
+
+// The reason vm.layout is wrong for `vm`, or nullopt (the configuration's check).
+std::optional<std::string> memslot_layout_error(const VmParams& vm);
+
+}  // namespace pagesim::host
