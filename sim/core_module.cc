@@ -146,12 +146,11 @@ void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
 
 void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t position) const {
   const bool nested = m_params.mode == Mode::kNested;
-  throw std::runtime_error(
-      "trace record " + std::to_string(position) + ": the event '!" +
-      std::string(traces::event_name(r.op)) + "' is not supported in mode " +
-      std::string(config::enum_name(m_params.mode)) +
-      (nested ? " (nested mode takes !cr3, !invlpg and !memslot)"
-              : " (native mode takes !cr3 and !invlpg)"));
+  throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
+                           std::string(traces::event_name(r.op)) + "' is not supported in mode " +
+                           std::string(config::enum_name(m_params.mode)) +
+                           (nested ? " (nested mode takes !cr3, !invlpg and !memslot)"
+                                   : " (native mode takes !cr3 and !invlpg)"));
 }
 
 void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t position) {
@@ -186,7 +185,7 @@ void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t posi
         unsupported_event(r, position);
     }
   } catch (const host::MemslotError& e) {
-    throw std::runtime_error("trace record " + std::to_string(position) + ": !memslot " +
+    throw std::runtime_error("trace record " + std::to_string(position) + ": !" +
                              std::string(traces::event_name(r.op)) + ": " + e.what());
   }
 }
@@ -321,8 +320,8 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
   const Hpa got_hpa = got.hpa_of(gva.value());
   const bool same = want && want->hpa_of(gva.value()) == got_hpa &&
                     want->writable == got.writable && want->user == got.user &&
-                    want->executable == got.executable && page_bytes(got.size) <= page_bytes(want->size) &&
-                    (!got.dirty || want->dirty);
+                    want->executable == got.executable &&
+                    page_bytes(got.size) <= page_bytes(want->size) && (!got.dirty || want->dirty);
   if (same) {
     return;
   }
@@ -334,12 +333,12 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
     return o.str();
   };
   const char k = kind == AccessKind::kRead ? 'R' : kind == AccessKind::kWrite ? 'W' : 'X';
-  throw std::runtime_error("check failed at trace record " + std::to_string(m_position) + " (" +
-                           k + " " + hex(gva.value()) + ", PCID " + std::to_string(m_pcid) +
-                           "): the " + structure + " gives " + describe(got) +
+  throw std::runtime_error("check failed at trace record " + std::to_string(m_position) + " (" + k +
+                           " " + hex(gva.value()) + ", PCID " + std::to_string(m_pcid) + "): the " +
+                           structure + " gives " + describe(got) +
                            ", a walk from scratch of the current tables gives " +
-                           (want ? describe(*want) : std::string("no translation")) +
-                           ": the " + structure + " is stale");
+                           (want ? describe(*want) : std::string("no translation")) + ": the " +
+                           structure + " is stale");
 }
 
 }  // namespace pagesim

@@ -1,6 +1,7 @@
 // Runs the pagesim binary the way a user does and reads back what it wrote.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +75,31 @@ inline std::map<std::string, double> read_csv_stats(const std::string& path) {
     out[line.substr(0, c1)] = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
   }
   return out;
+}
+
+// Each of `pages` 4 KiB pages read `per_page` times in order, `rounds` times over.
+inline std::string sweep_trace(std::uint64_t base, int pages, int per_page, int rounds) {
+  std::ostringstream os;
+  os << "# sweep\n";
+  for (int r = 0; r < rounds; ++r) {
+    for (int p = 0; p < pages; ++p) {
+      for (int i = 0; i < per_page; ++i) {
+        os << "R 0x" << std::hex << base + std::uint64_t(p) * 4096 + std::uint64_t(i) * 8
+           << std::dec << "\n";
+      }
+    }
+  }
+  return os.str();
+}
+
+// The replay of `trace` (written to the folder) with `options`: its statistics, from --csv.
+inline std::map<std::string, double> replay(const TempDir& dir, const std::string& trace,
+                                            const std::string& options = "") {
+  write_text(dir.file("t.trace"), trace);
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --quiet --csv " +
+                               dir.file("s.csv") + " " + options));
+  EXPECT_EQ(r.status, 0) << r.output;
+  return read_csv_stats(dir.file("s.csv"));
 }
 
 }  // namespace pagesim::testing

@@ -10,30 +10,6 @@
 namespace pagesim::testing {
 namespace {
 
-// Each of `pages` 4 KiB pages read `per_page` times in order, `rounds` times over.
-std::string sweep_trace(std::uint64_t base, int pages, int per_page, int rounds) {
-  std::ostringstream os;
-  os << "# sweep\n";
-  for (int r = 0; r < rounds; ++r) {
-    for (int p = 0; p < pages; ++p) {
-      for (int i = 0; i < per_page; ++i) {
-        os << "R 0x" << std::hex << base + std::uint64_t(p) * 4096 + std::uint64_t(i) * 8
-           << std::dec << "\n";
-      }
-    }
-  }
-  return os.str();
-}
-
-std::map<std::string, double> replay(const TempDir& dir, const std::string& trace,
-                                     const std::string& options = "") {
-  write_text(dir.file("t.trace"), trace);
-  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " --quiet --csv " +
-                               dir.file("s.csv") + " " + options));
-  EXPECT_EQ(r.status, 0) << r.output;
-  return read_csv_stats(dir.file("s.csv"));
-}
-
 TEST(Replay, SequentialSweepMissesOncePerPage) {
   TempDir dir;
   const int n = 1000;
