@@ -32,8 +32,7 @@ void PageLife::page_fault(unsigned level, Cycles cycles) {
          << " cycles)\n";
 }
 
-void PageLife::guest_page_fault(Gva gva, unsigned level, unsigned table_violations,
-                                Cycles cycles) {
+void PageLife::guest_page_fault(Gva gva, unsigned level, unsigned table_violations, Cycles cycles) {
   line() << "guest page fault at level " << level << " for " << hex(gva.value())
          << ": the guest kernel maps the page";
   if (table_violations != 0) {

@@ -33,7 +33,10 @@ class PageLife final : public host::TouchObserver {
   bool covers(Gva gva) const { return (gva.value() >> 12) == m_page; }
 
   // The core's steps for an access to the page; `record` counts trace records from 1.
-  void tlb_hit(std::uint64_t record) { m_record = record; ++m_hits; }
+  void tlb_hit(std::uint64_t record) {
+    m_record = record;
+    ++m_hits;
+  }
   void tlb_miss(std::uint64_t record, AccessKind kind, Gva gva, std::uint16_t pcid,
                 const char* why);
   void page_fault(unsigned level, Cycles cycles);  // native
@@ -45,10 +48,8 @@ class PageLife final : public host::TouchObserver {
   void finish();
 
   // host::TouchObserver (nested mode).
-  void guest_page_fault(Gva gva, unsigned level, unsigned table_violations,
-                        Cycles cycles) override;
-  void ept_violation(const walker::NestedWalkResult& walk,
-                     const host::ViolationResult& v) override;
+  void guest_page_fault(Gva gva, unsigned level, unsigned table_violations, Cycles cycles) override;
+  void ept_violation(const walker::NestedWalkResult& walk, const host::ViolationResult& v) override;
 
  private:
   std::ostream& line();

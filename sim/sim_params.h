@@ -55,8 +55,8 @@ struct SimParams {
   CoreParams core;
   PagingParams paging;  // native mode's paging (nested: guest.levels, ept.levels)
   tlb::TlbHierarchyParams tlb;
-  walker::WalkerParams walker;                // walker.pwc: the (guest) PSCs
-  walker::NestedWalkerParams nested_walker;   // walker.ept_pwc, .ntlb, .pte_cache (nested)
+  walker::WalkerParams walker;               // walker.pwc: the (guest) PSCs
+  walker::NestedWalkerParams nested_walker;  // walker.ept_pwc, .ntlb, .pte_cache (nested)
   cache::CacheParams cache;
   os::OsParams os;  // native mode's kernel
   // Nested mode: the VM, its kernel, the EPT/NPT, the host kernel, the VM exits.

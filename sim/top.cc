@@ -13,8 +13,7 @@ std::uint64_t physical_bytes(const SimParams& p) {
 }
 
 std::uint64_t huge_page_bytes(const SimParams& p) {
-  return nested(p) ? host::NestedMachine::huge_page_bytes(p.host.memory.bytes)
-                   : ~std::uint64_t{0};
+  return nested(p) ? host::NestedMachine::huge_page_bytes(p.host.memory.bytes) : ~std::uint64_t{0};
 }
 
 }  // namespace
@@ -47,10 +46,10 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
                               : std::make_unique<walker::WalkerModule>(
                                     "walker", params.walker, params.paging.levels,
                                     m_memory.contents(), m_clock, &m_stats_root)),
-      m_os(nested(params) ? nullptr
-                          : std::make_unique<os::OsModule>("os", params.os, params.paging.levels,
-                                                           m_memory.contents(), *m_frames,
-                                                           &m_stats_root)),
+      m_os(nested(params)
+               ? nullptr
+               : std::make_unique<os::OsModule>("os", params.os, params.paging.levels,
+                                                m_memory.contents(), *m_frames, &m_stats_root)),
       m_nested(nested(params) ? std::make_unique<host::NestedTranslatorModule>(
                                     "nested", nested_machine_params(params), m_memory.contents(),
                                     m_clock, &m_stats_root)

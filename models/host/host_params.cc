@@ -1,9 +1,9 @@
 #include "models/host/host_params.h"
 
-#include "models/host/memslot_layout.h"
-
 #include <optional>
 #include <string>
+
+#include "models/host/memslot_layout.h"
 
 namespace pagesim::host {
 

@@ -1,8 +1,7 @@
 #include "models/host/hypervisor.h"
 
-#include "models/host/memslot_layout.h"
-
 #include "models/ept/ept_entry.h"
+#include "models/host/memslot_layout.h"
 
 namespace pagesim::host {
 

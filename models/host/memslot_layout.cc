@@ -31,9 +31,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-[[noreturn]] void fail(const std::string& why) {
-  throw std::invalid_argument("vm.layout: " + why);
-}
+[[noreturn]] void fail(const std::string& why) { throw std::invalid_argument("vm.layout: " + why); }
 
 }  // namespace
 
@@ -75,8 +73,8 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
   }
   if (ram != vm.memory.bytes) {
     throw std::invalid_argument("vm.layout: its writable slots hold " + std::to_string(ram) +
-                                " bytes of RAM, vm.memory says " +
-                                std::to_string(vm.memory.bytes) + ": make them agree");
+                                " bytes of RAM, vm.memory says " + std::to_string(vm.memory.bytes) +
+                                ": make them agree");
   }
   return slots;
 }

@@ -95,9 +95,9 @@ class NestedMachine {
   // of the machine's own, stats_root()).
   explicit NestedMachine(const NestedMachineParams& params, mem::MemoryTiming* timing = nullptr,
                          stats::Group* parent = nullptr)
-      : NestedMachine(params, std::make_unique<mem::PhysicalMemory>(
-                                  params.host.memory.bytes,
-                                  huge_page_bytes(params.host.memory.bytes)),
+      : NestedMachine(params,
+                      std::make_unique<mem::PhysicalMemory>(
+                          params.host.memory.bytes, huge_page_bytes(params.host.memory.bytes)),
                       timing, parent) {}
   // The same over the caller's host memory (host.memory bytes; advise huge pages for
   // huge_page_bytes() of it), which must outlive the machine.
@@ -138,7 +138,6 @@ class NestedMachine {
                  m_stats) {}
 
  public:
-
   // The miss path for `gva` in guest address space `pcid`: see the file comment.
   TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
                     TouchObserver* observer = nullptr) {
@@ -175,8 +174,9 @@ class NestedMachine {
             observer->ept_violation(t.walk, v);
           }
           if (v.outcome != ViolationResult::Outcome::kMmio) {
-            throw std::logic_error("nested machine: a write through a leaf without W was not "
-                                   "an MMIO exit");
+            throw std::logic_error(
+                "nested machine: a write through a leaf without W was not "
+                "an MMIO exit");
           }
           t.outcome = TouchResult::Outcome::kMmio;
           return t;

@@ -4,8 +4,7 @@ namespace pagesim::host {
 
 NestedTranslatorModule::NestedTranslatorModule(sc_core::sc_module_name name,
                                                const NestedMachineParams& params,
-                                               mem::PhysicalMemory& memory,
-                                               const CycleClock& clock,
+                                               mem::PhysicalMemory& memory, const CycleClock& clock,
                                                stats::Group* stats_parent)
     : sc_core::sc_module(name), m_clock(clock), m_machine(params, memory, this, stats_parent) {
   translate_socket.register_b_transport(this, &NestedTranslatorModule::b_transport);

@@ -69,7 +69,9 @@ TEST(Config, ImpossibleValuesNameTheKey) {
   }
   {
     Configuration c;
-    EXPECT_NE(error_of([&] { c.set("mode=shadow"); }).find("mode: 'shadow' is not one of: native, nested"),
+    EXPECT_NE(error_of([&] {
+                c.set("mode=shadow");
+              }).find("mode: 'shadow' is not one of: native, nested"),
               std::string::npos);
   }
   {
