@@ -1,9 +1,8 @@
 #include "sim/core_module.h"
 
-#include <sstream>
 #include <stdexcept>
 
-#include "sim/hex.h"
+#include "sim/translation_check.h"
 
 namespace pagesim {
 namespace {
@@ -317,28 +316,10 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
   } else {
     want = m_walker_control->translate_debug(m_root, gva);
   }
-  const Hpa got_hpa = got.hpa_of(gva.value());
-  const bool same = want && want->hpa_of(gva.value()) == got_hpa &&
-                    want->writable == got.writable && want->user == got.user &&
-                    want->executable == got.executable &&
-                    page_bytes(got.size) <= page_bytes(want->size) && (!got.dirty || want->dirty);
-  if (same) {
-    return;
+  if (!translations_agree(gva, got, want)) {
+    throw std::runtime_error(
+        translation_mismatch(m_position, kind, gva, m_pcid, got, want, structure));
   }
-  auto describe = [&](const Translation& t) {
-    std::ostringstream o;
-    o << "HPA " << hex(t.hpa_of(gva.value()).value()) << " (" << page_size_name(t.size)
-      << (t.writable ? ", W" : ", read-only") << (t.user ? ", U" : ", S")
-      << (t.executable ? "" : ", XD") << (t.dirty ? ", D" : "") << ")";
-    return o.str();
-  };
-  const char k = kind == AccessKind::kRead ? 'R' : kind == AccessKind::kWrite ? 'W' : 'X';
-  throw std::runtime_error("check failed at trace record " + std::to_string(m_position) + " (" + k +
-                           " " + hex(gva.value()) + ", PCID " + std::to_string(m_pcid) + "): the " +
-                           structure + " gives " + describe(got) +
-                           ", a walk from scratch of the current tables gives " +
-                           (want ? describe(*want) : std::string("no translation")) + ": the " +
-                           structure + " is stale");
 }
 
 }  // namespace pagesim
