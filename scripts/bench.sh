@@ -4,9 +4,12 @@
 #   scripts/bench.sh [BUILD_DIR]        (BENCH_COUNT=N for another trace length)
 # Cases: (a) sequential, TLB-friendly: 8-byte steps through 64 MiB (every 512th access
 # touches a new page); (b) uniform random 8-byte-aligned addresses over 64 GiB (almost
-# every access misses the TLBs, and most fault in a new page).
+# every access misses the TLBs, and most fault in a new page). Each in native mode and in
+# nested mode (a guest of 96 GiB on the default host: every miss is a 2D walk, every first
+# touch a guest page fault, an EPT violation and a host page fault).
 # "state B/page" is the peak resident memory above that of a one-access replay, divided
-# by the pages the run touched (os.page_faults): what the simulator keeps per page.
+# by the pages the run touched (os.page_faults; nested: guest.page_faults): what the
+# simulator keeps per page.
 set -euo pipefail
 build=${1:-build}
 pagesim=$build/sim/pagesim
@@ -39,7 +42,8 @@ run() {  # name trace extra-args...
   secs=$(field "$s" '^  host time' 3)
   rate=$(field "$s" '^  host time' 5)
   mib=$(field "$s" '^  peak memory' 3)
-  pages=$(field "$s" '^  page faults' 3)
+  pages=$(field "$s" '^  (guest )?page faults' 3)
+  [[ "$s" == *"guest page faults"* ]] && pages=$(field "$s" '^  guest page faults' 4)
   awk -v name="$name" -v acc="$acc" -v secs="$secs" -v rate="$rate" -v mib="$mib" \
       -v base="$baseline" -v pages="$pages" 'BEGIN {
     per_page = (pages > 0) ? (mib - base) * 1048576 / pages : 0
@@ -50,3 +54,6 @@ seq=$(gen seq sequential 64MiB)
 rnd=$(gen uniform uniform 64GiB)
 run "native sequential" "$seq"
 run "native uniform 64GiB" "$rnd"
+nested=(--set mode=nested --set vm.memory=96GiB)
+run "nested sequential" "$seq" "${nested[@]}"
+run "nested uniform 64GiB" "$rnd" "${nested[@]}"

@@ -100,6 +100,21 @@ TEST(Nested, FirstTouchesFaultInOncePerPageAtEachLayer) {
   EXPECT_EQ(s["tlb.l1d.hits"], n);
 }
 
+TEST(Nested, FaultCostsAddUpFromTheirKeys) {
+  TempDir dir;
+  const int n = 10;
+  auto s = replay(dir, sweep_trace(kBase, n, 1, 1),
+                  kNested +
+                      "--set guest.page_fault_latency=2000 --set host.page_fault_latency=3000 "
+                      "--set vmexit.latency=1000 --set vmexit.ept_violation_latency=500");
+  // n guest faults; n + 4 EPT violations (data + 4 guest tables), each a VM exit with its
+  // handling and a 4 KiB host fault.
+  EXPECT_EQ(s["guest.cycles"], n * 2000);
+  EXPECT_EQ(s["host.cycles"], (n + 4) * 3000);
+  EXPECT_EQ(s["vmexits.cycles"], (n + 4) * (1000 + 500 + 3000));
+  EXPECT_EQ(s["sim.fault_cycles"], s["guest.cycles"] + s["vmexits.cycles"]);
+}
+
 TEST(Nested, HugeHostPagesFaultOncePerTwoMegabytes) {
   TempDir dir;
   const int n = 100;

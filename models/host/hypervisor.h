@@ -51,10 +51,10 @@
 // walker's caches (INVEPT). The VMM pages stay mapped in the host (QEMU keeps the RAM),
 // so a moved slot refaults without host faults.
 //
-// Simplified, stated: the 2D walker (models/walker/nested_walker.h) raises EPT violations
-// for entries not present only and hands the rights back to its caller, so a write through
-// a read-only slot's leaf (W = 0) becomes a violation only where the caller turns the
-// missing write right into one (handle_ept_violation(gpa, kWrite): an MMIO exit).
+// The 2D walker (models/walker/nested_walker.h) raises EPT violations for entries not
+// present only and hands the rights back to its caller; NestedMachine::touch turns a write
+// through a read-only slot's leaf (W = 0) into handle_ept_violation(gpa, kWrite): an MMIO
+// exit.
 // vm.vcpus is not read here (one EPT for every vCPU).
 // Spurious violations (the leaf already there, as when two vCPUs fault on one page) cost
 // the exit only and count in ept.spurious.
