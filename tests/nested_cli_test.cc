@@ -181,6 +181,23 @@ TEST(Nested, HotAddedSlotThenAccessFaultsInFreshHostMemory) {
   EXPECT_EQ(s["sim.memslot_changes"], 2);
 }
 
+TEST(Nested, AReadOnlySlotReadsButItsWritesAreMmioExits) {
+  TempDir dir;
+  // Slot 2 re-added read-only (KVM_MEM_READONLY, as a ROM): the read after it maps the
+  // page with an EPT leaf without W (one violation, one host fault: fresh HVA space); the
+  // store then walks (its TLB entry is not writable), finds W = 0 and exits: MMIO,
+  // emulated, nothing mapped. A second store does the same.
+  const std::string a = hex(kBase);
+  auto s = replay(dir,
+                  "R " + a + "\n!memslot del 2\n!memslot add 2 0x100000000 1GiB ro\nR " + a +
+                      "\nW " + a + "\nW " + a + "\n",
+                  kNested + "--check");
+  EXPECT_EQ(s["ept.violations"], 5 + 1);
+  EXPECT_EQ(s["host.page_faults"], 5 + 1);
+  EXPECT_EQ(s["vmexits.mmio"], 2);
+  EXPECT_EQ(s["sim.mmio_accesses"], 2);
+}
+
 TEST(Nested, MovedSlotLeavesItsOldRangeMmio) {
   TempDir dir;
   // Slot 2 moved to 8 GiB: the guest's PTE still names GPA 5G - 4K, in no slot now.
