@@ -19,6 +19,7 @@ constexpr const char* kUsage =
     "Usage: pagesim COMMAND [options]\n\n"
     "Commands:\n"
     "  replay TRACE   replay a trace and print the summary (--json/--csv for every statistic)\n"
+    "  compare TRACE  replay a trace in several modes (--modes native,nested) side by side\n"
     "  config         print the effective configuration, every key documented (--dump)\n"
     "  trace          make, convert and inspect traces: trace gen, trace convert, trace info\n\n"
     "`pagesim COMMAND --help` describes each command. Documentation: README.md, docs/.\n";
@@ -41,6 +42,9 @@ int sc_main(int argc, char* argv[]) {
   }
   if (command == "replay") {
     return pagesim::cli::run_replay(argc - 1, argv + 1);
+  }
+  if (command == "compare") {
+    return pagesim::cli::run_compare(argc - 1, argv + 1);
   }
   if (command == "config") {
     return pagesim::cli::run_config(argc - 1, argv + 1);

@@ -10,6 +10,9 @@
 // data frames descend from 5 GiB; guest.thp = host.thp = never.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/cli_harness.h"
@@ -300,6 +303,45 @@ TEST(Nested, RequiredNamesArePresent) {
                                                                                     : "5")));
     EXPECT_EQ(set.status, 0) << key << "\n" << set.output;
   }
+}
+
+}  // namespace
+}  // namespace pagesim::testing
+
+namespace pagesim::testing {
+namespace {
+
+TEST(Compare, EachModeEqualsItsOwnReplay) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), sweep_trace(kBase, 300, 2, 2));
+  auto r = run_command(pagesim("compare " + dir.file("t.trace") + " --modes native,nested --json " +
+                               dir.file("c.json")));
+  ASSERT_EQ(r.status, 0) << r.output;
+  // The table names both modes and the rows a reader compares.
+  for (const char* text : {"native", "nested", "translation overhead", "references per walk",
+                           "EPT violation", "software walks"}) {
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+  }
+  // Each mode's statistics are those `replay` gives alone (the same deterministic run).
+  std::ifstream in(dir.file("c.json"));
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string mode : {"native", "nested"}) {
+    auto s = replay(dir, sweep_trace(kBase, 300, 2, 2), "--set mode=" + mode);
+    const std::string key = "\"" + mode + "\": {";
+    const auto at = json.find(key);
+    ASSERT_NE(at, std::string::npos) << mode;
+    const std::string cycles = "\"sim.cycles\": " + std::to_string(std::uint64_t(s["sim.cycles"]));
+    EXPECT_NE(json.find(cycles, at), std::string::npos) << mode << " " << cycles;
+  }
+}
+
+TEST(Compare, AnUnknownModeIsAUsageErrorAndWritesNothing) {
+  TempDir dir;
+  auto r = run_command(
+      pagesim("compare gen:sequential:count=10 --modes native,bogus --json " + dir.file("c.json")));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("mode"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("c.json")));
 }
 
 }  // namespace
