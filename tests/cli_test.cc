@@ -130,6 +130,37 @@ TEST(Replay, TextAndBinaryTracesGiveIdenticalStatistics) {
   EXPECT_NE(ja.find("\"sim.page_splits\": 1,"), std::string::npos) << ja;
 }
 
+TEST(Replay, CheckPassesOnEveryGeneratorPattern) {
+  TempDir dir;
+  for (const char* pattern : {"sequential", "strided", "uniform", "zipf", "pointer_chase"}) {
+    for (const char* extra : {"", "--set os.thp=2m", "--set paging.levels=5"}) {
+      auto r = run_command(pagesim(std::string("replay gen:") + pattern +
+                                   ":count=20000,footprint=256MiB,writes=0.3,fetches=0.1,seed=7"
+                                   " --check -q --csv " +
+                                   dir.file("c.csv") + " " + extra));
+      ASSERT_EQ(r.status, 0) << pattern << " " << extra << "\n" << r.output;
+      auto s = read_csv_stats(dir.file("c.csv"));
+      EXPECT_GE(s["sim.checks"], s["sim.accesses"]) << pattern;
+    }
+  }
+}
+
+TEST(Replay, TracePageShowsMissFaultAndFill) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x5000\nR 0x6000\nR 0x5008\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --trace-page 0x5abc"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::size_t at = 0;
+  for (const char* step : {"record 1  R 0x5000  TLB miss", "page fault at level 4",
+                           "TLB fill 0x5000 -> HPA", "1 further accesses hit the TLB"}) {
+    const std::size_t found = r.output.find(step, at);
+    ASSERT_NE(found, std::string::npos) << step << "\n" << r.output;
+    at = found;
+  }
+  // Record 2 is another page: not shown.
+  EXPECT_EQ(r.output.find("record 2"), std::string::npos) << r.output;
+}
+
 TEST(Events, Cr3SwitchesAddressSpacesTaggedByPcidAndInvlpgDropsOnePage) {
   TempDir dir;
   // Page A in address space 1, then the same GVA in address space 2: a new page table, a
