@@ -20,7 +20,11 @@
 //
 // Address spaces are numbered by `asid` (the PCID the core runs them under; the host uses
 // one for the VMM process). Each has one root table (PML4, or PML5 with 5-level paging), a
-// zeroed 4 KiB frame allocated on first use. Pages are never unmapped yet (no reclaim).
+// zeroed 4 KiB frame allocated on first use. Host reclaim does not unmap pages yet; the
+// kernel's own operations of the trace's events do (unmap, remap, destroy_address_space:
+// `!ptewrite <va> unmap|remap`, `!exit <asid>`), writing the entries through Memory so that
+// a memory which watches table writes (shadow paging's write protection) sees each one.
+// Frames they release stay allocated (the frame allocators have no free list).
 //
 // What a fault writes (Intel SDM Vol. 3A, 4.5): every entry it makes has P = 1, R/W = 1,
 // U/S = 1, A = 0, D = 0 (the walker sets A and D, SDM 4.8); a 2 MiB or 1 GiB leaf also has
@@ -173,6 +177,34 @@ class PageTableOs {
   std::optional<Mapping> lookup(std::uint16_t asid, Va va) const;
   bool is_mapped(std::uint16_t asid, Va va) const { return lookup(asid, va).has_value(); }
 
+  // ---- The guest kernel's own changes to mapped pages (trace events), each entry written
+  // with Memory::write_u64 in the order Linux writes it. None is counted in OsStats and none
+  // charges cycles here: the cost is the memory's (write-protection exits in shadow mode).
+
+  // `!ptewrite <va> unmap`: clears the leaf entry that maps `va` (Linux zap_pte_range /
+  // zap_huge_pmd: ptep_get_and_clear, one write of 0) and returns the mapping it removed;
+  // nullopt, and nothing written, when `va` is not mapped. The tables stay, and the data
+  // frame is not freed.
+  std::optional<Mapping> unmap(std::uint16_t asid, Va va);
+
+  // `!ptewrite <va> remap`: points the leaf that maps `va` at a fresh data frame of the same
+  // size (as a copy-on-write break or a page migration: the same virtual page, a new frame)
+  // and returns the new mapping; nullopt, and nothing allocated or written, when `va` is
+  // not mapped. One write: the new leaf with the flags of a first-touch fault (P, R/W, U/S,
+  // PS for a huge page; A = D = 0). The old frame is not freed. Throws mem::OutOfMemory
+  // (nothing written) when no frame is left.
+  std::optional<Mapping> remap(std::uint16_t asid, Va va);
+
+  // `!exit <asid>`: tears address space `asid` down as Linux's exit_mmap does: first every
+  // present leaf entry is cleared (unmap_vmas -> zap_pte_range), tables in address order;
+  // then every entry that references a table, bottom-up, each right after its table was
+  // emptied (free_pgtables -> free_pte_range's pmd_clear, pud_clear, p4d_clear, pgd_clear).
+  // Then `asid` has no root: its next use allocates a fresh one (a new address space).
+  // Returns the address space's table pages, the root first, then the others in the order
+  // a depth-first walk in address order meets them; empty (nothing written) when `asid`
+  // has no root. The table frames are not freed.
+  std::vector<Pa> destroy_address_space(std::uint16_t asid);
+
   // The cost handle_page_fault charges for a page of `size`.
   Cycles fault_latency(PageSize size) const {
     const std::uint64_t extra_4k_pages = page_bytes(size) / page_bytes(PageSize::k4K) - 1;
@@ -188,6 +220,19 @@ class PageTableOs {
   // Flags of every entry the OS writes: present, writable, user; A and D left to the walker.
   static constexpr std::uint64_t kEntryFlags =
       walker::pte::kPresent | walker::pte::kRw | walker::pte::kUser;
+
+  // Where the leaf entry that maps `va` lies and what it holds, by a walk of the tables as
+  // they are; nullopt when `va` is not mapped.
+  struct Leaf {
+    Pa entry;
+    std::uint64_t raw;
+    unsigned level;
+  };
+  std::optional<Leaf> find_leaf(std::uint16_t asid, Va va) const;
+
+  // destroy_address_space's two passes over the table at `table` (a table at `level`).
+  void clear_leaves(std::uint64_t table, unsigned level, std::vector<Pa>& tables);
+  void clear_tables(std::uint64_t table, unsigned level);
 
   // A zeroed 4 KiB frame for a page table; counted in page_table_pages.
   Pa allocate_table() {
@@ -277,6 +322,103 @@ auto PageTableOs<Va, Pa, Memory, Frames>::lookup(std::uint16_t asid, Va va) cons
     table = entry & pte::kAddressMask;
   }
   return std::nullopt;  // not reached: every PT entry is a leaf
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+auto PageTableOs<Va, Pa, Memory, Frames>::find_leaf(std::uint16_t asid, Va va) const
+    -> std::optional<Leaf> {
+  namespace pte = walker::pte;
+  if (asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
+    return std::nullopt;
+  }
+  const std::uint64_t v = va.value();
+  std::uint64_t table = m_roots[asid];
+  for (unsigned level = m_levels; level >= pte::kPt; --level) {
+    const Pa entry(table | pte::entry_offset(v, level));
+    const std::uint64_t raw = m_memory.read_u64(entry);
+    if ((raw & pte::kPresent) == 0) {
+      return std::nullopt;
+    }
+    if (pte::is_leaf(raw, level)) {
+      return Leaf{entry, raw, level};
+    }
+    table = raw & pte::kAddressMask;
+  }
+  return std::nullopt;  // not reached: every PT entry is a leaf
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+auto PageTableOs<Va, Pa, Memory, Frames>::unmap(std::uint16_t asid, Va va)
+    -> std::optional<Mapping> {
+  namespace pte = walker::pte;
+  const std::optional<Leaf> leaf = find_leaf(asid, va);
+  if (!leaf) {
+    return std::nullopt;
+  }
+  m_memory.write_u64(leaf->entry, 0);
+  const PageSize size = pte::leaf_page_size(leaf->level);
+  return Mapping{Pa(leaf->raw & pte::page_address_mask(size)), size};
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+auto PageTableOs<Va, Pa, Memory, Frames>::remap(std::uint16_t asid, Va va)
+    -> std::optional<Mapping> {
+  namespace pte = walker::pte;
+  const std::optional<Leaf> leaf = find_leaf(asid, va);
+  if (!leaf) {
+    return std::nullopt;
+  }
+  const PageSize size = pte::leaf_page_size(leaf->level);
+  const Pa data = m_frames.allocate(size);
+  m_memory.write_u64(leaf->entry, (data.value() & pte::page_address_mask(size)) | kEntryFlags |
+                                      (size == PageSize::k4K ? 0 : pte::kPs));
+  return Mapping{data, size};
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+void PageTableOs<Va, Pa, Memory, Frames>::clear_leaves(std::uint64_t table, unsigned level,
+                                                       std::vector<Pa>& tables) {
+  namespace pte = walker::pte;
+  tables.push_back(Pa(table));
+  for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
+    const Pa entry(table + std::uint64_t{i} * 8);
+    const std::uint64_t raw = m_memory.read_u64(entry);
+    if ((raw & pte::kPresent) == 0) {
+      continue;
+    }
+    if (pte::is_leaf(raw, level)) {
+      m_memory.write_u64(entry, 0);
+    } else {
+      clear_leaves(raw & pte::kAddressMask, level - 1, tables);
+    }
+  }
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+void PageTableOs<Va, Pa, Memory, Frames>::clear_tables(std::uint64_t table, unsigned level) {
+  namespace pte = walker::pte;
+  for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
+    const Pa entry(table + std::uint64_t{i} * 8);
+    const std::uint64_t raw = m_memory.read_u64(entry);
+    if ((raw & pte::kPresent) == 0) {
+      continue;  // the first pass cleared every leaf: what is present references a table
+    }
+    clear_tables(raw & pte::kAddressMask, level - 1);
+    m_memory.write_u64(entry, 0);
+  }
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+std::vector<Pa> PageTableOs<Va, Pa, Memory, Frames>::destroy_address_space(std::uint16_t asid) {
+  std::vector<Pa> tables;
+  if (asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
+    return tables;
+  }
+  const std::uint64_t root = m_roots[asid];
+  clear_leaves(root, m_levels, tables);
+  clear_tables(root, m_levels);
+  m_roots[asid] = kNoRoot;
+  return tables;
 }
 
 // The machine's kernel (native mode).

@@ -309,5 +309,170 @@ TEST(GuestOs, MapsGuestPagesIntoGuestPhysicalFrames) {
   EXPECT_THROW(guest.handle_page_fault(0, va + 9 * 2 * kMiB, AccessKind::kWrite), mem::OutOfMemory);
 }
 
+// ---- The guest kernel's own changes: unmap, remap, destroy_address_space.
+
+// Host memory that records every entry write, in order (what shadow paging's write
+// protection sees).
+class RecordingMemory {
+ public:
+  explicit RecordingMemory(mem::PhysicalMemory& memory) : m_memory(memory) {}
+  std::uint64_t read_u64(Hpa hpa) { return m_memory.read_u64(hpa); }
+  void write_u64(Hpa hpa, std::uint64_t value) {
+    writes.push_back({hpa, value});
+    m_memory.write_u64(hpa, value);
+  }
+  void zero_frame(Hpa frame_base) { m_memory.zero_frame(frame_base); }
+
+  struct Write {
+    Hpa entry;
+    std::uint64_t value;
+    bool operator==(const Write&) const = default;
+  };
+  std::vector<Write> writes;
+
+ private:
+  mem::PhysicalMemory& m_memory;
+};
+
+using RecordingOs = PageTableOs<Gva, Hpa, RecordingMemory, mem::FrameAllocator>;
+
+struct RecordingMachine {
+  static constexpr std::uint64_t kMemory = 4 * kGiB;
+  explicit RecordingMachine(Thp thp = Thp::kNever)
+      : memory(kMemory),
+        recording(memory),
+        frames(kMemory, 1 * kMiB),
+        os(OsParams{.thp = thp}, 4, recording, frames, &root) {}
+  // The entry for `va` in the table at `table_base` of `level`.
+  static Hpa entry(std::uint64_t table_base, std::uint64_t va, unsigned level) {
+    return Hpa(table_base | pte::entry_offset(va, level));
+  }
+  stats::Group root{nullptr, ""};
+  mem::PhysicalMemory memory;
+  RecordingMemory recording;
+  mem::FrameAllocator frames;
+  RecordingOs os;
+};
+
+// Tables of the first fault (page_table_os.h's frame order): PML4 1M, PDPT 1M + 4K,
+// PD 1M + 8K, PT 1M + 12K; data frames descend from 4G.
+constexpr std::uint64_t kPml4 = 1 * kMiB;
+constexpr std::uint64_t kPdpt = kPml4 + k4K;
+constexpr std::uint64_t kPd = kPml4 + 2 * k4K;
+constexpr std::uint64_t kPt = kPml4 + 3 * k4K;
+
+TEST(PageTableOsUnmap, ClearsTheLeafWithOneWriteAndLeavesTheTables) {
+  RecordingMachine m;
+  const Gva a(0x40'0000'0000);
+  const Gva b = a + k4K;
+  m.os.handle_page_fault(0, a, AccessKind::kWrite);  // data 4G - 4K
+  m.os.handle_page_fault(0, b, AccessKind::kWrite);  // data 4G - 8K
+  m.recording.writes.clear();
+
+  EXPECT_EQ(m.os.unmap(0, a), (RecordingOs::Mapping{Hpa(4 * kGiB - k4K), PageSize::k4K}));
+  // One write: 0 into a's PTE (PT at 1M + 12K).
+  EXPECT_EQ(m.recording.writes,
+            (std::vector<RecordingMemory::Write>{{RecordingMachine::entry(kPt, a.value(), 1), 0}}));
+  EXPECT_FALSE(m.os.is_mapped(0, a));
+  EXPECT_EQ(m.os.lookup(0, b)->page_base, Hpa(4 * kGiB - 2 * k4K));
+
+  // Not mapped (any more, or never, or no such address space): nothing written.
+  EXPECT_EQ(m.os.unmap(0, a), std::nullopt);
+  EXPECT_EQ(m.os.unmap(0, Gva(0x1234'0000'0000)), std::nullopt);
+  EXPECT_EQ(m.os.unmap(9, a), std::nullopt);
+  EXPECT_EQ(m.recording.writes.size(), 1u);
+  // The tables stayed: a new fault on a needs only its data frame (4G - 12K).
+  m.os.handle_page_fault(0, a, AccessKind::kRead);
+  EXPECT_EQ(m.os.lookup(0, a)->page_base, Hpa(4 * kGiB - 3 * k4K));
+  EXPECT_EQ(m.os.stats().page_table_pages.value(), 4u);
+}
+
+TEST(PageTableOsRemap, PointsTheLeafAtAFreshFrameOfTheSameSize) {
+  for (const Thp thp : {Thp::kNever, Thp::k2M}) {
+    RecordingMachine m(thp);
+    const PageSize size = thp_page_size(thp);
+    const std::uint64_t bytes = page_bytes(size);
+    const Gva va(0x40'0000'0000 + 0x1234);
+    m.os.handle_page_fault(0, va, AccessKind::kRead);  // data: the top frame, 4G - bytes
+    m.recording.writes.clear();
+
+    // The next data frame down: 4G - 2 * bytes; one write with a first touch's flags.
+    const auto remapped = m.os.remap(0, va);
+    ASSERT_TRUE(remapped.has_value());
+    EXPECT_EQ(*remapped, (RecordingOs::Mapping{Hpa(4 * kGiB - 2 * bytes), size}));
+    const unsigned level = leaf_level(size);
+    const std::uint64_t table = size == PageSize::k4K ? kPt : kPd;
+    const std::uint64_t leaf =
+        (4 * kGiB - 2 * bytes) | kFlags | (size == PageSize::k4K ? 0 : pte::kPs);
+    EXPECT_EQ(m.recording.writes, (std::vector<RecordingMemory::Write>{
+                                      {RecordingMachine::entry(table, va.value(), level), leaf}}));
+    EXPECT_EQ(m.os.lookup(0, va), remapped);
+
+    // Nothing mapped there: nothing allocated, nothing written.
+    const std::uint64_t allocated = m.frames.allocated_bytes();
+    EXPECT_EQ(m.os.remap(0, va + 64 * kGiB), std::nullopt);
+    EXPECT_EQ(m.frames.allocated_bytes(), allocated);
+    EXPECT_EQ(m.recording.writes.size(), 1u);
+  }
+}
+
+TEST(PageTableOsDestroy, ClearsLeavesThenTableEntriesBottomUpAndForgetsTheRoot) {
+  RecordingMachine m;
+  // Two pages in one PT, a third 2 MiB further (a second PT under the same PD). Tables in
+  // frame order: PML4 1M, PDPT 1M+4K, PD 1M+8K, PT1 1M+12K, PT2 1M+16K.
+  const Gva a(0x40'0000'0000);
+  const Gva b = a + k4K;
+  const Gva c = a + 2 * kMiB;
+  for (const Gva va : {a, b, c}) {
+    m.os.handle_page_fault(0, va, AccessKind::kWrite);
+  }
+  const std::uint64_t pt2 = kPml4 + 4 * k4K;
+  m.recording.writes.clear();
+
+  const std::vector<Hpa> tables = m.os.destroy_address_space(0);
+  EXPECT_EQ(tables, (std::vector<Hpa>{Hpa(kPml4), Hpa(kPdpt), Hpa(kPd), Hpa(kPt), Hpa(pt2)}));
+  using E = RecordingMachine;
+  // Pass 1 (unmap_vmas): the 3 leaves in address order. Pass 2 (free_pgtables): PD entries
+  // of PT1 and PT2, then the PDPT entry of the PD, then the PML4 entry of the PDPT: 7.
+  EXPECT_EQ(m.recording.writes, (std::vector<RecordingMemory::Write>{
+                                    {E::entry(kPt, a.value(), 1), 0},
+                                    {E::entry(kPt, b.value(), 1), 0},
+                                    {E::entry(pt2, c.value(), 1), 0},
+                                    {E::entry(kPd, a.value(), 2), 0},
+                                    {E::entry(kPd, c.value(), 2), 0},
+                                    {E::entry(kPdpt, a.value(), 3), 0},
+                                    {E::entry(kPml4, a.value(), 4), 0},
+                                }));
+  EXPECT_FALSE(m.os.is_mapped(0, a));
+  // Every table is empty again.
+  for (const Hpa t : tables) {
+    for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
+      ASSERT_EQ(m.memory.read_u64(Hpa(t.value() + 8 * i)), 0u);
+    }
+  }
+  // No root any more: a second destroy writes nothing; the next use is a fresh address
+  // space whose root is the next table frame, 1M + 20K.
+  EXPECT_TRUE(m.os.destroy_address_space(0).empty());
+  EXPECT_EQ(m.recording.writes.size(), 7u);
+  EXPECT_EQ(m.os.address_space_root(0), Hpa(kPml4 + 5 * k4K));
+}
+
+TEST(PageTableOsDestroy, HugeLeavesAreClearedInTheFirstPass) {
+  RecordingMachine m(Thp::k2M);
+  // Two 2 MiB pages: tables PML4, PDPT, PD; leaves in the PD.
+  const Gva a(0x40'0000'0000);
+  m.os.handle_page_fault(0, a, AccessKind::kRead);
+  m.os.handle_page_fault(0, a + 2 * kMiB, AccessKind::kRead);
+  m.recording.writes.clear();
+  EXPECT_EQ(m.os.destroy_address_space(0), (std::vector<Hpa>{Hpa(kPml4), Hpa(kPdpt), Hpa(kPd)}));
+  using E = RecordingMachine;
+  EXPECT_EQ(m.recording.writes, (std::vector<RecordingMemory::Write>{
+                                    {E::entry(kPd, a.value(), 2), 0},
+                                    {E::entry(kPd, a.value() + 2 * kMiB, 2), 0},
+                                    {E::entry(kPdpt, a.value(), 3), 0},
+                                    {E::entry(kPml4, a.value(), 4), 0},
+                                }));
+}
+
 }  // namespace
 }  // namespace pagesim::os
