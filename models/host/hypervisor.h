@@ -70,6 +70,7 @@
 #include "models/host/host_params.h"
 #include "models/host/memslot.h"
 #include "models/host/qemu_layout.h"
+#include "models/host/vmexit_stats.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
@@ -81,15 +82,6 @@
 #include "sim/stats/stats.h"
 
 namespace pagesim::host {
-
-// Statistics: group "vmexits".
-struct VmExitStats : stats::Group {
-  explicit VmExitStats(stats::Group* parent) : Group(parent, "vmexits") {}
-  stats::Counter total{*this, "total", "VM exits of every reason"};
-  stats::Counter ept_violation{*this, "ept_violation", "VM exits for EPT violations on RAM"};
-  stats::Counter mmio{*this, "mmio", "VM exits for accesses to GPAs in no memslot (MMIO)"};
-  stats::Counter cycles{*this, "cycles", "cycles charged for VM exits and their handling"};
-};
 
 // Statistics: group "ept", beside EptTables' own (installs, zaps, table_pages).
 struct EptViolationStats : stats::Group {
