@@ -16,9 +16,11 @@ Hpa GuestPhysicalMemory::fault_in(Gpa gpa, AccessKind kind) {
   if (!leaf) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(gpa.value()));
-    throw std::logic_error(std::string("guest page-table access at gpa ") + buf +
-                           ": the GPA is in no memslot (MMIO), so the guest cannot keep page "
-                           "tables there");
+    // Reachable from a trace: a slot deleted or moved under the guest's page-table
+    // frames. A real guest kernel would crash here; the model stops with the reason.
+    throw std::runtime_error(std::string("the guest kernel's page-table access at GPA ") + buf +
+                             " is in no memslot (MMIO: deleted or moved by !memslot?); a "
+                             "guest kernel cannot keep page tables there");
   }
   return leaf->hpa_of(gpa);
 }

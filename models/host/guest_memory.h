@@ -12,8 +12,9 @@
 //
 // Not modelled: the TLB and the timing of the guest kernel's own accesses (a guest page
 // fault's cost is guest.page_fault_latency plus these violations). A page-table GPA in no
-// memslot (a guest table in MMIO space) cannot come from the guest frame allocator, whose
-// frames lie in the RAM ranges: it throws std::logic_error.
+// memslot (a guest table in MMIO space) arises only when a trace deletes or moves the slot
+// under the guest's tables (the allocator's frames lie in the RAM ranges at boot): it
+// throws std::runtime_error saying so.
 #pragma once
 
 #include <cstdint>
