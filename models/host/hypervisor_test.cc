@@ -323,7 +323,7 @@ TEST(GuestPhysicalMemory, FirstTouchOfATablePageIsAnEptViolation) {
   const Hpa hpa = vm.hv.ept().lookup_debug(table)->hpa_of(table + 8);
   EXPECT_EQ(vm.memory.read_u64(hpa), 0x1234567u);
   EXPECT_EQ(vm.stat("vmexits.ept_violation"), 1u);
-  // A guest table in MMIO space is a model error, not a crash.
+  // A guest table in MMIO space (a slot deleted under it) is an error saying so, not a crash.
   EXPECT_THROW(gm.write_u64(Gpa(0xa0000), 1), std::runtime_error);
 }
 
