@@ -1,0 +1,304 @@
+#include "models/shadow/shadow_machine.h"
+
+#include <stdexcept>
+
+// The guest kernel, instantiated once here.
+template class pagesim::os::PageTableOs<pagesim::Gva, pagesim::Gpa,
+                                        pagesim::shadow::ShadowGuestMemory,
+                                        pagesim::mem::GuestFrameAllocator>;
+
+namespace pagesim::shadow {
+
+ShadowMachine::ShadowMachine(const ShadowMachineParams& params, mem::MemoryTiming* timing,
+                             stats::Group* parent)
+    : ShadowMachine(params,
+                    std::make_unique<mem::PhysicalMemory>(
+                        params.host.memory.bytes, huge_page_bytes(params.host.memory.bytes)),
+                    nullptr, timing, parent) {}
+
+ShadowMachine::ShadowMachine(const ShadowMachineParams& params, mem::PhysicalMemory& memory,
+                             mem::MemoryTiming* timing, stats::Group* parent)
+    : ShadowMachine(params, nullptr, &memory, timing, parent) {}
+
+ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
+                             std::unique_ptr<mem::PhysicalMemory> own, mem::PhysicalMemory* memory,
+                             mem::MemoryTiming* timing, stats::Group* parent)
+    : m_params(params),
+      m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
+      m_stats(parent != nullptr ? parent : m_own_stats.get()),
+      m_own_memory(std::move(own)),
+      m_memory(memory != nullptr ? *memory : *m_own_memory),
+      m_frames(params.host.memory.bytes, kMiB),
+      m_fixed(params.memory_latency),
+      m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
+      m_exit_stats(m_stats),
+      m_vmm(params.vm, params.host, m_memory, m_frames, m_stats),
+      m_guest_memory(m_vmm, m_memory),
+      m_guest_frames(m_vmm.guest_ram_ranges(), kMiB),
+      m_guest_os(params.guest, params.guest_levels, m_guest_memory, m_guest_frames, m_stats,
+                 "guest"),
+      m_mmu(params.shadow, params.vmexit, params.guest_levels, m_vmm, m_memory, m_frames,
+            m_exit_stats, m_stats),
+      m_walker(params.walker, params.guest_levels, m_memory, m_timing, m_stats) {
+  m_guest_memory.attach(m_mmu);
+}
+
+ShadowMachine::~ShadowMachine() = default;
+
+// ---- Address spaces.
+
+Gpa ShadowMachine::guest_root(std::uint16_t pcid) {
+  if (pcid >= m_guest_roots.size()) {
+    m_guest_roots.resize(std::size_t{pcid} + 1, kNoRoot);
+  }
+  if (m_guest_roots[pcid] == kNoRoot) {
+    m_guest_roots[pcid] = m_guest_os.address_space_root(pcid).value();
+  }
+  return Gpa(m_guest_roots[pcid]);
+}
+
+std::optional<Gpa> ShadowMachine::known_guest_root(std::uint16_t pcid) const {
+  if (pcid >= m_guest_roots.size() || m_guest_roots[pcid] == kNoRoot) {
+    return std::nullopt;
+  }
+  return Gpa(m_guest_roots[pcid]);
+}
+
+void ShadowMachine::drain_flush(TlbFlush& into) {
+  const TlbFlush f = m_mmu.take_flush();
+  switch (f.scope) {
+    case TlbFlush::Scope::kNone:
+      return;
+    case TlbFlush::Scope::kPage:
+      m_walker.invalidate_page(f.gva, f.pcid);
+      break;
+    case TlbFlush::Scope::kPcid:
+      m_walker.invalidate_pcid(f.pcid);
+      break;
+    case TlbFlush::Scope::kAll:
+      m_walker.invalidate_all();
+      break;
+  }
+  into.merge(f);
+}
+
+void ShadowMachine::enter(std::uint16_t pcid, TouchResult& t) {
+  if (m_current == pcid) {
+    if (!m_mmu.root_loaded()) {
+      // The root was zapped: KVM_REQ_MMU_RELOAD at the next VM entry, no exit.
+      m_mmu.load_root(guest_root(pcid));
+      t.cycles += m_mmu.take_pending_cycles();
+    }
+    return;
+  }
+  if (!m_started) {
+    // The first root, loaded at the first VM entry (kvm_mmu_load), before the trace.
+    const std::uint64_t exits_before = m_guest_memory.exits();
+    const Gpa root = guest_root(pcid);
+    t.guest_exits += static_cast<unsigned>(m_guest_memory.exits() - exits_before);
+    t.cycles += m_guest_memory.take_cycles();
+    m_mmu.load_root(root);
+    t.cycles += m_mmu.take_pending_cycles();
+    m_current = pcid;
+    m_started = true;
+    drain_flush(t.flush);
+    return;
+  }
+  const EventResult r = cr3_write(pcid);
+  t.cycles += r.cycles;
+  t.flush.merge(r.flush);
+  t.cr3_switch = true;
+}
+
+// ---- The miss path.
+
+TouchResult ShadowMachine::touch(Gva gva, AccessKind kind, std::uint16_t pcid,
+                                 TouchObserver* observer) {
+  TouchResult t;
+  if (m_params.shadow.aging && ++m_touches % m_params.shadow.aging_interval == 0) {
+    m_mmu.age();
+    drain_flush(t.flush);
+  }
+  if (m_current != pcid || !m_mmu.root_loaded()) {
+    enter(pcid, t);
+  }
+  for (unsigned attempt = 0; attempt < kMaxWalks; ++attempt) {
+    if (!m_mmu.root_loaded()) {
+      m_mmu.load_root(guest_root(pcid));  // zapped by the last fault's writes: reload
+      t.cycles += m_mmu.take_pending_cycles();
+    }
+    t.walk = m_walker.walk({m_mmu.root_hpa(), gva, kind, pcid});
+    ++t.walks;
+    t.walk_cycles += t.walk.cycles;
+    t.cycles += t.walk.cycles;
+    if (t.walk.outcome == walker::WalkResult::Outcome::kOk &&
+        (kind != AccessKind::kWrite || t.walk.translation.writable)) {
+      t.outcome = TouchResult::Outcome::kOk;
+      t.translation = t.walk.translation;
+      drain_flush(t.flush);
+      return t;
+    }
+
+    const ShadowMmu::Fault f = m_mmu.page_fault(gva, kind);
+    ++t.shadow_faults;
+    t.cycles += f.cycles;
+    t.host_faults += f.host_fault ? 1 : 0;
+    if (observer != nullptr) {
+      observer->shadow_page_fault(gva, f);
+    }
+    switch (f.outcome) {
+      case ShadowMmu::Fault::Outcome::kFixed:
+        break;
+      case ShadowMmu::Fault::Outcome::kMmio:
+        t.outcome = TouchResult::Outcome::kMmio;
+        drain_flush(t.flush);
+        return t;
+      case ShadowMmu::Fault::Outcome::kGuestFault: {
+        const std::uint64_t exits_before = m_guest_memory.exits();
+        Cycles c = m_guest_os.handle_page_fault(pcid, gva, kind);
+        c += m_guest_memory.take_cycles();
+        const auto exits = static_cast<unsigned>(m_guest_memory.exits() - exits_before);
+        ++t.guest_faults;
+        t.guest_exits += exits;
+        t.cycles += c;
+        if (observer != nullptr) {
+          observer->guest_page_fault(gva, f.guest_level, exits, c);
+        }
+        break;
+      }
+    }
+    drain_flush(t.flush);  // before the next walk: its caches must not hold zapped tables
+  }
+  throw std::logic_error("shadow machine: touch did not converge");
+}
+
+// ---- Guest events.
+
+EventResult ShadowMachine::finish(std::uint64_t exits_before, Cycles cycles) {
+  EventResult r;
+  r.cycles = cycles + m_guest_memory.take_cycles();
+  r.exits = static_cast<unsigned>(m_exit_stats.total.value() - exits_before);
+  drain_flush(r.flush);
+  return r;
+}
+
+EventResult ShadowMachine::cr3_write(std::uint16_t pcid, bool noflush) {
+  const std::uint64_t before = m_exit_stats.total.value();
+  const Gpa root = guest_root(pcid);  // a new address space's root: the guest kernel's work
+  const Cycles c = m_mmu.cr3_write(root, pcid, noflush);
+  m_current = pcid;
+  m_started = true;
+  return finish(before, c);
+}
+
+EventResult ShadowMachine::invlpg(Gva gva, std::uint16_t pcid) {
+  const std::uint64_t before = m_exit_stats.total.value();
+  const Cycles c = m_mmu.invlpg(gva, pcid, known_guest_root(pcid));
+  return finish(before, c);
+}
+
+EventResult ShadowMachine::pte_write(Gva gva, PteOp op, std::uint16_t pcid) {
+  const std::uint64_t before = m_exit_stats.total.value();
+  if (op == PteOp::kUnmap) {
+    m_guest_os.unmap(pcid, gva);
+  } else {
+    m_guest_os.remap(pcid, gva);
+  }
+  return finish(before, Cycles());
+}
+
+EventResult ShadowMachine::exit_address_space(std::uint16_t pcid) {
+  const std::uint64_t before = m_exit_stats.total.value();
+  const std::vector<Gpa> tables = m_guest_os.destroy_address_space(pcid);
+  m_mmu.zap_table_pages(tables);
+  if (pcid < m_guest_roots.size()) {
+    m_guest_roots[pcid] = kNoRoot;
+  }
+  if (m_current == pcid) {
+    m_current.reset();  // the guest runs another address space next (a CR3 write)
+  }
+  return finish(before, Cycles());
+}
+
+EventResult ShadowMachine::age() {
+  const std::uint64_t before = m_exit_stats.total.value();
+  m_mmu.age();
+  return finish(before, Cycles());
+}
+
+// ---- Memslots.
+
+const host::Memslot& ShadowMachine::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
+                                                bool readonly) {
+  return m_vmm.add_memslot(id, base, bytes, readonly);
+}
+
+MemslotChange ShadowMachine::remove_memslot(std::uint32_t id) {
+  const host::Memslot old = m_vmm.remove_memslot(id);
+  m_mmu.zap_gpa_range(old.base, old.end());
+  MemslotChange c{host::GpaRange{old.base, old.end()}, TlbFlush::none()};
+  drain_flush(c.flush);
+  return c;
+}
+
+MemslotChange ShadowMachine::move_memslot(std::uint32_t id, Gpa new_base) {
+  const host::Memslot old = m_vmm.move_memslot(id, new_base);
+  m_mmu.zap_gpa_range(old.base, old.end());
+  MemslotChange c{host::GpaRange{old.base, old.end()}, TlbFlush::none()};
+  drain_flush(c.flush);
+  return c;
+}
+
+// ---- Inspection.
+
+std::optional<Translation> ShadowMachine::translate_debug(Gva gva, std::uint16_t pcid) const {
+  const auto mapping = m_guest_os.lookup(pcid, gva);
+  if (!mapping) {
+    return std::nullopt;
+  }
+  const Gpa gpa = mapping->pa_of(gva);
+  const auto backing = m_vmm.resident(gpa);
+  if (!backing) {
+    return std::nullopt;
+  }
+  const PageSize host_allows = ShadowVmm::max_mapping_size(*backing->slot, gpa, backing->host_size);
+  const PageSize size =
+      page_bytes(host_allows) < page_bytes(mapping->size) ? host_allows : mapping->size;
+  Translation t;
+  t.page_base = backing->hpa.page_base(page_shift(size));
+  t.size = size;
+  t.writable = !backing->slot->readonly;
+  t.user = true;
+  t.executable = true;
+  t.dirty = false;
+  return t;
+}
+
+std::optional<Translation> ShadowMachine::shadow_translate_debug(Gva gva,
+                                                                 std::uint16_t pcid) const {
+  const auto guest = known_guest_root(pcid);
+  if (!guest) {
+    return std::nullopt;
+  }
+  const auto root = m_mmu.find_root(*guest);
+  if (!root) {
+    return std::nullopt;
+  }
+  return m_walker.translate_debug(*root, gva);
+}
+
+std::vector<ShadowMmu::Mismatch> ShadowMachine::audit(std::uint16_t pcid) const {
+  const auto guest = known_guest_root(pcid);
+  if (!guest) {
+    return {};
+  }
+  return m_mmu.audit(*guest, [this, pcid](Gva gva) -> std::optional<Hpa> {
+    const auto t = translate_debug(gva, pcid);
+    if (!t) {
+      return std::nullopt;
+    }
+    return t->hpa_of(gva.value());
+  });
+}
+
+}  // namespace pagesim::shadow

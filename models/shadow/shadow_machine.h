@@ -1,0 +1,258 @@
+// A whole shadow-paged virtual machine in plain C++ (mode=shadow): host memory, the VMM's
+// memslots and demand-paged memory, the guest kernel, KVM's shadow MMU, and the native
+// hardware walker over the shadow tables, with the loop a core runs on a TLB miss (touch())
+// and the guest events of a trace. The shadow-mode sibling of host::NestedMachine, for
+// tests, tools and the SystemC shell.
+//
+//   host PhysicalMemory + FrameAllocator (host.memory; frames from 1 MiB)
+//   ShadowVmm: memslots (vm.layout), the VMM's HostOs (stats "host")
+//   guest kernel: PageTableOs<Gva, Gpa, ShadowGuestMemory, GuestFrameAllocator>, stats
+//     "guest", frames from the slots' RAM ranges (tables ascend from 1 MiB, data descend
+//     from the top of RAM: models/mem/frame_allocator.h)
+//   ShadowMmu (stats "shadow"; exits in "vmexits"): shadow_mmu.h
+//   walker::Walker (stats "walker"), guest.levels levels, over the shadow tables: the
+//     hardware walk is a native one, at most `levels` references (exactly `levels` for a
+//     4 KiB leaf with the paging-structure caches off), its PSCs tagged by the guest PCID
+//     (KVM loads the guest's PCID with the shadow root into CR3)
+//
+// touch(gva, kind, pcid): make `pcid` the current address space (see below); walk the
+// shadow table; a leaf that allows the access ends it. Else a shadow page fault
+// (ShadowMmu::page_fault): fixed -> walk again; the guest's own fault -> the guest kernel's
+// fault handler maps the page (guest.page_faults; its table accesses may exit, charged to
+// it), then walk again (the retry takes a second shadow fault, which KVM fixes); MMIO ->
+// the access is emulated (no translation). A store through a leaf without R/W is a
+// shadow page fault too: the guest entry was clean (KVM sets its D and makes the leaf
+// writable) or the memslot is read-only (MMIO).
+//
+// The current address space. The guest runs on one CR3 at a time; the shadow root for it
+// is loaded. cr3_write(pcid) switches (an exit). A touch with another pcid switches
+// implicitly, charged as a cr3_write (the guest must have written CR3; a trace without
+// `!cr3` records gets them this way), except for the very first touch, whose root is
+// loaded without an exit (KVM's first kvm_mmu_load, before the trace begins). A new pcid
+// gets a fresh guest address space (its root table allocated by the guest kernel).
+//
+// TLB flushes. Every result carries the TlbFlush the caller's TLBs must apply *before*
+// inserting the result's translation: KVM's flush requests (a shadow entry dropped or
+// weakened: every entry; a CR3 write without the no-flush bit: that PCID; INVLPG: that
+// page). The machine applies the same scope to its walker's paging-structure caches as it
+// goes (before any later walk).
+//
+// Ownership and construction follow NestedMachine: the host memory is the machine's own
+// or the caller's; `timing` gives each shadow-table reference its cost (null: a fixed
+// params.memory_latency); statistics go under `parent` (null: a root of its own).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "models/host/host_params.h"
+#include "models/host/memslot.h"
+#include "models/host/qemu_layout.h"
+#include "models/host/vmexit_stats.h"
+#include "models/mem/frame_allocator.h"
+#include "models/mem/memory_timing.h"
+#include "models/mem/physical_memory.h"
+#include "models/os/os_params.h"
+#include "models/os/page_table_os.h"
+#include "models/shadow/shadow_guest_memory.h"
+#include "models/shadow/shadow_mmu.h"
+#include "models/shadow/shadow_params.h"
+#include "models/shadow/shadow_vmm.h"
+#include "models/shadow/tlb_flush.h"
+#include "models/walker/walker.h"
+#include "models/walker/walker_params.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/stats/stats.h"
+#include "sim/translation.h"
+
+namespace pagesim::shadow {
+
+// The guest kernel in shadow mode (instantiated in shadow_machine.cc).
+using ShadowGuestOs = os::PageTableOs<Gva, Gpa, ShadowGuestMemory, mem::GuestFrameAllocator>;
+
+struct ShadowMachineParams {
+  host::VmParams vm;            // vm.*: RAM, layout
+  host::VmExitParams vmexit;    // vmexit.latency, vmexit.mmio_latency (the EPT key is unused)
+  os::OsParams host;            // host.*: thp, memory, fault costs of the host kernel
+  os::OsParams guest;           // guest.*: the guest kernel (memory is vm.memory's business)
+  unsigned guest_levels = 4;    // guest.levels: 4, or 5 with LA57; the shadow tables' too
+  ShadowParams shadow;          // shadow.*
+  walker::WalkerParams walker;  // walker.pwc: the paging-structure caches over the shadow
+  // Cycles per shadow-table reference when no MemoryTiming is given.
+  Cycles memory_latency{100};
+};
+
+// What one touch() did.
+struct TouchResult {
+  enum class Outcome : std::uint8_t { kOk, kMmio };
+  Outcome outcome = Outcome::kOk;
+  Translation translation;     // kOk: GVA -> HPA, the shadow leaf's page and rights
+  walker::WalkResult walk;     // the last hardware walk (kOk: the successful one)
+  Cycles cycles;               // walks + exits + guest faults + host faults, all of it
+  Cycles walk_cycles;          // of which the walks' references
+  unsigned walks = 0;          // hardware walks of the shadow table
+  unsigned shadow_faults = 0;  // shadow page faults (shadow.page_faults of this touch)
+  unsigned guest_faults = 0;   // guest page faults handled by the guest kernel
+  unsigned guest_exits = 0;    // exits of the guest kernel's table accesses in those
+  unsigned host_faults = 0;    // host faults the shadow faults took (data pages)
+  bool cr3_switch = false;     // `pcid` was not current: an implicit CR3 write (an exit)
+  TlbFlush flush;              // apply before inserting `translation` (see the file comment)
+};
+
+// An event's effect on the vCPU (cr3_write, invlpg, pte_write, exit_address_space, age).
+struct EventResult {
+  Cycles cycles;       // all it cost: exits, syncs, the guest kernel's table accesses
+  unsigned exits = 0;  // VM exits it caused
+  TlbFlush flush;      // what the caller's TLBs must drop
+};
+
+// A memslot deleted or moved.
+struct MemslotChange {
+  host::GpaRange zapped;  // the slot's old GPA range, whose shadow entries were zapped
+  TlbFlush flush;         // every entry, when anything was zapped
+};
+
+// The guest kernel's PTE changes of `!ptewrite <address> unmap|remap`.
+enum class PteOp : std::uint8_t { kUnmap, kRemap };
+
+// Told each fault a touch() handles (--trace-page: the life of a page).
+class TouchObserver {
+ public:
+  virtual ~TouchObserver() = default;
+  // A shadow page fault and what KVM did (ShadowMmu::Fault: fixed, the guest's, MMIO).
+  virtual void shadow_page_fault(Gva gva, const ShadowMmu::Fault& fault) = 0;
+  // The guest kernel handled a page fault at `level` for `gva`; its table accesses caused
+  // `exits` VM exits (charged to it: in `cycles`).
+  virtual void guest_page_fault(Gva gva, unsigned level, unsigned exits, Cycles cycles) = 0;
+};
+
+class ShadowMachine {
+ public:
+  // `timing`: the cost of each shadow-table reference (must outlive the machine); null: a
+  // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
+  // of the machine's own, stats_root()). Throws std::invalid_argument for a bad
+  // guest_levels or vm.layout.
+  explicit ShadowMachine(const ShadowMachineParams& params, mem::MemoryTiming* timing = nullptr,
+                         stats::Group* parent = nullptr);
+  // The same over the caller's host memory (host.memory bytes; advise huge pages for
+  // huge_page_bytes() of it), which must outlive the machine.
+  ShadowMachine(const ShadowMachineParams& params, mem::PhysicalMemory& memory,
+                mem::MemoryTiming* timing, stats::Group* parent);
+  ShadowMachine(const ShadowMachine&) = delete;
+  ShadowMachine& operator=(const ShadowMachine&) = delete;
+  ~ShadowMachine();
+
+  // The share of host memory worth backing by the simulator's huge pages: the host's table
+  // region (shadow pages and VMM tables ascend from 1 MiB), the bottom eighth, as
+  // NestedMachine.
+  static constexpr std::uint64_t huge_page_bytes(std::uint64_t host_bytes) {
+    return host_bytes / 8;
+  }
+
+  // The miss path for `gva` in guest address space `pcid`: see the file comment. The hit
+  // path allocates nothing: a walk that finds the leaf costs the walk only.
+  TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
+                    TouchObserver* observer = nullptr);
+
+  // `!cr3 <pcid>`: MOV to CR3 (ShadowMmu::cr3_write). `noflush`: CR3 bit 63 set (no sync,
+  // no flush). A new pcid gets a fresh guest address space.
+  EventResult cr3_write(std::uint16_t pcid, bool noflush = false);
+  // `!invlpg <gva>`: INVLPG in address space `pcid` (ShadowMmu::invlpg).
+  EventResult invlpg(Gva gva, std::uint16_t pcid);
+  // `!ptewrite <gva> unmap|remap`: the guest kernel changes its PTE for `gva` in address
+  // space `pcid` (PageTableOs::unmap / remap, through ShadowGuestMemory: write protection
+  // applies). Nothing happens when `gva` is not mapped there. The shadow entries for it are
+  // zapped now (emulated store) or stay stale until the next sync point (unsync page): the
+  // guest flushes with `!invlpg` or a CR3 write, as on hardware.
+  EventResult pte_write(Gva gva, PteOp op, std::uint16_t pcid);
+  // `!exit <pcid>`: the guest tears the address space down (PageTableOs::
+  // destroy_address_space: every entry cleared through ShadowGuestMemory, each store
+  // write-protected as any other), then every shadow page of its tables is zapped (KVM
+  // would zap them lazily: by write flooding, when the guest reuses the page, or when
+  // recycling). A later use of `pcid` is a new address space.
+  EventResult exit_address_space(std::uint16_t pcid);
+  // One aging sweep now (ShadowMmu::age); touch() runs them every shadow.aging_interval
+  // touches when shadow.aging is on.
+  EventResult age();
+
+  // `!memslot add|del|move`: as NestedMachine's. Deleting or moving zaps the shadow
+  // entries of the slot's old GPA range (ShadowMmu::zap_gpa_range).
+  const host::Memslot& add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
+                                   bool readonly = false);
+  MemslotChange remove_memslot(std::uint32_t id);
+  MemslotChange move_memslot(std::uint32_t id, Gpa new_base);
+
+  // The truth for `gva` in address space `pcid`, from scratch (--check): the guest tables,
+  // the memslot, the VMM's page table; no side effects. The page is the one a shadow leaf
+  // would map: the guest page, no larger than the host page and the slot allow. Rights:
+  // writable unless the slot is read-only (the guest maps every page writable); `dirty`
+  // is false. nullopt when the guest does not map `gva`, the GPA is in no memslot, or the
+  // VMM page is not resident. A shadow leaf may be narrower (read-only until the guest page
+  // is dirty) but never maps another page once synced.
+  std::optional<Translation> translate_debug(Gva gva, std::uint16_t pcid = 0) const;
+  // What the shadow table of `pcid`'s address space maps for `gva` now, by a walk with no
+  // side effects; nullopt when it maps nothing or has no shadow root.
+  std::optional<Translation> shadow_translate_debug(Gva gva, std::uint16_t pcid = 0) const;
+  // The shadow leaves of `pcid`'s shadow root that disagree with translate_debug, unsync
+  // pages excepted (ShadowMmu::audit). Empty after every sync point.
+  std::vector<ShadowMmu::Mismatch> audit(std::uint16_t pcid) const;
+
+  const ShadowMachineParams& params() const { return m_params; }
+  stats::Group& stats_root() { return *m_stats; }
+  mem::PhysicalMemory& memory() { return m_memory; }
+  mem::FrameAllocator& frames() { return m_frames; }
+  ShadowVmm& vmm() { return m_vmm; }
+  ShadowGuestOs& guest_os() { return m_guest_os; }
+  mem::GuestFrameAllocator& guest_frames() { return m_guest_frames; }
+  ShadowMmu& mmu() { return m_mmu; }
+  walker::Walker& walker() { return m_walker; }
+  const host::VmExitStats& exit_stats() const { return m_exit_stats; }
+  // The current address space, if any.
+  std::optional<std::uint16_t> current_pcid() const { return m_current; }
+
+ private:
+  ShadowMachine(const ShadowMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
+                mem::PhysicalMemory* memory, mem::MemoryTiming* timing, stats::Group* parent);
+
+  static constexpr unsigned kMaxWalks = 64;
+  static constexpr std::uint64_t kNoRoot = ~std::uint64_t{0};
+
+  // The guest root table of `pcid`, allocated by the guest kernel on first use.
+  Gpa guest_root(std::uint16_t pcid);
+  std::optional<Gpa> known_guest_root(std::uint16_t pcid) const;
+  // Makes `pcid` current for a touch (implicit CR3 write, first load, or reload).
+  void enter(std::uint16_t pcid, TouchResult& t);
+  // The MMU's pending flushes: applied to the walker, merged into `into`.
+  void drain_flush(TlbFlush& into);
+  EventResult finish(std::uint64_t exits_before, Cycles cycles);
+
+  ShadowMachineParams m_params;
+  std::unique_ptr<stats::Group> m_own_stats;
+  stats::Group* m_stats;
+  std::unique_ptr<mem::PhysicalMemory> m_own_memory;
+  mem::PhysicalMemory& m_memory;
+  mem::FrameAllocator m_frames;
+  mem::FixedLatency m_fixed;
+  mem::MemoryTiming& m_timing;
+  host::VmExitStats m_exit_stats;
+  ShadowVmm m_vmm;
+  ShadowGuestMemory m_guest_memory;
+  mem::GuestFrameAllocator m_guest_frames;
+  ShadowGuestOs m_guest_os;
+  ShadowMmu m_mmu;
+  walker::Walker m_walker;
+  std::vector<std::uint64_t> m_guest_roots;  // by pcid: the guest root's GPA, or kNoRoot
+  std::optional<std::uint16_t> m_current;    // the current address space
+  bool m_started = false;                    // a root was ever loaded
+  std::uint64_t m_touches = 0;
+};
+
+}  // namespace pagesim::shadow
+
+extern template class pagesim::os::PageTableOs<pagesim::Gva, pagesim::Gpa,
+                                               pagesim::shadow::ShadowGuestMemory,
+                                               pagesim::mem::GuestFrameAllocator>;

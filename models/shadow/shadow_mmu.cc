@@ -1,0 +1,880 @@
+#include "models/shadow/shadow_mmu.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "sim/hex.h"
+
+namespace pagesim::shadow {
+
+namespace pte = walker::pte;
+
+namespace {
+
+constexpr unsigned kGfnShift = 12;
+// KVM_MIN_FREE_MMU_PAGES and KVM_REFILL_PAGES (arch/x86/kvm/mmu/mmu.c).
+constexpr std::uint64_t kMinFreePages = 5;
+constexpr std::uint64_t kRefillPages = 25;
+// KVM_PERMILLE_MMU_PAGES and KVM_MIN_ALLOC_MMU_PAGES (arch/x86/include/asm/kvm_host.h).
+constexpr std::uint64_t kPermilleMmuPages = 20;
+constexpr std::uint64_t kMinAllocMmuPages = 64;
+// Emulated writes to an upper-level shadow page, with no fault through it, that zap it
+// (detect_write_flooding).
+constexpr std::uint8_t kFloodWrites = 3;
+
+// The bits of a leaf made from guest rights `access` (make_spte): the host frame, present,
+// user if allowed, XD unless execution is allowed, PS above level 1, A unless speculative,
+// R/W and D when writable.
+std::uint64_t make_leaf(Hpa page, unsigned level, pte::Rights access, bool writable,
+                        bool accessed) {
+  std::uint64_t spte =
+      (page.value() & pte::page_address_mask(pte::leaf_page_size(level))) | pte::kPresent;
+  if ((access & pte::kAllowUser) != 0) {
+    spte |= pte::kUser;
+  }
+  if ((access & pte::kAllowExecute) == 0) {
+    spte |= pte::kXd;
+  }
+  if (level > pte::kPt) {
+    spte |= pte::kPs;
+  }
+  if (accessed) {
+    spte |= pte::kAccessed;
+  }
+  if (writable) {
+    spte |= pte::kRw | pte::kDirty;
+  }
+  return spte;
+}
+
+// KVM's need_remote_flush: a present entry that went away, moved, or lost a right.
+bool needs_flush(std::uint64_t old_spte, std::uint64_t new_spte) {
+  if ((old_spte & pte::kPresent) == 0) {
+    return false;
+  }
+  if ((new_spte & pte::kPresent) == 0) {
+    return true;
+  }
+  if (((old_spte ^ new_spte) & pte::kAddressMask) != 0) {
+    return true;
+  }
+  const std::uint64_t perms_old = (old_spte & (pte::kRw | pte::kUser)) | (~old_spte & pte::kXd);
+  const std::uint64_t perms_new = (new_spte & (pte::kRw | pte::kUser)) | (~new_spte & pte::kXd);
+  return (perms_old & ~perms_new) != 0;
+}
+
+// FNAME(protect_clean_gpte): no write through a shadow leaf before the guest leaf is dirty.
+pte::Rights protect_clean(pte::Rights access, std::uint64_t gpte) {
+  return (gpte & pte::kDirty) != 0 ? access : static_cast<pte::Rights>(access & ~pte::kAllowWrite);
+}
+
+std::uint64_t pages_per(unsigned level) { return std::uint64_t{1} << (9 * (level - 1)); }
+
+}  // namespace
+
+ShadowMmu::ShadowMmu(const ShadowParams& params, const host::VmExitParams& exits, unsigned levels,
+                     ShadowVmm& vmm, mem::PhysicalMemory& memory, mem::FrameAllocator& frames,
+                     host::VmExitStats& exit_stats, stats::Group* parent)
+    : m_params(params),
+      m_exit_params(exits),
+      m_levels(pte::checked_levels(levels, "guest.levels")),
+      m_vmm(vmm),
+      m_memory(memory),
+      m_frames(frames),
+      m_exits(exit_stats),
+      m_max_pages(params.max_pages != 0 ? params.max_pages
+                                        : std::max(vmm.memslot_pages() * kPermilleMmuPages / 1000,
+                                                   kMinAllocMmuPages)),
+      m_stats(parent, [this] { return static_cast<double>(m_live); }) {}
+
+// ---- Small helpers.
+
+void ShadowMmu::count_exit(stats::Counter& reason, Cycles cycles) {
+  ++m_exits.total;
+  ++reason;
+  m_exits.cycles += cycles.count();
+}
+
+std::uint32_t ShadowMmu::child_of(std::uint64_t spte) const {
+  return m_by_frame.at((spte & pte::kAddressMask) >> kGfnShift);
+}
+
+std::uint64_t ShadowMmu::read_guest(Gpa gpa, Cycles& cycles, bool& host_fault) {
+  const auto b = m_vmm.fault_in(gpa, AccessKind::kRead, cycles, host_fault);
+  if (!b) {
+    throw std::logic_error("shadow MMU: guest page-table entry at gpa " + hex(gpa.value()) +
+                           " is in no memslot (MMIO): the guest cannot keep page tables there");
+  }
+  return m_memory.read_u64(b->hpa);
+}
+
+void ShadowMmu::write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& host_fault) {
+  const auto b = m_vmm.fault_in(gpa, AccessKind::kWrite, cycles, host_fault);
+  if (!b) {
+    throw std::logic_error("shadow MMU: guest page-table entry at gpa " + hex(gpa.value()) +
+                           " is in no memslot (MMIO)");
+  }
+  m_memory.write_u64(b->hpa, value);
+}
+
+// ---- Roots.
+
+bool ShadowMmu::load_root(Gpa guest_root) {
+  bool created = false;
+  make_pages_available();
+  m_root = get_page(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights, created);
+  m_guest_root = guest_root;
+  m_pages[m_root].write_flooding = 0;
+  if (created) {
+    ++m_stats.roots_created;
+  }
+  return created;
+}
+
+std::optional<Hpa> ShadowMmu::find_root(Gpa guest_root) const {
+  const auto it =
+      m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
+  if (it == m_hash.end()) {
+    return std::nullopt;
+  }
+  return m_pages[it->second].table;
+}
+
+// ---- The shadow page fault.
+
+ShadowMmu::GuestWalk ShadowMmu::walk_guest(Gva gva, AccessKind kind, Cycles& cycles,
+                                           bool& host_fault) {
+  GuestWalk gw;
+  const std::uint64_t va = gva.value();
+  const bool write = kind == AccessKind::kWrite;
+  std::array<std::uint64_t, 6> ptes{};
+  std::uint64_t table = m_guest_root.value() & pte::kAddressMask;
+  pte::Rights access = pte::kAllRights;
+  unsigned level = m_levels;
+  for (;; --level) {
+    gw.table_gfn[level] = table >> kGfnShift;
+    gw.pt_access[level] = access;
+    const std::uint64_t gpte =
+        read_guest(Gpa(table | pte::entry_offset(va, level)), cycles, host_fault);
+    if ((gpte & pte::kPresent) == 0) {
+      gw.level = level;
+      return gw;  // not present: the guest's fault
+    }
+    access &= pte::rights_of(gpte);
+    ptes[level] = gpte;
+    if (pte::is_leaf(gpte, level)) {
+      break;
+    }
+    table = gpte & pte::kAddressMask;
+  }
+  gw.ok = true;
+  gw.level = level;
+  const PageSize size = pte::leaf_page_size(level);
+  gw.gfn = ((ptes[level] & pte::page_address_mask(size)) | gva.page_offset(page_shift(size))) >>
+           kGfnShift;
+
+  // FNAME(update_accessed_dirty_bits): A on every entry used, D on the leaf for a store.
+  for (unsigned l = m_levels; l >= level; --l) {
+    std::uint64_t updated = ptes[l] | pte::kAccessed;
+    if (l == level && write) {
+      updated |= pte::kDirty;
+    }
+    if (updated != ptes[l]) {
+      write_guest(Gpa((gw.table_gfn[l] << kGfnShift) | pte::entry_offset(va, l)), updated, cycles,
+                  host_fault);
+      ptes[l] = updated;
+    }
+    if (l == 1) {
+      break;
+    }
+  }
+  gw.pte_access = write ? access : protect_clean(access, ptes[level]);
+  return gw;
+}
+
+ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
+  Fault f;
+  ++m_stats.page_faults;
+  ++m_stats.sw_walks;
+  Cycles cycles = m_exit_params.latency + m_params.page_fault_latency;
+  const GuestWalk gw = walk_guest(gva, kind, cycles, f.host_fault);
+  if (!gw.ok) {
+    // The guest's own fault: injected (kvm_inject_emulated_page_fault).
+    ++m_stats.pf_guest;
+    f.outcome = Fault::Outcome::kGuestFault;
+    f.guest_level = gw.level;
+    f.cycles = cycles;
+    count_exit(m_exits.page_fault, cycles);
+    return f;
+  }
+  f.gpa = Gpa((gw.gfn << kGfnShift) | gva.page_offset(kGfnShift));
+  const auto backing = m_vmm.fault_in(f.gpa, kind, cycles, f.host_fault);
+  if (!backing || (backing->slot->readonly && kind == AccessKind::kWrite)) {
+    // No memslot (KVM_PFN_NOSLOT), or a store to a read-only one (KVM_PFN_ERR_RO_FAULT):
+    // the access is emulated, nothing is mapped.
+    f.outcome = Fault::Outcome::kMmio;
+    cycles += m_exit_params.mmio_latency;
+    f.cycles = cycles;
+    count_exit(m_exits.mmio, cycles);
+    return f;
+  }
+  make_pages_available();
+  fetch(gw, gva, *backing, f);
+  cycles += take_pending_cycles();
+  ++m_stats.pf_fixed;
+  f.outcome = Fault::Outcome::kFixed;
+  f.cycles = cycles;
+  count_exit(m_exits.page_fault, cycles);
+  return f;
+}
+
+void ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f) {
+  const std::uint64_t va = gva.value();
+  std::uint32_t sp = m_root;
+  unsigned level = m_levels;
+
+  // Indirect pages down to the guest leaf's level.
+  for (; level > gw.level; --level) {
+    const unsigned i = pte::table_index(va, level);
+    m_pages[sp].write_flooding = 0;  // clear_sp_write_flooding_count
+    std::uint64_t spte = read_spte(sp, i);
+    if ((spte & pte::kPresent) != 0 && pte::is_leaf(spte, level)) {
+      zap_spte(sp, i);  // drop_large_spte: the guest now has a table here
+      spte = 0;
+    }
+    std::uint32_t child;
+    if ((spte & pte::kPresent) == 0) {
+      bool created = false;
+      child = get_page(gw.table_gfn[level - 1], level - 1, false, gw.pt_access[level - 1], created);
+      f.pages_created += created ? 1 : 0;
+      link(sp, i, child);
+    } else {
+      child = child_of(spte);
+    }
+    sp = child;
+  }
+
+  // The leaf size: the guest page, no larger than the host page and the slot allow
+  // (kvm_mmu_hugepage_adjust). Direct pages in between.
+  const Gpa gpa(gw.gfn << kGfnShift);
+  const PageSize host_allows = ShadowVmm::max_mapping_size(*backing.slot, gpa, backing.host_size);
+  const unsigned goal = std::min(gw.level, leaf_level(host_allows));
+  const pte::Rights direct_access = gw.pte_access;
+  for (; level > goal; --level) {
+    const unsigned i = pte::table_index(va, level);
+    m_pages[sp].write_flooding = 0;
+    std::uint64_t spte = read_spte(sp, i);
+    if ((spte & pte::kPresent) != 0) {
+      // validate_direct_spte: a direct page made for other rights (the guest page was clean
+      // and is dirty now, or the reverse) is unlinked; drop_large_spte likewise.
+      const bool stale = pte::is_leaf(spte, level) || !m_pages[child_of(spte)].direct ||
+                         m_pages[child_of(spte)].access != direct_access;
+      if (stale) {
+        zap_spte(sp, i);
+        spte = 0;
+      }
+    }
+    std::uint32_t child;
+    if ((spte & pte::kPresent) == 0) {
+      bool created = false;
+      const std::uint64_t base_gfn = gw.gfn & ~(pages_per(level) - 1);
+      child = get_page(base_gfn, level - 1, true, direct_access, created);
+      f.pages_created += created ? 1 : 0;
+      link(sp, i, child);
+    } else {
+      child = child_of(spte);
+    }
+    sp = child;
+  }
+
+  m_pages[sp].write_flooding = 0;
+  const PageSize size = pte::leaf_page_size(goal);
+  const unsigned i = pte::table_index(va, goal);
+  set_spte(sp, i, goal, gw.pte_access, gw.gfn & ~(pages_per(goal) - 1),
+           backing.hpa.page_base(page_shift(size)), !backing.slot->readonly, false);
+  f.size = size;
+  if (goal == pte::kPt && m_params.prefetch) {
+    pte_prefetch(sp, i);
+  }
+}
+
+// ---- Shadow pages.
+
+std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct,
+                                  pte::Rights access, bool& created) {
+  const std::uint64_t k = key(gfn, level, direct, access);
+  if (const auto it = m_hash.find(k); it != m_hash.end()) {
+    const std::uint32_t sp = it->second;
+    if (m_pages[sp].unsync) {
+      m_pending += sync_page(sp);  // __kvm_sync_page, charged to the fault or CR3 write
+    }
+    m_pages[sp].write_flooding = 0;
+    created = false;
+    return sp;
+  }
+
+  // kvm_mmu_alloc_page: a zeroed table (clear_page).
+  std::uint32_t sp;
+  if (!m_free_pages.empty()) {
+    sp = m_free_pages.back();
+    m_free_pages.pop_back();
+  } else {
+    sp = static_cast<std::uint32_t>(m_pages.size());
+    m_pages.emplace_back();
+  }
+  Hpa frame;
+  if (!m_free_frames.empty()) {
+    frame = m_free_frames.back();
+    m_free_frames.pop_back();
+  } else {
+    frame = m_frames.allocate_table();
+  }
+  m_memory.zero_frame(frame);
+  ShadowPage& page = m_pages[sp];
+  page.table = frame;
+  page.gfn = gfn;
+  page.level = static_cast<std::uint8_t>(level);
+  page.direct = direct;
+  page.access = access;
+  page.live = true;
+  page.unsync = false;
+  page.write_flooding = 0;
+  page.serial = ++m_serial;
+  page.parents.clear();
+  if (level <= pte::kPdpt) {
+    page.gfns.assign(kEntries, 0);
+  } else {
+    page.gfns.clear();
+  }
+  m_hash.emplace(k, sp);
+  m_by_frame.emplace(frame.value() >> kGfnShift, sp);
+  m_active.emplace_back(page.serial, sp);
+  ++m_live;
+  ++m_stats.pages_created;
+  created = true;
+
+  if (!direct) {
+    std::vector<std::uint32_t>& same_gfn = m_shadowed[gfn];
+    // A guest table that becomes an upper-level table is write-tracked: its unsync
+    // last-level shadow pages are synced first (kvm_sync_pages).
+    if (level > pte::kPt) {
+      std::vector<std::uint32_t> to_sync;
+      for (const std::uint32_t other : same_gfn) {
+        if (m_pages[other].unsync) {
+          to_sync.push_back(other);
+        }
+      }
+      for (const std::uint32_t other : to_sync) {
+        m_pending += sync_page(other);
+      }
+    }
+    m_shadowed[gfn].push_back(sp);
+  }
+  return sp;
+}
+
+void ShadowMmu::link(std::uint32_t parent, unsigned index, std::uint32_t child) {
+  write_spte(parent, index,
+             pte::make_table_entry(m_pages[child].table, pte::kRw | pte::kUser | pte::kAccessed));
+  m_pages[child].parents.push_back({parent, static_cast<std::uint16_t>(index)});
+}
+
+void ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::Rights access,
+                         std::uint64_t gfn, Hpa page, bool host_writable, bool speculative) {
+  const std::uint64_t old = read_spte(sp, index);
+  const PageSize size = pte::leaf_page_size(level);
+  if ((old & pte::kPresent) != 0) {
+    if (!pte::is_leaf(old, level)) {
+      zap_spte(sp, index);  // a table replaced by a huge leaf
+    } else if ((old & pte::page_address_mask(size)) != page.value()) {
+      zap_spte(sp, index);  // another frame
+    }
+  }
+  const bool writable = (access & pte::kAllowWrite) != 0 && host_writable;
+  const std::uint64_t spte = make_leaf(page, level, access, writable, !speculative);
+  write_spte(sp, index, spte);
+  m_pages[sp].gfns[index] = gfn;
+  if (needs_flush(old, spte)) {
+    flush_all();
+  }
+}
+
+bool ShadowMmu::prefetch_gpte(std::uint32_t sp, unsigned index, std::uint64_t gpte) {
+  // FNAME(prefetch_invalid_gpte): only present, accessed guest entries.
+  if ((gpte & pte::kPresent) == 0 || (gpte & pte::kAccessed) == 0) {
+    return false;
+  }
+  const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
+  const auto backing = m_vmm.resident(Gpa(gfn << kGfnShift));  // atomic: never faults
+  if (!backing) {
+    return false;
+  }
+  const pte::Rights access =
+      protect_clean(static_cast<pte::Rights>(m_pages[sp].access & pte::rights_of(gpte)), gpte);
+  set_spte(sp, index, pte::kPt, access, gfn, backing->hpa.page_base(kGfnShift),
+           !backing->slot->readonly, true);
+  ++m_stats.prefetches;
+  return true;
+}
+
+void ShadowMmu::pte_prefetch(std::uint32_t sp, unsigned index) {
+  const unsigned first = index & ~(kPrefetchEntries - 1);
+  if (!m_pages[sp].direct) {
+    // FNAME(pte_prefetch): the group's other not-present entries from their guest entries,
+    // stopping at the first that cannot be made.
+    const Gpa table(m_pages[sp].gfn << kGfnShift);
+    for (unsigned i = first; i < first + kPrefetchEntries; ++i) {
+      if (i == index || (read_spte(sp, i) & pte::kPresent) != 0) {
+        continue;
+      }
+      const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
+      if (!b || !prefetch_gpte(sp, i, m_memory.read_u64(b->hpa))) {
+        break;
+      }
+    }
+    return;
+  }
+  // __direct_pte_prefetch: each run of not-present entries that ends at a present one (a
+  // run reaching the group's end is left), as far as the host pages are resident and in
+  // the slot of the run's first gfn.
+  unsigned run = kEntries;  // none
+  for (unsigned i = first; i < first + kPrefetchEntries; ++i) {
+    const bool present = i == index || (read_spte(sp, i) & pte::kPresent) != 0;
+    if (!present) {
+      if (run == kEntries) {
+        run = i;
+      }
+      continue;
+    }
+    if (run == kEntries) {
+      continue;
+    }
+    const std::uint64_t gfn0 = m_pages[sp].gfn + run;
+    const host::Memslot* slot = m_vmm.memslots().find(Gpa(gfn0 << kGfnShift));
+    if (slot == nullptr || !slot->contains(Gpa(((gfn0 + (i - run)) << kGfnShift) - 1))) {
+      return;  // gfn_to_page_many_atomic fails: the run leaves the slot
+    }
+    unsigned done = 0;
+    for (unsigned j = run; j < i; ++j) {
+      const std::uint64_t gfn = m_pages[sp].gfn + j;
+      const auto b = m_vmm.resident(Gpa(gfn << kGfnShift));
+      if (!b) {
+        break;
+      }
+      set_spte(sp, j, pte::kPt, m_pages[sp].access, gfn, b->hpa.page_base(kGfnShift),
+               !b->slot->readonly, true);
+      ++m_stats.prefetches;
+      ++done;
+    }
+    if (done == 0) {
+      return;
+    }
+    run = kEntries;
+  }
+}
+
+bool ShadowMmu::zap_spte(std::uint32_t sp, unsigned index) {
+  const std::uint64_t spte = read_spte(sp, index);
+  if ((spte & pte::kPresent) == 0) {
+    return false;
+  }
+  if (!pte::is_leaf(spte, m_pages[sp].level)) {
+    const std::uint32_t child = child_of(spte);
+    auto& parents = m_pages[child].parents;
+    for (std::size_t k = 0; k < parents.size(); ++k) {
+      if (parents[k].page == sp && parents[k].index == index) {
+        parents[k] = parents.back();
+        parents.pop_back();
+        break;
+      }
+    }
+  }
+  write_spte(sp, index, 0);
+  flush_all();
+  return true;
+}
+
+void ShadowMmu::zap_unsync_children(std::uint32_t sp) {
+  if (m_unsync.empty() || m_pages[sp].level == pte::kPt) {
+    return;
+  }
+  std::vector<std::uint32_t> found;
+  std::vector<std::uint32_t> stack{sp};
+  while (!stack.empty()) {
+    const std::uint32_t p = stack.back();
+    stack.pop_back();
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(p, i);
+      if ((spte & pte::kPresent) == 0 || pte::is_leaf(spte, m_pages[p].level)) {
+        continue;
+      }
+      const std::uint32_t child = child_of(spte);
+      if (m_pages[child].unsync) {
+        found.push_back(child);
+      } else if (m_pages[child].level > pte::kPt) {
+        stack.push_back(child);
+      }
+    }
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  for (const std::uint32_t child : found) {
+    if (m_pages[child].live) {
+      zap_page(child);
+    }
+  }
+}
+
+void ShadowMmu::zap_page(std::uint32_t sp) {
+  ++m_stats.zaps;
+  zap_unsync_children(sp);
+  // kvm_mmu_page_unlink_children, kvm_mmu_unlink_parents.
+  for (unsigned i = 0; i < kEntries; ++i) {
+    zap_spte(sp, i);
+  }
+  std::vector<Link> parents;
+  parents.swap(m_pages[sp].parents);
+  for (const Link& l : parents) {
+    write_spte(l.page, l.index, 0);
+  }
+  free_page(sp);
+  flush_all();
+}
+
+void ShadowMmu::free_page(std::uint32_t sp) {
+  ShadowPage& page = m_pages[sp];
+  m_hash.erase(key(page.gfn, page.level, page.direct, page.access));
+  m_by_frame.erase(page.table.value() >> kGfnShift);
+  if (!page.direct) {
+    auto it = m_shadowed.find(page.gfn);
+    auto& v = it->second;
+    v.erase(std::find(v.begin(), v.end(), sp));
+    if (v.empty()) {
+      m_shadowed.erase(it);
+    }
+  }
+  if (page.unsync) {
+    m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
+    page.unsync = false;
+  }
+  if (m_root == sp) {
+    m_root = kNone;  // KVM_REQ_MMU_RELOAD: the caller reloads before the next walk
+  }
+  page.live = false;
+  page.parents.clear();
+  m_free_frames.push_back(page.table);
+  m_free_pages.push_back(sp);
+  --m_live;
+}
+
+void ShadowMmu::make_unsync(std::uint32_t sp) {
+  m_pages[sp].unsync = true;
+  m_unsync.push_back(sp);
+  ++m_stats.unsync;
+}
+
+Cycles ShadowMmu::sync_page(std::uint32_t sp) {
+  ++m_stats.sync;
+  const Cycles cost = m_params.sync_page_latency;
+  const Gpa table(m_pages[sp].gfn << kGfnShift);
+  for (unsigned i = 0; i < kEntries; ++i) {
+    const std::uint64_t spte = read_spte(sp, i);
+    if ((spte & pte::kPresent) == 0) {
+      continue;
+    }
+    Cycles ignored;
+    bool host_fault = false;
+    const std::uint64_t gpte = read_guest(table + std::uint64_t{i} * 8, ignored, host_fault);
+    const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
+    if ((gpte & pte::kPresent) == 0 || (gpte & pte::kAccessed) == 0 || gfn != m_pages[sp].gfns[i]) {
+      zap_spte(sp, i);  // drop_spte
+      continue;
+    }
+    // The rights from the guest entry as it is now; the frame and A as they were.
+    const pte::Rights access =
+        protect_clean(static_cast<pte::Rights>(m_pages[sp].access & pte::rights_of(gpte)), gpte);
+    const host::Memslot* slot = m_vmm.memslots().find(Gpa(gfn << kGfnShift));
+    const bool writable = (access & pte::kAllowWrite) != 0 && slot != nullptr && !slot->readonly;
+    const std::uint64_t updated = make_leaf(Hpa(spte & pte::kAddressMask), pte::kPt, access,
+                                            writable, (spte & pte::kAccessed) != 0);
+    if (updated != spte) {
+      write_spte(sp, i, updated);
+      if (needs_flush(spte, updated)) {
+        flush_all();
+      }
+    }
+  }
+  m_pages[sp].unsync = false;  // write-protected again
+  m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
+  return cost;
+}
+
+bool ShadowMmu::reachable(std::uint32_t sp, std::uint32_t root) const {
+  std::vector<std::uint32_t> stack{sp};
+  std::vector<std::uint32_t> seen;
+  while (!stack.empty()) {
+    const std::uint32_t p = stack.back();
+    stack.pop_back();
+    if (p == root) {
+      return true;
+    }
+    for (const Link& l : m_pages[p].parents) {
+      if (std::find(seen.begin(), seen.end(), l.page) == seen.end()) {
+        seen.push_back(l.page);
+        stack.push_back(l.page);
+      }
+    }
+  }
+  return false;
+}
+
+void ShadowMmu::make_pages_available() {
+  if (m_live + kMinFreePages <= m_max_pages) {
+    return;
+  }
+  while (m_live + kRefillPages > m_max_pages && !m_active.empty()) {
+    const auto [serial, sp] = m_active.front();
+    m_active.pop_front();
+    if (!m_pages[sp].live || m_pages[sp].serial != serial) {
+      continue;  // zapped already
+    }
+    if (sp == m_root) {
+      m_active.emplace_back(serial, sp);  // the current root is never recycled
+      if (m_active.size() == 1) {
+        break;
+      }
+      continue;
+    }
+    ++m_stats.recycled;
+    zap_page(sp);
+  }
+}
+
+// ---- The guest kernel's writes.
+
+Cycles ShadowMmu::guest_table_write(Gpa gpa) {
+  const std::uint64_t gfn = gpa.value() >> kGfnShift;
+  const std::vector<std::uint32_t>* pages = shadowed(gfn);
+  if (pages == nullptr) {
+    return Cycles();  // not a shadowed guest table: an ordinary store
+  }
+  bool tracked = false;  // an upper-level page: write-tracked, never unsync
+  bool all_unsync = true;
+  for (const std::uint32_t sp : *pages) {
+    tracked |= m_pages[sp].level > pte::kPt;
+    all_unsync &= m_pages[sp].unsync;
+  }
+  if (m_params.wp_policy == WpPolicy::kUnsync && !tracked) {
+    if (all_unsync) {
+      return Cycles();  // the page is writable for the guest until the next sync
+    }
+    // The #PF on the write-protected mapping: a fault whose mmu_set_spte unsyncs the pages
+    // (mmu_try_to_unsync_pages) instead of write-protecting.
+    const Cycles cost = m_exit_params.latency + m_params.page_fault_latency;
+    count_exit(m_exits.wp_write, cost);
+    const std::vector<std::uint32_t> copy = *pages;
+    for (const std::uint32_t sp : copy) {
+      if (!m_pages[sp].unsync) {
+        make_unsync(sp);
+      }
+    }
+    return cost;
+  }
+
+  // Emulated (kvm_mmu_pte_write): the entries made from the old guest entry are zapped.
+  const Cycles cost = m_exit_params.latency + m_params.wp_write_latency;
+  count_exit(m_exits.wp_write, cost);
+  ++m_stats.wp_writes;
+  const unsigned index = static_cast<unsigned>((gpa.value() & 0xfff) >> 3);
+  const std::vector<std::uint32_t> copy = *pages;
+  for (const std::uint32_t sp : copy) {
+    if (!m_pages[sp].live) {
+      continue;  // zapped as an unsync child of a flooded page
+    }
+    if (m_pages[sp].level > pte::kPt && ++m_pages[sp].write_flooding >= kFloodWrites) {
+      ++m_stats.flooded;
+      zap_page(sp);
+      continue;
+    }
+    zap_spte(sp, index);
+  }
+  return cost;
+}
+
+Cycles ShadowMmu::kernel_fault(Cycles host_cycles) {
+  const Cycles cost = m_exit_params.latency + m_params.page_fault_latency + host_cycles;
+  ++m_stats.kernel_faults;
+  count_exit(m_exits.page_fault, cost);
+  return cost;
+}
+
+Cycles ShadowMmu::guest_frame_zeroed(Gpa frame) {
+  const std::vector<std::uint32_t>* pages = shadowed(frame.value() >> kGfnShift);
+  if (pages == nullptr) {
+    return Cycles();
+  }
+  const Cycles cost = m_exit_params.latency + m_params.wp_write_latency;
+  count_exit(m_exits.wp_write, cost);
+  ++m_stats.wp_writes;
+  const std::vector<std::uint32_t> copy = *pages;
+  for (const std::uint32_t sp : copy) {
+    if (m_pages[sp].live) {
+      zap_page(sp);
+    }
+  }
+  return cost;
+}
+
+// ---- Sync points.
+
+Cycles ShadowMmu::cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush) {
+  Cycles cost = m_exit_params.latency + m_params.cr3_write_latency;
+  if (!m_params.cache_roots) {
+    zap_all();
+  }
+  load_root(guest_root);
+  cost += take_pending_cycles();
+  if (!noflush) {
+    // kvm_mmu_sync_roots: every unsync page below the new root.
+    std::vector<std::uint32_t> to_sync;
+    for (const std::uint32_t sp : m_unsync) {
+      if (reachable(sp, m_root)) {
+        to_sync.push_back(sp);
+      }
+    }
+    for (const std::uint32_t sp : to_sync) {
+      cost += sync_page(sp);
+    }
+    m_flush.merge(TlbFlush::one_pcid(pcid));
+  }
+  count_exit(m_exits.cr3_write, cost);
+  return cost;
+}
+
+Cycles ShadowMmu::invlpg(Gva gva, std::uint16_t pcid, std::optional<Gpa> guest_root) {
+  const Cycles cost = m_exit_params.latency + m_params.invlpg_latency;
+  count_exit(m_exits.invlpg, cost);
+  m_flush.merge(TlbFlush::page(gva, pcid));
+  if (!guest_root) {
+    return cost;
+  }
+  const auto root =
+      m_hash.find(key(guest_root->value() >> kGfnShift, m_levels, false, pte::kAllRights));
+  if (root == m_hash.end()) {
+    return cost;
+  }
+  const std::uint64_t va = gva.value();
+  std::uint32_t sp = root->second;
+  for (unsigned level = m_levels; level >= pte::kPt; --level) {
+    const unsigned i = pte::table_index(va, level);
+    const std::uint64_t spte = read_spte(sp, i);
+    if ((spte & pte::kPresent) == 0) {
+      break;
+    }
+    if (pte::is_leaf(spte, level)) {
+      if (m_pages[sp].unsync) {
+        // FNAME(invlpg): the leaf zapped, then made again from the guest entry.
+        zap_spte(sp, i);
+        ++m_stats.invlpg_syncs;
+        if (m_params.prefetch) {
+          const Gpa entry((m_pages[sp].gfn << kGfnShift) + std::uint64_t{i} * 8);
+          if (const auto b = m_vmm.resident(entry)) {
+            prefetch_gpte(sp, i, m_memory.read_u64(b->hpa));
+          }
+        }
+      }
+      break;
+    }
+    sp = child_of(spte);
+  }
+  return cost;
+}
+
+// ---- Zaps.
+
+void ShadowMmu::zap_table_pages(std::span<const Gpa> tables) {
+  for (const Gpa t : tables) {
+    if (const std::vector<std::uint32_t>* pages = shadowed(t.value() >> kGfnShift)) {
+      const std::vector<std::uint32_t> copy = *pages;
+      for (const std::uint32_t sp : copy) {
+        if (m_pages[sp].live) {
+          zap_page(sp);
+        }
+      }
+    }
+  }
+}
+
+void ShadowMmu::zap_gpa_range(Gpa begin, Gpa end) {
+  const std::uint64_t first = begin.value() >> kGfnShift;
+  const std::uint64_t last = (end.value() + page_bytes(PageSize::k4K) - 1) >> kGfnShift;
+  std::vector<std::uint32_t> doomed;
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live) {
+      continue;
+    }
+    const std::uint64_t span = p.direct ? pages_per(p.level + 1) : 1;
+    if (p.gfn < last && p.gfn + span > first) {
+      doomed.push_back(sp);
+    }
+  }
+  for (const std::uint32_t sp : doomed) {
+    if (m_pages[sp].live) {
+      zap_page(sp);
+    }
+  }
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live || p.level > pte::kPdpt) {
+      continue;
+    }
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(sp, i);
+      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
+        continue;
+      }
+      const std::uint64_t gfn = m_pages[sp].gfns[i];
+      if (gfn < last && gfn + pages_per(p.level) > first) {
+        zap_spte(sp, i);
+      }
+    }
+  }
+}
+
+void ShadowMmu::zap_all() {
+  // Every page goes: no need to unlink one from another.
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    if (m_pages[sp].live) {
+      ++m_stats.zaps;
+      free_page(sp);
+    }
+  }
+  m_active.clear();
+  flush_all();
+}
+
+void ShadowMmu::age() {
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live || p.level > pte::kPdpt) {
+      continue;
+    }
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(sp, i);
+      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
+        continue;
+      }
+      if ((spte & pte::kAccessed) != 0) {
+        write_spte(sp, i, spte & ~pte::kAccessed);  // no flush: as ptep_clear_young on x86
+        ++m_stats.aged;
+      } else {
+        zap_spte(sp, i);
+        ++m_stats.aging_drops;
+      }
+    }
+  }
+}
+
+}  // namespace pagesim::shadow

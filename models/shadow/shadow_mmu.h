@@ -1,0 +1,402 @@
+// KVM's shadow MMU (arch/x86/kvm/mmu/mmu.c and paging_tmpl.h, the shadow paths; tdp_mmu off):
+// the shadow page tables that map GVA -> HPA for the hardware, built from the guest's own
+// tables, and everything that keeps them in line with those tables.
+//
+// Shadow pages (struct kvm_mmu_page). Each is one 4 KiB table of ordinary x86-64 entries in
+// host PhysicalMemory (the hardware walker reads it), keyed by (gfn, role):
+//  - indirect (role.direct = 0): it shadows the guest page-table page at `gfn`, at `level`
+//    (the guest table's own level), with `access` = the rights the guest entries above
+//    grant (KVM's role.access: pt_access of the walk). A guest table used at two levels,
+//    or reached with two different rights, has one shadow page per role.
+//  - direct (role.direct = 1): it maps guest-physical memory [gfn, gfn + 512^level pages)
+//    with no guest table behind it: KVM's way to map a guest huge page with smaller
+//    leaves when the host backs it with smaller pages (FNAME(fetch)'s second loop; role
+//    access = the guest leaf's rights, so a clean huge page (no W) and a dirty one get two
+//    direct pages, validate_direct_spte).
+// kvm_mmu_get_page semantics: a lookup in the hash by (gfn, role) first; a hit is reused
+// (synced first if unsync: __kvm_sync_page); a miss creates a zeroed page
+// (shadow.pages_created). Shadow-page frames are host page-table frames (the host's dense
+// table region); a zapped page's frame is kept for the next shadow page (KVM frees it to
+// the kernel; the frame allocator here has no free list).
+//
+// Entries. A shadow non-leaf entry links a child shadow page with P, R/W, U/S, A: full
+// rights (link_shadow_page); rights are enforced at the leaf. A leaf (make_spte) maps the
+// host frame with P, U/S if the guest allows user access, XD if it forbids execution, PS
+// above level 1, A unless installed speculatively (prefetch), and R/W + D only when the
+// guest allows writes *and* the guest leaf is dirty *and* the memslot is writable: a clean
+// guest page gets a read-only shadow leaf, so the first store faults and sets the guest's D
+// (FNAME(protect_clean_gpte)).
+//
+// Shadow page fault (FNAME(page_fault)), for a trace access whose hardware walk of the
+// shadow table found no leaf or a store found a read-only one:
+//  1. exit (vmexits.total), software walk of the guest table (shadow.sw_walks;
+//     FNAME(walk_addr_generic)): reads each guest entry through its HVA; a not-present
+//     entry -> the fault is the guest's (shadow.pf_guest; returned as kGuestFault: the
+//     caller runs the guest kernel's fault handler and retries). Else it sets the guest's
+//     A flags on the way and D on the leaf for a store, as the hardware would have
+//     (FNAME(update_accessed_dirty_bits); KVM writes them through the HVA: no write
+//     protection applies).
+//  2. the data gfn's memslot (none, or a store to a read-only slot: MMIO, vmexits.mmio),
+//     its HVA, the VMM page (host fault if absent: host.page_faults).
+//  3. FNAME(fetch): down the shadow table from the root; a missing link at a level above
+//     the guest leaf gets the indirect shadow page of the guest table there; from the
+//     guest leaf's level down to the leaf size actually mapped (the smaller of the guest
+//     page, the host page and what the slot's alignment allows) direct shadow pages; then
+//     the leaf (mmu_set_spte), and with shadow.prefetch its group of 8 (FNAME(pte_prefetch)).
+//     vmexits.page_fault, shadow.pf_fixed.
+//
+// Write protection. A guest table page with an indirect shadow page is write-protected:
+// the guest kernel's stores to it (its fault handler filling entries, the trace's
+// `!ptewrite` and `!exit`) come here through ShadowGuestMemory -> guest_table_write():
+//  - if an upper-level shadow page exists for the gfn (KVM write-tracks those:
+//    account_shadowed), or wp_policy = emulate: a VM exit (vmexits.wp_write), the store is
+//    emulated (shadow.wp_writes) and every shadow entry made from the old guest entry is
+//    zapped (kvm_mmu_pte_write / kvm_mmu_track_write; a present one makes the caller flush
+//    every TLB entry, kvm_flush_remote_tlbs). Three such writes to an upper-level shadow
+//    page with no fault passing through it in between zap the page (write flooding:
+//    detect_write_flooding, shadow.flooded); last-level pages are exempt.
+//  - else (wp_policy = unsync, shadowed only as a last-level table): unless every shadow page
+//    of the gfn is unsync already, one VM exit (the #PF on the write-protected mapping,
+//    vmexits.wp_write, charged as a shadow page fault) marks them unsync (shadow.unsync;
+//    kvm_unsync_page) and the guest writes freely from then on: the shadow page may be
+//    stale, as a TLB may be, until the guest flushes.
+//  Sync points: a CR3 write syncs every unsync page reachable from the new root
+//  (kvm_mmu_sync_roots -> kvm_sync_page: each present entry re-read from the guest table,
+//  dropped if the guest entry is gone, not accessed, or maps another gfn, else its rights
+//  updated; the page is write-protected again; shadow.sync). INVLPG refreshes the one leaf
+//  for its address if its page is unsync (FNAME(invlpg): zapped, then re-made from the
+//  guest entry if that is present and accessed; shadow.invlpg_syncs); the page stays
+//  unsync until a CR3 write. kvm_mmu_get_page syncs an unsync page it returns.
+//
+// Zaps (kvm_mmu_prepare_zap_page, shadow.zaps): unlink the page from its parents, unlink its
+// children (they stay in the hash: a later fault relinks them), zap the unsync pages below
+// it (mmu_zap_unsync_children), free it. After any zap the caller flushes every TLB entry.
+//
+// Not modelled: guest protection faults (the guest kernel maps every page R/W, user,
+// executable: the software walk never finds a permission fault), the guest kernel's own
+// mappings (its direct map) except as ShadowGuestMemory's exits, 32-bit and PAE guests
+// (role.quadrant), MMIO sptes (each MMIO access takes the full fault path), the
+// prev_roots cache of three roots per vCPU (the hash keeps every root alive anyway; a
+// switch to a cached CR3 costs shadow.cr3_write_latency either way), write-protecting
+// leaves that map a guest table page (rmap_write_protect): the guest kernel model never
+// maps a table frame as data, so none exists, and no rmap is kept; large-page
+// disallowing over guest tables (kvm_mmu_gfn_disallow_lpage), for the same reason. One
+// vCPU.
+//
+// Invariant (checked by audit()): every leaf in a shadow page that is not unsync, reachable
+// from a root, maps what the guest tables and the VMM map for its GVA.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "models/host/host_params.h"
+#include "models/host/vmexit_stats.h"
+#include "models/mem/frame_allocator.h"
+#include "models/mem/physical_memory.h"
+#include "models/shadow/shadow_params.h"
+#include "models/shadow/shadow_stats.h"
+#include "models/shadow/shadow_vmm.h"
+#include "models/shadow/tlb_flush.h"
+#include "models/walker/pte.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::shadow {
+
+class ShadowMmu {
+ public:
+  // One shadow page fault's outcome (page_fault()).
+  struct Fault {
+    enum class Outcome : std::uint8_t {
+      kFixed,       // a shadow leaf now maps the GVA: walk again
+      kGuestFault,  // the guest's table does not map it: the guest kernel must
+      kMmio,        // the GPA is in no memslot (or a store to a read-only one): emulated
+    };
+    Outcome outcome = Outcome::kFixed;
+    Cycles cycles;                  // the exit and its handling, host fault included
+    unsigned guest_level = 0;       // kGuestFault: level of the guest entry not present
+    Gpa gpa;                        // kFixed, kMmio: the GPA of the GVA
+    PageSize size = PageSize::k4K;  // kFixed: the shadow leaf's size
+    bool host_fault = false;        // the VMM page was faulted in
+    unsigned pages_created = 0;     // shadow pages this fault created
+  };
+
+  // A leaf entry that disagrees with the truth (audit()).
+  struct Mismatch {
+    Gva gva;                   // the first GVA the leaf maps
+    std::uint64_t spte;        // the leaf
+    std::optional<Hpa> truth;  // what the guest tables and the VMM map there (nullopt: nothing)
+  };
+
+  // `levels`: the guest's paging levels (4 or 5), which the shadow tables copy. Every
+  // reference must outlive the MMU. Statistics "shadow" go under `parent`; exits count in
+  // `exit_stats`.
+  ShadowMmu(const ShadowParams& params, const host::VmExitParams& exits, unsigned levels,
+            ShadowVmm& vmm, mem::PhysicalMemory& memory, mem::FrameAllocator& frames,
+            host::VmExitStats& exit_stats, stats::Group* parent);
+  ShadowMmu(const ShadowMmu&) = delete;
+  ShadowMmu& operator=(const ShadowMmu&) = delete;
+
+  // ---- The current root (the shadow of the guest CR3 the vCPU runs on).
+
+  // Makes the shadow root of the guest table at `guest_root` current (mmu_alloc_shadow_roots
+  // -> kvm_mmu_get_page of the root gfn): reused from the hash or created
+  // (shadow.roots_created). Returns whether it was created. No exit, no cycles: the caller
+  // charges the CR3 write that asks for it.
+  bool load_root(Gpa guest_root);
+  // Whether a root is current; a zap of the current root (flooding, memslot change,
+  // teardown) unloads it, and the caller reloads it with load_root() before the next walk
+  // (KVM_REQ_MMU_RELOAD at the next VM entry).
+  bool root_loaded() const { return m_root != kNone; }
+  // The current root's table: what the hardware walks. Requires root_loaded().
+  Hpa root_hpa() const { return m_pages[m_root].table; }
+  // The guest table the current root shadows (the last load_root's).
+  Gpa guest_root() const { return m_guest_root; }
+  // Cycles of syncs that load_root made outside an exit (an unsync page the hash returned);
+  // resets them. page_fault() and cr3_write() include their own.
+  Cycles take_pending_cycles() {
+    const Cycles c = m_pending;
+    m_pending = Cycles();
+    return c;
+  }
+
+  // ---- Events, each returning its cycles; the TLB flushes they require accumulate for
+  // take_flush().
+
+  // A shadow page fault of a trace access to `gva` (the current root must be loaded): see
+  // the file comment. Counts its exit.
+  Fault page_fault(Gva gva, AccessKind kind);
+
+  // The guest kernel's access to one of its page-table pages faulted the VMM page in
+  // (`host_cycles`): the kernel's shadow page fault (ShadowGuestMemory). One exit
+  // (vmexits.page_fault, shadow.kernel_faults); returns its cycles, host fault included.
+  Cycles kernel_fault(Cycles host_cycles);
+
+  // The guest kernel stored to its page-table entry at `gpa` (the store has landed): the
+  // write protection of the file comment. 0 cycles when the page is not write-protected.
+  Cycles guest_table_write(Gpa gpa);
+  // The guest kernel zeroed the frame at `frame` for a new page table. A frame with shadow
+  // pages would be a page table reused without being freed, which the guest kernel model
+  // never does; it is handled as KVM handles a flood of writes (one emulated-write exit,
+  // every shadow page of the gfn zapped: kvm_mmu_unprotect_page).
+  Cycles guest_frame_zeroed(Gpa frame);
+
+  // MOV to CR3 (handle_cr -> kvm_set_cr3 -> kvm_mmu_new_pgd): one exit (vmexits.cr3_write).
+  // Without cache_roots every shadow page is zapped first. Then the root of `guest_root` is
+  // loaded, and unless `noflush` (CR3 bit 63 with PCIDs) every unsync page it reaches is
+  // synced. Flush: the PCID's entries (`pcid`), everything after any zap.
+  Cycles cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush);
+  // INVLPG `gva` in address space `pcid`, whose guest root table is `guest_root` (nullopt:
+  // the address space has none yet): one exit (vmexits.invlpg); in the shadow root of
+  // `guest_root`, if cached, the leaf for `gva` is refreshed when its page is unsync.
+  // Flush: that page, everything if a present leaf was dropped.
+  Cycles invlpg(Gva gva, std::uint16_t pcid, std::optional<Gpa> guest_root);
+
+  // Zaps every shadow page of the guest table pages `tables` (an address space torn down).
+  void zap_table_pages(std::span<const Gpa> tables);
+  // Zaps what maps or shadows guest-physical [begin, end): the leaves mapping it, the
+  // indirect pages of guest tables in it, the direct pages over it (a memslot deleted or
+  // moved; KVM today zaps every page instead, kvm_mmu_zap_all_fast).
+  void zap_gpa_range(Gpa begin, Gpa end);
+  // Zaps every shadow page.
+  void zap_all();
+  // One aging sweep (shadow.aging): every present shadow leaf with A set has it cleared
+  // (shadow.aged); every one without is dropped (shadow.aging_drops).
+  void age();
+
+  // The TLB flushes required since the last call; resets them.
+  TlbFlush take_flush() {
+    const TlbFlush f = m_flush;
+    m_flush = TlbFlush::none();
+    return f;
+  }
+
+  // ---- Inspection (tests, --check).
+
+  // The leaves reachable from the shadow root of `guest_root` (if it has one) in pages that
+  // are not unsync, compared with `truth(gva)`: the HPA that the guest tables and the VMM
+  // map `gva` to. Returns the leaves that disagree (empty: consistent).
+  template <class Truth>
+  std::vector<Mismatch> audit(Gpa guest_root, Truth&& truth) const;
+
+  // The shadow root table of `guest_root` if the hash has one (no side effects).
+  std::optional<Hpa> find_root(Gpa guest_root) const;
+  std::uint64_t live_pages() const { return m_live; }
+  std::uint64_t max_pages() const { return m_max_pages; }
+  unsigned levels() const { return m_levels; }
+  const ShadowStats& stats() const { return m_stats; }
+
+ private:
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  static constexpr unsigned kEntries = walker::pte::kEntriesPerTable;
+  static constexpr unsigned kPrefetchEntries = 8;  // PTE_PREFETCH_NUM
+
+  struct Link {
+    std::uint32_t page;   // the parent shadow page
+    std::uint16_t index;  // its entry that links the child
+  };
+
+  struct ShadowPage {
+    Hpa table;               // the shadow table's host frame
+    std::uint64_t gfn = 0;   // indirect: the guest table's; direct: the first gfn mapped
+    std::uint8_t level = 0;  // 1 = PT .. 5
+    bool direct = false;
+    walker::pte::Rights access = 0;  // role.access
+    bool live = false;
+    bool unsync = false;
+    std::uint8_t write_flooding = 0;
+    std::uint64_t serial = 0;         // creation order (recycling zaps the oldest)
+    std::vector<Link> parents;        // KVM's parent_ptes
+    std::vector<std::uint64_t> gfns;  // levels 1-3: the gfn each leaf entry maps
+  };
+
+  // The result of the software walk of the guest table (KVM's struct guest_walker).
+  // Arrays are indexed by level (1 = PT .. 5).
+  struct GuestWalk {
+    bool ok = false;
+    unsigned level = 0;  // ok: the guest leaf's level; else the not-present entry's
+    std::array<std::uint64_t, 6> table_gfn{};        // the guest table read at each level
+    std::array<walker::pte::Rights, 6> pt_access{};  // rights granted by the entries above
+    walker::pte::Rights pte_access = 0;              // the leaf's combined rights
+    std::uint64_t gfn = 0;                           // the 4 KiB gfn of the GVA
+  };
+
+  static std::uint64_t key(std::uint64_t gfn, unsigned level, bool direct,
+                           walker::pte::Rights access) {
+    return (gfn << 8) | (std::uint64_t{level} << 4) | (direct ? 8u : 0u) | access;
+  }
+  Hpa entry_hpa(std::uint32_t sp, unsigned index) const {
+    return Hpa(m_pages[sp].table.value() + std::uint64_t{index} * 8);
+  }
+  std::uint64_t read_spte(std::uint32_t sp, unsigned index) const {
+    return m_memory.read_u64(entry_hpa(sp, index));
+  }
+  void write_spte(std::uint32_t sp, unsigned index, std::uint64_t v) {
+    m_memory.write_u64(entry_hpa(sp, index), v);
+  }
+  std::uint32_t child_of(std::uint64_t spte) const;
+  void flush_all() { m_flush.merge(TlbFlush::all()); }
+  // Counts one exit of `reason` costing `cycles`.
+  void count_exit(stats::Counter& reason, Cycles cycles);
+
+  // KVM's own reads and writes of guest memory, through the HVA (faulting the VMM page in).
+  std::uint64_t read_guest(Gpa gpa, Cycles& cycles, bool& host_fault);
+  void write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& host_fault);
+
+  GuestWalk walk_guest(Gva gva, AccessKind kind, Cycles& cycles, bool& host_fault);
+  void fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f);
+  // kvm_mmu_get_page: the page of (gfn, role), reused or created. `created` is set.
+  std::uint32_t get_page(std::uint64_t gfn, unsigned level, bool direct, walker::pte::Rights access,
+                         bool& created);
+  void link(std::uint32_t parent, unsigned index, std::uint32_t child);
+  // mmu_set_spte + make_spte: the leaf at `index` of `sp`.
+  void set_spte(std::uint32_t sp, unsigned index, unsigned level, walker::pte::Rights access,
+                std::uint64_t gfn, Hpa page, bool host_writable, bool speculative);
+  // FNAME(prefetch_gpte): the leaf at `index` of indirect last-level page `sp` from the guest
+  // entry `gpte`, if present, accessed and resident. Returns whether it installed one.
+  bool prefetch_gpte(std::uint32_t sp, unsigned index, std::uint64_t gpte);
+  void pte_prefetch(std::uint32_t sp, unsigned index);
+  // mmu_page_zap_pte: clears the entry (unlinking a child). Returns whether it was present.
+  bool zap_spte(std::uint32_t sp, unsigned index);
+  void unlink_parent(std::uint32_t child, std::uint32_t parent, unsigned index);
+  void zap_page(std::uint32_t sp);
+  void zap_unsync_children(std::uint32_t sp);
+  void free_page(std::uint32_t sp);
+  void make_unsync(std::uint32_t sp);
+  // kvm_sync_page; returns its cycles.
+  Cycles sync_page(std::uint32_t sp);
+  bool reachable(std::uint32_t sp, std::uint32_t root) const;
+  // make_mmu_pages_available: zaps the oldest pages (not the current root) when fewer than
+  // KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
+  void make_pages_available();
+  // The indirect shadow pages of `gfn` (empty if none).
+  const std::vector<std::uint32_t>* shadowed(std::uint64_t gfn) const {
+    const auto it = m_shadowed.find(gfn);
+    return it == m_shadowed.end() ? nullptr : &it->second;
+  }
+  template <class Truth>
+  void audit_page(std::uint32_t sp, std::uint64_t va_base, Truth& truth,
+                  std::vector<Mismatch>& out) const;
+
+  ShadowParams m_params;
+  host::VmExitParams m_exit_params;
+  unsigned m_levels;
+  ShadowVmm& m_vmm;
+  mem::PhysicalMemory& m_memory;
+  mem::FrameAllocator& m_frames;
+  host::VmExitStats& m_exits;
+  std::uint64_t m_max_pages;
+  std::uint64_t m_live = 0;
+  ShadowStats m_stats;
+
+  std::vector<ShadowPage> m_pages;                          // indexed by shadow-page number
+  std::vector<std::uint32_t> m_free_pages;                  // numbers of zapped pages, reused first
+  std::vector<Hpa> m_free_frames;                           // their frames
+  std::unordered_map<std::uint64_t, std::uint32_t> m_hash;  // key(gfn, role) -> page
+  std::unordered_map<std::uint64_t, std::uint32_t> m_by_frame;  // table frame number -> page
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> m_shadowed;  // gfn -> indirect
+  std::vector<std::uint32_t> m_unsync;                                       // unsync pages
+  std::deque<std::pair<std::uint64_t, std::uint32_t>> m_active;  // (serial, page), oldest first
+  std::uint64_t m_serial = 0;
+  std::uint32_t m_root = kNone;
+  Gpa m_guest_root;
+  TlbFlush m_flush;
+  Cycles m_pending;  // syncs inside get_page, until an exit takes them
+};
+
+template <class Truth>
+std::vector<ShadowMmu::Mismatch> ShadowMmu::audit(Gpa guest_root, Truth&& truth) const {
+  std::vector<Mismatch> out;
+  const auto it =
+      m_hash.find(key(guest_root.value() >> 12, m_levels, false, walker::pte::kAllRights));
+  if (it != m_hash.end()) {
+    audit_page(it->second, 0, truth, out);
+  }
+  return out;
+}
+
+template <class Truth>
+void ShadowMmu::audit_page(std::uint32_t sp, std::uint64_t va_base, Truth& truth,
+                           std::vector<Mismatch>& out) const {
+  namespace pte = walker::pte;
+  const ShadowPage& page = m_pages[sp];
+  const unsigned level = page.level;
+  for (unsigned i = 0; i < kEntries; ++i) {
+    const std::uint64_t spte = read_spte(sp, i);
+    if ((spte & pte::kPresent) == 0) {
+      continue;
+    }
+    std::uint64_t va = va_base | (std::uint64_t{i} << pte::index_shift(level));
+    if (level == 5 || (level == 4 && m_levels == 4)) {
+      // Sign-extend bit 56 (5-level) or 47 (4-level): canonical addresses.
+      const unsigned top = m_levels == 5 ? 56 : 47;
+      if ((va >> top) & 1) {
+        va |= ~((std::uint64_t{1} << top) - 1);
+      }
+    }
+    if (pte::is_leaf(spte, level)) {
+      if (page.unsync) {
+        continue;  // allowed to be stale until the next sync point
+      }
+      const PageSize size = pte::leaf_page_size(level);
+      const Hpa mapped(spte & pte::page_address_mask(size));
+      const std::optional<Hpa> want = truth(Gva(va));
+      if (!want || *want != mapped) {
+        out.push_back({Gva(va), spte, want});
+      }
+    } else {
+      audit_page(child_of(spte), va, truth, out);
+    }
+  }
+}
+
+}  // namespace pagesim::shadow

@@ -1,0 +1,103 @@
+// Parameters of KVM's shadow MMU (mode=shadow), keys under `shadow.`:
+//
+//   shadow.wp_policy            emulate | unsync: a guest write to a write-protected last-level
+//                               guest page table is emulated, or makes its shadow page unsync
+//   shadow.cache_roots          keep shadow pages across CR3 writes (the caching MMU, design 2
+//                               of seed 001) or drop them all at each CR3 write (design 1)
+//   shadow.prefetch             KVM's PTE prefetch around a fixed last-level entry (8 entries)
+//   shadow.max_pages            shadow pages the VM may have before the oldest are recycled
+//   shadow.aging, shadow.aging_interval
+//                               the clock of seed 001: sweep the shadow leaves, clearing A and
+//                               dropping those not used since the last sweep
+//   shadow.page_fault_latency, wp_write_latency, cr3_write_latency, invlpg_latency,
+//   sync_page_latency           cycles of KVM's handling, beyond vmexit.latency
+//
+// The exit itself (vmexit.latency), MMIO emulation (vmexit.mmio_latency) and the host and
+// guest kernels' faults (host.*, guest.*) are the keys nested mode uses (host_params.h).
+// Costs are core cycles of the ~2.6 GHz reference core (os_params.h); each default says
+// where its order of magnitude comes from and how sure it is.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include "sim/config/schema.h"
+#include "sim/cycles.h"
+
+namespace pagesim::shadow {
+
+// What a guest write to a write-protected guest page-table page does (shadow_mmu.h).
+//  kEmulate: every such write exits and is emulated (KVM's kvm_mmu_pte_write /
+//    kvm_mmu_track_write zaps the shadow entries the old guest entry made): the shadow MMU
+//    of KVM before 2.6.27 and of other hypervisors' "tracing" MMUs.
+//  kUnsync: a write to a table that is shadowed only as a last-level table exits once,
+//    marks its shadow pages unsync (mmu_try_to_unsync_pages -> kvm_unsync_page) and lets
+//    the guest write the page freely; the shadow page is brought back in line at the next
+//    CR3 write (kvm_mmu_sync_roots -> kvm_sync_page), and INVLPG refreshes the one entry it
+//    names (FNAME(invlpg)). Upper-level tables are always emulated (KVM write-tracks them:
+//    account_shadowed). KVM's behaviour since 2.6.27 ("KVM: MMU: unsync shadow pages").
+enum class WpPolicy : std::uint8_t { kEmulate, kUnsync };
+
+struct ShadowParams {
+  WpPolicy wp_policy = WpPolicy::kUnsync;
+  // true: shadow pages stay in KVM's hash (mmu_page_hash) across CR3 writes, so a CR3 the
+  // guest returns to finds its shadow root and tables (kvm_mmu_get_page hits): KVM today.
+  // false: every CR3 write zaps every shadow page and the new root is built afresh, then
+  // each page refaults: the first KVM MMU (design 1 of seed 001).
+  bool cache_roots = true;
+  // After fixing a last-level fault, fill the other not-present entries of its aligned
+  // group of 8 (PTE_PREFETCH_NUM) whose guest entries are present and accessed and whose
+  // host pages are resident (FNAME(pte_prefetch), __direct_pte_prefetch).
+  bool prefetch = true;
+  // The most shadow pages the VM may hold; creating one beyond it first zaps the oldest
+  // (make_mmu_pages_available -> kvm_mmu_zap_oldest_mmu_pages). 0: KVM's default,
+  // kvm_mmu_calculate_default_mmu_pages: 20 per 1000 guest pages of the memslots
+  // (KVM_PERMILLE_MMU_PAGES), at least 64 (KVM_MIN_ALLOC_MMU_PAGES).
+  std::uint64_t max_pages = 0;
+  // The clock of seed 001 (Avi Kivity, lkml 2006-10-27, "KVM: memory slot management"):
+  // with cached translations the guest would pin host pages for good, so a sweep
+  // periodically clears the accessed flag of every shadow leaf and drops the leaves whose
+  // flag was still clear (not used since the previous sweep), letting the host reclaim
+  // those pages. A sweep runs every aging_interval touches (TLB misses handed to the shadow
+  // machine), and whenever the caller asks (ShadowMachine::age).
+  bool aging = false;
+  std::uint64_t aging_interval = 1 << 20;
+
+  // KVM's shadow page fault beyond the exit: FNAME(page_fault) -> walk_addr (a software walk
+  // reading each guest entry through its HVA), kvm_faultin_pfn (GUP; a host fault is
+  // charged by host.page_fault_latency), FNAME(fetch) (shadow pages looked up or created,
+  // the leaf installed). An estimate: somewhat more than the TDP fault's 3000
+  // (vmexit.ept_violation_latency), for the guest walk; unsure within a factor of two.
+  Cycles page_fault_latency{4000};
+  // Emulating one guest store to a write-protected guest page-table page, beyond the exit:
+  // the #PF handler finding the page write-tracked, x86_emulate_instruction (fetch, decode,
+  // execute the store), kvm_mmu_pte_write zapping the shadow entries. An estimate of ~2 us;
+  // emulation is the slow path of KVM's shadow MMU (Adams & Agesen, ASPLOS 2006, measure
+  // page-table-write traps costing thousands of cycles each); unsure within a factor of two.
+  Cycles wp_write_latency{5000};
+  // A MOV to CR3 beyond the exit: handle_cr -> kvm_set_cr3 -> kvm_mmu_new_pgd (the cached
+  // root looked up, or a new one built) and the TLB flush request. Syncing unsync pages
+  // and zapping (cache_roots = false) are charged on top. An estimate; unsure within a
+  // factor of two.
+  Cycles cr3_write_latency{1500};
+  // An INVLPG beyond the exit: handle_invlpg -> kvm_mmu_invlpg -> FNAME(invlpg) (a shadow
+  // walk, the one entry refreshed) and the VPID-tagged flush of that address. An estimate.
+  Cycles invlpg_latency{800};
+  // Syncing one unsync shadow page (kvm_sync_page -> FNAME(sync_page)): 512 guest entries
+  // read and compared, the present shadow entries updated or dropped. An estimate of
+  // ~10 cycles per entry; unsure within a factor of two.
+  Cycles sync_page_latency{5000};
+
+  void describe(config::Schema& s);
+};
+
+}  // namespace pagesim::shadow
+
+template <>
+struct pagesim::config::EnumNames<pagesim::shadow::WpPolicy> {
+  static constexpr std::array<std::pair<std::string_view, pagesim::shadow::WpPolicy>, 2> kNames{
+      {{"emulate", pagesim::shadow::WpPolicy::kEmulate},
+       {"unsync", pagesim::shadow::WpPolicy::kUnsync}}};
+};

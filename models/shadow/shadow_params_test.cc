@@ -1,0 +1,40 @@
+// ShadowParams' schema: every key under shadow., its defaults, and the checks.
+#include "models/shadow/shadow_params.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace pagesim::shadow {
+namespace {
+
+TEST(ShadowParams, KeysDefaultsAndChecks) {
+  ShadowParams p;
+  config::Schema s;
+  s.group("shadow", p);
+  std::set<std::string> keys;
+  for (const auto& f : s.fields()) {
+    keys.insert(f->key());
+    EXPECT_FALSE(f->doc().empty()) << f->key();
+  }
+  EXPECT_EQ(keys, (std::set<std::string>{"shadow.wp_policy", "shadow.cache_roots",
+                                         "shadow.prefetch", "shadow.max_pages", "shadow.aging",
+                                         "shadow.aging_interval", "shadow.page_fault_latency",
+                                         "shadow.wp_write_latency", "shadow.cr3_write_latency",
+                                         "shadow.invlpg_latency", "shadow.sync_page_latency"}));
+  // KVM's behaviour by default: unsync pages, cached roots, prefetch, its page limit.
+  EXPECT_EQ(s.find("shadow.wp_policy")->value_text(), "\"unsync\"");
+  EXPECT_EQ(s.find("shadow.cache_roots")->value_text(), "true");
+  EXPECT_EQ(s.find("shadow.max_pages")->value_text(), "0");
+  EXPECT_EQ(s.find("shadow.aging")->value_text(), "false");
+
+  s.set("shadow.wp_policy", "emulate", "test");
+  EXPECT_EQ(p.wp_policy, WpPolicy::kEmulate);
+  EXPECT_THROW(s.set("shadow.wp_policy", "trace", "test"), config::ConfigError);
+  s.set("shadow.aging_interval", "0", "test");
+  EXPECT_THROW(s.validate(), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace pagesim::shadow

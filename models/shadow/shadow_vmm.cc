@@ -1,0 +1,97 @@
+#include "models/shadow/shadow_vmm.h"
+
+#include "models/host/hypervisor.h"
+#include "models/host/memslot_layout.h"
+#include "models/host/qemu_layout.h"
+
+namespace pagesim::shadow {
+
+namespace {
+
+std::uint64_t align_up(std::uint64_t v, std::uint64_t align) {
+  return (v + align - 1) & ~(align - 1);
+}
+
+using host::Hypervisor;
+
+}  // namespace
+
+ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host,
+                     mem::PhysicalMemory& memory, mem::FrameAllocator& frames, stats::Group* parent)
+    : m_slots(host::memslot_layout(vm, Hypervisor::kRamBase)),
+      m_host_os(host, 4, memory, frames, parent, "host"),
+      m_next_hva(align_up(Hypervisor::kRamBase.value() + vm.memory.bytes, Hypervisor::kHvaAlign)) {}
+
+std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, Cycles& cycles,
+                                                      bool& host_fault) {
+  const host::Memslot* slot = m_slots.find(gpa);
+  if (slot == nullptr) {
+    return std::nullopt;
+  }
+  const Hva hva = slot->to_hva(gpa);
+  auto page = m_host_os.lookup(Hypervisor::kVmmAsid, hva);
+  if (!page) {
+    cycles += m_host_os.handle_page_fault(Hypervisor::kVmmAsid, hva, kind);
+    host_fault = true;
+    page = m_host_os.lookup(Hypervisor::kVmmAsid, hva);
+  }
+  return Backing{page->pa_of(hva), page->size, slot};
+}
+
+std::optional<ShadowVmm::Backing> ShadowVmm::resident(Gpa gpa) const {
+  const host::Memslot* slot = m_slots.find(gpa);
+  if (slot == nullptr) {
+    return std::nullopt;
+  }
+  const Hva hva = slot->to_hva(gpa);
+  const auto page = m_host_os.lookup(Hypervisor::kVmmAsid, hva);
+  if (!page) {
+    return std::nullopt;
+  }
+  return Backing{page->pa_of(hva), page->size, slot};
+}
+
+PageSize ShadowVmm::max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size) {
+  for (const PageSize size : {PageSize::k1G, PageSize::k2M}) {
+    const std::uint64_t bytes = page_bytes(size);
+    if (bytes > page_bytes(host_size)) {
+      continue;  // the host maps the HVA with smaller pages
+    }
+    if (((slot.base.value() - slot.hva.value()) & (bytes - 1)) != 0) {
+      continue;  // GPA and HVA not congruent modulo the size
+    }
+    const std::uint64_t base = gpa.value() & ~(bytes - 1);
+    if (base < slot.base.value() || base + bytes > slot.end().value()) {
+      continue;  // the page would reach past the slot
+    }
+    return size;
+  }
+  return PageSize::k4K;
+}
+
+const host::Memslot& ShadowVmm::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
+                                            bool readonly) {
+  const host::Memslot slot{
+      .id = id, .base = base, .bytes = bytes, .hva = Hva(m_next_hva), .readonly = readonly};
+  m_slots.add(slot);  // throws MemslotError, nothing changed
+  m_next_hva = align_up(m_next_hva + bytes, Hypervisor::kHvaAlign);
+  return *m_slots.find_id(id);
+}
+
+std::vector<mem::RamRange> ShadowVmm::guest_ram_ranges() const {
+  std::vector<mem::RamRange> out;
+  for (const host::GpaRange& r : host::ram_ranges(m_slots.slots())) {
+    out.emplace_back(r.begin.value(), r.end.value());
+  }
+  return out;
+}
+
+std::uint64_t ShadowVmm::memslot_pages() const {
+  std::uint64_t pages = 0;
+  for (const host::Memslot& s : m_slots.slots()) {
+    pages += s.bytes / page_bytes(PageSize::k4K);
+  }
+  return pages;
+}
+
+}  // namespace pagesim::shadow
