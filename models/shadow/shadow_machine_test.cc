@@ -299,5 +299,694 @@ TEST(ShadowMachine, GuestAndHostHugePagesGetAHugeShadowLeaf) {
   EXPECT_EQ(m.touch(gva, AccessKind::kRead).walk.refs, 3u);
 }
 
+TEST(ShadowMachine, FiveLevelGuestGetsFiveLevelShadowTables) {
+  ShadowMachine m(params(WpPolicy::kUnsync, 5));
+  const Gva gva(kBase);
+  expect_truth(m, m.touch(gva, AccessKind::kRead), gva, 0);
+  // Guest tables PML5, PML4, PDPT, PD, PT: 5 kernel faults, 5 shadow pages.
+  EXPECT_EQ(stat(m, "shadow.kernel_faults"), 5u);
+  EXPECT_EQ(stat(m, "shadow.pages_created"), 5u);
+  EXPECT_EQ(m.touch(gva, AccessKind::kRead).walk.refs, 5u);
+}
+
+// ---- Guest accessed and dirty flags.
+
+TEST(ShadowMachine, AStoreThroughACleanPagesLeafFaultsAndSetsTheGuestDirtyFlag) {
+  ShadowMachine m(params());
+  const Gva gva(kBase);
+  TouchResult t = m.touch(gva, AccessKind::kRead);
+  EXPECT_FALSE(t.translation.writable);  // clean guest page: read-only shadow leaf
+  // The guest's PTE (PT at 1M + 12K): KVM's walk set A, not D.
+  const Gpa pte_gpa(1 * MiB + 12 * KiB + pte::entry_offset(kBase, 1));
+  EXPECT_NE(guest_entry(m, pte_gpa) & pte::kAccessed, 0u);
+  EXPECT_EQ(guest_entry(m, pte_gpa) & pte::kDirty, 0u);
+  const std::uint64_t faults = stat(m, "vmexits.page_fault");
+
+  // The store: the walk finds the leaf without R/W -> a shadow fault (not the guest's);
+  // KVM's walk sets D, the leaf becomes writable (and dirty); the second walk succeeds.
+  t = m.touch(gva, AccessKind::kWrite);
+  expect_truth(m, t, gva, 0);
+  EXPECT_EQ(t.walks, 2u);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.guest_faults, 0u);
+  EXPECT_EQ(t.host_faults, 0u);
+  EXPECT_TRUE(t.translation.writable);
+  EXPECT_TRUE(t.translation.dirty);
+  EXPECT_NE(guest_entry(m, pte_gpa) & pte::kDirty, 0u);
+  EXPECT_EQ(stat(m, "vmexits.page_fault"), faults + 1);
+  EXPECT_EQ(t.cycles, Cycles(kExit + kFaultHandling + (4 + 4) * kRef));
+  // A first touch by a store makes the leaf writable at once.
+  const Gva other = gva + 4 * KiB;
+  EXPECT_TRUE(m.touch(other, AccessKind::kWrite).translation.writable);
+}
+
+// ---- Guest PTE writes and write protection.
+
+TEST(ShadowMachine, EmulatedPteWriteExitsOnceAndZapsTheEntry) {
+  ShadowMachine m(params(WpPolicy::kEmulate));
+  const Gva a(kBase);
+  const Gva b = a + 4 * KiB;
+  m.touch(a, AccessKind::kRead);
+  m.touch(b, AccessKind::kRead);
+  // So far: the root entry (page a's fault) and b's PTE were emulated.
+  ASSERT_EQ(stat(m, "vmexits.wp_write"), 2u);
+
+  // The guest clears a's PTE in the write-protected PT: one exit, one emulated write, the
+  // shadow leaf made from the old PTE zapped at once: every TLB entry must go
+  // (kvm_flush_remote_tlbs).
+  EventResult r = m.pte_write(a, PteOp::kUnmap, 0);
+  EXPECT_EQ(r.exits, 1u);
+  EXPECT_EQ(r.cycles, Cycles(kExit + kWpEmulation));
+  EXPECT_EQ(r.flush, TlbFlush::all());
+  EXPECT_EQ(stat(m, "vmexits.wp_write"), 3u);
+  EXPECT_EQ(stat(m, "shadow.wp_writes"), 3u);
+  EXPECT_EQ(stat(m, "shadow.zaps"), 0u);  // an entry, not a page
+  EXPECT_EQ(m.shadow_translate_debug(a), std::nullopt);
+  EXPECT_EQ(m.translate_debug(a), std::nullopt);
+  EXPECT_TRUE(m.shadow_translate_debug(b).has_value());
+  EXPECT_TRUE(m.audit(0).empty());
+
+  // Nothing mapped there any more: no store, no exit.
+  r = m.pte_write(a, PteOp::kUnmap, 0);
+  EXPECT_EQ(r.exits, 0u);
+  EXPECT_EQ(r.cycles, Cycles());
+  EXPECT_EQ(r.flush, TlbFlush::none());
+
+  // The next touch of a is a first touch again: the guest maps a fresh frame (5G - 12K),
+  // its PTE store emulated (one more exit).
+  const TouchResult t = m.touch(a, AccessKind::kRead);
+  expect_truth(m, t, a, 0);
+  EXPECT_EQ(t.guest_faults, 1u);
+  EXPECT_EQ(t.guest_exits, 1u);
+  EXPECT_EQ(m.guest_os().lookup(0, a)->page_base, Gpa(5 * GiB - 12 * KiB));
+}
+
+TEST(ShadowMachine, UnsyncPteWriteUnsyncsOnceInvlpgRefreshesCr3WriteSyncs) {
+  ShadowMachine m(params(WpPolicy::kUnsync));
+  const Gva a(kBase);
+  const Gva b = a + 4 * KiB;
+  const Gva c = a + 8 * KiB;
+  for (const Gva gva : {a, b, c}) {
+    m.touch(gva, AccessKind::kRead);
+  }
+  // b's fault wrote the shadowed PT: its shadow page went unsync then.
+  ASSERT_EQ(stat(m, "shadow.unsync"), 1u);
+
+  // A CR3 write (the same CR3): the unsync page below the root is synced (one page,
+  // nothing dropped: a, b and c are as the guest maps them) and write-protected again.
+  EventResult r = m.cr3_write(0);
+  EXPECT_EQ(r.exits, 1u);
+  EXPECT_EQ(r.cycles, Cycles(kExit + 1500 + 5000));
+  EXPECT_EQ(r.flush, TlbFlush::one_pcid(0));
+  EXPECT_EQ(stat(m, "shadow.sync"), 1u);
+
+  // The guest clears a's PTE: the #PF on the write-protected page exits once and the page
+  // goes unsync; the store lands, the shadow leaf stays (stale, as a TLB entry may be).
+  r = m.pte_write(a, PteOp::kUnmap, 0);
+  EXPECT_EQ(r.exits, 1u);
+  EXPECT_EQ(r.cycles, Cycles(kExit + kFaultHandling));
+  EXPECT_EQ(r.flush, TlbFlush::none());
+  EXPECT_EQ(stat(m, "shadow.unsync"), 2u);
+  EXPECT_EQ(stat(m, "shadow.wp_writes"), 1u);  // the first touch's root entry only
+  EXPECT_TRUE(m.shadow_translate_debug(a).has_value());
+  EXPECT_EQ(m.translate_debug(a), std::nullopt);
+  EXPECT_TRUE(m.audit(0).empty());  // unsync pages may be stale until a sync point
+
+  // Further stores to the unsync page: no exit.
+  r = m.pte_write(b, PteOp::kUnmap, 0);
+  EXPECT_EQ(r.exits, 0u);
+  EXPECT_EQ(stat(m, "shadow.unsync"), 2u);
+
+  // INVLPG a: its leaf in the unsync page is zapped and made again from the guest PTE,
+  // which is gone: no translation. The dropped leaf needs every TLB entry flushed.
+  r = m.invlpg(a, 0);
+  EXPECT_EQ(r.exits, 1u);
+  EXPECT_EQ(r.cycles, Cycles(kExit + 800));
+  EXPECT_EQ(r.flush, TlbFlush::all());
+  EXPECT_EQ(stat(m, "vmexits.invlpg"), 1u);
+  EXPECT_EQ(stat(m, "shadow.invlpg_syncs"), 1u);
+  EXPECT_EQ(m.shadow_translate_debug(a), std::nullopt);
+  EXPECT_TRUE(m.shadow_translate_debug(b).has_value());  // not flushed by the guest yet
+
+  // The next CR3 write syncs the page: b's leaf dropped.
+  r = m.cr3_write(0);
+  EXPECT_EQ(r.flush, TlbFlush::all());
+  EXPECT_EQ(stat(m, "shadow.sync"), 2u);
+  EXPECT_EQ(m.shadow_translate_debug(b), std::nullopt);
+  EXPECT_TRUE(m.shadow_translate_debug(c).has_value());
+  EXPECT_TRUE(m.audit(0).empty());
+  // Write-protected again: the next store exits and unsyncs once more.
+  EXPECT_EQ(m.pte_write(c, PteOp::kUnmap, 0).exits, 1u);
+  EXPECT_EQ(stat(m, "shadow.unsync"), 3u);
+}
+
+TEST(ShadowMachine, Cr3WriteSyncsOnlyTheUnsyncPagesBelowTheNewRoot) {
+  ShadowMachine m(params(WpPolicy::kUnsync));
+  const Gva a(kBase);
+  // Two address spaces, each with a PT whose shadow went unsync (its second page's PTE).
+  m.cr3_write(1);
+  m.touch(a, AccessKind::kRead, 1);
+  m.touch(a + 4 * KiB, AccessKind::kRead, 1);
+  m.cr3_write(2);  // a new root: nothing below it to sync
+  m.touch(a, AccessKind::kRead, 2);
+  m.touch(a + 4 * KiB, AccessKind::kRead, 2);
+  ASSERT_EQ(stat(m, "shadow.unsync"), 2u);
+  ASSERT_EQ(stat(m, "shadow.sync"), 0u);
+  m.cr3_write(1);  // pcid 1's PT only
+  EXPECT_EQ(stat(m, "shadow.sync"), 1u);
+  m.cr3_write(1);  // nothing unsync below it any more
+  EXPECT_EQ(stat(m, "shadow.sync"), 1u);
+  m.cr3_write(2, /*noflush=*/true);  // CR3 bit 63: no sync
+  EXPECT_EQ(stat(m, "shadow.sync"), 1u);
+  m.cr3_write(2);
+  EXPECT_EQ(stat(m, "shadow.sync"), 2u);
+}
+
+struct SyncCase {
+  WpPolicy policy;
+  bool by_invlpg;  // else a CR3 write
+};
+
+class UnmapThenSyncPoint : public ::testing::TestWithParam<SyncCase> {};
+
+TEST_P(UnmapThenSyncPoint, TheGvaNoLongerTranslates) {
+  const SyncCase c = GetParam();
+  ShadowMachineParams p = params(c.policy);
+  p.shadow.prefetch = true;
+  ShadowMachine m(p);
+  const Gva a(kBase);
+  const Gva b = a + 4 * KiB;
+  const TouchResult before = m.touch(a, AccessKind::kWrite);
+  m.touch(b, AccessKind::kWrite);
+  m.pte_write(a, PteOp::kUnmap, 0);
+  const EventResult r = c.by_invlpg ? m.invlpg(a, 0) : m.cr3_write(0);
+  // After the sync point no shadow entry maps a, and every other agrees with the guest.
+  EXPECT_EQ(m.shadow_translate_debug(a), std::nullopt);
+  EXPECT_EQ(m.translate_debug(a), std::nullopt);
+  EXPECT_TRUE(m.audit(0).empty());
+  EXPECT_NE(r.flush, TlbFlush::none());
+  // The next access is a first touch: the guest maps another frame.
+  const TouchResult t = m.touch(a, AccessKind::kRead);
+  expect_truth(m, t, a, 0);
+  EXPECT_EQ(t.guest_faults, 1u);
+  EXPECT_NE(t.translation.page_base, before.translation.page_base);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PoliciesAndSyncPoints, UnmapThenSyncPoint,
+    ::testing::Values(SyncCase{WpPolicy::kEmulate, true}, SyncCase{WpPolicy::kEmulate, false},
+                      SyncCase{WpPolicy::kUnsync, true}, SyncCase{WpPolicy::kUnsync, false}),
+    [](const auto& i) { return name(i.param.policy) + (i.param.by_invlpg ? "_invlpg" : "_cr3"); });
+
+TEST(ShadowMachine, RemapThenInvlpgTranslatesToTheNewFrame) {
+  for (const WpPolicy policy : {WpPolicy::kEmulate, WpPolicy::kUnsync}) {
+    SCOPED_TRACE(name(policy));
+    ShadowMachine m(params(policy));
+    const Gva a(kBase);
+    const TouchResult before = m.touch(a, AccessKind::kRead);
+    // One PTE write: emulated (emulate), or the PT goes unsync (unsync: its first store).
+    const EventResult w = m.pte_write(a, PteOp::kRemap, 0);
+    EXPECT_EQ(w.exits, 1u);
+    EXPECT_EQ(m.guest_os().lookup(0, a)->page_base, Gpa(5 * GiB - 8 * KiB));
+    m.invlpg(a, 0);
+    EXPECT_EQ(m.shadow_translate_debug(a), std::nullopt);  // the new PTE has A = 0
+    // The next access: one shadow fault (the guest maps the page), the new frame's host
+    // page faulted in.
+    const TouchResult t = m.touch(a, AccessKind::kRead);
+    expect_truth(m, t, a, 0);
+    EXPECT_EQ(t.shadow_faults, 1u);
+    EXPECT_EQ(t.guest_faults, 0u);
+    EXPECT_EQ(t.host_faults, 1u);
+    EXPECT_NE(t.translation.page_base, before.translation.page_base);
+  }
+}
+
+// ---- CR3 writes: the caching MMU against dropping everything.
+
+class Cr3Switching : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Cr3Switching, CachedRootsAreCreatedOnceElseEveryTime) {
+  const bool cache = GetParam();
+  constexpr std::uint64_t kSwitches = 10;
+  ShadowMachineParams p = params();
+  p.shadow.cache_roots = cache;
+  ShadowMachine m(p);
+  const Gva a(kBase);
+  m.cr3_write(1);
+  expect_truth(m, m.touch(a, AccessKind::kRead, 1), a, 1);
+  m.cr3_write(2);
+  expect_truth(m, m.touch(a, AccessKind::kRead, 2), a, 2);
+  for (std::uint64_t i = 0; i < kSwitches; ++i) {
+    const auto pcid = static_cast<std::uint16_t>(1 + i % 2);
+    const EventResult r = m.cr3_write(pcid);
+    EXPECT_EQ(r.exits, 1u);
+    // Cached: the PCID's entries (MOV to CR3); dropped: everything.
+    EXPECT_EQ(r.flush, cache ? TlbFlush::one_pcid(pcid) : TlbFlush::all());
+    const TouchResult t = m.touch(a, AccessKind::kRead, pcid);
+    expect_truth(m, t, a, pcid);
+    // Cached: the shadow is there, one walk. Dropped: one shadow fault rebuilds the root's
+    // path (the guest's tables still map the page).
+    EXPECT_EQ(t.shadow_faults, cache ? 0u : 1u);
+    EXPECT_FALSE(t.cr3_switch);
+  }
+  EXPECT_EQ(stat(m, "vmexits.cr3_write"), kSwitches + 2);
+  if (cache) {
+    // Two roots, each created once; 4 shadow pages per address space, none zapped.
+    EXPECT_EQ(stat(m, "shadow.roots_created"), 2u);
+    EXPECT_EQ(stat(m, "shadow.pages_created"), 8u);
+    EXPECT_EQ(stat(m, "shadow.zaps"), 0u);
+    EXPECT_EQ(stat(m, "shadow.page_faults"), 4u);  // the two first touches only
+  } else {
+    // Every CR3 write builds the root; each but the first zaps the 4 pages of the address
+    // space before; each touch after a switch rebuilds PDPT, PD, PT shadows.
+    EXPECT_EQ(stat(m, "shadow.roots_created"), kSwitches + 2);
+    EXPECT_EQ(stat(m, "shadow.pages_created"), 4 * (kSwitches + 2));
+    EXPECT_EQ(stat(m, "shadow.zaps"), 4 * (kSwitches + 1));
+    EXPECT_EQ(stat(m, "shadow.page_faults"), 4 + kSwitches);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(CacheRoots, Cr3Switching, ::testing::Bool(),
+                         [](const auto& i) { return i.param ? "cached" : "dropped"; });
+
+TEST(ShadowMachine, ATouchUnderAnotherPcidIsAnImplicitCr3Write) {
+  ShadowMachine m(params());
+  const Gva a(kBase);
+  TouchResult t = m.touch(a, AccessKind::kRead, 0);
+  EXPECT_FALSE(t.cr3_switch);  // the first root: loaded at the first VM entry, no exit
+  EXPECT_EQ(stat(m, "vmexits.cr3_write"), 0u);
+  t = m.touch(a, AccessKind::kRead, 1);
+  expect_truth(m, t, a, 1);
+  EXPECT_TRUE(t.cr3_switch);
+  EXPECT_EQ(t.guest_faults, 1u);  // pcid 1 is a new address space
+  EXPECT_EQ(stat(m, "vmexits.cr3_write"), 1u);
+  EXPECT_EQ(m.current_pcid(), std::optional<std::uint16_t>(1));
+  // Back to pcid 0: its cached root, one walk after the switch.
+  t = m.touch(a, AccessKind::kRead, 0);
+  EXPECT_TRUE(t.cr3_switch);
+  EXPECT_EQ(t.walks, 1u);
+  EXPECT_EQ(t.flush, TlbFlush::one_pcid(0));
+  EXPECT_EQ(stat(m, "vmexits.cr3_write"), 2u);
+  // Each address space has its own guest frame for a.
+  EXPECT_NE(m.translate_debug(a, 0)->page_base, m.translate_debug(a, 1)->page_base);
+}
+
+// ---- Address-space teardown.
+
+class ExitTeardown : public ::testing::TestWithParam<WpPolicy> {};
+
+TEST_P(ExitTeardown, ClearsEveryEntryThroughWriteProtectionAndZapsTheShadow) {
+  const WpPolicy policy = GetParam();
+  ShadowMachine m(params(policy));
+  // One page in each of 4 PTs under one PD: guest tables root, PDPT, PD, PT0..PT3; the
+  // same 7 shadow pages. No PT has had a store since its shadow page was made (each PT's
+  // only PTE was written before), so none is unsync.
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    m.touch(Gva(kBase + i * 2 * MiB), AccessKind::kWrite);
+  }
+  ASSERT_EQ(stat(m, "shadow.pages"), 7u);
+  ASSERT_EQ(stat(m, "shadow.unsync"), 0u);
+  const std::uint64_t wp_exits = stat(m, "vmexits.wp_write");
+  const std::uint64_t emulated = stat(m, "shadow.wp_writes");
+
+  const EventResult r = m.exit_address_space(0);
+  // Linux's order (PageTableOs::destroy_address_space), each store to a shadowed table:
+  //  pass 1, the 4 leaves, one per PT: 4 exits (emulate: emulated; unsync: each PT goes
+  //    unsync);
+  //  pass 2, PD entries 0, 1, 2: 3 emulated exits (the PD is an upper level); the third is
+  //    the PD shadow's 3rd write with no fault through it: write flooding zaps it (unsync:
+  //    with PT2 and PT3, its unsync children); PD entry 3: the PD is no longer shadowed, no
+  //    exit; then the PDPT entry and the root entry: 2 emulated exits.
+  EXPECT_EQ(r.exits, 4u + 3u + 2u);
+  EXPECT_EQ(stat(m, "vmexits.wp_write"), wp_exits + 9);
+  EXPECT_EQ(stat(m, "shadow.wp_writes"), emulated + (policy == WpPolicy::kEmulate ? 9u : 5u));
+  EXPECT_EQ(stat(m, "shadow.unsync"), policy == WpPolicy::kEmulate ? 0u : 4u);
+  EXPECT_EQ(stat(m, "shadow.flooded"), 1u);
+  // Then the shadow pages of the torn-down tables go: root, PDPT, PT0, PT1 (and PT2, PT3
+  // under emulate). 7 zaps either way.
+  EXPECT_EQ(stat(m, "shadow.zaps"), 7u);
+  EXPECT_EQ(stat(m, "shadow.pages"), 0u);
+  EXPECT_EQ(r.flush, TlbFlush::all());
+  EXPECT_EQ(m.current_pcid(), std::nullopt);
+  EXPECT_EQ(m.translate_debug(Gva(kBase), 0), std::nullopt);
+  EXPECT_EQ(m.shadow_translate_debug(Gva(kBase), 0), std::nullopt);
+
+  // pcid 0 again is a new address space: a new guest root (the next table frame, 1M +
+  // 28K), a new shadow root, and an implicit CR3 write (the guest switched to it).
+  const TouchResult t = m.touch(Gva(kBase), AccessKind::kRead, 0);
+  expect_truth(m, t, Gva(kBase), 0);
+  EXPECT_TRUE(t.cr3_switch);
+  EXPECT_EQ(t.guest_faults, 1u);
+  EXPECT_EQ(m.guest_os().address_space_root(0), Gpa(1 * MiB + 7 * 4 * KiB));
+  EXPECT_EQ(stat(m, "shadow.roots_created"), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, ExitTeardown,
+                         ::testing::Values(WpPolicy::kEmulate, WpPolicy::kUnsync),
+                         [](const auto& i) { return name(i.param); });
+
+// ---- Memslots.
+
+TEST(ShadowMachine, DeletedSlotZapsItsLeavesAndTheAccessIsAnMmioExit) {
+  ShadowMachine m(params());
+  const Gva a(kBase);
+  ASSERT_EQ(m.touch(a, AccessKind::kRead).outcome, TouchResult::Outcome::kOk);
+  // The data page (5G - 4K) is in slot 2; the guest's tables in slot 1 stay.
+  const MemslotChange c = m.remove_memslot(host::kRamAbove4gSlot);
+  EXPECT_EQ(c.zapped, (host::GpaRange{Gpa(4 * GiB), Gpa(5 * GiB)}));
+  EXPECT_EQ(c.flush, TlbFlush::all());
+  EXPECT_EQ(stat(m, "shadow.zaps"), 0u);  // the leaf, no shadow page
+  EXPECT_EQ(m.shadow_translate_debug(a), std::nullopt);
+  EXPECT_TRUE(m.audit(0).empty());
+  // The walk finds no leaf; KVM's walk gives GPA 5G - 4K, in no slot: emulated.
+  const TouchResult t = m.touch(a, AccessKind::kRead);
+  EXPECT_EQ(t.outcome, TouchResult::Outcome::kMmio);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(stat(m, "vmexits.mmio"), 1u);
+  EXPECT_EQ(t.cycles, Cycles(4 * kRef + kExit + kFaultHandling + 20000));
+}
+
+TEST(ShadowMachine, MovedSlotRefaultsWithoutHostFaultsWhenItMovesBack) {
+  ShadowMachine m(params());
+  const Gva a(kBase);
+  const Hpa hpa = m.touch(a, AccessKind::kRead).translation.page_base;
+  EXPECT_EQ(m.move_memslot(host::kRamAbove4gSlot, Gpa(8 * GiB)).zapped,
+            (host::GpaRange{Gpa(4 * GiB), Gpa(5 * GiB)}));
+  EXPECT_EQ(m.touch(a, AccessKind::kRead).outcome, TouchResult::Outcome::kMmio);
+  m.move_memslot(host::kRamAbove4gSlot, Gpa(4 * GiB));
+  // The VMM kept its pages: a shadow fault, no host fault, the same host frame.
+  const std::uint64_t host_faults = stat(m, "host.page_faults");
+  const TouchResult t = m.touch(a, AccessKind::kRead);
+  expect_truth(m, t, a, 0);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.host_faults, 0u);
+  EXPECT_EQ(stat(m, "host.page_faults"), host_faults);
+  EXPECT_EQ(t.translation.page_base, hpa);
+}
+
+TEST(ShadowMachine, AReadOnlySlotMapsReadsAndTurnsStoresIntoMmioExits) {
+  ShadowMachine m(params());
+  const Gva a(kBase);
+  m.touch(a, AccessKind::kRead);
+  // Slot 2's GPAs, now a read-only slot over fresh VMM memory (a ROM).
+  m.remove_memslot(host::kRamAbove4gSlot);
+  m.add_memslot(7, Gpa(4 * GiB), 1 * GiB, /*readonly=*/true);
+  TouchResult t = m.touch(a, AccessKind::kRead);
+  expect_truth(m, t, a, 0);
+  EXPECT_EQ(t.host_faults, 1u);
+  EXPECT_FALSE(t.translation.writable);
+  EXPECT_FALSE(m.translate_debug(a)->writable);
+  t = m.touch(a, AccessKind::kWrite);
+  EXPECT_EQ(t.outcome, TouchResult::Outcome::kMmio);
+  EXPECT_EQ(stat(m, "vmexits.mmio"), 1u);
+  // The guest's PTE got D from KVM's walk nonetheless: a read-only leaf stays.
+  EXPECT_FALSE(m.shadow_translate_debug(a)->writable);
+}
+
+// ---- PTE prefetch.
+
+TEST(ShadowMachine, PrefetchFillsTheGroupOfEightFromAccessedGuestEntries) {
+  for (const bool prefetch : {true, false}) {
+    SCOPED_TRACE(prefetch);
+    ShadowMachineParams p = params();
+    p.shadow.prefetch = prefetch;
+    p.shadow.cache_roots = false;  // a CR3 write drops the shadow: the refaults below
+    ShadowMachine m(p);
+    // Pages 0..7 of one PT: an aligned group. Their first touches prefetch nothing (the
+    // guest maps the group's later pages only when they are touched).
+    for (std::uint64_t i = 0; i < 8; ++i) {
+      m.touch(Gva(kBase + i * 4 * KiB), AccessKind::kRead);
+    }
+    EXPECT_EQ(stat(m, "shadow.prefetches"), 0u);
+    m.cr3_write(0);
+    const std::uint64_t faults = stat(m, "shadow.page_faults");
+    const std::uint64_t ad_updates = stat(m, "walker.ad_updates");
+    for (std::uint64_t i = 0; i < 8; ++i) {
+      const Gva gva(kBase + i * 4 * KiB);
+      expect_truth(m, m.touch(gva, AccessKind::kRead), gva, 0);
+    }
+    // With prefetch: page 0's fault also makes 1..7 (present, accessed guest PTEs, resident
+    // host pages): 1 fault; their leaves lack A (speculative), so each first walk sets it.
+    // Without: 8 faults.
+    EXPECT_EQ(stat(m, "shadow.page_faults") - faults, prefetch ? 1u : 8u);
+    EXPECT_EQ(stat(m, "shadow.prefetches"), prefetch ? 7u : 0u);
+    EXPECT_EQ(stat(m, "walker.ad_updates") - ad_updates, prefetch ? 7u : 0u);
+  }
+}
+
+// ---- Recycling: shadow.max_pages.
+
+TEST(ShadowMachine, TheOldestShadowPagesAreZappedBeyondMaxPages) {
+  ShadowMachineParams p = params();
+  p.shadow.max_pages = 40;
+  ShadowMachine m(p);
+  // Touch j (1-based) maps kBase + (j - 1) * 2M: a PT of its own under one PD, so after it
+  // 3 + j shadow pages live (root, PDPT, PD, PT1..PTj) until recycling. A fixing fault
+  // first recycles when fewer than 5 pages are left (KVM_MIN_FREE_MMU_PAGES): live > 35,
+  // first at touch 34 (36 live), then zaps the oldest until 25 are free (KVM_REFILL_PAGES),
+  // live <= 15: root skipped (in use), PDPT, PD, PT1..PT19: 21 recycled. The fault then
+  // rebuilds PDPT, PD and makes PT34: 18 live, plus one per touch: 36 again at touch 53,
+  // when the oldest are PT20..PT33 (orphans since the PD went), the new PDPT and PD,
+  // PT34..PT38: 21 more. The next round would be at touch 72.
+  for (std::uint64_t j = 1; j <= 60; ++j) {
+    const Gva gva(kBase + (j - 1) * 2 * MiB);
+    expect_truth(m, m.touch(gva, AccessKind::kRead), gva, 0);
+    EXPECT_LE(stat(m, "shadow.pages"), 40u);
+    if (j == 33) {
+      EXPECT_EQ(stat(m, "shadow.recycled"), 0u);
+      EXPECT_EQ(stat(m, "shadow.pages"), 36u);
+    }
+    if (j == 34) {
+      EXPECT_EQ(stat(m, "shadow.recycled"), 21u);
+      EXPECT_EQ(stat(m, "shadow.pages"), 18u);
+    }
+  }
+  EXPECT_EQ(stat(m, "shadow.recycled"), 42u);
+  EXPECT_EQ(stat(m, "shadow.zaps"), 42u);
+  EXPECT_EQ(stat(m, "shadow.pages"), 18u + (60 - 53));
+  // Root, PDPT and PD three times, 60 PTs.
+  EXPECT_EQ(stat(m, "shadow.pages_created"), 1u + 3 * 2 + 60);
+  EXPECT_TRUE(m.audit(0).empty());
+  // A recycled path refaults: touch 1's page (its PT shadow went in round one).
+  const TouchResult t = m.touch(Gva(kBase), AccessKind::kRead);
+  expect_truth(m, t, Gva(kBase), 0);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.guest_faults, 0u);
+}
+
+TEST(ShadowMachine, DefaultMaxPagesIsKvmsShareOfGuestMemory) {
+  ShadowMachine m(params());
+  // The memslots of a 4 GiB pc guest: [0, 640K), [1M, 3G), [4G, 5G), 2^20 - 96 pages (the
+  // VGA/ROM hole is in none); 20 per 1000 of them (KVM_PERMILLE_MMU_PAGES): 20969.
+  EXPECT_EQ(m.mmu().max_pages(), (1048576u - 96u) * 20 / 1000);
+  EXPECT_EQ(m.mmu().max_pages(), 20969u);
+  // A tiny guest gets KVM_MIN_ALLOC_MMU_PAGES: 2 MiB, 512 - 96 pages -> 8, so 64.
+  ShadowMachineParams p = params();
+  p.vm.memory = {2 * MiB};
+  EXPECT_EQ(ShadowMachine(p).mmu().max_pages(), 64u);
+}
+
+// ---- Aging.
+
+TEST(ShadowMachine, AgingClearsAccessedFlagsThenDropsUnusedLeaves) {
+  ShadowMachine m(params());
+  std::vector<Gva> gvas;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    gvas.push_back(Gva(kBase + i * 4 * KiB));
+    m.touch(gvas.back(), AccessKind::kRead);
+  }
+  // Sweep 1: the 4 leaves were installed with A: cleared, no TLB flush needed.
+  EventResult r = m.age();
+  EXPECT_EQ(stat(m, "shadow.aged"), 4u);
+  EXPECT_EQ(stat(m, "shadow.aging_drops"), 0u);
+  EXPECT_EQ(r.flush, TlbFlush::none());
+  EXPECT_EQ(r.exits, 0u);
+  // A walk through page 0's leaf sets A again (the hardware's update).
+  const std::uint64_t ad = stat(m, "walker.ad_updates");
+  EXPECT_EQ(m.touch(gvas[0], AccessKind::kRead).shadow_faults, 0u);
+  EXPECT_EQ(stat(m, "walker.ad_updates"), ad + 1);
+  // Sweep 2: page 0 used (A cleared again), pages 1..3 unused since sweep 1: dropped.
+  r = m.age();
+  EXPECT_EQ(stat(m, "shadow.aged"), 5u);
+  EXPECT_EQ(stat(m, "shadow.aging_drops"), 3u);
+  EXPECT_EQ(r.flush, TlbFlush::all());
+  EXPECT_TRUE(m.shadow_translate_debug(gvas[0]).has_value());
+  EXPECT_EQ(m.shadow_translate_debug(gvas[1]), std::nullopt);
+  EXPECT_TRUE(m.translate_debug(gvas[1]).has_value());  // the guest still maps it
+  // Its next access refaults in the shadow only.
+  const TouchResult t = m.touch(gvas[1], AccessKind::kRead);
+  expect_truth(m, t, gvas[1], 0);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.guest_faults, 0u);
+}
+
+TEST(ShadowMachine, AgingSweepsEveryIntervalTouches) {
+  ShadowMachineParams p = params();
+  p.shadow.aging = true;
+  p.shadow.aging_interval = 4;
+  ShadowMachine m(p);
+  const Gva a0(kBase);
+  const Gva a1(kBase + 4 * KiB);
+  // Touch 1: a0 installed (A set). Touches 2, 3: a1 installed, then a hit.
+  m.touch(a0, AccessKind::kRead);
+  m.touch(a1, AccessKind::kRead);
+  m.touch(a1, AccessKind::kRead);
+  EXPECT_EQ(stat(m, "shadow.aged"), 0u);
+  // Touch 4 starts with a sweep: both leaves have A: 2 aged; its walk sets a1's A again.
+  m.touch(a1, AccessKind::kRead);
+  EXPECT_EQ(stat(m, "shadow.aged"), 2u);
+  // Touches 5..7 hit a1; touch 8 sweeps: a1 used (aged), a0 not since touch 4: dropped.
+  for (int i = 5; i <= 8; ++i) {
+    m.touch(a1, AccessKind::kRead);
+  }
+  EXPECT_EQ(stat(m, "shadow.aged"), 3u);
+  EXPECT_EQ(stat(m, "shadow.aging_drops"), 1u);
+  EXPECT_EQ(m.shadow_translate_debug(a0), std::nullopt);
+}
+
+// ---- The observer (--trace-page).
+
+class Recorder : public TouchObserver {
+ public:
+  void shadow_page_fault(Gva, const ShadowMmu::Fault& f) override { outcomes.push_back(f.outcome); }
+  void guest_page_fault(Gva, unsigned level, unsigned exits, Cycles) override {
+    levels.push_back(level);
+    guest_exits.push_back(exits);
+  }
+  std::vector<ShadowMmu::Fault::Outcome> outcomes;
+  std::vector<unsigned> levels;
+  std::vector<unsigned> guest_exits;
+};
+
+TEST(ShadowMachine, TheObserverSeesEachFault) {
+  ShadowMachine m(params(WpPolicy::kEmulate));
+  Recorder r;
+  m.touch(Gva(kBase), AccessKind::kRead, 0, &r);
+  using O = ShadowMmu::Fault::Outcome;
+  EXPECT_EQ(r.outcomes, (std::vector<O>{O::kGuestFault, O::kFixed}));
+  // The guest's root entry was not present (level 4); its fault zeroed 3 tables (kernel
+  // faults) and wrote the shadowed root (an emulated write).
+  EXPECT_EQ(r.levels, std::vector<unsigned>{4});
+  EXPECT_EQ(r.guest_exits, std::vector<unsigned>{4});
+}
+
+// ---- translate_debug agrees with every touch(), whatever happens in between.
+
+struct MixCase {
+  WpPolicy policy;
+  bool cache_roots;
+  os::Thp guest_thp;
+  os::Thp host_thp;
+};
+
+class RandomMix : public ::testing::TestWithParam<MixCase> {};
+
+// A pseudo-random mix over 3 address spaces: loads and stores over 4 regions each, CR3
+// switches, unmaps and remaps each followed by the guest's INVLPG (as Linux flushes after
+// changing a present PTE), teardowns. After every touch its translation is the truth; after
+// every event, no shadow leaf outside an unsync page disagrees with the truth, in any
+// address space (audit), and after a CR3 write none at all in the new one.
+TEST_P(RandomMix, EveryTouchAgreesWithTranslateDebug) {
+  const MixCase c = GetParam();
+  ShadowMachineParams p = params(c.policy);
+  p.shadow.cache_roots = c.cache_roots;
+  p.shadow.prefetch = true;
+  p.walker.pwc.enabled = true;
+  p.guest.thp = c.guest_thp;
+  p.host.thp = c.host_thp;
+  ShadowMachine m(p);
+  std::uint64_t x = 0x9e37'79b9'7f4a'7c15;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  std::uint16_t pcid = 0;
+  auto random_gva = [&] {
+    const std::uint64_t region = next() % 4;
+    const std::uint64_t page = next() % 96;
+    return Gva(kBase + pcid * 64 * GiB + region * 1 * GiB + page * 4 * KiB + next() % 4096);
+  };
+  unsigned touches = 0;
+  for (int op = 0; op < 3000; ++op) {
+    const std::uint64_t dice = next() % 100;
+    if (dice < 84) {
+      const Gva gva = random_gva();
+      const AccessKind kind = next() % 3 == 0 ? AccessKind::kWrite : AccessKind::kRead;
+      const TouchResult t = m.touch(gva, kind, pcid);
+      expect_truth(m, t, gva, pcid);
+      if (kind == AccessKind::kWrite) {
+        EXPECT_TRUE(t.translation.writable);
+      }
+      ++touches;
+    } else if (dice < 92) {
+      const Gva gva = random_gva();
+      m.pte_write(gva, next() % 2 == 0 ? PteOp::kUnmap : PteOp::kRemap, pcid);
+      m.invlpg(gva, pcid);
+      // The GVA's shadow entry is refreshed: it maps the truth or nothing.
+      const auto shadow = m.shadow_translate_debug(gva, pcid);
+      if (shadow) {
+        ASSERT_TRUE(m.translate_debug(gva, pcid).has_value());
+        EXPECT_EQ(shadow->hpa_of(gva.value()), m.translate_debug(gva, pcid)->hpa_of(gva.value()));
+      }
+    } else if (dice < 99) {
+      pcid = static_cast<std::uint16_t>(next() % 3);
+      m.cr3_write(pcid);
+      // A sync point: nothing below the new root is unsync any more.
+      EXPECT_TRUE(m.audit(pcid).empty());
+    } else {
+      m.exit_address_space(pcid);
+      m.cr3_write(pcid);  // the guest switches to a (here: new) address space
+    }
+    for (std::uint16_t q = 0; q < 3; ++q) {
+      const auto bad = m.audit(q);
+      ASSERT_TRUE(bad.empty()) << "op " << op << " pcid " << q << ": " << bad.size()
+                               << " leaves disagree, first at gva " << std::hex
+                               << bad.front().gva.value();
+    }
+  }
+  EXPECT_GT(touches, 2000u);
+  // Enough happened for the test to mean something.
+  EXPECT_GT(stat(m, "vmexits.cr3_write"), 100u);
+  EXPECT_GT(stat(m, "vmexits.invlpg"), 100u);
+  EXPECT_GT(stat(m, "shadow.page_faults"), 500u);
+  // Unsync pages are last-level tables: with 4 KiB guest pages (a 2 MiB guest page's leaf
+  // is in an upper-level, write-tracked table). They are synced at CR3 writes when roots
+  // are cached (else the CR3 write zaps them first).
+  if (c.policy == WpPolicy::kUnsync && c.guest_thp == os::Thp::kNever) {
+    EXPECT_GT(stat(m, "shadow.unsync"), 10u);
+    if (c.cache_roots) {
+      EXPECT_GT(stat(m, "shadow.sync"), 10u);
+    }
+  } else {
+    EXPECT_EQ(stat(m, "shadow.sync"), 0u);
+  }
+  if (c.policy == WpPolicy::kEmulate) {
+    EXPECT_EQ(stat(m, "shadow.unsync"), 0u);
+    EXPECT_GT(stat(m, "shadow.wp_writes"), 100u);
+  }
+  if (!c.cache_roots) {
+    EXPECT_GT(stat(m, "shadow.zaps"), 100u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configurations, RandomMix,
+    ::testing::Values(MixCase{WpPolicy::kUnsync, true, os::Thp::kNever, os::Thp::kNever},
+                      MixCase{WpPolicy::kEmulate, true, os::Thp::kNever, os::Thp::kNever},
+                      MixCase{WpPolicy::kUnsync, false, os::Thp::kNever, os::Thp::kNever},
+                      MixCase{WpPolicy::kEmulate, false, os::Thp::kNever, os::Thp::kNever},
+                      MixCase{WpPolicy::kUnsync, true, os::Thp::k2M, os::Thp::kNever},
+                      MixCase{WpPolicy::kEmulate, true, os::Thp::k2M, os::Thp::k2M},
+                      MixCase{WpPolicy::kUnsync, true, os::Thp::kNever, os::Thp::k2M},
+                      MixCase{WpPolicy::kUnsync, false, os::Thp::k2M, os::Thp::k2M}),
+    [](const auto& i) {
+      const MixCase& c = i.param;
+      return name(c.policy) + (c.cache_roots ? "_cached" : "_dropped") + "_guest" +
+             std::string(page_size_name(os::thp_page_size(c.guest_thp))) + "_host" +
+             std::string(page_size_name(os::thp_page_size(c.host_thp)));
+    });
+
 }  // namespace
 }  // namespace pagesim::shadow
