@@ -309,6 +309,38 @@ TEST(ShadowMachine, FiveLevelGuestGetsFiveLevelShadowTables) {
   EXPECT_EQ(m.touch(gva, AccessKind::kRead).walk.refs, 5u);
 }
 
+TEST(ShadowMachine, GuestGigabytePagesGetTheLeafTheHostAllows) {
+  struct Case {
+    os::Thp host;
+    PageSize leaf;
+    std::uint64_t pages;  // shadow pages: root, PDPT (indirect), and direct pages below
+  };
+  // A 1 GiB guest page (its leaf is a PDPTE) over 4 KiB host pages: a direct page at level
+  // 2, and one at level 1 per 2 MiB region touched (the offsets below touch two); over
+  // 2 MiB host pages: a direct page at level 2 of 2 MiB leaves; over 1 GiB host pages: a
+  // 1 GiB leaf in the PDPT shadow. (Slot 2, [4G, 5G) at HVA kRamBase +
+  // 3G, is congruent modulo 1 GiB, and the guest's 1 GiB frame is all of it.)
+  for (const Case c :
+       {Case{os::Thp::kNever, PageSize::k4K, 2 + 1 + 2}, Case{os::Thp::k2M, PageSize::k2M, 3},
+        Case{os::Thp::k1G, PageSize::k1G, 2}}) {
+    SCOPED_TRACE(page_size_name(c.leaf));
+    ShadowMachineParams p = params();
+    p.guest.thp = os::Thp::k1G;
+    p.host.thp = c.host;
+    ShadowMachine m(p);
+    for (const std::uint64_t offset : {0x0ull, 0x12'3456ull, 0x3fff'f000ull}) {
+      const Gva gva(kBase + offset);
+      const TouchResult t = m.touch(gva, AccessKind::kWrite);
+      expect_truth(m, t, gva, 0);
+      EXPECT_EQ(t.translation.size, c.leaf);
+      EXPECT_EQ(m.touch(gva, AccessKind::kRead).walk.refs, 4u - static_cast<unsigned>(c.leaf));
+    }
+    EXPECT_EQ(m.guest_os().lookup(0, Gva(kBase))->page_base, Gpa(4 * GiB));
+    EXPECT_EQ(stat(m, "shadow.pages_created"), c.pages);
+    EXPECT_TRUE(m.audit(0).empty());
+  }
+}
+
 // ---- Guest accessed and dirty flags.
 
 TEST(ShadowMachine, AStoreThroughACleanPagesLeafFaultsAndSetsTheGuestDirtyFlag) {

@@ -351,6 +351,12 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
   m_by_frame.emplace(frame.value() >> kGfnShift, sp);
   m_active.emplace_back(page.serial, sp);
   ++m_live;
+  if (m_active.size() > 2 * m_live + 64) {
+    // Drop the entries of zapped pages, keeping the order.
+    std::erase_if(m_active, [this](const std::pair<std::uint64_t, std::uint32_t>& e) {
+      return !m_pages[e.second].live || m_pages[e.second].serial != e.first;
+    });
+  }
   ++m_stats.pages_created;
   created = true;
 

@@ -49,7 +49,9 @@ struct ShadowParams {
   bool cache_roots = true;
   // After fixing a last-level fault, fill the other not-present entries of its aligned
   // group of 8 (PTE_PREFETCH_NUM) whose guest entries are present and accessed and whose
-  // host pages are resident (FNAME(pte_prefetch), __direct_pte_prefetch).
+  // host pages are resident (FNAME(pte_prefetch), __direct_pte_prefetch); and at INVLPG of
+  // an unsync page's entry, make it again from the guest entry at once (FNAME(invlpg)'s
+  // prefetch_gpte). Off: both wait for the next fault.
   bool prefetch = true;
   // The most shadow pages the VM may hold; creating one beyond it first zaps the oldest
   // (make_mmu_pages_available -> kvm_mmu_zap_oldest_mmu_pages). 0: KVM's default,
