@@ -13,9 +13,11 @@ Hpa ShadowGuestMemory::hpa_of(Gpa gpa, AccessKind kind) {
   bool host_fault = false;
   const auto b = m_vmm.fault_in(gpa, kind, host_cycles, host_fault);
   if (!b) {
-    throw std::logic_error("guest page-table access at gpa " + hex(gpa.value()) +
-                           ": the GPA is in no memslot (MMIO), so the guest cannot keep page "
-                           "tables there");
+    // Reachable from a trace: a slot deleted or moved under the guest's page-table frames.
+    // A real guest kernel would crash here; the model stops with the reason.
+    throw std::runtime_error("the guest kernel's page-table access at GPA " + hex(gpa.value()) +
+                             " is in no memslot (MMIO: deleted or moved by !memslot?); a guest "
+                             "kernel cannot keep page tables there");
   }
   if (host_fault) {
     charge(m_mmu->kernel_fault(host_cycles));

@@ -16,8 +16,9 @@
 // them to the guest operation that caused them (a guest page fault, a `!ptewrite`, an
 // `!exit`).
 //
-// A page-table GPA in no memslot cannot come from the guest frame allocator (its frames lie
-// in the RAM ranges): std::logic_error.
+// A page-table GPA in no memslot arises only when a trace deletes or moves the slot under
+// the guest's tables (the allocator's frames lie in the RAM ranges at boot): it throws
+// std::runtime_error saying so, as nested mode's GuestPhysicalMemory does.
 #pragma once
 
 #include <cstdint>

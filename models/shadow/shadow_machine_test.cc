@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -696,6 +697,20 @@ TEST(ShadowMachine, DeletedSlotZapsItsLeavesAndTheAccessIsAnMmioExit) {
   EXPECT_EQ(t.shadow_faults, 1u);
   EXPECT_EQ(stat(m, "vmexits.mmio"), 1u);
   EXPECT_EQ(t.cycles, Cycles(4 * kRef + kExit + kFaultHandling + 20000));
+}
+
+TEST(ShadowMachine, ASlotDeletedUnderTheGuestsTablesStopsWithTheReason) {
+  ShadowMachine m(params());
+  m.touch(Gva(kBase), AccessKind::kRead);
+  // The guest's tables (from 1M) are in slot 1. Without it, KVM's walk of the guest table
+  // for a new page reads the root entry at a GPA in no slot: a real guest would crash.
+  m.remove_memslot(host::kRamBelow4gSlot);
+  try {
+    m.touch(Gva(kBase + 64 * GiB), AccessKind::kRead);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no memslot"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ShadowMachine, MovedSlotRefaultsWithoutHostFaultsWhenItMovesBack) {

@@ -103,8 +103,10 @@ std::uint32_t ShadowMmu::child_of(std::uint64_t spte) const {
 std::uint64_t ShadowMmu::read_guest(Gpa gpa, Cycles& cycles, bool& host_fault) {
   const auto b = m_vmm.fault_in(gpa, AccessKind::kRead, cycles, host_fault);
   if (!b) {
-    throw std::logic_error("shadow MMU: guest page-table entry at gpa " + hex(gpa.value()) +
-                           " is in no memslot (MMIO): the guest cannot keep page tables there");
+    throw std::runtime_error("KVM's walk of the guest page table: the entry at GPA " +
+                             hex(gpa.value()) +
+                             " is in no memslot (MMIO: deleted or moved by !memslot?); a guest "
+                             "kernel cannot keep page tables there");
   }
   return m_memory.read_u64(b->hpa);
 }
@@ -112,8 +114,8 @@ std::uint64_t ShadowMmu::read_guest(Gpa gpa, Cycles& cycles, bool& host_fault) {
 void ShadowMmu::write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& host_fault) {
   const auto b = m_vmm.fault_in(gpa, AccessKind::kWrite, cycles, host_fault);
   if (!b) {
-    throw std::logic_error("shadow MMU: guest page-table entry at gpa " + hex(gpa.value()) +
-                           " is in no memslot (MMIO)");
+    throw std::runtime_error("KVM's update of a guest page-table entry: GPA " + hex(gpa.value()) +
+                             " is in no memslot (MMIO)");
   }
   m_memory.write_u64(b->hpa, value);
 }
