@@ -924,6 +924,7 @@ struct MixCase {
   bool cache_roots;
   os::Thp guest_thp;
   os::Thp host_thp;
+  bool pressure = false;  // aging every 50 touches and at most 32 shadow pages
 };
 
 class RandomMix : public ::testing::TestWithParam<MixCase> {};
@@ -941,6 +942,11 @@ TEST_P(RandomMix, EveryTouchAgreesWithTranslateDebug) {
   p.walker.pwc.enabled = true;
   p.guest.thp = c.guest_thp;
   p.host.thp = c.host_thp;
+  if (c.pressure) {
+    p.shadow.aging = true;
+    p.shadow.aging_interval = 50;
+    p.shadow.max_pages = 32;
+  }
   ShadowMachine m(p);
   std::uint64_t x = 0x9e37'79b9'7f4a'7c15;
   auto next = [&x] {
@@ -1016,6 +1022,11 @@ TEST_P(RandomMix, EveryTouchAgreesWithTranslateDebug) {
   if (!c.cache_roots) {
     EXPECT_GT(stat(m, "shadow.zaps"), 100u);
   }
+  if (c.pressure) {
+    EXPECT_GT(stat(m, "shadow.aging_drops"), 50u);
+    EXPECT_GT(stat(m, "shadow.recycled"), 10u);
+    EXPECT_LE(stat(m, "shadow.pages"), 32u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -1027,12 +1038,15 @@ INSTANTIATE_TEST_SUITE_P(
                       MixCase{WpPolicy::kUnsync, true, os::Thp::k2M, os::Thp::kNever},
                       MixCase{WpPolicy::kEmulate, true, os::Thp::k2M, os::Thp::k2M},
                       MixCase{WpPolicy::kUnsync, true, os::Thp::kNever, os::Thp::k2M},
-                      MixCase{WpPolicy::kUnsync, false, os::Thp::k2M, os::Thp::k2M}),
+                      MixCase{WpPolicy::kUnsync, false, os::Thp::k2M, os::Thp::k2M},
+                      MixCase{WpPolicy::kUnsync, true, os::Thp::kNever, os::Thp::kNever, true},
+                      MixCase{WpPolicy::kEmulate, true, os::Thp::k2M, os::Thp::kNever, true}),
     [](const auto& i) {
       const MixCase& c = i.param;
       return name(c.policy) + (c.cache_roots ? "_cached" : "_dropped") + "_guest" +
              std::string(page_size_name(os::thp_page_size(c.guest_thp))) + "_host" +
-             std::string(page_size_name(os::thp_page_size(c.host_thp)));
+             std::string(page_size_name(os::thp_page_size(c.host_thp))) +
+             (c.pressure ? "_pressure" : "");
     });
 
 }  // namespace
