@@ -8,6 +8,8 @@ namespace pagesim {
 namespace {
 constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
+// The VPID of the guest's vCPU in shadow mode (as nested mode's NestedMachine::kVpid).
+constexpr std::uint16_t kShadowVpid = 1;
 }  // namespace
 
 CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
@@ -43,6 +45,12 @@ void CoreModule::end_of_elaboration() {
     }
     m_machine = &nested_port->machine();
     m_vpid = host::NestedMachine::kVpid;
+  } else if (m_params.mode == Mode::kShadow) {
+    if (shadow_port.size() == 0) {
+      throw std::logic_error("core: mode shadow needs shadow_port bound");
+    }
+    m_shadow = &shadow_port->machine();
+    m_vpid = kShadowVpid;
   } else {
     if (os_port.size() == 0 || walker_port.size() == 0) {
       throw std::logic_error("core: mode native needs os_port and walker_port bound");
@@ -68,7 +76,13 @@ void CoreModule::run() {
         const traces::Record& r = m_batch[i];
         m_position = done + i + 1;
         if (r.is_event()) {
-          handle_event(r, m_position);
+          const Cycles c = handle_event(r, m_position);
+          if (c.count() != 0) {
+            batch_cycles += c.count();
+            m_stats.event_cycles += c.count();
+            m_stats.cycles += c.count();
+            m_stats.translation_cycles += c.count();
+          }
         } else {
           batch_cycles += access(r).count();
         }
@@ -93,8 +107,11 @@ void CoreModule::run() {
   }
 }
 
-void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
+Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
   ++m_stats.events;
+  if (m_shadow != nullptr) {
+    return handle_shadow_event(r, position);
+  }
   switch (r.op) {
     case traces::EventOp::kCr3: {
       // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set,
@@ -113,7 +130,7 @@ void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
         m_root = m_os->address_space_root(m_asid);
       }
       ++m_stats.cr3_writes;
-      return;
+      return Cycles();
     }
     case traces::EventOp::kInvlpg:
       // INVLPG: the TLB entries for the page (any page size) in the current PCID, and
@@ -129,7 +146,7 @@ void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
       if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
         m_page_life->invlpg(position);
       }
-      return;
+      return Cycles();
     case traces::EventOp::kMemslotAdd:
     case traces::EventOp::kMemslotDelete:
     case traces::EventOp::kMemslotMove:
@@ -137,19 +154,21 @@ void CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
         unsupported_event(r, position);
       }
       handle_nested_event(r, position);
-      return;
+      return Cycles();
     default:
       unsupported_event(r, position);
   }
 }
 
 void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t position) const {
-  const bool nested = m_params.mode == Mode::kNested;
+  const char* takes =
+      m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg and !memslot)"
+      : m_params.mode == Mode::kShadow ? " (shadow mode takes !cr3, !invlpg, !ptewrite, !exit "
+                                         "and !memslot)"
+                                       : " (native mode takes !cr3 and !invlpg)";
   throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
                            std::string(traces::event_name(r.op)) + "' is not supported in mode " +
-                           std::string(config::enum_name(m_params.mode)) +
-                           (nested ? " (nested mode takes !cr3, !invlpg and !memslot)"
-                                   : " (native mode takes !cr3 and !invlpg)"));
+                           std::string(config::enum_name(m_params.mode)) + takes);
 }
 
 void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t position) {
@@ -186,6 +205,96 @@ void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t posi
   } catch (const host::MemslotError& e) {
     throw std::runtime_error("trace record " + std::to_string(position) + ": !" +
                              std::string(traces::event_name(r.op)) + ": " + e.what());
+  }
+}
+
+Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t position) {
+  // Each event is what the guest (or the VMM) does; KVM's shadow MMU answers with VM exits
+  // and flush requests (models/shadow/shadow_machine.h).
+  shadow::EventResult e;
+  try {
+    switch (r.op) {
+      case traces::EventOp::kCr3:
+        if (r.address >= 4096) {
+          throw std::invalid_argument("!cr3 " + std::to_string(r.address) +
+                                      ": address-space ids are PCIDs, 0 to 4095");
+        }
+        // MOV CR3 with PCIDs and the no-flush bit set, as Linux switches mm (native mode's
+        // reading); KVM still exits on it and loads the shadow root.
+        m_asid = static_cast<std::uint16_t>(r.address);
+        m_pcid = m_asid;
+        e = m_shadow->cr3_write(m_pcid, /*noflush=*/true);
+        ++m_stats.cr3_writes;
+        break;
+      case traces::EventOp::kInvlpg:
+        e = m_shadow->invlpg(Gva(r.address), m_pcid);
+        // INVLPG drops the page's TLB entries in the current PCID whatever KVM requests.
+        m_tlbs->invalidate_page(Gva(r.address), m_pcid, m_vpid);
+        ++m_stats.invlpgs;
+        if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
+          m_page_life->invlpg(position);
+        }
+        break;
+      case traces::EventOp::kPteUnmap:
+      case traces::EventOp::kPteRemap:
+        e = m_shadow->pte_write(
+            Gva(r.address),
+            r.op == traces::EventOp::kPteUnmap ? shadow::PteOp::kUnmap : shadow::PteOp::kRemap,
+            m_pcid);
+        break;
+      case traces::EventOp::kExit:
+        if (r.address >= 4096) {
+          throw std::invalid_argument("!exit " + std::to_string(r.address) +
+                                      ": address-space ids are PCIDs, 0 to 4095");
+        }
+        e = m_shadow->exit_address_space(static_cast<std::uint16_t>(r.address));
+        break;
+      case traces::EventOp::kMemslotAdd:
+        ++m_stats.memslot_changes;
+        m_shadow->add_memslot(static_cast<std::uint32_t>(r.address), Gpa(r.arg1), r.arg2,
+                              (r.flags & traces::kEventReadonly) != 0);
+        break;
+      case traces::EventOp::kMemslotDelete:
+      case traces::EventOp::kMemslotMove: {
+        ++m_stats.memslot_changes;
+        const auto id = static_cast<std::uint32_t>(r.address);
+        const shadow::MemslotChange c = r.op == traces::EventOp::kMemslotDelete
+                                            ? m_shadow->remove_memslot(id)
+                                            : m_shadow->move_memslot(id, Gpa(r.arg1));
+        e.flush = c.flush;
+        if (m_page_life != nullptr) {
+          m_page_life->memslot_zap(
+              position, r.op == traces::EventOp::kMemslotDelete ? "del" : "move", c.zapped);
+        }
+        break;
+      }
+      default:
+        unsupported_event(r, position);
+    }
+  } catch (const std::invalid_argument& err) {  // host::MemslotError among them
+    const std::string what = err.what();
+    throw std::runtime_error(
+        "trace record " + std::to_string(position) + ": " +
+        (what.starts_with("!") ? what : "!" + std::string(traces::event_name(r.op)) + ": " + what));
+  }
+  apply_flush(e.flush);
+  return e.cycles;
+}
+
+void CoreModule::apply_flush(const shadow::TlbFlush& flush) {
+  using Scope = shadow::TlbFlush::Scope;
+  switch (flush.scope) {
+    case Scope::kNone:
+      return;
+    case Scope::kPage:
+      m_tlbs->invalidate_page(flush.gva, flush.pcid, m_vpid);
+      return;
+    case Scope::kPcid:
+      m_tlbs->invalidate_pcid(flush.pcid, m_vpid);
+      return;
+    case Scope::kAll:
+      m_tlbs->invalidate_vpid(m_vpid);
+      return;
   }
 }
 
@@ -262,6 +371,7 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     m_ext.pcid = m_pcid;
     m_ext.vpid = m_vpid;
     m_ext.traced = traced;
+    m_ext.flush = shadow::TlbFlush::none();
     m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     m_gp.set_address(gva.value());
     m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
@@ -272,6 +382,9 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     }
     cost += m_ext.cycles;
     m_stats.fault_cycles += m_ext.fault_cycles.count();
+    if (m_ext.flush.scope != shadow::TlbFlush::Scope::kNone) [[unlikely]] {
+      apply_flush(m_ext.flush);
+    }
     if (m_ext.outcome == TranslationExt::Outcome::kOk) {
       if (m_params.sim.check) [[unlikely]] {
         check(kind, gva, m_ext.translation, "page walk (paging-structure caches)");
@@ -308,7 +421,13 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
 void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const char* structure) {
   ++m_stats.checks;
   std::optional<Translation> want;
-  if (m_machine != nullptr) {
+  bool narrower_rights = false;
+  if (m_shadow != nullptr) {
+    // KVM's shadow leaf may be narrower than the guest's rights: read-only until the guest
+    // PTE is dirty (write emulation of A/D), never wider and never another page.
+    want = m_shadow->translate_debug(gva, m_pcid);
+    narrower_rights = true;
+  } else if (m_machine != nullptr) {
     const walker::NestedWalkResult w = m_machine->translate_debug(gva, m_pcid);
     if (w.outcome == walker::NestedWalkResult::Outcome::kOk) {
       want = w.translation;
@@ -316,7 +435,7 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
   } else {
     want = m_walker_control->translate_debug(m_root, gva);
   }
-  if (!translations_agree(gva, got, want)) {
+  if (!translations_agree(gva, got, want, narrower_rights)) {
     throw std::runtime_error(
         translation_mismatch(m_position, kind, gva, m_pcid, got, want, structure));
   }

@@ -19,8 +19,10 @@
 // `!invlpg GVA` invalidates that page's TLB entries and the current PCID's
 // paging-structure-cache entries. nested mode adds `!memslot add|del|move` (the
 // hypervisor changes the slots; del and move zap EPT leaves, then INVEPT: the walker's
-// caches and every TLB entry of the VM's VPID). Other events need the modes that model
-// them.
+// caches and every TLB entry of the VM's VPID). shadow mode takes `!cr3`, `!invlpg`,
+// `!ptewrite`, `!exit` and `!memslot`, each through KVM's shadow MMU (VM exits whose cycles
+// count in sim.event_cycles and the translation cycles; the TLB flushes KVM requests).
+// Other events need the modes that model them.
 //
 // With sim.check on, every translation a TLB hit or a walk returns is compared with a walk
 // from scratch of the current tables (Walker / NestedMachine translate_debug); a mismatch
@@ -41,6 +43,7 @@
 
 #include "models/host/nested_translator_module.h"
 #include "models/os/os_module.h"
+#include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
 #include "sim/page_life.h"
@@ -74,6 +77,9 @@ struct CoreStats : stats::Group {
                                  "!memslot add, del and move events (nested mode)"};
   stats::Counter checks{*this, "checks",
                         "translations compared with a walk from scratch (sim.check)"};
+  stats::Counter event_cycles{*this, "event_cycles",
+                              "cycles of trace events: VM exits for CR3 writes, INVLPG, PTE "
+                              "writes and teardown (shadow mode); part of translation_cycles"};
   stats::Formula translation_overhead{
       *this, "translation_overhead_pct", "translation_cycles / cycles, in percent", [this] {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
@@ -99,6 +105,10 @@ class CoreModule final : public sc_core::sc_module {
   // nested: the machine behind walker_socket (INVLPG, memslot changes, --check).
   sc_core::sc_port<host::NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{
       "nested_port"};
+  // shadow: the machine behind walker_socket (CR3 writes, INVLPG, PTE writes, teardown,
+  // memslot changes, --check).
+  sc_core::sc_port<shadow::ShadowControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> shadow_port{
+      "shadow_port"};
 
   // `progress` is called every 2^20 records with the count so far (may be empty).
   // `page_life` (may be null) is told the steps of accesses to the page it follows.
@@ -116,8 +126,12 @@ class CoreModule final : public sc_core::sc_module {
   void run();
   Cycles access(const traces::Record& r);
   // A trace event; `position` is the record's number in the trace (from 1) for errors.
-  void handle_event(const traces::Record& r, std::uint64_t position);
+  // Returns the cycles it cost (shadow mode's VM exits; 0 elsewhere).
+  Cycles handle_event(const traces::Record& r, std::uint64_t position);
   void handle_nested_event(const traces::Record& r, std::uint64_t position);
+  Cycles handle_shadow_event(const traces::Record& r, std::uint64_t position);
+  // A shadow-MMU flush request applied to the TLBs (of the VM's VPID).
+  void apply_flush(const shadow::TlbFlush& flush);
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
   Cycles translate(AccessKind kind, Gva gva);
   Cycles walk_and_fill(AccessKind kind, Gva gva, const char* why);
@@ -135,6 +149,7 @@ class CoreModule final : public sc_core::sc_module {
   os::OsIf* m_os = nullptr;
   walker::Walker* m_walker_control = nullptr;
   host::NestedMachine* m_machine = nullptr;
+  shadow::ShadowMachine* m_shadow = nullptr;
   PageLife* m_page_life;
   std::uint64_t m_position = 0;  // the current record's number (from 1)
   tlm_utils::tlm_quantumkeeper m_qk;

@@ -19,7 +19,7 @@ constexpr const char* kUsage =
     "Usage: pagesim COMMAND [options]\n\n"
     "Commands:\n"
     "  replay TRACE   replay a trace and print the summary (--json/--csv for every statistic)\n"
-    "  compare TRACE  replay a trace in several modes (--modes native,nested) side by side\n"
+    "  compare TRACE  replay a trace in several modes (--modes native,nested,shadow)\n"
     "  config         print the effective configuration, every key documented (--dump)\n"
     "  trace          make, convert and inspect traces: trace gen, trace convert, trace info\n\n"
     "`pagesim COMMAND --help` describes each command. Documentation: README.md, docs/.\n";

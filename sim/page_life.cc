@@ -32,14 +32,45 @@ void PageLife::page_fault(unsigned level, Cycles cycles) {
          << " cycles)\n";
 }
 
-void PageLife::guest_page_fault(Gva gva, unsigned level, unsigned table_violations, Cycles cycles) {
+void PageLife::guest_page_fault(Gva gva, unsigned level, unsigned exits, Cycles cycles) {
   line() << "guest page fault at level " << level << " for " << hex(gva.value())
          << ": the guest kernel maps the page";
-  if (table_violations != 0) {
-    m_out << " (its page-table writes raised " << table_violations << " EPT violation"
-          << (table_violations == 1 ? "" : "s") << ")";
+  if (exits != 0) {
+    m_out << " (its page-table accesses raised " << exits
+          << (m_shadow != nullptr ? " VM exit" : " EPT violation") << (exits == 1 ? "" : "s")
+          << ")";
   }
   m_out << ", " << cycles.count() << " cycles\n";
+}
+
+void PageLife::shadow_page_fault(Gva gva, const shadow::ShadowMmu::Fault& fault) {
+  line() << "shadow page fault for " << hex(gva.value()) << " (VM exit; KVM walks the guest "
+         << "table in software): ";
+  using O = shadow::ShadowMmu::Fault::Outcome;
+  switch (fault.outcome) {
+    case O::kGuestFault:
+      m_out << "the guest does not map it (level " << fault.guest_level
+            << "): reflected to the guest";
+      break;
+    case O::kMmio:
+      m_out << "GPA " << hex(fault.gpa.value()) << " is in no writable memslot: MMIO, emulated";
+      break;
+    case O::kFixed:
+      m_out << "GPA " << hex(fault.gpa.value());
+      if (m_shadow != nullptr) {
+        if (const host::Memslot* slot = m_shadow->vmm().memslots().find(fault.gpa)) {
+          m_out << " in memslot " << slot->id << " HVA " << hex(slot->to_hva(fault.gpa).value());
+        }
+      }
+      m_out << (fault.host_fault ? ", host page fault" : ", host page present") << ", shadow leaf "
+            << page_size_name(fault.size);
+      if (fault.pages_created != 0) {
+        m_out << " (" << fault.pages_created << " shadow page"
+              << (fault.pages_created == 1 ? "" : "s") << " created)";
+      }
+      break;
+  }
+  m_out << ", " << fault.cycles.count() << " cycles\n";
 }
 
 void PageLife::ept_violation(const walker::NestedWalkResult& walk, const host::ViolationResult& v) {

@@ -9,6 +9,8 @@
 //   record 1  TLB fill GVA 0x7f0000001000 -> HPA 0x... (4K, W, D)
 //   record 7  INVLPG drops the page's TLB entries
 //
+// shadow mode: shadow page faults (what KVM did: fixed with the leaf's GPA and size and a
+// host fault, reflected to the guest, or MMIO) and the guest's own faults in between.
 // native mode has no guest or EPT: its steps are the TLB, the walk and the page fault.
 // TLB hits are counted, not printed (one line at the end says how many).
 #pragma once
@@ -17,18 +19,21 @@
 #include <ostream>
 
 #include "models/host/nested_machine.h"
+#include "models/shadow/shadow_machine.h"
 #include "sim/access.h"
 #include "sim/address.h"
 #include "sim/translation.h"
 
 namespace pagesim {
 
-class PageLife final : public host::TouchObserver {
+class PageLife final : public host::TouchObserver, public shadow::TouchObserver {
  public:
   PageLife(Gva address, std::ostream& out) : m_page(address.value() >> 12), m_out(out) {}
 
   // The machine whose hypervisor and EPT give HVAs and HPAs (nested mode; null: native).
   void set_machine(host::NestedMachine* machine) { m_machine = machine; }
+  // The shadow machine (shadow mode).
+  void set_shadow_machine(shadow::ShadowMachine* machine) { m_shadow = machine; }
   // Does an access to `gva` touch the page?
   bool covers(Gva gva) const { return (gva.value() >> 12) == m_page; }
 
@@ -47,8 +52,12 @@ class PageLife final : public host::TouchObserver {
   // The last line: accesses that hit the TLB without a step shown.
   void finish();
 
-  // host::TouchObserver (nested mode).
-  void guest_page_fault(Gva gva, unsigned level, unsigned table_violations, Cycles cycles) override;
+  // host::TouchObserver (nested mode) and shadow::TouchObserver (shadow mode): the guest
+  // kernel's fault; `exits` are the EPT violations (nested) or VM exits (shadow) its own
+  // table accesses caused.
+  void guest_page_fault(Gva gva, unsigned level, unsigned exits, Cycles cycles) override;
+  // shadow::TouchObserver.
+  void shadow_page_fault(Gva gva, const shadow::ShadowMmu::Fault& fault) override;
   void ept_violation(const walker::NestedWalkResult& walk, const host::ViolationResult& v) override;
 
  private:
@@ -57,6 +66,7 @@ class PageLife final : public host::TouchObserver {
   std::uint64_t m_page;
   std::ostream& m_out;
   host::NestedMachine* m_machine = nullptr;
+  shadow::ShadowMachine* m_shadow = nullptr;
   std::uint64_t m_record = 0;
   std::uint64_t m_hits = 0;
   bool m_seen = false;

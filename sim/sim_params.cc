@@ -32,7 +32,8 @@ void SimControlParams::describe(config::Schema& s) {
 void SimParams::describe(config::Schema& s) {
   s.field("mode", mode,
           "translation mode: native (one walk dimension), nested (a guest on a host: the 2D "
-          "walk through guest tables and the EPT/NPT)");
+          "walk through guest tables and the EPT/NPT), shadow (a guest on a host without "
+          "EPT/NPT: the hardware walks KVM's shadow tables)");
   s.field("seed", seed, "seed of every random choice (random replacement, generators)");
   s.group("sim", sim);
   s.group("core", core);
@@ -47,6 +48,7 @@ void SimParams::describe(config::Schema& s) {
   s.group("ept", ept);
   s.group("host", host);
   s.group("vmexit", vmexit);
+  s.group("shadow", shadow);
 }
 
 Configuration::Configuration() : m_params(std::make_unique<SimParams>()) {

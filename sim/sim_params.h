@@ -12,6 +12,7 @@
 #include "models/ept/ept_params.h"
 #include "models/host/host_params.h"
 #include "models/os/os_params.h"
+#include "models/shadow/shadow_params.h"
 #include "models/tlb/tlb_params.h"
 #include "models/walker/nested_walker_params.h"
 #include "models/walker/walker_params.h"
@@ -22,8 +23,9 @@ namespace pagesim {
 
 // What translates a core's addresses. native: the core's page tables, one walk dimension.
 // nested: a guest on a host, GVA -> GPA -> HPA by the 2D walk (docs/model.md, "Nested
-// mode"). Shadow follows (issue 4).
-enum class Mode : std::uint8_t { kNative, kNested };
+// mode"). shadow: a guest on a host without EPT/NPT; the hardware walks KVM's shadow
+// tables (GVA -> HPA), built from the guest's (docs/model.md, "Shadow mode").
+enum class Mode : std::uint8_t { kNative, kNested, kShadow };
 
 struct CoreParams {
   // Work between two trace records that is not address translation (the trace carries no
@@ -65,6 +67,7 @@ struct SimParams {
   ept::EptParams ept;
   os::OsParams host;
   host::VmExitParams vmexit;
+  shadow::ShadowParams shadow;  // shadow mode: KVM's shadow MMU
 
   void describe(config::Schema& s);
 };
@@ -94,6 +97,8 @@ class Configuration {
 
 template <>
 struct pagesim::config::EnumNames<pagesim::Mode> {
-  static constexpr std::array<std::pair<std::string_view, pagesim::Mode>, 2> kNames{
-      {{"native", pagesim::Mode::kNative}, {"nested", pagesim::Mode::kNested}}};
+  static constexpr std::array<std::pair<std::string_view, pagesim::Mode>, 3> kNames{
+      {{"native", pagesim::Mode::kNative},
+       {"nested", pagesim::Mode::kNested},
+       {"shadow", pagesim::Mode::kShadow}}};
 };

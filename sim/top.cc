@@ -7,13 +7,17 @@ namespace {
 constexpr std::uint64_t kFirstFrameByte = 1 * kMiB;
 
 bool nested(const SimParams& p) { return p.mode == Mode::kNested; }
+bool shadowed(const SimParams& p) { return p.mode == Mode::kShadow; }
+bool native(const SimParams& p) { return p.mode == Mode::kNative; }
 
 std::uint64_t physical_bytes(const SimParams& p) {
-  return nested(p) ? p.host.memory.bytes : p.os.memory.bytes;
+  return native(p) ? p.os.memory.bytes : p.host.memory.bytes;
 }
 
 std::uint64_t huge_page_bytes(const SimParams& p) {
-  return nested(p) ? host::NestedMachine::huge_page_bytes(p.host.memory.bytes) : ~std::uint64_t{0};
+  return nested(p)     ? host::NestedMachine::huge_page_bytes(p.host.memory.bytes)
+         : shadowed(p) ? shadow::ShadowMachine::huge_page_bytes(p.host.memory.bytes)
+                       : ~std::uint64_t{0};
 }
 
 }  // namespace
@@ -31,6 +35,18 @@ host::NestedMachineParams nested_machine_params(const SimParams& p) {
   return m;
 }
 
+shadow::ShadowMachineParams shadow_machine_params(const SimParams& p) {
+  shadow::ShadowMachineParams m;
+  m.vm = p.vm;
+  m.vmexit = p.vmexit;
+  m.host = p.host;
+  m.guest = p.guest.os(p.vm);
+  m.guest_levels = p.guest.levels;
+  m.shadow = p.shadow;
+  m.walker = p.walker;
+  return m;
+}
+
 Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceReader& trace,
          std::function<void(std::uint64_t)> progress, PageLife* page_life)
     : sc_core::sc_module(name),
@@ -39,14 +55,14 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
       m_memory("memory", physical_bytes(params), params.cache, &m_stats_root,
                huge_page_bytes(params)),
       m_tlb("tlb", params.tlb, params.seed, &m_stats_root),
-      m_frames(nested(params) ? nullptr
-                              : std::make_unique<mem::FrameAllocator>(params.os.memory.bytes,
-                                                                      kFirstFrameByte)),
-      m_walker(nested(params) ? nullptr
-                              : std::make_unique<walker::WalkerModule>(
-                                    "walker", params.walker, params.paging.levels,
-                                    m_memory.contents(), m_clock, &m_stats_root)),
-      m_os(nested(params)
+      m_frames(!native(params) ? nullptr
+                               : std::make_unique<mem::FrameAllocator>(params.os.memory.bytes,
+                                                                       kFirstFrameByte)),
+      m_walker(!native(params) ? nullptr
+                               : std::make_unique<walker::WalkerModule>(
+                                     "walker", params.walker, params.paging.levels,
+                                     m_memory.contents(), m_clock, &m_stats_root)),
+      m_os(!native(params)
                ? nullptr
                : std::make_unique<os::OsModule>("os", params.os, params.paging.levels,
                                                 m_memory.contents(), *m_frames, &m_stats_root)),
@@ -54,6 +70,10 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
                                     "nested", nested_machine_params(params), m_memory.contents(),
                                     m_clock, &m_stats_root)
                               : nullptr),
+      m_shadow(shadowed(params) ? std::make_unique<shadow::ShadowTranslatorModule>(
+                                      "shadow", shadow_machine_params(params), m_memory.contents(),
+                                      m_clock, &m_stats_root)
+                                : nullptr),
       m_core("core", params, m_clock, trace, &m_stats_root, std::move(progress), page_life) {
   m_core.tlb_port.bind(m_tlb.tlb_export);
   if (m_nested) {
@@ -63,6 +83,14 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
     if (page_life != nullptr) {
       page_life->set_machine(&m_nested->machine());
       m_nested->set_observer(page_life);
+    }
+  } else if (m_shadow) {
+    m_core.walker_socket.bind(m_shadow->translate_socket);
+    m_core.shadow_port.bind(m_shadow->control_export);
+    m_shadow->timing_port.bind(m_memory.timing_export);
+    if (page_life != nullptr) {
+      page_life->set_shadow_machine(&m_shadow->machine());
+      m_shadow->set_observer(page_life);
     }
   } else {
     m_core.os_port.bind(m_os->os_export);

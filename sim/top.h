@@ -11,9 +11,16 @@
 //                           models/host/nested_translator_module.h) --timing_port--> memory
 //   core --nested_port--> nested (invalidations, memslot changes, --check)
 //
+// shadow mode (a guest on a host without EPT/NPT):
+//
+//   core --walker_socket--> shadow (KVM's shadow MMU, the hardware walker over the shadow
+//                           tables, guest kernel, VMM memory:
+//                           models/shadow/shadow_translator_module.h) --timing_port--> memory
+//   core --shadow_port--> shadow (CR3 writes, INVLPG, PTE writes, teardown, memslots)
+//
 // Module names are the statistics' and configuration's words: tlb.*, walker.*, os.*,
 // cache.* (inside memory), sim.* (the core); nested mode has guest.*, host.*, ept.*,
-// vmexits.* instead of os.*.
+// vmexits.* instead of os.*; shadow mode guest.*, host.*, shadow.*, vmexits.*.
 #pragma once
 
 #include <functional>
@@ -24,6 +31,7 @@
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_module.h"
 #include "models/os/os_module.h"
+#include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
 #include "sim/core_module.h"
@@ -34,8 +42,9 @@
 
 namespace pagesim {
 
-// The nested machine's parameters, gathered from the configuration's keys.
+// The nested and shadow machines' parameters, gathered from the configuration's keys.
 host::NestedMachineParams nested_machine_params(const SimParams& params);
+shadow::ShadowMachineParams shadow_machine_params(const SimParams& params);
 
 class Top final : public sc_core::sc_module {
  public:
@@ -58,6 +67,8 @@ class Top final : public sc_core::sc_module {
   std::unique_ptr<os::OsModule> m_os;
   // nested
   std::unique_ptr<host::NestedTranslatorModule> m_nested;
+  // shadow
+  std::unique_ptr<shadow::ShadowTranslatorModule> m_shadow;
   CoreModule m_core;
 };
 

@@ -18,11 +18,18 @@ std::string describe(Gva gva, const Translation& t) {
 
 }  // namespace
 
-bool translations_agree(Gva gva, const Translation& got, const std::optional<Translation>& want) {
-  return want && want->hpa_of(gva.value()) == got.hpa_of(gva.value()) &&
-         want->writable == got.writable && want->user == got.user &&
-         want->executable == got.executable && page_bytes(got.size) <= page_bytes(want->size) &&
-         (!got.dirty || want->dirty);
+bool translations_agree(Gva gva, const Translation& got, const std::optional<Translation>& want,
+                        bool narrower_rights) {
+  if (!want || want->hpa_of(gva.value()) != got.hpa_of(gva.value()) ||
+      page_bytes(got.size) > page_bytes(want->size)) {
+    return false;
+  }
+  if (narrower_rights) {
+    return (!got.writable || want->writable) && (!got.user || want->user) &&
+           (!got.executable || want->executable);
+  }
+  return want->writable == got.writable && want->user == got.user &&
+         want->executable == got.executable && (!got.dirty || want->dirty);
 }
 
 std::string translation_mismatch(std::uint64_t record, AccessKind kind, Gva gva, std::uint16_t pcid,

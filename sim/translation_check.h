@@ -6,6 +6,11 @@
 // no larger than want's (a TLB may hold a page splintered, never merged), and got is not
 // dirty where the tables are clean (a clean entry over a dirty leaf is fine: the next
 // store walks). No translation in the tables (want empty) never agrees.
+//
+// `narrower_rights` (shadow mode): KVM's shadow leaf may allow less than the guest's
+// tables (read-only until the guest PTE is dirty: its emulation of the guest's A/D bits),
+// so got's W, U/S and X need only be implied by want's, and dirty is not compared (the
+// truth from the guest tables carries no dirty flag of the shadow leaf).
 #pragma once
 
 #include <optional>
@@ -17,7 +22,8 @@
 
 namespace pagesim {
 
-bool translations_agree(Gva gva, const Translation& got, const std::optional<Translation>& want);
+bool translations_agree(Gva gva, const Translation& got, const std::optional<Translation>& want,
+                        bool narrower_rights = false);
 
 // The message a mismatch stops the run with: the record, the access, both answers and the
 // structure that answered.

@@ -53,6 +53,26 @@ TEST(TranslationCheck, EveryStaleFieldIsCaught) {
   EXPECT_FALSE(translations_agree(kGva, want, std::nullopt));
 }
 
+TEST(TranslationCheck, ShadowLeavesMayBeNarrowerButNeverWiderOrElsewhere) {
+  Translation want = two_meg();
+  want.dirty = false;  // the truth from the guest tables carries no shadow dirty flag
+  Translation got = want;
+  got.size = PageSize::k4K;  // a guest 2 MiB page on small host pages: small shadow leaves
+  got.page_base = Hpa(want.hpa_of(kGva.value()).value() & ~0xfffULL);
+  got.writable = false;  // read-only until the guest PTE is dirty
+  EXPECT_TRUE(translations_agree(kGva, got, want, true));
+  got.writable = true;
+  got.dirty = true;
+  EXPECT_TRUE(translations_agree(kGva, got, want, true));
+  // Wider than the guest allows: stale.
+  Translation ro = want;
+  ro.writable = false;
+  EXPECT_FALSE(translations_agree(kGva, got, ro, true));
+  // Another page: stale.
+  got.page_base = Hpa(0x90000000);
+  EXPECT_FALSE(translations_agree(kGva, got, want, true));
+}
+
 TEST(TranslationCheck, TheMessageNamesRecordAccessBothAnswersAndStructure) {
   Translation got = two_meg();
   got.page_base = Hpa(0x80000000);

@@ -5,6 +5,7 @@
 
 #include <tlm>
 
+#include "models/shadow/tlb_flush.h"
 #include "sim/access.h"
 #include "sim/address.h"
 #include "sim/cycles.h"
@@ -21,15 +22,18 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
   std::uint16_t pcid = 0;
   std::uint16_t vpid = 0;
   bool traced = false;  // the page --trace-page follows: the translator reports its steps
-  // Result. native: kOk or kPageFault (the core calls the OS and retries). nested: the
-  // translator resolves the miss whole (guest faults, EPT violations): kOk, or kMmio when
-  // the GPA is in no memslot (the access was emulated; nothing to put in the TLB).
+  // Result. native: kOk or kPageFault (the core calls the OS and retries). nested and
+  // shadow: the translator resolves the miss whole (guest faults, EPT violations or shadow
+  // page faults): kOk, or kMmio when the GPA is in no memslot (the access was emulated;
+  // nothing to put in the TLB).
   enum class Outcome : std::uint8_t { kOk, kPageFault, kMmio } outcome = Outcome::kOk;
   Translation translation;
   unsigned fault_level = 0;  // level of the non-present entry on a page fault
   unsigned refs = 0;         // page-table references the walk(s) made
   Cycles cycles{0};          // everything the translation cost: walks, and (nested) faults
-  Cycles fault_cycles{0};    // nested: of which guest faults and VM exits
+  Cycles fault_cycles{0};    // nested, shadow: of which guest faults and VM exits
+  // shadow: what the TLBs must drop before the translation is filled (KVM's flush requests)
+  shadow::TlbFlush flush;
 
   tlm::tlm_extension_base* clone() const override { return new TranslationExt(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override {

@@ -205,6 +205,7 @@ std::string format_table(const std::string& trace_name, const std::vector<ModeRu
   row("  EPT violation", count("vmexits.ept_violation"));
   row("  page fault (shadow)", count("vmexits.page_fault"));
   row("  CR3 write", count("vmexits.cr3_write"));
+  row("  guest PTE write (shadow)", count("vmexits.wp_write"));
   row("  INVLPG", count("vmexits.invlpg"));
   row("  MMIO", count("vmexits.mmio"));
   row("software walks", count("shadow.sw_walks"));
@@ -222,8 +223,8 @@ int run_compare(int argc, char** argv) {
       "thing). TRACE is a file or a gen: spec (docs/trace-format.md). The modes run one\n"
       "after the other; --json is written only when every mode succeeds.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
-      "modes", po::value<std::string>()->default_value("native,nested")->value_name("LIST"),
-      "comma-separated modes: native, nested")(
+      "modes", po::value<std::string>()->default_value("native,nested,shadow")->value_name("LIST"),
+      "comma-separated modes: native, nested, shadow")(
       "json", po::value<std::string>()->value_name("OUT"),
       "write {\"trace\": ..., \"modes\": {MODE: {every statistic}}}")("quiet,q", "print no table")(
       "check", "run every mode with sim.check (see pagesim replay --help)");

@@ -113,7 +113,22 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
     out += line("page faults", grouped(s["os.page_faults"]),
                 grouped(s["os.page_table_pages"]) + " page-table pages");
   }
-  if (s.has("guest.page_faults")) {
+  if (s.has("shadow.page_faults")) {
+    // shadow: KVM's shadow MMU at work.
+    out += line("guest page faults", grouped(s["guest.page_faults"]),
+                grouped(s["guest.page_table_pages"]) + " guest page-table pages");
+    out += line("shadow page faults", grouped(s["shadow.page_faults"]),
+                grouped(s["shadow.sw_walks"]) + " software walks of the guest tables");
+    out += line("shadow pages created", grouped(s["shadow.pages_created"]),
+                grouped(s["shadow.zaps"]) + " zapped");
+    out += line("guest page-table writes", grouped(s["shadow.wp_writes"]),
+                "unsync " + grouped(s["shadow.unsync"]) + "  sync " + grouped(s["shadow.sync"]));
+    out += line("host page faults", grouped(s["host.page_faults"]));
+    out += line("VM exits", grouped(s["vmexits.total"]),
+                "page fault " + grouped(s["vmexits.page_fault"]) + "  CR3 " +
+                    grouped(s["vmexits.cr3_write"]) + "  INVLPG " + grouped(s["vmexits.invlpg"]) +
+                    "  MMIO " + grouped(s["vmexits.mmio"]));
+  } else if (s.has("guest.page_faults")) {
     // nested: the 2D walk's split, the savings of each cache, the faults of each layer.
     out += line("references guest / EPT", "",
                 grouped(s["walker.refs.guest"]) + " / " + grouped(s["walker.refs.host"]));

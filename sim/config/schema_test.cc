@@ -70,8 +70,8 @@ TEST(Config, ImpossibleValuesNameTheKey) {
   {
     Configuration c;
     EXPECT_NE(error_of([&] {
-                c.set("mode=shadow");
-              }).find("mode: 'shadow' is not one of: native, nested"),
+                c.set("mode=bogus");
+              }).find("mode: 'bogus' is not one of: native, nested, shadow"),
               std::string::npos);
   }
   {
