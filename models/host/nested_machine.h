@@ -15,8 +15,9 @@
 // GuestPhysicalMemory::take_cycles); on an EPT violation the hypervisor maps the GPA; then
 // walk again, until the walk succeeds or the GPA turns out to be MMIO (the access is then
 // emulated: no translation). A store whose walk succeeds through a leaf without W (a
-// read-only memslot's) is an EPT violation for the write: an MMIO exit too. The guest's address space `pcid` gets its root table on its
-// first touch (charged to that touch). The TLB is the caller's: touch() is the miss path.
+// read-only memslot's) is an EPT violation for the write: an MMIO exit too. The guest's
+// address space `pcid` gets its root table on its first touch (charged to that touch). The
+// TLB is the caller's: touch() is the miss path.
 //
 // Memslot events go through the hypervisor (hypervisor().remove_memslot etc.); the zapped
 // range comes back, and remove_memslot / move_memslot here also flush the walker's caches
