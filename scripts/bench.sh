@@ -4,9 +4,10 @@
 #   scripts/bench.sh [BUILD_DIR]        (BENCH_COUNT=N for another trace length)
 # Cases: (a) sequential, TLB-friendly: 8-byte steps through 64 MiB (every 512th access
 # touches a new page); (b) uniform random 8-byte-aligned addresses over 64 GiB (almost
-# every access misses the TLBs, and most fault in a new page). Each in native mode and in
-# nested mode (a guest of 96 GiB on the default host: every miss is a 2D walk, every first
-# touch a guest page fault, an EPT violation and a host page fault).
+# every access misses the TLBs, and most fault in a new page). Each in native, nested and
+# shadow mode (a guest of 96 GiB on the default host. nested: every miss is a 2D walk,
+# every first touch a guest page fault, an EPT violation and a host page fault; shadow:
+# every first touch two shadow page faults, a guest page fault and a host page fault).
 # "state B/page" is the peak resident memory above that of a one-access replay, divided
 # by the pages the run touched (os.page_faults; nested: guest.page_faults): what the
 # simulator keeps per page.
@@ -57,3 +58,6 @@ run "native uniform 64GiB" "$rnd"
 nested=(--set mode=nested --set vm.memory=96GiB)
 run "nested sequential" "$seq" "${nested[@]}"
 run "nested uniform 64GiB" "$rnd" "${nested[@]}"
+shadow=(--set mode=shadow --set vm.memory=96GiB)
+run "shadow sequential" "$seq" "${shadow[@]}"
+run "shadow uniform 64GiB" "$rnd" "${shadow[@]}"
