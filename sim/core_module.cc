@@ -147,6 +147,43 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
         m_page_life->invlpg(position);
       }
       return Cycles();
+    case traces::EventOp::kPteUnmap:
+    case traces::EventOp::kPteRemap: {
+      // The (guest) kernel changes the PTE of the page in the current address space; as on
+      // hardware, TLB and paging-structure-cache entries stay until the trace's !invlpg.
+      const Gva gva(r.address);
+      const bool unmap = r.op == traces::EventOp::kPteUnmap;
+      if (m_machine != nullptr) {
+        unmap ? (void)m_machine->guest_os().unmap(m_asid, gva)
+              : (void)m_machine->guest_os().remap(m_asid, gva);
+      } else {
+        unmap ? m_os->unmap(m_asid, gva) : m_os->remap(m_asid, gva);
+      }
+      return Cycles();
+    }
+    case traces::EventOp::kExit: {
+      // Teardown (exit_mmap); Linux flushes the PCID before it serves another mm: here its
+      // TLB and paging-structure-cache entries go at once. The id's next use is a fresh
+      // address space.
+      if (r.address >= 4096) {
+        throw std::runtime_error("trace record " + std::to_string(position) + ": !exit " +
+                                 std::to_string(r.address) +
+                                 ": address-space ids are PCIDs, 0 to 4095");
+      }
+      const auto asid = static_cast<std::uint16_t>(r.address);
+      m_tlbs->invalidate_pcid(asid, m_vpid);
+      if (m_machine != nullptr) {
+        m_machine->guest_os().destroy_address_space(asid);
+        m_machine->walker().invalidate_pcid(asid, m_vpid);
+      } else {
+        m_os->destroy_address_space(asid);
+        m_walker_control->invalidate_pcid(asid);
+        if (asid == m_asid) {
+          m_root = m_os->address_space_root(m_asid);
+        }
+      }
+      return Cycles();
+    }
     case traces::EventOp::kMemslotAdd:
     case traces::EventOp::kMemslotDelete:
     case traces::EventOp::kMemslotMove:
@@ -162,10 +199,12 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
 
 void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t position) const {
   const char* takes =
-      m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg and !memslot)"
+      m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg, !ptewrite, !exit "
+                                         "and !memslot)"
       : m_params.mode == Mode::kShadow ? " (shadow mode takes !cr3, !invlpg, !ptewrite, !exit "
                                          "and !memslot)"
-                                       : " (native mode takes !cr3 and !invlpg)";
+                                       : " (native mode takes !cr3, !invlpg, !ptewrite and "
+                                         "!exit)";
   throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
                            std::string(traces::event_name(r.op)) + "' is not supported in mode " +
                            std::string(config::enum_name(m_params.mode)) + takes);

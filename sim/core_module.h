@@ -17,7 +17,9 @@
 //
 // Events: `!cr3 ID` switches to address space ID (its PCID; entries of other PCIDs stay),
 // `!invlpg GVA` invalidates that page's TLB entries and the current PCID's
-// paging-structure-cache entries. nested mode adds `!memslot add|del|move` (the
+// paging-structure-cache entries, `!ptewrite GVA unmap|remap` changes the kernel's PTE
+// (entries stay until the trace's !invlpg), `!exit ID` tears an address space down (its
+// PCID's entries dropped). nested mode adds `!memslot add|del|move` (the
 // hypervisor changes the slots; del and move zap EPT leaves, then INVEPT: the walker's
 // caches and every TLB entry of the VM's VPID). shadow mode takes `!cr3`, `!invlpg`,
 // `!ptewrite`, `!exit` and `!memslot`, each through KVM's shadow MMU (VM exits whose cycles

@@ -187,6 +187,41 @@ TEST(Events, Cr3SwitchesAddressSpacesTaggedByPcidAndInvlpgDropsOnePage) {
   EXPECT_EQ(s["walker.refs_per_walk[4]"], 3);
 }
 
+TEST(Events, PteWritesAndTeardownInNativeMode) {
+  TempDir dir;
+  // Three pages mapped; a's PTE cleared then INVLPG (as the kernel flushes): the next access
+  // faults again. b remapped then INVLPG: a new frame, no fault (the PTE is present).
+  // Address space 0 torn down: its TLB entries go, and c's next access faults in a fresh
+  // address space (4 new table pages). --check holds throughout.
+  const std::string t =
+      "R 0x10000\nR 0x11000\nR 0x12000\n"
+      "!ptewrite 0x10000 unmap\n!invlpg 0x10000\nR 0x10000\n"
+      "!ptewrite 0x11000 remap\n!invlpg 0x11000\nR 0x11000\n"
+      "!exit 0\nR 0x12000\n";
+  auto s = replay(dir, t, "--check");
+  EXPECT_EQ(s["os.page_faults"], 3 + 1 + 1);   // first touches, a after unmap, c after exit
+  EXPECT_EQ(s["os.page_table_pages"], 4 + 4);  // a fresh root and its tables after !exit
+  EXPECT_EQ(s["os.mapped_pages_4k"], 3 + 1 + 1);
+  EXPECT_GE(s["sim.checks"], 6);
+}
+
+TEST(Events, PteWritesAndTeardownInNestedMode) {
+  TempDir dir;
+  // The same in a guest: the guest kernel's changes; an unmapped page's refault maps a new
+  // guest frame (another GPA: one more EPT violation); the remapped page's new frame is
+  // another GPA too (one more violation, no guest fault); after !exit the fresh address
+  // space's tables and c refault (4 tables + 1 page: 5 violations).
+  const std::string t =
+      "R 0x10000\nR 0x11000\nR 0x12000\n"
+      "!ptewrite 0x10000 unmap\n!invlpg 0x10000\nR 0x10000\n"
+      "!ptewrite 0x11000 remap\n!invlpg 0x11000\nR 0x11000\n"
+      "!exit 0\nR 0x12000\n";
+  auto s = replay(dir, t, "--check --set mode=nested");
+  EXPECT_EQ(s["guest.page_faults"], 3 + 1 + 1);
+  EXPECT_EQ(s["ept.violations"], (3 + 4) + 1 + 1 + (4 + 1));
+  EXPECT_GE(s["sim.checks"], 6);
+}
+
 TEST(Events, AnEventTheModeDoesNotModelIsAnErrorNamingTheRecord) {
   TempDir dir;
   write_text(dir.file("t.trace"), "R 0x1000\n!memslot add 1 0x100000 4096\n");
