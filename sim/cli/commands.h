@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ int run_compare(int argc, char** argv);
 void add_config_options(boost::program_options::options_description& desc);
 // Defaults < --config file < --set overrides, then validate(). Throws config::ConfigError.
 void load_configuration(Configuration& c, const boost::program_options::variables_map& vm);
+
+// The command line of a command that takes one TRACE (replay, compare): parses argv into
+// `vm` with `desc` and a positional TRACE. Returns the exit status when the command is done
+// already (--help printed: 0; a usage error or no TRACE, reported on stderr naming
+// `command`: kExitUsage), nullopt to go on.
+std::optional<int> parse_trace_command(const char* command,
+                                       const boost::program_options::options_description& desc,
+                                       int argc, char** argv,
+                                       boost::program_options::variables_map& vm);
 
 // Throws OutputError if `path` could not be written later (its folder is missing or not
 // writable), so a long run does not fail only at the end.

@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "sim/atomic_file.h"
 #include "sim/cli/commands.h"
@@ -26,6 +27,34 @@ void load_configuration(Configuration& c, const po::variables_map& vm) {
     }
   }
   c.validate();
+}
+
+std::optional<int> parse_trace_command(const char* command, const po::options_description& desc,
+                                       int argc, char** argv, po::variables_map& vm) {
+  po::options_description hidden;
+  hidden.add_options()("trace", po::value<std::string>());
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "pagesim " << command << ": " << e.what() << "\n(see pagesim " << command
+              << " --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help") != 0) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (vm.count("trace") == 0) {
+    std::cerr << "pagesim " << command << ": no trace given (see pagesim " << command
+              << " --help)\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
 }
 
 void check_output_path(const std::string& path) {

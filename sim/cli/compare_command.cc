@@ -229,27 +229,9 @@ int run_compare(int argc, char** argv) {
       "write {\"trace\": ..., \"modes\": {MODE: {every statistic}}}")("quiet,q", "print no table")(
       "check", "run every mode with sim.check (see pagesim replay --help)");
   add_config_options(desc);
-  po::options_description hidden;
-  hidden.add_options()("trace", po::value<std::string>());
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("trace", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pagesim compare: " << e.what() << "\n(see pagesim compare --help)\n";
-    return kExitUsage;
-  }
-  if (vm.count("help") != 0) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  if (vm.count("trace") == 0) {
-    std::cerr << "pagesim compare: no trace given (see pagesim compare --help)\n";
-    return kExitUsage;
+  if (const auto status = parse_trace_command("compare", desc, argc, argv, vm)) {
+    return *status;
   }
   const std::vector<std::string> modes = split_modes(vm["modes"].as<std::string>());
   if (modes.empty()) {

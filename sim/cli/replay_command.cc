@@ -40,28 +40,9 @@ int run_replay(int argc, char** argv) {
       "decimal) as it happens: TLB misses, guest page faults, EPT violations, host faults, "
       "EPT installs, TLB fills, invalidations");
   add_config_options(desc);
-  po::options_description hidden;
-  hidden.add_options()("trace", po::value<std::string>());
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("trace", 1);
-
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pagesim replay: " << e.what() << "\n(see pagesim replay --help)\n";
-    return kExitUsage;
-  }
-  if (vm.count("help") != 0) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  if (vm.count("trace") == 0) {
-    std::cerr << "pagesim replay: no trace given (see pagesim replay --help)\n";
-    return kExitUsage;
+  if (const auto status = parse_trace_command("replay", desc, argc, argv, vm)) {
+    return *status;
   }
   std::string progress_mode = vm["progress"].as<std::string>();
   if (progress_mode != "auto" && progress_mode != "always" && progress_mode != "never") {

@@ -1,0 +1,95 @@
+// The SystemC shell of a whole virtualized machine (the plain-C++ NestedMachine or
+// ShadowMachine) behind the core's walker socket.
+//
+//   core --b_transport(gp + TranslationExt)--> translate_socket
+//   translator --timing_port: a direct call per page-table reference--> memory (caches)
+//   core --control_export--> the machine (events, --check, --trace-page)
+//
+// One b_transport resolves a TLB miss whole (Machine::touch: the walk, the guest's faults,
+// the hypervisor's VM exits, the retries) and annotates its cycles on the caller's delay;
+// the TranslationExt carries back the translation or MMIO and, for a machine whose touch
+// result has one (shadow), the TLB flush to apply before the fill. It never waits: loosely
+// timed, the core's quantum keeper synchronises. Host memory (contents) is the memory
+// module's.
+//
+// Machine needs: Machine(const Params&, mem::PhysicalMemory&, mem::MemoryTiming*,
+// stats::Group*), and touch(Gva, AccessKind, pcid, Observer*) returning a result with
+// outcome (kOk or kMmio), translation, walk.refs, cycles, walk_cycles.
+#pragma once
+
+#include <tlm_utils/simple_target_socket.h>
+
+#include <systemc>
+#include <tlm>
+
+#include "models/mem/memory_module.h"
+#include "sim/time.h"
+#include "sim/translation_ext.h"
+
+namespace pagesim {
+
+// Control of the machine outside a translation.
+template <class Machine, class Observer>
+class MachineControlIf : public virtual sc_core::sc_interface {
+ public:
+  virtual Machine& machine() = 0;
+  // The observer told the steps of traced translations (--trace-page); null: none.
+  virtual void set_observer(Observer* observer) = 0;
+};
+
+template <class Machine, class Params, class Observer>
+class TranslatorModule final : public sc_core::sc_module,
+                               public MachineControlIf<Machine, Observer>,
+                               private mem::MemoryTiming {
+ public:
+  tlm_utils::simple_target_socket<TranslatorModule> translate_socket{"translate_socket"};
+  sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
+  sc_core::sc_export<MachineControlIf<Machine, Observer>> control_export{"control_export"};
+
+  // The machine's statistics go under `stats_parent`.
+  TranslatorModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
+                   const CycleClock& clock, stats::Group* stats_parent)
+      : sc_core::sc_module(name), m_clock(clock), m_machine(params, memory, this, stats_parent) {
+    translate_socket.register_b_transport(this, &TranslatorModule::b_transport);
+    control_export.bind(*this);
+  }
+
+  Machine& machine() override { return m_machine; }
+  void set_observer(Observer* observer) override { m_observer = observer; }
+
+ private:
+  void end_of_elaboration() override { m_timing = &timing_port->timing(); }
+
+  void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
+    auto* ext = gp.template get_extension<TranslationExt>();
+    if (ext == nullptr) {
+      gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+      return;
+    }
+    const auto t =
+        m_machine.touch(ext->gva, ext->kind, ext->pcid, ext->traced ? m_observer : nullptr);
+    using Outcome = decltype(t.outcome);
+    ext->outcome =
+        t.outcome == Outcome::kOk ? TranslationExt::Outcome::kOk : TranslationExt::Outcome::kMmio;
+    ext->translation = t.translation;
+    ext->fault_level = 0;
+    ext->refs = t.walk.refs;
+    ext->cycles = t.cycles;
+    ext->fault_cycles = t.cycles - t.walk_cycles;
+    if constexpr (requires { t.flush; }) {
+      ext->flush = t.flush;
+    }
+    delay += m_clock.to_time(t.cycles);
+    gp.set_response_status(tlm::TLM_OK_RESPONSE);
+  }
+
+  // MemoryTiming: the memory module's timing, one direct call per page-table reference.
+  Cycles access(Hpa hpa, bool write) override { return m_timing->access(hpa, write); }
+
+  const CycleClock& m_clock;
+  mem::MemoryTiming* m_timing = nullptr;
+  Observer* m_observer = nullptr;
+  Machine m_machine;
+};
+
+}  // namespace pagesim
