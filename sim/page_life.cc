@@ -131,8 +131,10 @@ void PageLife::invlpg(std::uint64_t record) {
 
 void PageLife::memslot_zap(std::uint64_t record, const char* what, host::GpaRange zapped) {
   m_record = record;
-  line() << "!memslot " << what << ": EPT leaves of GPA [" << hex(zapped.begin.value()) << ", "
-         << hex(zapped.end.value()) << ") zapped; INVEPT drops every TLB entry of the VM\n";
+  line() << "!memslot " << what << ": the " << (m_shadow != nullptr ? "shadow" : "EPT")
+         << " entries of GPA [" << hex(zapped.begin.value()) << ", " << hex(zapped.end.value())
+         << ") zapped; the VM's TLB entries flushed" << (m_shadow != nullptr ? "" : " (INVEPT)")
+         << "\n";
 }
 
 void PageLife::finish() {
