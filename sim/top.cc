@@ -22,28 +22,34 @@ std::uint64_t huge_page_bytes(const SimParams& p) {
 
 }  // namespace
 
-host::NestedMachineParams nested_machine_params(const SimParams& p) {
-  host::NestedMachineParams m;
+namespace {
+
+// The keys both virtualized machines read: the VM, its exits, the host and guest kernels,
+// the (guest or shadow) paging-structure caches.
+template <class MachineParams>
+MachineParams vm_machine_params(const SimParams& p) {
+  MachineParams m;
   m.vm = p.vm;
   m.vmexit = p.vmexit;
   m.host = p.host;
   m.guest = p.guest.os(p.vm);
   m.guest_levels = p.guest.levels;
-  m.ept = p.ept;
   m.walker = p.walker;
+  return m;
+}
+
+}  // namespace
+
+host::NestedMachineParams nested_machine_params(const SimParams& p) {
+  auto m = vm_machine_params<host::NestedMachineParams>(p);
+  m.ept = p.ept;
   m.nested = p.nested_walker;
   return m;
 }
 
 shadow::ShadowMachineParams shadow_machine_params(const SimParams& p) {
-  shadow::ShadowMachineParams m;
-  m.vm = p.vm;
-  m.vmexit = p.vmexit;
-  m.host = p.host;
-  m.guest = p.guest.os(p.vm);
-  m.guest_levels = p.guest.levels;
+  auto m = vm_machine_params<shadow::ShadowMachineParams>(p);
   m.shadow = p.shadow;
-  m.walker = p.walker;
   return m;
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace pagesim::testing {
 
@@ -100,6 +101,24 @@ inline std::map<std::string, double> replay(const TempDir& dir, const std::strin
                                dir.file("s.csv") + " " + options));
   EXPECT_EQ(r.status, 0) << r.output;
   return read_csv_stats(dir.file("s.csv"));
+}
+
+// `replay --check` of every generator pattern (loads, stores, fetches over 256 MiB) with
+// each of `configurations` (extra options after `mode_options`): each run exits 0, and every
+// access was checked at least once (a split access checks twice).
+inline void check_every_pattern(const TempDir& dir, const std::string& mode_options,
+                                const std::vector<std::string>& configurations) {
+  for (const char* pattern : {"sequential", "strided", "uniform", "zipf", "pointer_chase"}) {
+    for (const std::string& extra : configurations) {
+      const std::string spec = std::string("gen:") + pattern +
+                               ":count=20000,footprint=256MiB,writes=0.3,fetches=0.1,seed=7";
+      auto r = run_command(pagesim("replay " + spec + " --check -q --csv " + dir.file("c.csv") +
+                                   " " + mode_options + " " + extra));
+      ASSERT_EQ(r.status, 0) << pattern << " " << extra << "\n" << r.output;
+      auto s = read_csv_stats(dir.file("c.csv"));
+      EXPECT_GE(s["sim.checks"], s["sim.accesses"]) << pattern << " " << extra;
+    }
+  }
 }
 
 }  // namespace pagesim::testing

@@ -15,6 +15,7 @@
 #include <iterator>
 #include <string>
 
+#include "sim/hex.h"
 #include "tests/cli_harness.h"
 
 namespace pagesim::testing {
@@ -23,12 +24,6 @@ namespace {
 constexpr std::uint64_t kBase = 0x7f0000000000;  // 512 GiB aligned: a fresh PML4 slot
 const std::string kNested = "--set mode=nested ";
 const std::string kCachesOff = "--set walker.pwc.enabled=false --set walker.ept_pwc.enabled=false ";
-
-std::string hex(std::uint64_t v) {
-  std::ostringstream os;
-  os << "0x" << std::hex << v;
-  return os.str();
-}
 
 // The references of one successful walk of a mapped page: the walker.refs of "touch A,
 // INVLPG A, touch A" minus those of "touch A" (the INVLPG empties the TLB entry and, with
@@ -229,22 +224,10 @@ TEST(Nested, BadMemslotEventsNameTheRecord) {
 
 TEST(Nested, CheckPassesOnEveryGeneratorPattern) {
   TempDir dir;
-  for (const char* pattern : {"sequential", "strided", "uniform", "zipf", "pointer_chase"}) {
-    for (const std::string& extra :
-         {std::string(""), std::string("--set guest.thp=2m --set host.thp=2m"),
-          std::string("--set walker.ntlb.enabled=true --set walker.pte_cache.enabled=true "
-                      "--set guest.levels=5 --set ept.levels=5 --set ept.ad_bits=false")}) {
-      const std::string spec = std::string("gen:") + pattern +
-                               ":count=20000,footprint=256MiB,writes=0.3,fetches=0.1,seed=7";
-      auto r = run_command(pagesim("replay " + spec + " --check -q --csv " + dir.file("c.csv") +
-                                   " " + kNested + extra));
-      ASSERT_EQ(r.status, 0) << pattern << " " << extra << "\n" << r.output;
-      auto s = read_csv_stats(dir.file("c.csv"));
-      // Every access was translated by a TLB hit or a walk, each checked (a split access
-      // checks twice).
-      EXPECT_GE(s["sim.checks"], s["sim.accesses"]) << pattern;
-    }
-  }
+  check_every_pattern(dir, kNested,
+                      {"", "--set guest.thp=2m --set host.thp=2m",
+                       "--set walker.ntlb.enabled=true --set walker.pte_cache.enabled=true "
+                       "--set guest.levels=5 --set ept.levels=5 --set ept.ad_bits=false"});
 }
 
 TEST(Nested, TracePageShowsTheFaultInPathInOrder) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "sim/hex.h"
 #include "tests/cli_harness.h"
 
 namespace pagesim::testing {
@@ -20,12 +21,6 @@ namespace {
 
 constexpr std::uint64_t kBase = 0x7f0000000000;  // 512 GiB aligned: a fresh PML4 slot
 const std::string kShadow = "--set mode=shadow ";
-
-std::string hex(std::uint64_t v) {
-  std::ostringstream os;
-  os << "0x" << std::hex << v;
-  return os.str();
-}
 
 // `rounds` switches to address space 1 and back to 0, touching one page in each.
 std::string cr3_trace(int rounds) {
@@ -147,21 +142,11 @@ TEST(Shadow, CachedShadowRootsAreBuiltOnceUncachedOnEveryCr3Write) {
 
 TEST(Shadow, CheckPassesOnEveryGeneratorPattern) {
   TempDir dir;
-  for (const char* pattern : {"sequential", "strided", "uniform", "zipf", "pointer_chase"}) {
-    for (const std::string& extra :
-         {std::string(""), std::string("--set shadow.wp_policy=emulate --set guest.thp=2m"),
-          std::string("--set shadow.cache_roots=false --set guest.levels=5 --set host.thp=2m"),
-          std::string("--set shadow.aging=true --set shadow.aging_interval=100 "
-                      "--set shadow.max_pages=64")}) {
-      const std::string spec = std::string("gen:") + pattern +
-                               ":count=20000,footprint=256MiB,writes=0.3,fetches=0.1,seed=7";
-      auto r = run_command(pagesim("replay " + spec + " --check -q --csv " + dir.file("c.csv") +
-                                   " " + kShadow + extra));
-      ASSERT_EQ(r.status, 0) << pattern << " " << extra << "\n" << r.output;
-      auto s = read_csv_stats(dir.file("c.csv"));
-      EXPECT_GE(s["sim.checks"], s["sim.accesses"]) << pattern;
-    }
-  }
+  check_every_pattern(dir, kShadow,
+                      {"", "--set shadow.wp_policy=emulate --set guest.thp=2m",
+                       "--set shadow.cache_roots=false --set guest.levels=5 --set host.thp=2m",
+                       "--set shadow.aging=true --set shadow.aging_interval=100 "
+                       "--set shadow.max_pages=64"});
 }
 
 TEST(Shadow, CheckHoldsAcrossGuestPteChangesAndTeardown) {

@@ -304,24 +304,12 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 auto PageTableOs<Va, Pa, Memory, Frames>::lookup(std::uint16_t asid, Va va) const
     -> std::optional<Mapping> {
-  namespace pte = walker::pte;
-  if (asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
+  const std::optional<Leaf> leaf = find_leaf(asid, va);
+  if (!leaf) {
     return std::nullopt;
   }
-  const std::uint64_t v = va.value();
-  std::uint64_t table = m_roots[asid];
-  for (unsigned level = m_levels; level >= pte::kPt; --level) {
-    const std::uint64_t entry = m_memory.read_u64(Pa(table | pte::entry_offset(v, level)));
-    if ((entry & pte::kPresent) == 0) {
-      return std::nullopt;
-    }
-    if (pte::is_leaf(entry, level)) {
-      const PageSize size = pte::leaf_page_size(level);
-      return Mapping{Pa(entry & pte::page_address_mask(size)), size};
-    }
-    table = entry & pte::kAddressMask;
-  }
-  return std::nullopt;  // not reached: every PT entry is a leaf
+  const PageSize size = walker::pte::leaf_page_size(leaf->level);
+  return Mapping{Pa(leaf->raw & walker::pte::page_address_mask(size)), size};
 }
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
