@@ -79,6 +79,12 @@ TEST(Record, CheckEvent) {
   EXPECT_STREQ(check_event(Record::event(EventOp::kMadviseCold, 0x1000, 0)), "madvise length is 0");
   EXPECT_STREQ(check_event(Record::event(EventOp::kBalloonDeflate, 0)),
                "balloon change of 0 pages");
+  EXPECT_EQ(check_event(Record::event(EventOp::kVm, 0)), nullptr);
+  EXPECT_EQ(check_event(Record::event(EventOp::kVm, kMaxVms - 1)), nullptr);
+  EXPECT_STREQ(check_event(Record::event(EventOp::kVm, kMaxVms)), "VM index is not below 256");
+  EXPECT_STREQ(check_event(Record::event(EventOp::kVm, ~0ULL)), "VM index is not below 256");
+  EXPECT_STREQ(check_event(Record::event(EventOp::kVm, 1, 1)),
+               "argument given that the event does not take");
 }
 
 // --- Text form ---------------------------------------------------------------------------
@@ -120,7 +126,10 @@ INSTANTIATE_TEST_SUITE_P(
                   Record::event(EventOp::kMadvisePageout, 0x1000, 4100)},
         ParseCase{"!madvise cold 0 0x1000\n", Record::event(EventOp::kMadviseCold, 0, 4096)},
         ParseCase{"!balloon inflate 256\n", Record::event(EventOp::kBalloonInflate, 256)},
-        ParseCase{"!balloon deflate 0x10\n", Record::event(EventOp::kBalloonDeflate, 16)}));
+        ParseCase{"!balloon deflate 0x10\n", Record::event(EventOp::kBalloonDeflate, 16)},
+        ParseCase{"!vm 0\n", Record::event(EventOp::kVm, 0)},
+        ParseCase{"!vm 3  # the fourth VM\n", Record::event(EventOp::kVm, 3)},
+        ParseCase{"\t!vm 0xff\r\n", Record::event(EventOp::kVm, 255)}));
 
 TEST(TextEvents, InOrderWithAccesses) {
   EXPECT_EQ(parse("R 0x1000\n"
@@ -153,16 +162,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ErrorCase{"R 0x1000\n# c\n\n!foo 1\n",
                   "t.trace:4: unknown event '!foo' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon)"},
+                  "!exit, !madvise, !balloon, !vm)"},
         ErrorCase{"!\n",
                   "t.trace:1: unknown event '!' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon)"},
+                  "!exit, !madvise, !balloon, !vm)"},
         ErrorCase{"! cr3 1\n",
                   "t.trace:1: unknown event '!' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon)"},
+                  "!exit, !madvise, !balloon, !vm)"},
         ErrorCase{"!CR3 1\n",
                   "t.trace:1: unknown event '!CR3' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon)"},
+                  "!exit, !madvise, !balloon, !vm)"},
         ErrorCase{"!memslot\n",
                   "t.trace:1: '!memslot': missing operation (expected add, del, move: !memslot "
                   "add <id> <gpa> <size> [ro])"},
@@ -248,7 +257,19 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.trace:1: '!balloon': bad <pages> '1M' (expected 0x-hex or decimal, at most "
                   "64 bits)"},
         ErrorCase{"!balloon deflate 0\n",
-                  "t.trace:1: '!balloon deflate': balloon change of 0 pages"}));
+                  "t.trace:1: '!balloon deflate': balloon change of 0 pages"},
+        ErrorCase{"R 0x1000\n!vm 1\nR 0x2000\n!vm 256\n",
+                  "t.trace:4: '!vm': VM index is not below 256"},
+        ErrorCase{"!vm 0x100\n", "t.trace:1: '!vm': VM index is not below 256"},
+        ErrorCase{"!vm\n", "t.trace:1: '!vm': missing <index> (expected !vm <index>)"},
+        ErrorCase{"!vm one\n",
+                  "t.trace:1: '!vm': bad <index> 'one' (expected 0x-hex or decimal, at most 64 "
+                  "bits)"},
+        ErrorCase{"!vm 1 2\n",
+                  "t.trace:1: '!vm': unexpected '2' after the arguments (expected !vm <index>)"},
+        ErrorCase{"!VM 1\n",
+                  "t.trace:1: unknown event '!VM' (events: !memslot, !cr3, !invlpg, !ptewrite, "
+                  "!exit, !madvise, !balloon, !vm)"}));
 
 // --- Round trips ---------------------------------------------------------------------------
 
@@ -276,7 +297,9 @@ std::vector<Record> mixed_with_events() {
       Record::event(EventOp::kMadviseCold, 0xffffffffff000, 4096),
       Record::event(EventOp::kBalloonInflate, 256),
       Record::event(EventOp::kBalloonDeflate, ~0ULL),
+      Record::event(EventOp::kVm, 255),
       {0x8000000000000000, 4096, W},
+      Record::event(EventOp::kVm, 0),
       Record::event(EventOp::kExit, 1),
       Record::event(EventOp::kCr3, ~0ULL),
   };
@@ -288,6 +311,9 @@ std::vector<Record> mixed_with_events() {
     }
     if (i % 41 == 0) {
       records.push_back(Record::event(EventOp::kCr3, i));
+    }
+    if (i % 59 == 0) {
+      records.push_back(Record::event(EventOp::kVm, i % 3));
     }
   }
   records.push_back(Record::event(EventOp::kExit, 0));
@@ -331,6 +357,8 @@ TEST(EventRoundTrip, CanonicalTextSpelling) {
                  Record::event(EventOp::kMadviseCold, 0, 4096),
                  Record::event(EventOp::kBalloonInflate, 256),
                  Record::event(EventOp::kBalloonDeflate, 1),
+                 Record::event(EventOp::kVm, 0),
+                 Record::event(EventOp::kVm, 255),
                  {0x1000, 8, R}});
   EXPECT_EQ(read_bytes(dir.file("t.trace")),
             "!memslot add 3 0x100000 2MiB ro\n"
@@ -347,7 +375,70 @@ TEST(EventRoundTrip, CanonicalTextSpelling) {
             "!madvise cold 0x0 4KiB\n"
             "!balloon inflate 256\n"
             "!balloon deflate 1\n"
+            "!vm 0\n"
+            "!vm 255\n"
             "R 0x1000\n");
+}
+
+TEST(VmEvents, TextAndBinaryRoundTrip) {
+  // Two VMs' accesses in one stream: `!vm` parses (decimal or 0x-hex) to kVm with the index
+  // in `address`, in place among the accesses; text -> binary -> text gives the same records
+  // and the same canonical bytes.
+  ScratchDir dir;
+  write_bytes(dir.file("a.trace"),
+              "R 0x1000\n"
+              "!vm 1\n"
+              "R 0x1000\n"
+              "W 0x2000 16\n"
+              "!vm 0x0\n"
+              "X 0x3000\n"
+              "!vm 0xff   # the last index\n");
+  const std::vector<Record> records = {{0x1000, 8, R},
+                                       Record::event(EventOp::kVm, 1),
+                                       {0x1000, 8, R},
+                                       {0x2000, 16, W},
+                                       Record::event(EventOp::kVm, 0),
+                                       {0x3000, 8, X},
+                                       Record::event(EventOp::kVm, 255)};
+  ASSERT_EQ(read_all(dir.file("a.trace")), records);
+  write_records(dir.file("b.pgt"), Format::kBinary, records);
+  EXPECT_EQ(read_all(dir.file("b.pgt")), records);
+  EXPECT_EQ(open_trace(dir.file("b.pgt"))->record_count(), records.size());
+  write_records(dir.file("c.trace"), Format::kText, read_all(dir.file("b.pgt")));
+  const std::string canonical =
+      "R 0x1000\n!vm 1\nR 0x1000\nW 0x2000 16\n!vm 0\nX 0x3000\n!vm 255\n";
+  EXPECT_EQ(read_bytes(dir.file("c.trace")), canonical);
+  write_records(dir.file("d.trace"), Format::kText, read_all(dir.file("a.trace")));
+  EXPECT_EQ(read_bytes(dir.file("d.trace")), canonical);
+  write_records(dir.file("e.pgt"), Format::kBinary, read_all(dir.file("c.trace")));
+  EXPECT_EQ(read_bytes(dir.file("e.pgt")), read_bytes(dir.file("b.pgt")));
+}
+
+TEST(VmEvents, BinaryEncoding) {
+  // kVm is op 14: tag 3 | 14 << 2 = 0x3b, flags 0, the index as a varint; outside the
+  // delta chain like every event.
+  ScratchDir dir;
+  write_records(dir.file("t.pgt"), Format::kBinary,
+                {{0x1000, 8, R}, Record::event(EventOp::kVm, 200), {0xff8, 3, W}});
+  const std::string bytes = read_bytes(dir.file("t.pgt"));
+  std::string stream(4096, '\0');
+  const std::size_t n =
+      ZSTD_decompress(stream.data(), stream.size(), bytes.data() + 32, bytes.size() - 32);
+  ASSERT_FALSE(ZSTD_isError(n));
+  stream.resize(n);
+  EXPECT_EQ(stream, std::string("\x0c\x80\x40", 3) + std::string("\x3b\x00\xc8\x01", 4) +
+                        std::string("\x1d\x0f\x03", 3));
+}
+
+TEST(VmEvents, WritersRefuseAnIndexOf256) {
+  ScratchDir dir;
+  for (Format format : {Format::kText, Format::kBinary}) {
+    const std::string path = dir.file(format == Format::kText ? "t.trace" : "t.pgt");
+    auto writer = create_writer(path, format);
+    EXPECT_THAT(trace_error_of(
+                    [&] { writer->write(std::vector<Record>{Record::event(EventOp::kVm, 256)}); }),
+                HasSubstr("event 'vm' (op 14): VM index is not below 256"));
+  }
 }
 
 TEST(EventRoundTrip, EventsLeaveTheAccessDeltasAlone) {
@@ -529,8 +620,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         StreamCase{std::string("\x0c\x02\x03\x00", 4),
                    "record 1 (decoded byte 2): tag 0x03: event op 0 is not defined in format 1.1"},
-        StreamCase{std::string("\x3b\x00\x01", 3),
-                   "record 0 (decoded byte 0): tag 0x3b: event op 14 is not defined in format 1.1 "
+        StreamCase{std::string("\x3f\x00\x01", 3),
+                   "record 0 (decoded byte 0): tag 0x3f: event op 15 is not defined in format 1.1 "
                    "(written by a newer pagesim?)"},
         StreamCase{std::string("\xff\x00\x01", 3), "tag 0xff: event op 63 is not defined"},
         StreamCase{std::string("\x13", 1),
@@ -550,7 +641,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "event 'memslot add': memslot GPA is not a multiple of 4 KiB"},
         StreamCase{std::string("\x33\x00\x00", 3),
                    "event 'balloon inflate': balloon change of 0 "
-                   "pages"}));
+                   "pages"},
+        StreamCase{std::string("\x0c\x02\x3b\x00\x80\x02", 6),
+                   "record 1 (decoded byte 2): event 'vm': VM index is not below 256"}));
 
 TEST(BinaryEvents, FilesAreVersion11AndOldFilesStillRead) {
   ScratchDir dir;
@@ -574,7 +667,9 @@ TEST(BinaryEvents, OldReaderRule) {
   std::vector<Record> records;
   for (unsigned op = 1; op <= kLastEventOp; ++op) {
     records.push_back({0x1000, 8, R});
-    Record event = Record::event(static_cast<EventOp>(op), 4096);
+    // Every argument 4096, except a VM index (below 256): 64.
+    const bool vm = static_cast<EventOp>(op) == EventOp::kVm;
+    Record event = Record::event(static_cast<EventOp>(op), vm ? 64 : 4096);
     if (event_arg_count(event.op) >= 2) {
       event.arg1 = 4096;
     }
@@ -591,7 +686,7 @@ TEST(BinaryEvents, OldReaderRule) {
   ASSERT_FALSE(ZSTD_isError(n));
   stream.resize(n);
   // Walk the stream: access "0c <1-byte delta>", then event "tag 00 <args>", each argument
-  // 4096 (varint 80 20).
+  // 4096 (varint 80 20) or 64 (varint 40).
   std::size_t at = 0;
   for (unsigned op = 1; op <= kLastEventOp; ++op) {
     SCOPED_TRACE(op);
@@ -601,7 +696,9 @@ TEST(BinaryEvents, OldReaderRule) {
     EXPECT_EQ(tag & 3, 3u);
     EXPECT_EQ(tag >> 2, op);
     EXPECT_EQ(stream[at + 1], '\0');  // flags
-    at += 2 + event_arg_count(static_cast<EventOp>(op)) * 2;
+    at += 2 + (static_cast<EventOp>(op) == EventOp::kVm
+                   ? 1
+                   : event_arg_count(static_cast<EventOp>(op)) * 2);
   }
   EXPECT_EQ(at, stream.size());
   // A stream with events under a 1.0 header is refused by this reader too.

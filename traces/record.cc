@@ -38,6 +38,8 @@ std::string_view event_name(EventOp op) {
       return "balloon inflate";
     case EventOp::kBalloonDeflate:
       return "balloon deflate";
+    case EventOp::kVm:
+      return "vm";
     case EventOp::kNone:
       break;
   }
@@ -95,6 +97,12 @@ const char* check_event(const Record& r) {
     case EventOp::kBalloonDeflate:
       if (r.address == 0) {
         return "balloon change of 0 pages";
+      }
+      return nullptr;
+    case EventOp::kVm:
+      static_assert(kMaxVms == 256, "the message below");
+      if (r.address >= kMaxVms) {
+        return "VM index is not below 256";
       }
       return nullptr;
     default:

@@ -1,6 +1,6 @@
 // One record of a trace: an access (what the core asks the translation hardware to do) or an
 // event (a CR3 switch, INVLPG, a guest PTE write, a memslot change, a host madvise, a balloon
-// change), streamed in order with the accesses (docs/trace-format.md).
+// change, a switch to another VM), streamed in order with the accesses (docs/trace-format.md).
 //
 // Layout (32 bytes, 8-byte aligned, two records per cache line, never straddling one):
 //
@@ -54,11 +54,12 @@ inline constexpr std::uint32_t kDefaultAccessSizeBytes = 8;
 //   kMadviseCold       !madvise cold <address> <length>         start (page-aligned)  bytes
 //   kBalloonInflate    !balloon inflate <pages>                 4 KiB pages
 //   kBalloonDeflate    !balloon deflate <pages>                 4 KiB pages
+//   kVm                !vm <index>                              VM index (< kMaxVms)
 //
 // Unused arguments are 0. Memslot GPAs and sizes are multiples of 4 KiB and sizes are
 // nonzero (KVM_SET_USER_MEMORY_REGION refuses anything else); madvise lengths are nonzero
-// and the range does not wrap; the readers check these, so a record that reaches the
-// simulator is well formed (check_event).
+// and the range does not wrap; balloon changes are nonzero; a VM index is below kMaxVms. The
+// readers check these, so a record that reaches the simulator is well formed (check_event).
 enum class EventOp : std::uint8_t {
   kNone = 0,
   kMemslotAdd = 1,
@@ -74,9 +75,15 @@ enum class EventOp : std::uint8_t {
   kMadviseCold = 11,
   kBalloonInflate = 12,
   kBalloonDeflate = 13,
+  kVm = 14,
 };
 // The highest EventOp value this version knows.
-inline constexpr unsigned kLastEventOp = 13;
+inline constexpr unsigned kLastEventOp = 14;
+
+// kVm: the records that follow belong to VM `address` (a host running several VMs, config
+// key `vms`, whose accesses share one stream). The format bounds the index; the simulator
+// also refuses one at or above its `vms`.
+inline constexpr std::uint64_t kMaxVms = 256;
 
 // Event flags (Record::flags).
 inline constexpr std::uint16_t kEventReadonly = 1;  // kMemslotAdd: the slot is read-only
@@ -126,6 +133,7 @@ constexpr unsigned event_arg_count(EventOp op) {
     case EventOp::kExit:
     case EventOp::kBalloonInflate:
     case EventOp::kBalloonDeflate:
+    case EventOp::kVm:
       return 1;
     case EventOp::kNone:
       break;
@@ -138,9 +146,9 @@ constexpr unsigned event_arg_count(EventOp op) {
 std::string_view event_name(EventOp op);
 
 // Why an event record is malformed (unknown op, unknown flag, a memslot id over 32 bits, an
-// unaligned memslot, a zero or wrapping range, an access member set), or nullptr when it is
-// well formed. Readers and writers of both formats call it, so every event that reaches the
-// simulator satisfies the table above.
+// unaligned memslot, a zero or wrapping range, a VM index of kMaxVms or more, an access
+// member set), or nullptr when it is well formed. Readers and writers of both formats call it, so
+// every event that reaches the simulator satisfies the table above.
 const char* check_event(const Record& record);
 
 }  // namespace pagesim::traces

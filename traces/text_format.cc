@@ -316,6 +316,7 @@ constexpr EventForm kEventForms[] = {
     {"madvise", "cold", EventOp::kMadviseCold, "!madvise dontneed|pageout|cold <address> <length>"},
     {"balloon", "inflate", EventOp::kBalloonInflate, "!balloon inflate|deflate <pages>"},
     {"balloon", "deflate", EventOp::kBalloonDeflate, "!balloon inflate|deflate <pages>"},
+    {"vm", "", EventOp::kVm, "!vm <index>"},
 };
 
 std::string quote(std::string_view text) {
@@ -337,7 +338,7 @@ void TextTraceReader::parse_event(const char* p, const char* end, Record& record
   }
   if (ends_token(p, end) || candidates == nullptr) {  // "!" alone, or "! cr3"
     fail("unknown event " + quote_token(command_begin - 1, end) +
-         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon)");
+         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon, !vm)");
   }
   const std::string what = "'!" + std::string(command) + "'";
   // Finds the form of the command with sub-word `sub`.
@@ -420,6 +421,9 @@ void TextTraceReader::parse_event(const char* p, const char* end, Record& record
     case EventOp::kBalloonDeflate:
       argument(0, "pages", false);
       break;
+    case EventOp::kVm:
+      argument(0, "index", false);
+      break;
     case EventOp::kNone:
       break;
   }
@@ -475,8 +479,8 @@ void TextTraceWriter::write_event(const Record& r) {
     throw TraceError(m_output.path() + ": cannot write event '" + std::string(event_name(r.op)) +
                      "' (op " + std::to_string(static_cast<unsigned>(r.op)) + "): " + wrong);
   }
-  // Canonical spelling: ids, address-space ids and page counts in decimal, addresses and
-  // GPAs in 0x-hex, sizes and lengths as exact byte sizes (2MiB, 4100).
+  // Canonical spelling: ids, address-space ids, page counts and VM indexes in decimal,
+  // addresses and GPAs in 0x-hex, sizes and lengths as exact byte sizes (2MiB, 4100).
   auto hex = [](std::uint64_t v) {
     char text[24];
     char* end = format_hex(text, v);
@@ -495,6 +499,7 @@ void TextTraceWriter::write_event(const Record& r) {
     case EventOp::kExit:
     case EventOp::kBalloonInflate:
     case EventOp::kBalloonDeflate:
+    case EventOp::kVm:
       line += std::to_string(r.address);
       break;
     case EventOp::kMemslotMove:

@@ -199,18 +199,32 @@ TEST(TraceCommand, InfoCountsEventsByOp) {
                                   "writes:    0 (0.0%)\n"
                                   "fetches:   0 (0.0%)\n"
                                   "event:     balloon inflate: 1\n"));
+  // `!vm` is counted as "vm", after the other ops, in both formats.
+  write_bytes(dir.file("v.trace"), "!vm 1\nR 0x1000\n!cr3 1\n!vm 0\nR 0x1000\n!vm 1\n");
+  ASSERT_EQ(run({"convert", dir.file("v.trace"), dir.file("v.pgt")}).status, 0);
+  for (const char* name : {"v.trace", "v.pgt"}) {
+    const Outcome v = run({"info", dir.file(name)});
+    ASSERT_EQ(v.status, 0) << v.err;
+    EXPECT_THAT(v.out, ::testing::HasSubstr("records:   6 (2 accesses, 4 events)\n"));
+    EXPECT_THAT(v.out, ::testing::HasSubstr("fetches:   0 (0.0%)\n"
+                                            "event:     cr3: 1\n"
+                                            "event:     vm: 3\n"
+                                            "addresses: "))
+        << name;
+  }
 }
 
 TEST(TraceCommand, ConvertKeepsEvents) {
   ScratchDir dir;
   const std::string text =
-      "!memslot add 1 0x100000 2MiB ro\nR 0x1000\n!cr3 3\nW 0x1008 4\n!ptewrite 0x1000 unmap\n";
+      "!memslot add 1 0x100000 2MiB ro\nR 0x1000\n!cr3 3\nW 0x1008 4\n!ptewrite 0x1000 unmap\n"
+      "!vm 2\nR 0x1000\n";
   write_bytes(dir.file("in.trace"), text);
   ASSERT_EQ(run({"convert", dir.file("in.trace"), dir.file("mid.pgt")}).status, 0);
   const Outcome o =
       run({"convert", dir.file("mid.pgt"), "gen:sequential:count=1,base=0", dir.file("out.trace")});
   ASSERT_EQ(o.status, 0) << o.err;
-  EXPECT_EQ(o.out, dir.file("out.trace") + ": 6 records (text)\n");
+  EXPECT_EQ(o.out, dir.file("out.trace") + ": 8 records (text)\n");
   const std::string out = read_bytes(dir.file("out.trace"));
   EXPECT_EQ(out.substr(out.find('\n') + 1), text + "R 0x0\n");  // after the command comment
 }
