@@ -1,6 +1,8 @@
 #include "models/mem/frame_allocator.h"
 
 #include <algorithm>
+#include <bit>
+#include <iterator>
 #include <string>
 
 #include "sim/hex.h"
@@ -61,6 +63,10 @@ BasicFrameAllocator<Pa>::BasicFrameAllocator(std::vector<RamRange> ranges, std::
   m_high_range = m_ranges.size() - 1;
   m_high_begin = m_ranges.back().first;
   m_high_next = m_ranges.back().second;
+  m_top = m_high_next;
+  for (std::size_t q = r; q < m_ranges.size(); ++q) {
+    m_total_bytes += m_ranges[q].second - std::max(m_ranges[q].first, m_low_next);
+  }
 }
 
 template <class Pa>
@@ -72,8 +78,8 @@ Pa BasicFrameAllocator<Pa>::allocate_table() {
     next = r < m_ranges.size() ? m_ranges[r].first : 0;
   }
   if (r > m_high_range || (r == m_high_range && next + k4K > m_high_next)) {
-    throw OutOfMemory("out of physical memory: no free frame for a page table (" +
-                      std::to_string(m_allocated_bytes >> 20) + " MiB in use)");
+    throw OutOfMemory("out of physical memory: no fresh frame for a page table (" +
+                      std::to_string(in_use_bytes() >> 20) + " MiB in use)");
   }
   m_low_range = r;
   m_low_next = next + k4K;
@@ -83,23 +89,231 @@ Pa BasicFrameAllocator<Pa>::allocate_table() {
 }
 
 template <class Pa>
-Pa BasicFrameAllocator<Pa>::allocate_below(PageSize size) {
+Pa BasicFrameAllocator<Pa>::allocate_slow(PageSize size) {
   const std::uint64_t bytes = page_bytes(size);
-  // The current range is exhausted for this size; try each range below it, from its end,
-  // down to the range the table frames are in (whose floor is the next table frame).
-  for (std::size_t r = m_high_range; r > m_low_range;) {
-    --r;
+  // A fresh frame: the highest aligned one in the current range, else in each range below
+  // it from its end, down to the range the table frames are in (whose floor is the next
+  // table frame). `skipped` adds up what the descent leaves behind: the alignment gap above
+  // the frame, and the bottom of each range it leaves (all of a range it jumps).
+  std::uint64_t skipped = 0;
+  std::size_t r = m_high_range;
+  std::uint64_t top = m_high_next;
+  for (;;) {
     const std::uint64_t floor = r == m_low_range ? m_low_next : m_ranges[r].first;
-    const std::uint64_t top = m_ranges[r].second;
     if (top - floor >= bytes) {
       const std::uint64_t base = (top - bytes) & ~(bytes - 1);
       if (base >= floor) {
-        return commit_data(r, base, size);
+        skipped += top - (base + bytes);
+        if (!m_segments.empty()) {
+          m_segments.back().low = m_high_next;
+        }
+        m_segments.push_back({base + bytes, base, size});
+        m_segment_size = size;
+        m_high_range = r;
+        m_high_begin = m_ranges[r].first;
+        m_high_next = base;
+        m_unusable_bytes += skipped;
+        m_data_in_use_bytes += bytes;
+        m_allocated_bytes += bytes;
+        ++m_frames[static_cast<int>(size)];
+        return Pa(base);
       }
     }
+    if (r <= m_low_range) {
+      break;
+    }
+    skipped += top - m_ranges[r].first;
+    --r;
+    top = m_ranges[r].second;
+  }
+  // No fresh frame of this size: a piece of the most recently freed bigger frame.
+  if (size == PageSize::k4K && (m_free_sizes & page_size_bit(PageSize::k2M))) {
+    return split(PageSize::k2M, PageSize::k4K);
+  }
+  if (size != PageSize::k1G && (m_free_sizes & page_size_bit(PageSize::k1G))) {
+    return split(PageSize::k1G, size);
   }
   throw OutOfMemory("out of physical memory: no free " + std::string(page_size_name(size)) +
-                    " frame (" + std::to_string(m_allocated_bytes >> 20) + " MiB in use)");
+                    " frame (" + std::to_string(in_use_bytes() >> 20) + " MiB in use, " +
+                    std::to_string(m_free_list_bytes >> 20) + " MiB free in smaller frames)");
+}
+
+template <class Pa>
+std::uint64_t BasicFrameAllocator<Pa>::pop_free(PageSize size) {
+  const int index = static_cast<int>(size);
+  std::vector<Run>& list = m_free[index];
+  Run& run = list.back();
+  const std::uint64_t base = run.base + (run.count - 1) * page_bytes(size);
+  if (--run.count == 0) {
+    list.pop_back();
+    if (list.empty()) {
+      m_free_sizes &= static_cast<std::uint8_t>(~page_size_bit(size));
+    }
+  }
+  return base;
+}
+
+template <class Pa>
+Pa BasicFrameAllocator<Pa>::hand_out_free(std::uint64_t base, PageSize size) {
+  const std::uint64_t bytes = page_bytes(size);
+  mark_free(base, bytes, false);
+  m_free_list_bytes -= bytes;
+  m_data_in_use_bytes += bytes;
+  m_allocated_bytes += bytes;
+  ++m_frames[static_cast<int>(size)];
+  return Pa(base);
+}
+
+template <class Pa>
+Pa BasicFrameAllocator<Pa>::reuse(PageSize size) {
+  return hand_out_free(pop_free(size), size);
+}
+
+template <class Pa>
+Pa BasicFrameAllocator<Pa>::split(PageSize from, PageSize to) {
+  // The `to` list is empty here (allocate() took from it otherwise): the remainder is its
+  // only run. The split frame's bits stay set but for the piece handed out.
+  const std::uint64_t base = pop_free(from);
+  if (from == PageSize::k1G) {
+    m_split_1g.emplace(base, to);
+  } else {
+    m_split_2m.insert(base);
+  }
+  const std::uint64_t pieces = page_bytes(from) / page_bytes(to);
+  m_free[static_cast<int>(to)].push_back({base, pieces - 1});
+  m_free_sizes |= page_size_bit(to);
+  return hand_out_free(base + (pieces - 1) * page_bytes(to), to);
+}
+
+template <class Pa>
+bool BasicFrameAllocator<Pa>::handed_out_size(std::uint64_t address, PageSize& size) const {
+  // The first segment (they descend) whose low end is at or below `address`.
+  std::size_t lo = 0;
+  std::size_t hi = m_segments.size();
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    const std::uint64_t low = mid + 1 == m_segments.size() ? m_high_next : m_segments[mid].low;
+    if (low > address) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == m_segments.size() || address >= m_segments[lo].top) {
+    return false;
+  }
+  size = m_segments[lo].size;
+  if (size == PageSize::k1G) {
+    const auto it = m_split_1g.find(address & ~(page_bytes(PageSize::k1G) - 1));
+    if (it != m_split_1g.end()) {
+      size = it->second;
+    }
+  }
+  if (size == PageSize::k2M && m_split_2m.count(address & ~(page_bytes(PageSize::k2M) - 1))) {
+    size = PageSize::k4K;
+  }
+  return true;
+}
+
+template <class Pa>
+void BasicFrameAllocator<Pa>::free(Pa frame, PageSize size) {
+  const std::uint64_t base = frame.value();
+  const std::uint64_t bytes = page_bytes(size);
+  const auto refuse = [&](const std::string& why) {
+    throw std::logic_error("free(" + hex(base) + ", " + std::string(page_size_name(size)) +
+                           "): " + why);
+  };
+  if ((base & (bytes - 1)) != 0) {
+    refuse("not aligned to its size");
+  }
+  if (base < m_high_next || base >= m_top || m_top - base < bytes) {
+    refuse("not a data frame handed out so far (data frames lie in [" + hex(m_high_next) + ", " +
+           hex(m_top) + "))");
+  }
+  PageSize handed_out = size;
+  if (!handed_out_size(base, handed_out)) {
+    refuse("not a data frame handed out: a hole, or a gap the descent skipped");
+  }
+  if (handed_out != size) {
+    refuse("that memory went out as " + std::string(page_size_name(handed_out)) + " frames");
+  }
+  if (free_bit(base)) {
+    refuse("double free: the frame is already free");
+  }
+  mark_free(base, bytes, true);
+  m_free[static_cast<int>(size)].push_back({base, 1});
+  m_free_sizes |= page_size_bit(size);
+  m_free_list_bytes += bytes;
+  m_data_in_use_bytes -= bytes;
+  ++m_freed[static_cast<int>(size)];
+}
+
+template <class Pa>
+void BasicFrameAllocator<Pa>::mark_free(std::uint64_t base, std::uint64_t bytes, bool free) {
+  // Bits of [base, base + bytes): from the index of its highest 4 KiB frame up.
+  const std::uint64_t first = bit_index(base + bytes - kTableBytes);
+  const std::uint64_t end = first + bytes / kTableBytes;
+  if (free && m_free_bits.size() * 64 < end) {
+    m_free_bits.resize((end + 63) / 64);
+  }
+  for (std::uint64_t i = first; i < end;) {
+    const std::uint64_t bit = i % 64;
+    const std::uint64_t n = std::min<std::uint64_t>(64 - bit, end - i);
+    const std::uint64_t mask = (n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1) << bit;
+    if (free) {
+      m_free_bits[i / 64] |= mask;
+    } else {
+      m_free_bits[i / 64] &= ~mask;
+    }
+    i += n;
+  }
+}
+
+template <class Pa>
+bool BasicFrameAllocator<Pa>::is_free(Pa frame) const {
+  const std::uint64_t address = frame.value() & ~(kTableBytes - 1);
+  if (address >= m_high_next) {  // the data region: free if on a free list
+    return address < m_top && free_bit(address);
+  }
+  if (address < m_low_next) {  // table frames, and RAM below first_byte
+    return false;
+  }
+  // Between the regions: fresh if it is RAM.
+  const auto above =
+      std::upper_bound(m_ranges.begin(), m_ranges.end(), address,
+                       [](std::uint64_t a, const RamRange& range) { return a < range.first; });
+  return above != m_ranges.begin() && address < std::prev(above)->second;
+}
+
+template <class Pa>
+std::uint64_t BasicFrameAllocator<Pa>::fresh_bytes() const {
+  if (m_low_range == m_high_range) {
+    return m_high_next - m_low_next;
+  }
+  std::uint64_t bytes = m_ranges[m_low_range].second - m_low_next;
+  for (std::size_t q = m_low_range + 1; q < m_high_range; ++q) {
+    bytes += m_ranges[q].second - m_ranges[q].first;
+  }
+  return bytes + (m_high_next - m_high_begin);
+}
+
+template <class Pa>
+bool BasicFrameAllocator<Pa>::accounting_balances() const {
+  std::uint64_t listed = 0;
+  for (int s = 0; s < kPageSizeCount; ++s) {
+    for (const Run& run : m_free[s]) {
+      listed += run.count * page_bytes(static_cast<PageSize>(s));
+    }
+    if (m_free[s].empty() == ((m_free_sizes & page_size_bit(static_cast<PageSize>(s))) != 0)) {
+      return false;
+    }
+  }
+  std::uint64_t marked = 0;
+  for (const std::uint64_t word : m_free_bits) {
+    marked += static_cast<std::uint64_t>(std::popcount(word)) * kTableBytes;
+  }
+  return listed == m_free_list_bytes && marked == m_free_list_bytes &&
+         in_use_bytes() + free_bytes() + unusable_bytes() == total_bytes();
 }
 
 template class BasicFrameAllocator<Hpa>;
