@@ -32,7 +32,8 @@
 // Lifecycle: lookup() on every access that reaches this level (counts a hit or a miss, a hit
 // touches the replacement state); insert() after a walk or a fill from the next level;
 // invalidate_*() when the core executes INVLPG / INVPCID / INVVPID / MOV CR3 or the
-// hypervisor flushes; probe() for debug and --check (no side effects at all).
+// hypervisor flushes; probe() and for_each_entry() for debug and --check (no side effects
+// at all).
 //
 // Invariants and units: pcid is 12 bits (higher bits are ignored), vpid 16 bits (0 is the
 // host / VMX root operation, as on the hardware). Pointers returned by lookup(), probe()
@@ -43,6 +44,7 @@
 #include <array>
 #include <cassert>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,22 @@ class Tlb {
   std::uint64_t occupancy() const;
   // Valid entries stored at page size s (as the lookup keeps count of them).
   std::uint64_t occupancy(PageSize s) const { return m_valid_by_size[static_cast<std::size_t>(s)]; }
+
+  // Calls f(const Translation& t, std::uint16_t pcid, std::uint16_t vpid) once for every
+  // valid entry of every array (4 KiB, 2 MiB, 1 GiB), in no particular order: t as stored
+  // (t.page_base the host-physical base of a t.size page; a splintered entry is its piece),
+  // pcid and vpid its tags (pcid 12 bits). Read-only: no stats, no replacement update. For
+  // --check's audit that no entry still refers to a freed host frame: O(entries), off the
+  // hot path. f must not insert into or invalidate this TLB.
+  template <class F>
+  void for_each_entry(F&& f) const {
+    for (const Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
+      a->for_each_valid([&f](std::uint32_t tag, const Translation& t) {
+        f(t, static_cast<std::uint16_t>(tag & kPcidMask),
+          static_cast<std::uint16_t>((tag & kVpidMask) >> 12));
+      });
+    }
+  }
 
  private:
   // Tag bits beside the VPN: 0 means an invalid entry, which no lookup tag equals.
@@ -220,6 +238,15 @@ class Tlb {
     void invalidate_matching(std::uint32_t mask, std::uint32_t value,
                              std::array<std::uint64_t, kPageSizeCount>& removed);
     std::uint64_t occupancy() const;
+    // f(tag, translation) for every valid entry, slot order (for_each_entry).
+    template <class F>
+    void for_each_valid(F&& f) const {
+      for (std::size_t i = 0; i < m_keys.size(); ++i) {
+        if (m_keys[i].tag != 0) {
+          f(m_keys[i].tag, m_translations[i]);
+        }
+      }
+    }
 
    private:
     std::vector<Key> m_keys;  // empty: the array is absent

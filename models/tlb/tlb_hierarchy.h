@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "models/tlb/tlb.h"
 #include "models/tlb/tlb_params.h"
@@ -58,6 +59,18 @@ class TlbHierarchy {
   void invalidate_page(Gva gva, std::uint16_t pcid, std::uint16_t vpid);
   void invalidate_page_vpid(Gva gva, std::uint16_t vpid);
   void invalidate_vpid(std::uint16_t vpid);
+
+  // Every valid entry of the L1 iTLB, then the L1 dTLB, then the L2 (each in every page
+  // size): f(const Translation& t, std::uint16_t pcid, std::uint16_t vpid), as
+  // Tlb::for_each_entry. The levels are non-inclusive, so one translation may be reported
+  // once per level holding it. Read-only; for --check (no entry may refer to a freed host
+  // frame). For the level of an entry, visit l1i(), l1d() and l2() one by one.
+  template <class F>
+  void for_each_entry(F&& f) const {
+    for (const Tlb* t : {&m_l1i, &m_l1d, &m_l2}) {
+      t->for_each_entry(f);
+    }
+  }
 
   Tlb& l1d() { return m_l1d; }
   Tlb& l1i() { return m_l1i; }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "models/tlb/tlb_test_util.h"
 
 namespace pagesim::tlb {
@@ -163,6 +166,54 @@ TEST(TlbHierarchy, InvalidationsReachEveryLevel) {
   tlbs.invalidate_all();
   EXPECT_EQ(tlbs.probe(AccessKind::kRead, page(5), 0, 0).level, 0);
   EXPECT_EQ(tlbs.l1d().occupancy() + tlbs.l1i().occupancy() + tlbs.l2().occupancy(), 0u);
+}
+
+// for_each_entry visits the L1 iTLB, the L1 dTLB and the L2: a fill stores the translation
+// in the L2 and in the access kind's L1 (non-inclusive), so each fill is reported twice.
+TEST(TlbHierarchy, ForEachEntryVisitsEveryLevel) {
+  TlbHierarchy tlbs(TlbHierarchyParams{}, 1, nullptr);
+  tlbs.fill(AccessKind::kFetch, page(1), 0, 1, translation(0x1000));                   // L1i, L2
+  tlbs.fill(AccessKind::kRead, page(2), 0, 1, translation(0x2000));                    // L1d, L2
+  tlbs.fill(AccessKind::kWrite, Gva(2 * k2M), 0, 1, translation(k2M, PageSize::k2M));  // L1d, L2
+  // The iTLB has no 1 GiB array: it keeps the 2 MiB piece covering gva 1 GiB + 2 MiB + 8,
+  // the L2 the whole 1 GiB page.
+  tlbs.fill(AccessKind::kFetch, Gva(k1G + k2M + 8), 0, 2, translation(k1G, PageSize::k1G));
+
+  EXPECT_EQ(visit_all(tlbs.l1i()), (std::vector<Visited>{
+                                       {0x1000, PageSize::k4K, 0, 1},
+                                       {k1G + k2M, PageSize::k2M, 0, 2},
+                                   }));
+  EXPECT_EQ(visit_all(tlbs.l1d()), (std::vector<Visited>{
+                                       {0x2000, PageSize::k4K, 0, 1},
+                                       {k2M, PageSize::k2M, 0, 1},
+                                   }));
+  EXPECT_EQ(visit_all(tlbs.l2()), (std::vector<Visited>{
+                                      {0x1000, PageSize::k4K, 0, 1},
+                                      {0x2000, PageSize::k4K, 0, 1},
+                                      {k2M, PageSize::k2M, 0, 1},
+                                      {k1G, PageSize::k1G, 0, 2},
+                                  }));
+  // The hierarchy reports the three levels' entries: 2 + 2 + 4 = 8.
+  std::vector<Visited> all = visit_all(tlbs.l1i());
+  for (const Tlb* t : {&tlbs.l1d(), &tlbs.l2()}) {
+    const std::vector<Visited> level = visit_all(*t);
+    all.insert(all.end(), level.begin(), level.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(visit_all(tlbs), all);
+  EXPECT_EQ(all.size(), 8u);
+
+  // INVLPG of page 1 in (pcid 0, vpid 1) reaches the L1i and the L2: 8 - 2 = 6 left.
+  tlbs.invalidate_page(page(1), 0, 1);
+  EXPECT_EQ(visit_all(tlbs).size(), 6u);
+  // INVVPID of VPID 1: only the 1 GiB page's two entries (VPID 2) are left.
+  tlbs.invalidate_vpid(1);
+  EXPECT_EQ(visit_all(tlbs), (std::vector<Visited>{
+                                 {k1G, PageSize::k1G, 0, 2},
+                                 {k1G + k2M, PageSize::k2M, 0, 2},
+                             }));
+  tlbs.invalidate_all();
+  EXPECT_TRUE(visit_all(tlbs).empty());
 }
 
 TEST(TlbHierarchy, ProbeHasNoSideEffects) {

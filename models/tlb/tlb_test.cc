@@ -472,6 +472,53 @@ TEST(Tlb, MixedStressKeepsCountsConsistent) {
   EXPECT_GT(tlb.stats().invalidations.value(), 0u);
 }
 
+// for_each_entry reports each valid entry of each array once, with its own tags, and has no
+// side effects; what an invalidation removed is no longer reported.
+TEST(Tlb, ForEachEntryReportsEveryValidEntryWithItsTags) {
+  Tlb tlb(skylake_l1d(), 1, nullptr, "t");
+  insert_page(tlb, 1, 1, 0);                                                      // 4 KiB array
+  insert_page(tlb, 2, 2, 3);                                                      // 4 KiB array
+  tlb.insert(Gva(5 * k2M + 0x123), 1, 3, translation(20 * k2M, PageSize::k2M));   // 2 MiB array
+  tlb.insert(Gva(3 * k1G), 0x0fff, 0xffff, translation(2 * k1G, PageSize::k1G));  // 1 GiB array
+  // Refilling (page 1, pcid 1, vpid 0) updates that entry in place: still one entry, the new
+  // frame, not the old one.
+  ASSERT_NE(tlb.insert(page(1), 1, 0, translation(0x900000)), nullptr);
+  const std::uint64_t fills = tlb.stats().fills.value();
+
+  // 4 entries: two 4 KiB, one 2 MiB, one 1 GiB (each size in its own array); sorted by HPA.
+  EXPECT_EQ(visit_all(tlb), (std::vector<Visited>{
+                                {0x100000 + 2 * k4K, PageSize::k4K, 2, 3},
+                                {0x900000, PageSize::k4K, 1, 0},
+                                {20 * k2M, PageSize::k2M, 1, 3},
+                                {2 * k1G, PageSize::k1G, 0x0fff, 0xffff},
+                            }));
+  EXPECT_EQ(visit_all(tlb).size(), tlb.occupancy());
+  // No side effects: no lookups counted, nothing filled.
+  EXPECT_EQ(tlb.stats().hits.value() + tlb.stats().misses.value(), 0u);
+  EXPECT_EQ(tlb.stats().fills.value(), fills);
+
+  // INVVPID single-context for VPID 3 takes page 2 and the 2 MiB page: 4 - 2 = 2 left.
+  tlb.invalidate_vpid(3);
+  EXPECT_EQ(visit_all(tlb), (std::vector<Visited>{
+                                {0x900000, PageSize::k4K, 1, 0},
+                                {2 * k1G, PageSize::k1G, 0x0fff, 0xffff},
+                            }));
+  // INVLPG of page 1 in (pcid 1, vpid 0): 1 left.
+  tlb.invalidate_page(page(1), 1, 0);
+  EXPECT_EQ(visit_all(tlb), (std::vector<Visited>{{2 * k1G, PageSize::k1G, 0x0fff, 0xffff}}));
+  tlb.invalidate_all();
+  EXPECT_TRUE(visit_all(tlb).empty());
+}
+
+// An entry splintered for want of an array of its size is reported as stored: the piece
+// covering the inserting gva, at the smaller size (SDM 4.10.2.3).
+TEST(Tlb, ForEachEntryReportsTheSplinteredPiece) {
+  Tlb tlb(TlbParams{.small = {16, 4}}, 1, nullptr, "t");
+  // gva 3 * 2 MiB + 5 * 4 KiB + 0x10 in a 2 MiB page at HPA 40 MiB: the 4 KiB piece 5.
+  tlb.insert(Gva(3 * k2M + 5 * k4K + 0x10), 0, 1, translation(20 * k2M, PageSize::k2M));
+  EXPECT_EQ(visit_all(tlb), (std::vector<Visited>{{20 * k2M + 5 * k4K, PageSize::k4K, 0, 1}}));
+}
+
 TEST(Tlb, RejectsEntriesNotDivisibleByWays) {
   EXPECT_THROW(Tlb(TlbParams{.small = {10, 4}}, 1, nullptr, "t"), std::invalid_argument);
   EXPECT_THROW(Tlb(TlbParams{.small = {24, 4}}, 1, nullptr, "t"), std::invalid_argument);

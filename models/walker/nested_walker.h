@@ -76,6 +76,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "models/ept/ept_entry.h"
@@ -177,6 +178,43 @@ class NestedWalker {
   const WalkCache& ept_psc(unsigned level) const { return m_ept_psc[level - 2]; }
   const WalkCache& ntlb() const { return m_ntlb; }
   const WalkCache& pte_cache() const { return m_pte_cache; }
+
+  // Every host-physical frame a valid entry of any cache refers to, for --check's audit
+  // that no cache still refers to a freed host frame after an invalidation. Calls
+  // f(Hpa frame, const char* structure) once per HPA an entry holds, in no particular order;
+  // every frame is a 4 KiB frame base:
+  //   "guest PSC PDE" .. "guest PSC PML5E"  the guest table the entry points to (one each)
+  //   "EPT PWC PDE" .. "EPT PWC PML5E"      the EPT table the entry points to (one each)
+  //   "nTLB"                                the 4 KiB host frame of the guest table page
+  //   "PTE cache"                           the table frame the cached entry lives in (guest
+  //                                         or EPT), whose contents a hit stands in for
+  //   "PTE cache next EPT table"            and, for a cached EPT entry, the EPT table it
+  //                                         points to (a cached guest entry holds a GPA)
+  // Not reported: the EPT root frames that tag EPT PWC and nTLB entries (a tag, never read
+  // through). Read-only: no LRU update, no statistics; O(entries), off the hot path.
+  template <class F>
+  void for_each_cached_hpa(F&& f) const {
+    static constexpr const char* kGuestPsc[] = {"guest PSC PDE", "guest PSC PDPTE",
+                                                "guest PSC PML4E", "guest PSC PML5E"};
+    static constexpr const char* kEptPsc[] = {"EPT PWC PDE", "EPT PWC PDPTE", "EPT PWC PML4E",
+                                              "EPT PWC PML5E"};
+    for (std::size_t i = 0; i < m_guest_psc.size(); ++i) {
+      m_guest_psc[i].for_each_entry(
+          [&](std::uint64_t, std::uint64_t, std::uint64_t table) { f(Hpa(table), kGuestPsc[i]); });
+    }
+    for (std::size_t i = 0; i < m_ept_psc.size(); ++i) {
+      m_ept_psc[i].for_each_entry(
+          [&](std::uint64_t, std::uint64_t, std::uint64_t table) { f(Hpa(table), kEptPsc[i]); });
+    }
+    m_ntlb.for_each_entry(
+        [&](std::uint64_t, std::uint64_t, std::uint64_t frame) { f(Hpa(frame), "nTLB"); });
+    m_pte_cache.for_each_entry([&](std::uint64_t key, std::uint64_t context, std::uint64_t raw) {
+      f(Hpa((key << 3) & pte::kAddressMask), "PTE cache");  // key: the entry's HPA >> 3
+      if (context == kEptEntry) {
+        f(Hpa(raw & ept::kAddressMask), "PTE cache next EPT table");
+      }
+    });
+  }
 
  private:
   // Page-walk-cache contexts: which kind of entry is cached at that HPA.

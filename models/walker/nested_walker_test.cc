@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "models/walker/nested_walker_test_machine.h"
@@ -551,6 +554,119 @@ TEST(NestedWalkerInvalidation, ZappedDataPageFaultsAfterInvept) {
   EXPECT_EQ(r.outcome, Outcome::kEptViolation);
   EXPECT_EQ(r.gpa, gpa);
   EXPECT_EQ(r.fault_level, 1u);
+}
+
+// --- for_each_cached_hpa -------------------------------------------------------------------
+
+using Visited = std::vector<std::pair<std::string, std::uint64_t>>;
+
+// What for_each_cached_hpa reports, sorted: (structure, HPA).
+Visited visit(const NestedWalker& w) {
+  Visited seen;
+  w.for_each_cached_hpa(
+      [&seen](Hpa frame, const char* what) { seen.emplace_back(what, frame.value()); });
+  std::sort(seen.begin(), seen.end());
+  return seen;
+}
+
+// The EPT tables a walk of `gpa` goes through, read from memory: [0] the root (level m),
+// [k] the table at level m - k, down to the level-1 table.
+std::vector<std::uint64_t> ept_tables(const NestedMachine& m, Gpa gpa) {
+  std::vector<std::uint64_t> tables{m.ept.root().value()};
+  for (unsigned level = m.cfg.ept_levels; level > 1; --level) {
+    const std::uint64_t raw =
+        m.memory.read_u64(Hpa(tables.back() | pte::entry_offset(gpa.value(), level)));
+    tables.push_back(raw & ept::kAddressMask);
+  }
+  return tables;
+}
+
+// One 4+4 walk with every cache on, and what each cache then holds, derived from the walk
+// as the header describes it. Guest tables: GPAs 1 MiB, +4 KiB, +8 KiB, +12 KiB (one
+// 2 MiB region), the data page at the top of the 8 GiB guest (another GiB, same 512 GiB).
+//   guest PSC: levels 4, 3, 2, each -> the guest table one level down             3
+//   EPT PWC: the root table's GPA misses everywhere and fills levels 4, 3, 2; the other
+//     3 tables hit the EPT PDE cache; the data GPA hits the PML4E cache and fills the
+//     PDPTE and PDE caches under its own keys: PML4E 1 + PDPTE 2 + PDE 2            5
+//   nTLB: the 4 guest table pages                                                  4
+//   PTE cache: the non-leaf entries read from memory: guest levels 4, 3, 2 (3), EPT
+//     levels 4, 3, 2 of the root's GPA and 3, 2 of the data GPA (5): 8 table frames,
+//     and the 5 EPT entries' next tables                                           13
+//   in all                                                                          25
+TEST(NestedWalkerVisit, ForEachCachedHpaReportsEveryCachedFrame) {
+  NestedConfig c = config(4, PageSize::k4K, 4, PageSize::k4K);
+  c.guest = guest_pwc(true);
+  c.nested = nested_caches(true, true, true);
+  NestedMachine m(c);
+  const std::uint64_t va = base_va(4);
+  const Gpa data = m.map(va);
+  EXPECT_TRUE(visit(m.walker).empty());
+  ASSERT_EQ(m.walk(va).outcome, Outcome::kOk);
+
+  // guest[l]: the HPA frame of the guest table at level l; table_gpa[l] its GPA.
+  std::uint64_t guest[5] = {};
+  Gpa table_gpa[5];
+  for (unsigned l = 1; l <= 4; ++l) {
+    table_gpa[l] = m.guest_table_gpa(va, l);
+    guest[l] = m.hpa_of(table_gpa[l]).value();
+    ASSERT_EQ(table_gpa[l].value() >> 21, table_gpa[4].value() >> 21);  // one EPT PDE
+  }
+  ASSERT_NE(data.value() >> 30, table_gpa[4].value() >> 30);  // another EPT PDPTE
+  ASSERT_EQ(data.value() >> 39, table_gpa[4].value() >> 39);  // the same EPT PML4E
+  const std::vector<std::uint64_t> e = ept_tables(m, table_gpa[4]);
+  const std::vector<std::uint64_t> d = ept_tables(m, data);
+  ASSERT_EQ(d[1], e[1]);  // the shared EPT PDPT
+
+  const Visited guest_psc = {
+      {"guest PSC PML4E", guest[3]}, {"guest PSC PDPTE", guest[2]}, {"guest PSC PDE", guest[1]}};
+  const Visited guest_pte_cache = {
+      {"PTE cache", guest[4]}, {"PTE cache", guest[3]}, {"PTE cache", guest[2]}};
+  const Visited ept_pwc = {{"EPT PWC PML4E", e[1]},
+                           {"EPT PWC PDPTE", e[2]},
+                           {"EPT PWC PDPTE", d[2]},
+                           {"EPT PWC PDE", e[3]},
+                           {"EPT PWC PDE", d[3]}};
+  const Visited ntlb = {
+      {"nTLB", guest[4]}, {"nTLB", guest[3]}, {"nTLB", guest[2]}, {"nTLB", guest[1]}};
+  const Visited ept_pte_cache = {
+      {"PTE cache", e[0]}, {"PTE cache next EPT table", e[1]},  // root's GPA, level 4
+      {"PTE cache", e[1]}, {"PTE cache next EPT table", e[2]},  // level 3
+      {"PTE cache", e[2]}, {"PTE cache next EPT table", e[3]},  // level 2
+      {"PTE cache", d[1]}, {"PTE cache next EPT table", d[2]},  // data GPA, level 3
+      {"PTE cache", d[2]}, {"PTE cache next EPT table", d[3]},  // level 2
+  };
+  const auto all_of = [](std::initializer_list<const Visited*> parts) {
+    Visited v;
+    for (const Visited* p : parts) {
+      v.insert(v.end(), p->begin(), p->end());
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+
+  const Visited after_walk = visit(m.walker);
+  EXPECT_EQ(after_walk.size(), 25u);  // 3 + 5 + 4 + 13, above
+  EXPECT_EQ(after_walk, all_of({&guest_psc, &guest_pte_cache, &ept_pwc, &ntlb, &ept_pte_cache}));
+  // No side effects: the same answer again, no walk or cache lookup counted.
+  EXPECT_EQ(visit(m.walker), after_walk);
+  EXPECT_EQ(m.walker.stats().walks.value(), 1u);
+  EXPECT_EQ(m.walker.stats().ntlb.hits.value() + m.walker.stats().ntlb.misses.value(), 4u);
+
+  // INVLPG: the guest PSC entries and the PTE cache's guest entries go (3 + 3): 19 left.
+  m.walker.invlpg(Gva(va), 0, NestedMachine::kVpid);
+  EXPECT_EQ(visit(m.walker), all_of({&ept_pwc, &ntlb, &ept_pte_cache}));
+  // INVEPT of another EPT: the PTE cache goes whole, the EPT PWC and nTLB stay (5 + 4).
+  m.walker.invept(Hpa(m.ept.root().value() + 4 * kKiB));
+  EXPECT_EQ(visit(m.walker), all_of({&ept_pwc, &ntlb}));
+  // INVEPT of this EPT: nothing refers to any host frame any more.
+  m.walker.invept(m.ept.root());
+  EXPECT_TRUE(visit(m.walker).empty());
+
+  // And flush_all after a walk refilled everything.
+  ASSERT_EQ(m.walk(va).outcome, Outcome::kOk);
+  EXPECT_FALSE(visit(m.walker).empty());
+  m.walker.flush_all();
+  EXPECT_TRUE(visit(m.walker).empty());
 }
 
 // --- translate_debug ------------------------------------------------------------------------

@@ -15,6 +15,8 @@
 // the cache absent: lookups miss and fills do nothing.
 //
 // Hot path: lookup() and fill() scan one set of a flat array; no allocation.
+// for_each_entry() is for --check's audit, not for the walk: what an entry's key and value
+// mean in host-physical terms is the owner's to say (NestedWalker::for_each_cached_hpa).
 #pragma once
 
 #include <cstdint>
@@ -87,6 +89,18 @@ class WalkCache {
 
   // Valid entries, for tests and debugging.
   std::uint32_t valid_entries() const;
+
+  // Calls f(std::uint64_t key, std::uint64_t context, std::uint64_t value) once per valid
+  // entry, in no particular order, with the key, context and value it was filled with (the
+  // table above). Read-only (no LRU update); O(entries).
+  template <class F>
+  void for_each_entry(F&& f) const {
+    for (const Entry& e : m_entries) {
+      if ((e.tag & kValid) != 0) {
+        f(e.tag & ~kValid, e.context, e.value);
+      }
+    }
+  }
 
  private:
   static constexpr std::uint64_t kValid = std::uint64_t{1} << 63;  // keys use < 62 bits

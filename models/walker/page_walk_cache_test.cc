@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
+#include <tuple>
+#include <vector>
 
 namespace pagesim::walker {
 namespace {
@@ -65,6 +69,39 @@ TEST(WalkCache, Invalidation) {
   c.fill(4, 0, 4, 0, 0);
   c.invalidate_all();
   EXPECT_EQ(c.valid_entries(), 0u);
+}
+
+// for_each_entry reports each valid entry's (key, context, value) as filled, without the
+// valid bit, and nothing an eviction or invalidation removed.
+TEST(WalkCache, ForEachEntryReportsValidEntries) {
+  using Seen = std::vector<std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>>;
+  const auto visit = [](const WalkCache& c) {
+    Seen seen;
+    c.for_each_entry([&seen](std::uint64_t key, std::uint64_t context, std::uint64_t value) {
+      seen.emplace_back(key, context, value);
+    });
+    std::sort(seen.begin(), seen.end());
+    return seen;
+  };
+  constexpr std::uint64_t kHighKey = 0x0001'2345'6789'abcd;  // odd: set 1; bits up to 48
+  WalkCache c(4, 2, "test");                                 // 2 sets of 2: even keys to set 0
+  c.fill(0, 1, 10, 0, 0);
+  c.fill(2, 1, 20, 0, 0);
+  c.fill(1, 7, 11, 0, 0);
+  c.fill(kHighKey, 7, 99, 0, 0);
+  ASSERT_NE(c.lookup(0, 1), nullptr);  // 0 most recent: 2 is the victim
+  c.fill(4, 1, 40, 0, 0);
+  // 4 valid entries: keys 0 and 4 in set 0, 1 and kHighKey in set 1.
+  EXPECT_EQ(visit(c), (Seen{{0, 1, 10}, {1, 7, 11}, {4, 1, 40}, {kHighKey, 7, 99}}));
+  c.invalidate_context(~std::uint64_t{0}, 1);
+  EXPECT_EQ(visit(c), (Seen{{1, 7, 11}, {kHighKey, 7, 99}}));
+  c.invalidate_key(1, 7);
+  EXPECT_EQ(visit(c), (Seen{{kHighKey, 7, 99}}));
+  c.invalidate_all();
+  EXPECT_TRUE(visit(c).empty());
+  WalkCache off(0, 4, "test");
+  off.fill(1, 0, 42, 0, 0);
+  EXPECT_TRUE(visit(off).empty());
 }
 
 }  // namespace

@@ -15,7 +15,8 @@
 // neither sizes nor organisation; see walker_params.h for the defaults. `entries == 0`
 // makes the cache absent: lookups miss without counting and fills do nothing.
 //
-// Hot path: lookup() and fill() scan one set of a flat array; no allocation.
+// Hot path: lookup() and fill() scan one set of a flat array; no allocation. for_each_hpa()
+// is for --check's audit (no entry may refer to a freed host frame), not for the walk.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 
 #include "models/walker/pte.h"
 #include "models/walker/walker_params.h"
+#include "sim/address.h"
 
 namespace pagesim::walker {
 
@@ -92,6 +94,25 @@ class PagingStructureCache {
 
   // Valid entries, for tests and debugging.
   std::uint32_t valid_entries() const;
+
+  // Calls f(Hpa next_table, const char* what) once per valid entry, in no particular order:
+  // the 4 KiB-aligned physical address of the next paging structure the entry holds (an HPA:
+  // the native walker walks host or shadow tables), and "PSC PDE", "PSC PDPTE", "PSC PML4E"
+  // or "PSC PML5E" after this cache's level. Read-only (no LRU update); O(entries).
+  template <class F>
+  void for_each_hpa(F&& f) const {
+    const char* what = name();
+    for (const Entry& e : m_entries) {
+      if ((e.tag & kValid) != 0) {
+        f(Hpa(e.next_table), what);
+      }
+    }
+  }
+  // "PSC PDE" .. "PSC PML5E": the name for_each_hpa() reports.
+  const char* name() const {
+    static constexpr const char* kNames[] = {"PSC PDE", "PSC PDPTE", "PSC PML4E", "PSC PML5E"};
+    return kNames[m_level - pte::kPd];
+  }
 
  private:
   static constexpr std::uint64_t kValid = std::uint64_t{1} << 63;

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace pagesim::walker {
 namespace {
@@ -77,6 +82,41 @@ TEST(PagingStructureCache, ZeroEntriesIsAbsent) {
   EXPECT_FALSE(c.enabled());
   c.fill(0, 0, 0x1000, 0);
   EXPECT_EQ(c.lookup(0, 0), nullptr);
+}
+
+// What for_each_hpa reported, sorted: (what, next-table HPA).
+std::vector<std::pair<std::string, std::uint64_t>> visit(const PagingStructureCache& c) {
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  c.for_each_hpa([&seen](Hpa table, const char* what) { seen.emplace_back(what, table.value()); });
+  std::sort(seen.begin(), seen.end());
+  return seen;
+}
+
+TEST(PagingStructureCache, ForEachHpaReportsEveryValidNextTable) {
+  PagingStructureCache c = make_pde_cache();  // 2 sets of 2 ways
+  c.fill(0 * k2M, 1, 0x1000, 0);              // set 0
+  c.fill(1 * k2M, 2, 0x2000, 0);              // set 1
+  c.fill(2 * k2M, 1, 0x3000, 0);              // set 0, now full
+  c.fill(0 * k2M, 1, 0x9000, 0);              // in place: region 0 now points at 0x9000
+  c.fill(4 * k2M, 1, 0x4000, 0);              // set 0: evicts region 2, the least recent
+  // 3 valid entries; the replaced 0x1000 and the evicted 0x3000 are not reported.
+  using Seen = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(visit(c), (Seen{{"PSC PDE", 0x2000}, {"PSC PDE", 0x4000}, {"PSC PDE", 0x9000}}));
+  EXPECT_EQ(c.valid_entries(), 3u);
+  c.invalidate_pcid(1);  // regions 0 and 4
+  EXPECT_EQ(visit(c), (Seen{{"PSC PDE", 0x2000}}));
+  c.invalidate_all();
+  EXPECT_TRUE(visit(c).empty());
+
+  // Each level reports under its own name; an absent cache reports nothing.
+  PagingStructureCache pml4(PscParams{.entries = 2, .ways = 2}, pte::kPml4, 57);
+  pml4.fill(0, 0, 0x7000, 0);
+  EXPECT_EQ(visit(pml4), (Seen{{"PSC PML4E", 0x7000}}));
+  PagingStructureCache absent(PscParams{.entries = 0, .ways = 1}, pte::kPml5, 57);
+  absent.fill(0, 0, 0x8000, 0);
+  EXPECT_TRUE(visit(absent).empty());
+  EXPECT_STREQ(PagingStructureCache(PscParams{}, pte::kPdpt, 48).name(), "PSC PDPTE");
+  EXPECT_STREQ(PagingStructureCache(PscParams{}, pte::kPml5, 57).name(), "PSC PML5E");
 }
 
 TEST(PagingStructureCache, RejectsImpossibleGeometry) {

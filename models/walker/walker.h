@@ -108,6 +108,17 @@ class Walker {
   // The cache of entries at `level` (pte::kPd .. pte::kPml5), for tests and debugging.
   const PagingStructureCache& cache(unsigned level) const { return m_psc[level - pte::kPd]; }
 
+  // Every host-physical frame a paging-structure-cache entry refers to: f(Hpa frame, const
+  // char* structure) once per valid entry of the PDE, PDPTE, PML4E and PML5E caches (see
+  // PagingStructureCache::for_each_hpa: the next table's 4 KiB frame, "PSC PDE" ..). No side
+  // effects; for --check's audit after an invalidation, not for the walk.
+  template <class F>
+  void for_each_cached_hpa(F&& f) const {
+    for (const PagingStructureCache& psc : m_psc) {
+      psc.for_each_hpa(f);
+    }
+  }
+
  private:
   unsigned m_levels;
   bool m_pwc_enabled;

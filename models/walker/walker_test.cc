@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "models/walker/walker_test_machine.h"
@@ -329,6 +330,64 @@ TEST_P(WalkerLevels, ZeroEntriesTurnsOneCacheOff) {
   // No PDE cache: the PDPTE cache hits, leaving the PDE and the PTE.
   EXPECT_EQ(m.walk(a + k4K).refs, 2u);
   EXPECT_EQ(m.walker.stats().pd.misses.value(), 0u);  // an absent cache counts nothing
+}
+
+// for_each_cached_hpa reports, for each paging-structure-cache entry a walk made, the
+// frame of the next table: the level L entry's is the table at level L - 1 on the walk.
+TEST_P(WalkerLevels, ForEachCachedHpaReportsTheNextTables) {
+  using Seen = std::vector<std::pair<std::string, std::uint64_t>>;
+  const auto visit = [](const Walker& w) {
+    Seen seen;
+    w.for_each_cached_hpa(
+        [&seen](Hpa frame, const char* what) { seen.emplace_back(what, frame.value()); });
+    std::sort(seen.begin(), seen.end());
+    return seen;
+  };
+  // The walk of `va` in address space `asid` caches its entries at levels levels..2: one
+  // per level, levels - 1 in all (3 with 4-level paging, 4 with 5), each holding the frame
+  // of the table one level down (entry_chain()[i] is the entry at level levels - i).
+  const auto expected = [&](Machine& m, std::uint64_t va, std::uint16_t asid) {
+    static constexpr const char* kNames[] = {"PSC PDE", "PSC PDPTE", "PSC PML4E", "PSC PML5E"};
+    const std::vector<Hpa> chain = m.entry_chain(va, asid);
+    EXPECT_EQ(chain.size(), levels());
+    Seen seen;
+    for (unsigned l = pte::kPd; l <= levels(); ++l) {
+      seen.emplace_back(kNames[l - pte::kPd], chain[levels() - l + 1].value() & ~(k4K - 1));
+    }
+    return seen;
+  };
+  const auto merged = [](Seen a, const Seen& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    std::sort(a.begin(), a.end());
+    return a;
+  };
+
+  Machine m(levels(), PageSize::k4K, caches_on());
+  const std::uint64_t a = base_va(levels());
+  m.map(a, 0);
+  m.map(a, 1);  // another address space: its own tables
+  EXPECT_TRUE(visit(m.walker).empty());
+  ASSERT_EQ(m.walk(a, AccessKind::kRead, 0).outcome, Outcome::kOk);
+  Seen pcid0 = expected(m, a, 0);
+  std::sort(pcid0.begin(), pcid0.end());
+  EXPECT_EQ(visit(m.walker), pcid0);
+  ASSERT_EQ(m.walk(a, AccessKind::kRead, 1).outcome, Outcome::kOk);
+  // 2 (levels - 1) entries, the two PCIDs' tables.
+  const Seen both = merged(pcid0, expected(m, a, 1));
+  EXPECT_EQ(both.size(), 2u * (levels() - 1));
+  EXPECT_EQ(visit(m.walker), both);
+  EXPECT_EQ(m.walker.stats().walks.value(), 2u);  // visiting walks nothing
+
+  m.walker.invalidate_pcid(1);
+  EXPECT_EQ(visit(m.walker), pcid0);
+  m.walker.invalidate_page(Gva(a), 0);  // INVLPG: every entry of PCID 0
+  EXPECT_TRUE(visit(m.walker).empty());
+
+  // With the caches off a walk caches nothing.
+  Machine off(levels(), PageSize::k4K, caches_off());
+  off.map(a);
+  ASSERT_EQ(off.walk(a).outcome, Outcome::kOk);
+  EXPECT_TRUE(visit(off.walker).empty());
 }
 
 TEST_P(WalkerLevels, CombinedRightsComeFromEveryLevelAndFromTheCaches) {
