@@ -47,6 +47,7 @@ void SimParams::describe(config::Schema& s) {
   s.group("guest", guest);
   s.group("ept", ept);
   s.group("host", host);
+  s.group("host", reclaim);
   s.group("vmexit", vmexit);
   s.group("shadow", shadow);
 }

@@ -11,6 +11,7 @@
 #include "models/cache/cache_params.h"
 #include "models/ept/ept_params.h"
 #include "models/host/host_params.h"
+#include "models/hostmm/reclaim_params.h"
 #include "models/os/os_params.h"
 #include "models/shadow/shadow_params.h"
 #include "models/tlb/tlb_params.h"
@@ -66,6 +67,7 @@ struct SimParams {
   host::GuestParams guest;
   ept::EptParams ept;
   os::OsParams host;
+  hostmm::ReclaimParams reclaim;  // host.swap, host.watermarks.*, ...: the host under pressure
   host::VmExitParams vmexit;
   shadow::ShadowParams shadow;  // shadow mode: KVM's shadow MMU
 

@@ -44,6 +44,7 @@ host::NestedMachineParams nested_machine_params(const SimParams& p) {
   auto m = vm_machine_params<host::NestedMachineParams>(p);
   m.ept = p.ept;
   m.nested = p.nested_walker;
+  m.reclaim = p.reclaim;
   return m;
 }
 

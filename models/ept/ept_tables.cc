@@ -124,15 +124,15 @@ void EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
   }
 }
 
-std::uint64_t EptTables::zap(std::uint64_t table, unsigned level, std::uint64_t base,
-                             std::uint64_t lo, std::uint64_t hi) {
+template <class F>
+void EptTables::visit_leaves(std::uint64_t table, unsigned level, std::uint64_t base,
+                             std::uint64_t lo, std::uint64_t hi, F& f) {
   // The table at `level` covers [base, base + 512 * span); [lo, hi) intersects it.
   const unsigned shift = pte::index_shift(level);
   const std::uint64_t span = std::uint64_t{1} << shift;
   const std::uint64_t first = lo > base ? (lo - base) >> shift : 0;
   const std::uint64_t last =
       std::min<std::uint64_t>(pte::kEntriesPerTable - 1, (hi - 1 - base) >> shift);
-  std::uint64_t zapped = 0;
   for (std::uint64_t i = first; i <= last; ++i) {
     const Hpa entry(table | (i << 3));
     const std::uint64_t raw = m_memory.read_u64(entry);
@@ -140,13 +140,23 @@ std::uint64_t EptTables::zap(std::uint64_t table, unsigned level, std::uint64_t 
       continue;
     }
     if (is_leaf(raw, level)) {
-      m_memory.write_u64(entry, 0);
-      ++zapped;
+      const std::uint64_t next = f(raw);
+      if (next != raw) {
+        m_memory.write_u64(entry, next);
+      }
     } else {
-      zapped += zap(raw & kAddressMask, level - 1, base + i * span, lo, hi);
+      visit_leaves(raw & kAddressMask, level - 1, base + i * span, lo, hi, f);
     }
   }
-  return zapped;
+}
+
+bool EptTables::clip(Gpa first, std::uint64_t bytes, std::uint64_t& lo, std::uint64_t& hi) const {
+  lo = first.value();
+  if (bytes == 0 || lo >= gpa_limit()) {
+    return false;
+  }
+  hi = bytes > gpa_limit() - lo ? gpa_limit() : lo + bytes;
+  return true;
 }
 
 bool EptTables::maps_in(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
@@ -177,16 +187,92 @@ bool EptTables::maps_any(Gpa first, std::uint64_t bytes) const {
   return maps_in(m_root.value(), m_levels, 0, lo, hi);
 }
 
-std::uint64_t EptTables::unmap(Gpa first, std::uint64_t bytes) {
-  const std::uint64_t lo = first.value();
-  if (bytes == 0 || lo >= gpa_limit()) {
+std::uint64_t EptTables::unmap(Gpa first, std::uint64_t bytes, bool* dirty) {
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  if (!clip(first, bytes, lo, hi)) {
     return 0;
   }
-  const std::uint64_t hi =
-      std::min(gpa_limit(), bytes > gpa_limit() - lo ? gpa_limit() : lo + bytes);
-  const std::uint64_t zapped = zap(m_root.value(), m_levels, 0, lo, hi);
+  std::uint64_t zapped = 0;
+  const std::uint64_t dirty_mask = m_ad_bits ? m_bits.dirty : (m_format == NestedFormat::kEpt
+                                                                   ? kWrite
+                                                                   : pte::kRw);
+  auto f = [&](std::uint64_t raw) -> std::uint64_t {
+    ++zapped;
+    if (dirty != nullptr && (raw & dirty_mask) != 0) {
+      *dirty = true;
+    }
+    return 0;
+  };
+  visit_leaves(m_root.value(), m_levels, 0, lo, hi, f);
   m_stats.zaps += zapped;
   return zapped;
+}
+
+EptTables::Aging EptTables::age(Gpa first, std::uint64_t bytes, bool clear) {
+  Aging a;
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  if (!clip(first, bytes, lo, hi)) {
+    return a;
+  }
+  auto f = [&](std::uint64_t raw) -> std::uint64_t {
+    if (!m_ad_bits) {
+      a.young = true;
+      if (clear) {
+        ++a.zapped;
+        return 0;
+      }
+      return raw;
+    }
+    if ((raw & m_bits.accessed) == 0) {
+      return raw;
+    }
+    a.young = true;
+    return clear ? raw & ~m_bits.accessed : raw;
+  };
+  visit_leaves(m_root.value(), m_levels, 0, lo, hi, f);
+  m_stats.access_tracked += a.zapped;
+  return a;
+}
+
+void EptTables::for_each_leaf(const std::function<void(Gpa, const EptMapping&)>& f) const {
+  // A software walk over every table (audits only).
+  std::function<void(std::uint64_t, unsigned, std::uint64_t)> walk =
+      [&](std::uint64_t table, unsigned level, std::uint64_t base) {
+        const std::uint64_t span = std::uint64_t{1} << pte::index_shift(level);
+        for (std::uint64_t i = 0; i < pte::kEntriesPerTable; ++i) {
+          const std::uint64_t raw = m_memory.read_u64(Hpa(table | (i << 3)));
+          if (!present(raw)) {
+            continue;
+          }
+          if (is_leaf(raw, level)) {
+            f(Gpa(base + i * span), mapping_of(raw, level));
+          } else {
+            walk(raw & kAddressMask, level - 1, base + i * span);
+          }
+        }
+      };
+  walk(m_root.value(), m_levels, 0);
+}
+
+EptMapping EptTables::mapping_of(std::uint64_t raw, unsigned level) const {
+  EptMapping m;
+  m.size = pte::leaf_page_size(level);
+  m.page_base = Hpa(raw & pte::page_address_mask(m.size));
+  m.accessed = (raw & m_bits.accessed) != 0;
+  m.dirty = (raw & m_bits.dirty) != 0;
+  if (m_format == NestedFormat::kEpt) {
+    m.read = (raw & kRead) != 0;
+    m.write = (raw & kWrite) != 0;
+    m.execute = (raw & kExecute) != 0;
+    m.memory_type = memory_type(raw);
+  } else {
+    m.read = true;
+    m.write = (raw & pte::kRw) != 0;
+    m.execute = (raw & pte::kXd) == 0;
+  }
+  return m;
 }
 
 std::optional<EptMapping> EptTables::lookup_debug(Gpa gpa) const {
@@ -203,22 +289,7 @@ std::optional<EptMapping> EptTables::lookup_debug(Gpa gpa) const {
       table = raw & kAddressMask;
       continue;
     }
-    EptMapping m;
-    m.size = pte::leaf_page_size(level);
-    m.page_base = Hpa(raw & pte::page_address_mask(m.size));
-    m.accessed = (raw & m_bits.accessed) != 0;
-    m.dirty = (raw & m_bits.dirty) != 0;
-    if (m_format == NestedFormat::kEpt) {
-      m.read = (raw & kRead) != 0;
-      m.write = (raw & kWrite) != 0;
-      m.execute = (raw & kExecute) != 0;
-      m.memory_type = memory_type(raw);
-    } else {
-      m.read = true;
-      m.write = (raw & pte::kRw) != 0;
-      m.execute = (raw & pte::kXd) == 0;
-    }
-    return m;
+    return mapping_of(raw, level);
   }
   return std::nullopt;  // not reached: level-1 entries are leaves
 }

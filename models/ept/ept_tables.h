@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "models/ept/ept_entry.h"
@@ -47,6 +48,9 @@ struct EptTableStats : stats::Group {
   stats::Counter zaps{*this, "zaps", "leaves zapped by unmap (a huge leaf counts once)"};
   stats::Counter table_pages{*this, "table_pages",
                              "EPT/NPT table pages allocated, the root included"};
+  stats::Counter access_tracked{*this, "access_tracked",
+                                "leaves made not present by aging without A/D bits (KVM's "
+                                "access tracking)"};
   stats::Counter tables_freed{*this, "tables_freed",
                               "empty EPT/NPT tables unlinked when a huge leaf replaced them (their "
                               "frames stay allocated: no free list)"};
@@ -104,7 +108,25 @@ class EptTables {
   // many. Splits nothing: a huge leaf only partly in the range is zapped whole, so more
   // than `bytes` may become unmapped. Tables stay. The caller flushes the walker's caches
   // and the TLBs (INVEPT), as KVM does after kvm_tdp_mmu_zap_leafs().
-  std::uint64_t unmap(Gpa first, std::uint64_t bytes);
+  // `dirty`, when given, is set if a zapped leaf was dirty: D set, or, without A/D bits,
+  // writable (KVM's handle_changed_spte -> kvm_set_pfn_dirty on such an SPTE).
+  std::uint64_t unmap(Gpa first, std::uint64_t bytes, bool* dirty = nullptr);
+
+  // Aging for the host's reclaim (mmu_notifier test_young / clear_young, KVM's
+  // kvm_tdp_mmu_test_age_gfn / kvm_tdp_mmu_age_gfn_range): whether a leaf mapping a byte of
+  // [first, first + bytes) has its A flag set; with `clear`, the A flags found are cleared.
+  // Without A/D bits a present leaf counts as young (is_accessed_spte), and clearing makes
+  // it not present (KVM's access tracking, mark_spte_for_access_track: the next access
+  // takes an EPT violation that restores it): those leaves are zapped, counted in
+  // ept.access_tracked and in `zapped` (the caller flushes). No timing, no walker caches.
+  struct Aging {
+    bool young = false;
+    std::uint64_t zapped = 0;
+  };
+  Aging age(Gpa first, std::uint64_t bytes, bool clear);
+
+  // Every leaf, in GPA order: f(Gpa base, const EptMapping&). For audits (--check).
+  void for_each_leaf(const std::function<void(Gpa, const EptMapping&)>& f) const;
 
   // The leaf mapping `gpa`, by a software walk with no side effects (no statistics, no
   // A/D updates, no timing); std::nullopt when an entry on the way is not present.
@@ -115,8 +137,15 @@ class EptTables {
  private:
   bool present(std::uint64_t raw) const { return (raw & m_bits.present_mask) != 0; }
   Hpa new_table();
-  std::uint64_t zap(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
-                    std::uint64_t hi);
+  // Calls f(entry, raw, level) for each present leaf intersecting [lo, hi) under `table`
+  // (entries at `level`, covering [base, ...)); f returns the new raw value to store, or
+  // raw itself to leave it.
+  template <class F>
+  void visit_leaves(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
+                    std::uint64_t hi, F& f);
+  // [lo, hi) clipped to the GPA limit; false when empty.
+  bool clip(Gpa first, std::uint64_t bytes, std::uint64_t& lo, std::uint64_t& hi) const;
+  EptMapping mapping_of(std::uint64_t raw, unsigned level) const;
   bool maps_in(std::uint64_t table, unsigned level, std::uint64_t base, std::uint64_t lo,
                std::uint64_t hi) const;
   // The number of tables in the subtree of `table` (entries at `level`), itself included,

@@ -1,5 +1,7 @@
 #include "models/host/hypervisor.h"
 
+#include <algorithm>
+
 #include "models/ept/ept_entry.h"
 #include "models/host/memslot_layout.h"
 
@@ -15,16 +17,20 @@ std::uint64_t align_up(std::uint64_t v, std::uint64_t align) {
 
 Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::OsParams& host,
                        const ept::EptParams& ept, mem::PhysicalMemory& memory,
-                       mem::FrameAllocator& frames, stats::Group* parent)
+                       mem::FrameAllocator& frames, hostmm::HostMm& mm,
+                       stats::Group* parent, stats::Group* vm_stats_parent)
     : m_vm(vm),
       m_exits(exits),
       m_exit_stats(parent),
       m_violation_stats(parent),
       m_slots(memslot_layout(vm, kRamBase)),
-      m_host_os(host, 4, memory, frames, parent, "host"),
+      m_vmm(mm, host, memory, frames, parent, vm_stats_parent != nullptr ? vm_stats_parent : parent,
+            vm.vcpus),
       m_ept(ept, memory, frames, parent),
       m_guest_memory(*this, m_ept, memory),
-      m_next_hva(align_up(kRamBase.value() + vm.memory.bytes, kHvaAlign)) {}
+      m_next_hva(align_up(kRamBase.value() + vm.memory.bytes, kHvaAlign)) {
+  m_vmm.set_notifier(this);
+}
 
 ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
   ++m_exit_stats.total;
@@ -51,18 +57,13 @@ ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
 
   // kvm_faultin_pfn: the VMM page behind the GPA, faulted in by the host when absent.
   const Hva hva = slot->to_hva(gpa);
-  auto host_page = m_host_os.lookup(kVmmAsid, hva);
   Cycles cost = m_exits.latency + m_exits.ept_violation_latency;
-  if (!host_page) {
-    cost += m_host_os.handle_page_fault(kVmmAsid, hva, kind);
-    r.host_fault = true;
-    host_page = m_host_os.lookup(kVmmAsid, hva);
-  }
+  const auto host_page = m_vmm.fault_in(hva, kind, cost, r.host_fault);
 
   // kvm_mmu_max_mapping_level, then kvm_tdp_mmu_map.
-  const PageSize size = max_mapping_size(*slot, gpa, host_page->size);
+  const PageSize size = max_mapping_size(*slot, gpa, host_page.size);
   const Gpa leaf_base = gpa.page_base(page_shift(size));
-  const Hpa hpa = host_page->pa_of(slot->to_hva(leaf_base));
+  const Hpa hpa = host_page.pa_of(slot->to_hva(leaf_base));
   // A read-only slot's leaves lack W (KVM: no write permission for KVM_MEM_READONLY).
   m_ept.map(leaf_base, hpa, size, slot->readonly ? ept::kRead | ept::kExecute : ept::kRwx);
   ++m_violation_stats.violations;
@@ -115,6 +116,59 @@ GpaRange Hypervisor::move_memslot(std::uint32_t id, Gpa new_base) {
   const Memslot old = m_slots.move(id, new_base);
   m_ept.unmap(old.base, old.bytes);
   return GpaRange{old.base, old.end()};
+}
+
+template <class F>
+void Hypervisor::for_each_gpa_range(Hva begin, Hva end, F&& f) const {
+  for (const Memslot& slot : m_slots.slots()) {
+    const std::uint64_t lo = std::max(begin.value(), slot.hva.value());
+    const std::uint64_t hi = std::min(end.value(), slot.hva.value() + slot.bytes);
+    if (lo < hi) {
+      f(slot.to_gpa(Hva(lo)), hi - lo);
+    }
+  }
+}
+
+bool Hypervisor::test_young(Hva begin, Hva end) {
+  bool young = false;
+  for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
+    young = m_ept.age(gpa, bytes, /*clear=*/false).young || young;
+  });
+  return young;
+}
+
+bool Hypervisor::clear_young(Hva begin, Hva end) {
+  bool young = false;
+  std::uint64_t zapped = 0;
+  for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
+    const ept::EptTables::Aging a = m_ept.age(gpa, bytes, /*clear=*/true);
+    young = a.young || young;
+    zapped += a.zapped;
+  });
+  // KVM does not flush after clearing A flags (kvm_mmu_notifier_clear_young): a TLB entry
+  // keeps the page reachable without setting A again. Access tracking (no A/D bits) makes
+  // leaves not present: the model flushes then, so that no cached translation outlives
+  // its leaf (KVM leaves them to the next flush).
+  if (zapped != 0 && m_flush_hook) {
+    m_flush_hook();
+  }
+  return young;
+}
+
+hostmm::InvalidateResult Hypervisor::invalidate_range(Hva begin, Hva end) {
+  hostmm::InvalidateResult r;
+  for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
+    r.zapped += m_ept.unmap(gpa, bytes, &r.dirty);
+  });
+  if (r.zapped != 0) {
+    // kvm_mmu_notifier_invalidate_range_start -> kvm_unmap_gfn_range, then
+    // kvm_flush_remote_tlbs: INVEPT on every vCPU.
+    r.flushed = true;
+    if (m_flush_hook) {
+      m_flush_hook();
+    }
+  }
+  return r;
 }
 
 std::vector<mem::RamRange> Hypervisor::guest_ram_ranges() const {

@@ -61,6 +61,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -71,6 +72,9 @@
 #include "models/host/memslot.h"
 #include "models/host/qemu_layout.h"
 #include "models/host/vmexit_stats.h"
+#include "models/hostmm/host_mm.h"
+#include "models/hostmm/mmu_notifier.h"
+#include "models/hostmm/vmm_memory.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
@@ -104,21 +108,22 @@ struct ViolationResult {
   Gpa leaf_base;                  // kMapped: the GPA the leaf starts at
 };
 
-class Hypervisor {
+class Hypervisor final : public hostmm::MmuNotifier {
  public:
   // Where the VMM keeps the guest RAM block.
   static constexpr Hva kRamBase{0x7f0000000000};
   // Alignment of every further VMM allocation (hot-added memory).
   static constexpr std::uint64_t kHvaAlign = 2 * kMiB;
   // The VMM process's address space in HostOs.
-  static constexpr std::uint16_t kVmmAsid = 0;
+  static constexpr std::uint16_t kVmmAsid = hostmm::VmmMemory::kAsid;
 
-  // `memory` and `frames` are the host's and must outlive this. Statistics go under
+  // `memory`, `frames` and `mm` are the host's and must outlive this. Statistics go under
   // `parent`: "vmexits", "ept" (violations; EptTables adds installs, zaps, table_pages),
-  // "host" (the HostOs). Throws std::invalid_argument for a bad vm.memory or ept.levels.
+  // "host" (the HostOs); the VM's reclaim counters to "vm<i>" under `vm_stats_parent`
+  // (null: `parent`). Throws std::invalid_argument for a bad vm.memory or ept.levels.
   Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::OsParams& host,
              const ept::EptParams& ept, mem::PhysicalMemory& memory, mem::FrameAllocator& frames,
-             stats::Group* parent);
+             hostmm::HostMm& mm, stats::Group* parent, stats::Group* vm_stats_parent = nullptr);
   Hypervisor(const Hypervisor&) = delete;
   Hypervisor& operator=(const Hypervisor&) = delete;
 
@@ -141,7 +146,20 @@ class Hypervisor {
   Hpa ept_root() const { return m_ept.root(); }
   const ept::EptTables& ept() const { return m_ept; }
   const MemslotTable& memslots() const { return m_slots; }
-  const os::HostOs& host_os() const { return m_host_os; }
+  const os::HostOs& host_os() const { return m_vmm.host_os(); }
+  // The VMM process's memory as the host manages it (faults, refaults, madvise).
+  hostmm::VmmMemory& vmm() { return m_vmm; }
+
+  // The host's mmu_notifier calls on the VMM's HVAs (hostmm/mmu_notifier.h): the HVA range
+  // becomes GPA ranges through the memslots; aging reads and clears the EPT leaves' A
+  // flags (EptTables::age), invalidation zaps the leaves (ept.zaps) and, when one was
+  // there, calls the flush hook (the owner flushes the walker's caches: INVEPT) and reports
+  // the flush (the TLBs of every vCPU).
+  bool test_young(Hva begin, Hva end) override;
+  bool clear_young(Hva begin, Hva end) override;
+  hostmm::InvalidateResult invalidate_range(Hva begin, Hva end) override;
+  // Called after any zap of EPT leaves by the host (invalidation, aging without A/D bits).
+  void set_flush_hook(std::function<void()> hook) { m_flush_hook = std::move(hook); }
   GuestPhysicalMemory& guest_memory() { return m_guest_memory; }
   // The guest's RAM as its E820 map lists it, for the guest frame allocator.
   std::vector<mem::RamRange> guest_ram_ranges() const;
@@ -155,6 +173,9 @@ class Hypervisor {
   const EptViolationStats& violation_stats() const { return m_violation_stats; }
 
  private:
+  // Calls f(gpa, bytes) for each part of [begin, end) that a memslot maps.
+  template <class F>
+  void for_each_gpa_range(Hva begin, Hva end, F&& f) const;
   // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`.
   PageSize max_mapping_size(const Memslot& slot, Gpa gpa, PageSize host_size) const;
 
@@ -163,8 +184,9 @@ class Hypervisor {
   VmExitStats m_exit_stats;
   EptViolationStats m_violation_stats;
   MemslotTable m_slots;
-  os::HostOs m_host_os;
+  hostmm::VmmMemory m_vmm;
   ept::EptTables m_ept;
+  std::function<void()> m_flush_hook;
   GuestPhysicalMemory m_guest_memory;
   std::uint64_t m_next_hva;  // where the next VMM allocation goes
 };

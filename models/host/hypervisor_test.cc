@@ -32,9 +32,10 @@ struct Vm {
   explicit Vm(os::Thp host_thp = os::Thp::kNever, std::uint64_t vm_bytes = 4 * GiB)
       : memory(16 * GiB),
         frames(16 * GiB, MiB),
+        host_mm(hostmm::ReclaimParams{}, 16 * GiB, memory, frames, &root),
         hv(VmParams{.memory = {vm_bytes}}, VmExitParams{},
            os::OsParams{.thp = host_thp, .memory = {16 * GiB}}, ept::EptParams{}, memory, frames,
-           &root) {}
+           host_mm, &root) {}
   std::uint64_t stat(const std::string& path) const {
     for (const auto& row : stats::collect(root)) {
       if (row.path == path) {
@@ -47,6 +48,7 @@ struct Vm {
   stats::Group root{nullptr, ""};
   mem::PhysicalMemory memory;
   mem::FrameAllocator frames;
+  hostmm::HostMm host_mm;
   Hypervisor hv;
 };
 

@@ -40,6 +40,8 @@ struct Memslot {
   }
   // The VMM address of `gpa`, which the slot must contain (__gfn_to_hva_memslot).
   constexpr Hva to_hva(Gpa gpa) const { return hva + (gpa.value() - base.value()); }
+  // The GPA of `address`, which the slot's HVA range must contain (hva_to_gfn_memslot).
+  constexpr Gpa to_gpa(Hva address) const { return base + (address.value() - hva.value()); }
 
   friend constexpr bool operator==(const Memslot&, const Memslot&) = default;
 };

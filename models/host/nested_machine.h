@@ -32,11 +32,14 @@
 #include "models/host/guest_memory.h"
 #include "models/host/host_params.h"
 #include "models/host/hypervisor.h"
+#include "models/hostmm/host_mm.h"
+#include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
 #include "models/os/page_table_os.h"
+#include "models/shadow/tlb_flush.h"
 #include "models/walker/nested_walker.h"
 #include "models/walker/nested_walker_params.h"
 #include "models/walker/walker_params.h"
@@ -54,6 +57,7 @@ struct NestedMachineParams {
   VmParams vm;
   VmExitParams vmexit;
   os::OsParams host;                  // host.*: thp, memory, fault costs of the host kernel
+  hostmm::ReclaimParams reclaim;      // host.*: swap, watermarks, reclaim (host_mm.h)
   os::OsParams guest;                 // guest.*: the guest kernel (memory is vm.memory's business)
   unsigned guest_levels = 4;          // guest.levels: 4, or 5 with LA57
   ept::EptParams ept;                 // ept.*
@@ -76,6 +80,9 @@ struct TouchResult {
   unsigned ept_violations = 0;    // EPT violations raised by the walks (handled)
   unsigned table_violations = 0;  // EPT violations raised by the guest's table writes
   unsigned host_faults = 0;       // host page faults among the walks' violations
+  // What the caller's TLBs must drop before inserting `translation`: every entry of the
+  // VM when the host's reclaim zapped EPT leaves during the touch (a shootdown).
+  shadow::TlbFlush flush;
 };
 
 // Told each step of a touch() that handles a fault (--trace-page: the life of a page).
@@ -129,20 +136,49 @@ class NestedMachine {
         m_own_memory(std::move(own)),
         m_memory(memory != nullptr ? *memory : *m_own_memory),
         m_frames(params.host.memory.bytes, kMiB),
+        m_host_mm(params.reclaim, params.host.memory.bytes, m_memory, m_frames, m_stats),
         m_fixed(params.memory_latency),
         m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
         m_hypervisor(params.vm, params.vmexit, params.host, params.ept, m_memory, m_frames,
-                     m_stats),
+                     m_host_mm, m_stats),
         m_guest_frames(m_hypervisor.guest_ram_ranges(), kMiB),
         m_guest_os(params.guest, params.guest_levels, m_hypervisor.guest_memory(), m_guest_frames,
                    m_stats, "guest"),
         m_walker(params.walker, params.nested, params.guest_levels, params.ept, m_memory, m_timing,
-                 m_stats) {}
+                 m_stats) {
+    // A zap by the host (reclaim, madvise): INVEPT of the walker's caches now; the TLBs'
+    // flush goes back with the touch or the event (take_flush).
+    m_hypervisor.set_flush_hook([this] { m_walker.invept(m_hypervisor.ept_root()); });
+    if (params.reclaim.load.bytes != 0) {
+      m_host_mm.take_load(params.reclaim.load.bytes);
+    }
+  }
 
  public:
   // The miss path for `gva` in guest address space `pcid`: see the file comment.
   TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
                     TouchObserver* observer = nullptr) {
+    TouchResult t = resolve(gva, kind, pcid, observer);
+    // The host's shootdowns during the touch: their cost, and the TLB flush.
+    hostmm::VmmMemory& vmm = m_hypervisor.vmm();
+    const Cycles shootdowns = vmm.take_pending_cycles();
+    t.cycles += shootdowns;
+    if (vmm.take_flush()) {
+      t.flush = shadow::TlbFlush::all();
+    }
+    return t;
+  }
+
+  // The host's flush of the VM's TLBs since the last touch (an event's madvise or balloon):
+  // true when the caller must drop every TLB entry of the VM; the cycles it cost the vCPU.
+  bool take_host_flush(Cycles& cycles) {
+    hostmm::VmmMemory& vmm = m_hypervisor.vmm();
+    cycles += vmm.take_pending_cycles();
+    return vmm.take_flush();
+  }
+
+ private:
+  TouchResult resolve(Gva gva, AccessKind kind, std::uint16_t pcid, TouchObserver* observer) {
     TouchResult t;
     const Gpa root = m_guest_os.address_space_root(pcid);
     t.table_violations += drain(t);
@@ -218,6 +254,8 @@ class NestedMachine {
     throw std::logic_error("nested machine: touch did not converge");
   }
 
+ public:
+
   // `!memslot del` / `!memslot move`: the hypervisor zaps, the walker's caches are flushed.
   GpaRange remove_memslot(std::uint32_t id) {
     const GpaRange zapped = m_hypervisor.remove_memslot(id);
@@ -246,6 +284,7 @@ class NestedMachine {
   stats::Group& stats_root() { return *m_stats; }
   mem::PhysicalMemory& memory() { return m_memory; }
   mem::FrameAllocator& frames() { return m_frames; }
+  hostmm::HostMm& host_mm() { return m_host_mm; }
   Hypervisor& hypervisor() { return m_hypervisor; }
   mem::GuestFrameAllocator& guest_frames() { return m_guest_frames; }
   GuestOs& guest_os() { return m_guest_os; }
@@ -269,6 +308,7 @@ class NestedMachine {
   std::unique_ptr<mem::PhysicalMemory> m_own_memory;
   mem::PhysicalMemory& m_memory;
   mem::FrameAllocator m_frames;
+  hostmm::HostMm m_host_mm;
   mem::FixedLatency m_fixed;
   mem::MemoryTiming& m_timing;
   Hypervisor m_hypervisor;

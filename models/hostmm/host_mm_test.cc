@@ -1,0 +1,281 @@
+// The host's reclaimer over one VMM process whose secondary MMU is a scripted notifier:
+// which pages are young is the test's choice, so each count follows from the LRU order
+// (host_mm.h) alone. Pages are faulted in ascending HVA order: page i is the i-th oldest.
+#include "models/hostmm/host_mm.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "models/hostmm/vmm_memory.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::hostmm {
+namespace {
+
+constexpr std::uint64_t KiB = 1024;
+constexpr std::uint64_t MiB = 1024 * KiB;
+constexpr std::uint64_t kBase = 0x7f0000000000;
+
+Hva page(std::uint64_t i) { return Hva(kBase + i * 4 * KiB); }
+
+// A secondary MMU whose accessed flags are the set `young` (HVA page numbers).
+struct ScriptedMmu : MmuNotifier {
+  std::set<std::uint64_t> young;
+  std::set<std::uint64_t> dirty;
+  std::uint64_t invalidations = 0;
+  bool any(Hva b, Hva e, bool clear) {
+    bool y = false;
+    for (std::uint64_t p = b.value() >> 12; p < e.value() >> 12; ++p) {
+      if (young.count(p) != 0) {
+        y = true;
+        if (clear) {
+          young.erase(p);
+        }
+      }
+    }
+    return y;
+  }
+  bool test_young(Hva b, Hva e) override { return any(b, e, false); }
+  bool clear_young(Hva b, Hva e) override { return any(b, e, true); }
+  InvalidateResult invalidate_range(Hva b, Hva e) override {
+    ++invalidations;
+    InvalidateResult r{.zapped = 1, .dirty = false, .flushed = true};
+    for (std::uint64_t p = b.value() >> 12; p < e.value() >> 12; ++p) {
+      r.dirty = r.dirty || dirty.count(p) != 0;
+    }
+    return r;
+  }
+};
+
+struct Host {
+  explicit Host(std::uint64_t memory_bytes, ReclaimParams params = {})
+      : memory(memory_bytes),
+        frames(memory_bytes, MiB),
+        mm(params, memory_bytes, memory, frames, &root),
+        vmm(mm, os::OsParams{.memory = {memory_bytes}}, memory, frames, &root, &root, 2) {
+    vmm.set_notifier(&mmu);
+  }
+  std::uint64_t stat(const std::string& path) const {
+    for (const auto& row : stats::collect(root)) {
+      if (row.path == path) {
+        return std::get<std::uint64_t>(row.value);
+      }
+    }
+    ADD_FAILURE() << "no statistic " << path;
+    return 0;
+  }
+  Hpa touch(std::uint64_t i, AccessKind kind = AccessKind::kRead) {
+    Cycles c;
+    bool fault = false;
+    return vmm.fault_in(page(i), kind, c, fault).page_base;
+  }
+  stats::Group root{nullptr, ""};
+  mem::PhysicalMemory memory;
+  mem::FrameAllocator frames;
+  HostMm mm;
+  ScriptedMmu mmu;
+  VmmMemory vmm;
+};
+
+// Watermarks set to 0 bytes take Linux's defaults; 4 KiB each keeps them out of the way.
+ReclaimParams quiet() {
+  ReclaimParams p;
+  p.watermarks.min = p.watermarks.low = p.watermarks.high = config::ByteSize{4 * KiB};
+  return p;
+}
+
+TEST(Watermarks, LinuxDefaults) {
+  // 256 GiB: min = sqrt(16 * 2^28 KiB) = 2^16 KiB = 64 MiB; step = max(16 MiB, 256 GiB /
+  // 1000 = 274877906 bytes) = 274877906; low = min + step, high = low + step.
+  const Watermarks::Bytes b = Watermarks{}.effective(256ULL << 30);
+  EXPECT_EQ(b.min, 64 * MiB);
+  EXPECT_EQ(b.low, 64 * MiB + 274877906);
+  EXPECT_EQ(b.high, 64 * MiB + 2 * 274877906);
+  // 16 MiB: sqrt(16 * 16384) = 512 KiB; step = max(128 KiB, 16777 bytes) = 128 KiB.
+  const Watermarks::Bytes s = Watermarks{}.effective(16 * MiB);
+  EXPECT_EQ(s.min, 512 * KiB);
+  EXPECT_EQ(s.low, 640 * KiB);
+  EXPECT_EQ(s.high, 768 * KiB);
+  // A tiny machine clamps min to 128 KiB: 1 MiB -> sqrt(16384) = 128 KiB exactly.
+  EXPECT_EQ(Watermarks{}.effective(1 * MiB).min, 128 * KiB);
+}
+
+TEST(HostMm, NoReclaimWhileMemoryLasts) {
+  Host h(64 * MiB, quiet());
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    h.touch(i);
+  }
+  EXPECT_EQ(h.stat("host.reclaim.scanned"), 0U);
+  EXPECT_EQ(h.stat("host.page_faults"), 100U);
+  EXPECT_EQ(h.stat("host.refaults"), 0U);
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 100U);  // new anon pages: inactive
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, SecondChanceThenActivation) {
+  Host h(64 * MiB, quiet());
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    h.touch(i);
+  }
+  // Pages 0 and 1 young: each rotated to the inactive head with PG_referenced (2 scans, 2
+  // clear_young), then 2..11 evicted: 12 scanned, 10 reclaimed, 10 written to swap (never
+  // swapped before: dirty), 10 invalidations, each shooting down 2 vCPUs.
+  h.mmu.young = {page(0).value() >> 12, page(1).value() >> 12};
+  EXPECT_EQ(h.mm.shrink(10, false).reclaimed, 10U);
+  EXPECT_EQ(h.stat("host.reclaim.scanned"), 12U);
+  EXPECT_EQ(h.stat("host.reclaim.reclaimed"), 10U);
+  EXPECT_EQ(h.stat("mmu_notifier.test_young"), 12U);
+  EXPECT_EQ(h.stat("mmu_notifier.clear_young"), 2U);
+  EXPECT_EQ(h.stat("mmu_notifier.invalidate_range"), 10U);
+  EXPECT_EQ(h.stat("tlb.shootdowns"), 20U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 10U);
+  EXPECT_EQ(h.stat("vm0.reclaimed"), 10U);
+  // Inactive, head to tail: 1, 0, 99, ..., 12. Page 0 young again; evicting 88 pages takes
+  // 12..99 (88 pages) before reaching it.
+  h.mmu.young = {page(0).value() >> 12};
+  EXPECT_EQ(h.mm.shrink(88, false).reclaimed, 88U);
+  EXPECT_EQ(h.stat("host.reclaim.activated"), 0U);
+  // Then page 0 (young, referenced already): activated; page 1 (not young): evicted.
+  EXPECT_EQ(h.mm.shrink(1, false).reclaimed, 1U);
+  EXPECT_EQ(h.stat("host.reclaim.activated"), 1U);
+  EXPECT_EQ(h.mm.lru().pages(LruList::kActive), 1U);
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 0U);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, RefaultSwapsInAndACleanPageIsDroppedNextTime) {
+  Host h(64 * MiB, quiet());
+  const Hpa first = h.touch(0);
+  h.memory.write_u64(first + 8, 0x1234);  // contents the model keeps (a guest table word)
+  h.touch(1);
+  EXPECT_EQ(h.mm.shrink(1, false).reclaimed, 1U);  // page 0, the oldest
+  EXPECT_EQ(h.memory.read_u64(first + 8), 0U);     // the freed frame reads zeros
+  EXPECT_FALSE(h.vmm.lookup(page(0)).has_value());
+  const Hpa back = h.touch(0);
+  EXPECT_EQ(h.stat("host.refaults"), 1U);
+  EXPECT_EQ(h.stat("host.swap.ins"), 1U);
+  EXPECT_EQ(h.stat("vm0.refaults"), 1U);
+  EXPECT_EQ(h.memory.read_u64(back + 8), 0x1234U);  // read back from swap
+  // Page 1 (never swapped) goes next: a write. Then page 0 again: its swap copy is valid
+  // but it holds contents, which the model always writes back.
+  h.mm.shrink(2, false);
+  EXPECT_EQ(h.stat("host.swap.outs"), 3U);
+  // A page whose contents went back to zeros is written once more (its swap copy holds
+  // the old words); after that, clean and without contents, it is dropped without a write.
+  const Hpa again = h.touch(0);
+  EXPECT_EQ(h.memory.read_u64(again + 8), 0x1234U);
+  h.memory.write_u64(again + 8, 0);
+  h.touch(5);
+  h.mm.shrink(1, false);  // page 0 (older than 5): its copy has contents: written
+  EXPECT_EQ(h.stat("host.swap.outs"), 4U);
+  h.touch(0);
+  h.mm.shrink(1, false);  // page 5, never swapped: written
+  h.touch(5);
+  h.mm.shrink(1, false);  // page 0: clean, its swap copy valid and empty: dropped
+  EXPECT_EQ(h.stat("host.swap.outs"), 5U);
+  EXPECT_EQ(h.stat("host.reclaim.dropped_clean"), 1U);
+  // Dirty (the secondary MMU's D flag): written again.
+  h.touch(0);
+  h.mmu.dirty = {page(0).value() >> 12};
+  h.mm.shrink(1, false);  // page 5 is older: evicted first (its copy is valid: dropped)
+  h.mm.shrink(1, false);  // page 0, dirty: written
+  EXPECT_EQ(h.stat("host.reclaim.dropped_clean"), 2U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 6U);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, DirectReclaimWhenAFaultWouldGoBelowMin) {
+  // 8 MiB host, frames from 1 MiB: 1792 frames managed. The VMM's tables: PML4, PDPT, PD
+  // and one PT per 512 pages (pages 0, 512, 1024, 1536 start one). reserve() asks for the
+  // page plus 16 table frames (68 KiB) above min (4 KiB): direct reclaim once free < 72 KiB
+  // = 18 frames. With k pages resident (1536 < k < 2048: 7 table frames), free = 1792 - 7
+  // - k, below 18 from k = 1768.
+  ReclaimParams p = quiet();
+  p.reclaim_batch = 32;
+  Host h(8 * MiB, p);
+  for (std::uint64_t i = 0; i < 1768; ++i) {
+    h.touch(i);
+    ASSERT_EQ(h.stat("host.reclaim.direct"), 0U) << "page " << i << ", free "
+                                                 << h.frames.free_bytes() / 4096;
+  }
+  EXPECT_EQ(h.stat("host.reclaim.direct"), 0U);
+  h.touch(1768);  // one pass of 32: pages 0..31, none young
+  EXPECT_EQ(h.stat("host.reclaim.direct"), 1U);
+  EXPECT_EQ(h.stat("host.reclaim.reclaimed"), 32U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 32U);
+  EXPECT_EQ(h.stat("host.reclaim.cycles"), 32U * p.swap_out_latency.count());
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, KswapdReclaimsUpToHighInTheBackground) {
+  ReclaimParams p;
+  p.watermarks.min = config::ByteSize{4 * KiB};
+  p.watermarks.low = config::ByteSize{100 * 4 * KiB};
+  p.watermarks.high = config::ByteSize{200 * 4 * KiB};
+  Host h(8 * MiB, p);
+  // kswapd wakes when free < low = 100 frames, before a fault: with k pages resident and 7
+  // table frames (as above), 1785 - k < 100 from k = 1686 (99 free); it reclaims batches of
+  // 32 until free >= 200 frames: 4 batches (128 pages) bring it to 227.
+  for (std::uint64_t i = 0; i < 1690; ++i) {
+    h.touch(i);
+  }
+  EXPECT_EQ(h.stat("host.reclaim.kswapd_wakeups"), 1U);
+  EXPECT_EQ(h.stat("host.reclaim.reclaimed"), 128U);
+  EXPECT_EQ(h.stat("host.reclaim.direct"), 0U);
+  EXPECT_EQ(h.stat("host.reclaim.cycles"), 0U);  // kswapd's writes: nobody waits
+  EXPECT_EQ(h.vmm.take_pending_cycles(), Cycles(128 * p.shootdown_latency.count()));
+  EXPECT_TRUE(h.vmm.take_flush());
+}
+
+TEST(HostMm, DontneedDropsAndTheNextTouchIsARefaultOfZeros) {
+  Host h(64 * MiB, quiet());
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    h.touch(i);
+  }
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(4)), 4U);
+  EXPECT_EQ(h.stat("vm0.dropped"), 4U);
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 4U);
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    h.touch(i);
+  }
+  EXPECT_EQ(h.stat("host.refaults"), 4U);  // the pages dropped
+  EXPECT_EQ(h.stat("host.swap.ins"), 0U);  // zero-filled, not read back
+  EXPECT_EQ(h.stat("host.page_faults"), 12U);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, PageoutEvictsNowAndColdDeactivates) {
+  Host h(64 * MiB, quiet());
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    h.touch(i);
+  }
+  h.mmu.young = {page(6).value() >> 12};  // references do not stop MADV_PAGEOUT
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(4), page(8)), 4U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 4U);
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 4U);
+  // MADV_COLD on page 0 (the oldest): to the inactive head, so page 1 is evicted first.
+  h.vmm.madvise(VmmMemory::Advice::kCold, page(0), page(1));
+  h.mm.shrink(1, false);
+  EXPECT_TRUE(h.vmm.lookup(page(0)).has_value());
+  EXPECT_FALSE(h.vmm.lookup(page(1)).has_value());
+}
+
+TEST(HostMm, NoSwapMeansOutOfMemoryNamingTheKeys) {
+  ReclaimParams p = quiet();
+  p.swap = config::ByteSize{0};
+  Host h(8 * MiB, p);
+  try {
+    for (std::uint64_t i = 0; i < 2000; ++i) {
+      h.touch(i);
+    }
+    FAIL() << "expected OutOfMemory";
+  } catch (const mem::OutOfMemory& e) {
+    EXPECT_NE(std::string(e.what()).find("raise host.memory or host.swap"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pagesim::hostmm

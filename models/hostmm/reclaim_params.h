@@ -1,0 +1,82 @@
+// Parameters of the host kernel's memory manager under pressure: watermarks, swap, the
+// reclaimer's batch and the cost of the TLB shootdowns its invalidations send.
+//
+//   host.swap                     swap space (bytes; 0: none, anonymous pages can only be
+//                                 dropped if a swap copy is still valid, which needs swap)
+//   host.swap_in_latency          cycles of reading one 4 KiB page back (a refault)
+//   host.swap_out_latency         cycles of writing one 4 KiB page, charged when the vCPU
+//                                 waits for it (direct reclaim)
+//   host.watermarks.min|low|high  free-memory watermarks (bytes; 0: Linux's default for
+//                                 host.memory, see Watermarks)
+//   host.reclaim_batch            pages one reclaim pass frees (SWAP_CLUSTER_MAX)
+//   host.shootdown_latency        cycles one TLB shootdown costs the vCPU it interrupts
+//   host.load                     bytes of anonymous memory another host process takes at
+//                                 start (no secondary MMU; cold, reclaimed first)
+//   host.thp_reclaim              what reclaim does to a huge host page: whole
+//
+// Costs are core cycles of a ~2.6 GHz server core (the reference of os_params.h).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include "sim/config/schema.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+
+namespace pagesim::hostmm {
+
+// Free-memory watermarks of the host (one zone). Linux (mm/page_alloc.c,
+// calculate_min_free_kbytes and __setup_per_zone_wmarks) sets
+//   min  = sqrt(16 * memory in KiB) KiB, clamped to [128 KiB, 256 MiB]
+//   low  = min + max(min / 4, memory * watermark_scale_factor / 10000), scale factor 10
+//   high = low + the same step
+// A zero key takes that default; effective() returns the bytes used.
+struct Watermarks {
+  config::ByteSize min{0};
+  config::ByteSize low{0};
+  config::ByteSize high{0};
+  void describe(config::Schema& s);
+
+  struct Bytes {
+    std::uint64_t min = 0;
+    std::uint64_t low = 0;
+    std::uint64_t high = 0;
+  };
+  // The watermarks for a host of `memory_bytes`, defaults filled in.
+  Bytes effective(std::uint64_t memory_bytes) const;
+};
+
+// What reclaim does with a huge host page (THP): whole (the 2 MiB page is evicted and
+// swapped as one, as with THP_SWAP; a refault brings the whole page back).
+enum class ThpReclaim : std::uint8_t { kWhole };
+
+struct ReclaimParams {
+  config::ByteSize swap{64 * kGiB};
+  // A 4 KiB random read from an NVMe SSD: ~10-20 us on datacenter drives (vendor specs of
+  // 4K random-read latency), the order of a major fault's I/O: 20 us at 2.6 GHz. An estimate.
+  Cycles swap_in_latency{52000};
+  // Writing 4 KiB to the same device; asynchronous in Linux (the vCPU does not wait) except
+  // when its own allocation does the reclaim (direct reclaim). The same estimate.
+  Cycles swap_out_latency{52000};
+  Watermarks watermarks;
+  // SWAP_CLUSTER_MAX (include/linux/swap.h): the pages one shrink pass aims to free.
+  std::uint32_t reclaim_batch = 32;
+  // One TLB shootdown of a vCPU (kvm_flush_remote_tlbs: an IPI, the exit it causes and the
+  // flush): a VM exit's round trip (vmexit.latency's ~1,200 cycles) plus IPI delivery of
+  // the same order. An estimate.
+  Cycles shootdown_latency{2600};
+  config::ByteSize load{0};
+  ThpReclaim thp_reclaim = ThpReclaim::kWhole;
+  void describe(config::Schema& s);
+};
+
+}  // namespace pagesim::hostmm
+
+template <>
+struct pagesim::config::EnumNames<pagesim::hostmm::ThpReclaim> {
+  static constexpr std::array<std::pair<std::string_view, pagesim::hostmm::ThpReclaim>, 1> kNames{
+      {{"whole", pagesim::hostmm::ThpReclaim::kWhole}}};
+};

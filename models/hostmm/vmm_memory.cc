@@ -1,0 +1,185 @@
+#include "models/hostmm/vmm_memory.h"
+
+#include <algorithm>
+
+namespace pagesim::hostmm {
+
+VmmMemory::VmmMemory(HostMm& mm, const os::OsParams& host, mem::PhysicalMemory& memory,
+                     mem::FrameAllocator& frames, stats::Group* parent,
+                     stats::Group* vm_stats_parent, std::uint32_t vcpus)
+    : m_mm(mm),
+      m_memory(memory),
+      m_frames(frames),
+      m_os(host, 4, memory, frames, parent, "host"),
+      m_page_size(os::thp_page_size(host.thp)),
+      m_vcpus(vcpus),
+      m_owner(mm.attach(*this)),
+      m_stats(std::make_unique<VmmStats>(vm_stats_parent, "vm" + std::to_string(m_owner))) {}
+
+VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
+                                       bool& host_fault) {
+  if (auto page = m_os.lookup(kAsid, hva)) {
+    return *page;
+  }
+  // The page and, at most, a table page per level of the host's and the secondary MMU's
+  // tables on the way: what the fault may take.
+  cycles += m_mm.reserve(page_bytes(m_page_size) + 16 * 4 * kKiB);
+  cycles += m_os.handle_page_fault(kAsid, hva, kind);
+  host_fault = true;
+  const Mapping page = *m_os.lookup(kAsid, hva);
+  const Hva base = hva.page_base(page_shift(page.size));
+  const std::uint64_t pages = page_bytes(page.size) >> 12;
+  if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end()) {
+    ++m_mm.stats().refaults;
+    ++m_stats->refaults;
+    const std::uint64_t entry = it->second;
+    m_evicted.erase(it);
+    if (entry != 0) {
+      // do_swap_page: read it back; the entry stays as the page's swap cache copy.
+      m_mm.stats().swap_ins += pages;
+      m_stats->swap_ins += pages;
+      cycles += Cycles(m_mm.params().swap_in_latency.count() * pages);
+      if (const auto* words = m_mm.swap().contents(entry)) {
+        const std::uint64_t base_pa = page.page_base.value();
+        for (std::size_t i = 0; i < words->size(); ++i) {
+          if ((*words)[i] != 0) {
+            m_memory.write_u64(Hpa(base_pa + 8 * i), (*words)[i]);
+          }
+        }
+      }
+      m_swap_cache[page_of(base)] = entry;
+    }
+  }
+  m_mm.lru_add(m_owner, base, page.page_base, page.size);
+  return page;
+}
+
+std::vector<std::uint64_t> VmmMemory::take_contents(Hpa hpa, PageSize size) {
+  const std::uint64_t words = page_bytes(size) / 8;
+  const std::uint64_t base = hpa.value();
+  std::uint64_t i = 0;
+  while (i < words && m_memory.read_u64(Hpa(base + 8 * i)) == 0) {
+    ++i;
+  }
+  if (i == words) {
+    return {};
+  }
+  std::vector<std::uint64_t> out(words);
+  for (i = 0; i < words; ++i) {
+    out[i] = m_memory.read_u64(Hpa(base + 8 * i));
+  }
+  for (std::uint64_t off = 0; off < page_bytes(size); off += 4 * kKiB) {
+    m_memory.zero_frame(Hpa(base + off));
+  }
+  return out;
+}
+
+void VmmMemory::invalidate(Hva begin, Hva end, InvalidateResult& r) {
+  r = m_mm.notify_invalidate(m_notifier, m_vcpus, begin, end);
+  if (r.flushed) {
+    m_flush = true;
+    m_stats->shootdowns += m_vcpus;
+    // The replayed vCPU is one of those interrupted; the others replay nothing.
+    m_pending += m_mm.params().shootdown_latency;
+    m_stats->shootdown_cycles += m_mm.params().shootdown_latency.count();
+  }
+}
+
+bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cycles) {
+  const std::uint64_t pages = page_bytes(size) >> 12;
+  const auto cached = m_swap_cache.find(page_of(base));
+  const bool has_copy = cached != m_swap_cache.end();
+  // add_to_swap before try_to_unmap: a page without a swap copy needs room first.
+  if (!has_copy && !m_mm.swap().has_room(pages)) {
+    return false;
+  }
+  InvalidateResult inv;
+  invalidate(base, base + page_bytes(size), inv);
+  std::vector<std::uint64_t> contents = take_contents(hpa, size);
+  std::uint64_t entry = has_copy ? cached->second : 0;
+  // The model keeps contents only for pages it reads back (guest page tables): such a page
+  // is always written, and so is one whose swap copy holds contents it no longer has.
+  const bool dirty = !has_copy || inv.dirty || !contents.empty() ||
+                     m_mm.swap().contents(entry) != nullptr;
+  if (dirty) {
+    if (entry == 0) {
+      entry = *m_mm.swap().allocate(pages);
+    }
+    m_mm.swap().store(entry, std::move(contents));
+    m_mm.stats().swap_outs += pages;
+    m_stats->swap_outs += pages;
+    if (direct) {
+      cycles += Cycles(m_mm.params().swap_out_latency.count() * pages);
+    }
+  } else {
+    ++m_mm.stats().dropped;
+  }
+  if (has_copy) {
+    m_swap_cache.erase(cached);
+  }
+  m_os.unmap(kAsid, base);
+  m_evicted[page_of(base)] = entry;
+  m_stats->reclaimed += pages;
+  return true;
+}
+
+bool VmmMemory::test_young(Hva base, PageSize size) {
+  return m_mm.notify_test_young(m_notifier, base, base + page_bytes(size));
+}
+
+bool VmmMemory::clear_young(Hva base, PageSize size) {
+  return m_mm.notify_clear_young(m_notifier, base, base + page_bytes(size));
+}
+
+std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
+  std::uint64_t acted = 0;
+  const std::uint64_t step = page_bytes(m_page_size);
+  for (std::uint64_t a = begin.value() & ~(step - 1); a < end.value(); a += step) {
+    const Hva base(a);
+    const auto page = m_os.lookup(kAsid, base);
+    if (!page) {
+      if (advice == Advice::kDontneed) {
+        // A swapped page: its entry goes, the next touch reads zeros.
+        if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {
+          m_mm.swap().release(it->second);
+          it->second = 0;
+          acted += step >> 12;
+        }
+      }
+      continue;
+    }
+    switch (advice) {
+      case Advice::kDontneed: {
+        // zap_page_range: the PTE cleared (the notifier first), the page freed, no swap.
+        InvalidateResult inv;
+        invalidate(base, base + step, inv);
+        take_contents(page->page_base, page->size);
+        m_mm.lru_remove(page->page_base);
+        if (auto it = m_swap_cache.find(page_of(base)); it != m_swap_cache.end()) {
+          m_mm.swap().release(it->second);
+          m_swap_cache.erase(it);
+        }
+        m_os.unmap(kAsid, base);
+        m_frames.free(page->page_base, page->size);
+        m_evicted[page_of(base)] = 0;
+        m_stats->dropped += step >> 12;
+        acted += step >> 12;
+        break;
+      }
+      case Advice::kPageout:
+        if (m_mm.page_out(page->page_base)) {
+          acted += step >> 12;
+        }
+        break;
+      case Advice::kCold:
+        clear_young(base, page->size);
+        m_mm.lru_deactivate(page->page_base);
+        acted += step >> 12;
+        break;
+    }
+  }
+  m_mm.stats().madvised += acted;
+  return acted;
+}
+
+}  // namespace pagesim::hostmm

@@ -1,0 +1,144 @@
+// The memory of one VMM process (QEMU) as the host kernel manages it: its page table
+// (HostOs: guest RAM is ordinary anonymous memory, demand-paged), the swap entries of its
+// evicted pages, and the secondary MMU KVM registered on it (mmu_notifier). The hypervisor
+// (nested mode) and the shadow VMM reach guest RAM through fault_in(), which is where a
+// host fault, a refault and a swap-in happen; the host's reclaimer (HostMm) evicts through
+// evict().
+//
+//   fault_in(hva): resident? -> the page.
+//     else: HostMm::reserve (direct reclaim, kswapd), the host fault (HostOs), then if the
+//     page was evicted: a refault (host.refaults, vm<i>.refaults), its contents read back
+//     from swap when it was swapped (host.swap.ins, swap_in_latency per 4 KiB); a page
+//     dropped by MADV_DONTNEED or the balloon comes back zero-filled. The page goes to the
+//     head of the inactive list.
+//   evict(page): needs swap room unless clean; invalidate_range through the notifier (the
+//     secondary MMU zaps and flushes; each vCPU shot down); written to swap if dirty (never
+//     swapped, written since, or holding contents), else dropped; the host PTE cleared and
+//     the frame freed.
+//
+// A page's swap entry stays after a swap-in (Linux's swap cache), so evicting it again
+// while clean writes nothing.
+//
+// Statistics: "vm<i>" under the given group (i = the owner index HostMm gave):
+// refaults, swap_ins, swap_outs, reclaimed, dropped, shootdowns, shootdown_cycles.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "models/hostmm/host_mm.h"
+#include "models/hostmm/mmu_notifier.h"
+#include "models/mem/frame_allocator.h"
+#include "models/mem/physical_memory.h"
+#include "models/os/os_params.h"
+#include "models/os/page_table_os.h"
+#include "sim/access.h"
+#include "sim/address.h"
+#include "sim/cycles.h"
+#include "sim/page_size.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::hostmm {
+
+struct VmmStats : stats::Group {
+  VmmStats(stats::Group* parent, std::string name) : Group(parent, std::move(name)) {}
+  stats::Counter refaults{*this, "refaults", "host faults on pages evicted before (reclaim, "
+                                             "madvise, balloon)"};
+  stats::Counter swap_ins{*this, "swap_ins", "4 KiB pages read back from swap"};
+  stats::Counter swap_outs{*this, "swap_outs", "4 KiB pages written to swap"};
+  stats::Counter reclaimed{*this, "reclaimed", "4 KiB pages of this VM the reclaimer freed"};
+  stats::Counter dropped{*this, "dropped",
+                         "4 KiB pages freed by madvise DONTNEED and the balloon (zero-filled "
+                         "on the next touch)"};
+  stats::Counter shootdowns{*this, "shootdowns",
+                            "TLB shootdowns of this VM's vCPUs (vCPUs times flushes)"};
+  stats::Counter shootdown_cycles{*this, "shootdown_cycles",
+                                  "cycles the replayed vCPU lost to shootdowns"};
+};
+
+class VmmMemory {
+ public:
+  // The VMM process's address space in HostOs.
+  static constexpr std::uint16_t kAsid = 0;
+
+  // `host`: the host kernel (thp, fault costs); `memory`, `frames`, `mm` are the host's and
+  // outlive this. The page table's statistics go to "host" under `parent`, the VM's to
+  // "vm<i>" under `vm_stats_parent`. `vcpus`: the VM's vCPUs (shot down on each flush).
+  VmmMemory(HostMm& mm, const os::OsParams& host, mem::PhysicalMemory& memory,
+            mem::FrameAllocator& frames, stats::Group* parent, stats::Group* vm_stats_parent,
+            std::uint32_t vcpus);
+  VmmMemory(const VmmMemory&) = delete;
+  VmmMemory& operator=(const VmmMemory&) = delete;
+
+  // KVM's notifier (null: none, as for a process without a VM).
+  void set_notifier(MmuNotifier* notifier) { m_notifier = notifier; }
+
+  using Mapping = os::HostOs::Mapping;
+  std::optional<Mapping> lookup(Hva hva) const { return m_os.lookup(kAsid, hva); }
+  // The page mapping `hva`, faulted in when absent (see the file comment). The cost is
+  // added to `cycles`; `host_fault` is set when a fault was taken.
+  Mapping fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault);
+
+  // HostMm's eviction of the page at `base` (frame `hpa`, `size`). `direct`: its swap
+  // write is waited for (added to `cycles`). False: no swap room for a dirty page.
+  bool evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cycles);
+  // Notifier passthroughs for the reclaimer's aging (counted by HostMm).
+  bool test_young(Hva base, PageSize size);
+  bool clear_young(Hva base, PageSize size);
+
+  // madvise(2) on [begin, end) (page-aligned by the caller): DONTNEED zaps and frees every
+  // resident page and forgets swapped ones (zero-filled on the next touch); PAGEOUT evicts
+  // every resident page now; COLD moves them to the inactive list with their accessed
+  // flags cleared. Returns the 4 KiB pages it acted on. A huge page counts whole when the
+  // range covers any of it.
+  enum class Advice : std::uint8_t { kDontneed, kPageout, kCold };
+  std::uint64_t madvise(Advice advice, Hva begin, Hva end);
+
+  // The shootdown cycles owed to the replayed vCPU since the last call.
+  Cycles take_pending_cycles() {
+    const Cycles c = m_pending;
+    m_pending = Cycles();
+    return c;
+  }
+  // Whether the VM's TLBs were flushed since the last call (the caller drops its TLB
+  // entries of the VM).
+  bool take_flush() {
+    const bool f = m_flush;
+    m_flush = false;
+    return f;
+  }
+
+  const os::HostOs& host_os() const { return m_os; }
+  std::uint8_t owner() const { return m_owner; }
+  VmmStats& stats() { return *m_stats; }
+  // Pages of this process on swap or dropped (not resident, known to the host).
+  std::uint64_t evicted_pages() const { return m_evicted.size(); }
+
+ private:
+  std::uint64_t page_of(Hva base) const { return base.value() >> 12; }
+  // Reads the page's words if any is nonzero (else empty), then zeroes them.
+  std::vector<std::uint64_t> take_contents(Hpa hpa, PageSize size);
+  void invalidate(Hva begin, Hva end, InvalidateResult& r);
+
+  HostMm& m_mm;
+  mem::PhysicalMemory& m_memory;
+  mem::FrameAllocator& m_frames;
+  os::HostOs m_os;
+  PageSize m_page_size;
+  std::uint32_t m_vcpus;
+  std::uint8_t m_owner;
+  std::unique_ptr<VmmStats> m_stats;
+  MmuNotifier* m_notifier = nullptr;
+  // Evicted pages by HVA page number: their swap entry, or 0 when dropped (zero-filled).
+  std::unordered_map<std::uint64_t, std::uint64_t> m_evicted;
+  // Resident pages with a valid swap copy (the swap cache): HVA page number -> entry.
+  std::unordered_map<std::uint64_t, std::uint64_t> m_swap_cache;
+  Cycles m_pending;
+  bool m_flush = false;
+};
+
+}  // namespace pagesim::hostmm
