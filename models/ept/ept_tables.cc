@@ -194,9 +194,8 @@ std::uint64_t EptTables::unmap(Gpa first, std::uint64_t bytes, bool* dirty) {
     return 0;
   }
   std::uint64_t zapped = 0;
-  const std::uint64_t dirty_mask = m_ad_bits ? m_bits.dirty : (m_format == NestedFormat::kEpt
-                                                                   ? kWrite
-                                                                   : pte::kRw);
+  const std::uint64_t dirty_mask =
+      m_ad_bits ? m_bits.dirty : (m_format == NestedFormat::kEpt ? kWrite : pte::kRw);
   auto f = [&](std::uint64_t raw) -> std::uint64_t {
     ++zapped;
     if (dirty != nullptr && (raw & dirty_mask) != 0) {

@@ -17,8 +17,8 @@ std::uint64_t align_up(std::uint64_t v, std::uint64_t align) {
 
 Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::OsParams& host,
                        const ept::EptParams& ept, mem::PhysicalMemory& memory,
-                       mem::FrameAllocator& frames, hostmm::HostMm& mm,
-                       stats::Group* parent, stats::Group* vm_stats_parent)
+                       mem::FrameAllocator& frames, hostmm::HostMm& mm, stats::Group* parent,
+                       stats::Group* vm_stats_parent)
     : m_vm(vm),
       m_exits(exits),
       m_exit_stats(parent),

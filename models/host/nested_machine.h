@@ -255,7 +255,6 @@ class NestedMachine {
   }
 
  public:
-
   // `!memslot del` / `!memslot move`: the hypervisor zaps, the walker's caches are flushed.
   GpaRange remove_memslot(std::uint32_t id) {
     const GpaRange zapped = m_hypervisor.remove_memslot(id);

@@ -31,8 +31,7 @@ void FrameLru::add(const Page& page, LruList list) {
 
 void FrameLru::remove(std::uint32_t frame) {
   if (!contains(frame)) {
-    throw std::logic_error("host LRU: frame " + hex(std::uint64_t{frame} << 12) +
-                           " is on no list");
+    throw std::logic_error("host LRU: frame " + hex(std::uint64_t{frame} << 12) + " is on no list");
   }
   unlink(frame);
   node(frame).bits = 0;
@@ -40,8 +39,7 @@ void FrameLru::remove(std::uint32_t frame) {
 
 void FrameLru::move_to_head(std::uint32_t frame, LruList list, bool referenced) {
   if (!contains(frame)) {
-    throw std::logic_error("host LRU: frame " + hex(std::uint64_t{frame} << 12) +
-                           " is on no list");
+    throw std::logic_error("host LRU: frame " + hex(std::uint64_t{frame} << 12) + " is on no list");
   }
   unlink(frame);
   Node& n = node(frame);

@@ -25,8 +25,7 @@ HostMmStats::HostMmStats(stats::Group* parent)
       dropped(host, "reclaim.dropped_clean",
               "4 KiB pages evicted without a write (clean, their swap copy still valid)"),
       madvised(host, "madvise_pages", "4 KiB pages a !madvise or !balloon event acted on"),
-      reclaim_cycles(host, "reclaim.cycles",
-                     "cycles vCPUs waited in direct reclaim (swap writes)"),
+      reclaim_cycles(host, "reclaim.cycles", "cycles vCPUs waited in direct reclaim (swap writes)"),
       notifier(parent, "mmu_notifier"),
       invalidate_range(notifier, "invalidate_range",
                        "invalidate_range_start/end calls (one per evicted or dropped page)"),
@@ -36,8 +35,8 @@ HostMmStats::HostMmStats(stats::Group* parent)
       shootdowns(tlb, "shootdowns",
                  "vCPU TLB shootdowns by invalidations (each flush: every vCPU of the VM)") {}
 
-HostMm::HostMm(const ReclaimParams& params, std::uint64_t memory_bytes,
-               mem::PhysicalMemory& memory, mem::FrameAllocator& frames, stats::Group* parent)
+HostMm::HostMm(const ReclaimParams& params, std::uint64_t memory_bytes, mem::PhysicalMemory& memory,
+               mem::FrameAllocator& frames, stats::Group* parent)
     : m_params(params),
       m_marks(params.watermarks.effective(memory_bytes)),
       m_memory(memory),
@@ -45,10 +44,9 @@ HostMm::HostMm(const ReclaimParams& params, std::uint64_t memory_bytes,
       m_stats(parent),
       m_swap(params.swap.bytes / (4 * kKiB)) {
   if (!(m_marks.min <= m_marks.low && m_marks.low <= m_marks.high)) {
-    throw std::invalid_argument("host.watermarks: need min <= low <= high (min " +
-                                std::to_string(m_marks.min) + ", low " +
-                                std::to_string(m_marks.low) + ", high " +
-                                std::to_string(m_marks.high) + " bytes)");
+    throw std::invalid_argument(
+        "host.watermarks: need min <= low <= high (min " + std::to_string(m_marks.min) + ", low " +
+        std::to_string(m_marks.low) + ", high " + std::to_string(m_marks.high) + " bytes)");
   }
 }
 
@@ -82,13 +80,14 @@ Cycles HostMm::reserve(std::uint64_t bytes) {
       if (m_frames.free_bytes() >= bytes) {
         break;  // below min but it fits: the allocation dips into the reserve
       }
-      throw mem::OutOfMemory(
-          "host memory exhausted: " + std::to_string(m_frames.free_bytes()) +
-          " bytes free, an allocation of " + std::to_string(bytes) +
-          " bytes, and reclaim freed nothing (LRU: " + std::to_string(m_lru.pages(LruList::kActive)) +
-          " active + " + std::to_string(m_lru.pages(LruList::kInactive)) +
-          " inactive 4 KiB pages; swap " + std::to_string(m_swap.used_pages()) + " of " +
-          std::to_string(m_swap.capacity_pages()) + " pages used): raise host.memory or host.swap");
+      throw mem::OutOfMemory("host memory exhausted: " + std::to_string(m_frames.free_bytes()) +
+                             " bytes free, an allocation of " + std::to_string(bytes) +
+                             " bytes, and reclaim freed nothing (LRU: " +
+                             std::to_string(m_lru.pages(LruList::kActive)) + " active + " +
+                             std::to_string(m_lru.pages(LruList::kInactive)) +
+                             " inactive 4 KiB pages; swap " + std::to_string(m_swap.used_pages()) +
+                             " of " + std::to_string(m_swap.capacity_pages()) +
+                             " pages used): raise host.memory or host.swap");
     }
   }
   // kswapd, woken below low, reclaims up to high (wakeup_kswapd -> balance_pgdat). It runs
@@ -258,11 +257,10 @@ std::string HostMm::audit_accounting() const {
   const std::uint64_t total = m_frames.total_bytes();
   if (in_use + free + lost != total) {
     return "host frames: " + std::to_string(in_use) + " bytes in use + " + std::to_string(free) +
-           " free + " + std::to_string(lost) + " unusable != " + std::to_string(total) +
-           " managed";
+           " free + " + std::to_string(lost) + " unusable != " + std::to_string(total) + " managed";
   }
-  const std::uint64_t lru_bytes =
-      (m_lru.pages(LruList::kActive) + m_lru.pages(LruList::kInactive)) << 12;
+  const std::uint64_t lru_bytes = (m_lru.pages(LruList::kActive) + m_lru.pages(LruList::kInactive))
+                                  << 12;
   if (lru_bytes > in_use) {
     return "host LRU holds " + std::to_string(lru_bytes) + " bytes but only " +
            std::to_string(in_use) + " are in use";

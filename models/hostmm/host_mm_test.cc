@@ -197,8 +197,8 @@ TEST(HostMm, DirectReclaimWhenAFaultWouldGoBelowMin) {
   Host h(8 * MiB, p);
   for (std::uint64_t i = 0; i < 1768; ++i) {
     h.touch(i);
-    ASSERT_EQ(h.stat("host.reclaim.direct"), 0U) << "page " << i << ", free "
-                                                 << h.frames.free_bytes() / 4096;
+    ASSERT_EQ(h.stat("host.reclaim.direct"), 0U)
+        << "page " << i << ", free " << h.frames.free_bytes() / 4096;
   }
   EXPECT_EQ(h.stat("host.reclaim.direct"), 0U);
   h.touch(1768);  // one pass of 32: pages 0..31, none young

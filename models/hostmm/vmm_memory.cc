@@ -16,8 +16,7 @@ VmmMemory::VmmMemory(HostMm& mm, const os::OsParams& host, mem::PhysicalMemory& 
       m_owner(mm.attach(*this)),
       m_stats(std::make_unique<VmmStats>(vm_stats_parent, "vm" + std::to_string(m_owner))) {}
 
-VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
-                                       bool& host_fault) {
+VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault) {
   if (auto page = m_os.lookup(kAsid, hva)) {
     return *page;
   }
@@ -99,8 +98,8 @@ bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cyc
   std::uint64_t entry = has_copy ? cached->second : 0;
   // The model keeps contents only for pages it reads back (guest page tables): such a page
   // is always written, and so is one whose swap copy holds contents it no longer has.
-  const bool dirty = !has_copy || inv.dirty || !contents.empty() ||
-                     m_mm.swap().contents(entry) != nullptr;
+  const bool dirty =
+      !has_copy || inv.dirty || !contents.empty() || m_mm.swap().contents(entry) != nullptr;
   if (dirty) {
     if (entry == 0) {
       entry = *m_mm.swap().allocate(pages);

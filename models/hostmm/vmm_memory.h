@@ -46,8 +46,9 @@ namespace pagesim::hostmm {
 
 struct VmmStats : stats::Group {
   VmmStats(stats::Group* parent, std::string name) : Group(parent, std::move(name)) {}
-  stats::Counter refaults{*this, "refaults", "host faults on pages evicted before (reclaim, "
-                                             "madvise, balloon)"};
+  stats::Counter refaults{*this, "refaults",
+                          "host faults on pages evicted before (reclaim, "
+                          "madvise, balloon)"};
   stats::Counter swap_ins{*this, "swap_ins", "4 KiB pages read back from swap"};
   stats::Counter swap_outs{*this, "swap_outs", "4 KiB pages written to swap"};
   stats::Counter reclaimed{*this, "reclaimed", "4 KiB pages of this VM the reclaimer freed"};

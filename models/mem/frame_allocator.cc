@@ -78,6 +78,15 @@ Pa BasicFrameAllocator<Pa>::allocate_table() {
     next = r < m_ranges.size() ? m_ranges[r].first : 0;
   }
   if (r > m_high_range || (r == m_high_range && next + k4K > m_high_next)) {
+    if (m_free_list_bytes != 0) {
+      // No fresh frame left: a freed frame serves (as the kernel takes page-table pages
+      // from the same free pool), counted as a table frame from then on.
+      const Pa frame = allocate(PageSize::k4K);
+      --m_frames[static_cast<int>(PageSize::k4K)];
+      m_data_in_use_bytes -= k4K;
+      ++m_table_frames;
+      return frame;
+    }
     throw OutOfMemory("out of physical memory: no fresh frame for a page table (" +
                       std::to_string(in_use_bytes() >> 20) + " MiB in use)");
   }

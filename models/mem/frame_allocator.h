@@ -44,8 +44,11 @@
 //
 // Freeing (host memory reclaim: the frames of evicted pages go back and are reused):
 // - free(frame, size) returns a data frame that allocate(size) handed out, with that size.
-//   Page-table frames are never freed; they come from fresh space only, so they stay dense
-//   (once the regions have met, allocate_table() throws OutOfMemory even with freed frames).
+//   Page-table frames are never freed; they come from fresh space while there is some, so
+//   they stay dense. Once the regions have met, allocate_table() takes a freed frame as
+//   allocate(4K) would (counted as a table frame; free() cannot tell it from a data frame,
+//   so never free one), as a kernel takes its page-table pages from the one free pool;
+//   OutOfMemory only when nothing is free.
 // - allocate(size) takes, in this order:
 //   1. the most recently freed frame of that size (LIFO), if that size's free list is not
 //      empty;
@@ -69,8 +72,8 @@
 //   allocate(4K) -> 6M - 8K (the next piece down); free(6M - 4K, 4K);
 //   allocate(4K) -> 6M - 4K (LIFO: the most recently freed); allocate(4K) -> 6M - 12K.
 //   allocate(2M) -> OutOfMemory: nothing fresh, no free 2 MiB frame, and the 2M - 12K free
-//     in 4 KiB frames never merge back. allocate_table() -> OutOfMemory too.
-//   Then in_use_bytes() = 2M + 12K, free_bytes() = 2M - 12K, unusable_bytes() = 0.
+//     in 4 KiB frames never merge back. allocate_table() -> 6M - 16K (a freed frame).
+//   Then in_use_bytes() = 2M + 16K, free_bytes() = 2M - 16K, unusable_bytes() = 0.
 //
 // Accounting, in bytes of the managed RAM (total_bytes(): the RAM at or above the first
 // table frame): in_use_bytes() + free_bytes() + unusable_bytes() == total_bytes() at all
