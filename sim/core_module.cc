@@ -1,7 +1,11 @@
 #include "sim/core_module.h"
 
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
+#include "sim/hex.h"
 #include "sim/translation_check.h"
 
 namespace pagesim {
@@ -192,15 +196,140 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       }
       handle_nested_event(r, position);
       return Cycles();
+    case traces::EventOp::kMadviseDontneed:
+    case traces::EventOp::kMadvisePageout:
+    case traces::EventOp::kMadviseCold:
+    case traces::EventOp::kBalloonInflate:
+    case traces::EventOp::kBalloonDeflate:
+    case traces::EventOp::kVm:
+      if (m_machine == nullptr) {
+        unsupported_event(r, position);
+      }
+      return handle_host_event(r, position);
     default:
       unsupported_event(r, position);
   }
 }
 
+CoreModule::HostSide CoreModule::host_side() {
+  HostSide h;
+  if (m_machine != nullptr) {
+    h.vmm = &m_machine->hypervisor().vmm();
+    h.mm = &m_machine->host_mm();
+    h.slots = &m_machine->hypervisor().memslots();
+    h.guest_frames = &m_machine->guest_frames();
+  }
+  h.host_page = os::thp_page_size(m_params.host.thp);
+  return h;
+}
+
+Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t position) {
+  const std::string where = "trace record " + std::to_string(position) + ": !" +
+                            std::string(traces::event_name(r.op)) + " ";
+  if (r.op == traces::EventOp::kVm) {
+    if (r.address != 0) {
+      throw std::runtime_error(where + std::to_string(r.address) + ": the host runs one VM, VM 0");
+    }
+    return Cycles();
+  }
+  ++m_stats.host_events;
+  const HostSide h = host_side();
+  switch (r.op) {
+    case traces::EventOp::kMadviseDontneed:
+    case traces::EventOp::kMadvisePageout:
+    case traces::EventOp::kMadviseCold: {
+      const auto advice =
+          r.op == traces::EventOp::kMadviseDontneed  ? hostmm::VmmMemory::Advice::kDontneed
+          : r.op == traces::EventOp::kMadvisePageout ? hostmm::VmmMemory::Advice::kPageout
+                                                     : hostmm::VmmMemory::Advice::kCold;
+      const std::uint64_t begin = r.address;
+      const std::uint64_t end = r.address + r.arg1;
+      if (begin >= host::Hypervisor::kRamBase.value()) {
+        h.vmm->madvise(advice, Hva(begin), Hva(end));  // the VMM's own HVAs
+      } else {
+        // GPAs: each memslot's part of the range, through its HVA.
+        for (const host::Memslot& slot : h.slots->slots()) {
+          const std::uint64_t lo = std::max(begin, slot.base.value());
+          const std::uint64_t hi = std::min(end, slot.end().value());
+          if (lo < hi) {
+            h.vmm->madvise(advice, slot.to_hva(Gpa(lo)), slot.to_hva(Gpa(lo)) + (hi - lo));
+          }
+        }
+      }
+      break;
+    }
+    case traces::EventOp::kBalloonInflate:
+      try {
+        m_balloon.inflate(
+            r.address, *h.guest_frames, *h.vmm,
+            [&](Gpa gpa) -> std::optional<Hva> {
+              const host::Memslot* slot = h.slots->find(gpa);
+              return slot != nullptr ? std::optional<Hva>(slot->to_hva(gpa)) : std::nullopt;
+            },
+            h.host_page);
+      } catch (const mem::OutOfMemory&) {
+        throw std::runtime_error(where + std::to_string(r.address) +
+                                 ": the guest has no free memory left (the balloon holds " +
+                                 std::to_string(m_balloon.pages()) + " pages)");
+      }
+      break;
+    case traces::EventOp::kBalloonDeflate:
+      m_balloon.deflate(r.address, *h.guest_frames);
+      break;
+    default:
+      unsupported_event(r, position);
+  }
+  const Cycles c = take_host_flush();
+  if (m_params.sim.check) {
+    audit_host("the event");
+  }
+  return c;
+}
+
+Cycles CoreModule::take_host_flush() {
+  Cycles c;
+  if (m_machine != nullptr && m_machine->take_host_flush(c)) {
+    invept();
+  }
+  return c;
+}
+
+void CoreModule::audit_host(const char* after) {
+  const HostSide h = host_side();
+  if (h.mm == nullptr || h.mm->invalidations() == m_audited_invalidations) {
+    return;
+  }
+  m_audited_invalidations = h.mm->invalidations();
+  ++m_stats.host_audits;
+  std::string why = h.mm->audit_accounting();
+  const mem::FrameAllocator& frames = h.mm->frames();
+  auto free_frame = [&](Hpa frame, const std::string& what) {
+    if (why.empty() && frames.is_free(frame)) {
+      why = what + " refers to " + hex(frame.value()) + ", a free host frame";
+    }
+  };
+  m_tlbs->for_each_entry([&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
+    free_frame(t.page_base, "a TLB entry (PCID " + std::to_string(pcid) + ", VPID " +
+                                std::to_string(vpid) + ")");
+  });
+  if (m_machine != nullptr) {
+    m_machine->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
+      free_frame(frame, std::string("the ") + structure);
+    });
+    m_machine->hypervisor().ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
+      free_frame(m.page_base, "the EPT leaf for GPA " + hex(gpa.value()));
+    });
+  }
+  if (!why.empty()) {
+    throw std::runtime_error("trace record " + std::to_string(m_position) + ": after " + after +
+                             ", host reclaim left a stale entry: " + why);
+  }
+}
+
 void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t position) const {
   const char* takes =
-      m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg, !ptewrite, !exit "
-                                         "and !memslot)"
+      m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg, !ptewrite, !exit, "
+                                         "!memslot, !madvise, !balloon and !vm)"
       : m_params.mode == Mode::kShadow ? " (shadow mode takes !cr3, !invlpg, !ptewrite, !exit "
                                          "and !memslot)"
                                        : " (native mode takes !cr3, !invlpg, !ptewrite and "
@@ -423,6 +552,9 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     m_stats.fault_cycles += m_ext.fault_cycles.count();
     if (m_ext.flush.scope != shadow::TlbFlush::Scope::kNone) [[unlikely]] {
       apply_flush(m_ext.flush);
+    }
+    if (m_params.sim.check && m_os == nullptr) [[unlikely]] {
+      audit_host("a translation");
     }
     if (m_ext.outcome == TranslationExt::Outcome::kOk) {
       if (m_params.sim.check) [[unlikely]] {

@@ -44,6 +44,8 @@
 #include <vector>
 
 #include "models/host/nested_translator_module.h"
+#include "models/hostmm/balloon.h"
+#include "models/hostmm/vmm_memory.h"
 #include "models/os/os_module.h"
 #include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
@@ -77,6 +79,11 @@ struct CoreStats : stats::Group {
                                "accesses to GPAs in no memslot, emulated (nested mode)"};
   stats::Counter memslot_changes{*this, "memslot_changes",
                                  "!memslot add, del and move events (nested mode)"};
+  stats::Counter host_events{*this, "host_events",
+                             "!madvise and !balloon events (nested and shadow mode)"};
+  stats::Counter host_audits{*this, "host_audits",
+                             "audits after host invalidations: no cached translation refers "
+                             "to a free frame, frames add up (sim.check)"};
   stats::Counter checks{*this, "checks",
                         "translations compared with a walk from scratch (sim.check)"};
   stats::Counter event_cycles{*this, "event_cycles",
@@ -132,6 +139,22 @@ class CoreModule final : public sc_core::sc_module {
   Cycles handle_event(const traces::Record& r, std::uint64_t position);
   void handle_nested_event(const traces::Record& r, std::uint64_t position);
   Cycles handle_shadow_event(const traces::Record& r, std::uint64_t position);
+  // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
+  Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
+  // The current VM's VMM memory and what the host events need of it.
+  struct HostSide {
+    hostmm::VmmMemory* vmm = nullptr;
+    hostmm::HostMm* mm = nullptr;
+    const host::MemslotTable* slots = nullptr;
+    mem::GuestFrameAllocator* guest_frames = nullptr;
+    PageSize host_page = PageSize::k4K;
+  };
+  HostSide host_side();
+  // The host's shootdowns since the last translation: applied to the TLBs; their cycles.
+  Cycles take_host_flush();
+  // sim.check after the host invalidated something: no TLB, walker-cache, EPT or shadow
+  // entry refers to a free host frame, and the host's frames add up.
+  void audit_host(const char* after);
   // A shadow-MMU flush request applied to the TLBs (of the VM's VPID).
   void apply_flush(const shadow::TlbFlush& flush);
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
@@ -163,6 +186,8 @@ class CoreModule final : public sc_core::sc_module {
   std::uint16_t m_vpid = 0;
   Hpa m_root;
   PageSize m_last_page_size = PageSize::k4K;  // of the last translation (split accesses)
+  hostmm::Balloon m_balloon;
+  std::uint64_t m_audited_invalidations = 0;  // host invalidations at the last audit
   std::exception_ptr m_failure;
 };
 

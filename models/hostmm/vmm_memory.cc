@@ -29,6 +29,9 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   const Hva base = hva.page_base(page_shift(page.size));
   const std::uint64_t pages = page_bytes(page.size) >> 12;
   if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end()) {
+    if (watched(base, page.size)) {
+      m_observer->host_refault(hva, page.page_base, it->second != 0);
+    }
     ++m_mm.stats().refaults;
     ++m_stats->refaults;
     const std::uint64_t entry = it->second;
@@ -119,15 +122,26 @@ bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cyc
   m_os.unmap(kAsid, base);
   m_evicted[page_of(base)] = entry;
   m_stats->reclaimed += pages;
+  if (watched(base, size)) {
+    m_observer->host_evicted(base, hpa, dirty, false, inv.zapped);
+  }
   return true;
 }
 
 bool VmmMemory::test_young(Hva base, PageSize size) {
-  return m_mm.notify_test_young(m_notifier, base, base + page_bytes(size));
+  const bool young = m_mm.notify_test_young(m_notifier, base, base + page_bytes(size));
+  if (watched(base, size)) {
+    m_observer->host_aged(base, young, false);
+  }
+  return young;
 }
 
 bool VmmMemory::clear_young(Hva base, PageSize size) {
-  return m_mm.notify_clear_young(m_notifier, base, base + page_bytes(size));
+  const bool young = m_mm.notify_clear_young(m_notifier, base, base + page_bytes(size));
+  if (watched(base, size)) {
+    m_observer->host_aged(base, young, true);
+  }
+  return young;
 }
 
 std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
@@ -162,6 +176,9 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         m_frames.free(page->page_base, page->size);
         m_evicted[page_of(base)] = 0;
         m_stats->dropped += step >> 12;
+        if (watched(base, page->size)) {
+          m_observer->host_evicted(base, page->page_base, false, true, inv.zapped);
+        }
         acted += step >> 12;
         break;
       }

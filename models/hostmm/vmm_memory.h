@@ -61,6 +61,22 @@ struct VmmStats : stats::Group {
                                   "cycles the replayed vCPU lost to shootdowns"};
 };
 
+// Told what the host does to one watched page (--trace-page: the life of a page).
+class HostPageObserver {
+ public:
+  virtual ~HostPageObserver() = default;
+  // The reclaimer aged the page: `young` its accessed flags were set (and are now clear,
+  // if `cleared`).
+  virtual void host_aged(Hva page, bool young, bool cleared) = 0;
+  // The page left memory: `swapped` written to swap (else dropped: clean with a swap copy,
+  // or `zeroed`: MADV_DONTNEED / the balloon, read back as zeros); `zapped` secondary-MMU
+  // entries went with it.
+  virtual void host_evicted(Hva page, Hpa frame, bool swapped, bool zeroed,
+                            std::uint64_t zapped) = 0;
+  // The page came back at `frame`: a refault, `swap_in` when read back from swap.
+  virtual void host_refault(Hva page, Hpa frame, bool swap_in) = 0;
+};
+
 class VmmMemory {
  public:
   // The VMM process's address space in HostOs.
@@ -77,6 +93,11 @@ class VmmMemory {
 
   // KVM's notifier (null: none, as for a process without a VM).
   void set_notifier(MmuNotifier* notifier) { m_notifier = notifier; }
+  // Watch the host page holding `hva` (null observer: none).
+  void watch(Hva hva, HostPageObserver* observer) {
+    m_watched = hva.value() >> 12;
+    m_observer = observer;
+  }
 
   using Mapping = os::HostOs::Mapping;
   std::optional<Mapping> lookup(Hva hva) const { return m_os.lookup(kAsid, hva); }
@@ -133,7 +154,14 @@ class VmmMemory {
   std::uint32_t m_vcpus;
   std::uint8_t m_owner;
   std::unique_ptr<VmmStats> m_stats;
+  bool watched(Hva base, PageSize size) const {
+    return m_observer != nullptr &&
+           (m_watched >> (page_shift(size) - 12)) == (base.value() >> page_shift(size));
+  }
+
   MmuNotifier* m_notifier = nullptr;
+  HostPageObserver* m_observer = nullptr;
+  std::uint64_t m_watched = 0;  // HVA page number
   // Evicted pages by HVA page number: their swap entry, or 0 when dropped (zero-filled).
   std::unordered_map<std::uint64_t, std::uint64_t> m_evicted;
   // Resident pages with a valid swap copy (the swap cache): HVA page number -> entry.

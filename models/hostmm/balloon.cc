@@ -1,0 +1,43 @@
+#include "models/hostmm/balloon.h"
+
+#include <algorithm>
+
+namespace pagesim::hostmm {
+
+std::uint64_t Balloon::inflate(std::uint64_t pages, mem::GuestFrameAllocator& guest, VmmMemory& vmm,
+                               const GpaToHva& to_hva, PageSize host_page) {
+  std::uint64_t discarded = 0;
+  const std::uint64_t host_bytes = page_bytes(host_page);
+  for (std::uint64_t i = 0; i < pages; ++i) {
+    const Gpa gpa = guest.allocate(PageSize::k4K);  // throws OutOfMemory when none is left
+    m_pages.push_back(gpa);
+    const std::optional<Hva> hva = to_hva(gpa);
+    if (!hva) {
+      continue;
+    }
+    Hva begin = *hva;
+    if (host_bytes > 4 * kKiB) {
+      const std::uint64_t base = hva->value() & ~(host_bytes - 1);
+      if (++m_partial[base] < host_bytes / (4 * kKiB)) {
+        continue;  // part of a huge host page: kept until all of it is ballooned
+      }
+      m_partial.erase(base);
+      begin = Hva(base);
+    }
+    discarded +=
+        vmm.madvise(VmmMemory::Advice::kDontneed, begin, begin + std::max(host_bytes, 4 * kKiB));
+  }
+  return discarded;
+}
+
+std::uint64_t Balloon::deflate(std::uint64_t pages, mem::GuestFrameAllocator& guest) {
+  std::uint64_t given = 0;
+  while (given < pages && !m_pages.empty()) {
+    guest.free(m_pages.back(), PageSize::k4K);
+    m_pages.pop_back();
+    ++given;
+  }
+  return given;
+}
+
+}  // namespace pagesim::hostmm
