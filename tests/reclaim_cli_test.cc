@@ -1,0 +1,145 @@
+// Host memory pressure end to end through `pagesim replay` in nested mode: reclaim,
+// refaults, swap, madvise and the balloon (models/hostmm/host_mm.h, vmm_memory.h). Every
+// count is derived in a comment from the documented behaviour.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "sim/hex.h"
+#include "tests/cli_harness.h"
+
+namespace pagesim::testing {
+namespace {
+
+constexpr std::uint64_t kBase = 0x7f0000000000;  // 512 GiB aligned: a fresh PML4 slot
+// A one-slot 64 MiB guest: its data frames descend from 64 MiB (models/mem/frame_allocator.h).
+const std::string kVm =
+    "--set mode=nested --set vm.memory=64MiB --set vm.layout=0:64MiB --set guest.levels=4 ";
+// Every walk reads every guest table through the EPT (their leaves' A flags set each time).
+const std::string kCachesOff = "--set walker.pwc.enabled=false --set walker.ept_pwc.enabled=false ";
+
+// Each of `pages` pages read once, in order, `rounds` times.
+std::string cycle(int pages, int rounds) { return sweep_trace(kBase, pages, 1, rounds); }
+
+TEST(Reclaim, AmpleHostMemoryReclaimsNothingAndChangesNoCount) {
+  TempDir dir;
+  const std::string trace = cycle(2048, 3);
+  // The default host (256 GiB) and one of 64 MiB (the guest's 8 MiB of data, its tables
+  // and the EPT's, far above the default watermarks: min 1 MiB, high ~1.3 MiB).
+  auto big = replay(dir, trace, kVm);
+  auto small = replay(dir, trace, kVm + "--set host.memory=64MiB");
+  for (auto* s : {&big, &small}) {
+    EXPECT_EQ((*s)["host.reclaim.scanned"], 0);
+    EXPECT_EQ((*s)["host.refaults"], 0);
+    EXPECT_EQ((*s)["mmu_notifier.invalidate_range"], 0);
+    EXPECT_EQ((*s)["tlb.shootdowns"], 0);
+  }
+  // The step-2 counts do not depend on where the host's frames are.
+  for (const char* key : {"guest.page_faults", "ept.violations", "host.page_faults", "walker.walks",
+                          "walker.refs", "vmexits.total", "sim.accesses"}) {
+    EXPECT_EQ(big[key], small[key]) << key;
+  }
+  EXPECT_EQ(small["guest.page_faults"], 2048);
+}
+
+TEST(Reclaim, ACyclicTraceLargerThanTheHostRefaultsEveryPageEveryRound) {
+  TempDir dir;
+  // 512 pages (2 MiB) read 3 times over on a 4 MiB host: 3 MiB managed above 1 MiB (768
+  // frames), less the VMM's and the EPT's tables and 1 MiB of watermarks (256 frames), and
+  // reserve()'s 17 frames of headroom: room for fewer than the 512 data pages and the
+  // guest's 4 table pages (PML4, PDPT, PD, one PT). Every page the walks read is young
+  // when first scanned (the walk set its EPT A flag); a pass rotates it to the inactive
+  // head (second chance) and clears A, and evicts it when it comes round again without a
+  // walk having read it in between. Data pages enter the list in the order they are read
+  // and rotate in that order, so they leave oldest first: the cycle being longer than what
+  // fits, every read of rounds 2 and 3 finds its page evicted, 2 * 512 data refaults. The
+  // table pages go too when a pass sweeps the whole list before the next walk (then they
+  // refault on the next walk): their evictions and refaults come on top, and each of
+  // their evictions is a write (they hold the guest's entries).
+  //   refaults = 1024 + table refaults; swap-ins = refaults (every page evicted was written
+  //   first: a data page on its first eviction, never swapped before); swap-outs = 512 (each
+  //   data page once; later evictions of an unwritten swapped-in page drop it) + table
+  //   evictions >= 512 + table refaults.
+  auto s = replay(dir, cycle(512, 3),
+                  kVm + kCachesOff +
+                      "--set host.memory=4MiB --set host.watermarks.min=1MiB "
+                      "--set host.watermarks.low=1MiB --set host.watermarks.high=1MiB --check");
+  EXPECT_EQ(s["guest.page_faults"], 512);
+  const double table_refaults = s["host.refaults"] - 2 * 512;
+  EXPECT_GE(table_refaults, 0);
+  EXPECT_EQ(s["vm0.refaults"], s["host.refaults"]);
+  EXPECT_EQ(s["host.swap.ins"], s["host.refaults"]);
+  // First touches: the 512 data pages and the 4 guest table pages.
+  EXPECT_EQ(s["host.page_faults"] - s["host.refaults"], 512 + 4);
+  EXPECT_GE(s["host.swap.outs"] - 512, table_refaults);
+  EXPECT_EQ(s["host.reclaim.dropped_clean"] + s["host.swap.outs"], s["host.reclaim.reclaimed"]);
+  // Every eviction zapped the page's one EPT leaf and shot down the VM's one vCPU.
+  EXPECT_EQ(s["ept.zaps"], s["host.reclaim.reclaimed"]);
+  EXPECT_EQ(s["mmu_notifier.invalidate_range"], s["host.reclaim.reclaimed"]);
+  EXPECT_EQ(s["tlb.shootdowns"], s["host.reclaim.reclaimed"]);
+  EXPECT_GT(s["host.reclaim.direct"], 0);  // min = low: the vCPU reclaims itself
+  EXPECT_GT(s["sim.host_audits"], 0);      // --check audited after the invalidations
+}
+
+TEST(Reclaim, DontneedOnHalfTheTouchedRangeRefaultsExactlyThosePages) {
+  TempDir dir;
+  // 64 pages written; the guest maps them to the top 64 frames of its RAM, GPAs
+  // [64 MiB - 256 KiB, 64 MiB) (its data descends from the top). DONTNEED of the upper half
+  // of those GPAs, [64 MiB - 128 KiB, 64 MiB), drops 32 host pages; re-touching every page
+  // refaults exactly those 32 (zero-filled: no swap-in).
+  std::ostringstream t;
+  for (int p = 0; p < 64; ++p) {
+    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  t << "!madvise dontneed " << hex(64 * 1024 * 1024 - 128 * 1024) << " 128KiB\n";
+  for (int p = 0; p < 64; ++p) {
+    t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  auto s = replay(dir, t.str(), kVm + "--check");
+  EXPECT_EQ(s["vm0.dropped"], 32);
+  EXPECT_EQ(s["host.refaults"], 32);
+  EXPECT_EQ(s["host.swap.ins"], 0);
+  EXPECT_EQ(s["guest.page_faults"], 64);  // the guest saw nothing
+  EXPECT_EQ(s["mmu_notifier.invalidate_range"], 32);
+  EXPECT_EQ(s["ept.zaps"], 32);
+}
+
+TEST(Reclaim, PageoutWritesTheRangeToSwapAndItComesBack) {
+  TempDir dir;
+  std::ostringstream t;
+  for (int p = 0; p < 16; ++p) {
+    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  // The same 16 pages by HVA: the VMM's RAM block starts at 0x7f0000000000 and the slot
+  // maps GPA 0 there, so GPA [64 MiB - 64 KiB, 64 MiB) is HVA kBase + the same offsets.
+  t << "!madvise pageout " << hex(kBase + 64 * 1024 * 1024 - 64 * 1024) << " 64KiB\n";
+  for (int p = 0; p < 16; ++p) {
+    t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  auto s = replay(dir, t.str(), kVm + "--check");
+  EXPECT_EQ(s["host.swap.outs"], 16);
+  EXPECT_EQ(s["host.swap.ins"], 16);
+  EXPECT_EQ(s["host.refaults"], 16);
+}
+
+TEST(Reclaim, BadHostEventsStopTheRunNamingTheRecord) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x1000\n!vm 1\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q " + kVm));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("trace record 2: !vm 1"), std::string::npos) << r.output;
+  write_text(dir.file("n.trace"), "R 0x1000\n!madvise dontneed 0x0 4K\n");
+  r = run_command(pagesim("replay " + dir.file("n.trace") + " -q --set mode=native"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("not supported in mode native"), std::string::npos) << r.output;
+  // A host too small for the guest and no swap: out of memory, naming the keys.
+  r = run_command(pagesim("replay " + dir.file("t.trace").substr(0, 0) +
+                          "gen:strided:count=4096,footprint=16MiB,stride=4096 -q " + kVm +
+                          "--set host.memory=8MiB --set host.swap=0"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("raise host.memory or host.swap"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace pagesim::testing
