@@ -113,6 +113,9 @@ void CoreModule::run() {
 
 Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
   ++m_stats.events;
+  if (m_page_life != nullptr) {
+    m_page_life->at(position);
+  }
   if (m_shadow != nullptr) {
     return handle_shadow_event(r, position);
   }
@@ -527,6 +530,9 @@ Cycles CoreModule::translate(AccessKind kind, Gva gva) {
 }
 
 Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
+  if (m_page_life != nullptr) [[unlikely]] {
+    m_page_life->at(m_position);
+  }
   const bool traced = m_page_life != nullptr && m_page_life->covers(gva);
   if (traced) [[unlikely]] {
     m_page_life->tlb_miss(m_position, kind, gva, m_pcid, why);

@@ -98,6 +98,13 @@ void PageLife::ept_violation(const walker::NestedWalkResult& walk, const host::V
       m_out << "memslot " << slot->id << " HVA " << hex(slot->to_hva(walk.gpa).value()) << ", ";
     }
   }
+  if (m_machine != nullptr && !walk.violation_on_guest_table) {
+    // Follow the host page behind the data from now on: aging, eviction, refault.
+    host::Hypervisor& hv = m_machine->hypervisor();
+    if (const auto hva = hv.hva_of(walk.gpa)) {
+      hv.vmm().watch(*hva, this);
+    }
+  }
   m_out << (v.host_fault ? "host page fault, " : "host page present, ") << "EPT leaf "
         << page_size_name(v.size) << " at GPA " << hex(v.leaf_base.value());
   if (m_machine != nullptr) {
@@ -135,6 +142,32 @@ void PageLife::memslot_zap(std::uint64_t record, const char* what, host::GpaRang
          << " entries of GPA [" << hex(zapped.begin.value()) << ", " << hex(zapped.end.value())
          << ") zapped; the VM's TLB entries flushed" << (m_shadow != nullptr ? "" : " (INVEPT)")
          << "\n";
+}
+
+void PageLife::host_aged(Hva page, bool young, bool cleared) {
+  if (!cleared) {
+    line() << "host reclaim scans the host page (HVA " << hex(page.value()) << "): test_young says "
+           << (young ? "young" : "not young") << "\n";
+  } else if (young) {
+    line() << "host reclaim clears its accessed flags (clear_young): a second chance\n";
+  }
+}
+
+void PageLife::host_evicted(Hva page, Hpa frame, bool swapped, bool zeroed, std::uint64_t zapped) {
+  line() << "host " << (zeroed ? "discards" : "evicts") << " the page (HVA " << hex(page.value())
+         << ", HPA " << hex(frame.value()) << "): invalidate_range zapped " << zapped
+         << (m_shadow != nullptr ? " shadow entries" : " EPT leaves")
+         << (zapped != 0 ? ", the VM's TLBs shot down" : "") << ", "
+         << (zeroed    ? "freed (reads back as zeros)"
+             : swapped ? "written to swap, freed"
+                       : "clean with a swap copy: dropped, freed")
+         << "\n";
+}
+
+void PageLife::host_refault(Hva page, Hpa frame, bool swap_in) {
+  line() << "host refault at HVA " << hex(page.value()) << ": "
+         << (swap_in ? "swapped in" : "zero-filled") << " to HPA "
+         << hex(frame.page_base(12).value()) << "\n";
 }
 
 void PageLife::finish() {

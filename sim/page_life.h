@@ -11,6 +11,8 @@
 //
 // shadow mode: shadow page faults (what KVM did: fixed with the leaf's GPA and size and a
 // host fault, reflected to the guest, or MMIO) and the guest's own faults in between.
+// nested mode, under host memory pressure: the host's aging of the page behind the data
+// (test_young, clear_young), its eviction (invalidate_range, swap) and its refault.
 // native mode has no guest or EPT: its steps are the TLB, the walk and the page fault.
 // TLB hits are counted, not printed (one line at the end says how many).
 #pragma once
@@ -19,6 +21,7 @@
 #include <ostream>
 
 #include "models/host/nested_machine.h"
+#include "models/hostmm/vmm_memory.h"
 #include "models/shadow/shadow_machine.h"
 #include "sim/access.h"
 #include "sim/address.h"
@@ -26,7 +29,9 @@
 
 namespace pagesim {
 
-class PageLife final : public host::TouchObserver, public shadow::TouchObserver {
+class PageLife final : public host::TouchObserver,
+                       public shadow::TouchObserver,
+                       public hostmm::HostPageObserver {
  public:
   PageLife(Gva address, std::ostream& out) : m_page(address.value() >> 12), m_out(out) {}
 
@@ -34,6 +39,8 @@ class PageLife final : public host::TouchObserver, public shadow::TouchObserver 
   void set_machine(host::NestedMachine* machine) { m_machine = machine; }
   // The shadow machine (shadow mode).
   void set_shadow_machine(shadow::ShadowMachine* machine) { m_shadow = machine; }
+  // The record the machine is at (host reclaim acts during other pages' records).
+  void at(std::uint64_t record) { m_record = record; }
   // Does an access to `gva` touch the page?
   bool covers(Gva gva) const { return (gva.value() >> 12) == m_page; }
 
@@ -59,6 +66,11 @@ class PageLife final : public host::TouchObserver, public shadow::TouchObserver 
   // shadow::TouchObserver.
   void shadow_page_fault(Gva gva, const shadow::ShadowMmu::Fault& fault) override;
   void ept_violation(const walker::NestedWalkResult& walk, const host::ViolationResult& v) override;
+  // hostmm::HostPageObserver (nested mode, once the page's data is mapped): the host's
+  // aging, eviction and refault of the host page behind it.
+  void host_aged(Hva page, bool young, bool cleared) override;
+  void host_evicted(Hva page, Hpa frame, bool swapped, bool zeroed, std::uint64_t zapped) override;
+  void host_refault(Hva page, Hpa frame, bool swap_in) override;
 
  private:
   std::ostream& line();

@@ -123,6 +123,26 @@ TEST(Reclaim, PageoutWritesTheRangeToSwapAndItComesBack) {
   EXPECT_EQ(s["host.refaults"], 16);
 }
 
+TEST(Reclaim, TheLifeOfAPageShowsAgingEvictionAndRefault) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), cycle(512, 2));
+  // As the cyclic test: page 5 is mapped, scanned young (second chance), scanned again and
+  // evicted (written to swap: never swapped before), and refaults in round 2 (swapped in).
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --trace-page " +
+                               hex(kBase + 5 * 4096) + " " + kVm +
+                               "--set host.memory=4MiB --set host.watermarks.min=1MiB "
+                               "--set host.watermarks.low=1MiB --set host.watermarks.high=1MiB"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::size_t at = 0;
+  for (const char* step :
+       {"EPT violation on GPA", "test_young says young", "clear_young", "test_young says not young",
+        "host evicts the page", "written to swap", "host refault", "swapped in", "TLB fill"}) {
+    const std::size_t next = r.output.find(step, at);
+    ASSERT_NE(next, std::string::npos) << step << " after offset " << at << "\n" << r.output;
+    at = next;
+  }
+}
+
 TEST(Reclaim, BadHostEventsStopTheRunNamingTheRecord) {
   TempDir dir;
   write_text(dir.file("t.trace"), "R 0x1000\n!vm 1\n");
