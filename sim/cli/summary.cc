@@ -160,6 +160,22 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
                 "EPT violation " + grouped(s["vmexits.ept_violation"]) + "  MMIO " +
                     grouped(s["vmexits.mmio"]));
   }
+  if (s.has("host.reclaim.scanned") &&
+      (s["host.reclaim.scanned"] + s["mmu_notifier.invalidate_range"] > 0)) {
+    // Host memory pressure (models/hostmm): what reclaim did and what it cost the VM.
+    out += line("host reclaim", grouped(s["host.reclaim.reclaimed"]),
+                "pages freed of " + grouped(s["host.reclaim.scanned"]) + " scanned  kswapd " +
+                    grouped(s["host.reclaim.kswapd_wakeups"]) + "  direct " +
+                    grouped(s["host.reclaim.direct"]));
+    out += line("swap out / in", "",
+                grouped(s["host.swap.outs"]) + " / " + grouped(s["host.swap.ins"]) +
+                    " pages  refaults " + grouped(s["host.refaults"]));
+    out += line("mmu_notifier", "",
+                "invalidate_range " + grouped(s["mmu_notifier.invalidate_range"]) +
+                    "  test_young " + grouped(s["mmu_notifier.test_young"]) + "  clear_young " +
+                    grouped(s["mmu_notifier.clear_young"]) + "  shootdowns " +
+                    grouped(s["tlb.shootdowns"]));
+  }
   if (host.wall_seconds > 0) {
     out += line("host time", fixed(host.wall_seconds, 3) + " s",
                 fixed(accesses / host.wall_seconds / 1e6, 2) + " M accesses/s");
