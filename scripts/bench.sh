@@ -8,6 +8,9 @@
 # shadow mode (a guest of 96 GiB on the default host. nested: every miss is a 2D walk,
 # every first touch a guest page fault, an EPT violation and a host page fault; shadow:
 # every first touch two shadow page faults, a guest page fault and a host page fault).
+# (c) host memory pressure: uniform random over 8 GiB in a 16 GiB nested guest, once on the
+# default host and once on a 6 GiB host (after the first 6 GiB are touched, every host fault
+# reclaims: kswapd evicts, zaps EPT leaves, shoots down the TLBs, swaps; refaults swap in).
 # "state B/page" is the peak resident memory above that of a one-access replay, divided
 # by the pages the run touched (os.page_faults; nested: guest.page_faults): what the
 # simulator keeps per page.
@@ -58,6 +61,10 @@ run "native uniform 64GiB" "$rnd"
 nested=(--set mode=nested --set vm.memory=96GiB)
 run "nested sequential" "$seq" "${nested[@]}"
 run "nested uniform 64GiB" "$rnd" "${nested[@]}"
+rnd8=$(gen uniform8 uniform 8GiB)
+run "nested uniform 8GiB" "$rnd8" --set mode=nested --set vm.memory=16GiB
+run "nested 8GiB, host 6GiB" "$rnd8" --set mode=nested --set vm.memory=16GiB \
+  --set host.memory=6GiB
 shadow=(--set mode=shadow --set vm.memory=96GiB)
 run "shadow sequential" "$seq" "${shadow[@]}"
 run "shadow uniform 64GiB" "$rnd" "${shadow[@]}"
