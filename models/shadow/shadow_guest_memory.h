@@ -4,11 +4,14 @@
 // The guest kernel reaches its tables through its own mappings, which the hardware
 // translates with shadow entries like any other; those mappings are not modelled, only two
 // consequences of them:
-//  - A GPA whose VMM page is not resident: the kernel's access takes a shadow page fault,
-//    whose handler has the host fault the page in (hva_to_pfn). One exit each
-//    (vmexits.page_fault, shadow.kernel_faults), its cost vmexit.latency +
-//    shadow.page_fault_latency + the host fault's. (nested mode's analogue: the EPT
-//    violations of GuestPhysicalMemory.)
+//  - A GPA whose VMM page is not resident (never touched, or evicted by the host's
+//    reclaim): the kernel's access takes a shadow page fault, whose handler has the host
+//    fault the page in (hva_to_pfn -> VmmMemory::fault_in: an evicted page refaults, read
+//    back from swap with its entries). One exit each (vmexits.page_fault,
+//    shadow.kernel_faults), its cost vmexit.latency + shadow.page_fault_latency + the host
+//    fault's (direct reclaim and the swap-in included). (nested mode's analogue: the EPT
+//    violations of GuestPhysicalMemory.) Every access looks the page up anew: no HPA is
+//    kept across accesses, since any fault may evict another page.
 //  - A store to a write-protected guest page table (a page with shadow pages): handed to
 //    ShadowMmu::guest_table_write after it lands (emulated, or the page goes unsync), and
 //    zeroing such a frame to ShadowMmu::guest_frame_zeroed.

@@ -1,6 +1,10 @@
 #include "models/shadow/shadow_machine.h"
 
 #include <stdexcept>
+#include <string>
+
+#include "models/walker/pte.h"
+#include "sim/hex.h"
 
 // The guest kernel, instantiated once here.
 template class pagesim::os::PageTableOs<pagesim::Gva, pagesim::Gpa,
@@ -29,10 +33,11 @@ ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
       m_own_memory(std::move(own)),
       m_memory(memory != nullptr ? *memory : *m_own_memory),
       m_frames(params.host.memory.bytes, kMiB),
+      m_host_mm(params.reclaim, params.host.memory.bytes, m_memory, m_frames, m_stats),
       m_fixed(params.memory_latency),
       m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
       m_exit_stats(m_stats),
-      m_vmm(params.vm, params.host, m_memory, m_frames, m_stats),
+      m_vmm(params.vm, params.host, m_host_mm, m_memory, m_frames, m_stats),
       m_guest_memory(m_vmm, m_memory),
       m_guest_frames(m_vmm.guest_ram_ranges(), kMiB),
       m_guest_os(params.guest, params.guest_levels, m_guest_memory, m_guest_frames, m_stats,
@@ -41,6 +46,12 @@ ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
             m_exit_stats, m_stats),
       m_walker(params.walker, params.guest_levels, m_memory, m_timing, m_stats) {
   m_guest_memory.attach(m_mmu);
+  // KVM's shadow MMU is the VMM process's secondary MMU: the host's reclaim ages and
+  // invalidates its leaves.
+  m_vmm.memory().set_notifier(&m_mmu);
+  if (params.reclaim.load.bytes != 0) {
+    m_host_mm.take_load(params.reclaim.load.bytes);
+  }
 }
 
 ShadowMachine::~ShadowMachine() = default;
@@ -82,6 +93,31 @@ void ShadowMachine::drain_flush(TlbFlush& into) {
   into.merge(f);
 }
 
+void ShadowMachine::take_host(Cycles& cycles, TlbFlush& flush) {
+  hostmm::VmmMemory& vmm = m_vmm.memory();
+  cycles += vmm.take_pending_cycles();
+  if (vmm.take_flush()) {
+    // The MMU's own flush request for the leaves it zapped was drained into the walker
+    // already (drain_flush); the shootdown flushes the same.
+    m_walker.invalidate_all();
+    flush.merge(TlbFlush::all());
+  }
+}
+
+void ShadowMachine::take_host_flush_only(TlbFlush& flush) {
+  if (m_vmm.memory().take_flush()) {
+    m_walker.invalidate_all();
+    flush.merge(TlbFlush::all());
+  }
+}
+
+EventResult ShadowMachine::take_host_flush() {
+  EventResult r;
+  drain_flush(r.flush);
+  take_host(r.cycles, r.flush);
+  return r;
+}
+
 void ShadowMachine::enter(std::uint16_t pcid, TouchResult& t) {
   if (m_current == pcid) {
     if (!m_mmu.root_loaded()) {
@@ -114,6 +150,14 @@ void ShadowMachine::enter(std::uint16_t pcid, TouchResult& t) {
 
 TouchResult ShadowMachine::touch(Gva gva, AccessKind kind, std::uint16_t pcid,
                                  TouchObserver* observer) {
+  TouchResult t = resolve(gva, kind, pcid, observer);
+  // The host's shootdowns during the touch (its faults' reclaim): their cost, the flush.
+  take_host(t.cycles, t.flush);
+  return t;
+}
+
+TouchResult ShadowMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
+                                   TouchObserver* observer) {
   TouchResult t;
   if (m_params.shadow.aging && ++m_touches % m_params.shadow.aging_interval == 0) {
     m_mmu.age();
@@ -179,6 +223,7 @@ EventResult ShadowMachine::finish(std::uint64_t exits_before, Cycles cycles) {
   r.cycles = cycles + m_guest_memory.take_cycles();
   r.exits = static_cast<unsigned>(m_exit_stats.total.value() - exits_before);
   drain_flush(r.flush);
+  take_host(r.cycles, r.flush);
   return r;
 }
 
@@ -238,6 +283,7 @@ MemslotChange ShadowMachine::remove_memslot(std::uint32_t id) {
   m_mmu.zap_gpa_range(old.base, old.end());
   MemslotChange c{host::GpaRange{old.base, old.end()}, TlbFlush::none()};
   drain_flush(c.flush);
+  take_host_flush_only(c.flush);
   return c;
 }
 
@@ -246,24 +292,47 @@ MemslotChange ShadowMachine::move_memslot(std::uint32_t id, Gpa new_base) {
   m_mmu.zap_gpa_range(old.base, old.end());
   MemslotChange c{host::GpaRange{old.base, old.end()}, TlbFlush::none()};
   drain_flush(c.flush);
+  take_host_flush_only(c.flush);
   return c;
 }
 
 // ---- Inspection.
 
 std::optional<Translation> ShadowMachine::translate_debug(Gva gva, std::uint16_t pcid) const {
-  const auto mapping = m_guest_os.lookup(pcid, gva);
-  if (!mapping) {
+  namespace pte = walker::pte;
+  // The guest's walk (PageTableOs::lookup's), each entry read with ShadowVmm::peek_u64: a
+  // guest table page the host evicted is read as it will come back, and nothing faults.
+  const auto root = known_guest_root(pcid);
+  if (!root) {
     return std::nullopt;
   }
-  const Gpa gpa = mapping->pa_of(gva);
+  const std::uint64_t va = gva.value();
+  std::uint64_t table = root->value() & pte::kAddressMask;
+  std::optional<PageSize> guest_size;
+  Gpa gpa;
+  for (unsigned level = m_params.guest_levels; level >= pte::kPt; --level) {
+    const auto raw = m_vmm.peek_u64(Gpa(table | pte::entry_offset(va, level)));
+    if (!raw || (*raw & pte::kPresent) == 0) {
+      return std::nullopt;
+    }
+    if (pte::is_leaf(*raw, level)) {
+      guest_size = pte::leaf_page_size(level);
+      gpa = Gpa((*raw & pte::page_address_mask(*guest_size)) |
+                gva.page_offset(page_shift(*guest_size)));
+      break;
+    }
+    table = *raw & pte::kAddressMask;
+  }
+  if (!guest_size) {
+    return std::nullopt;
+  }
   const auto backing = m_vmm.resident(gpa);
   if (!backing) {
     return std::nullopt;
   }
   const PageSize host_allows = ShadowVmm::max_mapping_size(*backing->slot, gpa, backing->host_size);
   const PageSize size =
-      page_bytes(host_allows) < page_bytes(mapping->size) ? host_allows : mapping->size;
+      page_bytes(host_allows) < page_bytes(*guest_size) ? host_allows : *guest_size;
   Translation t;
   t.page_base = backing->hpa.page_base(page_shift(size));
   t.size = size;
@@ -299,6 +368,26 @@ std::vector<ShadowMmu::Mismatch> ShadowMachine::audit(std::uint16_t pcid) const 
     }
     return t->hpa_of(gva.value());
   });
+}
+
+std::string ShadowMachine::audit_host() const {
+  std::string why;
+  m_mmu.for_each_leaf([&](const ShadowMmu::Leaf& leaf) {
+    if (!why.empty()) {
+      return;
+    }
+    for (std::uint64_t off = 0; off < page_bytes(leaf.size); off += page_bytes(PageSize::k4K)) {
+      if (m_frames.is_free(leaf.page + off)) {
+        why = "shadow leaf " + hex(leaf.spte) + " (gfn " + hex(leaf.gfn) + ") maps the free host " +
+              "frame " + hex(leaf.page.value() + off);
+        return;
+      }
+    }
+  });
+  if (why.empty()) {
+    why = m_mmu.audit_rmap();
+  }
+  return why;
 }
 
 }  // namespace pagesim::shadow

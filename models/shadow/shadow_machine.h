@@ -5,7 +5,10 @@
 // tests, tools and the SystemC shell.
 //
 //   host PhysicalMemory + FrameAllocator (host.memory; frames from 1 MiB)
-//   ShadowVmm: memslots (vm.layout), the VMM's HostOs (stats "host")
+//   hostmm::HostMm: the host's reclaim and swap (host.* keys of `reclaim`; stats "host",
+//     "mmu_notifier", "tlb"); takes host.load at construction
+//   ShadowVmm: memslots (vm.layout), the VMM's memory (hostmm::VmmMemory: its HostOs, stats
+//     "host"; the VM's reclaim counters "vm0"), with KVM's shadow MMU as its notifier
 //   guest kernel: PageTableOs<Gva, Gpa, ShadowGuestMemory, GuestFrameAllocator>, stats
 //     "guest", frames from the slots' RAM ranges (tables ascend from 1 MiB, data descend
 //     from the top of RAM: models/mem/frame_allocator.h)
@@ -37,6 +40,20 @@
 // page). The machine applies the same scope to its walker's paging-structure caches as it
 // goes (before any later walk).
 //
+// The host. Host memory is finite (host.memory) and reclaimed (hostmm/host_mm.h): a host
+// fault (a data page in a shadow fault, a guest table page in KVM's walk or the guest
+// kernel's access) may first reclaim other pages; the host ages and zaps their shadow
+// leaves through ShadowMmu's notifier (shadow_mmu.h, "The host's reclaim"), and each zap
+// shoots the VM's vCPUs down (host.shootdown_latency each, to the replayed vCPU). touch()
+// adds the shootdown cycles owed since the last call (VmmMemory::take_pending_cycles) to
+// its cycles and every TLB entry to its flush when the host flushed (take_flush); every
+// event does the same; take_host_flush() hands them over after the caller's own host-side
+// work (madvise, the balloon, on vmm().memory()). The walker's caches are the machine's
+// to flush, as for KVM's own flushes. Guest page-table pages are guest memory to the host:
+// evicted like data and read back from swap with their entries; KVM keeps their shadow
+// pages. translate_debug and audit read the guest's tables without faulting
+// (ShadowVmm::peek_u64). With host memory ample nothing of this happens.
+//
 // Ownership and construction follow NestedMachine: the host memory is the machine's own
 // or the caller's; `timing` gives each shadow-table reference its cost (null: a fixed
 // params.memory_latency); statistics go under `parent` (null: a root of its own).
@@ -45,12 +62,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "models/host/host_params.h"
 #include "models/host/memslot.h"
 #include "models/host/qemu_layout.h"
 #include "models/host/vmexit_stats.h"
+#include "models/hostmm/host_mm.h"
+#include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
@@ -75,13 +95,14 @@ namespace pagesim::shadow {
 using ShadowGuestOs = os::PageTableOs<Gva, Gpa, ShadowGuestMemory, mem::GuestFrameAllocator>;
 
 struct ShadowMachineParams {
-  host::VmParams vm;            // vm.*: RAM, layout
-  host::VmExitParams vmexit;    // vmexit.latency, vmexit.mmio_latency (the EPT key is unused)
-  os::OsParams host;            // host.*: thp, memory, fault costs of the host kernel
-  os::OsParams guest;           // guest.*: the guest kernel (memory is vm.memory's business)
-  unsigned guest_levels = 4;    // guest.levels: 4, or 5 with LA57; the shadow tables' too
-  ShadowParams shadow;          // shadow.*
-  walker::WalkerParams walker;  // walker.pwc: the paging-structure caches over the shadow
+  host::VmParams vm;              // vm.*: RAM, layout
+  host::VmExitParams vmexit;      // vmexit.latency, vmexit.mmio_latency (the EPT key is unused)
+  os::OsParams host;              // host.*: thp, memory, fault costs of the host kernel
+  hostmm::ReclaimParams reclaim;  // host.*: swap, watermarks, reclaim (hostmm/host_mm.h)
+  os::OsParams guest;             // guest.*: the guest kernel (memory is vm.memory's business)
+  unsigned guest_levels = 4;      // guest.levels: 4, or 5 with LA57; the shadow tables' too
+  ShadowParams shadow;            // shadow.*
+  walker::WalkerParams walker;    // walker.pwc: the paging-structure caches over the shadow
   // Cycles per shadow-table reference when no MemoryTiming is given.
   Cycles memory_latency{100};
 };
@@ -92,20 +113,23 @@ struct TouchResult {
   Outcome outcome = Outcome::kOk;
   Translation translation;     // kOk: GVA -> HPA, the shadow leaf's page and rights
   walker::WalkResult walk;     // the last hardware walk (kOk: the successful one)
-  Cycles cycles;               // walks + exits + guest faults + host faults, all of it
+  Cycles cycles;               // walks + exits + guest faults + host faults + shootdowns
   Cycles walk_cycles;          // of which the walks' references
   unsigned walks = 0;          // hardware walks of the shadow table
   unsigned shadow_faults = 0;  // shadow page faults (shadow.page_faults of this touch)
   unsigned guest_faults = 0;   // guest page faults handled by the guest kernel
   unsigned guest_exits = 0;    // exits of the guest kernel's table accesses in those
-  unsigned host_faults = 0;    // host faults the shadow faults took (data pages)
+  unsigned host_faults = 0;    // shadow faults that took a host fault (a data page, or a
+                               // guest table page KVM's walk brought back)
   bool cr3_switch = false;     // `pcid` was not current: an implicit CR3 write (an exit)
   TlbFlush flush;              // apply before inserting `translation` (see the file comment)
 };
 
-// An event's effect on the vCPU (cr3_write, invlpg, pte_write, exit_address_space, age).
+// An event's effect on the vCPU (cr3_write, invlpg, pte_write, exit_address_space, age,
+// take_host_flush).
 struct EventResult {
-  Cycles cycles;       // all it cost: exits, syncs, the guest kernel's table accesses
+  Cycles cycles;       // all it cost: exits, syncs, the guest kernel's table accesses, the
+                       // host's shootdowns
   unsigned exits = 0;  // VM exits it caused
   TlbFlush flush;      // what the caller's TLBs must drop
 };
@@ -113,7 +137,8 @@ struct EventResult {
 // A memslot deleted or moved.
 struct MemslotChange {
   host::GpaRange zapped;  // the slot's old GPA range, whose shadow entries were zapped
-  TlbFlush flush;         // every entry, when anything was zapped
+  TlbFlush flush;         // every entry, when anything was zapped (or the host flushed; its
+                          // shootdown cycles stay owed to the next touch or event)
 };
 
 // The guest kernel's PTE changes of `!ptewrite <address> unmap|remap`.
@@ -154,9 +179,17 @@ class ShadowMachine {
   }
 
   // The miss path for `gva` in guest address space `pcid`: see the file comment. The hit
-  // path allocates nothing: a walk that finds the leaf costs the walk only.
+  // path allocates nothing: a walk that finds the leaf costs the walk only (plus any host
+  // shootdown owed since the last call: see "The host").
   TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
                     TouchObserver* observer = nullptr);
+
+  // The host's work since the last touch or event (the caller's madvise or balloon through
+  // vmm().memory(), or anything else that invalidated VMM pages): the shadow leaves it
+  // zapped and the shootdowns it sent. `flush`: every TLB entry of the VM when it flushed
+  // (the walker's caches are flushed already); `cycles`: the shootdowns' cost to the vCPU;
+  // `exits` 0. Call it after each host-side event.
+  EventResult take_host_flush();
 
   // `!cr3 <pcid>`: MOV to CR3 (ShadowMmu::cr3_write). `noflush`: CR3 bit 63 set (no sync,
   // no flush). A new pcid gets a fresh guest address space.
@@ -192,7 +225,9 @@ class ShadowMachine {
   // writable unless the slot is read-only (the guest maps every page writable); `dirty`
   // is false. nullopt when the guest does not map `gva`, the GPA is in no memslot, or the
   // VMM page is not resident. A shadow leaf may be narrower (read-only until the guest page
-  // is dirty) but never maps another page once synced.
+  // is dirty) but never maps another page once synced. The guest tables are read with
+  // ShadowVmm::peek_u64: a table page the host evicted reads as it will come back, and
+  // nothing faults (no statistics change, no host memory moves).
   std::optional<Translation> translate_debug(Gva gva, std::uint16_t pcid = 0) const;
   // What the shadow table of `pcid`'s address space maps for `gva` now, by a walk with no
   // side effects; nullopt when it maps nothing or has no shadow root.
@@ -200,11 +235,16 @@ class ShadowMachine {
   // The shadow leaves of `pcid`'s shadow root that disagree with translate_debug, unsync
   // pages excepted (ShadowMmu::audit). Empty after every sync point.
   std::vector<ShadowMmu::Mismatch> audit(std::uint16_t pcid) const;
+  // After host reclaim: no present shadow leaf (of any page, unsync ones included) maps a
+  // free host frame, and the rmap holds exactly the present leaves. "" if so, else the
+  // first problem. A scan of every shadow page (--check after host invalidations).
+  std::string audit_host() const;
 
   const ShadowMachineParams& params() const { return m_params; }
   stats::Group& stats_root() { return *m_stats; }
   mem::PhysicalMemory& memory() { return m_memory; }
   mem::FrameAllocator& frames() { return m_frames; }
+  hostmm::HostMm& host_mm() { return m_host_mm; }
   ShadowVmm& vmm() { return m_vmm; }
   ShadowGuestOs& guest_os() { return m_guest_os; }
   mem::GuestFrameAllocator& guest_frames() { return m_guest_frames; }
@@ -226,8 +266,15 @@ class ShadowMachine {
   std::optional<Gpa> known_guest_root(std::uint16_t pcid) const;
   // Makes `pcid` current for a touch (implicit CR3 write, first load, or reload).
   void enter(std::uint16_t pcid, TouchResult& t);
+  TouchResult resolve(Gva gva, AccessKind kind, std::uint16_t pcid, TouchObserver* observer);
   // The MMU's pending flushes: applied to the walker, merged into `into`.
   void drain_flush(TlbFlush& into);
+  // The host's shootdowns since the last call (VmmMemory::take_pending_cycles, take_flush):
+  // their cycles added to `cycles`; a flush of everything merged into `flush`.
+  void take_host(Cycles& cycles, TlbFlush& flush);
+  // The same for a memslot change, which returns no cycles: only the flush; the cycles stay
+  // owed to the next touch or event.
+  void take_host_flush_only(TlbFlush& flush);
   EventResult finish(std::uint64_t exits_before, Cycles cycles);
 
   ShadowMachineParams m_params;
@@ -236,6 +283,7 @@ class ShadowMachine {
   std::unique_ptr<mem::PhysicalMemory> m_own_memory;
   mem::PhysicalMemory& m_memory;
   mem::FrameAllocator m_frames;
+  hostmm::HostMm m_host_mm;
   mem::FixedLatency m_fixed;
   mem::MemoryTiming& m_timing;
   host::VmExitStats m_exit_stats;

@@ -311,9 +311,13 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
     if (m_pages[sp].unsync) {
       m_pending += sync_page(sp);  // __kvm_sync_page, charged to the fault or CR3 write
     }
-    m_pages[sp].write_flooding = 0;
-    created = false;
-    return sp;
+    if (m_pages[sp].live) {
+      m_pages[sp].write_flooding = 0;
+      created = false;
+      return sp;
+    }
+    // The sync could not read the guest table (not resident) and zapped the page:
+    // kvm_mmu_find_shadow_page finds none, a new one is made.
   }
 
   // kvm_mmu_alloc_page: a zeroed table (clear_page).
@@ -395,14 +399,20 @@ void ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::
   if ((old & pte::kPresent) != 0) {
     if (!pte::is_leaf(old, level)) {
       zap_spte(sp, index);  // a table replaced by a huge leaf
-    } else if ((old & pte::page_address_mask(size)) != page.value()) {
-      zap_spte(sp, index);  // another frame
+    } else if ((old & pte::page_address_mask(size)) != page.value() ||
+               m_pages[sp].gfns[index] != gfn) {
+      zap_spte(sp, index);  // another frame (or gfn)
     }
   }
+  // A leaf kept (the same frame and gfn) is in the rmap already; a new one goes in.
+  const bool kept = (read_spte(sp, index) & pte::kPresent) != 0;
   const bool writable = (access & pte::kAllowWrite) != 0 && host_writable;
   const std::uint64_t spte = make_leaf(page, level, access, writable, !speculative);
   write_spte(sp, index, spte);
   m_pages[sp].gfns[index] = gfn;
+  if (!kept) {
+    m_rmap.add(level, gfn, {sp, static_cast<std::uint16_t>(index)});
+  }
   if (needs_flush(old, spte)) {
     flush_all();
   }
@@ -487,7 +497,8 @@ bool ShadowMmu::zap_spte(std::uint32_t sp, unsigned index) {
   if ((spte & pte::kPresent) == 0) {
     return false;
   }
-  if (!pte::is_leaf(spte, m_pages[sp].level)) {
+  const unsigned level = m_pages[sp].level;
+  if (!pte::is_leaf(spte, level)) {
     const std::uint32_t child = child_of(spte);
     auto& parents = m_pages[child].parents;
     for (std::size_t k = 0; k < parents.size(); ++k) {
@@ -497,6 +508,8 @@ bool ShadowMmu::zap_spte(std::uint32_t sp, unsigned index) {
         break;
       }
     }
+  } else {
+    m_rmap.remove(level, m_pages[sp].gfns[index], {sp, static_cast<std::uint16_t>(index)});
   }
   write_spte(sp, index, 0);
   flush_all();
@@ -591,9 +604,14 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
     if ((spte & pte::kPresent) == 0) {
       continue;
     }
-    Cycles ignored;
-    bool host_fault = false;
-    const std::uint64_t gpte = read_guest(table + std::uint64_t{i} * 8, ignored, host_fault);
+    // kvm_vcpu_read_guest_atomic, under the MMU lock: no fault. A guest table page the host
+    // evicted (or a GPA in no memslot) fails the read, and kvm_sync_page zaps the page.
+    const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
+    if (!b) {
+      zap_page(sp);  // frees it: off m_unsync too
+      return cost;
+    }
+    const std::uint64_t gpte = m_memory.read_u64(b->hpa);
     const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
     if ((gpte & pte::kPresent) == 0 || (gpte & pte::kAccessed) == 0 || gfn != m_pages[sp].gfns[i]) {
       zap_spte(sp, i);  // drop_spte
@@ -752,7 +770,9 @@ Cycles ShadowMmu::cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush) {
       }
     }
     for (const std::uint32_t sp : to_sync) {
-      cost += sync_page(sp);
+      if (m_pages[sp].live && m_pages[sp].unsync) {
+        cost += sync_page(sp);
+      }
     }
     m_flush.merge(TlbFlush::one_pcid(pcid));
   }
@@ -859,6 +879,7 @@ void ShadowMmu::zap_all() {
       free_page(sp);
     }
   }
+  m_rmap.clear();  // every leaf went with its page
   m_active.clear();
   flush_all();
 }
@@ -883,6 +904,114 @@ void ShadowMmu::age() {
       }
     }
   }
+}
+
+// ---- The host's mmu_notifier.
+
+void ShadowMmu::collect_leaves(Hva begin, Hva end) {
+  m_rmap_scratch.clear();
+  m_vmm.for_each_gpa_range(begin, end, [&](Gpa first, std::uint64_t bytes) {
+    const std::uint64_t lo = first.value() >> kGfnShift;
+    const std::uint64_t hi = (first.value() + bytes - 1) >> kGfnShift;
+    for (unsigned level = pte::kPt; level <= ShadowRmap::kLevels; ++level) {
+      m_rmap.collect(level, lo, hi, m_rmap_scratch);
+    }
+  });
+}
+
+bool ShadowMmu::test_young(Hva begin, Hva end) {
+  collect_leaves(begin, end);
+  for (const ShadowRmap::Entry& e : m_rmap_scratch) {
+    if ((read_spte(e.page, e.index) & pte::kAccessed) != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ShadowMmu::clear_young(Hva begin, Hva end) {
+  collect_leaves(begin, end);
+  bool young = false;
+  for (const ShadowRmap::Entry& e : m_rmap_scratch) {
+    const std::uint64_t spte = read_spte(e.page, e.index);
+    if ((spte & pte::kAccessed) != 0) {
+      // No flush (kvm_mmu_notifier_clear_young): a cached translation keeps the page
+      // reachable without setting A again, which only makes it look older.
+      write_spte(e.page, e.index, spte & ~pte::kAccessed);
+      ++m_stats.rmap_aged;
+      young = true;
+    }
+  }
+  return young;
+}
+
+hostmm::InvalidateResult ShadowMmu::invalidate_range(Hva begin, Hva end) {
+  m_vmm.save_contents(begin, end);
+  collect_leaves(begin, end);
+  hostmm::InvalidateResult r;
+  for (const ShadowRmap::Entry& e : m_rmap_scratch) {
+    const std::uint64_t spte = read_spte(e.page, e.index);
+    // mmu_spte_clear_track_bits: a dirty or writable leaf makes the page dirty.
+    if ((spte & (pte::kDirty | pte::kRw)) != 0) {
+      r.dirty = true;
+    }
+    zap_spte(e.page, e.index);  // requests the flush of every TLB entry
+    ++r.zapped;
+    ++m_stats.rmap_zaps;
+  }
+  r.flushed = r.zapped != 0;
+  return r;
+}
+
+void ShadowMmu::for_each_leaf(const std::function<void(const Leaf&)>& f) const {
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live || p.level > pte::kPdpt) {
+      continue;  // levels 4 and 5 hold no leaves
+    }
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(sp, i);
+      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
+        continue;
+      }
+      const PageSize size = pte::leaf_page_size(p.level);
+      f(Leaf{.page = Hpa(spte & pte::page_address_mask(size)),
+             .size = size,
+             .gfn = p.gfns[i],
+             .spte = spte,
+             .level = p.level,
+             .unsync = p.unsync});
+    }
+  }
+}
+
+std::string ShadowMmu::audit_rmap() const {
+  std::uint64_t leaves = 0;
+  std::string why;
+  for (std::uint32_t sp = 0; sp < m_pages.size() && why.empty(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live || p.level > pte::kPdpt) {
+      continue;
+    }
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(sp, i);
+      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
+        continue;
+      }
+      ++leaves;
+      if (!m_rmap.contains(p.level, p.gfns[i], {sp, static_cast<std::uint16_t>(i)})) {
+        why = "shadow leaf " + std::to_string(sp) + "[" + std::to_string(i) + "] (" + hex(spte) +
+              ", gfn " + hex(p.gfns[i]) + ", level " + std::to_string(p.level) +
+              ") is not in the rmap";
+        break;
+      }
+    }
+  }
+  if (why.empty() && leaves != m_rmap.entries()) {
+    why = "the rmap holds " + std::to_string(m_rmap.entries()) + " leaves, the shadow pages " +
+          std::to_string(leaves);
+  }
+  return why;
 }
 
 }  // namespace pagesim::shadow

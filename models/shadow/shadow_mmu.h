@@ -37,7 +37,8 @@
 //     (FNAME(update_accessed_dirty_bits); KVM writes them through the HVA: no write
 //     protection applies).
 //  2. the data gfn's memslot (none, or a store to a read-only slot: MMIO, vmexits.mmio),
-//     its HVA, the VMM page (host fault if absent: host.page_faults).
+//     its HVA, the VMM page (ShadowVmm::fault_in: a host fault if absent, host.page_faults;
+//     a refault read back from swap if the host evicted it).
 //  3. FNAME(fetch): down the shadow table from the root; a missing link at a level above
 //     the guest leaf gets the indirect shadow page of the guest table there; from the
 //     guest leaf's level down to the leaf size actually mapped (the smaller of the guest
@@ -63,7 +64,11 @@
 //  Sync points: a CR3 write syncs every unsync page reachable from the new root
 //  (kvm_mmu_sync_roots -> kvm_sync_page: each present entry re-read from the guest table,
 //  dropped if the guest entry is gone, not accessed, or maps another gfn, else its rights
-//  updated; the page is write-protected again; shadow.sync). INVLPG refreshes the one leaf
+//  updated; the page is write-protected again; shadow.sync). The re-reads are atomic
+//  (kvm_vcpu_read_guest_atomic, under the MMU lock): when the guest table page is not
+//  resident (the host evicted it) the read fails and the whole shadow page is zapped
+//  instead (kvm_sync_page on a failed FNAME(sync_spte)), counted in shadow.sync and
+//  shadow.zaps. INVLPG refreshes the one leaf
 //  for its address if its page is unsync (FNAME(invlpg): zapped, then re-made from the
 //  guest entry if that is present and accessed; shadow.invlpg_syncs); the page stays
 //  unsync until a CR3 write. kvm_mmu_get_page syncs an unsync page it returns.
@@ -72,6 +77,30 @@
 // children (they stay in the hash: a later fault relinks them), zap the unsync pages below
 // it (mmu_zap_unsync_children), free it. After any zap the caller flushes every TLB entry.
 //
+// The host's reclaim. KVM is the VMM process's secondary MMU: this class is the
+// hostmm::MmuNotifier the host's reclaim and madvise call (hostmm/host_mm.h). An HVA range
+// becomes gfn ranges through the memslots, and the rmap (shadow_rmap.h: for each leaf level
+// and gfn, the leaves that map it; updated at every leaf install and zap, 8 bytes per gfn
+// of the chunks touched) gives the leaves, in every shadow page, unsync ones included:
+//  - test_young / clear_young (kvm_test_age_rmap / kvm_age_rmap): whether a leaf has A;
+//    clear_young clears it (shadow.rmap_aged) without a flush, and the next hardware walk
+//    through the leaf sets it again.
+//  - invalidate_range (kvm_unmap_gfn_range -> kvm_zap_rmap): the leaves are zapped
+//    (shadow.rmap_zaps), reported dirty if one had D or R/W, and a flush of every TLB entry
+//    requested (take_flush; kvm_flush_remote_tlbs). Shadow pages stay, also those that
+//    shadow a guest page-table page the host evicts: KVM tracks writes to the gfn, not to
+//    the host page, and the page comes back with its contents (a refault reads it from
+//    swap).
+// KVM reads the guest's memory in two ways: the fault's walk and its A/D writes, and the
+// guest kernel's own accesses, through ShadowVmm::fault_in (which may fault, refault and
+// swap in, and, reserving memory, reclaim other pages: the notifier runs in the middle of
+// the fault); syncs, INVLPG and prefetch atomically (ShadowVmm::resident: never faulting).
+// A fault's invalidations all come before its data page is faulted in (nothing after that
+// reserves host memory: the shadow pages come from the reserve's margin), so the leaf it
+// installs maps a resident frame. Not modelled: KVM's retry of a fault that raced an
+// invalidation (mmu_invalidate_retry_gfn: one more exit when the fault's own faultin
+// reclaimed).
+//
 // Not modelled: guest protection faults (the guest kernel maps every page R/W, user,
 // executable: the software walk never finds a permission fault), the guest kernel's own
 // mappings (its direct map) except as ShadowGuestMemory's exits, 32-bit and PAE guests
@@ -79,27 +108,32 @@
 // prev_roots cache of three roots per vCPU (the hash keeps every root alive anyway; a
 // switch to a cached CR3 costs shadow.cr3_write_latency either way), write-protecting
 // leaves that map a guest table page (rmap_write_protect): the guest kernel model never
-// maps a table frame as data, so none exists, and no rmap is kept; large-page
+// maps a table frame as data, so none exists (the rmap serves the notifier only); large-page
 // disallowing over guest tables (kvm_mmu_gfn_disallow_lpage), for the same reason. One
 // vCPU.
 //
-// Invariant (checked by audit()): every leaf in a shadow page that is not unsync, reachable
-// from a root, maps what the guest tables and the VMM map for its GVA.
+// Invariants (checked by audit() and audit_rmap()): every leaf in a shadow page that is not
+// unsync, reachable from a root, maps what the guest tables and the VMM map for its GVA;
+// the rmap holds exactly the present leaves; no leaf maps a frame the host has freed.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "models/host/host_params.h"
 #include "models/host/vmexit_stats.h"
+#include "models/hostmm/mmu_notifier.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/shadow/shadow_params.h"
+#include "models/shadow/shadow_rmap.h"
 #include "models/shadow/shadow_stats.h"
 #include "models/shadow/shadow_vmm.h"
 #include "models/shadow/tlb_flush.h"
@@ -112,7 +146,7 @@
 
 namespace pagesim::shadow {
 
-class ShadowMmu {
+class ShadowMmu final : public hostmm::MmuNotifier {
  public:
   // One shadow page fault's outcome (page_fault()).
   struct Fault {
@@ -126,7 +160,7 @@ class ShadowMmu {
     unsigned guest_level = 0;       // kGuestFault: level of the guest entry not present
     Gpa gpa;                        // kFixed, kMmio: the GPA of the GVA
     PageSize size = PageSize::k4K;  // kFixed: the shadow leaf's size
-    bool host_fault = false;        // the VMM page was faulted in
+    bool host_fault = false;        // a VMM page was faulted in (data, or a guest table)
     unsigned pages_created = 0;     // shadow pages this fault created
   };
 
@@ -213,6 +247,21 @@ class ShadowMmu {
   // (shadow.aged); every one without is dropped (shadow.aging_drops).
   void age();
 
+  // ---- The host's mmu_notifier calls on the VMM's HVAs (hostmm/mmu_notifier.h; see the
+  // file comment, "The host's reclaim"). The HVA range becomes gfn ranges through the
+  // memslots, and the rmap gives the leaves mapping them, in every shadow page (unsync
+  // ones included). No exit and no cycles here: the host charges the shootdowns.
+
+  // kvm_test_age_gfn -> kvm_test_age_rmap: whether such a leaf has A set.
+  bool test_young(Hva begin, Hva end) override;
+  // kvm_age_gfn -> kvm_age_rmap: clears the A flags it finds (shadow.rmap_aged), no flush.
+  bool clear_young(Hva begin, Hva end) override;
+  // kvm_unmap_gfn_range -> kvm_zap_rmap: zaps those leaves (shadow.rmap_zaps; shadow pages
+  // stay), reports them dirty if one had D or R/W set, and requests a flush of every TLB
+  // entry (take_flush) when one was zapped (kvm_flush_remote_tlbs). First the VMM copies
+  // the range's contents for inspection (ShadowVmm::save_contents).
+  hostmm::InvalidateResult invalidate_range(Hva begin, Hva end) override;
+
   // The TLB flushes required since the last call; resets them.
   TlbFlush take_flush() {
     const TlbFlush f = m_flush;
@@ -227,6 +276,24 @@ class ShadowMmu {
   // map `gva` to. Returns the leaves that disagree (empty: consistent).
   template <class Truth>
   std::vector<Mismatch> audit(Gpa guest_root, Truth&& truth) const;
+
+  // A present shadow leaf (for_each_leaf).
+  struct Leaf {
+    Hpa page;                       // the host page it maps (its base)
+    PageSize size = PageSize::k4K;  // the leaf's size
+    std::uint64_t gfn = 0;          // the first gfn it maps
+    std::uint64_t spte = 0;
+    unsigned level = 0;
+    bool unsync = false;  // its shadow page is unsync
+  };
+  // Every present leaf of every shadow page, unsync pages included, in page-number order.
+  // A software scan with no side effects (audits only).
+  void for_each_leaf(const std::function<void(const Leaf&)>& f) const;
+  // The rmap holds exactly the present leaves, each under its gfn and level: "" if so,
+  // else the first disagreement. O(shadow pages * 512): tests and --check.
+  std::string audit_rmap() const;
+  // Host memory the rmap takes (ShadowRmap::bytes).
+  std::uint64_t rmap_bytes() const { return m_rmap.bytes(); }
 
   // The shadow root table of `guest_root` if the hash has one (no side effects).
   std::optional<Hpa> find_root(Gpa guest_root) const;
@@ -305,14 +372,18 @@ class ShadowMmu {
   // entry `gpte`, if present, accessed and resident. Returns whether it installed one.
   bool prefetch_gpte(std::uint32_t sp, unsigned index, std::uint64_t gpte);
   void pte_prefetch(std::uint32_t sp, unsigned index);
-  // mmu_page_zap_pte: clears the entry (unlinking a child). Returns whether it was present.
+  // mmu_page_zap_pte: clears the entry (unlinking a child, or dropping a leaf from the
+  // rmap). Returns whether it was present.
   bool zap_spte(std::uint32_t sp, unsigned index);
+  // The rmap's leaves mapping any gfn of the HVA range, into m_rmap_scratch.
+  void collect_leaves(Hva begin, Hva end);
   void unlink_parent(std::uint32_t child, std::uint32_t parent, unsigned index);
   void zap_page(std::uint32_t sp);
   void zap_unsync_children(std::uint32_t sp);
   void free_page(std::uint32_t sp);
   void make_unsync(std::uint32_t sp);
-  // kvm_sync_page; returns its cycles.
+  // kvm_sync_page; returns its cycles. The guest entries are read atomically (never
+  // faulting): when the guest table page is not resident, the shadow page is zapped.
   Cycles sync_page(std::uint32_t sp);
   bool reachable(std::uint32_t sp, std::uint32_t root) const;
   // make_mmu_pages_available: zaps the oldest pages (not the current root) when fewer than
@@ -345,6 +416,8 @@ class ShadowMmu {
   std::unordered_map<std::uint64_t, std::uint32_t> m_by_frame;  // table frame number -> page
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> m_shadowed;  // gfn -> indirect
   std::vector<std::uint32_t> m_unsync;                                       // unsync pages
+  ShadowRmap m_rmap;                                             // gfn -> the leaves mapping it
+  std::vector<ShadowRmap::Entry> m_rmap_scratch;                 // collect_leaves's result
   std::deque<std::pair<std::uint64_t, std::uint32_t>> m_active;  // (serial, page), oldest first
   std::uint64_t m_serial = 0;
   std::uint32_t m_root = kNone;

@@ -48,6 +48,13 @@
 //   aged           aging sweeps' accessed flags cleared in shadow leaves (the clock of seed
 //                  001; on Linux, mmu_notifier clear_young -> kvm_age_gfn -> kvm_age_rmap).
 //   aging_drops    shadow leaves the sweeps dropped, unused since the previous sweep.
+//   rmap_zaps      shadow leaves zapped by the host's mmu_notifier invalidate_range (a VMM
+//                  page evicted, discarded or paged out: kvm_unmap_gfn_range ->
+//                  kvm_zap_rmap); the shadow pages stay (zaps counts pages, not these).
+//                  No tracepoint of its own (kvm:kvm_unmap_hva_range per call).
+//   rmap_aged      accessed flags of shadow leaves cleared by the host's mmu_notifier
+//                  clear_young (reclaim aging: kvm_age_gfn -> kvm_age_rmap; kvm:kvm_age_hva
+//                  per call).
 //   pages          shadow pages alive now (KVM's n_used_mmu_pages; a formula).
 #pragma once
 
@@ -94,6 +101,12 @@ struct ShadowStats : stats::Group {
   stats::Counter aging_drops{*this, "aging_drops",
                              "shadow leaves dropped by aging sweeps (unused since the previous "
                              "sweep)"};
+  stats::Counter rmap_zaps{*this, "rmap_zaps",
+                           "shadow leaves zapped by the host's mmu_notifier invalidations "
+                           "(kvm_zap_rmap; their shadow pages stay)"};
+  stats::Counter rmap_aged{*this, "rmap_aged",
+                           "accessed flags of shadow leaves cleared by the host's "
+                           "mmu_notifier clear_young (kvm_age_rmap)"};
   stats::Formula pages;
 };
 

@@ -16,10 +16,13 @@ using host::Hypervisor;
 
 }  // namespace
 
-ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host,
-                     mem::PhysicalMemory& memory, mem::FrameAllocator& frames, stats::Group* parent)
+ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host, hostmm::HostMm& mm,
+                     mem::PhysicalMemory& memory, mem::FrameAllocator& frames, stats::Group* parent,
+                     stats::Group* vm_stats_parent)
     : m_slots(host::memslot_layout(vm, Hypervisor::kRamBase)),
-      m_host_os(host, 4, memory, frames, parent, "host"),
+      m_phys(memory),
+      m_memory(mm, host, memory, frames, parent,
+               vm_stats_parent != nullptr ? vm_stats_parent : parent, vm.vcpus),
       m_next_hva(align_up(Hypervisor::kRamBase.value() + vm.memory.bytes, Hypervisor::kHvaAlign)) {}
 
 std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, Cycles& cycles,
@@ -29,13 +32,20 @@ std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, 
     return std::nullopt;
   }
   const Hva hva = slot->to_hva(gpa);
-  auto page = m_host_os.lookup(Hypervisor::kVmmAsid, hva);
-  if (!page) {
-    cycles += m_host_os.handle_page_fault(Hypervisor::kVmmAsid, hva, kind);
+  bool faulted = false;
+  const hostmm::VmmMemory::Mapping page = m_memory.fault_in(hva, kind, cycles, faulted);
+  if (faulted) {
     host_fault = true;
-    page = m_host_os.lookup(Hypervisor::kVmmAsid, hva);
+    if (!m_saved.empty()) {
+      // Resident again, with its contents (a swap-in) or zeros (a discarded page).
+      const std::uint64_t first = hva.page_base(page_shift(page.size)).value() >> 12;
+      for (std::uint64_t p = first; p < first + (page_bytes(page.size) >> 12); ++p) {
+        m_saved.erase(p);
+      }
+    }
   }
-  return Backing{page->pa_of(hva), page->size, slot};
+  // The memslot table is unchanged by a host fault: `slot` is still valid.
+  return Backing{page.pa_of(hva), page.size, slot};
 }
 
 std::optional<ShadowVmm::Backing> ShadowVmm::resident(Gpa gpa) const {
@@ -44,11 +54,51 @@ std::optional<ShadowVmm::Backing> ShadowVmm::resident(Gpa gpa) const {
     return std::nullopt;
   }
   const Hva hva = slot->to_hva(gpa);
-  const auto page = m_host_os.lookup(Hypervisor::kVmmAsid, hva);
+  const auto page = m_memory.lookup(hva);
   if (!page) {
     return std::nullopt;
   }
   return Backing{page->pa_of(hva), page->size, slot};
+}
+
+std::optional<std::uint64_t> ShadowVmm::peek_u64(Gpa gpa) const {
+  const host::Memslot* slot = m_slots.find(gpa);
+  if (slot == nullptr) {
+    return std::nullopt;
+  }
+  const Hva hva = slot->to_hva(gpa);
+  if (const auto page = m_memory.lookup(hva)) {
+    return m_phys.read_u64(page->pa_of(hva));
+  }
+  if (const auto it = m_saved.find(hva.value() >> 12); it != m_saved.end()) {
+    return it->second[(hva.value() & 0xfff) >> 3];
+  }
+  return 0;  // never touched, or evicted holding zeros
+}
+
+void ShadowVmm::save_contents(Hva begin, Hva end) {
+  constexpr std::uint64_t kWords = page_bytes(PageSize::k4K) / 8;
+  for (std::uint64_t a = begin.value() & ~std::uint64_t{0xfff}; a < end.value();
+       a += page_bytes(PageSize::k4K)) {
+    const auto page = m_memory.lookup(Hva(a));
+    if (!page) {
+      continue;
+    }
+    const Hpa base = page->pa_of(Hva(a));
+    std::uint64_t i = 0;
+    while (i < kWords && m_phys.read_u64(base + 8 * i) == 0) {
+      ++i;
+    }
+    if (i == kWords) {
+      m_saved.erase(a >> 12);
+      continue;
+    }
+    std::vector<std::uint64_t>& words = m_saved[a >> 12];
+    words.resize(kWords);
+    for (i = 0; i < kWords; ++i) {
+      words[i] = m_phys.read_u64(base + 8 * i);
+    }
+  }
 }
 
 PageSize ShadowVmm::max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size) {

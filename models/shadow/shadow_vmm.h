@@ -1,8 +1,8 @@
 // The VMM side of shadow paging: the VM's memory slots and the VMM process's memory (QEMU's
-// RAM block, demand-paged by the host kernel), as host::Hypervisor has them for nested
-// paging, without the EPT.
+// RAM block: anonymous memory the host kernel demand-pages, reclaims and swaps,
+// hostmm::VmmMemory), as host::Hypervisor has them for nested paging, without the EPT.
 //
-//   GPA --memslot--> HVA --VMM page table (HostOs "host", asid kVmmAsid)--> HPA
+//   GPA --memslot--> HVA --VMM page table (VmmMemory's HostOs "host", asid kVmmAsid)--> HPA
 //
 // Layout and addresses as host::Hypervisor's (models/host/hypervisor.h): the slots of
 // vm.layout at HVA Hypervisor::kRamBase, hot-added slots in fresh HVA space above everything
@@ -10,17 +10,34 @@
 // caller's FrameAllocator as HostOs takes them (VMM tables ascending, guest data descending).
 //
 // KVM reaches a guest frame through its HVA: __gfn_to_hva_memslot, then hva_to_pfn (GUP,
-// faulting the VMM page in: the host's page fault) or, for speculative work (prefetch),
-// the atomic variant that never faults (gfn_to_pfn_memslot_atomic). fault_in and resident
-// are those two.
+// faulting the VMM page in: the host's page fault, or a refault of a page the host evicted,
+// read back from swap with its contents) or, for work under the MMU lock (prefetch, syncs,
+// INVLPG), the atomic variant that never faults (gfn_to_pfn_memslot_atomic,
+// kvm_vcpu_read_guest_atomic). fault_in and resident are those two; fault_in goes through
+// VmmMemory::fault_in, where the host reserves memory (direct reclaim, kswapd), and so may
+// evict other pages (their secondary-MMU entries zapped through ShadowMmu's notifier)
+// before the page is mapped.
+//
+// peek_u64 reads a word of guest memory as the guest sees it with no side effects, for the
+// inspection functions (ShadowMachine::translate_debug, audit): a resident page from host
+// memory, an evicted one from a copy of its nonzero contents taken when the host
+// invalidated it (save_contents(), called by the notifier before the host takes the page;
+// the same words VmmMemory keeps on swap and restores at the refault). A page discarded by
+// MADV_DONTNEED or the balloon reads as it was until its next fault (it then reads zeros):
+// the notifier cannot tell a discard from an eviction, and the guest's live page tables,
+// the only pages with contents, are never ballooned.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "models/host/host_params.h"
 #include "models/host/memslot.h"
+#include "models/hostmm/host_mm.h"
+#include "models/hostmm/vmm_memory.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
@@ -42,18 +59,41 @@ class ShadowVmm {
     const host::Memslot* slot = nullptr;  // valid until the next memslot change
   };
 
-  // `memory` and `frames` are the host's and must outlive this. The VMM's page table gets
-  // statistics "host" under `parent`. Throws std::invalid_argument for a bad vm.layout.
-  ShadowVmm(const host::VmParams& vm, const os::OsParams& host, mem::PhysicalMemory& memory,
-            mem::FrameAllocator& frames, stats::Group* parent);
+  // `mm`, `memory` and `frames` are the host's and must outlive this. The VMM's page table
+  // gets statistics "host" under `parent`, the VM's reclaim counters "vm<i>" under
+  // `vm_stats_parent` (null: `parent`); vm.vcpus are shot down on each host flush. Throws
+  // std::invalid_argument for a bad vm.layout.
+  ShadowVmm(const host::VmParams& vm, const os::OsParams& host, hostmm::HostMm& mm,
+            mem::PhysicalMemory& memory, mem::FrameAllocator& frames, stats::Group* parent,
+            stats::Group* vm_stats_parent = nullptr);
   ShadowVmm(const ShadowVmm&) = delete;
   ShadowVmm& operator=(const ShadowVmm&) = delete;
 
-  // The backing of `gpa`, the VMM page faulted in by the host when absent (its cost is
-  // added to `cycles`, and `host_fault` set). nullopt when no memslot holds the GPA (MMIO).
+  // The backing of `gpa`, the VMM page faulted in by the host when absent (VmmMemory::
+  // fault_in: its cost, direct reclaim and swap-in included, is added to `cycles`, and
+  // `host_fault` set). nullopt when no memslot holds the GPA (MMIO). The HPA is valid until
+  // the next call that may allocate host memory (another fault_in): use it at once.
   std::optional<Backing> fault_in(Gpa gpa, AccessKind kind, Cycles& cycles, bool& host_fault);
   // The backing of `gpa` if its VMM page is resident, never faulting; nullopt otherwise.
   std::optional<Backing> resident(Gpa gpa) const;
+  // The guest's 8-byte word at `gpa` (8-byte aligned) with no side effects (see the file
+  // comment); nullopt when no memslot holds the GPA.
+  std::optional<std::uint64_t> peek_u64(Gpa gpa) const;
+  // The notifier's call before the host unmaps [begin, end): keeps the nonzero contents of
+  // its resident 4 KiB pages for peek_u64 (and forgets older copies of the others).
+  void save_contents(Hva begin, Hva end);
+  // Calls f(Gpa first, std::uint64_t bytes) for each part of the HVA range [begin, end)
+  // that a memslot maps (KVM's hva_to_gfn_memslot over the slots), in slot order.
+  template <class F>
+  void for_each_gpa_range(Hva begin, Hva end, F&& f) const {
+    for (const host::Memslot& slot : m_slots.slots()) {
+      const std::uint64_t lo = std::max(begin.value(), slot.hva.value());
+      const std::uint64_t hi = std::min(end.value(), slot.hva.value() + slot.bytes);
+      if (lo < hi) {
+        f(slot.to_gpa(Hva(lo)), hi - lo);
+      }
+    }
+  }
 
   // The largest leaf that may map `gpa` of `slot` over a VMM page of `host_size`: at most
   // the host page, (slot.base - slot.hva) a multiple of the size, the aligned range inside
@@ -72,7 +112,11 @@ class ShadowVmm {
   host::Memslot move_memslot(std::uint32_t id, Gpa new_base) { return m_slots.move(id, new_base); }
 
   const host::MemslotTable& memslots() const { return m_slots; }
-  const os::HostOs& host_os() const { return m_host_os; }
+  const os::HostOs& host_os() const { return m_memory.host_os(); }
+  // The VMM process's memory as the host manages it (faults, refaults, madvise, the
+  // notifier, the shootdowns owed: take_pending_cycles / take_flush).
+  hostmm::VmmMemory& memory() { return m_memory; }
+  const hostmm::VmmMemory& memory() const { return m_memory; }
   // The guest's RAM as its E820 map lists it (the writable slots at creation).
   std::vector<mem::RamRange> guest_ram_ranges() const;
   // Pages of all memslots (KVM's default shadow-page limit is a share of them).
@@ -80,8 +124,12 @@ class ShadowVmm {
 
  private:
   host::MemslotTable m_slots;
-  os::HostOs m_host_os;
+  mem::PhysicalMemory& m_phys;
+  hostmm::VmmMemory m_memory;
   std::uint64_t m_next_hva;
+  // save_contents's copies: HVA 4 KiB page number -> its 512 words (nonzero somewhere),
+  // for pages not resident now; dropped when the page faults back in.
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_saved;
 };
 
 }  // namespace pagesim::shadow
