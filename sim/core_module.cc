@@ -221,6 +221,11 @@ CoreModule::HostSide CoreModule::host_side() {
     h.mm = &m_machine->host_mm();
     h.slots = &m_machine->hypervisor().memslots();
     h.guest_frames = &m_machine->guest_frames();
+  } else if (m_shadow != nullptr) {
+    h.vmm = &m_shadow->vmm().memory();
+    h.mm = &m_shadow->host_mm();
+    h.slots = &m_shadow->vmm().memslots();
+    h.guest_frames = &m_shadow->guest_frames();
   }
   h.host_page = os::thp_page_size(m_params.host.thp);
   return h;
@@ -293,6 +298,10 @@ Cycles CoreModule::take_host_flush() {
   Cycles c;
   if (m_machine != nullptr && m_machine->take_host_flush(c)) {
     invept();
+  } else if (m_shadow != nullptr) {
+    const shadow::EventResult e = m_shadow->take_host_flush();
+    apply_flush(e.flush);
+    c += e.cycles;
   }
   return c;
 }
@@ -322,6 +331,13 @@ void CoreModule::audit_host(const char* after) {
     m_machine->hypervisor().ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
       free_frame(m.page_base, "the EPT leaf for GPA " + hex(gpa.value()));
     });
+  } else if (m_shadow != nullptr) {
+    m_shadow->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
+      free_frame(frame, std::string("the ") + structure);
+    });
+    if (why.empty()) {
+      why = m_shadow->audit_host();  // shadow leaves and KVM's rmap
+    }
   }
   if (!why.empty()) {
     throw std::runtime_error("trace record " + std::to_string(m_position) + ": after " + after +
@@ -333,8 +349,8 @@ void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t positi
   const char* takes =
       m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg, !ptewrite, !exit, "
                                          "!memslot, !madvise, !balloon and !vm)"
-      : m_params.mode == Mode::kShadow ? " (shadow mode takes !cr3, !invlpg, !ptewrite, !exit "
-                                         "and !memslot)"
+      : m_params.mode == Mode::kShadow ? " (shadow mode takes !cr3, !invlpg, !ptewrite, !exit, "
+                                         "!memslot, !madvise, !balloon and !vm)"
                                        : " (native mode takes !cr3, !invlpg, !ptewrite and "
                                          "!exit)";
   throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
@@ -439,6 +455,13 @@ Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t po
         }
         break;
       }
+      case traces::EventOp::kMadviseDontneed:
+      case traces::EventOp::kMadvisePageout:
+      case traces::EventOp::kMadviseCold:
+      case traces::EventOp::kBalloonInflate:
+      case traces::EventOp::kBalloonDeflate:
+      case traces::EventOp::kVm:
+        return handle_host_event(r, position);  // flushes and audits itself
       default:
         unsupported_event(r, position);
     }

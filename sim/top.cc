@@ -35,6 +35,7 @@ MachineParams vm_machine_params(const SimParams& p) {
   m.guest = p.guest.os(p.vm);
   m.guest_levels = p.guest.levels;
   m.walker = p.walker;
+  m.reclaim = p.reclaim;
   return m;
 }
 
@@ -44,7 +45,6 @@ host::NestedMachineParams nested_machine_params(const SimParams& p) {
   auto m = vm_machine_params<host::NestedMachineParams>(p);
   m.ept = p.ept;
   m.nested = p.nested_walker;
-  m.reclaim = p.reclaim;
   return m;
 }
 
