@@ -22,6 +22,26 @@ const std::string kCachesOff = "--set walker.pwc.enabled=false --set walker.ept_
 // Each of `pages` pages read once, in order, `rounds` times.
 std::string cycle(int pages, int rounds) { return sweep_trace(kBase, pages, 1, rounds); }
 
+// A 4 MiB host with 1 MiB of watermarks, all three equal: every reclaim is direct.
+const std::string kSmallHost =
+    "--set host.memory=4MiB --set host.watermarks.min=1MiB --set host.watermarks.low=1MiB "
+    "--set host.watermarks.high=1MiB ";
+
+// 64 pages written, the upper half of the GPAs they land on (the guest's data descends
+// from the top of its 64 MiB: [64 MiB - 256 KiB, 64 MiB)) dropped by MADV_DONTNEED, then
+// every page read again.
+std::string dontneed_half() {
+  std::ostringstream t;
+  for (int p = 0; p < 64; ++p) {
+    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  t << "!madvise dontneed " << hex(64 * 1024 * 1024 - 128 * 1024) << " 128KiB\n";
+  for (int p = 0; p < 64; ++p) {
+    t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  return t.str();
+}
+
 TEST(Reclaim, AmpleHostMemoryReclaimsNothingAndChangesNoCount) {
   TempDir dir;
   const std::string trace = cycle(2048, 3);
@@ -61,10 +81,7 @@ TEST(Reclaim, ACyclicTraceLargerThanTheHostRefaultsEveryPageEveryRound) {
   //   first: a data page on its first eviction, never swapped before); swap-outs = 512 (each
   //   data page once; later evictions of an unwritten swapped-in page drop it) + table
   //   evictions >= 512 + table refaults.
-  auto s = replay(dir, cycle(512, 3),
-                  kVm + kCachesOff +
-                      "--set host.memory=4MiB --set host.watermarks.min=1MiB "
-                      "--set host.watermarks.low=1MiB --set host.watermarks.high=1MiB --check");
+  auto s = replay(dir, cycle(512, 3), kVm + kCachesOff + kSmallHost + "--check");
   EXPECT_EQ(s["guest.page_faults"], 512);
   const double table_refaults = s["host.refaults"] - 2 * 512;
   EXPECT_GE(table_refaults, 0);
@@ -88,15 +105,7 @@ TEST(Reclaim, DontneedOnHalfTheTouchedRangeRefaultsExactlyThosePages) {
   // [64 MiB - 256 KiB, 64 MiB) (its data descends from the top). DONTNEED of the upper half
   // of those GPAs, [64 MiB - 128 KiB, 64 MiB), drops 32 host pages; re-touching every page
   // refaults exactly those 32 (zero-filled: no swap-in).
-  std::ostringstream t;
-  for (int p = 0; p < 64; ++p) {
-    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
-  }
-  t << "!madvise dontneed " << hex(64 * 1024 * 1024 - 128 * 1024) << " 128KiB\n";
-  for (int p = 0; p < 64; ++p) {
-    t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
-  }
-  auto s = replay(dir, t.str(), kVm + "--check");
+  auto s = replay(dir, dontneed_half(), kVm + "--check");
   EXPECT_EQ(s["vm0.dropped"], 32);
   EXPECT_EQ(s["host.refaults"], 32);
   EXPECT_EQ(s["host.swap.ins"], 0);
@@ -129,9 +138,7 @@ TEST(Reclaim, TheLifeOfAPageShowsAgingEvictionAndRefault) {
   // As the cyclic test: page 5 is mapped, scanned young (second chance), scanned again and
   // evicted (written to swap: never swapped before), and refaults in round 2 (swapped in).
   auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q --trace-page " +
-                               hex(kBase + 5 * 4096) + " " + kVm +
-                               "--set host.memory=4MiB --set host.watermarks.min=1MiB "
-                               "--set host.watermarks.low=1MiB --set host.watermarks.high=1MiB"));
+                               hex(kBase + 5 * 4096) + " " + kVm + kSmallHost));
   ASSERT_EQ(r.status, 0) << r.output;
   std::size_t at = 0;
   for (const char* step :
@@ -149,25 +156,14 @@ TEST(Reclaim, ShadowModeReclaimsThroughTheShadowMmu) {
       "--set mode=shadow --set vm.memory=64MiB --set vm.layout=0:64MiB --set guest.levels=4 ";
   // DONTNEED of half the touched GPAs, as in nested mode: 32 host pages dropped, their
   // shadow leaves zapped through KVM's rmap, 32 refaults on the re-touch.
-  std::ostringstream t;
-  for (int p = 0; p < 64; ++p) {
-    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
-  }
-  t << "!madvise dontneed " << hex(64 * 1024 * 1024 - 128 * 1024) << " 128KiB\n";
-  for (int p = 0; p < 64; ++p) {
-    t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
-  }
-  auto s = replay(dir, t.str(), shadow + "--check");
+  auto s = replay(dir, dontneed_half(), shadow + "--check");
   EXPECT_EQ(s["vm0.dropped"], 32);
   EXPECT_EQ(s["host.refaults"], 32);
   EXPECT_EQ(s["shadow.rmap_zaps"], 32);
   EXPECT_EQ(s["guest.page_faults"], 64);
   // The cyclic trace on the small host: --check (translations and the host audit) clean,
   // every data read of rounds 2 and 3 a refault, each refault a swap-in.
-  auto c = replay(dir, cycle(512, 3),
-                  shadow +
-                      "--set host.memory=4MiB --set host.watermarks.min=1MiB "
-                      "--set host.watermarks.low=1MiB --set host.watermarks.high=1MiB --check");
+  auto c = replay(dir, cycle(512, 3), shadow + kSmallHost + "--check");
   EXPECT_GE(c["host.refaults"], 2 * 512);
   EXPECT_EQ(c["host.swap.ins"], c["host.refaults"]);
   EXPECT_GT(c["sim.host_audits"], 0);

@@ -834,6 +834,22 @@ void ShadowMmu::zap_table_pages(std::span<const Gpa> tables) {
   }
 }
 
+template <class F>
+void ShadowMmu::for_each_present_leaf(F&& f) const {
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live || p.level > pte::kPdpt) {
+      continue;
+    }
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(sp, i);
+      if ((spte & pte::kPresent) != 0 && pte::is_leaf(spte, p.level)) {
+        f(sp, i, spte);
+      }
+    }
+  }
+}
+
 void ShadowMmu::zap_gpa_range(Gpa begin, Gpa end) {
   const std::uint64_t first = begin.value() >> kGfnShift;
   const std::uint64_t last = (end.value() + page_bytes(PageSize::k4K) - 1) >> kGfnShift;
@@ -853,22 +869,12 @@ void ShadowMmu::zap_gpa_range(Gpa begin, Gpa end) {
       zap_page(sp);
     }
   }
-  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+  for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t) {
     const ShadowPage& p = m_pages[sp];
-    if (!p.live || p.level > pte::kPdpt) {
-      continue;
+    if (p.gfns[i] < last && p.gfns[i] + pages_per(p.level) > first) {
+      zap_spte(sp, i);
     }
-    for (unsigned i = 0; i < kEntries; ++i) {
-      const std::uint64_t spte = read_spte(sp, i);
-      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
-        continue;
-      }
-      const std::uint64_t gfn = m_pages[sp].gfns[i];
-      if (gfn < last && gfn + pages_per(p.level) > first) {
-        zap_spte(sp, i);
-      }
-    }
-  }
+  });
 }
 
 void ShadowMmu::zap_all() {
@@ -885,25 +891,15 @@ void ShadowMmu::zap_all() {
 }
 
 void ShadowMmu::age() {
-  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
-    const ShadowPage& p = m_pages[sp];
-    if (!p.live || p.level > pte::kPdpt) {
-      continue;
+  for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t spte) {
+    if ((spte & pte::kAccessed) != 0) {
+      write_spte(sp, i, spte & ~pte::kAccessed);  // no flush: as ptep_clear_young on x86
+      ++m_stats.aged;
+    } else {
+      zap_spte(sp, i);
+      ++m_stats.aging_drops;
     }
-    for (unsigned i = 0; i < kEntries; ++i) {
-      const std::uint64_t spte = read_spte(sp, i);
-      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
-        continue;
-      }
-      if ((spte & pte::kAccessed) != 0) {
-        write_spte(sp, i, spte & ~pte::kAccessed);  // no flush: as ptep_clear_young on x86
-        ++m_stats.aged;
-      } else {
-        zap_spte(sp, i);
-        ++m_stats.aging_drops;
-      }
-    }
-  }
+  });
 }
 
 // ---- The host's mmu_notifier.
@@ -964,49 +960,30 @@ hostmm::InvalidateResult ShadowMmu::invalidate_range(Hva begin, Hva end) {
 }
 
 void ShadowMmu::for_each_leaf(const std::function<void(const Leaf&)>& f) const {
-  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+  for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t spte) {
     const ShadowPage& p = m_pages[sp];
-    if (!p.live || p.level > pte::kPdpt) {
-      continue;  // levels 4 and 5 hold no leaves
-    }
-    for (unsigned i = 0; i < kEntries; ++i) {
-      const std::uint64_t spte = read_spte(sp, i);
-      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
-        continue;
-      }
-      const PageSize size = pte::leaf_page_size(p.level);
-      f(Leaf{.page = Hpa(spte & pte::page_address_mask(size)),
-             .size = size,
-             .gfn = p.gfns[i],
-             .spte = spte,
-             .level = p.level,
-             .unsync = p.unsync});
-    }
-  }
+    const PageSize size = pte::leaf_page_size(p.level);
+    f(Leaf{.page = Hpa(spte & pte::page_address_mask(size)),
+           .size = size,
+           .gfn = p.gfns[i],
+           .spte = spte,
+           .level = p.level,
+           .unsync = p.unsync});
+  });
 }
 
 std::string ShadowMmu::audit_rmap() const {
   std::uint64_t leaves = 0;
   std::string why;
-  for (std::uint32_t sp = 0; sp < m_pages.size() && why.empty(); ++sp) {
+  for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t spte) {
+    ++leaves;
     const ShadowPage& p = m_pages[sp];
-    if (!p.live || p.level > pte::kPdpt) {
-      continue;
+    if (why.empty() && !m_rmap.contains(p.level, p.gfns[i], {sp, static_cast<std::uint16_t>(i)})) {
+      why = "shadow leaf " + std::to_string(sp) + "[" + std::to_string(i) + "] (" + hex(spte) +
+            ", gfn " + hex(p.gfns[i]) + ", level " + std::to_string(p.level) +
+            ") is not in the rmap";
     }
-    for (unsigned i = 0; i < kEntries; ++i) {
-      const std::uint64_t spte = read_spte(sp, i);
-      if ((spte & pte::kPresent) == 0 || !pte::is_leaf(spte, p.level)) {
-        continue;
-      }
-      ++leaves;
-      if (!m_rmap.contains(p.level, p.gfns[i], {sp, static_cast<std::uint16_t>(i)})) {
-        why = "shadow leaf " + std::to_string(sp) + "[" + std::to_string(i) + "] (" + hex(spte) +
-              ", gfn " + hex(p.gfns[i]) + ", level " + std::to_string(p.level) +
-              ") is not in the rmap";
-        break;
-      }
-    }
-  }
+  });
   if (why.empty() && leaves != m_rmap.entries()) {
     why = "the rmap holds " + std::to_string(m_rmap.entries()) + " leaves, the shadow pages " +
           std::to_string(leaves);

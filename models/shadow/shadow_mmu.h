@@ -303,6 +303,11 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   const ShadowStats& stats() const { return m_stats; }
 
  private:
+  // Calls f(sp, index, spte) for each present leaf of every live shadow page (levels 4 and
+  // 5 hold no leaves), in page-number order. f may zap or rewrite the entry it is given.
+  template <class F>
+  void for_each_present_leaf(F&& f) const;
+
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr unsigned kEntries = walker::pte::kEntriesPerTable;
   static constexpr unsigned kPrefetchEntries = 8;  // PTE_PREFETCH_NUM
