@@ -1,0 +1,280 @@
+#include "validate/machine.h"
+
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+namespace pagesim::validate {
+
+namespace {
+
+constexpr std::uint64_t k4K = 4096;
+constexpr std::uint64_t k2M = 2ull << 20;
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+
+int madvise_advice(Madvise m) {
+  switch (m) {
+    case Madvise::kDontneed:
+      return MADV_DONTNEED;
+    case Madvise::kFree:
+      return MADV_FREE;
+    case Madvise::kPageout:
+      return MADV_PAGEOUT;
+    case Madvise::kRemove:
+      return MADV_REMOVE;
+  }
+  return -1;
+}
+
+Counters snapshot(const Vm& vm, const PerfCounters& perf) {
+  Counters c = vm.stats();
+  for (const auto& [k, v] : perf.read()) c[k] = v;
+  for (const auto& [k, v] : rusage_counters()) c[k] = v;
+  return c;
+}
+
+// The machine of one run.
+class Machine {
+ public:
+  Machine(const Scenario& s, bool baseline) : m_s(s), m_baseline(baseline) {
+    const auto pages = data_pages(s);
+    m_list_bytes = round_up(
+        (touch_order(s).size() * 2 + 3 * s.rewrite_pages + 2 * s.hole_pages + 64) * 8, k4K);
+    // Tables: per tree at most one PT per data page (stride), the identity map's, uppers.
+    const std::uint64_t system_pages = (kLowSlotSize + m_list_bytes) / k4K;
+    const std::uint64_t tree_tables = s.pages + system_pages / 512 + 2 * 512 / 512 + 16;
+    m_pool_bytes = round_up((tree_tables * (s.two_cr3 ? 2 : 1) + 64) * k4K, k4K);
+    const std::uint64_t sys_bytes = round_up(m_list_bytes + m_pool_bytes + (64 << 10), k2M);
+
+    m_low = std::make_unique<HostMemory>(kLowSlotSize, HostMemory::Kind::kAnon, false);
+    m_sys = std::make_unique<HostMemory>(sys_bytes, HostMemory::Kind::kAnon, false);
+    m_data = std::make_unique<HostMemory>(data_slot_bytes(s), s.backing, s.host_thp);
+    m_vm.set_slot(0, Gpa(0), kLowSlotSize, m_low->data());
+    m_vm.set_slot(1, Gpa(kSysSlotGpa), sys_bytes, m_sys->data());
+    m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_data->size(), m_data->data());
+
+    // The system pages of the page tables must not fault on the host during the phases:
+    // the VMM writes them (tables, list) before the guest runs.
+    Gpa pool_next(kSysSlotGpa + m_list_bytes);
+    const Gpa pool_end(kSysSlotGpa + sys_bytes);
+    auto resolver = [this](Gpa g) { return m_vm.gpa_ptr(g); };
+    m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &pool_next, pool_end));
+    if (s.two_cr3) {
+      m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &pool_next, pool_end));
+    }
+    const std::uint64_t flags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
+    GuestPageTables& a = *m_trees[0];
+    for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
+      a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
+    }
+    m_sys_mapped_end = kSysSlotGpa + sys_bytes;
+    for (std::uint64_t g = kSysSlotGpa; g < m_sys_mapped_end; g += k4K) {
+      a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
+    }
+    for (std::uint64_t i = 0; i < s.hole_pages; ++i) {
+      a.map(Gva(kHoleGva + i * k4K), Gpa(kHoleGpa + i * k4K), GuestPageTables::Size::k4K, flags);
+    }
+    for (auto& tree : m_trees) {
+      if (tree.get() != &a) tree->share_pml4e(a, Gva(0));
+      if (s.guest_pages == GuestPages::k4K) {
+        for (const DataPage& p : pages) {
+          tree->map(p.gva, p.gpa, GuestPageTables::Size::k4K, flags);
+        }
+      } else {
+        std::optional<std::uint64_t> last;
+        for (const DataPage& p : pages) {
+          const std::uint64_t region = p.gva.value() & ~(k2M - 1);
+          if (last == region) continue;
+          last = region;
+          tree->map(Gva(region), Gpa(p.gpa.value() & ~(k2M - 1)), GuestPageTables::Size::k2M,
+                    flags);
+        }
+      }
+    }
+    m_vm.create_vcpu(a.root(), Gva(kSysSlotGpa));
+  }
+
+  // The warm-up: every page of the command list, the code, the stacks and the handler's
+  // operations, so that the measured phases start with the VMM's own pages mapped.
+  void warm_up() {
+    CommandList l;
+    l.sys_nop();
+    l.invlpg(Gva(kDummyGva));
+    l.cr3(m_trees[0]->root());
+    while (l.bytes() + 8 < m_list_bytes) l.sys_nop();
+    l.end();
+    run(l);
+    CommandList again;
+    again.end();
+    run(again);
+  }
+
+  PhaseCounts phase(const PhaseInfo& info, const PerfCounters& perf) {
+    PhaseCounts out{.info = info, .measured = {}, .baseline = {}};
+    const Counters before = snapshot(m_vm, perf);
+    switch (info.kind) {
+      case PhaseInfo::Kind::kMadvise:
+        if (!m_baseline) out.info.madvise_errno = do_madvise(info.madvise);
+        break;
+      case PhaseInfo::Kind::kMemslotReadd:
+        if (!m_baseline) {
+          m_vm.delete_slot(kDataSlot);
+          m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_data->size(), m_data->data());
+        }
+        break;
+      default: {
+        const CommandList l = commands(info);
+        run(m_baseline ? l.neutralized(Gva(kDummyGva), m_trees[0]->root()) : l);
+      }
+    }
+    const Counters after = snapshot(m_vm, perf);
+    out.measured = subtract(after, before);
+    return out;
+  }
+
+ private:
+  CommandList commands(const PhaseInfo& info) const {
+    CommandList l;
+    switch (info.kind) {
+      case PhaseInfo::Kind::kPass:
+        for (Gva g : touch_order(m_s)) l.access(m_s.op, g);
+        break;
+      case PhaseInfo::Kind::kPteRewrite: {
+        const auto pages = data_pages(m_s);
+        for (std::uint64_t i = 0; i < m_s.rewrite_pages; ++i) {
+          const auto pte = m_trees[0]->leaf_entry(pages[i].gva);
+          if (!pte) throw std::logic_error("pte-rewrite: page not mapped");
+          l.store(Gva(pte->value()), spare_gpa(m_s, i).value() | kPtePresent | kPteWritable |
+                                         kPteUser | kPteAccessed | kPteDirty);
+        }
+        if (m_s.pte_rewrite == PteRewrite::kInvlpg) {
+          for (std::uint64_t i = 0; i < m_s.rewrite_pages; ++i) l.invlpg(pages[i].gva);
+        } else {
+          l.cr3(m_trees[0]->root());
+        }
+        break;
+      }
+      case PhaseInfo::Kind::kCr3Switch:
+        l.cr3(m_trees[static_cast<std::size_t>(info.cr3)]->root());
+        break;
+      case PhaseInfo::Kind::kHole:
+        for (int twice = 0; twice < 2; ++twice) {
+          for (std::uint64_t i = 0; i < m_s.hole_pages; ++i) {
+            l.access(Op::kRead, Gva(kHoleGva + i * k4K));
+          }
+        }
+        break;
+      default:
+        throw std::logic_error("commands: not a guest phase");
+    }
+    l.end();
+    return l;
+  }
+
+  void run(const CommandList& l) {
+    if (l.bytes() > m_list_bytes) throw std::logic_error("command list larger than its area");
+    std::uint8_t* p = m_vm.gpa_ptr(Gpa(kSysSlotGpa));
+    std::memcpy(p, l.words().data(), l.bytes());
+    m_vm.run_phase();
+  }
+
+  int do_madvise(const ReclaimAction& r) {
+    // The first r.pages data pages in address order, contiguous HVA ranges merged.
+    const auto pages = data_pages(m_s);
+    std::uint64_t start = 0, len = 0;
+    int err = 0;
+    auto flush = [&] {
+      if (len == 0) return;
+      if (madvise(m_data->data() + start, len, madvise_advice(r.action)) != 0 && err == 0) {
+        err = errno;
+      }
+      len = 0;
+    };
+    for (std::uint64_t i = 0; i < r.pages; ++i) {
+      const std::uint64_t off = pages[i].gpa.value() - kDataGpa;
+      if (len != 0 && start + len == off) {
+        len += k4K;
+      } else {
+        flush();
+        start = off;
+        len = k4K;
+      }
+    }
+    flush();
+    return err;
+  }
+
+  const Scenario& m_s;
+  bool m_baseline;
+  std::uint64_t m_list_bytes = 0;
+  std::uint64_t m_pool_bytes = 0;
+  std::uint64_t m_sys_mapped_end = 0;
+  std::unique_ptr<HostMemory> m_low, m_sys, m_data;
+  Vm m_vm;
+  std::vector<std::unique_ptr<GuestPageTables>> m_trees;
+};
+
+}  // namespace
+
+Counters rusage_counters() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return {{"rusage.minflt", u.ru_minflt}, {"rusage.majflt", u.ru_majflt}};
+}
+
+std::vector<PhaseInfo> phases_of(const Scenario& s) {
+  using K = PhaseInfo::Kind;
+  std::vector<PhaseInfo> out;
+  auto pass = [&](int n, int cr3) {
+    out.push_back(
+        PhaseInfo{.kind = K::kPass, .name = "pass" + std::to_string(n), .pass = n, .cr3 = cr3});
+  };
+  pass(1, 0);
+  for (const ReclaimAction& r : s.reclaim) {
+    out.push_back(PhaseInfo{
+        .kind = K::kMadvise, .name = std::string("madvise-") + to_string(r.action), .madvise = r});
+  }
+  if (s.memslot_readd) out.push_back(PhaseInfo{.kind = K::kMemslotReadd, .name = "memslot"});
+  if (s.pte_rewrite != PteRewrite::kNone) {
+    out.push_back(
+        PhaseInfo{.kind = K::kPteRewrite, .name = std::string("pte-") + to_string(s.pte_rewrite)});
+  }
+  if (s.hole_pages != 0) out.push_back(PhaseInfo{.kind = K::kHole, .name = "hole"});
+  for (int n = 2; n <= s.passes; ++n) {
+    int cr3 = 0;
+    if (s.two_cr3 && n == 2) {
+      out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-second", .cr3 = 1});
+      cr3 = 1;
+    } else if (s.two_cr3 && n == 3) {
+      out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-first", .cr3 = 0});
+    }
+    pass(n, cr3);
+  }
+  return out;
+}
+
+std::vector<PhaseCounts> run_scenario(const Scenario& s, const PerfCounters& perf) {
+  check(s);
+  const std::vector<PhaseInfo> phases = phases_of(s);
+  std::vector<PhaseCounts> out;
+  {
+    Machine m(s, false);
+    m.warm_up();
+    for (const PhaseInfo& p : phases) out.push_back(m.phase(p, perf));
+  }
+  {
+    Machine m(s, true);
+    m.warm_up();
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      out[i].baseline = m.phase(phases[i], perf).measured;
+    }
+  }
+  return out;
+}
+
+}  // namespace pagesim::validate

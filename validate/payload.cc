@@ -1,0 +1,81 @@
+#include "validate/payload.h"
+
+#include <stdexcept>
+
+extern "C" {
+extern const std::uint8_t pagesim_guest_code_start[];
+extern const std::uint8_t pagesim_guest_user_entry[];
+extern const std::uint8_t pagesim_guest_int3_handler[];
+extern const std::uint8_t pagesim_guest_list_base[];
+extern const std::uint8_t pagesim_guest_code_end[];
+}
+
+namespace pagesim::validate {
+
+void CommandList::push(Op op, std::uint64_t address) {
+  if ((address & 15) != 0) throw std::invalid_argument("command address not 16-byte aligned");
+  m_words.push_back(address | static_cast<std::uint64_t>(op));
+}
+
+void CommandList::access(Op op, Gva gva) {
+  if (op != Op::kRead && op != Op::kWrite && op != Op::kReadWrite) {
+    throw std::invalid_argument("CommandList::access: not an access op");
+  }
+  push(op, gva.value());
+}
+void CommandList::store(Gva gva, std::uint64_t value) {
+  if ((gva.value() & 7) != 0) throw std::invalid_argument("store address not 8-byte aligned");
+  push(Op::kStore, 0);
+  m_words.push_back(gva.value());
+  m_words.push_back(value);
+}
+void CommandList::invlpg(Gva gva) { push(Op::kInvlpg, gva.value()); }
+void CommandList::cr3(Gpa root) { push(Op::kCr3, root.value()); }
+void CommandList::sys_nop() { push(Op::kSysNop, 0); }
+void CommandList::end() { push(Op::kEnd, 0); }
+
+CommandList CommandList::neutralized(Gva dummy, Gpa current_root) const {
+  CommandList out;
+  for (std::size_t i = 0; i < m_words.size(); ++i) {
+    const std::uint64_t w = m_words[i];
+    switch (op_of(w)) {
+      case Op::kRead:
+      case Op::kWrite:
+      case Op::kReadWrite:
+      case Op::kSkip:
+        out.push(Op::kSkip, 0);
+        break;
+      case Op::kStore:
+        out.push(Op::kSkip, 0);
+        out.push(Op::kSkip, 0);
+        out.push(Op::kSkip, 0);
+        i += 2;
+        break;
+      case Op::kInvlpg:
+        out.invlpg(dummy);
+        break;
+      case Op::kCr3:
+        out.cr3(current_root);
+        break;
+      case Op::kSysNop:
+      case Op::kEnd:
+        out.m_words.push_back(w);
+        break;
+      default:
+        throw std::invalid_argument("CommandList::neutralized: unknown op");
+    }
+  }
+  return out;
+}
+
+GuestCode guest_code() {
+  const std::uint8_t* start = pagesim_guest_code_start;
+  return GuestCode{
+      .bytes = {start, static_cast<std::size_t>(pagesim_guest_code_end - start)},
+      .user_entry = static_cast<std::size_t>(pagesim_guest_user_entry - start),
+      .int3_handler = static_cast<std::size_t>(pagesim_guest_int3_handler - start),
+      .list_base = static_cast<std::size_t>(pagesim_guest_list_base - start),
+  };
+}
+
+}  // namespace pagesim::validate

@@ -1,0 +1,70 @@
+// The guest program: a command list (64-bit words in guest memory) that the user-mode loop
+// of guest_code.S replays, and the code itself as bytes to copy into the guest.
+//
+// A command word is an address (16-byte aligned) with the op in its low 4 bits:
+//   kRead/kWrite/kReadWrite  load, store, or load then store, 8 bytes at the address
+//   kStore                   the next two words: an 8-byte aligned address and the value to
+//                            store there (the guest rewriting one of its PTEs)
+//   kInvlpg / kCr3           int3 into the CPL 0 handler: INVLPG address / MOV CR3, address
+//   kSysNop                  int3 into the handler, which returns at once
+//   kSkip                    nothing (keeps a baseline list the same length)
+//   kEnd                     int3; the handler's OUT to port 0xe9 ends the phase (KVM_EXIT_IO)
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/address.h"
+
+namespace pagesim::validate {
+
+enum class Op : std::uint8_t {
+  kEnd = 0,
+  kRead = 1,
+  kWrite = 2,
+  kReadWrite = 3,
+  kStore = 4,
+  kInvlpg = 5,
+  kCr3 = 6,
+  kSysNop = 7,
+  kSkip = 8,
+};
+
+inline constexpr std::uint16_t kEndPort = 0xe9;
+
+class CommandList {
+ public:
+  void access(Op op, Gva gva);               // kRead, kWrite, kReadWrite
+  void store(Gva gva, std::uint64_t value);  // gva 8-byte aligned
+  void invlpg(Gva gva);
+  void cr3(Gpa root);
+  void sys_nop();
+  void end();
+
+  const std::vector<std::uint64_t>& words() const { return m_words; }
+  std::size_t bytes() const { return m_words.size() * 8; }
+
+  // The baseline of this list: the same control flow through the VMM and the handler with
+  // nothing that touches the data: accesses and stores skipped, INVLPG of `dummy` (an
+  // address mapped nowhere), every CR3 write reloading `current_root`.
+  CommandList neutralized(Gva dummy, Gpa current_root) const;
+
+  static Op op_of(std::uint64_t word) { return static_cast<Op>(word & 15); }
+  static std::uint64_t address_of(std::uint64_t word) { return word & ~std::uint64_t{15}; }
+
+ private:
+  void push(Op op, std::uint64_t address);
+  std::vector<std::uint64_t> m_words;
+};
+
+// The guest code (guest_code.S), with the offsets the VMM needs.
+struct GuestCode {
+  std::span<const std::uint8_t> bytes;
+  std::size_t user_entry;    // CPL 3 entry (RIP at the first run)
+  std::size_t int3_handler;  // IDT vector 3 target
+  std::size_t list_base;     // the 8-byte slot holding the command list's GVA
+};
+GuestCode guest_code();
+
+}  // namespace pagesim::validate

@@ -1,0 +1,298 @@
+#include "validate/scenario.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace pagesim::validate {
+
+namespace {
+
+constexpr std::uint64_t k4K = 4096;
+constexpr std::uint64_t k2M = 2ull << 20;
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace
+
+const char* to_string(Pattern p) {
+  switch (p) {
+    case Pattern::kSeq:
+      return "seq";
+    case Pattern::kRandom:
+      return "random";
+    case Pattern::kStride2M:
+      return "stride2m";
+  }
+  return "?";
+}
+
+const char* to_string(Madvise m) {
+  switch (m) {
+    case Madvise::kDontneed:
+      return "dontneed";
+    case Madvise::kFree:
+      return "free";
+    case Madvise::kPageout:
+      return "pageout";
+    case Madvise::kRemove:
+      return "remove";
+  }
+  return "?";
+}
+
+const char* to_string(PteRewrite r) {
+  switch (r) {
+    case PteRewrite::kNone:
+      return "none";
+    case PteRewrite::kInvlpg:
+      return "invlpg";
+    case PteRewrite::kCr3:
+      return "cr3";
+  }
+  return "?";
+}
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::kRead:
+      return "read";
+    case Op::kWrite:
+      return "write";
+    case Op::kReadWrite:
+      return "rw";
+    default:
+      return "?";
+  }
+}
+
+std::optional<Pattern> parse_pattern(const std::string& s) {
+  if (s == "seq") return Pattern::kSeq;
+  if (s == "random") return Pattern::kRandom;
+  if (s == "stride2m") return Pattern::kStride2M;
+  return std::nullopt;
+}
+
+std::optional<Madvise> parse_madvise(const std::string& s) {
+  if (s == "dontneed") return Madvise::kDontneed;
+  if (s == "free") return Madvise::kFree;
+  if (s == "pageout") return Madvise::kPageout;
+  if (s == "remove") return Madvise::kRemove;
+  return std::nullopt;
+}
+
+std::optional<ReclaimAction> parse_reclaim(const std::string& s) {
+  const auto colon = s.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string action = s.substr(0, colon);
+  std::transform(action.begin(), action.end(), action.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto m = parse_madvise(action);
+  const std::string k = s.substr(colon + 1);
+  if (!m || k.empty() || k.find_first_not_of("0123456789") != std::string::npos || k.size() > 12) {
+    return std::nullopt;
+  }
+  return ReclaimAction{*m, std::stoull(k)};
+}
+
+std::string describe_options(const Scenario& s) {
+  std::string o = "--pages " + std::to_string(s.pages) + " --pattern " + to_string(s.pattern) +
+                  " --op " + op_name(s.op) + " --guest-pages " +
+                  (s.guest_pages == GuestPages::k4K ? "4k" : "2m") + " --host-thp " +
+                  (s.host_thp ? "on" : "off") + " --backing " +
+                  (s.backing == HostMemory::Kind::kAnon ? "anon" : "memfd");
+  for (const ReclaimAction& r : s.reclaim) {
+    o += std::string(" --reclaim ") + to_string(r.action) + ":" + std::to_string(r.pages);
+  }
+  if (s.memslot_readd) o += " --memslot-readd";
+  if (s.pte_rewrite != PteRewrite::kNone) {
+    o += std::string(" --pte-rewrite ") + to_string(s.pte_rewrite) + ":" +
+         std::to_string(s.rewrite_pages);
+  }
+  if (s.two_cr3) o += " --two-cr3";
+  if (s.hole_pages != 0) o += " --hole " + std::to_string(s.hole_pages);
+  o += " --passes " + std::to_string(s.passes);
+  if (s.pattern == Pattern::kRandom) o += " --seed " + std::to_string(s.seed);
+  return o;
+}
+
+void check(const Scenario& s) {
+  if (s.pages == 0 || s.pages > (1u << 18)) {
+    throw std::invalid_argument("--pages: 1 to 262144");
+  }
+  if (s.op != Op::kRead && s.op != Op::kWrite && s.op != Op::kReadWrite) {
+    throw std::invalid_argument("--op: read, write or rw");
+  }
+  if (s.passes < 1 || s.passes > 16) throw std::invalid_argument("--passes: 1 to 16");
+  for (const ReclaimAction& r : s.reclaim) {
+    if (r.pages > s.pages) throw std::invalid_argument("--reclaim: K is more than --pages");
+  }
+  if (s.rewrite_pages > s.pages) {
+    throw std::invalid_argument("--pte-rewrite: K is more than --pages");
+  }
+  if (s.pte_rewrite != PteRewrite::kNone && s.guest_pages != GuestPages::k4K) {
+    throw std::invalid_argument("--pte-rewrite needs --guest-pages 4k");
+  }
+  if (s.two_cr3 && s.passes < 2) throw std::invalid_argument("--two-cr3 needs --passes 2+");
+  if (s.hole_pages > kHoleSize / k4K) throw std::invalid_argument("--hole: at most 96 pages");
+  if (s.guest_pages == GuestPages::k2M && s.pattern == Pattern::kStride2M && s.pages > 512) {
+    throw std::invalid_argument("--pattern stride2m with --guest-pages 2m: at most 512 pages");
+  }
+}
+
+std::vector<DataPage> data_pages(const Scenario& s) {
+  std::vector<DataPage> out;
+  out.reserve(s.pages);
+  for (std::uint64_t j = 0; j < s.pages; ++j) {
+    const std::uint64_t gva_off = s.pattern == Pattern::kStride2M ? j * k2M : j * k4K;
+    std::uint64_t gpa_off;
+    if (s.guest_pages == GuestPages::k4K) {
+      gpa_off = j * k4K;
+    } else {
+      gpa_off = gva_off;  // 2 MiB guest pages map GVA region r to GPA region r
+    }
+    out.push_back(DataPage{Gva(kDataGva + gva_off), Gpa(kDataGpa + gpa_off)});
+  }
+  return out;
+}
+
+std::uint64_t data_slot_bytes(const Scenario& s) {
+  const auto pages = data_pages(s);
+  const std::uint64_t main = round_up(pages.back().gpa.value() + k4K - kDataGpa, k2M);
+  return round_up(main + s.rewrite_pages * k4K, k2M);
+}
+
+Gpa spare_gpa(const Scenario& s, std::uint64_t i) {
+  const auto pages = data_pages(s);
+  const std::uint64_t main = round_up(pages.back().gpa.value() + k4K - kDataGpa, k2M);
+  return Gpa(kDataGpa + main + i * k4K);
+}
+
+std::vector<Gva> touch_order(const Scenario& s) {
+  std::vector<Gva> out;
+  for (const DataPage& p : data_pages(s)) out.push_back(p.gva);
+  if (s.pattern == Pattern::kRandom) {
+    std::uint64_t state = s.seed;
+    for (std::size_t i = out.size(); i > 1; --i) {
+      std::swap(out[i - 1], out[splitmix64(state) % i]);
+    }
+  }
+  return out;
+}
+
+const std::vector<Scenario>& presets() {
+  static const std::vector<Scenario> all = [] {
+    std::vector<Scenario> v;
+    auto add = [&](Scenario s) { v.push_back(std::move(s)); };
+    add({.name = "seq-read",
+         .description = "first reads of fresh anonymous memory (the zero page), then a pass "
+                        "that hits",
+         .pages = 512});
+    add({.name = "seq-write",
+         .description = "first stores, then a pass that hits",
+         .pages = 512,
+         .op = Op::kWrite});
+    add({.name = "seq-rw",
+         .description = "load then store each page: zero page, then copy-on-write",
+         .pages = 512,
+         .op = Op::kReadWrite});
+    add({.name = "random-write",
+         .description = "stores in a random order",
+         .pages = 512,
+         .pattern = Pattern::kRandom,
+         .op = Op::kWrite});
+    add({.name = "stride2m-write",
+         .description = "one page per 2 MiB: a shadow page table per touch",
+         .pages = 64,
+         .pattern = Pattern::kStride2M,
+         .op = Op::kWrite});
+    add({.name = "guest2m-write",
+         .description = "2 MiB guest pages over 4 KiB host pages (direct shadow pages)",
+         .pages = 1024,
+         .op = Op::kWrite,
+         .guest_pages = GuestPages::k2M});
+    add({.name = "guest2m-thp-write",
+         .description = "2 MiB guest pages over host THP: 2 MiB shadow leaves",
+         .pages = 1024,
+         .op = Op::kWrite,
+         .guest_pages = GuestPages::k2M,
+         .host_thp = true});
+    add({.name = "anon-dontneed",
+         .description = "MADV_DONTNEED on anonymous memory: zap, host and shadow refaults",
+         .pages = 512,
+         .op = Op::kWrite,
+         .reclaim = {{Madvise::kDontneed, 128}}});
+    add({.name = "anon-free",
+         .description = "MADV_FREE on anonymous memory: zap, pages stay (no pressure)",
+         .pages = 512,
+         .op = Op::kWrite,
+         .reclaim = {{Madvise::kFree, 128}}});
+    add({.name = "anon-pageout",
+         .description = "MADV_PAGEOUT on anonymous memory without swap",
+         .pages = 512,
+         .op = Op::kWrite,
+         .reclaim = {{Madvise::kPageout, 128}}});
+    add({.name = "memfd-dontneed",
+         .description = "MADV_DONTNEED on a memfd: zap, page cache keeps the pages",
+         .pages = 512,
+         .op = Op::kWrite,
+         .backing = HostMemory::Kind::kMemfd,
+         .reclaim = {{Madvise::kDontneed, 128}}});
+    add({.name = "memfd-remove",
+         .description = "MADV_REMOVE on a memfd: hole punched, pages freed",
+         .pages = 512,
+         .op = Op::kWrite,
+         .backing = HostMemory::Kind::kMemfd,
+         .reclaim = {{Madvise::kRemove, 128}}});
+    add({.name = "memfd-pageout",
+         .description = "MADV_PAGEOUT on a memfd without swap",
+         .pages = 512,
+         .op = Op::kWrite,
+         .backing = HostMemory::Kind::kMemfd,
+         .reclaim = {{Madvise::kPageout, 128}}});
+    add({.name = "memslot-readd",
+         .description = "delete and re-add the data slot: everything zapped, prefetch refills",
+         .pages = 512,
+         .op = Op::kWrite,
+         .memslot_readd = true});
+    add({.name = "pte-invlpg",
+         .description = "the guest rewrites 16 PTEs (unsync), INVLPG each, touches again",
+         .pages = 512,
+         .op = Op::kWrite,
+         .pte_rewrite = PteRewrite::kInvlpg,
+         .rewrite_pages = 16});
+    add({.name = "pte-cr3",
+         .description = "the guest rewrites 16 PTEs (unsync), reloads CR3 (sync), touches again",
+         .pages = 512,
+         .op = Op::kWrite,
+         .pte_rewrite = PteRewrite::kCr3,
+         .rewrite_pages = 16});
+    add({.name = "two-cr3",
+         .description = "pass 2 under a second CR3 (own tables, same data), pass 3 back",
+         .pages = 512,
+         .op = Op::kWrite,
+         .two_cr3 = true,
+         .passes = 3});
+    add({.name = "hole",
+         .description = "loads from 8 pages of the 640 KiB-1 MiB hole (MMIO exits)",
+         .pages = 64,
+         .hole_pages = 8});
+    return v;
+  }();
+  return all;
+}
+
+const Scenario* find_preset(const std::string& name) {
+  for (const Scenario& s : presets()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace pagesim::validate

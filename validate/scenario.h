@@ -1,0 +1,86 @@
+// A validation scenario: a page-touch pattern the guest replays in passes, with host and
+// guest events between the first pass and the next (madvise, memslot delete/re-add, guest
+// PTE rewrites followed by INVLPG or a CR3 reload, a switch to a second CR3, accesses into
+// the memslot hole). Scenarios are parameters (`--pages --pattern ...`); presets name
+// documented combinations (presets(), docs/validation.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/address.h"
+#include "validate/payload.h"
+#include "validate/vmm.h"
+
+namespace pagesim::validate {
+
+enum class Pattern { kSeq, kRandom, kStride2M };
+enum class GuestPages { k4K, k2M };
+enum class Madvise { kDontneed, kFree, kPageout, kRemove };
+enum class PteRewrite { kNone, kInvlpg, kCr3 };
+
+struct ReclaimAction {
+  Madvise action;
+  std::uint64_t pages;  // the first `pages` pages touched (in address order)
+};
+
+struct Scenario {
+  std::string name = "custom";
+  std::string description;
+  std::uint64_t pages = 256;
+  Pattern pattern = Pattern::kSeq;
+  Op op = Op::kRead;  // kRead, kWrite or kReadWrite
+  GuestPages guest_pages = GuestPages::k4K;
+  bool host_thp = false;
+  HostMemory::Kind backing = HostMemory::Kind::kAnon;
+  std::vector<ReclaimAction> reclaim;  // after pass 1
+  bool memslot_readd = false;          // after pass 1: delete the data slot and add it again
+  PteRewrite pte_rewrite = PteRewrite::kNone;
+  std::uint64_t rewrite_pages = 0;  // after pass 1: the guest points these pages elsewhere
+  bool two_cr3 = false;             // pass 2 under a second CR3, pass 3 back under the first
+  std::uint64_t hole_pages = 0;     // after pass 1: loads from pages in the hole, twice each
+  int passes = 2;
+  std::uint64_t seed = 1;
+};
+
+const char* to_string(Pattern p);
+const char* to_string(Madvise m);
+const char* to_string(PteRewrite r);
+const char* op_name(Op op);
+std::optional<Pattern> parse_pattern(const std::string& s);
+std::optional<Madvise> parse_madvise(const std::string& s);
+// "ACTION:K" (dontneed:64).
+std::optional<ReclaimAction> parse_reclaim(const std::string& s);
+// One line: the parameters that reproduce it (`--pages 256 --pattern seq ...`).
+std::string describe_options(const Scenario& s);
+// Throws std::invalid_argument naming the parameter when a combination is impossible.
+void check(const Scenario& s);
+
+// The guest-virtual layout of the data.
+inline constexpr std::uint64_t kDataGva = 0x7f0000000000ull;
+inline constexpr std::uint64_t kDataGpa = 0x40000000ull;  // slot 2, 1 GiB
+inline constexpr std::uint64_t kHoleGva = 0x500000000000ull;
+inline constexpr std::uint64_t kDummyGva = 0x600000000000ull;  // mapped nowhere
+inline constexpr std::uint32_t kDataSlot = 2;
+
+// The pages a pass touches, in order: GVAs (page-aligned).
+std::vector<Gva> touch_order(const Scenario& s);
+// The data pages touched, in address order, each with its GPA.
+struct DataPage {
+  Gva gva;
+  Gpa gpa;
+};
+std::vector<DataPage> data_pages(const Scenario& s);
+// Bytes of the data slot: the touched pages' GPA range plus the spare pages PTE rewrites
+// point to.
+std::uint64_t data_slot_bytes(const Scenario& s);
+// GPA of the spare page that rewrite i points to.
+Gpa spare_gpa(const Scenario& s, std::uint64_t i);
+
+// The documented presets (`--scenario NAME`, `--all`).
+const std::vector<Scenario>& presets();
+const Scenario* find_preset(const std::string& name);
+
+}  // namespace pagesim::validate
