@@ -25,8 +25,10 @@ CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
       m_clock(clock),
       m_trace(trace),
       m_progress(std::move(progress)),
+      m_stats_parent(stats_parent),
       m_stats(stats_parent, "sim"),
       m_page_life(page_life),
+      m_page_life_of_vm0(page_life),
       m_batch(kBatchRecords) {
   SC_HAS_PROCESS(CoreModule);
   SC_THREAD(run);
@@ -41,26 +43,73 @@ CoreModule::~CoreModule() {
   m_gp.clear_extension(&m_ext);  // the extension is a member, not the payload's to delete
 }
 
+VmPressureStats::VmPressureStats(stats::Group* parent, std::string name,
+                                 const stats::Counter& cycles, hostmm::VmmStats& vmm)
+    : Group(parent, std::move(name)),
+      pressure_cycles(
+          *this, "pressure_cycles",
+          "cycles host memory pressure cost the VM's vCPU: host_wait_cycles + "
+          "shootdown_cycles (the VM exits of refaults not included: a lower bound)",
+          [&vmm] { return double(vmm.host_wait_cycles.value() + vmm.shootdown_cycles.value()); }),
+      slowdown(*this, "slowdown",
+               "the VM's cycles over its cycles without the pressure: cycles / (cycles - "
+               "pressure_cycles); 1 without pressure",
+               [&cycles, &vmm] {
+                 const double all = double(cycles.value());
+                 const double without =
+                     all - double(vmm.host_wait_cycles.value() + vmm.shootdown_cycles.value());
+                 return without > 0 ? all / without : 1.0;
+               }) {}
+
 void CoreModule::end_of_elaboration() {
-  m_tlbs = &tlb_port->hierarchy();
+  const std::size_t vms = static_cast<std::size_t>(tlb_port.size());
+  if (vms == 0) {
+    throw std::logic_error("core: tlb_port needs a TLB module per VM");
+  }
+  m_vcpus.resize(vms);
+  for (std::size_t vm = 0; vm < vms; ++vm) {
+    m_vcpus[vm].tlbs = &tlb_port[static_cast<int>(vm)]->hierarchy();
+  }
   if (m_params.mode == Mode::kNested) {
-    if (nested_port.size() == 0) {
-      throw std::logic_error("core: mode nested needs nested_port bound");
+    if (nested_port.size() == 0 || nested_port->vms() != vms) {
+      throw std::logic_error("core: mode nested needs nested_port bound, one machine per TLB");
     }
-    m_machine = &nested_port->machine();
+    for (std::size_t vm = 0; vm < vms; ++vm) {
+      m_vcpus[vm].machine = &nested_port->machine(vm);
+    }
     m_vpid = host::NestedMachine::kVpid;
   } else if (m_params.mode == Mode::kShadow) {
-    if (shadow_port.size() == 0) {
-      throw std::logic_error("core: mode shadow needs shadow_port bound");
+    if (shadow_port.size() == 0 || shadow_port->vms() != vms) {
+      throw std::logic_error("core: mode shadow needs shadow_port bound, one machine per TLB");
     }
-    m_shadow = &shadow_port->machine();
+    for (std::size_t vm = 0; vm < vms; ++vm) {
+      m_vcpus[vm].shadow = &shadow_port->machine(vm);
+    }
     m_vpid = kShadowVpid;
   } else {
-    if (os_port.size() == 0 || walker_port.size() == 0) {
-      throw std::logic_error("core: mode native needs os_port and walker_port bound");
+    if (os_port.size() == 0 || walker_port.size() == 0 || vms != 1) {
+      throw std::logic_error("core: mode native needs os_port, walker_port and one TLB bound");
     }
     m_os = os_port.operator->();
     m_walker_control = &walker_port->walker();
+  }
+  m_tlbs = m_vcpus[0].tlbs;
+  m_machine = m_vcpus[0].machine;
+  m_shadow = m_vcpus[0].shadow;
+  if (m_os == nullptr) {
+    // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
+    stats::Group* parent = m_stats_parent;
+    for (std::size_t vm = 0; vm < vms; ++vm) {
+      Vcpu& v = m_vcpus[vm];
+      const std::string name = "vm" + std::to_string(vm);
+      if (vms > 1) {
+        v.stats = std::make_unique<VcpuStats>(parent, name);
+      }
+      hostmm::VmmMemory& vmm =
+          v.machine != nullptr ? v.machine->hypervisor().vmm() : v.shadow->vmm().memory();
+      v.pressure = std::make_unique<VmPressureStats>(
+          parent, name, vms > 1 ? v.stats->cycles : m_stats.cycles, vmm.stats());
+    }
   }
 }
 
@@ -102,8 +151,11 @@ void CoreModule::run() {
       }
     }
     m_qk.sync();
-    if (m_page_life != nullptr) {
-      m_page_life->finish();
+    if (m_vcpus.size() > 1) {
+      settle_vm_share();
+    }
+    if (m_page_life_of_vm0 != nullptr) {
+      m_page_life_of_vm0->finish();
     }
   } catch (...) {
     m_failure = std::current_exception();
@@ -235,9 +287,15 @@ Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t posi
   const std::string where = "trace record " + std::to_string(position) + ": !" +
                             std::string(traces::event_name(r.op)) + " ";
   if (r.op == traces::EventOp::kVm) {
-    if (r.address != 0) {
-      throw std::runtime_error(where + std::to_string(r.address) + ": the host runs one VM, VM 0");
+    if (r.address >= m_vcpus.size()) {
+      throw std::runtime_error(where + std::to_string(r.address) + ": the host runs " +
+                               (m_vcpus.size() == 1
+                                    ? std::string("one VM, VM 0")
+                                    : std::to_string(m_vcpus.size()) + " VMs, 0 to " +
+                                          std::to_string(m_vcpus.size() - 1)) +
+                               " (the key vms)");
     }
+    switch_vm(static_cast<std::size_t>(r.address));
     return Cycles();
   }
   ++m_stats.host_events;
@@ -268,7 +326,7 @@ Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t posi
     }
     case traces::EventOp::kBalloonInflate:
       try {
-        m_balloon.inflate(
+        m_vcpus[m_vm].balloon.inflate(
             r.address, *h.guest_frames, *h.vmm,
             [&](Gpa gpa) -> std::optional<Hva> {
               const host::Memslot* slot = h.slots->find(gpa);
@@ -278,20 +336,95 @@ Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t posi
       } catch (const mem::OutOfMemory&) {
         throw std::runtime_error(where + std::to_string(r.address) +
                                  ": the guest has no free memory left (the balloon holds " +
-                                 std::to_string(m_balloon.pages()) + " pages)");
+                                 std::to_string(m_vcpus[m_vm].balloon.pages()) + " pages)");
       }
       break;
     case traces::EventOp::kBalloonDeflate:
-      m_balloon.deflate(r.address, *h.guest_frames);
+      m_vcpus[m_vm].balloon.deflate(r.address, *h.guest_frames);
       break;
     default:
       unsupported_event(r, position);
   }
   const Cycles c = take_host_flush();
+  if (m_vcpus.size() > 1) {
+    shoot_down_other_vms();
+  }
   if (m_params.sim.check) {
     audit_host("the event");
   }
   return c;
+}
+
+CoreModule::Share CoreModule::share_now() const {
+  return {m_stats.accesses.value(), m_stats.reads.value(),  m_stats.writes.value(),
+          m_stats.fetches.value(),  m_stats.cycles.value(), m_stats.translation_cycles.value(),
+          m_stats.events.value()};
+}
+
+void CoreModule::settle_vm_share() {
+  const Share now = share_now();
+  VcpuStats& v = *m_vcpus[m_vm].stats;
+  v.accesses += now.accesses - m_share_base.accesses;
+  v.reads += now.reads - m_share_base.reads;
+  v.writes += now.writes - m_share_base.writes;
+  v.fetches += now.fetches - m_share_base.fetches;
+  v.cycles += now.cycles - m_share_base.cycles;
+  v.translation_cycles += now.translation_cycles - m_share_base.translation_cycles;
+  v.events += now.events - m_share_base.events;
+  m_share_base = now;
+}
+
+void CoreModule::switch_vm(std::size_t vm) {
+  if (vm == m_vm) {
+    return;
+  }
+  settle_vm_share();
+  Vcpu& out = m_vcpus[m_vm];
+  out.asid = m_asid;
+  out.pcid = m_pcid;
+  out.last_page_size = m_last_page_size;
+  m_vm = vm;
+  const Vcpu& in = m_vcpus[vm];
+  m_tlbs = in.tlbs;
+  m_machine = in.machine;
+  m_shadow = in.shadow;
+  m_asid = in.asid;
+  m_pcid = in.pcid;
+  m_last_page_size = in.last_page_size;
+  m_page_life = vm == 0 ? m_page_life_of_vm0 : nullptr;
+}
+
+void CoreModule::shoot_down_other_vms() {
+  const hostmm::HostMm& mm = *host_side().mm;  // shared by the VMs
+  if (mm.invalidations() == m_shot_invalidations) {
+    return;
+  }
+  m_shot_invalidations = mm.invalidations();
+  for (std::size_t vm = 0; vm < m_vcpus.size(); ++vm) {
+    if (vm == m_vm) {
+      continue;  // the current VM's flush came with its touch or event
+    }
+    Vcpu& v = m_vcpus[vm];
+    Cycles c;
+    if (v.machine != nullptr) {
+      if (v.machine->take_host_flush(c)) {
+        v.tlbs->invalidate_vpid(m_vpid);  // its walker's caches went with the zap (INVEPT)
+      }
+    } else {
+      const shadow::EventResult e = v.shadow->take_host_flush();
+      apply_flush(*v.tlbs, e.flush);
+      c += e.cycles;
+    }
+    if (c.count() != 0) {
+      // The IPI interrupted that VM's vCPU: its cycles, in the totals, not the current VM's.
+      v.stats->cycles += c.count();
+      v.stats->translation_cycles += c.count();
+      m_stats.cycles += c.count();
+      m_stats.translation_cycles += c.count();
+      m_share_base.cycles += c.count();
+      m_share_base.translation_cycles += c.count();
+    }
+  }
 }
 
 Cycles CoreModule::take_host_flush() {
@@ -320,23 +453,30 @@ void CoreModule::audit_host(const char* after) {
       why = what + " refers to " + hex(frame.value()) + ", a free host frame";
     }
   };
-  m_tlbs->for_each_entry([&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
-    free_frame(t.page_base, "a TLB entry (PCID " + std::to_string(pcid) + ", VPID " +
-                                std::to_string(vpid) + ")");
-  });
-  if (m_machine != nullptr) {
-    m_machine->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
-      free_frame(frame, std::string("the ") + structure);
+  for (std::size_t vm = 0; vm < m_vcpus.size(); ++vm) {
+    const Vcpu& v = m_vcpus[vm];
+    const std::string of = m_vcpus.size() == 1 ? "" : " of VM " + std::to_string(vm);
+    v.tlbs->for_each_entry([&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
+      free_frame(t.page_base, "a TLB entry" + of + " (PCID " + std::to_string(pcid) + ", VPID " +
+                                  std::to_string(vpid) + ")");
     });
-    m_machine->hypervisor().ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
-      free_frame(m.page_base, "the EPT leaf for GPA " + hex(gpa.value()));
-    });
-  } else if (m_shadow != nullptr) {
-    m_shadow->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
-      free_frame(frame, std::string("the ") + structure);
-    });
-    if (why.empty()) {
-      why = m_shadow->audit_host();  // shadow leaves and KVM's rmap
+    if (v.machine != nullptr) {
+      v.machine->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
+        free_frame(frame, std::string("the ") + structure + of);
+      });
+      v.machine->hypervisor().ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
+        free_frame(m.page_base, "the EPT leaf" + of + " for GPA " + hex(gpa.value()));
+      });
+    } else if (v.shadow != nullptr) {
+      v.shadow->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
+        free_frame(frame, std::string("the ") + structure + of);
+      });
+      if (why.empty()) {
+        why = v.shadow->audit_host();  // shadow leaves and KVM's rmap
+        if (!why.empty()) {
+          why += of;
+        }
+      }
     }
   }
   if (!why.empty()) {
@@ -475,19 +615,19 @@ Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t po
   return e.cycles;
 }
 
-void CoreModule::apply_flush(const shadow::TlbFlush& flush) {
+void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const shadow::TlbFlush& flush) {
   using Scope = shadow::TlbFlush::Scope;
   switch (flush.scope) {
     case Scope::kNone:
       return;
     case Scope::kPage:
-      m_tlbs->invalidate_page(flush.gva, flush.pcid, m_vpid);
+      tlbs.invalidate_page(flush.gva, flush.pcid, m_vpid);
       return;
     case Scope::kPcid:
-      m_tlbs->invalidate_pcid(flush.pcid, m_vpid);
+      tlbs.invalidate_pcid(flush.pcid, m_vpid);
       return;
     case Scope::kAll:
-      m_tlbs->invalidate_vpid(m_vpid);
+      tlbs.invalidate_vpid(m_vpid);
       return;
   }
 }
@@ -567,6 +707,7 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     m_ext.kind = kind;
     m_ext.pcid = m_pcid;
     m_ext.vpid = m_vpid;
+    m_ext.vm = static_cast<std::uint16_t>(m_vm);
     m_ext.traced = traced;
     m_ext.flush = shadow::TlbFlush::none();
     m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
@@ -581,6 +722,9 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     m_stats.fault_cycles += m_ext.fault_cycles.count();
     if (m_ext.flush.scope != shadow::TlbFlush::Scope::kNone) [[unlikely]] {
       apply_flush(m_ext.flush);
+    }
+    if (m_vcpus.size() > 1) [[unlikely]] {
+      shoot_down_other_vms();
     }
     if (m_params.sim.check && m_os == nullptr) [[unlikely]] {
       audit_host("a translation");

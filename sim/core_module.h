@@ -26,6 +26,14 @@
 // count in sim.event_cycles and the translation cycles; the TLB flushes KVM requests).
 // Other events need the modes that model them.
 //
+// Several VMs (vms > 1): each VM's vCPU runs on a core of its own, with its TLBs (tlb_port
+// is bound once per VM, in VM order) and its machine behind the translator; `!vm N` sends
+// the records that follow to VM N's vCPU (its address space, PCID and balloon are its own).
+// A host invalidation during one VM's work (reclaim evicting another VM's page) shoots the
+// other VMs' vCPUs down: their TLBs are flushed at once and the IPI's cycles charged to
+// them. Each VM's share of the sim.* counters is vm<i>.sim.*; the sim.* totals add the VMs
+// up (cycles summed over the cores, not elapsed time).
+//
 // With sim.check on, every translation a TLB hit or a walk returns is compared with a walk
 // from scratch of the current tables (Walker / NestedMachine translate_debug); a mismatch
 // stops the run naming the record, both answers and the structure that answered.
@@ -39,6 +47,8 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -102,9 +112,35 @@ struct CoreStats : stats::Group {
       stats::Histogram::Scale::kLog2};
 };
 
+// One VM's share of the core's counters (vms > 1): group vm<i>, names as sim.*'s.
+struct VcpuStats : stats::Group {
+  using Group::Group;
+  stats::Counter accesses{*this, "sim.accesses", "trace accesses this VM's vCPU replayed"};
+  stats::Counter reads{*this, "sim.reads", "loads"};
+  stats::Counter writes{*this, "sim.writes", "stores"};
+  stats::Counter fetches{*this, "sim.fetches", "instruction fetches"};
+  stats::Counter cycles{*this, "sim.cycles",
+                        "the vCPU's cycles: its accesses, its events, and "
+                        "the host's shootdowns of it"};
+  stats::Counter translation_cycles{*this, "sim.translation_cycles",
+                                    "the vCPU's cycles spent translating"};
+  stats::Counter events{*this, "sim.events", "trace events replayed on this VM"};
+};
+
+// What host memory pressure cost one VM (nested and shadow mode): group vm<i>, beside the
+// host's per-VM reclaim counters (hostmm::VmmStats).
+struct VmPressureStats : stats::Group {
+  // `cycles`: the VM's vCPU cycles (sim.cycles, or vm<i>.sim.cycles); `vmm`: its VMM's.
+  VmPressureStats(stats::Group* parent, std::string name, const stats::Counter& cycles,
+                  hostmm::VmmStats& vmm);
+  stats::Formula pressure_cycles;
+  stats::Formula slowdown;
+};
+
 class CoreModule final : public sc_core::sc_module {
  public:
-  sc_core::sc_port<tlb::TlbIf> tlb_port{"tlb_port"};
+  // One binding per VM (native: one): each VM's core's TLBs.
+  sc_core::sc_port<tlb::TlbIf, 0> tlb_port{"tlb_port"};
   tlm_utils::simple_initiator_socket<CoreModule> walker_socket{"walker_socket"};
   // native: the OS's page-fault handler, and the walker's control (INVLPG reaches its
   // paging-structure caches directly).
@@ -155,8 +191,17 @@ class CoreModule final : public sc_core::sc_module {
   // sim.check after the host invalidated something: no TLB, walker-cache, EPT or shadow
   // entry refers to a free host frame, and the host's frames add up.
   void audit_host(const char* after);
-  // A shadow-MMU flush request applied to the TLBs (of the VM's VPID).
-  void apply_flush(const shadow::TlbFlush& flush);
+  // A shadow-MMU flush request applied to the current VM's TLBs (of the VM's VPID).
+  void apply_flush(const shadow::TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
+  void apply_flush(tlb::TlbHierarchy& tlbs, const shadow::TlbFlush& flush);
+  // vms > 1: `!vm N`, the records that follow run on VM N's vCPU.
+  void switch_vm(std::size_t vm);
+  // vms > 1: the current VM's share of the sim.* counters since it was switched to, added
+  // to its vm<i>.sim.*.
+  void settle_vm_share();
+  // vms > 1, after host work: the other VMs' shootdowns (their TLBs flushed, the cycles
+  // charged to them).
+  void shoot_down_other_vms();
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
   Cycles translate(AccessKind kind, Gva gva);
   Cycles walk_and_fill(AccessKind kind, Gva gva, const char* why);
@@ -165,17 +210,39 @@ class CoreModule final : public sc_core::sc_module {
   // Every TLB entry of the VM, and the walker's caches derived from the EPT (INVEPT).
   void invept();
 
+  // One VM's vCPU (native: the one core): its TLBs, its machine, its state while another
+  // VM runs.
+  struct Vcpu {
+    tlb::TlbHierarchy* tlbs = nullptr;
+    host::NestedMachine* machine = nullptr;
+    shadow::ShadowMachine* shadow = nullptr;
+    std::uint16_t asid = 0;
+    std::uint16_t pcid = 0;
+    PageSize last_page_size = PageSize::k4K;
+    hostmm::Balloon balloon;
+    std::unique_ptr<VcpuStats> stats;  // vms > 1
+    std::unique_ptr<VmPressureStats> pressure;
+  };
+  // The sim.* counters a VM's share is measured from.
+  struct Share {
+    std::uint64_t accesses = 0, reads = 0, writes = 0, fetches = 0, cycles = 0,
+                  translation_cycles = 0, events = 0;
+  };
+  Share share_now() const;
+
   const SimParams& m_params;
   const CycleClock& m_clock;
   traces::TraceReader& m_trace;
   std::function<void(std::uint64_t)> m_progress;
+  stats::Group* m_stats_parent;
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
   os::OsIf* m_os = nullptr;
   walker::Walker* m_walker_control = nullptr;
   host::NestedMachine* m_machine = nullptr;
   shadow::ShadowMachine* m_shadow = nullptr;
-  PageLife* m_page_life;
+  PageLife* m_page_life;         // the current VM's: the follower when it is VM 0
+  PageLife* m_page_life_of_vm0;  // --trace-page follows a page of VM 0
   std::uint64_t m_position = 0;  // the current record's number (from 1)
   tlm_utils::tlm_quantumkeeper m_qk;
   tlm::tlm_generic_payload m_gp;
@@ -186,8 +253,11 @@ class CoreModule final : public sc_core::sc_module {
   std::uint16_t m_vpid = 0;
   Hpa m_root;
   PageSize m_last_page_size = PageSize::k4K;  // of the last translation (split accesses)
-  hostmm::Balloon m_balloon;
+  std::vector<Vcpu> m_vcpus;
+  std::size_t m_vm = 0;  // the current VM
+  Share m_share_base;    // the sim.* counters when the current VM was switched to
   std::uint64_t m_audited_invalidations = 0;  // host invalidations at the last audit
+  std::uint64_t m_shot_invalidations = 0;     // at the last shoot_down_other_vms
   std::exception_ptr m_failure;
 };
 

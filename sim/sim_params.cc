@@ -34,6 +34,19 @@ void SimParams::describe(config::Schema& s) {
           "translation mode: native (one walk dimension), nested (a guest on a host: the 2D "
           "walk through guest tables and the EPT/NPT), shadow (a guest on a host without "
           "EPT/NPT: the hardware walks KVM's shadow tables)");
+  s.field("vms", vms,
+          "VMs sharing the host (nested and shadow mode), 1 to 64: each has the vm.* and "
+          "guest.* configuration, its own memslots, guest kernel and one vCPU on a core of "
+          "its own (TLBs, walker caches); host.memory, reclaim and swap are shared. `!vm N` "
+          "in the trace sends the records that follow to VM N")
+      .range(1, kMaxHostVms)
+      .check([this]() {
+        std::optional<std::string> err;
+        if (vms > 1 && mode == Mode::kNative) {
+          err = "more than one VM needs mode nested or shadow";
+        }
+        return err;
+      });
   s.field("seed", seed, "seed of every random choice (random replacement, generators)");
   s.group("sim", sim);
   s.group("core", core);

@@ -22,6 +22,9 @@
 
 namespace pagesim {
 
+// The most VMs one host runs (`vms`); a trace names up to traces::kMaxVms.
+inline constexpr std::uint32_t kMaxHostVms = 64;
+
 // What translates a core's addresses. native: the core's page tables, one walk dimension.
 // nested: a guest on a host, GVA -> GPA -> HPA by the 2D walk (docs/model.md, "Nested
 // mode"). shadow: a guest on a host without EPT/NPT; the hardware walks KVM's shadow
@@ -53,6 +56,10 @@ struct SimControlParams {
 
 struct SimParams {
   Mode mode = Mode::kNative;
+  // VMs on the host (nested and shadow mode): each with its memslots, guest kernel and one
+  // vCPU on a physical core of its own (its TLBs and walker caches); they share host.memory,
+  // its reclaim and swap. The trace's `!vm N` sends the records that follow to VM N.
+  std::uint32_t vms = 1;
   std::uint64_t seed = 1;
   SimControlParams sim;
   CoreParams core;

@@ -20,6 +20,30 @@ std::uint64_t huge_page_bytes(const SimParams& p) {
                        : ~std::uint64_t{0};
 }
 
+// The statistics parent of each VM: the root for one VM (the names of a single machine),
+// vm<i> groups for several.
+std::vector<std::unique_ptr<stats::Group>> vm_groups(const SimParams& p, stats::Group& root) {
+  std::vector<std::unique_ptr<stats::Group>> groups;
+  if (!native(p) && p.vms > 1) {
+    for (std::uint32_t i = 0; i < p.vms; ++i) {
+      groups.push_back(std::make_unique<stats::Group>(&root, "vm" + std::to_string(i)));
+    }
+  }
+  return groups;
+}
+
+std::vector<stats::Group*> vm_stats(const std::vector<std::unique_ptr<stats::Group>>& groups,
+                                    stats::Group& root) {
+  if (groups.empty()) {
+    return {&root};
+  }
+  std::vector<stats::Group*> out;
+  for (const auto& g : groups) {
+    out.push_back(g.get());
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -59,9 +83,9 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
     : sc_core::sc_module(name),
       m_params(params),
       m_clock(params.core.frequency_ghz),
+      m_vm_groups(vm_groups(params, m_stats_root)),
       m_memory("memory", physical_bytes(params), params.cache, &m_stats_root,
                huge_page_bytes(params)),
-      m_tlb("tlb", params.tlb, params.seed, &m_stats_root),
       m_frames(!native(params) ? nullptr
                                : std::make_unique<mem::FrameAllocator>(params.os.memory.bytes,
                                                                        kFirstFrameByte)),
@@ -75,20 +99,27 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
                                                 m_memory.contents(), *m_frames, &m_stats_root)),
       m_nested(nested(params) ? std::make_unique<host::NestedTranslatorModule>(
                                     "nested", nested_machine_params(params), m_memory.contents(),
-                                    m_clock, &m_stats_root)
+                                    m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                               : nullptr),
       m_shadow(shadowed(params) ? std::make_unique<shadow::ShadowTranslatorModule>(
                                       "shadow", shadow_machine_params(params), m_memory.contents(),
-                                      m_clock, &m_stats_root)
+                                      m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                                 : nullptr),
       m_core("core", params, m_clock, trace, &m_stats_root, std::move(progress), page_life) {
-  m_core.tlb_port.bind(m_tlb.tlb_export);
+  // Each VM's core has its TLBs (the seed differs per VM, for random replacement).
+  const std::vector<stats::Group*> tlb_stats = vm_stats(m_vm_groups, m_stats_root);
+  for (std::size_t vm = 0; vm < tlb_stats.size(); ++vm) {
+    const std::string module = tlb_stats.size() == 1 ? "tlb" : "tlb_vm" + std::to_string(vm);
+    m_tlbs.push_back(std::make_unique<tlb::TlbModule>(module.c_str(), params.tlb, params.seed + vm,
+                                                      tlb_stats[vm]));
+    m_core.tlb_port.bind(m_tlbs.back()->tlb_export);
+  }
   if (m_nested) {
     m_core.walker_socket.bind(m_nested->translate_socket);
     m_core.nested_port.bind(m_nested->control_export);
     m_nested->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
-      page_life->set_machine(&m_nested->machine());
+      page_life->set_machine(&m_nested->machine(0));
       m_nested->set_observer(page_life);
     }
   } else if (m_shadow) {
@@ -96,7 +127,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
     m_core.shadow_port.bind(m_shadow->control_export);
     m_shadow->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
-      page_life->set_shadow_machine(&m_shadow->machine());
+      page_life->set_shadow_machine(&m_shadow->machine(0));
       m_shadow->set_observer(page_life);
     }
   } else {

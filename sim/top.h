@@ -21,11 +21,18 @@
 // Module names are the statistics' and configuration's words: tlb.*, walker.*, os.*,
 // cache.* (inside memory), sim.* (the core); nested mode has guest.*, host.*, ept.*,
 // vmexits.* instead of os.*; shadow mode guest.*, host.*, shadow.*, vmexits.*.
+//
+// Several VMs (vms > 1, nested or shadow): one TLB module per VM (each VM's vCPU runs on a
+// core of its own: tlb_vm<i>, bound to the core's multi-port tlb_port in VM order) and one
+// machine per VM inside the translator; VM i's statistics are vm<i>.tlb.*, vm<i>.walker.*,
+// vm<i>.guest.*, ... and the core's per-VM vm<i>.sim.*; host.*, mmu_notifier.*,
+// tlb.shootdowns, cache.* and the sim.* totals stay at the top.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <systemc>
+#include <vector>
 
 #include "models/host/nested_translator_module.h"
 #include "models/mem/frame_allocator.h"
@@ -59,8 +66,10 @@ class Top final : public sc_core::sc_module {
   const SimParams& m_params;
   CycleClock m_clock;
   stats::Group m_stats_root{nullptr, ""};
+  // vms > 1: each VM's group (vm<i>); else empty.
+  std::vector<std::unique_ptr<stats::Group>> m_vm_groups;
   mem::MemoryModule m_memory;
-  tlb::TlbModule m_tlb;
+  std::vector<std::unique_ptr<tlb::TlbModule>> m_tlbs;  // one per VM (native: one)
   // native
   std::unique_ptr<mem::FrameAllocator> m_frames;
   std::unique_ptr<walker::WalkerModule> m_walker;

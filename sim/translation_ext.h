@@ -21,7 +21,8 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
   AccessKind kind = AccessKind::kRead;
   std::uint16_t pcid = 0;
   std::uint16_t vpid = 0;
-  bool traced = false;  // the page --trace-page follows: the translator reports its steps
+  std::uint16_t vm = 0;  // nested, shadow: the VM whose vCPU asks (vms > 1)
+  bool traced = false;   // the page --trace-page follows: the translator reports its steps
   // Result. native: kOk or kPageFault (the core calls the OS and retries). nested and
   // shadow: the translator resolves the miss whole (guest faults, EPT violations or shadow
   // page faults): kOk, or kMmio when the GPA is in no memslot (the access was emulated;

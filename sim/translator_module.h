@@ -12,17 +12,26 @@
 // timed, the core's quantum keeper synchronises. Host memory (contents) is the memory
 // module's.
 //
+// Several VMs (`vms` > 1): one machine per VM over one shared hostmm::Host (frames, reclaim,
+// swap); the TranslationExt's `vm` picks the machine. Each machine's statistics go under its
+// VM's group (vm<i>), the host's under the host group.
+//
 // Machine needs: Machine(const Params&, mem::PhysicalMemory&, mem::MemoryTiming*,
-// stats::Group*), and touch(Gva, AccessKind, pcid, Observer*) returning a result with
-// outcome (kOk or kMmio), translation, walk.refs, cycles, walk_cycles.
+// stats::Group*), Machine(const Params&, hostmm::Host&, mem::MemoryTiming*, stats::Group*),
+// and touch(Gva, AccessKind, pcid, Observer*) returning a result with outcome (kOk or
+// kMmio), translation, walk.refs, cycles, walk_cycles.
 #pragma once
 
 #include <tlm_utils/simple_target_socket.h>
 
+#include <memory>
 #include <systemc>
 #include <tlm>
+#include <vector>
 
+#include "models/hostmm/host.h"
 #include "models/mem/memory_module.h"
+#include "sim/stats/stats.h"
 #include "sim/time.h"
 #include "sim/translation_ext.h"
 
@@ -32,7 +41,9 @@ namespace pagesim {
 template <class Machine, class Observer>
 class MachineControlIf : public virtual sc_core::sc_interface {
  public:
-  virtual Machine& machine() = 0;
+  // VM `vm`'s machine (0 to vms() - 1).
+  virtual Machine& machine(std::size_t vm = 0) = 0;
+  virtual std::size_t vms() const = 0;
   // The observer told the steps of traced translations (--trace-page); null: none.
   virtual void set_observer(Observer* observer) = 0;
 };
@@ -46,15 +57,28 @@ class TranslatorModule final : public sc_core::sc_module,
   sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
   sc_core::sc_export<MachineControlIf<Machine, Observer>> control_export{"control_export"};
 
-  // The machine's statistics go under `stats_parent`.
+  // One machine per entry of `vm_stats` (its statistics' parent); one VM's machine owns its
+  // host, several share one whose statistics go under `host_stats`.
   TranslatorModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
-                   const CycleClock& clock, stats::Group* stats_parent)
-      : sc_core::sc_module(name), m_clock(clock), m_machine(params, memory, this, stats_parent) {
+                   const CycleClock& clock, const std::vector<stats::Group*>& vm_stats,
+                   stats::Group* host_stats)
+      : sc_core::sc_module(name), m_clock(clock) {
+    mem::MemoryTiming* timing = this;  // each machine's page-table references
+    if (vm_stats.size() == 1) {
+      m_machines.push_back(std::make_unique<Machine>(params, memory, timing, vm_stats[0]));
+    } else {
+      m_host = std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes, memory,
+                                              host_stats);
+      for (stats::Group* group : vm_stats) {
+        m_machines.push_back(std::make_unique<Machine>(params, *m_host, timing, group));
+      }
+    }
     translate_socket.register_b_transport(this, &TranslatorModule::b_transport);
     control_export.bind(*this);
   }
 
-  Machine& machine() override { return m_machine; }
+  Machine& machine(std::size_t vm = 0) override { return *m_machines[vm]; }
+  std::size_t vms() const override { return m_machines.size(); }
   void set_observer(Observer* observer) override { m_observer = observer; }
 
  private:
@@ -66,8 +90,8 @@ class TranslatorModule final : public sc_core::sc_module,
       gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
       return;
     }
-    const auto t =
-        m_machine.touch(ext->gva, ext->kind, ext->pcid, ext->traced ? m_observer : nullptr);
+    const auto t = m_machines[ext->vm]->touch(ext->gva, ext->kind, ext->pcid,
+                                              ext->traced ? m_observer : nullptr);
     using Outcome = decltype(t.outcome);
     ext->outcome =
         t.outcome == Outcome::kOk ? TranslationExt::Outcome::kOk : TranslationExt::Outcome::kMmio;
@@ -89,7 +113,8 @@ class TranslatorModule final : public sc_core::sc_module,
   const CycleClock& m_clock;
   mem::MemoryTiming* m_timing = nullptr;
   Observer* m_observer = nullptr;
-  Machine m_machine;
+  std::unique_ptr<hostmm::Host> m_host;  // vms > 1
+  std::vector<std::unique_ptr<Machine>> m_machines;
 };
 
 }  // namespace pagesim

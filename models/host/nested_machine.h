@@ -2,7 +2,8 @@
 // the 2D walker, with the loop a core runs on a TLB miss (touch()). For tests, tools and
 // the SystemC shell of mode=nested, which binds the same pieces to its modules.
 //
-//   host PhysicalMemory + FrameAllocator (host.memory; frames from 1 MiB)
+//   host PhysicalMemory, and the host (hostmm/host.h: FrameAllocator over host.memory,
+//     frames from 1 MiB; HostMm): the machine's own, or shared with the other VMs (vms)
 //   Hypervisor: memslots (qemu_pc_layout of vm.memory), the VMM's HostOs, the EPT
 //   guest OS: PageTableOs<Gva, Gpa, GuestPhysicalMemory, GuestFrameAllocator>, stats
 //     "guest", frames from the guest's RAM ranges (tables ascend from 1 MiB, data descend
@@ -32,6 +33,7 @@
 #include "models/host/guest_memory.h"
 #include "models/host/host_params.h"
 #include "models/host/hypervisor.h"
+#include "models/hostmm/host.h"
 #include "models/hostmm/host_mm.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
@@ -107,12 +109,18 @@ class NestedMachine {
       : NestedMachine(params,
                       std::make_unique<mem::PhysicalMemory>(
                           params.host.memory.bytes, huge_page_bytes(params.host.memory.bytes)),
-                      timing, parent) {}
+                      nullptr, nullptr, timing, parent) {}
   // The same over the caller's host memory (host.memory bytes; advise huge pages for
   // huge_page_bytes() of it), which must outlive the machine.
   NestedMachine(const NestedMachineParams& params, mem::PhysicalMemory& memory,
                 mem::MemoryTiming* timing, stats::Group* parent)
-      : NestedMachine(params, nullptr, &memory, timing, parent) {}
+      : NestedMachine(params, nullptr, &memory, nullptr, timing, parent) {}
+  // One of several VMs on the caller's host (`vms` > 1), which must outlive the machine:
+  // its frames, its memory manager and host.load are the host's (params.host.memory and
+  // params.reclaim are not read). The VM's reclaim counters "vm<i>" go beside the host's.
+  NestedMachine(const NestedMachineParams& params, hostmm::Host& host, mem::MemoryTiming* timing,
+                stats::Group* parent)
+      : NestedMachine(params, nullptr, &host.memory(), &host, timing, parent) {}
   NestedMachine(const NestedMachine&) = delete;
   NestedMachine& operator=(const NestedMachine&) = delete;
 
@@ -126,21 +134,22 @@ class NestedMachine {
 
  private:
   NestedMachine(const NestedMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
-                mem::MemoryTiming* timing, stats::Group* parent)
-      : NestedMachine(params, std::move(own), nullptr, timing, parent) {}
-  NestedMachine(const NestedMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
-                mem::PhysicalMemory* memory, mem::MemoryTiming* timing, stats::Group* parent)
+                mem::PhysicalMemory* memory, hostmm::Host* host, mem::MemoryTiming* timing,
+                stats::Group* parent)
       : m_params(params),
         m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
         m_stats(parent != nullptr ? parent : m_own_stats.get()),
         m_own_memory(std::move(own)),
         m_memory(memory != nullptr ? *memory : *m_own_memory),
-        m_frames(params.host.memory.bytes, kMiB),
-        m_host_mm(params.reclaim, params.host.memory.bytes, m_memory, m_frames, m_stats),
+        m_own_host(host != nullptr
+                       ? nullptr
+                       : std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes,
+                                                        m_memory, m_stats)),
+        m_host(host != nullptr ? *host : *m_own_host),
         m_fixed(params.memory_latency),
         m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
-        m_hypervisor(params.vm, params.vmexit, params.host, params.ept, m_memory, m_frames,
-                     m_host_mm, m_stats),
+        m_hypervisor(params.vm, params.vmexit, params.host, params.ept, m_memory, m_host.frames(),
+                     m_host.mm(), m_stats, m_host.stats_parent()),
         m_guest_frames(m_hypervisor.guest_ram_ranges(), kMiB),
         m_guest_os(params.guest, params.guest_levels, m_hypervisor.guest_memory(), m_guest_frames,
                    m_stats, "guest"),
@@ -149,9 +158,6 @@ class NestedMachine {
     // A zap by the host (reclaim, madvise): INVEPT of the walker's caches now; the TLBs'
     // flush goes back with the touch or the event (take_flush).
     m_hypervisor.set_flush_hook([this] { m_walker.invept(m_hypervisor.ept_root()); });
-    if (params.reclaim.load.bytes != 0) {
-      m_host_mm.take_load(params.reclaim.load.bytes);
-    }
   }
 
  public:
@@ -282,8 +288,9 @@ class NestedMachine {
   const NestedMachineParams& params() const { return m_params; }
   stats::Group& stats_root() { return *m_stats; }
   mem::PhysicalMemory& memory() { return m_memory; }
-  mem::FrameAllocator& frames() { return m_frames; }
-  hostmm::HostMm& host_mm() { return m_host_mm; }
+  mem::FrameAllocator& frames() { return m_host.frames(); }
+  hostmm::HostMm& host_mm() { return m_host.mm(); }
+  hostmm::Host& host() { return m_host; }
   Hypervisor& hypervisor() { return m_hypervisor; }
   mem::GuestFrameAllocator& guest_frames() { return m_guest_frames; }
   GuestOs& guest_os() { return m_guest_os; }
@@ -306,8 +313,8 @@ class NestedMachine {
   stats::Group* m_stats;
   std::unique_ptr<mem::PhysicalMemory> m_own_memory;
   mem::PhysicalMemory& m_memory;
-  mem::FrameAllocator m_frames;
-  hostmm::HostMm m_host_mm;
+  std::unique_ptr<hostmm::Host> m_own_host;
+  hostmm::Host& m_host;
   mem::FixedLatency m_fixed;
   mem::MemoryTiming& m_timing;
   Hypervisor m_hypervisor;

@@ -22,8 +22,10 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   }
   // The page and, at most, a table page per level of the host's and the secondary MMU's
   // tables on the way: what the fault may take.
-  cycles += m_mm.reserve(page_bytes(m_page_size) + 16 * 4 * kKiB);
-  cycles += m_os.handle_page_fault(kAsid, hva, kind);
+  const Cycles reclaim_wait = m_mm.reserve(page_bytes(m_page_size) + 16 * 4 * kKiB);
+  const Cycles fault = m_os.handle_page_fault(kAsid, hva, kind);
+  cycles += reclaim_wait + fault;
+  m_stats->host_wait_cycles += reclaim_wait.count();
   host_fault = true;
   const Mapping page = *m_os.lookup(kAsid, hva);
   const Hva base = hva.page_base(page_shift(page.size));
@@ -34,13 +36,16 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
     }
     ++m_mm.stats().refaults;
     ++m_stats->refaults;
+    m_stats->host_wait_cycles += fault.count();
     const std::uint64_t entry = it->second;
     m_evicted.erase(it);
     if (entry != 0) {
       // do_swap_page: read it back; the entry stays as the page's swap cache copy.
       m_mm.stats().swap_ins += pages;
       m_stats->swap_ins += pages;
-      cycles += Cycles(m_mm.params().swap_in_latency.count() * pages);
+      const Cycles read(m_mm.params().swap_in_latency.count() * pages);
+      cycles += read;
+      m_stats->host_wait_cycles += read.count();
       if (const auto* words = m_mm.swap().contents(entry)) {
         const std::uint64_t base_pa = page.page_base.value();
         for (std::size_t i = 0; i < words->size(); ++i) {

@@ -20,7 +20,8 @@
 // while clean writes nothing.
 //
 // Statistics: "vm<i>" under the given group (i = the owner index HostMm gave):
-// refaults, swap_ins, swap_outs, reclaimed, dropped, shootdowns, shootdown_cycles.
+// refaults, swap_ins, swap_outs, reclaimed, dropped, shootdowns, shootdown_cycles,
+// host_wait_cycles.
 #pragma once
 
 #include <cstdint>
@@ -58,7 +59,10 @@ struct VmmStats : stats::Group {
   stats::Counter shootdowns{*this, "shootdowns",
                             "TLB shootdowns of this VM's vCPUs (vCPUs times flushes)"};
   stats::Counter shootdown_cycles{*this, "shootdown_cycles",
-                                  "cycles the replayed vCPU lost to shootdowns"};
+                                  "cycles the VM's vCPU lost to shootdowns"};
+  stats::Counter host_wait_cycles{*this, "host_wait_cycles",
+                                  "cycles the VM's vCPU waited on host memory pressure: direct "
+                                  "reclaim, and the host faults and swap-ins of refaults"};
 };
 
 // Told what the host does to one watched page (--trace-page: the life of a page).

@@ -18,40 +18,45 @@ ShadowMachine::ShadowMachine(const ShadowMachineParams& params, mem::MemoryTimin
     : ShadowMachine(params,
                     std::make_unique<mem::PhysicalMemory>(
                         params.host.memory.bytes, huge_page_bytes(params.host.memory.bytes)),
-                    nullptr, timing, parent) {}
+                    nullptr, nullptr, timing, parent) {}
 
 ShadowMachine::ShadowMachine(const ShadowMachineParams& params, mem::PhysicalMemory& memory,
                              mem::MemoryTiming* timing, stats::Group* parent)
-    : ShadowMachine(params, nullptr, &memory, timing, parent) {}
+    : ShadowMachine(params, nullptr, &memory, nullptr, timing, parent) {}
+
+ShadowMachine::ShadowMachine(const ShadowMachineParams& params, hostmm::Host& host,
+                             mem::MemoryTiming* timing, stats::Group* parent)
+    : ShadowMachine(params, nullptr, &host.memory(), &host, timing, parent) {}
 
 ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
                              std::unique_ptr<mem::PhysicalMemory> own, mem::PhysicalMemory* memory,
-                             mem::MemoryTiming* timing, stats::Group* parent)
+                             hostmm::Host* host, mem::MemoryTiming* timing, stats::Group* parent)
     : m_params(params),
       m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
       m_stats(parent != nullptr ? parent : m_own_stats.get()),
       m_own_memory(std::move(own)),
       m_memory(memory != nullptr ? *memory : *m_own_memory),
-      m_frames(params.host.memory.bytes, kMiB),
-      m_host_mm(params.reclaim, params.host.memory.bytes, m_memory, m_frames, m_stats),
+      m_own_host(host != nullptr
+                     ? nullptr
+                     : std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes,
+                                                      m_memory, m_stats)),
+      m_host(host != nullptr ? *host : *m_own_host),
       m_fixed(params.memory_latency),
       m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
       m_exit_stats(m_stats),
-      m_vmm(params.vm, params.host, m_host_mm, m_memory, m_frames, m_stats),
+      m_vmm(params.vm, params.host, m_host.mm(), m_memory, m_host.frames(), m_stats,
+            m_host.stats_parent()),
       m_guest_memory(m_vmm, m_memory),
       m_guest_frames(m_vmm.guest_ram_ranges(), kMiB),
       m_guest_os(params.guest, params.guest_levels, m_guest_memory, m_guest_frames, m_stats,
                  "guest"),
-      m_mmu(params.shadow, params.vmexit, params.guest_levels, m_vmm, m_memory, m_frames,
+      m_mmu(params.shadow, params.vmexit, params.guest_levels, m_vmm, m_memory, m_host.frames(),
             m_exit_stats, m_stats),
       m_walker(params.walker, params.guest_levels, m_memory, m_timing, m_stats) {
   m_guest_memory.attach(m_mmu);
   // KVM's shadow MMU is the VMM process's secondary MMU: the host's reclaim ages and
   // invalidates its leaves.
   m_vmm.memory().set_notifier(&m_mmu);
-  if (params.reclaim.load.bytes != 0) {
-    m_host_mm.take_load(params.reclaim.load.bytes);
-  }
 }
 
 ShadowMachine::~ShadowMachine() = default;
@@ -377,7 +382,7 @@ std::string ShadowMachine::audit_host() const {
       return;
     }
     for (std::uint64_t off = 0; off < page_bytes(leaf.size); off += page_bytes(PageSize::k4K)) {
-      if (m_frames.is_free(leaf.page + off)) {
+      if (m_host.frames().is_free(leaf.page + off)) {
         why = "shadow leaf " + hex(leaf.spte) + " (gfn " + hex(leaf.gfn) + ") maps the free host " +
               "frame " + hex(leaf.page.value() + off);
         return;

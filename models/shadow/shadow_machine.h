@@ -4,9 +4,10 @@
 // and the guest events of a trace. The shadow-mode sibling of host::NestedMachine, for
 // tests, tools and the SystemC shell.
 //
-//   host PhysicalMemory + FrameAllocator (host.memory; frames from 1 MiB)
-//   hostmm::HostMm: the host's reclaim and swap (host.* keys of `reclaim`; stats "host",
-//     "mmu_notifier", "tlb"); takes host.load at construction
+//   host PhysicalMemory, and the host (hostmm/host.h: FrameAllocator over host.memory,
+//     frames from 1 MiB; hostmm::HostMm, the host's reclaim and swap: host.* keys of
+//     `reclaim`; stats "host", "mmu_notifier", "tlb"; takes host.load): the machine's own,
+//     or shared with the other VMs (vms)
 //   ShadowVmm: memslots (vm.layout), the VMM's memory (hostmm::VmmMemory: its HostOs, stats
 //     "host"; the VM's reclaim counters "vm0"), with KVM's shadow MMU as its notifier
 //   guest kernel: PageTableOs<Gva, Gpa, ShadowGuestMemory, GuestFrameAllocator>, stats
@@ -69,6 +70,7 @@
 #include "models/host/memslot.h"
 #include "models/host/qemu_layout.h"
 #include "models/host/vmexit_stats.h"
+#include "models/hostmm/host.h"
 #include "models/hostmm/host_mm.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
@@ -167,6 +169,9 @@ class ShadowMachine {
   // huge_page_bytes() of it), which must outlive the machine.
   ShadowMachine(const ShadowMachineParams& params, mem::PhysicalMemory& memory,
                 mem::MemoryTiming* timing, stats::Group* parent);
+  // One of several VMs on the caller's host (`vms` > 1), as NestedMachine's.
+  ShadowMachine(const ShadowMachineParams& params, hostmm::Host& host, mem::MemoryTiming* timing,
+                stats::Group* parent);
   ShadowMachine(const ShadowMachine&) = delete;
   ShadowMachine& operator=(const ShadowMachine&) = delete;
   ~ShadowMachine();
@@ -243,8 +248,9 @@ class ShadowMachine {
   const ShadowMachineParams& params() const { return m_params; }
   stats::Group& stats_root() { return *m_stats; }
   mem::PhysicalMemory& memory() { return m_memory; }
-  mem::FrameAllocator& frames() { return m_frames; }
-  hostmm::HostMm& host_mm() { return m_host_mm; }
+  mem::FrameAllocator& frames() { return m_host.frames(); }
+  hostmm::HostMm& host_mm() { return m_host.mm(); }
+  hostmm::Host& host() { return m_host; }
   ShadowVmm& vmm() { return m_vmm; }
   ShadowGuestOs& guest_os() { return m_guest_os; }
   mem::GuestFrameAllocator& guest_frames() { return m_guest_frames; }
@@ -256,7 +262,8 @@ class ShadowMachine {
 
  private:
   ShadowMachine(const ShadowMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
-                mem::PhysicalMemory* memory, mem::MemoryTiming* timing, stats::Group* parent);
+                mem::PhysicalMemory* memory, hostmm::Host* host, mem::MemoryTiming* timing,
+                stats::Group* parent);
 
   static constexpr unsigned kMaxWalks = 64;
   static constexpr std::uint64_t kNoRoot = ~std::uint64_t{0};
@@ -282,8 +289,8 @@ class ShadowMachine {
   stats::Group* m_stats;
   std::unique_ptr<mem::PhysicalMemory> m_own_memory;
   mem::PhysicalMemory& m_memory;
-  mem::FrameAllocator m_frames;
-  hostmm::HostMm m_host_mm;
+  std::unique_ptr<hostmm::Host> m_own_host;
+  hostmm::Host& m_host;
   mem::FixedLatency m_fixed;
   mem::MemoryTiming& m_timing;
   host::VmExitStats m_exit_stats;

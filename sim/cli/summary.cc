@@ -60,6 +60,110 @@ std::string line(const std::string& label, const std::string& value, const std::
   return out + "\n";
 }
 
+// One machine's part: its TLBs, walks, faults and exits. `p`: the prefix of its statistics
+// ("" for one machine, "vm<i>." for each of several VMs).
+std::string machine_summary(const Lookup& s, const std::string& p) {
+  std::string out;
+  out += "  TLB                           lookups       hits     misses   miss rate\n";
+  for (const char* level : {"l1d", "l1i", "l2"}) {
+    const std::string t = p + "tlb." + level;
+    double hits = s[t + ".hits"];
+    double misses = s[t + ".misses"];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    %-20s %16s %10s %10s %11s\n", level,
+                  grouped(hits + misses).c_str(), grouped(hits).c_str(), grouped(misses).c_str(),
+                  pct(misses, hits + misses).c_str());
+    out += buf;
+  }
+  double walks = s[p + "walker.walks"];
+  out += line("page walks", grouped(walks),
+              walks == 0 ? ""
+                         : fixed(s[p + "walker.refs"] / walks, 2) + " refs, " +
+                               fixed(s[p + "walker.cycles"] / walks, 1) + " cycles per walk");
+  out += line("page-table references", grouped(s[p + "walker.refs"]));
+  out += line("walk cycles", grouped(s[p + "walker.cycles"]));
+  std::string pwc;
+  for (const char* c : {"pml5", "pml4", "pdpt", "pd"}) {
+    const std::string w = p + "walker.pwc." + c;
+    if (s.has(w + ".hits") && s[w + ".hits"] + s[w + ".misses"] > 0) {
+      pwc += (pwc.empty() ? "" : "  ") + std::string(c) + " " +
+             pct(s[w + ".hits"], s[w + ".hits"] + s[w + ".misses"]);
+    }
+  }
+  if (!pwc.empty()) {
+    out += line("paging-structure cache hits", "", pwc);
+  }
+  double refs = s["cache.l1.hits"] + s["cache.l1.misses"];
+  if (refs > 0) {
+    out += line("PTE lines", "",
+                "L1 " + pct(s["cache.l1.hits"], refs) + "  L2 " + pct(s["cache.l2.hits"], refs) +
+                    "  LLC " + pct(s["cache.llc.hits"], refs) + "  DRAM " +
+                    pct(s["cache.dram.accesses"], refs));
+  }
+  if (s.has(p + "os.page_faults")) {
+    out += line("page faults", grouped(s[p + "os.page_faults"]),
+                grouped(s[p + "os.page_table_pages"]) + " page-table pages");
+  }
+  if (s.has(p + "shadow.page_faults")) {
+    // shadow: KVM's shadow MMU at work.
+    out += line("guest page faults", grouped(s[p + "guest.page_faults"]),
+                grouped(s[p + "guest.page_table_pages"]) + " guest page-table pages");
+    out += line("shadow page faults", grouped(s[p + "shadow.page_faults"]),
+                grouped(s[p + "shadow.sw_walks"]) + " software walks of the guest tables");
+    out += line("shadow pages created", grouped(s[p + "shadow.pages_created"]),
+                grouped(s[p + "shadow.zaps"]) + " zapped");
+    out += line(
+        "guest page-table writes", grouped(s[p + "shadow.wp_writes"]),
+        "unsync " + grouped(s[p + "shadow.unsync"]) + "  sync " + grouped(s[p + "shadow.sync"]));
+    out += line("host page faults", grouped(s[p + "host.page_faults"]));
+    out += line("VM exits", grouped(s[p + "vmexits.total"]),
+                "page fault " + grouped(s[p + "vmexits.page_fault"]) + "  CR3 " +
+                    grouped(s[p + "vmexits.cr3_write"]) + "  INVLPG " +
+                    grouped(s[p + "vmexits.invlpg"]) + "  MMIO " + grouped(s[p + "vmexits.mmio"]));
+  } else if (s.has(p + "guest.page_faults")) {
+    // nested: the 2D walk's split, the savings of each cache, the faults of each layer.
+    out += line("references guest / EPT", "",
+                grouped(s[p + "walker.refs.guest"]) + " / " + grouped(s[p + "walker.refs.host"]));
+    std::string saved;
+    auto add_saved = [&](const std::string& label, double v) {
+      if (v > 0) {
+        saved += (saved.empty() ? "" : "  ") + label + " " + grouped(v);
+      }
+    };
+    double pwc_saved = 0;
+    double ept_pwc_saved = 0;
+    for (const char* c : {"pml5", "pml4", "pdpt", "pd"}) {
+      pwc_saved += s[p + "walker.pwc." + c + ".refs_saved"];
+      ept_pwc_saved += s[p + "walker.ept_pwc." + c + ".refs_saved"];
+    }
+    add_saved("guest PSC", pwc_saved);
+    add_saved("EPT PSC", ept_pwc_saved);
+    add_saved("nTLB", s[p + "walker.ntlb.refs_saved"]);
+    add_saved("PWC", s[p + "walker.pte_cache.refs_saved"]);
+    if (!saved.empty()) {
+      out += line("references saved", "", saved);
+    }
+    out += line("guest page faults", grouped(s[p + "guest.page_faults"]),
+                grouped(s[p + "guest.page_table_pages"]) + " guest page-table pages");
+    out += line("EPT violations", grouped(s[p + "ept.violations"]),
+                grouped(s[p + "ept.table_pages"]) + " EPT table pages");
+    out += line("host page faults", grouped(s[p + "host.page_faults"]));
+    out += line("VM exits", grouped(s[p + "vmexits.total"]),
+                "EPT violation " + grouped(s[p + "vmexits.ept_violation"]) + "  MMIO " +
+                    grouped(s[p + "vmexits.mmio"]));
+  }
+  return out;
+}
+
+// VMs with statistics: vm<i>.sim.* for several, 1 otherwise (native mode included).
+unsigned vm_count(const Lookup& s) {
+  unsigned n = 0;
+  while (s.has("vm" + std::to_string(n) + ".sim.accesses")) {
+    ++n;
+  }
+  return n > 1 ? n : 1;
+}
+
 }  // namespace
 
 std::string format_summary(const std::vector<stats::Row>& rows, const std::string& trace_name,
@@ -73,92 +177,20 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
   out += line("cycles", grouped(s["sim.cycles"]));
   out += line("translation cycles", grouped(s["sim.translation_cycles"]),
               fixed(s["sim.translation_overhead_pct"], 2) + " % of cycles");
-  out += "  TLB                           lookups       hits     misses   miss rate\n";
-  for (const char* level : {"l1d", "l1i", "l2"}) {
-    std::string p = std::string("tlb.") + level;
-    double hits = s[p + ".hits"];
-    double misses = s[p + ".misses"];
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "    %-20s %16s %10s %10s %11s\n", level,
-                  grouped(hits + misses).c_str(), grouped(hits).c_str(), grouped(misses).c_str(),
-                  pct(misses, hits + misses).c_str());
-    out += buf;
+  const unsigned vms = vm_count(s);
+  if (vms == 1) {
+    out += machine_summary(s, "");
   }
-  double walks = s["walker.walks"];
-  out += line("page walks", grouped(walks),
-              walks == 0 ? ""
-                         : fixed(s["walker.refs"] / walks, 2) + " refs, " +
-                               fixed(s["walker.cycles"] / walks, 1) + " cycles per walk");
-  out += line("page-table references", grouped(s["walker.refs"]));
-  out += line("walk cycles", grouped(s["walker.cycles"]));
-  std::string pwc;
-  for (const char* c : {"pml5", "pml4", "pdpt", "pd"}) {
-    std::string p = std::string("walker.pwc.") + c;
-    if (s.has(p + ".hits") && s[p + ".hits"] + s[p + ".misses"] > 0) {
-      pwc += (pwc.empty() ? "" : "  ") + std::string(c) + " " +
-             pct(s[p + ".hits"], s[p + ".hits"] + s[p + ".misses"]);
-    }
-  }
-  if (!pwc.empty()) {
-    out += line("paging-structure cache hits", "", pwc);
-  }
-  double refs = s["cache.l1.hits"] + s["cache.l1.misses"];
-  if (refs > 0) {
-    out += line("PTE lines", "",
-                "L1 " + pct(s["cache.l1.hits"], refs) + "  L2 " + pct(s["cache.l2.hits"], refs) +
-                    "  LLC " + pct(s["cache.llc.hits"], refs) + "  DRAM " +
-                    pct(s["cache.dram.accesses"], refs));
-  }
-  if (s.has("os.page_faults")) {
-    out += line("page faults", grouped(s["os.page_faults"]),
-                grouped(s["os.page_table_pages"]) + " page-table pages");
-  }
-  if (s.has("shadow.page_faults")) {
-    // shadow: KVM's shadow MMU at work.
-    out += line("guest page faults", grouped(s["guest.page_faults"]),
-                grouped(s["guest.page_table_pages"]) + " guest page-table pages");
-    out += line("shadow page faults", grouped(s["shadow.page_faults"]),
-                grouped(s["shadow.sw_walks"]) + " software walks of the guest tables");
-    out += line("shadow pages created", grouped(s["shadow.pages_created"]),
-                grouped(s["shadow.zaps"]) + " zapped");
-    out += line("guest page-table writes", grouped(s["shadow.wp_writes"]),
-                "unsync " + grouped(s["shadow.unsync"]) + "  sync " + grouped(s["shadow.sync"]));
-    out += line("host page faults", grouped(s["host.page_faults"]));
-    out += line("VM exits", grouped(s["vmexits.total"]),
-                "page fault " + grouped(s["vmexits.page_fault"]) + "  CR3 " +
-                    grouped(s["vmexits.cr3_write"]) + "  INVLPG " + grouped(s["vmexits.invlpg"]) +
-                    "  MMIO " + grouped(s["vmexits.mmio"]));
-  } else if (s.has("guest.page_faults")) {
-    // nested: the 2D walk's split, the savings of each cache, the faults of each layer.
-    out += line("references guest / EPT", "",
-                grouped(s["walker.refs.guest"]) + " / " + grouped(s["walker.refs.host"]));
-    std::string saved;
-    auto add_saved = [&](const std::string& label, double v) {
-      if (v > 0) {
-        saved += (saved.empty() ? "" : "  ") + label + " " + grouped(v);
-      }
-    };
-    double pwc_saved = 0;
-    double ept_pwc_saved = 0;
-    for (const char* c : {"pml5", "pml4", "pdpt", "pd"}) {
-      pwc_saved += s[std::string("walker.pwc.") + c + ".refs_saved"];
-      ept_pwc_saved += s[std::string("walker.ept_pwc.") + c + ".refs_saved"];
-    }
-    add_saved("guest PSC", pwc_saved);
-    add_saved("EPT PSC", ept_pwc_saved);
-    add_saved("nTLB", s["walker.ntlb.refs_saved"]);
-    add_saved("PWC", s["walker.pte_cache.refs_saved"]);
-    if (!saved.empty()) {
-      out += line("references saved", "", saved);
-    }
-    out += line("guest page faults", grouped(s["guest.page_faults"]),
-                grouped(s["guest.page_table_pages"]) + " guest page-table pages");
-    out += line("EPT violations", grouped(s["ept.violations"]),
-                grouped(s["ept.table_pages"]) + " EPT table pages");
-    out += line("host page faults", grouped(s["host.page_faults"]));
-    out += line("VM exits", grouped(s["vmexits.total"]),
-                "EPT violation " + grouped(s["vmexits.ept_violation"]) + "  MMIO " +
-                    grouped(s["vmexits.mmio"]));
+  for (unsigned vm = 0; vms > 1 && vm < vms; ++vm) {
+    // Several VMs: each one's share, then its machine.
+    const std::string p = "vm" + std::to_string(vm) + ".";
+    out += "VM " + std::to_string(vm) + "\n";
+    out += line("accesses", grouped(s[p + "sim.accesses"]),
+                "R " + grouped(s[p + "sim.reads"]) + "  W " + grouped(s[p + "sim.writes"]) +
+                    "  X " + grouped(s[p + "sim.fetches"]));
+    out += line("cycles", grouped(s[p + "sim.cycles"]),
+                "translation " + pct(s[p + "sim.translation_cycles"], s[p + "sim.cycles"]));
+    out += machine_summary(s, p);
   }
   if (s.has("host.reclaim.scanned") &&
       (s["host.reclaim.scanned"] + s["mmu_notifier.invalidate_range"] > 0)) {
@@ -175,6 +207,14 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
                     "  test_young " + grouped(s["mmu_notifier.test_young"]) + "  clear_young " +
                     grouped(s["mmu_notifier.clear_young"]) + "  shootdowns " +
                     grouped(s["tlb.shootdowns"]));
+    // What it cost each VM (vm<i>.*: the host's counters of its VMM, the core's slowdown).
+    for (unsigned vm = 0; vm < vms; ++vm) {
+      const std::string p = "vm" + std::to_string(vm) + ".";
+      out += line("VM " + std::to_string(vm) + " under pressure", "",
+                  "refaults " + grouped(s[p + "refaults"]) + "  swap-ins " +
+                      grouped(s[p + "swap_ins"]) + "  reclaimed " + grouped(s[p + "reclaimed"]) +
+                      "  slowdown " + fixed(s[p + "slowdown"], 2) + "x");
+    }
   }
   if (host.wall_seconds > 0) {
     out += line("host time", fixed(host.wall_seconds, 3) + " s",
