@@ -38,77 +38,130 @@ Counters snapshot(const Vm& vm, const PerfCounters& perf) {
   return c;
 }
 
-// The machine of one run.
-class Machine {
- public:
-  Machine(const Scenario& s, bool baseline) : m_s(s), m_baseline(baseline) {
-    const auto pages = data_pages(s);
-    m_list_bytes = round_up(
-        (touch_order(s).size() * 2 + 3 * s.rewrite_pages + 2 * s.hole_pages + 64) * 8, k4K);
-    // Tables: per tree at most one PT per data page (stride), the identity map's, uppers.
-    const std::uint64_t system_pages = (kLowSlotSize + m_list_bytes) / k4K;
-    const std::uint64_t tree_tables = s.pages + system_pages / 512 + 2 * 512 / 512 + 16;
-    m_pool_bytes = round_up((tree_tables * (s.two_cr3 ? 2 : 1) + 64) * k4K, k4K);
-    const std::uint64_t sys_bytes = round_up(m_list_bytes + m_pool_bytes + (64 << 10), k2M);
+}  // namespace
 
-    m_low = std::make_unique<HostMemory>(kLowSlotSize, HostMemory::Kind::kAnon, false);
-    m_sys = std::make_unique<HostMemory>(sys_bytes, HostMemory::Kind::kAnon, false);
-    m_data = std::make_unique<HostMemory>(data_slot_bytes(s), s.backing, s.host_thp);
-    m_vm.set_slot(0, Gpa(0), kLowSlotSize, m_low->data());
-    m_vm.set_slot(1, Gpa(kSysSlotGpa), sys_bytes, m_sys->data());
-    m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_data->size(), m_data->data());
+GuestLayout::GuestLayout(const Scenario& s) : m_s(s) {
+  const auto pages = data_pages(s);
+  m_list_bytes =
+      round_up((touch_order(s).size() * 2 + 3 * s.rewrite_pages + 2 * s.hole_pages + 64) * 8, k4K);
+  // Tables: per tree at most one PT per data page (stride), the identity map's, uppers.
+  const std::uint64_t system_pages = (kLowSlotSize + m_list_bytes) / k4K;
+  const std::uint64_t tree_tables = s.pages + system_pages / 512 + 2 * 512 / 512 + 16;
+  const std::uint64_t pool_bytes = round_up((tree_tables * (s.two_cr3 ? 2 : 1) + 64) * k4K, k4K);
+  m_sys_bytes = round_up(m_list_bytes + pool_bytes + (64 << 10), k2M);
 
-    // The system pages of the page tables must not fault on the host during the phases:
-    // the VMM writes them (tables, list) before the guest runs.
-    Gpa pool_next(kSysSlotGpa + m_list_bytes);
-    const Gpa pool_end(kSysSlotGpa + sys_bytes);
-    auto resolver = [this](Gpa g) { return m_vm.gpa_ptr(g); };
-    m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &pool_next, pool_end));
-    if (s.two_cr3) {
-      m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &pool_next, pool_end));
-    }
-    const std::uint64_t flags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
-    GuestPageTables& a = *m_trees[0];
-    for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
-      a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
-    }
-    m_sys_mapped_end = kSysSlotGpa + sys_bytes;
-    for (std::uint64_t g = kSysSlotGpa; g < m_sys_mapped_end; g += k4K) {
-      a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
-    }
-    for (std::uint64_t i = 0; i < s.hole_pages; ++i) {
-      a.map(Gva(kHoleGva + i * k4K), Gpa(kHoleGpa + i * k4K), GuestPageTables::Size::k4K, flags);
-    }
-    for (auto& tree : m_trees) {
-      if (tree.get() != &a) tree->share_pml4e(a, Gva(0));
-      if (s.guest_pages == GuestPages::k4K) {
-        for (const DataPage& p : pages) {
-          tree->map(p.gva, p.gpa, GuestPageTables::Size::k4K, flags);
-        }
-      } else {
-        std::optional<std::uint64_t> last;
-        for (const DataPage& p : pages) {
-          const std::uint64_t region = p.gva.value() & ~(k2M - 1);
-          if (last == region) continue;
-          last = region;
-          tree->map(Gva(region), Gpa(p.gpa.value() & ~(k2M - 1)), GuestPageTables::Size::k2M,
-                    flags);
-        }
+  m_low = std::make_unique<HostMemory>(kLowSlotSize, HostMemory::Kind::kAnon, false);
+  m_sys = std::make_unique<HostMemory>(m_sys_bytes, HostMemory::Kind::kAnon, false);
+  m_data = std::make_unique<HostMemory>(data_slot_bytes(s), s.backing, s.host_thp);
+
+  m_pool_next = pool_begin();
+  const Gpa pool_end(kSysSlotGpa + m_sys_bytes);
+  auto resolver = [this](Gpa g) { return gpa_ptr(g); };
+  m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &m_pool_next, pool_end));
+  if (s.two_cr3) {
+    m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &m_pool_next, pool_end));
+  }
+  const std::uint64_t flags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
+  GuestPageTables& a = *m_trees[0];
+  for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
+    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
+  }
+  for (std::uint64_t g = kSysSlotGpa; g < kSysSlotGpa + m_sys_bytes; g += k4K) {
+    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
+  }
+  for (std::uint64_t i = 0; i < s.hole_pages; ++i) {
+    a.map(Gva(kHoleGva + i * k4K), Gpa(kHoleGpa + i * k4K), GuestPageTables::Size::k4K, flags);
+  }
+  for (auto& tree : m_trees) {
+    if (tree.get() != &a) tree->share_pml4e(a, Gva(0));
+    if (s.guest_pages == GuestPages::k4K) {
+      for (const DataPage& p : pages) tree->map(p.gva, p.gpa, GuestPageTables::Size::k4K, flags);
+    } else {
+      std::optional<std::uint64_t> last;
+      for (const DataPage& p : pages) {
+        const std::uint64_t region = p.gva.value() & ~(k2M - 1);
+        if (last == region) continue;
+        last = region;
+        tree->map(Gva(region), Gpa(p.gpa.value() & ~(k2M - 1)), GuestPageTables::Size::k2M, flags);
       }
     }
-    m_vm.create_vcpu(a.root(), Gva(kSysSlotGpa));
+  }
+}
+
+std::uint8_t* GuestLayout::gpa_ptr(Gpa gpa) const {
+  const std::uint64_t g = gpa.value();
+  if (g < kLowSlotSize) return m_low->data() + g;
+  if (g >= kSysSlotGpa && g < kSysSlotGpa + m_sys_bytes) return m_sys->data() + (g - kSysSlotGpa);
+  if (m_data && g >= kDataGpa && g < kDataGpa + m_data->size()) {
+    return m_data->data() + (g - kDataGpa);
+  }
+  return nullptr;
+}
+
+// The warm-up: every page of the command list, the code and the handler's operations, so
+// that the measured phases start with the VMM's own pages mapped.
+CommandList GuestLayout::warm_up_commands() const {
+  CommandList l;
+  l.sys_nop();
+  l.invlpg(Gva(kDummyGva));
+  l.cr3(m_trees[0]->root());
+  while (l.bytes() + 8 < m_list_bytes) l.sys_nop();
+  l.end();
+  return l;
+}
+
+CommandList GuestLayout::commands(const PhaseInfo& info) const {
+  CommandList l;
+  switch (info.kind) {
+    case PhaseInfo::Kind::kPass:
+      for (Gva g : touch_order(m_s)) l.access(m_s.op, g);
+      break;
+    case PhaseInfo::Kind::kPteRewrite: {
+      const auto pages = data_pages(m_s);
+      for (std::uint64_t i = 0; i < m_s.rewrite_pages; ++i) {
+        const auto pte = m_trees[0]->leaf_entry(pages[i].gva);
+        if (!pte) throw std::logic_error("pte-rewrite: page not mapped");
+        l.store(Gva(pte->value()), spare_gpa(m_s, i).value() | kPtePresent | kPteWritable |
+                                       kPteUser | kPteAccessed | kPteDirty);
+      }
+      if (m_s.pte_rewrite == PteRewrite::kInvlpg) {
+        for (std::uint64_t i = 0; i < m_s.rewrite_pages; ++i) l.invlpg(pages[i].gva);
+      } else {
+        l.cr3(m_trees[0]->root());
+      }
+      break;
+    }
+    case PhaseInfo::Kind::kCr3Switch:
+      l.cr3(m_trees[static_cast<std::size_t>(info.cr3)]->root());
+      break;
+    case PhaseInfo::Kind::kHole:
+      for (int twice = 0; twice < 2; ++twice) {
+        for (std::uint64_t i = 0; i < m_s.hole_pages; ++i) {
+          l.access(Op::kRead, Gva(kHoleGva + i * k4K));
+        }
+      }
+      break;
+    default:
+      throw std::logic_error("commands: not a guest phase");
+  }
+  l.end();
+  return l;
+}
+
+namespace {
+
+// The machine of one run: the layout on a VM.
+class Machine {
+ public:
+  Machine(const Scenario& s, bool baseline) : m_s(s), m_baseline(baseline), m_layout(s) {
+    m_vm.set_slot(0, Gpa(0), kLowSlotSize, m_layout.low().data());
+    m_vm.set_slot(1, Gpa(kSysSlotGpa), m_layout.sys_bytes(), m_layout.sys().data());
+    m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_layout.data().size(), m_layout.data().data());
+    m_vm.create_vcpu(m_layout.tree(0).root(), Gva(kSysSlotGpa));
   }
 
-  // The warm-up: every page of the command list, the code, the stacks and the handler's
-  // operations, so that the measured phases start with the VMM's own pages mapped.
   void warm_up() {
-    CommandList l;
-    l.sys_nop();
-    l.invlpg(Gva(kDummyGva));
-    l.cr3(m_trees[0]->root());
-    while (l.bytes() + 8 < m_list_bytes) l.sys_nop();
-    l.end();
-    run(l);
+    run(m_layout.warm_up_commands());
     CommandList again;
     again.end();
     run(again);
@@ -124,12 +177,12 @@ class Machine {
       case PhaseInfo::Kind::kMemslotReadd:
         if (!m_baseline) {
           m_vm.delete_slot(kDataSlot);
-          m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_data->size(), m_data->data());
+          m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_layout.data().size(), m_layout.data().data());
         }
         break;
       default: {
-        const CommandList l = commands(info);
-        run(m_baseline ? l.neutralized(Gva(kDummyGva), m_trees[0]->root()) : l);
+        const CommandList l = m_layout.commands(info);
+        run(m_baseline ? l.neutralized(Gva(kDummyGva), m_layout.tree(0).root()) : l);
       }
     }
     const Counters after = snapshot(m_vm, perf);
@@ -138,48 +191,11 @@ class Machine {
   }
 
  private:
-  CommandList commands(const PhaseInfo& info) const {
-    CommandList l;
-    switch (info.kind) {
-      case PhaseInfo::Kind::kPass:
-        for (Gva g : touch_order(m_s)) l.access(m_s.op, g);
-        break;
-      case PhaseInfo::Kind::kPteRewrite: {
-        const auto pages = data_pages(m_s);
-        for (std::uint64_t i = 0; i < m_s.rewrite_pages; ++i) {
-          const auto pte = m_trees[0]->leaf_entry(pages[i].gva);
-          if (!pte) throw std::logic_error("pte-rewrite: page not mapped");
-          l.store(Gva(pte->value()), spare_gpa(m_s, i).value() | kPtePresent | kPteWritable |
-                                         kPteUser | kPteAccessed | kPteDirty);
-        }
-        if (m_s.pte_rewrite == PteRewrite::kInvlpg) {
-          for (std::uint64_t i = 0; i < m_s.rewrite_pages; ++i) l.invlpg(pages[i].gva);
-        } else {
-          l.cr3(m_trees[0]->root());
-        }
-        break;
-      }
-      case PhaseInfo::Kind::kCr3Switch:
-        l.cr3(m_trees[static_cast<std::size_t>(info.cr3)]->root());
-        break;
-      case PhaseInfo::Kind::kHole:
-        for (int twice = 0; twice < 2; ++twice) {
-          for (std::uint64_t i = 0; i < m_s.hole_pages; ++i) {
-            l.access(Op::kRead, Gva(kHoleGva + i * k4K));
-          }
-        }
-        break;
-      default:
-        throw std::logic_error("commands: not a guest phase");
-    }
-    l.end();
-    return l;
-  }
-
   void run(const CommandList& l) {
-    if (l.bytes() > m_list_bytes) throw std::logic_error("command list larger than its area");
-    std::uint8_t* p = m_vm.gpa_ptr(Gpa(kSysSlotGpa));
-    std::memcpy(p, l.words().data(), l.bytes());
+    if (l.bytes() > m_layout.list_bytes()) {
+      throw std::logic_error("command list larger than its area");
+    }
+    std::memcpy(m_layout.gpa_ptr(Gpa(kSysSlotGpa)), l.words().data(), l.bytes());
     m_vm.run_phase();
   }
 
@@ -190,7 +206,7 @@ class Machine {
     int err = 0;
     auto flush = [&] {
       if (len == 0) return;
-      if (madvise(m_data->data() + start, len, madvise_advice(r.action)) != 0 && err == 0) {
+      if (madvise(m_layout.data().data() + start, len, madvise_advice(r.action)) != 0 && err == 0) {
         err = errno;
       }
       len = 0;
@@ -211,12 +227,8 @@ class Machine {
 
   const Scenario& m_s;
   bool m_baseline;
-  std::uint64_t m_list_bytes = 0;
-  std::uint64_t m_pool_bytes = 0;
-  std::uint64_t m_sys_mapped_end = 0;
-  std::unique_ptr<HostMemory> m_low, m_sys, m_data;
+  GuestLayout m_layout;
   Vm m_vm;
-  std::vector<std::unique_ptr<GuestPageTables>> m_trees;
 };
 
 }  // namespace

@@ -23,6 +23,35 @@
 
 namespace pagesim::validate {
 
+// The guest's memory and page tables for a scenario, built without KVM (the predictor
+// walks the same tables): host memory of the three slots, the command-list area, the
+// table pool, one or two trees (CR3s).
+class GuestLayout {
+ public:
+  explicit GuestLayout(const Scenario& s);
+  std::uint8_t* gpa_ptr(Gpa gpa) const;
+  const GuestPageTables& tree(std::size_t i) const { return *m_trees.at(i); }
+  std::size_t trees() const { return m_trees.size(); }
+  std::uint64_t list_bytes() const { return m_list_bytes; }
+  std::uint64_t sys_bytes() const { return m_sys_bytes; }
+  Gpa pool_begin() const { return Gpa(kSysSlotGpa + m_list_bytes); }
+  Gpa pool_next() const { return m_pool_next; }
+  HostMemory& low() const { return *m_low; }
+  HostMemory& sys() const { return *m_sys; }
+  HostMemory& data() const { return *m_data; }
+  // The command list of a guest phase (the warm-up's with warm_up_commands()).
+  CommandList commands(const struct PhaseInfo& info) const;
+  CommandList warm_up_commands() const;
+
+ private:
+  const Scenario& m_s;
+  std::uint64_t m_list_bytes = 0;
+  std::uint64_t m_sys_bytes = 0;
+  Gpa m_pool_next;
+  std::unique_ptr<HostMemory> m_low, m_sys, m_data;
+  std::vector<std::unique_ptr<GuestPageTables>> m_trees;
+};
+
 // What a phase does, for the predictors.
 struct PhaseInfo {
   enum class Kind { kPass, kMadvise, kMemslotReadd, kPteRewrite, kCr3Switch, kHole };

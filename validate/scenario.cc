@@ -209,7 +209,7 @@ const std::vector<Scenario>& presets() {
          .op = Op::kWrite});
     add({.name = "stride2m-write",
          .description = "one page per 2 MiB: a shadow page table per touch",
-         .pages = 64,
+         .pages = 32,
          .pattern = Pattern::kStride2M,
          .op = Op::kWrite});
     add({.name = "guest2m-write",
