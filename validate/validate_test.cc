@@ -1,0 +1,316 @@
+// Tests of the parts of pagesim-validate that need no KVM: the guest page-table builder,
+// the command-list encoder and the guest code, KVM's binary-statistics format, tracepoint
+// specs and ids, host detection, scenario parameters, and the kernel-rules model.
+#include <linux/kvm.h>
+
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "validate/guest_page_tables.h"
+#include "validate/host_info.h"
+#include "validate/kvm_model.h"
+#include "validate/kvm_stats.h"
+#include "validate/payload.h"
+#include "validate/perf_counters.h"
+#include "validate/report.h"
+#include "validate/scenario.h"
+
+namespace pagesim::validate {
+namespace {
+
+// A guest-physical memory of `pages` pages from GPA 0.
+struct FakeMemory {
+  explicit FakeMemory(std::size_t pages) : bytes(pages * 4096) {}
+  GpaResolver resolver() {
+    return [this](Gpa g) -> std::uint8_t* {
+      return g.value() < bytes.size() ? bytes.data() + g.value() : nullptr;
+    };
+  }
+  std::uint64_t at(std::uint64_t gpa) const {
+    std::uint64_t v;
+    std::memcpy(&v, bytes.data() + gpa, 8);
+    return v;
+  }
+  std::vector<std::uint8_t> bytes;
+};
+
+TEST(GuestPageTables, FourLevelsFromThePoolInOrder) {
+  FakeMemory mem(64);
+  Gpa next(0x10000);
+  GuestPageTables t(mem.resolver(), &next, Gpa(0x20000));
+  EXPECT_EQ(t.root(), Gpa(0x10000));
+  t.map(Gva(0x7f0000001000), Gpa(0x3000), GuestPageTables::Size::k4K, kPteWritable | kPteUser);
+  EXPECT_EQ(t.table_pages(), 4u);
+  EXPECT_EQ(next, Gpa(0x14000));
+  // PML4 index 254 -> PDPT at 0x11000, index 0 -> PD 0x12000 -> PT 0x13000, index 1.
+  EXPECT_EQ(mem.at(0x10000 + 8 * 254) & kPteAddrMask, 0x11000u);
+  EXPECT_EQ(mem.at(0x13000 + 8) & kPteAddrMask, 0x3000u);
+  EXPECT_EQ(mem.at(0x13000 + 8) & 0xfff, kPtePresent | kPteWritable | kPteUser);
+  EXPECT_EQ(t.translate(Gva(0x7f0000001234)), Gpa(0x3234));
+  EXPECT_EQ(t.leaf_entry(Gva(0x7f0000001000)), Gpa(0x13008));
+  EXPECT_FALSE(t.translate(Gva(0x7f0000002000)).has_value());
+}
+
+TEST(GuestPageTables, TwoMegabytePagesAndSharedSubtrees) {
+  FakeMemory mem(64);
+  Gpa next(0x10000);
+  GuestPageTables a(mem.resolver(), &next, Gpa(0x40000));
+  a.map(Gva(0x200000), Gpa(0x400000), GuestPageTables::Size::k2M, kPteWritable);
+  EXPECT_EQ(a.table_pages(), 3u);  // PML4, PDPT, PD
+  EXPECT_EQ(a.translate(Gva(0x212345)), Gpa(0x412345));
+  EXPECT_EQ(a.leaf_entry(Gva(0x200000)), Gpa(0x12000 + 8));
+  GuestPageTables b(mem.resolver(), &next, Gpa(0x40000));
+  b.share_pml4e(a, Gva(0));
+  EXPECT_EQ(b.table_pages(), 1u);
+  EXPECT_EQ(b.translate(Gva(0x212345)), Gpa(0x412345));
+  EXPECT_THROW(a.map(Gva(0x201000), Gpa(0x1000), GuestPageTables::Size::k4K, 0),
+               std::invalid_argument);
+  EXPECT_THROW(a.map(Gva(0x1000), Gpa(0x1000), GuestPageTables::Size::k2M, 0),
+               std::invalid_argument);
+}
+
+TEST(GuestPageTables, PoolExhaustionIsAnError) {
+  FakeMemory mem(64);
+  Gpa next(0x10000);
+  GuestPageTables t(mem.resolver(), &next, Gpa(0x12000));
+  EXPECT_THROW(t.map(Gva(0x1000), Gpa(0x1000), GuestPageTables::Size::k4K, 0), std::runtime_error);
+}
+
+TEST(CommandList, EncodesOpsInTheLowBits) {
+  CommandList l;
+  l.access(Op::kRead, Gva(0x7f0000000000));
+  l.access(Op::kReadWrite, Gva(0x1000));
+  l.store(Gva(0x101008), 0x5003);
+  l.invlpg(Gva(0x2000));
+  l.cr3(Gpa(0x104000));
+  l.end();
+  const std::vector<std::uint64_t> want = {0x7f0000000001, 0x1003, 0x4,      0x101008,
+                                           0x5003,         0x2005, 0x104006, 0x0};
+  EXPECT_EQ(l.words(), want);
+  EXPECT_EQ(CommandList::op_of(want[6]), Op::kCr3);
+  EXPECT_EQ(CommandList::address_of(want[6]), 0x104000u);
+  EXPECT_THROW(l.access(Op::kRead, Gva(0x1008)), std::invalid_argument);
+  EXPECT_THROW(l.store(Gva(0x1004), 0), std::invalid_argument);
+  EXPECT_THROW(l.access(Op::kEnd, Gva(0x1000)), std::invalid_argument);
+}
+
+TEST(CommandList, NeutralizedKeepsTheLengthAndTheHandlerCalls) {
+  CommandList l;
+  l.access(Op::kWrite, Gva(0x1000));
+  l.store(Gva(0x2008), 7);
+  l.invlpg(Gva(0x3000));
+  l.cr3(Gpa(0x9000));
+  l.sys_nop();
+  l.end();
+  const CommandList n = l.neutralized(Gva(0x600000000000), Gpa(0x8000));
+  const std::vector<std::uint64_t> want = {8, 8, 8, 8, 0x600000000005, 0x8006, 7, 0};
+  EXPECT_EQ(n.words(), want);
+  EXPECT_EQ(n.bytes(), l.bytes());
+}
+
+TEST(GuestCode, EntryPointsAndListSlotInsideTheCode) {
+  const GuestCode c = guest_code();
+  ASSERT_GT(c.bytes.size(), 16u);
+  EXPECT_LE(c.bytes.size(), 4096u);  // one guest page
+  EXPECT_EQ(c.user_entry, 0u);
+  EXPECT_LT(c.int3_handler, c.bytes.size());
+  EXPECT_EQ(c.list_base % 8, 0u);
+  EXPECT_EQ(c.list_base + 8, c.bytes.size());
+  // The handler ends in iretq (48 cf) and its exit is OUT imm8 to the end port (e6 e9).
+  const std::vector<std::uint8_t> handler(c.bytes.begin() + static_cast<long>(c.int3_handler),
+                                          c.bytes.end());
+  auto contains = [&](std::vector<std::uint8_t> seq) {
+    return std::search(handler.begin(), handler.end(), seq.begin(), seq.end()) != handler.end();
+  };
+  EXPECT_TRUE(contains({0x48, 0xcf}));
+  EXPECT_TRUE(contains({0xe6, static_cast<std::uint8_t>(kEndPort)}));
+  EXPECT_TRUE(contains({0x0f, 0x22, 0xdb}));  // mov cr3, rbx
+  EXPECT_TRUE(contains({0x0f, 0x01, 0x3b}));  // invlpg [rbx]
+}
+
+// A stats file as KVM lays it out: header, id, descriptors (16 bytes + name_size), data.
+std::vector<std::uint8_t> stats_file(
+    const std::vector<std::pair<std::string, std::uint32_t>>& descs,
+    const std::vector<std::uint64_t>& data) {
+  const std::uint32_t name_size = 48;
+  const std::uint32_t id_offset = 24, desc_offset = id_offset + 48;
+  const std::uint32_t data_offset =
+      desc_offset + static_cast<std::uint32_t>(descs.size()) * (16 + name_size);
+  std::vector<std::uint8_t> f(data_offset + data.size() * 8);
+  const std::uint32_t header[6] = {0,         name_size,   static_cast<std::uint32_t>(descs.size()),
+                                   id_offset, desc_offset, data_offset};
+  std::memcpy(f.data(), header, sizeof header);
+  std::memcpy(f.data() + id_offset, "kvm-1234", 8);
+  std::uint32_t offset = 0;
+  for (std::size_t i = 0; i < descs.size(); ++i) {
+    std::uint8_t* d = f.data() + desc_offset + i * (16 + name_size);
+    const std::uint32_t flags = descs[i].second;
+    const std::uint16_t size = flags == KVM_STATS_TYPE_LOG_HIST ? 2 : 1;
+    std::memcpy(d, &flags, 4);
+    std::memcpy(d + 6, &size, 2);
+    std::memcpy(d + 8, &offset, 4);
+    std::memcpy(d + 16, descs[i].first.data(), descs[i].first.size());
+    offset += 8u * size;
+  }
+  std::memcpy(f.data() + data_offset, data.data(), data.size() * 8);
+  return f;
+}
+
+TEST(KvmStats, ParsesHeaderDescriptorsAndValues) {
+  const auto f = stats_file({{"pf_taken", KVM_STATS_TYPE_CUMULATIVE},
+                             {"halt_wait_hist", KVM_STATS_TYPE_LOG_HIST},
+                             {"pages_4k", KVM_STATS_TYPE_INSTANT}},
+                            {512, 1, 2, 77});
+  const KvmStatsLayout l = parse_kvm_stats_layout(f);
+  EXPECT_EQ(l.id, "kvm-1234");
+  ASSERT_EQ(l.descs.size(), 3u);
+  EXPECT_EQ(l.descs[2].name, "pages_4k");
+  EXPECT_EQ(l.descs[2].offset, 24u);
+  const std::span<const std::uint8_t> data(f.data() + l.data_offset, f.size() - l.data_offset);
+  const Counters c = kvm_stats_values(l, data, "vcpu.");
+  EXPECT_EQ(c, (Counters{{"vcpu.pf_taken", 512}, {"vcpu.pages_4k", 77}}));  // no histogram
+}
+
+TEST(KvmStats, TruncatedOrUnterminatedIsAnError) {
+  auto f = stats_file({{"pf_taken", 0}}, {1});
+  EXPECT_THROW(parse_kvm_stats_layout(std::span(f.data(), 20)), std::runtime_error);
+  EXPECT_THROW(parse_kvm_stats_layout(std::span(f.data(), 24 + 48 + 30)), std::runtime_error);
+  std::memset(f.data() + 24 + 48 + 16, 'x', 48);
+  EXPECT_THROW(parse_kvm_stats_layout(f), std::runtime_error);
+}
+
+TEST(KvmStats, Subtract) {
+  EXPECT_EQ(subtract({{"a", 5}, {"b", 3}}, {{"a", 2}}), (Counters{{"a", 3}, {"b", 3}}));
+}
+
+TEST(Perf, TracepointSpecs) {
+  const TracepointSpec s = parse_tracepoint_spec("kvmmmu:kvm_mmu_get_page/created == 1");
+  EXPECT_EQ(s.system, "kvmmmu");
+  EXPECT_EQ(s.event, "kvm_mmu_get_page");
+  EXPECT_EQ(s.filter, "created == 1");
+  EXPECT_EQ(s.name, "kvmmmu.kvm_mmu_get_page.created");
+  EXPECT_EQ(parse_tracepoint_spec("kvm:kvm_exit").name, "kvm.kvm_exit");
+  EXPECT_THROW(parse_tracepoint_spec("kvm_exit"), std::invalid_argument);
+  EXPECT_THROW(parse_tracepoint_spec("kvm:"), std::invalid_argument);
+  EXPECT_THROW(parse_tracepoint_spec("kvm:x/"), std::invalid_argument);
+}
+
+TEST(Perf, TracepointIds) {
+  EXPECT_EQ(parse_tracepoint_id("1234\n"), 1234u);
+  EXPECT_EQ(parse_tracepoint_id("7"), 7u);
+  EXPECT_FALSE(parse_tracepoint_id("").has_value());
+  EXPECT_FALSE(parse_tracepoint_id("12a\n").has_value());
+  EXPECT_FALSE(parse_tracepoint_id("99999999999999999999").has_value());
+}
+
+TEST(HostInfo, DetectsTheModes) {
+  auto host = [](std::map<std::string, std::string> files) {
+    return detect_host([files](const std::string& p) -> std::optional<std::string> {
+      auto it = files.find(p);
+      if (it == files.end()) return std::nullopt;
+      return it->second;
+    });
+  };
+  const HostInfo ept = host({{"/sys/module/kvm_intel/parameters/ept", "Y\n"},
+                             {"/sys/module/kvm/parameters/tdp_mmu", "Y\n"}});
+  EXPECT_TRUE(ept.ept);
+  EXPECT_TRUE(ept.tdp_mmu);
+  EXPECT_EQ(ept.sim_mode(), "nested");
+  const HostInfo npt = host({{"/sys/module/kvm_amd/parameters/npt", "1\n"}});
+  EXPECT_TRUE(npt.npt);
+  const HostInfo no_ept = host({{"/sys/module/kvm_intel/parameters/ept", "N\n"},
+                                {"/sys/module/kvm/parameters/tdp_mmu", "Y\n"}});
+  EXPECT_EQ(no_ept.sim_mode(), "shadow");
+  EXPECT_FALSE(no_ept.tdp_mmu);  // the TDP MMU needs TDP
+  const HostInfo pvm = host({{"/sys/module/kvm_pvm/parameters/force", "N\n"},
+                             {"/sys/module/kvm/parameters/mmio_caching", "N\n"}});
+  EXPECT_TRUE(pvm.pvm);
+  EXPECT_FALSE(pvm.mmio_caching);
+  EXPECT_EQ(pvm.sim_mode(), "shadow");
+  EXPECT_EQ(host({}).kvm_module, "");
+}
+
+TEST(Scenario, ParsesAndChecks) {
+  EXPECT_EQ(parse_reclaim("dontneed:64")->pages, 64u);
+  EXPECT_EQ(parse_reclaim("PAGEOUT:1")->action, Madvise::kPageout);
+  EXPECT_FALSE(parse_reclaim("dontneed").has_value());
+  EXPECT_FALSE(parse_reclaim("evict:3").has_value());
+  EXPECT_FALSE(parse_reclaim("free:x").has_value());
+  Scenario s{.pages = 4, .reclaim = {{Madvise::kFree, 5}}};
+  EXPECT_THROW(check(s), std::invalid_argument);
+  for (const Scenario& p : presets()) EXPECT_NO_THROW(check(p)) << p.name;
+}
+
+TEST(Scenario, StrideAndRandomOrders) {
+  const Scenario stride{.pages = 3, .pattern = Pattern::kStride2M};
+  const auto pages = data_pages(stride);
+  EXPECT_EQ(pages[2].gva, Gva(kDataGva + 2 * (2u << 20)));
+  EXPECT_EQ(pages[2].gpa, Gpa(kDataGpa + 2 * 4096));
+  const Scenario random{.pages = 64, .pattern = Pattern::kRandom};
+  auto order = touch_order(random);
+  EXPECT_NE(order, touch_order(Scenario{.pages = 64}));
+  std::sort(order.begin(), order.end());
+  EXPECT_EQ(order, touch_order(Scenario{.pages = 64}));  // a permutation
+}
+
+// The model alone (no KVM): the counts docs/validation.md derives by hand.
+Counters predict_phase(const Scenario& s, const std::string& phase) {
+  GuestLayout layout(s);
+  KvmShadowModel model(s, layout, HostParams{});
+  const auto phases = phases_of(s);
+  const auto out = model.predict(phases);
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    if (phases[i].name == phase) return out[i];
+  }
+  ADD_FAILURE() << "no phase " << phase;
+  return {};
+}
+
+TEST(KvmShadowModel, FirstTouchesFaultOncePerPage) {
+  const Counters c = predict_phase(Scenario{.pages = 64, .op = Op::kWrite}, "pass1");
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 64);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_get_page.created"), 3);  // data PDPT, PD, PT
+  EXPECT_EQ(c.at("rusage.minflt"), 64);
+  EXPECT_EQ(predict_phase(Scenario{.pages = 64, .op = Op::kWrite}, "pass2").at("vcpu.pf_taken"), 0);
+}
+
+TEST(KvmShadowModel, ZeroPageThenCopyOnWriteRetries) {
+  const Counters c = predict_phase(Scenario{.pages = 16, .op = Op::kReadWrite}, "pass1");
+  EXPECT_EQ(c.at("vcpu.pf_taken"), 48);  // read, write (COW: retry), write again
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 32);
+  EXPECT_EQ(c.at("rusage.minflt"), 32);
+  // 16 zaps of the zero-page SPTEs, and 2 write protections: with a short command list the
+  // data's PD and PT pages sit in the list's prefetch group, mapped writable by the
+  // warm-up, until KVM shadows them (this host measures 18 too).
+  EXPECT_EQ(c.at("vm.remote_tlb_flush_requests"), 18);
+}
+
+TEST(KvmShadowModel, PrefetchRefillsResidentPagesEightAtATime) {
+  const Scenario s{.pages = 64, .op = Op::kWrite, .reclaim = {{Madvise::kFree, 32}}};
+  const Counters madv = predict_phase(s, "madvise-free");
+  EXPECT_EQ(madv.at("vm.pages_4k"), -32);
+  EXPECT_EQ(madv.at("vm.remote_tlb_flush_requests"), 1);
+  const Counters c = predict_phase(s, "pass2");
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 4);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_set_spte"), 32);
+}
+
+TEST(KvmShadowModel, UnsyncThenSyncOnCr3Reload) {
+  const Scenario s{
+      .pages = 64, .op = Op::kWrite, .pte_rewrite = PteRewrite::kCr3, .rewrite_pages = 4};
+  const Counters c = predict_phase(s, "pte-cr3");
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_unsync_page"), 1);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_sync_page"), 1);
+  EXPECT_EQ(predict_phase(s, "pass2").at("vcpu.pf_fixed"), 4);
+}
+
+TEST(Report, ToleranceAndVerdict) {
+  EXPECT_EQ(tolerance_for("vcpu.pf_fixed", 10).above, 0);
+  EXPECT_EQ(tolerance_for("vcpu.exits", 1000).above, 20);
+  EXPECT_EQ(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+}
+
+}  // namespace
+}  // namespace pagesim::validate
