@@ -132,6 +132,48 @@ TEST(Reclaim, PageoutWritesTheRangeToSwapAndItComesBack) {
   EXPECT_EQ(s["host.refaults"], 16);
 }
 
+TEST(Reclaim, HugeHostPagesGoWholeOrSplitAsConfigured) {
+  TempDir dir;
+  // 2 MiB pages in guest and host; 48 reads, one per 256 KiB of 12 MiB (6 huge pages,
+  // 8 reads each), 3 rounds, on a 12 MiB host (10 MiB above 1 MiB of tables and 1 MiB of
+  // watermarks: fewer than the 6 huge pages with their tables), under --check.
+  std::ostringstream t;
+  for (int round = 0; round < 3; ++round) {
+    for (int p = 0; p < 6 * 512; p += 64) {
+      t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+    }
+  }
+  const std::string options =
+      "--set vm.memory=64MiB --set vm.layout=0:64MiB --set host.thp=2m --set guest.thp=2m "
+      "--set host.memory=12MiB --set host.watermarks.min=1MiB --set host.watermarks.low=1MiB "
+      "--set host.watermarks.high=1MiB --check ";
+  for (const char* mode : {"nested", "shadow"}) {
+    SCOPED_TRACE(mode);
+    const std::string m = std::string("--set mode=") + mode + " ";
+    // whole (THP_SWAP): each eviction is one invalidate_range of a 2 MiB page, and each
+    // refault reads the whole page back: 512 swap-ins.
+    auto whole = replay(dir, t.str(), m + options + "--set host.thp_reclaim=whole");
+    EXPECT_GT(whole["host.refaults"], 0);
+    EXPECT_EQ(whole["host.reclaim.thp_splits"], 0);
+    EXPECT_EQ(whole["host.swap.ins"], 512 * whole["host.refaults"]);
+    EXPECT_EQ(512 * whole["mmu_notifier.invalidate_range"], whole["host.reclaim.reclaimed"]);
+    // split: a huge page is split before it goes (one invalidate_range for its 2 MiB leaf),
+    // then its pieces go one by one (one invalidate_range each); a refault brings back one
+    // 4 KiB piece, one swap-in.
+    auto split = replay(dir, t.str(), m + options + "--set host.thp_reclaim=split");
+    EXPECT_GT(split["host.reclaim.thp_splits"], 0);
+    EXPECT_GT(split["host.refaults"], 0);
+    EXPECT_EQ(split["host.swap.ins"], split["host.refaults"]);
+    EXPECT_EQ(split["mmu_notifier.invalidate_range"],
+              split["host.reclaim.thp_splits"] + split["host.reclaim.reclaimed"]);
+    EXPECT_LT(split["host.swap.ins"], whole["host.swap.ins"]);
+    if (std::string(mode) == "nested") {
+      EXPECT_EQ(whole["ept.installs.4k"], 0);
+      EXPECT_GT(split["ept.installs.4k"], 0);  // the refaulted pieces: 4 KiB EPT leaves
+    }
+  }
+}
+
 TEST(Reclaim, TheLifeOfAPageShowsAgingEvictionAndRefault) {
   TempDir dir;
   write_text(dir.file("t.trace"), cycle(512, 2));

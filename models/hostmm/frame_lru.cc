@@ -37,6 +37,35 @@ void FrameLru::remove(std::uint32_t frame) {
   node(frame).bits = 0;
 }
 
+void FrameLru::split(std::uint32_t frame) {
+  if (!contains(frame) || page(frame).size != PageSize::k2M) {
+    throw std::logic_error("host LRU: frame " + hex(std::uint64_t{frame} << 12) +
+                           " holds no 2 MiB page to split");
+  }
+  constexpr std::uint64_t kSizeBits = std::uint64_t{3} << kSizeShift;
+  const std::uint64_t bits =
+      (node(frame).bits & ~kSizeBits) | (static_cast<std::uint64_t>(PageSize::k4K) << kSizeShift);
+  node(frame).bits = bits;
+  List& l = m_lists[(bits & kActive) != 0 ? 1 : 0];
+  std::uint32_t after = frame;  // each piece goes on the head side of the one before it
+  for (std::uint32_t i = 1; i < 512; ++i) {
+    const std::uint32_t piece = frame + i;
+    Node& n = ensure(piece);
+    n.bits = (bits & ~kHvaMask) | (((bits & kHvaMask) + i) & kHvaMask);
+    Node& next = node(after);
+    n.next = after;
+    n.prev = next.prev;
+    if (n.prev != kNil) {
+      node(n.prev).next = piece;
+    } else {
+      l.head = piece;
+    }
+    next.prev = piece;
+    after = piece;
+  }
+  // The list's page count is unchanged: 512 pages of 4 KiB for one of 2 MiB.
+}
+
 void FrameLru::move_to_head(std::uint32_t frame, LruList list, bool referenced) {
   if (!contains(frame)) {
     throw std::logic_error("host LRU: frame " + hex(std::uint64_t{frame} << 12) + " is on no list");

@@ -43,6 +43,10 @@ class FrameLru {
   void add(const Page& page, LruList list);
   // Removes the frame's page from its list. Throws std::logic_error if it is on none.
   void remove(std::uint32_t frame);
+  // The 2 MiB page of `frame` becomes 512 4 KiB pages of the same process, HVAs and flags
+  // in its place on its list (lru_add_split_folio): the first keeps its position and the
+  // others follow it toward the head, so a scan from the tail meets them in address order.
+  void split(std::uint32_t frame);
   // Moves the page to the head of `list` (rotation or (de)activation), setting referenced.
   void move_to_head(std::uint32_t frame, LruList list, bool referenced);
   // The oldest page of `list`, or kNil.

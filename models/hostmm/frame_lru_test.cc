@@ -51,6 +51,41 @@ TEST(FrameLru, MovesKeepCountsAndFlags) {
   EXPECT_THROW(lru.add({.frame = 0x200}, LruList::kInactive), std::logic_error);
 }
 
+TEST(FrameLru, ASplit2MiBPageLeavesItsPiecesInItsPlaceInAddressOrder) {
+  FrameLru lru;
+  // Tail to head: 7, the 2 MiB page at frame 0x200 (HVA 0x7f0000200000), 9.
+  lru.add({.frame = 7, .owner = 2, .hva = Hva(0x7f0000007000)}, LruList::kInactive);
+  lru.add({.frame = 0x200,
+           .owner = 2,
+           .hva = Hva(0x7f0000200000),
+           .size = PageSize::k2M,
+           .referenced = true},
+          LruList::kInactive);
+  lru.add({.frame = 9, .owner = 2, .hva = Hva(0x7f0000009000)}, LruList::kInactive);
+  lru.split(0x200);
+  // 512 + 2 pages, as before; from the tail: 7, then 0x200, 0x201, ... 0x3ff, then 9.
+  EXPECT_EQ(lru.pages(LruList::kInactive), 514u);
+  std::vector<std::uint32_t> head_to_tail;
+  lru.for_each(LruList::kInactive, [&](const FrameLru::Page& p) {
+    head_to_tail.push_back(p.frame);
+    if (p.frame >= 0x200 && p.frame < 0x400) {
+      // Each piece: 4 KiB, its own HVA, the process and flags of the huge page.
+      EXPECT_EQ(p.size, PageSize::k4K);
+      EXPECT_EQ(p.hva, Hva(0x7f0000200000 + std::uint64_t{p.frame - 0x200} * 4096));
+      EXPECT_EQ(p.owner, 2);
+      EXPECT_TRUE(p.referenced);
+    }
+  });
+  ASSERT_EQ(head_to_tail.size(), 514u);
+  EXPECT_EQ(head_to_tail.front(), 9u);
+  EXPECT_EQ(head_to_tail.back(), 7u);
+  for (std::uint32_t i = 0; i < 512; ++i) {
+    EXPECT_EQ(head_to_tail[512 - i], 0x200 + i);
+  }
+  EXPECT_THROW(lru.split(0x201), std::logic_error);   // a 4 KiB page now
+  EXPECT_THROW(lru.split(0x5000), std::logic_error);  // on no list
+}
+
 TEST(FrameLru, FramesFarApartLiveInTheirOwnChunks) {
   FrameLru lru;
   // 16 GiB and 1 TiB: frame numbers 2^22 and 2^28, chunks 64 and 4096.

@@ -26,6 +26,8 @@ HostMmStats::HostMmStats(stats::Group* parent)
               "4 KiB pages evicted without a write (clean, their swap copy still valid)"),
       madvised(host, "madvise_pages", "4 KiB pages a !madvise or !balloon event acted on"),
       reclaim_cycles(host, "reclaim.cycles", "cycles vCPUs waited in direct reclaim (swap writes)"),
+      thp_splits(host, "reclaim.thp_splits",
+                 "huge host pages split before reclaim (host.thp_reclaim=split)"),
       notifier(parent, "mmu_notifier"),
       invalidate_range(notifier, "invalidate_range",
                        "invalidate_range_start/end calls (one per evicted or dropped page)"),
@@ -179,6 +181,11 @@ HostMm::Pass HostMm::shrink(std::uint64_t pages, bool direct) {
       }
       continue;
     }
+    if (p.size == PageSize::k2M && m_params.thp_reclaim == ThpReclaim::kSplit &&
+        p.owner != kLoadOwner) {
+      split_huge(frame);  // its first piece is the tail now
+      continue;
+    }
     if (evict(frame, direct, pass.cycles)) {
       pass.reclaimed += n;
     } else {
@@ -188,6 +195,14 @@ HostMm::Pass HostMm::shrink(std::uint64_t pages, bool direct) {
   }
   m_stats.reclaimed += pass.reclaimed;
   return pass;
+}
+
+void HostMm::split_huge(std::uint32_t frame) {
+  const FrameLru::Page p = m_lru.page(frame);
+  m_owners[p.owner]->split_huge(p.hva);
+  m_frames.split_in_use(Hpa(std::uint64_t{frame} << 12));
+  m_lru.split(frame);
+  ++m_stats.thp_splits;
 }
 
 bool HostMm::evict(std::uint32_t frame, bool direct, Cycles& cycles) {

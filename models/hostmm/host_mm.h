@@ -12,10 +12,11 @@
 //       young (mmu_notifier test_young)? clear it (clear_young); if PG_referenced was set
 //         already, activate (a second reference), else set PG_referenced and rotate it to
 //         the inactive head (folio_check_references: the second chance)
-//       not young: evict (VmmMemory::evict): a dirty page (never swapped, written since,
-//         or holding contents) needs swap room, else it is activated
-//         (no swap: nothing but clean pages can go); invalidate_range_start/end zaps the
-//         secondary MMU's entries and shoots down every vCPU's TLBs; a dirty page is written
+//       not young: a 2 MiB page with host.thp_reclaim=split is split first (its 512 pieces
+//         take its place at the tail, scanned next); evict (VmmMemory::evict): a dirty page (never
+//         swapped, written since, or holding contents) needs swap room, else it is activated (no
+//         swap: nothing but clean pages can go); invalidate_range_start/end zaps the secondary
+//         MMU's entries and shoots down every vCPU's TLBs; a dirty page is written
 //         (host.swap.outs), a clean one with a valid swap copy dropped; the frame freed
 //         (host.reclaim.reclaimed)
 //   a fault on an evicted page: a refault (host.refaults), a swap-in if it was swapped
@@ -64,6 +65,7 @@ struct HostMmStats {
   stats::Counter dropped;
   stats::Counter madvised;
   stats::Counter reclaim_cycles;
+  stats::Counter thp_splits;
   stats::Group notifier;
   stats::Counter invalidate_range;
   stats::Counter clear_young;
@@ -139,6 +141,9 @@ class HostMm {
   // Evicts the page of `frame` (on the inactive list); false: it cannot go (activated).
   bool evict(std::uint32_t frame, bool direct, Cycles& cycles);
   bool page_young(const FrameLru::Page& p, bool clear);
+  // host.thp_reclaim=split: the 2 MiB page of `frame` split in place (VMM table, frame,
+  // LRU), before its pieces are reclaimed.
+  void split_huge(std::uint32_t frame);
 
   ReclaimParams m_params;
   Watermarks::Bytes m_marks;

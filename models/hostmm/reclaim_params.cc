@@ -62,7 +62,9 @@ void ReclaimParams::describe(config::Schema& s) {
         return err;
       });
   s.field("thp_reclaim", thp_reclaim,
-          "what reclaim does to a huge host page: whole (evicted and swapped as one page)");
+          "what reclaim does to a huge host page: whole (evicted and swapped as one page, "
+          "THP_SWAP) or split (split into 4 KiB pages first, each reclaimed on its own; a "
+          "refault brings back 4 KiB)");
 }
 
 }  // namespace pagesim::hostmm

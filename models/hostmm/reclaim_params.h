@@ -12,7 +12,7 @@
 //   host.shootdown_latency        cycles one TLB shootdown costs the vCPU it interrupts
 //   host.load                     bytes of anonymous memory another host process takes at
 //                                 start (no secondary MMU; cold, reclaimed first)
-//   host.thp_reclaim              what reclaim does to a huge host page: whole
+//   host.thp_reclaim              what reclaim does to a huge host page: whole or split
 //
 // Costs are core cycles of a ~2.6 GHz server core (the reference of os_params.h).
 #pragma once
@@ -50,8 +50,12 @@ struct Watermarks {
 };
 
 // What reclaim does with a huge host page (THP): whole (the 2 MiB page is evicted and
-// swapped as one, as with THP_SWAP; a refault brings the whole page back).
-enum class ThpReclaim : std::uint8_t { kWhole };
+// swapped as one, as with THP_SWAP; a refault brings the whole page back), or split
+// (split_huge_page first, as shrink_folio_list does without THP_SWAP or when no huge swap
+// cluster is free: the secondary MMU's huge leaf is zapped, the 512 small pages take the
+// huge page's place on the LRU and go one by one; a refault brings back one 4 KiB page,
+// and the range stays split).
+enum class ThpReclaim : std::uint8_t { kWhole, kSplit };
 
 struct ReclaimParams {
   config::ByteSize swap{64 * kGiB};
@@ -77,6 +81,7 @@ struct ReclaimParams {
 
 template <>
 struct pagesim::config::EnumNames<pagesim::hostmm::ThpReclaim> {
-  static constexpr std::array<std::pair<std::string_view, pagesim::hostmm::ThpReclaim>, 1> kNames{
-      {{"whole", pagesim::hostmm::ThpReclaim::kWhole}}};
+  static constexpr std::array<std::pair<std::string_view, pagesim::hostmm::ThpReclaim>, 2> kNames{
+      {{"whole", pagesim::hostmm::ThpReclaim::kWhole},
+       {"split", pagesim::hostmm::ThpReclaim::kSplit}}};
 };

@@ -1,6 +1,9 @@
 #include "models/hostmm/vmm_memory.h"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include "sim/hex.h"
 
 namespace pagesim::hostmm {
 
@@ -14,7 +17,9 @@ VmmMemory::VmmMemory(HostMm& mm, const os::OsParams& host, mem::PhysicalMemory& 
       m_page_size(os::thp_page_size(host.thp)),
       m_vcpus(vcpus),
       m_owner(mm.attach(*this)),
-      m_stats(std::make_unique<VmmStats>(vm_stats_parent, "vm" + std::to_string(m_owner))) {}
+      m_stats(std::make_unique<VmmStats>(vm_stats_parent, "vm" + std::to_string(m_owner))) {
+  m_os.enable_huge_page_splitting();  // THP fallback, and split ranges (thp_reclaim=split)
+}
 
 VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault) {
   if (auto page = m_os.lookup(kAsid, hva)) {
@@ -89,6 +94,18 @@ void VmmMemory::invalidate(Hva begin, Hva end, InvalidateResult& r) {
     // The replayed vCPU is one of those interrupted; the others replay nothing.
     m_pending += m_mm.params().shootdown_latency;
     m_stats->shootdown_cycles += m_mm.params().shootdown_latency.count();
+  }
+}
+
+void VmmMemory::split_huge(Hva base) {
+  InvalidateResult inv;
+  invalidate(base, base + page_bytes(PageSize::k2M), inv);
+  if (const auto cached = m_swap_cache.find(page_of(base)); cached != m_swap_cache.end()) {
+    m_mm.swap().release(cached->second);
+    m_swap_cache.erase(cached);
+  }
+  if (!m_os.split_huge(kAsid, base)) {
+    throw std::logic_error("VMM memory: no 2 MiB page at " + hex(base.value()) + " to split");
   }
 }
 

@@ -112,6 +112,13 @@ class VmmMemory {
   // HostMm's eviction of the page at `base` (frame `hpa`, `size`). `direct`: its swap
   // write is waited for (added to `cycles`). False: no swap room for a dirty page.
   bool evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cycles);
+  // split_huge_page of the resident 2 MiB page at `base` (host.thp_reclaim=split), the
+  // VMM's part: invalidate_range over the 2 MiB (__split_huge_pmd: the secondary MMU zaps
+  // its huge leaf; a shootdown), the page's swap copy released (the pieces have none: each
+  // is written when it goes), and the huge leaf of the VMM's table split into 512 small
+  // ones over the same frames (PageTableOs::split_huge). HostMm splits the frame and the
+  // LRU entry.
+  void split_huge(Hva base);
   // Notifier passthroughs for the reclaimer's aging (counted by HostMm).
   bool test_young(Hva base, PageSize size);
   bool clear_young(Hva base, PageSize size);

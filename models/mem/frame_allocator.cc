@@ -258,6 +258,23 @@ void BasicFrameAllocator<Pa>::free(Pa frame, PageSize size) {
 }
 
 template <class Pa>
+void BasicFrameAllocator<Pa>::split_in_use(Pa frame) {
+  const std::uint64_t base = frame.value();
+  const auto refuse = [&](const std::string& why) {
+    throw std::logic_error("split_in_use(" + hex(base) + "): " + why);
+  };
+  PageSize handed_out = PageSize::k4K;
+  if ((base & (page_bytes(PageSize::k2M) - 1)) != 0 || base < m_high_next || base >= m_top ||
+      !handed_out_size(base, handed_out) || handed_out != PageSize::k2M) {
+    refuse("not a 2 MiB data frame handed out");
+  }
+  if (free_bit(base)) {
+    refuse("the frame is free");
+  }
+  m_split_2m.insert(base);
+}
+
+template <class Pa>
 void BasicFrameAllocator<Pa>::mark_free(std::uint64_t base, std::uint64_t bytes, bool free) {
   // Bits of [base, base + bytes): from the index of its highest 4 KiB frame up.
   const std::uint64_t first = bit_index(base + bytes - kTableBytes);

@@ -60,6 +60,8 @@
 //      rest go on that size's free list as if freed in ascending order, so they are handed
 //      out descending (frames freed later go first, LIFO). A 1 GiB request splits nothing.
 //   Otherwise OutOfMemory, which changes nothing.
+// - split_in_use(frame): a 2 MiB frame in use becomes 512 4 KiB frames in use (the host
+//   splitting a transparent huge page before reclaiming it), each then freed as 4 KiB.
 // - No coalescing: freed 4 KiB frames never merge back into a 2 MiB frame (nor 2 MiB frames
 //   into a 1 GiB one), and a split frame stays split. Memory fragments as in a kernel
 //   without compaction: a 2 MiB request can fail with 2 MiB and more free in 4 KiB frames.
@@ -165,6 +167,13 @@ class BasicFrameAllocator {
   // handed out so far (fresh space, a table frame, a gap or hole the descent skipped, above
   // the RAM), was handed out as another size, or is already free (double free).
   void free(Pa frame, PageSize size);
+
+  // A 2 MiB data frame in use becomes 512 4 KiB frames in use (split_huge_page: a compound
+  // page into order-0 pages), each freed on its own from then on; the split is recorded as
+  // allocate()'s splits are and never undone. Nothing changes in the accounting. Throws
+  // std::logic_error, naming the frame, changing nothing, when `frame` is not a 2 MiB data
+  // frame in use.
+  void split_in_use(Pa frame);
 
   // Whether the 4 KiB frame holding `frame` is free: fresh (between the two regions) or on a
   // free list. False for table frames, data frames in use, unusable gaps, holes and RAM below

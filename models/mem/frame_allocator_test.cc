@@ -413,5 +413,32 @@ TEST(FrameAllocatorFree, RandomAllocateAndFreeKeepTheAccountingBalanced) {
   EXPECT_TRUE(a.accounting_balances());
 }
 
+TEST(FrameAllocatorSplitInUse, A2MiBFrameInUseIsFreedAs4KiBFrames) {
+  // An 8 MiB machine, first_byte 4M: the 2 MiB frames 6M and 4M.
+  FrameAllocator a(8 * kMiB, 4 * kMiB);
+  EXPECT_EQ(a.allocate(PageSize::k2M), Hpa(6 * kMiB));
+  const std::uint64_t in_use = a.in_use_bytes();
+  a.split_in_use(Hpa(6 * kMiB));
+  EXPECT_EQ(a.in_use_bytes(), in_use);  // a split changes no byte's state
+  EXPECT_TRUE(a.accounting_balances());
+  // Now only 4 KiB frees of it are right.
+  EXPECT_THROW(a.free(Hpa(6 * kMiB), PageSize::k2M), std::logic_error);
+  a.free(Hpa(6 * kMiB + 4 * k4K), PageSize::k4K);
+  EXPECT_TRUE(a.is_free(Hpa(6 * kMiB + 4 * k4K)));
+  EXPECT_FALSE(a.is_free(Hpa(6 * kMiB)));
+  EXPECT_EQ(a.in_use_bytes(), in_use - k4K);
+  EXPECT_TRUE(a.accounting_balances());
+  // Only a 2 MiB data frame in use can be split.
+  EXPECT_THROW(a.split_in_use(Hpa(6 * kMiB)), std::logic_error);  // split already: 4 KiB
+  EXPECT_THROW(a.split_in_use(Hpa(4 * kMiB)), std::logic_error);  // fresh space
+  EXPECT_EQ(a.allocate(PageSize::k2M), Hpa(4 * kMiB));
+  a.free(Hpa(4 * kMiB), PageSize::k2M);
+  EXPECT_THROW(a.split_in_use(Hpa(4 * kMiB)), std::logic_error);        // free
+  EXPECT_THROW(a.split_in_use(Hpa(6 * kMiB + k4K)), std::logic_error);  // misaligned
+  // The freed 4 KiB piece serves the next 4 KiB request (LIFO, before splitting 4M).
+  EXPECT_EQ(a.allocate(PageSize::k4K), Hpa(6 * kMiB + 4 * k4K));
+  EXPECT_TRUE(a.accounting_balances());
+}
+
 }  // namespace
 }  // namespace pagesim::mem

@@ -106,6 +106,9 @@ struct OsStats : stats::Group {
   stats::Counter mapped_pages_4k{*this, "mapped_pages_4k", "4 KiB pages mapped"};
   stats::Counter mapped_pages_2m{*this, "mapped_pages_2m", "2 MiB pages mapped"};
   stats::Counter mapped_pages_1g{*this, "mapped_pages_1g", "1 GiB pages mapped"};
+  stats::Counter thp_fallbacks{*this, "thp_fallbacks",
+                               "faults that found no free 2 MiB frame and mapped 4 KiB "
+                               "(thp_fault_fallback)"};
   stats::Counter cycles{*this, "cycles", "cycles charged for page faults"};
 };
 
@@ -163,11 +166,13 @@ class PageTableOs {
   }
 
   // A not-present fault on `va` in address space `asid`: maps the params.thp-sized page
-  // that holds it (table pages first, top-down, then the data frame; see the file comment)
-  // and returns the fault's cost in cycles. `kind` does not change what is mapped: every
-  // first touch gets a private zeroed frame with R/W = 1 (Linux would map the shared zero
-  // page read-only on a read fault; not modelled). Throws mem::OutOfMemory when memory runs
-  // out, std::logic_error when the page is already mapped, by this or another page size.
+  // that holds it (with enable_huge_page_splitting: a 4 KiB page when no 2 MiB frame is
+  // free, or in a range split_huge split) (table
+  // pages first, top-down, then the data frame; see the file comment) and returns the fault's cost
+  // in cycles. `kind` does not change what is mapped: every first touch gets a private zeroed frame
+  // with R/W = 1 (Linux would map the shared zero page read-only on a read fault; not modelled).
+  // Throws mem::OutOfMemory when memory runs out, std::logic_error when the page is already mapped,
+  // by this or another page size.
   Cycles handle_page_fault(std::uint16_t asid, Va va, AccessKind kind);
 
   // The page that maps `va` in address space `asid`, by a software walk of the tables as
@@ -194,6 +199,19 @@ class PageTableOs {
   // PS for a huge page; A = D = 0). The old frame is not freed. Throws mem::OutOfMemory
   // (nothing written) when no frame is left.
   std::optional<Mapping> remap(std::uint16_t asid, Va va);
+
+  // The huge leaf that maps `va` split into a table of small pages over the same frames
+  // (Linux __split_huge_pmd: a PMD becomes a PTE table of 512 entries; the entries keep the
+  // leaf's A and D flags): one table allocated and filled, then the leaf rewritten to point
+  // at it. Returns false, and changes nothing, when `va` is not mapped by a 2 MiB leaf.
+  // Later faults in the range map 4 KiB pages into that table (a split range is never
+  // collapsed back: khugepaged is not modelled).
+  bool split_huge(std::uint16_t asid, Va va);
+  // The host kernel under reclaim (hostmm::VmmMemory) turns on what goes with split_huge:
+  // faults in a split range map 4 KiB pages, and a fault that finds no free 2 MiB frame
+  // falls back to a 4 KiB page (thp_fallbacks). Off (the native and guest kernels), such a
+  // fault is a std::logic_error or a mem::OutOfMemory, as documented above.
+  void enable_huge_page_splitting() { m_splits_huge = true; }
 
   // `!exit <asid>`: tears address space `asid` down as Linux's exit_mmap does: first every
   // present leaf entry is cleared (unmap_vmas -> zap_pte_range), tables in address order;
@@ -249,6 +267,7 @@ class PageTableOs {
   OsStats m_stats;
   unsigned m_levels;
   std::vector<std::uint64_t> m_roots;  // indexed by asid: root table address, or kNoRoot
+  bool m_splits_huge = false;          // enable_huge_page_splitting()
 };
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
@@ -273,19 +292,42 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid
     table = entry & pte::kAddressMask;
   }
 
-  // The leaf and its data frame.
-  const Pa leaf_pa(table | pte::entry_offset(v, leaf_level));
-  const std::uint64_t old = m_memory.read_u64(leaf_pa);
+  // The leaf and its data frame. In a huge range split before (split_huge), the table
+  // stays: the fault maps a 4 KiB page in it.
+  PageSize size = m_page_size;
+  Pa leaf_pa(table | pte::entry_offset(v, leaf_level));
+  std::uint64_t old = m_memory.read_u64(leaf_pa);
+  if (m_splits_huge && size == PageSize::k2M && (old & pte::kPresent) != 0 &&
+      !pte::is_leaf(old, leaf_level)) {
+    size = PageSize::k4K;
+    leaf_pa = Pa((old & pte::kAddressMask) | pte::entry_offset(v, pte::kPt));
+    old = m_memory.read_u64(leaf_pa);
+  }
   if ((old & pte::kPresent) != 0) {
     detail::throw_already_mapped(m_stats.name(), detail::space_name(va), v, asid,
-                                 !pte::is_leaf(old, leaf_level), m_page_size);
+                                 !pte::is_leaf(old, pagesim::leaf_level(size)), size);
   }
-  const Pa data = m_frames.allocate(m_page_size);
-  m_memory.write_u64(leaf_pa, (data.value() & pte::page_address_mask(m_page_size)) | kEntryFlags |
-                                  (m_page_size == PageSize::k4K ? 0 : pte::kPs));
+  Pa data;
+  try {
+    data = m_frames.allocate(size);
+  } catch (const mem::OutOfMemory&) {
+    if (!m_splits_huge || size != PageSize::k2M) {
+      throw;
+    }
+    // No free 2 MiB frame (memory fragmented into 4 KiB frames): the fault falls back to a
+    // small page under a new table (do_huge_pmd_anonymous_page's VM_FAULT_FALLBACK).
+    ++m_stats.thp_fallbacks;
+    const Pa pt = allocate_table();
+    m_memory.write_u64(leaf_pa, (pt.value() & pte::kAddressMask) | kEntryFlags);
+    size = PageSize::k4K;
+    leaf_pa = Pa(pt.value() | pte::entry_offset(v, pte::kPt));
+    data = m_frames.allocate(size);
+  }
+  m_memory.write_u64(leaf_pa, (data.value() & pte::page_address_mask(size)) | kEntryFlags |
+                                  (size == PageSize::k4K ? 0 : pte::kPs));
 
   ++m_stats.page_faults;
-  switch (m_page_size) {
+  switch (size) {
     case PageSize::k4K:
       ++m_stats.mapped_pages_4k;
       break;
@@ -296,9 +338,27 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid
       ++m_stats.mapped_pages_1g;
       break;
   }
-  const Cycles cost = fault_latency(m_page_size);
+  const Cycles cost = fault_latency(size);
   m_stats.cycles += cost.count();
   return cost;
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+bool PageTableOs<Va, Pa, Memory, Frames>::split_huge(std::uint16_t asid, Va va) {
+  namespace pte = walker::pte;
+  const std::optional<Leaf> leaf = find_leaf(asid, va);
+  if (!leaf || leaf->level != pte::kPd) {
+    return false;
+  }
+  const Pa table = allocate_table();
+  const std::uint64_t frame = leaf->raw & pte::page_address_mask(PageSize::k2M);
+  const std::uint64_t kept = leaf->raw & (pte::kAccessed | pte::kDirty);
+  for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
+    m_memory.write_u64(Pa(table.value() + std::uint64_t{i} * 8),
+                       (frame + std::uint64_t{i} * 4 * kKiB) | kEntryFlags | kept);
+  }
+  m_memory.write_u64(leaf->entry, (table.value() & pte::kAddressMask) | kEntryFlags);
+  return true;
 }
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>

@@ -108,6 +108,59 @@ TEST(HostOs, MapsHvasWith2MiBPagesOnFirstTouch) {
   EXPECT_EQ(stat(root, "host.os.cycles"), 2 * host.fault_latency(PageSize::k2M).count());
 }
 
+TEST(HostOs, ASplitHugePageKeepsItsFramesAndLaterFaultsMapSmallPages) {
+  constexpr std::uint64_t kHostMemory = 1 * kGiB;
+  mem::PhysicalMemory memory(kHostMemory);
+  mem::FrameAllocator frames(kHostMemory, 1 * kMiB);
+  stats::Group root(nullptr, "");
+  HostOs host(OsParams{.thp = Thp::k2M}, 4, memory, frames, &root, "host.os");
+  host.enable_huge_page_splitting();
+  const Hva page(kRamBlockHva);
+  host.handle_page_fault(0, page, AccessKind::kWrite);
+  EXPECT_FALSE(host.split_huge(0, Hva(kRamBlockHva + 2 * kMiB)));  // not mapped
+  ASSERT_TRUE(host.split_huge(0, page));
+  EXPECT_FALSE(host.split_huge(0, page));  // no 2 MiB leaf any more
+  // The same frames, now 4 KiB each: piece i at 1G - 2M + i * 4K; a fourth table (the PT
+  // at 1M + 12K) holds them.
+  for (std::uint64_t i : {0, 1, 511}) {
+    EXPECT_EQ(host.lookup(0, page + i * k4K),
+              (HostOs::Mapping{Hpa(kHostMemory - 2 * kMiB + i * k4K), PageSize::k4K}));
+  }
+  EXPECT_EQ(stat(root, "host.os.page_table_pages"), 4u);
+  // A piece unmapped (reclaimed) faults back as a 4 KiB page in the split range.
+  host.unmap(0, page + 5 * k4K);
+  frames.split_in_use(Hpa(kHostMemory - 2 * kMiB));
+  frames.free(Hpa(kHostMemory - 2 * kMiB + 5 * k4K), PageSize::k4K);
+  EXPECT_EQ(host.handle_page_fault(0, page + 5 * k4K, AccessKind::kRead),
+            host.fault_latency(PageSize::k4K));
+  EXPECT_EQ(host.lookup(0, page + 5 * k4K)->size, PageSize::k4K);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_4k"), 1u);
+  EXPECT_EQ(stat(root, "host.os.page_table_pages"), 4u);
+}
+
+TEST(HostOs, AFaultWithNoFree2MiBFrameFallsBackToA4KiBPage) {
+  // 8 MiB, first_byte 2M: tables ascend from 2M, 2 MiB data frames 6M and 4M (2M holds
+  // the tables). Take both, free two 4 KiB pieces of 4M.
+  constexpr std::uint64_t kHostMemory = 8 * kMiB;
+  mem::PhysicalMemory memory(kHostMemory);
+  mem::FrameAllocator frames(kHostMemory, 2 * kMiB);
+  stats::Group root(nullptr, "");
+  HostOs host(OsParams{.thp = Thp::k2M}, 4, memory, frames, &root, "host.os");
+  host.enable_huge_page_splitting();
+  host.handle_page_fault(0, Hva(kRamBlockHva), AccessKind::kWrite);  // tables + 6M
+  EXPECT_EQ(frames.allocate(PageSize::k2M), Hpa(4 * kMiB));
+  frames.split_in_use(Hpa(4 * kMiB));
+  frames.free(Hpa(4 * kMiB + 256 * k4K), PageSize::k4K);
+  frames.free(Hpa(4 * kMiB + 257 * k4K), PageSize::k4K);
+  // The next 2 MiB region: no 2 MiB frame, so a PT (a freed frame) and a 4 KiB page.
+  const Hva next(kRamBlockHva + 2 * kMiB);
+  EXPECT_EQ(host.handle_page_fault(0, next, AccessKind::kRead), host.fault_latency(PageSize::k4K));
+  EXPECT_EQ(host.lookup(0, next)->size, PageSize::k4K);
+  EXPECT_EQ(stat(root, "host.os.thp_fallbacks"), 1u);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_4k"), 1u);
+  EXPECT_FALSE(host.is_mapped(0, next + k4K));
+}
+
 TEST(HostOs, FaultMessagesNameTheInstanceAndTheSpace) {
   mem::PhysicalMemory memory(64 * kMiB);
   mem::FrameAllocator frames(64 * kMiB, 1 * kMiB);
