@@ -31,10 +31,16 @@ int madvise_advice(Madvise m) {
   return -1;
 }
 
-Counters snapshot(const Vm& vm, const PerfCounters& perf) {
+// The counters now. getrusage is read last before a phase and first after it, so that the
+// VMM's own allocations while reading the other counters (heap pages, and a sanitizer's
+// shadow memory) fall outside the phase.
+Counters snapshot(const Vm& vm, const PerfCounters& perf, bool after_phase) {
+  Counters early;
+  if (after_phase) early = rusage_counters();
   Counters c = vm.stats();
   for (const auto& [k, v] : perf.read()) c[k] = v;
-  for (const auto& [k, v] : rusage_counters()) c[k] = v;
+  if (!after_phase) early = rusage_counters();
+  for (const auto& [k, v] : early) c[k] = v;
   return c;
 }
 
@@ -169,7 +175,15 @@ class Machine {
 
   PhaseCounts phase(const PhaseInfo& info, const PerfCounters& perf) {
     PhaseCounts out{.info = info, .measured = {}, .baseline = {}};
-    const Counters before = snapshot(m_vm, perf);
+    // The command list is built before the phase starts: its allocation is the VMM's.
+    const bool guest =
+        info.kind != PhaseInfo::Kind::kMadvise && info.kind != PhaseInfo::Kind::kMemslotReadd;
+    CommandList l;
+    if (guest) {
+      l = m_layout.commands(info);
+      if (m_baseline) l = l.neutralized(Gva(kDummyGva), m_layout.tree(0).root());
+    }
+    const Counters before = snapshot(m_vm, perf, false);
     switch (info.kind) {
       case PhaseInfo::Kind::kMadvise:
         if (!m_baseline) out.info.madvise_errno = do_madvise(info.madvise);
@@ -180,12 +194,10 @@ class Machine {
           m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_layout.data().size(), m_layout.data().data());
         }
         break;
-      default: {
-        const CommandList l = m_layout.commands(info);
-        run(m_baseline ? l.neutralized(Gva(kDummyGva), m_layout.tree(0).root()) : l);
-      }
+      default:
+        run(l);
     }
-    const Counters after = snapshot(m_vm, perf);
+    const Counters after = snapshot(m_vm, perf, true);
     out.measured = subtract(after, before);
     return out;
   }
