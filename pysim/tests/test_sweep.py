@@ -1,0 +1,81 @@
+"""pysim.sweep: a Dask LocalCluster of 2 workers gives the serial sweep, row for row."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pysim
+
+GRID = {"mode": ["native", "nested"], "tlb.l2.entries": [768, 1536]}
+TRACES = {"uniform": "gen:uniform:count=20000,footprint=128MiB",
+          "zipf": "gen:zipf:count=20000,footprint=128MiB,seed=3"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_points_of_grid():
+    assert pysim._sweep.points_of({"mode": ["a", "b"], "seed": [1, 2]}) == [
+        {"mode": "a", "seed": 1}, {"mode": "a", "seed": 2},
+        {"mode": "b", "seed": 1}, {"mode": "b", "seed": 2}]
+    assert pysim._sweep.points_of([{"tlb__l1d__ways": 8}]) == [{"tlb.l1d.ways": 8}]
+
+
+def test_cluster_equals_serial(client):
+    serial = pysim.sweep(GRID, TRACES, serial=True, progress=False)
+    parallel = pysim.sweep(GRID, TRACES, client=client, progress=False)
+    assert len(serial) == 8 and (serial["status"] == "ok").all()
+    pd.testing.assert_frame_equal(serial, parallel)
+    # and each row is what pysim.run gives
+    one = pysim.run(TRACES["zipf"], mode="nested", tlb__l2__entries=1536)
+    row = serial[(serial["trace"] == "zipf") & (serial["mode"] == "nested") &
+                 (serial["tlb.l2.entries"] == 1536)].iloc[0]
+    for key, value in one.scalars().items():
+        assert row[key] == value, key
+    # a bigger STLB misses less
+    small = serial[serial["tlb.l2.entries"] == 768]["tlb.l2.misses"].to_numpy()
+    large = serial[serial["tlb.l2.entries"] == 1536]["tlb.l2.misses"].to_numpy()
+    assert (large <= small).all()
+
+
+def test_a_failing_point_is_reported_in_its_row(client):
+    traces = {"ok": "gen:sequential:count=5000", "missing": "/no/such/trace.pgt",
+              "array": np.arange(0x7F0000000000, 0x7F0000000000 + 8 * 4000, 8,
+                                 dtype=np.uint64)}
+    df = pysim.sweep({"tlb.l1d.ways": [0, 4]}, traces, client=client, progress=False)
+    assert len(df) == 6
+    bad_ways = df[df["tlb.l1d.ways"] == 0]
+    assert (bad_ways["status"] == "error").all()
+    assert bad_ways["error"].str.contains("tlb.l1d.ways: 0 is not valid").all()
+    missing = df[(df["trace"] == "missing") & (df["tlb.l1d.ways"] == 4)].iloc[0]
+    assert missing["status"] == "error" and "/no/such/trace.pgt" in missing["error"]
+    good = df[(df["tlb.l1d.ways"] == 4) & (df["trace"] != "missing")]
+    assert (good["status"] == "ok").all()
+    assert list(good["sim.accesses"]) == [5000, 4000]
+    assert np.isnan(bad_ways["sim.accesses"]).all()
+
+
+def test_default_is_a_local_cluster_sized_to_the_machine(monkeypatch):
+    import distributed
+    sizes = []
+    real = distributed.LocalCluster
+
+    def spy(*args, **kwargs):
+        sizes.append(kwargs.get("n_workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", spy)
+    df = pysim.sweep({"mode": ["native", "shadow"]}, "gen:sequential:count=3000",
+                     progress=False)
+    assert sizes == [os.cpu_count()]
+    assert list(df["status"]) == ["ok", "ok"] and list(df["sim.accesses"]) == [3000, 3000]
