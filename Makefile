@@ -5,8 +5,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 PAGESIM    := $(BUILD)/sim/pagesim
+# pysim's interpreter: Debian's, with its python3-* packages (README, "Python").
+PYTHON     ?= /usr/bin/python3
 
-.PHONY: all setup build demo test unit-test validate asan-test format-check bench clean
+.PHONY: all setup build demo test unit-test validate py-test asan-test format-check bench clean
 
 all: build
 
@@ -20,7 +22,7 @@ build: setup
 demo: build
 	$(PAGESIM) replay traces/examples/demo.trace
 
-test: build unit-test validate asan-test format-check
+test: build unit-test validate py-test asan-test format-check
 
 unit-test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -32,6 +34,12 @@ validate: build
 	if [ $$rc -eq 77 ]; then echo "validate: SKIPPED (see the message above)"; \
 	elif [ $$rc -ne 0 ]; then cat $(BUILD)/validate/report.txt; echo "validate: FAILED"; exit 1; \
 	else tail -n 1 $(BUILD)/validate/report.txt; echo "validate: passed (table in $(BUILD)/validate/report.txt)"; fi
+
+# pysim: the pytest suite, then every notebook top to bottom through nbclient (figures and
+# executed copies in $(BUILD)/notebooks).
+py-test: build
+	PYSIM_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q pysim/tests
+	PYTHONPATH=$(abspath $(BUILD))/python $(PYTHON) pysim/run_notebooks.py --out $(BUILD)/notebooks
 
 # Address and undefined-behaviour sanitizers over the same tests (benchmarks left out).
 asan-test: setup

@@ -104,19 +104,19 @@ def _scratch_dir() -> str | None:
 # -- the result --------------------------------------------------------------------------
 
 _PAGE_LIFE = re.compile(r"^page-life: record (\d+)\s+(.*)$")
-_PAGE_LIFE_KINDS = [  # (kind, pattern), first match wins
+_PAGE_LIFE_KINDS = [  # (kind, pattern), first match wins; the words of sim/page_life.cc
+    ("TLB hits", r"further accesses hit the TLB"),
     ("TLB miss", r"page walk$"),
     ("TLB fill", r"^TLB fill"),
     ("shadow page fault", r"^shadow page fault"),
     ("guest page fault", r"^guest page fault"),
     ("page fault", r"^page fault"),
     ("EPT violation", r"^EPT violation"),
-    ("invalidation", r"INVLPG|invalidat|zap|flush|memslot"),
-    ("host aging", r"test_young|clear_young|aged|young"),
-    ("host eviction", r"evict|swap(ped)? out|reclaim"),
-    ("host refault", r"refault|swap(ped)? in"),
+    ("host aging", r"^host reclaim (scans|clears)"),
+    ("host eviction", r"^host evicts"),
+    ("host refault", r"^host refault"),
     ("MMIO", r"MMIO"),
-    ("TLB hits", r"TLB hits?"),
+    ("invalidation", r"INVLPG|invalidat|zap|flush|memslot|drops"),
 ]
 
 

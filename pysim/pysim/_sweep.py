@@ -137,7 +137,7 @@ def _sweep_dask(tasks, config, run_kwargs, bar, client) -> list[dict]:
     own_cluster = own_client = None
     if client is None:
         own_cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
         client = own_client = Client(own_cluster)
     elif isinstance(client, str):
         client = own_client = Client(client)

@@ -26,3 +26,5 @@ def pagesim():
         return subprocess.run([PAGESIM, *map(str, args)], capture_output=True, text=True)
 
     return call
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # the plot tests draw off screen
