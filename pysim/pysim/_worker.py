@@ -61,11 +61,16 @@ def main():
             out.write(data)
             out.flush()
 
+    try:  # before the request: a spare worker waits with the extension loaded
+        import _pysim
+    except Exception as e:
+        _pysim, import_error = None, e
     request = _read_frame(inp)
     if request is None:
         return 2
     try:
-        import _pysim
+        if _pysim is None:
+            raise import_error
 
         arrays = request.get("arrays") or {}
         run = _pysim.Run(
