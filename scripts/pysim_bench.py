@@ -9,9 +9,11 @@ Cases (binary traces written once into BUILD/bench-traces, as scripts/bench.sh d
   (b) native, uniform random over 64 GiB: seconds of simulation;
   (a') the same accesses as (a) handed over as a numpy array (pysim.run(array)) against
       the CLI on the file; the statistics must be equal.
-Each repetition runs the CLI (a whole process: `pagesim replay TRACE -q`) and pysim.run
+Each repetition runs the CLI (a whole process: `pagesim replay TRACE`) and pysim.run
 (from the call to the Result, its worker process included) back to back; the table shows
-the median and the fastest of each, and pysim's median over the CLI's. The first pysim run
+for each the median and the fastest whole call, the median of the replay alone ("sim":
+the CLI's "host time", Result.wall_seconds: the same sc_start interval), and pysim's
+median whole call over the CLI's. The first pysim run
 of the session is timed apart ("cold"): later runs find a spare worker already started.
 Wall-clock time on a shared machine varies from run to run: compare the two columns of
 one invocation, not figures from different days.
@@ -19,6 +21,7 @@ one invocation, not figures from different days.
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -55,9 +58,12 @@ def main() -> int:
     seq_array = base + (np.arange(args.count, dtype=np.uint64) % ((64 << 20) // 8)) * 8
 
     def cli(trace):
+        """(seconds of the whole process, seconds of the replay by its summary)"""
         start = time.perf_counter()
-        subprocess.run([pagesim, "replay", trace, "-q", "--progress", "never"], check=True)
-        return time.perf_counter() - start
+        out = subprocess.run([pagesim, "replay", trace, "--progress", "never"], check=True,
+                             capture_output=True, text=True).stdout
+        total = time.perf_counter() - start
+        return total, float(re.search(r"host time\s+([0-9.]+) s", out).group(1))
 
     def py(trace):
         start = time.perf_counter()
@@ -72,22 +78,26 @@ def main() -> int:
     with open(json_out) as f:
         assert first.stats == json.load(f), "pysim.run(file) differs from the CLI"
 
-    print(f"{'case':34} {'CLI median':>10} {'min':>7} {'pysim median':>12} {'min':>7} "
-          f"{'pysim/CLI':>9}")
+    print(f"{'case':32} {'CLI':>7} {'min':>6} {'(sim)':>7} {'pysim':>7} {'min':>6} "
+          f"{'(sim)':>7} {'pysim/CLI':>9}")
     for name, cli_trace, py_trace in [("(a) native sequential 64 MiB", seq, seq),
                                       ("(a') the same as a numpy array", seq, seq_array),
                                       ("(b) native uniform 64 GiB", rnd, rnd)]:
         repeat = args.repeat if name[1] != "b" else max(2, args.repeat // 2)
-        t_cli, t_py = [], []
+        t_cli, s_cli, t_py, s_py = [], [], [], []
         for _ in range(repeat):
-            t_cli.append(cli(cli_trace))
+            total, sim = cli(cli_trace)
+            t_cli.append(total)
+            s_cli.append(sim)
             seconds, result = py(py_trace)
             t_py.append(seconds)
+            s_py.append(result.wall_seconds)
         if py_trace is seq_array:
             assert result.stats == first.stats, "pysim.run(array) differs from the file"
-        m_cli, m_py = statistics.median(t_cli), statistics.median(t_py)
-        print(f"{name:34} {m_cli:10.3f} {min(t_cli):7.3f} {m_py:12.3f} {min(t_py):7.3f} "
-              f"{100 * (m_py / m_cli - 1):+8.1f}%")
+        med = statistics.median
+        print(f"{name:32} {med(t_cli):7.3f} {min(t_cli):6.3f} {med(s_cli):7.3f} "
+              f"{med(t_py):7.3f} {min(t_py):6.3f} {med(s_py):7.3f} "
+              f"{100 * (med(t_py) / med(t_cli) - 1):+8.1f}%")
     return 0
 
 

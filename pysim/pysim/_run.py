@@ -264,7 +264,7 @@ class _Worker:
         self._stderr.close()
 
 
-# A spare worker, started when a run starts, so that the next run does not wait for an
+# A spare worker, started when a run ends, so that the next run does not wait for an
 # interpreter to start and load the extension (20-30 ms; it matters for short runs).
 # Still one fresh process per simulation: the spare has elaborated nothing. Off with
 # PYSIM_SPARE_WORKER=0. The spare sees os.environ as it was when it started.
@@ -380,7 +380,6 @@ def run(trace: Any, config: Config | Mapping[str, Any] | str | None = None, *,
 def _execute(request: dict, progress: bool | str) -> dict:
     worker = _take_worker()
     worker.send(request)
-    _leave_spare()  # starts on another core while this one simulates
     bar = None
     ok = False
     try:
@@ -413,3 +412,6 @@ def _execute(request: dict, progress: bool | str) -> dict:
         if bar is not None:
             bar.close()
         worker.close(kill=not ok)
+        # After the run, not during it: on a busy machine a worker starting beside the
+        # simulation slows it more than the spare saves.
+        _leave_spare()
