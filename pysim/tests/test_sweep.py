@@ -36,6 +36,10 @@ def test_cluster_equals_serial(client):
     parallel = pysim.sweep(GRID, TRACES, client=client, progress=False)
     assert len(serial) == 8 and (serial["status"] == "ok").all()
     pd.testing.assert_frame_equal(serial, parallel)
+    # the same cluster named by its scheduler's address
+    by_address = pysim.sweep({"mode": ["shadow"]}, TRACES, client=client.scheduler.address,
+                             progress=False)
+    assert list(by_address["status"]) == ["ok", "ok"]
     # and each row is what pysim.run gives
     one = pysim.run(TRACES["zipf"], mode="nested", tlb__l2__entries=1536)
     row = serial[(serial["trace"] == "zipf") & (serial["mode"] == "nested") &
