@@ -105,17 +105,21 @@ KvmShadowModel::Sp& KvmShadowModel::get_sp(const SpKey& key, bool count_get) {
   Sp& sp = m_sps[key];
   m_peak_pages = std::max<std::uint64_t>(m_peak_pages, m_sps.size());
   if (!key.direct) {
-    bool protected_any = false;
-    for (const Leaf& l : m_rmap[key.gfn]) {
-      Spte& e = m_sps.at(l.sp).e.at(l.index);
-      if (e.writable) {
-        e.writable = false;
-        protected_any = true;
-      }
-    }
-    if (protected_any) count("vm.remote_tlb_flush_requests");
+    write_protect_gfn(key.gfn);
   }
   return sp;
+}
+
+void KvmShadowModel::write_protect_gfn(std::uint64_t gfn) {
+  bool protected_any = false;
+  for (const Leaf& l : m_rmap[gfn]) {
+    Spte& e = m_sps.at(l.sp).e.at(l.index);
+    if (e.writable) {
+      e.writable = false;
+      protected_any = true;
+    }
+  }
+  if (protected_any) count("vm.remote_tlb_flush_requests");
 }
 
 // mmu_try_to_unsync_pages: a gfn shadowed only by last-level pages may be written: each
@@ -378,15 +382,7 @@ void KvmShadowModel::sync_page(const SpKey& key) {
   Sp& sp = m_sps.at(key);
   count("kvmmmu.kvm_mmu_sync_page");
   count("vm.mmu_unsync", -1);
-  bool protected_any = false;
-  for (const Leaf& l : m_rmap[key.gfn]) {
-    Spte& e = m_sps.at(l.sp).e.at(l.index);
-    if (e.writable) {
-      e.writable = false;
-      protected_any = true;
-    }
-  }
-  if (protected_any) count("vm.remote_tlb_flush_requests");
+  write_protect_gfn(key.gfn);
   bool dropped = false;
   std::vector<unsigned> drop;
   for (const auto& [i, e] : sp.e) {

@@ -85,6 +85,9 @@ class KvmShadowModel {
   void prefetch(const SpKey& sp, unsigned index);
   void cr3_write(Gpa root);
   void sync_page(const SpKey& key);
+  // Every writable shadow leaf mapping `gfn` made read-only (rmap_write_protect); a remote
+  // TLB flush request when any was writable.
+  void write_protect_gfn(std::uint64_t gfn);
   void invlpg(Gva gva);
   void madvise(const ReclaimAction& r, int* errno_out);
   void memslot_readd();
