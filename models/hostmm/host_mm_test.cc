@@ -50,11 +50,13 @@ struct ScriptedMmu : MmuNotifier {
 };
 
 struct Host {
-  explicit Host(std::uint64_t memory_bytes, ReclaimParams params = {})
+  explicit Host(std::uint64_t memory_bytes, ReclaimParams params = {},
+                os::Thp thp = os::Thp::kNever)
       : memory(memory_bytes),
         frames(memory_bytes, MiB),
         mm(params, memory_bytes, memory, frames, &root),
-        vmm(mm, os::OsParams{.memory = {memory_bytes}}, memory, frames, &root, &root, 2) {
+        vmm(mm, os::OsParams{.thp = thp, .memory = {memory_bytes}}, memory, frames, &root, &root,
+            2) {
     vmm.set_notifier(&mmu);
   }
   std::uint64_t stat(const std::string& path) const {
@@ -260,6 +262,41 @@ TEST(HostMm, PageoutEvictsNowAndColdDeactivates) {
   h.mm.shrink(1, false);
   EXPECT_TRUE(h.vmm.lookup(page(0)).has_value());
   EXPECT_FALSE(h.vmm.lookup(page(1)).has_value());
+}
+
+TEST(HostMm, ASplitHugePageIsReclaimedAndAdvisedPieceByPiece) {
+  // Two 2 MiB host pages, nothing young, host.thp_reclaim=split. A pass aiming at one page
+  // finds the older huge page (HVAs kBase...) at the inactive tail: it is split (one
+  // invalidate_range over its 2 MiB), its first piece is now the tail and goes (a second
+  // invalidate_range, a swap write: never swapped).
+  ReclaimParams params = quiet();
+  params.thp_reclaim = ThpReclaim::kSplit;
+  Host h(64 * MiB, params, os::Thp::k2M);
+  h.touch(0);
+  h.touch(512);
+  const HostMm::Pass pass = h.mm.shrink(1, /*direct=*/false);
+  EXPECT_EQ(pass.reclaimed, 1u);
+  EXPECT_EQ(h.stat("host.reclaim.thp_splits"), 1u);
+  EXPECT_EQ(h.mmu.invalidations, 2u);
+  EXPECT_EQ(h.stat("host.swap.outs"), 1u);
+  EXPECT_FALSE(h.vmm.lookup(page(0)).has_value());
+  EXPECT_EQ(h.vmm.lookup(page(1))->size, PageSize::k4K);
+  EXPECT_EQ(h.vmm.lookup(page(512))->size, PageSize::k2M);
+  // MADV_DONTNEED of pieces 1 and 2 acts on those two 4 KiB pages, not on the range's
+  // 2 MiB (nor on piece 0 below it, which is on swap).
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(1), page(3)), 2u);
+  EXPECT_FALSE(h.vmm.lookup(page(1)).has_value());
+  EXPECT_FALSE(h.vmm.lookup(page(2)).has_value());
+  EXPECT_TRUE(h.vmm.lookup(page(3)).has_value());
+  // The piece on swap refaults as a 4 KiB page with a swap-in; a dropped one zero-filled.
+  Cycles c;
+  bool fault = false;
+  EXPECT_EQ(h.vmm.fault_in(page(0), AccessKind::kRead, c, fault).size, PageSize::k4K);
+  EXPECT_EQ(h.stat("host.swap.ins"), 1u);
+  h.touch(1);
+  EXPECT_EQ(h.stat("host.swap.ins"), 1u);
+  EXPECT_EQ(h.stat("host.refaults"), 2u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
 TEST(HostMm, NoSwapMeansOutOfMemoryNamingTheKeys) {

@@ -168,10 +168,17 @@ bool VmmMemory::clear_young(Hva base, PageSize size) {
 
 std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
   std::uint64_t acted = 0;
-  const std::uint64_t step = page_bytes(m_page_size);
-  for (std::uint64_t a = begin.value() & ~(step - 1); a < end.value(); a += step) {
+  // Page by page, each of its own size: huge pages whole (from the huge page holding
+  // `begin`), the small pages of a split range (or a THP fallback) one by one.
+  const std::uint64_t huge = page_bytes(m_page_size);
+  for (std::uint64_t a = begin.value() & ~(huge - 1); a < end.value();) {
     const Hva base(a);
     const auto page = m_os.lookup(kAsid, base);
+    const std::uint64_t step = page_bytes(page ? page->size : m_os.slot_size(kAsid, base));
+    a += step;
+    if (base.value() + step <= begin.value()) {
+      continue;  // a small page of a split range below the advised one
+    }
     if (!page) {
       if (advice == Advice::kDontneed) {
         // A swapped page: its entry goes, the next touch reads zeros.

@@ -181,6 +181,16 @@ class PageTableOs {
   // present or `asid` has no root yet.
   std::optional<Mapping> lookup(std::uint16_t asid, Va va) const;
   bool is_mapped(std::uint16_t asid, Va va) const { return lookup(asid, va).has_value(); }
+  // The size of the page that maps `va`, or that a fault on it would map now: 4 KiB in a
+  // range split_huge split (a table under the huge slot), else params.thp's size. No side
+  // effects. (A THP fallback is not foreseen: it depends on free memory.)
+  PageSize slot_size(std::uint16_t asid, Va va) const {
+    if (const auto page = lookup(asid, va)) {
+      return page->size;
+    }
+    const std::optional<Leaf> table = find_table(asid, va, pagesim::leaf_level(m_page_size));
+    return table ? PageSize::k4K : m_page_size;
+  }
 
   // ---- The guest kernel's own changes to mapped pages (trace events), each entry written
   // with Memory::write_u64 in the order Linux writes it. None is counted in OsStats and none
@@ -247,6 +257,26 @@ class PageTableOs {
     unsigned level;
   };
   std::optional<Leaf> find_leaf(std::uint16_t asid, Va va) const;
+  // The entry at `level` on the way to `va` when it is present and points to a table;
+  // nullopt otherwise.
+  std::optional<Leaf> find_table(std::uint16_t asid, Va va, unsigned level) const {
+    namespace pte = walker::pte;
+    if (level <= pte::kPt || asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
+      return std::nullopt;
+    }
+    std::uint64_t table = m_roots[asid];
+    for (unsigned l = m_levels;; --l) {
+      const Pa entry(table | pte::entry_offset(va.value(), l));
+      const std::uint64_t raw = m_memory.read_u64(entry);
+      if ((raw & pte::kPresent) == 0 || pte::is_leaf(raw, l)) {
+        return std::nullopt;
+      }
+      if (l == level) {
+        return Leaf{entry, raw, l};
+      }
+      table = raw & pte::kAddressMask;
+    }
+  }
 
   // destroy_address_space's two passes over the table at `table` (a table at `level`).
   void clear_leaves(std::uint64_t table, unsigned level, std::vector<Pa>& tables);
