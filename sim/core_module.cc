@@ -129,7 +129,18 @@ void CoreModule::run() {
         const traces::Record& r = m_batch[i];
         m_position = done + i + 1;
         if (r.is_event()) {
-          const Cycles c = handle_event(r, m_position);
+          Cycles c = handle_event(r, m_position);
+          if (m_os == nullptr) [[unlikely]] {
+            // The host may have reclaimed during the event (a guest table write's EPT
+            // violation, a shadow sync faulting a table page in): the current VM's
+            // shootdown (nested; shadow events return theirs), and the other VMs'.
+            if (m_machine != nullptr) {
+              c += take_host_flush();
+            }
+            if (m_vcpus.size() > 1) {
+              shoot_down_other_vms();
+            }
+          }
           if (c.count() != 0) {
             batch_cycles += c.count();
             m_stats.event_cycles += c.count();
