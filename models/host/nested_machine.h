@@ -35,6 +35,7 @@
 #include "models/host/hypervisor.h"
 #include "models/hostmm/host.h"
 #include "models/hostmm/host_mm.h"
+#include "models/hostmm/machine_ground.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
@@ -99,7 +100,7 @@ class TouchObserver {
   virtual void ept_violation(const walker::NestedWalkResult& walk, const ViolationResult& v) = 0;
 };
 
-class NestedMachine {
+class NestedMachine : private hostmm::MachineGround {
  public:
   // `timing`: the cost of each page-table reference (must outlive the machine); null: a
   // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
@@ -136,18 +137,9 @@ class NestedMachine {
   NestedMachine(const NestedMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
                 mem::PhysicalMemory* memory, hostmm::Host* host, mem::MemoryTiming* timing,
                 stats::Group* parent)
-      : m_params(params),
-        m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
-        m_stats(parent != nullptr ? parent : m_own_stats.get()),
-        m_own_memory(std::move(own)),
-        m_memory(memory != nullptr ? *memory : *m_own_memory),
-        m_own_host(host != nullptr
-                       ? nullptr
-                       : std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes,
-                                                        m_memory, m_stats)),
-        m_host(host != nullptr ? *host : *m_own_host),
-        m_fixed(params.memory_latency),
-        m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
+      : MachineGround(params.reclaim, params.host.memory.bytes, params.memory_latency,
+                      std::move(own), memory, host, timing, parent),
+        m_params(params),
         m_hypervisor(params.vm, params.vmexit, params.host, params.ept, m_memory, m_host.frames(),
                      m_host.mm(), m_stats, m_host.stats_parent()),
         m_guest_frames(m_hypervisor.guest_ram_ranges(), kMiB),
@@ -309,14 +301,6 @@ class NestedMachine {
   }
 
   NestedMachineParams m_params;
-  std::unique_ptr<stats::Group> m_own_stats;
-  stats::Group* m_stats;
-  std::unique_ptr<mem::PhysicalMemory> m_own_memory;
-  mem::PhysicalMemory& m_memory;
-  std::unique_ptr<hostmm::Host> m_own_host;
-  hostmm::Host& m_host;
-  mem::FixedLatency m_fixed;
-  mem::MemoryTiming& m_timing;
   Hypervisor m_hypervisor;
   mem::GuestFrameAllocator m_guest_frames;
   GuestOs m_guest_os;

@@ -31,18 +31,9 @@ ShadowMachine::ShadowMachine(const ShadowMachineParams& params, hostmm::Host& ho
 ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
                              std::unique_ptr<mem::PhysicalMemory> own, mem::PhysicalMemory* memory,
                              hostmm::Host* host, mem::MemoryTiming* timing, stats::Group* parent)
-    : m_params(params),
-      m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
-      m_stats(parent != nullptr ? parent : m_own_stats.get()),
-      m_own_memory(std::move(own)),
-      m_memory(memory != nullptr ? *memory : *m_own_memory),
-      m_own_host(host != nullptr
-                     ? nullptr
-                     : std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes,
-                                                      m_memory, m_stats)),
-      m_host(host != nullptr ? *host : *m_own_host),
-      m_fixed(params.memory_latency),
-      m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
+    : MachineGround(params.reclaim, params.host.memory.bytes, params.memory_latency, std::move(own),
+                    memory, host, timing, parent),
+      m_params(params),
       m_exit_stats(m_stats),
       m_vmm(params.vm, params.host, m_host.mm(), m_memory, m_host.frames(), m_stats,
             m_host.stats_parent()),

@@ -72,6 +72,7 @@
 #include "models/host/vmexit_stats.h"
 #include "models/hostmm/host.h"
 #include "models/hostmm/host_mm.h"
+#include "models/hostmm/machine_ground.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
@@ -157,7 +158,7 @@ class TouchObserver {
   virtual void guest_page_fault(Gva gva, unsigned level, unsigned exits, Cycles cycles) = 0;
 };
 
-class ShadowMachine {
+class ShadowMachine : private hostmm::MachineGround {
  public:
   // `timing`: the cost of each shadow-table reference (must outlive the machine); null: a
   // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
@@ -285,14 +286,6 @@ class ShadowMachine {
   EventResult finish(std::uint64_t exits_before, Cycles cycles);
 
   ShadowMachineParams m_params;
-  std::unique_ptr<stats::Group> m_own_stats;
-  stats::Group* m_stats;
-  std::unique_ptr<mem::PhysicalMemory> m_own_memory;
-  mem::PhysicalMemory& m_memory;
-  std::unique_ptr<hostmm::Host> m_own_host;
-  hostmm::Host& m_host;
-  mem::FixedLatency m_fixed;
-  mem::MemoryTiming& m_timing;
   host::VmExitStats m_exit_stats;
   ShadowVmm m_vmm;
   ShadowGuestMemory m_guest_memory;

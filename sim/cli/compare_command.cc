@@ -18,6 +18,7 @@
 
 #include "sim/atomic_file.h"
 #include "sim/cli/commands.h"
+#include "sim/cli/summary.h"
 #include "sim/simulation.h"
 #include "traces/trace_reader.h"
 
@@ -136,19 +137,6 @@ ModeRun run_mode(const SimParams& params, const std::string& trace_path) {
     throw std::runtime_error("mode " + mode + ": no statistics came back");
   }
   return ModeRun{mode, parse_csv(data.substr(0, nul)), data.substr(nul + 1)};
-}
-
-std::string grouped(double v) {
-  auto n = static_cast<unsigned long long>(v + 0.5);
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && (digits.size() - i) % 3 == 0) {
-      out += ',';
-    }
-    out += digits[i];
-  }
-  return out;
 }
 
 std::string format_table(const std::string& trace_name, const std::vector<ModeRun>& runs) {

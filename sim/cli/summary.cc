@@ -27,19 +27,6 @@ class Lookup {
   std::map<std::string, double> m_values;
 };
 
-std::string grouped(double v) {
-  auto n = static_cast<unsigned long long>(v + 0.5);
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && (digits.size() - i) % 3 == 0) {
-      out += ',';
-    }
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -165,6 +152,19 @@ unsigned vm_count(const Lookup& s) {
 }
 
 }  // namespace
+
+std::string grouped(double v) {
+  auto n = static_cast<unsigned long long>(v + 0.5);
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0) {
+      out += ',';
+    }
+    out += digits[i];
+  }
+  return out;
+}
 
 std::string format_summary(const std::vector<stats::Row>& rows, const std::string& trace_name,
                            const std::string& mode, const HostFigures& host) {

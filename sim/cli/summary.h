@@ -14,6 +14,9 @@ struct HostFigures {
   std::uint64_t peak_rss_bytes = 0;
 };
 
+// A count rounded to an integer with thousands separators: 1234567 -> "1,234,567".
+std::string grouped(double v);
+
 std::string format_summary(const std::vector<stats::Row>& rows, const std::string& trace_name,
                            const std::string& mode, const HostFigures& host);
 
