@@ -55,6 +55,10 @@ void PageLife::shadow_page_fault(Gva gva, const shadow::ShadowMmu::Fault& fault)
     case O::kMmio:
       m_out << "GPA " << hex(fault.gpa.value()) << " is in no writable memslot: MMIO, emulated";
       break;
+    case O::kEmulated:
+      m_out << "GPA " << hex(fault.gpa.value())
+            << " is a guest page table KVM write-protects: the store is emulated";
+      break;
     case O::kFixed:
       m_out << "GPA " << hex(fault.gpa.value());
       if (m_shadow != nullptr) {

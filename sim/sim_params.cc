@@ -61,6 +61,13 @@ void SimParams::describe(config::Schema& s) {
   s.group("ept", ept);
   s.group("host", host);
   s.group("host", reclaim);
+  s.rule("host.zero_page", [this]() {
+    std::optional<std::string> err;
+    if (reclaim.zero_page && mode != Mode::kShadow) {
+      err = "the shared zero page is modelled in shadow mode only (mode = shadow)";
+    }
+    return err;
+  });
   s.group("vmexit", vmexit);
   s.group("shadow", shadow);
 }

@@ -65,6 +65,11 @@ void ReclaimParams::describe(config::Schema& s) {
           "what reclaim does to a huge host page: whole (evicted and swapped as one page, "
           "THP_SWAP) or split (split into 4 KiB pages first, each reclaimed on its own; a "
           "refault brings back 4 KiB)");
+  s.field("zero_page", zero_page,
+          "a read of anonymous memory never written maps the shared zero page read-only "
+          "(do_anonymous_page); the first store copies it (wp_page_copy: an mmu_notifier "
+          "invalidation, and KVM's fault retried). Shadow mode, 4 KiB host pages; off: every "
+          "first touch allocates a page");
 }
 
 }  // namespace pagesim::hostmm

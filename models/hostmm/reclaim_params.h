@@ -13,6 +13,8 @@
 //   host.load                     bytes of anonymous memory another host process takes at
 //                                 start (no secondary MMU; cold, reclaimed first)
 //   host.thp_reclaim              what reclaim does to a huge host page: whole or split
+//   host.zero_page                a read of fresh anonymous memory maps the shared zero page
+//                                 (shadow mode; a later store copies it on write)
 //
 // Costs are core cycles of a ~2.6 GHz server core (the reference of os_params.h).
 #pragma once
@@ -74,6 +76,13 @@ struct ReclaimParams {
   Cycles shootdown_latency{2600};
   config::ByteSize load{0};
   ThpReclaim thp_reclaim = ThpReclaim::kWhole;
+  // do_anonymous_page: a read fault of anonymous memory never written maps the shared zero
+  // page read-only (no allocation, no clearing); the first store then takes a copy-on-write
+  // fault (wp_page_copy), whose mmu_notifier invalidation zaps the secondary MMU's read-only
+  // entry. Linux's behaviour (MMF_HAS_PINNED aside); off keeps every first touch allocating.
+  // Modelled for 4 KiB host pages in shadow mode; a THP range faults its huge page in (the
+  // huge zero page is not modelled).
+  bool zero_page = false;
   void describe(config::Schema& s);
 };
 

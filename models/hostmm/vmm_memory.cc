@@ -16,6 +16,7 @@ VmmMemory::VmmMemory(HostMm& mm, const os::OsParams& host, mem::PhysicalMemory& 
       m_os(host, 4, memory, frames, parent, "host"),
       m_page_size(os::thp_page_size(host.thp)),
       m_vcpus(vcpus),
+      m_zero_fault_latency(host.page_fault_latency),
       m_owner(mm.attach(*this)),
       m_stats(std::make_unique<VmmStats>(vm_stats_parent, "vm" + std::to_string(m_owner))) {
   m_os.enable_huge_page_splitting();  // THP fallback, and split ranges (thp_reclaim=split)
@@ -24,6 +25,15 @@ VmmMemory::VmmMemory(HostMm& mm, const os::OsParams& host, mem::PhysicalMemory& 
 VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault) {
   if (auto page = m_os.lookup(kAsid, hva)) {
     return *page;
+  }
+  if (const auto zero = m_zero_mapped.find(page_of(hva)); zero != m_zero_mapped.end()) {
+    // wp_page_copy: the zero page's PTE is replaced by a new page; the secondary MMU's
+    // read-only entries for it go first (mmu_notifier_invalidate_range_start).
+    m_zero_mapped.erase(zero);
+    ++m_stats->zero_page_cows;
+    InvalidateResult inv;
+    const Hva base = hva.page_base(12);
+    invalidate(base, base + 4096, inv);
   }
   // The page and, at most, a table page per level of the host's and the secondary MMU's
   // tables on the way: what the fault may take.
@@ -64,6 +74,33 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   }
   m_mm.lru_add(m_owner, base, page.page_base, page.size);
   return page;
+}
+
+bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
+  if (!zero_page_enabled()) {
+    return false;
+  }
+  if (zero_mapped(hva)) {
+    return true;
+  }
+  const Hva base = hva.page_base(12);
+  if (m_os.lookup(kAsid, hva) || m_os.slot_size(kAsid, base) != PageSize::k4K) {
+    return false;
+  }
+  if (const auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {
+    return false;  // on swap: do_swap_page reads it back
+  }
+  if (!m_have_zero_frame) {
+    m_zero_frame = m_frames.allocate(PageSize::k4K);
+    m_memory.zero_frame(m_zero_frame);
+    m_have_zero_frame = true;
+  }
+  m_evicted.erase(page_of(base));  // a dropped page reads as zeros again
+  m_zero_mapped.insert(page_of(base));
+  ++m_stats->zero_page_faults;
+  cycles += m_zero_fault_latency;  // a fault without clear_page
+  host_fault = true;
+  return true;
 }
 
 std::vector<std::uint64_t> VmmMemory::take_contents(Hpa hpa, PageSize size) {
@@ -180,6 +217,14 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
       continue;  // a small page of a split range below the advised one
     }
     if (!page) {
+      if (advice == Advice::kDontneed && zero_mapped(base)) {
+        // zap_page_range: the zero page's PTE goes too (the notifier first).
+        InvalidateResult inv;
+        invalidate(base, base + step, inv);
+        m_zero_mapped.erase(page_of(base));
+        acted += step >> 12;
+        continue;
+      }
       if (advice == Advice::kDontneed) {
         // A swapped page: its entry goes, the next touch reads zeros.
         if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {

@@ -11,6 +11,10 @@
 //     from swap when it was swapped (host.swap.ins, swap_in_latency per 4 KiB); a page
 //     dropped by MADV_DONTNEED or the balloon comes back zero-filled. The page goes to the
 //     head of the inactive list.
+//     With host.zero_page, map_zero_page() is the read fault of a page never written: the
+//     shared zero page, read-only, not on the LRU; fault_in() of such a page (a store) is
+//     the copy-on-write fault: invalidate_range of the page first (wp_page_copy's
+//     mmu_notifier call), then a new page as above.
 //   evict(page): needs swap room unless clean; invalidate_range through the notifier (the
 //     secondary MMU zaps and flushes; each vCPU shot down); written to swap if dirty (never
 //     swapped, written since, or holding contents), else dropped; the host PTE cleared and
@@ -29,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "models/hostmm/host_mm.h"
@@ -63,6 +68,12 @@ struct VmmStats : stats::Group {
   stats::Counter host_wait_cycles{*this, "host_wait_cycles",
                                   "cycles the VM's vCPU waited on host memory pressure: direct "
                                   "reclaim, and the host faults and swap-ins of refaults"};
+  stats::Counter zero_page_faults{*this, "zero_page_faults",
+                                  "read faults that mapped the shared zero page "
+                                  "(host.zero_page; a minor fault each)"};
+  stats::Counter zero_page_cows{*this, "zero_page_cows",
+                                "stores that copied the zero page (wp_page_copy; counted in "
+                                "host.page_faults as the page they allocate)"};
 };
 
 // Told what the host does to one watched page (--trace-page: the life of a page).
@@ -108,6 +119,18 @@ class VmmMemory {
   // The page mapping `hva`, faulted in when absent (see the file comment). The cost is
   // added to `cycles`; `host_fault` is set when a fault was taken.
   Mapping fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault);
+
+  // ---- The shared zero page (host.zero_page: ReclaimParams::zero_page).
+  bool zero_page_enabled() const { return m_mm.params().zero_page; }
+  // Whether `hva`'s page maps the zero page (read-only).
+  bool zero_mapped(Hva hva) const { return m_zero_mapped.contains(page_of(hva)); }
+  // do_anonymous_page for a read of `hva` with the zero page: true when `hva`'s page maps
+  // it now (mapped by this call, at host.page_fault_latency added to `cycles` and
+  // `host_fault` set, or mapped before); false when it does not apply: zero page off, the
+  // page resident, on swap, or in a range a fault maps with a huge page (fault_in then).
+  bool map_zero_page(Hva hva, Cycles& cycles, bool& host_fault);
+  // The zero page's frame (allocated at its first use; never freed, never reclaimed).
+  Hpa zero_page() const { return m_zero_frame; }
 
   // HostMm's eviction of the page at `base` (frame `hpa`, `size`). `direct`: its swap
   // write is waited for (added to `cycles`). False: no swap room for a dirty page.
@@ -163,6 +186,7 @@ class VmmMemory {
   os::HostOs m_os;
   PageSize m_page_size;
   std::uint32_t m_vcpus;
+  Cycles m_zero_fault_latency;  // host.page_fault_latency: mapping the zero page clears nothing
   std::uint8_t m_owner;
   std::unique_ptr<VmmStats> m_stats;
   bool watched(Hva base, PageSize size) const {
@@ -172,7 +196,10 @@ class VmmMemory {
 
   MmuNotifier* m_notifier = nullptr;
   HostPageObserver* m_observer = nullptr;
-  std::uint64_t m_watched = 0;  // HVA page number
+  std::uint64_t m_watched = 0;                      // HVA page number
+  std::unordered_set<std::uint64_t> m_zero_mapped;  // HVA page numbers mapping the zero page
+  Hpa m_zero_frame;
+  bool m_have_zero_frame = false;
   // Evicted pages by HVA page number: their swap entry, or 0 when dropped (zero-filled).
   std::unordered_map<std::uint64_t, std::uint64_t> m_evicted;
   // Resident pages with a valid swap copy (the swap cache): HVA page number -> entry.

@@ -190,6 +190,7 @@ TouchResult ShadowMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
       case ShadowMmu::Fault::Outcome::kFixed:
         break;
       case ShadowMmu::Fault::Outcome::kMmio:
+      case ShadowMmu::Fault::Outcome::kEmulated:  // the store done by KVM's emulator
         t.outcome = TouchResult::Outcome::kMmio;
         drain_flush(t.flush);
         return t;

@@ -112,6 +112,8 @@ struct ShadowMachineParams {
 
 // What one touch() did.
 struct TouchResult {
+  // kMmio: emulated by KVM, no translation (a GPA in no memslot, a store to a read-only
+  // slot, or a store to a guest table page KVM write-tracks).
   enum class Outcome : std::uint8_t { kOk, kMmio };
   Outcome outcome = Outcome::kOk;
   Translation translation;     // kOk: GVA -> HPA, the shadow leaf's page and rights

@@ -212,6 +212,17 @@ ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
   }
   f.gpa = Gpa((gw.gfn << kGfnShift) | gva.page_offset(kGfnShift));
   const auto backing = m_vmm.fault_in(f.gpa, kind, cycles, f.host_fault);
+  if (backing && backing->replaced_zero_page) {
+    // The host's copy-on-write invalidated the page while KVM faulted it in
+    // (mmu_invalidate_retry_gfn): RET_PF_RETRY, the guest re-executes the store and faults
+    // again, and that fault finds the new page. Counted as the two faults they are.
+    ++m_stats.fault_retries;
+    ++m_stats.page_faults;
+    ++m_stats.sw_walks;
+    const Cycles retry = m_exit_params.latency + m_params.page_fault_latency;
+    count_exit(m_exits.page_fault, retry);
+    cycles += retry;
+  }
   if (!backing || (backing->slot->readonly && kind == AccessKind::kWrite)) {
     // No memslot (KVM_PFN_NOSLOT), or a store to a read-only one (KVM_PFN_ERR_RO_FAULT):
     // the access is emulated, nothing is mapped.
@@ -222,8 +233,19 @@ ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
     return f;
   }
   make_pages_available();
-  fetch(gw, gva, *backing, f);
+  const bool mapped_writable = fetch(gw, gva, *backing, f);
   cycles += take_pending_cycles();
+  if (kind == AccessKind::kWrite && !mapped_writable) {
+    // A store to a guest table page KVM write-tracks (an upper-level table, or emulate
+    // policy): the leaf stays read-only and the store is emulated (RET_PF_EMULATE;
+    // kvm_mmu_track_write zaps what the old entry made).
+    cycles += m_params.wp_write_latency;
+    ++m_stats.wp_writes;
+    f.outcome = Fault::Outcome::kEmulated;
+    f.cycles = cycles;
+    count_exit(m_exits.wp_write, cycles);
+    return f;
+  }
   ++m_stats.pf_fixed;
   f.outcome = Fault::Outcome::kFixed;
   f.cycles = cycles;
@@ -231,7 +253,7 @@ ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
   return f;
 }
 
-void ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f) {
+bool ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f) {
   const std::uint64_t va = gva.value();
   std::uint32_t sp = m_root;
   unsigned level = m_levels;
@@ -293,18 +315,21 @@ void ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& ba
   m_pages[sp].write_flooding = 0;
   const PageSize size = pte::leaf_page_size(goal);
   const unsigned i = pte::table_index(va, goal);
-  set_spte(sp, i, goal, gw.pte_access, gw.gfn & ~(pages_per(goal) - 1),
-           backing.hpa.page_base(page_shift(size)), !backing.slot->readonly, false);
+  const bool host_writable = !backing.slot->readonly && backing.host_writable;
+  const bool tracked = !set_spte(sp, i, goal, gw.pte_access, gw.gfn & ~(pages_per(goal) - 1),
+                                 backing.hpa.page_base(page_shift(size)), host_writable, false);
   f.size = size;
   if (goal == pte::kPt && m_params.prefetch) {
     pte_prefetch(sp, i);
   }
+  return !tracked;
 }
 
 // ---- Shadow pages.
 
 std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct,
                                   pte::Rights access, bool& created) {
+  ++m_stats.get_page;
   const std::uint64_t k = key(gfn, level, direct, access);
   if (const auto it = m_hash.find(k); it != m_hash.end()) {
     const std::uint32_t sp = it->second;
@@ -382,8 +407,42 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
       }
     }
     m_shadowed[gfn].push_back(sp);
+    write_protect_gfn(gfn);  // account_shadowed -> kvm_mmu_slot_gfn_write_protect
   }
   return sp;
+}
+
+void ShadowMmu::write_protect_gfn(std::uint64_t gfn) {
+  m_rmap_scratch.clear();
+  m_rmap.collect(pte::kPt, gfn, gfn, m_rmap_scratch);
+  for (const ShadowRmap::Entry& e : m_rmap_scratch) {
+    const std::uint64_t spte = read_spte(e.page, e.index);
+    if ((spte & pte::kRw) != 0) {
+      write_spte(e.page, e.index, spte & ~(pte::kRw | pte::kDirty));
+      ++m_stats.write_protected;
+      flush_all();
+    }
+  }
+}
+
+bool ShadowMmu::try_to_unsync(std::uint64_t gfn, bool speculative) {
+  const std::vector<std::uint32_t>* pages = shadowed(gfn);
+  if (pages == nullptr) {
+    return true;
+  }
+  for (const std::uint32_t sp : *pages) {
+    if (m_pages[sp].level > pte::kPt || m_params.wp_policy == WpPolicy::kEmulate ||
+        (speculative && !m_pages[sp].unsync)) {
+      return false;
+    }
+  }
+  const std::vector<std::uint32_t> copy = *pages;
+  for (const std::uint32_t sp : copy) {
+    if (!m_pages[sp].unsync) {
+      make_unsync(sp);
+    }
+  }
+  return true;
 }
 
 void ShadowMmu::link(std::uint32_t parent, unsigned index, std::uint32_t child) {
@@ -392,7 +451,7 @@ void ShadowMmu::link(std::uint32_t parent, unsigned index, std::uint32_t child) 
   m_pages[child].parents.push_back({parent, static_cast<std::uint16_t>(index)});
 }
 
-void ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::Rights access,
+bool ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::Rights access,
                          std::uint64_t gfn, Hpa page, bool host_writable, bool speculative) {
   const std::uint64_t old = read_spte(sp, index);
   const PageSize size = pte::leaf_page_size(level);
@@ -406,7 +465,12 @@ void ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::
   }
   // A leaf kept (the same frame and gfn) is in the rmap already; a new one goes in.
   const bool kept = (read_spte(sp, index) & pte::kPresent) != 0;
-  const bool writable = (access & pte::kAllowWrite) != 0 && host_writable;
+  bool writable = (access & pte::kAllowWrite) != 0 && host_writable;
+  bool tracked = false;
+  if (writable && level == pte::kPt && !try_to_unsync(gfn, speculative)) {
+    writable = false;  // the gfn stays write-protected
+    tracked = true;
+  }
   const std::uint64_t spte = make_leaf(page, level, access, writable, !speculative);
   write_spte(sp, index, spte);
   m_pages[sp].gfns[index] = gfn;
@@ -416,6 +480,7 @@ void ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::
   if (needs_flush(old, spte)) {
     flush_all();
   }
+  return !tracked;
 }
 
 bool ShadowMmu::prefetch_gpte(std::uint32_t sp, unsigned index, std::uint64_t gpte) {
@@ -424,8 +489,9 @@ bool ShadowMmu::prefetch_gpte(std::uint32_t sp, unsigned index, std::uint64_t gp
     return false;
   }
   const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
-  const auto backing = m_vmm.resident(Gpa(gfn << kGfnShift));  // atomic: never faults
-  if (!backing) {
+  // Atomic GUP with FOLL_WRITE: never faults, and finds no read-only page (the zero page).
+  const auto backing = m_vmm.resident(Gpa(gfn << kGfnShift));
+  if (!backing || !backing->host_writable) {
     return false;
   }
   const pte::Rights access =
@@ -477,7 +543,7 @@ void ShadowMmu::pte_prefetch(std::uint32_t sp, unsigned index) {
     for (unsigned j = run; j < i; ++j) {
       const std::uint64_t gfn = m_pages[sp].gfn + j;
       const auto b = m_vmm.resident(Gpa(gfn << kGfnShift));
-      if (!b) {
+      if (!b || !b->host_writable) {
         break;
       }
       set_spte(sp, j, pte::kPt, m_pages[sp].access, gfn, b->hpa.page_base(kGfnShift),
@@ -620,8 +686,11 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
     // The rights from the guest entry as it is now; the frame and A as they were.
     const pte::Rights access =
         protect_clean(static_cast<pte::Rights>(m_pages[sp].access & pte::rights_of(gpte)), gpte);
-    const host::Memslot* slot = m_vmm.memslots().find(Gpa(gfn << kGfnShift));
-    const bool writable = (access & pte::kAllowWrite) != 0 && slot != nullptr && !slot->readonly;
+    // make_spte with can_unsync = false: a gfn still shadowed in sync stays read-only, and
+    // a read-only VMM page (the zero page) too.
+    const auto host = m_vmm.resident(Gpa(gfn << kGfnShift));
+    const bool writable = (access & pte::kAllowWrite) != 0 && host && !host->slot->readonly &&
+                          host->host_writable && try_to_unsync(gfn, true);
     const std::uint64_t updated = make_leaf(Hpa(spte & pte::kAddressMask), pte::kPt, access,
                                             writable, (spte & pte::kAccessed) != 0);
     if (updated != spte) {

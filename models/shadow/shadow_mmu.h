@@ -154,6 +154,7 @@ class ShadowMmu final : public hostmm::MmuNotifier {
       kFixed,       // a shadow leaf now maps the GVA: walk again
       kGuestFault,  // the guest's table does not map it: the guest kernel must
       kMmio,        // the GPA is in no memslot (or a store to a read-only one): emulated
+      kEmulated,    // a store to a guest table page KVM write-tracks: emulated, not mapped
     };
     Outcome outcome = Outcome::kFixed;
     Cycles cycles;                  // the exit and its handling, host fault included
@@ -365,13 +366,18 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   void write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& host_fault);
 
   GuestWalk walk_guest(Gva gva, AccessKind kind, Cycles& cycles, bool& host_fault);
-  void fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f);
+  // Returns false when the leaf was left read-only for a store because KVM write-tracks the
+  // gfn (set_spte).
+  bool fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f);
   // kvm_mmu_get_page: the page of (gfn, role), reused or created. `created` is set.
   std::uint32_t get_page(std::uint64_t gfn, unsigned level, bool direct, walker::pte::Rights access,
                          bool& created);
   void link(std::uint32_t parent, unsigned index, std::uint32_t child);
-  // mmu_set_spte + make_spte: the leaf at `index` of `sp`.
-  void set_spte(std::uint32_t sp, unsigned index, unsigned level, walker::pte::Rights access,
+  // mmu_set_spte + make_spte: the leaf at `index` of `sp`. A writable leaf for a gfn that
+  // shadow pages shadow (a guest table page the guest maps as data) is allowed only if they
+  // can go unsync (mmu_try_to_unsync_pages): returns false when it was made read-only for
+  // that reason.
+  bool set_spte(std::uint32_t sp, unsigned index, unsigned level, walker::pte::Rights access,
                 std::uint64_t gfn, Hpa page, bool host_writable, bool speculative);
   // FNAME(prefetch_gpte): the leaf at `index` of indirect last-level page `sp` from the guest
   // entry `gpte`, if present, accessed and resident. Returns whether it installed one.
@@ -387,6 +393,13 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   void zap_unsync_children(std::uint32_t sp);
   void free_page(std::uint32_t sp);
   void make_unsync(std::uint32_t sp);
+  // mmu_try_to_unsync_pages: whether a writable leaf may map `gfn`; marks its last-level
+  // shadow pages unsync (never for a prefetch). False while an upper-level page shadows it,
+  // with wp_policy = emulate, or for a prefetch while any is in sync.
+  bool try_to_unsync(std::uint64_t gfn, bool speculative);
+  // rmap_write_protect: the leaves mapping `gfn` (4 KiB) made read-only, a flush of every
+  // TLB entry if one was writable (a new indirect shadow page write-protects its gfn).
+  void write_protect_gfn(std::uint64_t gfn);
   // kvm_sync_page; returns its cycles. The guest entries are read atomically (never
   // faulting): when the guest table page is not resident, the shadow page is zapped.
   Cycles sync_page(std::uint32_t sp);

@@ -82,6 +82,16 @@ struct ShadowStats : stats::Group {
   stats::Counter kernel_faults{*this, "kernel_faults",
                                "shadow page faults of the guest kernel's accesses to its "
                                "page-table pages that faulted the host page in"};
+  stats::Counter get_page{*this, "get_page",
+                          "shadow pages looked up for a link or a root (kvm_mmu_get_page: "
+                          "found or created)"};
+  stats::Counter fault_retries{*this, "fault_retries",
+                               "shadow page faults taken again because the host invalidated "
+                               "the page during the fault (mmu_invalidate_retry_gfn: the zero "
+                               "page copied on write)"};
+  stats::Counter write_protected{*this, "write_protected",
+                                 "shadow leaves made read-only because a new shadow page "
+                                 "shadows the guest table page they map (rmap_write_protect)"};
   stats::Counter pages_created{*this, "pages_created",
                                "shadow pages created (kvm_mmu_get_page, created=1), roots "
                                "included"};

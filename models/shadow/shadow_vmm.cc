@@ -32,6 +32,11 @@ std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, 
     return std::nullopt;
   }
   const Hva hva = slot->to_hva(gpa);
+  if (kind != AccessKind::kWrite && m_memory.map_zero_page(hva, cycles, host_fault)) {
+    m_saved.erase(hva.value() >> 12);  // reads as zeros now
+    return zero_page_backing(hva, slot);
+  }
+  const bool copy_on_write = kind == AccessKind::kWrite && m_memory.zero_mapped(hva);
   bool faulted = false;
   const hostmm::VmmMemory::Mapping page = m_memory.fault_in(hva, kind, cycles, faulted);
   if (faulted) {
@@ -45,7 +50,11 @@ std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, 
     }
   }
   // The memslot table is unchanged by a host fault: `slot` is still valid.
-  return Backing{page.pa_of(hva), page.size, slot};
+  return Backing{page.pa_of(hva), page.size, slot, true, copy_on_write};
+}
+
+ShadowVmm::Backing ShadowVmm::zero_page_backing(Hva hva, const host::Memslot* slot) const {
+  return Backing{m_memory.zero_page() + hva.page_offset(12), PageSize::k4K, slot, false, false};
 }
 
 std::optional<ShadowVmm::Backing> ShadowVmm::resident(Gpa gpa) const {
@@ -56,6 +65,9 @@ std::optional<ShadowVmm::Backing> ShadowVmm::resident(Gpa gpa) const {
   const Hva hva = slot->to_hva(gpa);
   const auto page = m_memory.lookup(hva);
   if (!page) {
+    if (m_memory.zero_mapped(hva)) {
+      return zero_page_backing(hva, slot);
+    }
     return std::nullopt;
   }
   return Backing{page->pa_of(hva), page->size, slot};
@@ -69,6 +81,9 @@ std::optional<std::uint64_t> ShadowVmm::peek_u64(Gpa gpa) const {
   const Hva hva = slot->to_hva(gpa);
   if (const auto page = m_memory.lookup(hva)) {
     return m_phys.read_u64(page->pa_of(hva));
+  }
+  if (m_memory.zero_mapped(hva)) {
+    return 0;
   }
   if (const auto it = m_saved.find(hva.value() >> 12); it != m_saved.end()) {
     return it->second[(hva.value() & 0xfff) >> 3];

@@ -57,6 +57,12 @@ class ShadowVmm {
     Hpa hpa;                              // the HPA of the GPA asked for
     PageSize host_size = PageSize::k4K;   // the VMM page that maps it
     const host::Memslot* slot = nullptr;  // valid until the next memslot change
+    // The VMM page may be written through: false for the shared zero page (host.zero_page),
+    // which KVM maps read-only and never prefetches (its atomic GUP asks for FOLL_WRITE).
+    bool host_writable = true;
+    // This fault_in copied the zero page on write (wp_page_copy): its mmu_notifier
+    // invalidation raced KVM's fault, which KVM retries (mmu_invalidate_retry_gfn).
+    bool replaced_zero_page = false;
   };
 
   // `mm`, `memory` and `frames` are the host's and must outlive this. The VMM's page table
@@ -74,7 +80,10 @@ class ShadowVmm {
   // `host_fault` set). nullopt when no memslot holds the GPA (MMIO). The HPA is valid until
   // the next call that may allocate host memory (another fault_in): use it at once.
   std::optional<Backing> fault_in(Gpa gpa, AccessKind kind, Cycles& cycles, bool& host_fault);
-  // The backing of `gpa` if its VMM page is resident, never faulting; nullopt otherwise.
+  // With host.zero_page, a read (kind R or X) of a VMM page never written maps the shared
+  // zero page (VmmMemory::map_zero_page): host_writable false; a store to it copies it.
+  // The backing of `gpa` if its VMM page is resident (or maps the zero page), never
+  // faulting; nullopt otherwise.
   std::optional<Backing> resident(Gpa gpa) const;
   // The guest's 8-byte word at `gpa` (8-byte aligned) with no side effects (see the file
   // comment); nullopt when no memslot holds the GPA.
@@ -123,6 +132,8 @@ class ShadowVmm {
   std::uint64_t memslot_pages() const;
 
  private:
+  Backing zero_page_backing(Hva hva, const host::Memslot* slot) const;
+
   host::MemslotTable m_slots;
   mem::PhysicalMemory& m_phys;
   hostmm::VmmMemory m_memory;
