@@ -42,16 +42,13 @@
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
 #include "sim/core_module.h"
+#include "sim/machine_params.h"
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
 #include "sim/time.h"
 
 namespace pagesim {
-
-// The nested and shadow machines' parameters, gathered from the configuration's keys.
-host::NestedMachineParams nested_machine_params(const SimParams& params);
-shadow::ShadowMachineParams shadow_machine_params(const SimParams& params);
 
 class Top final : public sc_core::sc_module {
  public:

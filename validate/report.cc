@@ -31,8 +31,10 @@ bool ScenarioReport::pass() const {
   return std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass; });
 }
 
+const char* to_string(Predictor p) { return p == Predictor::kSimulator ? "sim" : "rules"; }
+
 ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measured,
-                       const std::vector<Counters>& predicted) {
+                       const std::vector<Counters>& simulated, const std::vector<Counters>& rules) {
   ScenarioReport r{.name = s.name, .options = describe_options(s), .description = s.description};
   for (std::size_t i = 0; i < measured.size(); ++i) {
     const PhaseCounts& m = measured[i];
@@ -52,7 +54,12 @@ ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measur
       };
       row.baseline = get(m.baseline);
       row.measured = get(m.measured) - row.baseline;
-      row.predicted = get(predicted[i]);
+      row.rules_predicted = get(rules[i]);
+      row.predicted = row.rules_predicted;
+      if (i < simulated.size() && simulated[i].count(c) != 0) {
+        row.predicted = get(simulated[i]);
+        row.source = Predictor::kSimulator;
+      }
       row.tolerance = tolerance_for(c, row.predicted);
       const std::int64_t d = row.measured - row.predicted;
       row.pass = d >= -row.tolerance.below && d <= row.tolerance.above;
@@ -66,8 +73,8 @@ void print_table(std::ostream& out, const ScenarioReport& r, bool all) {
   out << "scenario " << r.name << ": " << r.description << "\n  " << r.options << "\n";
   for (const std::string& n : r.notes) out << "  note: " << n << "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "  %-12s %-34s %10s %10s  %-10s %s\n", "phase", "counter",
-                "measured", "predicted", "tolerance", "verdict");
+  std::snprintf(line, sizeof line, "  %-12s %-34s %10s %10s %-5s %10s  %-10s %s\n", "phase",
+                "counter", "measured", "predicted", "by", "rules", "tolerance", "verdict");
   out << line;
   for (const Row& row : r.rows) {
     if (!all && row.measured == 0 && row.predicted == 0 && row.pass) continue;
@@ -75,9 +82,11 @@ void print_table(std::ostream& out, const ScenarioReport& r, bool all) {
                           ? "exact"
                           : "-" + std::to_string(row.tolerance.below) + "/+" +
                                 std::to_string(row.tolerance.above);
-    std::snprintf(line, sizeof line, "  %-12s %-34s %10lld %10lld  %-10s %s\n", row.phase.c_str(),
-                  row.counter.c_str(), static_cast<long long>(row.measured),
-                  static_cast<long long>(row.predicted), tol.c_str(), row.pass ? "ok" : "FAIL");
+    std::snprintf(line, sizeof line, "  %-12s %-34s %10lld %10lld %-5s %10lld  %-10s %s\n",
+                  row.phase.c_str(), row.counter.c_str(), static_cast<long long>(row.measured),
+                  static_cast<long long>(row.predicted), to_string(row.source),
+                  static_cast<long long>(row.rules_predicted), tol.c_str(),
+                  row.pass ? "ok" : "FAIL");
     out << line;
   }
   out << "  => " << (r.pass() ? "pass" : "FAIL") << "\n\n";
@@ -117,7 +126,8 @@ void write_json(std::ostream& out, const std::string& host,
       out << (k ? ",\n" : "\n") << "      {\"phase\": \"" << json_escape(row.phase)
           << "\", \"counter\": \"" << json_escape(row.counter)
           << "\", \"measured\": " << row.measured << ", \"baseline\": " << row.baseline
-          << ", \"predicted\": " << row.predicted
+          << ", \"predicted\": " << row.predicted << ", \"predicted_by\": \""
+          << to_string(row.source) << "\", \"rules_predicted\": " << row.rules_predicted
           << ", \"tolerance\": {\"below\": " << row.tolerance.below
           << ", \"above\": " << row.tolerance.above << ", \"reason\": \""
           << json_escape(row.tolerance.reason) << "\"}, \"pass\": " << (row.pass ? "true" : "false")

@@ -23,12 +23,18 @@ struct Tolerance {
 // the guest does not cause).
 Tolerance tolerance_for(const std::string& counter, std::int64_t predicted);
 
+// Who made a row's prediction.
+enum class Predictor { kSimulator, kRules };
+const char* to_string(Predictor p);
+
 struct Row {
   std::string phase;
   std::string counter;
   std::int64_t measured = 0;
   std::int64_t baseline = 0;
-  std::int64_t predicted = 0;
+  std::int64_t predicted = 0;  // the simulator's where it predicts the counter, else the rules'
+  Predictor source = Predictor::kRules;
+  std::int64_t rules_predicted = 0;  // the kernel-rules model's, for every row
   Tolerance tolerance;
   bool pass = false;
 };
@@ -42,8 +48,11 @@ struct ScenarioReport {
   bool pass() const;
 };
 
+// `simulated`: the simulator's predictions per phase (empty when it cannot run the
+// scenario), which hold the counters it predicts; `rules`: the kernel-rules model's, which
+// hold every counter.
 ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measured,
-                       const std::vector<Counters>& predicted);
+                       const std::vector<Counters>& simulated, const std::vector<Counters>& rules);
 
 // Rows whose measured and predicted values are both 0 are left out unless `all`.
 void print_table(std::ostream& out, const ScenarioReport& r, bool all);

@@ -1,5 +1,7 @@
 #include "models/shadow/shadow_machine.h"
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -62,6 +64,57 @@ Gpa ShadowMachine::guest_root(std::uint16_t pcid) {
     m_guest_roots[pcid] = m_guest_os.address_space_root(pcid).value();
   }
   return Gpa(m_guest_roots[pcid]);
+}
+
+void ShadowMachine::load_guest_memory(Gpa gpa, std::span<const std::uint8_t> bytes) {
+  if (gpa.value() % 8 != 0 || bytes.size() % 8 != 0) {
+    throw std::invalid_argument("guest image: GPA " + hex(gpa.value()) + " and size " +
+                                std::to_string(bytes.size()) + " must be multiples of 8 bytes");
+  }
+  std::uint64_t done = 0;
+  while (done < bytes.size()) {
+    const Gpa at = gpa + done;
+    Cycles cycles;
+    bool host_fault = false;
+    const auto b = m_vmm.fault_in(at, AccessKind::kWrite, cycles, host_fault);
+    if (!b) {
+      throw std::invalid_argument("guest image: GPA " + hex(at.value()) + " is in no memslot");
+    }
+    const std::uint64_t in_page = std::min<std::uint64_t>(
+        bytes.size() - done, page_bytes(PageSize::k4K) - at.page_offset(12));
+    for (std::uint64_t i = 0; i < in_page; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, bytes.data() + done + i, 8);
+      m_memory.write_u64(b->hpa + i, word);
+    }
+    done += in_page;
+  }
+  take_host_flush();  // nothing is mapped yet: no shadow leaf to flush
+}
+
+void ShadowMachine::adopt_address_space(std::uint16_t pcid, Gpa root) {
+  if (pcid >= m_guest_roots.size()) {
+    m_guest_roots.resize(std::size_t{pcid} + 1, kNoRoot);
+    m_adopted.resize(std::size_t{pcid} + 1, false);
+  }
+  if (m_guest_roots[pcid] != kNoRoot) {
+    throw std::logic_error("adopt_address_space: address space " + std::to_string(pcid) +
+                           " is in use already");
+  }
+  m_guest_roots[pcid] = root.value();
+  m_adopted[pcid] = true;
+}
+
+TouchResult ShadowMachine::guest_store_u64(Gva gva, std::uint64_t value, std::uint16_t pcid) {
+  TouchResult t = touch(gva, AccessKind::kWrite, pcid);
+  if (t.outcome != TouchResult::Outcome::kOk) {
+    throw std::runtime_error("guest store to " + hex(gva.value()) +
+                             ": emulated by KVM (MMIO or a write-tracked guest table), which "
+                             "a guest image's store does not model");
+  }
+  m_memory.write_u64(t.translation.page_base + gva.page_offset(page_shift(t.translation.size)),
+                     value);
+  return t;
 }
 
 std::optional<Gpa> ShadowMachine::known_guest_root(std::uint16_t pcid) const {
@@ -195,6 +248,11 @@ TouchResult ShadowMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
         drain_flush(t.flush);
         return t;
       case ShadowMmu::Fault::Outcome::kGuestFault: {
+        if (pcid < m_adopted.size() && m_adopted[pcid]) {
+          throw std::runtime_error("guest image: address space " + std::to_string(pcid) +
+                                   " does not map " + hex(gva.value()) + " (level " +
+                                   std::to_string(f.guest_level) + " entry not present)");
+        }
         const std::uint64_t exits_before = m_guest_memory.exits();
         Cycles c = m_guest_os.handle_page_fault(pcid, gva, kind);
         c += m_guest_memory.take_cycles();

@@ -63,6 +63,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -220,6 +221,25 @@ class ShadowMachine : private hostmm::MachineGround {
   // touches when shadow.aging is on.
   EventResult age();
 
+  // ---- A guest image: page tables someone else built (a snapshot, pagesim-validate's
+  // VMM), instead of the guest kernel model's demand paging.
+
+  // The VMM writes `bytes` into guest memory at `gpa` before the guest runs (QEMU loading
+  // an image): the VMM pages are faulted in by the host (host faults, no VM exit), no
+  // write protection applies. `gpa` and the size are multiples of 8. Throws
+  // std::invalid_argument when they are not or a page is in no memslot.
+  void load_guest_memory(Gpa gpa, std::span<const std::uint8_t> bytes);
+  // Address space `pcid` runs on the guest table at `root`, in guest memory already: the
+  // guest kernel model neither builds nor changes it. A guest page fault in it (the image
+  // does not map the GVA) throws std::runtime_error. Call it before `pcid` is first used.
+  void adopt_address_space(std::uint16_t pcid, Gpa root);
+  // The guest's own 8-byte store of `value` at `gva` in address space `pcid` (a user-mode
+  // store to one of its page-table entries, say): touch() for the store, then the value
+  // lands in guest memory through the translation, as the hardware would write it. The
+  // touch's result is returned; an emulated store (write-tracked guest table) throws
+  // std::runtime_error, which a guest image never needs.
+  TouchResult guest_store_u64(Gva gva, std::uint64_t value, std::uint16_t pcid);
+
   // `!memslot add|del|move`: as NestedMachine's. Deleting or moving zaps the shadow
   // entries of the slot's old GPA range (ShadowMmu::zap_gpa_range).
   const host::Memslot& add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
@@ -296,6 +316,7 @@ class ShadowMachine : private hostmm::MachineGround {
   ShadowMmu m_mmu;
   walker::Walker m_walker;
   std::vector<std::uint64_t> m_guest_roots;  // by pcid: the guest root's GPA, or kNoRoot
+  std::vector<bool> m_adopted;               // by pcid: a guest image's address space
   std::optional<std::uint16_t> m_current;    // the current address space
   bool m_started = false;                    // a root was ever loaded
   std::uint64_t m_touches = 0;

@@ -299,6 +299,8 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // The shadow root table of `guest_root` if the hash has one (no side effects).
   std::optional<Hpa> find_root(Gpa guest_root) const;
   std::uint64_t live_pages() const { return m_live; }
+  // Shadow pages unsync now (KVM's mmu_unsync stat).
+  std::uint64_t unsync_pages() const { return m_unsync.size(); }
   std::uint64_t max_pages() const { return m_max_pages; }
   unsigned levels() const { return m_levels; }
   const ShadowStats& stats() const { return m_stats; }

@@ -1,0 +1,37 @@
+#include "sim/machine_params.h"
+
+namespace pagesim {
+
+namespace {
+
+// The keys both virtualized machines read: the VM, its exits, the host and guest kernels,
+// the (guest or shadow) paging-structure caches.
+template <class MachineParams>
+MachineParams vm_machine_params(const SimParams& p) {
+  MachineParams m;
+  m.vm = p.vm;
+  m.vmexit = p.vmexit;
+  m.host = p.host;
+  m.guest = p.guest.os(p.vm);
+  m.guest_levels = p.guest.levels;
+  m.walker = p.walker;
+  m.reclaim = p.reclaim;
+  return m;
+}
+
+}  // namespace
+
+host::NestedMachineParams nested_machine_params(const SimParams& p) {
+  auto m = vm_machine_params<host::NestedMachineParams>(p);
+  m.ept = p.ept;
+  m.nested = p.nested_walker;
+  return m;
+}
+
+shadow::ShadowMachineParams shadow_machine_params(const SimParams& p) {
+  auto m = vm_machine_params<shadow::ShadowMachineParams>(p);
+  m.shadow = p.shadow;
+  return m;
+}
+
+}  // namespace pagesim

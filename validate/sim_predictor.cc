@@ -1,0 +1,269 @@
+#include "validate/sim_predictor.h"
+
+#include <cstring>
+#include <span>
+#include <stdexcept>
+
+#include "models/shadow/shadow_machine.h"
+#include "sim/machine_params.h"
+#include "sim/sim_params.h"
+#include "sim/stats/stats.h"
+
+namespace pagesim::validate {
+
+namespace {
+
+constexpr std::uint64_t k4K = 4096;
+
+// Memslot ids of the simulated VM: the data slot first, so that its HVA (the VMM's RAM
+// base, 1 GiB aligned) is as aligned as the real VMM's own mapping of it (vm.layout puts
+// slot i after the slots before it).
+constexpr std::uint32_t kSimDataSlot = 0;
+
+std::string kib(std::uint64_t bytes) { return std::to_string(bytes / 1024) + "k"; }
+
+std::string hex_text(std::uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+}  // namespace
+
+// Each counter, and the simulator statistics that make it (see simulated_value):
+//   vcpu.pf_taken                  shadow.page_faults (the trace's shadow page faults,
+//                                  retries included)
+//   vcpu.pf_fixed                  shadow.pf_fixed
+//   vcpu.pf_emulate                vmexits.mmio + shadow.wp_writes (emulated accesses)
+//   vcpu.mmio_exits                vmexits.mmio
+//   kvmmmu.kvm_mmu_pagetable_walk  shadow.sw_walks + vmexits.mmio (the emulator's walk)
+//   kvmmmu.kvm_mmu_get_page        shadow.get_page
+//   kvmmmu.kvm_mmu_get_page.created, vm.mmu_cache_miss
+//                                  shadow.pages_created
+//   kvmmmu.kvm_mmu_unsync_page     shadow.unsync
+//   kvmmmu.kvm_mmu_sync_page       shadow.sync
+//   vm.mmu_recycled                shadow.recycled
+//   vm.pages_4k, vm.pages_2m       the change in present shadow leaves of each size
+//   vm.mmu_unsync                  the change in unsync shadow pages
+//   rusage.minflt                  host.page_faults + vm0.zero_page_faults
+//   kvm.kvm_mmio                   2 per vmexits.mmio (the request and its completion)
+const std::vector<std::string>& simulated_counters() {
+  static const std::vector<std::string> names = {
+      "vcpu.pf_taken",
+      "vcpu.pf_fixed",
+      "vcpu.pf_emulate",
+      "vcpu.mmio_exits",
+      "kvmmmu.kvm_mmu_pagetable_walk",
+      "kvmmmu.kvm_mmu_get_page",
+      "kvmmmu.kvm_mmu_get_page.created",
+      "vm.mmu_cache_miss",
+      "vm.pages_4k",
+      "vm.pages_2m",
+      "vm.mmu_recycled",
+      "kvmmmu.kvm_mmu_unsync_page",
+      "vm.mmu_unsync",
+      "kvmmmu.kvm_mmu_sync_page",
+      "kvm.kvm_mmio",
+      "rusage.minflt",
+  };
+  return names;
+}
+
+std::optional<std::string> SimulatorPredictor::unsupported(const Scenario& s) {
+  if (s.backing == HostMemory::Kind::kMemfd) {
+    return "memfd backing (shmem and its page cache) is not modelled by pagesim's host";
+  }
+  for (const ReclaimAction& r : s.reclaim) {
+    if (r.action == Madvise::kFree) return "MADV_FREE is not modelled by pagesim's host";
+    if (r.action == Madvise::kRemove) return "MADV_REMOVE is not modelled by pagesim's host";
+    if (r.action == Madvise::kPageout) {
+      return "MADV_PAGEOUT without swap (pages kept mapped) is not modelled by pagesim's host";
+    }
+  }
+  if (s.memslot_readd) {
+    return "KVM's zap of every shadow page on a memslot delete (kvm_mmu_zap_all_fast) is not "
+           "modelled: pagesim zaps the slot's range";
+  }
+  return std::nullopt;
+}
+
+SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& layout)
+    : m_s(s), m_layout(layout) {
+  const std::uint64_t data = layout.data().size();
+  const std::uint64_t ram = data + kLowSlotSize + layout.sys_bytes();
+  m_settings = {
+      "mode=shadow",
+      "vm.memory=" + kib(ram),
+      "vm.layout=" + hex_text(kDataGpa) + ":" + kib(data) + ",0x0:" + kib(kLowSlotSize) + "," +
+          hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()),
+      std::string("host.thp=") + (s.host_thp ? "2m" : "never"),
+      std::string("host.zero_page=") + (s.backing == HostMemory::Kind::kAnon ? "true" : "false"),
+      "host.memory=8GiB",
+      "host.swap=0",
+      "shadow.wp_policy=unsync",
+      "shadow.cache_roots=true",
+      "shadow.prefetch=true",
+      "shadow.max_pages=0",
+      "guest.levels=4",
+  };
+  Configuration config;
+  for (const std::string& a : m_settings) config.set(a);
+  config.validate();
+  m_machine = std::make_unique<shadow::ShadowMachine>(shadow_machine_params(config.params()));
+
+  // What the VMM wrote before the guest ran: GDT, IDT, TSS and code in slot 0, the command
+  // list and every table page in slot 1 (the kernel-rules model's resident pages).
+  for (std::uint64_t g : {kGdtGpa, kIdtGpa, kTssGpa, kCodeGpa}) {
+    m_machine->load_guest_memory(Gpa(g),
+                                 std::span<const std::uint8_t>(layout.gpa_ptr(Gpa(g)), k4K));
+  }
+  const std::uint64_t sys_written = layout.pool_next().value() - kSysSlotGpa;
+  m_machine->load_guest_memory(
+      Gpa(kSysSlotGpa),
+      std::span<const std::uint8_t>(layout.gpa_ptr(Gpa(kSysSlotGpa)), sys_written));
+  for (std::size_t i = 0; i < layout.trees(); ++i) {
+    m_machine->adopt_address_space(static_cast<std::uint16_t>(i), layout.tree(i).root());
+  }
+}
+
+SimulatorPredictor::~SimulatorPredictor() = default;
+
+SimulatorPredictor::Snapshot SimulatorPredictor::snapshot() const {
+  Snapshot out;
+  for (const stats::Row& r : stats::collect(m_machine->stats_root())) {
+    if (const auto* v = std::get_if<std::uint64_t>(&r.value)) out[r.path] = *v;
+  }
+  std::uint64_t leaves_4k = 0, leaves_2m = 0;
+  m_machine->mmu().for_each_leaf([&](const shadow::ShadowMmu::Leaf& l) {
+    (l.size == PageSize::k4K ? leaves_4k : leaves_2m) += 1;
+  });
+  out["#leaves_4k"] = leaves_4k;
+  out["#leaves_2m"] = leaves_2m;
+  out["#unsync"] = m_machine->mmu().unsync_pages();
+  return out;
+}
+
+void SimulatorPredictor::touch(Gva gva, bool write) {
+  m_machine->touch(gva, write ? AccessKind::kWrite : AccessKind::kRead, m_pcid);
+}
+
+void SimulatorPredictor::run_commands(const CommandList& l) {
+  const Gva code(kCodeGpa);
+  auto list_touch = [&](std::size_t w) { touch(Gva(kSysSlotGpa + 8 * w), false); };
+  touch(code, false);
+  const auto& w = l.words();
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    list_touch(i);
+    const Op op = CommandList::op_of(w[i]);
+    const Gva a(CommandList::address_of(w[i]));
+    switch (op) {
+      case Op::kRead:
+        touch(a, false);
+        break;
+      case Op::kWrite:
+        touch(a, true);
+        break;
+      case Op::kReadWrite:
+        touch(a, false);
+        touch(a, true);
+        break;
+      case Op::kStore:
+        list_touch(i + 1);
+        list_touch(i + 2);
+        m_machine->guest_store_u64(Gva(w[i + 1]), w[i + 2], m_pcid);
+        i += 2;
+        break;
+      case Op::kInvlpg:
+        m_machine->invlpg(a, m_pcid);
+        touch(code, false);
+        break;
+      case Op::kCr3: {
+        std::optional<std::uint16_t> pcid;
+        for (std::size_t t = 0; t < m_layout.trees(); ++t) {
+          if (m_layout.tree(t).root().value() == a.value()) pcid = static_cast<std::uint16_t>(t);
+        }
+        if (!pcid) throw std::logic_error("simulator predictor: CR3 of no known tree");
+        m_pcid = *pcid;
+        m_machine->cr3_write(m_pcid);
+        touch(code, false);
+        break;
+      }
+      case Op::kSysNop:
+        touch(code, false);
+        break;
+      case Op::kSkip:
+        break;
+      case Op::kEnd:
+        return;
+    }
+  }
+}
+
+void SimulatorPredictor::madvise(const ReclaimAction& r) {
+  if (r.action != Madvise::kDontneed) {
+    throw std::logic_error("simulator predictor: " + std::string(to_string(r.action)));
+  }
+  // One call per contiguous run of data pages, as the VMM does.
+  const auto pages = data_pages(m_s);
+  const host::Memslot* slot = m_machine->vmm().memslots().find_id(kSimDataSlot);
+  std::uint64_t i = 0;
+  while (i < r.pages) {
+    std::uint64_t j = i + 1;
+    while (j < r.pages && pages[j].gpa.value() == pages[j - 1].gpa.value() + k4K) ++j;
+    const Hva begin = slot->to_hva(pages[i].gpa);
+    m_machine->vmm().memory().madvise(hostmm::VmmMemory::Advice::kDontneed, begin,
+                                      begin + (j - i) * k4K);
+    m_machine->take_host_flush();
+    i = j;
+  }
+}
+
+std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& phases) {
+  run_commands(m_layout.warm_up_commands());
+  CommandList again;
+  again.end();
+  run_commands(again);
+
+  std::vector<Counters> out;
+  for (const PhaseInfo& p : phases) {
+    const Snapshot before = snapshot();
+    switch (p.kind) {
+      case PhaseInfo::Kind::kMadvise:
+        madvise(p.madvise);
+        break;
+      case PhaseInfo::Kind::kMemslotReadd:
+        throw std::logic_error("simulator predictor: memslot re-add");
+      default:
+        run_commands(m_layout.commands(p));
+    }
+    const Snapshot after = snapshot();
+    auto d = [&](const std::string& k) {
+      const auto a = after.find(k), b = before.find(k);
+      const std::int64_t va = a == after.end() ? 0 : static_cast<std::int64_t>(a->second);
+      const std::int64_t vb = b == before.end() ? 0 : static_cast<std::int64_t>(b->second);
+      return va - vb;
+    };
+    Counters c;
+    const std::int64_t mmio = d("vmexits.mmio");
+    c["vcpu.pf_taken"] = d("shadow.page_faults");
+    c["vcpu.pf_fixed"] = d("shadow.pf_fixed");
+    c["vcpu.pf_emulate"] = mmio + d("shadow.wp_writes");
+    c["vcpu.mmio_exits"] = mmio;
+    c["kvmmmu.kvm_mmu_pagetable_walk"] = d("shadow.sw_walks") + mmio;
+    c["kvmmmu.kvm_mmu_get_page"] = d("shadow.get_page");
+    c["kvmmmu.kvm_mmu_get_page.created"] = d("shadow.pages_created");
+    c["vm.mmu_cache_miss"] = d("shadow.pages_created");
+    c["vm.pages_4k"] = d("#leaves_4k");
+    c["vm.pages_2m"] = d("#leaves_2m");
+    c["vm.mmu_recycled"] = d("shadow.recycled");
+    c["kvmmmu.kvm_mmu_unsync_page"] = d("shadow.unsync");
+    c["vm.mmu_unsync"] = d("#unsync");
+    c["kvmmmu.kvm_mmu_sync_page"] = d("shadow.sync");
+    c["kvm.kvm_mmio"] = 2 * mmio;
+    c["rusage.minflt"] = d("host.page_faults") + d("vm0.zero_page_faults");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace pagesim::validate

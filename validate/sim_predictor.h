@@ -1,0 +1,75 @@
+// The simulator as predictor: pagesim's shadow-paged machine (models/shadow, the model
+// `pagesim replay --set mode=shadow` runs) replays a scenario on the guest pagesim-validate
+// builds, and its statistics, read before and after each phase, become the KVM counters
+// they model (kSimulatedCounters, docs/validation.md "The simulator's prediction").
+//
+// The machine is configured as this host runs the guest: the VMM's three memslots
+// (vm.layout), host.thp for the data slot's MADV_HUGEPAGE, the shared zero page
+// (host.zero_page), no swap, KVM's shadow MMU with unsync pages, cached roots and
+// prefetch, and KVM's default shadow-page limit for these memslots (shadow.max_pages = 0).
+// The guest's page tables are the VMM's own (ShadowMachine::load_guest_memory and
+// adopt_address_space: a guest image), so the simulator walks the very tables KVM walks.
+// The replay of a command list follows the guest code: the code page is fetched, each
+// command word is read from the list, then the command runs (a load, a store, a load and
+// a store, a PTE store through the identity map, INVLPG or a CR3 write in the CPL 0
+// handler, which is fetched again).
+//
+// What the simulator does not model is left to the kernel-rules model (kvm_model.h): the
+// counters not in kSimulatedCounters, and the phases of scenarios it cannot run (host
+// events it has no model of: MADV_FREE, MADV_REMOVE, memfd's page cache, MADV_PAGEOUT
+// without swap). `unsupported()` says why for such a scenario.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "validate/kvm_stats.h"
+#include "validate/machine.h"
+#include "validate/scenario.h"
+
+namespace pagesim::shadow {
+class ShadowMachine;
+}
+
+namespace pagesim::validate {
+
+// The KVM counters the simulator predicts, each from the statistics named in
+// sim_predictor.cc (simulated_value).
+const std::vector<std::string>& simulated_counters();
+
+class SimulatorPredictor {
+ public:
+  SimulatorPredictor(const Scenario& s, const GuestLayout& layout);
+  ~SimulatorPredictor();
+
+  // Why the simulator cannot run this scenario (a host event it does not model), or
+  // nullopt when it can.
+  static std::optional<std::string> unsupported(const Scenario& s);
+
+  // Replays the warm-up (not reported), then each phase; returns each phase's predicted
+  // counters (simulated_counters() only). Requires !unsupported(s).
+  std::vector<Counters> predict(const std::vector<PhaseInfo>& phases);
+
+  // The pagesim configuration used, as `--set` assignments (for the report).
+  const std::vector<std::string>& settings() const { return m_settings; }
+
+ private:
+  using Snapshot = std::map<std::string, std::uint64_t>;
+  Snapshot snapshot() const;
+  void run_commands(const CommandList& l);
+  void touch(Gva gva, bool write);
+  void madvise(const ReclaimAction& r);
+  void memslot_readd();
+
+  const Scenario& m_s;
+  const GuestLayout& m_layout;
+  std::vector<std::string> m_settings;
+  std::unique_ptr<shadow::ShadowMachine> m_machine;
+  std::uint16_t m_pcid = 0;
+};
+
+}  // namespace pagesim::validate
