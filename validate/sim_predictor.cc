@@ -34,6 +34,7 @@ std::string hex_text(std::uint64_t v) {
 //   vcpu.pf_taken                  shadow.page_faults (the trace's shadow page faults,
 //                                  retries included)
 //   vcpu.pf_fixed                  shadow.pf_fixed
+//   vcpu.pf_spurious               shadow.pf_spurious
 //   vcpu.pf_emulate                vmexits.mmio + shadow.wp_writes (emulated accesses)
 //   vcpu.mmio_exits                vmexits.mmio
 //   kvmmmu.kvm_mmu_pagetable_walk  shadow.sw_walks + vmexits.mmio (the emulator's walk)
@@ -51,6 +52,7 @@ const std::vector<std::string>& simulated_counters() {
   static const std::vector<std::string> names = {
       "vcpu.pf_taken",
       "vcpu.pf_fixed",
+      "vcpu.pf_spurious",
       "vcpu.pf_emulate",
       "vcpu.mmio_exits",
       "kvmmmu.kvm_mmu_pagetable_walk",
@@ -247,6 +249,7 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
     const std::int64_t mmio = d("vmexits.mmio");
     c["vcpu.pf_taken"] = d("shadow.page_faults");
     c["vcpu.pf_fixed"] = d("shadow.pf_fixed");
+    c["vcpu.pf_spurious"] = d("shadow.pf_spurious");
     c["vcpu.pf_emulate"] = mmio + d("shadow.wp_writes");
     c["vcpu.mmio_exits"] = mmio;
     c["kvmmmu.kvm_mmu_pagetable_walk"] = d("shadow.sw_walks") + mmio;

@@ -134,6 +134,36 @@ bool ShadowMmu::load_root(Gpa guest_root) {
   return created;
 }
 
+void ShadowMmu::switch_root(Gpa guest_root) {
+  const bool had_root = root_loaded();
+  const Gpa old = m_guest_root;
+  const auto cached = std::find(m_prev_roots.begin(), m_prev_roots.end(), guest_root.value());
+  if (cached != m_prev_roots.end()) {
+    const auto it =
+        m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
+    if (it != m_hash.end() && m_pages[it->second].live) {
+      // fast_pgd_switch: a cached root comes back with no lookup; the current one takes its
+      // place among the previous roots.
+      m_root = it->second;
+      m_guest_root = guest_root;
+      if (had_root) {
+        *cached = old.value();
+      } else {
+        m_prev_roots.erase(cached);
+      }
+      return;
+    }
+    m_prev_roots.erase(cached);  // freed since: looked up again
+  }
+  if (had_root) {
+    m_prev_roots.insert(m_prev_roots.begin(), old.value());
+    if (m_prev_roots.size() > kPrevRoots) {
+      m_prev_roots.pop_back();
+    }
+  }
+  load_root(guest_root);
+}
+
 std::optional<Hpa> ShadowMmu::find_root(Gpa guest_root) const {
   const auto it =
       m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
@@ -235,6 +265,7 @@ ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
   make_pages_available();
   const bool mapped_writable = fetch(gw, gva, *backing, f);
   cycles += take_pending_cycles();
+  const bool spurious = m_last_spte_spurious;
   if (kind == AccessKind::kWrite && !mapped_writable) {
     // A store to a guest table page KVM write-tracks (an upper-level table, or emulate
     // policy): the leaf stays read-only and the store is emulated (RET_PF_EMULATE;
@@ -246,7 +277,11 @@ ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
     count_exit(m_exits.wp_write, cycles);
     return f;
   }
-  ++m_stats.pf_fixed;
+  if (spurious) {
+    ++m_stats.pf_spurious;  // the leaf was there: the fault came through a missing link
+  } else {
+    ++m_stats.pf_fixed;
+  }
   f.outcome = Fault::Outcome::kFixed;
   f.cycles = cycles;
   count_exit(m_exits.page_fault, cycles);
@@ -472,6 +507,7 @@ bool ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::
     tracked = true;
   }
   const std::uint64_t spte = make_leaf(page, level, access, writable, !speculative);
+  m_last_spte_spurious = old == spte;  // mmu_set_spte: RET_PF_SPURIOUS
   write_spte(sp, index, spte);
   m_pages[sp].gfns[index] = gfn;
   if (!kept) {
@@ -828,7 +864,9 @@ Cycles ShadowMmu::cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush) {
   if (!m_params.cache_roots) {
     zap_all();
   }
-  load_root(guest_root);
+  if (!root_loaded() || guest_root != m_guest_root) {
+    switch_root(guest_root);
+  }  // else the same CR3: kvm_set_cr3 only requests the sync and the flush
   cost += take_pending_cycles();
   if (!noflush) {
     // kvm_mmu_sync_roots: every unsync page below the new root.

@@ -101,16 +101,34 @@
 // invalidation (mmu_invalidate_retry_gfn: one more exit when the fault's own faultin
 // reclaimed).
 //
+// Roots. A CR3 write to the current root only syncs; to one of the three previous roots
+// (KVM's prev_roots, KVM_MMU_NUM_PREV_ROOTS) it switches with no lookup (fast_pgd_switch);
+// to any other it looks the root up (kvm_mmu_get_page: shadow.get_page). The hash keeps
+// every root alive, so a switch costs shadow.cr3_write_latency either way.
+//
+// Guest tables mapped as data (a guest image whose tables the guest can store to, as
+// pagesim-validate's guest does; the guest kernel model never maps a table frame as data).
+// A new indirect shadow page write-protects the leaves mapping its gfn (rmap_write_protect,
+// shadow.write_protected, a flush). A leaf made for such a gfn is writable only if every
+// shadow page of the gfn is last-level and may go unsync (mmu_try_to_unsync_pages; never
+// for a prefetch, nor at a sync); else it stays read-only and a store through it is
+// emulated (RET_PF_EMULATE: Fault::Outcome::kEmulated, vmexits.wp_write, shadow.wp_writes).
+//
+// The host's zero page (host.zero_page). A read of a VMM page never written maps the
+// shared zero page: the leaf is read-only, and prefetch skips such pages (its atomic GUP
+// asks for a writable page). A store then copies the page on write: the host's
+// invalidation zaps the read-only leaf during KVM's fault, which KVM retries
+// (mmu_invalidate_retry_gfn): one more exit and software walk (shadow.fault_retries).
+// A fault that finds its leaf in place (through a missing link above it) is spurious
+// (shadow.pf_spurious), not fixed.
+//
 // Not modelled: guest protection faults (the guest kernel maps every page R/W, user,
 // executable: the software walk never finds a permission fault), the guest kernel's own
 // mappings (its direct map) except as ShadowGuestMemory's exits, 32-bit and PAE guests
-// (role.quadrant), MMIO sptes (each MMIO access takes the full fault path), the
-// prev_roots cache of three roots per vCPU (the hash keeps every root alive anyway; a
-// switch to a cached CR3 costs shadow.cr3_write_latency either way), write-protecting
-// leaves that map a guest table page (rmap_write_protect): the guest kernel model never
-// maps a table frame as data, so none exists (the rmap serves the notifier only); large-page
-// disallowing over guest tables (kvm_mmu_gfn_disallow_lpage), for the same reason. One
-// vCPU.
+// (role.quadrant), MMIO sptes (each MMIO access takes the full fault path), write
+// protection of huge leaves over a shadowed gfn and large-page disallowing over guest
+// tables (kvm_mmu_gfn_disallow_lpage), KVM's zap of every shadow page when a memslot is
+// deleted (kvm_mmu_zap_all_fast: here the slot's range is zapped). One vCPU.
 //
 // Invariants (checked by audit() and audit_rmap()): every leaf in a shadow page that is not
 // unsync, reachable from a root, maps what the guest tables and the VMM map for its GVA;
@@ -314,6 +332,7 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr unsigned kEntries = walker::pte::kEntriesPerTable;
   static constexpr unsigned kPrefetchEntries = 8;  // PTE_PREFETCH_NUM
+  static constexpr std::size_t kPrevRoots = 3;     // KVM_MMU_NUM_PREV_ROOTS
 
   struct Link {
     std::uint32_t page;   // the parent shadow page
@@ -371,6 +390,10 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // Returns false when the leaf was left read-only for a store because KVM write-tracks the
   // gfn (set_spte).
   bool fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f);
+  // kvm_mmu_new_pgd for a CR3 write to another root: a root among the previous three
+  // (prev_roots) comes back as it is (fast_pgd_switch, no kvm_mmu_get_page); any other is
+  // loaded (load_root), and the current root joins the previous ones.
+  void switch_root(Gpa guest_root);
   // kvm_mmu_get_page: the page of (gfn, role), reused or created. `created` is set.
   std::uint32_t get_page(std::uint64_t gfn, unsigned level, bool direct, walker::pte::Rights access,
                          bool& created);
@@ -442,6 +465,8 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   std::uint64_t m_serial = 0;
   std::uint32_t m_root = kNone;
   Gpa m_guest_root;
+  std::vector<std::uint64_t> m_prev_roots;  // guest root GPAs, most recent first
+  bool m_last_spte_spurious = false;        // set_spte wrote the leaf that was there
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them
 };

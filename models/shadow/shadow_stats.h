@@ -75,6 +75,9 @@ struct ShadowStats : stats::Group {
                              "shadow page faults of the trace's accesses (no shadow leaf, or a "
                              "store through a read-only one)"};
   stats::Counter pf_fixed{*this, "pf_fixed", "shadow page faults that installed a shadow leaf"};
+  stats::Counter pf_spurious{*this, "pf_spurious",
+                             "shadow page faults that found the leaf in place (RET_PF_SPURIOUS: "
+                             "the fault came through a missing link above it)"};
   stats::Counter pf_guest{*this, "pf_guest",
                           "shadow page faults reflected to the guest (its table had no entry)"};
   stats::Counter sw_walks{*this, "sw_walks",
