@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -158,6 +159,15 @@ inline std::string read_error(const std::string& name, std::string_view bytes) {
 }
 inline std::string binary_error(std::string_view bytes) { return read_error("t.pgt", bytes); }
 inline std::string parse_error(std::string_view text) { return read_error("t.trace", text); }
+
+// Compresses `path` with the system's `xz` or `gzip` (as ChampSim's traces are made) into
+// `path` + ".xz" / ".gz", keeping `path`; returns the new name.
+inline std::string compress_file(const std::string& path, const std::string& tool) {
+  const std::string out = path + (tool == "xz" ? ".xz" : ".gz");
+  const std::string command = tool + " -c -- '" + path + "' > '" + out + "'";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return out;
+}
 
 // The records of a text trace holding `text`.
 inline std::vector<Record> parse(std::string_view text) {

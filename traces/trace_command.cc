@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "traces/byte_size.h"
+#include "traces/command_line.h"
 #include "traces/generator.h"
+#include "traces/importers.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
 
@@ -24,71 +26,27 @@ namespace po = boost::program_options;
 
 constexpr std::size_t kBatchRecords = 4096;
 
-// A mistake in the command line: reported with a pointer to --help, exit status 2.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-constexpr const char* kTraceUsage =
-    "usage: pagesim trace <subcommand> [options]\n"
-    "\n"
-    "  gen PATTERN [options]   generate a synthetic trace (sequential, strided, uniform,\n"
-    "                          zipf, pointer_chase)\n"
-    "  convert IN... OUT       convert (and concatenate) traces between formats\n"
-    "  info TRACE              read a whole trace: record count, kinds, address range, events\n"
-    "\n"
-    "'pagesim trace <subcommand> --help' describes each. Formats: docs/trace-format.md.\n";
-
-void parse_args(const std::vector<std::string>& args, const po::options_description& options,
-                const po::positional_options_description& positional, po::variables_map& vm) {
-  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-  po::notify(vm);
-}
-
-// Errors in what the user typed (a generator spec, an output name) are usage errors.
-template <class F>
-auto as_usage_error(F&& f) {
-  try {
-    return f();
-  } catch (const TraceError& e) {
-    throw UsageError(e.what());
-  }
-}
-
-Format parse_format_option(const std::string& text) {
-  if (text == "text") {
-    return Format::kText;
-  }
-  if (text == "binary") {
-    return Format::kBinary;
-  }
-  throw UsageError("--format: '" + text + "' is not a format (text or binary)");
-}
-
-Format output_format(const po::variables_map& vm, const std::string& out) {
-  Format format = vm.count("format") ? parse_format_option(vm["format"].as<std::string>())
-                                     : as_usage_error([&] { return format_from_path(out); });
-  if (format == Format::kBinary && out == "-" && ::isatty(STDOUT_FILENO)) {
-    throw UsageError("will not write a binary trace to a terminal: give --out FILE");
-  }
-  return format;
-}
-
-// Copies every record of `reader` to `writer`; returns how many.
-std::uint64_t copy_records(TraceReader& reader, TraceWriter& writer, std::vector<Record>& batch) {
-  std::uint64_t total = 0;
-  while (std::size_t n = reader.read(batch)) {
-    writer.write(std::span<const Record>(batch.data(), n));
-    total += n;
-  }
-  return total;
-}
-
-void report_written(const std::string& out, std::uint64_t records, Format format) {
-  if (out != "-") {
-    std::cout << out << ": " << records << " records (" << format_name(format) << ")\n";
-  }
+std::string trace_usage() {
+  return "usage: pagesim trace <subcommand> [options]\n"
+         "\n"
+         "  gen PATTERN [options]   generate a synthetic trace (sequential, strided, uniform,\n"
+         "                          zipf, pointer_chase)\n"
+         "  convert IN... OUT       convert (and concatenate) traces between formats\n"
+         "  info TRACE              read a whole trace: record count, kinds, address range, "
+         "events\n"
+         "  stat TRACE [--json]     footprint in 4K/2M/1G pages, pages per address space,\n"
+         "                          4 KiB-page reuse distances\n"
+         "  mix IN@asid=A,vm=V... --out OUT [--quantum N]\n"
+         "                          interleave traces as processes and VMs (!cr3, !vm)\n"
+         "\n"
+         "A TRACE or IN is a file, '-' (standard input), gen:<spec>, or SOURCE:PATH to read\n"
+         "PATH with one source whatever its name. Sources (an importer is also chosen by its\n"
+         "extensions, optionally followed by .xz or .gz):\n" +
+         describe_importers() +
+         "Other files are pagesim binary traces (by their magic, or a .pgt name) or text.\n"
+         "Outputs: .trace/.txt text, .pgt binary, .csv CSV (or --format).\n"
+         "\n"
+         "'pagesim trace <subcommand> --help' describes each. Formats: docs/trace-format.md.\n";
 }
 
 int run_gen(const std::vector<std::string>& args) {
@@ -127,7 +85,8 @@ int run_gen(const std::vector<std::string>& args) {
       ("out,o", po::value<std::string>()->value_name("FILE")->default_value("-"),
        "output file; '-' is standard output")  //
       ("format", po::value<std::string>()->value_name("F"),
-       "text or binary (default: from the --out name: .pgt binary, .trace/.txt text)");
+       "text, binary or csv (default: from the --out name: .pgt binary, .trace/.txt text, "
+       ".csv CSV)");
   po::options_description all;
   all.add(visible).add_options()("pattern", po::value<std::string>());
   po::positional_options_description positional;
@@ -171,17 +130,19 @@ int run_gen(const std::vector<std::string>& args) {
 
 int run_convert(const std::vector<std::string>& args) {
   po::options_description visible(
-      "usage: pagesim trace convert IN... OUT [--format text|binary]\n"
+      "usage: pagesim trace convert IN... OUT [--format text|binary|csv]\n"
       "\n"
-      "Reads each IN in turn (a trace file, '-' for standard input, or gen:<spec>) and\n"
-      "writes their records, concatenated, to OUT. The format of OUT comes from its name\n"
-      "(.pgt binary, .trace/.txt text) unless --format says. Nothing is left at OUT if any\n"
+      "Reads each IN in turn (a trace file, '-' for standard input, gen:<spec>, or\n"
+      "SOURCE:PATH, e.g. champsim:run.xz or csv:run.log; 'pagesim trace --help' lists the\n"
+      "sources) and writes their records, concatenated, to OUT. The format of OUT comes from\n"
+      "its name (.pgt binary, .trace/.txt text, .csv CSV) unless --format says. CSV holds\n"
+      "accesses and !cr3 only: any other event is an error. Nothing is left at OUT if any\n"
       "input is damaged.\n"
       "\n"
       "options");
   visible.add_options()              //
       ("help,h", "print this help")  //
-      ("format", po::value<std::string>()->value_name("F"), "text or binary");
+      ("format", po::value<std::string>()->value_name("F"), "text, binary or csv");
   po::options_description all;
   all.add(visible).add_options()("files", po::value<std::vector<std::string>>());
   po::positional_options_description positional;
@@ -309,13 +270,13 @@ int run_info(const std::vector<std::string>& args) {
 int run_trace_command(int argc, char** argv) {
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
   if (args.empty()) {
-    std::cerr << kTraceUsage;
+    std::cerr << trace_usage();
     return 2;
   }
   const std::string subcommand = args.front();
   args.erase(args.begin());
   if (subcommand == "--help" || subcommand == "-h" || subcommand == "help") {
-    std::cout << kTraceUsage;
+    std::cout << trace_usage();
     return 0;
   }
   const std::string who = "pagesim trace " + subcommand;
@@ -329,8 +290,15 @@ int run_trace_command(int argc, char** argv) {
     if (subcommand == "info") {
       return run_info(args);
     }
-    std::cerr << "pagesim trace: unknown subcommand '" << subcommand << "' (gen, convert, info)\n"
-              << kTraceUsage;
+    if (subcommand == "stat") {
+      return run_stat(args);
+    }
+    if (subcommand == "mix") {
+      return run_mix(args);
+    }
+    std::cerr << "pagesim trace: unknown subcommand '" << subcommand
+              << "' (gen, convert, info, stat, mix)\n"
+              << trace_usage();
     return 2;
   } catch (const po::error& e) {
     std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";

@@ -135,7 +135,7 @@ TEST(TraceCommand, UsageErrorsExitWithTwo) {
   EXPECT_THAT(o.err, HasSubstr("out.bin: cannot tell the trace format from the name"));
   o = run({"gen", "uniform", "--format", "json"});
   EXPECT_EQ(o.status, 2);
-  EXPECT_THAT(o.err, HasSubstr("--format: 'json' is not a format (text or binary)"));
+  EXPECT_THAT(o.err, HasSubstr("--format: 'json' is not a format (text, binary or csv)"));
   o = run({"convert", "only-one.trace"});
   EXPECT_EQ(o.status, 2);
   EXPECT_THAT(o.err, HasSubstr("needs at least one input and an output"));

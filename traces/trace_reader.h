@@ -54,11 +54,19 @@ class TraceReader {
 
 // Opens a trace for reading.
 //  - "gen:<spec>": a generator (generator.h), e.g. "gen:zipf:count=1000000,footprint=1GiB".
+//  - "<source>:PATH": PATH read by that source (importers.h): text, binary, champsim, csv,
+//    ...; e.g. "csv:-" reads CSV from standard input.
+//  - a path ending in an importer's extension (".csv", ".champsimtrace.xz", ...): that
+//    importer.
 //  - "-": standard input (text or binary, told apart as for files).
 //  - any other path: binary if the file starts with the binary magic; also binary (so the
 //    error is "byte 0: bad magic") if its name ends in ".pgt" or its first byte is the
 //    magic's first byte (0x89), which no text trace starts with; text otherwise.
 // A missing or unreadable file throws TraceError naming it.
 std::unique_ptr<TraceReader> open_trace(const std::string& path);
+
+// The file a trace spec reads ("csv:run.log" -> "run.log"), or "" for a generator and for
+// standard input.
+std::string trace_file_of(const std::string& spec);
 
 }  // namespace pagesim::traces
