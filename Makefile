@@ -1,14 +1,21 @@
 # The two commands of the quick start, and the ones behind them.
 #   make demo   set up, build, replay the bundled trace on the default configuration
-#   make test   set up, build, then every test: unit, end-to-end, sanitizers, formatting
+#   make test   set up, build, then every test: unit, end-to-end, sanitizers, fuzzing (briefly),
+#               formatting
+#   make fuzz   the trace readers' fuzzers for FUZZ_SECONDS each (default 300)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds per fuzz target: `make test` runs each briefly, `make fuzz` longer.
+FUZZ_TEST_SECONDS ?= 15
+FUZZ_SECONDS      ?= 300
 JOBS       ?= $(shell nproc)
 PAGESIM    := $(BUILD)/sim/pagesim
 # pysim's interpreter: Debian's, with its python3-* packages (README, "Python").
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all setup build demo test unit-test validate py-test asan-test format-check bench clean
+.PHONY: all setup build demo test unit-test validate py-test asan-test fuzz-build fuzz-test fuzz \
+        format-check bench clean
 
 all: build
 
@@ -22,7 +29,7 @@ build: setup
 demo: build
 	$(PAGESIM) replay traces/examples/demo.trace
 
-test: build unit-test validate py-test asan-test format-check
+test: build unit-test validate py-test asan-test fuzz-test format-check
 
 unit-test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -49,6 +56,18 @@ asan-test: setup
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets of the trace readers (fuzz/CMakeLists.txt), built with clang: any crash,
+# sanitizer report, hang or leak fails (scripts/fuzz.sh prints runs and coverage per target).
+fuzz-build: setup
+	@cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ > /dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz-test: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_TEST_SECONDS)
+
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 format-check:
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
 	@echo "format-check: clang-format clean"
@@ -62,4 +81,4 @@ bench: build
 	$(BUILD)/traces/pagesim_traces_bench --benchmark_min_time=0.2
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
