@@ -31,6 +31,8 @@ std::string hex_text(std::uint64_t v) {
 }  // namespace
 
 // Each counter, and the simulator statistics that make it (see simulated_value):
+//   vcpu.exits                     vmexits.page_fault + vmexits.mmio + vmexits.wp_write (the
+//                                  CR3 writes' and INVLPGs' exits are in the VMM's baseline)
 //   vcpu.pf_taken                  shadow.page_faults (the trace's shadow page faults,
 //                                  retries included)
 //   vcpu.pf_fixed                  shadow.pf_fixed
@@ -41,6 +43,7 @@ std::string hex_text(std::uint64_t v) {
 //   kvmmmu.kvm_mmu_get_page        shadow.get_page
 //   kvmmmu.kvm_mmu_get_page.created, vm.mmu_cache_miss
 //                                  shadow.pages_created
+//   kvmmmu.kvm_mmu_set_spte        shadow.sptes_set
 //   kvmmmu.kvm_mmu_unsync_page     shadow.unsync
 //   kvmmmu.kvm_mmu_sync_page       shadow.sync
 //   vm.mmu_recycled                shadow.recycled
@@ -50,6 +53,7 @@ std::string hex_text(std::uint64_t v) {
 //   kvm.kvm_mmio                   2 per vmexits.mmio (the request and its completion)
 const std::vector<std::string>& simulated_counters() {
   static const std::vector<std::string> names = {
+      "vcpu.exits",
       "vcpu.pf_taken",
       "vcpu.pf_fixed",
       "vcpu.pf_spurious",
@@ -59,6 +63,7 @@ const std::vector<std::string>& simulated_counters() {
       "kvmmmu.kvm_mmu_get_page",
       "kvmmmu.kvm_mmu_get_page.created",
       "vm.mmu_cache_miss",
+      "kvmmmu.kvm_mmu_set_spte",
       "vm.pages_4k",
       "vm.pages_2m",
       "vm.mmu_recycled",
@@ -78,13 +83,6 @@ std::optional<std::string> SimulatorPredictor::unsupported(const Scenario& s) {
   for (const ReclaimAction& r : s.reclaim) {
     if (r.action == Madvise::kFree) return "MADV_FREE is not modelled by pagesim's host";
     if (r.action == Madvise::kRemove) return "MADV_REMOVE is not modelled by pagesim's host";
-    if (r.action == Madvise::kPageout) {
-      return "MADV_PAGEOUT without swap (pages kept mapped) is not modelled by pagesim's host";
-    }
-  }
-  if (s.memslot_readd) {
-    return "KVM's zap of every shadow page on a memslot delete (kvm_mmu_zap_all_fast) is not "
-           "modelled: pagesim zaps the slot's range";
   }
   return std::nullopt;
 }
@@ -106,6 +104,7 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       "shadow.cache_roots=true",
       "shadow.prefetch=true",
       "shadow.max_pages=0",
+      "shadow.memslot_zap=all",
       "guest.levels=4",
   };
   Configuration config;
@@ -202,9 +201,11 @@ void SimulatorPredictor::run_commands(const CommandList& l) {
 }
 
 void SimulatorPredictor::madvise(const ReclaimAction& r) {
-  if (r.action != Madvise::kDontneed) {
+  if (r.action != Madvise::kDontneed && r.action != Madvise::kPageout) {
     throw std::logic_error("simulator predictor: " + std::string(to_string(r.action)));
   }
+  const auto advice = r.action == Madvise::kDontneed ? hostmm::VmmMemory::Advice::kDontneed
+                                                     : hostmm::VmmMemory::Advice::kPageout;
   // One call per contiguous run of data pages, as the VMM does.
   const auto pages = data_pages(m_s);
   const host::Memslot* slot = m_machine->vmm().memslots().find_id(kSimDataSlot);
@@ -213,11 +214,18 @@ void SimulatorPredictor::madvise(const ReclaimAction& r) {
     std::uint64_t j = i + 1;
     while (j < r.pages && pages[j].gpa.value() == pages[j - 1].gpa.value() + k4K) ++j;
     const Hva begin = slot->to_hva(pages[i].gpa);
-    m_machine->vmm().memory().madvise(hostmm::VmmMemory::Advice::kDontneed, begin,
-                                      begin + (j - i) * k4K);
+    m_machine->vmm().memory().madvise(advice, begin, begin + (j - i) * k4K);
     m_machine->take_host_flush();
     i = j;
   }
+}
+
+// KVM_SET_USER_MEMORY_REGION deleting the data slot, then adding it again over the same
+// VMM memory (the VMM keeps its mapping): shadow.memslot_zap = all zaps every shadow page.
+void SimulatorPredictor::memslot_readd() {
+  const host::Memslot old = *m_machine->vmm().memslots().find_id(kSimDataSlot);
+  m_machine->remove_memslot(kSimDataSlot);
+  m_machine->add_memslot(kSimDataSlot, old.base, old.bytes, old.readonly, old.hva);
 }
 
 std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& phases) {
@@ -234,7 +242,8 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
         madvise(p.madvise);
         break;
       case PhaseInfo::Kind::kMemslotReadd:
-        throw std::logic_error("simulator predictor: memslot re-add");
+        memslot_readd();
+        break;
       default:
         run_commands(m_layout.commands(p));
     }
@@ -247,6 +256,7 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
     };
     Counters c;
     const std::int64_t mmio = d("vmexits.mmio");
+    c["vcpu.exits"] = d("vmexits.page_fault") + mmio + d("vmexits.wp_write");
     c["vcpu.pf_taken"] = d("shadow.page_faults");
     c["vcpu.pf_fixed"] = d("shadow.pf_fixed");
     c["vcpu.pf_spurious"] = d("shadow.pf_spurious");
@@ -256,6 +266,7 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
     c["kvmmmu.kvm_mmu_get_page"] = d("shadow.get_page");
     c["kvmmmu.kvm_mmu_get_page.created"] = d("shadow.pages_created");
     c["vm.mmu_cache_miss"] = d("shadow.pages_created");
+    c["kvmmmu.kvm_mmu_set_spte"] = d("shadow.sptes_set");
     c["vm.pages_4k"] = d("#leaves_4k");
     c["vm.pages_2m"] = d("#leaves_2m");
     c["vm.mmu_recycled"] = d("shadow.recycled");

@@ -5,8 +5,9 @@
 //
 // The machine is configured as this host runs the guest: the VMM's three memslots
 // (vm.layout), host.thp for the data slot's MADV_HUGEPAGE, the shared zero page
-// (host.zero_page), no swap, KVM's shadow MMU with unsync pages, cached roots and
-// prefetch, and KVM's default shadow-page limit for these memslots (shadow.max_pages = 0).
+// (host.zero_page), no swap, KVM's shadow MMU with unsync pages, cached roots, prefetch,
+// the zap of every shadow page when a memslot goes (shadow.memslot_zap = all), and KVM's
+// default shadow-page limit for these memslots (shadow.max_pages = 0).
 // The guest's page tables are the VMM's own (ShadowMachine::load_guest_memory and
 // adopt_address_space: a guest image), so the simulator walks the very tables KVM walks.
 // The replay of a command list follows the guest code: the code page is fetched, each
@@ -16,8 +17,8 @@
 //
 // What the simulator does not model is left to the kernel-rules model (kvm_model.h): the
 // counters not in kSimulatedCounters, and the phases of scenarios it cannot run (host
-// events it has no model of: MADV_FREE, MADV_REMOVE, memfd's page cache, MADV_PAGEOUT
-// without swap). `unsupported()` says why for such a scenario.
+// events it has no model of: MADV_FREE, MADV_REMOVE, memfd's page cache). `unsupported()`
+// says why for such a scenario.
 #pragma once
 
 #include <cstdint>

@@ -329,13 +329,21 @@ EventResult ShadowMachine::age() {
 // ---- Memslots.
 
 const host::Memslot& ShadowMachine::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
-                                                bool readonly) {
-  return m_vmm.add_memslot(id, base, bytes, readonly);
+                                                bool readonly, std::optional<Hva> hva) {
+  return m_vmm.add_memslot(id, base, bytes, readonly, hva);
+}
+
+void ShadowMachine::zap_memslot(const host::Memslot& old) {
+  if (m_params.shadow.memslot_zap == MemslotZap::kAll) {
+    m_mmu.zap_all();  // kvm_mmu_zap_all_fast
+  } else {
+    m_mmu.zap_gpa_range(old.base, old.end());
+  }
 }
 
 MemslotChange ShadowMachine::remove_memslot(std::uint32_t id) {
   const host::Memslot old = m_vmm.remove_memslot(id);
-  m_mmu.zap_gpa_range(old.base, old.end());
+  zap_memslot(old);
   MemslotChange c{host::GpaRange{old.base, old.end()}, TlbFlush::none()};
   drain_flush(c.flush);
   take_host_flush_only(c.flush);
@@ -344,7 +352,7 @@ MemslotChange ShadowMachine::remove_memslot(std::uint32_t id) {
 
 MemslotChange ShadowMachine::move_memslot(std::uint32_t id, Gpa new_base) {
   const host::Memslot old = m_vmm.move_memslot(id, new_base);
-  m_mmu.zap_gpa_range(old.base, old.end());
+  zap_memslot(old);
   MemslotChange c{host::GpaRange{old.base, old.end()}, TlbFlush::none()};
   drain_flush(c.flush);
   take_host_flush_only(c.flush);

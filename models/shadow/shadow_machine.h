@@ -240,10 +240,12 @@ class ShadowMachine : private hostmm::MachineGround {
   // std::runtime_error, which a guest image never needs.
   TouchResult guest_store_u64(Gva gva, std::uint64_t value, std::uint16_t pcid);
 
-  // `!memslot add|del|move`: as NestedMachine's. Deleting or moving zaps the shadow
-  // entries of the slot's old GPA range (ShadowMmu::zap_gpa_range).
+  // `!memslot add|del|move`: as NestedMachine's. Deleting or moving zaps every shadow page
+  // (shadow.memslot_zap = all, KVM's default) or the shadow entries of the slot's old GPA
+  // range (slot: ShadowMmu::zap_gpa_range). `hva`: the VMM memory the slot maps (a slot
+  // added again over the memory it had); none: fresh memory.
   const host::Memslot& add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
-                                   bool readonly = false);
+                                   bool readonly = false, std::optional<Hva> hva = std::nullopt);
   MemslotChange remove_memslot(std::uint32_t id);
   MemslotChange move_memslot(std::uint32_t id, Gpa new_base);
 
@@ -306,6 +308,8 @@ class ShadowMachine : private hostmm::MachineGround {
   // owed to the next touch or event.
   void take_host_flush_only(TlbFlush& flush);
   EventResult finish(std::uint64_t exits_before, Cycles cycles);
+  // The zap of a memslot deleted or moved (shadow.memslot_zap).
+  void zap_memslot(const host::Memslot& old);
 
   ShadowMachineParams m_params;
   host::VmExitStats m_exit_stats;

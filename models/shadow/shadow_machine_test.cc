@@ -681,7 +681,9 @@ INSTANTIATE_TEST_SUITE_P(Policies, ExitTeardown,
 // ---- Memslots.
 
 TEST(ShadowMachine, DeletedSlotZapsItsLeavesAndTheAccessIsAnMmioExit) {
-  ShadowMachine m(params());
+  ShadowMachineParams p = params();
+  p.shadow.memslot_zap = MemslotZap::kSlot;  // KVM without KVM_X86_QUIRK_SLOT_ZAP_ALL
+  ShadowMachine m(p);
   const Gva a(kBase);
   ASSERT_EQ(m.touch(a, AccessKind::kRead).outcome, TouchResult::Outcome::kOk);
   // The data page (5G - 4K) is in slot 2; the guest's tables in slot 1 stay.
@@ -697,6 +699,18 @@ TEST(ShadowMachine, DeletedSlotZapsItsLeavesAndTheAccessIsAnMmioExit) {
   EXPECT_EQ(t.shadow_faults, 1u);
   EXPECT_EQ(stat(m, "vmexits.mmio"), 1u);
   EXPECT_EQ(t.cycles, Cycles(4 * kRef + kExit + kFaultHandling + 20000));
+}
+
+TEST(ShadowMachine, DeletedSlotZapsEveryShadowPageByDefault) {
+  ShadowMachine m(params());  // shadow.memslot_zap = all: kvm_mmu_zap_all_fast
+  const Gva a(kBase);
+  ASSERT_EQ(m.touch(a, AccessKind::kRead).outcome, TouchResult::Outcome::kOk);
+  // One 4 KiB page on 4-level guest paging: a shadow page per level, root included.
+  ASSERT_EQ(m.mmu().live_pages(), 4u);
+  const MemslotChange c = m.remove_memslot(host::kRamAbove4gSlot);
+  EXPECT_EQ(c.flush, TlbFlush::all());
+  EXPECT_EQ(stat(m, "shadow.zaps"), 4u);  // every shadow page, whatever slot it shadows
+  EXPECT_EQ(m.mmu().live_pages(), 0u);
 }
 
 TEST(ShadowMachine, ASlotDeletedUnderTheGuestsTablesStopsWithTheReason) {

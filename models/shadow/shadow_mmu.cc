@@ -508,6 +508,9 @@ bool ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::
   }
   const std::uint64_t spte = make_leaf(page, level, access, writable, !speculative);
   m_last_spte_spurious = old == spte;  // mmu_set_spte: RET_PF_SPURIOUS
+  if (!m_last_spte_spurious) {
+    ++m_stats.sptes_set;
+  }
   write_spte(sp, index, spte);
   m_pages[sp].gfns[index] = gfn;
   if (!kept) {

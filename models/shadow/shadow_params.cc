@@ -16,6 +16,11 @@ void ShadowParams::describe(config::Schema& s) {
           "after a last-level fault, fill the other entries of its aligned group of 8 whose "
           "guest entries are present and accessed and whose host pages are resident")
       .note("PTE_PREFETCH_NUM, FNAME(pte_prefetch), arch/x86/kvm/mmu");
+  s.field("memslot_zap", memslot_zap,
+          "what deleting or moving a memslot zaps: all (every shadow page, "
+          "kvm_mmu_zap_all_fast under KVM_X86_QUIRK_SLOT_ZAP_ALL, KVM's default) or slot (what "
+          "maps or shadows the slot's GPA range)")
+      .note("kvm_arch_flush_shadow_memslot, arch/x86/kvm/mmu/mmu.c");
   s.field("max_pages", max_pages,
           "shadow pages the VM may hold before the oldest are zapped; 0: KVM's default, 20 "
           "per 1000 guest pages of the memslots, at least 64")

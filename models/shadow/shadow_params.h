@@ -5,6 +5,7 @@
 //   shadow.cache_roots          keep shadow pages across CR3 writes (the caching MMU, design 2
 //                               of seed 001) or drop them all at each CR3 write (design 1)
 //   shadow.prefetch             KVM's PTE prefetch around a fixed last-level entry (8 entries)
+//   shadow.memslot_zap          what a memslot delete or move zaps: all (KVM's default) or slot
 //   shadow.max_pages            shadow pages the VM may have before the oldest are recycled
 //   shadow.aging, shadow.aging_interval
 //                               the clock of seed 001: sweep the shadow leaves, clearing A and
@@ -40,6 +41,12 @@ namespace pagesim::shadow {
 //    account_shadowed). KVM's behaviour since 2.6.27 ("KVM: MMU: unsync shadow pages").
 enum class WpPolicy : std::uint8_t { kEmulate, kUnsync };
 
+// What deleting or moving a memslot zaps (kvm_arch_flush_shadow_memslot).
+//  kAll: every shadow page (kvm_mmu_zap_all_fast, under KVM_X86_QUIRK_SLOT_ZAP_ALL, which
+//    KVM enables by default); every translation refaults.
+//  kSlot: what maps or shadows the slot's GPA range only (KVM without the quirk).
+enum class MemslotZap : std::uint8_t { kAll, kSlot };
+
 struct ShadowParams {
   WpPolicy wp_policy = WpPolicy::kUnsync;
   // true: shadow pages stay in KVM's hash (mmu_page_hash) across CR3 writes, so a CR3 the
@@ -53,6 +60,7 @@ struct ShadowParams {
   // an unsync page's entry, make it again from the guest entry at once (FNAME(invlpg)'s
   // prefetch_gpte). Off: both wait for the next fault.
   bool prefetch = true;
+  MemslotZap memslot_zap = MemslotZap::kAll;
   // The most shadow pages the VM may hold; creating one beyond it first zaps the oldest
   // (make_mmu_pages_available -> kvm_mmu_zap_oldest_mmu_pages). 0: KVM's default,
   // kvm_mmu_calculate_default_mmu_pages: 20 per 1000 guest pages of the memslots
@@ -96,6 +104,12 @@ struct ShadowParams {
 };
 
 }  // namespace pagesim::shadow
+
+template <>
+struct pagesim::config::EnumNames<pagesim::shadow::MemslotZap> {
+  static constexpr std::array<std::pair<std::string_view, pagesim::shadow::MemslotZap>, 2> kNames{
+      {{"all", pagesim::shadow::MemslotZap::kAll}, {"slot", pagesim::shadow::MemslotZap::kSlot}}};
+};
 
 template <>
 struct pagesim::config::EnumNames<pagesim::shadow::WpPolicy> {

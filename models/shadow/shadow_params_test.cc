@@ -18,15 +18,17 @@ TEST(ShadowParams, KeysDefaultsAndChecks) {
     keys.insert(f->key());
     EXPECT_FALSE(f->doc().empty()) << f->key();
   }
-  EXPECT_EQ(keys, (std::set<std::string>{"shadow.wp_policy", "shadow.cache_roots",
-                                         "shadow.prefetch", "shadow.max_pages", "shadow.aging",
-                                         "shadow.aging_interval", "shadow.page_fault_latency",
-                                         "shadow.wp_write_latency", "shadow.cr3_write_latency",
-                                         "shadow.invlpg_latency", "shadow.sync_page_latency"}));
+  EXPECT_EQ(keys,
+            (std::set<std::string>{"shadow.wp_policy", "shadow.cache_roots", "shadow.prefetch",
+                                   "shadow.memslot_zap", "shadow.max_pages", "shadow.aging",
+                                   "shadow.aging_interval", "shadow.page_fault_latency",
+                                   "shadow.wp_write_latency", "shadow.cr3_write_latency",
+                                   "shadow.invlpg_latency", "shadow.sync_page_latency"}));
   // KVM's behaviour by default: unsync pages, cached roots, prefetch, its page limit.
   EXPECT_EQ(s.find("shadow.wp_policy")->value_text(), "\"unsync\"");
   EXPECT_EQ(s.find("shadow.cache_roots")->value_text(), "true");
   EXPECT_EQ(s.find("shadow.max_pages")->value_text(), "0");
+  EXPECT_EQ(s.find("shadow.memslot_zap")->value_text(), "\"all\"");  // the quirk's default
   EXPECT_EQ(s.find("shadow.aging")->value_text(), "false");
 
   s.set("shadow.wp_policy", "emulate", "test");

@@ -109,6 +109,9 @@ struct ShadowStats : stats::Group {
   stats::Counter flooded{*this, "flooded", "shadow pages zapped for write flooding"};
   stats::Counter recycled{*this, "recycled",
                           "shadow pages zapped as the oldest to stay within shadow.max_pages"};
+  stats::Counter sptes_set{*this, "sptes_set",
+                           "shadow leaves written new or changed, prefetches included "
+                           "(mmu_set_spte, kvmmmu:kvm_mmu_set_spte)"};
   stats::Counter prefetches{*this, "prefetches", "shadow leaves installed speculatively"};
   stats::Counter aged{*this, "aged", "accessed flags of shadow leaves cleared by aging sweeps"};
   stats::Counter aging_drops{*this, "aging_drops",

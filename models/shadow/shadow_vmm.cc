@@ -135,11 +135,16 @@ PageSize ShadowVmm::max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSiz
 }
 
 const host::Memslot& ShadowVmm::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
-                                            bool readonly) {
-  const host::Memslot slot{
-      .id = id, .base = base, .bytes = bytes, .hva = Hva(m_next_hva), .readonly = readonly};
+                                            bool readonly, std::optional<Hva> hva) {
+  const host::Memslot slot{.id = id,
+                           .base = base,
+                           .bytes = bytes,
+                           .hva = hva ? *hva : Hva(m_next_hva),
+                           .readonly = readonly};
   m_slots.add(slot);  // throws MemslotError, nothing changed
-  m_next_hva = align_up(m_next_hva + bytes, Hypervisor::kHvaAlign);
+  if (!hva) {
+    m_next_hva = align_up(m_next_hva + bytes, Hypervisor::kHvaAlign);
+  }
   return *m_slots.find_id(id);
 }
 

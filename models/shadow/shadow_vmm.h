@@ -110,10 +110,11 @@ class ShadowVmm {
   // and tail). Tried 1 GiB, 2 MiB, else 4 KiB.
   static PageSize max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size);
 
-  // `!memslot add`: a new slot in fresh HVA space (nothing mapped). Throws
+  // `!memslot add`: a new slot in fresh HVA space (nothing mapped), or over the VMM memory
+  // at `hva` (a slot added again; the pages there stay as they are). Throws
   // host::MemslotError as MemslotTable::add does (the HVA cursor unchanged then).
   const host::Memslot& add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
-                                   bool readonly = false);
+                                   bool readonly = false, std::optional<Hva> hva = std::nullopt);
   // `!memslot del` / `!memslot move`: the slot as it was (its old GPA range is what the
   // shadow MMU must zap). The VMM keeps its pages mapped (QEMU keeps the RAM). Throw
   // host::MemslotError as MemslotTable does.
