@@ -16,6 +16,7 @@
 #include "validate/perf_counters.h"
 #include "validate/report.h"
 #include "validate/scenario.h"
+#include "validate/sim_predictor.h"
 
 namespace pagesim::validate {
 namespace {
@@ -304,6 +305,68 @@ TEST(KvmShadowModel, UnsyncThenSyncOnCr3Reload) {
   EXPECT_EQ(c.at("kvmmmu.kvm_mmu_unsync_page"), 1);
   EXPECT_EQ(c.at("kvmmmu.kvm_mmu_sync_page"), 1);
   EXPECT_EQ(predict_phase(s, "pass2").at("vcpu.pf_fixed"), 4);
+}
+
+// The simulator (pagesim's shadow machine over the same guest image), no KVM: the same
+// hand-derived counts as the kernel-rules model's above.
+Counters simulate_phase(const Scenario& s, const std::string& phase) {
+  GuestLayout layout(s);
+  SimulatorPredictor sim(s, layout);
+  const auto phases = phases_of(s);
+  const auto out = sim.predict(phases);
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    if (phases[i].name == phase) return out[i];
+  }
+  ADD_FAILURE() << "no phase " << phase;
+  return {};
+}
+
+TEST(SimulatorPredictor, FirstTouchesFaultOncePerPage) {
+  const Scenario s{.pages = 64, .op = Op::kWrite};
+  const Counters c = simulate_phase(s, "pass1");
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 64);
+  EXPECT_EQ(c.at("vcpu.exits"), 64);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_get_page.created"), 3);  // data PDPT, PD, PT
+  EXPECT_EQ(c.at("rusage.minflt"), 64);
+  EXPECT_EQ(c.at("vm.pages_4k"), 64);
+  EXPECT_EQ(simulate_phase(s, "pass2").at("vcpu.pf_taken"), 0);
+}
+
+TEST(SimulatorPredictor, ZeroPageThenCopyOnWriteRetries) {
+  const Counters c = simulate_phase(Scenario{.pages = 16, .op = Op::kReadWrite}, "pass1");
+  EXPECT_EQ(c.at("vcpu.pf_taken"), 48);  // read, write (COW: retry), write again
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 32);
+  EXPECT_EQ(c.at("rusage.minflt"), 32);  // the zero page mapped, then copied
+}
+
+TEST(SimulatorPredictor, UnsyncThenSyncOnCr3Reload) {
+  const Scenario s{
+      .pages = 64, .op = Op::kWrite, .pte_rewrite = PteRewrite::kCr3, .rewrite_pages = 4};
+  const Counters c = simulate_phase(s, "pte-cr3");
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_unsync_page"), 1);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_sync_page"), 1);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_get_page"), 0);  // the same CR3: no lookup
+  EXPECT_EQ(simulate_phase(s, "pass2").at("vcpu.pf_fixed"), 4);
+}
+
+TEST(SimulatorPredictor, MemslotReaddZapsEverythingAndTheSlotRefaults) {
+  const Scenario s{.pages = 64, .op = Op::kWrite, .memslot_readd = true};
+  const Counters pass1 = simulate_phase(s, "pass1");
+  const Counters zap = simulate_phase(s, "memslot");
+  // kvm_mmu_zap_all_fast: every leaf goes, the data's 64 and the VMM's own.
+  EXPECT_LT(zap.at("vm.pages_4k"), -64);
+  // Every leaf zapped comes back in pass 2 (the VMM's pages are resident: faults and
+  // prefetch, no host faults).
+  const Counters pass2 = simulate_phase(s, "pass2");
+  EXPECT_EQ(pass2.at("vm.pages_4k"), -zap.at("vm.pages_4k"));
+  EXPECT_EQ(pass2.at("rusage.minflt"), 0);
+  EXPECT_EQ(pass1.at("vm.pages_4k"), 64);
+}
+
+TEST(SimulatorPredictor, SaysWhatItCannotRun) {
+  EXPECT_TRUE(SimulatorPredictor::unsupported(Scenario{.backing = HostMemory::Kind::kMemfd}));
+  EXPECT_TRUE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kFree, 4}}}));
+  EXPECT_FALSE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kDontneed, 4}}}));
 }
 
 TEST(Report, ToleranceAndVerdict) {
