@@ -531,53 +531,21 @@ void KvmShadowModel::memslot_readd() {
 }
 
 void KvmShadowModel::run_commands(const CommandList& l, bool /*warm_up*/) {
-  const Gva code(kCodeGpa);
-  auto list_touch = [&](std::size_t w) { touch(Gva(kSysSlotGpa + 8 * w), false); };
-  touch(code, false);
-  const auto& w = l.words();
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    list_touch(i);
-    const Op op = CommandList::op_of(w[i]);
-    const Gva a(CommandList::address_of(w[i]));
-    switch (op) {
-      case Op::kRead:
-        touch(a, false);
-        break;
-      case Op::kWrite:
-        touch(a, true);
-        break;
-      case Op::kReadWrite:
-        touch(a, false);
-        touch(a, true);
-        break;
-      case Op::kStore: {
-        list_touch(i + 1);
-        list_touch(i + 2);
-        const Gva target(w[i + 1]);
-        touch(target, true);
-        std::uint8_t* p = m_layout.gpa_ptr(Gpa(target.value()));  // identity-mapped tables
-        if (p == nullptr) throw std::logic_error("model: store outside guest memory");
-        std::memcpy(p, &w[i + 2], 8);
-        i += 2;
-        break;
-      }
-      case Op::kInvlpg:
-        invlpg(a);
-        touch(code, false);
-        break;
-      case Op::kCr3:
-        cr3_write(Gpa(a.value()));
-        touch(code, false);
-        break;
-      case Op::kSysNop:
-        touch(code, false);
-        break;
-      case Op::kSkip:
-        break;
-      case Op::kEnd:
-        return;
-    }
-  }
+  replay_commands(l, CommandHandlers{
+                         .touch = [this](Gva gva, bool write) { touch(gva, write); },
+                         .store =
+                             [this](Gva target, std::uint64_t value) {
+                               touch(target, true);
+                               // The tables are identity-mapped: the GVA is the GPA.
+                               std::uint8_t* p = m_layout.gpa_ptr(Gpa(target.value()));
+                               if (p == nullptr) {
+                                 throw std::logic_error("model: store outside guest memory");
+                               }
+                               std::memcpy(p, &value, 8);
+                             },
+                         .invlpg = [this](Gva gva) { invlpg(gva); },
+                         .cr3 = [this](Gpa root) { cr3_write(root); },
+                     });
 }
 
 std::vector<Counters> KvmShadowModel::predict(const std::vector<PhaseInfo>& phases) {

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "validate/vmm.h"
+
 extern "C" {
 extern const std::uint8_t pagesim_guest_code_start[];
 extern const std::uint8_t pagesim_guest_user_entry[];
@@ -76,6 +78,51 @@ GuestCode guest_code() {
       .int3_handler = static_cast<std::size_t>(pagesim_guest_int3_handler - start),
       .list_base = static_cast<std::size_t>(pagesim_guest_list_base - start),
   };
+}
+
+void replay_commands(const CommandList& l, const CommandHandlers& h) {
+  const Gva code(kCodeGpa);
+  auto list_touch = [&](std::size_t w) { h.touch(Gva(kSysSlotGpa + 8 * w), false); };
+  h.touch(code, false);
+  const auto& w = l.words();
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    list_touch(i);
+    const Op op = CommandList::op_of(w[i]);
+    const Gva a(CommandList::address_of(w[i]));
+    switch (op) {
+      case Op::kRead:
+        h.touch(a, false);
+        break;
+      case Op::kWrite:
+        h.touch(a, true);
+        break;
+      case Op::kReadWrite:
+        h.touch(a, false);
+        h.touch(a, true);
+        break;
+      case Op::kStore:
+        list_touch(i + 1);
+        list_touch(i + 2);
+        h.store(Gva(w[i + 1]), w[i + 2]);
+        i += 2;
+        break;
+      case Op::kInvlpg:
+        h.invlpg(a);
+        h.touch(code, false);
+        break;
+      case Op::kCr3:
+        h.cr3(Gpa(a.value()));
+        h.touch(code, false);
+        break;
+      case Op::kSysNop:
+        h.touch(code, false);
+        break;
+      case Op::kSkip:
+        break;
+      case Op::kEnd:
+        return;
+    }
+  }
 }
 
 }  // namespace pagesim::validate

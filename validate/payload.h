@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -57,6 +58,20 @@ class CommandList {
   void push(Op op, std::uint64_t address);
   std::vector<std::uint64_t> m_words;
 };
+
+// What the guest code does for a command list, in order, for the predictors: the code page
+// is fetched (a load of kCodeGpa: the code and the handler share it); each command word is
+// read from the list (a load at kSysSlotGpa + 8 * index); then the command: kRead,
+// kWrite: one access; kReadWrite: a load then a store; kStore: its two operand words are
+// read, then the 8-byte store; kInvlpg, kCr3: the handler's operation, then its page is
+// fetched again; kSysNop: the handler's page fetched. kEnd stops.
+struct CommandHandlers {
+  std::function<void(Gva gva, bool write)> touch;
+  std::function<void(Gva gva, std::uint64_t value)> store;
+  std::function<void(Gva gva)> invlpg;
+  std::function<void(Gpa root)> cr3;
+};
+void replay_commands(const CommandList& l, const CommandHandlers& h);
 
 // The guest code (guest_code.S), with the offsets the VMM needs.
 struct GuestCode {

@@ -149,55 +149,25 @@ void SimulatorPredictor::touch(Gva gva, bool write) {
 }
 
 void SimulatorPredictor::run_commands(const CommandList& l) {
-  const Gva code(kCodeGpa);
-  auto list_touch = [&](std::size_t w) { touch(Gva(kSysSlotGpa + 8 * w), false); };
-  touch(code, false);
-  const auto& w = l.words();
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    list_touch(i);
-    const Op op = CommandList::op_of(w[i]);
-    const Gva a(CommandList::address_of(w[i]));
-    switch (op) {
-      case Op::kRead:
-        touch(a, false);
-        break;
-      case Op::kWrite:
-        touch(a, true);
-        break;
-      case Op::kReadWrite:
-        touch(a, false);
-        touch(a, true);
-        break;
-      case Op::kStore:
-        list_touch(i + 1);
-        list_touch(i + 2);
-        m_machine->guest_store_u64(Gva(w[i + 1]), w[i + 2], m_pcid);
-        i += 2;
-        break;
-      case Op::kInvlpg:
-        m_machine->invlpg(a, m_pcid);
-        touch(code, false);
-        break;
-      case Op::kCr3: {
-        std::optional<std::uint16_t> pcid;
-        for (std::size_t t = 0; t < m_layout.trees(); ++t) {
-          if (m_layout.tree(t).root().value() == a.value()) pcid = static_cast<std::uint16_t>(t);
-        }
-        if (!pcid) throw std::logic_error("simulator predictor: CR3 of no known tree");
-        m_pcid = *pcid;
-        m_machine->cr3_write(m_pcid);
-        touch(code, false);
-        break;
-      }
-      case Op::kSysNop:
-        touch(code, false);
-        break;
-      case Op::kSkip:
-        break;
-      case Op::kEnd:
-        return;
-    }
+  replay_commands(l, CommandHandlers{
+                         .touch = [this](Gva gva, bool write) { touch(gva, write); },
+                         .store =
+                             [this](Gva target, std::uint64_t value) {
+                               m_machine->guest_store_u64(target, value, m_pcid);
+                             },
+                         .invlpg = [this](Gva gva) { m_machine->invlpg(gva, m_pcid); },
+                         .cr3 = [this](Gpa root) { cr3_write(root); },
+                     });
+}
+
+void SimulatorPredictor::cr3_write(Gpa root) {
+  std::optional<std::uint16_t> pcid;
+  for (std::size_t t = 0; t < m_layout.trees(); ++t) {
+    if (m_layout.tree(t).root() == root) pcid = static_cast<std::uint16_t>(t);
   }
+  if (!pcid) throw std::logic_error("simulator predictor: CR3 of no known tree");
+  m_pcid = *pcid;
+  m_machine->cr3_write(m_pcid);
 }
 
 void SimulatorPredictor::madvise(const ReclaimAction& r) {

@@ -63,6 +63,7 @@ class SimulatorPredictor {
   Snapshot snapshot() const;
   void run_commands(const CommandList& l);
   void touch(Gva gva, bool write);
+  void cr3_write(Gpa root);
   void madvise(const ReclaimAction& r);
   void memslot_readd();
 

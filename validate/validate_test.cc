@@ -256,17 +256,23 @@ TEST(Scenario, StrideAndRandomOrders) {
   EXPECT_EQ(order, touch_order(Scenario{.pages = 64}));  // a permutation
 }
 
-// The model alone (no KVM): the counts docs/validation.md derives by hand.
-Counters predict_phase(const Scenario& s, const std::string& phase) {
+// A predictor's counters of the phase named `phase` of `s` (no KVM).
+template <class Predictor, class... Args>
+Counters phase_counters(const Scenario& s, const std::string& phase, Args... args) {
   GuestLayout layout(s);
-  KvmShadowModel model(s, layout, HostParams{});
+  Predictor predictor(s, layout, args...);
   const auto phases = phases_of(s);
-  const auto out = model.predict(phases);
+  const auto out = predictor.predict(phases);
   for (std::size_t i = 0; i < phases.size(); ++i) {
     if (phases[i].name == phase) return out[i];
   }
   ADD_FAILURE() << "no phase " << phase;
   return {};
+}
+
+// The model alone (no KVM): the counts docs/validation.md derives by hand.
+Counters predict_phase(const Scenario& s, const std::string& phase) {
+  return phase_counters<KvmShadowModel>(s, phase, HostParams{});
 }
 
 TEST(KvmShadowModel, FirstTouchesFaultOncePerPage) {
@@ -310,15 +316,7 @@ TEST(KvmShadowModel, UnsyncThenSyncOnCr3Reload) {
 // The simulator (pagesim's shadow machine over the same guest image), no KVM: the same
 // hand-derived counts as the kernel-rules model's above.
 Counters simulate_phase(const Scenario& s, const std::string& phase) {
-  GuestLayout layout(s);
-  SimulatorPredictor sim(s, layout);
-  const auto phases = phases_of(s);
-  const auto out = sim.predict(phases);
-  for (std::size_t i = 0; i < phases.size(); ++i) {
-    if (phases[i].name == phase) return out[i];
-  }
-  ADD_FAILURE() << "no phase " << phase;
-  return {};
+  return phase_counters<SimulatorPredictor>(s, phase);
 }
 
 TEST(SimulatorPredictor, FirstTouchesFaultOncePerPage) {

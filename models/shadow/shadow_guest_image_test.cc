@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "models/shadow/shadow_machine.h"
+#include "models/shadow/shadow_test_util.h"
 #include "models/walker/pte.h"
 
 namespace pagesim::shadow {
@@ -46,17 +47,7 @@ ShadowMachineParams params(bool zero_page) {
   return p;
 }
 
-std::uint64_t stat(ShadowMachine& m, const std::string& path) {
-  for (const auto& row : stats::collect(m.stats_root())) {
-    if (row.path == path) {
-      if (const auto* v = std::get_if<std::uint64_t>(&row.value)) {
-        return *v;
-      }
-    }
-  }
-  ADD_FAILURE() << "no statistic " << path;
-  return 0;
-}
+using shadow_test::stat;
 
 void put(ShadowMachine& m, std::uint64_t table, unsigned index, std::uint64_t value) {
   std::array<std::uint8_t, 8> bytes;

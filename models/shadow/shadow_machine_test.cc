@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "models/host/hypervisor.h"
+#include "models/shadow/shadow_test_util.h"
 #include "models/walker/pte.h"
 
 namespace pagesim::shadow {
@@ -58,18 +59,7 @@ ShadowMachineParams params(WpPolicy policy = WpPolicy::kUnsync, unsigned levels 
   return p;
 }
 
-std::uint64_t stat(ShadowMachine& m, const std::string& path) {
-  for (const auto& row : stats::collect(m.stats_root())) {
-    if (row.path == path) {
-      if (const auto* v = std::get_if<std::uint64_t>(&row.value)) {
-        return *v;
-      }
-      return static_cast<std::uint64_t>(std::get<double>(row.value));
-    }
-  }
-  ADD_FAILURE() << "no statistic " << path;
-  return 0;
-}
+using shadow_test::stat;
 
 // A guest page-table entry as it is in memory (through the VMM's mapping, no side effects).
 std::uint64_t guest_entry(ShadowMachine& m, Gpa gpa) {

@@ -26,6 +26,7 @@
 
 #include "models/hostmm/vmm_memory.h"
 #include "models/shadow/shadow_machine.h"
+#include "models/shadow/shadow_test_util.h"
 
 namespace pagesim::shadow {
 namespace {
@@ -57,18 +58,7 @@ ShadowMachineParams params(WpPolicy policy = WpPolicy::kEmulate) {
   return p;
 }
 
-std::uint64_t stat(ShadowMachine& m, const std::string& path) {
-  for (const auto& row : stats::collect(m.stats_root())) {
-    if (row.path == path) {
-      if (const auto* v = std::get_if<std::uint64_t>(&row.value)) {
-        return *v;
-      }
-      return static_cast<std::uint64_t>(std::get<double>(row.value));
-    }
-  }
-  ADD_FAILURE() << "no statistic " << path;
-  return 0;
-}
+using shadow_test::stat;
 
 Hva hva_of(ShadowMachine& m, Gpa gpa) { return m.vmm().memslots().find(gpa)->to_hva(gpa); }
 
