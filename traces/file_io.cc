@@ -35,6 +35,9 @@ InputFile::InputFile(std::string path) : m_path(std::move(path)) {
   ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
+InputFile::InputFile(int fd, std::string name)
+    : m_path(std::move(name)), m_fd(fd), m_owns_fd(true) {}
+
 InputFile::InputFile(InputFile&& other) noexcept
     : m_path(std::move(other.m_path)),
       m_fd(std::exchange(other.m_fd, -1)),

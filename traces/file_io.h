@@ -14,6 +14,9 @@ class InputFile {
  public:
   // Throws TraceError "<path>: cannot open: <reason>".
   explicit InputFile(std::string path);
+  // Reads an open descriptor (a pipe from a tracer), closing it when done; `name` is what
+  // error messages call it.
+  InputFile(int fd, std::string name);
   InputFile(InputFile&& other) noexcept;
   InputFile& operator=(InputFile&&) = delete;
   InputFile(const InputFile&) = delete;

@@ -3,6 +3,7 @@
 #include "traces/binary_format.h"
 #include "traces/champsim_reader.h"
 #include "traces/csv_reader.h"
+#include "traces/lackey_reader.h"
 #include "traces/text_format.h"
 
 namespace pagesim::traces {
@@ -20,6 +21,10 @@ const std::vector<Importer>& table() {
        &open_as<ChampsimTraceReader>,
        "ChampSim input_instr trace, 64-byte records"},
       {"csv", {".csv"}, &open_as<CsvTraceReader>, "CSV: address,kind[,size,cpu,asid]"},
+      {"lackey",
+       {".lackey"},
+       &open_as<LackeyTraceReader>,
+       "valgrind --tool=lackey --trace-mem=yes output"},
   };
   return kImporters;
 }
