@@ -15,6 +15,7 @@
 #include "traces/command_line.h"
 #include "traces/generator.h"
 #include "traces/importers.h"
+#include "traces/record_command.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
 
@@ -38,6 +39,9 @@ std::string trace_usage() {
          "                          4 KiB-page reuse distances\n"
          "  mix IN@asid=A,vm=V... --out OUT [--quantum N]\n"
          "                          interleave traces as processes and VMs (!cr3, !vm)\n"
+         "  record [--tracer qemu|lackey] -- COMMAND...\n"
+         "                          run a program under qemu-user or valgrind, record its\n"
+         "                          loads and stores (and fetches) as a trace\n"
          "\n"
          "A TRACE or IN is a file, '-' (standard input), gen:<spec>, or SOURCE:PATH to read\n"
          "PATH with one source whatever its name. Sources (an importer is also chosen by its\n"
@@ -296,8 +300,11 @@ int run_trace_command(int argc, char** argv) {
     if (subcommand == "mix") {
       return run_mix(args);
     }
+    if (subcommand == "record") {
+      return run_record_command(args);
+    }
     std::cerr << "pagesim trace: unknown subcommand '" << subcommand
-              << "' (gen, convert, info, stat, mix)\n"
+              << "' (gen, convert, info, stat, mix, record)\n"
               << trace_usage();
     return 2;
   } catch (const po::error& e) {

@@ -1,0 +1,259 @@
+#include "traces/record_command.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <utility>
+
+#include "traces/child_process.h"
+#include "traces/command_line.h"
+#include "traces/lackey_reader.h"
+#include "traces/trace_reader.h"
+#include "traces/trace_writer.h"
+#include "traces/tracer.h"
+
+namespace pagesim::traces {
+
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr std::size_t kBatchRecords = 4096;
+// The descriptor the tracer writes its stream to, in the child. Not 0-2 (the command's own).
+constexpr int kChildTraceFd = 3;
+// The pipe's ends live at or above this in pagesim, so neither is kChildTraceFd (dup2 of a
+// descriptor onto itself would keep close-on-exec, and the child would lose it).
+constexpr int kFirstPipeFd = 10;
+
+const char* const kHelp =
+    "usage: pagesim trace record [--tracer qemu|lackey] [--fetches] [--out FILE]\n"
+    "                            [--progress WHEN] -- COMMAND [ARG...]\n"
+    "\n"
+    "Runs COMMAND under a tracer and writes every load and store it makes (and, with\n"
+    "--fetches, every instruction fetch) as a trace, converting the tracer's output on the\n"
+    "fly. COMMAND's own input and output pass through untouched; pagesim's lines go to\n"
+    "standard error.\n"
+    "\n"
+    "Tracers:\n"
+    "  qemu    qemu-x86_64 (qemu-user) with pagesim's TCG plugin: fast. The default where\n"
+    "          it is installed. qemu-user does not follow exec: the trace ends where COMMAND\n"
+    "          execs another program, and a script (#!) must be recorded by naming its\n"
+    "          interpreter (-- /usr/bin/python3 script.py) or with --tracer lackey.\n"
+    "  lackey  valgrind --tool=lackey --trace-mem=yes: about 10x slower than qemu; runs\n"
+    "          scripts (valgrind loads the interpreter); does not follow exec either.\n"
+    "Both report a read-modify-write instruction as a load then a store (docs/trace-format.md).\n"
+    "\n"
+    "Exit status: 0 COMMAND succeeded and the trace is written; 3 COMMAND exited non-zero or\n"
+    "was killed (the trace of what it did is written, the status is reported); 1 COMMAND or\n"
+    "the tracer could not run, or the trace could not be written (no file is left); 2 a\n"
+    "usage error.\n"
+    "\n"
+    "options";
+
+struct Progress {
+  bool enabled = false;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point next = start;
+
+  void update(std::uint64_t records, bool force = false) {
+    if (!enabled) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && now < next) {
+      return;
+    }
+    next = now + std::chrono::milliseconds(500);
+    const double seconds = std::chrono::duration<double>(now - start).count();
+    std::fprintf(stderr, "\rpagesim: %.1f M records recorded (%.1f M/s)", double(records) / 1e6,
+                 seconds > 0 ? double(records) / 1e6 / seconds : 0.0);
+    std::fflush(stderr);
+  }
+  void clear() const {
+    if (enabled) {
+      std::fprintf(stderr, "\r%60s\r", "");
+    }
+  }
+};
+
+// A pipe whose ends are close-on-exec and at or above kFirstPipeFd; [0] read, [1] write.
+struct Pipe {
+  int fds[2] = {-1, -1};
+  Pipe() {
+    int raw[2];
+    if (::pipe2(raw, O_CLOEXEC) != 0) {
+      throw TraceError(std::string("cannot create a pipe: ") + std::strerror(errno));
+    }
+    for (int i = 0; i < 2; ++i) {
+      fds[i] = ::fcntl(raw[i], F_DUPFD_CLOEXEC, kFirstPipeFd);
+      ::close(raw[i]);
+    }
+    if (fds[0] < 0 || fds[1] < 0) {
+      close_all();
+      throw TraceError(std::string("cannot create a pipe: ") + std::strerror(errno));
+    }
+    // Big pipe buffers let the tracer run ahead of the encoder (best effort).
+    ::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  ~Pipe() { close_all(); }
+  int release_read() { return std::exchange(fds[0], -1); }
+  void close_write() {
+    if (fds[1] >= 0) {
+      ::close(std::exchange(fds[1], -1));
+    }
+  }
+  void close_all() {
+    for (int& fd : fds) {
+      if (fd >= 0) {
+        ::close(std::exchange(fd, -1));
+      }
+    }
+  }
+};
+
+std::string quote_command(const std::vector<std::string>& command) {
+  std::string out;
+  for (const std::string& word : command) {
+    out += (out.empty() ? "" : " ") + word;
+  }
+  return out;
+}
+
+int record(const std::vector<std::string>& args) {
+  // Everything after the first "--" is the command.
+  std::vector<std::string> options_part = args;
+  std::vector<std::string> command;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      options_part.assign(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+      command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+  }
+  po::options_description visible(kHelp);
+  visible.add_options()              //
+      ("help,h", "print this help")  //
+      ("tracer", po::value<std::string>()->value_name("T"),
+       "qemu or lackey (default: qemu where qemu-x86_64 is installed, else lackey)")    //
+      ("fetches", "also record instruction fetches (X), one per instruction executed")  //
+      ("out,o", po::value<std::string>()->value_name("FILE")->default_value("trace.pgt"),
+       "output trace: .pgt binary, .trace/.txt text")  //
+      ("progress", po::value<std::string>()->value_name("WHEN")->default_value("auto"),
+       "progress line on stderr: auto (when stderr is a terminal), always, never");
+  po::variables_map vm;
+  po::store(po::command_line_parser(options_part).options(visible).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return 0;
+  }
+  if (command.empty()) {
+    throw UsageError("missing '-- COMMAND [ARG...]': the program to record");
+  }
+  const std::string progress_mode = vm["progress"].as<std::string>();
+  if (progress_mode != "auto" && progress_mode != "always" && progress_mode != "never") {
+    throw UsageError("--progress: '" + progress_mode + "' is not auto, always or never");
+  }
+  Tracer tracer = default_tracer();
+  if (vm.count("tracer")) {
+    const std::string name = vm["tracer"].as<std::string>();
+    const std::optional<Tracer> parsed = parse_tracer(name);
+    if (!parsed) {
+      throw UsageError("--tracer: '" + name + "' is not a tracer (qemu or lackey)");
+    }
+    tracer = *parsed;
+  }
+  const std::string out = vm["out"].as<std::string>();
+  if (out == "-") {
+    throw UsageError("--out: standard output is the command's; give a file");
+  }
+  const Format format = as_usage_error([&] { return format_from_path(out); });
+  const TracerOptions options{.fetches = vm.count("fetches") != 0};
+
+  if (const std::string why = tracer_unavailable(tracer); !why.empty()) {
+    throw TraceError("cannot record with " + std::string(tracer_name(tracer)) + ": " + why);
+  }
+  const std::string program = resolve_executable(command.front());
+  if (tracer == Tracer::kQemu) {
+    if (const std::string interpreter = script_interpreter(program); !interpreter.empty()) {
+      throw TraceError("'" + program + "' is a script (#!" + interpreter +
+                       "), and qemu-user does not follow exec: name the interpreter "
+                       "(pagesim trace record -- " +
+                       interpreter + " " + program + " ...) or use --tracer lackey");
+    }
+  }
+  std::vector<std::string> resolved = command;
+  resolved.front() = program;
+
+  auto writer = create_writer(out, format);
+  writer->add_comment("pagesim trace record --tracer " + std::string(tracer_name(tracer)) +
+                      (options.fetches ? " --fetches" : "") + " -- " + quote_command(command));
+  Pipe pipe;
+  ChildProcess child(tracer_argv(tracer, options, kChildTraceFd, resolved), pipe.fds[1],
+                     kChildTraceFd);
+  pipe.close_write();  // the reader sees the end when the tracer (and its children) close theirs
+  auto reader = tracer_reader(tracer, options, InputFile(pipe.release_read(), "tracer output"));
+
+  Progress progress;
+  progress.enabled =
+      progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
+  std::vector<Record> batch(kBatchRecords);
+  std::uint64_t records = 0;
+  while (std::size_t n = reader->read(batch)) {
+    writer->write(std::span<const Record>(batch.data(), n));
+    records += n;
+    progress.update(records);
+  }
+  const int status = child.wait();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - progress.start).count();
+  progress.clear();
+  if (const auto* lackey = dynamic_cast<const LackeyTraceReader*>(reader.get());
+      lackey != nullptr && lackey->lines() == 0) {
+    throw TraceError("valgrind wrote nothing: it did not start (" + describe_wait_status(status) +
+                     ")");
+  }
+  writer->finish();
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.1f s, %.2f M records/s", seconds,
+                seconds > 0 ? double(records) / 1e6 / seconds : 0.0);
+  std::cerr << "pagesim trace record: " << out << ": " << records << " records ("
+            << format_name(format) << ", " << tracer_name(tracer) << ", " << rate << ")\n";
+  const bool succeeded = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!succeeded) {
+    std::cerr << "pagesim trace record: " << command.front() << " " << describe_wait_status(status)
+              << "; the trace of what it did is written\n";
+    return kRecordCommandFailed;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_record_command(const std::vector<std::string>& args) {
+  const std::string who = "pagesim trace record";
+  try {
+    return record(args);
+  } catch (const po::error& e) {
+    std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << who << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace pagesim::traces
