@@ -67,6 +67,10 @@ const std::vector<std::string>& simulated_counters() {
       "vm.pages_4k",
       "vm.pages_2m",
       "vm.mmu_recycled",
+      "vm.remote_tlb_flush_requests",
+      "kvmmmu.kvm_mmu_prepare_zap_page",
+      "vm.mmu_shadow_zapped",
+      "kvmmmu.kvm_mmu_zap_all_fast",
       "kvmmmu.kvm_mmu_unsync_page",
       "vm.mmu_unsync",
       "kvmmmu.kvm_mmu_sync_page",
@@ -240,6 +244,10 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
     c["vm.pages_4k"] = d("#leaves_4k");
     c["vm.pages_2m"] = d("#leaves_2m");
     c["vm.mmu_recycled"] = d("shadow.recycled");
+    c["vm.remote_tlb_flush_requests"] = d("shadow.flush_requests");
+    c["kvmmmu.kvm_mmu_prepare_zap_page"] = d("shadow.zaps");
+    c["vm.mmu_shadow_zapped"] = d("shadow.zaps");
+    c["kvmmmu.kvm_mmu_zap_all_fast"] = d("shadow.zap_all");
     c["kvmmmu.kvm_mmu_unsync_page"] = d("shadow.unsync");
     c["vm.mmu_unsync"] = d("#unsync");
     c["kvmmmu.kvm_mmu_sync_page"] = d("shadow.sync");

@@ -205,6 +205,14 @@ bool VmmMemory::clear_young(Hva base, PageSize size) {
 
 std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
   std::uint64_t acted = 0;
+  // MADV_DONTNEED (zap_page_range_single): one mmu_notifier invalidation over the whole
+  // range, then the PTEs go page by page: the secondary MMU zaps once and flushes once.
+  InvalidateResult range;
+  if (advice == Advice::kDontneed) {
+    const std::uint64_t huge = page_bytes(m_page_size);
+    invalidate(Hva(begin.value() & ~(huge - 1)), Hva((end.value() + huge - 1) & ~(huge - 1)),
+               range);
+  }
   // Page by page, each of its own size: huge pages whole (from the huge page holding
   // `begin`), the small pages of a split range (or a THP fallback) one by one.
   const std::uint64_t huge = page_bytes(m_page_size);
@@ -218,9 +226,7 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
     }
     if (!page) {
       if (advice == Advice::kDontneed && zero_mapped(base)) {
-        // zap_page_range: the zero page's PTE goes too (the notifier first).
-        InvalidateResult inv;
-        invalidate(base, base + step, inv);
+        // zap_page_range: the zero page's PTE goes too.
         m_zero_mapped.erase(page_of(base));
         acted += step >> 12;
         continue;
@@ -237,9 +243,7 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
     }
     switch (advice) {
       case Advice::kDontneed: {
-        // zap_page_range: the PTE cleared (the notifier first), the page freed, no swap.
-        InvalidateResult inv;
-        invalidate(base, base + step, inv);
+        // zap_page_range: the PTE cleared (the notifier went first), the page freed, no swap.
         take_contents(page->page_base, page->size);
         m_mm.lru_remove(page->page_base);
         if (auto it = m_swap_cache.find(page_of(base)); it != m_swap_cache.end()) {
@@ -251,7 +255,7 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         m_evicted[page_of(base)] = 0;
         m_stats->dropped += step >> 12;
         if (watched(base, page->size)) {
-          m_observer->host_evicted(base, page->page_base, false, true, inv.zapped);
+          m_observer->host_evicted(base, page->page_base, false, true, range.zapped);
         }
         acted += step >> 12;
         break;

@@ -335,7 +335,7 @@ const host::Memslot& ShadowMachine::add_memslot(std::uint32_t id, Gpa base, std:
 
 void ShadowMachine::zap_memslot(const host::Memslot& old) {
   if (m_params.shadow.memslot_zap == MemslotZap::kAll) {
-    m_mmu.zap_all();  // kvm_mmu_zap_all_fast
+    m_mmu.zap_all_fast();
   } else {
     m_mmu.zap_gpa_range(old.base, old.end());
   }

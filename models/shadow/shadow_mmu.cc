@@ -123,6 +123,14 @@ void ShadowMmu::write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& 
 // ---- Roots.
 
 bool ShadowMmu::load_root(Gpa guest_root) {
+  if (m_obsolete_root) {
+    // The root that was in use when every page was zapped: KVM only invalidated it then,
+    // and frees it now, at the vCPU's next entry (kvm_mmu_free_obsolete_roots): a second
+    // kvm_mmu_prepare_zap_page of it and a flush. Counted as KVM counts them.
+    m_obsolete_root = false;
+    ++m_stats.zaps;
+    ++m_stats.flush_requests;
+  }
   bool created = false;
   make_pages_available();
   m_root = get_page(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights, created);
@@ -300,6 +308,7 @@ bool ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& ba
     std::uint64_t spte = read_spte(sp, i);
     if ((spte & pte::kPresent) != 0 && pte::is_leaf(spte, level)) {
       zap_spte(sp, i);  // drop_large_spte: the guest now has a table here
+      ++m_stats.flush_requests;
       spte = 0;
     }
     std::uint32_t child;
@@ -331,6 +340,7 @@ bool ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& ba
                          m_pages[child_of(spte)].access != direct_access;
       if (stale) {
         zap_spte(sp, i);
+        ++m_stats.flush_requests;  // kvm_flush_remote_tlbs_sptep
         spte = 0;
       }
     }
@@ -450,13 +460,18 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
 void ShadowMmu::write_protect_gfn(std::uint64_t gfn) {
   m_rmap_scratch.clear();
   m_rmap.collect(pte::kPt, gfn, gfn, m_rmap_scratch);
+  bool any = false;
   for (const ShadowRmap::Entry& e : m_rmap_scratch) {
     const std::uint64_t spte = read_spte(e.page, e.index);
     if ((spte & pte::kRw) != 0) {
       write_spte(e.page, e.index, spte & ~(pte::kRw | pte::kDirty));
       ++m_stats.write_protected;
-      flush_all();
+      any = true;
     }
+  }
+  if (any) {
+    flush_all();
+    ++m_stats.flush_requests;
   }
 }
 
@@ -518,6 +533,7 @@ bool ShadowMmu::set_spte(std::uint32_t sp, unsigned index, unsigned level, pte::
   }
   if (needs_flush(old, spte)) {
     flush_all();
+    ++m_stats.flush_requests;
   }
   return !tracked;
 }
@@ -704,6 +720,10 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
   ++m_stats.sync;
   const Cycles cost = m_params.sync_page_latency;
   const Gpa table(m_pages[sp].gfn << kGfnShift);
+  // mmu_sync_children: the guest table is write-protected again first (the leaves that map
+  // it as data lose R/W: kvm_vcpu_write_protect_gfn, a flush if one had it).
+  write_protect_gfn(m_pages[sp].gfn);
+  bool dropped = false;
   for (unsigned i = 0; i < kEntries; ++i) {
     const std::uint64_t spte = read_spte(sp, i);
     if ((spte & pte::kPresent) == 0) {
@@ -714,12 +734,14 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
     const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
     if (!b) {
       zap_page(sp);  // frees it: off m_unsync too
+      ++m_stats.flush_requests;
       return cost;
     }
     const std::uint64_t gpte = m_memory.read_u64(b->hpa);
     const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
     if ((gpte & pte::kPresent) == 0 || (gpte & pte::kAccessed) == 0 || gfn != m_pages[sp].gfns[i]) {
       zap_spte(sp, i);  // drop_spte
+      dropped = true;
       continue;
     }
     // The rights from the guest entry as it is now; the frame and A as they were.
@@ -736,8 +758,12 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
       write_spte(sp, i, updated);
       if (needs_flush(spte, updated)) {
         flush_all();
+        dropped = true;
       }
     }
+  }
+  if (dropped) {
+    ++m_stats.flush_requests;  // kvm_sync_page's flush (kvm_mmu_remote_flush_or_zap)
   }
   m_pages[sp].unsync = false;  // write-protected again
   m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
@@ -767,6 +793,7 @@ void ShadowMmu::make_pages_available() {
   if (m_live + kMinFreePages <= m_max_pages) {
     return;
   }
+  bool recycled_any = false;
   while (m_live + kRefillPages > m_max_pages && !m_active.empty()) {
     const auto [serial, sp] = m_active.front();
     m_active.pop_front();
@@ -781,6 +808,10 @@ void ShadowMmu::make_pages_available() {
       continue;
     }
     ++m_stats.recycled;
+    if (!recycled_any) {
+      ++m_stats.flush_requests;  // kvm_mmu_commit_zap_page, once for the batch
+      recycled_any = true;
+    }
     zap_page(sp);
   }
 }
@@ -822,6 +853,7 @@ Cycles ShadowMmu::guest_table_write(Gpa gpa) {
   ++m_stats.wp_writes;
   const unsigned index = static_cast<unsigned>((gpa.value() & 0xfff) >> 3);
   const std::vector<std::uint32_t> copy = *pages;
+  bool zapped = false;
   for (const std::uint32_t sp : copy) {
     if (!m_pages[sp].live) {
       continue;  // zapped as an unsync child of a flooded page
@@ -829,9 +861,13 @@ Cycles ShadowMmu::guest_table_write(Gpa gpa) {
     if (m_pages[sp].level > pte::kPt && ++m_pages[sp].write_flooding >= kFloodWrites) {
       ++m_stats.flooded;
       zap_page(sp);
+      zapped = true;
       continue;
     }
-    zap_spte(sp, index);
+    zapped |= zap_spte(sp, index);
+  }
+  if (zapped) {
+    ++m_stats.flush_requests;  // kvm_mmu_track_write's flush
   }
   return cost;
 }
@@ -857,6 +893,7 @@ Cycles ShadowMmu::guest_frame_zeroed(Gpa frame) {
       zap_page(sp);
     }
   }
+  ++m_stats.flush_requests;
   return cost;
 }
 
@@ -912,7 +949,8 @@ Cycles ShadowMmu::invlpg(Gva gva, std::uint16_t pcid, std::optional<Gpa> guest_r
     }
     if (pte::is_leaf(spte, level)) {
       if (m_pages[sp].unsync) {
-        // FNAME(invlpg): the leaf zapped, then made again from the guest entry.
+        // FNAME(invlpg): the leaf zapped, then made again from the guest entry; a flush
+        // request when it changed (kvm_flush_remote_tlbs_sptep).
         zap_spte(sp, i);
         ++m_stats.invlpg_syncs;
         if (m_params.prefetch) {
@@ -920,6 +958,10 @@ Cycles ShadowMmu::invlpg(Gva gva, std::uint16_t pcid, std::optional<Gpa> guest_r
           if (const auto b = m_vmm.resident(entry)) {
             prefetch_gpte(sp, i, m_memory.read_u64(b->hpa));
           }
+        }
+        const std::uint64_t now = read_spte(sp, i);
+        if ((now & ~pte::kAccessed) != (spte & ~pte::kAccessed)) {
+          ++m_stats.flush_requests;
         }
       }
       break;
@@ -932,6 +974,7 @@ Cycles ShadowMmu::invlpg(Gva gva, std::uint16_t pcid, std::optional<Gpa> guest_r
 // ---- Zaps.
 
 void ShadowMmu::zap_table_pages(std::span<const Gpa> tables) {
+  const std::uint64_t zaps = m_stats.zaps.value();
   for (const Gpa t : tables) {
     if (const std::vector<std::uint32_t>* pages = shadowed(t.value() >> kGfnShift)) {
       const std::vector<std::uint32_t> copy = *pages;
@@ -941,6 +984,9 @@ void ShadowMmu::zap_table_pages(std::span<const Gpa> tables) {
         }
       }
     }
+  }
+  if (m_stats.zaps.value() != zaps) {
+    ++m_stats.flush_requests;  // one commit of the batch
   }
 }
 
@@ -979,15 +1025,29 @@ void ShadowMmu::zap_gpa_range(Gpa begin, Gpa end) {
       zap_page(sp);
     }
   }
+  bool any = !doomed.empty();
   for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t) {
     const ShadowPage& p = m_pages[sp];
     if (p.gfns[i] < last && p.gfns[i] + pages_per(p.level) > first) {
       zap_spte(sp, i);
+      any = true;
     }
   });
+  if (any) {
+    ++m_stats.flush_requests;
+  }
+}
+
+void ShadowMmu::zap_all_fast() {
+  ++m_stats.zap_all;
+  m_obsolete_root = root_loaded();
+  zap_all();
 }
 
 void ShadowMmu::zap_all() {
+  if (m_live != 0) {
+    ++m_stats.flush_requests;
+  }
   // Every page goes: no need to unlink one from another.
   for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
     if (m_pages[sp].live) {
@@ -1001,6 +1061,7 @@ void ShadowMmu::zap_all() {
 }
 
 void ShadowMmu::age() {
+  const std::uint64_t drops = m_stats.aging_drops.value();
   for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t spte) {
     if ((spte & pte::kAccessed) != 0) {
       write_spte(sp, i, spte & ~pte::kAccessed);  // no flush: as ptep_clear_young on x86
@@ -1010,6 +1071,9 @@ void ShadowMmu::age() {
       ++m_stats.aging_drops;
     }
   });
+  if (m_stats.aging_drops.value() != drops) {
+    ++m_stats.flush_requests;
+  }
 }
 
 // ---- The host's mmu_notifier.
@@ -1066,6 +1130,9 @@ hostmm::InvalidateResult ShadowMmu::invalidate_range(Hva begin, Hva end) {
     ++m_stats.rmap_zaps;
   }
   r.flushed = r.zapped != 0;
+  if (r.flushed) {
+    ++m_stats.flush_requests;  // one per notifier call (kvm_mmu_notifier_invalidate_range_start)
+  }
   return r;
 }
 

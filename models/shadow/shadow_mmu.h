@@ -262,6 +262,11 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   void zap_gpa_range(Gpa begin, Gpa end);
   // Zaps every shadow page.
   void zap_all();
+  // kvm_mmu_zap_all_fast (a memslot deleted or moved, shadow.memslot_zap = all): zap_all,
+  // counted in shadow.zap_all; the root in use is only invalidated by KVM and freed at the
+  // vCPU's next entry, where its second kvm_mmu_prepare_zap_page and flush are counted
+  // (load_root).
+  void zap_all_fast();
   // One aging sweep (shadow.aging): every present shadow leaf with A set has it cleared
   // (shadow.aged); every one without is dropped (shadow.aging_drops).
   void age();
@@ -467,6 +472,7 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   Gpa m_guest_root;
   std::vector<std::uint64_t> m_prev_roots;  // guest root GPAs, most recent first
   bool m_last_spte_spurious = false;        // set_spte wrote the leaf that was there
+  bool m_obsolete_root = false;  // zap_all took the root in use: KVM frees it at the next load
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them
 };

@@ -112,6 +112,13 @@ struct ShadowStats : stats::Group {
   stats::Counter sptes_set{*this, "sptes_set",
                            "shadow leaves written new or changed, prefetches included "
                            "(mmu_set_spte, kvmmmu:kvm_mmu_set_spte)"};
+  stats::Counter flush_requests{*this, "flush_requests",
+                                "requests to flush every vCPU's TLBs (kvm_flush_remote_tlbs "
+                                "and its variants): one per KVM operation that zapped or "
+                                "weakened a shadow entry"};
+  stats::Counter zap_all{*this, "zap_all",
+                         "zaps of every shadow page for a memslot deleted or moved "
+                         "(kvm_mmu_zap_all_fast; shadow.memslot_zap = all)"};
   stats::Counter prefetches{*this, "prefetches", "shadow leaves installed speculatively"};
   stats::Counter aged{*this, "aged", "accessed flags of shadow leaves cleared by aging sweeps"};
   stats::Counter aging_drops{*this, "aging_drops",
