@@ -85,7 +85,6 @@ std::optional<std::string> SimulatorPredictor::unsupported(const Scenario& s) {
     return "memfd backing (shmem and its page cache) is not modelled by pagesim's host";
   }
   for (const ReclaimAction& r : s.reclaim) {
-    if (r.action == Madvise::kFree) return "MADV_FREE is not modelled by pagesim's host";
     if (r.action == Madvise::kRemove) return "MADV_REMOVE is not modelled by pagesim's host";
   }
   return std::nullopt;
@@ -175,11 +174,20 @@ void SimulatorPredictor::cr3_write(Gpa root) {
 }
 
 void SimulatorPredictor::madvise(const ReclaimAction& r) {
-  if (r.action != Madvise::kDontneed && r.action != Madvise::kPageout) {
-    throw std::logic_error("simulator predictor: " + std::string(to_string(r.action)));
+  using Advice = hostmm::VmmMemory::Advice;
+  Advice advice = Advice::kDontneed;
+  switch (r.action) {
+    case Madvise::kDontneed:
+      break;
+    case Madvise::kFree:
+      advice = Advice::kFree;
+      break;
+    case Madvise::kPageout:
+      advice = Advice::kPageout;
+      break;
+    case Madvise::kRemove:
+      throw std::logic_error("simulator predictor: MADV_REMOVE");
   }
-  const auto advice = r.action == Madvise::kDontneed ? hostmm::VmmMemory::Advice::kDontneed
-                                                     : hostmm::VmmMemory::Advice::kPageout;
   // One call per contiguous run of data pages, as the VMM does.
   const auto pages = data_pages(m_s);
   const host::Memslot* slot = m_machine->vmm().memslots().find_id(kSimDataSlot);

@@ -361,9 +361,22 @@ TEST(SimulatorPredictor, MemslotReaddZapsEverythingAndTheSlotRefaults) {
   EXPECT_EQ(pass1.at("vm.pages_4k"), 64);
 }
 
+TEST(SimulatorPredictor, MadvFreeZapsOnceAndPrefetchRefillsEightAtATime) {
+  const Scenario s{.pages = 64, .op = Op::kWrite, .reclaim = {{Madvise::kFree, 32}}};
+  const Counters madv = simulate_phase(s, "madvise-free");
+  EXPECT_EQ(madv.at("vm.pages_4k"), -32);  // the leaves zapped; the pages stay resident
+  EXPECT_EQ(madv.at("vm.remote_tlb_flush_requests"), 1);  // one invalidation of the range
+  const Counters c = simulate_phase(s, "pass2");
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 4);  // 32 pages, a fault and 7 prefetches per group of 8
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_set_spte"), 32);
+  EXPECT_EQ(c.at("rusage.minflt"), 0);  // resident: no host fault
+}
+
 TEST(SimulatorPredictor, SaysWhatItCannotRun) {
   EXPECT_TRUE(SimulatorPredictor::unsupported(Scenario{.backing = HostMemory::Kind::kMemfd}));
-  EXPECT_TRUE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kFree, 4}}}));
+  EXPECT_TRUE(SimulatorPredictor::unsupported(
+      Scenario{.backing = HostMemory::Kind::kMemfd, .reclaim = {{Madvise::kRemove, 4}}}));
+  EXPECT_FALSE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kFree, 4}}}));
   EXPECT_FALSE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kDontneed, 4}}}));
 }
 

@@ -248,6 +248,33 @@ TEST(HostMm, DontneedDropsAndTheNextTouchIsARefaultOfZeros) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+TEST(HostMm, FreeKeepsPagesUntilReclaimDropsTheCleanOnesWithoutSwap) {
+  Host h(64 * MiB, quiet());
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    h.touch(i, AccessKind::kWrite);
+  }
+  const std::uint64_t invalidations = h.mmu.invalidations;
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(0), page(4)), 4U);
+  // madvise_free_single_vma: one notifier call over the range; the pages stay resident.
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 1U);
+  EXPECT_TRUE(h.vmm.lookup(page(0)).has_value());
+  EXPECT_EQ(h.stat("vm0.dropped"), 0U);
+  // The guest writes page 1 again (its secondary-MMU leaf is dirty at the next zap).
+  h.mmu.dirty = {page(1).value() >> 12};
+  // Reclaim of the four: the clean lazily freed pages go without swap (3), the written one
+  // is an ordinary dirty page and is swapped (1).
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(4)), 4U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 1U);
+  EXPECT_EQ(h.stat("host.reclaim.dropped_clean"), 3U);
+  // They refault: three zero-filled, one read back from swap.
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    h.touch(i);
+  }
+  EXPECT_EQ(h.stat("host.refaults"), 4U);
+  EXPECT_EQ(h.stat("host.swap.ins"), 1U);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
 TEST(HostMm, PageoutEvictsNowAndColdDeactivates) {
   Host h(64 * MiB, quiet());
   for (std::uint64_t i = 0; i < 8; ++i) {

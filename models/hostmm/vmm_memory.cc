@@ -148,6 +148,28 @@ void VmmMemory::split_huge(Hva base) {
 
 bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cycles) {
   const std::uint64_t pages = page_bytes(size) >> 12;
+  if (const auto lazy = m_lazyfree.find(page_of(base)); lazy != m_lazyfree.end()) {
+    // A lazily freed page (MADV_FREE): unmapped first; not written since (no dirty or
+    // writable secondary-MMU leaf, no contents), it is dropped without swap and refaults
+    // zero-filled; written again, it is an ordinary dirty page from here on.
+    m_lazyfree.erase(lazy);
+    InvalidateResult inv;
+    invalidate(base, base + page_bytes(size), inv);
+    if (!inv.dirty && take_contents(hpa, size).empty()) {
+      if (auto it = m_swap_cache.find(page_of(base)); it != m_swap_cache.end()) {
+        m_mm.swap().release(it->second);
+        m_swap_cache.erase(it);
+      }
+      ++m_mm.stats().dropped;
+      m_os.unmap(kAsid, base);
+      m_evicted[page_of(base)] = 0;
+      m_stats->reclaimed += pages;
+      if (watched(base, size)) {
+        m_observer->host_evicted(base, hpa, false, true, inv.zapped);
+      }
+      return true;
+    }
+  }
   const auto cached = m_swap_cache.find(page_of(base));
   const bool has_copy = cached != m_swap_cache.end();
   // add_to_swap before try_to_unmap: a page without a swap copy needs room first.
@@ -205,10 +227,11 @@ bool VmmMemory::clear_young(Hva base, PageSize size) {
 
 std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
   std::uint64_t acted = 0;
-  // MADV_DONTNEED (zap_page_range_single): one mmu_notifier invalidation over the whole
-  // range, then the PTEs go page by page: the secondary MMU zaps once and flushes once.
+  // MADV_DONTNEED (zap_page_range_single) and MADV_FREE (madvise_free_single_vma): one
+  // mmu_notifier invalidation over the whole range, then the PTEs page by page: the
+  // secondary MMU zaps once and flushes once.
   InvalidateResult range;
-  if (advice == Advice::kDontneed) {
+  if (advice == Advice::kDontneed || advice == Advice::kFree) {
     const std::uint64_t huge = page_bytes(m_page_size);
     invalidate(Hva(begin.value() & ~(huge - 1)), Hva((end.value() + huge - 1) & ~(huge - 1)),
                range);
@@ -231,8 +254,9 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         acted += step >> 12;
         continue;
       }
-      if (advice == Advice::kDontneed) {
-        // A swapped page: its entry goes, the next touch reads zeros.
+      if (advice == Advice::kDontneed || advice == Advice::kFree) {
+        // A swapped page: its entry goes, the next touch reads zeros (MADV_FREE too:
+        // free_swap_and_cache).
         if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {
           m_mm.swap().release(it->second);
           it->second = 0;
@@ -253,6 +277,7 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         m_os.unmap(kAsid, base);
         m_frames.free(page->page_base, page->size);
         m_evicted[page_of(base)] = 0;
+        m_lazyfree.erase(page_of(base));
         m_stats->dropped += step >> 12;
         if (watched(base, page->size)) {
           m_observer->host_evicted(base, page->page_base, false, true, range.zapped);
@@ -267,6 +292,13 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         break;
       case Advice::kCold:
         clear_young(base, page->size);
+        m_mm.lru_deactivate(page->page_base);
+        acted += step >> 12;
+        break;
+      case Advice::kFree:
+        // madvise_free_pte_range: the page stays mapped, clean and lazily free
+        // (lru_lazyfree: to the inactive list); reclaim drops it unless written again.
+        m_lazyfree.insert(page_of(base));
         m_mm.lru_deactivate(page->page_base);
         acted += step >> 12;
         break;

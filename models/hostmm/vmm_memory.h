@@ -149,9 +149,12 @@ class VmmMemory {
   // madvise(2) on [begin, end) (page-aligned by the caller): DONTNEED zaps and frees every
   // resident page and forgets swapped ones (zero-filled on the next touch); PAGEOUT evicts
   // every resident page now; COLD moves them to the inactive list with their accessed
-  // flags cleared. Returns the 4 KiB pages it acted on. A huge page counts whole when the
-  // range covers any of it.
-  enum class Advice : std::uint8_t { kDontneed, kPageout, kCold };
+  // flags cleared; FREE (private anonymous memory) zaps the secondary MMU's leaves and
+  // marks the pages lazily free: they stay mapped and resident, and reclaim drops them
+  // without swap unless the guest wrote them again (a dirty or writable leaf at the
+  // eviction's invalidation). DONTNEED and FREE invalidate the range once. Returns the
+  // 4 KiB pages it acted on. A huge page counts whole when the range covers any of it.
+  enum class Advice : std::uint8_t { kDontneed, kPageout, kCold, kFree };
   std::uint64_t madvise(Advice advice, Hva begin, Hva end);
 
   // The shootdown cycles owed to the replayed vCPU since the last call.
@@ -198,6 +201,7 @@ class VmmMemory {
   HostPageObserver* m_observer = nullptr;
   std::uint64_t m_watched = 0;                      // HVA page number
   std::unordered_set<std::uint64_t> m_zero_mapped;  // HVA page numbers mapping the zero page
+  std::unordered_set<std::uint64_t> m_lazyfree;     // HVA page numbers MADV_FREE'd
   Hpa m_zero_frame;
   bool m_have_zero_frame = false;
   // Evicted pages by HVA page number: their swap entry, or 0 when dropped (zero-filled).
