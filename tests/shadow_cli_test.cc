@@ -240,5 +240,21 @@ TEST(Compare, ShadowExitsGrowWithCr3SwitchesNestedExitsDoNot) {
   EXPECT_EQ(many["shadow"]["vmexits.cr3_write"], 2 * 20);
 }
 
+TEST(Shadow, TheZeroPageIsAShadowModeKey) {
+  TempDir dir;
+  // A read of fresh memory maps the zero page (a host fault that allocates nothing); the
+  // store copies it (wp_page_copy), whose invalidation makes KVM retry the store's fault.
+  auto s = replay(dir, "R 0x1000\nW 0x1000\n", kShadow + "--set host.zero_page=true");
+  EXPECT_EQ(s["vm0.zero_page_faults"], 1);
+  EXPECT_EQ(s["vm0.zero_page_cows"], 1);
+  EXPECT_EQ(s["shadow.fault_retries"], 1);
+  auto r = run_command(
+      pagesim("replay " + dir.file("t.trace") + " -q --set mode=nested --set host.zero_page=true"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("host.zero_page: the shared zero page is modelled in shadow mode only"),
+            std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace pagesim::testing
