@@ -69,7 +69,7 @@ fuzz: fuzz-build
 	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format-check:
-	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+	@git ls-files '*.cc' '*.h' '*.c' | xargs clang-format --dry-run --Werror
 	@echo "format-check: clang-format clean"
 
 # Replay throughput and peak memory (see README, "Performance"), then the Google Benchmark

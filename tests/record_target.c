@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { kPages = 64, kPageBytes = 4096, kLineBytes = 64, kPasses = 32 };
+enum { kPages = 64, kPageBytes = 4096, kLineBytes = 64, kPasses = 64 };
 
 static unsigned char g_data[kPages * kPageBytes] __attribute__((aligned(kPageBytes)));
 

@@ -47,7 +47,7 @@ const char* const kHelp =
     "          it is installed. qemu-user does not follow exec: the trace ends where COMMAND\n"
     "          execs another program, and a script (#!) must be recorded by naming its\n"
     "          interpreter (-- /usr/bin/python3 script.py) or with --tracer lackey.\n"
-    "  lackey  valgrind --tool=lackey --trace-mem=yes: about 10x slower than qemu; runs\n"
+    "  lackey  valgrind --tool=lackey --trace-mem=yes: much slower than qemu; runs\n"
     "          scripts (valgrind loads the interpreter); does not follow exec either.\n"
     "Both report a read-modify-write instruction as a load then a store (docs/trace-format.md).\n"
     "\n"

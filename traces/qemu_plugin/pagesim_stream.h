@@ -1,0 +1,27 @@
+/* The raw stream pagesim's qemu plugin writes to `pagesim trace record` through a pipe
+ * (docs/trace-format.md, "Recording programs"): fixed-size words, cheap to produce in the
+ * plugin's callbacks; the recorder turns them into records and compresses them once, in
+ * the binary trace format.
+ *
+ *   magic   8 bytes "PGSIMQ1\n"
+ *   words   64-bit little-endian, one per access:
+ *             bits 0-55   address
+ *             bits 56-61  size in bytes, 1 to 63
+ *             bits 62-63  kind: 0 load (R), 1 store (W), 2 instruction fetch (X)
+ *           kind 3 is an escape for an address of 2^56 or more: bits 0-1 hold the kind,
+ *           bits 56-61 the size, and the next word is the whole address.
+ *
+ * Shared by the plugin (C) and traces/qemu_stream_reader.cc (C++). */
+#ifndef PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_
+#define PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_
+
+#define PAGESIM_STREAM_MAGIC "PGSIMQ1\n"
+#define PAGESIM_STREAM_MAGIC_BYTES 8
+
+#define PAGESIM_STREAM_ADDRESS_BITS 56
+#define PAGESIM_STREAM_SIZE_SHIFT 56
+#define PAGESIM_STREAM_SIZE_MASK 0x3f
+#define PAGESIM_STREAM_KIND_SHIFT 62
+#define PAGESIM_STREAM_KIND_ESCAPE 3
+
+#endif /* PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_ */

@@ -1,0 +1,41 @@
+// Reader of the raw stream pagesim's qemu plugin writes (qemu_plugin/pagesim_stream.h): an
+// 8-byte magic, then one 64-bit word per access (an escape word and the address for
+// addresses of 2^56 or more). `pagesim trace record --tracer qemu` reads it from a pipe and
+// writes the records in a trace format.
+//
+// Errors name the stream and the byte: "tracer output: byte 8: ...". An empty stream means
+// the plugin never ran (qemu failed to start or to load it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "traces/file_io.h"
+#include "traces/trace_reader.h"
+
+namespace pagesim::traces {
+
+class QemuStreamReader final : public TraceReader {
+ public:
+  explicit QemuStreamReader(InputFile input);
+
+  std::size_t read(std::span<Record> out) override;
+  std::string describe() const override;
+
+ private:
+  // Makes m_words hold unread words; false at the end of the stream.
+  bool refill();
+  [[noreturn]] void fail(std::uint64_t byte, const std::string& what) const;
+
+  InputFile m_input;
+  bool m_magic_read = false;
+  std::unique_ptr<std::uint64_t[]> m_words;
+  std::size_t m_next = 0;            // next unread word in m_words
+  std::size_t m_count = 0;           // words in m_words
+  std::uint64_t m_words_offset = 0;  // stream offset of m_words[0]
+  bool m_done = false;
+};
+
+}  // namespace pagesim::traces

@@ -1,0 +1,62 @@
+// The qemu plugin's raw stream (qemu_plugin/pagesim_stream.h), written by hand here.
+#include "traces/qemu_stream_reader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "traces/test_util.h"
+
+namespace pagesim::traces {
+namespace {
+
+std::string word(std::uint64_t w) { return le(w, 8); }
+constexpr std::uint64_t kSize = std::uint64_t{1} << 56;  // size field unit
+constexpr std::uint64_t kKind = std::uint64_t{1} << 62;  // kind field unit
+const std::string kMagic = "PGSIMQ1\n";
+
+std::vector<Record> read_stream(const std::string& bytes, std::size_t batch = 1000) {
+  ScratchDir dir;
+  write_bytes(dir.file("s"), bytes);
+  QemuStreamReader reader(InputFile(dir.file("s")));
+  return read_all(reader, batch);
+}
+
+std::string stream_error(const std::string& bytes) {
+  ScratchDir dir;
+  write_bytes(dir.file("s"), bytes);
+  QemuStreamReader reader(InputFile(dir.file("s")));
+  std::string message = trace_error_of([&] { read_all(reader); });
+  return message.substr(message.find("s: ") + 3);
+}
+
+TEST(QemuStream, WordsBecomeRecords) {
+  const std::string bytes = kMagic + word(8 * kSize + 0x1000) +                  // R 8
+                            word(4 * kSize + 1 * kKind + 0x7ffff000) +           // W 4
+                            word(15 * kSize + 2 * kKind + 0x401000) +            // X 15
+                            word(2 * kSize + 3 * kKind + 1) + word(1ull << 63);  // escape: W 2
+  const std::vector<Record> expected = {
+      {0x1000, 8, R}, {0x7ffff000, 4, W}, {0x401000, 15, X}, {std::uint64_t{1} << 63, 2, W}};
+  for (std::size_t batch : {1, 2, 3, 1000}) {
+    EXPECT_EQ(read_stream(bytes, batch), expected) << batch;
+  }
+  EXPECT_EQ(read_stream(kMagic), std::vector<Record>{});
+}
+
+TEST(QemuStream, DamageNamesTheByte) {
+  EXPECT_EQ(stream_error(""),
+            "byte 0: empty: the qemu plugin wrote nothing (qemu did not start or did not load it)");
+  EXPECT_EQ(stream_error("PGSIMQ2\n"), "byte 0: bad magic: not pagesim's qemu plugin stream");
+  // Word 1 starts at byte 8 + 8.
+  EXPECT_EQ(stream_error(kMagic + word(8 * kSize) + word(0x1000)), "byte 16: access of size 0");
+  EXPECT_EQ(stream_error(kMagic + word(8 * kSize) + "abc"),
+            "byte 16: truncated: the stream ends inside a word");
+  EXPECT_EQ(stream_error(kMagic + word(8 * kSize + 3 * kKind + 3)),
+            "byte 8: bad escape word (kind 3, reserved bits set)");
+  EXPECT_EQ(stream_error(kMagic + word(8 * kSize + 3 * kKind + 0x10)),
+            "byte 8: bad escape word (kind 0, reserved bits set)");
+  EXPECT_EQ(stream_error(kMagic + word(8 * kSize + 3 * kKind)),
+            "byte 8: truncated: the stream ends after an escape word, before its address");
+}
+
+}  // namespace
+}  // namespace pagesim::traces
