@@ -285,5 +285,48 @@ TEST(RecordBothTracers, ReplayStatistics) {
   }
 }
 
+// The bundled recording (traces/examples/xz_compress.pgt: xz -1 under qemu, with fetches;
+// its counts are checked in traces/example_recording_test.cc) replayed natively with the
+// default configuration. The simulator is deterministic, so these are facts of the fixed file.
+TEST(ExampleRecording, ReplaySummary) {
+  TempDir dir;
+  const std::string trace = std::string(PAGESIM_SOURCE_DIR) + "/traces/examples/xz_compress.pgt";
+  std::vector<traces::Record> records;
+  {
+    auto reader = traces::open_trace(trace);
+    std::vector<traces::Record> batch(4096);
+    while (std::size_t n = reader->read(batch)) {
+      records.insert(records.end(), batch.begin(), batch.begin() + std::ptrdiff_t(n));
+    }
+  }
+  ASSERT_EQ(records.size(), 3733532u);  // `pagesim trace info`
+  auto s = replay_stats(dir, trace);
+  EXPECT_EQ(s["sim.accesses"], 3733532);
+  // Demand paging: one fault per distinct 4 KiB page touched (636, counted here from the
+  // records).
+  const std::uint64_t pages = touched_pages(records);
+  EXPECT_EQ(s["os.page_faults"], double(pages));
+  // Each page misses the STLB at its first touch and never again: the STLB (1536 entries,
+  // 12 ways: 128 sets indexed by the page number's low 7 bits) keeps them all when no set
+  // gets more than 12 of them, which the records show.
+  std::map<std::uint64_t, std::set<std::uint64_t>> by_set;
+  for (const traces::Record& r : records) {
+    for (std::uint64_t page = r.address >> 12; page <= (r.address + r.size - 1) >> 12; ++page) {
+      by_set[page % 128].insert(page);
+    }
+  }
+  std::size_t fullest = 0;
+  for (const auto& [set, members] : by_set) {
+    fullest = std::max(fullest, members.size());
+  }
+  ASSERT_LE(fullest, 12u);
+  EXPECT_EQ(s["tlb.l2.misses"], double(pages));
+  // Each L1 miss, data or instruction, is one STLB lookup.
+  EXPECT_EQ(s["tlb.l1d.misses"] + s["tlb.l1i.misses"], s["tlb.l2.hits"] + s["tlb.l2.misses"]);
+  // Replayed on this build: 8,330 dTLB and 144 iTLB misses (the summary's TLB table).
+  EXPECT_EQ(s["tlb.l1d.misses"], 8330);
+  EXPECT_EQ(s["tlb.l1i.misses"], 144);
+}
+
 }  // namespace
 }  // namespace pagesim::testing
