@@ -12,7 +12,10 @@ seconds=${2:?usage: fuzz.sh BUILD SECONDS}
 root=$(cd "$(dirname "$0")/.." && pwd)
 failed=0
 shopt -s nullglob
-targets=("$build"/fuzz_*)
+targets=()
+for f in "$build"/fuzz_*; do
+  [ -f "$f" ] && [ -x "$f" ] && targets+=("$f")
+done
 if [ ${#targets[@]} -eq 0 ]; then
   echo "fuzz: no fuzz_* targets in $build" >&2
   exit 1
@@ -20,10 +23,10 @@ fi
 for target in "${targets[@]}"; do
   name=${target##*/fuzz_}
   corpus="$build/corpus/$name"
-  mkdir -p "$corpus" "$build/artifacts"
+  mkdir -p "$corpus" "$build/artifacts" "$build/logs"
   seeds=()
   [ -d "$root/fuzz/seeds/$name" ] && seeds+=("$root/fuzz/seeds/$name")
-  log="$build/fuzz_$name.log"
+  log="$build/logs/$name.log"
   "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$name-" "$corpus" "${seeds[@]}" "$root/tests/data/damaged" \
     > "$log" 2>&1

@@ -208,8 +208,9 @@ int run_compare(int argc, char** argv) {
       "Replays TRACE in each mode, each in its own process with the same configuration\n"
       "otherwise, and prints one table: cycles, translation overhead, walks, references\n"
       "per walk, faults, VM exits by reason, software walks ('-': the mode has no such\n"
-      "thing). TRACE is a file or a gen: spec (docs/trace-format.md). The modes run one\n"
-      "after the other; --json is written only when every mode succeeds.\n\nOptions");
+      "thing). TRACE is a file (any source of 'pagesim trace --help'), SOURCE:PATH or a\n"
+      "gen: spec (docs/trace-format.md). The modes run one after the other; --json is\n"
+      "written only when every mode succeeds.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "modes", po::value<std::string>()->default_value("native,nested,shadow")->value_name("LIST"),
       "comma-separated modes: native, nested, shadow")(

@@ -19,9 +19,11 @@ namespace po = boost::program_options;
 int run_replay(int argc, char** argv) {
   po::options_description desc(
       "Usage: pagesim replay TRACE [options]\n\n"
-      "Replays TRACE (a text or binary trace, or gen:PATTERN:key=value,... for a generated\n"
-      "one; see docs/trace-format.md) through the configured translation hardware and\n"
-      "prints a summary. Statistics files are written only when the run succeeds.\n\nOptions");
+      "Replays TRACE (a text or binary trace, an imported one such as a ChampSim\n"
+      "*.champsimtrace.xz or a .csv, SOURCE:PATH, or gen:PATTERN:key=value,... for a\n"
+      "generated one; 'pagesim trace --help' lists the sources, docs/trace-format.md has\n"
+      "them all) through the configured translation hardware and prints a summary.\n"
+      "Statistics files are written only when the run succeeds.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "json", po::value<std::string>()->value_name("OUT"),
       "write every statistic as one flat JSON object (histograms as {bucket: count})")(
