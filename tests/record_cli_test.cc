@@ -140,6 +140,27 @@ TEST(Record, ACommandThatCannotStartLeavesNoFile) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
+TEST(RecordQemu, ACommandQemuCannotLoadLeavesNoFile) {
+  SKIP_WITHOUT("qemu-x86_64");
+  // An executable file that is neither ELF nor a script: qemu starts (the plugin sends its
+  // magic), fails to load it and exits non-zero without a single access. (valgrind would run
+  // it with /bin/sh, as execvp does.)
+  TempDir dir;
+  const std::string junk = dir.file("junk");
+  write_text(junk, "not a program\n");
+  std::filesystem::permissions(junk, std::filesystem::perms::owner_all);
+  const CommandResult r =
+      run_command(pagesim("trace record --tracer qemu -o " + dir.file("j.pgt") + " -- " + junk));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("qemu could not run " + junk + " (exited with status 1, no accesses"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("j.pgt")));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator()),
+            1);  // junk alone: no temporary either
+}
+
 TEST(Record, UsageErrors) {
   const CommandResult missing = run_command(pagesim("trace record -o x.pgt"));
   EXPECT_EQ(missing.status, 2);

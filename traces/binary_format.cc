@@ -421,7 +421,7 @@ std::size_t BinaryTraceReader::read(std::span<Record> out) {
 // ---------------------------------------------------------------------------------------
 // Writer
 
-BinaryTraceWriter::BinaryTraceWriter(const std::string& path, int zstd_level)
+BinaryTraceWriter::BinaryTraceWriter(const std::string& path, int zstd_level, int zstd_workers)
     : m_output(path),
       m_raw(new unsigned char[kRawBufferBytes]),
       m_compressed_capacity(ZSTD_CStreamOutSize()) {
@@ -433,6 +433,10 @@ BinaryTraceWriter::BinaryTraceWriter(const std::string& path, int zstd_level)
   ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_compressionLevel, zstd_level);
   // The frame checksum lets a reader detect corrupted data at the end of the frame.
   ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_checksumFlag, 1);
+  if (zstd_workers > 0) {
+    // An error here means a libzstd without threads: compress in this thread then.
+    ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_nbWorkers, zstd_workers);
+  }
 
   unsigned char header[kBinaryHeaderBytes] = {};
   std::copy(kBinaryMagic.begin(), kBinaryMagic.end(), header);

@@ -128,8 +128,11 @@ class BinaryTraceReader final : public TraceReader {
 
 class BinaryTraceWriter final : public TraceWriter {
  public:
-  // zstd level 3 (zstd's default): fast, and traces compress well at it.
-  explicit BinaryTraceWriter(const std::string& path, int zstd_level = 3);
+  // zstd level 3 (zstd's default): fast, and traces compress well at it. zstd_workers > 0
+  // compresses in that many threads of zstd's own, beside the caller's encoding (ignored
+  // where libzstd is built without threads); `pagesim trace record` uses level 1 and one
+  // worker, to keep up with a tracer.
+  explicit BinaryTraceWriter(const std::string& path, int zstd_level = 3, int zstd_workers = 0);
 
   void write(std::span<const Record> records) override;
   void add_comment(std::string_view) override {}
