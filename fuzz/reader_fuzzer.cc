@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <span>
 #include <string>
 
 #include "traces/trace_reader.h"
@@ -39,12 +40,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   static const std::string spec =
       std::string(PAGESIM_FUZZ_SOURCE) + ":/proc/self/fd/" + std::to_string(fd);
-  // Small batches, so records that span two reads (a ChampSim instruction's seven, a CSV
-  // row's !cr3 and access) are exercised.
-  static std::array<pagesim::traces::Record, 5> batch;
+  // Batches of 5 and of 4096 records in turn: small ones so records that span two reads (a
+  // ChampSim instruction's seven, a CSV row's !cr3 and access) are exercised, large ones so
+  // a small input that decompresses to millions of records (zstd, xz and gzip all allow
+  // that) is read at full speed.
+  static std::array<pagesim::traces::Record, 4096> batch;
   try {
     auto reader = pagesim::traces::open_trace(spec);
-    while (std::size_t n = reader->read(batch)) {
+    for (std::size_t reads = 0;; ++reads) {
+      const std::size_t n = reader->read(std::span(batch).first(reads % 2 == 0 ? 5 : batch.size()));
+      if (n == 0) {
+        break;
+      }
       for (std::size_t i = 0; i < n; ++i) {
         check(batch[i]);
       }
