@@ -8,6 +8,7 @@
 #include "sim/machine_params.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
+#include "validate/kvm_model.h"
 
 namespace pagesim::validate {
 
@@ -30,7 +31,7 @@ std::string hex_text(std::uint64_t v) {
 
 }  // namespace
 
-// Each counter, and the simulator statistics that make it (see simulated_value):
+// Each counter, and the simulator statistics that make it (predict()):
 //   vcpu.exits                     vmexits.page_fault + vmexits.mmio + vmexits.wp_write (the
 //                                  CR3 writes' and INVLPGs' exits are in the VMM's baseline)
 //   vcpu.pf_taken                  shadow.page_faults (the trace's shadow page faults,
@@ -47,38 +48,15 @@ std::string hex_text(std::uint64_t v) {
 //   kvmmmu.kvm_mmu_unsync_page     shadow.unsync
 //   kvmmmu.kvm_mmu_sync_page       shadow.sync
 //   vm.mmu_recycled                shadow.recycled
+//   vm.remote_tlb_flush_requests   shadow.flush_requests
+//   kvmmmu.kvm_mmu_prepare_zap_page, vm.mmu_shadow_zapped
+//                                  shadow.zaps
+//   kvmmmu.kvm_mmu_zap_all_fast    shadow.zap_all
 //   vm.pages_4k, vm.pages_2m       the change in present shadow leaves of each size
 //   vm.mmu_unsync                  the change in unsync shadow pages
 //   rusage.minflt                  host.page_faults + vm0.zero_page_faults
 //   kvm.kvm_mmio                   2 per vmexits.mmio (the request and its completion)
-const std::vector<std::string>& simulated_counters() {
-  static const std::vector<std::string> names = {
-      "vcpu.exits",
-      "vcpu.pf_taken",
-      "vcpu.pf_fixed",
-      "vcpu.pf_spurious",
-      "vcpu.pf_emulate",
-      "vcpu.mmio_exits",
-      "kvmmmu.kvm_mmu_pagetable_walk",
-      "kvmmmu.kvm_mmu_get_page",
-      "kvmmmu.kvm_mmu_get_page.created",
-      "vm.mmu_cache_miss",
-      "kvmmmu.kvm_mmu_set_spte",
-      "vm.pages_4k",
-      "vm.pages_2m",
-      "vm.mmu_recycled",
-      "vm.remote_tlb_flush_requests",
-      "kvmmmu.kvm_mmu_prepare_zap_page",
-      "vm.mmu_shadow_zapped",
-      "kvmmmu.kvm_mmu_zap_all_fast",
-      "kvmmmu.kvm_mmu_unsync_page",
-      "vm.mmu_unsync",
-      "kvmmmu.kvm_mmu_sync_page",
-      "kvm.kvm_mmio",
-      "rusage.minflt",
-  };
-  return names;
-}
+const std::vector<std::string>& simulated_counters() { return predicted_counters(); }
 
 std::optional<std::string> SimulatorPredictor::unsupported(const Scenario& s) {
   if (s.backing == HostMemory::Kind::kMemfd) {

@@ -1,7 +1,7 @@
 // The simulator as predictor: pagesim's shadow-paged machine (models/shadow, the model
 // `pagesim replay --set mode=shadow` runs) replays a scenario on the guest pagesim-validate
 // builds, and its statistics, read before and after each phase, become the KVM counters
-// they model (kSimulatedCounters, docs/validation.md "The simulator's prediction").
+// they model (simulated_counters(), docs/validation.md "The prediction: the simulator").
 //
 // The machine is configured as this host runs the guest: the VMM's three memslots
 // (vm.layout), host.thp for the data slot's MADV_HUGEPAGE, the shared zero page
@@ -15,10 +15,8 @@
 // a store, a PTE store through the identity map, INVLPG or a CR3 write in the CPL 0
 // handler, which is fetched again).
 //
-// What the simulator does not model is left to the kernel-rules model (kvm_model.h): the
-// counters not in kSimulatedCounters, and the phases of scenarios it cannot run (host
-// events it has no model of: MADV_FREE, MADV_REMOVE, memfd's page cache). `unsupported()`
-// says why for such a scenario.
+// The scenarios it cannot run (memfd backing: pagesim's host has no shmem) are left to the
+// kernel-rules model (kvm_model.h); `unsupported()` says why for such a scenario.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +36,8 @@ class ShadowMachine;
 
 namespace pagesim::validate {
 
-// The KVM counters the simulator predicts, each from the statistics named in
-// sim_predictor.cc (simulated_value).
+// The KVM counters the simulator predicts: every counter of the report
+// (predicted_counters()), each from the statistics named in sim_predictor.cc.
 const std::vector<std::string>& simulated_counters();
 
 class SimulatorPredictor {
