@@ -8,10 +8,23 @@ namespace pagesim::traces {
 
 namespace po = boost::program_options;
 
-void parse_args(const std::vector<std::string>& args, const po::options_description& options,
-                const po::positional_options_description& positional, po::variables_map& vm) {
-  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+bool parse_command(const std::vector<std::string>& args, const po::options_description& visible,
+                   const char* positional_name, int max_count, po::variables_map& vm) {
+  po::options_description all;
+  if (max_count == 1) {
+    all.add(visible).add_options()(positional_name, po::value<std::string>());
+  } else {
+    all.add(visible).add_options()(positional_name, po::value<std::vector<std::string>>());
+  }
+  po::positional_options_description positional;
+  positional.add(positional_name, max_count);
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
   po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return false;
+  }
+  return true;
 }
 
 Format parse_format_option(const std::string& text) {

@@ -18,10 +18,14 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-void parse_args(const std::vector<std::string>& args,
-                const boost::program_options::options_description& options,
-                const boost::program_options::positional_options_description& positional,
-                boost::program_options::variables_map& vm);
+// Parses a subcommand's `args`: the options of `visible`, and the positional arguments
+// under `positional_name` (a std::string when `max_count` is 1, else a
+// std::vector<std::string>; -1: any number). Prints `visible` and returns false for
+// --help (the caller exits 0); throws boost's errors and UsageError as the rest does.
+bool parse_command(const std::vector<std::string>& args,
+                   const boost::program_options::options_description& visible,
+                   const char* positional_name, int max_count,
+                   boost::program_options::variables_map& vm);
 
 // Errors in what the user typed (a generator spec, an output name) are usage errors.
 template <class F>

@@ -254,20 +254,6 @@ int record(const std::vector<std::string>& args) {
 
 }  // namespace
 
-int run_record_command(const std::vector<std::string>& args) {
-  const std::string who = "pagesim trace record";
-  try {
-    return record(args);
-  } catch (const po::error& e) {
-    std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
-    return 2;
-  } catch (const UsageError& e) {
-    std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << who << ": " << e.what() << "\n";
-    return 1;
-  }
-}
+int run_record_command(const std::vector<std::string>& args) { return record(args); }
 
 }  // namespace pagesim::traces

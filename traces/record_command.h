@@ -15,10 +15,11 @@ namespace pagesim::traces {
 // was killed by a signal): the trace of what it did is still written.
 inline constexpr int kRecordCommandFailed = 3;
 
-// args: what follows "pagesim trace record". Prints its own errors ("pagesim trace record:
-// ..."). Returns 0 when the command succeeded and the trace was written, kRecordCommandFailed
-// when the command failed (trace written), 1 when the command or tracer could not run or the
-// trace could not be written (no file left), 2 for a usage error.
+// args: what follows "pagesim trace record". Usage errors throw UsageError or boost's
+// program_options errors, other failures std::exception, which `pagesim trace` reports
+// ("pagesim trace record: ...") with exit status 2 and 1. Returns 0 when the command succeeded and
+// the trace was written, kRecordCommandFailed when the command failed (trace written), 1 when the
+// command or tracer could not run or the trace could not be written (no file left).
 int run_record_command(const std::vector<std::string>& args);
 
 }  // namespace pagesim::traces

@@ -91,14 +91,8 @@ int run_gen(const std::vector<std::string>& args) {
       ("format", po::value<std::string>()->value_name("F"),
        "text, binary or csv (default: from the --out name: .pgt binary, .trace/.txt text, "
        ".csv CSV)");
-  po::options_description all;
-  all.add(visible).add_options()("pattern", po::value<std::string>());
-  po::positional_options_description positional;
-  positional.add("pattern", 1);
   po::variables_map vm;
-  parse_args(args, all, positional, vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
+  if (!parse_command(args, visible, "pattern", 1, vm)) {
     return 0;
   }
   if (!vm.count("pattern")) {
@@ -147,14 +141,8 @@ int run_convert(const std::vector<std::string>& args) {
   visible.add_options()              //
       ("help,h", "print this help")  //
       ("format", po::value<std::string>()->value_name("F"), "text, binary or csv");
-  po::options_description all;
-  all.add(visible).add_options()("files", po::value<std::vector<std::string>>());
-  po::positional_options_description positional;
-  positional.add("files", -1);
   po::variables_map vm;
-  parse_args(args, all, positional, vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
+  if (!parse_command(args, visible, "files", -1, vm)) {
     return 0;
   }
   std::vector<std::string> files;
@@ -199,14 +187,8 @@ int run_info(const std::vector<std::string>& args) {
       "\n"
       "options");
   visible.add_options()("help,h", "print this help");
-  po::options_description all;
-  all.add(visible).add_options()("trace", po::value<std::string>());
-  po::positional_options_description positional;
-  positional.add("trace", 1);
   po::variables_map vm;
-  parse_args(args, all, positional, vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
+  if (!parse_command(args, visible, "trace", 1, vm)) {
     return 0;
   }
   if (!vm.count("trace")) {

@@ -45,14 +45,8 @@ int run_mix(const std::vector<std::string>& args) {
        "output file ('-' is standard output)")  //
       ("format", po::value<std::string>()->value_name("F"),
        "text, binary or csv (default: from the --out name)");
-  po::options_description all;
-  all.add(visible).add_options()("inputs", po::value<std::vector<std::string>>());
-  po::positional_options_description positional;
-  positional.add("inputs", -1);
   po::variables_map vm;
-  parse_args(args, all, positional, vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
+  if (!parse_command(args, visible, "inputs", -1, vm)) {
     return 0;
   }
   if (!vm.count("inputs")) {

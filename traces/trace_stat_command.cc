@@ -176,14 +176,8 @@ int run_stat(const std::vector<std::string>& args) {
   visible.add_options()              //
       ("help,h", "print this help")  //
       ("json", "print JSON instead of text");
-  po::options_description all;
-  all.add(visible).add_options()("trace", po::value<std::string>());
-  po::positional_options_description positional;
-  positional.add("trace", 1);
   po::variables_map vm;
-  parse_args(args, all, positional, vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
+  if (!parse_command(args, visible, "trace", 1, vm)) {
     return 0;
   }
   if (!vm.count("trace")) {
