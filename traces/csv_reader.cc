@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "traces/byte_size.h"
+#include "traces/error_quote.h"
 
 namespace pagesim::traces {
 
@@ -53,28 +54,6 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return true;
 }
 
-// The text quoted for an error message: printable ASCII as is, other bytes as \xNN, at most
-// 40 characters.
-std::string quote(std::string_view text) {
-  std::string out = "'";
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (i == 40) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      constexpr char kDigits[] = "0123456789abcdef";
-      out += "\\x";
-      out += kDigits[c >> 4];
-      out += kDigits[c & 15];
-    }
-  }
-  return out + "'";
-}
-
 }  // namespace
 
 CsvTraceReader::CsvTraceReader(InputFile input) : m_lines(std::move(input)) {}
@@ -106,7 +85,7 @@ std::size_t CsvTraceReader::parse_line(std::string_view line, Record* out) {
     if (is_header(content)) {
       for (std::size_t i = 0; i < f.count; ++i) {
         if (!equals_ignoring_case(f.field[i], kCsvColumns[i])) {
-          m_lines.fail("header column " + std::to_string(i + 1) + " is " + quote(f.field[i]) +
+          m_lines.fail("header column " + std::to_string(i + 1) + " is " + error_quote(f.field[i]) +
                        ", expected '" + std::string(kCsvColumns[i]) +
                        "' (the header is address,kind[,size,cpu,asid])");
         }
@@ -115,11 +94,11 @@ std::size_t CsvTraceReader::parse_line(std::string_view line, Record* out) {
     }
   }
   if (f.count < 2) {
-    m_lines.fail("expected at least address,kind, found " + quote(content));
+    m_lines.fail("expected at least address,kind, found " + error_quote(content));
   }
   const std::optional<std::uint64_t> address = parse_unsigned(f.field[0]);
   if (!address) {
-    m_lines.fail("bad address " + quote(f.field[0]) +
+    m_lines.fail("bad address " + error_quote(f.field[0]) +
                  " (expected 0x-hex or decimal, at most 64 bits)");
   }
   AccessKind kind = AccessKind::kRead;
@@ -132,20 +111,20 @@ std::size_t CsvTraceReader::parse_line(std::string_view line, Record* out) {
   } else if (letter == 'X') {
     kind = AccessKind::kFetch;
   } else {
-    m_lines.fail("bad kind " + quote(k) + " (expected R, W or X)");
+    m_lines.fail("bad kind " + error_quote(k) + " (expected R, W or X)");
   }
   std::uint64_t size = kDefaultAccessSizeBytes;
   if (f.count > 2 && !f.field[2].empty()) {
     const std::optional<std::uint64_t> value = parse_unsigned(f.field[2]);
     if (!value || *value == 0 || *value > std::numeric_limits<std::uint32_t>::max()) {
-      m_lines.fail("bad size " + quote(f.field[2]) + " (expected 1 to 4294967295 bytes)");
+      m_lines.fail("bad size " + error_quote(f.field[2]) + " (expected 1 to 4294967295 bytes)");
     }
     size = *value;
   }
   if (f.count > 3 && !f.field[3].empty()) {
     const std::optional<std::uint64_t> cpu = parse_unsigned(f.field[3]);
     if (!cpu) {
-      m_lines.fail("bad cpu " + quote(f.field[3]) + " (expected 0)");
+      m_lines.fail("bad cpu " + error_quote(f.field[3]) + " (expected 0)");
     }
     if (*cpu != 0) {
       m_lines.fail("cpu " + std::to_string(*cpu) +
@@ -157,7 +136,7 @@ std::size_t CsvTraceReader::parse_line(std::string_view line, Record* out) {
   if (f.count > 4 && !f.field[4].empty()) {
     const std::optional<std::uint64_t> asid = parse_unsigned(f.field[4]);
     if (!asid) {
-      m_lines.fail("bad asid " + quote(f.field[4]) +
+      m_lines.fail("bad asid " + error_quote(f.field[4]) +
                    " (expected 0x-hex or decimal, at most 64 bits)");
     }
     if (*asid != m_asid) {

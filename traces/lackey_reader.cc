@@ -3,6 +3,8 @@
 #include <limits>
 #include <optional>
 
+#include "traces/error_quote.h"
+
 namespace pagesim::traces {
 
 namespace {
@@ -12,26 +14,6 @@ namespace {
 constexpr std::size_t kMaxLineBytes = 4096;
 
 inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-std::string quote_line(const char* p, const char* end) {
-  std::string out = "'";
-  for (std::size_t shown = 0; p != end; ++p, ++shown) {
-    if (shown == 40) {
-      out += "...";
-      break;
-    }
-    auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      constexpr char kDigits[] = "0123456789abcdef";
-      out += "\\x";
-      out += kDigits[c >> 4];
-      out += kDigits[c & 15];
-    }
-  }
-  return out + "'";
-}
 
 }  // namespace
 
@@ -87,12 +69,13 @@ unsigned LackeyTraceReader::parse_line(std::string_view text, Record* records) c
   }
   const char letter = *p;
   if (letter != 'I' && letter != 'L' && letter != 'S' && letter != 'M') {
-    m_lines.fail("expected I, L, S or M (or a ==pid== message), found " + quote_line(begin, end));
+    m_lines.fail("expected I, L, S or M (or a ==pid== message), found " +
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))));
   }
   ++p;
   if (p == end || !is_blank(*p)) {
     m_lines.fail("expected blanks after '" + std::string(1, letter) + "' in " +
-                 quote_line(begin, end));
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))));
   }
   while (p != end && is_blank(*p)) {
     ++p;
@@ -110,19 +93,24 @@ unsigned LackeyTraceReader::parse_line(std::string_view text, Record* records) c
     } else if (c >= 'A' && c <= 'F') {
       d = static_cast<unsigned>(c - 'A' + 10);
     } else {
-      m_lines.fail("bad address in " + quote_line(begin, end) +
+      m_lines.fail("bad address in " +
+                   error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))) +
                    " (expected hex digits, then ',size')");
     }
     if (address >> 60 != 0) {
-      m_lines.fail("address in " + quote_line(begin, end) + " does not fit in 64 bits");
+      m_lines.fail("address in " +
+                   error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))) +
+                   " does not fit in 64 bits");
     }
     address = (address << 4) | d;
   }
   if (p == digits) {
-    m_lines.fail("missing address in " + quote_line(begin, end));
+    m_lines.fail("missing address in " +
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))));
   }
   if (p == end) {
-    m_lines.fail("missing ',size' in " + quote_line(begin, end));
+    m_lines.fail("missing ',size' in " +
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))));
   }
   ++p;  // ','
   std::uint64_t size = 0;
@@ -130,24 +118,32 @@ unsigned LackeyTraceReader::parse_line(std::string_view text, Record* records) c
   for (; p != end && !is_blank(*p); ++p) {
     const auto d = static_cast<unsigned>(static_cast<unsigned char>(*p) - '0');
     if (d > 9) {
-      m_lines.fail("bad size in " + quote_line(begin, end) + " (expected decimal bytes)");
+      m_lines.fail("bad size in " +
+                   error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))) +
+                   " (expected decimal bytes)");
     }
     size = size * 10 + d;
     if (size > std::numeric_limits<std::uint32_t>::max()) {
-      m_lines.fail("size in " + quote_line(begin, end) + " is larger than 4294967295 bytes");
+      m_lines.fail("size in " +
+                   error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))) +
+                   " is larger than 4294967295 bytes");
     }
   }
   if (p == size_digits) {
-    m_lines.fail("missing size after ',' in " + quote_line(begin, end));
+    m_lines.fail("missing size after ',' in " +
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))));
   }
   if (size == 0) {
-    m_lines.fail("size 0 in " + quote_line(begin, end) + ": an access has at least 1 byte");
+    m_lines.fail("size 0 in " +
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))) +
+                 ": an access has at least 1 byte");
   }
   while (p != end && is_blank(*p)) {
     ++p;
   }
   if (p != end) {
-    m_lines.fail("unexpected text after the size in " + quote_line(begin, end));
+    m_lines.fail("unexpected text after the size in " +
+                 error_quote(std::string_view(begin, static_cast<std::size_t>(end - begin))));
   }
   const auto bytes = static_cast<std::uint32_t>(size);
   switch (letter) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "traces/byte_size.h"
+#include "traces/error_quote.h"
 
 namespace pagesim::traces {
 
@@ -54,25 +55,8 @@ const char* skip_blanks(const char* p, const char* end) {
 // The token at p, quoted for an error message: printable ASCII as is, anything else as \xNN,
 // cut at 40 characters.
 std::string quote_token(const char* p, const char* end) {
-  std::string out = "'";
-  std::size_t shown = 0;
-  for (; p != end && !is_blank(*p); ++p, ++shown) {
-    if (shown == 40) {
-      out += "...";
-      break;
-    }
-    auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      constexpr char kDigits[] = "0123456789abcdef";
-      out += "\\x";
-      out += kDigits[c >> 4];
-      out += kDigits[c & 15];
-    }
-  }
-  out += "'";
-  return out;
+  const char* stop = std::find_if(p, end, [](char c) { return is_blank(c); });
+  return error_quote(std::string_view(p, static_cast<std::size_t>(stop - p)));
 }
 
 enum class NumberStatus { kOk, kMalformed, kOverflow };
