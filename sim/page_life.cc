@@ -168,6 +168,14 @@ void PageLife::host_evicted(Hva page, Hpa frame, bool swapped, bool zeroed, std:
          << "\n";
 }
 
+void PageLife::host_unmapped(Hva page, Hpa frame, std::uint64_t zapped) {
+  line() << "host unmaps the page (HVA " << hex(page.value()) << ", HPA " << hex(frame.value())
+         << "): invalidate_range zapped " << zapped
+         << (m_shadow != nullptr ? " shadow entries" : " EPT leaves")
+         << (zapped != 0 ? ", the VM's TLBs shot down" : "")
+         << ", kept in the page cache (shared memory)\n";
+}
+
 void PageLife::host_refault(Hva page, Hpa frame, bool swap_in) {
   line() << "host refault at HVA " << hex(page.value()) << ": "
          << (swap_in ? "swapped in" : "zero-filled") << " to HPA "

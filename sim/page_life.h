@@ -70,6 +70,7 @@ class PageLife final : public host::TouchObserver,
   // aging, eviction and refault of the host page behind it.
   void host_aged(Hva page, bool young, bool cleared) override;
   void host_evicted(Hva page, Hpa frame, bool swapped, bool zeroed, std::uint64_t zapped) override;
+  void host_unmapped(Hva page, Hpa frame, std::uint64_t zapped) override;
   void host_refault(Hva page, Hpa frame, bool swap_in) override;
 
  private:

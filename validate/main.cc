@@ -182,17 +182,10 @@ int main(int argc, char** argv) {
       GuestLayout layout(s);
       KvmShadowModel model(s, layout, HostParams{.mmio_caching = host.mmio_caching});
       const std::vector<Counters> rules = model.predict(phases_of(s));
-      std::vector<Counters> simulated;
-      const std::optional<std::string> unsupported = SimulatorPredictor::unsupported(s);
-      if (!unsupported) {
-        GuestLayout sim_layout(s);
-        SimulatorPredictor sim(s, sim_layout);
-        simulated = sim.predict(phases_of(s));
-      }
+      GuestLayout sim_layout(s);
+      SimulatorPredictor sim(s, sim_layout);
+      const std::vector<Counters> simulated = sim.predict(phases_of(s));
       ScenarioReport r = compare(s, measured, simulated, rules);
-      if (unsupported) {
-        r.notes.push_back("predicted by the kernel-rules model only: " + *unsupported);
-      }
       if (model.would_recycle()) {
         r.notes.push_back("the model holds " + std::to_string(model.peak_shadow_pages()) +
                           " shadow pages, near KVM's limit of " +

@@ -58,16 +58,6 @@ std::string hex_text(std::uint64_t v) {
 //   kvm.kvm_mmio                   2 per vmexits.mmio (the request and its completion)
 const std::vector<std::string>& simulated_counters() { return predicted_counters(); }
 
-std::optional<std::string> SimulatorPredictor::unsupported(const Scenario& s) {
-  if (s.backing == HostMemory::Kind::kMemfd) {
-    return "memfd backing (shmem and its page cache) is not modelled by pagesim's host";
-  }
-  for (const ReclaimAction& r : s.reclaim) {
-    if (r.action == Madvise::kRemove) return "MADV_REMOVE is not modelled by pagesim's host";
-  }
-  return std::nullopt;
-}
-
 SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& layout)
     : m_s(s), m_layout(layout) {
   const std::uint64_t data = layout.data().size();
@@ -75,10 +65,11 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
   m_settings = {
       "mode=shadow",
       "vm.memory=" + kib(ram),
-      "vm.layout=" + hex_text(kDataGpa) + ":" + kib(data) + ",0x0:" + kib(kLowSlotSize) + "," +
-          hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()),
+      "vm.layout=" + hex_text(kDataGpa) + ":" + kib(data) +
+          (s.backing == HostMemory::Kind::kMemfd ? ":memfd" : "") + ",0x0:" + kib(kLowSlotSize) +
+          "," + hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()),
       std::string("host.thp=") + (s.host_thp ? "2m" : "never"),
-      std::string("host.zero_page=") + (s.backing == HostMemory::Kind::kAnon ? "true" : "false"),
+      "host.zero_page=true",
       "host.memory=8GiB",
       "host.swap=0",
       "shadow.wp_policy=unsync",
@@ -164,7 +155,8 @@ void SimulatorPredictor::madvise(const ReclaimAction& r) {
       advice = Advice::kPageout;
       break;
     case Madvise::kRemove:
-      throw std::logic_error("simulator predictor: MADV_REMOVE");
+      advice = Advice::kRemove;
+      break;
   }
   // One call per contiguous run of data pages, as the VMM does.
   const auto pages = data_pages(m_s);
@@ -174,7 +166,11 @@ void SimulatorPredictor::madvise(const ReclaimAction& r) {
     std::uint64_t j = i + 1;
     while (j < r.pages && pages[j].gpa.value() == pages[j - 1].gpa.value() + k4K) ++j;
     const Hva begin = slot->to_hva(pages[i].gpa);
-    m_machine->vmm().memory().madvise(advice, begin, begin + (j - i) * k4K);
+    try {
+      m_machine->vmm().memory().madvise(advice, begin, begin + (j - i) * k4K);
+    } catch (const hostmm::MadviseError&) {
+      return;  // EINVAL, as the VMM's own call fails (the report notes its errno)
+    }
     m_machine->take_host_flush();
     i = j;
   }

@@ -4,19 +4,19 @@
 // they model (simulated_counters(), docs/validation.md "The prediction: the simulator").
 //
 // The machine is configured as this host runs the guest: the VMM's three memslots
-// (vm.layout), host.thp for the data slot's MADV_HUGEPAGE, the shared zero page
-// (host.zero_page), no swap, KVM's shadow MMU with unsync pages, cached roots, prefetch,
-// the zap of every shadow page when a memslot goes (shadow.memslot_zap = all), and KVM's
-// default shadow-page limit for these memslots (shadow.max_pages = 0).
-// The guest's page tables are the VMM's own (ShadowMachine::load_guest_memory and
-// adopt_address_space: a guest image), so the simulator walks the very tables KVM walks.
-// The replay of a command list follows the guest code: the code page is fetched, each
-// command word is read from the list, then the command runs (a load, a store, a load and
-// a store, a PTE store through the identity map, INVLPG or a CR3 write in the CPL 0
-// handler, which is fetched again).
+// (vm.layout; the data slot's :memfd for a memfd backing), host.thp for the data slot's
+// MADV_HUGEPAGE, the shared zero page (host.zero_page), no swap, KVM's shadow MMU with unsync
+// pages, cached roots, prefetch, the zap of every shadow page when a memslot goes
+// (shadow.memslot_zap = all), and KVM's default shadow-page limit for these memslots
+// (shadow.max_pages = 0). The guest's page tables are the VMM's own
+// (ShadowMachine::load_guest_memory and adopt_address_space: a guest image), so the simulator walks
+// the very tables KVM walks. The replay of a command list follows the guest code: the code page is
+// fetched, each command word is read from the list, then the command runs (a load, a store, a load
+// and a store, a PTE store through the identity map, INVLPG or a CR3 write in the CPL 0 handler,
+// which is fetched again).
 //
-// The scenarios it cannot run (memfd backing: pagesim's host has no shmem) are left to the
-// kernel-rules model (kvm_model.h); `unsupported()` says why for such a scenario.
+// It runs every scenario; the kernel-rules model (kvm_model.h) predicts beside it, a second
+// opinion the report prints.
 #pragma once
 
 #include <cstdint>
@@ -45,12 +45,8 @@ class SimulatorPredictor {
   SimulatorPredictor(const Scenario& s, const GuestLayout& layout);
   ~SimulatorPredictor();
 
-  // Why the simulator cannot run this scenario (a host event it does not model), or
-  // nullopt when it can.
-  static std::optional<std::string> unsupported(const Scenario& s);
-
   // Replays the warm-up (not reported), then each phase; returns each phase's predicted
-  // counters (simulated_counters() only). Requires !unsupported(s).
+  // counters (simulated_counters()).
   std::vector<Counters> predict(const std::vector<PhaseInfo>& phases);
 
   // The pagesim configuration used, as `--set` assignments (for the report).

@@ -372,12 +372,70 @@ TEST(SimulatorPredictor, MadvFreeZapsOnceAndPrefetchRefillsEightAtATime) {
   EXPECT_EQ(c.at("rusage.minflt"), 0);  // resident: no host fault
 }
 
-TEST(SimulatorPredictor, SaysWhatItCannotRun) {
-  EXPECT_TRUE(SimulatorPredictor::unsupported(Scenario{.backing = HostMemory::Kind::kMemfd}));
-  EXPECT_TRUE(SimulatorPredictor::unsupported(
-      Scenario{.backing = HostMemory::Kind::kMemfd, .reclaim = {{Madvise::kRemove, 4}}}));
-  EXPECT_FALSE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kFree, 4}}}));
-  EXPECT_FALSE(SimulatorPredictor::unsupported(Scenario{.reclaim = {{Madvise::kDontneed, 4}}}));
+// A memfd is shmem: its pages live in the page cache. After the 64 pages are written in
+// pass 1, 32 of them (one contiguous run, one madvise call) lose their VMM mapping:
+//   MADV_DONTNEED (zap_page_range_single): one invalidation, the 32 leaves zapped, one
+//     flush; the pages stay in the page cache;
+//   MADV_REMOVE (shmem_fallocate: unmap_mapping_range, then shmem_truncate_range): the
+//     same one invalidation; the pages are freed;
+//   MADV_PAGEOUT without swap (reclaim_pages -> shrink_folio_list): try_to_unmap page by
+//     page, one invalidation and one flush each, then shmem_writeout finds no swap and the
+//     page stays in the page cache.
+// In pass 2 each of the 32 pages faults once: GUP's host fault maps it again (a minor
+// fault: the cached page, or a new one after the hole punch) and KVM's prefetch stops at
+// the first neighbour, which the VMM does not map (the atomic GUP finds no PTE).
+struct MemfdCase {
+  Madvise action;
+  const char* phase;
+  std::int64_t flushes;
+};
+
+class SimulatorPredictorMemfd : public testing::TestWithParam<MemfdCase> {};
+
+TEST_P(SimulatorPredictorMemfd, UnmapsThirtyTwoPagesThatFaultBackOneByOne) {
+  const MemfdCase m = GetParam();
+  const Scenario s{.pages = 64,
+                   .op = Op::kWrite,
+                   .backing = HostMemory::Kind::kMemfd,
+                   .reclaim = {{m.action, 32}}};
+  const Counters pass1 = simulate_phase(s, "pass1");
+  EXPECT_EQ(pass1.at("rusage.minflt"), 64);  // shmem_fault allocates each page
+  EXPECT_EQ(pass1.at("vm.pages_2m"), 0);
+  const Counters madv = simulate_phase(s, m.phase);
+  EXPECT_EQ(madv.at("vm.pages_4k"), -32);
+  EXPECT_EQ(madv.at("vm.remote_tlb_flush_requests"), m.flushes);
+  const Counters pass2 = simulate_phase(s, "pass2");
+  EXPECT_EQ(pass2.at("vcpu.pf_taken"), 32);
+  EXPECT_EQ(pass2.at("vcpu.pf_fixed"), 32);
+  EXPECT_EQ(pass2.at("kvmmmu.kvm_mmu_set_spte"), 32);  // no prefetch
+  EXPECT_EQ(pass2.at("rusage.minflt"), 32);
+  EXPECT_EQ(pass2.at("vm.pages_4k"), 32);
+}
+
+INSTANTIATE_TEST_SUITE_P(Advice, SimulatorPredictorMemfd,
+                         testing::Values(MemfdCase{Madvise::kDontneed, "madvise-dontneed", 1},
+                                         MemfdCase{Madvise::kRemove, "madvise-remove", 1},
+                                         MemfdCase{Madvise::kPageout, "madvise-pageout", 32}),
+                         [](const testing::TestParamInfo<MemfdCase>& i) {
+                           return std::string(i.param.phase).substr(8);  // "dontneed", ...
+                         });
+
+// madvise_free_single_vma refuses shared memory, madvise_remove anonymous memory (EINVAL):
+// the phase changes nothing and pass 2 faults nothing.
+TEST(SimulatorPredictor, AdviceTheMemoryRefusesDoesNothing) {
+  for (const Scenario& s :
+       {Scenario{.pages = 64,
+       .op = Op::kWrite,
+       .backing = HostMemory::Kind::kMemfd,
+       .reclaim = {{Madvise::kFree, 32}}},
+        Scenario{.pages = 64, .op = Op::kWrite, .reclaim = {{Madvise::kRemove, 32}}}}) {
+    const std::string phase =
+        s.reclaim[0].action == Madvise::kFree ? "madvise-free" : "madvise-remove";
+    const Counters madv = simulate_phase(s, phase);
+    EXPECT_EQ(madv.at("vm.pages_4k"), 0) << phase;
+    EXPECT_EQ(madv.at("vm.remote_tlb_flush_requests"), 0) << phase;
+    EXPECT_EQ(simulate_phase(s, "pass2").at("vcpu.pf_taken"), 0) << phase;
+  }
 }
 
 TEST(Report, ToleranceAndVerdict) {

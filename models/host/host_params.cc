@@ -20,10 +20,14 @@ void VmParams::describe(config::Schema& s) {
       });
   s.field("vcpus", vcpus, "virtual CPUs of the VM").range(1, 256);
   s.field("layout", layout,
-          "memory slots at creation: qemu (QEMU's pc machine for vm.memory), or GPA:SIZE[:ro] "
-          "slots separated by commas, ids 0, 1, ... in order; the writable slots' sizes add "
-          "up to vm.memory")
+          "memory slots at creation: qemu (QEMU's pc machine for vm.memory), or "
+          "GPA:SIZE[:ro][:anon|:memfd] slots separated by commas, ids 0, 1, ... in order; the "
+          "writable slots' sizes add up to vm.memory")
       .check([this]() { return memslot_layout_error(*this); });
+  s.field("backing", backing,
+          "the VMM memory behind guest RAM: anon (private anonymous, QEMU's "
+          "memory-backend-ram) or memfd (shared memory, memory-backend-memfd: pages stay in "
+          "the page cache when unmapped, MADV_REMOVE punches holes, 4 KiB pages only)");
 }
 
 void GuestParams::describe(config::Schema& s) {

@@ -1,6 +1,8 @@
 // Parameters of a virtual machine and of the VM exits the hypervisor model charges.
 //
-//   vm.memory, vm.vcpus, vm.layout          VmParams: the guest's RAM, vCPUs, memslots
+//   vm.memory, vm.vcpus, vm.layout, vm.backing
+//                                           VmParams: the guest's RAM, vCPUs, memslots and
+//                                           the VMM memory behind them
 //   vmexit.latency, vmexit.ept_violation_latency, vmexit.mmio_latency
 //                                           VmExitParams: cycles of the exit paths
 //   guest.levels, guest.thp, guest.page_fault_latency, guest.clear_page_latency
@@ -14,8 +16,11 @@
 // Each default cites where its order of magnitude comes from and says how sure it is.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "models/os/os_params.h"
 #include "sim/config/schema.h"
@@ -23,6 +28,11 @@
 #include "sim/page_size.h"
 
 namespace pagesim::host {
+
+// The VMM memory behind guest RAM (QEMU's memory backends): private anonymous memory
+// (memory-backend-ram) or a memfd it maps shared (memory-backend-memfd: shmem, whose pages
+// live in the page cache; hostmm::VmmMemory::add_shmem).
+enum class Backing : std::uint8_t { kAnon, kMemfd };
 
 struct VmParams {
   // Guest RAM, laid out as QEMU's pc machine does (qemu_layout.h): a multiple of 4 KiB,
@@ -33,6 +43,9 @@ struct VmParams {
   // The memory slots at creation: "qemu" (QEMU's pc machine for `memory`) or a list of
   // GPA:SIZE[:ro] slots (memslot_layout.h).
   std::string layout = "qemu";
+  // The memory behind every slot that vm.layout does not mark :anon or :memfd, and behind
+  // memslots a trace adds.
+  Backing backing = Backing::kAnon;
   void describe(config::Schema& s);
 };
 
@@ -77,3 +90,9 @@ struct VmExitParams {
 };
 
 }  // namespace pagesim::host
+
+template <>
+struct pagesim::config::EnumNames<pagesim::host::Backing> {
+  static constexpr std::array<std::pair<std::string_view, pagesim::host::Backing>, 2> kNames{
+      {{"anon", pagesim::host::Backing::kAnon}, {"memfd", pagesim::host::Backing::kMemfd}}};
+};

@@ -30,6 +30,13 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
       m_guest_memory(*this, m_ept, memory),
       m_next_hva(align_up(kRamBase.value() + vm.memory.bytes, kHvaAlign)) {
   m_vmm.set_notifier(this);
+  const std::vector<Backing> backing = memslot_backing(vm);
+  for (std::size_t i = 0; i < backing.size(); ++i) {
+    const Memslot& slot = *m_slots.find_id(static_cast<std::uint32_t>(i));
+    if (backing[i] == Backing::kMemfd) {
+      m_vmm.add_shmem(slot.hva, slot.hva + slot.bytes);
+    }
+  }
 }
 
 ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
@@ -103,6 +110,9 @@ const Memslot& Hypervisor::add_memslot(std::uint32_t id, Gpa base, std::uint64_t
       .id = id, .base = base, .bytes = bytes, .hva = Hva(m_next_hva), .readonly = readonly};
   m_slots.add(slot);  // throws MemslotError, nothing changed
   m_next_hva = align_up(m_next_hva + bytes, kHvaAlign);
+  if (m_vm.backing == Backing::kMemfd) {
+    m_vmm.add_shmem(slot.hva, slot.hva + bytes);
+  }
   return *m_slots.find_id(id);
 }
 

@@ -1,5 +1,6 @@
 #include "models/host/memslot_layout.h"
 
+#include <optional>
 #include <stdexcept>
 
 #include "models/host/qemu_layout.h"
@@ -35,9 +36,14 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
+namespace {
+
+// vm.layout's slots and the memory behind each.
+std::vector<Memslot> parse_layout(const VmParams& vm, Hva ram_base, std::vector<Backing>& backing) {
   if (vm.layout == "qemu") {
-    return qemu_pc_layout(vm.memory.bytes, ram_base);
+    std::vector<Memslot> slots = qemu_pc_layout(vm.memory.bytes, ram_base);
+    backing.assign(slots.size(), vm.backing);
+    return slots;
   }
   std::vector<Memslot> slots;
   MemslotTable table;  // its add() enforces alignment and no overlap
@@ -47,9 +53,21 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
   for (std::string_view item : split(vm.layout, ',')) {
     const std::string text(trim(item));
     const std::vector<std::string_view> f = split(text, ':');
-    if (f.size() < 2 || f.size() > 3 || (f.size() == 3 && f[2] != "ro")) {
+    bool readonly = false;
+    std::optional<Backing> memory;
+    bool flags_ok = f.size() >= 2 && f.size() <= 4;
+    for (std::size_t i = 2; flags_ok && i < f.size(); ++i) {
+      if (f[i] == "ro" && !readonly && !memory) {
+        readonly = true;
+      } else if ((f[i] == "anon" || f[i] == "memfd") && !memory) {
+        memory = f[i] == "anon" ? Backing::kAnon : Backing::kMemfd;
+      } else {
+        flags_ok = false;
+      }
+    }
+    if (!flags_ok) {
       fail("slot " + std::to_string(id) + " '" + text +
-           "' is not GPA:SIZE or GPA:SIZE:ro (or write \"qemu\")");
+           "' is not GPA:SIZE[:ro][:anon|:memfd] (or write \"qemu\")");
     }
     std::uint64_t gpa = 0;
     config::ByteSize size;
@@ -59,7 +77,6 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
     if (auto err = config::parse_value(f[1], size)) {
       fail("slot " + std::to_string(id) + ": size " + *err);
     }
-    const bool readonly = f.size() == 3;
     const Memslot slot{id, Gpa(gpa), size.bytes, ram_base + offset, readonly};
     try {
       table.add(slot);
@@ -67,6 +84,7 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
       fail(e.what());
     }
     slots.push_back(slot);
+    backing.push_back(memory.value_or(vm.backing));
     offset += size.bytes;
     ram += readonly ? 0 : size.bytes;
     ++id;
@@ -77,6 +95,19 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
                                 ": make them agree");
   }
   return slots;
+}
+
+}  // namespace
+
+std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
+  std::vector<Backing> backing;
+  return parse_layout(vm, ram_base, backing);
+}
+
+std::vector<Backing> memslot_backing(const VmParams& vm) {
+  std::vector<Backing> backing;
+  (void)parse_layout(vm, Hva(0x7f0000000000), backing);
+  return backing;
 }
 
 std::optional<std::string> memslot_layout_error(const VmParams& vm) {

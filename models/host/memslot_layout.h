@@ -5,8 +5,9 @@
 //   vm.layout = "0x0:4g"                       one RAM slot of 4 GiB at GPA 0
 //   vm.layout = "0x0:3g,0x100000000:1g,0xfffc0000:256k:ro"
 //
-// Each slot is GPA:SIZE[:ro] (GPA a whole number, hex with 0x; SIZE with a unit as every
-// byte-size key: 4k, 2m, 1g, ...; `ro` a read-only slot, KVM_MEM_READONLY, as a ROM). Slot
+// Each slot is GPA:SIZE[:ro][:anon|:memfd] (GPA a whole number, hex with 0x; SIZE with a
+// unit as every byte-size key: 4k, 2m, 1g, ...; `ro` a read-only slot, KVM_MEM_READONLY, as
+// a ROM; `anon` or `memfd` the VMM memory behind it, vm.backing when not written). Slot
 // ids are 0, 1, ... in the order written. The VMM backs them, as QEMU does its RAM block,
 // with one allocation: slot i's HVA = ram_base + the sizes of the slots before it. The
 // writable slots are the guest's RAM (its E820 map), and their sizes must add up to
@@ -28,6 +29,8 @@ namespace pagesim::host {
 // The slots of vm.layout for the VM; throws std::invalid_argument naming vm.layout (or
 // vm.memory) for text it cannot read or slots that do not fit.
 std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base);
+// The VMM memory behind each slot of memslot_layout (the same throws).
+std::vector<Backing> memslot_backing(const VmParams& vm);
 
 // The reason vm.layout is wrong for `vm`, or nullopt (the configuration's check).
 std::optional<std::string> memslot_layout_error(const VmParams& vm);

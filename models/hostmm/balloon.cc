@@ -24,8 +24,13 @@ std::uint64_t Balloon::inflate(std::uint64_t pages, mem::GuestFrameAllocator& gu
       m_partial.erase(base);
       begin = Hva(base);
     }
-    discarded +=
-        vmm.madvise(VmmMemory::Advice::kDontneed, begin, begin + std::max(host_bytes, 4 * kKiB));
+    const Hva end = begin + std::max(host_bytes, 4 * kKiB);
+    if (vmm.shmem(begin)) {
+      // ram_block_discard_range of a memfd: the hole punched (fallocate), then the
+      // mapping dropped (MADV_DONTNEED, which finds nothing left).
+      discarded += vmm.madvise(VmmMemory::Advice::kRemove, begin, end);
+    }
+    discarded += vmm.madvise(VmmMemory::Advice::kDontneed, begin, end);
   }
   return discarded;
 }

@@ -3,7 +3,8 @@
 //
 // Inflate: the guest driver takes `pages` 4 KiB pages from its kernel's allocator (the
 // guest frame allocator: its most recently freed frames first, else fresh ones) and tells
-// the device their GPAs; QEMU discards each through its HVA with MADV_DONTNEED. A host page
+// the device their GPAs; QEMU discards each through its HVA with MADV_DONTNEED (memfd
+// memory: a hole punched first, MADV_REMOVE's effect, ram_block_discard_range). A host page
 // bigger than 4 KiB (THP) is discarded only once every 4 KiB of it is in the balloon, as
 // QEMU's PartiallyBalloonedPage does; until then nothing of it is freed. Deflate: the
 // driver gives back the pages it took last (LIFO) to the guest allocator; their host pages

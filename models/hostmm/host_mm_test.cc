@@ -7,6 +7,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "models/hostmm/vmm_memory.h"
 #include "sim/stats/stats.h"
@@ -323,6 +324,112 @@ TEST(HostMm, ASplitHugePageIsReclaimedAndAdvisedPieceByPiece) {
   h.touch(1);
   EXPECT_EQ(h.stat("host.swap.ins"), 1u);
   EXPECT_EQ(h.stat("host.refaults"), 2u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+// Shared memory (a memfd, VmmMemory::add_shmem): pages in the page cache.
+TEST(HostMm, SharedMemoryKeepsUnmappedPagesInThePageCache) {
+  Host h(64 * MiB, quiet(), os::Thp::k2M);
+  h.vmm.add_shmem(page(0), page(16));
+  std::vector<Hpa> hpa;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    hpa.push_back(h.touch(i, AccessKind::kWrite));
+  }
+  // shmem_enabled=never: 4 KiB pages whatever host.thp says.
+  EXPECT_EQ(h.vmm.lookup(page(0))->size, PageSize::k4K);
+  h.memory.write_u64(hpa[1], 0x1234);
+  const std::uint64_t free = h.mm.free_bytes();
+  const std::uint64_t invalidations = h.mmu.invalidations;
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(4)), 4U);
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 1U);  // zap_page_range_single: one call
+  EXPECT_FALSE(h.vmm.lookup(page(1)).has_value());
+  EXPECT_TRUE(h.vmm.page_cached(page(1)));
+  EXPECT_EQ(h.mm.free_bytes(), free);  // nothing freed: the page cache holds them
+  EXPECT_EQ(h.stat("vm0.dropped"), 0U);
+  // The next touch maps the same page, contents and all: a minor fault, not a refault.
+  EXPECT_EQ(h.touch(1), hpa[1]);
+  EXPECT_EQ(h.memory.read_u64(hpa[1]), 0x1234U);
+  EXPECT_FALSE(h.vmm.page_cached(page(1)));
+  EXPECT_EQ(h.stat("host.refaults"), 0U);
+  EXPECT_EQ(h.stat("host.page_faults"), 9U);  // 8 first touches and this one
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, RemovePunchesAHoleInSharedMemoryOnly) {
+  Host h(64 * MiB, quiet());
+  h.vmm.add_shmem(page(0), page(8));
+  for (std::uint64_t i = 0; i < 9; ++i) {
+    h.touch(i, AccessKind::kWrite);  // page 8 is anonymous
+  }
+  h.memory.write_u64(h.vmm.lookup(page(2))->page_base, 0x1234);
+  h.vmm.madvise(VmmMemory::Advice::kDontneed, page(3), page(4));  // in the page cache now
+  const std::uint64_t free = h.mm.free_bytes();
+  const std::uint64_t invalidations = h.mmu.invalidations;
+  // shmem_fallocate(PUNCH_HOLE): one unmap_mapping_range, then every page of the hole
+  // freed, the three mapped ones and the one only the page cache held.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kRemove, page(0), page(4)), 4U);
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 1U);
+  EXPECT_EQ(h.mm.free_bytes() - free, 4 * 4 * KiB);
+  EXPECT_FALSE(h.vmm.page_cached(page(3)));
+  EXPECT_EQ(h.stat("vm0.dropped"), 4U);
+  EXPECT_EQ(h.memory.read_u64(h.touch(2)), 0U);  // zero-filled
+  // madvise_free_single_vma refuses shared memory, madvise_remove anonymous memory: EINVAL,
+  // nothing done.
+  const std::uint64_t before = h.mmu.invalidations;
+  EXPECT_THROW(h.vmm.madvise(VmmMemory::Advice::kFree, page(4), page(5)), MadviseError);
+  EXPECT_THROW(h.vmm.madvise(VmmMemory::Advice::kRemove, page(7), page(9)), MadviseError);
+  EXPECT_EQ(h.mmu.invalidations, before);
+  EXPECT_TRUE(h.vmm.lookup(page(7)).has_value());
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, SharedPageoutUnmapsPageByPageAndWithoutSwapKeepsThemCached) {
+  ReclaimParams p = quiet();
+  p.swap = config::ByteSize{0};
+  Host h(64 * MiB, p);
+  h.vmm.add_shmem(page(0), page(8));
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    h.touch(i, AccessKind::kWrite);
+  }
+  const std::uint64_t invalidations = h.mmu.invalidations;
+  const std::uint64_t free = h.mm.free_bytes();
+  // reclaim_pages -> shrink_folio_list, each folio: try_to_unmap (one notifier call each),
+  // then shmem_writeout finds no swap: the page stays in the page cache, unmapped.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(4)), 4U);
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 4U);
+  EXPECT_EQ(h.mm.free_bytes(), free);
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(h.vmm.page_cached(page(i))) << i;
+  }
+  EXPECT_EQ(h.stat("host.swap.outs"), 0U);
+  // Again: nothing is mapped there now, so MADV_PAGEOUT (a page-table walk) finds nothing.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(4)), 0U);
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 4U);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, SharedPagesGoToSwapAndComeBackWithoutASwapCopy) {
+  Host h(64 * MiB, quiet());
+  h.vmm.add_shmem(page(0), page(8));
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    h.touch(i, AccessKind::kWrite);
+  }
+  h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(1));  // page 0: unmapped, cached
+  const std::uint64_t invalidations = h.mmu.invalidations;
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(4)), 3U);  // mapped ones
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 3U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 3U);
+  // Reclaim finds page 0 unmapped in the page cache: written without a notifier call.
+  EXPECT_EQ(h.mm.shrink(1, false).reclaimed, 1U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 4U);
+  EXPECT_EQ(h.mmu.invalidations - invalidations, 3U);
+  // shmem_swapin_folio frees the swap entry and dirties the page: evicting it again writes
+  // it again (an anonymous page would be dropped clean, its swap copy still valid).
+  h.touch(1);
+  EXPECT_EQ(h.stat("host.swap.ins"), 1U);
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(1), page(2)), 1U);
+  EXPECT_EQ(h.stat("host.swap.outs"), 5U);
+  EXPECT_EQ(h.stat("host.reclaim.dropped_clean"), 0U);
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 

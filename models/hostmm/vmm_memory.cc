@@ -35,10 +35,26 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
     const Hva base = hva.page_base(12);
     invalidate(base, base + 4096, inv);
   }
-  // The page and, at most, a table page per level of the host's and the secondary MMU's
-  // tables on the way: what the fault may take.
-  const Cycles reclaim_wait = m_mm.reserve(page_bytes(m_page_size) + 16 * 4 * kKiB);
-  const Cycles fault = m_os.handle_page_fault(kAsid, hva, kind);
+  const bool shared = shmem(hva);
+  const auto cached = shared ? m_page_cache.find(page_of(hva)) : m_page_cache.end();
+  // The page (unless the page cache has it) and, at most, a table page per level of the
+  // host's and the secondary MMU's tables on the way: what the fault may take.
+  const std::uint64_t page_need =
+      cached != m_page_cache.end() ? 0 : page_bytes(shared ? PageSize::k4K : m_page_size);
+  const Cycles reclaim_wait = m_mm.reserve(page_need + 16 * 4 * kKiB);
+  if (cached != m_page_cache.end()) {
+    // shmem_fault finds the folio in the page cache: a minor fault maps it again (it
+    // stayed on the LRU, with its contents).
+    const Hpa frame = cached->second;
+    m_page_cache.erase(cached);
+    const Cycles fault = m_os.handle_small_page_fault(kAsid, hva, frame);
+    cycles += reclaim_wait + fault;
+    m_stats->host_wait_cycles += reclaim_wait.count();
+    host_fault = true;
+    return *m_os.lookup(kAsid, hva);
+  }
+  const Cycles fault = shared ? m_os.handle_small_page_fault(kAsid, hva, std::nullopt)
+                              : m_os.handle_page_fault(kAsid, hva, kind);
   cycles += reclaim_wait + fault;
   m_stats->host_wait_cycles += reclaim_wait.count();
   host_fault = true;
@@ -69,11 +85,74 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
           }
         }
       }
-      m_swap_cache[page_of(base)] = entry;
+      if (shared) {
+        m_mm.swap().release(entry);  // shmem_swapin_folio: the page is dirty, its entry freed
+      } else {
+        m_swap_cache[page_of(base)] = entry;
+      }
     }
   }
   m_mm.lru_add(m_owner, base, page.page_base, page.size);
   return page;
+}
+
+void VmmMemory::add_shmem(Hva begin, Hva end) {
+  m_shmem.emplace_back(page_of(begin), (end.value() + 4095) >> 12);
+}
+
+bool VmmMemory::shmem(Hva hva) const {
+  const std::uint64_t p = page_of(hva);
+  for (const auto& [first, last] : m_shmem) {
+    if (p >= first && p < last) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool VmmMemory::any_shmem(Hva begin, Hva end) const {
+  const std::uint64_t b = page_of(begin);
+  const std::uint64_t e = (end.value() + 4095) >> 12;
+  for (const auto& [first, last] : m_shmem) {
+    if (first < e && b < last) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool VmmMemory::all_shmem(Hva begin, Hva end) const {
+  // The ranges never overlap (each is a memslot's own VMM memory): covered when the pages
+  // of [begin, end) inside them add up to all of it.
+  const std::uint64_t b = page_of(begin);
+  const std::uint64_t e = (end.value() + 4095) >> 12;
+  std::uint64_t covered = 0;
+  for (const auto& [first, last] : m_shmem) {
+    const std::uint64_t lo = std::max(first, b);
+    const std::uint64_t hi = std::min(last, e);
+    covered += hi > lo ? hi - lo : 0;
+  }
+  return covered == e - b;
+}
+
+PageSize VmmMemory::slot_size(Hva base) const {
+  return shmem(base) ? PageSize::k4K : m_os.slot_size(kAsid, base);
+}
+
+const char* VmmMemory::advice_name(Advice advice) {
+  switch (advice) {
+    case Advice::kDontneed:
+      return "MADV_DONTNEED";
+    case Advice::kPageout:
+      return "MADV_PAGEOUT";
+    case Advice::kCold:
+      return "MADV_COLD";
+    case Advice::kFree:
+      return "MADV_FREE";
+    case Advice::kRemove:
+      return "MADV_REMOVE";
+  }
+  return "madvise";
 }
 
 bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
@@ -84,7 +163,7 @@ bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
     return true;
   }
   const Hva base = hva.page_base(12);
-  if (m_os.lookup(kAsid, hva) || m_os.slot_size(kAsid, base) != PageSize::k4K) {
+  if (shmem(hva) || m_os.lookup(kAsid, hva) || m_os.slot_size(kAsid, base) != PageSize::k4K) {
     return false;
   }
   if (const auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {
@@ -172,12 +251,28 @@ bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cyc
   }
   const auto cached = m_swap_cache.find(page_of(base));
   const bool has_copy = cached != m_swap_cache.end();
-  // add_to_swap before try_to_unmap: a page without a swap copy needs room first.
-  if (!has_copy && !m_mm.swap().has_room(pages)) {
+  const bool shared = shmem(base);
+  const auto in_cache = m_page_cache.find(page_of(base));
+  const bool mapped = in_cache == m_page_cache.end();
+  const bool room = has_copy || m_mm.swap().has_room(pages);
+  // Anonymous memory: add_to_swap before try_to_unmap: a page without a swap copy needs
+  // room first. Shared memory: try_to_unmap first (an unmapped page needs none), then
+  // shmem_writeout, which without swap leaves the page in the page cache, unmapped.
+  if (!room && (!shared || !mapped)) {
     return false;
   }
   InvalidateResult inv;
-  invalidate(base, base + page_bytes(size), inv);
+  if (mapped) {
+    invalidate(base, base + page_bytes(size), inv);
+  }
+  if (!room) {
+    m_os.unmap(kAsid, base);
+    m_page_cache.emplace(page_of(base), hpa);
+    if (watched(base, size)) {
+      m_observer->host_unmapped(base, hpa, inv.zapped);
+    }
+    return false;
+  }
   std::vector<std::uint64_t> contents = take_contents(hpa, size);
   std::uint64_t entry = has_copy ? cached->second : 0;
   // The model keeps contents only for pages it reads back (guest page tables): such a page
@@ -200,7 +295,11 @@ bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cyc
   if (has_copy) {
     m_swap_cache.erase(cached);
   }
-  m_os.unmap(kAsid, base);
+  if (mapped) {
+    m_os.unmap(kAsid, base);
+  } else {
+    m_page_cache.erase(in_cache);
+  }
   m_evicted[page_of(base)] = entry;
   m_stats->reclaimed += pages;
   if (watched(base, size)) {
@@ -226,23 +325,34 @@ bool VmmMemory::clear_young(Hva base, PageSize size) {
 }
 
 std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
+  // madvise_free_single_vma and madvise_remove refuse the other kind of memory (EINVAL).
+  if ((advice == Advice::kFree && any_shmem(begin, end)) ||
+      (advice == Advice::kRemove && !all_shmem(begin, end))) {
+    throw MadviseError(std::string(advice_name(advice)) + " of HVA [" + hex(begin.value()) + ", " +
+                       hex(end.value()) + "): " +
+                       (advice == Advice::kFree
+                            ? "the range holds shared memory (a memfd); MADV_FREE is for "
+                              "private anonymous memory (EINVAL)"
+                            : "the range holds private anonymous memory; MADV_REMOVE is for "
+                              "shared memory, a memfd (EINVAL)"));
+  }
   std::uint64_t acted = 0;
-  // MADV_DONTNEED (zap_page_range_single) and MADV_FREE (madvise_free_single_vma): one
-  // mmu_notifier invalidation over the whole range, then the PTEs page by page: the
-  // secondary MMU zaps once and flushes once.
+  // MADV_DONTNEED (zap_page_range_single), MADV_FREE (madvise_free_single_vma) and
+  // MADV_REMOVE (shmem_fallocate's unmap_mapping_range): one mmu_notifier invalidation over
+  // the whole range, then the PTEs page by page: the secondary MMU zaps once and flushes
+  // once. Shared memory has 4 KiB pages only.
+  const std::uint64_t huge = all_shmem(begin, end) ? 4 * kKiB : page_bytes(m_page_size);
   InvalidateResult range;
-  if (advice == Advice::kDontneed || advice == Advice::kFree) {
-    const std::uint64_t huge = page_bytes(m_page_size);
+  if (advice == Advice::kDontneed || advice == Advice::kFree || advice == Advice::kRemove) {
     invalidate(Hva(begin.value() & ~(huge - 1)), Hva((end.value() + huge - 1) & ~(huge - 1)),
                range);
   }
   // Page by page, each of its own size: huge pages whole (from the huge page holding
   // `begin`), the small pages of a split range (or a THP fallback) one by one.
-  const std::uint64_t huge = page_bytes(m_page_size);
   for (std::uint64_t a = begin.value() & ~(huge - 1); a < end.value();) {
     const Hva base(a);
     const auto page = m_os.lookup(kAsid, base);
-    const std::uint64_t step = page_bytes(page ? page->size : m_os.slot_size(kAsid, base));
+    const std::uint64_t step = page_bytes(page ? page->size : slot_size(base));
     a += step;
     if (base.value() + step <= begin.value()) {
       continue;  // a small page of a split range below the advised one
@@ -254,9 +364,24 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         acted += step >> 12;
         continue;
       }
-      if (advice == Advice::kDontneed || advice == Advice::kFree) {
+      if (const auto cached = m_page_cache.find(page_of(base));
+          advice == Advice::kRemove && cached != m_page_cache.end()) {
+        // shmem_truncate_range: a page-cache page nobody maps is freed too.
+        take_contents(cached->second, PageSize::k4K);
+        m_mm.lru_remove(cached->second);
+        m_frames.free(cached->second, PageSize::k4K);
+        m_page_cache.erase(cached);
+        m_evicted[page_of(base)] = 0;
+        m_stats->dropped += 1;
+        acted += 1;
+        continue;
+      }
+      const bool shared = shmem(base);
+      if (advice == Advice::kRemove ||
+          (!shared && (advice == Advice::kDontneed || advice == Advice::kFree))) {
         // A swapped page: its entry goes, the next touch reads zeros (MADV_FREE too:
-        // free_swap_and_cache).
+        // free_swap_and_cache). A shared page's swap entry belongs to the file: only
+        // MADV_REMOVE frees it.
         if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {
           m_mm.swap().release(it->second);
           it->second = 0;
@@ -265,9 +390,23 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
       }
       continue;
     }
+    const bool shared = shmem(base);
     switch (advice) {
-      case Advice::kDontneed: {
-        // zap_page_range: the PTE cleared (the notifier went first), the page freed, no swap.
+      case Advice::kDontneed:
+        if (shared) {
+          // zap_page_range: the PTE cleared; the page stays in the page cache.
+          m_os.unmap(kAsid, base);
+          m_page_cache.emplace(page_of(base), page->page_base);
+          if (watched(base, page->size)) {
+            m_observer->host_unmapped(base, page->page_base, range.zapped);
+          }
+          acted += step >> 12;
+          break;
+        }
+        [[fallthrough]];
+      case Advice::kRemove: {
+        // zap_page_range (the notifier went first), then the page freed, no swap:
+        // MADV_DONTNEED of anonymous memory, or shmem_truncate_range's hole.
         take_contents(page->page_base, page->size);
         m_mm.lru_remove(page->page_base);
         if (auto it = m_swap_cache.find(page_of(base)); it != m_swap_cache.end()) {
@@ -286,7 +425,9 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         break;
       }
       case Advice::kPageout:
-        if (m_mm.page_out(page->page_base)) {
+        // reclaim_pages: evicted now; a shared page is unmapped first (its own
+        // invalidation) and, with no swap room, stays in the page cache.
+        if (m_mm.page_out(page->page_base) || page_cached(base)) {
           acted += step >> 12;
         }
         break;

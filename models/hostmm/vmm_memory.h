@@ -23,6 +23,21 @@
 // A page's swap entry stays after a swap-in (Linux's swap cache), so evicting it again
 // while clean writes nothing.
 //
+// Shared memory (add_shmem: a memfd the VMM maps MAP_SHARED, vm.backing=memfd) differs
+// where Linux's shmem differs from anonymous memory:
+//   - its pages live in the page cache, 4 KiB each (shmem_enabled=never, Debian's default):
+//     a page the VMM unmapped (MADV_DONTNEED, or reclaim that could not write it) stays
+//     resident, on the LRU, with its contents; the next touch maps it again, a minor fault
+//     with nothing allocated or cleared (shmem_fault finding the folio);
+//   - a read of a page never written allocates one (no shared zero page);
+//   - reclaim unmaps a page before it writes it (try_to_unmap, then shmem_writeout): with
+//     no swap room the page stays in the page cache, unmapped; an unmapped page is written
+//     without an invalidation; a page read back from swap loses its swap copy
+//     (shmem_swapin_folio frees the entry and dirties the page);
+//   - MADV_REMOVE punches a hole (shmem_fallocate: one invalidation over the range, the
+//     pages and their swap entries freed; the next touch allocates zeros); MADV_FREE is
+//     refused (it is for private anonymous memory), as MADV_REMOVE is on anonymous memory.
+//
 // Statistics: "vm<i>" under the given group (i = the owner index HostMm gave):
 // refaults, swap_ins, swap_outs, reclaimed, dropped, shootdowns, shootdown_cycles,
 // host_wait_cycles.
@@ -31,9 +46,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "models/hostmm/host_mm.h"
@@ -59,8 +76,8 @@ struct VmmStats : stats::Group {
   stats::Counter swap_outs{*this, "swap_outs", "4 KiB pages written to swap"};
   stats::Counter reclaimed{*this, "reclaimed", "4 KiB pages of this VM the reclaimer freed"};
   stats::Counter dropped{*this, "dropped",
-                         "4 KiB pages freed by madvise DONTNEED and the balloon (zero-filled "
-                         "on the next touch)"};
+                         "4 KiB pages freed by madvise DONTNEED or REMOVE and the balloon "
+                         "(zero-filled on the next touch)"};
   stats::Counter shootdowns{*this, "shootdowns",
                             "TLB shootdowns of this VM's vCPUs (vCPUs times flushes)"};
   stats::Counter shootdown_cycles{*this, "shootdown_cycles",
@@ -88,8 +105,18 @@ class HostPageObserver {
   // entries went with it.
   virtual void host_evicted(Hva page, Hpa frame, bool swapped, bool zeroed,
                             std::uint64_t zapped) = 0;
+  // Shared memory: the VMM's mapping of the page went, `zapped` secondary-MMU entries with
+  // it, and the page stayed in the page cache (MADV_DONTNEED, or reclaim without swap).
+  virtual void host_unmapped(Hva page, Hpa frame, std::uint64_t zapped) = 0;
   // The page came back at `frame`: a refault, `swap_in` when read back from swap.
   virtual void host_refault(Hva page, Hpa frame, bool swap_in) = 0;
+};
+
+// madvise(2)'s EINVAL: advice the memory's kind does not take. The message names the
+// advice, the range and why.
+class MadviseError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
 };
 
 class VmmMemory {
@@ -120,6 +147,14 @@ class VmmMemory {
   // added to `cycles`; `host_fault` is set when a fault was taken.
   Mapping fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault);
 
+  // ---- Shared memory (the file comment). [begin, end) page-aligned, the VMM's memfd
+  // mapping; call before the range is touched.
+  void add_shmem(Hva begin, Hva end);
+  // Whether `hva` lies in shared memory.
+  bool shmem(Hva hva) const;
+  // Whether `hva`'s shmem page is in the page cache but not mapped by the VMM.
+  bool page_cached(Hva hva) const { return m_page_cache.contains(page_of(hva)); }
+
   // ---- The shared zero page (host.zero_page: ReclaimParams::zero_page).
   bool zero_page_enabled() const { return m_mm.params().zero_page; }
   // Whether `hva`'s page maps the zero page (read-only).
@@ -127,7 +162,8 @@ class VmmMemory {
   // do_anonymous_page for a read of `hva` with the zero page: true when `hva`'s page maps
   // it now (mapped by this call, at host.page_fault_latency added to `cycles` and
   // `host_fault` set, or mapped before); false when it does not apply: zero page off, the
-  // page resident, on swap, or in a range a fault maps with a huge page (fault_in then).
+  // page resident, on swap, shared memory, or in a range a fault maps with a huge page
+  // (fault_in then).
   bool map_zero_page(Hva hva, Cycles& cycles, bool& host_fault);
   // The zero page's frame (allocated at its first use; never freed, never reclaimed).
   Hpa zero_page() const { return m_zero_frame; }
@@ -147,15 +183,22 @@ class VmmMemory {
   bool clear_young(Hva base, PageSize size);
 
   // madvise(2) on [begin, end) (page-aligned by the caller): DONTNEED zaps and frees every
-  // resident page and forgets swapped ones (zero-filled on the next touch); PAGEOUT evicts
-  // every resident page now; COLD moves them to the inactive list with their accessed
-  // flags cleared; FREE (private anonymous memory) zaps the secondary MMU's leaves and
-  // marks the pages lazily free: they stay mapped and resident, and reclaim drops them
+  // resident page and forgets swapped ones (zero-filled on the next touch), or, in shared
+  // memory, unmaps them and leaves them in the page cache; PAGEOUT evicts every mapped
+  // page now (shared memory: one by one, each unmapped with its own invalidation, kept in
+  // the page cache when swap has no room); COLD moves them to the inactive list with their
+  // accessed flags cleared; FREE (private anonymous memory) zaps the secondary MMU's leaves
+  // and marks the pages lazily free: they stay mapped and resident, and reclaim drops them
   // without swap unless the guest wrote them again (a dirty or writable leaf at the
-  // eviction's invalidation). DONTNEED and FREE invalidate the range once. Returns the
-  // 4 KiB pages it acted on. A huge page counts whole when the range covers any of it.
-  enum class Advice : std::uint8_t { kDontneed, kPageout, kCold, kFree };
+  // eviction's invalidation); REMOVE (shared memory) punches a hole: every page and swap
+  // entry freed, zero-filled on the next touch. DONTNEED, FREE and REMOVE invalidate the
+  // range once. Returns the 4 KiB pages it acted on. A huge page counts whole when the
+  // range covers any of it. Throws MadviseError, having done nothing, for FREE on shared
+  // memory or REMOVE on anonymous memory (EINVAL).
+  enum class Advice : std::uint8_t { kDontneed, kPageout, kCold, kFree, kRemove };
   std::uint64_t madvise(Advice advice, Hva begin, Hva end);
+  // The madvise(2) name of `advice`: "MADV_DONTNEED", ...
+  static const char* advice_name(Advice advice);
 
   // The shootdown cycles owed to the replayed vCPU since the last call.
   Cycles take_pending_cycles() {
@@ -179,6 +222,12 @@ class VmmMemory {
 
  private:
   std::uint64_t page_of(Hva base) const { return base.value() >> 12; }
+  // Whether any page of [begin, end) is shared memory, and whether all are.
+  bool any_shmem(Hva begin, Hva end) const;
+  bool all_shmem(Hva begin, Hva end) const;
+  // The size of the page that maps `base`, or that a fault would map: 4 KiB in shared
+  // memory, else the VMM page table's slot_size.
+  PageSize slot_size(Hva base) const;
   // Reads the page's words if any is nonzero (else empty), then zeroes them.
   std::vector<std::uint64_t> take_contents(Hpa hpa, PageSize size);
   void invalidate(Hva begin, Hva end, InvalidateResult& r);
@@ -208,6 +257,10 @@ class VmmMemory {
   std::unordered_map<std::uint64_t, std::uint64_t> m_evicted;
   // Resident pages with a valid swap copy (the swap cache): HVA page number -> entry.
   std::unordered_map<std::uint64_t, std::uint64_t> m_swap_cache;
+  // Shared memory: its HVA page-number ranges [first, last), and its pages in the page
+  // cache that the VMM does not map: HVA page number -> frame.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> m_shmem;
+  std::unordered_map<std::uint64_t, Hpa> m_page_cache;
   Cycles m_pending;
   bool m_flush = false;
 };

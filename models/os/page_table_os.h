@@ -29,10 +29,11 @@
 // What a fault writes (Intel SDM Vol. 3A, 4.5): every entry it makes has P = 1, R/W = 1,
 // U/S = 1, A = 0, D = 0 (the walker sets A and D, SDM 4.8); a 2 MiB or 1 GiB leaf also has
 // PS = 1; all other bits are 0 (no G, no XD, write-back memory type). New table pages are
-// zeroed 4 KiB frames (Memory::zero_frame). The page size is params.thp for every fault, so
-// one address space never mixes sizes; a fault where the other size is already mapped is a
-// programming error of the model and throws std::logic_error, as does a fault on a page
-// already mapped.
+// zeroed 4 KiB frames (Memory::zero_frame). The page size is params.thp for every fault
+// (the host's alone mixes sizes: small pages of a split range or a THP fallback, and
+// handle_small_page_fault for its shmem); a fault where the other size is already mapped
+// is a programming error of the model and throws std::logic_error, as does a fault on a
+// page already mapped.
 //
 // Frame order (tests and users rely on it; with mem::BasicFrameAllocator, page-table frames
 // ascend from its first byte and data frames of every size descend from the top):
@@ -174,6 +175,14 @@ class PageTableOs {
   // Throws mem::OutOfMemory when memory runs out, std::logic_error when the page is already mapped,
   // by this or another page size.
   Cycles handle_page_fault(std::uint16_t asid, Va va, AccessKind kind);
+  // A not-present fault on `va` that maps a 4 KiB page whatever params.thp says: a range
+  // the kernel maps with small pages only (shmem under shmem_enabled=never, the host's
+  // memfd memory). `cached`: the page's frame when the page cache holds it already
+  // (shmem_fault finding the folio: a minor fault, nothing allocated or cleared); else a
+  // fresh zeroed frame as handle_page_fault. Missing tables are allocated as there (a PT
+  // under a PD entry that has none); the cost is page_fault_latency. Throws as
+  // handle_page_fault when `va` is mapped, or a 2 MiB leaf covers it.
+  Cycles handle_small_page_fault(std::uint16_t asid, Va va, std::optional<Pa> cached);
 
   // The page that maps `va` in address space `asid`, by a software walk of the tables as
   // they are (KVM's hva_to_pfn / GUP for the host instance): no side effects, no
@@ -278,6 +287,10 @@ class PageTableOs {
     }
   }
 
+  // handle_page_fault and handle_small_page_fault: maps a page of `want` (or 4 KiB in a
+  // split range or on a THP fallback), at `cached` if given, else a fresh frame.
+  Cycles map_on_fault(std::uint16_t asid, Va va, PageSize want, std::optional<Pa> cached);
+
   // destroy_address_space's two passes over the table at `table` (a table at `level`).
   void clear_leaves(std::uint64_t table, unsigned level, std::vector<Pa>& tables);
   void clear_tables(std::uint64_t table, unsigned level);
@@ -303,9 +316,21 @@ class PageTableOs {
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid, Va va,
                                                               AccessKind) {
+  return map_on_fault(asid, va, m_page_size, std::nullopt);
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_small_page_fault(std::uint16_t asid, Va va,
+                                                                    std::optional<Pa> cached) {
+  return map_on_fault(asid, va, PageSize::k4K, cached);
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va va, PageSize want,
+                                                         std::optional<Pa> cached) {
   namespace pte = walker::pte;
   const std::uint64_t v = va.value();
-  const unsigned leaf_level = pagesim::leaf_level(m_page_size);
+  const unsigned leaf_level = pagesim::leaf_level(want);
   std::uint64_t table = address_space_root(asid).value();
 
   // Missing tables, top-down (Linux: p4d_alloc, pud_alloc, pmd_alloc, pte_alloc).
@@ -317,14 +342,14 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid
       m_memory.write_u64(entry_pa, entry);
     } else if (pte::is_leaf(entry, level)) {
       detail::throw_mapped_by_other_size(m_stats.name(), detail::space_name(va), v, asid,
-                                         pte::leaf_page_size(level), m_page_size);
+                                         pte::leaf_page_size(level), want);
     }
     table = entry & pte::kAddressMask;
   }
 
   // The leaf and its data frame. In a huge range split before (split_huge), the table
   // stays: the fault maps a 4 KiB page in it.
-  PageSize size = m_page_size;
+  PageSize size = want;
   Pa leaf_pa(table | pte::entry_offset(v, leaf_level));
   std::uint64_t old = m_memory.read_u64(leaf_pa);
   if (m_splits_huge && size == PageSize::k2M && (old & pte::kPresent) != 0 &&
@@ -339,7 +364,7 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid
   }
   Pa data;
   try {
-    data = m_frames.allocate(size);
+    data = cached ? *cached : m_frames.allocate(size);
   } catch (const mem::OutOfMemory&) {
     if (!m_splits_huge || size != PageSize::k2M) {
       throw;
@@ -368,7 +393,7 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid
       ++m_stats.mapped_pages_1g;
       break;
   }
-  const Cycles cost = fault_latency(size);
+  const Cycles cost = cached ? m_params.page_fault_latency : fault_latency(size);
   m_stats.cycles += cost.count();
   return cost;
 }

@@ -23,7 +23,16 @@ ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host, hostmm:
       m_phys(memory),
       m_memory(mm, host, memory, frames, parent,
                vm_stats_parent != nullptr ? vm_stats_parent : parent, vm.vcpus),
-      m_next_hva(align_up(Hypervisor::kRamBase.value() + vm.memory.bytes, Hypervisor::kHvaAlign)) {}
+      m_next_hva(align_up(Hypervisor::kRamBase.value() + vm.memory.bytes, Hypervisor::kHvaAlign)),
+      m_backing(vm.backing) {
+  const std::vector<host::Backing> backing = host::memslot_backing(vm);
+  for (std::size_t i = 0; i < backing.size(); ++i) {
+    const host::Memslot& slot = *m_slots.find_id(static_cast<std::uint32_t>(i));
+    if (backing[i] == host::Backing::kMemfd) {
+      m_memory.add_shmem(slot.hva, slot.hva + slot.bytes);
+    }
+  }
+}
 
 std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, Cycles& cycles,
                                                       bool& host_fault) {
@@ -144,6 +153,9 @@ const host::Memslot& ShadowVmm::add_memslot(std::uint32_t id, Gpa base, std::uin
   m_slots.add(slot);  // throws MemslotError, nothing changed
   if (!hva) {
     m_next_hva = align_up(m_next_hva + bytes, Hypervisor::kHvaAlign);
+    if (m_backing == host::Backing::kMemfd) {
+      m_memory.add_shmem(slot.hva, slot.hva + bytes);
+    }
   }
   return *m_slots.find_id(id);
 }

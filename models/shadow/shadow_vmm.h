@@ -139,6 +139,7 @@ class ShadowVmm {
   mem::PhysicalMemory& m_phys;
   hostmm::VmmMemory m_memory;
   std::uint64_t m_next_hva;
+  host::Backing m_backing;  // vm.backing: the memory behind memslots added later
   // save_contents's copies: HVA 4 KiB page number -> its 512 words (nonzero somewhere),
   // for pages not resident now; dropped when the page faults back in.
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_saved;
