@@ -217,6 +217,63 @@ TEST(Reclaim, ShadowModeReclaimsThroughTheShadowMmu) {
   EXPECT_GT(c["sim.host_audits"], 0);
 }
 
+TEST(Reclaim, AMemfdKeepsWhatTheVmmUnmapsInThePageCache) {
+  TempDir dir;
+  for (const std::string mode : {"nested", "shadow"}) {
+    const std::string vm = "--set mode=" + mode + " --set vm.memory=64MiB --set guest.levels=4 ";
+    // The same run on anonymous memory and on a memfd (vm.backing, or the slot's :memfd).
+    auto anon = replay(dir, dontneed_half(), vm + "--set vm.layout=0:64MiB --check");
+    auto memfd =
+        replay(dir, dontneed_half(), vm + "--set vm.layout=0:64MiB --set vm.backing=memfd --check");
+    auto slot = replay(dir, dontneed_half(), vm + "--set vm.layout=0:64MiB:memfd --check");
+    // MADV_DONTNEED of the 32 upper pages: one invalidation that zaps their 32 leaves, as
+    // on anonymous memory, but the page cache keeps the pages: nothing dropped, and the
+    // re-touch maps each again with a minor host fault, not a refault. Anonymous memory
+    // refaults the same 32 pages zero-filled: as many host faults.
+    for (auto* s : {&memfd, &slot}) {
+      EXPECT_EQ((*s)["mmu_notifier.invalidate_range"], 1) << mode;
+      EXPECT_EQ((*s)["vm0.dropped"], 0) << mode;
+      EXPECT_EQ((*s)["host.refaults"], 0) << mode;
+      EXPECT_EQ((*s)["guest.page_faults"], 64) << mode;
+      EXPECT_EQ((*s)["host.page_faults"], anon["host.page_faults"]) << mode;
+    }
+    EXPECT_EQ(anon["vm0.dropped"], 32) << mode;
+    EXPECT_EQ(anon["host.refaults"], 32) << mode;
+    // shmem maps 4 KiB pages whatever host.thp says (shmem_enabled=never).
+    auto huge = replay(dir, dontneed_half(), vm + "--set vm.layout=0:64MiB --set host.thp=2m");
+    auto huge_memfd =
+        replay(dir, dontneed_half(), vm + "--set vm.layout=0:64MiB:memfd --set host.thp=2m");
+    EXPECT_GT(huge["host.mapped_pages_2m"], 0) << mode;
+    EXPECT_EQ(huge_memfd["host.mapped_pages_2m"], 0) << mode;
+    EXPECT_EQ(huge_memfd["host.page_faults"], memfd["host.page_faults"]) << mode;
+  }
+}
+
+TEST(Reclaim, MemfdPageoutWithoutSwapUnmapsPageByPage) {
+  TempDir dir;
+  std::ostringstream t;
+  for (int p = 0; p < 16; ++p) {
+    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  t << "!madvise pageout " << hex(64 * 1024 * 1024 - 64 * 1024) << " 64KiB\n";
+  for (int p = 0; p < 16; ++p) {
+    t << "R " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  const std::string no_swap = kVm + "--set host.swap=0 --check ";
+  // Anonymous memory: shrink_folio_list cannot add a page to swap and leaves it mapped.
+  auto anon = replay(dir, t.str(), no_swap);
+  EXPECT_EQ(anon["mmu_notifier.invalidate_range"], 0);
+  // A memfd: try_to_unmap of each of the 16 pages (an invalidation each), then
+  // shmem_writeout finds no swap and the page stays in the page cache: 16 minor faults
+  // on the re-touch, no refault, nothing written.
+  auto memfd = replay(dir, t.str(), no_swap + "--set vm.backing=memfd");
+  EXPECT_EQ(memfd["mmu_notifier.invalidate_range"], 16);
+  EXPECT_EQ(memfd["ept.zaps"], 16);
+  EXPECT_EQ(memfd["host.swap.outs"], 0);
+  EXPECT_EQ(memfd["host.refaults"], 0);
+  EXPECT_EQ(memfd["host.page_faults"] - anon["host.page_faults"], 16);
+}
+
 TEST(Reclaim, BadHostEventsStopTheRunNamingTheRecord) {
   TempDir dir;
   write_text(dir.file("t.trace"), "R 0x1000\n!vm 1\n");

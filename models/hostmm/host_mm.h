@@ -24,7 +24,10 @@
 // Watermarks, swap and costs: reclaim_params.h. The order is deterministic: lists and
 // scans follow the trace, nothing is random.
 //
-// Not modelled: file pages (the VMM's guest RAM is anonymous), the reclaim priority loop
+// Shared memory (a memfd, vm.backing=memfd) is swap-backed like anonymous memory and shares
+// its lists; VmmMemory::evict unmaps such a page before it needs swap (vmm_memory.h).
+//
+// Not modelled: file pages on disk (guest RAM is anonymous or shmem), the reclaim priority loop
 // (one pass scans at most the lists' length twice), multi-generational LRU, swap
 // readahead, zswap, cgroups, NUMA, compaction.
 #pragma once

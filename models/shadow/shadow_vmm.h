@@ -1,6 +1,7 @@
 // The VMM side of shadow paging: the VM's memory slots and the VMM process's memory (QEMU's
-// RAM block: anonymous memory the host kernel demand-pages, reclaims and swaps,
-// hostmm::VmmMemory), as host::Hypervisor has them for nested paging, without the EPT.
+// RAM block: anonymous memory, or a memfd's shmem with vm.backing=memfd, that the host
+// kernel demand-pages, reclaims and swaps, hostmm::VmmMemory), as host::Hypervisor has them
+// for nested paging, without the EPT.
 //
 //   GPA --memslot--> HVA --VMM page table (VmmMemory's HostOs "host", asid kVmmAsid)--> HPA
 //
