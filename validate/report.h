@@ -48,9 +48,9 @@ struct ScenarioReport {
   bool pass() const;
 };
 
-// `simulated`: the simulator's predictions per phase (empty when it cannot run the
-// scenario), which hold the counters it predicts; `rules`: the kernel-rules model's, which
-// hold every counter.
+// `simulated`: the simulator's predictions per phase (pagesim-validate gives every counter
+// of every phase; a counter or phase missing falls back to `rules`, marked so); `rules`:
+// the kernel-rules model's, which hold every counter.
 ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measured,
                        const std::vector<Counters>& simulated, const std::vector<Counters>& rules);
 

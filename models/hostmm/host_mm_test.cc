@@ -433,6 +433,30 @@ TEST(HostMm, SharedPagesGoToSwapAndComeBackWithoutASwapCopy) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+TEST(HostMm, ReclaimInTheFaultMayTakeTheCachedPageItWasToMap) {
+  Host h(8 * MiB, quiet());
+  h.vmm.add_shmem(page(0), page(8));
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    h.touch(i, AccessKind::kWrite);
+  }
+  h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(1));
+  // The rest of the host's memory taken (by memory off the LRU) until the fault's reserve,
+  // 16 table frames for a page the page cache holds, would go below min (4 KiB).
+  while (h.mm.free_bytes() >= 16 * 4 * KiB + 4 * KiB) {
+    h.frames.allocate(PageSize::k4K);
+  }
+  ASSERT_TRUE(h.vmm.page_cached(page(0)));
+  // Page 0, the oldest, is the inactive tail: the touch's direct reclaim writes it to swap
+  // (unmapped: no invalidation) before the fault maps anything, so the fault is a refault
+  // that reads it back, not a minor fault onto the freed frame.
+  h.touch(0);
+  EXPECT_EQ(h.stat("host.refaults"), 1U);
+  EXPECT_EQ(h.stat("host.swap.ins"), 1U);
+  EXPECT_FALSE(h.vmm.page_cached(page(0)));
+  EXPECT_TRUE(h.vmm.lookup(page(0)).has_value());
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
 TEST(HostMm, NoSwapMeansOutOfMemoryNamingTheKeys) {
   ReclaimParams p = quiet();
   p.swap = config::ByteSize{0};

@@ -36,13 +36,13 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
     invalidate(base, base + 4096, inv);
   }
   const bool shared = shmem(hva);
-  const auto cached = shared ? m_page_cache.find(page_of(hva)) : m_page_cache.end();
   // The page (unless the page cache has it) and, at most, a table page per level of the
-  // host's and the secondary MMU's tables on the way: what the fault may take.
+  // host's and the secondary MMU's tables on the way: what the fault may take. Reclaim
+  // may take the cached page meanwhile (it is on the LRU): it is looked up after.
   const std::uint64_t page_need =
-      cached != m_page_cache.end() ? 0 : page_bytes(shared ? PageSize::k4K : m_page_size);
+      page_cached(hva) ? 0 : page_bytes(shared ? PageSize::k4K : m_page_size);
   const Cycles reclaim_wait = m_mm.reserve(page_need + 16 * 4 * kKiB);
-  if (cached != m_page_cache.end()) {
+  if (const auto cached = m_page_cache.find(page_of(hva)); cached != m_page_cache.end()) {
     // shmem_fault finds the folio in the page cache: a minor fault maps it again (it
     // stayed on the LRU, with its contents).
     const Hpa frame = cached->second;
