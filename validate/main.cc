@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
   std::cout << "host: " << host.describe() << "\n";
   if (host.two_dimensional()) {
     std::cerr << "pagesim-validate: skipped: this host uses two-dimensional paging (EPT/NPT); "
-                 "the kernel-rules model covers KVM's shadow MMU only\n";
+                 "the predictors (pagesim's shadow machine and the kernel-rules model) cover "
+                 "KVM's shadow MMU only\n";
     return kSkip;
   }
   try {
