@@ -30,11 +30,12 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
       m_guest_memory(*this, m_ept, memory),
       m_next_hva(align_up(kRamBase.value() + vm.memory.bytes, kHvaAlign)) {
   m_vmm.set_notifier(this);
+  // vm.layout's slots, each with the memory behind it (the two lists in the same order).
+  const std::vector<Memslot> slots = memslot_layout(vm, kRamBase);
   const std::vector<Backing> backing = memslot_backing(vm);
-  for (std::size_t i = 0; i < backing.size(); ++i) {
-    const Memslot& slot = *m_slots.find_id(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < slots.size(); ++i) {
     if (backing[i] == Backing::kMemfd) {
-      m_vmm.add_shmem(slot.hva, slot.hva + slot.bytes);
+      m_vmm.add_shmem(slots[i].hva, slots[i].hva + slots[i].bytes);
     }
   }
 }

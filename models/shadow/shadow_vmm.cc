@@ -25,11 +25,12 @@ ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host, hostmm:
                vm_stats_parent != nullptr ? vm_stats_parent : parent, vm.vcpus),
       m_next_hva(align_up(Hypervisor::kRamBase.value() + vm.memory.bytes, Hypervisor::kHvaAlign)),
       m_backing(vm.backing) {
+  // vm.layout's slots, each with the memory behind it (the two lists in the same order).
+  const std::vector<host::Memslot> slots = host::memslot_layout(vm, Hypervisor::kRamBase);
   const std::vector<host::Backing> backing = host::memslot_backing(vm);
-  for (std::size_t i = 0; i < backing.size(); ++i) {
-    const host::Memslot& slot = *m_slots.find_id(static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < slots.size(); ++i) {
     if (backing[i] == host::Backing::kMemfd) {
-      m_memory.add_shmem(slot.hva, slot.hva + slot.bytes);
+      m_memory.add_shmem(slots[i].hva, slots[i].hva + slots[i].bytes);
     }
   }
 }
