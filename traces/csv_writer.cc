@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "traces/comment_lines.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim::traces {
@@ -35,17 +36,7 @@ void CsvTraceWriter::add_comment(std::string_view comment) {
   if (m_finished || m_header_written) {
     throw std::logic_error("CsvTraceWriter::add_comment after the first record");
   }
-  std::string lines;
-  while (true) {
-    const std::size_t newline = comment.find('\n');
-    lines += "# ";
-    lines += comment.substr(0, newline);
-    lines += '\n';
-    if (newline == std::string_view::npos) {
-      break;
-    }
-    comment.remove_prefix(newline + 1);
-  }
+  const std::string lines = comment_lines(comment);
   flush();
   m_output.write(lines.data(), lines.size());
 }

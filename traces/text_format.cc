@@ -10,6 +10,7 @@
 #include <string>
 
 #include "traces/byte_size.h"
+#include "traces/comment_lines.h"
 #include "traces/error_quote.h"
 
 namespace pagesim::traces {
@@ -516,17 +517,7 @@ void TextTraceWriter::add_comment(std::string_view comment) {
   if (m_finished) {
     throw std::logic_error("TextTraceWriter::add_comment after finish");
   }
-  std::string lines;
-  while (true) {
-    std::size_t newline = comment.find('\n');
-    lines += "# ";
-    lines += comment.substr(0, newline);
-    lines += '\n';
-    if (newline == std::string_view::npos) {
-      break;
-    }
-    comment.remove_prefix(newline + 1);
-  }
+  const std::string lines = comment_lines(comment);
   flush();
   m_output.write(lines.data(), lines.size());
 }
