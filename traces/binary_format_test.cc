@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -286,8 +287,10 @@ TEST(TraceWriter, NoFileUnlessFinished) {
     {
       auto writer = create_writer(path, format);
       writer->write(mixed_records());
-      EXPECT_EQ(dir.list().size(), 1u);  // the temporary, beside the target
-      EXPECT_THAT(dir.list()[0], HasSubstr(".tmp."));
+      EXPECT_EQ(dir.list().size(), 1u);  // the temporary, hidden beside the target
+      EXPECT_THAT(dir.list()[0],
+                  ::testing::StartsWith("." + std::filesystem::path(path).filename().string() +
+                                        ".pagesim-tmp."));
     }
     EXPECT_TRUE(dir.list().empty()) << "destroyed unfinished: no target, no temporary";
     write_bytes(path, "old");
@@ -304,7 +307,7 @@ TEST(TraceWriter, NoFileUnlessFinished) {
 
 TEST(TraceWriter, UnwritableTargetNamesIt) {
   EXPECT_EQ(trace_error_of([] { create_writer("/nonexistent/t.pgt", Format::kBinary); }),
-            "/nonexistent/t.pgt: cannot write: No such file or directory");
+            "/nonexistent/t.pgt: cannot write: folder /nonexistent does not exist");
 }
 
 TEST(TraceWriter, FormatFromPath) {

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -90,106 +89,67 @@ void InputFile::unread(const void* bytes, std::size_t size) {
   m_offset -= size;
 }
 
+namespace {
+
+// Runs `f`, turning the OutputError of sim/atomic_file into the traces' TraceError (the same
+// text: "<path>: cannot write: <reason>").
+template <class F>
+void as_trace_error(F&& f) {
+  try {
+    f();
+  } catch (const OutputError& e) {
+    throw TraceError(e.what());
+  }
+}
+
+}  // namespace
+
 OutputFile::OutputFile(std::string path) : m_path(std::move(path)) {
   if (m_path == "-") {
-    m_fd = STDOUT_FILENO;
-    m_is_stdout = true;
     return;
   }
-  // A unique name beside the target, so the rename stays on one file system. O_EXCL guards
-  // against a leftover of another process; the counter against other writers of this one.
-  static std::atomic<unsigned> counter{0};
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    m_temp_path =
-        m_path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
-    m_fd = ::open(m_temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (m_fd >= 0 || errno != EEXIST) {
-      break;
-    }
-  }
-  if (m_fd < 0) {
-    throw TraceError(m_path + ": cannot write: " + error_text(errno));
-  }
+  as_trace_error([&] { m_output = std::make_unique<AtomicOutput>(resolve_output(m_path)); });
 }
 
-OutputFile::~OutputFile() {
-  if (!m_committed) {
-    discard();
-  }
-}
-
-void OutputFile::discard() noexcept {
-  if (m_is_stdout) {
-    return;
-  }
-  if (m_fd >= 0) {
-    ::close(m_fd);
-    m_fd = -1;
-  }
-  if (!m_temp_path.empty()) {
-    ::unlink(m_temp_path.c_str());
-  }
-}
-
-void OutputFile::fail(const char* what, int error) {
-  discard();
-  m_committed = true;  // nothing left to clean up
-  throw TraceError(m_path + ": " + what + ": " + error_text(error));
-}
+OutputFile::~OutputFile() = default;  // an uncommitted AtomicOutput removes its temporary
 
 void OutputFile::write(const void* data, std::size_t size) {
   if (m_committed) {
     throw std::logic_error("OutputFile::write after commit");
   }
-  const auto* p = static_cast<const unsigned char*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(m_fd, p, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
+  if (m_output == nullptr) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::write(STDOUT_FILENO, p, size);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        throw TraceError(m_path + ": cannot write: " + error_text(errno));
       }
-      fail("cannot write", errno);
+      p += n;
+      size -= static_cast<std::size_t>(n);
     }
-    p += n;
-    size -= static_cast<std::size_t>(n);
+    return;
   }
+  as_trace_error([&] { m_output->write(data, size); });
 }
 
 void OutputFile::write_at(std::uint64_t offset, const void* data, std::size_t size) {
-  if (m_committed || m_is_stdout) {
+  if (m_committed || !seekable()) {
     throw std::logic_error("OutputFile::write_at on a committed or unseekable file");
   }
-  const auto* p = static_cast<const unsigned char*>(data);
-  while (size > 0) {
-    ssize_t n = ::pwrite(m_fd, p, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      fail("cannot write", errno);
-    }
-    p += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
+  as_trace_error([&] { m_output->write_at(offset, data, size); });
 }
 
 void OutputFile::commit() {
   if (m_committed) {
     throw std::logic_error("OutputFile::commit twice");
   }
-  if (m_is_stdout) {
-    m_committed = true;
-    return;
-  }
-  int fd = std::exchange(m_fd, -1);
-  if (::close(fd) != 0) {
-    fail("cannot write", errno);
-  }
-  if (std::rename(m_temp_path.c_str(), m_path.c_str()) != 0) {
-    fail("cannot write", errno);
-  }
   m_committed = true;
+  if (m_output != nullptr) {
+    as_trace_error([&] { m_output->commit(); });
+  }
 }
 
 }  // namespace pagesim::traces

@@ -1,11 +1,14 @@
 // Plain POSIX file access for the trace readers and writers: big unbuffered reads and writes
 // (the callers batch), errors as TraceError naming the path, and output through a temporary
-// beside the target that only a commit() renames into place.
+// beside the target that only a commit() renames into place (sim/atomic_file.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "sim/atomic_file.h"
 
 namespace pagesim::traces {
 
@@ -45,9 +48,12 @@ class InputFile {
   std::size_t m_unread_end = 0;
 };
 
-// A file being written: a temporary "<path>.tmp.<pid>.<n>" beside the target, renamed over
-// it by commit(); removed by the destructor when not committed. "-" is standard output
-// (written directly, nothing to rename or remove).
+// A trace being written, by the rules of sim/atomic_file.h: a regular file (or a new one)
+// through a hidden temporary beside the target (symbolic links followed, stale temporaries
+// of dead processes swept), renamed over it by commit() and removed by the destructor when
+// not committed; a character device, FIFO or socket (/dev/null, a named pipe) or one of this
+// process's descriptors (/dev/stdout) written in place as the records come, never replaced;
+// a folder refused. "-" is standard output (written directly, nothing to rename or remove).
 class OutputFile {
  public:
   // Throws TraceError "<path>: cannot write: <reason>".
@@ -58,9 +64,9 @@ class OutputFile {
 
   void write(const void* data, std::size_t size);
   // Overwrites bytes already written (binary header fields known only at the end). Only
-  // when seekable(); standard output is not.
+  // when seekable(): a regular file; not standard output nor a file written in place.
   void write_at(std::uint64_t offset, const void* data, std::size_t size);
-  bool seekable() const { return !m_is_stdout; }
+  bool seekable() const { return m_output != nullptr && m_output->seekable(); }
 
   // Closes the temporary and renames it to the target.
   void commit();
@@ -68,13 +74,8 @@ class OutputFile {
   const std::string& path() const { return m_path; }
 
  private:
-  [[noreturn]] void fail(const char* what, int error);
-  void discard() noexcept;
-
   std::string m_path;
-  std::string m_temp_path;
-  int m_fd = -1;
-  bool m_is_stdout = false;
+  std::unique_ptr<AtomicOutput> m_output;  // null for standard output
   bool m_committed = false;
 };
 

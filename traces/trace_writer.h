@@ -4,9 +4,11 @@
 //   writer->write(records);     // any number of times, any batch size
 //   writer->finish();           // the file appears (atomically) only now
 //
-// The records go to a temporary file beside the target ("<path>.tmp.XXXXXX"), renamed over
-// the target by finish(). A writer destroyed without finish() (an error, an exception
-// unwinding) removes its temporary: no partial trace is ever left under the target name.
+// The records go to a hidden temporary file beside the target
+// (".<name>.pagesim-tmp.<pid>.<n>"), renamed over the target by finish(). A writer destroyed
+// without finish() (an error, an exception unwinding) removes its temporary: no partial trace
+// is ever left under the target name. Links are followed to their target; a device, FIFO or
+// /dev/stdout is written in place as the records come (traces/file_io.h, sim/atomic_file.h).
 #pragma once
 
 #include <memory>
@@ -45,8 +47,9 @@ class TraceWriter {
 };
 
 // Creates a writer for `path` in `format`. "-" writes to standard output (no temporary; a
-// binary trace to stdout has record count 0, "unknown", in its header). Throws TraceError
-// naming the path when the temporary cannot be created (missing directory, no permission).
+// binary trace to stdout, or to any file written in place, has record count 0, "unknown",
+// in its header). Throws TraceError naming the path when the temporary cannot be created
+// (missing directory, no permission) or the path is a folder.
 std::unique_ptr<TraceWriter> create_writer(const std::string& path, Format format);
 
 // The format a path's extension asks for: ".pgt" binary; ".trace", ".txt" and "-" text;
