@@ -48,7 +48,10 @@ std::string trace_usage() {
          "extensions, optionally followed by .xz or .gz):\n" +
          describe_importers() +
          "Other files are pagesim binary traces (by their magic, or a .pgt name) or text.\n"
-         "Outputs: .trace/.txt text, .pgt binary, .csv CSV (or --format).\n"
+         "Outputs: .trace/.txt text, .pgt binary, .csv CSV (or --format). A file is written\n"
+         "through a temporary beside it, renamed over it at the end (links are followed to\n"
+         "their target); a device or FIFO (/dev/null, a named pipe, /dev/stdout) is written\n"
+         "in place as the records come; a folder is refused.\n"
          "\n"
          "'pagesim trace <subcommand> --help' describes each. Formats: docs/trace-format.md.\n";
 }
@@ -135,7 +138,7 @@ int run_convert(const std::vector<std::string>& args) {
       "sources) and writes their records, concatenated, to OUT. The format of OUT comes from\n"
       "its name (.pgt binary, .trace/.txt text, .csv CSV) unless --format says. CSV holds\n"
       "accesses and !cr3 only: any other event is an error. Nothing is left at OUT if any\n"
-      "input is damaged.\n"
+      "input is damaged (unless OUT is a device or FIFO, written as the records come).\n"
       "\n"
       "options");
   visible.add_options()              //

@@ -33,8 +33,4 @@ std::optional<int> parse_trace_command(const char* command,
                                        int argc, char** argv,
                                        boost::program_options::variables_map& vm);
 
-// Throws OutputError if `path` could not be written later (its folder is missing or not
-// writable), so a long run does not fail only at the end.
-void check_output_path(const std::string& path);
-
 }  // namespace pagesim::cli

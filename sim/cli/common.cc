@@ -1,9 +1,5 @@
-#include <unistd.h>
-
-#include <filesystem>
 #include <iostream>
 
-#include "sim/atomic_file.h"
 #include "sim/cli/commands.h"
 
 namespace pagesim::cli {
@@ -55,21 +51,6 @@ std::optional<int> parse_trace_command(const char* command, const po::options_de
     return kExitUsage;
   }
   return std::nullopt;
-}
-
-void check_output_path(const std::string& path) {
-  std::filesystem::path p(path);
-  std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : ".";
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    throw OutputError(path + ": cannot write: folder " + dir.string() + " does not exist");
-  }
-  if (::access(dir.c_str(), W_OK) != 0) {
-    throw OutputError(path + ": cannot write: folder " + dir.string() + " is not writable");
-  }
-  if (std::filesystem::is_directory(p, ec)) {
-    throw OutputError(path + ": cannot write: it is a folder");
-  }
 }
 
 }  // namespace pagesim::cli

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "sim/atomic_file.h"
@@ -210,7 +211,8 @@ int run_compare(int argc, char** argv) {
       "per walk, faults, VM exits by reason, software walks ('-': the mode has no such\n"
       "thing). TRACE is a file (any source of 'pagesim trace --help'), SOURCE:PATH or a\n"
       "gen: spec (docs/trace-format.md). The modes run one after the other; --json is\n"
-      "written only when every mode succeeds.\n\nOptions");
+      "written only when every mode succeeds (through a temporary file renamed over it; a\n"
+      "device, FIFO or /dev/stdout is written in place).\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "modes", po::value<std::string>()->default_value("native,nested,shadow")->value_name("LIST"),
       "comma-separated modes: native, nested, shadow")(
@@ -245,16 +247,24 @@ int run_compare(int argc, char** argv) {
     configs.push_back(std::move(c));
   }
   const std::string trace_path = vm["trace"].as<std::string>();
+  // --json is checked now, before the modes run, and written at the end (sim/atomic_file.h).
+  OutputSet outputs;
+  std::optional<std::size_t> json_out;
   try {
     if (vm.count("json") != 0) {
-      check_output_path(vm["json"].as<std::string>());
+      json_out = outputs.add("--json", vm["json"].as<std::string>());
     }
+  } catch (const OutputError& e) {
+    std::cerr << "pagesim compare: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  try {
     const std::string trace_name = traces::open_trace(trace_path)->describe();
     std::vector<ModeRun> runs;
     for (const auto& c : configs) {
       runs.push_back(run_mode(c->params(), trace_path));
     }
-    if (vm.count("json") != 0) {
+    if (json_out) {
       std::string json = "{\"trace\": \"";
       for (char ch : trace_name) {
         if (ch == '"' || ch == '\\') {
@@ -267,7 +277,8 @@ int run_compare(int argc, char** argv) {
         json += (i == 0 ? "\"" : ", \"") + runs[i].mode + "\": " + runs[i].json;
       }
       json += "}}\n";
-      write_file_atomically(vm["json"].as<std::string>(), json);
+      outputs.set_contents(*json_out, std::move(json));
+      outputs.commit();
     }
     if (vm.count("quiet") == 0) {
       std::cout << format_table(trace_name, runs);

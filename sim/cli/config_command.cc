@@ -16,7 +16,9 @@ int run_config(int argc, char** argv) {
       "are errors naming the key.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "dump", "print the effective configuration (the default action)")(
-      "out", po::value<std::string>()->value_name("FILE"), "write it to FILE instead of stdout");
+      "out", po::value<std::string>()->value_name("FILE"),
+      "write it to FILE instead of stdout (through a temporary file renamed over FILE; a device "
+      "or FIFO is written in place)");
   add_config_options(desc);
   po::variables_map vm;
   try {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <utility>
 
 #include "models/mem/frame_allocator.h"
 #include "sim/atomic_file.h"
@@ -23,7 +24,10 @@ int run_replay(int argc, char** argv) {
       "*.champsimtrace.xz or a .csv, SOURCE:PATH, or gen:PATTERN:key=value,... for a\n"
       "generated one; 'pagesim trace --help' lists the sources, docs/trace-format.md has\n"
       "them all) through the configured translation hardware and prints a summary.\n"
-      "Statistics files are written only when the run succeeds.\n\nOptions");
+      "Output files are written only when the run succeeds, all of them or none: each\n"
+      "through a temporary file renamed over it (a link is followed to its target); a\n"
+      "device, FIFO or /dev/stdout is written in place. Two outputs naming one file are\n"
+      "refused.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "json", po::value<std::string>()->value_name("OUT"),
       "write every statistic as one flat JSON object (histograms as {bucket: count})")(
@@ -80,16 +84,25 @@ int run_replay(int argc, char** argv) {
     return kExitUsage;
   }
 
-  std::vector<std::string> outputs;
-  for (const char* key : {"json", "csv", "save-config"}) {
-    if (vm.count(key) != 0) {
-      outputs.push_back(vm[key].as<std::string>());
+  // The output files are checked now, so a bad one fails before a long run, and written
+  // together at the end: all of them or none (sim/atomic_file.h).
+  OutputSet outputs;
+  std::optional<std::size_t> json_out, csv_out, config_out;
+  try {
+    for (auto [key, index] : {std::pair{"json", &json_out}, std::pair{"csv", &csv_out},
+                              std::pair{"save-config", &config_out}}) {
+      if (vm.count(key) != 0) {
+        *index = outputs.add(std::string("--") + key, vm[key].as<std::string>());
+      }
     }
+  } catch (const SameOutputError& e) {
+    std::cerr << "pagesim replay: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const OutputError& e) {
+    std::cerr << "pagesim replay: " << e.what() << "\n";
+    return kExitFailure;
   }
   try {
-    for (const auto& path : outputs) {
-      check_output_path(path);
-    }
     std::string trace_path = vm["trace"].as<std::string>();
     auto trace = traces::open_trace(trace_path);
 
@@ -115,15 +128,16 @@ int run_replay(int argc, char** argv) {
     if (show_progress) {
       std::fprintf(stderr, "\r%60s\r", "");
     }
-    if (vm.count("json") != 0) {
-      write_file_atomically(vm["json"].as<std::string>(), stats::to_json(result.stats));
+    if (json_out) {
+      outputs.set_contents(*json_out, stats::to_json(result.stats));
     }
-    if (vm.count("csv") != 0) {
-      write_file_atomically(vm["csv"].as<std::string>(), stats::to_csv(result.stats));
+    if (csv_out) {
+      outputs.set_contents(*csv_out, stats::to_csv(result.stats));
     }
-    if (vm.count("save-config") != 0) {
-      write_file_atomically(vm["save-config"].as<std::string>(), c.dump());
+    if (config_out) {
+      outputs.set_contents(*config_out, c.dump());
     }
+    outputs.commit();
     if (vm.count("quiet") == 0) {
       rusage usage{};
       ::getrusage(RUSAGE_SELF, &usage);
