@@ -2,6 +2,10 @@
 
 namespace pagesim {
 
+// The configuration bounds vm.memory and checks vm.layout's HVA block with the VMM's RAM
+// base as host_params.h states it; the hypervisor must put the block there.
+static_assert(host::Hypervisor::kRamBase.value() == host::kVmmRamBase);
+
 namespace {
 
 // The keys both virtualized machines read: the VM, its exits, the host and guest kernels,

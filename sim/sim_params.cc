@@ -1,5 +1,12 @@
 #include "sim/sim_params.h"
 
+#include <algorithm>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "models/host/memslot_layout.h"
 #include "sim/config/toml_loader.h"
 
 namespace pagesim {
@@ -7,11 +14,18 @@ namespace pagesim {
 void CoreParams::describe(config::Schema& s) {
   s.field("cycles_per_access", cycles_per_access,
           "cycles of non-translation work charged per trace access");
+  // At least 0.1 GHz: SystemC time counts femtoseconds in 64 bits (sim/time.h), and a
+  // cycle of a slower clock would make the quantum's 2^32 cycles overflow it (no x86 core
+  // runs below 100 MHz either); at most 100 GHz, a period of 10,000 fs, exact to 1e-4.
   s.field("frequency_ghz", frequency_ghz, "core clock, converts cycles to simulated time")
+      .limit("0.1 to 100")
       .check([this]() {
         std::optional<std::string> err;
-        if (!(frequency_ghz > 0 && frequency_ghz <= 100)) {
-          err = "must be above 0 and at most 100";
+        if (!(frequency_ghz >= 0.1 && frequency_ghz <= 100)) {
+          std::ostringstream text;
+          text << frequency_ghz
+               << " is outside 0.1..100 (GHz): SystemC time counts femtoseconds in 64 bits";
+          err = text.str();
         }
         return err;
       });
@@ -70,6 +84,132 @@ void SimParams::describe(config::Schema& s) {
   });
   s.group("vmexit", vmexit);
   s.group("shadow", shadow);
+  describe_relations(s);
+}
+
+// Relations between keys of different groups, checked by Schema::validate() once every
+// source (defaults, --config, --set, pysim) is merged. Each names the key whose value breaks
+// it, with the values involved.
+void SimParams::describe_relations(config::Schema& s) {
+  using config::format_byte_size;
+  // hostmm::Host hands out host frames from 1 MiB: the low megabyte is never free memory.
+  auto managed = [this] { return host.memory.bytes - std::min(host.memory.bytes, kHostLowBytes); };
+
+  // Watermarks: min <= low <= high (Linux's order; HostMm relies on it), and all of them
+  // below the memory the host manages, which free memory can never exceed: a watermark at
+  // or above it would make every fault reclaim and never reach the mark.
+  auto marks = [this] { return reclaim.watermarks.effective(host.memory.bytes); };
+  auto wm_text = [](const config::ByteSize& set, std::uint64_t effective) {
+    return format_byte_size(effective) + (set.bytes == 0 ? " by default for host.memory" : "");
+  };
+  s.rule("host.watermarks.low", [this, marks, wm_text]() -> std::optional<std::string> {
+    const auto m = marks();
+    if (reclaim.watermarks.low.bytes != 0 && m.low < m.min) {
+      return format_byte_size(m.low) + " is below host.watermarks.min (" +
+             wm_text(reclaim.watermarks.min, m.min) + "): need min <= low <= high";
+    }
+    return std::nullopt;
+  });
+  s.rule("host.watermarks.high", [this, marks, wm_text]() -> std::optional<std::string> {
+    const auto m = marks();
+    if (reclaim.watermarks.high.bytes != 0 && m.high < m.low) {
+      return format_byte_size(m.high) + " is below host.watermarks.low (" +
+             wm_text(reclaim.watermarks.low, m.low) + "): need min <= low <= high";
+    }
+    return std::nullopt;
+  });
+  for (auto [name, mark] : {std::pair{"min", &reclaim.watermarks.min},
+                            {"low", &reclaim.watermarks.low},
+                            {"high", &reclaim.watermarks.high}}) {
+    s.rule(std::string("host.watermarks.") + name,
+           [this, mark, managed]() -> std::optional<std::string> {
+             if (mark->bytes != 0 && mark->bytes >= managed()) {
+               return format_byte_size(mark->bytes) + " is not below the " +
+                      format_byte_size(managed()) +
+                      " the host manages (host.memory = " + format_byte_size(host.memory.bytes) +
+                      " less the low 1 MiB it never hands out): free memory never reaches it";
+             }
+             return std::nullopt;
+           });
+  }
+  // A default (0) high watermark derived from a set min or low can pass host.memory too:
+  // reported against the highest watermark set.
+  for (const char* key : {"min", "low"}) {
+    s.rule(std::string("host.watermarks.") + key,
+           [this, key, marks, managed]() -> std::optional<std::string> {
+             const auto& w = reclaim.watermarks;
+             const bool is_low = key[0] == 'l';
+             const std::uint64_t set = is_low ? w.low.bytes : w.min.bytes;
+             const auto m = marks();
+             if (w.high.bytes != 0 || set == 0 || (!is_low && w.low.bytes != 0) ||
+                 set >= managed() || m.high < managed()) {
+               return std::nullopt;  // fine, or reported by another rule
+             }
+             return format_byte_size(set) + " makes the default high watermark " +
+                    format_byte_size(m.high) +
+                    " (each default one step above the one below), not below the " +
+                    format_byte_size(managed()) +
+                    " the host manages: lower it or set host.watermarks.high";
+           });
+  }
+
+  // host.load is taken page by page at start, before any VM runs; what does not fit in the
+  // managed memory goes to swap. More than both could hold cannot be placed at all (the
+  // run would spend minutes reclaiming and then fail), so it is refused here.
+  s.rule("host.load", [this, managed]() -> std::optional<std::string> {
+    const std::uint64_t room = managed() + std::min(reclaim.swap.bytes, ~managed());
+    if (reclaim.load.bytes > room) {
+      return format_byte_size(reclaim.load.bytes) +
+             " is more than the host can hold: " + format_byte_size(managed()) +
+             " of managed memory (host.memory = " + format_byte_size(host.memory.bytes) +
+             " less the low 1 MiB) plus host.swap = " + format_byte_size(reclaim.swap.bytes) +
+             ", " + format_byte_size(room);
+    }
+    return std::nullopt;
+  });
+
+  // The guest-physical addresses of vm.layout's slots (for "qemu", vm.memory's) must be
+  // ones the VM's tables can map: the guest's own entries hold 52-bit addresses (MAXPHYADDR,
+  // 4 PiB), and in nested mode the EPT/NPT maps 2^(12 + 9 * ept.levels) bytes of GPA
+  // (256 TiB with 4 levels; 128 PiB with 5, so 52 bits bind). The slots' HVA block must end
+  // below the 2^48 bytes the VMM's 4-level tables map (host_params.h, kVmmHvaLimit).
+  // Reported against vm.memory when vm.layout is "qemu" (vm.memory places the RAM), else
+  // against vm.layout.
+  for (const bool qemu : {true, false}) {
+    s.rule(qemu ? "vm.memory" : "vm.layout", [this, qemu]() -> std::optional<std::string> {
+      if (mode == Mode::kNative || (vm.layout == "qemu") != qemu ||
+          vm.memory.bytes > host::kMaxVmMemoryBytes || host::memslot_layout_error(vm)) {
+        return std::nullopt;  // not used, or reported by vm.memory's or vm.layout's own check
+      }
+      const std::string what =
+          qemu ? format_byte_size(vm.memory.bytes) + " (QEMU's pc layout)" : vm.layout;
+      if (mode == Mode::kNested && (ept.levels < 4 || ept.levels > 5)) {
+        return std::nullopt;  // reported by ept.levels' own check
+      }
+      const std::uint64_t entry_limit = std::uint64_t{1} << 52;
+      const std::uint64_t ept_limit = std::uint64_t{1} << (12 + 9 * ept.levels);
+      const bool by_ept = mode == Mode::kNested && ept_limit < entry_limit;
+      const std::uint64_t gpa_limit = by_ept ? ept_limit : entry_limit;
+      for (const host::Memslot& slot : host::memslot_layout(vm, Hva(host::kVmmRamBase))) {
+        const std::uint64_t end = slot.base.value() + slot.bytes;
+        if (end > gpa_limit || end < slot.base.value()) {
+          std::ostringstream text;
+          text << what << " puts a memslot up to GPA 0x" << std::hex << end << std::dec
+               << ", past the " << format_byte_size(gpa_limit) << " of GPA "
+               << (by_ept ? "a " + std::to_string(ept.levels) + "-level EPT/NPT maps (ept.levels)"
+                          : std::string("the guest's page-table entries hold (52-bit addresses)"));
+          return text.str();
+        }
+        if (slot.hva.value() + slot.bytes > host::kVmmHvaLimit) {
+          return what + " needs a " +
+                 format_byte_size(slot.hva.value() + slot.bytes - host::kVmmRamBase) +
+                 " block of VMM memory from HVA 0x7f0000000000, past the 2^48 bytes of HVA the "
+                 "VMM's 4-level tables map";
+        }
+      }
+      return std::nullopt;
+    });
+  }
 }
 
 Configuration::Configuration() : m_params(std::make_unique<SimParams>()) {

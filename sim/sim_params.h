@@ -79,7 +79,15 @@ struct SimParams {
   shadow::ShadowParams shadow;  // shadow mode: KVM's shadow MMU
 
   void describe(config::Schema& s);
+  // The checks between keys of different groups (host.load against host.memory and
+  // host.swap, the watermarks against host.memory, vm.layout's GPAs against ept.levels):
+  // registered last, run by validate() after every source is merged.
+  void describe_relations(config::Schema& s);
 };
+
+// The low host memory never handed out as frames (hostmm::Host's FrameAllocator starts at
+// 1 MiB, as a PC's kernel leaves the legacy megabyte alone).
+inline constexpr std::uint64_t kHostLowBytes = kMiB;
 
 // Params plus the schema bound to them: load sources in order, then validate().
 class Configuration {

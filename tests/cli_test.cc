@@ -112,7 +112,7 @@ TEST(Replay, TextAndBinaryTracesGiveIdenticalStatistics) {
   // Loads, stores and fetches, a split access, huge strides: the binary form must carry
   // every field the text form does.
   std::string trace = sweep_trace(0x7f0000000000, 300, 2, 2) +
-                      "W 0x7f0000000ffc 8\nX 0x400000\nR 12345678 4\nW 0xfffffffff000 16\n";
+                      "W 0x7f0000000ffc 8\nX 0x400000\nR 12345678 4\nW 0x7ffffffff000 16\n";
   write_text(dir.file("t.trace"), trace);
   auto r = run_command(pagesim("trace convert " + dir.file("t.trace") + " " + dir.file("t.pgt")));
   ASSERT_EQ(r.status, 0) << r.output;
@@ -126,7 +126,7 @@ TEST(Replay, TextAndBinaryTracesGiveIdenticalStatistics) {
   std::string jb((std::istreambuf_iterator<char>(b)), {});
   EXPECT_EQ(ja, jb);
   // One split: the 8 bytes at 0x7f0000000ffc end in the next 4 KiB page; 12345678
-  // (0xbc614e) + 4 and 0xfffffffff000 + 16 stay in their pages.
+  // (0xbc614e) + 4 and 0x7ffffffff000 + 16 stay in their pages.
   EXPECT_NE(ja.find("\"sim.page_splits\": 1,"), std::string::npos) << ja;
 }
 
@@ -280,6 +280,82 @@ TEST(Config, DumpDocumentsEveryKeyAndLoadsBack) {
   auto again = run_command(pagesim("config --config " + dir.file("c.toml")));
   EXPECT_EQ(again.status, 0) << again.output;
   EXPECT_EQ(again.output, r.output);
+}
+
+// Configuration limits (issue 17, item 9): a value past a bound, or keys that contradict
+// each other, stop `replay` before it runs, with exit status 2 and the key named; why each
+// bound is what it is: sim/config/schema_test.cc, ConfigLimits, and docs/model.md.
+TEST(Limits, ValuesPastTheirBoundsAreUsageErrorsNamingTheKey) {
+  TempDir dir;
+  write_text(dir.file("t.trace"), "R 0x1000\n");
+  const std::string replay = "replay " + dir.file("t.trace") + " --json " + dir.file("s.json");
+  struct Case {
+    const char* sets;
+    const char* expected;  // in stderr: the key and the reason
+  };
+  for (const Case& c : {
+           // a cycles value of 2^64 - 1 wrapped the run's totals (2^32 is the bound)
+           Case{"core.cycles_per_access=18446744073709551615",
+                "core.cycles_per_access: '18446744073709551615' is more than 4294967296"},
+           // structure sizes that used to die in std::bad_alloc, naming no key
+           Case{"walker.pwc.pd.entries=2147483648", "walker.pwc.pd.entries: 2147483648 entries"},
+           Case{"tlb.l2.entries=2147483648", "tlb.l2.entries: 2147483648 entries"},
+           Case{"cache.l1.size=1TiB", "cache.l1.size: 1TiB is 17179869184 lines"},
+           // host.load past host.memory + host.swap used to run for minutes
+           Case{"mode=nested --set host.load=512GiB", "host.load: 512GiB is more than"},
+           // a high watermark below the default low one used to exit 1 from the model
+           Case{"mode=nested --set host.watermarks.high=4KiB",
+                "host.watermarks.high: 4KiB is below host.watermarks.low"},
+           Case{"mode=nested --set host.memory=8MiB --set host.watermarks.min=8MiB",
+                "host.watermarks.min: 8MiB is not below the 7MiB the host manages"},
+           // beyond the VMM's HVA space and the 4-level EPT's 256 TiB of GPA
+           Case{"mode=nested --set vm.memory=1024TiB", "vm.memory: 1PiB is more than 129TiB"},
+           // KB is refused (the docs said so), with the fix
+           Case{"vm.memory=4KB", "vm.memory: '4KB' is not a byte size: KB is refused"},
+           // the check names the group's own key, not os.page_fault_latency
+           Case{"host.page_fault_latency=3",
+                "host.clear_page_latency: must not exceed host.page_fault_latency (3)"},
+       }) {
+    auto r = run_command(pagesim(replay + " --set " + c.sets));
+    EXPECT_EQ(r.status, 2) << c.sets << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.sets << "\n" << r.output;
+    EXPECT_EQ(r.output.find("os.page_fault_latency"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("s.json"))) << c.sets;
+  }
+  // `config --dump` states the bounds next to the keys.
+  auto r = run_command(pagesim("config --dump"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("# allowed: a multiple of 4 KiB, at least 2MiB; at most 129TiB\n"
+                          "vm.memory = "),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Limits, RunningOutOfMemoryNamesTheKeyThatSizesIt) {
+  // Valid configurations whose trace needs more memory than they give: exit status 1 (the
+  // run failed, the configuration was not wrong) and the key to raise. 2 MiB of guest RAM
+  // hold 256 frames above the low megabyte; the trace touches 1024 pages.
+  auto r = run_command(
+      pagesim("replay gen:strided:count=1024,footprint=4MiB,stride=4KiB --set mode=nested "
+              "--set vm.memory=2MiB"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("the guest is out of physical memory: no free 4k frame (vm.memory: "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("raise vm.memory"), std::string::npos) << r.output;
+  r = run_command(
+      pagesim("replay gen:strided:count=1024,footprint=4MiB,stride=4KiB --set mode=shadow "
+              "--set vm.memory=2MiB"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("raise vm.memory"), std::string::npos) << r.output;
+  // Native: 4 MiB of machine memory, 768 frames above the low megabyte, 2048 pages touched.
+  r = run_command(
+      pagesim("replay gen:strided:count=2048,footprint=8MiB,stride=4KiB --set os.memory=4MiB"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("out of physical memory: no free 4k frame (os.memory: 4MiB of RAM"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("raise os.memory"), std::string::npos) << r.output;
 }
 
 TEST(Cli, EveryCommandHasHelp) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "sim/config/value_traits.h"
 #include "traces/byte_size.h"
 #include "traces/hash_permutation.h"
 #include "traces/random.h"
@@ -232,11 +233,11 @@ GeneratorSpec parse_generator_spec(std::string_view text) {
                  "key '" + key + "': '" + std::string(value) + "' is not " + std::string(expected));
     };
     auto byte_size = [&]() {
-      auto v = parse_byte_size(value);
-      if (!v) {
-        bad_value("a byte size (e.g. 4096, 0x1000, 4K, 64GiB; K = 1024)");
+      std::uint64_t v = 0;
+      if (auto reason = config::parse_byte_size(value, v)) {
+        spec_error(text, "key '" + key + "': " + *reason);
       }
-      return *v;
+      return v;
     };
     auto integer = [&]() {
       auto v = parse_unsigned(value);

@@ -12,7 +12,9 @@ void CacheLevelParams::describe(config::Schema& s) {
 
 void CacheParams::describe(config::Schema& s) {
   s.field("enabled", enabled, "model the caches (false: every page-table reference goes to DRAM)");
-  s.field("line_bytes", line_bytes, "cache line size in bytes").positive().power_of_two();
+  // At least one page-table entry (8 bytes) per line, so that a reference touches one line;
+  // at most a page (4 KiB): the model indexes lines by HPA bits below no page boundary.
+  s.field("line_bytes", line_bytes, "cache line size in bytes").range(8, 4096).power_of_two();
   s.group("l1", l1);
   s.group("l2", l2);
   s.group("llc", llc);
@@ -22,6 +24,15 @@ void CacheParams::describe(config::Schema& s) {
       std::uint64_t per_set = std::uint64_t{line_bytes} * level->ways;
       if (per_set == 0 || level->size.bytes == 0) {
         return std::nullopt;
+      }
+      // The model keeps an 8-byte tag per line and writes them all at start: 2^24 lines
+      // (128 MiB of tags; 1 GiB of cache at 64-byte lines, ten times the largest LLC one
+      // core sees today) is the most it allocates per level.
+      if (level->size.bytes / line_bytes > kMaxLines) {
+        return config::format_byte_size(level->size.bytes) + " is " +
+               std::to_string(level->size.bytes / line_bytes) + " lines of " +
+               std::to_string(line_bytes) + " bytes, more than " + std::to_string(kMaxLines) +
+               " (2^24, e.g. 1GiB of 64-byte lines): the model allocates a tag per line at start";
       }
       if (level->size.bytes % per_set != 0) {
         return std::to_string(level->size.bytes) + " bytes is not a whole number of " +

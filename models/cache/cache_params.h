@@ -14,6 +14,9 @@
 
 namespace pagesim::cache {
 
+// The most lines one cache level may have (CacheParams' check): 2^24, 1 GiB at 64 bytes.
+inline constexpr std::uint64_t kMaxLines = std::uint64_t{1} << 24;
+
 struct CacheLevelParams {
   config::ByteSize size;
   std::uint32_t ways = 1;

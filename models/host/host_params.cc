@@ -11,13 +11,17 @@ void VmParams::describe(config::Schema& s) {
   s.field("memory", memory,
           "guest RAM, laid out as QEMU's pc machine (640K-1M hole; PCI hole [3G, 4G) above "
           "3.5 GiB)")
+      .limit("a multiple of 4 KiB, at least 2MiB")
       .check([this]() {
         std::optional<std::string> err;
         if (memory.bytes < 2 * kMiB || memory.bytes % (4 * kKiB) != 0) {
           err = "must be a multiple of 4 KiB and at least 2 MiB";
         }
         return err;
-      });
+      })
+      .at_most(static_cast<double>(kMaxVmMemoryBytes), "129TiB",
+               "the VMM keeps guest RAM in one block at HVA 0x7f0000000000, and its 4-level "
+               "page tables map HVAs below 2^48 (256 TiB)");
   s.field("vcpus", vcpus, "virtual CPUs of the VM").range(1, 256);
   s.field("layout", layout,
           "memory slots at creation: qemu (QEMU's pc machine for vm.memory), or "
@@ -31,6 +35,7 @@ void VmParams::describe(config::Schema& s) {
 }
 
 void GuestParams::describe(config::Schema& s) {
+  const std::string page_fault_key = s.key("page_fault_latency");
   s.field("levels", levels, "guest paging levels: 4, or 5 with LA57 (Intel SDM Vol. 3A, 4.5)")
       .range(4, 5);
   s.field("thp", thp, "page size the guest kernel maps on first touch: never (4 KiB), 2m, 1g");
@@ -40,10 +45,10 @@ void GuestParams::describe(config::Schema& s) {
       .note("as os.page_fault_latency: the same kernel code runs in the guest");
   s.field("clear_page_latency", clear_page_latency,
           "cycles of the guest zeroing one 4 KiB page, part of guest.page_fault_latency")
-      .check([this]() {
+      .check([this, page_fault_key]() {
         std::optional<std::string> err;
         if (clear_page_latency > page_fault_latency) {
-          err = "must not exceed guest.page_fault_latency (" +
+          err = "must not exceed " + page_fault_key + " (" +
                 std::to_string(page_fault_latency.count()) + ")";
         }
         return err;

@@ -34,6 +34,14 @@ namespace pagesim::host {
 // live in the page cache; hostmm::VmmMemory::add_shmem).
 enum class Backing : std::uint8_t { kAnon, kMemfd };
 
+// Where the VMM process keeps the guest RAM block (vm.layout's slots, back to back): HVA
+// 0x7f0000000000, 127 TiB (host::Hypervisor::kRamBase, which sim/machine_params.cc checks
+// against this). The VMM's page tables are 4-level (hostmm::VmmMemory), mapping HVAs below
+// 2^48, so the block holds at most 2^48 - kVmmRamBase bytes: vm.memory's bound, 129 TiB.
+inline constexpr std::uint64_t kVmmRamBase = 0x7f0000000000;
+inline constexpr std::uint64_t kVmmHvaLimit = std::uint64_t{1} << 48;
+inline constexpr std::uint64_t kMaxVmMemoryBytes = kVmmHvaLimit - kVmmRamBase;
+
 struct VmParams {
   // Guest RAM, laid out as QEMU's pc machine does (qemu_layout.h): a multiple of 4 KiB,
   // at least 2 MiB (so RAM exists above the 1 MiB the guest frame allocator skips).

@@ -106,13 +106,13 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
 
 std::vector<Backing> memslot_backing(const VmParams& vm) {
   std::vector<Backing> backing;
-  (void)parse_layout(vm, Hva(0x7f0000000000), backing);
+  (void)parse_layout(vm, Hva(kVmmRamBase), backing);
   return backing;
 }
 
 std::optional<std::string> memslot_layout_error(const VmParams& vm) {
   try {
-    (void)memslot_layout(vm, Hva(0x7f0000000000));
+    (void)memslot_layout(vm, Hva(kVmmRamBase));
   } catch (const std::invalid_argument& e) {
     std::string what = e.what();
     const std::string prefix = "vm.layout: ";

@@ -27,6 +27,7 @@ class Host {
         m_stats_parent(stats_parent),
         m_frames(memory_bytes, kMiB),
         m_mm(reclaim, memory_bytes, memory, m_frames, stats_parent) {
+    m_frames.set_memory_key("host.memory");  // named when the frames run out
     if (reclaim.load.bytes != 0) {
       m_mm.take_load(reclaim.load.bytes);
     }

@@ -87,8 +87,7 @@ Pa BasicFrameAllocator<Pa>::allocate_table() {
       ++m_table_frames;
       return frame;
     }
-    throw OutOfMemory("out of physical memory: no fresh frame for a page table (" +
-                      std::to_string(in_use_bytes() >> 20) + " MiB in use)");
+    out_of_memory("no fresh frame for a page table");
   }
   m_low_range = r;
   m_low_next = next + k4K;
@@ -142,9 +141,33 @@ Pa BasicFrameAllocator<Pa>::allocate_slow(PageSize size) {
   if (size != PageSize::k1G && (m_free_sizes & page_size_bit(PageSize::k1G))) {
     return split(PageSize::k1G, size);
   }
-  throw OutOfMemory("out of physical memory: no free " + std::string(page_size_name(size)) +
-                    " frame (" + std::to_string(in_use_bytes() >> 20) + " MiB in use, " +
-                    std::to_string(m_free_list_bytes >> 20) + " MiB free in smaller frames)");
+  out_of_memory("no free " + std::string(page_size_name(size)) + " frame");
+}
+
+template <class Pa>
+void BasicFrameAllocator<Pa>::out_of_memory(const std::string& what) const {
+  std::uint64_t ram = 0;
+  for (const auto& [begin, end] : m_ranges) {
+    ram += end - begin;
+  }
+  // The RAM as the configuration spells sizes (64MiB, 3712KiB). A guest's memory map has
+  // holes (the VGA hole, the PCI hole), so its RAM is vm.memory less what they hide.
+  std::string size = std::to_string(ram) + " bytes";
+  for (const auto& [shift, unit] :
+       {std::pair{40u, "TiB"}, {30u, "GiB"}, {20u, "MiB"}, {10u, "KiB"}}) {
+    if (ram != 0 && ram % (std::uint64_t{1} << shift) == 0) {
+      size = std::to_string(ram >> shift) + unit;
+      break;
+    }
+  }
+  const bool holes = m_ranges.size() > 1 || m_ranges.front().first != 0;
+  throw OutOfMemory(std::string(std::is_same_v<Pa, Gpa> ? "the guest is out of physical memory"
+                                                        : "out of physical memory") +
+                    ": " + what + " (" + m_memory_key + ": " + size + " of RAM" +
+                    (holes ? " outside the holes of the memory map" : "") + ", " +
+                    std::to_string(in_use_bytes() >> 20) + " MiB in use, " +
+                    std::to_string(m_free_list_bytes >> 20) +
+                    " MiB free in smaller frames): raise " + m_memory_key);
 }
 
 template <class Pa>

@@ -207,6 +207,12 @@ class BasicFrameAllocator {
   // Data frames of that size freed.
   std::uint64_t frames_freed(PageSize size) const { return m_freed[static_cast<int>(size)]; }
 
+  // The configuration key that sizes this memory, which OutOfMemory's message names with
+  // the RAM it gave ("... (vm.memory: 3712KiB of RAM ...): raise vm.memory"): "vm.memory"
+  // for a guest's frames, "os.memory" for a machine's; the host of a VM sets "host.memory".
+  // Text only: allocation does not depend on it.
+  void set_memory_key(const char* key) { m_memory_key = key; }
+
  private:
   static constexpr std::uint64_t kTableBytes = 4 * kKiB;
   // m_segment_size before the first fresh data frame: no size continues a segment.
@@ -242,6 +248,9 @@ class BasicFrameAllocator {
   // splits; false when it lies in no segment (an alignment gap, a range bottom, a hole).
   bool handed_out_size(std::uint64_t address, PageSize& size) const;
 
+  // OutOfMemory for `what` ("no free 2 MiB frame"), naming m_memory_key and its value.
+  [[noreturn]] void out_of_memory(const std::string& what) const;
+
   // The free bitmap. Bit i: the 4 KiB frame [m_top - (i + 1) * 4K, m_top - i * 4K).
   std::uint64_t bit_index(std::uint64_t address) const {
     return (m_top - address) / kTableBytes - 1;
@@ -275,6 +284,7 @@ class BasicFrameAllocator {
   std::vector<std::uint64_t> m_free_bits;        // see bit_index()
   std::map<std::uint64_t, PageSize> m_split_1g;  // base of a split 1 GiB frame -> piece size
   std::set<std::uint64_t> m_split_2m;            // bases of 2 MiB frames split into 4 KiB
+  const char* m_memory_key = std::is_same_v<Pa, Gpa> ? "vm.memory" : "os.memory";
 };
 
 extern template class BasicFrameAllocator<Hpa>;

@@ -440,5 +440,47 @@ TEST(FrameAllocatorSplitInUse, A2MiBFrameInUseIsFreedAs4KiBFrames) {
   EXPECT_TRUE(a.accounting_balances());
 }
 
+// Running out names the configuration key that sizes the memory, with its value: a guest's
+// frames are vm.memory's, a machine's os.memory's unless its owner says otherwise (the
+// host of a VM: host.memory). The allocation itself is the same.
+std::string out_of_memory_message(auto& allocator, PageSize size) {
+  try {
+    for (;;) {
+      (void)allocator.allocate(size);
+    }
+  } catch (const OutOfMemory& e) {
+    return e.what();
+  }
+}
+
+TEST(FrameAllocatorOutOfMemory, NamesTheKeyThatSizesTheMemory) {
+  GuestFrameAllocator guest(std::vector<RamRange>{{0, 640 * kKiB}, {kMiB, 4 * kMiB}});
+  std::string e = out_of_memory_message(guest, PageSize::k4K);
+  EXPECT_NE(e.find("the guest is out of physical memory: no free 4k frame (vm.memory: "
+                   "3712KiB of RAM outside the holes of the memory map, 3 MiB in use"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("): raise vm.memory"), std::string::npos) << e;
+  FrameAllocator machine(8 * kMiB, kMiB);
+  e = out_of_memory_message(machine, PageSize::k2M);
+  EXPECT_NE(e.find("out of physical memory: no free 2m frame (os.memory: 8MiB of RAM, "),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("raise os.memory"), std::string::npos) << e;
+  FrameAllocator host(8 * kMiB, kMiB);
+  host.set_memory_key("host.memory");
+  (void)out_of_memory_message(host, PageSize::k4K);
+  try {
+    (void)host.allocate_table();
+    FAIL() << "expected OutOfMemory";
+  } catch (const OutOfMemory& error) {
+    e = error.what();
+  }
+  EXPECT_NE(e.find("no fresh frame for a page table (host.memory: 8MiB of RAM, "),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("raise host.memory"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace pagesim::mem

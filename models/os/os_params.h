@@ -20,6 +20,13 @@ constexpr PageSize thp_page_size(Thp t) {
   return t == Thp::kNever ? PageSize::k4K : t == Thp::k2M ? PageSize::k2M : PageSize::k1G;
 }
 
+// The most physical memory a machine (os.memory, host.memory) may have: 64 TiB (2^46). The
+// simulator reserves the whole simulated memory in its own address space at start
+// (mem::PhysicalMemory; only pages the model writes are backed), and an x86-64 Linux
+// process has 2^47 bytes of it (4-level paging), so more could never be reserved. The
+// architecture would allow 2^52 (MAXPHYADDR).
+inline constexpr std::uint64_t kMaxMemoryBytes = std::uint64_t{1} << 46;
+
 struct OsParams {
   Thp thp = Thp::kNever;
   config::ByteSize memory{256 * kGiB};

@@ -10,7 +10,8 @@ namespace {
 // entries divisible by ways, and the set count a power of two (set index = VPN mod sets).
 void describe_array(config::Schema& s, TlbArrayParams& a, const std::string& suffix,
                     const std::string& what) {
-  s.field("entries" + suffix, a.entries, what + ": entries (0: no such array)");
+  s.field("entries" + suffix, a.entries, what + ": entries (0: no such array)")
+      .limit(config::kEntriesLimits);
   s.field("ways" + suffix, a.ways, what + ": associativity").positive();
   s.rule("entries" + suffix, [&a]() -> std::optional<std::string> {
     return config::set_associative_error(a.entries, a.ways);

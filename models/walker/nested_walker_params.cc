@@ -9,7 +9,7 @@ namespace pagesim::walker {
 
 void WalkCacheParams::describe(config::Schema& s) {
   s.field("enabled", enabled, "this cache on");
-  s.field("entries", entries, "entries (0: this cache is off)");
+  s.field("entries", entries, "entries (0: this cache is off)").limit(config::kEntriesLimits);
   s.field("ways", ways, "associativity").positive();
   s.rule("entries", [this]() -> std::optional<std::string> {
     return config::set_associative_error(entries, ways);

@@ -7,7 +7,7 @@
 namespace pagesim::walker {
 
 void PscParams::describe(config::Schema& s) {
-  s.field("entries", entries, "entries (0: this cache is off)");
+  s.field("entries", entries, "entries (0: this cache is off)").limit(config::kEntriesLimits);
   s.field("ways", ways, "associativity").positive();
   s.rule("entries", [this]() -> std::optional<std::string> {
     return config::set_associative_error(entries, ways);

@@ -21,8 +21,10 @@ __all__ = ["Config", "ConfigError", "schema", "keyword_to_key"]
 
 
 class ConfigError(ValueError):
-    """An unknown key or an impossible value. ``key`` is the key named first (``keys``:
-    every key named), the message is the simulator's own, as the CLI prints it."""
+    """An unknown key, an impossible value or a value out of the key's bounds, or keys whose
+    values contradict each other (``host.load`` above ``host.memory`` plus ``host.swap``).
+    ``key`` is the key named first (``keys``: every key named), the message is the
+    simulator's own, as the CLI prints it (where the CLI exits with status 2)."""
 
     def __init__(self, message: str, keys: Iterable[str] = ()):
         super().__init__(message)
@@ -48,19 +50,38 @@ def value_text(value: Any) -> str:
     raise TypeError(f"{value!r}: a configuration value is a bool, a number or a string")
 
 
-_VALIDATE_LINE = re.compile(r"^([A-Za-z0-9_.]+): ")
+_KEY_BEFORE_REASON = re.compile(r"(?:^|: )([A-Za-z0-9_.]+): ")
+_UNKNOWN_KEY = re.compile(r"unknown configuration key '([^']*)'")
 
 
-def _keys_of_validation(message: str) -> list[str]:
-    # Schema::validate() reports one failure a line: "<key>: <reason>".
-    return [m.group(1) for m in map(_VALIDATE_LINE.match, message.splitlines()) if m]
+def _keys_of_message(message: str) -> list[str]:
+    """The keys a simulator message names, one per line, in order.
+
+    Schema::validate() reports one failure a line, "<key>: <reason>"; a value set from a
+    source carries its origin first ("--set: <key>: <reason>", "cfg.toml:12: <key>: ...");
+    an unknown key is quoted ("unknown configuration key 'x'"). The key of a line is the
+    first "<name>: " that is a known key (an origin such as "cfg.toml:12" is not one).
+    """
+    known = {f["key"] for f in schema()}
+    keys = []
+    for line in message.splitlines():
+        unknown = _UNKNOWN_KEY.search(line)
+        if unknown:
+            keys.append(unknown.group(1))
+            continue
+        for m in _KEY_BEFORE_REASON.finditer(line):
+            if m.group(1) in known:
+                keys.append(m.group(1))
+                break
+    return keys
 
 
 _SCHEMA: list[dict] | None = None
 
 
 def schema() -> list[dict]:
-    """Every key in declaration order: ``key``, ``type``, ``doc``, ``note``, ``default``."""
+    """Every key in declaration order: ``key``, ``type``, ``doc``, ``note``, ``limits`` (the
+    values its checks allow, as `config --dump` prints them), ``default``."""
     global _SCHEMA
     if _SCHEMA is None:
         _SCHEMA = _pysim.schema()
@@ -110,8 +131,7 @@ class Config:
             try:
                 native.load_file(file)
             except _pysim.ConfigError as e:
-                raise ConfigError(str(e), _keys_of_validation(str(e).split(": ", 1)[-1])) \
-                    from None
+                raise ConfigError(str(e), _keys_of_message(str(e))) from None
         for key, text, origin in assignments:
             native.set(key, text, origin)
         return native
@@ -132,7 +152,7 @@ class Config:
         try:
             self._native.validate()
         except _pysim.ConfigError as e:
-            raise ConfigError(str(e), _keys_of_validation(str(e))) from None
+            raise ConfigError(str(e), _keys_of_message(str(e))) from None
 
     # -- use ------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _pysim
-from ._config import Config, ConfigError, keyword_to_key
+from ._config import Config, ConfigError, _keys_of_message, keyword_to_key
 
 __all__ = ["run", "Result", "TraceError", "SimulationError", "PYTHON"]
 
@@ -406,7 +406,7 @@ def _execute(request: dict, progress: bool | str) -> dict:
                 elif tag == "error":
                     _, kind, text = message
                     if kind == "ConfigError":
-                        raise ConfigError(text)
+                        raise ConfigError(text, _keys_of_message(text))
                     raise _ERRORS.get(kind, SimulationError)(text)
     finally:
         if bar is not None:

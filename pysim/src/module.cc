@@ -202,13 +202,14 @@ PYBIND11_MODULE(_pysim, m) {
           d["type"] = std::string(f->type());
           d["doc"] = f->doc();
           d["note"] = f->note_text();
+          d["limits"] = f->limits_text();
           d["default"] = typed_value(*f);
           d["default_text"] = f->default_text();
           out.append(std::move(d));
         }
         return out;
       },
-      "every configuration key, in declaration order: key, type, doc, note, default");
+      "every configuration key, in declaration order: key, type, doc, note, limits, default");
 
   py::class_<Configuration>(m, "Configuration")
       .def(py::init<>())

@@ -86,3 +86,67 @@ def test_schema_lists_every_key():
     assert keys == pysim.Config().keys()
     assert {"mode", "tlb.l1d.ways", "vm.memory", "host.memory"} <= set(keys)
     assert all(f["doc"] for f in pysim.schema())
+
+
+# Configuration limits (issue 17, item 9): values past a key's bound and contradicting keys
+# raise ConfigError with the key in `.key`, as the CLI exits 2 naming it. Why each bound is
+# what it is: sim/config/schema_test.cc (ConfigLimits) and docs/model.md.
+@pytest.mark.parametrize("overrides,key,reason", [
+    # 2^32 cycles per event keeps a run's totals in 64 bits
+    ({"core.cycles_per_access": 2**64 - 1}, "core.cycles_per_access",
+     "is more than 4294967296 (2^32) cycles"),
+    # 2^20 entries per TLB array or walker cache, allocated at start
+    ({"walker.pwc.pd.entries": 2**31}, "walker.pwc.pd.entries", "is more than 1048576 (2^20)"),
+    # 2^24 lines per cache level
+    ({"cache.l1.size": "1TiB"}, "cache.l1.size", "more than 16777216"),
+    # the load must fit in host memory (less the low 1 MiB) plus swap
+    ({"host.memory": "64MiB", "host.swap": "64MiB", "host.load": "128MiB"}, "host.load",
+     "is more than the host can hold"),
+    # min <= low <= high, Linux's defaults for zeros
+    ({"host.watermarks.high": "4KiB"}, "host.watermarks.high", "is below host.watermarks.low"),
+    # the VMM's RAM block ends below HVA 2^48
+    ({"mode": "nested", "vm.memory": "1024TiB"}, "vm.memory", "is more than 129TiB"),
+    # a slot past the 256 TiB of GPA a 4-level EPT maps
+    ({"mode": "nested", "vm.memory": "2MiB", "vm.layout": "0x1000000000000:2MiB"}, "vm.layout",
+     "of GPA a 4-level EPT/NPT maps"),
+    # K = 1024; KB is refused with the spelling to use
+    ({"vm.memory": "4KB"}, "vm.memory", "write 4KiB"),
+    # the check names the key of its own group
+    ({"host.page_fault_latency": 3}, "host.clear_page_latency",
+     "must not exceed host.page_fault_latency (3)"),
+])
+def test_limits_raise_config_error_with_the_key(pagesim, overrides, key, reason):
+    with pytest.raises(pysim.ConfigError) as e:
+        pysim.Config(overrides)
+    assert e.value.key == key, str(e.value)
+    assert reason in str(e.value)
+    assert "os.page_fault_latency" not in str(e.value)
+    sets = [arg for k, v in overrides.items() for arg in ("--set", f"{k}={v}")]
+    p = pagesim("config", "--dump", *sets)
+    assert p.returncode == 2 and key in p.stderr and reason in p.stderr, p.stderr
+
+
+def test_limits_in_a_file_and_from_the_worker_name_the_key(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text('[host]\nload = "512GiB"\n')
+    with pytest.raises(pysim.ConfigError) as e:
+        pysim.Config(path)
+    assert e.value.key == "host.load"
+    path.write_text('[core]\ncycles_per_access = 4294967297\n')
+    with pytest.raises(pysim.ConfigError) as e:
+        pysim.Config(path)
+    assert e.value.key == "core.cycles_per_access"
+    assert str(e.value).startswith(f"{path}:2: core.cycles_per_access: ")
+    # A message reported by the worker process maps to its keys too.
+    from pysim._config import _keys_of_message
+    assert _keys_of_message("host.load: 512GiB is more than the host can hold\n"
+                            "vm.memory: 1024TiB is more than 129TiB") == ["host.load",
+                                                                         "vm.memory"]
+
+
+def test_schema_states_the_limits():
+    fields = {f["key"]: f for f in pysim.schema()}
+    assert fields["core.cycles_per_access"]["limits"] == "at most 4294967296 (2^32)"
+    assert "at most 129TiB" in fields["vm.memory"]["limits"]
+    assert "at most 64TiB" in fields["host.memory"]["limits"]
+    assert fields["seed"]["limits"] == ""

@@ -33,6 +33,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 Field& Field::positive() {
+  limit("at least 1");
   m_checks.push_back([this]() -> std::optional<std::string> {
     auto v = m_number();
     if (v && *v < 1) {
@@ -44,6 +45,7 @@ Field& Field::positive() {
 }
 
 Field& Field::power_of_two() {
+  limit("a power of two");
   m_checks.push_back([this]() -> std::optional<std::string> {
     auto v = m_number();
     if (!v) {
@@ -59,6 +61,7 @@ Field& Field::power_of_two() {
 }
 
 Field& Field::range(double lo, double hi) {
+  limit(number_text(lo) + " to " + number_text(hi));
   m_checks.push_back([this, lo, hi]() -> std::optional<std::string> {
     auto v = m_number();
     if (v && (*v < lo || *v > hi)) {
@@ -67,6 +70,34 @@ Field& Field::range(double lo, double hi) {
     return std::nullopt;
   });
   return *this;
+}
+
+Field& Field::at_most(double hi, std::string hi_text, std::string why) {
+  limit("at most " + hi_text);
+  m_checks.push_back([this, hi, hi_text, why]() -> std::optional<std::string> {
+    auto v = m_number();
+    if (v && *v > hi) {
+      std::string text = value_text();
+      if (text.size() >= 2 && text.front() == '"') {
+        text = text.substr(1, text.size() - 2);
+      }
+      return text + " is more than " + hi_text + ": " + why;
+    }
+    return std::nullopt;
+  });
+  return *this;
+}
+
+Field& Field::limit(std::string text) {
+  m_limits += (m_limits.empty() ? "" : "; ") + text;
+  return *this;
+}
+
+std::string Field::limits_text() const {
+  if (!m_cycles) {
+    return m_limits;
+  }
+  return m_limits + (m_limits.empty() ? "" : "; ") + "at most " + kMaxCyclesText;
 }
 
 Field& Field::check(Check c) {
@@ -169,6 +200,9 @@ std::string Schema::dump() const {
       os << "; default " << f->default_text();
     }
     os << "]\n";
+    if (!f->limits_text().empty()) {
+      os << "# allowed: " << f->limits_text() << "\n";
+    }
     if (!f->note_text().empty()) {
       os << "# " << f->note_text() << "\n";
     }

@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "sim/config/value_traits.h"
@@ -48,7 +49,8 @@ class Field {
         m_parse([&member](std::string_view text) { return parse_value(text, member); }),
         m_format([&member] { return format_value(member); }),
         m_number([&member] { return numeric_value(member); }),
-        m_default_text(format_value(member)) {}
+        m_default_text(format_value(member)),
+        m_cycles(std::is_same_v<T, Cycles>) {}
 
   const std::string& key() const { return m_key; }
   const std::string& doc() const { return m_doc; }
@@ -56,14 +58,22 @@ class Field {
   std::string value_text() const { return m_format(); }
   const std::string& default_text() const { return m_default_text; }
 
-  // Common checks; each names the value it rejects.
+  // Common checks; each names the value it rejects and adds its bound to limits_text().
   Field& positive();                   // at least 1
   Field& power_of_two();               // 1, 2, 4, ...
   Field& range(double lo, double hi);  // lo <= value <= hi
-  Field& check(Check c);               // anything else
+  // value <= hi; `hi_text` spells the bound ("1048576 (2^20)", "64TiB"), `why` says what
+  // in the model sets it. The error: "<value> is more than <hi_text>: <why>".
+  Field& at_most(double hi, std::string hi_text, std::string why);
+  Field& check(Check c);  // anything else
   // Text for the dump: the unit or the reference it comes from.
   Field& note(std::string text);
   const std::string& note_text() const { return m_note; }
+  // The values the checks allow, for the dump ("at least 1; at most 1048576 (2^20)"); empty
+  // when nothing bounds the field. Cycle-valued fields end with "at most 4294967296 (2^32)",
+  // the bound every cycles value has (value_traits.h, kMaxCycles).
+  Field& limit(std::string text);
+  std::string limits_text() const;
 
   // Parses text into the member; returns the reason on failure (member unchanged then).
   std::optional<std::string> assign(std::string_view text);
@@ -73,11 +83,13 @@ class Field {
   std::string m_key;
   std::string m_doc;
   std::string m_note;
+  std::string m_limits;
   std::string_view m_type;
   std::function<ParseError(std::string_view)> m_parse;
   std::function<std::string()> m_format;
   std::function<std::optional<double>()> m_number;
   std::string m_default_text;
+  bool m_cycles;
   std::vector<Check> m_checks;
 };
 
@@ -86,6 +98,10 @@ class Schema {
   Schema() = default;
   Schema(const Schema&) = delete;
   Schema& operator=(const Schema&) = delete;
+
+  // The full key of `name` in the group being described (`<group path>.<name>`): for checks
+  // and messages that name another key of the same group.
+  std::string key(std::string_view name) const { return qualify(name); }
 
   // Declares a key `<group path>.<name>` bound to `member`.
   template <class T>

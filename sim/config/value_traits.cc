@@ -1,5 +1,8 @@
 #include "sim/config/value_traits.h"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -86,64 +89,79 @@ ParseError parse_value(std::string_view text, Cycles& out) {
   if (auto err = parse_u64(text, n)) {
     return err;
   }
+  if (n > kMaxCycles) {
+    return quoted(text) + " is more than " + kMaxCyclesText +
+           " cycles, the bound of every cycles value (1.65 s at 2.6 GHz; it keeps a run's "
+           "cycle totals within 64 bits)";
+  }
   out = Cycles(n);
   return std::nullopt;
 }
 
-ParseError parse_value(std::string_view text, ByteSize& out) {
-  std::size_t digits_end = 0;
-  bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-  if (hex) {
+ParseError parse_byte_size(std::string_view text, std::uint64_t& out) {
+  static constexpr std::string_view kUnits = "KMGTP";
+  const std::string example = " (e.g. 4096, 0x1000, 4K, 64GiB; K = 1024)";
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    const std::string_view digits = text.substr(2);
     std::uint64_t n = 0;
-    if (auto err = parse_u64(text, n)) {
-      return err;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n, 16);
+    if (ec == std::errc::result_out_of_range) {
+      return quoted(text) + " is too large (at most 2^64 - 1 bytes)";
     }
-    out.bytes = n;
+    if (ec != std::errc() || ptr != digits.data() + digits.size()) {
+      return quoted(text) + " is not a byte size" + example;
+    }
+    out = n;
     return std::nullopt;
   }
-  while (digits_end < text.size() &&
-         (std::isdigit(static_cast<unsigned char>(text[digits_end])) || text[digits_end] == '_')) {
-    ++digits_end;
+  const std::size_t digits_end = std::min(text.find_first_not_of("0123456789"), text.size());
+  const std::string_view digits = text.substr(0, digits_end);
+  const std::string_view suffix = text.substr(digits_end);
+  unsigned shift = 0;
+  if (!suffix.empty()) {
+    const char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(suffix[0])));
+    const std::size_t index = kUnits.find(unit);
+    const std::string_view rest = suffix.substr(1);
+    const bool ib = rest.size() == 2 && (rest[0] == 'i' || rest[0] == 'I') &&
+                    (rest[1] == 'b' || rest[1] == 'B');
+    if (index != std::string_view::npos && !digits.empty() && rest.size() == 1 &&
+        (rest[0] == 'b' || rest[0] == 'B')) {
+      return quoted(text) + " is not a byte size: " + std::string(suffix) +
+             " is refused, being 1000 to some tools and 1024 to others; write " +
+             std::string(digits) + std::string(1, unit) + "iB (binary, K = 1024)";
+    }
+    if (index == std::string_view::npos || !(rest.empty() || ib)) {
+      return quoted(text) + " is not a byte size" + example;
+    }
+    shift = 10 * static_cast<unsigned>(index + 1);
   }
   std::uint64_t n = 0;
-  if (auto err = parse_u64(text.substr(0, digits_end), n)) {
-    return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n, 10);
+  if (ec == std::errc::result_out_of_range || (shift > 0 && (n >> (64 - shift)) != 0)) {
+    return quoted(text) + " is too large (at most 2^64 - 1 bytes)";
   }
-  std::string_view suffix = text.substr(digits_end);
-  std::uint64_t mult = 1;
-  if (!suffix.empty()) {
-    char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(suffix[0])));
-    std::string_view rest = suffix.substr(1);
-    if (rest != "" && rest != "iB" && rest != "B" && rest != "ib" && rest != "b") {
-      return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
-    }
-    switch (unit) {
-      case 'B':
-        if (!rest.empty()) {
-          return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
-        }
-        break;
-      case 'K':
-        mult = 1ull << 10;
-        break;
-      case 'M':
-        mult = 1ull << 20;
-        break;
-      case 'G':
-        mult = 1ull << 30;
-        break;
-      case 'T':
-        mult = 1ull << 40;
-        break;
-      default:
-        return quoted(text) + " is not a size (e.g. 4096, 4K, 2MiB, 64GiB)";
-    }
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size()) {
+    return quoted(text) + " is not a byte size" + example;
   }
-  if (n != 0 && mult > std::numeric_limits<std::uint64_t>::max() / n) {
-    return quoted(text) + " is too large";
-  }
-  out.bytes = n * mult;
+  out = n << shift;
   return std::nullopt;
+}
+
+std::string format_byte_size(std::uint64_t bytes) {
+  static constexpr std::array<const char*, 5> kSuffixes = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes != 0) {
+    for (int i = static_cast<int>(kSuffixes.size()) - 1; i >= 0; --i) {
+      const unsigned shift = 10 * static_cast<unsigned>(i + 1);
+      if ((bytes & ((std::uint64_t{1} << shift) - 1)) == 0) {
+        return std::to_string(bytes >> shift) + kSuffixes[static_cast<std::size_t>(i)];
+      }
+    }
+  }
+  return std::to_string(bytes);
+}
+
+ParseError parse_value(std::string_view text, ByteSize& out) {
+  return parse_byte_size(text, out.bytes);
 }
 
 std::string format_value(bool v) { return v ? "true" : "false"; }
@@ -170,14 +188,9 @@ std::string format_value(const std::string& v) {
 }
 std::string format_value(Cycles v) { return std::to_string(v.count()); }
 std::string format_value(ByteSize v) {
-  static constexpr std::pair<std::uint64_t, const char*> kUnits[] = {
-      {1ull << 40, "TiB"}, {1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}};
-  for (const auto& [unit, name] : kUnits) {
-    if (v.bytes != 0 && v.bytes % unit == 0) {
-      return "\"" + std::to_string(v.bytes / unit) + name + "\"";
-    }
-  }
-  return std::to_string(v.bytes);
+  const std::string text = format_byte_size(v.bytes);
+  // A whole number of KiB or more is a TOML string ("4KiB"); other sizes a TOML integer.
+  return text.back() == 'B' ? "\"" + text + "\"" : text;
 }
 
 }  // namespace pagesim::config

@@ -15,7 +15,7 @@
 
 namespace pagesim::config {
 
-// A size in bytes, written with a binary suffix: 4096, 4K, 4KiB, 2M, 64GiB (powers of 1024).
+// A size in bytes, written as parse_byte_size reads it: 4096, 0x1000, 4K, 4KiB, 2M, 64GiB.
 struct ByteSize {
   std::uint64_t bytes = 0;
   constexpr auto operator<=>(const ByteSize&) const = default;
@@ -33,8 +33,32 @@ concept NamedEnum = std::is_enum_v<E> && requires {
   EnumNames<E>::kNames;
 };
 
+// The largest value of a cycle-valued key (a per-event cost: an exit, a fault, a latency, the
+// work per access, the quantum): 2^32 cycles, 1.65 s at 2.6 GHz, four orders of magnitude
+// above the slowest modelled event (a swap-in, 52,000 cycles by default). The bound keeps a
+// run's arithmetic in 64 bits: every statistic adds such costs, so a 64-bit cycle counter
+// holds 2^32 - 1 charges of the largest one (2^48 of a default one). The simulated-time
+// horizon is tighter:
+// SystemC time counts femtoseconds in 64 bits (sim/time.h), about 5.1 hours, 4.8 * 10^13
+// cycles at 2.6 GHz (docs/model.md, "Configuration limits").
+inline constexpr std::uint64_t kMaxCycles = std::uint64_t{1} << 32;
+inline constexpr const char* kMaxCyclesText = "4294967296 (2^32)";
+
 // Parse results: std::nullopt on success, else the reason ("'x' is not a number").
 using ParseError = std::optional<std::string>;
+
+// The one byte-size grammar of pagesim: every configuration key of type bytes, the sizes in
+// vm.layout, trace events (`!memslot add ... 16MiB`), generator specs (`footprint=1GiB`)
+// and `pagesim trace gen --footprint` all read sizes through this function.
+//   size = "0x" hex-digits                           bytes, no unit
+//        | decimal-digits [unit ["iB"]]              unit K, M, G, T or P, any letter case
+// Units are binary: 4K = 4KiB = 4096, 64GiB = 2^36. "KB", "MB", ... are refused (1000 to
+// some tools, 1024 to others), with a reason that says to write KiB; so are a lone "B",
+// digit separators and values past 2^64 - 1. On success sets `out` and returns nullopt;
+// else the reason, quoting the text ("'4KB' is not a size: ...").
+ParseError parse_byte_size(std::string_view text, std::uint64_t& out);
+// The shortest exact spelling: "64GiB", "4KiB", "4100", "0" (parse_byte_size reads it back).
+std::string format_byte_size(std::uint64_t bytes);
 
 ParseError parse_value(std::string_view text, bool& out);
 ParseError parse_value(std::string_view text, std::uint32_t& out);
