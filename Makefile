@@ -82,3 +82,15 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# The randomized --check suite at length (docs/testing.md, "Randomized check"): N seeds from
+# SEED0, JOBS at a time; failing traces, their shrunk versions and the commands that reproduce
+# them go to $(BUILD)/random_check. `make test` runs a fixed seed list (ctest
+# random_check_fixed_seeds).
+N     ?= 2000
+SEED0 ?= 1
+.PHONY: check-random
+check-random: build
+	$(PYTHON) tests/random_check/random_check.py --pagesim $(PAGESIM) \
+	  --seeds $(SEED0)-$(shell echo $$(($(SEED0) + $(N) - 1))) --jobs $(JOBS) \
+	  --out $(BUILD)/random_check --shrink
