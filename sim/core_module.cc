@@ -93,6 +93,9 @@ void CoreModule::end_of_elaboration() {
     m_os = os_port.operator->();
     m_walker_control = &walker_port->walker();
   }
+  const std::uint32_t levels =
+      m_params.mode == Mode::kNative ? m_params.paging.levels : m_params.guest.levels;
+  m_noncanonical_bits = levels == 5 ? 64 - 57 : 64 - 48;
   m_tlbs = m_vcpus[0].tlbs;
   m_machine = m_vcpus[0].machine;
   m_shadow = m_vcpus[0].shadow;
@@ -178,6 +181,17 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
   ++m_stats.events;
   if (m_page_life != nullptr) {
     m_page_life->at(position);
+  }
+  if ((r.op == traces::EventOp::kInvlpg || r.op == traces::EventOp::kPteUnmap ||
+       r.op == traces::EventOp::kPteRemap) &&
+      !canonical(r.address)) [[unlikely]] {
+    if (r.op == traces::EventOp::kInvlpg) {
+      // "If the memory address is in non-canonical form ... INVLPG is the same as a NOP"
+      // (SDM Vol. 2A, INVLPG): no entry can translate it.
+      ++m_stats.invlpgs;
+      return Cycles();
+    }
+    noncanonical(r, r.address, position);  // no paging structure maps such an address
   }
   if (m_shadow != nullptr) {
     return handle_shadow_event(r, position);
@@ -509,6 +523,25 @@ void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t positi
                            std::string(config::enum_name(m_params.mode)) + takes);
 }
 
+void CoreModule::noncanonical(const traces::Record& r, std::uint64_t address,
+                              std::uint64_t position) const {
+  const std::string what = r.is_event() ? "!" + std::string(traces::event_name(r.op))
+                                        : std::string(1, r.kind == AccessKind::kRead    ? 'R'
+                                                         : r.kind == AccessKind::kWrite ? 'W'
+                                                                                        : 'X');
+  const unsigned width = 64 - m_noncanonical_bits;
+  throw std::runtime_error(
+      "trace record " + std::to_string(position) + ": " + what + " " + hex(r.address) +
+      ": the address " + hex(address) + " is not canonical with " + std::to_string(width) +
+      "-bit linear addresses (bits 63 to " + std::to_string(width - 1) +
+      " must all equal; x86 raises #GP on such an access, SDM Vol. 1 3.3.7.1)" +
+      (width == 48
+           ? "; 5-level paging (" +
+                 std::string(m_params.mode == Mode::kNative ? "paging.levels" : "guest.levels") +
+                 "=5) widens them to 57 bits"
+           : ""));
+}
+
 void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t position) {
   // KVM_SET_USER_MEMORY_REGION from the VMM. Adding maps nothing; deleting or moving a
   // slot zaps its EPT leaves (kvm_arch_flush_shadow_memslot) and flushes the VM's TLBs
@@ -663,10 +696,13 @@ Cycles CoreModule::access(const traces::Record& r) {
       break;
   }
   Gva gva(r.address);
-  Cycles translation = translate(r.kind, gva);
   // A split access: its last byte lies in another page than its first (by the size of the
   // page that translated the first byte), so that page is translated too.
   std::uint64_t last = r.address + (r.size == 0 ? 0 : r.size - 1);
+  if (!canonical(r.address) || !canonical(last) || last < r.address) [[unlikely]] {
+    noncanonical(r, canonical(r.address) ? last : r.address, m_position);
+  }
+  Cycles translation = translate(r.kind, gva);
   if ((last >> 12) != (r.address >> 12)) {
     std::uint64_t page_mask = page_bytes(m_last_page_size) - 1;
     if ((last & ~page_mask) != (r.address & ~page_mask)) {
@@ -782,8 +818,22 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
     // PTE is dirty (write emulation of A/D), never wider and never another page.
     want = m_shadow->translate_debug(gva, m_pcid);
     narrower_rights = true;
+    if (!translations_agree(gva, got, want, narrower_rights) &&
+        m_shadow->shadows_lost_table(gva, m_pcid)) {
+      // The host discarded a guest page-table page that KVM shadows (MADV_DONTNEED or
+      // MADV_REMOVE over guest memory): kvm_unmap_gfn_range zaps the leaves mapping the
+      // gfn, not the shadow pages of the table, so KVM keeps translating from what the
+      // guest wrote before. The shadow table itself is then the truth.
+      want = m_shadow->shadow_translate_debug(gva, m_pcid);
+    }
   } else if (m_machine != nullptr) {
-    const walker::NestedWalkResult w = m_machine->translate_debug(gva, m_pcid);
+    walker::NestedWalkResult w = m_machine->translate_debug(gva, m_pcid);
+    if (w.outcome == walker::NestedWalkResult::Outcome::kEptViolation && !m_params.ept.ad_bits) {
+      // The host's aging marked a leaf for access tracking without a flush
+      // (kvm_mmu_notifier_clear_young): an entry cached before still reaches its frame,
+      // which the leaf holds until an invalidation zaps it and flushes.
+      w = m_machine->translate_debug(gva, m_pcid, /*access_tracked=*/true);
+    }
     if (w.outcome == walker::NestedWalkResult::Outcome::kOk) {
       want = w.translation;
     }

@@ -203,6 +203,15 @@ class CoreModule final : public sc_core::sc_module {
   // charged to them).
   void shoot_down_other_vms();
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
+  // Whether gva is canonical for the (guest's) paging: bits 63 to 47 all equal with 4
+  // levels, 63 to 56 with 5 (SDM Vol. 1, 3.3.7.1; Vol. 3A 4.5). A memory access to a
+  // non-canonical address raises #GP, so no trace of a running program holds one.
+  bool canonical(std::uint64_t gva) const {
+    return static_cast<std::uint64_t>((static_cast<std::int64_t>(gva << m_noncanonical_bits)) >>
+                                      m_noncanonical_bits) == gva;
+  }
+  [[noreturn]] void noncanonical(const traces::Record& r, std::uint64_t address,
+                                 std::uint64_t position) const;
   Cycles translate(AccessKind kind, Gva gva);
   Cycles walk_and_fill(AccessKind kind, Gva gva, const char* why);
   // sim.check: `got` (from `structure`) against a walk from scratch.
@@ -251,6 +260,8 @@ class CoreModule final : public sc_core::sc_module {
   std::uint16_t m_asid = 0;
   std::uint16_t m_pcid = 0;
   std::uint16_t m_vpid = 0;
+  // 64 minus the linear-address width (48 or 57): the bits that sign-extend bit 47 or 56.
+  unsigned m_noncanonical_bits = 16;
   Hpa m_root;
   PageSize m_last_page_size = PageSize::k4K;  // of the last translation (split accesses)
   std::vector<Vcpu> m_vcpus;

@@ -158,6 +158,22 @@ constexpr FormatBits format_bits(NestedFormat f) {
              : FormatBits{walker::pte::kPresent, walker::pte::kAccessed, walker::pte::kDirty};
 }
 
+// KVM's access tracking of a leaf when the EPT has no A/D bits (arch/x86/kvm/mmu/spte.h,
+// mark_spte_for_access_track / restore_acc_track_spte): the present bits (EPT R/W/X, NPT P)
+// are saved at bits 54-56 and cleared, and bit 11 (SPTE_MMU_PRESENT, ignored by the
+// hardware) keeps the leaf, with its frame, for KVM. The hardware sees it not present.
+inline constexpr std::uint64_t kAccessTracked = std::uint64_t{1} << 11;
+inline constexpr unsigned kAccessTrackSavedShift = 54;
+constexpr bool is_access_tracked(std::uint64_t raw) { return (raw & kAccessTracked) != 0; }
+constexpr std::uint64_t mark_access_tracked(std::uint64_t raw, const FormatBits& b) {
+  return (raw & ~b.present_mask) | kAccessTracked |
+         ((raw & b.present_mask) << kAccessTrackSavedShift);
+}
+constexpr std::uint64_t restore_access_tracked(std::uint64_t raw, const FormatBits& b) {
+  return (raw & ~(kAccessTracked | (b.present_mask << kAccessTrackSavedShift))) |
+         ((raw >> kAccessTrackSavedShift) & b.present_mask);
+}
+
 // Rights a nested entry grants, in the native walker's mask form (pte::Rights): EPT W and X
 // give write and execute; NPT R/W and XD as on x86. User access is the guest's business
 // (nested walks are user accesses on AMD; EPT has no U/S): always allowed here.

@@ -52,7 +52,7 @@ std::uint64_t EptTables::empty_subtree_tables(std::uint64_t table, unsigned leve
   std::uint64_t tables = 1;
   for (std::uint64_t i = 0; i < pte::kEntriesPerTable; ++i) {
     const std::uint64_t raw = m_memory.read_u64(Hpa(table | (i << 3)));
-    if (!present(raw)) {
+    if (!mapped(raw)) {
       continue;
     }
     if (is_leaf(raw, level)) {
@@ -67,7 +67,7 @@ std::uint64_t EptTables::empty_subtree_tables(std::uint64_t table, unsigned leve
   return tables;
 }
 
-void EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
+std::uint64_t EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
   if ((rights & kRead) == 0 || (rights & ~kRwx) != 0) {
     throw std::logic_error("ept map: rights " + hex(rights) + " at gpa " + hex(gpa.value()) +
                            " lack R or have bits other than R/W/X");
@@ -86,7 +86,7 @@ void EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
   for (unsigned level = m_levels; level > leaf; --level) {
     const Hpa entry(table | pte::entry_offset(gpa.value(), level));
     const std::uint64_t raw = m_memory.read_u64(entry);
-    if (!present(raw)) {
+    if (!mapped(raw)) {
       const Hpa next = new_table();
       m_memory.write_u64(entry, make_table_entry(next, m_format));
       table = next.value();
@@ -101,9 +101,10 @@ void EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
   }
   const Hpa entry(table | pte::entry_offset(gpa.value(), leaf));
   const std::uint64_t raw = m_memory.read_u64(entry);
-  if (present(raw) && !is_leaf(raw, leaf)) {
+  std::uint64_t freed = 0;
+  if (mapped(raw) && !is_leaf(raw, leaf)) {
     // KVM: the huge SPTE goes over the non-leaf one, handle_removed_pt frees the child.
-    const std::uint64_t freed = empty_subtree_tables(raw & kAddressMask, leaf - 1);
+    freed = empty_subtree_tables(raw & kAddressMask, leaf - 1);
     if (freed == 0) {
       throw std::logic_error("ept map: a " + std::string(page_size_name(size)) + " leaf at gpa " +
                              hex(gpa.value()) + " where a table still maps pages");
@@ -122,6 +123,7 @@ void EptTables::map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights) {
       ++m_stats.installs_1g;
       break;
   }
+  return freed;
 }
 
 template <class F>
@@ -136,7 +138,7 @@ void EptTables::visit_leaves(std::uint64_t table, unsigned level, std::uint64_t 
   for (std::uint64_t i = first; i <= last; ++i) {
     const Hpa entry(table | (i << 3));
     const std::uint64_t raw = m_memory.read_u64(entry);
-    if (!present(raw)) {
+    if (!mapped(raw)) {
       continue;
     }
     if (is_leaf(raw, level)) {
@@ -168,7 +170,7 @@ bool EptTables::maps_in(std::uint64_t table, unsigned level, std::uint64_t base,
       std::min<std::uint64_t>(pte::kEntriesPerTable - 1, (hi - 1 - base) >> shift);
   for (std::uint64_t i = first; i <= last; ++i) {
     const std::uint64_t raw = m_memory.read_u64(Hpa(table | (i << 3)));
-    if (!present(raw)) {
+    if (!mapped(raw)) {
       continue;
     }
     if (is_leaf(raw, level) || maps_in(raw & kAddressMask, level - 1, base + i * span, lo, hi)) {
@@ -197,7 +199,10 @@ std::uint64_t EptTables::unmap(Gpa first, std::uint64_t bytes, bool* dirty) {
   const std::uint64_t dirty_mask =
       m_ad_bits ? m_bits.dirty : (m_format == NestedFormat::kEpt ? kWrite : pte::kRw);
   auto f = [&](std::uint64_t raw) -> std::uint64_t {
-    ++zapped;
+    ++zapped;  // access-tracked leaves too: they still map their frame
+    if (tracked(raw)) {
+      raw = restored(raw);  // the saved W tells whether it may be dirty
+    }
     if (dirty != nullptr && (raw & dirty_mask) != 0) {
       *dirty = true;
     }
@@ -216,11 +221,14 @@ EptTables::Aging EptTables::age(Gpa first, std::uint64_t bytes, bool clear) {
     return a;
   }
   auto f = [&](std::uint64_t raw) -> std::uint64_t {
+    if (tracked(raw)) {
+      return raw;  // not accessed since it was marked (is_accessed_spte)
+    }
     if (!m_ad_bits) {
       a.young = true;
       if (clear) {
-        ++a.zapped;
-        return 0;
+        ++a.tracked;
+        return mark_tracked(raw);
       }
       return raw;
     }
@@ -231,7 +239,7 @@ EptTables::Aging EptTables::age(Gpa first, std::uint64_t bytes, bool clear) {
     return clear ? raw & ~m_bits.accessed : raw;
   };
   visit_leaves(m_root.value(), m_levels, 0, lo, hi, f);
-  m_stats.access_tracked += a.zapped;
+  m_stats.access_tracked += a.tracked;
   return a;
 }
 
@@ -242,11 +250,12 @@ void EptTables::for_each_leaf(const std::function<void(Gpa, const EptMapping&)>&
         const std::uint64_t span = std::uint64_t{1} << pte::index_shift(level);
         for (std::uint64_t i = 0; i < pte::kEntriesPerTable; ++i) {
           const std::uint64_t raw = m_memory.read_u64(Hpa(table | (i << 3)));
-          if (!present(raw)) {
+          if (!mapped(raw)) {
             continue;
           }
           if (is_leaf(raw, level)) {
-            f(Gpa(base + i * span), mapping_of(raw, level));
+            // An access-tracked leaf still holds its frame: the audit must see it.
+            f(Gpa(base + i * span), mapping_of(tracked(raw) ? restored(raw) : raw, level));
           } else {
             walk(raw & kAddressMask, level - 1, base + i * span);
           }
@@ -274,23 +283,49 @@ EptMapping EptTables::mapping_of(std::uint64_t raw, unsigned level) const {
   return m;
 }
 
-std::optional<EptMapping> EptTables::lookup_debug(Gpa gpa) const {
+std::optional<EptMapping> EptTables::lookup_debug(Gpa gpa, bool access_tracked) const {
   if (gpa.value() >= gpa_limit()) {
     return std::nullopt;
   }
   std::uint64_t table = m_root.value();
   for (unsigned level = m_levels; level >= 1; --level) {
     const std::uint64_t raw = m_memory.read_u64(Hpa(table | pte::entry_offset(gpa.value(), level)));
-    if (!present(raw)) {
+    if (!(access_tracked ? mapped(raw) : present(raw))) {
       return std::nullopt;
     }
     if (!is_leaf(raw, level)) {
       table = raw & kAddressMask;
       continue;
     }
-    return mapping_of(raw, level);
+    return mapping_of(tracked(raw) ? restored(raw) : raw, level);
   }
   return std::nullopt;  // not reached: level-1 entries are leaves
+}
+
+std::optional<EptMapping> EptTables::restore_access_tracked(Gpa gpa) {
+  if (gpa.value() >= gpa_limit()) {
+    return std::nullopt;
+  }
+  std::uint64_t table = m_root.value();
+  for (unsigned level = m_levels; level >= 1; --level) {
+    const Hpa entry(table | pte::entry_offset(gpa.value(), level));
+    const std::uint64_t raw = m_memory.read_u64(entry);
+    if (!mapped(raw)) {
+      return std::nullopt;
+    }
+    if (!is_leaf(raw, level)) {
+      table = raw & kAddressMask;
+      continue;
+    }
+    if (!tracked(raw)) {
+      return std::nullopt;
+    }
+    const std::uint64_t back = restored(raw);
+    m_memory.write_u64(entry, back);
+    ++m_stats.access_restored;
+    return mapping_of(back, level);
+  }
+  return std::nullopt;
 }
 
 }  // namespace pagesim::ept

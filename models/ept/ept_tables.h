@@ -50,7 +50,10 @@ struct EptTableStats : stats::Group {
                              "EPT/NPT table pages allocated, the root included"};
   stats::Counter access_tracked{*this, "access_tracked",
                                 "leaves made not present by aging without A/D bits (KVM's "
-                                "access tracking)"};
+                                "access tracking; they keep their frame until zapped)"};
+  stats::Counter access_restored{*this, "access_restored",
+                                 "access-tracked leaves restored by an EPT violation (KVM's "
+                                 "fast_page_fault: no host fault)"};
   stats::Counter tables_freed{*this, "tables_freed",
                               "empty EPT/NPT tables unlinked when a huge leaf replaced them (their "
                               "frames stay allocated: no free list)"};
@@ -98,7 +101,11 @@ class EptTables {
   // std::logic_error for a misaligned address, a GPA past gpa_limit(), rights without R or
   // with bits other than R/W/X, a huge leaf where a table still maps something, or a leaf
   // below an existing huge leaf.
-  void map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights = kRwx);
+  // Returns the number of tables the leaf replaced (0 or more): when not 0, the walker's
+  // cached non-leaf entries may point into a table no longer linked, and the caller must
+  // flush them and the TLBs, as KVM's tdp_mmu_map_handle_target_level does
+  // (kvm_flush_remote_tlbs_gfn after a leaf replaced a non-leaf SPTE).
+  std::uint64_t map(Gpa gpa, Hpa hpa, PageSize size, std::uint64_t rights = kRwx);
 
   // Whether any leaf maps a byte of [first, first + bytes) (a software walk, no side
   // effects). The hypervisor asks it before choosing a huge leaf over smaller ones.
@@ -115,27 +122,46 @@ class EptTables {
   // Aging for the host's reclaim (mmu_notifier test_young / clear_young, KVM's
   // kvm_tdp_mmu_test_age_gfn / kvm_tdp_mmu_age_gfn_range): whether a leaf mapping a byte of
   // [first, first + bytes) has its A flag set; with `clear`, the A flags found are cleared.
-  // Without A/D bits a present leaf counts as young (is_accessed_spte), and clearing makes
-  // it not present (KVM's access tracking, mark_spte_for_access_track: the next access
-  // takes an EPT violation that restores it): those leaves are zapped, counted in
-  // ept.access_tracked and in `zapped` (the caller flushes). No timing, no walker caches.
+  // Without A/D bits a present leaf counts as young (is_accessed_spte) and an
+  // access-tracked one as old; clearing marks the leaf for access tracking (KVM's
+  // mark_spte_for_access_track): its R/W/X (NPT: P) bits move to bits 54-56 and bit 11
+  // (KVM's SPTE_MMU_PRESENT) keeps it a leaf that still maps its frame. The hardware sees it
+  // not present: the next access takes an EPT violation that restores it
+  // (restore_access_tracked). Nothing is flushed (kvm_mmu_notifier_clear_young): TLB and
+  // walker-cache entries of the leaf stay, and still reach a live frame, until an unmap()
+  // zaps the leaf and the caller flushes. Counted in ept.access_tracked and `tracked`.
   struct Aging {
     bool young = false;
-    std::uint64_t zapped = 0;
+    std::uint64_t tracked = 0;
   };
   Aging age(Gpa first, std::uint64_t bytes, bool clear);
+
+  // KVM's fast_page_fault on an access-tracked leaf (restore_acc_track_spte): the leaf
+  // mapping `gpa` gets its saved bits back. Returns its mapping, or std::nullopt when no
+  // access-tracked leaf maps gpa (then the violation takes the ordinary path).
+  std::optional<EptMapping> restore_access_tracked(Gpa gpa);
 
   // Every leaf, in GPA order: f(Gpa base, const EptMapping&). For audits (--check).
   void for_each_leaf(const std::function<void(Gpa, const EptMapping&)>& f) const;
 
   // The leaf mapping `gpa`, by a software walk with no side effects (no statistics, no
-  // A/D updates, no timing); std::nullopt when an entry on the way is not present.
-  std::optional<EptMapping> lookup_debug(Gpa gpa) const;
+  // A/D updates, no timing); std::nullopt when an entry on the way is not present. With
+  // `access_tracked`, a leaf marked for access tracking is read with its saved rights (the
+  // frame it still holds: what a TLB entry made before the aging may use, since KVM does
+  // not flush then); without, it is not present, as the hardware sees it.
+  std::optional<EptMapping> lookup_debug(Gpa gpa, bool access_tracked = false) const;
 
   const EptTableStats& stats() const { return m_stats; }
 
  private:
   bool present(std::uint64_t raw) const { return (raw & m_bits.present_mask) != 0; }
+  static bool tracked(std::uint64_t raw) { return is_access_tracked(raw); }
+  // A leaf or table KVM considers there (is_shadow_present_pte): present, or access-tracked.
+  bool mapped(std::uint64_t raw) const { return present(raw) || tracked(raw); }
+  std::uint64_t mark_tracked(std::uint64_t raw) const { return mark_access_tracked(raw, m_bits); }
+  std::uint64_t restored(std::uint64_t raw) const {
+    return ept::restore_access_tracked(raw, m_bits);
+  }
   Hpa new_table();
   // Calls f(entry, raw, level) for each present leaf intersecting [lo, hi) under `table`
   // (entries at `level`, covering [base, ...)); f returns the new raw value to store, or

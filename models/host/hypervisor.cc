@@ -53,6 +53,16 @@ ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
     return r;
   }
   ++m_exit_stats.ept_violation;
+  // KVM's fast_page_fault: a leaf marked for access tracking by the host's aging gets its
+  // bits back under the exit, with no host fault and no new leaf (restore_acc_track_spte).
+  if (const auto leaf = m_ept.restore_access_tracked(gpa)) {
+    r.outcome = ViolationResult::Outcome::kSpurious;
+    r.cycles = m_exits.latency;
+    r.size = leaf->size;
+    r.leaf_base = gpa.page_base(page_shift(leaf->size));
+    m_exit_stats.cycles += r.cycles.count();
+    return r;
+  }
   if (const auto leaf = m_ept.lookup_debug(gpa)) {
     ++m_violation_stats.spurious;
     r.outcome = ViolationResult::Outcome::kSpurious;
@@ -73,7 +83,16 @@ ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
   const Gpa leaf_base = gpa.page_base(page_shift(size));
   const Hpa hpa = host_page.pa_of(slot->to_hva(leaf_base));
   // A read-only slot's leaves lack W (KVM: no write permission for KVM_MEM_READONLY).
-  m_ept.map(leaf_base, hpa, size, slot->readonly ? ept::kRead | ept::kExecute : ept::kRwx);
+  if (m_ept.map(leaf_base, hpa, size, slot->readonly ? ept::kRead | ept::kExecute : ept::kRwx) !=
+      0) {
+    // A huge leaf replaced an empty table: the walker's caches may still hold the entry
+    // that pointed to it. KVM flushes every vCPU (tdp_mmu_map_handle_target_level:
+    // kvm_flush_remote_tlbs_gfn, a full INVEPT without a range-flush hook).
+    m_vmm.request_tlb_flush();
+    if (m_flush_hook) {
+      m_flush_hook();
+    }
+  }
   ++m_violation_stats.violations;
 
   r.outcome = ViolationResult::Outcome::kMapped;
@@ -150,19 +169,13 @@ bool Hypervisor::test_young(Hva begin, Hva end) {
 
 bool Hypervisor::clear_young(Hva begin, Hva end) {
   bool young = false;
-  std::uint64_t zapped = 0;
   for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
-    const ept::EptTables::Aging a = m_ept.age(gpa, bytes, /*clear=*/true);
-    young = a.young || young;
-    zapped += a.zapped;
+    young = m_ept.age(gpa, bytes, /*clear=*/true).young || young;
   });
   // KVM does not flush after clearing A flags (kvm_mmu_notifier_clear_young): a TLB entry
   // keeps the page reachable without setting A again. Access tracking (no A/D bits) makes
-  // leaves not present: the model flushes then, so that no cached translation outlives
-  // its leaf (KVM leaves them to the next flush).
-  if (zapped != 0 && m_flush_hook) {
-    m_flush_hook();
-  }
+  // leaves not present but keeps their frame (EptTables::age): the cached translations
+  // stay valid until the invalidation that evicts the page zaps the leaf and flushes.
   return young;
 }
 

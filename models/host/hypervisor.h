@@ -99,7 +99,7 @@ struct ViolationResult {
   enum class Outcome : std::uint8_t {
     kMapped,    // an EPT leaf now maps the GPA
     kMmio,      // the GPA is in no memslot (or a write to a read-only one): emulated
-    kSpurious,  // the leaf was there already
+    kSpurious,  // the leaf was there already, or was access-tracked and is restored
   };
   Outcome outcome = Outcome::kMapped;
   Cycles cycles;                  // everything the exit cost, host fault included

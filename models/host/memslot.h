@@ -38,6 +38,10 @@ struct Memslot {
   constexpr bool contains(Gpa gpa) const {
     return gpa >= base && gpa.value() - base.value() < bytes;
   }
+  // Whether the slot's HVA range holds `address`.
+  constexpr bool contains_hva(Hva address) const {
+    return address >= hva && address.value() - hva.value() < bytes;
+  }
   // The VMM address of `gpa`, which the slot must contain (__gfn_to_hva_memslot).
   constexpr Hva to_hva(Gpa gpa) const { return hva + (gpa.value() - base.value()); }
   // The GPA of `address`, which the slot's HVA range must contain (hva_to_gfn_memslot).

@@ -25,6 +25,8 @@
 // (INVEPT single context) as KVM's kvm_flush_remote_tlbs does; the caller flushes its TLBs.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -49,6 +51,7 @@
 #include "sim/access.h"
 #include "sim/address.h"
 #include "sim/cycles.h"
+#include "sim/hex.h"
 #include "sim/stats/stats.h"
 
 namespace pagesim::host {
@@ -187,7 +190,14 @@ class NestedMachine : private hostmm::MachineGround {
                                             .pcid = pcid,
                                             .vpid = kVpid};
     // Each fault handled maps something new: at most a guest fault and one violation per
-    // guest table and data page, so this bound is never reached by a correct model.
+    // guest table and data page. Only a host too small to hold the pages of one walk at
+    // once (the guest's tables and the data page, each faulted in evicting another) can
+    // take more: the walk then never completes, on hardware as here, and the touch stops
+    // with the host's memory error. The GPAs mapped by this touch tell it: one mapped
+    // again was evicted by the touch's own faults.
+    std::array<std::uint64_t, kMaxWalks> mapped{};
+    unsigned mapped_count = 0;
+    unsigned refaults = 0;
     for (unsigned attempt = 0; attempt < kMaxWalks; ++attempt) {
       t.walk = m_walker.walk(request);
       ++t.walks;
@@ -238,6 +248,11 @@ class NestedMachine : private hostmm::MachineGround {
           t.cycles += v.cycles;
           ++t.ept_violations;
           t.host_faults += v.host_fault ? 1 : 0;
+          if (v.outcome == ViolationResult::Outcome::kMapped) {
+            const std::uint64_t page = t.walk.gpa.value() >> 12;
+            refaults += std::count(mapped.begin(), mapped.begin() + mapped_count, page) != 0;
+            mapped[mapped_count++] = page;
+          }
           if (observer != nullptr) {
             observer->ept_violation(t.walk, v);
           }
@@ -249,7 +264,22 @@ class NestedMachine : private hostmm::MachineGround {
         }
       }
     }
-    throw std::logic_error("nested machine: touch did not converge");
+    if (refaults != 0) {
+      hostmm::HostMm& mm = m_host.mm();
+      throw mem::OutOfMemory(
+          "host memory exhausted: the translation of GVA " + hex(gva.value()) + " took " +
+          std::to_string(kMaxWalks) + " walks, its EPT violations faulting in " +
+          std::to_string(mapped_count) + " guest pages of which " + std::to_string(refaults) +
+          " had been evicted again by the walk's own faults (the guest's page tables and the "
+          "data page do not fit at once; " +
+          std::to_string(m_host.frames().free_bytes()) + " bytes free, swap " +
+          std::to_string(mm.swap().used_pages()) + " of " +
+          std::to_string(mm.swap().capacity_pages()) +
+          " pages used): raise host.memory or host.swap");
+    }
+    throw std::logic_error("nested machine: the translation of GVA " + hex(gva.value()) +
+                           " did not converge in " + std::to_string(kMaxWalks) +
+                           " walks (a model error)");
   }
 
  public:
@@ -266,13 +296,16 @@ class NestedMachine : private hostmm::MachineGround {
   }
 
   // The walk of `gva` from scratch with no side effects (--check, tests).
-  walker::NestedWalkResult translate_debug(Gva gva, std::uint16_t pcid = 0) {
+  // `access_tracked`: see NestedWalker::translate_debug.
+  walker::NestedWalkResult translate_debug(Gva gva, std::uint16_t pcid = 0,
+                                           bool access_tracked = false) {
     return m_walker.translate_debug({.guest_root = m_guest_os.address_space_root(pcid),
                                      .ept_root = m_hypervisor.ept_root(),
                                      .gva = gva,
                                      .kind = AccessKind::kRead,
                                      .pcid = pcid,
-                                     .vpid = kVpid});
+                                     .vpid = kVpid},
+                                    access_tracked);
   }
 
   static constexpr std::uint16_t kVpid = 1;

@@ -213,6 +213,9 @@ class VmmMemory {
     m_flush = false;
     return f;
   }
+  // The hypervisor flushed the VM's TLBs for a reason of its own (a leaf replaced a table):
+  // take_flush() reports it with the host's.
+  void request_tlb_flush() { m_flush = true; }
 
   const os::HostOs& host_os() const { return m_os; }
   std::uint8_t owner() const { return m_owner; }

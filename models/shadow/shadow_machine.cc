@@ -419,6 +419,11 @@ std::optional<Translation> ShadowMachine::shadow_translate_debug(Gva gva,
   return m_walker.translate_debug(*root, gva);
 }
 
+bool ShadowMachine::shadows_lost_table(Gva gva, std::uint16_t pcid) const {
+  const auto guest = known_guest_root(pcid);
+  return guest && m_mmu.shadows_lost_table(*guest, gva);
+}
+
 std::vector<ShadowMmu::Mismatch> ShadowMachine::audit(std::uint16_t pcid) const {
   const auto guest = known_guest_root(pcid);
   if (!guest) {

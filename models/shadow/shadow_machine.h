@@ -262,6 +262,9 @@ class ShadowMachine : private hostmm::MachineGround {
   // What the shadow table of `pcid`'s address space maps for `gva` now, by a walk with no
   // side effects; nullopt when it maps nothing or has no shadow root.
   std::optional<Translation> shadow_translate_debug(Gva gva, std::uint16_t pcid = 0) const;
+  // Whether the shadow path of `gva` in `pcid`'s address space goes through a shadow page
+  // of a guest table whose contents the host discarded (ShadowMmu::shadows_lost_table).
+  bool shadows_lost_table(Gva gva, std::uint16_t pcid = 0) const;
   // The shadow leaves of `pcid`'s shadow root that disagree with translate_debug, unsync
   // pages excepted (ShadowMmu::audit). Empty after every sync point.
   std::vector<ShadowMmu::Mismatch> audit(std::uint16_t pcid) const;

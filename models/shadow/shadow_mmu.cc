@@ -172,6 +172,26 @@ void ShadowMmu::switch_root(Gpa guest_root) {
   load_root(guest_root);
 }
 
+bool ShadowMmu::shadows_lost_table(Gpa guest_root, Gva gva) const {
+  const auto it =
+      m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
+  if (it == m_hash.end()) {
+    return false;
+  }
+  std::uint32_t sp = it->second;
+  for (;;) {
+    const ShadowPage& page = m_pages[sp];
+    if (!page.direct && m_vmm.contents_lost(page.gfn)) {
+      return true;
+    }
+    const std::uint64_t spte = read_spte(sp, pte::table_index(gva.value(), page.level));
+    if ((spte & pte::kPresent) == 0 || pte::is_leaf(spte, page.level)) {
+      return false;
+    }
+    sp = child_of(spte);
+  }
+}
+
 std::optional<Hpa> ShadowMmu::find_root(Gpa guest_root) const {
   const auto it =
       m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
@@ -438,6 +458,9 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
 
   if (!direct) {
     std::vector<std::uint32_t>& same_gfn = m_shadowed[gfn];
+    if (same_gfn.empty()) {
+      m_vmm.forget_lost_contents(gfn);  // shadowed from the contents the guest has now
+    }
     // A guest table that becomes an upper-level table is write-tracked: its unsync
     // last-level shadow pages are synced first (kvm_sync_pages).
     if (level > pte::kPt) {
@@ -694,6 +717,7 @@ void ShadowMmu::free_page(std::uint32_t sp) {
     v.erase(std::find(v.begin(), v.end(), sp));
     if (v.empty()) {
       m_shadowed.erase(it);
+      m_vmm.forget_lost_contents(page.gfn);  // nothing derived from the lost contents stays
     }
   }
   if (page.unsync) {

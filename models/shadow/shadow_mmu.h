@@ -321,6 +321,11 @@ class ShadowMmu final : public hostmm::MmuNotifier {
 
   // The shadow root table of `guest_root` if the hash has one (no side effects).
   std::optional<Hpa> find_root(Gpa guest_root) const;
+  // For --check: whether the shadow path of `gva` under the root of `guest_root` passes
+  // through a shadow page of a guest table whose contents the host discarded behind KVM's
+  // back (ShadowVmm::contents_lost): that page's entries are what the guest wrote before,
+  // which a walk of the guest's tables from scratch no longer finds.
+  bool shadows_lost_table(Gpa guest_root, Gva gva) const;
   std::uint64_t live_pages() const { return m_live; }
   // Shadow pages unsync now (KVM's mmu_unsync stat).
   std::uint64_t unsync_pages() const { return m_unsync.size(); }

@@ -53,9 +53,24 @@ std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, 
     host_fault = true;
     if (!m_saved.empty()) {
       // Resident again, with its contents (a swap-in) or zeros (a discarded page).
-      const std::uint64_t first = hva.page_base(page_shift(page.size)).value() >> 12;
+      const Hva base = hva.page_base(page_shift(page.size));
+      const std::uint64_t first = base.value() >> 12;
       for (std::uint64_t p = first; p < first + (page_bytes(page.size) >> 12); ++p) {
-        m_saved.erase(p);
+        const auto saved = m_saved.find(p);
+        if (saved == m_saved.end()) {
+          continue;
+        }
+        const Hva page_hva(p << 12);
+        if (slot->contains_hva(page_hva)) {
+          const Hpa frame = page.pa_of(page_hva);
+          for (std::uint64_t i = 0; i < saved->second.size(); ++i) {
+            if (m_phys.read_u64(frame + 8 * i) != saved->second[i]) {
+              m_lost_gfns.insert(slot->to_gpa(page_hva).value() >> 12);
+              break;
+            }
+          }
+        }
+        m_saved.erase(saved);
       }
     }
   }

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "models/host/host_params.h"
@@ -92,6 +93,15 @@ class ShadowVmm {
   // The notifier's call before the host unmaps [begin, end): keeps the nonzero contents of
   // its resident 4 KiB pages for peek_u64 (and forgets older copies of the others).
   void save_contents(Hva begin, Hva end);
+  // For --check only: whether the guest page `gfn` came back from the host with other
+  // contents than it had when it was unmapped, i.e. the host discarded them
+  // (MADV_DONTNEED or MADV_REMOVE of its memory, a lazily freed page dropped by reclaim)
+  // and the next touch found zeros. Noticed when the page faults back in. KVM is not told
+  // of such a change (the mmu_notifier zaps the leaves mapping the gfn, kvm_unmap_gfn_range,
+  // not the shadow pages of a guest table in it), so its shadow pages of that table keep
+  // what the guest wrote before. The shadow MMU forgets a gfn when it shadows it anew.
+  bool contents_lost(std::uint64_t gfn) const { return m_lost_gfns.contains(gfn); }
+  void forget_lost_contents(std::uint64_t gfn) { m_lost_gfns.erase(gfn); }
   // Calls f(Gpa first, std::uint64_t bytes) for each part of the HVA range [begin, end)
   // that a memslot maps (KVM's hva_to_gfn_memslot over the slots), in slot order.
   template <class F>
@@ -144,6 +154,7 @@ class ShadowVmm {
   // save_contents's copies: HVA 4 KiB page number -> its 512 words (nonzero somewhere),
   // for pages not resident now; dropped when the page faults back in.
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> m_saved;
+  std::unordered_set<std::uint64_t> m_lost_gfns;  // contents_lost()
 };
 
 }  // namespace pagesim::shadow

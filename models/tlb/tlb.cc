@@ -54,31 +54,52 @@ Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const 
     target = first_invalid != n ? first_invalid : m_geometry.victim(set);
   }
   const std::uint32_t evicted_tag = in_place ? 0 : ways[target].tag;
+  const bool replaced_fractured =
+      ways[target].tag != 0 && Tlb::fractured(m_translations[first + target]);
   m_keys[first + target] = Key{vpn, tag};
   m_translations[first + target] = t;
   m_geometry.touch(set, target);
-  return Filled{&m_translations[first + target], in_place, evicted_tag};
+  return Filled{&m_translations[first + target], in_place, evicted_tag, replaced_fractured};
 }
 
-std::uint64_t Tlb::Array::invalidate_in_set(std::uint64_t vpn, std::uint32_t mask,
-                                            std::uint32_t value) {
-  const std::uint64_t set = m_geometry.set_of(vpn);
-  Key* ways = &m_keys[m_geometry.slot(set, 0)];
-  std::uint64_t removed = 0;
+void Tlb::Array::invalidate_in_set(std::uint64_t vpn, std::uint32_t mask, std::uint32_t value,
+                                   Removed& removed) {
+  const std::uint64_t first = m_geometry.slot(m_geometry.set_of(vpn), 0);
   for (std::uint32_t w = 0; w < m_geometry.ways(); ++w) {
-    if (ways[w].vpn == vpn && ways[w].tag != 0 && (ways[w].tag & mask) == value) {
-      ways[w].tag = 0;
-      ++removed;
+    Key& k = m_keys[first + w];
+    if (k.vpn == vpn && k.tag != 0 && (k.tag & mask) == value) {
+      ++removed.by_size[size_of_tag(k.tag)];
+      removed.fractured += Tlb::fractured(m_translations[first + w]) ? 1 : 0;
+      k.tag = 0;
     }
   }
-  return removed;
 }
 
-void Tlb::Array::invalidate_matching(std::uint32_t mask, std::uint32_t value,
-                                     std::array<std::uint64_t, kPageSizeCount>& removed) {
-  for (Key& k : m_keys) {
+void Tlb::Array::invalidate_matching(std::uint32_t mask, std::uint32_t value, Removed& removed) {
+  for (std::size_t i = 0; i < m_keys.size(); ++i) {
+    Key& k = m_keys[i];
     if (k.tag != 0 && (k.tag & mask) == value) {
-      ++removed[size_of_tag(k.tag)];
+      ++removed.by_size[size_of_tag(k.tag)];
+      removed.fractured += Tlb::fractured(m_translations[i]) ? 1 : 0;
+      k.tag = 0;
+    }
+  }
+}
+
+void Tlb::Array::invalidate_fractured(std::uint64_t gva, std::uint32_t mask, std::uint32_t value,
+                                      Removed& removed) {
+  for (std::size_t i = 0; i < m_keys.size(); ++i) {
+    Key& k = m_keys[i];
+    const Translation& t = m_translations[i];
+    if (k.tag == 0 || (k.tag & mask) != value || !Tlb::fractured(t)) {
+      continue;
+    }
+    // The entry's linear page: its own page number at the stored size, widened.
+    const unsigned linear_shift = page_shift(t.linear_size);
+    const std::uint64_t entry_va = k.vpn << page_shift(static_cast<PageSize>(size_of_tag(k.tag)));
+    if ((entry_va >> linear_shift) == (gva >> linear_shift)) {
+      ++removed.by_size[size_of_tag(k.tag)];
+      ++removed.fractured;
       k.tag = 0;
     }
   }
@@ -149,6 +170,9 @@ const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) c
 const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
                                const Translation& t) {
   Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
+  if (page_bytes(stored.linear_size) < page_bytes(stored.size)) {
+    stored.linear_size = stored.size;  // a linear page is never smaller than its translation
+  }
   const Home home = m_home[static_cast<std::size_t>(t.size)];
   if (home.array == nullptr) {
     ++m_stats.fills_dropped;
@@ -171,6 +195,8 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
   if (!filled.in_place) {
     ++m_valid_by_size[static_cast<std::size_t>(home.size)];
   }
+  m_fractured += fractured(stored) ? 1 : 0;
+  m_fractured -= filled.replaced_fractured ? 1 : 0;
   if (filled.evicted_tag != 0) {
     ++m_stats.evictions;
     --m_valid_by_size[size_of_tag(filled.evicted_tag)];
@@ -178,15 +204,20 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
   return filled.entry;
 }
 
+void Tlb::account(const Array::Removed& removed) {
+  for (std::size_t s = 0; s < removed.by_size.size(); ++s) {
+    m_valid_by_size[s] -= removed.by_size[s];
+    m_stats.invalidations += removed.by_size[s];
+  }
+  m_fractured -= removed.fractured;
+}
+
 void Tlb::invalidate_everywhere(std::uint32_t mask, std::uint32_t value) {
-  std::array<std::uint64_t, kPageSizeCount> removed{};
+  Array::Removed removed;
   for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
     a->invalidate_matching(mask, value, removed);
   }
-  for (std::size_t s = 0; s < removed.size(); ++s) {
-    m_valid_by_size[s] -= removed[s];
-    m_stats.invalidations += removed[s];
-  }
+  account(removed);
 }
 
 void Tlb::invalidate_all() { invalidate_everywhere(kValid, kValid); }
@@ -199,25 +230,31 @@ void Tlb::invalidate_vpid(std::uint16_t vpid) {
   invalidate_everywhere(kValid | kVpidMask, vpid_tag(vpid));
 }
 
-void Tlb::invalidate_page(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
-  const std::uint32_t context = context_tag(pcid, vpid);
+void Tlb::invalidate_address(Gva gva, std::uint32_t mask, std::uint32_t context) {
+  Array::Removed removed;
   for (std::uint32_t i = 0; i < m_probe_count; ++i) {
     const Probe& p = m_probes[i];
-    const std::uint64_t removed =
-        p.array->invalidate_in_set(gva.value() >> p.shift, ~0u, context | p.size_bits);
-    m_valid_by_size[static_cast<std::size_t>(p.size)] -= removed;
-    m_stats.invalidations += removed;
+    p.array->invalidate_in_set(gva.value() >> p.shift, mask | kSizeMask, context | p.size_bits,
+                               removed);
   }
+  m_fractured -= removed.fractured;
+  if (m_fractured != 0) {
+    for (Array* a : {&m_small, &m_huge_2m, &m_huge_1g}) {
+      if (a->present()) {
+        a->invalidate_fractured(gva.value(), mask, context, removed);
+      }
+    }
+  }
+  m_fractured += removed.fractured;  // account() takes every fractured entry removed once
+  account(removed);
+}
+
+void Tlb::invalidate_page(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
+  invalidate_address(gva, kContextMask, context_tag(pcid, vpid));
 }
 
 void Tlb::invalidate_page_vpid(Gva gva, std::uint16_t vpid) {
-  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
-    const Probe& p = m_probes[i];
-    const std::uint64_t removed = p.array->invalidate_in_set(
-        gva.value() >> p.shift, kValid | kVpidMask | kSizeMask, vpid_tag(vpid) | p.size_bits);
-    m_valid_by_size[static_cast<std::size_t>(p.size)] -= removed;
-    m_stats.invalidations += removed;
-  }
+  invalidate_address(gva, kValid | kVpidMask, vpid_tag(vpid));
 }
 
 std::uint64_t Tlb::occupancy() const {

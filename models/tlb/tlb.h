@@ -28,6 +28,10 @@
 //   before a victim is chosen.
 // - Invalidation (SDM 4.10.4.1, and the instruction pages of Vol. 2): every invalidate_*
 //   call removes exactly the entries of its scope and counts them (stat invalidations).
+//   An entry remembers the size of the linear page it came from (Translation::linear_size):
+//   INVLPG of any address in a page held as several smaller entries (a splinter, or a guest
+//   2 MiB page over 4 KiB EPT pages) removes all of them (SDM 4.10.2.3 and 4.10.4.1: "all
+//   TLB entries for the page"), by a scan of the level taken only while such entries exist.
 //
 // Lifecycle: lookup() on every access that reaches this level (counts a hit or a miss, a hit
 // touches the replacement state); insert() after a walk or a fill from the next level;
@@ -228,15 +232,27 @@ class Tlb {
       Translation* entry;
       bool in_place;              // the key was present and is updated
       std::uint32_t evicted_tag;  // the victim's tag; 0 if the slot was invalid or in place
+      bool replaced_fractured;    // the valid entry overwritten (in place or evicted) was one
     };
     // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
     // victim. Touches the way.
     Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t);
+    // What an invalidation removed: entries per stored page size, and how many of them were
+    // fractured (a piece of a larger page, see fractured()).
+    struct Removed {
+      std::array<std::uint64_t, kPageSizeCount> by_size{};
+      std::uint64_t fractured = 0;
+    };
     // Invalidates the entries of vpn's set with (tag & mask) == value and this vpn.
-    std::uint64_t invalidate_in_set(std::uint64_t vpn, std::uint32_t mask, std::uint32_t value);
-    // Invalidates every entry with (tag & mask) == value; counts them per page size.
-    void invalidate_matching(std::uint32_t mask, std::uint32_t value,
-                             std::array<std::uint64_t, kPageSizeCount>& removed);
+    void invalidate_in_set(std::uint64_t vpn, std::uint32_t mask, std::uint32_t value,
+                           Removed& removed);
+    // Invalidates every entry with (tag & mask) == value.
+    void invalidate_matching(std::uint32_t mask, std::uint32_t value, Removed& removed);
+    // Invalidates every fractured entry with (tag & mask) == value whose linear page
+    // contains gva (INVLPG of one piece of a splintered page: SDM 4.10.2.3). A scan of the
+    // whole array: taken only while fractured entries exist.
+    void invalidate_fractured(std::uint64_t gva, std::uint32_t mask, std::uint32_t value,
+                              Removed& removed);
     std::uint64_t occupancy() const;
     // f(tag, translation) for every valid entry, slot order (for_each_entry).
     template <class F>
@@ -270,6 +286,15 @@ class Tlb {
 
   Array* array_holding(PageSize s);
   void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
+  // INVLPG / INVVPID individual-address: gva's entries at every stored size, and every
+  // piece of a larger page that contains gva.
+  void invalidate_address(Gva gva, std::uint32_t mask, std::uint32_t context);
+  void account(const Array::Removed& removed);
+  // A stored entry that is a piece of a larger linear page: a TLB splinter, or a combined
+  // guest-2M-over-host-4K translation.
+  static bool fractured(const Translation& t) {
+    return page_bytes(t.linear_size) > page_bytes(t.size);
+  }
 
   TlbParams m_params;
   TlbStats m_stats;
@@ -283,6 +308,8 @@ class Tlb {
   // Valid entries stored at each page size. Each size lives in one array, so a lookup skips
   // the probe of a size with none: a 4 KiB-only stream misses in one set scan per level.
   std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
+  // Valid fractured entries: while there are none, INVLPG probes one set per size.
+  std::uint64_t m_fractured = 0;
 };
 
 // Inline: every access takes it, and an L1 hit is a few dozen instructions (one set scan,

@@ -304,6 +304,7 @@ void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights ri
   rights &= data.rights;
   Translation& t = res.translation;
   t.size = size;
+  t.linear_size = res.guest_size;  // INVLPG removes every piece of the guest's page
   t.page_base = Hpa(data.hpa & ~(page_bytes(size) - 1));
   t.writable = (rights & pte::kAllowWrite) != 0;
   t.user = (rights & pte::kAllowUser) != 0;
@@ -322,12 +323,16 @@ void NestedWalker::finish(const NestedWalkResult& res) {
 }
 
 NestedWalker::EptStep NestedWalker::ept_translate_debug(std::uint64_t gpa, std::uint64_t ept_root,
-                                                        unsigned g, NestedWalkResult& res) const {
+                                                        unsigned g, NestedWalkResult& res,
+                                                        bool access_tracked) const {
   EptStep st;
   std::uint64_t table = ept_root;
   pte::Rights rights = pte::kAllRights;
   for (unsigned level = m_m; level >= 1; --level) {
-    const std::uint64_t raw = m_memory.read_u64(Hpa(table | pte::entry_offset(gpa, level)));
+    std::uint64_t raw = m_memory.read_u64(Hpa(table | pte::entry_offset(gpa, level)));
+    if (access_tracked && ept::is_access_tracked(raw)) {
+      raw = ept::restore_access_tracked(raw, m_bits);
+    }
     debug_ref(g, level, res);
     st.level = level;
     st.off_refs = m_m - level + 1;
@@ -348,7 +353,8 @@ NestedWalker::EptStep NestedWalker::ept_translate_debug(std::uint64_t gpa, std::
   return st;  // not reached: level-1 entries are leaves
 }
 
-NestedWalkResult NestedWalker::translate_debug(const NestedWalkRequest& r) const {
+NestedWalkResult NestedWalker::translate_debug(const NestedWalkRequest& r,
+                                               bool access_tracked) const {
   using Outcome = NestedWalkResult::Outcome;
   NestedWalkResult res;
   const std::uint64_t va = r.gva.value();
@@ -358,7 +364,7 @@ NestedWalkResult NestedWalker::translate_debug(const NestedWalkRequest& r) const
   std::uint64_t leaf = 0;
   unsigned g = m_n;
   for (;; --g) {
-    const EptStep s = ept_translate_debug(table_gpa, ept_root, g, res);
+    const EptStep s = ept_translate_debug(table_gpa, ept_root, g, res, access_tracked);
     if (!s.ok) {
       res.outcome = Outcome::kEptViolation;
       res.gpa = Gpa(table_gpa | pte::entry_offset(va, g));
@@ -386,7 +392,7 @@ NestedWalkResult NestedWalker::translate_debug(const NestedWalkRequest& r) const
   const std::uint64_t data_gpa =
       (leaf & pte::page_address_mask(res.guest_size)) | (va & (page_bytes(res.guest_size) - 1));
   res.gpa = Gpa(data_gpa);
-  const EptStep s = ept_translate_debug(data_gpa, ept_root, 0, res);
+  const EptStep s = ept_translate_debug(data_gpa, ept_root, 0, res, access_tracked);
   if (!s.ok) {
     res.outcome = Outcome::kEptViolation;
     res.fault_level = s.level;

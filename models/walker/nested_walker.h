@@ -151,7 +151,10 @@ class NestedWalker {
   // updates, no timing calls (cycles stay 0). refs, cells and the attribution fields are
   // those a walk with every cache off makes; translation.dirty is as in memory. For
   // --check, tests and debugging.
-  NestedWalkResult translate_debug(const NestedWalkRequest& r) const;
+  // With `access_tracked`, an EPT leaf that KVM marked for access tracking is read with its
+  // saved bits (it still maps its frame, and KVM did not flush when it marked it): what a
+  // cached translation made before the marking may still give (--check).
+  NestedWalkResult translate_debug(const NestedWalkRequest& r, bool access_tracked = false) const;
 
   // INVLPG in the guest (and INVPCID type 0): every guest PSC entry of (vpid, pcid), whatever
   // the address (SDM 4.10.4.1), and the guest entries of the page-walk cache. `gva` is kept
@@ -234,7 +237,7 @@ class NestedWalker {
   EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool guest_table,
                         bool write, NestedWalkResult& res);
   EptStep ept_translate_debug(std::uint64_t gpa, std::uint64_t ept_root, unsigned g,
-                              NestedWalkResult& res) const;
+                              NestedWalkResult& res, bool access_tracked = false) const;
   // One page-table entry, through the page-walk cache for non-leaf entries: a miss reads
   // memory and counts a reference in cell (g, h).
   std::uint64_t read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
