@@ -52,7 +52,7 @@ py::object typed_value(const config::Field& f) {
     return py::bool_(text == "true");
   }
   if (type == "integer" || type == "cycles") {
-    return py::int_(std::stoull(text));
+    return py::int_(std::stoull(unquoted()));  // quoted past 2^63 - 1 (TOML's integers)
   }
   if (type == "number") {
     return py::float_(std::stod(text));

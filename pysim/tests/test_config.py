@@ -150,3 +150,10 @@ def test_schema_states_the_limits():
     assert "at most 129TiB" in fields["vm.memory"]["limits"]
     assert "at most 64TiB" in fields["host.memory"]["limits"]
     assert fields["seed"]["limits"] == ""
+
+
+def test_values_past_toml_integers_read_back():
+    # TOML integers stop at 2^63 - 1: larger values dump as strings and still read as int.
+    cfg = pysim.Config(seed=2**64 - 1, host__swap=2**64 - 1)
+    assert cfg["seed"] == 2**64 - 1 and cfg["host.swap"] == 2**64 - 1
+    assert 'seed = "18446744073709551615"' in cfg.dump()

@@ -194,6 +194,14 @@ TEST(ConfigLimits, HostLoadFitsInHostMemoryPlusSwap) {
             std::string::npos);
   // A swap size near 2^64 does not wrap the sum.
   EXPECT_TRUE(valid({"host.swap=0xffffffffffffffff", "host.load=1TiB"}));
+  // And such a value dumps as a TOML string (TOML integers stop at 2^63 - 1): it loads back.
+  Configuration a;
+  a.set("host.swap=0xffffffffffffffff");
+  a.set("seed=18446744073709551615");
+  Configuration b;
+  config::load_toml_text(const_cast<config::Schema&>(b.schema()), a.dump(), "dump.toml");
+  EXPECT_EQ(b.params().reclaim.swap.bytes, ~std::uint64_t{0});
+  EXPECT_EQ(b.dump(), a.dump());
 }
 
 TEST(ConfigLimits, WatermarksAreOrderedAndBelowHostMemory) {

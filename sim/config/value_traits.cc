@@ -166,7 +166,13 @@ ParseError parse_value(std::string_view text, ByteSize& out) {
 
 std::string format_value(bool v) { return v ? "true" : "false"; }
 std::string format_value(std::uint32_t v) { return std::to_string(v); }
-std::string format_value(std::uint64_t v) { return std::to_string(v); }
+// TOML integers are signed 64-bit: a larger value is written as a string, which the
+// loaders read back through the same parser.
+std::string format_value(std::uint64_t v) {
+  return v > std::uint64_t{std::numeric_limits<std::int64_t>::max()}
+             ? "\"" + std::to_string(v) + "\""
+             : std::to_string(v);
+}
 std::string format_value(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -189,8 +195,9 @@ std::string format_value(const std::string& v) {
 std::string format_value(Cycles v) { return std::to_string(v.count()); }
 std::string format_value(ByteSize v) {
   const std::string text = format_byte_size(v.bytes);
-  // A whole number of KiB or more is a TOML string ("4KiB"); other sizes a TOML integer.
-  return text.back() == 'B' ? "\"" + text + "\"" : text;
+  // A whole number of KiB or more is a TOML string ("4KiB"); other sizes a TOML integer
+  // (a string past 2^63 - 1, as format_value(std::uint64_t)).
+  return text.back() == 'B' ? "\"" + text + "\"" : format_value(v.bytes);
 }
 
 }  // namespace pagesim::config
