@@ -16,7 +16,9 @@ std::uint64_t Balloon::inflate(std::uint64_t pages, mem::GuestFrameAllocator& gu
       continue;
     }
     Hva begin = *hva;
-    if (host_bytes > 4 * kKiB) {
+    // Shared memory is mapped with 4 KiB pages whatever host.thp says (VmmMemory: shmem
+    // pages are small), so each of its pages is discarded on its own.
+    if (host_bytes > 4 * kKiB && !vmm.shmem(begin)) {
       const std::uint64_t base = hva->value() & ~(host_bytes - 1);
       if (++m_partial[base] < host_bytes / (4 * kKiB)) {
         continue;  // part of a huge host page: kept until all of it is ballooned
@@ -24,7 +26,7 @@ std::uint64_t Balloon::inflate(std::uint64_t pages, mem::GuestFrameAllocator& gu
       m_partial.erase(base);
       begin = Hva(base);
     }
-    const Hva end = begin + std::max(host_bytes, 4 * kKiB);
+    const Hva end = begin + (vmm.shmem(begin) ? 4 * kKiB : std::max(host_bytes, 4 * kKiB));
     if (vmm.shmem(begin)) {
       // ram_block_discard_range of a memfd: the hole punched (fallocate), then the
       // mapping dropped (MADV_DONTNEED, which finds nothing left).

@@ -40,7 +40,8 @@ class SwapSpace {
     m_contents.erase(id);
   }
   bool has_room(std::uint64_t pages) const { return m_capacity - m_used >= pages; }
-  // The words written with entry `id` (empty: the page was all zeros).
+  // The contents written with entry `id` (VmmMemory::take_contents: its nonzero 4 KiB
+  // frames; empty: the page was all zeros).
   void store(std::uint64_t id, std::vector<std::uint64_t> words) {
     if (words.empty()) {
       m_contents.erase(id);

@@ -78,12 +78,7 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
       cycles += read;
       m_stats->host_wait_cycles += read.count();
       if (const auto* words = m_mm.swap().contents(entry)) {
-        const std::uint64_t base_pa = page.page_base.value();
-        for (std::size_t i = 0; i < words->size(); ++i) {
-          if ((*words)[i] != 0) {
-            m_memory.write_u64(Hpa(base_pa + 8 * i), (*words)[i]);
-          }
-        }
+        restore_contents(page.page_base, *words);
       }
       if (shared) {
         m_mm.swap().release(entry);  // shmem_swapin_folio: the page is dirty, its entry freed
@@ -183,23 +178,28 @@ bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
 }
 
 std::vector<std::uint64_t> VmmMemory::take_contents(Hpa hpa, PageSize size) {
-  const std::uint64_t words = page_bytes(size) / 8;
-  const std::uint64_t base = hpa.value();
-  std::uint64_t i = 0;
-  while (i < words && m_memory.read_u64(Hpa(base + 8 * i)) == 0) {
-    ++i;
-  }
-  if (i == words) {
-    return {};
-  }
-  std::vector<std::uint64_t> out(words);
-  for (i = 0; i < words; ++i) {
-    out[i] = m_memory.read_u64(Hpa(base + 8 * i));
-  }
-  for (std::uint64_t off = 0; off < page_bytes(size); off += 4 * kKiB) {
-    m_memory.zero_frame(Hpa(base + off));
+  constexpr std::uint64_t kWords = mem::PhysicalMemory::kFrameBytes / 8;
+  std::vector<std::uint64_t> out;
+  const std::uint64_t first = hpa.value() >> mem::PhysicalMemory::kFrameShift;
+  const std::uint64_t frames = page_bytes(size) >> mem::PhysicalMemory::kFrameShift;
+  for (std::uint64_t k = 0; k < frames; ++k) {
+    std::uint64_t* words = m_memory.frame(first + k);
+    if (std::all_of(words, words + kWords, [](std::uint64_t w) { return w == 0; })) {
+      continue;
+    }
+    out.push_back(k);
+    out.insert(out.end(), words, words + kWords);
+    std::fill_n(words, kWords, std::uint64_t{0});
   }
   return out;
+}
+
+void VmmMemory::restore_contents(Hpa hpa, const std::vector<std::uint64_t>& contents) {
+  constexpr std::uint64_t kWords = mem::PhysicalMemory::kFrameBytes / 8;
+  const std::uint64_t first = hpa.value() >> mem::PhysicalMemory::kFrameShift;
+  for (std::size_t i = 0; i + kWords < contents.size() + 1; i += kWords + 1) {
+    std::copy_n(&contents[i + 1], kWords, m_memory.frame(first + contents[i]));
+  }
 }
 
 void VmmMemory::invalidate(Hva begin, Hva end, InvalidateResult& r) {

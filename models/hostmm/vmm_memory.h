@@ -231,8 +231,13 @@ class VmmMemory {
   // The size of the page that maps `base`, or that a fault would map: 4 KiB in shared
   // memory, else the VMM page table's slot_size.
   PageSize slot_size(Hva base) const;
-  // Reads the page's words if any is nonzero (else empty), then zeroes them.
+  // The page's nonzero 4 KiB frames (else empty), zeroed as they are taken: for each, its
+  // index in the page then its 512 words. Sparse, so that a huge page holding a few
+  // guest page tables costs a few frames, not its whole size (a 1 GiB page would
+  // otherwise copy 1 GiB).
   std::vector<std::uint64_t> take_contents(Hpa hpa, PageSize size);
+  // Writes contents taken by take_contents back into the page at `hpa`.
+  void restore_contents(Hpa hpa, const std::vector<std::uint64_t>& contents);
   void invalidate(Hva begin, Hva end, InvalidateResult& r);
 
   HostMm& m_mm;
