@@ -15,8 +15,6 @@ namespace {
 constexpr std::uint64_t k4K = 4096;
 constexpr std::uint64_t k2M = 2ull << 20;
 
-std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
-
 int madvise_advice(Madvise m) {
   switch (m) {
     case Madvise::kDontneed:
@@ -48,13 +46,8 @@ Counters snapshot(const Vm& vm, const PerfCounters& perf, bool after_phase) {
 
 GuestLayout::GuestLayout(const Scenario& s) : m_s(s) {
   const auto pages = data_pages(s);
-  m_list_bytes =
-      round_up((touch_order(s).size() * 2 + 3 * s.rewrite_pages + 2 * s.hole_pages + 64) * 8, k4K);
-  // Tables: per tree at most one PT per data page (stride), the identity map's, uppers.
-  const std::uint64_t system_pages = (kLowSlotSize + m_list_bytes) / k4K;
-  const std::uint64_t tree_tables = s.pages + system_pages / 512 + 2 * 512 / 512 + 16;
-  const std::uint64_t pool_bytes = round_up((tree_tables * (s.two_cr3 ? 2 : 1) + 64) * k4K, k4K);
-  m_sys_bytes = round_up(m_list_bytes + pool_bytes + (64 << 10), k2M);
+  m_list_bytes = validate::list_bytes(s);
+  m_sys_bytes = sys_slot_bytes(s);
 
   m_low = std::make_unique<HostMemory>(kLowSlotSize, HostMemory::Kind::kAnon, false);
   m_sys = std::make_unique<HostMemory>(m_sys_bytes, HostMemory::Kind::kAnon, false);

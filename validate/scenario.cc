@@ -1,6 +1,7 @@
 #include "validate/scenario.h"
 
 #include <algorithm>
+#include <bit>
 #include <stdexcept>
 
 namespace pagesim::validate {
@@ -122,27 +123,165 @@ std::string describe_options(const Scenario& s) {
   return o;
 }
 
-void check(const Scenario& s) {
-  if (s.pages == 0 || s.pages > (1u << 18)) {
-    throw std::invalid_argument("--pages: 1 to 262144");
+namespace {
+
+// The data's GPA offset of the last page touched (data_pages(s).back(), without the list).
+std::uint64_t last_gpa_offset(const Scenario& s) {
+  const std::uint64_t j = s.pages - 1;
+  if (s.guest_pages == GuestPages::k2M && s.pattern == Pattern::kStride2M) return j * k2M;
+  return j * k4K;
+}
+
+std::uint64_t ceil_div(std::uint64_t v, std::uint64_t d) { return (v + d - 1) / d; }
+
+// Whether slot 1 ends at or below the data slot (kDataGpa).
+bool layout_fits(const Scenario& s) { return kSysSlotGpa + sys_slot_bytes(s) <= kDataGpa; }
+
+// A page count no layout reaches (slot 1 takes at least 4 KiB per page), so that the sums
+// below cannot overflow.
+constexpr std::uint64_t kPagesCap = kDataGpa / k4K;
+
+}  // namespace
+
+std::uint64_t list_bytes(const Scenario& s) {
+  return round_up((s.pages * 2 + 3 * s.rewrite_pages + 2 * s.hole_pages + 64) * 8, k4K);
+}
+
+std::uint64_t sys_slot_bytes(const Scenario& s) {
+  const std::uint64_t list = list_bytes(s);
+  // Tables per tree: at most one PT per data page (stride2m), a PD per 512 of them, the
+  // identity map's PTs of slots 0 and 1 (for the pool itself too: one per 512 pages of it,
+  // and a second tree's), the uppers and the hole's.
+  const std::uint64_t trees = s.two_cr3 ? 2 : 1;
+  const std::uint64_t system_pages = (kLowSlotSize + list) / k4K;
+  const std::uint64_t tree_tables =
+      s.pages + (trees + 1) * ceil_div(s.pages, 512) + system_pages / 512 + 2 * 512 / 512 + 16;
+  const std::uint64_t pool_bytes = round_up((tree_tables * trees + 64) * k4K, k4K);
+  return round_up(list + pool_bytes + (64 << 10), k2M);
+}
+
+std::uint64_t max_pages(const Scenario& s) {
+  Scenario t = s;
+  auto fits = [&](std::uint64_t pages) {
+    t.pages = pages;
+    if (s.guest_pages == GuestPages::k2M && s.pattern == Pattern::kStride2M && pages > 512) {
+      return false;
+    }
+    return layout_fits(t);
+  };
+  std::uint64_t lo = 0, hi = kPagesCap;  // fits(lo) or lo == 0; !fits(hi)
+  while (hi - lo > 1) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? lo : hi) = mid;
   }
+  return lo;
+}
+
+void check(const Scenario& s) {
   if (s.op != Op::kRead && s.op != Op::kWrite && s.op != Op::kReadWrite) {
     throw std::invalid_argument("--op: read, write or rw");
   }
   if (s.passes < 1 || s.passes > 16) throw std::invalid_argument("--passes: 1 to 16");
-  for (const ReclaimAction& r : s.reclaim) {
-    if (r.pages > s.pages) throw std::invalid_argument("--reclaim: K is more than --pages");
+  if (s.hole_pages > kHoleSize / k4K) throw std::invalid_argument("--hole: at most 96 pages");
+  if (s.pages == 0) throw std::invalid_argument("--pages: at least 1");
+  if (s.pages >= kPagesCap || s.rewrite_pages >= kPagesCap || !layout_fits(s) ||
+      (s.guest_pages == GuestPages::k2M && s.pattern == Pattern::kStride2M && s.pages > 512)) {
+    Scenario t = s;
+    t.rewrite_pages = std::min(s.rewrite_pages, kPagesCap);
+    const std::uint64_t max = max_pages(t);
+    if (s.guest_pages == GuestPages::k2M && s.pattern == Pattern::kStride2M && max == 512) {
+      throw std::invalid_argument(
+          "--pages: at most 512 with --pattern stride2m --guest-pages 2m (2 MiB of the data "
+          "slot per page: 1 GiB)");
+    }
+    throw std::invalid_argument("--pages: at most " + std::to_string(max) +
+                                " with these options (slot 1, the command list and the guest's "
+                                "page tables, must end below the data slot at 1 GiB)");
   }
-  if (s.rewrite_pages > s.pages) {
-    throw std::invalid_argument("--pte-rewrite: K is more than --pages");
+  for (const ReclaimAction& r : s.reclaim) {
+    if (r.pages == 0 || r.pages > s.pages) {
+      throw std::invalid_argument("--reclaim: K from 1 to --pages");
+    }
+  }
+  if (s.pte_rewrite == PteRewrite::kNone && s.rewrite_pages != 0) {
+    throw std::invalid_argument("--pte-rewrite: pages without invlpg or cr3");
+  }
+  if (s.pte_rewrite != PteRewrite::kNone && (s.rewrite_pages == 0 || s.rewrite_pages > s.pages)) {
+    throw std::invalid_argument("--pte-rewrite: K from 1 to --pages");
   }
   if (s.pte_rewrite != PteRewrite::kNone && s.guest_pages != GuestPages::k4K) {
     throw std::invalid_argument("--pte-rewrite needs --guest-pages 4k");
   }
   if (s.two_cr3 && s.passes < 2) throw std::invalid_argument("--two-cr3 needs --passes 2+");
-  if (s.hole_pages > kHoleSize / k4K) throw std::invalid_argument("--hole: at most 96 pages");
-  if (s.guest_pages == GuestPages::k2M && s.pattern == Pattern::kStride2M && s.pages > 512) {
-    throw std::invalid_argument("--pattern stride2m with --guest-pages 2m: at most 512 pages");
+}
+
+namespace {
+
+// A draw in [0, n).
+std::uint64_t below(std::uint64_t& state, std::uint64_t n) { return splitmix64(state) % n; }
+
+bool chance(std::uint64_t& state, unsigned percent) { return below(state, 100) < percent; }
+
+// A count in [1, max]: 1 and max themselves one time in 20 each, otherwise log-uniform
+// (a power-of-two range [2^(k-1), 2^k) drawn uniformly among those up to max, then a
+// value in it: as many draws below 16 as from 2^14 to 2^18, so small and large are both
+// covered and a sample's run time is not dominated by its largest scenarios). Integers
+// only, so a seed draws the same counts everywhere.
+std::uint64_t draw_count(std::uint64_t& state, std::uint64_t max) {
+  const std::uint64_t r = below(state, 20);
+  if (r == 0 || max == 1) return 1;
+  if (r == 1) return max;
+  const auto bits = static_cast<std::uint64_t>(std::bit_width(max));
+  const std::uint64_t k = 1 + below(state, bits);
+  const std::uint64_t lo = std::uint64_t{1} << (k - 1);
+  const std::uint64_t hi = std::min(max, (std::uint64_t{1} << k) - 1);
+  return lo + below(state, hi - lo + 1);
+}
+
+}  // namespace
+
+Scenario draw_scenario(std::uint64_t& state) {
+  for (;;) {
+    Scenario s;
+    s.name = "sample";
+    s.description = "drawn from the parameter space";
+    s.pattern = static_cast<Pattern>(below(state, 3));
+    const Op ops[] = {Op::kRead, Op::kWrite, Op::kReadWrite};
+    s.op = ops[below(state, 3)];
+    s.guest_pages = chance(state, 50) ? GuestPages::k4K : GuestPages::k2M;
+    s.host_thp = chance(state, 50);
+    s.backing = chance(state, 50) ? HostMemory::Kind::kAnon : HostMemory::Kind::kMemfd;
+    s.memslot_readd = chance(state, 25);
+    s.two_cr3 = chance(state, 25);
+    s.hole_pages = chance(state, 25) ? 1 + below(state, kHoleSize / k4K) : 0;
+    if (s.guest_pages == GuestPages::k4K && chance(state, 50)) {
+      s.pte_rewrite = chance(state, 50) ? PteRewrite::kInvlpg : PteRewrite::kCr3;
+    }
+    // Passes: mostly the few that follow the events, up to the limit of 16.
+    const int min_passes = s.two_cr3 ? 2 : 1;
+    s.passes = chance(state, 70) ? min_passes + static_cast<int>(below(state, 3))
+                                 : min_passes + static_cast<int>(below(state, 17 - min_passes));
+    const std::uint64_t n_reclaim = below(state, 100) < 50 ? 0 : 1 + below(state, 3);
+    std::vector<Madvise> actions;
+    for (std::uint64_t i = 0; i < n_reclaim; ++i) {
+      actions.push_back(static_cast<Madvise>(below(state, 4)));
+    }
+    s.seed = below(state, 1000000000000ull);  // describe_options's --seed: 12 digits at most
+    // Pages up to the bound without PTE rewrites; the rewrites' words and spare pages may
+    // then cross it (rarely: a draw near the bound), and the scenario is drawn again.
+    Scenario probe = s;
+    probe.rewrite_pages = 0;
+    const std::uint64_t max = max_pages(probe);
+    if (max == 0) continue;
+    s.pages = draw_count(state, max);
+    if (s.pte_rewrite != PteRewrite::kNone) s.rewrite_pages = draw_count(state, s.pages);
+    for (Madvise a : actions) s.reclaim.push_back({a, draw_count(state, s.pages)});
+    try {
+      check(s);
+      return s;
+    } catch (const std::invalid_argument&) {
+      continue;  // the rewrites' list words or spare pages crossed the bound: draw again
+    }
   }
 }
 
@@ -163,14 +302,12 @@ std::vector<DataPage> data_pages(const Scenario& s) {
 }
 
 std::uint64_t data_slot_bytes(const Scenario& s) {
-  const auto pages = data_pages(s);
-  const std::uint64_t main = round_up(pages.back().gpa.value() + k4K - kDataGpa, k2M);
+  const std::uint64_t main = round_up(last_gpa_offset(s) + k4K, k2M);
   return round_up(main + s.rewrite_pages * k4K, k2M);
 }
 
 Gpa spare_gpa(const Scenario& s, std::uint64_t i) {
-  const auto pages = data_pages(s);
-  const std::uint64_t main = round_up(pages.back().gpa.value() + k4K - kDataGpa, k2M);
+  const std::uint64_t main = round_up(last_gpa_offset(s) + k4K, k2M);
   return Gpa(kDataGpa + main + i * k4K);
 }
 

@@ -55,8 +55,21 @@ std::optional<Madvise> parse_madvise(const std::string& s);
 std::optional<ReclaimAction> parse_reclaim(const std::string& s);
 // One line: the parameters that reproduce it (`--pages 256 --pattern seq ...`).
 std::string describe_options(const Scenario& s);
-// Throws std::invalid_argument naming the parameter when a combination is impossible.
+// Throws std::invalid_argument naming the parameter when a combination is impossible
+// (pages past max_pages(s) included).
 void check(const Scenario& s);
+
+// The largest --pages for s's other parameters (s.pages ignored; rewrite and hole counts as
+// given). The bound is the VMM's guest-physical layout: slot 1 (the command list, two words
+// per page, and the pool of guest page-table pages, one page per data page) must end below
+// the data slot at 1 GiB; stride2m over 2 MiB guest pages takes 2 MiB of the data slot per
+// page and stops at 512 (1 GiB). docs/validation.md, "Sampling".
+std::uint64_t max_pages(const Scenario& s);
+
+// Draws one scenario from the whole parameter space (every option and their combinations,
+// --pages from 1 to max_pages), valid by check(); `state` is a splitmix64 state that the
+// draw advances, so a seed gives the same sequence of scenarios on every host.
+Scenario draw_scenario(std::uint64_t& state);
 
 // The guest-virtual layout of the data.
 inline constexpr std::uint64_t kDataGva = 0x7f0000000000ull;
@@ -76,6 +89,11 @@ std::vector<DataPage> data_pages(const Scenario& s);
 // Bytes of the data slot: the touched pages' GPA range plus the spare pages PTE rewrites
 // point to.
 std::uint64_t data_slot_bytes(const Scenario& s);
+// Bytes of the command-list area at the start of slot 1, and of slot 1 (the list, then the
+// pool of guest page-table pages: at most one table per data page per tree, the tables
+// above them and the identity map of slots 0 and 1, with room to spare).
+std::uint64_t list_bytes(const Scenario& s);
+std::uint64_t sys_slot_bytes(const Scenario& s);
 // GPA of the spare page that rewrite i points to.
 Gpa spare_gpa(const Scenario& s, std::uint64_t i);
 

@@ -5,6 +5,8 @@
 
 #include <cstring>
 #include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -254,6 +256,109 @@ TEST(Scenario, StrideAndRandomOrders) {
   EXPECT_NE(order, touch_order(Scenario{.pages = 64}));
   std::sort(order.begin(), order.end());
   EXPECT_EQ(order, touch_order(Scenario{.pages = 64}));  // a permutation
+}
+
+// --pages is bounded by the layout: slot 1 (command list, page-table pool) below the data
+// at 1 GiB; stride2m over 2 MiB guest pages by its 1 GiB data slot.
+TEST(Scenario, PagesBoundedByTheLayout) {
+  const Scenario one{.op = Op::kWrite};
+  const std::uint64_t max = max_pages(one);
+  EXPECT_GT(max, 250000u);
+  EXPECT_LT(max, 262144u);
+  EXPECT_LE(kSysSlotGpa + sys_slot_bytes(Scenario{.pages = max}), kDataGpa);
+  EXPECT_GT(kSysSlotGpa + sys_slot_bytes(Scenario{.pages = max + 1}), kDataGpa);
+  EXPECT_NO_THROW(check(Scenario{.pages = max}));
+  try {
+    check(Scenario{.pages = max + 1});
+    ADD_FAILURE() << "past the bound";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("at most " + std::to_string(max)), std::string::npos);
+  }
+  // Two trees: twice the tables.
+  const Scenario two{.two_cr3 = true, .passes = 3};
+  EXPECT_LT(max_pages(two), max / 2 + 1000);
+  EXPECT_GT(max_pages(two), max / 2 - 1000);
+  EXPECT_EQ(max_pages(Scenario{.pattern = Pattern::kStride2M, .guest_pages = GuestPages::k2M}),
+            512u);
+  EXPECT_THROW(check(Scenario{.pages = 0}), std::invalid_argument);
+  EXPECT_THROW(check(Scenario{.pages = 1000000000000ull}), std::invalid_argument);
+  // K from 1 to --pages.
+  EXPECT_THROW(check(Scenario{.pages = 4, .reclaim = {{Madvise::kFree, 0}}}),
+               std::invalid_argument);
+  EXPECT_THROW(check(Scenario{.pages = 4, .pte_rewrite = PteRewrite::kCr3, .rewrite_pages = 0}),
+               std::invalid_argument);
+  EXPECT_NO_THROW(check(Scenario{.pages = 4, .pte_rewrite = PteRewrite::kCr3, .rewrite_pages = 4}));
+  // The presets' slot 1 is what it was before the bound was derived (their counts stay).
+  EXPECT_EQ(sys_slot_bytes(*find_preset("seq-write")), 4u << 20);
+  EXPECT_EQ(sys_slot_bytes(*find_preset("guest2m-write")), 6u << 20);
+  EXPECT_EQ(sys_slot_bytes(*find_preset("two-cr3")), 6u << 20);
+}
+
+// The sample: valid scenarios that together take every value of every option, the same
+// for a seed on every run.
+TEST(Scenario, SampleCoversEveryOptionValidly) {
+  std::uint64_t state = 1;
+  std::set<std::string> seen;
+  bool pages_one = false, pages_max = false, several_reclaims = false;
+  std::vector<std::string> first;
+  for (int i = 0; i < 2000; ++i) {
+    const Scenario s = draw_scenario(state);
+    ASSERT_NO_THROW(check(s)) << describe_options(s);
+    if (i < 20) first.push_back(describe_options(s));
+    seen.insert(std::string("pattern ") + to_string(s.pattern));
+    seen.insert(std::string("op ") + op_name(s.op));
+    seen.insert(s.guest_pages == GuestPages::k4K ? "4k" : "2m");
+    seen.insert(s.host_thp ? "thp on" : "thp off");
+    seen.insert(s.backing == HostMemory::Kind::kAnon ? "anon" : "memfd");
+    for (const ReclaimAction& r : s.reclaim) {
+      seen.insert(std::string("reclaim ") + to_string(r.action));
+      if (r.pages == s.pages) seen.insert("reclaim all");
+    }
+    several_reclaims |= s.reclaim.size() >= 3;
+    if (s.memslot_readd) seen.insert("memslot");
+    seen.insert(std::string("rewrite ") + to_string(s.pte_rewrite));
+    if (s.two_cr3) seen.insert("two-cr3");
+    if (s.hole_pages == 96) seen.insert("hole 96");
+    if (s.hole_pages == 1) seen.insert("hole 1");
+    seen.insert("passes " + std::to_string(s.passes));
+    pages_one |= s.pages == 1;
+    pages_max |= s.pages == max_pages(s) && s.pages > 100000;
+  }
+  for (const char* v : {"pattern seq",
+                        "pattern random",
+                        "pattern stride2m",
+                        "op read",
+                        "op write",
+                        "op rw",
+                        "4k",
+                        "2m",
+                        "thp on",
+                        "thp off",
+                        "anon",
+                        "memfd",
+                        "reclaim dontneed",
+                        "reclaim free",
+                        "reclaim pageout",
+                        "reclaim remove",
+                        "reclaim all",
+                        "memslot",
+                        "rewrite none",
+                        "rewrite invlpg",
+                        "rewrite cr3",
+                        "two-cr3",
+                        "hole 1",
+                        "hole 96",
+                        "passes 1",
+                        "passes 16"}) {
+    EXPECT_TRUE(seen.count(v)) << v;
+  }
+  EXPECT_TRUE(pages_one);
+  EXPECT_TRUE(pages_max);
+  EXPECT_TRUE(several_reclaims);
+  std::uint64_t again = 1;
+  for (const std::string& o : first) EXPECT_EQ(describe_options(draw_scenario(again)), o);
+  std::uint64_t other = 2;
+  EXPECT_NE(describe_options(draw_scenario(other)), first[0]);
 }
 
 // A predictor's counters of the phase named `phase` of `s` (no KVM).
