@@ -36,8 +36,9 @@ class ShadowMachine;
 
 namespace pagesim::validate {
 
-// The KVM counters the simulator predicts: every counter of the report
-// (predicted_counters()), each from the statistics named in sim_predictor.cc.
+// The KVM counters the simulator predicts: every counter the kernel-rules model predicts
+// (predicted_counters()) and more (emulation, guest PTE writes, flooding, INVLPG and CR
+// writes, major faults), each from the statistics named in sim_predictor.cc.
 const std::vector<std::string>& simulated_counters();
 
 class SimulatorPredictor {
@@ -66,6 +67,7 @@ class SimulatorPredictor {
   std::vector<std::string> m_settings;
   std::unique_ptr<shadow::ShadowMachine> m_machine;
   std::uint16_t m_pcid = 0;
+  std::uint64_t m_invlpgs = 0, m_cr3_writes = 0;  // commands of the phase replayed
 };
 
 }  // namespace pagesim::validate
