@@ -1,13 +1,17 @@
 // pagesim-validate: runs scenarios on this host's KVM, measures KVM's counters per phase
 // (binary statistics, kvmmmu tracepoints through perf, getrusage) with the VMM's own
-// baseline subtracted, predicts them from the kernel's rules (kvm_model.h), and prints
-// the comparison. Exit status: 0 every row within tolerance, 1 a row outside or an error,
-// 2 a usage error, 77 this host cannot run it (no /dev/kvm, no tracepoints, no permission).
+// baseline subtracted, predicts them with pagesim's shadow machine (sim_predictor.h) and
+// the kernel's rules (kvm_model.h), and prints the comparison. Scenarios: the presets
+// (--all, --scenario), one given by its options, or N drawn from the whole parameter space
+// (--sample N --seed S). Exit status: 0 every row passed, 1 a row did not (outside its
+// tolerance, not modelled, absent) or an error, 2 a usage error, 77 this host cannot run it
+// (no /dev/kvm, no tracepoints, no permission).
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,8 +29,8 @@ namespace {
 constexpr int kSkip = 77;
 
 const char* kUsage =
-    "usage: pagesim-validate [--scenario NAME | --all | SCENARIO OPTIONS] [--json FILE]\n"
-    "                        [--verbose] [--list]\n"
+    "usage: pagesim-validate [--scenario NAME | --all | --sample N [--seed S] | SCENARIO OPTIONS]\n"
+    "                        [--json FILE] [--verbose] [--list]\n"
     "scenario options (any combination; defaults in brackets):\n"
     "  --pages N                 data pages the guest touches [256]\n"
     "  --pattern seq|random|stride2m   order and spacing (stride2m: one page per 2 MiB) [seq]\n"
@@ -44,8 +48,15 @@ const char* kUsage =
     "  --passes P                passes over the pattern [2]\n"
     "  --seed S                  the random pattern's seed [1]\n"
     "  --scenario NAME           a preset (--list shows them); --all runs every preset\n"
+    "  --sample N                N scenarios drawn from every option above and their\n"
+    "                            combinations (--seed S: the draw's seed, printed; a random\n"
+    "                            one without it); a scenario that does not pass prints the\n"
+    "                            options that rerun it alone. With --list: the draw only\n"
+    "  --list                    the presets (with --sample: the draw; with scenario\n"
+    "                            options: those options as a scenario's one line)\n"
     "  --json FILE               also write every row as JSON\n"
-    "  --verbose                 print rows that are 0 measured and 0 predicted too\n";
+    "  --verbose                 print rows that are 0 measured and 0 predicted too, and\n"
+    "                            every sampled scenario's table\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::cerr << "pagesim-validate: " << msg << "\n" << kUsage;
@@ -59,12 +70,55 @@ std::uint64_t number(const std::string& opt, const std::string& v) {
   return std::stoull(v);
 }
 
+// The value a THP sysfs file selects ("always [madvise] never" -> "madvise"); `fallback`
+// when the file is missing (a kernel without THP: never).
+std::string thp_mode(const std::string& path, const std::string& fallback) {
+  std::ifstream in(path);
+  std::string text;
+  if (!in || !std::getline(in, text)) return fallback;
+  const auto open = text.find('['), close = text.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return fallback;
+  return text.substr(open + 1, close - open - 1);
+}
+
+// Runs one scenario and compares it; an error (the VMM, the predictors) is the report's,
+// so that a sample goes on. KvmUnavailable and PerfUnavailable pass through (a skip).
+ScenarioReport run_one(const Scenario& s, const PerfCounters& perf, const HostInfo& host,
+                       const HostConditions& conditions) {
+  try {
+    const std::vector<PhaseCounts> measured = run_scenario(s, perf);
+    GuestLayout layout(s);
+    KvmShadowModel model(s, layout, HostParams{.mmio_caching = host.mmio_caching});
+    const std::vector<Counters> rules = model.predict(phases_of(s));
+    GuestLayout sim_layout(s);
+    SimulatorPredictor sim(s, sim_layout, host);
+    const std::vector<Counters> simulated = sim.predict(phases_of(s));
+    const std::string recycle_note =
+        model.would_recycle()
+            ? "the rules model holds " + std::to_string(model.peak_shadow_pages()) +
+                  " shadow pages, near KVM's limit of " + std::to_string(model.max_mmu_pages()) +
+                  ": recycling (not modelled there) changes the counts"
+            : "";
+    ScenarioReport r = compare(s, measured, simulated, rules, conditions, recycle_note);
+    if (!recycle_note.empty()) r.notes.push_back(recycle_note);
+    return r;
+  } catch (const std::exception& e) {
+    ScenarioReport r;
+    r.name = s.name;
+    r.options = describe_options(s);
+    r.description = s.description;
+    r.error = e.what();
+    return r;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   Scenario custom;
-  bool have_custom = false, all = false, verbose = false;
+  bool have_custom = false, all = false, verbose = false, list = false, passes_given = false;
+  std::optional<std::uint64_t> sample, seed;
   std::vector<std::string> names;
   std::string json;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -77,18 +131,21 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (a == "--list") {
-      for (const Scenario& s : presets()) {
-        std::cout << s.name << ": " << s.description << "\n    " << describe_options(s) << "\n";
-      }
-      return 0;
+      list = true;
     } else if (a == "--all") {
       all = true;
     } else if (a == "--scenario") {
       names.push_back(value());
+    } else if (a == "--sample") {
+      sample = number(a, value());
+      if (*sample == 0) usage_error("--sample: at least 1");
     } else if (a == "--json") {
       json = value();
     } else if (a == "--verbose") {
       verbose = true;
+    } else if (a == "--seed") {
+      // The random pattern's seed, or with --sample the draw's (decided once all are read).
+      seed = number(a, value());
     } else {
       have_custom = true;
       if (a == "--pages") {
@@ -140,17 +197,53 @@ int main(int argc, char** argv) {
       } else if (a == "--hole") {
         custom.hole_pages = number(a, value());
       } else if (a == "--passes") {
-        custom.passes = static_cast<int>(number(a, value()));
-      } else if (a == "--seed") {
-        custom.seed = number(a, value());
+        custom.passes = static_cast<int>(std::min<std::uint64_t>(number(a, value()), 1000));
+        passes_given = true;
       } else {
         usage_error("unknown option '" + a + "'");
       }
     }
   }
-  if (have_custom && custom.two_cr3 && custom.passes < 3) custom.passes = 3;
+  if (sample && (have_custom || all || !names.empty())) {
+    usage_error("--sample draws every option: give it alone (with --seed, --json, --verbose)");
+  }
+  if (!sample && seed) {
+    have_custom = true;
+    custom.seed = *seed;
+  }
+  // Two CR3s need passes 2 (the second CR3) and 3 (back): three unless --passes says.
+  if (have_custom && custom.two_cr3 && !passes_given) custom.passes = 3;
 
   std::vector<Scenario> run;
+  std::uint64_t sample_seed = 0;
+  if (sample) {
+    sample_seed = seed ? *seed : std::random_device{}() % 1000000000000ull;
+    std::uint64_t state = sample_seed;
+    for (std::uint64_t n = 1; n <= *sample; ++n) {
+      Scenario s = draw_scenario(state);
+      s.name = "sample-" + std::to_string(n);
+      run.push_back(std::move(s));
+    }
+  }
+  if (list) {
+    if (sample) {
+      std::cout << "sample of " << *sample << ", seed " << sample_seed << "\n";
+      for (const Scenario& s : run) std::cout << s.name << ": " << describe_options(s) << "\n";
+    } else if (have_custom) {
+      // The scenario the options make, as the options that make it again.
+      try {
+        check(custom);
+      } catch (const std::invalid_argument& e) {
+        usage_error(custom.name + ": " + e.what());
+      }
+      std::cout << custom.name << ": " << describe_options(custom) << "\n";
+    } else {
+      for (const Scenario& s : presets()) {
+        std::cout << s.name << ": " << s.description << "\n    " << describe_options(s) << "\n";
+      }
+    }
+    return 0;
+  }
   if (all) run = presets();
   for (const std::string& n : names) {
     const Scenario* p = find_preset(n);
@@ -158,7 +251,8 @@ int main(int argc, char** argv) {
     run.push_back(*p);
   }
   if (have_custom) run.push_back(custom);
-  if (run.empty()) usage_error("nothing to run: give --all, --scenario NAME or options");
+  if (run.empty())
+    usage_error("nothing to run: give --all, --scenario NAME, --sample N or options");
   for (const Scenario& s : run) {
     try {
       check(s);
@@ -175,42 +269,50 @@ int main(int argc, char** argv) {
                  "KVM's shadow MMU only\n";
     return kSkip;
   }
+  const std::string thp_dir = "/sys/kernel/mm/transparent_hugepage/";
+  const HostConditions conditions{.mmio_caching = host.mmio_caching,
+                                  .thp_enabled = thp_mode(thp_dir + "enabled", "never"),
+                                  .shmem_enabled = thp_mode(thp_dir + "shmem_enabled", "never")};
+  if (sample) {
+    std::cout << "sample: " << *sample << " scenarios drawn with seed " << sample_seed
+              << " (again: pagesim-validate --sample " << *sample << " --seed " << sample_seed
+              << ")\n";
+  }
+  std::cout.flush();
   try {
     PerfCounters perf(default_tracepoints());
     std::vector<ScenarioReport> reports;
     for (const Scenario& s : run) {
-      const std::vector<PhaseCounts> measured = run_scenario(s, perf);
-      GuestLayout layout(s);
-      KvmShadowModel model(s, layout, HostParams{.mmio_caching = host.mmio_caching});
-      const std::vector<Counters> rules = model.predict(phases_of(s));
-      GuestLayout sim_layout(s);
-      SimulatorPredictor sim(s, sim_layout);
-      const std::vector<Counters> simulated = sim.predict(phases_of(s));
-      ScenarioReport r = compare(s, measured, simulated, rules);
-      if (model.would_recycle()) {
-        r.notes.push_back("the model holds " + std::to_string(model.peak_shadow_pages()) +
-                          " shadow pages, near KVM's limit of " +
-                          std::to_string(model.max_mmu_pages()) +
-                          ": recycling (not modelled) changes the counts");
+      ScenarioReport r = run_one(s, perf, host, conditions);
+      if (sample) {
+        // One line each; the rows of one that did not pass (every row with --verbose).
+        std::cout << r.name << ": " << r.status() << ": " << r.options << "\n";
+        if (verbose || !r.pass()) print_table(std::cout, r, verbose, !verbose);
+      } else {
+        print_table(std::cout, r, verbose);
       }
-      print_table(std::cout, r, verbose);
+      std::cout.flush();
       reports.push_back(std::move(r));
     }
-    std::size_t passed = 0, rows = 0;
-    for (const ScenarioReport& r : reports) {
-      passed += r.pass() ? 1 : 0;
-      rows += r.rows.size();
+    std::cout << "not compared:";
+    for (const NotCompared& n : not_compared_counters()) {
+      std::cout << "\n  " << n.counter << ": " << n.reason;
     }
-    std::cout << passed << " of " << reports.size() << " scenarios within tolerance (" << rows
-              << " rows)\n";
+    std::cout << "\n";
+    print_summary(std::cout, reports);
+    if (sample) std::cout << "sample seed " << sample_seed << "\n";
+    std::size_t passed = 0;
+    for (const ScenarioReport& r : reports) passed += r.pass() ? 1 : 0;
     if (!json.empty()) {
       std::ofstream out(json);
-      write_json(out, host.describe(), reports);
+      write_json(out, host.describe(), reports,
+                 sample ? std::optional(SampleInfo{*sample, sample_seed}) : std::nullopt);
       if (!out) {
         std::cerr << "pagesim-validate: cannot write " << json << "\n";
         return 1;
       }
     }
+    std::cout << passed << " of " << reports.size() << " scenarios passed\n";
     return passed == reports.size() ? 0 : 1;
   } catch (const KvmUnavailable& e) {
     std::cerr << "pagesim-validate: skipped: missing " << e.what << "\n";
