@@ -283,15 +283,17 @@ def finish_config(rng, plan, footprint):
         per_vm = (footprint["host_bytes_2m"] if plan.thp != "never"
                   else align_up(footprint["host_bytes_4k"], HUGE) + 2 * HUGE)
     else:
-        per_vm = align_up(footprint["guest_bytes"], GIB) + GIB
+        per_vm = align_up(footprint["guest_bytes"], GIB) + 2 * GIB
     host_need = (per_vm + 8 * MIB) * plan.vms
     # Mostly: under pressure with swap enough to reclaim into; or ample memory, with or
     # without swap; rarely short of both (the clean "raise host.memory" refusal).
     r = rng.random()
     if plan.host_thp == "1g":
-        # Swapping a 1 GiB host page costs the simulator seconds and a GiB or two of its
-        # own memory: pressure only now and then.
-        r = 0.6 if r < 0.75 else r * 0.5 / 0.75
+        # Swapping a 1 GiB host page costs the simulator seconds and a GiB or two of its own
+        # memory, and a host that cannot hold the 1 GiB pages of one 2D walk swaps at every
+        # access (a 38-record trace took 169 s): room for every 1 GiB page the VM may touch,
+        # so only the trace's !madvise and the watermarks reclaim.
+        r = 0.8
     if r < 0.55:
         factor = rng.choice([0.1, 0.2, 0.3, 0.5, 0.8])
         swap_factor = rng.choice([2, 4, 8])
@@ -307,7 +309,8 @@ def finish_config(rng, plan, footprint):
     hmem = max(8 * MIB, align_up(int(host_need * factor), 2 * MIB))
     swap = align_up(int(host_need * swap_factor), PAGE)
     if plan.host_thp == "1g":
-        hmem, swap = min(hmem, 4 * GIB), min(swap, 2 * GIB)
+        hmem = host_need + rng.choice([1, 2]) * GIB
+        swap = rng.choice([0, 1, 2]) * GIB
     sets.append(("host.memory", size_text(hmem)))
     sets.append(("host.swap", size_text(swap)))
     sets.append(("host.thp_reclaim", rng.choice(["split", "split", "whole"])))
@@ -321,7 +324,7 @@ def finish_config(rng, plan, footprint):
         sets.append(("host.watermarks.high", size_text(align_up(high, PAGE))))
     if rng.random() < 0.3:
         sets.append(("host.reclaim_batch", str(rng.choice([1, 4, 32, 128]))))
-    if rng.random() < 0.15:
+    if rng.random() < 0.15 and plan.host_thp != "1g":
         sets.append(("host.load", size_text(align_down(hmem // rng.choice([4, 8]), PAGE))))
     if plan.mode == "shadow" and plan.host_thp == "never" and rng.random() < 0.3:
         sets.append(("host.zero_page", "true"))
@@ -630,7 +633,9 @@ class TraceBuilder:
     def ev_madvise(self):
         rng = self.rng
         vm = self.vm
-        advice = rng.choice(["dontneed", "pageout", "pageout", "cold", "cold"])
+        advice = rng.choice(["dontneed", "pageout", "pageout", "cold", "cold"]
+                            if self.plan.host_thp != "1g" else
+                            ["dontneed", "pageout", "cold", "cold", "cold", "cold"])
         length = rng.choice([PAGE, 2 * PAGE, 64 * KIB, 2 * MIB, 4 * MIB, 16 * MIB])
         if rng.random() < 0.6 and vm.slots:
             g, s, _ = vm.slots[rng.choice(sorted(vm.slots))]
@@ -1111,8 +1116,9 @@ def main(argv=None):
                     print("  shrunk to %d records: %s" % (res["min_records"], res["min_command"]),
                           flush=True)
             elif args.verbose:
-                print("seed %d (%s): %s %s" % (res["seed"], res["mode"], res["class"],
-                                              res["message"]), flush=True)
+                print("seed %d (%s): %s in %.1f s, %d MiB %s" %
+                      (res["seed"], res["mode"], res["class"], res["seconds"],
+                       res["rss_kib"] // 1024, res["message"]), flush=True)
             if not args.verbose and len(seeds) >= 200 and done[0] % 100 == 0:
                 print("random-check: %d of %d done (%.0f s)" % (done[0], len(seeds),
                                                               time.time() - started), flush=True)
