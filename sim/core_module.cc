@@ -29,6 +29,7 @@ CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
       m_stats(stats_parent, "sim"),
       m_page_life(page_life),
       m_page_life_of_vm0(page_life),
+      m_window(*stats_parent),
       m_batch(kBatchRecords) {
   SC_HAS_PROCESS(CoreModule);
   SC_THREAD(run);
@@ -121,6 +122,10 @@ void CoreModule::run() {
     if (m_os != nullptr) {
       m_root = m_os->address_space_root(m_asid);
     }
+    m_warmup_left = m_params.sim.warmup;
+    if (m_warmup_left != 0) {
+      m_window.restrict();  // nothing counts until the warm-up is over
+    }
     std::uint64_t done = 0;
     for (;;) {
       std::size_t n = m_trace.read(m_batch);
@@ -152,6 +157,12 @@ void CoreModule::run() {
           }
         } else {
           batch_cycles += access(r).count();
+          ++m_replayed;
+          if (m_warmup_left != 0) [[unlikely]] {
+            if (--m_warmup_left == 0) {
+              update_window();
+            }
+          }
         }
       }
       m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
@@ -168,6 +179,13 @@ void CoreModule::run() {
     if (m_vcpus.size() > 1) {
       settle_vm_share();
     }
+    if (m_warmup_left != 0) {
+      throw std::runtime_error("sim.warmup = " + std::to_string(m_params.sim.warmup) +
+                               ": the trace has only " + std::to_string(m_replayed) +
+                               " accesses, all of them warm-up: nothing was measured (lower "
+                               "sim.warmup / --warmup)");
+    }
+    m_window.settle();
     if (m_page_life_of_vm0 != nullptr) {
       m_page_life_of_vm0->finish();
     }
@@ -177,7 +195,33 @@ void CoreModule::run() {
   }
 }
 
+void CoreModule::update_window() {
+  const bool count = m_warmup_left == 0 && (!m_roi_seen || m_in_roi);
+  if (count == m_window.is_open()) {
+    return;
+  }
+  if (m_vcpus.size() > 1) {
+    settle_vm_share();  // the VMs' shares are statistics too: bring them up to now
+  }
+  count ? m_window.open() : m_window.close();
+}
+
+void CoreModule::region_of_interest(bool begin) {
+  if (!m_roi_seen) {
+    // The first mark: from now on only regions count, so what was counted before goes.
+    m_roi_seen = true;
+    m_window.discard();
+  }
+  m_in_roi = begin;
+  update_window();
+}
+
 Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position) {
+  if (r.op == traces::EventOp::kRoiBegin || r.op == traces::EventOp::kRoiEnd) {
+    // Marks for the statistics, in every mode; not events of the machine (not counted).
+    region_of_interest(r.op == traces::EventOp::kRoiBegin);
+    return Cycles();
+  }
   ++m_stats.events;
   if (m_page_life != nullptr) {
     m_page_life->at(position);

@@ -63,6 +63,7 @@
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
+#include "sim/stats/window.h"
 #include "sim/time.h"
 #include "sim/translation_ext.h"
 #include "traces/trace_reader.h"
@@ -165,6 +166,8 @@ class CoreModule final : public sc_core::sc_module {
   // An exception thrown inside the thread (a damaged trace, out of memory), rethrown by
   // the caller of sc_start.
   std::exception_ptr failure() const { return m_failure; }
+  // Accesses replayed, the warm-up and those outside regions of interest included.
+  std::uint64_t replayed_accesses() const { return m_replayed; }
 
  private:
   void end_of_elaboration() override;
@@ -203,6 +206,10 @@ class CoreModule final : public sc_core::sc_module {
   // charged to them).
   void shoot_down_other_vms();
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
+  // Opens or closes the statistics window as the warm-up and the regions of interest say.
+  void update_window();
+  // `!roi begin` / `!roi end`.
+  void region_of_interest(bool begin);
   // Whether gva is canonical for the (guest's) paging: bits 63 to 47 all equal with 4
   // levels, 63 to 56 with 5 (SDM Vol. 1, 3.3.7.1; Vol. 3A 4.5). A memory access to a
   // non-canonical address raises #GP, so no trace of a running program holds one.
@@ -244,6 +251,12 @@ class CoreModule final : public sc_core::sc_module {
   traces::TraceReader& m_trace;
   std::function<void(std::uint64_t)> m_progress;
   stats::Group* m_stats_parent;
+  // What the statistics count (sim.warmup, the trace's !roi events): stats/window.h.
+  stats::Window m_window;
+  std::uint64_t m_warmup_left = 0;  // accesses of the warm-up still to replay
+  bool m_roi_seen = false;          // the trace has a region of interest
+  bool m_in_roi = false;
+  std::uint64_t m_replayed = 0;  // accesses replayed, counted or not
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
   os::OsIf* m_os = nullptr;

@@ -41,6 +41,10 @@ void SimControlParams::describe(config::Schema& s) {
   s.field("check", check,
           "compare every translation the TLBs and walker caches return with a walk from "
           "scratch; a mismatch stops the run (slow; replay --check)");
+  s.field("warmup", warmup,
+          "accesses replayed with every structure live (TLBs, caches, tables, the host) "
+          "before the statistics start counting, for steady-state figures (replay --warmup); "
+          "with !roi events only their regions after it count; 0: count everything");
 }
 
 void SimParams::describe(config::Schema& s) {

@@ -51,6 +51,10 @@ struct SimControlParams {
   // Compare every translation the TLBs and the walker's caches return with a walk from
   // scratch of the current tables; a mismatch stops the run (replay --check). Slow.
   bool check = false;
+  // Accesses replayed with every structure live before the statistics start counting
+  // (replay --warmup): a steady-state measurement. 0: count from the first access. With
+  // `!roi` events in the trace, only their regions after the warm-up count.
+  std::uint64_t warmup = 0;
   void describe(config::Schema& s);
 };
 

@@ -43,6 +43,7 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
   RunResult result;
   result.stats = stats::collect(top.stats_root());
   result.wall_seconds = std::chrono::duration<double>(stop - start).count();
+  result.replayed_accesses = top.core().replayed_accesses();
   return result;
 }
 

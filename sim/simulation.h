@@ -32,6 +32,9 @@ struct RunOptions {
 struct RunResult {
   std::vector<stats::Row> stats;  // sorted by path
   double wall_seconds = 0;        // host time of the replay (not a statistic: not deterministic)
+  // Accesses replayed, the warm-up and those outside regions of interest included (the
+  // statistics count only the windows: stats/window.h).
+  std::uint64_t replayed_accesses = 0;
 };
 
 RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,

@@ -46,8 +46,13 @@ TEST(Record, EveryOpHasANameAndAnArgumentCount) {
   for (unsigned op = 1; op <= kLastEventOp; ++op) {
     SCOPED_TRACE(op);
     EXPECT_FALSE(event_name(static_cast<EventOp>(op)).empty());
-    EXPECT_GE(event_arg_count(static_cast<EventOp>(op)), 1u);
+    EXPECT_TRUE(known_event(static_cast<EventOp>(op)));
+    // Every op takes arguments except the region-of-interest marks.
+    const bool roi = op == static_cast<unsigned>(EventOp::kRoiBegin) ||
+                     op == static_cast<unsigned>(EventOp::kRoiEnd);
+    EXPECT_EQ(event_arg_count(static_cast<EventOp>(op)) == 0, roi);
   }
+  EXPECT_FALSE(known_event(static_cast<EventOp>(kLastEventOp + 1)));
   EXPECT_EQ(event_name(EventOp::kNone), "");
   EXPECT_EQ(event_arg_count(static_cast<EventOp>(kLastEventOp + 1)), 0u);
 }
@@ -127,6 +132,8 @@ INSTANTIATE_TEST_SUITE_P(
         ParseCase{"!madvise cold 0 0x1000\n", Record::event(EventOp::kMadviseCold, 0, 4096)},
         ParseCase{"!balloon inflate 256\n", Record::event(EventOp::kBalloonInflate, 256)},
         ParseCase{"!balloon deflate 0x10\n", Record::event(EventOp::kBalloonDeflate, 16)},
+        ParseCase{"!roi begin\n", Record::event(EventOp::kRoiBegin)},
+        ParseCase{"!roi end\n", Record::event(EventOp::kRoiEnd)},
         ParseCase{"!vm 0\n", Record::event(EventOp::kVm, 0)},
         ParseCase{"!vm 3  # the fourth VM\n", Record::event(EventOp::kVm, 3)},
         ParseCase{"\t!vm 0xff\r\n", Record::event(EventOp::kVm, 255)}));
@@ -162,16 +169,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ErrorCase{"R 0x1000\n# c\n\n!foo 1\n",
                   "t.trace:4: unknown event '!foo' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm)"},
+                  "!exit, !madvise, !balloon, !vm, !roi)"},
         ErrorCase{"!\n",
                   "t.trace:1: unknown event '!' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm)"},
+                  "!exit, !madvise, !balloon, !vm, !roi)"},
         ErrorCase{"! cr3 1\n",
                   "t.trace:1: unknown event '!' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm)"},
+                  "!exit, !madvise, !balloon, !vm, !roi)"},
         ErrorCase{"!CR3 1\n",
                   "t.trace:1: unknown event '!CR3' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm)"},
+                  "!exit, !madvise, !balloon, !vm, !roi)"},
         ErrorCase{"!memslot\n",
                   "t.trace:1: '!memslot': missing operation (expected add, del, move: !memslot "
                   "add <id> <gpa> <size> [ro])"},
@@ -269,7 +276,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.trace:1: '!vm': unexpected '2' after the arguments (expected !vm <index>)"},
         ErrorCase{"!VM 1\n",
                   "t.trace:1: unknown event '!VM' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm)"}));
+                  "!exit, !madvise, !balloon, !vm, !roi)"}));
 
 // --- Round trips ---------------------------------------------------------------------------
 
@@ -298,7 +305,9 @@ std::vector<Record> mixed_with_events() {
       Record::event(EventOp::kBalloonInflate, 256),
       Record::event(EventOp::kBalloonDeflate, ~0ULL),
       Record::event(EventOp::kVm, 255),
+      Record::event(EventOp::kRoiBegin),
       {0x8000000000000000, 4096, W},
+      Record::event(EventOp::kRoiEnd),
       Record::event(EventOp::kVm, 0),
       Record::event(EventOp::kExit, 1),
       Record::event(EventOp::kCr3, ~0ULL),
@@ -620,8 +629,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         StreamCase{std::string("\x0c\x02\x03\x00", 4),
                    "record 1 (decoded byte 2): tag 0x03: event op 0 is not defined in format 1.1"},
-        StreamCase{std::string("\x3f\x00\x01", 3),
-                   "record 0 (decoded byte 0): tag 0x3f: event op 15 is not defined in format 1.1 "
+        StreamCase{std::string("\x47\x00\x01", 3),
+                   "record 0 (decoded byte 0): tag 0x47: event op 17 is not defined in format 1.1 "
                    "(written by a newer pagesim?)"},
         StreamCase{std::string("\xff\x00\x01", 3), "tag 0xff: event op 63 is not defined"},
         StreamCase{std::string("\x13", 1),

@@ -40,6 +40,10 @@ std::string_view event_name(EventOp op) {
       return "balloon deflate";
     case EventOp::kVm:
       return "vm";
+    case EventOp::kRoiBegin:
+      return "roi begin";
+    case EventOp::kRoiEnd:
+      return "roi end";
     case EventOp::kNone:
       break;
   }
@@ -48,7 +52,7 @@ std::string_view event_name(EventOp op) {
 
 const char* check_event(const Record& r) {
   const unsigned args = event_arg_count(r.op);
-  if (args == 0) {
+  if (!known_event(r.op)) {
     return "unknown event op";
   }
   if (r.size != 0 || r.kind != AccessKind::kRead) {

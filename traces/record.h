@@ -55,7 +55,11 @@ inline constexpr std::uint32_t kDefaultAccessSizeBytes = 8;
 //   kBalloonInflate    !balloon inflate <pages>                 4 KiB pages
 //   kBalloonDeflate    !balloon deflate <pages>                 4 KiB pages
 //   kVm                !vm <index>                              VM index (< kMaxVms)
+//   kRoiBegin          !roi begin                               (none)
+//   kRoiEnd            !roi end                                 (none)
 //
+// kRoiBegin / kRoiEnd bound a region of interest: once a trace has one, the statistics count
+// only what happens inside (docs/trace-format.md, "Regions of interest").
 // Unused arguments are 0. Memslot GPAs and sizes are multiples of 4 KiB and sizes are
 // nonzero (KVM_SET_USER_MEMORY_REGION refuses anything else); madvise lengths are nonzero
 // and the range does not wrap; balloon changes are nonzero; a VM index is below kMaxVms. The
@@ -76,9 +80,11 @@ enum class EventOp : std::uint8_t {
   kBalloonInflate = 12,
   kBalloonDeflate = 13,
   kVm = 14,
+  kRoiBegin = 15,
+  kRoiEnd = 16,
 };
 // The highest EventOp value this version knows.
-inline constexpr unsigned kLastEventOp = 14;
+inline constexpr unsigned kLastEventOp = 16;
 
 // kVm: the records that follow belong to VM `address` (a host running several VMs, config
 // key `vms`, whose accesses share one stream). The format bounds the index; the simulator
@@ -114,8 +120,8 @@ struct Record {
 };
 static_assert(sizeof(Record) == 32, "the layout described above");
 
-// The number of arguments an op takes (address, arg1, arg2 in that order): 0 for kNone and
-// for values this version does not know.
+// The number of arguments an op takes (address, arg1, arg2 in that order): 0 for kNone, the
+// region-of-interest marks and values this version does not know.
 constexpr unsigned event_arg_count(EventOp op) {
   switch (op) {
     case EventOp::kMemslotAdd:
@@ -135,10 +141,17 @@ constexpr unsigned event_arg_count(EventOp op) {
     case EventOp::kBalloonDeflate:
     case EventOp::kVm:
       return 1;
+    case EventOp::kRoiBegin:
+    case EventOp::kRoiEnd:
     case EventOp::kNone:
       break;
   }
   return 0;
+}
+
+// Whether this version knows the op (kNone is no event).
+constexpr bool known_event(EventOp op) {
+  return op != EventOp::kNone && static_cast<unsigned>(op) <= kLastEventOp;
 }
 
 // The op's name as `pagesim trace info` counts it and error messages say it: "memslot add",

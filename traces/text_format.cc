@@ -302,6 +302,8 @@ constexpr EventForm kEventForms[] = {
     {"balloon", "inflate", EventOp::kBalloonInflate, "!balloon inflate|deflate <pages>"},
     {"balloon", "deflate", EventOp::kBalloonDeflate, "!balloon inflate|deflate <pages>"},
     {"vm", "", EventOp::kVm, "!vm <index>"},
+    {"roi", "begin", EventOp::kRoiBegin, "!roi begin|end"},
+    {"roi", "end", EventOp::kRoiEnd, "!roi begin|end"},
 };
 
 std::string quote(std::string_view text) {
@@ -323,7 +325,7 @@ void TextTraceReader::parse_event(const char* p, const char* end, Record& record
   }
   if (ends_token(p, end) || candidates == nullptr) {  // "!" alone, or "! cr3"
     fail("unknown event " + quote_token(command_begin - 1, end) +
-         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon, !vm)");
+         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon, !vm, !roi)");
   }
   const std::string what = "'!" + std::string(command) + "'";
   // Finds the form of the command with sub-word `sub`.
@@ -409,6 +411,8 @@ void TextTraceReader::parse_event(const char* p, const char* end, Record& record
     case EventOp::kVm:
       argument(0, "index", false);
       break;
+    case EventOp::kRoiBegin:
+    case EventOp::kRoiEnd:
     case EventOp::kNone:
       break;
   }
@@ -501,6 +505,10 @@ void TextTraceWriter::write_event(const Record& r) {
     case EventOp::kMadvisePageout:
     case EventOp::kMadviseCold:
       line += hex(r.address) + " " + format_byte_size(r.arg1);
+      break;
+    case EventOp::kRoiBegin:
+    case EventOp::kRoiEnd:
+      line.pop_back();  // no arguments: "!roi begin"
       break;
     case EventOp::kNone:
       break;

@@ -70,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "<address-space id>)"},
         ErrorCase{"  !invlpgx 0x1000\n",
                   "t.trace:1: unknown event '!invlpgx' (events: !memslot, !cr3, !invlpg, "
-                  "!ptewrite, !exit, !madvise, !balloon, !vm)"},
+                  "!ptewrite, !exit, !madvise, !balloon, !vm, !roi)"},
         ErrorCase{"R 0x10\nQ 0x10\n", "t.trace:2: expected an access kind R, W or X, found 'Q'"},
         ErrorCase{"r 0x10\n", "t.trace:1: expected an access kind R, W or X, found 'r'"},
         ErrorCase{"RW 0x10\n", "t.trace:1: expected an access kind R, W or X, found 'RW'"},

@@ -218,7 +218,10 @@ int run_compare(int argc, char** argv) {
       "comma-separated modes: native, nested, shadow")(
       "json", po::value<std::string>()->value_name("OUT"),
       "write {\"trace\": ..., \"modes\": {MODE: {every statistic}}}")("quiet,q", "print no table")(
-      "check", "run every mode with sim.check (see pagesim replay --help)");
+      "check", "run every mode with sim.check (see pagesim replay --help)")(
+      "warmup", po::value<std::string>()->value_name("N"),
+      "every mode replays N accesses before counting (sets sim.warmup; see pagesim replay "
+      "--help)");
   add_config_options(desc);
   po::variables_map vm;
   if (const auto status = parse_trace_command("compare", desc, argc, argv, vm)) {
@@ -238,6 +241,9 @@ int run_compare(int argc, char** argv) {
       c->set("mode", mode, "--modes");
       if (vm.count("check") != 0) {
         c->set("sim.check", "true", "--check");
+      }
+      if (vm.count("warmup") != 0) {
+        c->set("sim.warmup", vm["warmup"].as<std::string>(), "--warmup");
       }
       c->validate();
     } catch (const config::ConfigError& e) {

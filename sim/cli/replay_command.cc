@@ -41,6 +41,10 @@ int run_replay(int argc, char** argv) {
       "compare every translation the TLBs and walker caches return with a walk from scratch "
       "of the current tables; a mismatch stops the run naming the record, both answers and "
       "the stale structure (sets sim.check; slow)")(
+      "warmup", po::value<std::string>()->value_name("N"),
+      "replay the first N accesses with every structure live, then start counting: "
+      "steady-state statistics (sets sim.warmup; the trace's !roi begin/end regions after it "
+      "count, when it has any)")(
       "trace-page", po::value<std::string>()->value_name("ADDRESS"),
       "print the life of the 4 KiB guest-virtual page holding ADDRESS (hex with 0x, or "
       "decimal) as it happens: TLB misses, guest page faults, EPT violations, host faults, "
@@ -78,6 +82,9 @@ int run_replay(int argc, char** argv) {
     load_configuration(c, vm);
     if (vm.count("check") != 0) {
       c.set("sim.check", "true", "--check");
+    }
+    if (vm.count("warmup") != 0) {
+      c.set("sim.warmup", vm["warmup"].as<std::string>(), "--warmup");
     }
   } catch (const config::ConfigError& e) {
     std::cerr << "pagesim replay: configuration error:\n" << e.what() << "\n";
@@ -141,7 +148,8 @@ int run_replay(int argc, char** argv) {
     if (vm.count("quiet") == 0) {
       rusage usage{};
       ::getrusage(RUSAGE_SELF, &usage);
-      HostFigures host{result.wall_seconds, std::uint64_t(usage.ru_maxrss) * 1024};
+      HostFigures host{result.wall_seconds, std::uint64_t(usage.ru_maxrss) * 1024,
+                       result.replayed_accesses};
       std::cout << format_summary(result.stats, trace->describe(),
                                   std::string(config::enum_name(c.params().mode)), host);
     }

@@ -217,8 +217,10 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
     }
   }
   if (host.wall_seconds > 0) {
+    const double replayed =
+        host.replayed_accesses != 0 ? static_cast<double>(host.replayed_accesses) : accesses;
     out += line("host time", fixed(host.wall_seconds, 3) + " s",
-                fixed(accesses / host.wall_seconds / 1e6, 2) + " M accesses/s");
+                fixed(replayed / host.wall_seconds / 1e6, 2) + " M accesses/s");
   }
   if (host.peak_rss_bytes > 0) {
     out += line("peak memory", fixed(double(host.peak_rss_bytes) / double(1 << 20), 1) + " MiB",

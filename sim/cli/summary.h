@@ -12,6 +12,8 @@ namespace pagesim::cli {
 struct HostFigures {
   double wall_seconds = 0;
   std::uint64_t peak_rss_bytes = 0;
+  // Accesses replayed (warm-up included); 0: the statistics' count.
+  std::uint64_t replayed_accesses = 0;
 };
 
 // A count rounded to an integer with thousands separators: 1234567 -> "1,234,567".

@@ -44,6 +44,19 @@ void Histogram::reset() {
   m_sum = 0;
 }
 
+void Histogram::capture(std::vector<std::uint64_t>& out) const {
+  out.insert(out.end(), m_bins.begin(), m_bins.end());
+  out.push_back(m_samples);
+  out.push_back(m_sum);
+}
+
+void Histogram::assign(const std::uint64_t*& in) {
+  std::copy_n(in, m_bins.size(), m_bins.begin());
+  in += m_bins.size();
+  m_samples = *in++;
+  m_sum = *in++;
+}
+
 Group::Group(Group* parent, std::string name) : m_parent(parent), m_name(std::move(name)) {
   if (m_parent != nullptr) {
     m_parent->m_children.push_back(this);
@@ -195,6 +208,43 @@ std::string to_csv(const std::vector<Row>& rows) {
     }
   }
   return out;
+}
+
+}  // namespace pagesim::stats
+
+namespace pagesim::stats {
+
+namespace {
+void capture_tree(const Group& g, std::vector<std::uint64_t>& out) {
+  for (const Stat* s : g.stats()) {
+    s->capture(out);
+  }
+  for (const Group* c : g.children()) {
+    capture_tree(*c, out);
+  }
+}
+void assign_tree(Group& g, const std::uint64_t*& in) {
+  for (Stat* s : g.stats()) {
+    s->assign(in);
+  }
+  for (Group* c : g.children()) {
+    assign_tree(*c, in);
+  }
+}
+}  // namespace
+
+std::vector<std::uint64_t> Group::capture() const {
+  std::vector<std::uint64_t> out;
+  capture_tree(*this, out);
+  return out;
+}
+
+void Group::assign(const std::vector<std::uint64_t>& state) {
+  if (state.size() != capture().size()) {
+    throw std::logic_error("stats: assign() of a state captured from another tree");
+  }
+  const std::uint64_t* in = state.data();
+  assign_tree(*this, in);
 }
 
 }  // namespace pagesim::stats

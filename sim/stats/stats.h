@@ -36,6 +36,12 @@ class Stat {
   const std::string& name() const { return m_name; }
   const std::string& description() const { return m_description; }
   virtual void reset() = 0;
+  // The statistic's state as integers (none for a formula), appended to `out`; assign()
+  // reads the same number back from `in`, advancing it. Every recorded statistic is a sum
+  // of events, so states subtract and add: a window of a run is (state at its end) -
+  // (state at its start) (stats/window.h).
+  virtual void capture(std::vector<std::uint64_t>& out) const = 0;
+  virtual void assign(const std::uint64_t*& in) = 0;
 
  private:
   std::string m_name;
@@ -55,6 +61,8 @@ class Counter final : public Stat {
   }
   std::uint64_t value() const { return m_value; }
   void reset() override { m_value = 0; }
+  void capture(std::vector<std::uint64_t>& out) const override { out.push_back(m_value); }
+  void assign(const std::uint64_t*& in) override { m_value = *in++; }
 
  private:
   std::uint64_t m_value = 0;
@@ -82,6 +90,8 @@ class Histogram final : public Stat {
   // Bucket label as the writers print it: "3", or ">=36" for the last, open bin.
   std::string label(std::size_t i) const;
   void reset() override;
+  void capture(std::vector<std::uint64_t>& out) const override;
+  void assign(const std::uint64_t*& in) override;
 
  private:
   std::vector<std::uint64_t> m_bins;
@@ -98,6 +108,8 @@ class Formula final : public Stat {
       : Stat(group, std::move(name), std::move(description)), m_fn(std::move(fn)) {}
   double value() const { return m_fn(); }
   void reset() override {}
+  void capture(std::vector<std::uint64_t>&) const override {}
+  void assign(const std::uint64_t*&) override {}
 
  private:
   std::function<double()> m_fn;
@@ -117,6 +129,10 @@ class Group {
   const std::vector<Group*>& children() const { return m_children; }
   // Zeroes every statistic in this group and below.
   void reset();
+  // Every statistic's state in this group and below, in a fixed order (Stat::capture);
+  // assign() sets them from such a vector.
+  std::vector<std::uint64_t> capture() const;
+  void assign(const std::vector<std::uint64_t>& state);
 
  private:
   friend class Stat;
