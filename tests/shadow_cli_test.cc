@@ -256,5 +256,29 @@ TEST(Shadow, TheZeroPageIsAShadowModeKey) {
       << r.output;
 }
 
+TEST(Shadow, HugeZeroPageUnderHostThp) {
+  TempDir dir;
+  // host.thp=2m with host.zero_page and host.thp_zero_page (on by default): the guest
+  // kernel's data frames for three fresh pages come from one 2 MiB of guest RAM (handed
+  // out one after the other, the guest kernel's frame order) and so from one huge range of
+  // the VMM's memory. The two reads map the huge zero page there once
+  // (do_huge_pmd_anonymous_page: one zero-page fault for the 2 MiB); the store allocates
+  // the huge page (do_huge_zero_wp_pmd), whose invalidation over the 2 MiB races the
+  // store's fault: KVM retries it once.
+  const std::string trace = "R 0x1000\nR 0x2000\nW 0x3000\n";
+  auto s = replay(dir, trace, kShadow + "--set host.zero_page=true --set host.thp=2m");
+  EXPECT_EQ(s["vm0.zero_page_faults"], 1);
+  EXPECT_EQ(s["vm0.zero_page_cows"], 1);
+  EXPECT_EQ(s["shadow.fault_retries"], 1);
+  // transparent_hugepage/use_zero_page = 0: the first read allocates the huge page.
+  auto off = replay(dir, trace,
+                    kShadow +
+                        "--set host.zero_page=true --set host.thp=2m "
+                        "--set host.thp_zero_page=false");
+  EXPECT_EQ(off["vm0.zero_page_faults"], 0);
+  EXPECT_EQ(off["vm0.zero_page_cows"], 0);
+  EXPECT_EQ(off["shadow.fault_retries"], 0);
+}
+
 }  // namespace
 }  // namespace pagesim::testing

@@ -26,6 +26,7 @@ std::string HostInfo::describe() const {
   }
   s += std::string(", tdp_mmu=") + (tdp_mmu ? "Y" : "N");
   s += std::string(", mmio_caching=") + (mmio_caching ? "Y" : "N");
+  s += std::string(", thp use_zero_page=") + (thp_use_zero_page ? "1" : "0");
   if (!kernel.empty()) s += ", Linux " + kernel;
   if (!cpu.empty()) s += ", " + cpu;
   return s;
@@ -46,6 +47,8 @@ HostInfo detect_host(const FileReader& read) {
   h.tdp_mmu = yes(read("/sys/module/kvm/parameters/tdp_mmu")) && h.two_dimensional();
   const auto mmio = read("/sys/module/kvm/parameters/mmio_caching");
   h.mmio_caching = !mmio || yes(mmio);
+  const auto zero = read("/sys/kernel/mm/transparent_hugepage/use_zero_page");
+  h.thp_use_zero_page = !zero || yes(zero);
   return h;
 }
 

@@ -16,8 +16,11 @@ struct HostInfo {
   bool tdp_mmu = false;      // kvm.tdp_mmu = Y
   bool pvm = false;          // kvm_pvm loaded
   bool mmio_caching = true;  // kvm.mmio_caching: MMIO SPTEs cache GPAs outside every memslot
-  std::string kernel;        // uname -r
-  std::string cpu;           // /proc/cpuinfo model name
+  // The host kernel's memory settings the simulator's prediction takes (sim_predictor.h):
+  // /sys/kernel/mm/transparent_hugepage/use_zero_page (Linux's default 1 when absent).
+  bool thp_use_zero_page = true;
+  std::string kernel;  // uname -r
+  std::string cpu;     // /proc/cpuinfo model name
 
   bool two_dimensional() const { return ept || npt; }
   // "shadow" or "nested": the simulator's mode for this host.

@@ -91,7 +91,7 @@ ScenarioReport run_one(const Scenario& s, const PerfCounters& perf, const HostIn
     KvmShadowModel model(s, layout, HostParams{.mmio_caching = host.mmio_caching});
     const std::vector<Counters> rules = model.predict(phases_of(s));
     GuestLayout sim_layout(s);
-    SimulatorPredictor sim(s, sim_layout);
+    SimulatorPredictor sim(s, sim_layout, host);
     const std::vector<Counters> simulated = sim.predict(phases_of(s));
     const std::string recycle_note =
         model.would_recycle()

@@ -80,7 +80,8 @@ const std::vector<std::string>& simulated_counters() {
   return names;
 }
 
-SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& layout)
+SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& layout,
+                                       const HostInfo& host)
     : m_s(s), m_layout(layout) {
   const std::uint64_t data = layout.data().size();
   const std::uint64_t ram = data + kLowSlotSize + layout.sys_bytes();
@@ -92,6 +93,7 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
           "," + hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()),
       std::string("host.thp=") + (s.host_thp ? "2m" : "never"),
       "host.zero_page=true",
+      std::string("host.thp_zero_page=") + (host.thp_use_zero_page ? "true" : "false"),
       "host.memory=8GiB",
       "host.swap=0",
       "shadow.wp_policy=unsync",

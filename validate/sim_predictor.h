@@ -5,8 +5,9 @@
 //
 // The machine is configured as this host runs the guest: the VMM's three memslots
 // (vm.layout; the data slot's :memfd for a memfd backing), host.thp for the data slot's
-// MADV_HUGEPAGE, the shared zero page (host.zero_page), no swap, KVM's shadow MMU with unsync
-// pages, cached roots, prefetch, the zap of every shadow page when a memslot goes
+// MADV_HUGEPAGE, the shared zero page (host.zero_page) and the huge zero page as this host's
+// transparent_hugepage/use_zero_page says (host.thp_zero_page), no swap, KVM's shadow MMU with
+// unsync pages, cached roots, prefetch, the zap of every shadow page when a memslot goes
 // (shadow.memslot_zap = all), and KVM's default shadow-page limit for these memslots
 // (shadow.max_pages = 0). The guest's page tables are the VMM's own
 // (ShadowMachine::load_guest_memory and adopt_address_space: a guest image), so the simulator walks
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "validate/host_info.h"
 #include "validate/kvm_stats.h"
 #include "validate/machine.h"
 #include "validate/scenario.h"
@@ -43,7 +45,9 @@ const std::vector<std::string>& simulated_counters();
 
 class SimulatorPredictor {
  public:
-  SimulatorPredictor(const Scenario& s, const GuestLayout& layout);
+  // `host`: the host kernel's settings the machine takes (HostInfo's memory settings;
+  // Linux's defaults unless given).
+  SimulatorPredictor(const Scenario& s, const GuestLayout& layout, const HostInfo& host = {});
   ~SimulatorPredictor();
 
   // Replays the warm-up (not reported), then each phase; returns each phase's predicted

@@ -233,6 +233,12 @@ TEST(HostInfo, DetectsTheModes) {
   EXPECT_FALSE(pvm.mmio_caching);
   EXPECT_EQ(pvm.sim_mode(), "shadow");
   EXPECT_EQ(host({}).kvm_module, "");
+  // transparent_hugepage/use_zero_page: Linux's default 1 when the file is absent.
+  EXPECT_TRUE(host({}).thp_use_zero_page);
+  EXPECT_FALSE(
+      host({{"/sys/kernel/mm/transparent_hugepage/use_zero_page", "0\n"}}).thp_use_zero_page);
+  EXPECT_TRUE(
+      host({{"/sys/kernel/mm/transparent_hugepage/use_zero_page", "1\n"}}).thp_use_zero_page);
 }
 
 TEST(Scenario, ParsesAndChecks) {
@@ -541,6 +547,53 @@ TEST(SimulatorPredictor, AdviceTheMemoryRefusesDoesNothing) {
     EXPECT_EQ(madv.at("vm.remote_tlb_flush_requests"), 0) << phase;
     EXPECT_EQ(simulate_phase(s, "pass2").at("vcpu.pf_taken"), 0) << phase;
   }
+}
+
+// Host THP with transparent_hugepage/use_zero_page = 1 (HostInfo's default): a read of a
+// fresh 2 MiB maps the huge zero page (do_huge_pmd_anonymous_page), read-only, one minor
+// fault per 2 MiB; KVM maps it read-only and never prefetches it (the atomic GUP asks for
+// FOLL_WRITE). A store then allocates the huge page (do_huge_zero_wp_pmd) after one
+// invalidation over its 2 MiB, which zaps what maps the zero page and races the store's
+// fault (retried).
+TEST(SimulatorPredictor, HugeZeroPageReadsFaultPerPageAndOneCopyPerHugePage) {
+  // 1024 pages, two 2 MiB ranges: every read faults (no prefetch), 2 huge zero PMDs.
+  const Counters read = simulate_phase(Scenario{.pages = 1024, .host_thp = true}, "pass1");
+  EXPECT_EQ(read.at("vcpu.pf_fixed"), 1024);
+  EXPECT_EQ(read.at("rusage.minflt"), 2);
+  EXPECT_EQ(read.at("vm.remote_tlb_flush_requests"), 0);
+  // Load then store, per 2 MiB: page 0's load (a fault, a read-only leaf), its store (a
+  // fault whose copy zaps that leaf: one flush, the fault retried), the retry (the huge
+  // page now, writable: the leaf and 7 prefetched), then one fault per further group of 8
+  // pages (63): 66 faults, 65 fixed, 2 minor faults (zero page, copy).
+  const Counters rw =
+      simulate_phase(Scenario{.pages = 1024, .op = Op::kReadWrite, .host_thp = true}, "pass1");
+  EXPECT_EQ(rw.at("vcpu.pf_taken"), 2 * 66);
+  EXPECT_EQ(rw.at("vcpu.pf_fixed"), 2 * 65);
+  EXPECT_EQ(rw.at("kvmmmu.kvm_mmu_set_spte"), 1024 + 2);  // + the zero page's leaves
+  EXPECT_EQ(rw.at("vm.remote_tlb_flush_requests"), 2);
+  EXPECT_EQ(rw.at("rusage.minflt"), 2 * 2);
+  // 2 MiB guest pages: the huge zero page under a 2 MiB leaf, then the same three faults
+  // per 2 MiB (load, store retried, store), 2 fixed.
+  const Counters guest2m = simulate_phase(
+      Scenario{
+          .pages = 1024, .op = Op::kReadWrite, .guest_pages = GuestPages::k2M, .host_thp = true},
+      "pass1");
+  EXPECT_EQ(guest2m.at("vcpu.pf_taken"), 2 * 3);
+  EXPECT_EQ(guest2m.at("vcpu.pf_fixed"), 2 * 2);
+  EXPECT_EQ(guest2m.at("vm.pages_2m"), 2);
+  EXPECT_EQ(guest2m.at("vm.remote_tlb_flush_requests"), 2);
+  EXPECT_EQ(guest2m.at("rusage.minflt"), 2 * 2);
+}
+
+TEST(SimulatorPredictor, WithoutUseZeroPageAReadAllocatesTheHugePage) {
+  // use_zero_page = 0: the read allocates the huge page, writable, and KVM's prefetch
+  // fills each group of 8 after one fault: 1024 / 8 faults, 2 minor faults.
+  HostInfo host;
+  host.thp_use_zero_page = false;
+  const Counters c =
+      phase_counters<SimulatorPredictor>(Scenario{.pages = 1024, .host_thp = true}, "pass1", host);
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 1024 / 8);
+  EXPECT_EQ(c.at("rusage.minflt"), 2);
 }
 
 // A row passes only when a predictor gave a value and the kernel exported the counter; a

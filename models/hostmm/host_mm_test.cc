@@ -327,6 +327,98 @@ TEST(HostMm, ASplitHugePageIsReclaimedAndAdvisedPieceByPiece) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+// host.zero_page under host.thp=2m (transparent_hugepage/use_zero_page = 1).
+ReclaimParams zero_pages(bool thp_zero_page = true) {
+  ReclaimParams p = quiet();
+  p.zero_page = true;
+  p.thp_zero_page = thp_zero_page;
+  return p;
+}
+
+TEST(HostMm, AReadMapsTheHugeZeroPageAndTheFirstStoreAllocatesTheHugePage) {
+  Host h(64 * MiB, zero_pages(), os::Thp::k2M);
+  Cycles c;
+  bool fault = false;
+  // do_huge_pmd_anonymous_page for a read: the PMD maps the huge zero page, one fault for
+  // the 2 MiB; a read of another page of it faults no more.
+  ASSERT_TRUE(h.vmm.map_zero_page(page(3), c, fault));
+  EXPECT_TRUE(fault);
+  fault = false;
+  ASSERT_TRUE(h.vmm.map_zero_page(page(500), c, fault));
+  EXPECT_FALSE(fault);
+  EXPECT_EQ(h.stat("vm0.zero_page_faults"), 1u);
+  const auto zero = h.vmm.zero_mapping(page(500));
+  ASSERT_TRUE(zero.has_value());
+  EXPECT_EQ(zero->size, PageSize::k2M);
+  EXPECT_EQ(zero->page_base, h.vmm.huge_zero_page());
+  EXPECT_EQ(zero->pa_of(page(500)), h.vmm.huge_zero_page() + 500 * 4 * KiB);
+  EXPECT_FALSE(h.vmm.lookup(page(3)).has_value());      // not a page of the process
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 0U);  // nor on the LRU
+  // The next 2 MiB is a range of its own: its first read maps the huge zero page there too.
+  ASSERT_TRUE(h.vmm.map_zero_page(page(512), c, fault));
+  EXPECT_EQ(h.stat("vm0.zero_page_faults"), 2u);
+  // do_huge_zero_wp_pmd: a store allocates the huge page, after one invalidation over the
+  // 2 MiB; the other 2 MiB still maps the huge zero page.
+  h.touch(7, AccessKind::kWrite);
+  EXPECT_EQ(h.vmm.lookup(page(0))->size, PageSize::k2M);
+  EXPECT_FALSE(h.vmm.zero_mapped(page(3)));
+  EXPECT_TRUE(h.vmm.zero_mapped(page(600)));
+  EXPECT_EQ(h.mmu.invalidations, 1u);
+  EXPECT_EQ(h.stat("vm0.zero_page_cows"), 1u);
+  EXPECT_EQ(h.stat("host.page_faults"), 1u);  // the huge page's; zero-page faults apart
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 512U);
+  // MADV_DONTNEED of a whole 2 MiB that maps the huge zero page: zap_huge_pmd clears it,
+  // and the next read maps it again.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(512), page(1024)), 512u);
+  EXPECT_FALSE(h.vmm.zero_mapped(page(600)));
+  ASSERT_TRUE(h.vmm.map_zero_page(page(600), c, fault));
+  EXPECT_EQ(h.stat("vm0.zero_page_faults"), 3u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, WithoutUseZeroPageAReadAllocatesTheHugePage) {
+  Host h(64 * MiB, zero_pages(/*thp_zero_page=*/false), os::Thp::k2M);
+  Cycles c;
+  bool fault = false;
+  EXPECT_FALSE(h.vmm.map_zero_page(page(3), c, fault));  // fault_in's to do
+  EXPECT_EQ(h.vmm.fault_in(page(3), AccessKind::kRead, c, fault).size, PageSize::k2M);
+  EXPECT_EQ(h.stat("vm0.zero_page_faults"), 0u);
+}
+
+TEST(HostMm, AStoreToTheHugeZeroPageWithoutA2MiBFrameSplitsIt) {
+  Host h(16 * MiB, zero_pages(), os::Thp::k2M);
+  Cycles c;
+  bool fault = false;
+  ASSERT_TRUE(h.vmm.map_zero_page(page(3), c, fault));  // the huge zero page's 2 MiB frame
+  // Every other frame taken 4 KiB at a time and given back: memory is free but in 4 KiB
+  // frames only, which never merge into a 2 MiB one.
+  std::vector<Hpa> taken;
+  try {
+    for (;;) {
+      taken.push_back(h.frames.allocate(PageSize::k4K));
+    }
+  } catch (const mem::OutOfMemory&) {
+  }
+  for (const Hpa f : taken) {
+    h.frames.free(f, PageSize::k4K);
+  }
+  // do_huge_zero_wp_pmd finds no huge page: __split_huge_pmd (an invalidation over the
+  // 2 MiB, every PTE the small zero page), then wp_page_copy of the stored page alone (an
+  // invalidation of its 4 KiB).
+  EXPECT_EQ(h.vmm.fault_in(page(3), AccessKind::kWrite, c, fault).size, PageSize::k4K);
+  EXPECT_EQ(h.stat("host.thp_fallbacks"), 1u);
+  EXPECT_EQ(h.mmu.invalidations, 2u);
+  EXPECT_FALSE(h.vmm.zero_mapped(page(3)));
+  for (const std::uint64_t i : {0u, 2u, 4u, 511u}) {
+    ASSERT_TRUE(h.vmm.zero_mapped(page(i))) << i;
+    EXPECT_EQ(h.vmm.zero_mapping(page(i))->size, PageSize::k4K) << i;
+  }
+  // The range has a page table now: a store elsewhere in it copies 4 KiB too.
+  EXPECT_EQ(h.vmm.fault_in(page(4), AccessKind::kWrite, c, fault).size, PageSize::k4K);
+  EXPECT_EQ(h.stat("vm0.zero_page_cows"), 2u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
 // Shared memory (a memfd, VmmMemory::add_shmem): pages in the page cache.
 TEST(HostMm, SharedMemoryKeepsUnmappedPagesInThePageCache) {
   Host h(64 * MiB, quiet(), os::Thp::k2M);

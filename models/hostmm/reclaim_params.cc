@@ -68,8 +68,14 @@ void ReclaimParams::describe(config::Schema& s) {
   s.field("zero_page", zero_page,
           "a read of anonymous memory never written maps the shared zero page read-only "
           "(do_anonymous_page); the first store copies it (wp_page_copy: an mmu_notifier "
-          "invalidation, and KVM's fault retried). Shadow mode, 4 KiB host pages; off: every "
-          "first touch allocates a page");
+          "invalidation, and KVM's fault retried). Shadow mode; huge host pages with "
+          "host.thp_zero_page; off: every first touch allocates a page");
+  s.field("thp_zero_page", thp_zero_page,
+          "transparent_hugepage/use_zero_page: with host.zero_page, a read of a fresh range "
+          "host.thp maps with a 2 MiB page maps the huge zero page read-only "
+          "(do_huge_pmd_anonymous_page); the first store in the 2 MiB allocates the huge "
+          "page (do_huge_zero_wp_pmd: one invalidation over the 2 MiB). Off: such a read "
+          "allocates the huge page");
 }
 
 }  // namespace pagesim::hostmm

@@ -15,6 +15,9 @@
 //   host.thp_reclaim              what reclaim does to a huge host page: whole or split
 //   host.zero_page                a read of fresh anonymous memory maps the shared zero page
 //                                 (shadow mode; a later store copies it on write)
+//   host.thp_zero_page            with host.zero_page and host.thp=2m: a read of a fresh
+//                                 huge range maps the huge zero page
+//                                 (transparent_hugepage/use_zero_page)
 //
 // Costs are core cycles of a ~2.6 GHz server core (the reference of os_params.h).
 #pragma once
@@ -80,9 +83,15 @@ struct ReclaimParams {
   // page read-only (no allocation, no clearing); the first store then takes a copy-on-write
   // fault (wp_page_copy), whose mmu_notifier invalidation zaps the secondary MMU's read-only
   // entry. Linux's behaviour (MMF_HAS_PINNED aside); off keeps every first touch allocating.
-  // Modelled for 4 KiB host pages in shadow mode; a THP range faults its huge page in (the
-  // huge zero page is not modelled).
+  // Modelled in shadow mode, for 4 KiB host pages and, with thp_zero_page, huge ones.
   bool zero_page = false;
+  // /sys/kernel/mm/transparent_hugepage/use_zero_page (Linux's default 1). With zero_page,
+  // a read fault of a fresh range the host maps with a huge page maps the huge zero page
+  // read-only, one PMD for the 2 MiB (do_huge_pmd_anonymous_page, mm_get_huge_zero_page);
+  // the first store anywhere in it allocates the huge page (do_huge_pmd_wp_page ->
+  // do_huge_zero_wp_pmd: one mmu_notifier invalidation over the 2 MiB). Off, such a read
+  // allocates the huge page at once, as before.
+  bool thp_zero_page = true;
   void describe(config::Schema& s);
 };
 

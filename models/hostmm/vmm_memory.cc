@@ -26,6 +26,14 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   if (auto page = m_os.lookup(kAsid, hva)) {
     return *page;
   }
+  if (m_huge_zero_mapped.contains(huge_of(hva))) {
+    // do_huge_pmd_wp_page on the huge zero PMD: the huge page and its tables reserved
+    // first (vma_alloc_anon_folio_pmd), as for any THP fault.
+    const Cycles reclaim_wait = m_mm.reserve(page_bytes(PageSize::k2M) + 16 * 4 * kKiB);
+    cycles += copy_huge_zero_page(hva, reclaim_wait);
+    host_fault = true;
+    return *m_os.lookup(kAsid, hva);
+  }
   if (const auto zero = m_zero_mapped.find(page_of(hva)); zero != m_zero_mapped.end()) {
     // wp_page_copy: the zero page's PTE is replaced by a new page; the secondary MMU's
     // read-only entries for it go first (mmu_notifier_invalidate_range_start).
@@ -150,6 +158,56 @@ const char* VmmMemory::advice_name(Advice advice) {
   return "madvise";
 }
 
+std::optional<VmmMemory::Mapping> VmmMemory::zero_mapping(Hva hva) const {
+  if (m_zero_mapped.contains(page_of(hva))) {
+    return Mapping{m_zero_frame, PageSize::k4K};
+  }
+  if (m_huge_zero_mapped.contains(huge_of(hva))) {
+    return Mapping{m_huge_zero_frame, PageSize::k2M};
+  }
+  return std::nullopt;
+}
+
+Hpa VmmMemory::small_zero_frame() {
+  if (!m_have_zero_frame) {
+    m_zero_frame = m_frames.allocate(PageSize::k4K);
+    m_memory.zero_frame(m_zero_frame);
+    m_have_zero_frame = true;
+  }
+  return m_zero_frame;
+}
+
+Cycles VmmMemory::copy_huge_zero_page(Hva hva, Cycles reclaim_wait) {
+  const Hva huge = hva.page_base(page_shift(PageSize::k2M));
+  m_huge_zero_mapped.erase(huge_of(hva));
+  ++m_stats->zero_page_cows;
+  m_stats->host_wait_cycles += reclaim_wait.count();
+  // do_huge_zero_wp_pmd: mmu_notifier_invalidate_range_start over the 2 MiB (the secondary
+  // MMU's read-only entries for the huge zero page go), then the new huge page's PMD
+  // (map_anon_folio_pmd). Without a free 2 MiB frame the fault falls back: __split_huge_pmd
+  // invalidates the same 2 MiB and gives the range a page table, and the store's page is
+  // copied alone below.
+  InvalidateResult inv;
+  invalidate(huge, huge + page_bytes(PageSize::k2M), inv);
+  const Cycles fault = m_os.handle_page_fault(kAsid, hva, AccessKind::kWrite);
+  const Mapping page = *m_os.lookup(kAsid, hva);
+  const Hva base = hva.page_base(page_shift(page.size));
+  if (page.size == PageSize::k4K) {
+    // __split_huge_zero_page_pmd: every other PTE of the range maps the small zero page;
+    // then do_wp_page -> wp_page_copy of the store's own page, with its own invalidation.
+    small_zero_frame();
+    for (std::uint64_t p = page_of(huge); p < page_of(huge) + 512; ++p) {
+      if (p != page_of(base)) {
+        m_zero_mapped.insert(p);
+      }
+    }
+    InvalidateResult copy;
+    invalidate(base, base + 4 * kKiB, copy);
+  }
+  m_mm.lru_add(m_owner, base, page.page_base, page.size);
+  return reclaim_wait + fault;
+}
+
 bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
   if (!zero_page_enabled()) {
     return false;
@@ -158,17 +216,52 @@ bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
     return true;
   }
   const Hva base = hva.page_base(12);
-  if (shmem(hva) || m_os.lookup(kAsid, hva) || m_os.slot_size(kAsid, base) != PageSize::k4K) {
+  if (shmem(hva) || m_os.lookup(kAsid, hva)) {
+    return false;
+  }
+  PageSize slot = m_os.slot_size(kAsid, base);
+  if (slot == PageSize::k2M && m_mm.params().thp_zero_page) {
+    // do_huge_pmd_anonymous_page for a read, with transparent_hugepage/use_zero_page: the
+    // PMD maps the huge zero page (set_huge_zero_folio), unless the range is on swap.
+    const Hva huge = hva.page_base(page_shift(PageSize::k2M));
+    if (const auto it = m_evicted.find(page_of(huge)); it != m_evicted.end() && it->second != 0) {
+      return false;  // do_swap_page reads it back
+    }
+    m_evicted.erase(page_of(huge));  // a dropped huge page reads as zeros again
+    if (!m_have_huge_zero_frame) {
+      // mm_get_huge_zero_page: a zeroed 2 MiB page at its first use.
+      try {
+        m_huge_zero_frame = m_frames.allocate(PageSize::k2M);
+        m_have_huge_zero_frame = true;
+        for (std::uint64_t off = 0; off < page_bytes(PageSize::k2M); off += 4 * kKiB) {
+          const Hpa frame = m_huge_zero_frame + off;
+          const std::uint64_t* words = m_memory.frame(frame.value() >> 12);
+          if (!std::all_of(words, words + 512, [](std::uint64_t w) { return w == 0; })) {
+            m_memory.zero_frame(frame);
+          }
+        }
+      } catch (const mem::OutOfMemory&) {
+        // THP_ZERO_PAGE_ALLOC_FAILED: VM_FAULT_FALLBACK, and do_anonymous_page maps the
+        // small zero page under a new page table (pte_alloc).
+        m_os.add_pte_table(kAsid, base);
+        slot = PageSize::k4K;
+      }
+    }
+    if (slot == PageSize::k2M) {
+      m_huge_zero_mapped.insert(huge_of(hva));
+      ++m_stats->zero_page_faults;
+      cycles += m_zero_fault_latency;  // a fault without clear_page
+      host_fault = true;
+      return true;
+    }
+  }
+  if (slot != PageSize::k4K) {
     return false;
   }
   if (const auto it = m_evicted.find(page_of(base)); it != m_evicted.end() && it->second != 0) {
     return false;  // on swap: do_swap_page reads it back
   }
-  if (!m_have_zero_frame) {
-    m_zero_frame = m_frames.allocate(PageSize::k4K);
-    m_memory.zero_frame(m_zero_frame);
-    m_have_zero_frame = true;
-  }
+  small_zero_frame();
   m_evicted.erase(page_of(base));  // a dropped page reads as zeros again
   m_zero_mapped.insert(page_of(base));
   ++m_stats->zero_page_faults;
@@ -359,8 +452,10 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
     }
     if (!page) {
       if (advice == Advice::kDontneed && zero_mapped(base)) {
-        // zap_page_range: the zero page's PTE goes too.
+        // zap_page_range: the zero page's PTE goes too (zap_huge_pmd: the huge zero page's
+        // PMD).
         m_zero_mapped.erase(page_of(base));
+        m_huge_zero_mapped.erase(huge_of(base));
         acted += step >> 12;
         continue;
       }

@@ -14,7 +14,17 @@
 //     With host.zero_page, map_zero_page() is the read fault of a page never written: the
 //     shared zero page, read-only, not on the LRU; fault_in() of such a page (a store) is
 //     the copy-on-write fault: invalidate_range of the page first (wp_page_copy's
-//     mmu_notifier call), then a new page as above.
+//     mmu_notifier call), then a new page as above. In a range the host maps with 2 MiB
+//     pages (host.thp=2m) and with host.thp_zero_page (transparent_hugepage/use_zero_page),
+//     the read maps the huge zero page instead, one PMD for the 2 MiB
+//     (do_huge_pmd_anonymous_page -> mm_get_huge_zero_page, set_huge_zero_folio): one
+//     minor fault, every page of the 2 MiB reading zeros. A store anywhere in it allocates
+//     the huge page (do_huge_pmd_wp_page -> do_huge_zero_wp_pmd, Linux 6.13 and later: the
+//     folio first, then one invalidation over the 2 MiB, then the PMD replaced); when no
+//     2 MiB frame is free, the PMD is split instead (__split_huge_pmd ->
+//     __split_huge_zero_page_pmd: the invalidation over the 2 MiB, 512 PTEs of the small
+//     zero page) and the store copies its own 4 KiB page (wp_page_copy: one more
+//     invalidation), the rest still reading the zero page.
 //   evict(page): needs swap room unless clean; invalidate_range through the notifier (the
 //     secondary MMU zaps and flushes; each vCPU shot down); written to swap if dirty (never
 //     swapped, written since, or holding contents), else dropped; the host PTE cleared and
@@ -155,18 +165,30 @@ class VmmMemory {
   // Whether `hva`'s shmem page is in the page cache but not mapped by the VMM.
   bool page_cached(Hva hva) const { return m_page_cache.contains(page_of(hva)); }
 
-  // ---- The shared zero page (host.zero_page: ReclaimParams::zero_page).
+  // ---- The shared zero page (host.zero_page: ReclaimParams::zero_page) and the huge zero
+  // page (host.thp_zero_page).
   bool zero_page_enabled() const { return m_mm.params().zero_page; }
-  // Whether `hva`'s page maps the zero page (read-only).
-  bool zero_mapped(Hva hva) const { return m_zero_mapped.contains(page_of(hva)); }
-  // do_anonymous_page for a read of `hva` with the zero page: true when `hva`'s page maps
-  // it now (mapped by this call, at host.page_fault_latency added to `cycles` and
-  // `host_fault` set, or mapped before); false when it does not apply: zero page off, the
-  // page resident, on swap, shared memory, or in a range a fault maps with a huge page
-  // (fault_in then).
+  // Whether `hva`'s page maps the zero page or the huge zero page (read-only).
+  bool zero_mapped(Hva hva) const {
+    return m_zero_mapped.contains(page_of(hva)) || m_huge_zero_mapped.contains(huge_of(hva));
+  }
+  // The zero page that maps `hva`: the 4 KiB zero page's frame, or the huge zero page's
+  // 2 MiB frame; nullopt when `hva` maps neither.
+  std::optional<Mapping> zero_mapping(Hva hva) const;
+  // A read fault of `hva` with the zero page: true when `hva`'s page maps the zero page
+  // now (mapped by this call, at host.page_fault_latency added to `cycles` and `host_fault`
+  // set, or mapped before); false when it does not apply: zero page off, the page
+  // resident, on swap, shared memory, or in a range a fault maps with a huge page while
+  // host.thp_zero_page is off (fault_in then). In a range of 4 KiB pages it maps the 4 KiB
+  // zero page (do_anonymous_page); in a fresh range the host maps with 2 MiB pages, the
+  // huge zero page over the whole 2 MiB (do_huge_pmd_anonymous_page), or the 4 KiB zero
+  // page under a new page table when no 2 MiB frame is free for the huge zero page at its
+  // first use (mm_get_huge_zero_page failing: VM_FAULT_FALLBACK).
   bool map_zero_page(Hva hva, Cycles& cycles, bool& host_fault);
   // The zero page's frame (allocated at its first use; never freed, never reclaimed).
   Hpa zero_page() const { return m_zero_frame; }
+  // The huge zero page's 2 MiB frame (likewise).
+  Hpa huge_zero_page() const { return m_huge_zero_frame; }
 
   // HostMm's eviction of the page at `base` (frame `hpa`, `size`). `direct`: its swap
   // write is waited for (added to `cycles`). False: no swap room for a dirty page.
@@ -225,6 +247,12 @@ class VmmMemory {
 
  private:
   std::uint64_t page_of(Hva base) const { return base.value() >> 12; }
+  static std::uint64_t huge_of(Hva hva) { return hva.value() >> 21; }
+  // The 4 KiB zero page's frame, allocated at its first use.
+  Hpa small_zero_frame();
+  // The store fault of a page in a range that maps the huge zero page
+  // (do_huge_zero_wp_pmd, or its fallback): see the file comment.
+  Cycles copy_huge_zero_page(Hva hva, Cycles reclaim_wait);
   // Whether any page of [begin, end) is shared memory, and whether all are.
   bool any_shmem(Hva begin, Hva end) const;
   bool all_shmem(Hva begin, Hva end) const;
@@ -258,9 +286,13 @@ class VmmMemory {
   HostPageObserver* m_observer = nullptr;
   std::uint64_t m_watched = 0;                      // HVA page number
   std::unordered_set<std::uint64_t> m_zero_mapped;  // HVA page numbers mapping the zero page
-  std::unordered_set<std::uint64_t> m_lazyfree;     // HVA page numbers MADV_FREE'd
+  // HVA 2 MiB page numbers (huge_of) whose PMD maps the huge zero page.
+  std::unordered_set<std::uint64_t> m_huge_zero_mapped;
+  std::unordered_set<std::uint64_t> m_lazyfree;  // HVA page numbers MADV_FREE'd
   Hpa m_zero_frame;
   bool m_have_zero_frame = false;
+  Hpa m_huge_zero_frame;
+  bool m_have_huge_zero_frame = false;
   // Evicted pages by HVA page number: their swap entry, or 0 when dropped (zero-filled).
   std::unordered_map<std::uint64_t, std::uint64_t> m_evicted;
   // Resident pages with a valid swap copy (the swap cache): HVA page number -> entry.

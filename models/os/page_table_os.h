@@ -226,6 +226,13 @@ class PageTableOs {
   // Later faults in the range map 4 KiB pages into that table (a split range is never
   // collapsed back: khugepaged is not modelled).
   bool split_huge(std::uint16_t asid, Va va);
+  // An empty page table (PT) for the 2 MiB range holding `va`, where the PMD entry is none
+  // (Linux pte_alloc, as do_anonymous_page does when it maps a 4 KiB page in a huge range:
+  // a THP fault fallen back, or the host's zero page mapped outside these tables): the
+  // missing tables above it allocated as handle_page_fault does, top-down, then the PT.
+  // Faults in the range map 4 KiB pages into it from then on (slot_size() is 4 KiB).
+  // Returns false, and changes nothing, when the PMD entry is present (a table or a leaf).
+  bool add_pte_table(std::uint16_t asid, Va va);
   // The host kernel under reclaim (hostmm::VmmMemory) turns on what goes with split_huge:
   // faults in a split range map 4 KiB pages, and a fault that finds no free 2 MiB frame
   // falls back to a 4 KiB page (thp_fallbacks). Off (the native and guest kernels), such a
@@ -413,6 +420,28 @@ bool PageTableOs<Va, Pa, Memory, Frames>::split_huge(std::uint16_t asid, Va va) 
                        (frame + std::uint64_t{i} * 4 * kKiB) | kEntryFlags | kept);
   }
   m_memory.write_u64(leaf->entry, (table.value() & pte::kAddressMask) | kEntryFlags);
+  return true;
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+bool PageTableOs<Va, Pa, Memory, Frames>::add_pte_table(std::uint16_t asid, Va va) {
+  namespace pte = walker::pte;
+  const std::uint64_t v = va.value();
+  std::uint64_t table = address_space_root(asid).value();
+  for (unsigned level = m_levels; level >= pte::kPd; --level) {
+    const Pa entry_pa(table | pte::entry_offset(v, level));
+    std::uint64_t entry = m_memory.read_u64(entry_pa);
+    if (level == pte::kPd && (entry & pte::kPresent) != 0) {
+      return false;  // a PT or a 2 MiB leaf is there already
+    }
+    if ((entry & pte::kPresent) == 0) {
+      entry = (allocate_table().value() & pte::kAddressMask) | kEntryFlags;
+      m_memory.write_u64(entry_pa, entry);
+    } else if (pte::is_leaf(entry, level)) {
+      return false;  // a 1 GiB leaf covers it
+    }
+    table = entry & pte::kAddressMask;
+  }
   return true;
 }
 

@@ -79,7 +79,9 @@ std::optional<ShadowVmm::Backing> ShadowVmm::fault_in(Gpa gpa, AccessKind kind, 
 }
 
 ShadowVmm::Backing ShadowVmm::zero_page_backing(Hva hva, const host::Memslot* slot) const {
-  return Backing{m_memory.zero_page() + hva.page_offset(12), PageSize::k4K, slot, false, false};
+  // The 4 KiB zero page, or the huge zero page over the 2 MiB (a huge leaf may map it).
+  const hostmm::VmmMemory::Mapping zero = *m_memory.zero_mapping(hva);
+  return Backing{zero.pa_of(hva), zero.size, slot, false, false};
 }
 
 std::optional<ShadowVmm::Backing> ShadowVmm::resident(Gpa gpa) const {

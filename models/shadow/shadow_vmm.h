@@ -59,8 +59,10 @@ class ShadowVmm {
     Hpa hpa;                              // the HPA of the GPA asked for
     PageSize host_size = PageSize::k4K;   // the VMM page that maps it
     const host::Memslot* slot = nullptr;  // valid until the next memslot change
-    // The VMM page may be written through: false for the shared zero page (host.zero_page),
-    // which KVM maps read-only and never prefetches (its atomic GUP asks for FOLL_WRITE).
+    // The VMM page may be written through: false for the shared zero page (host.zero_page)
+    // and the huge zero page (host.thp_zero_page: host_size 2 MiB, so a guest's 2 MiB page
+    // may map it with a huge leaf), which KVM maps read-only and never prefetches (its
+    // atomic GUP asks for FOLL_WRITE).
     bool host_writable = true;
     // This fault_in copied the zero page on write (wp_page_copy): its mmu_notifier
     // invalidation raced KVM's fault, which KVM retries (mmu_invalidate_retry_gfn).
