@@ -292,6 +292,9 @@ void print_summary(std::ostream& out, const std::vector<ScenarioReport>& reports
       << reports.size() - passed << " not passed (" << failing << " with rows outside tolerance, "
       << errors << " stopped by an error, " << not_modelled << " with rows not modelled, " << absent
       << " with counters absent); " << rows << " rows\n";
+  auto count = [](std::size_t n, const std::string& what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
   auto scenarios_in = [](const auto& list) {
     std::set<const ScenarioReport*> s;
     for (const auto& [r, row] : list) s.insert(r);
@@ -299,8 +302,8 @@ void print_summary(std::ostream& out, const std::vector<ScenarioReport>& reports
   };
   if (!by_counter.empty()) out << "failing rows by counter:\n";
   for (const auto& [counter, list] : by_counter) {
-    out << "  " << counter << ": " << list.size() << " rows in " << scenarios_in(list)
-        << " scenarios\n";
+    out << "  " << counter << ": " << count(list.size(), "row") << " in "
+        << count(scenarios_in(list), "scenario") << "\n";
     for (const auto& [r, row] : list) {
       out << "    " << r->name << " " << row->phase << ": measured " << value_text(row->measured)
           << ", predicted " << value_text(row->predicted) << " (" << to_string(row->source)
@@ -308,7 +311,8 @@ void print_summary(std::ostream& out, const std::vector<ScenarioReport>& reports
     }
   }
   for (const auto& [reason, list] : by_reason) {
-    out << reason << ": " << list.size() << " rows in " << scenarios_in(list) << " scenarios\n";
+    out << reason << ": " << count(list.size(), "row") << " in "
+        << count(scenarios_in(list), "scenario") << "\n";
   }
   bool header = false;
   for (const ScenarioReport& r : reports) {
