@@ -47,7 +47,7 @@ validate: build
 # the run can be repeated). Each scenario's verdict is printed as it finishes (with the rows of
 # one that did not pass), then the summary; the report is also in $(BUILD)/validate/sample.txt
 # and sample.json. Not part of `make test`: it fails where the simulator's model has gaps.
-# Exit status 77 (no /dev/kvm, ...) is a skip. About an hour and a half on the 2-core
+# Exit status 77 (no /dev/kvm, ...) is a skip. About 70 minutes on the 2-core
 # development VM (the scenarios' page counts are log-uniform up to 259,504).
 SAMPLE      ?= 500
 SAMPLE_SEED ?=
