@@ -354,15 +354,20 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va 
     table = entry & pte::kAddressMask;
   }
 
-  // The leaf and its data frame. In a huge range split before (split_huge), the table
-  // stays: the fault maps a 4 KiB page in it.
+  // The leaf and its data frame. Where the huge page's slot already holds a table (a range
+  // split before, split_huge; or smaller pages of the same range, e.g. 4 KiB shmem pages of
+  // a memfd beside anonymous memory in one 1 GiB region), the table stays and the fault
+  // maps the largest smaller page whose slot is empty in it (a huge fault needs pmd_none /
+  // pud_none; otherwise handle_pte_fault).
   PageSize size = want;
-  Pa leaf_pa(table | pte::entry_offset(v, leaf_level));
+  unsigned level = leaf_level;
+  Pa leaf_pa(table | pte::entry_offset(v, level));
   std::uint64_t old = m_memory.read_u64(leaf_pa);
-  if (m_splits_huge && size == PageSize::k2M && (old & pte::kPresent) != 0 &&
-      !pte::is_leaf(old, leaf_level)) {
-    size = PageSize::k4K;
-    leaf_pa = Pa((old & pte::kAddressMask) | pte::entry_offset(v, pte::kPt));
+  while (m_splits_huge && size != PageSize::k4K && (old & pte::kPresent) != 0 &&
+         !pte::is_leaf(old, level)) {
+    size = size == PageSize::k1G ? PageSize::k2M : PageSize::k4K;
+    --level;
+    leaf_pa = Pa((old & pte::kAddressMask) | pte::entry_offset(v, level));
     old = m_memory.read_u64(leaf_pa);
   }
   if ((old & pte::kPresent) != 0) {

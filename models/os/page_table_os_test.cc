@@ -161,6 +161,28 @@ TEST(HostOs, AFaultWithNoFree2MiBFrameFallsBackToA4KiBPage) {
   EXPECT_FALSE(host.is_mapped(0, next + k4K));
 }
 
+TEST(HostOs, AHugeFaultWhereSmallerPagesSitMapsTheLargestPageWhoseSlotIsEmpty) {
+  // thp = 1g, but a 4 KiB page (a shmem page, handle_small_page_fault) already sits in the
+  // 1 GiB region: its PUD holds a table, so a fault elsewhere in the region cannot map 1 GiB
+  // (a huge fault needs pud_none). It maps the largest page whose slot is empty: 2 MiB in
+  // an empty PMD of another 2 MiB range, and 4 KiB beside the shmem page in its own range.
+  constexpr std::uint64_t kHostMemory = 4 * kGiB;
+  mem::PhysicalMemory memory(kHostMemory, 0);
+  mem::FrameAllocator frames(kHostMemory, 1 * kMiB);
+  stats::Group root(nullptr, "");
+  HostOs host(OsParams{.thp = Thp::k1G}, 4, memory, frames, &root, "host.os");
+  host.enable_huge_page_splitting();
+  const Hva region(kRamBlockHva);
+  host.handle_small_page_fault(0, region, std::nullopt);
+  host.handle_page_fault(0, region + 4 * kMiB, AccessKind::kWrite);
+  EXPECT_EQ(host.lookup(0, region + 4 * kMiB)->size, PageSize::k2M);
+  host.handle_page_fault(0, region + k4K, AccessKind::kWrite);
+  EXPECT_EQ(host.lookup(0, region + k4K)->size, PageSize::k4K);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_1g"), 0u);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_2m"), 1u);
+  EXPECT_EQ(stat(root, "host.os.mapped_pages_4k"), 2u);
+}
+
 TEST(HostOs, FaultMessagesNameTheInstanceAndTheSpace) {
   mem::PhysicalMemory memory(64 * kMiB);
   mem::FrameAllocator frames(64 * kMiB, 1 * kMiB);
