@@ -53,24 +53,23 @@ ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
     return r;
   }
   ++m_exit_stats.ept_violation;
+  // The leaf is there once the exit returns: only the exit's cost.
+  auto leaf_present = [&](const ept::EptMapping& leaf) {
+    r.outcome = ViolationResult::Outcome::kSpurious;
+    r.cycles = m_exits.latency;
+    r.size = leaf.size;
+    r.leaf_base = gpa.page_base(page_shift(leaf.size));
+    m_exit_stats.cycles += r.cycles.count();
+    return r;
+  };
   // KVM's fast_page_fault: a leaf marked for access tracking by the host's aging gets its
   // bits back under the exit, with no host fault and no new leaf (restore_acc_track_spte).
   if (const auto leaf = m_ept.restore_access_tracked(gpa)) {
-    r.outcome = ViolationResult::Outcome::kSpurious;
-    r.cycles = m_exits.latency;
-    r.size = leaf->size;
-    r.leaf_base = gpa.page_base(page_shift(leaf->size));
-    m_exit_stats.cycles += r.cycles.count();
-    return r;
+    return leaf_present(*leaf);
   }
   if (const auto leaf = m_ept.lookup_debug(gpa)) {
     ++m_violation_stats.spurious;
-    r.outcome = ViolationResult::Outcome::kSpurious;
-    r.cycles = m_exits.latency;
-    r.size = leaf->size;
-    r.leaf_base = gpa.page_base(page_shift(leaf->size));
-    m_exit_stats.cycles += r.cycles.count();
-    return r;
+    return leaf_present(*leaf);
   }
 
   // kvm_faultin_pfn: the VMM page behind the GPA, faulted in by the host when absent.
