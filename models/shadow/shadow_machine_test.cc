@@ -785,6 +785,32 @@ TEST(ShadowMachine, PrefetchFillsTheGroupOfEightFromAccessedGuestEntries) {
   }
 }
 
+TEST(ShadowMachine, DirectPrefetchTakesTheRunThatReachesTheGroupsEnd) {
+  // A 2 MiB guest page over 4 KiB host pages: a direct shadow page of 4 KiB leaves. Its
+  // pages 0..7 first touched in order: each fault's group run (k+1..7) reaches the group's
+  // end over host pages not faulted in yet, so nothing is prefetched. After the shadow is
+  // dropped (a CR3 write without cached roots), page 0's fault finds 1..7 resident:
+  // __direct_pte_prefetch maps that trailing run (its `if (start)` after the loop), and
+  // pages 1..7 then fault no more.
+  ShadowMachineParams p = params();
+  p.guest.thp = os::Thp::k2M;
+  p.shadow.prefetch = true;
+  p.shadow.cache_roots = false;
+  ShadowMachine m(p);
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    m.touch(Gva(kBase + i * 4 * KiB), AccessKind::kRead);
+  }
+  EXPECT_EQ(stat(m, "shadow.prefetches"), 0u);
+  m.cr3_write(0);
+  const std::uint64_t faults = stat(m, "shadow.page_faults");
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    const Gva gva(kBase + i * 4 * KiB);
+    expect_truth(m, m.touch(gva, AccessKind::kRead), gva, 0);
+  }
+  EXPECT_EQ(stat(m, "shadow.page_faults") - faults, 1u);
+  EXPECT_EQ(stat(m, "shadow.prefetches"), 7u);
+}
+
 // ---- Recycling: shadow.max_pages.
 
 TEST(ShadowMachine, TheOldestShadowPagesAreZappedBeyondMaxPages) {

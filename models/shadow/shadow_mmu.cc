@@ -597,9 +597,30 @@ void ShadowMmu::pte_prefetch(std::uint32_t sp, unsigned index) {
     }
     return;
   }
-  // __direct_pte_prefetch: each run of not-present entries that ends at a present one (a
-  // run reaching the group's end is left), as far as the host pages are resident and in
-  // the slot of the run's first gfn.
+  // __direct_pte_prefetch: each run of not-present entries, those that end at a present
+  // one and the run reaching the group's end alike (the loop's trailing `if (start)`), as
+  // far as the host pages are resident and in the slot of the run's first gfn
+  // (direct_pte_prefetch_many: the resident prefix; none ends the prefetch).
+  auto prefetch_run = [&](unsigned run, unsigned end) {
+    const std::uint64_t gfn0 = m_pages[sp].gfn + run;
+    const host::Memslot* slot = m_vmm.memslots().find(Gpa(gfn0 << kGfnShift));
+    if (slot == nullptr || !slot->contains(Gpa(((gfn0 + (end - run)) << kGfnShift) - 1))) {
+      return false;  // gfn_to_page_many_atomic fails: the run leaves the slot
+    }
+    unsigned done = 0;
+    for (unsigned j = run; j < end; ++j) {
+      const std::uint64_t gfn = m_pages[sp].gfn + j;
+      const auto b = m_vmm.resident(Gpa(gfn << kGfnShift));
+      if (!b || !b->host_writable) {
+        break;
+      }
+      set_spte(sp, j, pte::kPt, m_pages[sp].access, gfn, b->hpa.page_base(kGfnShift),
+               !b->slot->readonly, true);
+      ++m_stats.prefetches;
+      ++done;
+    }
+    return done != 0;
+  };
   unsigned run = kEntries;  // none
   for (unsigned i = first; i < first + kPrefetchEntries; ++i) {
     const bool present = i == index || (read_spte(sp, i) & pte::kPresent) != 0;
@@ -612,27 +633,13 @@ void ShadowMmu::pte_prefetch(std::uint32_t sp, unsigned index) {
     if (run == kEntries) {
       continue;
     }
-    const std::uint64_t gfn0 = m_pages[sp].gfn + run;
-    const host::Memslot* slot = m_vmm.memslots().find(Gpa(gfn0 << kGfnShift));
-    if (slot == nullptr || !slot->contains(Gpa(((gfn0 + (i - run)) << kGfnShift) - 1))) {
-      return;  // gfn_to_page_many_atomic fails: the run leaves the slot
-    }
-    unsigned done = 0;
-    for (unsigned j = run; j < i; ++j) {
-      const std::uint64_t gfn = m_pages[sp].gfn + j;
-      const auto b = m_vmm.resident(Gpa(gfn << kGfnShift));
-      if (!b || !b->host_writable) {
-        break;
-      }
-      set_spte(sp, j, pte::kPt, m_pages[sp].access, gfn, b->hpa.page_base(kGfnShift),
-               !b->slot->readonly, true);
-      ++m_stats.prefetches;
-      ++done;
-    }
-    if (done == 0) {
+    if (!prefetch_run(run, i)) {
       return;
     }
     run = kEntries;
+  }
+  if (run != kEntries) {
+    prefetch_run(run, first + kPrefetchEntries);
   }
 }
 
