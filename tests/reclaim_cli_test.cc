@@ -116,6 +116,27 @@ TEST(Reclaim, DontneedOnHalfTheTouchedRangeRefaultsExactlyThosePages) {
   EXPECT_EQ(s["ept.zaps"], 32);
 }
 
+TEST(Reclaim, DontneedOfPartOfAHugeHostPageSplitsItAndDropsOnlyThatPart) {
+  TempDir dir;
+  for (const std::string mode : {"nested", "shadow"}) {
+    // host.thp=2m: the 64 pages written land on GPAs [64 MiB - 256 KiB, 64 MiB), all in
+    // the last 2 MiB of guest RAM: one huge host page. DONTNEED of the upper 128 KiB covers
+    // part of it: zap_page_range_single's invalidation of the range, then zap_pmd_range
+    // splits the PMD (__split_huge_pmd: an invalidation over the 2 MiB) and zap_pte_range
+    // drops the 32 advised pages alone. The re-touch refaults exactly those 32 (4 KiB
+    // pages now: the range has a page table), zero-filled; the 32 below stay resident.
+    const std::string vm = "--set mode=" + mode +
+                           " --set vm.memory=64MiB --set vm.layout=0:64MiB --set guest.levels=4 "
+                           "--set host.thp=2m --check";
+    auto s = replay(dir, dontneed_half(), vm);
+    EXPECT_EQ(s["mmu_notifier.invalidate_range"], 2) << mode;
+    EXPECT_EQ(s["vm0.dropped"], 32) << mode;
+    EXPECT_EQ(s["host.refaults"], 32) << mode;
+    EXPECT_EQ(s["host.swap.ins"], 0) << mode;
+    EXPECT_EQ(s["guest.page_faults"], 64) << mode;
+  }
+}
+
 TEST(Reclaim, PageoutWritesTheRangeToSwapAndItComesBack) {
   TempDir dir;
   std::ostringstream t;

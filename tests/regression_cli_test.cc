@@ -75,6 +75,9 @@ TEST(Issue17, AccessTrackingWithoutAdBitsZapsAndFlushesOnEviction) {
 // (tdp_mmu_map_handle_target_level -> kvm_flush_remote_tlbs_gfn), so the walker's cached
 // upper-level entry cannot lead into the unlinked table. With one vCPU no EPT violation can
 // then find its leaf already installed (a spurious one needs a stale cached translation).
+// The trace's last event drops the whole 2 MiB at GPA 0 (a DONTNEED of only part of a huge
+// host page splits it and drops that part, leaving 4 KiB pages there: issue 18), so its
+// refault maps a huge page again over the emptied EPT table.
 TEST(Issue17, HugeLeafOverATableFlushesTheWalkCaches) {
   TempDir dir;
   auto s = replay_file(dir, repro("min_split.trace"),

@@ -596,6 +596,44 @@ TEST(SimulatorPredictor, WithoutUseZeroPageAReadAllocatesTheHugePage) {
   EXPECT_EQ(c.at("rusage.minflt"), 2);
 }
 
+// MADV_DONTNEED of part of a huge host page (host THP, pages written in pass 1): one
+// invalidation of the range itself (zap_page_range_single), then zap_pmd_range splits the
+// PMD (__split_huge_pmd: an invalidation over the 2 MiB) and only the advised pages go.
+TEST(SimulatorPredictor, DontneedOfPartOfAHugePageDropsOnlyThatPart) {
+  // 600 pages, DONTNEED of the first 300: the range's invalidation zaps their 300 leaves
+  // (a flush), the split's the other 212 of the first 2 MiB (a second flush); the 88 pages
+  // of the second 2 MiB keep theirs.
+  const Scenario s{
+      .pages = 600, .op = Op::kWrite, .host_thp = true, .reclaim = {{Madvise::kDontneed, 300}}};
+  const Counters madv = simulate_phase(s, "madvise-dontneed");
+  EXPECT_EQ(madv.at("vm.remote_tlb_flush_requests"), 2);
+  EXPECT_EQ(madv.at("vm.pages_4k"), -512);
+  // Pass 2: pages 0-299 are gone, each a host fault and a shadow fault of its own (its
+  // neighbour is not resident: prefetch stops); page 299's fault prefetches 300-303 (its
+  // group of 8, resident pieces); 304-511 fault once per group of 8 (26).
+  const Counters pass2 = simulate_phase(s, "pass2");
+  EXPECT_EQ(pass2.at("vcpu.pf_fixed"), 300 + 26);
+  EXPECT_EQ(pass2.at("rusage.minflt"), 300);
+  EXPECT_EQ(pass2.at("vm.pages_4k"), 512);
+  // 2 MiB guest pages: the first 2 MiB's huge leaf goes with the range (one flush; the
+  // split finds nothing more). Pass 2 maps the 2 MiB with a direct shadow page of 4 KiB
+  // leaves: pages 0-255 fault one by one (not resident), then 256-511 once per group of 8
+  // (__direct_pte_prefetch, its trailing run too): 256 + 32.
+  const Scenario g{.pages = 1024,
+                   .op = Op::kWrite,
+                   .guest_pages = GuestPages::k2M,
+                   .host_thp = true,
+                   .reclaim = {{Madvise::kDontneed, 256}}};
+  const Counters gmadv = simulate_phase(g, "madvise-dontneed");
+  EXPECT_EQ(gmadv.at("vm.remote_tlb_flush_requests"), 1);
+  EXPECT_EQ(gmadv.at("vm.pages_2m"), -1);
+  const Counters gpass2 = simulate_phase(g, "pass2");
+  EXPECT_EQ(gpass2.at("vcpu.pf_fixed"), 256 + 32);
+  EXPECT_EQ(gpass2.at("kvmmmu.kvm_mmu_get_page.created"), 1);  // the direct page
+  EXPECT_EQ(gpass2.at("vm.pages_4k"), 512);
+  EXPECT_EQ(gpass2.at("rusage.minflt"), 256);
+}
+
 // A row passes only when a predictor gave a value and the kernel exported the counter; a
 // counter missing on either side is "absent" or "not modelled", never a 0 that passes.
 TEST(Report, OnlyPredictedAndMeasuredRowsPass) {

@@ -200,9 +200,13 @@ HostMm::Pass HostMm::shrink(std::uint64_t pages, bool direct) {
 void HostMm::split_huge(std::uint32_t frame) {
   const FrameLru::Page p = m_lru.page(frame);
   m_owners[p.owner]->split_huge(p.hva);
-  m_frames.split_in_use(Hpa(std::uint64_t{frame} << 12));
-  m_lru.split(frame);
+  split_page(Hpa(std::uint64_t{frame} << 12));
   ++m_stats.thp_splits;
+}
+
+void HostMm::split_page(Hpa hpa) {
+  m_frames.split_in_use(hpa);
+  m_lru.split(frame_of(hpa));
 }
 
 bool HostMm::evict(std::uint32_t frame, bool direct, Cycles& cycles) {

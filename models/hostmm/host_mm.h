@@ -115,6 +115,11 @@ class HostMm {
   };
   Pass shrink(std::uint64_t pages, bool direct);
 
+  // A resident 2 MiB page split outside reclaim (VmmMemory::madvise on part of it, after
+  // VmmMemory::split_huge): its frame becomes 512 frames in use and its LRU entry 512
+  // entries in its place, in address order (lru_add_split_folio). Not counted in
+  // host.reclaim.thp_splits.
+  void split_page(Hpa hpa);
   // MADV_PAGEOUT of one resident page: evicted now, references ignored (reclaim_pages).
   // Returns false if it could not go (no swap room).
   bool page_out(Hpa hpa);

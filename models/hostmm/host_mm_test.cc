@@ -327,6 +327,94 @@ TEST(HostMm, ASplitHugePageIsReclaimedAndAdvisedPieceByPiece) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+TEST(HostMm, DontneedOfPartOfAHugePageSplitsItAndDropsOnlyThatPart) {
+  Host h(64 * MiB, quiet(), os::Thp::k2M);
+  h.touch(0);    // pages 0-511: one 2 MiB page
+  h.touch(512);  // pages 512-1023: another
+  // [100, 300) covers part of the first: zap_page_range_single's invalidation of the range
+  // itself, then zap_pmd_range splits the PMD (__split_huge_pmd: an invalidation over its
+  // 2 MiB) and zap_pte_range drops the 200 advised pages only.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(100), page(300)), 200u);
+  EXPECT_EQ(h.mmu.invalidations, 2u);
+  EXPECT_EQ(h.stat("vm0.dropped"), 200u);
+  EXPECT_EQ(h.vmm.lookup(page(99))->size, PageSize::k4K);  // split, resident
+  EXPECT_FALSE(h.vmm.lookup(page(100)).has_value());
+  EXPECT_FALSE(h.vmm.lookup(page(299)).has_value());
+  EXPECT_EQ(h.vmm.lookup(page(300))->size, PageSize::k4K);
+  EXPECT_EQ(h.vmm.lookup(page(512))->size, PageSize::k2M);  // untouched
+  // The pieces left take the huge page's place on the LRU: 1024 - 200 pages.
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive), 824U);
+  // A dropped page refaults as 4 KiB (the range has a page table now), zero-filled.
+  Cycles c;
+  bool fault = false;
+  EXPECT_EQ(h.vmm.fault_in(page(150), AccessKind::kRead, c, fault).size, PageSize::k4K);
+  EXPECT_EQ(h.stat("host.refaults"), 1u);
+  // The whole of the second 2 MiB: zap_huge_pmd, one invalidation (the range's) and no
+  // split; the next touch maps a huge page again.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(512), page(1024)), 512u);
+  EXPECT_EQ(h.mmu.invalidations, 3u);
+  EXPECT_FALSE(h.vmm.lookup(page(600)).has_value());
+  EXPECT_EQ(h.vmm.fault_in(page(600), AccessKind::kRead, c, fault).size, PageSize::k2M);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, ARangeAcrossTwoHugePagesSplitsBoth) {
+  Host h(64 * MiB, quiet(), os::Thp::k2M);
+  h.touch(0);
+  h.touch(512);
+  // [500, 520): the tail of one 2 MiB page and the head of the next, each split (two
+  // invalidations) after the range's own invalidation.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(500), page(520)), 20u);
+  EXPECT_EQ(h.mmu.invalidations, 3u);
+  EXPECT_EQ(h.vmm.lookup(page(499))->size, PageSize::k4K);
+  EXPECT_FALSE(h.vmm.lookup(page(500)).has_value());
+  EXPECT_FALSE(h.vmm.lookup(page(519)).has_value());
+  EXPECT_EQ(h.vmm.lookup(page(520))->size, PageSize::k4K);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, OtherAdviceOnPartOfAHugePageSplitsItToo) {
+  // MADV_FREE (madvise_free_huge_pmd), MADV_COLD and MADV_PAGEOUT
+  // (madvise_cold_or_pageout_pte_range) split a huge page the range covers in part
+  // (split_folio: one invalidation over its 2 MiB) and act on the advised pages alone.
+  {
+    Host h(64 * MiB, quiet(), os::Thp::k2M);
+    h.touch(0);
+    // The range's invalidation (madvise_free_single_vma), then the split's; the 100 pages
+    // stay mapped, lazily free.
+    EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(0), page(100)), 100u);
+    EXPECT_EQ(h.mmu.invalidations, 2u);
+    EXPECT_EQ(h.vmm.lookup(page(0))->size, PageSize::k4K);
+    // Each advised piece is lazily free: reclaim drops it without swap (not written
+    // since); a piece outside the range is an ordinary page, written to swap.
+    EXPECT_TRUE(h.mm.page_out(h.vmm.lookup(page(99))->page_base));
+    EXPECT_EQ(h.stat("host.swap.outs"), 0u);
+    EXPECT_EQ(h.stat("host.reclaim.dropped_clean"), 1u);
+    EXPECT_TRUE(h.mm.page_out(h.vmm.lookup(page(100))->page_base));
+    EXPECT_EQ(h.stat("host.swap.outs"), 1u);
+    // A lazily free huge page split later (here by MADV_DONTNEED of its head): its pieces
+    // keep the folio's state (__split_folio_to_order), so each is still dropped unwritten.
+    h.touch(512);
+    EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(512), page(1024)), 512u);
+    EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(512), page(520)), 8u);
+    EXPECT_TRUE(h.mm.page_out(h.vmm.lookup(page(600))->page_base));
+    EXPECT_EQ(h.stat("host.swap.outs"), 1u);
+    EXPECT_EQ(h.stat("host.reclaim.dropped_clean"), 2u);
+    EXPECT_EQ(h.mm.audit_accounting(), "");
+  }
+  {
+    Host h(64 * MiB, quiet(), os::Thp::k2M);
+    h.touch(0);
+    // No invalidation for the range itself; the split's, then one per piece paged out
+    // (try_to_unmap), each written to swap (never swapped before).
+    EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(100)), 100u);
+    EXPECT_EQ(h.mmu.invalidations, 1u + 100u);
+    EXPECT_EQ(h.stat("host.swap.outs"), 100u);
+    EXPECT_EQ(h.vmm.lookup(page(100))->size, PageSize::k4K);
+    EXPECT_EQ(h.mm.audit_accounting(), "");
+  }
+}
+
 // host.zero_page under host.thp=2m (transparent_hugepage/use_zero_page = 1).
 ReclaimParams zero_pages(bool thp_zero_page = true) {
   ReclaimParams p = quiet();
@@ -416,6 +504,33 @@ TEST(HostMm, AStoreToTheHugeZeroPageWithoutA2MiBFrameSplitsIt) {
   // The range has a page table now: a store elsewhere in it copies 4 KiB too.
   EXPECT_EQ(h.vmm.fault_in(page(4), AccessKind::kWrite, c, fault).size, PageSize::k4K);
   EXPECT_EQ(h.stat("vm0.zero_page_cows"), 2u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, DontneedOfPartOfTheHugeZeroPageSplitsItIntoSmallZeroPages) {
+  Host h(64 * MiB, zero_pages(), os::Thp::k2M);
+  Cycles c;
+  bool fault = false;
+  ASSERT_TRUE(h.vmm.map_zero_page(page(0), c, fault));
+  // __split_huge_pmd of the huge zero page (__split_huge_zero_page_pmd): after the range's
+  // invalidation, one over the 2 MiB; every PTE then maps the small zero page, and
+  // zap_pte_range clears the advised ones.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(10), page(20)), 10u);
+  EXPECT_EQ(h.mmu.invalidations, 2u);
+  EXPECT_FALSE(h.vmm.zero_mapped(page(10)));
+  EXPECT_FALSE(h.vmm.zero_mapped(page(19)));
+  ASSERT_TRUE(h.vmm.zero_mapped(page(9)));
+  EXPECT_EQ(h.vmm.zero_mapping(page(9))->size, PageSize::k4K);
+  EXPECT_EQ(h.vmm.zero_mapping(page(20))->size, PageSize::k4K);
+  // A read of an advised page maps the small zero page (a page table is there now).
+  ASSERT_TRUE(h.vmm.map_zero_page(page(10), c, fault));
+  EXPECT_EQ(h.vmm.zero_mapping(page(10))->size, PageSize::k4K);
+  // MADV_FREE leaves the huge zero page alone (is_huge_zero_pmd): only the range's
+  // invalidation.
+  ASSERT_TRUE(h.vmm.map_zero_page(page(600), c, fault));
+  h.vmm.madvise(VmmMemory::Advice::kFree, page(600), page(610));
+  EXPECT_EQ(h.mmu.invalidations, 3u);
+  EXPECT_EQ(h.vmm.zero_mapping(page(600))->size, PageSize::k2M);
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 

@@ -316,6 +316,44 @@ void VmmMemory::split_huge(Hva base) {
   if (!m_os.split_huge(kAsid, base)) {
     throw std::logic_error("VMM memory: no 2 MiB page at " + hex(base.value()) + " to split");
   }
+  if (m_lazyfree.contains(page_of(base))) {
+    // __split_folio_to_order: every piece keeps the folio's flags, lazily free ones too.
+    for (std::uint64_t p = page_of(base) + 1; p < page_of(base) + 512; ++p) {
+      m_lazyfree.insert(p);
+    }
+  }
+}
+
+void VmmMemory::split_partly_advised(Hva huge, Advice advice) {
+  if (shmem(huge)) {
+    return;  // 4 KiB pages only
+  }
+  if (const auto page = m_os.lookup(kAsid, huge); page && page->size == PageSize::k2M) {
+    // A resident huge page: MADV_DONTNEED's zap_pmd_range splits its PMD (__split_huge_pmd)
+    // before zap_pte_range takes the advised part; MADV_FREE (madvise_free_huge_pmd),
+    // MADV_COLD and MADV_PAGEOUT (madvise_cold_or_pageout_pte_range) split the folio
+    // (split_folio), then act on the advised PTEs. Either way one invalidation over the
+    // 2 MiB (the secondary MMU's huge or small leaves there go), the PMD a table of 512
+    // PTEs over the same frames, and here the frame and its LRU entry split too (Linux
+    // frees the zapped pieces of a PMD-split folio when deferred_split_scan splits it).
+    split_huge(huge);
+    m_mm.split_page(page->page_base);
+    return;
+  }
+  if (advice == Advice::kDontneed && m_huge_zero_mapped.contains(huge_of(huge))) {
+    // __split_huge_pmd of the huge zero page (__split_huge_zero_page_pmd): the invalidation
+    // over the 2 MiB, then a page table whose 512 PTEs map the small zero page; the loop
+    // of madvise() zaps the advised ones. MADV_FREE, COLD and PAGEOUT leave the huge zero
+    // page alone (is_huge_zero_pmd).
+    InvalidateResult inv;
+    invalidate(huge, huge + page_bytes(PageSize::k2M), inv);
+    m_huge_zero_mapped.erase(huge_of(huge));
+    m_os.add_pte_table(kAsid, huge);
+    small_zero_frame();
+    for (std::uint64_t p = page_of(huge); p < page_of(huge) + 512; ++p) {
+      m_zero_mapped.insert(p);
+    }
+  }
 }
 
 bool VmmMemory::evict(Hva base, Hpa hpa, PageSize size, bool direct, Cycles& cycles) {
@@ -432,13 +470,27 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
   std::uint64_t acted = 0;
   // MADV_DONTNEED (zap_page_range_single), MADV_FREE (madvise_free_single_vma) and
   // MADV_REMOVE (shmem_fallocate's unmap_mapping_range): one mmu_notifier invalidation over
-  // the whole range, then the PTEs page by page: the secondary MMU zaps once and flushes
-  // once. Shared memory has 4 KiB pages only.
+  // the range itself (mmu_notifier_range_init(..., start, end)), then the PTEs page by
+  // page: the secondary MMU zaps once and flushes once. Shared memory has 4 KiB pages
+  // only.
   const std::uint64_t huge = all_shmem(begin, end) ? 4 * kKiB : page_bytes(m_page_size);
   InvalidateResult range;
   if (advice == Advice::kDontneed || advice == Advice::kFree || advice == Advice::kRemove) {
-    invalidate(Hva(begin.value() & ~(huge - 1)), Hva((end.value() + huge - 1) & ~(huge - 1)),
-               range);
+    invalidate(begin, end, range);
+  }
+  // A 2 MiB page the range covers in part is split first, with an invalidation of its
+  // own (split_partly_advised: zap_pmd_range's `next - addr != HPAGE_PMD_SIZE`); one the
+  // range covers whole is acted on whole below (zap_huge_pmd, madvise_free_huge_pmd, ...).
+  if (huge == page_bytes(PageSize::k2M) && begin.value() < end.value()) {
+    const std::uint64_t first = begin.value() & ~(huge - 1);
+    const std::uint64_t last = (end.value() - 1) & ~(huge - 1);
+    auto partly = [&](std::uint64_t h) { return h < begin.value() || h + huge > end.value(); };
+    if (partly(first)) {
+      split_partly_advised(Hva(first), advice);
+    }
+    if (last != first && partly(last)) {
+      split_partly_advised(Hva(last), advice);
+    }
   }
   // Page by page, each of its own size: huge pages whole (from the huge page holding
   // `begin`), the small pages of a split range (or a THP fallback) one by one.

@@ -214,9 +214,15 @@ class VmmMemory {
   // without swap unless the guest wrote them again (a dirty or writable leaf at the
   // eviction's invalidation); REMOVE (shared memory) punches a hole: every page and swap
   // entry freed, zero-filled on the next touch. DONTNEED, FREE and REMOVE invalidate the
-  // range once. Returns the 4 KiB pages it acted on. A huge page counts whole when the
-  // range covers any of it. Throws MadviseError, having done nothing, for FREE on shared
-  // memory or REMOVE on anonymous memory (EINVAL).
+  // range itself once (mmu_notifier_range_init(start, end)). A 2 MiB page the range covers
+  // whole is acted on whole (zap_huge_pmd, madvise_free_huge_pmd, ...); one it covers in
+  // part is split first, with an invalidation over its 2 MiB, and only the advised 4 KiB
+  // pieces are acted on (zap_pmd_range -> __split_huge_pmd for DONTNEED, split_folio for
+  // FREE, COLD and PAGEOUT; the huge zero page splits into small zero pages under
+  // DONTNEED and is left alone by the others). A 2 MiB page on swap, or a 1 GiB page,
+  // counts whole when the range covers any of it. Returns the 4 KiB pages it acted on.
+  // Throws MadviseError, having done nothing, for FREE on shared memory or REMOVE on
+  // anonymous memory (EINVAL).
   enum class Advice : std::uint8_t { kDontneed, kPageout, kCold, kFree, kRemove };
   std::uint64_t madvise(Advice advice, Hva begin, Hva end);
   // The madvise(2) name of `advice`: "MADV_DONTNEED", ...
@@ -267,6 +273,10 @@ class VmmMemory {
   // Writes contents taken by take_contents back into the page at `hpa`.
   void restore_contents(Hpa hpa, const std::vector<std::uint64_t>& contents);
   void invalidate(Hva begin, Hva end, InvalidateResult& r);
+  // madvise() of part of the 2 MiB at `huge` (host.thp=2m): a resident huge page split
+  // (split_huge, then HostMm::split_page), or under MADV_DONTNEED the huge zero page's PMD
+  // split into small zero pages; see madvise().
+  void split_partly_advised(Hva huge, Advice advice);
 
   HostMm& m_mm;
   mem::PhysicalMemory& m_memory;

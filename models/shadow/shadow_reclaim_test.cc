@@ -453,9 +453,10 @@ class ShadowPressureMix : public ::testing::TestWithParam<PressureCase> {};
 // RandomMix's guest (shadow_machine_test.cc: 3 address spaces, loads and stores, PTE
 // changes followed by INVLPG, CR3 switches, teardowns) on a host too small for it, with
 // host events between: MADV_PAGEOUT or MADV_COLD of a random guest page (data or page
-// table). After every touch its translation is the truth; after every operation no shadow
-// leaf outside an unsync page disagrees with the truth in any address space, none maps a
-// free host frame, the rmap holds exactly the present leaves, and the host's frames add up.
+// table), or of the host page holding it. After every touch its translation is the truth; after
+// every operation no shadow leaf outside an unsync page disagrees with the truth in any address
+// space, none maps a free host frame, the rmap holds exactly the present leaves, and the host's
+// frames add up.
 TEST_P(ShadowPressureMix, EveryTouchIsTheTruthAndNoLeafOutlivesItsFrame) {
   const PressureCase c = GetParam();
   ShadowMachineParams p = params(c.policy);
@@ -509,8 +510,14 @@ TEST_P(ShadowPressureMix, EveryTouchIsTheTruthAndNoLeafOutlivesItsFrame) {
       const std::uint64_t span = 16 * MiB / (4 * KiB);
       const std::uint64_t page = next() % span;
       const Gpa gpa(next() % 2 == 0 ? 1 * MiB + page * 4 * KiB : 1 * GiB - (page + 1) * 4 * KiB);
+      // Its 4 KiB, or (every other time, by the operation's parity: no draw) the whole
+      // host page holding it: on a host of huge pages, advice on part of one splits it
+      // (VmmMemory::madvise), advice on all of it acts on it whole.
       const Hva h = hva_of(m, gpa);
-      m.vmm().memory().madvise(next() % 2 == 0 ? Advice::kPageout : Advice::kCold, h, h + 4 * KiB);
+      const std::uint64_t host_page = page_bytes(os::thp_page_size(c.host_thp));
+      const Hva b = op % 2 == 1 ? Hva(h.value() & ~(host_page - 1)) : h;
+      const Hva e = op % 2 == 1 ? b + host_page : h + 4 * KiB;
+      m.vmm().memory().madvise(next() % 2 == 0 ? Advice::kPageout : Advice::kCold, b, e);
       m.take_host_flush();
     }
     if (dice < 80 && touches % 4 != 0) {
