@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -241,7 +242,9 @@ class Machine {
 Counters rusage_counters() {
   rusage u{};
   getrusage(RUSAGE_THREAD, &u);
-  return {{"rusage.minflt", u.ru_minflt}, {"rusage.majflt", u.ru_majflt}};
+  return {{"rusage.minflt", u.ru_minflt},
+          {"rusage.majflt", u.ru_majflt},
+          {"rusage.nivcsw", u.ru_nivcsw}};
 }
 
 std::vector<PhaseInfo> phases_of(const Scenario& s) {
@@ -252,9 +255,13 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
         PhaseInfo{.kind = K::kPass, .name = "pass" + std::to_string(n), .pass = n, .cr3 = cr3});
   };
   pass(1, 0);
+  std::map<Madvise, int> seen;  // a repeated action's phase is named madvise-ACTION-2, -3, ...
   for (const ReclaimAction& r : s.reclaim) {
-    out.push_back(PhaseInfo{
-        .kind = K::kMadvise, .name = std::string("madvise-") + to_string(r.action), .madvise = r});
+    const int n = ++seen[r.action];
+    out.push_back(PhaseInfo{.kind = K::kMadvise,
+                            .name = std::string("madvise-") + to_string(r.action) +
+                                    (n > 1 ? "-" + std::to_string(n) : ""),
+                            .madvise = r});
   }
   if (s.memslot_readd) out.push_back(PhaseInfo{.kind = K::kMemslotReadd, .name = "memslot"});
   if (s.pte_rewrite != PteRewrite::kNone) {

@@ -76,7 +76,7 @@ struct PhaseCounts {
 // Runs the scenario (measured VM, then the baseline VM). `perf` counts this thread.
 std::vector<PhaseCounts> run_scenario(const Scenario& s, const PerfCounters& perf);
 
-// Counters from getrusage(RUSAGE_THREAD): rusage.minflt, rusage.majflt.
+// Counters from getrusage(RUSAGE_THREAD): rusage.minflt, rusage.majflt, rusage.nivcsw.
 Counters rusage_counters();
 
 }  // namespace pagesim::validate

@@ -46,7 +46,7 @@ const char* kUsage =
     "  --two-cr3                 pass 2 under a second CR3 (own tables), pass 3 back\n"
     "  --hole N                  after pass 1, loads from N pages of the 640K-1M hole\n"
     "  --passes P                passes over the pattern [2]\n"
-    "  --seed S                  the random pattern's seed [1]\n"
+    "  --seed S                  the random pattern's seed [1] (with --sample: the draw's)\n"
     "  --scenario NAME           a preset (--list shows them); --all runs every preset\n"
     "  --sample N                N scenarios drawn from every option above and their\n"
     "                            combinations (--seed S: the draw's seed, printed; a random\n"

@@ -22,12 +22,17 @@ struct Tolerance {
   std::string reason;
 };
 
-// The tolerance of a counter (exact unless repeated runs of the presets showed it spread:
+// The tolerance of a counter (exact unless repeated runs showed it spread:
 // docs/validation.md, "Tolerances"). `host_events`: the host's interruptions of the vCPU
-// thread over the phase in the measured and the baseline VM (host_events()).
-Tolerance tolerance_for(const std::string& counter, std::int64_t host_events);
+// thread over the phase in the measured and the baseline VM (host_events());
+// `reschedules`: the VMM thread's involuntary reschedules over a host event (madvise,
+// memslot) of the measured VM (reschedules()), 0 in a guest phase.
+Tolerance tolerance_for(const std::string& counter, std::int64_t host_events,
+                        std::int64_t reschedules = 0);
 // Interrupt exits and preemptions of the vCPU thread in counters over a phase.
 std::int64_t host_events(const Counters& c);
+// Involuntary context switches of the VMM's thread in counters over a phase.
+std::int64_t reschedules(const Counters& c);
 
 // The counters compared, in report order: the kernel-rules model's (predicted_counters())
 // and those only the simulator predicts.

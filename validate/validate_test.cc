@@ -252,6 +252,16 @@ TEST(Scenario, ParsesAndChecks) {
   for (const Scenario& p : presets()) EXPECT_NO_THROW(check(p)) << p.name;
 }
 
+TEST(Scenario, RepeatedActionsHavePhasesOfTheirOwn) {
+  const Scenario s{
+      .pages = 8,
+      .reclaim = {{Madvise::kDontneed, 1}, {Madvise::kFree, 2}, {Madvise::kDontneed, 3}}};
+  std::vector<std::string> names;
+  for (const PhaseInfo& p : phases_of(s)) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"pass1", "madvise-dontneed", "madvise-free",
+                                             "madvise-dontneed-2", "pass2"}));
+}
+
 TEST(Scenario, StrideAndRandomOrders) {
   const Scenario stride{.pages = 3, .pattern = Pattern::kStride2M};
   const auto pages = data_pages(stride);
@@ -699,6 +709,11 @@ TEST(Report, ToleranceAndVerdict) {
   EXPECT_EQ(tolerance_for("vcpu.exits", 0).above, 0);
   EXPECT_EQ(host_events({{"vcpu.irq_exits", 2}, {"vcpu.preemption_other", 1}, {"vcpu.exits", 9}}),
             3);
+  // Flush requests: exact, but one more allowed per involuntary reschedule in a host event.
+  EXPECT_EQ(tolerance_for("vm.remote_tlb_flush_requests", 5).above, 0);
+  EXPECT_EQ(tolerance_for("vm.remote_tlb_flush_requests", 5, 2).above, 2);
+  EXPECT_EQ(tolerance_for("vm.remote_tlb_flush_requests", 5, 2).below, 0);
+  EXPECT_EQ(reschedules({{"rusage.nivcsw", 3}}), 3);
   EXPECT_EQ(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
 }
 
