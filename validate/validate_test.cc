@@ -239,6 +239,15 @@ TEST(HostInfo, DetectsTheModes) {
       host({{"/sys/kernel/mm/transparent_hugepage/use_zero_page", "0\n"}}).thp_use_zero_page);
   EXPECT_TRUE(
       host({{"/sys/kernel/mm/transparent_hugepage/use_zero_page", "1\n"}}).thp_use_zero_page);
+  // fault_around_bytes from debugfs; 64 KiB (Linux's default) when unreadable or not a
+  // value the kernel can hold (a power of two, 4 KiB to 2 MiB).
+  EXPECT_EQ(host({}).fault_around_bytes, 65536u);
+  EXPECT_FALSE(host({}).fault_around_read);
+  const HostInfo around = host({{"/sys/kernel/debug/fault_around_bytes", "16384\n"}});
+  EXPECT_EQ(around.fault_around_bytes, 16384u);
+  EXPECT_TRUE(around.fault_around_read);
+  EXPECT_EQ(host({{"/sys/kernel/debug/fault_around_bytes", "12288\n"}}).fault_around_bytes, 65536u);
+  EXPECT_EQ(host({{"/sys/kernel/debug/fault_around_bytes", "x"}}).fault_around_bytes, 65536u);
 }
 
 TEST(Scenario, ParsesAndChecks) {
@@ -644,6 +653,27 @@ TEST(SimulatorPredictor, DontneedOfPartOfAHugePageDropsOnlyThatPart) {
   EXPECT_EQ(gpass2.at("rusage.minflt"), 256);
 }
 
+// A memfd read back after MADV_PAGEOUT (no swap: the 128 pages stay in the page cache,
+// unmapped). A read fault of shmem maps the cached pages of its aligned 64 KiB block too
+// (do_read_fault -> do_fault_around -> filemap_map_pages; fault_around_bytes 64 KiB, Linux's
+// default and HostInfo's): 128 / 16 = 8 minor faults, and as the VMM now maps the
+// neighbours writable, KVM's prefetch fills each group of 8 after one fault: 16 faults.
+TEST(SimulatorPredictor, SharedMemoryReadsFaultAroundThePageCache) {
+  const Scenario s{
+      .pages = 512, .backing = HostMemory::Kind::kMemfd, .reclaim = {{Madvise::kPageout, 128}}};
+  const Counters c = simulate_phase(s, "pass2");
+  EXPECT_EQ(c.at("rusage.minflt"), 128 / 16);
+  EXPECT_EQ(c.at("vcpu.pf_fixed"), 128 / 8);
+  EXPECT_EQ(c.at("kvmmmu.kvm_mmu_set_spte"), 128);
+  // fault_around_bytes = 4096 (no fault-around): each page its own host fault, and KVM's
+  // prefetch stops at the unmapped neighbour: 128 faults.
+  HostInfo host;
+  host.fault_around_bytes = 4096;
+  const Counters alone = phase_counters<SimulatorPredictor>(s, "pass2", host);
+  EXPECT_EQ(alone.at("rusage.minflt"), 128);
+  EXPECT_EQ(alone.at("vcpu.pf_fixed"), 128);
+}
+
 // A row passes only when a predictor gave a value and the kernel exported the counter; a
 // counter missing on either side is "absent" or "not modelled", never a 0 that passes.
 TEST(Report, OnlyPredictedAndMeasuredRowsPass) {
@@ -705,8 +735,11 @@ TEST(Report, OnlyPredictedAndMeasuredRowsPass) {
 
 TEST(Report, ToleranceAndVerdict) {
   EXPECT_EQ(tolerance_for("vcpu.pf_fixed", 10).above, 0);
-  EXPECT_EQ(tolerance_for("vcpu.exits", 3).above, 3);
-  EXPECT_EQ(tolerance_for("vcpu.exits", 0).above, 0);
+  // One exit per host interruption, with a floor of 8 while two-cr3's CR3 exit is not
+  // modelled (report.cc).
+  EXPECT_EQ(tolerance_for("vcpu.exits", 3).above, 8);
+  EXPECT_EQ(tolerance_for("vcpu.exits", 12).above, 12);
+  EXPECT_EQ(tolerance_for("vcpu.exits", 0).above, 8);
   EXPECT_EQ(host_events({{"vcpu.irq_exits", 2}, {"vcpu.preemption_other", 1}, {"vcpu.exits", 9}}),
             3);
   // Flush requests: exact, but one more allowed per involuntary reschedule in a host event.
