@@ -249,14 +249,18 @@ TEST(Reclaim, AMemfdKeepsWhatTheVmmUnmapsInThePageCache) {
     auto slot = replay(dir, dontneed_half(), vm + "--set vm.layout=0:64MiB:memfd --check");
     // MADV_DONTNEED of the 32 upper pages: one invalidation that zaps their 32 leaves, as
     // on anonymous memory, but the page cache keeps the pages: nothing dropped, and the
-    // re-touch maps each again with a minor host fault, not a refault. Anonymous memory
-    // refaults the same 32 pages zero-filled: as many host faults.
+    // re-touch (reads) maps them again with minor host faults, not refaults. A read fault
+    // maps the cached pages of its aligned 64 KiB block too (fault-around,
+    // host.fault_around_bytes): the 32 pages, [64 MiB - 128 KiB, 64 MiB), are two such
+    // blocks, so two host faults. Anonymous memory refaults the 32 pages zero-filled, one
+    // host fault each: 30 more.
     for (auto* s : {&memfd, &slot}) {
       EXPECT_EQ((*s)["mmu_notifier.invalidate_range"], 1) << mode;
       EXPECT_EQ((*s)["vm0.dropped"], 0) << mode;
       EXPECT_EQ((*s)["host.refaults"], 0) << mode;
       EXPECT_EQ((*s)["guest.page_faults"], 64) << mode;
-      EXPECT_EQ((*s)["host.page_faults"], anon["host.page_faults"]) << mode;
+      EXPECT_EQ((*s)["vm0.faulted_around"], 30) << mode;
+      EXPECT_EQ((*s)["host.page_faults"], anon["host.page_faults"] - 30) << mode;
     }
     EXPECT_EQ(anon["vm0.dropped"], 32) << mode;
     EXPECT_EQ(anon["host.refaults"], 32) << mode;
@@ -285,14 +289,29 @@ TEST(Reclaim, MemfdPageoutWithoutSwapUnmapsPageByPage) {
   auto anon = replay(dir, t.str(), no_swap);
   EXPECT_EQ(anon["mmu_notifier.invalidate_range"], 0);
   // A memfd: try_to_unmap of each of the 16 pages (an invalidation each), then
-  // shmem_writeout finds no swap and the page stays in the page cache: 16 minor faults
-  // on the re-touch, no refault, nothing written.
+  // shmem_writeout finds no swap and the page stays in the page cache: no refault on the
+  // re-touch, nothing written. The re-touch reads: the first read fault maps the other 15
+  // cached pages of its 64 KiB block, [64 MiB - 64 KiB, 64 MiB) (fault-around): 1 minor
+  // fault. With host.fault_around_bytes = 4 KiB (no fault-around), 16.
   auto memfd = replay(dir, t.str(), no_swap + "--set vm.backing=memfd");
   EXPECT_EQ(memfd["mmu_notifier.invalidate_range"], 16);
   EXPECT_EQ(memfd["ept.zaps"], 16);
   EXPECT_EQ(memfd["host.swap.outs"], 0);
   EXPECT_EQ(memfd["host.refaults"], 0);
-  EXPECT_EQ(memfd["host.page_faults"] - anon["host.page_faults"], 16);
+  EXPECT_EQ(memfd["host.page_faults"] - anon["host.page_faults"], 1);
+  EXPECT_EQ(memfd["vm0.faulted_around"], 15);
+  auto alone =
+      replay(dir, t.str(), no_swap + "--set vm.backing=memfd --set host.fault_around_bytes=4KiB");
+  EXPECT_EQ(alone["host.page_faults"] - anon["host.page_faults"], 16);
+  EXPECT_EQ(alone["vm0.faulted_around"], 0);
+  // The kernel holds a power of two pages, at most a page table's 512.
+  for (const char* bad : {"48KiB", "4MiB", "0"}) {
+    auto r = run_command(pagesim("replay " + dir.file("t.trace") + " -q " + no_swap +
+                                 "--set host.fault_around_bytes=" + bad));
+    EXPECT_EQ(r.status, 2) << bad;
+    EXPECT_NE(r.output.find("host.fault_around_bytes: must be a power of two"), std::string::npos)
+        << r.output;
+  }
 }
 
 TEST(Reclaim, BadHostEventsStopTheRunNamingTheRecord) {

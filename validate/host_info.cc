@@ -4,6 +4,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 namespace pagesim::validate {
 
@@ -27,6 +29,8 @@ std::string HostInfo::describe() const {
   s += std::string(", tdp_mmu=") + (tdp_mmu ? "Y" : "N");
   s += std::string(", mmio_caching=") + (mmio_caching ? "Y" : "N");
   s += std::string(", thp use_zero_page=") + (thp_use_zero_page ? "1" : "0");
+  s += ", fault_around_bytes=" + std::to_string(fault_around_bytes) +
+       (fault_around_read ? "" : " (default: debugfs not readable)");
   if (!kernel.empty()) s += ", Linux " + kernel;
   if (!cpu.empty()) s += ", " + cpu;
   return s;
@@ -49,6 +53,18 @@ HostInfo detect_host(const FileReader& read) {
   h.mmio_caching = !mmio || yes(mmio);
   const auto zero = read("/sys/kernel/mm/transparent_hugepage/use_zero_page");
   h.thp_use_zero_page = !zero || yes(zero);
+  // The value the kernel uses (fault_around_bytes_get: a power of two pages, at most
+  // PTRS_PER_PTE of them); anything else read is ignored.
+  if (const auto around = read("/sys/kernel/debug/fault_around_bytes")) {
+    try {
+      const std::uint64_t b = std::stoull(*around);
+      if (b >= 4096 && b <= (2u << 20) && (b & (b - 1)) == 0) {
+        h.fault_around_bytes = b;
+        h.fault_around_read = true;
+      }
+    } catch (const std::exception&) {
+    }
+  }
   return h;
 }
 

@@ -19,6 +19,11 @@ struct HostInfo {
   // The host kernel's memory settings the simulator's prediction takes (sim_predictor.h):
   // /sys/kernel/mm/transparent_hugepage/use_zero_page (Linux's default 1 when absent).
   bool thp_use_zero_page = true;
+  // fault_around_bytes from debugfs (/sys/kernel/debug/fault_around_bytes, which needs
+  // debugfs mounted and root): Linux's default 64 KiB when it cannot be read
+  // (fault_around_read false).
+  std::uint64_t fault_around_bytes = 65536;
+  bool fault_around_read = false;
   std::string kernel;  // uname -r
   std::string cpu;     // /proc/cpuinfo model name
 

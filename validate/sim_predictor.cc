@@ -94,6 +94,7 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       std::string("host.thp=") + (s.host_thp ? "2m" : "never"),
       "host.zero_page=true",
       std::string("host.thp_zero_page=") + (host.thp_use_zero_page ? "true" : "false"),
+      "host.fault_around_bytes=" + kib(host.fault_around_bytes),
       "host.memory=8GiB",
       "host.swap=0",
       "shadow.wp_policy=unsync",

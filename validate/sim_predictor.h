@@ -6,15 +6,15 @@
 // The machine is configured as this host runs the guest: the VMM's three memslots
 // (vm.layout; the data slot's :memfd for a memfd backing), host.thp for the data slot's
 // MADV_HUGEPAGE, the shared zero page (host.zero_page) and the huge zero page as this host's
-// transparent_hugepage/use_zero_page says (host.thp_zero_page), no swap, KVM's shadow MMU with
-// unsync pages, cached roots, prefetch, the zap of every shadow page when a memslot goes
-// (shadow.memslot_zap = all), and KVM's default shadow-page limit for these memslots
-// (shadow.max_pages = 0). The guest's page tables are the VMM's own
-// (ShadowMachine::load_guest_memory and adopt_address_space: a guest image), so the simulator walks
-// the very tables KVM walks. The replay of a command list follows the guest code: the code page is
-// fetched, each command word is read from the list, then the command runs (a load, a store, a load
-// and a store, a PTE store through the identity map, INVLPG or a CR3 write in the CPL 0 handler,
-// which is fetched again).
+// transparent_hugepage/use_zero_page says (host.thp_zero_page), shmem fault-around as its
+// fault_around_bytes (host.fault_around_bytes), no swap, KVM's shadow MMU with unsync pages, cached
+// roots, prefetch, the zap of every shadow page when a memslot goes (shadow.memslot_zap = all), and
+// KVM's default shadow-page limit for these memslots (shadow.max_pages = 0). The guest's page
+// tables are the VMM's own (ShadowMachine::load_guest_memory and adopt_address_space: a guest
+// image), so the simulator walks the very tables KVM walks. The replay of a command list follows
+// the guest code: the code page is fetched, each command word is read from the list, then the
+// command runs (a load, a store, a load and a store, a PTE store through the identity map, INVLPG
+// or a CR3 write in the CPL 0 handler, which is fetched again).
 //
 // It runs every scenario; the kernel-rules model (kvm_model.h) predicts beside it, a second
 // opinion the report prints.

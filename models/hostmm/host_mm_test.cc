@@ -562,6 +562,54 @@ TEST(HostMm, SharedMemoryKeepsUnmappedPagesInThePageCache) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+TEST(HostMm, AReadFaultOfSharedMemoryMapsTheCachedPagesAroundIt) {
+  // Shared memory [page 4, page 40): 36 pages written, then all unmapped (DONTNEED): the
+  // page cache holds them.
+  Host h(64 * MiB, quiet());
+  h.vmm.add_shmem(page(4), page(40));
+  for (std::uint64_t i = 4; i < 40; ++i) {
+    h.touch(i, AccessKind::kWrite);
+  }
+  h.vmm.madvise(VmmMemory::Advice::kDontneed, page(4), page(40));
+  const std::uint64_t faults = h.stat("host.page_faults");
+  // A read of page 5: do_fault_around's block is the aligned 64 KiB (16 pages) holding it,
+  // pages 0-15, clamped to the mapping's start: 4-15. filemap_map_pages maps the 11
+  // cached pages other than 5 without a fault of their own; page 5 is the fault.
+  h.touch(5);
+  EXPECT_EQ(h.stat("host.page_faults") - faults, 1u);
+  EXPECT_EQ(h.stat("vm0.faulted_around"), 11u);
+  EXPECT_TRUE(h.vmm.lookup(page(4)).has_value());
+  EXPECT_TRUE(h.vmm.lookup(page(15)).has_value());
+  EXPECT_FALSE(h.vmm.lookup(page(16)).has_value());
+  EXPECT_TRUE(h.vmm.page_cached(page(16)));
+  // A read of a page fault-around mapped takes no fault.
+  h.touch(15);
+  EXPECT_EQ(h.stat("host.page_faults") - faults, 1u);
+  // A store (do_shared_fault) maps its page alone.
+  h.touch(20, AccessKind::kWrite);
+  EXPECT_EQ(h.stat("host.page_faults") - faults, 2u);
+  EXPECT_FALSE(h.vmm.lookup(page(21)).has_value());
+  // The last block, 32-47, clamped to the mapping's end: 32-39, 7 others.
+  h.touch(39);
+  EXPECT_EQ(h.stat("vm0.faulted_around"), 11u + 7u);
+  EXPECT_TRUE(h.vmm.lookup(page(32)).has_value());
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+TEST(HostMm, FaultAroundOfOnePageIsNone) {
+  ReclaimParams p = quiet();
+  p.fault_around_bytes = config::ByteSize{4 * KiB};
+  Host h(64 * MiB, p);
+  h.vmm.add_shmem(page(0), page(16));
+  for (std::uint64_t i = 0; i < 16; ++i) {
+    h.touch(i, AccessKind::kWrite);
+  }
+  h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(16));
+  h.touch(3);
+  EXPECT_EQ(h.stat("vm0.faulted_around"), 0u);
+  EXPECT_FALSE(h.vmm.lookup(page(2)).has_value());
+}
+
 TEST(HostMm, RemovePunchesAHoleInSharedMemoryOnly) {
   Host h(64 * MiB, quiet());
   h.vmm.add_shmem(page(0), page(8));

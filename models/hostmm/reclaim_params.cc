@@ -70,6 +70,18 @@ void ReclaimParams::describe(config::Schema& s) {
           "(do_anonymous_page); the first store copies it (wp_page_copy: an mmu_notifier "
           "invalidation, and KVM's fault retried). Shadow mode; huge host pages with "
           "host.thp_zero_page; off: every first touch allocates a page");
+  s.field("fault_around_bytes", fault_around_bytes,
+          "fault_around_bytes: a read fault of shared memory (a memfd) also maps the pages "
+          "the page cache holds in the aligned block of this many bytes around it "
+          "(do_fault_around -> filemap_map_pages), at no fault of their own; 4 KiB: none")
+      .check([this]() {
+        std::optional<std::string> err;
+        const std::uint64_t b = fault_around_bytes.bytes;
+        if (b < 4 * kKiB || b > 2 * kMiB || (b & (b - 1)) != 0) {
+          err = "must be a power of two from 4 KiB to 2 MiB (PTRS_PER_PTE pages)";
+        }
+        return err;
+      });
   s.field("thp_zero_page", thp_zero_page,
           "transparent_hugepage/use_zero_page: with host.zero_page, a read of a fresh range "
           "host.thp maps with a 2 MiB page maps the huge zero page read-only "

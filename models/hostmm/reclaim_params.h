@@ -18,6 +18,9 @@
 //   host.thp_zero_page            with host.zero_page and host.thp=2m: a read of a fresh
 //                                 huge range maps the huge zero page
 //                                 (transparent_hugepage/use_zero_page)
+//   host.fault_around_bytes       a read fault of shared memory (a memfd) also maps the
+//                                 page-cache pages of the aligned block of this many bytes
+//                                 around it (fault_around_bytes, 64 KiB)
 //
 // Costs are core cycles of a ~2.6 GHz server core (the reference of os_params.h).
 #pragma once
@@ -92,6 +95,14 @@ struct ReclaimParams {
   // do_huge_zero_wp_pmd: one mmu_notifier invalidation over the 2 MiB). Off, such a read
   // allocates the huge page at once, as before.
   bool thp_zero_page = true;
+  // fault_around_bytes (debugfs; Linux's default 64 KiB): a read fault of a file page,
+  // here shared memory (a memfd's shmem), first maps the pages of the page cache in the
+  // naturally aligned block of this many bytes around it, within the VMA and the page
+  // table (do_read_fault -> do_fault_around -> filemap_map_pages), those not mapped yet;
+  // they cost no fault of their own. A power of two, 4 KiB (no fault-around) to 2 MiB
+  // (PTRS_PER_PTE pages). Anonymous memory has no fault-around, nor does a write fault
+  // (do_shared_fault).
+  config::ByteSize fault_around_bytes{64 * kKiB};
   void describe(config::Schema& s);
 };
 

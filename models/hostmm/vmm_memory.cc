@@ -50,6 +50,9 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   const std::uint64_t page_need =
       page_cached(hva) ? 0 : page_bytes(shared ? PageSize::k4K : m_page_size);
   const Cycles reclaim_wait = m_mm.reserve(page_need + 16 * 4 * kKiB);
+  if (shared && kind != AccessKind::kWrite) {
+    fault_around(hva);  // do_read_fault; a store is do_shared_fault, without
+  }
   if (const auto cached = m_page_cache.find(page_of(hva)); cached != m_page_cache.end()) {
     // shmem_fault finds the folio in the page cache: a minor fault maps it again (it
     // stayed on the LRU, with its contents).
@@ -97,6 +100,37 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   }
   m_mm.lru_add(m_owner, base, page.page_base, page.size);
   return page;
+}
+
+void VmmMemory::fault_around(Hva hva) {
+  const std::uint64_t n = m_mm.params().fault_around_bytes.bytes >> 12;
+  const std::uint64_t p = page_of(hva);
+  if (n <= 1) {
+    return;  // should_fault_around: one page is no fault-around
+  }
+  // do_fault_around: the naturally aligned block of fault_around_bytes holding the page,
+  // clamped to the VMA (the memfd's mapping) and to the page table (n <= 512 keeps an
+  // aligned block inside one); filemap_map_pages then maps each page of it the page cache
+  // holds, uptodate and not mapped yet (pages on swap are not in the page cache). The
+  // faulting page itself, if cached, is the fault's own (fault_in maps it).
+  std::uint64_t from = p & ~(n - 1);
+  std::uint64_t to = from + n;
+  for (const auto& [first, last] : m_shmem) {
+    if (p >= first && p < last) {
+      from = std::max(from, first);
+      to = std::min(to, last);
+      break;
+    }
+  }
+  for (std::uint64_t q = from; q < to; ++q) {
+    const auto cached = m_page_cache.find(q);
+    if (q == p || cached == m_page_cache.end()) {
+      continue;
+    }
+    m_os.map_page_near_fault(kAsid, Hva(q << 12), cached->second);
+    m_page_cache.erase(cached);
+    ++m_stats->faulted_around;
+  }
 }
 
 void VmmMemory::add_shmem(Hva begin, Hva end) {

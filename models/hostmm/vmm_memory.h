@@ -40,6 +40,10 @@
 //     resident, on the LRU, with its contents; the next touch maps it again, a minor fault
 //     with nothing allocated or cleared (shmem_fault finding the folio);
 //   - a read of a page never written allocates one (no shared zero page);
+//   - a read fault first maps the pages the page cache holds in the aligned block of
+//     host.fault_around_bytes (64 KiB) around it, within the mapping (do_read_fault ->
+//     do_fault_around -> filemap_map_pages), each without a fault of its own; a write
+//     fault maps its page alone (do_shared_fault);
 //   - reclaim unmaps a page before it writes it (try_to_unmap, then shmem_writeout): with
 //     no swap room the page stays in the page cache, unmapped; an unmapped page is written
 //     without an invalidation; a page read back from swap loses its swap copy
@@ -101,6 +105,10 @@ struct VmmStats : stats::Group {
   stats::Counter zero_page_cows{*this, "zero_page_cows",
                                 "stores that copied the zero page (wp_page_copy; counted in "
                                 "host.page_faults as the page they allocate)"};
+  stats::Counter faulted_around{*this, "faulted_around",
+                                "shared-memory pages the page cache held that a read fault "
+                                "nearby mapped (fault-around, host.fault_around_bytes; no "
+                                "fault of their own)"};
 };
 
 // Told what the host does to one watched page (--trace-page: the life of a page).
@@ -164,6 +172,8 @@ class VmmMemory {
   bool shmem(Hva hva) const;
   // Whether `hva`'s shmem page is in the page cache but not mapped by the VMM.
   bool page_cached(Hva hva) const { return m_page_cache.contains(page_of(hva)); }
+  // A read fault of shared memory at `hva` maps the page-cache pages around it first
+  // (fault-around, host.fault_around_bytes: see fault_around).
 
   // ---- The shared zero page (host.zero_page: ReclaimParams::zero_page) and the huge zero
   // page (host.thp_zero_page).
@@ -273,6 +283,11 @@ class VmmMemory {
   // Writes contents taken by take_contents back into the page at `hpa`.
   void restore_contents(Hpa hpa, const std::vector<std::uint64_t>& contents);
   void invalidate(Hva begin, Hva end, InvalidateResult& r);
+  // do_read_fault -> do_fault_around -> filemap_map_pages for a read fault of the shared
+  // memory page holding `hva`: the page-cache pages of the aligned block of
+  // host.fault_around_bytes around it (within its mapping), other than the faulting page,
+  // mapped without a fault of their own (vm<i>.faulted_around).
+  void fault_around(Hva hva);
   // madvise() of part of the 2 MiB at `huge` (host.thp=2m): a resident huge page split
   // (split_huge, then HostMm::split_page), or under MADV_DONTNEED the huge zero page's PMD
   // split into small zero pages; see madvise().

@@ -183,6 +183,11 @@ class PageTableOs {
   // under a PD entry that has none); the cost is page_fault_latency. Throws as
   // handle_page_fault when `va` is mapped, or a 2 MiB leaf covers it.
   Cycles handle_small_page_fault(std::uint16_t asid, Va va, std::optional<Pa> cached);
+  // A 4 KiB page mapped at `frame` beside a fault, not by one (fault-around: Linux's
+  // filemap_map_pages maps page-cache pages near a read fault): the tables as
+  // handle_small_page_fault makes them, the leaf, counted in mapped_pages_4k but not in
+  // page_faults nor cycles. Throws as handle_small_page_fault when `va` is mapped.
+  void map_page_near_fault(std::uint16_t asid, Va va, Pa frame);
 
   // The page that maps `va` in address space `asid`, by a software walk of the tables as
   // they are (KVM's hva_to_pfn / GUP for the host instance): no side effects, no
@@ -296,7 +301,9 @@ class PageTableOs {
 
   // handle_page_fault and handle_small_page_fault: maps a page of `want` (or 4 KiB in a
   // split range or on a THP fallback), at `cached` if given, else a fresh frame.
-  Cycles map_on_fault(std::uint16_t asid, Va va, PageSize want, std::optional<Pa> cached);
+  // `fault`: counted as a fault (page_faults, cycles); else a page mapped beside one.
+  Cycles map_on_fault(std::uint16_t asid, Va va, PageSize want, std::optional<Pa> cached,
+                      bool fault = true);
 
   // destroy_address_space's two passes over the table at `table` (a table at `level`).
   void clear_leaves(std::uint64_t table, unsigned level, std::vector<Pa>& tables);
@@ -333,8 +340,13 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_small_page_fault(std::uint16_
 }
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+void PageTableOs<Va, Pa, Memory, Frames>::map_page_near_fault(std::uint16_t asid, Va va, Pa frame) {
+  map_on_fault(asid, va, PageSize::k4K, frame, /*fault=*/false);
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va va, PageSize want,
-                                                         std::optional<Pa> cached) {
+                                                         std::optional<Pa> cached, bool fault) {
   namespace pte = walker::pte;
   const std::uint64_t v = va.value();
   const unsigned leaf_level = pagesim::leaf_level(want);
@@ -393,7 +405,9 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va 
   m_memory.write_u64(leaf_pa, (data.value() & pte::page_address_mask(size)) | kEntryFlags |
                                   (size == PageSize::k4K ? 0 : pte::kPs));
 
-  ++m_stats.page_faults;
+  if (fault) {
+    ++m_stats.page_faults;
+  }
   switch (size) {
     case PageSize::k4K:
       ++m_stats.mapped_pages_4k;
@@ -404,6 +418,9 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va 
     case PageSize::k1G:
       ++m_stats.mapped_pages_1g;
       break;
+  }
+  if (!fault) {
+    return Cycles();
   }
   const Cycles cost = cached ? m_params.page_fault_latency : fault_latency(size);
   m_stats.cycles += cost.count();
