@@ -149,5 +149,42 @@ TEST(Issue17, InvlpgOfANonCanonicalAddressIsANop) {
   }
 }
 
+// Random check seeds 13, 32, 105 and 198: a host huge page that crossed from one VMM mapping
+// into the next. A transparent huge page must lie inside its VMA (transhuge_vma_suitable /
+// thp_vma_suitable_order: the naturally aligned range within [vm_start, vm_end)); a memfd
+// mapped over part of QEMU's RAM block is a VMA of its own, so the anonymous memory beside
+// it gets the largest page whose aligned range fits, down to 4 KiB. The VMM's RAM begins at
+// a 1 GiB aligned HVA (Hypervisor::kRamBase), slot after slot.
+TEST(Issue17, HostHugePagesStayInsideTheirMapping) {
+  TempDir dir;
+  for (const char* mode : {"nested", "shadow"}) {
+    // An 8 MiB anonymous slot then a 2 MiB memfd one: no 1 GiB range fits the 8 MiB
+    // mapping, each 2 MiB one does. The balloon then discards a page of the 2 MiB host page
+    // (MADV_DONTNEED of 4 KiB: the page is split, the rest stays) and --check audits the host.
+    auto s = replay(dir, "R 0x1000\n!balloon inflate 1\n",
+                    std::string("--check --set mode=") + mode +
+                        " --set host.thp=1g --set vm.memory=10MiB"
+                        " --set vm.layout=0:8MiB,0x800000:2MiB:memfd");
+    EXPECT_EQ(s["host.mapped_pages_1g"], 0) << mode;
+    EXPECT_EQ(s["host.mapped_pages_2m"], 1) << mode;
+    // 3 MiB of memfd then 5 MiB of anonymous memory at HVA offset 3 MiB. The guest's data
+    // frames descend from the top of its 8 MiB (PageTableOs's frame order), so stores to
+    // 1,025 pages fill GPA [4, 8) MiB and then the page below 4 MiB. [4, 6) and [6, 8) MiB
+    // lie inside the anonymous mapping: a 2 MiB host page each. [2, 4) MiB crosses into the
+    // memfd: the page below 4 MiB gets 4 KiB. The guest's page tables ascend from the
+    // bottom, in the memfd: 4 KiB each (shmem).
+    std::string stores;
+    for (int page = 0; page < 1025; ++page) {
+      stores += "W " + std::to_string(0x10000000 + page * 4096) + "\n";
+    }
+    s = replay(dir, stores,
+               std::string("--check --set mode=") + mode +
+                   " --set host.thp=2m --set vm.memory=8MiB"
+                   " --set vm.layout=0:3MiB:memfd,0x300000:5MiB:anon");
+    EXPECT_EQ(s["host.mapped_pages_4k"], s["guest.page_table_pages"] + 1) << mode;
+    EXPECT_EQ(s["host.mapped_pages_2m"], 2) << mode;
+  }
+}
+
 }  // namespace
 }  // namespace pagesim::testing

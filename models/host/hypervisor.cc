@@ -30,13 +30,15 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
       m_guest_memory(*this, m_ept, memory),
       m_next_hva(align_up(kRamBase.value() + vm.memory.bytes, kHvaAlign)) {
   m_vmm.set_notifier(this);
-  // vm.layout's slots, each with the memory behind it (the two lists in the same order).
-  const std::vector<Memslot> slots = memslot_layout(vm, kRamBase);
-  const std::vector<Backing> backing = memslot_backing(vm);
-  for (std::size_t i = 0; i < slots.size(); ++i) {
-    if (backing[i] == Backing::kMemfd) {
-      m_vmm.add_shmem(slots[i].hva, slots[i].hva + slots[i].bytes);
+  // The VMM's mappings of the memory behind vm.layout's slots; slots added later go
+  // above them.
+  for (const VmmMapping& m : vmm_mappings(vm, kRamBase)) {
+    if (m.backing == Backing::kMemfd) {
+      m_vmm.add_shmem(m.begin, m.end);
+    } else {
+      m_vmm.add_anon(m.begin, m.end);
     }
+    m_next_hva = std::max(m_next_hva, align_up(m.end.value(), kHvaAlign));
   }
 }
 
@@ -131,6 +133,8 @@ const Memslot& Hypervisor::add_memslot(std::uint32_t id, Gpa base, std::uint64_t
   m_next_hva = align_up(m_next_hva + bytes, kHvaAlign);
   if (m_vm.backing == Backing::kMemfd) {
     m_vmm.add_shmem(slot.hva, slot.hva + bytes);
+  } else {
+    m_vmm.add_anon(slot.hva, slot.hva + bytes);
   }
   return *m_slots.find_id(id);
 }

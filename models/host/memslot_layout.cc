@@ -1,5 +1,6 @@
 #include "models/host/memslot_layout.h"
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
@@ -108,6 +109,27 @@ std::vector<Backing> memslot_backing(const VmParams& vm) {
   std::vector<Backing> backing;
   (void)parse_layout(vm, Hva(kVmmRamBase), backing);
   return backing;
+}
+
+std::vector<VmmMapping> vmm_mappings(const VmParams& vm, Hva ram_base) {
+  std::vector<Backing> backing;
+  const std::vector<Memslot> slots = parse_layout(vm, ram_base, backing);
+  std::vector<std::size_t> order(slots.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return slots[a].hva < slots[b].hva; });
+  std::vector<VmmMapping> mappings;
+  for (const std::size_t i : order) {
+    const Hva end = slots[i].hva + slots[i].bytes;
+    if (!mappings.empty() && mappings.back().backing == backing[i]) {
+      mappings.back().end = std::max(mappings.back().end, end);
+    } else {
+      mappings.push_back(VmmMapping{slots[i].hva, end, backing[i]});
+    }
+  }
+  return mappings;
 }
 
 std::optional<std::string> memslot_layout_error(const VmParams& vm) {

@@ -32,6 +32,18 @@ std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base);
 // The VMM memory behind each slot of memslot_layout (the same throws).
 std::vector<Backing> memslot_backing(const VmParams& vm);
 
+// The VMM's mappings (VMAs) of the memory behind vm.layout's slots, in HVA order: its one
+// allocation from ram_base to the end of the last slot, split where the memory behind it
+// changes kind (a memfd mapped over part of it is a VMA of its own). A hole between slots
+// of one kind (QEMU's VGA hole) belongs to the mapping around it. The host's huge pages
+// stay inside one (hostmm::VmmMemory::fault_size_limit). The same throws.
+struct VmmMapping {
+  Hva begin;
+  Hva end;
+  Backing backing;
+};
+std::vector<VmmMapping> vmm_mappings(const VmParams& vm, Hva ram_base);
+
 // The reason vm.layout is wrong for `vm`, or nullopt (the configuration's check).
 std::optional<std::string> memslot_layout_error(const VmParams& vm);
 

@@ -47,8 +47,7 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   // The page (unless the page cache has it) and, at most, a table page per level of the
   // host's and the secondary MMU's tables on the way: what the fault may take. Reclaim
   // may take the cached page meanwhile (it is on the LRU): it is looked up after.
-  const std::uint64_t page_need =
-      page_cached(hva) ? 0 : page_bytes(shared ? PageSize::k4K : m_page_size);
+  const std::uint64_t page_need = page_cached(hva) ? 0 : page_bytes(slot_size(hva));
   const Cycles reclaim_wait = m_mm.reserve(page_need + 16 * 4 * kKiB);
   if (shared && kind != AccessKind::kWrite) {
     fault_around(hva);  // do_read_fault; a store is do_shared_fault, without
@@ -65,7 +64,7 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
     return *m_os.lookup(kAsid, hva);
   }
   const Cycles fault = shared ? m_os.handle_small_page_fault(kAsid, hva, std::nullopt)
-                              : m_os.handle_page_fault(kAsid, hva, kind);
+                              : m_os.handle_page_fault(kAsid, hva, kind, fault_size_limit(hva));
   cycles += reclaim_wait + fault;
   m_stats->host_wait_cycles += reclaim_wait.count();
   host_fault = true;
@@ -133,8 +132,49 @@ void VmmMemory::fault_around(Hva hva) {
   }
 }
 
+void VmmMemory::add_vma(Hva begin, Hva end, bool shared) {
+  const std::uint64_t first = page_of(begin);
+  const std::uint64_t last = (end.value() + 4095) >> 12;
+  for (Vma& vma : m_vmas) {
+    if (vma.shared == shared && vma.last == first) {
+      vma.last = last;
+      return;
+    }
+    if (vma.shared == shared && vma.first == last) {
+      vma.first = first;
+      return;
+    }
+  }
+  m_vmas.push_back(Vma{first, last, shared});
+}
+
+void VmmMemory::add_anon(Hva begin, Hva end) { add_vma(begin, end, false); }
+
 void VmmMemory::add_shmem(Hva begin, Hva end) {
+  add_vma(begin, end, true);
   m_shmem.emplace_back(page_of(begin), (end.value() + 4095) >> 12);
+}
+
+PageSize VmmMemory::fault_size_limit(Hva hva) const {
+  if (m_vmas.empty()) {
+    return PageSize::k1G;
+  }
+  const std::uint64_t p = page_of(hva);
+  for (const Vma& vma : m_vmas) {
+    if (p < vma.first || p >= vma.last) {
+      continue;
+    }
+    // transhuge_vma_suitable: the naturally aligned huge page inside [vm_start, vm_end).
+    for (const PageSize size : {PageSize::k1G, PageSize::k2M}) {
+      const std::uint64_t pages = page_bytes(size) >> 12;
+      const std::uint64_t base = p & ~(pages - 1);
+      if (base >= vma.first && base + pages <= vma.last) {
+        return size;
+      }
+    }
+    return PageSize::k4K;
+  }
+  return PageSize::k4K;
 }
 
 bool VmmMemory::shmem(Hva hva) const {
@@ -173,7 +213,12 @@ bool VmmMemory::all_shmem(Hva begin, Hva end) const {
 }
 
 PageSize VmmMemory::slot_size(Hva base) const {
-  return shmem(base) ? PageSize::k4K : m_os.slot_size(kAsid, base);
+  if (shmem(base)) {
+    return PageSize::k4K;
+  }
+  const PageSize slot = m_os.slot_size(kAsid, base);
+  const PageSize limit = fault_size_limit(base);
+  return page_bytes(limit) < page_bytes(slot) ? limit : slot;
 }
 
 const char* VmmMemory::advice_name(Advice advice) {
@@ -223,7 +268,8 @@ Cycles VmmMemory::copy_huge_zero_page(Hva hva, Cycles reclaim_wait) {
   // copied alone below.
   InvalidateResult inv;
   invalidate(huge, huge + page_bytes(PageSize::k2M), inv);
-  const Cycles fault = m_os.handle_page_fault(kAsid, hva, AccessKind::kWrite);
+  const Cycles fault =
+      m_os.handle_page_fault(kAsid, hva, AccessKind::kWrite, fault_size_limit(hva));
   const Mapping page = *m_os.lookup(kAsid, hva);
   const Hva base = hva.page_base(page_shift(page.size));
   if (page.size == PageSize::k4K) {
@@ -253,7 +299,7 @@ bool VmmMemory::map_zero_page(Hva hva, Cycles& cycles, bool& host_fault) {
   if (shmem(hva) || m_os.lookup(kAsid, hva)) {
     return false;
   }
-  PageSize slot = m_os.slot_size(kAsid, base);
+  PageSize slot = slot_size(base);
   if (slot == PageSize::k2M && m_mm.params().thp_zero_page) {
     // do_huge_pmd_anonymous_page for a read, with transparent_hugepage/use_zero_page: the
     // PMD maps the huge zero page (set_huge_zero_folio), unless the range is on swap.
@@ -528,11 +574,13 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
   }
   // Page by page, each of its own size: huge pages whole (from the huge page holding
   // `begin`), the small pages of a split range (or a THP fallback) one by one.
+  // A page's base is aligned to its size (by its mapping's bounds, a slot may be smaller
+  // than `huge`, or past the start of a larger one).
   for (std::uint64_t a = begin.value() & ~(huge - 1); a < end.value();) {
-    const Hva base(a);
-    const auto page = m_os.lookup(kAsid, base);
-    const std::uint64_t step = page_bytes(page ? page->size : slot_size(base));
-    a += step;
+    const auto page = m_os.lookup(kAsid, Hva(a));
+    const std::uint64_t step = page_bytes(page ? page->size : slot_size(Hva(a)));
+    const Hva base(a & ~(step - 1));
+    a = base.value() + step;
     if (base.value() + step <= begin.value()) {
       continue;  // a small page of a split range below the advised one
     }

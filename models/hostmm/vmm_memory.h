@@ -165,9 +165,21 @@ class VmmMemory {
   // added to `cycles`; `host_fault` is set when a fault was taken.
   Mapping fault_in(Hva hva, AccessKind kind, Cycles& cycles, bool& host_fault);
 
-  // ---- Shared memory (the file comment). [begin, end) page-aligned, the VMM's memfd
-  // mapping; call before the range is touched.
+  // ---- The VMM's mappings of guest memory (its VMAs). [begin, end) page-aligned; call
+  // before the range is touched. A mapping that begins where one of the same kind ends
+  // extends it (vma_merge). A huge page must lie inside one mapping
+  // (thp_vma_suitable_order: the aligned range within the VMA), so a fault near a
+  // mapping's edge maps the largest page size whose aligned range fits, down to 4 KiB
+  // (fault_size_limit). With no mapping added the whole HVA space is one anonymous
+  // mapping (unit tests); an address outside every added mapping gets 4 KiB pages.
+  //
+  // Private anonymous memory (QEMU's RAM block, vm.backing=anon).
+  void add_anon(Hva begin, Hva end);
+  // Shared memory (the file comment): the VMM's memfd mapping.
   void add_shmem(Hva begin, Hva end);
+  // The largest page a fault at `hva` may map by its mapping's bounds (1 GiB when no
+  // mapping was added).
+  PageSize fault_size_limit(Hva hva) const;
   // Whether `hva` lies in shared memory.
   bool shmem(Hva hva) const;
   // Whether `hva`'s shmem page is in the page cache but not mapped by the VMM.
@@ -273,7 +285,7 @@ class VmmMemory {
   bool any_shmem(Hva begin, Hva end) const;
   bool all_shmem(Hva begin, Hva end) const;
   // The size of the page that maps `base`, or that a fault would map: 4 KiB in shared
-  // memory, else the VMM page table's slot_size.
+  // memory, else the VMM page table's slot_size within fault_size_limit.
   PageSize slot_size(Hva base) const;
   // The page's nonzero 4 KiB frames (else empty), zeroed as they are taken: for each, its
   // index in the page then its 512 words. Sparse, so that a huge page holding a few
@@ -322,6 +334,15 @@ class VmmMemory {
   std::unordered_map<std::uint64_t, std::uint64_t> m_evicted;
   // Resident pages with a valid swap copy (the swap cache): HVA page number -> entry.
   std::unordered_map<std::uint64_t, std::uint64_t> m_swap_cache;
+  // The mappings (add_anon, add_shmem): HVA page-number ranges [first, last), shared or
+  // not, in the order added.
+  struct Vma {
+    std::uint64_t first;
+    std::uint64_t last;
+    bool shared;
+  };
+  void add_vma(Hva begin, Hva end, bool shared);
+  std::vector<Vma> m_vmas;
   // Shared memory: its HVA page-number ranges [first, last), and its pages in the page
   // cache that the VMM does not map: HVA page number -> frame.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> m_shmem;

@@ -173,8 +173,11 @@ class PageTableOs {
   // in cycles. `kind` does not change what is mapped: every first touch gets a private zeroed frame
   // with R/W = 1 (Linux would map the shared zero page read-only on a read fault; not modelled).
   // Throws mem::OutOfMemory when memory runs out, std::logic_error when the page is already mapped,
-  // by this or another page size.
-  Cycles handle_page_fault(std::uint16_t asid, Va va, AccessKind kind);
+  // by this or another page size. `largest`: the largest page the fault may map there, for a
+  // caller that knows the mapping's bounds (a huge page must lie inside its VMA:
+  // thp_vma_suitable_order); params.thp's size when larger.
+  Cycles handle_page_fault(std::uint16_t asid, Va va, AccessKind kind,
+                           PageSize largest = PageSize::k1G);
   // A not-present fault on `va` that maps a 4 KiB page whatever params.thp says: a range
   // the kernel maps with small pages only (shmem under shmem_enabled=never, the host's
   // memfd memory). `cached`: the page's frame when the page cache holds it already
@@ -328,9 +331,10 @@ class PageTableOs {
 };
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
-Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid, Va va,
-                                                              AccessKind) {
-  return map_on_fault(asid, va, m_page_size, std::nullopt);
+Cycles PageTableOs<Va, Pa, Memory, Frames>::handle_page_fault(std::uint16_t asid, Va va, AccessKind,
+                                                              PageSize largest) {
+  const PageSize want = page_bytes(largest) < page_bytes(m_page_size) ? largest : m_page_size;
+  return map_on_fault(asid, va, want, std::nullopt);
 }
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>

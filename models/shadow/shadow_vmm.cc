@@ -1,5 +1,7 @@
 #include "models/shadow/shadow_vmm.h"
 
+#include <algorithm>
+
 #include "models/host/hypervisor.h"
 #include "models/host/memslot_layout.h"
 #include "models/host/qemu_layout.h"
@@ -25,13 +27,15 @@ ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host, hostmm:
                vm_stats_parent != nullptr ? vm_stats_parent : parent, vm.vcpus),
       m_next_hva(align_up(Hypervisor::kRamBase.value() + vm.memory.bytes, Hypervisor::kHvaAlign)),
       m_backing(vm.backing) {
-  // vm.layout's slots, each with the memory behind it (the two lists in the same order).
-  const std::vector<host::Memslot> slots = host::memslot_layout(vm, Hypervisor::kRamBase);
-  const std::vector<host::Backing> backing = host::memslot_backing(vm);
-  for (std::size_t i = 0; i < slots.size(); ++i) {
-    if (backing[i] == host::Backing::kMemfd) {
-      m_memory.add_shmem(slots[i].hva, slots[i].hva + slots[i].bytes);
+  // The VMM's mappings of the memory behind vm.layout's slots; slots added later go
+  // above them.
+  for (const host::VmmMapping& m : host::vmm_mappings(vm, Hypervisor::kRamBase)) {
+    if (m.backing == host::Backing::kMemfd) {
+      m_memory.add_shmem(m.begin, m.end);
+    } else {
+      m_memory.add_anon(m.begin, m.end);
     }
+    m_next_hva = std::max(m_next_hva, align_up(m.end.value(), Hypervisor::kHvaAlign));
   }
 }
 
@@ -173,6 +177,8 @@ const host::Memslot& ShadowVmm::add_memslot(std::uint32_t id, Gpa base, std::uin
     m_next_hva = align_up(m_next_hva + bytes, Hypervisor::kHvaAlign);
     if (m_backing == host::Backing::kMemfd) {
       m_memory.add_shmem(slot.hva, slot.hva + bytes);
+    } else {
+      m_memory.add_anon(slot.hva, slot.hva + bytes);
     }
   }
   return *m_slots.find_id(id);
