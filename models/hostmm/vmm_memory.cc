@@ -561,10 +561,12 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
   // A 2 MiB page the range covers in part is split first, with an invalidation of its
   // own (split_partly_advised: zap_pmd_range's `next - addr != HPAGE_PMD_SIZE`); one the
   // range covers whole is acted on whole below (zap_huge_pmd, madvise_free_huge_pmd, ...).
-  if (huge == page_bytes(PageSize::k2M) && begin.value() < end.value()) {
-    const std::uint64_t first = begin.value() & ~(huge - 1);
-    const std::uint64_t last = (end.value() - 1) & ~(huge - 1);
-    auto partly = [&](std::uint64_t h) { return h < begin.value() || h + huge > end.value(); };
+  // (With host.thp=1g too: a mapping's edges get 2 MiB pages, fault_size_limit.)
+  if (huge >= page_bytes(PageSize::k2M) && begin.value() < end.value()) {
+    const std::uint64_t pmd = page_bytes(PageSize::k2M);
+    const std::uint64_t first = begin.value() & ~(pmd - 1);
+    const std::uint64_t last = (end.value() - 1) & ~(pmd - 1);
+    auto partly = [&](std::uint64_t h) { return h < begin.value() || h + pmd > end.value(); };
     if (partly(first)) {
       split_partly_advised(Hva(first), advice);
     }
@@ -583,6 +585,15 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
     a = base.value() + step;
     if (base.value() + step <= begin.value()) {
       continue;  // a small page of a split range below the advised one
+    }
+    if (step == page_bytes(PageSize::k1G) &&
+        (base.value() < begin.value() || base.value() + step > end.value())) {
+      // A 1 GiB page the range covers in part is left whole, resident or not: the model
+      // splits no 1 GiB page (Linux has no anonymous PUD-level THP to split; hugetlbfs,
+      // where 1 GiB pages live, rounds a MADV_DONTNEED to whole huge pages,
+      // madvise_dontneed_free_valid_vma). The invalidation over the range zapped only the
+      // secondary MMU's leaves, which fault back to the same frames.
+      continue;
     }
     if (!page) {
       if (advice == Advice::kDontneed && zero_mapped(base)) {

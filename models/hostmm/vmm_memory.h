@@ -241,8 +241,12 @@ class VmmMemory {
   // part is split first, with an invalidation over its 2 MiB, and only the advised 4 KiB
   // pieces are acted on (zap_pmd_range -> __split_huge_pmd for DONTNEED, split_folio for
   // FREE, COLD and PAGEOUT; the huge zero page splits into small zero pages under
-  // DONTNEED and is left alone by the others). A 2 MiB page on swap, or a 1 GiB page,
-  // counts whole when the range covers any of it. Returns the 4 KiB pages it acted on.
+  // DONTNEED and is left alone by the others). A 2 MiB page on swap counts whole when the
+  // range covers any of it. A 1 GiB page (host.thp=1g) is acted on only when the range
+  // covers all of it: one covered in part is left whole (no 1 GiB split is modelled;
+  // hugetlbfs rounds to whole huge pages, madvise_dontneed_free_valid_vma), its secondary
+  // MMU leaves in the range zapped by the range's invalidation. Returns the 4 KiB pages it
+  // acted on.
   // Throws MadviseError, having done nothing, for FREE on shared memory or REMOVE on
   // anonymous memory (EINVAL).
   enum class Advice : std::uint8_t { kDontneed, kPageout, kCold, kFree, kRemove };
