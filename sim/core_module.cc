@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sim/hex.h"
+#include "sim/stop_request.h"
 #include "sim/translation_check.h"
 
 namespace pagesim {
@@ -174,12 +175,16 @@ void CoreModule::run() {
       if (m_progress && (before & ~kProgressMask) != (done & ~kProgressMask)) {
         m_progress(done);
       }
+      if (stop_signal() != 0) [[unlikely]] {
+        m_stopped_by = stop_signal();  // the statistics so far, marked partial by the caller
+        break;
+      }
     }
     m_qk.sync();
     if (m_vcpus.size() > 1) {
       settle_vm_share();
     }
-    if (m_warmup_left != 0) {
+    if (m_warmup_left != 0 && m_stopped_by == 0) {
       throw std::runtime_error("sim.warmup = " + std::to_string(m_params.sim.warmup) +
                                ": the trace has only " + std::to_string(m_replayed) +
                                " accesses, all of them warm-up: nothing was measured (lower "
@@ -191,6 +196,10 @@ void CoreModule::run() {
     }
   } catch (...) {
     m_failure = std::current_exception();
+    try {
+      m_window.settle();  // the statistics up to the failure, for a partial output
+    } catch (...) {
+    }
     sc_core::sc_stop();
   }
 }

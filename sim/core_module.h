@@ -168,6 +168,11 @@ class CoreModule final : public sc_core::sc_module {
   std::exception_ptr failure() const { return m_failure; }
   // Accesses replayed, the warm-up and those outside regions of interest included.
   std::uint64_t replayed_accesses() const { return m_replayed; }
+  // Trace records replayed (accesses and events); on a failure, the failing record's
+  // number.
+  std::uint64_t replayed_records() const { return m_position; }
+  // The signal that stopped the run early (sim/stop_request.h), 0 when it ran to the end.
+  int stopped_by() const { return m_stopped_by; }
 
  private:
   void end_of_elaboration() override;
@@ -283,6 +288,7 @@ class CoreModule final : public sc_core::sc_module {
   std::uint64_t m_audited_invalidations = 0;  // host invalidations at the last audit
   std::uint64_t m_shot_invalidations = 0;     // at the last shoot_down_other_vms
   std::exception_ptr m_failure;
+  int m_stopped_by = 0;
 };
 
 }  // namespace pagesim

@@ -10,6 +10,7 @@
 #include <systemc>  // declares sc_main extern "C"
 
 #include "sim/cli/commands.h"
+#include "sim/version.h"
 #include "traces/trace_command.h"
 
 namespace {
@@ -21,6 +22,7 @@ constexpr const char* kUsage =
     "  replay TRACE   replay a trace and print the summary (--json/--csv for every statistic)\n"
     "  compare TRACE  replay a trace in several modes (--modes native,nested,shadow)\n"
     "  config         print the effective configuration, every key documented (--dump)\n"
+    "  diff A B       what differs between two --json outputs: configuration, statistics\n"
     "  trace          make, convert and inspect traces: trace gen, trace convert, trace info\n\n"
     "`pagesim COMMAND --help` describes each command. Documentation: README.md, docs/.\n";
 
@@ -37,7 +39,7 @@ int sc_main(int argc, char* argv[]) {
     return 0;
   }
   if (command == "--version") {
-    std::cout << "pagesim 0.1.0\n";
+    std::cout << "pagesim " << pagesim::version() << "\n";
     return 0;
   }
   if (command == "replay") {
@@ -48,6 +50,9 @@ int sc_main(int argc, char* argv[]) {
   }
   if (command == "config") {
     return pagesim::cli::run_config(argc - 1, argv + 1);
+  }
+  if (command == "diff") {
+    return pagesim::cli::run_diff(argc - 1, argv + 1);
   }
   if (command == "trace") {
     return pagesim::traces::run_trace_command(argc - 1, argv + 1);

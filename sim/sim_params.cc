@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "models/host/memslot_layout.h"
+#include "sim/config/output_loader.h"
 #include "sim/config/toml_loader.h"
 
 namespace pagesim {
@@ -220,7 +221,13 @@ Configuration::Configuration() : m_params(std::make_unique<SimParams>()) {
   m_schema.group("", *m_params);
 }
 
-void Configuration::load_file(const std::string& path) { config::load_toml_file(m_schema, path); }
+void Configuration::load_file(const std::string& path) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
+    config::load_output_configuration(m_schema, path);  // a pagesim output's provenance
+  } else {
+    config::load_toml_file(m_schema, path);
+  }
+}
 
 void Configuration::set(std::string_view assignment) {
   config::apply_override(m_schema, assignment);

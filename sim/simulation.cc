@@ -7,6 +7,8 @@
 #include <systemc>
 #include <tlm>
 
+#include "sim/stats/per_instruction.h"
+#include "sim/stop_request.h"
 #include "sim/top.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -67,13 +69,29 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
   sc_core::sc_start();
   return_to_main_stack();
   auto stop = std::chrono::steady_clock::now();
-  if (top.core().failure()) {
-    std::rethrow_exception(top.core().failure());
-  }
   RunResult result;
+  if (top.core().failure()) {
+    if (!options.keep_statistics_on_error) {
+      std::rethrow_exception(top.core().failure());
+    }
+    try {
+      std::rethrow_exception(top.core().failure());
+    } catch (const traces::TraceError&) {
+      throw;  // a damaged trace: nothing is written
+    } catch (const std::exception& e) {
+      result.error = e.what();
+      result.partial = std::string("stopped by an error: ") + e.what();
+    }
+  } else if (const int signal = top.core().stopped_by(); signal != 0) {
+    result.stop_signal = signal;
+    result.partial = std::string("interrupted by ") + stop_signal_name(signal) +
+                     " after trace record " + std::to_string(top.core().replayed_records());
+  }
   result.stats = stats::collect(top.stats_root());
+  stats::add_per_instruction(result.stats);  // pki.*: when the trace has fetches
   result.wall_seconds = std::chrono::duration<double>(stop - start).count();
   result.replayed_accesses = top.core().replayed_accesses();
+  result.replayed_records = top.core().replayed_records();
   return result;
 }
 

@@ -27,6 +27,11 @@ struct RunOptions {
   // *page_life_out as it happens (replay --trace-page).
   std::optional<std::uint64_t> trace_page;
   std::ostream* page_life_out = nullptr;
+  // What a model error partway does (an error of the model or of the trace's contents,
+  // not a damaged trace: traces::TraceError always throws): false, throw it; true, return
+  // the statistics up to the failing record with `partial` saying why (the CLI writes them,
+  // marked partial).
+  bool keep_statistics_on_error = false;
 };
 
 struct RunResult {
@@ -35,6 +40,15 @@ struct RunResult {
   // Accesses replayed, the warm-up and those outside regions of interest included (the
   // statistics count only the windows: stats/window.h).
   std::uint64_t replayed_accesses = 0;
+  // Trace records replayed, accesses and events (the failing record's number when an
+  // error stopped the run).
+  std::uint64_t replayed_records = 0;
+  // Why the statistics stop short of the trace's end, nullopt when the run was complete:
+  // "interrupted by SIGINT after trace record N" (sim/stop_request.h), or the error that
+  // stopped it (keep_statistics_on_error).
+  std::optional<std::string> partial;
+  int stop_signal = 0;               // the signal that interrupted it, 0 when none did
+  std::optional<std::string> error;  // the error's message (keep_statistics_on_error)
 };
 
 RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,

@@ -70,10 +70,31 @@ inline std::map<std::string, double> read_csv_stats(const std::string& path) {
   while (std::getline(in, line)) {
     auto c1 = line.find(',');
     auto c2 = line.find(',', c1 + 1);
-    if (c1 == std::string::npos) {
-      continue;
+    if (c1 == std::string::npos || line.rfind("provenance.", 0) == 0) {
+      continue;  // the provenance rows (sim/provenance.h) are text
     }
     out[line.substr(0, c1)] = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
+  }
+  return out;
+}
+
+// An output file's text without its provenance (sim/provenance.h), which names the file,
+// the time and the host: what two runs of the same simulation must share byte for byte.
+// JSON: the first member, "provenance": {...} (written as its own lines, closed by a line
+// "  },"); CSV: the rows named provenance.*.
+inline std::string without_provenance(const std::string& text) {
+  const std::string json_start = "{\n  \"provenance\": {";
+  if (text.rfind(json_start, 0) == 0) {
+    const auto end = text.find("\n  },\n");
+    return end == std::string::npos ? text : "{\n" + text.substr(end + 7);
+  }
+  std::string out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("provenance.", 0) != 0) {
+      out += line + "\n";
+    }
   }
   return out;
 }

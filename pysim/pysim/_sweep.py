@@ -51,16 +51,19 @@ def _run_point(point: dict, base: Config | None, label: str, trace: Any,
     """One row of the sweep (runs on a Dask worker, or here when serial). Never raises:
     a failing point is a row with status "error" and the message."""
     from ._run import run
+    import time
     row: dict[str, Any] = {"trace": label, **point}
+    started = time.monotonic()
     try:
         cfg = Config(base) if base is not None else Config()
         cfg = cfg.replace(point) if point else cfg
         result = run(trace, cfg, label=label, progress=False, **run_kwargs)
     except Exception as e:  # noqa: BLE001 - reported in the row
-        row.update(status="error", error=f"{type(e).__name__}: {e}", partial=False)
+        row.update(status="error", error=f"{type(e).__name__}: {e}", partial=False,
+                   wall_seconds=time.monotonic() - started)
         return row
     row.update(status="partial" if result.partial else "ok", error=None,
-               partial=result.partial)
+               partial=result.partial, wall_seconds=time.monotonic() - started)
     row.update(result.scalars())
     return row
 
@@ -68,7 +71,7 @@ def _run_point(point: dict, base: Config | None, label: str, trace: Any,
 def _frame(rows: list[dict], point_keys: list[str]):
     import pandas as pd
     df = pd.DataFrame(rows)
-    fixed = ["trace", *point_keys, "status", "error", "partial"]
+    fixed = ["trace", *point_keys, "status", "error", "partial", "wall_seconds"]
     stats = sorted(c for c in df.columns if c not in fixed)
     return df.reindex(columns=fixed + stats)
 
@@ -80,18 +83,26 @@ def sweep(grid: Any, traces: Any, client: Any = None, *, config: Config | None =
     grid: {key: [values]} (cross product) or [{key: value}, ...] (points), applied on top
       of `config` (default: the defaults). traces: a path, spec or array, a list of them,
       or {label: trace}.
-    client: None runs on a fresh Dask distributed LocalCluster sized to this machine (one
-      single-threaded worker process per core), closed afterwards; a distributed.Client
-      or a scheduler address ("tcp://host:8786") runs on that cluster (its workers must
-      import pysim: PYTHONPATH=<build>/python). serial=True runs here, one after the other.
+    client: None runs on a fresh Dask distributed LocalCluster in this process, one thread
+      per core, closed afterwards: each run is already a process of its own (pysim.run's
+      worker), so the cluster starts no Python process and never re-imports the caller's
+      script (a script needs no `if __name__ == "__main__":` guard, and stdin and
+      notebooks work alike). A distributed.Client or a scheduler address
+      ("tcp://host:8786") runs on that cluster (its workers must import pysim:
+      PYTHONPATH=<build>/python). serial=True runs here, one after the other.
+
+    Raises ConfigError, before anything runs, for a grid key the schema does not have (a
+    bad value is a row's error instead).
 
     Returns a DataFrame, one row per (point, trace) in grid order then trace order:
     trace, the grid's keys, status ("ok", "error", "partial", "not run"), error (the
-    message of a failing point; the other points still complete), partial, then every
-    counter and formula of the run. The same grid gives the same frame serially and on
-    any cluster: each run is a fresh, deterministic process.
+    message of a failing point; the other points still complete), partial, wall_seconds
+    (the run's wall time), then every counter and formula of the run. The same grid gives
+    the same frame serially and on any cluster (wall_seconds aside): each run is a fresh,
+    deterministic process.
     """
     points = points_of(grid)
+    _check_keys(points, config)
     point_keys = list(dict.fromkeys(k for p in points for k in p))
     pairs = _traces_of(traces)
     tasks = [(p, label, t) for p in points for label, t in pairs]
@@ -115,8 +126,18 @@ def sweep(grid: Any, traces: Any, client: Any = None, *, config: Config | None =
     return df
 
 
+def _check_keys(points: list[dict], config: Config | None) -> None:
+    from ._config import ConfigError
+    known = set((config if config is not None else Config()).keys())
+    unknown = sorted({k for p in points for k in p if k not in known})
+    if unknown:
+        raise ConfigError("pysim.sweep: grid key(s) not in the configuration schema: " +
+                          ", ".join(unknown) + " (pysim.schema() lists the keys)", unknown)
+
+
 def _not_run(point: dict, label: str) -> dict:
-    return {"trace": label, **point, "status": "not run", "error": None, "partial": False}
+    return {"trace": label, **point, "status": "not run", "error": None, "partial": False,
+            "wall_seconds": None}
 
 
 def _sweep_serial(tasks, config, run_kwargs, bar) -> list[dict]:
@@ -136,8 +157,12 @@ def _sweep_dask(tasks, config, run_kwargs, bar, client) -> list[dict]:
 
     own_cluster = own_client = None
     if client is None:
-        own_cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+        # Threads, not processes: each task's pysim.run starts a simulation process of its
+        # own and waits for it, so one worker thread per core keeps the cores busy, the
+        # cluster starts in about a second, and no process re-imports __main__ (Dask's
+        # worker processes are spawned, and spawning runs an unguarded script again).
+        own_cluster = LocalCluster(n_workers=1, threads_per_worker=os.cpu_count() or 1,
+                                   processes=False, dashboard_address=None)
         client = own_client = Client(own_cluster)
     elif isinstance(client, str):
         client = own_client = Client(client)
@@ -163,7 +188,8 @@ def _sweep_dask(tasks, config, run_kwargs, bar, client) -> list[dict]:
                     point, label, _ = tasks[i]
                     rows[i] = {"trace": label, **point, "status": "error",
                                "error": f"{type(future.exception()).__name__}: "
-                                        f"{future.exception()}", "partial": False}
+                                        f"{future.exception()}", "partial": False,
+                               "wall_seconds": None}
                 if bar is not None:
                     bar.update(1)
         except KeyboardInterrupt:

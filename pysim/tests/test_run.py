@@ -29,7 +29,10 @@ def cli_stats(pagesim, trace, tmp_path, *sets):
         args += ["--set", s]
     p = pagesim(*args)
     assert p.returncode == 0, p.stderr
-    return json.loads(out.read_text())
+    stats = json.loads(out.read_text())
+    provenance = stats.pop("provenance")  # how the file was made: not a statistic
+    assert provenance["trace"]["path"] == str(trace)
+    return stats
 
 
 def mixed_array(n, seed):

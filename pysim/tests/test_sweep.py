@@ -35,7 +35,9 @@ def test_cluster_equals_serial(client):
     serial = pysim.sweep(GRID, TRACES, serial=True, progress=False)
     parallel = pysim.sweep(GRID, TRACES, client=client, progress=False)
     assert len(serial) == 8 and (serial["status"] == "ok").all()
-    pd.testing.assert_frame_equal(serial, parallel)
+    assert (serial["wall_seconds"] > 0).all()
+    pd.testing.assert_frame_equal(serial.drop(columns="wall_seconds"),
+                                  parallel.drop(columns="wall_seconds"))
     # the same cluster named by its scheduler's address
     by_address = pysim.sweep({"mode": ["shadow"]}, TRACES, client=client.scheduler.address,
                              progress=False)
@@ -83,3 +85,40 @@ def test_default_is_a_local_cluster_sized_to_the_machine(monkeypatch):
                      progress=False)
     assert sizes == [os.cpu_count()]
     assert list(df["status"]) == ["ok", "ok"] and list(df["sim.accesses"]) == [3000, 3000]
+
+
+SCRIPT = """\
+import pysim
+df = pysim.sweep({"tlb.l2.entries": [768, 1536]}, {"seq": "gen:sequential:count=2000"},
+                 progress=False)
+print("rows", len(df), "ok", bool((df["status"] == "ok").all()))
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_a_script_without_a_main_guard_finishes(tmp_path, how):
+    """The README's sweep as a plain script (no `if __name__ == "__main__":`) or on stdin:
+    the default cluster re-imports nothing, so it runs once and ends."""
+    import subprocess
+    import sys
+    distributed = pytest.importorskip("distributed")  # noqa: F841
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pysim.__file__)))
+    if how == "script":
+        path = tmp_path / "sweep_script.py"
+        path.write_text(SCRIPT)
+        p = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                           timeout=300, env=env, cwd=tmp_path)
+    else:
+        p = subprocess.run([sys.executable, "-"], input=SCRIPT, capture_output=True, text=True,
+                           timeout=300, env=env, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "rows 2 ok True", p.stdout + p.stderr
+    assert p.stdout.count("rows") == 1, "the script ran once"
+
+
+def test_an_unknown_grid_key_raises_before_anything_runs():
+    with pytest.raises(pysim.ConfigError) as e:
+        pysim.sweep({"tlb.l2.entriez": [1, 2]}, "gen:sequential:count=10", serial=True,
+                    progress=False)
+    assert "tlb.l2.entriez" in str(e.value)
+    assert e.value.keys == ["tlb.l2.entriez"]

@@ -18,6 +18,7 @@ inline constexpr int kExitUsage = 2;
 int run_replay(int argc, char** argv);
 int run_config(int argc, char** argv);
 int run_compare(int argc, char** argv);
+int run_diff(int argc, char** argv);
 
 // --config FILE and --set KEY=VALUE (repeatable), shared by every command that simulates.
 void add_config_options(boost::program_options::options_description& desc);

@@ -3,13 +3,15 @@
 // SystemC elaborates once per process (sim/simulation.h), so each mode runs in a child
 // process (fork, before any elaboration in the parent): the child replays the trace and
 // writes its statistics as CSV and then JSON, separated by a NUL byte, into a pipe; the
-// parent reads them, prints one table and, with --json, writes
-// {"trace": ..., "modes": {"native": {...every statistic...}, ...}}. Modes run one after
-// the other, so host memory holds one simulation at a time.
+// parent reads them, prints one table and, with --json, writes {"provenance": ...,
+// "trace": ..., "modes": {"native": {...every statistic...}, ...}} (a --vs column is
+// named "MODE KEY=VALUE,..."). Modes run one after the other, so host memory holds one
+// simulation at a time.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -20,7 +22,9 @@
 #include "sim/atomic_file.h"
 #include "sim/cli/commands.h"
 #include "sim/cli/summary.h"
+#include "sim/provenance.h"
 #include "sim/simulation.h"
+#include "sim/stop_request.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim::cli {
@@ -29,9 +33,10 @@ namespace {
 namespace po = boost::program_options;
 
 struct ModeRun {
-  std::string mode;
+  std::string mode;                      // the column's label: the mode, and a --vs variant
   std::map<std::string, double> values;  // from the CSV
   std::string json;                      // the whole statistics object
+  std::string partial;                   // why the child stopped early ("" when it did not)
 };
 
 std::vector<std::string> split_modes(const std::string& text) {
@@ -72,8 +77,9 @@ std::map<std::string, double> parse_csv(const std::string& csv) {
   try {
     auto trace = traces::open_trace(trace_path);
     RunResult result = run_simulation(params, *trace);
-    const std::string payload =
-        stats::to_csv(result.stats) + std::string(1, '\0') + stats::to_json(result.stats);
+    const std::string payload = stats::to_csv(result.stats) + std::string(1, '\0') +
+                                stats::to_json(result.stats) + std::string(1, '\0') +
+                                result.partial.value_or("");
     std::size_t done = 0;
     while (done < payload.size()) {
       const ssize_t n = ::write(fd, payload.data() + done, payload.size() - done);
@@ -97,7 +103,7 @@ std::map<std::string, double> parse_csv(const std::string& csv) {
 }
 
 // Runs one mode in a child process; throws with the child's failure.
-ModeRun run_mode(const SimParams& params, const std::string& trace_path) {
+ModeRun run_mode(const SimParams& params, const std::string& trace_path, const std::string& label) {
   int fds[2];
   if (::pipe(fds) != 0) {
     throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
@@ -129,15 +135,16 @@ ModeRun run_mode(const SimParams& params, const std::string& trace_path) {
   int raw = 0;
   while (::waitpid(pid, &raw, 0) < 0 && errno == EINTR) {
   }
-  const std::string mode(config::enum_name(params.mode));
   if (!WIFEXITED(raw) || WEXITSTATUS(raw) != 0) {
-    throw std::runtime_error("mode " + mode + " failed (see above)");
+    throw std::runtime_error(label + " failed (see above)");
   }
   const auto nul = data.find('\0');
-  if (nul == std::string::npos) {
-    throw std::runtime_error("mode " + mode + ": no statistics came back");
+  const auto nul2 = nul == std::string::npos ? nul : data.find('\0', nul + 1);
+  if (nul2 == std::string::npos) {
+    throw std::runtime_error(label + ": no statistics came back");
   }
-  return ModeRun{mode, parse_csv(data.substr(0, nul)), data.substr(nul + 1)};
+  return ModeRun{label, parse_csv(data.substr(0, nul)), data.substr(nul + 1, nul2 - nul - 1),
+                 data.substr(nul2 + 1)};
 }
 
 std::string format_table(const std::string& trace_name, const std::vector<ModeRun>& runs) {
@@ -211,8 +218,10 @@ int run_compare(int argc, char** argv) {
       "per walk, faults, VM exits by reason, software walks ('-': the mode has no such\n"
       "thing). TRACE is a file (any source of 'pagesim trace --help'), SOURCE:PATH or a\n"
       "gen: spec (docs/trace-format.md). The modes run one after the other; --json is\n"
-      "written only when every mode succeeds (through a temporary file renamed over it; a\n"
-      "device, FIFO or /dev/stdout is written in place).\n\nOptions");
+      "written when every mode succeeds, or when Ctrl-C (SIGINT, SIGTERM) stops the run\n"
+      "(the columns so far, marked partial; exit status 128 + the signal), through a\n"
+      "temporary file renamed over it (a device, FIFO or /dev/stdout is written in\n"
+      "place). Its \"provenance\" says how it was made (docs/outputs.md).\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "modes", po::value<std::string>()->default_value("native,nested,shadow")->value_name("LIST"),
       "comma-separated modes: native, nested, shadow")(
@@ -221,7 +230,10 @@ int run_compare(int argc, char** argv) {
       "check", "run every mode with sim.check (see pagesim replay --help)")(
       "warmup", po::value<std::string>()->value_name("N"),
       "every mode replays N accesses before counting (sets sim.warmup; see pagesim replay "
-      "--help)");
+      "--help)")(
+      "vs", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE[,...]"),
+      "also run each mode with these keys changed, as a column of its own (repeatable: one "
+      "column per --vs); e.g. --modes native --vs tlb.l2.entries=3072");
   add_config_options(desc);
   po::variables_map vm;
   if (const auto status = parse_trace_command("compare", desc, argc, argv, vm)) {
@@ -232,25 +244,43 @@ int run_compare(int argc, char** argv) {
     std::cerr << "pagesim compare: --modes: no mode given\n";
     return kExitUsage;
   }
-  // Every mode's configuration is checked before anything runs.
-  std::vector<std::unique_ptr<Configuration>> configs;
-  for (const auto& mode : modes) {
-    auto c = std::make_unique<Configuration>();
-    try {
-      load_configuration(*c, vm);
-      c->set("mode", mode, "--modes");
-      if (vm.count("check") != 0) {
-        c->set("sim.check", "true", "--check");
-      }
-      if (vm.count("warmup") != 0) {
-        c->set("sim.warmup", vm["warmup"].as<std::string>(), "--warmup");
-      }
-      c->validate();
-    } catch (const config::ConfigError& e) {
-      std::cerr << "pagesim compare: configuration error:\n" << e.what() << "\n";
-      return kExitUsage;
+  // The variants: the configuration as given, then one per --vs.
+  std::vector<std::string> variants{""};
+  if (vm.count("vs") != 0) {
+    for (const auto& v : vm["vs"].as<std::vector<std::string>>()) {
+      variants.push_back(v);
     }
-    configs.push_back(std::move(c));
+  }
+  // Every column's configuration is checked before anything runs: each mode, each variant.
+  std::vector<std::unique_ptr<Configuration>> configs;
+  std::vector<std::string> labels;
+  for (const auto& mode : modes) {
+    for (const auto& variant : variants) {
+      auto c = std::make_unique<Configuration>();
+      try {
+        load_configuration(*c, vm);
+        c->set("mode", mode, "--modes");
+        if (vm.count("check") != 0) {
+          c->set("sim.check", "true", "--check");
+        }
+        if (vm.count("warmup") != 0) {
+          c->set("sim.warmup", vm["warmup"].as<std::string>(), "--warmup");
+        }
+        for (const auto& assignment : split_modes(variant)) {
+          const auto eq = assignment.find('=');
+          if (eq == std::string::npos) {
+            throw config::ConfigError("--vs: '" + assignment + "' is not KEY=VALUE");
+          }
+          c->set(assignment.substr(0, eq), assignment.substr(eq + 1), "--vs");
+        }
+        c->validate();
+      } catch (const config::ConfigError& e) {
+        std::cerr << "pagesim compare: configuration error:\n" << e.what() << "\n";
+        return kExitUsage;
+      }
+      configs.push_back(std::move(c));
+      labels.push_back(variant.empty() ? mode : mode + " " + variant);
+    }
   }
   const std::string trace_path = vm["trace"].as<std::string>();
   // --json is checked now, before the modes run, and written at the end (sim/atomic_file.h).
@@ -264,23 +294,43 @@ int run_compare(int argc, char** argv) {
     std::cerr << "pagesim compare: " << e.what() << "\n";
     return kExitFailure;
   }
+  const std::string start_time = utc_now();
+  const auto started = std::chrono::steady_clock::now();
   try {
     const std::string trace_name = traces::open_trace(trace_path)->describe();
+    // Ctrl-C reaches the child replaying (same process group): it stops and sends the
+    // statistics so far; the columns not run yet are left out, the output marked partial.
+    install_stop_handlers();
     std::vector<ModeRun> runs;
-    for (const auto& c : configs) {
-      runs.push_back(run_mode(c->params(), trace_path));
+    std::optional<std::string> partial;
+    for (std::size_t i = 0; i < configs.size() && !partial; ++i) {
+      runs.push_back(run_mode(configs[i]->params(), trace_path, labels[i]));
+      if (!runs.back().partial.empty()) {
+        partial = labels[i] + ": " + runs.back().partial;
+      } else if (stop_signal() != 0) {
+        partial = std::string("interrupted by ") + stop_signal_name(stop_signal()) +
+                  " after the column " + labels[i];
+      }
+    }
+    if (partial && runs.size() < configs.size()) {
+      *partial += "; not run: " + std::to_string(configs.size() - runs.size()) + " of " +
+                  std::to_string(configs.size()) + " columns";
     }
     if (json_out) {
-      std::string json = "{\"trace\": \"";
-      for (char ch : trace_name) {
-        if (ch == '"' || ch == '\\') {
-          json += '\\';
-        }
-        json += ch;
-      }
-      json += "\", \"modes\": {";
+      Provenance provenance;
+      provenance.command_line = command_line(argc, argv);
+      provenance.mode = vm["modes"].as<std::string>();
+      provenance.trace = identify_trace(trace_path);
+      provenance.seed = configs.front()->params().seed;
+      provenance.configuration = configuration_values(*configs.front());
+      provenance.start_time = start_time;
+      provenance.partial = partial;
+      provenance.wall_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::string json = "{\n  \"provenance\": " + provenance_json(provenance) +
+                         ",\n  \"trace\": " + stats::json_quote(trace_name) + ",\n  \"modes\": {";
       for (std::size_t i = 0; i < runs.size(); ++i) {
-        json += (i == 0 ? "\"" : ", \"") + runs[i].mode + "\": " + runs[i].json;
+        json += (i == 0 ? "" : ", ") + stats::json_quote(runs[i].mode) + ": " + runs[i].json;
       }
       json += "}}\n";
       outputs.set_contents(*json_out, std::move(json));
@@ -288,6 +338,14 @@ int run_compare(int argc, char** argv) {
     }
     if (vm.count("quiet") == 0) {
       std::cout << format_table(trace_name, runs);
+      if (partial) {
+        std::cout << "  partial: " << *partial << "\n";
+      }
+    }
+    if (partial) {
+      std::cerr << "pagesim compare: " << *partial
+                << (json_out ? " (--json holds the columns so far, marked partial)\n" : "\n");
+      return 128 + (stop_signal() != 0 ? stop_signal() : 0);
     }
   } catch (const std::exception& e) {
     std::cerr << "pagesim compare: " << e.what() << "\n";

@@ -1,6 +1,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -10,7 +11,9 @@
 #include "sim/atomic_file.h"
 #include "sim/cli/commands.h"
 #include "sim/cli/summary.h"
+#include "sim/provenance.h"
 #include "sim/simulation.h"
+#include "sim/stop_request.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim::cli {
@@ -109,12 +112,15 @@ int run_replay(int argc, char** argv) {
     std::cerr << "pagesim replay: " << e.what() << "\n";
     return kExitFailure;
   }
+  const std::string start_time = utc_now();
+  const auto started = std::chrono::steady_clock::now();
   try {
     std::string trace_path = vm["trace"].as<std::string>();
     auto trace = traces::open_trace(trace_path);
 
     RunOptions options;
     options.trace_page = trace_page;
+    options.keep_statistics_on_error = true;  // a model error partway: a partial output
     bool show_progress =
         progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
     if (show_progress) {
@@ -131,15 +137,28 @@ int run_replay(int argc, char** argv) {
         std::fflush(stderr);
       };
     }
+    install_stop_handlers();  // Ctrl-C: the statistics so far, marked partial
     RunResult result = run_simulation(c.params(), *trace, options);
     if (show_progress) {
       std::fprintf(stderr, "\r%60s\r", "");
     }
+    Provenance provenance;
+    provenance.command_line = command_line(argc, argv);
+    provenance.mode = std::string(config::enum_name(c.params().mode));
+    provenance.trace = identify_trace(trace_path);
+    provenance.trace.records = result.replayed_records;
+    provenance.seed = c.params().seed;
+    provenance.configuration = configuration_values(c);
+    provenance.start_time = start_time;
+    provenance.partial = result.partial;
+    provenance.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (json_out) {
-      outputs.set_contents(*json_out, stats::to_json(result.stats));
+      outputs.set_contents(
+          *json_out, stats::to_json(result.stats, {{"provenance", provenance_json(provenance)}}));
     }
     if (csv_out) {
-      outputs.set_contents(*csv_out, stats::to_csv(result.stats));
+      outputs.set_contents(*csv_out, stats::to_csv(result.stats, provenance_csv_rows(provenance)));
     }
     if (config_out) {
       outputs.set_contents(*config_out, c.dump());
@@ -152,6 +171,20 @@ int run_replay(int argc, char** argv) {
                        result.replayed_accesses};
       std::cout << format_summary(result.stats, trace->describe(),
                                   std::string(config::enum_name(c.params().mode)), host);
+      if (result.partial) {
+        std::cout << "  partial: " << *result.partial << "\n";
+      }
+    }
+    if (result.partial) {
+      const std::string kept = outputs.empty()
+                                   ? std::string()
+                                   : " (the outputs hold the statistics so far, marked partial)";
+      if (result.error) {
+        std::cerr << "pagesim replay: " << *result.error << kept << "\n";
+        return kExitFailure;
+      }
+      std::cerr << "pagesim replay: " << *result.partial << kept << "\n";
+      return 128 + result.stop_signal;
     }
   } catch (const std::exception& e) {
     std::cerr << "pagesim replay: " << e.what() << "\n";

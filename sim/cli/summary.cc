@@ -177,6 +177,18 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
   out += line("cycles", grouped(s["sim.cycles"]));
   out += line("translation cycles", grouped(s["sim.translation_cycles"]),
               fixed(s["sim.translation_overhead_pct"], 2) + " % of cycles");
+  if (s["pki.instructions"] > 0) {
+    // Per kilo-instruction: the trace's fetches are its instructions (stats/per_instruction.h).
+    std::string pki = "L1i " + fixed(s["pki.tlb.l1i.misses"], 2) + "  L1d " +
+                      fixed(s["pki.tlb.l1d.misses"], 2) + "  STLB " +
+                      fixed(s["pki.tlb.l2.misses"], 2);
+    if (s["pki.walker.walks"] > 0) {
+      pki += "  walks " + fixed(s["pki.walker.walks"], 2);
+    }
+    out += line("misses per kilo-instruction", "", pki);
+    out += line("cycles per instruction", fixed(s["pki.sim.cycles"] / 1000, 3),
+                "translation " + fixed(s["pki.sim.translation_cycles"] / 1000, 3));
+  }
   const unsigned vms = vm_count(s);
   if (vms == 1) {
     out += machine_summary(s, "");

@@ -171,8 +171,14 @@ std::vector<Row> collect(const Group& root) {
   return rows;
 }
 
-std::string to_json(const std::vector<Row>& rows) {
+std::string json_quote(std::string_view s) { return json_string(s); }
+std::string csv_quote(std::string_view s) { return csv_field(s); }
+
+std::string to_json(const std::vector<Row>& rows, const std::vector<JsonMember>& head) {
   std::string out = "{\n";
+  for (const auto& [name, value] : head) {
+    out += "  " + json_string(name) + ": " + value + (rows.empty() ? "\n" : ",\n");
+  }
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     out += "  " + json_string(r.path) + ": ";
@@ -193,8 +199,11 @@ std::string to_json(const std::vector<Row>& rows) {
   return out + "}\n";
 }
 
-std::string to_csv(const std::vector<Row>& rows) {
+std::string to_csv(const std::vector<Row>& rows, const std::vector<CsvRow>& head) {
   std::string out = "name,value,description\n";
+  for (const CsvRow& r : head) {
+    out += csv_field(r.name) + "," + csv_field(r.value) + "," + csv_field(r.description) + "\n";
+  }
   for (const Row& r : rows) {
     if (const auto* n = std::get_if<std::uint64_t>(&r.value)) {
       out += csv_field(r.path) + "," + std::to_string(*n) + "," + csv_field(r.description) + "\n";

@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -157,10 +158,25 @@ struct Row {
 // and throw std::logic_error.
 std::vector<Row> collect(const Group& root);
 
-// One flat JSON object: path -> number, histograms path -> {label: count}. Same input,
-// same bytes.
-std::string to_json(const std::vector<Row>& rows);
-// `path,value,description` rows; a histogram gives one row per bin, `path[label]`.
-std::string to_csv(const std::vector<Row>& rows);
+// A member written before the statistics: its name and its value as JSON text.
+using JsonMember = std::pair<std::string, std::string>;
+// A CSV row written before the statistics, its value text (quoted as needed).
+struct CsvRow {
+  std::string name;
+  std::string value;
+  std::string description;
+};
+
+// One flat JSON object: path -> number, histograms path -> {label: count}; `head`'s members
+// first (the provenance object, sim/provenance.h). Same input, same bytes.
+std::string to_json(const std::vector<Row>& rows, const std::vector<JsonMember>& head = {});
+// `path,value,description` rows; a histogram gives one row per bin, `path[label]`; `head`'s
+// rows first.
+std::string to_csv(const std::vector<Row>& rows, const std::vector<CsvRow>& head = {});
+
+// `s` as a JSON string literal (quoted, escaped), and as one CSV field (quoted when it holds
+// a comma, a quote or a line break).
+std::string json_quote(std::string_view s);
+std::string csv_quote(std::string_view s);
 
 }  // namespace pagesim::stats
