@@ -127,6 +127,9 @@ void CoreModule::run() {
     if (m_warmup_left != 0) {
       m_window.restrict();  // nothing counts until the warm-up is over
     }
+    m_timeseries = stats::TimeSeries(m_params.sim.interval);
+    m_next_sample = m_params.sim.interval != 0 ? m_params.sim.interval : kNever;
+    m_next_mark = std::min(m_warmup_left != 0 ? m_warmup_left : kNever, m_next_sample);
     std::uint64_t done = 0;
     for (;;) {
       std::size_t n = m_trace.read(m_batch);
@@ -159,10 +162,8 @@ void CoreModule::run() {
         } else {
           batch_cycles += access(r).count();
           ++m_replayed;
-          if (m_warmup_left != 0) [[unlikely]] {
-            if (--m_warmup_left == 0) {
-              update_window();
-            }
+          if (m_replayed == m_next_mark) [[unlikely]] {
+            on_mark();  // the warm-up's end, a time-series sample
           }
         }
       }
@@ -190,6 +191,7 @@ void CoreModule::run() {
                                " accesses, all of them warm-up: nothing was measured (lower "
                                "sim.warmup / --warmup)");
     }
+    last_sample();
     m_window.settle();
     if (m_page_life_of_vm0 != nullptr) {
       m_page_life_of_vm0->finish();
@@ -197,10 +199,34 @@ void CoreModule::run() {
   } catch (...) {
     m_failure = std::current_exception();
     try {
+      last_sample();
       m_window.settle();  // the statistics up to the failure, for a partial output
     } catch (...) {
     }
     sc_core::sc_stop();
+  }
+}
+
+void CoreModule::on_mark() {
+  if (m_warmup_left != 0 && m_replayed == m_params.sim.warmup) {
+    m_warmup_left = 0;
+    update_window();
+  }
+  if (m_replayed == m_next_sample) {
+    if (m_vcpus.size() > 1) {
+      settle_vm_share();  // the VMs' shares are counters too: bring them up to now
+    }
+    m_timeseries.sample(*m_stats_parent, m_replayed);
+    m_next_sample += m_params.sim.interval;
+  }
+  m_next_mark = std::min(m_warmup_left != 0 ? m_params.sim.warmup : kNever, m_next_sample);
+}
+
+void CoreModule::last_sample() {
+  // The last, shorter interval (live counters: before the window settles them).
+  if (m_params.sim.interval != 0 &&
+      (m_timeseries.empty() || m_timeseries.accesses().back() != m_replayed)) {
+    m_timeseries.sample(*m_stats_parent, m_replayed);
   }
 }
 

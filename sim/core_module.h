@@ -63,6 +63,7 @@
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
+#include "sim/stats/timeseries.h"
 #include "sim/stats/window.h"
 #include "sim/time.h"
 #include "sim/translation_ext.h"
@@ -173,6 +174,8 @@ class CoreModule final : public sc_core::sc_module {
   std::uint64_t replayed_records() const { return m_position; }
   // The signal that stopped the run early (sim/stop_request.h), 0 when it ran to the end.
   int stopped_by() const { return m_stopped_by; }
+  // The counters every sim.interval accesses (empty without sim.interval).
+  stats::TimeSeries& timeseries() { return m_timeseries; }
 
  private:
   void end_of_elaboration() override;
@@ -258,8 +261,16 @@ class CoreModule final : public sc_core::sc_module {
   stats::Group* m_stats_parent;
   // What the statistics count (sim.warmup, the trace's !roi events): stats/window.h.
   stats::Window m_window;
-  std::uint64_t m_warmup_left = 0;  // accesses of the warm-up still to replay
-  bool m_roi_seen = false;          // the trace has a region of interest
+  std::uint64_t m_warmup_left = 0;  // the warm-up's length until it is over, then 0
+  // The next access count at which something happens (the warm-up's end, a time-series
+  // sample): one compare per access for both (on_mark).
+  static constexpr std::uint64_t kNever = ~std::uint64_t{0};
+  std::uint64_t m_next_mark = kNever;
+  std::uint64_t m_next_sample = kNever;
+  stats::TimeSeries m_timeseries{0};
+  void on_mark();
+  void last_sample();
+  bool m_roi_seen = false;  // the trace has a region of interest
   bool m_in_roi = false;
   std::uint64_t m_replayed = 0;  // accesses replayed, counted or not
   CoreStats m_stats;

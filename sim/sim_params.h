@@ -55,6 +55,10 @@ struct SimControlParams {
   // (replay --warmup): a steady-state measurement. 0: count from the first access. With
   // `!roi` events in the trace, only their regions after the warm-up count.
   std::uint64_t warmup = 0;
+  // A time series (replay --interval): every counter's value each `interval` accesses
+  // (warm-up and regions outside !roi included: the series shows them), kept as deltas in
+  // RunResult::timeseries. 0: none.
+  std::uint64_t interval = 0;
   void describe(config::Schema& s);
 };
 

@@ -92,6 +92,7 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
   result.wall_seconds = std::chrono::duration<double>(stop - start).count();
   result.replayed_accesses = top.core().replayed_accesses();
   result.replayed_records = top.core().replayed_records();
+  result.timeseries = std::move(top.core().timeseries());
   return result;
 }
 

@@ -16,6 +16,7 @@
 
 #include "sim/sim_params.h"
 #include "sim/stats/stats.h"
+#include "sim/stats/timeseries.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim {
@@ -49,6 +50,8 @@ struct RunResult {
   std::optional<std::string> partial;
   int stop_signal = 0;               // the signal that interrupted it, 0 when none did
   std::optional<std::string> error;  // the error's message (keep_statistics_on_error)
+  // Every counter each sim.interval accesses (stats/timeseries.h); empty without it.
+  stats::TimeSeries timeseries;
 };
 
 RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,

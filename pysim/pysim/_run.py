@@ -154,6 +154,7 @@ class Result:
         self.wall_seconds: float = float(raw["wall_seconds"])
         self.total_seconds = total_seconds
         self.page_life_text: str = raw.get("page_life", "")
+        self._timeseries = raw.get("timeseries")
 
     def __getitem__(self, path: str) -> Any:
         return self.stats[path]
@@ -162,6 +163,21 @@ class Result:
         acc = self.stats.get("sim.accesses", 0)
         return (f"<pysim.Result {self.label!r} mode={self.mode} accesses={acc:,} "
                 f"cycles={self.stats.get('sim.cycles', 0):,}{' PARTIAL' if self.partial else ''}>")
+
+    @property
+    def timeseries(self):
+        """The run's counters over time (``interval=N``, the key sim.interval): a DataFrame
+        with one row per interval of N accesses (the last one shorter), indexed by the
+        accesses replayed at its end, one column per counter holding its delta over the
+        interval. The warm-up is included. None when the run had no interval."""
+        if not self._timeseries or not self._timeseries[1]:
+            return None
+        import pandas as pd
+        interval, accesses, names, deltas = self._timeseries
+        df = pd.DataFrame(deltas, columns=list(names),
+                          index=pd.Index(list(accesses), name="accesses"))
+        df.attrs["interval"] = interval
+        return df
 
     def scalars(self) -> dict[str, int | float]:
         """Counters and formulas (no histograms)."""

@@ -5,6 +5,8 @@
                                    references per (guest level, EPT level) cell
     cycles_by_cause(results)       stacked cycles: work, TLB, walks, faults, VM exits
     page_timeline(result)          the life of one page (run(..., trace_page=ADDRESS))
+    timeseries(result)             miss rates and cycles per access over time
+                                   (run(..., sim__interval=N))
 
 Each takes an optional matplotlib Axes (``ax=``) and returns the Figure.
 """
@@ -17,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["miss_rate_vs_tlb_size", "refs_per_walk", "walk_grid", "cycles_by_cause",
-           "cycle_causes", "page_timeline", "savefig"]
+           "cycle_causes", "page_timeline", "timeseries", "savefig"]
 
 
 def _axes(ax, **subplots):
@@ -195,4 +197,32 @@ def page_timeline(result, ax=None, title: str | None = None):
     ax.set_xlabel("trace record")
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(title or f"life of one page: {result.label} ({result.mode})")
+    return fig
+
+
+def timeseries(result, ax=None, title: str | None = None):
+    """Over the run, per interval of ``sim.interval`` accesses: the L1d and STLB miss rates
+    (misses per lookup, percent, left axis) and translation cycles per access (right axis).
+    The warm-up, when there was one, is where the cold-start faults show."""
+    df = result.timeseries
+    if df is None:
+        raise ValueError("this run has no time series: run it with sim__interval=N "
+                         "(replay --interval N)")
+    fig, ax = _axes(ax, figsize=(7, 3.5))
+    x = df.index.to_numpy()
+    for level, label in (("l1d", "L1d miss rate"), ("l2", "STLB miss rate")):
+        lookups = df.get(f"tlb.{level}.hits", 0) + df.get(f"tlb.{level}.misses", 0)
+        rate = 100.0 * df[f"tlb.{level}.misses"] / np.maximum(lookups, 1)
+        ax.plot(x, rate, marker=".", label=label)
+    ax.set_xlabel("accesses replayed")
+    ax.set_ylabel("miss rate (%)")
+    right = ax.twinx()
+    per_access = df["sim.translation_cycles"] / np.maximum(df["sim.accesses"], 1)
+    right.plot(x, per_access, color="black", linestyle="--", marker=".",
+               label="translation cycles / access")
+    right.set_ylabel("translation cycles per access")
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    ax.set_title(title or f"{result.label} ({result.mode}), every "
+                          f"{df.attrs.get('interval', '?'):,} accesses")
     return fig

@@ -164,6 +164,17 @@ class Run {
     out["trace"] = reader.describe();
     out["mode"] = mode();
     out["page_life"] = page_life.str();
+    // sim.interval's time series: (interval, accesses per sample, names, deltas per sample).
+    const stats::TimeSeries& ts = result.timeseries;
+    py::list deltas;
+    for (std::size_t k = 0; k < ts.accesses().size(); ++k) {
+      py::list row;
+      for (std::size_t i = 0; i < ts.names().size(); ++i) {
+        row.append(ts.delta(k, i));
+      }
+      deltas.append(row);
+    }
+    out["timeseries"] = py::make_tuple(ts.interval(), ts.accesses(), ts.names(), deltas);
     return out;
   }
 

@@ -154,3 +154,20 @@ def test_keyboard_interrupt_returns_partial_statistics():
     # the interpreter is fine afterwards, and Ctrl-C works as usual again
     assert not pysim.run("gen:sequential:count=1000").partial
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_timeseries_is_a_frame_of_each_intervals_deltas():
+    # 5000 loads, one per 4 KiB page of a 64 MiB footprint, sampled every 1000: each
+    # interval replays 1000 accesses and, every page being new, faults 1000 times.
+    r = pysim.run("gen:sequential:count=5000,footprint=64MiB,size=4096", sim__interval=1000,
+                  progress=False)
+    df = r.timeseries
+    assert list(df.index) == [1000, 2000, 3000, 4000, 5000]
+    assert df.attrs["interval"] == 1000
+    assert (df["sim.accesses"] == 1000).all()
+    assert (df["os.page_faults"] == 1000).all()
+    for name in ("tlb.l1d.misses", "walker.walks", "sim.cycles"):
+        assert df[name].sum() == r.stats[name], name
+    fig = pysim.plot.timeseries(r)
+    assert fig.axes
+    assert pysim.run("gen:sequential:count=10", progress=False).timeseries is None

@@ -8,7 +8,8 @@ namespace po = boost::program_options;
 
 void add_config_options(po::options_description& desc) {
   desc.add_options()("config", po::value<std::string>()->value_name("FILE"),
-                     "TOML configuration file (keys as `pagesim config --dump` prints them)")(
+                     "TOML configuration file (keys as `pagesim config --dump` prints them), or a "
+                     "JSON output of replay/compare (its provenance's configuration)")(
       "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
       "override one key, after --config; repeatable");
 }

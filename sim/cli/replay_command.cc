@@ -27,14 +27,18 @@ int run_replay(int argc, char** argv) {
       "*.champsimtrace.xz or a .csv, SOURCE:PATH, or gen:PATTERN:key=value,... for a\n"
       "generated one; 'pagesim trace --help' lists the sources, docs/trace-format.md has\n"
       "them all) through the configured translation hardware and prints a summary.\n"
-      "Output files are written only when the run succeeds, all of them or none: each\n"
-      "through a temporary file renamed over it (a link is followed to its target); a\n"
-      "device, FIFO or /dev/stdout is written in place. Two outputs naming one file are\n"
-      "refused.\n\nOptions");
+      "Output files are written all of them or none, each through a temporary file\n"
+      "renamed over it (a link is followed to its target); a device, FIFO or /dev/stdout\n"
+      "is written in place. Two outputs naming one file are refused. Each begins with\n"
+      "its provenance (version, command, trace, configuration; docs/outputs.md), which\n"
+      "--config OUT.json reads back. Ctrl-C (SIGINT), SIGTERM or an error partway stops\n"
+      "the run and writes the statistics so far, marked partial (exit status 128 + the\n"
+      "signal, or 1); a damaged trace writes nothing.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "json", po::value<std::string>()->value_name("OUT"),
-      "write every statistic as one flat JSON object (histograms as {bucket: count})")(
-      "csv", po::value<std::string>()->value_name("OUT"), "write every statistic as CSV rows")(
+      "write every statistic as one JSON object: \"provenance\" first, then each statistic "
+      "by path (histograms as {bucket: count})")("csv", po::value<std::string>()->value_name("OUT"),
+                                                 "write every statistic as CSV rows")(
       "save-config", po::value<std::string>()->value_name("OUT"),
       "write the effective configuration (TOML) next to the statistics")("quiet,q",
                                                                          "print no summary")(
@@ -48,6 +52,13 @@ int run_replay(int argc, char** argv) {
       "replay the first N accesses with every structure live, then start counting: "
       "steady-state statistics (sets sim.warmup; the trace's !roi begin/end regions after it "
       "count, when it has any)")(
+      "interval", po::value<std::string>()->value_name("N"),
+      "a time series: every counter's delta each N accesses (at least 1000; the warm-up "
+      "included), as \"timeseries\" in --json and as rows in --timeseries (sets "
+      "sim.interval)")(
+      "timeseries", po::value<std::string>()->value_name("OUT"),
+      "write the time series as CSV: accesses, then one column per counter, one row per "
+      "interval (needs --interval)")(
       "trace-page", po::value<std::string>()->value_name("ADDRESS"),
       "print the life of the 4 KiB guest-virtual page holding ADDRESS (hex with 0x, or "
       "decimal) as it happens: TLB misses, guest page faults, EPT violations, host faults, "
@@ -89,6 +100,15 @@ int run_replay(int argc, char** argv) {
     if (vm.count("warmup") != 0) {
       c.set("sim.warmup", vm["warmup"].as<std::string>(), "--warmup");
     }
+    if (vm.count("interval") != 0) {
+      c.set("sim.interval", vm["interval"].as<std::string>(), "--interval");
+    }
+    c.validate();
+    if (vm.count("timeseries") != 0 && c.params().sim.interval == 0) {
+      throw config::ConfigError(
+          "--timeseries: no time series without --interval N "
+          "(or sim.interval)");
+    }
   } catch (const config::ConfigError& e) {
     std::cerr << "pagesim replay: configuration error:\n" << e.what() << "\n";
     return kExitUsage;
@@ -97,10 +117,11 @@ int run_replay(int argc, char** argv) {
   // The output files are checked now, so a bad one fails before a long run, and written
   // together at the end: all of them or none (sim/atomic_file.h).
   OutputSet outputs;
-  std::optional<std::size_t> json_out, csv_out, config_out;
+  std::optional<std::size_t> json_out, csv_out, config_out, timeseries_out;
   try {
-    for (auto [key, index] : {std::pair{"json", &json_out}, std::pair{"csv", &csv_out},
-                              std::pair{"save-config", &config_out}}) {
+    for (auto [key, index] :
+         {std::pair{"json", &json_out}, std::pair{"csv", &csv_out},
+          std::pair{"save-config", &config_out}, std::pair{"timeseries", &timeseries_out}}) {
       if (vm.count(key) != 0) {
         *index = outputs.add(std::string("--") + key, vm[key].as<std::string>());
       }
@@ -154,8 +175,14 @@ int run_replay(int argc, char** argv) {
     provenance.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (json_out) {
-      outputs.set_contents(
-          *json_out, stats::to_json(result.stats, {{"provenance", provenance_json(provenance)}}));
+      std::vector<stats::JsonMember> head{{"provenance", provenance_json(provenance)}};
+      if (!result.timeseries.empty()) {
+        head.emplace_back("timeseries", result.timeseries.to_json());
+      }
+      outputs.set_contents(*json_out, stats::to_json(result.stats, head));
+    }
+    if (timeseries_out) {
+      outputs.set_contents(*timeseries_out, result.timeseries.to_csv());
     }
     if (csv_out) {
       outputs.set_contents(*csv_out, stats::to_csv(result.stats, provenance_csv_rows(provenance)));
