@@ -21,6 +21,7 @@
 #include "validate/perf_counters.h"
 #include "validate/report.h"
 #include "validate/sim_predictor.h"
+#include "validate/timing.h"
 
 using namespace pagesim::validate;
 
@@ -31,6 +32,11 @@ constexpr int kSkip = 77;
 const char* kUsage =
     "usage: pagesim-validate [--scenario NAME | --all | --sample N [--seed S] | SCENARIO OPTIONS]\n"
     "                        [--json FILE] [--verbose] [--list]\n"
+    "       pagesim-validate --timing [--quick] [--json FILE]\n"
+    "  --timing                  this host's load-to-use latency per footprint (16 KiB to\n"
+    "                            1 GiB; --quick: to 64 MiB), 4 KiB and transparent huge\n"
+    "                            pages, by dependent-load chains; calibrates L1, L2, LLC\n"
+    "                            and DRAM (docs/validation.md, \"Timing\"); no KVM needed\n"
     "scenario options (any combination; defaults in brackets):\n"
     "  --pages N                 data pages the guest touches [256]\n"
     "  --pattern seq|random|stride2m   order and spacing (stride2m: one page per 2 MiB) [seq]\n"
@@ -116,6 +122,26 @@ ScenarioReport run_one(const Scenario& s, const PerfCounters& perf, const HostIn
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // --timing (issue 22): this host's load-to-use latencies by dependent-load chains
+  // (validate/timing.h); no KVM involved.
+  if (!args.empty() && args[0] == "--timing") {
+    TimingOptions timing;
+    std::optional<std::string> timing_json;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--quick") {
+        timing.loads = 200'000;
+        timing.repetitions = 3;
+        for (std::uint64_t f = 16 << 10; f <= (64u << 20); f *= 4) {
+          timing.footprints.push_back(f);
+        }
+      } else if (args[i] == "--json" && i + 1 < args.size()) {
+        timing_json = args[++i];
+      } else {
+        usage_error("--timing takes --quick and --json FILE, not '" + args[i] + "'");
+      }
+    }
+    return run_timing(timing, timing_json);
+  }
   Scenario custom;
   bool have_custom = false, all = false, verbose = false, list = false, passes_given = false;
   std::optional<std::uint64_t> sample, seed;

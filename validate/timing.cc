@@ -1,0 +1,250 @@
+#include "validate/timing.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "sim/preset/cpuid.h"
+#include "sim/preset/host_preset.h"
+
+namespace pagesim::validate {
+namespace {
+
+constexpr std::uint64_t kLine = 64;
+constexpr std::uint64_t kHuge = 2u << 20;
+constexpr std::uint64_t kBurst = 2048;  // loads timed together
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Pins the thread to the CPU it runs on now (the chain's caches stay that core's).
+void pin_to_current_cpu() {
+  const int cpu = sched_getcpu();
+  if (cpu < 0) {
+    return;
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+// AnonHugePages (bytes) of the mapping that starts at `base`, from /proc/self/smaps.
+std::uint64_t anon_huge_bytes(const void* base) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in_mapping = false;
+  const auto start = reinterpret_cast<std::uintptr_t>(base);
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > 8) {
+      in_mapping = lo <= start && start < hi;
+      continue;
+    }
+    unsigned long kb = 0;
+    if (in_mapping && std::sscanf(line.c_str(), "AnonHugePages: %lu kB", &kb) == 1) {
+      return std::uint64_t{kb} * 1024;
+    }
+  }
+  return 0;
+}
+
+// Walks the chain from `p` for `n` loads; returns where it ended (kept live).
+__attribute__((noinline)) void* chase(void* p, std::uint64_t n) {
+  void** q = static_cast<void**>(p);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    q = static_cast<void**>(*q);
+  }
+  return q;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+double measure_tsc_ghz() {
+  double best = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::uint64_t t0 = now_ns();
+    const std::uint64_t c0 = __rdtsc();
+    std::uint64_t t1 = t0;
+    while (t1 - t0 < 50'000'000) {
+      t1 = now_ns();
+    }
+    const std::uint64_t c1 = __rdtsc();
+    const double ghz = static_cast<double>(c1 - c0) / static_cast<double>(t1 - t0);
+    best = i == 0 ? ghz : std::min(best, ghz);  // the least inflated by a preemption
+  }
+  return best;
+}
+
+ChainPoint measure_chain(std::uint64_t footprint, bool huge, int repetitions, std::uint64_t loads,
+                         double tsc_ghz) {
+  const std::uint64_t lines = std::max<std::uint64_t>(footprint / kLine, 2);
+  const std::uint64_t bytes = lines * kLine;
+  // 2 MiB aligned: map a huge page more and start at the first 2 MiB boundary.
+  void* raw =
+      mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) {
+    throw std::runtime_error("mmap of " + std::to_string(bytes) + " bytes failed");
+  }
+  auto* base =
+      reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + kHuge - 1) & ~(kHuge - 1));
+  madvise(base, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+
+  // Sattolo's shuffle: a random order of the lines that is one cycle through all of them.
+  std::vector<std::uint32_t> order(lines);
+  std::iota(order.begin(), order.end(), 0u);
+  std::mt19937_64 rng(footprint);
+  for (std::uint64_t i = lines - 1; i > 0; --i) {
+    std::uniform_int_distribution<std::uint64_t> pick(0, i - 1);
+    std::swap(order[i], order[pick(rng)]);
+  }
+  for (std::uint64_t i = 0; i < lines; ++i) {
+    *reinterpret_cast<void**>(base + order[i] * kLine) = base + order[(i + 1) % lines] * kLine;
+  }
+  ChainPoint point;
+  point.footprint_bytes = footprint;
+  point.huge_asked = huge;
+  point.huge_bytes = anon_huge_bytes(base);
+
+  void* p = chase(base, lines);  // warm: every line once
+  // Short bursts, each timed alone: on a shared host a burst of ~0.1-1 ms mostly runs
+  // without being preempted, where a long run always is; the 10th percentile of the
+  // bursts is the figure kept ("min"), the median says how noisy the host was.
+  std::vector<double> ns;
+  for (int r = 0; r < repetitions; ++r) {
+    for (std::uint64_t done = 0; done < loads; done += kBurst) {
+      const std::uint64_t c0 = __rdtsc();
+      p = chase(p, kBurst);
+      const std::uint64_t c1 = __rdtsc();
+      ns.push_back(static_cast<double>(c1 - c0) / tsc_ghz / static_cast<double>(kBurst));
+    }
+  }
+  asm volatile("" : : "r"(p) : "memory");
+  munmap(raw, bytes + kHuge);
+  std::sort(ns.begin(), ns.end());
+  point.min_ns = ns[ns.size() / 10];
+  point.median_ns = median(ns);
+  point.min_tsc_cycles = point.min_ns * tsc_ghz;
+  return point;
+}
+
+CacheSizes host_cache_sizes() {
+  const preset::CpuInfo cpu = preset::decode_cpuid(preset::HostCpuid());
+  CacheSizes s;
+  if (cpu.l1d_cache) s.l1 = cpu.l1d_cache->size_bytes;
+  if (cpu.l2_cache) s.l2 = cpu.l2_cache->size_bytes;
+  if (cpu.l3_cache) s.llc = cpu.l3_cache->size_bytes;
+  return s;
+}
+
+Calibration calibrate(const CacheSizes& sizes, int repetitions, std::uint64_t loads) {
+  Calibration c;
+  c.tsc_ghz = measure_tsc_ghz();  // also ~150 ms of busy work: the core's clock ramps up
+  measure_chain(16 << 10, false, repetitions, loads, c.tsc_ghz);  // and once more, unused
+  const ChainPoint l1 = measure_chain(std::min<std::uint64_t>(16 << 10, sizes.l1 / 2), false,
+                                      repetitions, loads, c.tsc_ghz);
+  const ChainPoint l2 = measure_chain(sizes.l2 / 2, false, repetitions, loads, c.tsc_ghz);
+  // Past L2 but well inside the LLC: 4 x L2 (a quarter of the loads still hit L2), as an
+  // LLC shared with other tenants may hold much less than its CPUID size for this core.
+  const ChainPoint llc =
+      measure_chain(std::min(sizes.l2 * 4, sizes.llc / 2), true, repetitions, loads, c.tsc_ghz);
+  const ChainPoint dram = measure_chain(sizes.llc * 8, true, repetitions, loads, c.tsc_ghz);
+  c.l1_ns = l1.min_ns;
+  c.l2_ns = l2.min_ns;
+  c.llc_ns = llc.min_ns;
+  c.dram_ns = dram.min_ns;
+  std::ostringstream notes;
+  for (const ChainPoint* p : {&llc, &dram}) {
+    if (p->footprint_bytes >= kHuge && !p->huge_given()) {
+      notes << "the " << (p->footprint_bytes >> 10)
+            << " KiB chain got no huge pages (AnonHugePages " << (p->huge_bytes >> 10)
+            << " KiB): its time includes TLB misses\n";
+    }
+  }
+  c.notes = notes.str();
+  return c;
+}
+
+int run_timing(const TimingOptions& options, const std::optional<std::string>& json_path) {
+  pin_to_current_cpu();
+  std::vector<std::uint64_t> footprints = options.footprints;
+  if (footprints.empty()) {
+    for (std::uint64_t f = 16 << 10; f <= (1ull << 30); f *= 4) {
+      footprints.push_back(f);
+    }
+  }
+  try {
+    const CacheSizes sizes = host_cache_sizes();
+    const Calibration cal = calibrate(sizes, options.repetitions, options.loads);
+    std::printf(
+        "TSC %.3f GHz (against CLOCK_MONOTONIC_RAW); CPUID caches: L1D %llu KiB, L2 "
+        "%llu KiB, L3 %llu KiB\n",
+        cal.tsc_ghz, static_cast<unsigned long long>(sizes.l1 >> 10),
+        static_cast<unsigned long long>(sizes.l2 >> 10),
+        static_cast<unsigned long long>(sizes.llc >> 10));
+    std::printf("calibrated load-to-use: L1 %.2f ns, L2 %.2f ns, LLC %.2f ns, DRAM %.2f ns\n",
+                cal.l1_ns, cal.l2_ns, cal.llc_ns, cal.dram_ns);
+    std::cout << cal.notes;
+    if (!(cal.l1_ns < cal.l2_ns && cal.l2_ns < cal.dram_ns)) {
+      std::cerr << "pagesim-validate --timing: the calibration is not ordered (L1 < L2 < "
+                   "DRAM): this host was too noisy to measure\n";
+      return 1;
+    }
+    std::printf("\n%12s  %12s %12s %8s  %12s %12s %8s %10s  %s\n", "footprint", "4K min ns",
+                "4K median", "", "THP min ns", "THP median", "THP KiB", "4K-THP ns", "notes");
+    std::ostringstream json;
+    json << "{\n  \"tsc_ghz\": " << cal.tsc_ghz << ",\n  \"calibration_ns\": {\"l1\": " << cal.l1_ns
+         << ", \"l2\": " << cal.l2_ns << ", \"llc\": " << cal.llc_ns
+         << ", \"dram\": " << cal.dram_ns << "},\n  \"points\": [";
+    bool first = true;
+    for (std::uint64_t f : footprints) {
+      const ChainPoint small =
+          measure_chain(f, false, options.repetitions, options.loads, cal.tsc_ghz);
+      const ChainPoint huge =
+          measure_chain(f, true, options.repetitions, options.loads, cal.tsc_ghz);
+      std::string notes;
+      if (small.noisy() || huge.noisy()) notes += "noisy (median > 1.1 x min) ";
+      if (f >= kHuge && !huge.huge_given()) notes += "no huge pages given ";
+      std::printf("%9llu KiB  %12.2f %12.2f %8s  %12.2f %12.2f %8llu %10.2f  %s\n",
+                  static_cast<unsigned long long>(f >> 10), small.min_ns, small.median_ns, "",
+                  huge.min_ns, huge.median_ns,
+                  static_cast<unsigned long long>(huge.huge_bytes >> 10),
+                  small.min_ns - huge.min_ns, notes.c_str());
+      json << (first ? "" : ",") << "\n    {\"footprint_bytes\": " << f
+           << ", \"min_ns_4k\": " << small.min_ns << ", \"median_ns_4k\": " << small.median_ns
+           << ", \"min_ns_thp\": " << huge.min_ns << ", \"median_ns_thp\": " << huge.median_ns
+           << ", \"thp_bytes\": " << huge.huge_bytes
+           << ", \"noisy\": " << ((small.noisy() || huge.noisy()) ? "true" : "false") << "}";
+      first = false;
+    }
+    json << "\n  ]\n}\n";
+    if (json_path) {
+      std::ofstream(*json_path) << json.str();
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pagesim-validate --timing: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace pagesim::validate
