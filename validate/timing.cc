@@ -3,9 +3,11 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -184,7 +186,76 @@ Calibration calibrate(const CacheSizes& sizes, int repetitions, std::uint64_t lo
   return c;
 }
 
-int run_timing(const TimingOptions& options, const std::optional<std::string>& json_path) {
+double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const Calibration& cal) {
+  // The chain visits every line once per lap in one fixed order: a cache smaller than the
+  // footprint has evicted a line (LRU-like replacement) before the chain comes back to it,
+  // so the loads are served by the first level that holds the whole footprint.
+  if (footprint <= sizes.l1) return cal.l1_ns;
+  if (footprint <= sizes.l2) return cal.l2_ns;
+  if (footprint <= sizes.llc) return cal.llc_ns;
+  return cal.dram_ns;
+}
+
+std::optional<double> predicted_translation_ns(const std::string& pagesim, std::uint64_t footprint,
+                                               bool huge, const Calibration& cal,
+                                               std::string& error) {
+  char csv[] = "/tmp/pagesim-timing-XXXXXX";
+  const int fd = mkstemp(csv);
+  if (fd < 0) {
+    error = "mkstemp failed";
+    return std::nullopt;
+  }
+  close(fd);
+  const std::uint64_t pages = std::max<std::uint64_t>(footprint / (huge ? kHuge : 4096), 1);
+  const std::uint64_t warmup = std::max<std::uint64_t>(4 * pages, 100'000);
+  const std::uint64_t measured = 200'000;
+  auto cycles = [&cal](double ns) {
+    return std::to_string(std::max<long long>(std::llround(ns * cal.tsc_ghz), 0));
+  };
+  std::ostringstream cmd;
+  cmd << "'" << pagesim << "' replay gen:uniform:count=" << warmup + measured
+      << ",footprint=" << footprint << ",seed=1 --preset host --warmup " << warmup
+      << " --set os.thp=" << (huge ? "2m" : "never")
+      << " --set os.page_fault_latency=0 --set os.clear_page_latency=0"
+      << " --set core.frequency_ghz=" << cal.tsc_ghz
+      << " --set cache.l1.latency=" << cycles(cal.l1_ns)
+      << " --set cache.l2.latency=" << cycles(cal.l2_ns)
+      << " --set cache.llc.latency=" << cycles(cal.llc_ns)
+      << " --set cache.dram.latency=" << cycles(cal.dram_ns - cal.llc_ns) << " -q --csv " << csv
+      << " 2>&1";
+  std::string output;
+  if (FILE* p = popen(cmd.str().c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) {
+      output += buf;
+    }
+    if (pclose(p) != 0) {
+      error = "pagesim failed: " + cmd.str() + "\n" + output;
+      std::remove(csv);
+      return std::nullopt;
+    }
+  }
+  std::ifstream in(csv);
+  std::string line;
+  double translation = -1, accesses = 0;
+  while (std::getline(in, line)) {
+    const auto c1 = line.find(',');
+    const auto c2 = line.find(',', c1 + 1);
+    if (c1 == std::string::npos || c2 == std::string::npos) continue;
+    const std::string name = line.substr(0, c1);
+    if (name == "sim.translation_cycles") translation = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
+    if (name == "sim.accesses") accesses = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
+  }
+  std::remove(csv);
+  if (translation < 0 || accesses <= 0) {
+    error = "pagesim wrote no sim.translation_cycles: " + cmd.str();
+    return std::nullopt;
+  }
+  return translation / accesses / cal.tsc_ghz;
+}
+
+int run_timing(const TimingOptions& options, const std::optional<std::string>& json_path,
+               const std::string& pagesim_path) {
   pin_to_current_cpu();
   std::vector<std::uint64_t> footprints = options.footprints;
   if (footprints.empty()) {
@@ -209,30 +280,61 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
                    "DRAM): this host was too noisy to measure\n";
       return 1;
     }
-    std::printf("\n%12s  %12s %12s %8s  %12s %12s %8s %10s  %s\n", "footprint", "4K min ns",
-                "4K median", "", "THP min ns", "THP median", "THP KiB", "4K-THP ns", "notes");
+    std::printf(
+        "predicted = data (the calibrated latency of the first level whose CPUID size holds the "
+        "footprint) + translation (pagesim %s, --preset host, native mode)\n\n",
+        pagesim_path.c_str());
+    std::printf("%10s | %8s %8s %7s %6s | %8s %8s %7s %6s %8s | %6s %6s | %s\n", "footprint",
+                "4K meas", "pred", "xlat", "err", "THP meas", "pred", "xlat", "err", "THP KiB",
+                "share", "pred", "notes");
     std::ostringstream json;
     json << "{\n  \"tsc_ghz\": " << cal.tsc_ghz << ",\n  \"calibration_ns\": {\"l1\": " << cal.l1_ns
          << ", \"l2\": " << cal.l2_ns << ", \"llc\": " << cal.llc_ns
          << ", \"dram\": " << cal.dram_ns << "},\n  \"points\": [";
     bool first = true;
+    int status = 0;
     for (std::uint64_t f : footprints) {
       const ChainPoint small =
           measure_chain(f, false, options.repetitions, options.loads, cal.tsc_ghz);
       const ChainPoint huge =
           measure_chain(f, true, options.repetitions, options.loads, cal.tsc_ghz);
+      std::string error;
+      const double data = predicted_data_ns(f, sizes, cal);
+      const auto xlat_small = predicted_translation_ns(pagesim_path, f, false, cal, error);
+      const auto xlat_huge =
+          xlat_small ? predicted_translation_ns(pagesim_path, f, true, cal, error) : std::nullopt;
+      if (!xlat_small || !xlat_huge) {
+        std::cerr << "pagesim-validate --timing: no prediction for " << (f >> 10)
+                  << " KiB: " << error << "\n";
+        status = 1;
+        continue;
+      }
+      const double pred_small = data + *xlat_small, pred_huge = data + *xlat_huge;
+      const double err_small = 100 * (pred_small - small.min_ns) / small.min_ns;
+      const double err_huge = 100 * (pred_huge - huge.min_ns) / huge.min_ns;
+      // The translation share of a 4 KiB-page load: what huge pages save, over its time.
+      const double share = (small.min_ns - huge.min_ns) / small.min_ns;
+      const double share_pred = (pred_small - pred_huge) / pred_small;
       std::string notes;
       if (small.noisy() || huge.noisy()) notes += "noisy (median > 1.1 x min) ";
       if (f >= kHuge && !huge.huge_given()) notes += "no huge pages given ";
-      std::printf("%9llu KiB  %12.2f %12.2f %8s  %12.2f %12.2f %8llu %10.2f  %s\n",
-                  static_cast<unsigned long long>(f >> 10), small.min_ns, small.median_ns, "",
-                  huge.min_ns, huge.median_ns,
-                  static_cast<unsigned long long>(huge.huge_bytes >> 10),
-                  small.min_ns - huge.min_ns, notes.c_str());
+      std::printf(
+          "%6llu KiB | %8.2f %8.2f %7.2f %5.0f%% | %8.2f %8.2f %7.2f %5.0f%% %8llu | %5.0f%% "
+          "%5.0f%% | %s\n",
+          static_cast<unsigned long long>(f >> 10), small.min_ns, pred_small, *xlat_small,
+          err_small, huge.min_ns, pred_huge, *xlat_huge, err_huge,
+          static_cast<unsigned long long>(huge.huge_bytes >> 10), 100 * share, 100 * share_pred,
+          notes.c_str());
       json << (first ? "" : ",") << "\n    {\"footprint_bytes\": " << f
-           << ", \"min_ns_4k\": " << small.min_ns << ", \"median_ns_4k\": " << small.median_ns
-           << ", \"min_ns_thp\": " << huge.min_ns << ", \"median_ns_thp\": " << huge.median_ns
-           << ", \"thp_bytes\": " << huge.huge_bytes
+           << ", \"measured_ns_4k\": " << small.min_ns << ", \"median_ns_4k\": " << small.median_ns
+           << ", \"predicted_ns_4k\": " << pred_small
+           << ", \"predicted_translation_ns_4k\": " << *xlat_small
+           << ", \"measured_ns_thp\": " << huge.min_ns << ", \"median_ns_thp\": " << huge.median_ns
+           << ", \"predicted_ns_thp\": " << pred_huge
+           << ", \"predicted_translation_ns_thp\": " << *xlat_huge
+           << ", \"predicted_data_ns\": " << data << ", \"thp_bytes\": " << huge.huge_bytes
+           << ", \"translation_share\": " << share
+           << ", \"predicted_translation_share\": " << share_pred
            << ", \"noisy\": " << ((small.noisy() || huge.noisy()) ? "true" : "false") << "}";
       first = false;
     }
@@ -240,11 +342,11 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
     if (json_path) {
       std::ofstream(*json_path) << json.str();
     }
+    return status;
   } catch (const std::exception& e) {
     std::cerr << "pagesim-validate --timing: " << e.what() << "\n";
     return 1;
   }
-  return 0;
 }
 
 }  // namespace pagesim::validate

@@ -44,6 +44,12 @@ struct TimingOptions {
   std::uint64_t loads = 1'000'000;  // per repetition
 };
 
+// The cache sizes the calibration aims at, from this processor's CPUID (host preset).
+struct CacheSizes {
+  std::uint64_t l1 = 32 << 10, l2 = 512 << 10, llc = 32ull << 20;
+};
+CacheSizes host_cache_sizes();
+
 struct Calibration {
   double tsc_ghz = 0;
   double l1_ns = 0, l2_ns = 0, llc_ns = 0, dram_ns = 0;  // load-to-use at each level
@@ -58,17 +64,35 @@ double measure_tsc_ghz();
 ChainPoint measure_chain(std::uint64_t footprint, bool huge, int repetitions, std::uint64_t loads,
                          double tsc_ghz);
 
-// The cache sizes the calibration aims at, from this processor's CPUID (host preset).
-struct CacheSizes {
-  std::uint64_t l1 = 32 << 10, l2 = 512 << 10, llc = 32ull << 20;
-};
-CacheSizes host_cache_sizes();
-
 Calibration calibrate(const CacheSizes& sizes, int repetitions, std::uint64_t loads);
 
-// Runs the calibration and the footprint sweep (4 KiB and huge pages), prints the table to
-// stdout and writes JSON to `json_path` when given. Returns the exit status (0; 1 when a
-// measurement failed).
-int run_timing(const TimingOptions& options, const std::optional<std::string>& json_path);
+// The prediction of one footprint's time per load:
+//   data_ns         the calibrated latency of the first level whose CPUID size holds the
+//                   whole footprint (the chain's fixed cyclic order defeats any smaller
+//                   LRU-like cache); pagesim does not put data through its cache model
+//                   yet (issue 22's third item), so this part is not pagesim's;
+//   translation_ns  pagesim's own: `pagesim replay gen:uniform:...` over F (os.thp never or
+//                   2m) with --preset host, the calibrated latencies in cycles at the TSC's
+//                   frequency, no page-fault cost, and a warm-up of 4 accesses per page;
+//                   sim.translation_cycles per access.
+struct Prediction {
+  double data_ns = 0;
+  double translation_ns = 0;
+  double total_ns() const { return data_ns + translation_ns; }
+};
+
+double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const Calibration& cal);
+
+// Runs `pagesim` (a path) for one footprint; the error text when it cannot.
+std::optional<double> predicted_translation_ns(const std::string& pagesim, std::uint64_t footprint,
+                                               bool huge, const Calibration& cal,
+                                               std::string& error);
+
+// Runs the calibration and the footprint sweep (4 KiB and huge pages), predicts each with
+// `pagesim_path`, prints the table to stdout and writes JSON to `json_path` when given.
+// Returns the exit status: 0, or 1 when a measurement or a prediction failed (the error on
+// stderr) or the calibration is not ordered.
+int run_timing(const TimingOptions& options, const std::optional<std::string>& json_path,
+               const std::string& pagesim_path);
 
 }  // namespace pagesim::validate
