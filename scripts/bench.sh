@@ -14,9 +14,24 @@
 # "state B/page" is the peak resident memory above that of a one-access replay, divided
 # by the pages the run touched (os.page_faults; nested: guest.page_faults): what the
 # simulator keeps per page.
+#
+# Then pagesim against a bare two-level LRU TLB loop (issue 21; bench/bare_tlb.h, built
+# with the project's flags, its geometry the default configuration's tlb.l1d and tlb.l2),
+# on four patterns in the default configuration: seq64 (8-byte steps through 64 MiB: L1
+# hits, a new page every 512 accesses), seq4k (one access per 4 KiB page, strided over
+# 1 GiB: a walk per access), rand4m (uniform over 4 MiB: L1 misses, L2 hits), rand1g
+# (uniform over 1 GiB: a walk per access, random). The bare loop decodes the trace into
+# memory and times the loop alone (the median of 5 loops); pagesim replays the trace file.
+# BENCH_ROUNDS rounds (default 3), interleaved (each round runs every pattern in the bare
+# loop and the three modes), and the median round of each case is printed, with pagesim's
+# slowdown against the bare loop ("x bare": bare accesses/s over pagesim's). The bare
+# loop's L1d and L2 miss counts must equal native pagesim's tlb.l1d.misses and
+# tlb.l2.misses: the script says so, or fails.
 set -euo pipefail
 build=${1:-build}
 pagesim=$build/sim/pagesim
+bare=$build/bench/pagesim_bare_tlb
+rounds=${BENCH_ROUNDS:-3}
 out=${BENCH_DIR:-$build/bench-traces}
 count=${BENCH_COUNT:-10000000}
 mkdir -p "$out"
@@ -68,3 +83,59 @@ run "nested 8GiB, host 6GiB" "$rnd8" --set mode=nested --set vm.memory=16GiB \
 shadow=(--set mode=shadow --set vm.memory=96GiB)
 run "shadow sequential" "$seq" "${shadow[@]}"
 run "shadow uniform 64GiB" "$rnd" "${shadow[@]}"
+
+# pagesim against the bare loop.
+seq4k=$(gen seq4k strided 1GiB)
+rand4m=$(gen rand4m uniform 4MiB)
+rand1g=$(gen rand1g uniform 1GiB)
+patterns=(seq64 seq4k rand4m rand1g)
+declare -A trace=([seq64]=$seq [seq4k]=$seq4k [rand4m]=$rand4m [rand1g]=$rand1g)
+res=$(mktemp -d)
+trap 'rm -rf "$res"' EXIT
+for round in $(seq 1 "$rounds"); do
+  for p in "${patterns[@]}"; do
+    b=$("$bare" "${trace[$p]}")
+    awk '$1 == "accesses_per_second" { print $2 }' <<< "$b" >> "$res/$p-bare"
+    awk '$1 == "l1d_misses" { print $2 }' <<< "$b" > "$res/$p-bare-l1d"
+    awk '$1 == "l2_misses" { print $2 }' <<< "$b" > "$res/$p-bare-l2"
+    for m in native nested shadow; do
+      s=$("$pagesim" replay "${trace[$p]}" --progress never --set mode=$m \
+        --json "$res/$p-$m.json")
+      echo "$(field "$s" '^  host time' 5) $(field "$s" '^  peak memory' 3)" >> "$res/$p-$m"
+    done
+  done
+done
+median() {  # file column: the median of the column's values
+  sort -g -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'
+}
+stat_of() {  # json key
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+echo
+echo "pagesim against the bare two-level LRU TLB loop (median of $rounds interleaved rounds;"
+echo "M acc/s, peak MiB, and x bare = the bare loop's accesses/s over pagesim's)"
+printf '%-7s %9s | %8s %6s %6s | %8s %6s %6s | %8s %6s %6s | %s\n' pattern "bare" \
+  native MiB "x bare" nested MiB "x bare" shadow MiB "x bare" "L1d / L2 misses, bare = native"
+ok=1
+for p in "${patterns[@]}"; do
+  bare_rate=$(median "$res/$p-bare" 1)
+  line=$(printf '%-7s %9.1f' "$p" "$(awk -v r="$bare_rate" 'BEGIN { print r / 1e6 }')")
+  for m in native nested shadow; do
+    rate=$(median "$res/$p-$m" 1)
+    mib=$(median "$res/$p-$m" 2)
+    line+=$(awk -v r="$rate" -v b="$bare_rate" -v mib="$mib" \
+      'BEGIN { printf " | %8.2f %6.0f %5.1fx", r, mib, b / (r * 1e6) }')
+  done
+  l1d=$(stat_of "$res/$p-native.json" tlb.l1d.misses)
+  l2=$(stat_of "$res/$p-native.json" tlb.l2.misses)
+  bl1d=$(cat "$res/$p-bare-l1d")
+  bl2=$(cat "$res/$p-bare-l2")
+  if [ "$l1d" = "$bl1d" ] && [ "$l2" = "$bl2" ]; then
+    line+=" | $bl1d / $bl2: equal"
+  else
+    line+=" | DIFFER: bare $bl1d / $bl2, pagesim $l1d / $l2"
+    ok=0
+  fi
+  echo "$line"
+done
+[ $ok = 1 ] || { echo "bench: the bare loop's misses differ from pagesim's" >&2; exit 1; }

@@ -251,4 +251,13 @@ void Configuration::set(std::string_view key, std::string_view value, std::strin
   m_schema.set(key, value, origin);
 }
 
+std::string Configuration::dump() const { return m_notes + m_schema.dump(); }
+
+void Configuration::add_dump_note(std::string_view text) {
+  std::istringstream lines{std::string(text)};
+  for (std::string line; std::getline(lines, line);) {
+    m_notes += "#" + (line.empty() ? "" : " " + line) + "\n";
+  }
+}
+
 }  // namespace pagesim

@@ -111,11 +111,15 @@ class Configuration {
 
   const SimParams& params() const { return *m_params; }
   const config::Schema& schema() const { return m_schema; }
-  std::string dump() const { return m_schema.dump(); }
+  // The effective configuration as TOML (Schema::dump), after the notes, as comments.
+  std::string dump() const;
+  // A note for the dump's header, e.g. the preset the values came from (--preset).
+  void add_dump_note(std::string_view text);
 
  private:
   std::unique_ptr<SimParams> m_params;
   config::Schema m_schema;
+  std::string m_notes;  // comment lines, each "# ...\n"
 };
 
 }  // namespace pagesim

@@ -6,6 +6,8 @@
 // (--sample N --seed S). Exit status: 0 every row passed, 1 a row did not (outside its
 // tolerance, not modelled, absent) or an error, 2 a usage error, 77 this host cannot run it
 // (no /dev/kvm, no tracepoints, no permission).
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -21,6 +23,7 @@
 #include "validate/perf_counters.h"
 #include "validate/report.h"
 #include "validate/sim_predictor.h"
+#include "validate/timing.h"
 
 using namespace pagesim::validate;
 
@@ -31,6 +34,14 @@ constexpr int kSkip = 77;
 const char* kUsage =
     "usage: pagesim-validate [--scenario NAME | --all | --sample N [--seed S] | SCENARIO OPTIONS]\n"
     "                        [--json FILE] [--verbose] [--list]\n"
+    "       pagesim-validate --timing [--quick] [--json FILE] [--pagesim PATH]\n"
+    "  --timing                  this host's load-to-use time per footprint (16 KiB to\n"
+    "                            1 GiB; --quick: to 64 MiB), 4 KiB and transparent huge\n"
+    "                            pages, by dependent-load chains, against pagesim's\n"
+    "                            prediction with --preset host and the calibrated L1, L2,\n"
+    "                            LLC and DRAM latencies (pagesim: PATH, else the one built\n"
+    "                            beside this binary, else PATH's); docs/validation.md,\n"
+    "                            \"Timing\"; no KVM needed\n"
     "scenario options (any combination; defaults in brackets):\n"
     "  --pages N                 data pages the guest touches [256]\n"
     "  --pattern seq|random|stride2m   order and spacing (stride2m: one page per 2 MiB) [seq]\n"
@@ -116,6 +127,40 @@ ScenarioReport run_one(const Scenario& s, const PerfCounters& perf, const HostIn
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // --timing (issue 22): this host's load-to-use latencies by dependent-load chains
+  // (validate/timing.h); no KVM involved.
+  if (!args.empty() && args[0] == "--timing") {
+    TimingOptions timing;
+    std::optional<std::string> timing_json;
+    // pagesim predicts: --pagesim PATH, else the one built beside this binary (build/sim/).
+    std::string pagesim = "pagesim";
+    char self[4096];
+    if (const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1); n > 0) {
+      self[n] = 0;
+      std::string dir = self;
+      dir = dir.substr(0, dir.rfind('/'));
+      if (access((dir + "/../sim/pagesim").c_str(), X_OK) == 0) {
+        pagesim = dir + "/../sim/pagesim";
+      }
+    }
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--quick") {
+        timing.loads = 200'000;
+        timing.repetitions = 3;
+        for (std::uint64_t f = 16 << 10; f <= (64u << 20); f *= 4) {
+          timing.footprints.push_back(f);
+        }
+      } else if (args[i] == "--json" && i + 1 < args.size()) {
+        timing_json = args[++i];
+      } else if (args[i] == "--pagesim" && i + 1 < args.size()) {
+        pagesim = args[++i];
+      } else {
+        usage_error("--timing takes --quick, --json FILE and --pagesim PATH, not '" + args[i] +
+                    "'");
+      }
+    }
+    return run_timing(timing, timing_json, pagesim);
+  }
   Scenario custom;
   bool have_custom = false, all = false, verbose = false, list = false, passes_given = false;
   std::optional<std::uint64_t> sample, seed;

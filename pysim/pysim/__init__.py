@@ -11,11 +11,11 @@ Every run executes in a fresh worker process (SystemC elaborates once per proces
 runs in one interpreter are independent and repeatable. docs/pysim.md has the details.
 """
 
-from ._config import Config, ConfigError, schema
+from ._config import Config, ConfigError, presets, schema
 from ._run import Result, SimulationError, TraceError, run
 from ._sweep import sweep
 
-__all__ = ["Config", "ConfigError", "schema", "run", "Result", "TraceError",
+__all__ = ["Config", "ConfigError", "presets", "schema", "run", "Result", "TraceError",
            "SimulationError", "sweep", "plot"]
 
 

@@ -4,8 +4,9 @@ Keys, types, defaults, parsers, checks and error messages are the CLI's
 (`pagesim config --dump`): every value is handed to the C++ Configuration as text, exactly
 as `--set key=value` would be, so there is no second copy of the schema in Python.
 
-Sources, lowest to highest: built-in defaults, a TOML file, a dict of overrides, keyword
-overrides (``tlb__l1d__ways=8`` is ``tlb.l1d.ways``, since a keyword cannot hold a dot).
+Sources, lowest to highest: built-in defaults, a CPU preset (``preset="zen4"``, the CLI's
+``--preset``), a TOML file, a dict of overrides, keyword overrides (``tlb__l1d__ways=8`` is
+``tlb.l1d.ways``, since a keyword cannot hold a dot).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from . import _pysim
 
-__all__ = ["Config", "ConfigError", "schema", "keyword_to_key"]
+__all__ = ["Config", "ConfigError", "schema", "keyword_to_key", "presets"]
 
 
 class ConfigError(ValueError):
@@ -94,6 +95,11 @@ class Config:
     >>> Config(mode="nested", tlb__l2__entries=2048)
     >>> Config({"tlb.l1d.ways": 8}, file="machine.toml")
     >>> Config(base_config, seed=7)          # a copy with more overrides
+    >>> Config(preset="zen4", mode="nested") # a real CPU's TLBs and caches, then overrides
+
+    ``preset``: one of ``pysim.presets()`` (``"host"``: this machine's CPUID, read when the
+    Config is built; ``cfg.preset_report`` says what CPUID told and what was assumed),
+    applied before the file and the overrides, as `--preset` is.
 
     Raises ConfigError (naming the key) on an unknown key or an impossible value, at once.
     ``cfg["tlb.l1d.ways"]`` reads the effective value (bytes as int, cycles as int);
@@ -101,12 +107,15 @@ class Config:
     """
 
     def __init__(self, base: "Config | Mapping[str, Any] | str | os.PathLike | None" = None,
-                 /, *, file: "str | os.PathLike | None" = None, **overrides: Any):
+                 /, *, file: "str | os.PathLike | None" = None, preset: "str | None" = None,
+                 **overrides: Any):
         self._file: str | None = None
         self._overrides: dict[str, str] = {}
+        self._preset: tuple | None = None  # (name, [(key, value, source)], report)
         assignments: list[tuple[str, Any, str]] = []
         if isinstance(base, Config):
             self._file = base._file
+            self._preset = base._preset
             assignments += [(k, v, "Config") for k, v in base._overrides.items()]
         elif isinstance(base, (str, os.PathLike)):
             self._file = os.fspath(base)
@@ -116,8 +125,12 @@ class Config:
             raise TypeError(f"Config({base!r}): expected a Config, a dict of keys or a TOML path")
         if file is not None:
             self._file = os.fspath(file)
+        if isinstance(preset, tuple):  # an already resolved preset (unpickling)
+            self._preset = preset
+        elif preset is not None:
+            self._preset = _resolve_preset(preset)
         assignments += [(keyword_to_key(k), v, "keyword argument") for k, v in overrides.items()]
-        self._native = self._build(self._file, [])
+        self._native = self._build(self._file, [], self._preset)
         for key, value, origin in assignments:
             self._assign(key, value, origin)
         self._validate()
@@ -125,8 +138,14 @@ class Config:
     # -- building -------------------------------------------------------------------------
 
     @staticmethod
-    def _build(file: str | None, assignments: list[tuple[str, str, str]]) -> Any:
+    def _build(file: str | None, assignments: list[tuple[str, str, str]],
+               preset: tuple | None = None) -> Any:
         native = _pysim.Configuration()
+        if preset is not None:
+            try:
+                native.apply_preset(preset)
+            except _pysim.ConfigError as e:
+                raise ConfigError(str(e), _keys_of_message(str(e))) from None
         if file is not None:
             try:
                 native.load_file(file)
@@ -197,6 +216,20 @@ class Config:
     def file(self) -> str | None:
         return self._file
 
+    @property
+    def preset(self) -> str | None:
+        """The preset's name (``preset=``), or None."""
+        return self._preset[0] if self._preset else None
+
+    @property
+    def preset_report(self) -> str:
+        """For ``preset="host"``: what CPUID told and what was assumed; else empty."""
+        return self._preset[2] if self._preset else ""
+
+    def preset_values(self) -> tuple | None:
+        """The preset as the worker applies it first: (name, [(key, value, source)], report)."""
+        return self._preset
+
     def assignments(self) -> list[tuple[str, str, str]]:
         """(key, text, origin) as the worker re-applies them, after the file."""
         return [(k, v, "pysim") for k, v in self._overrides.items()]
@@ -218,12 +251,26 @@ class Config:
 
     def __repr__(self) -> str:
         parts = ([repr(self._file)] if self._file else []) + \
+            ([f"preset={self.preset!r}"] if self._preset else []) + \
             [f"{k}={v}" for k, v in self._overrides.items()]
         return f"Config({', '.join(parts)})"
 
     def __reduce__(self):
-        return (_rebuild, (self._file, dict(self._overrides)))
+        return (_rebuild, (self._file, dict(self._overrides), self._preset))
 
 
-def _rebuild(file: str | None, overrides: dict[str, str]) -> Config:
-    return Config(overrides, file=file)
+def _rebuild(file: str | None, overrides: dict[str, str], preset: tuple | None = None) -> Config:
+    return Config(overrides, file=file, preset=preset)
+
+
+def presets() -> list[str]:
+    """Every name ``Config(preset=...)`` takes (the CLI's ``--preset``): the named CPUs
+    (docs/presets.md) and ``"host"``."""
+    return _pysim.preset_names().split(", ")
+
+
+def _resolve_preset(name: Any) -> tuple:
+    if not isinstance(name, str) or name not in presets():
+        raise ConfigError(f"preset={name!r}: unknown preset; the presets are: "
+                          f"{_pysim.preset_names()}", ["preset"])
+    return _pysim.resolve_preset(name)

@@ -372,7 +372,8 @@ def run(trace: Any, config: Config | Mapping[str, Any] | str | None = None, *,
     array = _array_trace(trace, kinds, sizes)
     if array is None and (kinds is not None or sizes is not None):
         raise ValueError("kinds= and sizes= go with an array trace, not a path or a spec")
-    request = {"config_file": cfg.file, "assignments": cfg.assignments(),
+    request = {"preset": cfg.preset_values(), "config_file": cfg.file,
+               "assignments": cfg.assignments(),
                "trace": None if array else os.fspath(trace), "arrays": None,
                "trace_page": trace_page, "progress_interval": 0.25}
     start = time.perf_counter()

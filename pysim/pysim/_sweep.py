@@ -55,8 +55,10 @@ def _run_point(point: dict, base: Config | None, label: str, trace: Any,
     row: dict[str, Any] = {"trace": label, **point}
     started = time.monotonic()
     try:
-        cfg = Config(base) if base is not None else Config()
-        cfg = cfg.replace(point) if point else cfg
+        keys = dict(point)
+        preset = keys.pop("preset", None)  # an axis over CPU presets (Config(preset=...))
+        cfg = Config(base, preset=preset) if base is not None else Config(preset=preset)
+        cfg = cfg.replace(keys) if keys else cfg
         result = run(trace, cfg, label=label, progress=False, **run_kwargs)
     except Exception as e:  # noqa: BLE001 - reported in the row
         row.update(status="error", error=f"{type(e).__name__}: {e}", partial=False,
@@ -81,7 +83,8 @@ def sweep(grid: Any, traces: Any, client: Any = None, *, config: Config | None =
     """Runs every configuration point of `grid` on every trace of `traces`.
 
     grid: {key: [values]} (cross product) or [{key: value}, ...] (points), applied on top
-      of `config` (default: the defaults). traces: a path, spec or array, a list of them,
+      of `config` (default: the defaults); the key "preset" sweeps CPU presets
+      (``{"preset": ["skylake-sp", "zen4"]}``: Config(preset=...), under the other keys). traces: a path, spec or array, a list of them,
       or {label: trace}.
     client: None runs on a fresh Dask distributed LocalCluster in this process, one thread
       per core, closed afterwards: each run is already a process of its own (pysim.run's

@@ -4,8 +4,8 @@ SystemC elaborates once per process (IEEE 1666 has no reset), so every pysim.run
 fresh interpreter on this file (`python3 -S _worker.py`: no site packages, nothing but the
 extension is imported). Protocol, frames of an 8-byte little-endian length and a pickle:
 
-  parent -> worker   {"config_file", "assignments", "trace", "arrays", ...}, then "stop"
-                     (or end of input) to end the trace at the next batch
+  parent -> worker   {"preset", "config_file", "assignments", "trace", "arrays", ...},
+                     then "stop" (or end of input) to end the trace at the next batch
   worker -> parent   ("start", record_count, description, mode)
                      ("progress", records_read)            every `progress_interval` s
                      ("result", {...})   or   ("error", exception class name, message)
@@ -82,6 +82,7 @@ def main():
             sizes=_map(arrays.get("sizes")),
             array_name=request.get("array_name", "array"),
             trace_page=request.get("trace_page"),
+            preset=request.get("preset"),
         )
         send(("start", run.record_count, run.describe, run.mode))
     except Exception as e:  # reported to the parent, which raises it there

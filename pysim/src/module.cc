@@ -24,6 +24,7 @@
 #include "pysim/src/array_trace_reader.h"
 #include "pysim/src/controlled_reader.h"
 #include "sim/config/schema.h"
+#include "sim/preset/preset.h"
 #include "sim/sim_params.h"
 #include "sim/simulation.h"
 #include "traces/trace_reader.h"
@@ -111,20 +112,49 @@ std::span<const T> span_of(const std::optional<py::buffer>& buffer, const char* 
   return {static_cast<const T*>(info.ptr), bytes / sizeof(T)};
 }
 
+// A preset as Python carries it: (name, [(key, value, source)], report), resolved where the
+// Config was built (a host preset is this machine's CPUID, not a worker's).
+using PresetTuple =
+    std::tuple<std::string, std::vector<std::tuple<std::string, std::string, std::string>>,
+               std::string>;
+
+preset::Resolved resolved_of(const PresetTuple& t) {
+  preset::Resolved r;
+  r.name = std::get<0>(t);
+  for (const auto& [key, value, source] : std::get<1>(t)) {
+    r.values.push_back({key, value, source});
+  }
+  r.report = std::get<2>(t);
+  return r;
+}
+
+PresetTuple tuple_of(const preset::Resolved& r) {
+  PresetTuple t{r.name, {}, r.report};
+  for (const auto& a : r.values) {
+    std::get<1>(t).emplace_back(a.key, a.value, a.source);
+  }
+  return t;
+}
+
 // One simulation, set up and ready to execute.
 class Run {
  public:
-  // `assignments`: (key, value text, origin) applied in order after `config_file`.
+  // `preset`: applied first (PresetTuple); `assignments`: (key, value text, origin) applied
+  // in order after `config_file`.
   // `trace`: a path or "gen:..." spec, or else the arrays (array_name describes them).
   Run(const std::optional<std::string>& config_file,
       const std::vector<std::tuple<std::string, std::string, std::string>>& assignments,
       const std::optional<std::string>& trace, std::optional<py::buffer> addresses,
       std::optional<py::buffer> kinds, std::optional<py::buffer> sizes,
-      const std::string& array_name, std::optional<std::uint64_t> trace_page)
+      const std::string& array_name, std::optional<std::uint64_t> trace_page,
+      const std::optional<PresetTuple>& preset)
       : m_addresses(std::move(addresses)),
         m_kinds(std::move(kinds)),
         m_sizes(std::move(sizes)),
         m_trace_page(trace_page) {
+    if (preset) {
+      preset::apply(m_config, resolved_of(*preset));
+    }
     if (config_file) {
       m_config.load_file(*config_file);
     }
@@ -203,6 +233,14 @@ PYBIND11_MODULE(_pysim, m) {
   py::register_exception<pagesim::traces::TraceError>(m, "TraceError", PyExc_RuntimeError);
 
   m.def(
+      "preset_names", [] { return pagesim::preset::preset_names(); },
+      "every name --preset takes, comma-separated");
+  m.def(
+      "resolve_preset",
+      [](const std::string& name) { return tuple_of(pagesim::preset::resolve(name, "preset")); },
+      py::arg("name"),
+      "(name, [(key, value, source)], report): a named preset's values, or host's from CPUID");
+  m.def(
       "schema",
       [] {
         Configuration c;
@@ -230,6 +268,10 @@ PYBIND11_MODULE(_pysim, m) {
           [](Configuration& c, std::string_view key, std::string_view text,
              std::string_view origin) { c.set(key, text, origin); },
           py::arg("key"), py::arg("text"), py::arg("origin"))
+      .def(
+          "apply_preset",
+          [](Configuration& c, const PresetTuple& p) { pagesim::preset::apply(c, resolved_of(p)); },
+          py::arg("preset"))
       .def("validate", &Configuration::validate)
       .def("dump", &Configuration::dump)
       .def("value", [](const Configuration& c,
@@ -249,11 +291,11 @@ PYBIND11_MODULE(_pysim, m) {
                     const std::vector<std::tuple<std::string, std::string, std::string>>&,
                     const std::optional<std::string>&, std::optional<py::buffer>,
                     std::optional<py::buffer>, std::optional<py::buffer>, const std::string&,
-                    std::optional<std::uint64_t>>(),
+                    std::optional<std::uint64_t>, const std::optional<PresetTuple>&>(),
            py::arg("config_file"), py::arg("assignments"), py::arg("trace"),
            py::arg("addresses") = py::none(), py::arg("kinds") = py::none(),
            py::arg("sizes") = py::none(), py::arg("array_name") = "array",
-           py::arg("trace_page") = py::none())
+           py::arg("trace_page") = py::none(), py::arg("preset") = py::none())
       .def_property_readonly("record_count", &Run::record_count)
       .def_property_readonly("describe", &Run::describe)
       .def_property_readonly("mode", &Run::mode)

@@ -20,9 +20,12 @@ int run_config(int argc, char** argv);
 int run_compare(int argc, char** argv);
 int run_diff(int argc, char** argv);
 
-// --config FILE and --set KEY=VALUE (repeatable), shared by every command that simulates.
+// --preset NAME, --config FILE and --set KEY=VALUE (repeatable), shared by every command
+// that takes a configuration.
 void add_config_options(boost::program_options::options_description& desc);
-// Defaults < --config file < --set overrides, then validate(). Throws config::ConfigError.
+// Defaults < --preset < --config file < --set overrides, then validate(). Throws
+// config::ConfigError (an unknown preset names --preset and lists the presets). The host
+// preset's report (what CPUID told, what was assumed) goes to stderr.
 void load_configuration(Configuration& c, const boost::program_options::variables_map& vm);
 
 // The command line of a command that takes one TRACE (replay, compare): parses argv into

@@ -1,20 +1,36 @@
 #include <iostream>
 
 #include "sim/cli/commands.h"
+#include "sim/preset/preset.h"
 
 namespace pagesim::cli {
 
 namespace po = boost::program_options;
 
 void add_config_options(po::options_description& desc) {
-  desc.add_options()("config", po::value<std::string>()->value_name("FILE"),
-                     "TOML configuration file (keys as `pagesim config --dump` prints them), or a "
-                     "JSON output of replay/compare (its provenance's configuration)")(
+  desc.add_options()(
+      "preset", po::value<std::string>()->value_name("NAME"),
+      ("a real CPU's TLBs, walker caches and caches, applied before --config and --set: " +
+       preset::preset_names() +
+       " (host: this machine's CPUID, what it does not tell from the closest preset; "
+       "docs/presets.md)")
+          .c_str())("config", po::value<std::string>()->value_name("FILE"),
+                    "TOML configuration file (keys as `pagesim config --dump` prints them), or "
+                    "a JSON output of replay/compare (its provenance's configuration)")(
       "set", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
       "override one key, after --config; repeatable");
 }
 
 void load_configuration(Configuration& c, const po::variables_map& vm) {
+  if (vm.count("preset") != 0) {
+    const preset::Resolved p = preset::resolve(vm["preset"].as<std::string>());
+    preset::apply(c, p);
+    static bool reported = false;  // once per process (compare loads one per mode)
+    if (!p.report.empty() && !reported) {
+      std::cerr << "pagesim: " << p.report;  // what CPUID told and what was assumed
+      reported = true;
+    }
+  }
   if (vm.count("config") != 0) {
     c.load_file(vm["config"].as<std::string>());
   }

@@ -9,11 +9,13 @@ namespace po = boost::program_options;
 
 int run_config(int argc, char** argv) {
   po::options_description desc(
-      "Usage: pagesim config [--dump] [--config FILE] [--set KEY=VALUE]... [--out FILE]\n\n"
+      "Usage: pagesim config [--dump] [--preset NAME] [--config FILE] [--set KEY=VALUE]...\n"
+      "                      [--out FILE]\n\n"
       "Prints the effective configuration as TOML: every key with its documentation, its\n"
-      "value after the built-in defaults, --config and --set, and the default where it\n"
-      "differs. The output loads back with --config. Unknown keys and impossible values\n"
-      "are errors naming the key.\n\nOptions");
+      "value after the built-in defaults, --preset, --config and --set, and the default\n"
+      "where it differs. A preset is named in the header (--preset host: what CPUID told\n"
+      "and what was assumed). The output loads back with --config. Unknown keys and\n"
+      "impossible values are errors naming the key.\n\nOptions");
   desc.add_options()("help,h", "show this help")(
       "dump", "print the effective configuration (the default action)")(
       "out", po::value<std::string>()->value_name("FILE"),
