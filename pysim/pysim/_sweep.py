@@ -84,7 +84,8 @@ def sweep(grid: Any, traces: Any, client: Any = None, *, config: Config | None =
 
     grid: {key: [values]} (cross product) or [{key: value}, ...] (points), applied on top
       of `config` (default: the defaults); the key "preset" sweeps CPU presets
-      (``{"preset": ["skylake-sp", "zen4"]}``: Config(preset=...), under the other keys). traces: a path, spec or array, a list of them,
+      (``{"preset": ["skylake-sp", "zen4"]}``: Config(preset=...), under the other keys).
+      traces: a path, spec or array, a list of them,
       or {label: trace}.
     client: None runs on a fresh Dask distributed LocalCluster in this process, one thread
       per core, closed afterwards: each run is already a process of its own (pysim.run's
@@ -131,7 +132,7 @@ def sweep(grid: Any, traces: Any, client: Any = None, *, config: Config | None =
 
 def _check_keys(points: list[dict], config: Config | None) -> None:
     from ._config import ConfigError
-    known = set((config if config is not None else Config()).keys())
+    known = set((config if config is not None else Config()).keys()) | {"preset"}
     unknown = sorted({k for p in points for k in p if k not in known})
     if unknown:
         raise ConfigError("pysim.sweep: grid key(s) not in the configuration schema: " +
