@@ -2,6 +2,7 @@
 
 #include <lzma.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <array>
@@ -17,6 +18,24 @@ namespace {
 constexpr std::size_t kCompressedBufferBytes = std::size_t{1} << 16;
 constexpr std::array<unsigned char, 6> kXzMagic = {0xfd, '7', 'z', 'X', 'Z', 0x00};
 constexpr std::array<unsigned char, 2> kGzipMagic = {0x1f, 0x8b};
+constexpr std::array<unsigned char, 4> kZstdMagic = {0x28, 0xb5, 0x2f, 0xfd};  // RFC 8878
+
+// Compressions pagesim does not decode, told by their magic so that the error can say
+// which (rather than a text trace's "line 1: ..."): bzip2 ("BZh" and the block size),
+// lz4's frame format, 7-Zip, zip, lzip, compress(1).
+struct ForeignMagic {
+  const char* name;
+  std::array<unsigned char, 6> magic;
+  std::size_t size;
+};
+constexpr std::array<ForeignMagic, 6> kForeignMagics = {{
+    {"bzip2", {'B', 'Z', 'h'}, 3},
+    {"lz4", {0x04, 0x22, 0x4d, 0x18}, 4},
+    {"7-Zip", {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, 6},
+    {"zip", {'P', 'K', 0x03, 0x04}, 4},
+    {"lzip", {'L', 'Z', 'I', 'P'}, 4},
+    {"compress (.Z)", {0x1f, 0x9d}, 2},
+}};
 
 template <std::size_t N>
 bool starts_with(const unsigned char* bytes, std::size_t size,
@@ -51,6 +70,8 @@ std::string_view compression_name(Compression compression) {
       return "xz";
     case Compression::kGzip:
       return "gzip";
+    case Compression::kZstd:
+      return "zstd";
     case Compression::kNone:
       break;
   }
@@ -178,6 +199,45 @@ class GzipDecoder final : public DecompressedInput::Decoder {
   bool m_in_member = false;
 };
 
+class ZstdDecoder final : public DecompressedInput::Decoder {
+ public:
+  explicit ZstdDecoder(InputFile& input) : Decoder(input), m_stream(ZSTD_createDStream()) {
+    if (m_stream == nullptr) {
+      throw std::bad_alloc();
+    }
+  }
+  ~ZstdDecoder() override { ZSTD_freeDStream(m_stream); }
+
+  std::size_t read(unsigned char* dst, std::size_t size) override {
+    ZSTD_outBuffer out{dst, size, 0};
+    while (out.pos < out.size) {
+      if (m_in.pos == m_in.size) {
+        if (m_input_done) {
+          if (m_frame_open) {
+            fail(0, "zstd", "truncated: the file ends inside the compressed data");
+          }
+          break;
+        }
+        m_in = ZSTD_inBuffer{m_buffer.get(), refill(), 0};
+        continue;
+      }
+      // Frames one after another are decoded in turn, as `zstd -dc` reads them.
+      const std::size_t ret = ZSTD_decompressStream(m_stream, &out, &m_in);
+      if (ZSTD_isError(ret)) {
+        fail(m_in.size - m_in.pos, "zstd",
+             std::string("corrupt compressed data (") + ZSTD_getErrorName(ret) + ")");
+      }
+      m_frame_open = ret != 0;  // 0: a frame ended and everything of it is out
+    }
+    return out.pos;
+  }
+
+ private:
+  ZSTD_DStream* m_stream;
+  ZSTD_inBuffer m_in{nullptr, 0, 0};
+  bool m_frame_open = false;
+};
+
 }  // namespace
 
 DecompressedInput::DecompressedInput(InputFile input) : m_input(std::move(input)) {
@@ -190,6 +250,17 @@ DecompressedInput::DecompressedInput(InputFile input) : m_input(std::move(input)
   } else if (starts_with(first, got, kGzipMagic)) {
     m_compression = Compression::kGzip;
     m_decoder = std::make_unique<GzipDecoder>(m_input);
+  } else if (starts_with(first, got, kZstdMagic)) {
+    m_compression = Compression::kZstd;
+    m_decoder = std::make_unique<ZstdDecoder>(m_input);
+  } else {
+    for (const ForeignMagic& f : kForeignMagics) {
+      if (got >= f.size && std::equal(f.magic.begin(), f.magic.begin() + f.size, first)) {
+        throw TraceError(m_input.path() + ": " + f.name +
+                         "-compressed input, which pagesim does not read (it reads xz, gzip "
+                         "and zstd): decompress it first");
+      }
+    }
   }
 }
 

@@ -1,9 +1,12 @@
-// An input file read through its decompressor when it is xz or gzip compressed, as ChampSim
-// and other tools distribute their traces (`*.champsimtrace.xz`, `*.csv.gz`); plain bytes
-// otherwise. Importers read their files through it, so every importer takes compressed input.
+// An input file read through its decompressor when it is xz, gzip or zstd compressed, as
+// ChampSim and other tools distribute their traces (`*.champsimtrace.xz`, `*.csv.gz`,
+// `*.trace.zst`); plain bytes otherwise. Text traces and every importer read their files
+// through it, so all of them take compressed input.
 //
 // The compression is told by the first bytes, not the name: xz's magic FD 37 7A 58 5A 00,
-// gzip's 1F 8B. liblzma and zlib decode in the process (Debian's liblzma-dev, zlib1g-dev):
+// gzip's 1F 8B, zstd's 28 B5 2F FD. A compression it does not decode (bzip2, lz4, 7-Zip,
+// zip, lzip, compress) is an error naming it. liblzma, zlib and libzstd decode in the
+// process (Debian's liblzma-dev, zlib1g-dev, libzstd-dev):
 // no child process, and a damaged stream is an error naming the file and the compressed byte
 // where the decoder noticed it:
 //
@@ -25,9 +28,9 @@
 
 namespace pagesim::traces {
 
-enum class Compression { kNone, kXz, kGzip };
+enum class Compression { kNone, kXz, kGzip, kZstd };
 
-// "none", "xz", "gzip".
+// "none", "xz", "gzip", "zstd".
 std::string_view compression_name(Compression compression);
 
 // The memory an xz stream's decoder may use (its dictionary); xz -9 needs 65 MiB.

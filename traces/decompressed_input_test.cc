@@ -1,4 +1,4 @@
-// DecompressedInput: plain bytes pass through; xz and gzip (as the system's tools write
+// DecompressedInput: plain bytes pass through; xz, gzip and zstd (as the system's tools write
 // them, concatenated streams included) decode to the original bytes; damage is an error
 // naming the file and the compressed byte.
 #include "traces/decompressed_input.h"
@@ -50,12 +50,12 @@ TEST(DecompressedInput, PlainBytesPassThrough) {
   EXPECT_EQ(decode(dir.file("empty")), "");
 }
 
-TEST(DecompressedInput, XzAndGzipDecodeToTheOriginal) {
+TEST(DecompressedInput, XzGzipAndZstdDecodeToTheOriginal) {
   ScratchDir dir;
   // 300000 bytes: several 64 KiB input and output chunks.
   const std::string bytes = sample_bytes(300000);
   write_bytes(dir.file("data"), bytes);
-  for (const char* tool : {"xz", "gzip"}) {
+  for (const char* tool : {"xz", "gzip", "zstd"}) {
     const std::string path = compress_file(dir.file("data"), tool);
     EXPECT_EQ(decode(path), bytes) << tool;
     EXPECT_EQ(decode(path, 1), bytes) << tool;
@@ -67,7 +67,7 @@ TEST(DecompressedInput, ConcatenatedStreamsAreReadInTurn) {
   ScratchDir dir;
   write_bytes(dir.file("a"), "first part\n");
   write_bytes(dir.file("b"), "second part\n");
-  for (const char* tool : {"xz", "gzip"}) {
+  for (const char* tool : {"xz", "gzip", "zstd"}) {
     const std::string a = read_bytes(compress_file(dir.file("a"), tool));
     const std::string b = read_bytes(compress_file(dir.file("b"), tool));
     write_bytes(dir.file("ab"), a + b);
@@ -102,6 +102,50 @@ TEST(DecompressedInput, DamageNamesTheFileAndByte) {
   EXPECT_THAT(trace_error_of([&] { decode(dir.file("bad.xz")); }),
               StartsWith(dir.file("bad.xz") + ": byte "));
   EXPECT_THAT(trace_error_of([&] { decode(dir.file("bad.xz")); }), HasSubstr("(xz data): "));
+}
+
+TEST(DecompressedInput, ZstdDamageAndForeignCompressionsAreNamed) {
+  ScratchDir dir;
+  write_bytes(dir.file("data"), sample_bytes(300000));
+  const std::string zst = read_bytes(compress_file(dir.file("data"), "zstd"));
+  write_bytes(dir.file("cut.zst"), zst.substr(0, zst.size() / 2));
+  EXPECT_THAT(trace_error_of([&] { decode(dir.file("cut.zst")); }),
+              HasSubstr("(zstd data): truncated: the file ends inside the compressed data"));
+  std::string bad = zst;
+  bad[zst.size() / 2] = static_cast<char>(bad[zst.size() / 2] ^ 0x55);
+  write_bytes(dir.file("bad.zst"), bad);
+  EXPECT_THAT(trace_error_of([&] { decode(dir.file("bad.zst")); }),
+              HasSubstr("(zstd data): corrupt compressed data ("));
+  // Compressions it does not decode: named, not read as text.
+  for (const auto& [name, magic] : std::vector<std::pair<std::string, std::string>>{
+           {"bzip2", "BZh91AY&SY"},
+           {"zip", std::string("PK\x03\x04", 4) + "rest"},
+           {"lz4", std::string("\x04\x22\x4d\x18", 4) + "rest"}}) {
+    write_bytes(dir.file("x"), magic);
+    EXPECT_EQ(trace_error_of([&] { decode(dir.file("x")); }),
+              dir.file("x") + ": " + name +
+                  "-compressed input, which pagesim does not read (it reads xz, gzip and zstd): "
+                  "decompress it first")
+        << name;
+  }
+}
+
+// A text trace compressed by any of the three reads as the plain one.
+TEST(DecompressedInput, CompressedTextTracesReadAsThePlainOne) {
+  ScratchDir dir;
+  std::string text = "# a text trace\n";
+  for (int i = 0; i < 20000; ++i) {
+    text += (i % 3 == 0 ? "W 0x" : "R 0x") + std::to_string(0x100000 + (i % 977) * 64) + "\n";
+  }
+  text += "!invlpg 0x100000\nX 0x400000 4\n";
+  write_bytes(dir.file("t.trace"), text);
+  const std::vector<Record> plain = read_all(dir.file("t.trace"));
+  ASSERT_EQ(plain.size(), 20002u);
+  for (const char* tool : {"xz", "gzip", "zstd"}) {
+    const std::string path = compress_file(dir.file("t.trace"), tool);
+    EXPECT_EQ(read_all(path), plain) << tool;
+    EXPECT_THAT(open_trace(path)->describe(), HasSubstr(std::string(tool) + "-compressed"));
+  }
 }
 
 }  // namespace

@@ -163,8 +163,8 @@ inline std::string parse_error(std::string_view text) { return read_error("t.tra
 // Compresses `path` with the system's `xz` or `gzip` (as ChampSim's traces are made) into
 // `path` + ".xz" / ".gz", keeping `path`; returns the new name.
 inline std::string compress_file(const std::string& path, const std::string& tool) {
-  const std::string out = path + (tool == "xz" ? ".xz" : ".gz");
-  const std::string command = tool + " -c -- '" + path + "' > '" + out + "'";
+  const std::string out = path + (tool == "xz" ? ".xz" : tool == "zstd" ? ".zst" : ".gz");
+  const std::string command = tool + " -q -c -- '" + path + "' > '" + out + "'";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   return out;
 }

@@ -139,7 +139,13 @@ char* format_decimal(char* out, std::uint32_t v) {
 TextTraceReader::TextTraceReader(InputFile input)
     : m_input(std::move(input)), m_buffer(new char[kMaxTextLineBytes]) {}
 
-std::string TextTraceReader::describe() const { return m_input.path() + " (text trace v1.1)"; }
+std::string TextTraceReader::describe() const {
+  return m_input.path() + " (text trace v1.1" +
+         (m_input.compression() == Compression::kNone
+              ? std::string()
+              : ", " + std::string(compression_name(m_input.compression())) + "-compressed") +
+         ")";
+}
 
 void TextTraceReader::fail(const std::string& what) const {
   throw TraceError(m_input.path() + ":" + std::to_string(m_line) + ": " + what);

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "traces/decompressed_input.h"
 #include "traces/file_io.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
@@ -40,7 +41,7 @@ class TextTraceReader final : public TraceReader {
   void refill();
   [[noreturn]] void fail(const std::string& what) const;
 
-  InputFile m_input;
+  DecompressedInput m_input;  // xz, gzip and zstd text traces are read directly
   std::unique_ptr<char[]> m_buffer;
   std::size_t m_begin = 0;  // first unparsed byte
   std::size_t m_end = 0;    // one past the last byte read

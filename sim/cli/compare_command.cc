@@ -303,8 +303,22 @@ int run_compare(int argc, char** argv) {
     install_stop_handlers();
     std::vector<ModeRun> runs;
     std::optional<std::string> partial;
+    const bool show_progress = ::isatty(STDERR_FILENO) != 0;
+    const auto compare_started = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < configs.size() && !partial; ++i) {
+      if (show_progress) {
+        // One column after another: which one, and the time so far.
+        std::fprintf(
+            stderr, "\rpagesim compare: column %zu of %zu (%s), %.0f s ", i + 1, configs.size(),
+            labels[i].c_str(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - compare_started)
+                .count());
+        std::fflush(stderr);
+      }
       runs.push_back(run_mode(configs[i]->params(), trace_path, labels[i]));
+      if (show_progress) {
+        std::fprintf(stderr, "\r%79s\r", "");
+      }
       if (!runs.back().partial.empty()) {
         partial = labels[i] + ": " + runs.back().partial;
       } else if (stop_signal() != 0) {

@@ -1,6 +1,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -147,13 +148,22 @@ int run_replay(int argc, char** argv) {
     if (show_progress) {
       // Binary traces and generators know their length: then the share done too.
       const std::optional<std::uint64_t> total = trace->record_count();
-      options.progress = [total](std::uint64_t done) {
+      // Every 2^20 records: count, rate, elapsed time and, when the total is known, the
+      // share done and the time left at the rate so far.
+      options.progress = [total, started](std::uint64_t done) {
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double rate = elapsed > 0 ? double(done) / elapsed : 0;
         if (total && *total > 0) {
-          std::fprintf(stderr, "\rpagesim: %.1f of %.1f M records replayed (%.0f %%)",
+          const double left = rate > 0 ? double(*total - std::min(done, *total)) / rate : 0;
+          std::fprintf(stderr,
+                       "\rpagesim: %.1f of %.1f M records (%.0f %%), %.2f M/s, %.0f s, "
+                       "about %.0f s left ",
                        double(done) / 1e6, double(*total) / 1e6,
-                       100.0 * double(done) / double(*total));
+                       100.0 * double(done) / double(*total), rate / 1e6, elapsed, left);
         } else {
-          std::fprintf(stderr, "\rpagesim: %.1f M records replayed", double(done) / 1e6);
+          std::fprintf(stderr, "\rpagesim: %.1f M records, %.2f M/s, %.0f s ", double(done) / 1e6,
+                       rate / 1e6, elapsed);
         }
         std::fflush(stderr);
       };
@@ -161,7 +171,7 @@ int run_replay(int argc, char** argv) {
     install_stop_handlers();  // Ctrl-C: the statistics so far, marked partial
     RunResult result = run_simulation(c.params(), *trace, options);
     if (show_progress) {
-      std::fprintf(stderr, "\r%60s\r", "");
+      std::fprintf(stderr, "\r%79s\r", "");
     }
     Provenance provenance;
     provenance.command_line = command_line(argc, argv);
