@@ -4,8 +4,9 @@
 // Per access (no SystemC kernel call, no allocation):
 //   1. TLB lookup through the TlbIf port (a direct call: L1 i/d, then the STLB);
 //   2. on a miss, or a store through an entry whose dirty flag is clear (the processor
-//      walks to set D: Intel SDM Vol. 3A 4.8) or whose W is clear, a walk: b_transport of
-//      the reused payload with its TranslationExt to the translator behind walker_socket;
+//      walks to set D: Intel SDM Vol. 3A 4.8) or whose W is clear, a walk: the translator
+//      behind walker_socket called directly with the reused TranslationExt (its
+//      DirectTranslateIf; b_transport of the reused payload where it has none);
 //   3. native: a walk that meets a non-present entry is a page fault: the OS model maps
 //      the page and the access is retried, which walks again (a faulting walk caches
 //      nothing, SDM 4.10.2.3); the trace access still counts one TLB miss at each level.
@@ -13,7 +14,8 @@
 //      answers a translation, or MMIO (the access was emulated: nothing to cache);
 //   4. the TLBs are filled with the translation (L2 and the L1).
 // The access costs core.cycles_per_access + TLB latencies + walk latency + fault latency.
-// An access that crosses a page boundary translates both pages.
+// An access that crosses a page boundary translates both pages. A run of accesses that
+// would each hit the entry of the L1 TLB's last hit is counted at once (repeated_hits).
 //
 // Events: `!cr3 ID` switches to address space ID (its PCID; entries of other PCIDs stay),
 // `!invlpg GVA` invalidates that page's TLB entries and the current PCID's
@@ -181,6 +183,13 @@ class CoreModule final : public sc_core::sc_module {
   void end_of_elaboration() override;
   void run();
   Cycles access(const traces::Record& r);
+  // The same-page path: the accesses m_batch[i..] that access() would answer, one by one,
+  // with an L1 TLB hit on the entry of the L1's last hit (same 4 KiB page, same PCID and
+  // VPID, nothing inserted or invalidated since, no byte past the page, no store through
+  // a clean entry, no event between). Counts them as access() would, all at once; returns
+  // how many (0: m_batch[i] takes access()). `done`: records before this batch.
+  std::size_t repeated_hits(std::size_t i, std::size_t n, std::uint64_t done,
+                            std::uint64_t& batch_cycles);
   // A trace event; `position` is the record's number in the trace (from 1) for errors.
   // Returns the cycles it cost (shadow mode's VM exits; 0 elsewhere).
   Cycles handle_event(const traces::Record& r, std::uint64_t position);
@@ -285,6 +294,8 @@ class CoreModule final : public sc_core::sc_module {
   tlm_utils::tlm_quantumkeeper m_qk;
   tlm::tlm_generic_payload m_gp;
   TranslationExt m_ext;
+  // The translator behind walker_socket, called directly (null: b_transport).
+  DirectTranslateIf* m_direct = nullptr;
   std::vector<traces::Record> m_batch;
   std::uint16_t m_asid = 0;
   std::uint16_t m_pcid = 0;

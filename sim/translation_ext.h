@@ -42,4 +42,17 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
   }
 };
 
+// The translator behind the core's walker socket, called directly: exactly what its
+// b_transport does with the payload's TranslationExt, without the payload (DMI for
+// translations, STYLE.md 4: the socket's plumbing cost about a tenth of a walk). The core
+// finds it on the translator's control interface at end_of_elaboration and falls back to
+// b_transport where none is there.
+class DirectTranslateIf {
+ public:
+  virtual void translate(TranslationExt& ext) = 0;
+
+ protected:
+  ~DirectTranslateIf() = default;
+};
+
 }  // namespace pagesim

@@ -51,6 +51,7 @@ class MachineControlIf : public virtual sc_core::sc_interface {
 template <class Machine, class Params, class Observer>
 class TranslatorModule final : public sc_core::sc_module,
                                public MachineControlIf<Machine, Observer>,
+                               public DirectTranslateIf,
                                private mem::MemoryTiming {
  public:
   tlm_utils::simple_target_socket<TranslatorModule> translate_socket{"translate_socket"};
@@ -90,23 +91,31 @@ class TranslatorModule final : public sc_core::sc_module,
       gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
       return;
     }
-    const auto t = m_machines[ext->vm]->touch(ext->gva, ext->kind, ext->pcid,
-                                              ext->traced ? m_observer : nullptr);
-    using Outcome = decltype(t.outcome);
-    ext->outcome =
-        t.outcome == Outcome::kOk ? TranslationExt::Outcome::kOk : TranslationExt::Outcome::kMmio;
-    ext->translation = t.translation;
-    ext->fault_level = 0;
-    ext->refs = t.walk.refs;
-    ext->cycles = t.cycles;
-    ext->fault_cycles = t.cycles - t.walk_cycles;
-    if constexpr (requires { t.flush; }) {
-      ext->flush = t.flush;
-    }
-    delay += m_clock.to_time(t.cycles);
+    translate(*ext);
+    delay += m_clock.to_time(ext->cycles);
     gp.set_response_status(tlm::TLM_OK_RESPONSE);
   }
 
+ public:
+  // The TLB miss in ext resolved whole, its result in ext (b_transport's work, called
+  // directly by the core).
+  void translate(TranslationExt& ext) override {
+    const auto t =
+        m_machines[ext.vm]->touch(ext.gva, ext.kind, ext.pcid, ext.traced ? m_observer : nullptr);
+    using Outcome = decltype(t.outcome);
+    ext.outcome =
+        t.outcome == Outcome::kOk ? TranslationExt::Outcome::kOk : TranslationExt::Outcome::kMmio;
+    ext.translation = t.translation;
+    ext.fault_level = 0;
+    ext.refs = t.walk.refs;
+    ext.cycles = t.cycles;
+    ext.fault_cycles = t.cycles - t.walk_cycles;
+    if constexpr (requires { t.flush; }) {
+      ext.flush = t.flush;
+    }
+  }
+
+ private:
   // MemoryTiming: the memory module's timing, one direct call per page-table reference.
   Cycles access(Hpa hpa, bool write) override { return m_timing->access(hpa, write); }
 

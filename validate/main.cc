@@ -35,13 +35,15 @@ const char* kUsage =
     "usage: pagesim-validate [--scenario NAME | --all | --sample N [--seed S] | SCENARIO OPTIONS]\n"
     "                        [--json FILE] [--verbose] [--list]\n"
     "       pagesim-validate --timing [--quick] [--json FILE] [--pagesim PATH]\n"
+    "                        [--nested never|2m]\n"
     "  --timing                  this host's load-to-use time per footprint (16 KiB to\n"
     "                            1 GiB; --quick: to 64 MiB), 4 KiB and transparent huge\n"
     "                            pages, by dependent-load chains, against pagesim's\n"
     "                            prediction with --preset host and the calibrated L1, L2,\n"
     "                            LLC and DRAM latencies (pagesim: PATH, else the one built\n"
     "                            beside this binary, else PATH's); docs/validation.md,\n"
-    "                            \"Timing\"; no KVM needed\n"
+    "                            \"Timing\"; no KVM needed. --nested: predict in nested\n"
+    "                            mode, this host.thp under the guest this runs in\n"
     "scenario options (any combination; defaults in brackets):\n"
     "  --pages N                 data pages the guest touches [256]\n"
     "  --pattern seq|random|stride2m   order and spacing (stride2m: one page per 2 MiB) [seq]\n"
@@ -154,9 +156,16 @@ int main(int argc, char** argv) {
         timing_json = args[++i];
       } else if (args[i] == "--pagesim" && i + 1 < args.size()) {
         pagesim = args[++i];
+      } else if (args[i] == "--nested" && i + 1 < args.size()) {
+        timing.nested_host_thp = args[++i];
+        if (timing.nested_host_thp != "never" && timing.nested_host_thp != "2m") {
+          usage_error("--nested: never or 2m (the host's THP under this guest)");
+        }
       } else {
-        usage_error("--timing takes --quick, --json FILE and --pagesim PATH, not '" + args[i] +
-                    "'");
+        usage_error(
+            "--timing takes --quick, --json FILE, --pagesim PATH and --nested never|2m, "
+            "not '" +
+            args[i] + "'");
       }
     }
     return run_timing(timing, timing_json, pagesim);

@@ -197,8 +197,8 @@ double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const
 }
 
 std::optional<double> predicted_translation_ns(const std::string& pagesim, std::uint64_t footprint,
-                                               bool huge, const Calibration& cal,
-                                               std::string& error) {
+                                               bool huge, const std::string& nested_host_thp,
+                                               const Calibration& cal, std::string& error) {
   char csv[] = "/tmp/pagesim-timing-XXXXXX";
   const int fd = mkstemp(csv);
   if (fd < 0) {
@@ -216,8 +216,16 @@ std::optional<double> predicted_translation_ns(const std::string& pagesim, std::
   cmd << "'" << pagesim << "' replay gen:uniform:count=" << warmup + measured
       << ",footprint=" << footprint << ",seed=1 --preset host --warmup " << warmup
       << " --set os.thp=" << (huge ? "2m" : "never")
-      << " --set os.page_fault_latency=0 --set os.clear_page_latency=0"
-      << " --set core.frequency_ghz=" << cal.tsc_ghz
+      << " --set os.page_fault_latency=0 --set os.clear_page_latency=0";
+  if (!nested_host_thp.empty()) {
+    cmd << " --set mode=nested --set guest.thp=" << (huge ? "2m" : "never")
+        << " --set host.thp=" << nested_host_thp
+        << " --set guest.page_fault_latency=0 --set guest.clear_page_latency=0"
+           " --set host.page_fault_latency=0 --set host.clear_page_latency=0"
+           " --set vmexit.latency=0 --set vmexit.ept_violation_latency=0"
+        << " --set vm.memory=" << std::max<std::uint64_t>(4ull << 30, 2 * footprint);
+  }
+  cmd << " --set core.frequency_ghz=" << cal.tsc_ghz
       << " --set cache.l1.latency=" << cycles(cal.l1_ns)
       << " --set cache.l2.latency=" << cycles(cal.l2_ns)
       << " --set cache.llc.latency=" << cycles(cal.llc_ns)
@@ -282,8 +290,11 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
     }
     std::printf(
         "predicted = data (the calibrated latency of the first level whose CPUID size holds the "
-        "footprint) + translation (pagesim %s, --preset host, native mode)\n\n",
-        pagesim_path.c_str());
+        "footprint) + translation (pagesim %s, --preset host, %s)\n\n",
+        pagesim_path.c_str(),
+        options.nested_host_thp.empty()
+            ? "native mode"
+            : ("nested mode, host.thp=" + options.nested_host_thp).c_str());
     std::printf("%10s | %8s %8s %7s %6s | %8s %8s %7s %6s %8s | %6s %6s | %s\n", "footprint",
                 "4K meas", "pred", "xlat", "err", "THP meas", "pred", "xlat", "err", "THP KiB",
                 "share", "pred", "notes");
@@ -300,9 +311,12 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
           measure_chain(f, true, options.repetitions, options.loads, cal.tsc_ghz);
       std::string error;
       const double data = predicted_data_ns(f, sizes, cal);
-      const auto xlat_small = predicted_translation_ns(pagesim_path, f, false, cal, error);
+      const auto xlat_small =
+          predicted_translation_ns(pagesim_path, f, false, options.nested_host_thp, cal, error);
       const auto xlat_huge =
-          xlat_small ? predicted_translation_ns(pagesim_path, f, true, cal, error) : std::nullopt;
+          xlat_small
+              ? predicted_translation_ns(pagesim_path, f, true, options.nested_host_thp, cal, error)
+              : std::nullopt;
       if (!xlat_small || !xlat_huge) {
         std::cerr << "pagesim-validate --timing: no prediction for " << (f >> 10)
                   << " KiB: " << error << "\n";

@@ -42,6 +42,9 @@ struct TimingOptions {
   std::vector<std::uint64_t> footprints;  // bytes; empty: 16 KiB ... 1 GiB by powers of 4
   int repetitions = 5;
   std::uint64_t loads = 1'000'000;  // per repetition
+  // The prediction's mode: native (empty), or nested with this host.thp ("never", "2m"):
+  // for a measurement taken inside a guest, whose TLB misses are two-dimensional walks.
+  std::string nested_host_thp;
 };
 
 // The cache sizes the calibration aims at, from this processor's CPUID (host preset).
@@ -74,7 +77,9 @@ Calibration calibrate(const CacheSizes& sizes, int repetitions, std::uint64_t lo
 //   translation_ns  pagesim's own: `pagesim replay gen:uniform:...` over F (os.thp never or
 //                   2m) with --preset host, the calibrated latencies in cycles at the TSC's
 //                   frequency, no page-fault cost, and a warm-up of 4 accesses per page;
-//                   sim.translation_cycles per access.
+//                   sim.translation_cycles per access. With a nested host THP setting:
+//                   mode=nested, guest.thp never or 2m, that host.thp, no VM exit or fault
+//                   cost.
 struct Prediction {
   double data_ns = 0;
   double translation_ns = 0;
@@ -85,8 +90,8 @@ double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const
 
 // Runs `pagesim` (a path) for one footprint; the error text when it cannot.
 std::optional<double> predicted_translation_ns(const std::string& pagesim, std::uint64_t footprint,
-                                               bool huge, const Calibration& cal,
-                                               std::string& error);
+                                               bool huge, const std::string& nested_host_thp,
+                                               const Calibration& cal, std::string& error);
 
 // Runs the calibration and the footprint sweep (4 KiB and huge pages), predicts each with
 // `pagesim_path`, prints the table to stdout and writes JSON to `json_path` when given.

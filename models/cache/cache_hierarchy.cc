@@ -93,6 +93,10 @@ CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a re
     return Level::kDram;
   }
   const std::uint64_t line = hpa.value() >> m_line_shift;
+  // The three sets are independent host loads: start the outer two while the L1's is
+  // scanned (a walk's reference misses the L1 often, and the LLC's tags are megabytes).
+  m_l2.prefetch_set(line);
+  m_llc.prefetch_set(line);
   if (m_l1.lookup(line)) {
     return Level::kL1;
   }

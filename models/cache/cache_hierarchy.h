@@ -67,6 +67,8 @@ class CacheLevel {
   void fill(std::uint64_t line);
   Cycles latency() const { return m_latency; }
   const CacheLevelStats& stats() const { return m_stats; }
+  // A hint that the line's set is looked up soon (no effect on the model).
+  void prefetch_set(std::uint64_t line) const { __builtin_prefetch(set_lines(line & m_set_mask)); }
 
  private:
   static constexpr std::uint64_t kInvalid = ~std::uint64_t{0};  // no line number is all ones

@@ -112,12 +112,15 @@ class SetAssoc {
   std::uint32_t victim(std::uint64_t set) {
     switch (m_policy) {
       case Replacement::kLru: {
+        // The lowest-numbered way with the smallest stamp, with no branch on the stamps
+        // (which way is oldest is data: a branch on it mispredicts).
         const std::uint64_t* stamps = &m_stamp[slot(set, 0)];
         std::uint32_t oldest = 0;
+        std::uint64_t oldest_stamp = stamps[0];
         for (std::uint32_t w = 1; w < m_ways; ++w) {
-          if (stamps[w] < stamps[oldest]) {
-            oldest = w;
-          }
+          const bool older = stamps[w] < oldest_stamp;
+          oldest_stamp = older ? stamps[w] : oldest_stamp;
+          oldest = older ? w : oldest;
         }
         return oldest;
       }

@@ -38,16 +38,13 @@ Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const 
   const std::uint64_t first = m_geometry.slot(set, 0);
   const Key* ways = &m_keys[first];
   const std::uint32_t n = m_geometry.ways();
+  // The way holding the key (present: update in place, no duplicate) and the lowest invalid
+  // way, in one pass with no branch on the data (no tag equals an invalid way's 0).
   std::uint32_t target = n;
   std::uint32_t first_invalid = n;
-  for (std::uint32_t w = 0; w < n; ++w) {
-    if (ways[w].vpn == vpn && ways[w].tag == tag) {
-      target = w;  // the key is present: update in place, no duplicate
-      break;
-    }
-    if (ways[w].tag == 0 && first_invalid == n) {
-      first_invalid = w;
-    }
+  for (std::uint32_t w = n; w-- > 0;) {
+    target = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : target;
+    first_invalid = ways[w].tag == 0 ? w : first_invalid;
   }
   const bool in_place = target != n;
   if (!in_place) {
@@ -169,6 +166,7 @@ const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) c
 
 const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
                                const Translation& t) {
+  forget_last();
   Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
   if (page_bytes(stored.linear_size) < page_bytes(stored.size)) {
     stored.linear_size = stored.size;  // a linear page is never smaller than its translation
@@ -205,6 +203,7 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
 }
 
 void Tlb::account(const Array::Removed& removed) {
+  forget_last();  // every invalidation ends here
   for (std::size_t s = 0; s < removed.by_size.size(); ++s) {
     m_valid_by_size[s] -= removed.by_size[s];
     m_stats.invalidations += removed.by_size[s];

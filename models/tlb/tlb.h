@@ -101,6 +101,22 @@ class Tlb {
   const Translation* lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid);
   // The same answer as lookup(), with no side effects (no stats, no replacement update).
   const Translation* probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) const;
+  // The entry lookup() would return through its same-page fast path (the entry of the last
+  // hit, for gva's 4 KiB page in (pcid, vpid), nothing inserted or invalidated since), or
+  // null. No side effects.
+  const Translation* last_hit(Gva gva, std::uint16_t pcid, std::uint16_t vpid) const {
+    return m_last != nullptr && (gva.value() >> 12) == m_last_page &&
+                   context_tag(pcid, vpid) == m_last_context
+               ? m_last
+               : nullptr;
+  }
+  // Exactly what `n` lookups answered by last_hit() count (their hits); they would touch
+  // nothing (see m_last). For a run of accesses to one page (the core's same-page path).
+  void repeat_last_hit(std::uint64_t n) {
+    assert(m_last != nullptr);
+    m_stats.hits += n;
+    *m_last_hits += n;
+  }
 
   // Stores the translation of the page containing gva (t.page_base aligned to t.size),
   // splintered when this level has no array for t.size. Returns the stored entry, or null
@@ -310,12 +326,30 @@ class Tlb {
   std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
   // Valid fractured entries: while there are none, INVLPG probes one set per size.
   std::uint64_t m_fractured = 0;
+  // The same-page fast path: the entry the last lookup hit, for the 4 KiB page and context
+  // of that lookup, while no insert or invalidation has happened since (forget_last()).
+  // Nothing else touches the replacement state, so that entry is still the most recently
+  // used of its array and a second touch would change no victim choice (LRU: order of the
+  // stamps; tree-PLRU: the same node bits; random: no state): a hit on it counts its two
+  // counters and skips the scan and the touch. Keyed by the 4 KiB page even for a larger
+  // entry, since the lookup that found it probed the smaller sizes first and found none.
+  const Translation* m_last = nullptr;
+  std::uint64_t m_last_page = 0;  // gva >> 12 of that lookup
+  std::uint32_t m_last_context = 0;
+  stats::Counter* m_last_hits = nullptr;  // the per-size hit counter of the entry's probe
+  void forget_last() { m_last = nullptr; }
 };
 
 // Inline: every access takes it, and an L1 hit is a few dozen instructions (one set scan,
 // one replacement touch, two counters); sizes with no valid entry are not probed.
 inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
   const std::uint32_t context = context_tag(pcid, vpid);
+  const std::uint64_t page = gva.value() >> 12;
+  if (m_last != nullptr && page == m_last_page && context == m_last_context) {
+    ++m_stats.hits;  // the page of the last hit, nothing changed since: see m_last
+    ++*m_last_hits;
+    return m_last;
+  }
   for (std::uint32_t i = 0; i < m_probe_count; ++i) {
     const Probe& p = m_probes[i];
     if (m_valid_by_size[static_cast<std::size_t>(p.size)] == 0) {
@@ -324,6 +358,10 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     if (const Translation* t = p.array->find_touch(gva.value() >> p.shift, context | p.size_bits)) {
       ++m_stats.hits;
       ++*p.hits;
+      m_last = t;
+      m_last_page = page;
+      m_last_context = context;
+      m_last_hits = p.hits;
       return t;
     }
   }

@@ -524,5 +524,50 @@ TEST(Tlb, RejectsEntriesNotDivisibleByWays) {
   EXPECT_THROW(Tlb(TlbParams{.small = {24, 4}}, 1, nullptr, "t"), std::invalid_argument);
 }
 
+// The same-page fast path (issue 21) skips the scan and the replacement touch of a second
+// hit on the entry of the last hit; LRU must still evict what true LRU evicts. One set of 4
+// ways (4 entries): fills A, B, C, D (A oldest); A hit twice, then B: the least recently
+// used is C, whatever the second hit on A did.
+TEST(Tlb, RepeatedHitOnOnePageKeepsTrueLru) {
+  stats::Group root(nullptr, "");
+  Tlb tlb(TlbParams{.small = {4, 4}}, 1, &root, "tlb.l1d");
+  for (std::uint64_t vpn : {1, 2, 3, 4}) {
+    insert_page(tlb, vpn);
+  }
+  ASSERT_NE(tlb.lookup(page(1), 0, 0), nullptr);
+  ASSERT_NE(tlb.lookup(Gva(1 * k4K + 8), 0, 0), nullptr);
+  ASSERT_NE(tlb.lookup(page(2), 0, 0), nullptr);
+  insert_page(tlb, 5);
+  EXPECT_FALSE(holds(tlb, 3));  // C, the LRU way, went
+  for (std::uint64_t vpn : {1, 2, 4, 5}) {
+    EXPECT_TRUE(holds(tlb, vpn)) << vpn;
+  }
+  EXPECT_EQ(tlb.stats().hits.value(), 3u);
+  EXPECT_EQ(tlb.stats().hits_4k.value(), 3u);
+}
+
+// The fast path's entry is forgotten by an insert and by every invalidation: the same page
+// then misses, or hits only what the arrays hold.
+TEST(Tlb, RepeatedHitEndsWithAnInvalidationOrAContextChange) {
+  stats::Group root(nullptr, "");
+  Tlb tlb(TlbParams{.small = {64, 4}}, 1, &root, "tlb.l1d");
+  insert_page(tlb, 7, /*pcid=*/1);
+  ASSERT_NE(tlb.lookup(page(7), 1, 0), nullptr);
+  EXPECT_NE(tlb.last_hit(Gva(7 * k4K + 0x10), 1, 0), nullptr);
+  EXPECT_EQ(tlb.last_hit(Gva(7 * k4K), 2, 0), nullptr);  // another PCID
+  EXPECT_EQ(tlb.last_hit(page(8), 1, 0), nullptr);       // another page
+  EXPECT_EQ(tlb.lookup(page(7), 2, 0), nullptr);         // PCID 2 holds nothing
+  tlb.repeat_last_hit(3);                                // three more hits on page 7
+  EXPECT_EQ(tlb.stats().hits.value(), 4u);
+  EXPECT_EQ(tlb.stats().hits_4k.value(), 4u);
+  tlb.invalidate_page(page(7), 1, 0);
+  EXPECT_EQ(tlb.last_hit(page(7), 1, 0), nullptr);
+  EXPECT_EQ(tlb.lookup(page(7), 1, 0), nullptr);
+  insert_page(tlb, 7, 1);
+  ASSERT_NE(tlb.lookup(page(7), 1, 0), nullptr);
+  insert_page(tlb, 9, 1);  // any insert forgets it
+  EXPECT_EQ(tlb.last_hit(page(7), 1, 0), nullptr);
+}
+
 }  // namespace
 }  // namespace pagesim::tlb

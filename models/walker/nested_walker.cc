@@ -86,6 +86,7 @@ std::uint64_t NestedWalker::read_entry(std::uint64_t hpa, unsigned g, unsigned h
     ++m_stats.pte_cache.misses;
   }
   from_cache = false;
+  m_memory.prefetch(Hpa(hpa));  // the entry's host line loads while the cache model runs
   count_ref(hpa, g, h, res);
   return m_memory.read_u64(Hpa(hpa));
 }

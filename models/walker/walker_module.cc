@@ -20,15 +20,19 @@ void WalkerModule::b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& d
     gp.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
-  WalkResult r = m_walker.walk({ext->root, ext->gva, ext->kind, ext->pcid});
-  ext->outcome = r.outcome == WalkResult::Outcome::kOk ? TranslationExt::Outcome::kOk
-                                                       : TranslationExt::Outcome::kPageFault;
-  ext->translation = r.translation;
-  ext->fault_level = r.fault_level;
-  ext->refs = r.refs;
-  ext->cycles = r.cycles;
-  delay += m_clock.to_time(r.cycles);
+  translate(*ext);
+  delay += m_clock.to_time(ext->cycles);
   gp.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void WalkerModule::translate(TranslationExt& ext) {
+  WalkResult r = m_walker.walk({ext.root, ext.gva, ext.kind, ext.pcid});
+  ext.outcome = r.outcome == WalkResult::Outcome::kOk ? TranslationExt::Outcome::kOk
+                                                      : TranslationExt::Outcome::kPageFault;
+  ext.translation = r.translation;
+  ext.fault_level = r.fault_level;
+  ext.refs = r.refs;
+  ext.cycles = r.cycles;
 }
 
 }  // namespace pagesim::walker

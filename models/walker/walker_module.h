@@ -29,6 +29,7 @@ class WalkerControlIf : public virtual sc_core::sc_interface {
 
 class WalkerModule final : public sc_core::sc_module,
                            public WalkerControlIf,
+                           public DirectTranslateIf,
                            private mem::MemoryTiming {
  public:
   tlm_utils::simple_target_socket<WalkerModule> translate_socket{"translate_socket"};
@@ -39,6 +40,9 @@ class WalkerModule final : public sc_core::sc_module,
                mem::PhysicalMemory& memory, const CycleClock& clock, stats::Group* stats_parent);
 
   Walker& walker() override { return m_walker; }
+  // One walk for the request in ext; its result in ext (b_transport's work, called directly
+  // by the core).
+  void translate(TranslationExt& ext) override;
 
  private:
   void end_of_elaboration() override { m_timing = &timing_port->timing(); }
