@@ -797,8 +797,11 @@ std::size_t CoreModule::repeated_hits(std::size_t i, std::size_t n, std::uint64_
   std::uint64_t reads = 0;
   std::uint64_t writes = 0;
   std::uint64_t fetches = 0;
+  // A run ends at the next mark (a time-series sample), which on_mark takes there.
+  const std::uint64_t until_mark = m_next_mark - m_replayed;
+  const std::size_t last = until_mark < n - i ? i + static_cast<std::size_t>(until_mark) : n;
   std::size_t j = i;
-  for (; j < n; ++j) {
+  for (; j < last; ++j) {
     const traces::Record& q = m_batch[j];
     if (q.is_event() || (q.address >> 12) != page || !in_page(q) ||
         (q.kind == AccessKind::kFetch) != fetch ||
@@ -828,6 +831,9 @@ std::size_t CoreModule::repeated_hits(std::size_t i, std::size_t n, std::uint64_
   batch_cycles += k * total.count();
   m_replayed += k;
   m_position = done + j;
+  if (m_replayed == m_next_mark) [[unlikely]] {
+    on_mark();
+  }
   return static_cast<std::size_t>(k);
 }
 

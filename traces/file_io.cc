@@ -80,12 +80,18 @@ std::size_t InputFile::read(void* dst, std::size_t size) {
 }
 
 void InputFile::unread(const void* bytes, std::size_t size) {
-  if (m_unread_begin != m_unread_end || size > kMaxUnread || size > m_offset) {
-    throw std::logic_error("InputFile::unread: only one unread of at most 16 bytes read");
+  // In front of whatever an earlier unread left pending: two sniffers in turn (open_trace's
+  // binary magic, then DecompressedInput's compression magic) each read and push back.
+  const std::size_t pending = m_unread_end - m_unread_begin;
+  if (size + pending > kMaxUnread || size > m_offset) {
+    throw std::logic_error("InputFile::unread: at most 16 bytes pushed back, of bytes read");
   }
-  std::memcpy(m_unread, bytes, size);
+  unsigned char merged[kMaxUnread];
+  std::memcpy(merged, bytes, size);
+  std::memcpy(merged + size, m_unread + m_unread_begin, pending);
+  std::memcpy(m_unread, merged, size + pending);
   m_unread_begin = 0;
-  m_unread_end = size;
+  m_unread_end = size + pending;
   m_offset -= size;
 }
 

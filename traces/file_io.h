@@ -29,8 +29,9 @@ class InputFile {
   // it). Throws TraceError "<path>: cannot read: <reason>".
   std::size_t read(void* dst, std::size_t size);
 
-  // Makes the next read() return these bytes first (at most kMaxUnread; used once, after
-  // sniffing the first bytes of a file). offset() goes back by `size`.
+  // Makes the next read() return these bytes first, before any an earlier unread left
+  // pending (at most kMaxUnread in all; used after sniffing the first bytes of a file, by
+  // each sniffer in turn). offset() goes back by `size`.
   static constexpr std::size_t kMaxUnread = 16;
   void unread(const void* bytes, std::size_t size);
 

@@ -115,7 +115,9 @@ class Parser {
     if (m_at < m_text.size() && m_text[m_at] == '-') {
       ++m_at;
     }
-    if (!digits()) {
+    if (m_at < m_text.size() && m_text[m_at] == '0') {
+      ++m_at;  // a leading zero stands alone (RFC 8259: int = zero / digit1-9 *DIGIT)
+    } else if (!digits()) {
       m_at = start;
       fail("a value (object, array, string, number, true, false or null)");
     }
