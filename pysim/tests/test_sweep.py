@@ -77,13 +77,15 @@ def test_default_is_a_local_cluster_sized_to_the_machine(monkeypatch):
     real = distributed.LocalCluster
 
     def spy(*args, **kwargs):
-        sizes.append(kwargs.get("n_workers"))
+        sizes.append((kwargs.get("processes"), kwargs.get("n_workers"),
+                      kwargs.get("threads_per_worker")))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(distributed, "LocalCluster", spy)
     df = pysim.sweep({"mode": ["native", "shadow"]}, "gen:sequential:count=3000",
                      progress=False)
-    assert sizes == [os.cpu_count()]
+    # Threads in this process, one per core: each run is a process of its own already.
+    assert sizes == [(False, 1, os.cpu_count())]
     assert list(df["status"]) == ["ok", "ok"] and list(df["sim.accesses"]) == [3000, 3000]
 
 
