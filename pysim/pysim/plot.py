@@ -216,13 +216,14 @@ def timeseries(result, ax=None, title: str | None = None):
         ax.plot(x, rate, marker=".", label=label)
     ax.set_xlabel("accesses replayed")
     ax.set_ylabel("miss rate (%)")
+    ax.set_ylim(0, 105)  # the whole scale: a narrow one would magnify noise
     right = ax.twinx()
     per_access = df["sim.translation_cycles"] / np.maximum(df["sim.accesses"], 1)
     right.plot(x, per_access, color="black", linestyle="--", marker=".",
                label="translation cycles / access")
     right.set_ylabel("translation cycles per access")
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize=8)
     ax.set_title(title or f"{result.label} ({result.mode}), every "
                           f"{df.attrs.get('interval', '?'):,} accesses")
     return fig
