@@ -89,8 +89,9 @@ format-check:
 	@git ls-files '*.cc' '*.h' '*.c' | xargs clang-format --dry-run --Werror
 	@echo "format-check: clang-format clean"
 
-# Replay throughput and peak memory (see README, "Performance"), then the Google Benchmark
-# micro-benchmarks of the TLB, the walker and the trace readers.
+# Replay throughput and peak memory, and pagesim against a bare two-level TLB loop (see
+# README, "Performance"), then the Google Benchmark micro-benchmarks of the TLB, the walker
+# and the trace readers.
 bench: build
 	scripts/bench.sh $(BUILD)
 	$(BUILD)/models/tlb/pagesim_tlb_bench --benchmark_min_time=0.2

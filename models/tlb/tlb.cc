@@ -51,9 +51,8 @@ Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const 
     target = first_invalid != n ? first_invalid : m_geometry.victim(set);
   }
   const std::uint32_t evicted_tag = in_place ? 0 : ways[target].tag;
-  const bool replaced_fractured =
-      ways[target].tag != 0 && Tlb::fractured(m_translations[first + target]);
-  m_keys[first + target] = Key{vpn, tag};
+  const bool replaced_fractured = ways[target].tag != 0 && ways[target].fractured;
+  m_keys[first + target] = Key{vpn, tag, Tlb::fractured(t)};
   m_translations[first + target] = t;
   m_geometry.touch(set, target);
   return Filled{&m_translations[first + target], in_place, evicted_tag, replaced_fractured};

@@ -190,7 +190,11 @@ class Tlb {
   struct Key {
     std::uint64_t vpn = 0;  // virtual page number at the entry's page size
     std::uint32_t tag = 0;  // kValid | size | vpid | pcid; 0: invalid
+    // fractured() of the entry's translation, kept beside the tag (in the padding) so that a
+    // fill learns it of its victim from the set it scans, without loading the translation.
+    bool fractured = false;
   };
+  static_assert(sizeof(Key) == 16, "a set scan reads 16 bytes a way");
 
   // One set-associative array: keys and translations set-major, replacement state beside.
   class Array {
