@@ -12,7 +12,8 @@
 # and shadow); the randomized check's traces of seeds 1-12 (tests/random_check, each with
 # its own configuration: madvise, memslots, balloons, several VMs). A run that fails keeps
 # its exit status and message as its "statistics". Fields compared: every one, except
-# those measuring the host running the simulator (wall time, host time, peak memory).
+# those measuring the host running the simulator (wall time, host time, peak memory) and
+# the provenance (docs/outputs.md), which names paths, times and the build.
 set -euo pipefail
 action=${1:?save or compare}
 build=${2:?build directory}
@@ -30,6 +31,7 @@ normalise() {
 import json, re, sys
 skip = re.compile(r"(wall|host_time|host\.time|peak|rss|seconds|elapsed)", re.I)
 d = json.load(open(sys.argv[1]))
+d.pop("provenance", None)  # how the file was made (paths, times, host): not a statistic
 def walk(prefix, v):
     if isinstance(v, dict):
         for k in sorted(v):
