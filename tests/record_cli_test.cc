@@ -182,6 +182,25 @@ TEST(RecordQemu, RecordsTheProgramsAccessesAndPassesItsOutputThrough) {
   }
 }
 
+// --start-after N leaves the first N accesses out: the same program recorded twice (a
+// static, non-PIE target: the same number of accesses each run) gives N records fewer, and
+// the program's own loop, after its start-up, is still all there.
+TEST(RecordQemu, StartAfterLeavesTheFirstAccessesOut) {
+  SKIP_WITHOUT("qemu-x86_64");
+  TempDir dir;
+  const Recording full = record(dir, "full.pgt", "--tracer qemu");
+  const Recording part = record(dir, "part.pgt", "--tracer qemu --start-after 1000");
+  ASSERT_EQ(part.result.status, 0) << part.result.output;
+  EXPECT_NE(part.result.output.find("the first 1000 left out"), std::string::npos)
+      << part.result.output;
+  ASSERT_GT(full.records.size(), 1000u);
+  EXPECT_EQ(part.records.size(), full.records.size() - 1000);
+  expect_the_loop(part);  // the program's own loop comes after its start-up
+  const CommandResult bad = run_command(pagesim("trace record --start-after lots -- true"));
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--start-after: 'lots'"), std::string::npos) << bad.output;
+}
+
 TEST(RecordQemu, AFailingCommandStillLeavesItsTrace) {
   SKIP_WITHOUT("qemu-x86_64");
   TempDir dir;

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "traces/binary_format.h"
+#include "traces/byte_size.h"
 #include "traces/child_process.h"
 #include "traces/command_line.h"
 #include "traces/lackey_reader.h"
@@ -38,7 +40,7 @@ constexpr int kFirstPipeFd = 10;
 
 const char* const kHelp =
     "usage: pagesim trace record [--tracer qemu|lackey] [--fetches] [--out FILE]\n"
-    "                            [--progress WHEN] -- COMMAND [ARG...]\n"
+    "                            [--progress WHEN] [--start-after N] -- COMMAND [ARG...]\n"
     "\n"
     "Runs COMMAND under a tracer and writes every load and store it makes (and, with\n"
     "--fetches, every instruction fetch) as a trace, converting the tracer's output on the\n"
@@ -152,7 +154,10 @@ int record(const std::vector<std::string>& args) {
       ("out,o", po::value<std::string>()->value_name("FILE")->default_value("trace.pgt"),
        "output trace: .pgt binary, .trace/.txt text")  //
       ("progress", po::value<std::string>()->value_name("WHEN")->default_value("auto"),
-       "progress line on stderr: auto (when stderr is a terminal), always, never");
+       "progress line on stderr: auto (when stderr is a terminal), always, never")  //
+      ("start-after", po::value<std::string>()->value_name("N"),
+       "record from the access after the first N (the program's start-up left out; the "
+       "tracer still runs it from the start)");
   po::variables_map vm;
   po::store(po::command_line_parser(options_part).options(visible).run(), vm);
   po::notify(vm);
@@ -182,6 +187,15 @@ int record(const std::vector<std::string>& args) {
   }
   const Format format = as_usage_error([&] { return format_from_path(out); });
   const TracerOptions options{.fetches = vm.count("fetches") != 0};
+  std::uint64_t start_after = 0;
+  if (vm.count("start-after")) {
+    const std::string text = vm["start-after"].as<std::string>();
+    const std::optional<std::uint64_t> n = parse_unsigned(text);
+    if (!n) {
+      throw UsageError("--start-after: '" + text + "' is not a number of accesses");
+    }
+    start_after = *n;
+  }
 
   if (const std::string why = tracer_unavailable(tracer); !why.empty()) {
     throw TraceError("cannot record with " + std::string(tracer_name(tracer)) + ": " + why);
@@ -206,7 +220,9 @@ int record(const std::vector<std::string>& args) {
           ? std::make_unique<BinaryTraceWriter>(out, kRecordZstdLevel, kRecordZstdWorkers)
           : create_writer(out, format);
   writer->add_comment("pagesim trace record --tracer " + std::string(tracer_name(tracer)) +
-                      (options.fetches ? " --fetches" : "") + " -- " + quote_command(command));
+                      (options.fetches ? " --fetches" : "") +
+                      (start_after != 0 ? " --start-after " + std::to_string(start_after) : "") +
+                      " -- " + quote_command(command));
   Pipe pipe;
   ChildProcess child(tracer_argv(tracer, options, kChildTraceFd, resolved), pipe.fds[1],
                      kChildTraceFd);
@@ -218,10 +234,18 @@ int record(const std::vector<std::string>& args) {
       progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
   std::vector<Record> batch(kBatchRecords);
   std::uint64_t records = 0;
+  std::uint64_t skipped = 0;  // the first start_after accesses (a tracer writes no events)
   while (std::size_t n = reader->read(batch)) {
-    writer->write(std::span<const Record>(batch.data(), n));
-    records += n;
-    progress.update(records);
+    std::size_t from = 0;
+    if (skipped < start_after) {
+      from = static_cast<std::size_t>(std::min<std::uint64_t>(n, start_after - skipped));
+      skipped += from;
+    }
+    if (from < n) {
+      writer->write(std::span<const Record>(batch.data() + from, n - from));
+      records += n - from;
+    }
+    progress.update(skipped + records);
   }
   const int status = child.wait();
   const double seconds =
@@ -243,7 +267,9 @@ int record(const std::vector<std::string>& args) {
   std::snprintf(rate, sizeof rate, "%.1f s, %.2f M records/s", seconds,
                 seconds > 0 ? double(records) / 1e6 / seconds : 0.0);
   std::cerr << "pagesim trace record: " << out << ": " << records << " records ("
-            << format_name(format) << ", " << tracer_name(tracer) << ", " << rate << ")\n";
+            << format_name(format) << ", " << tracer_name(tracer) << ", " << rate
+            << (start_after != 0 ? ", the first " + std::to_string(skipped) + " left out" : "")
+            << ")\n";
   if (!succeeded) {
     std::cerr << "pagesim trace record: " << command.front() << " " << describe_wait_status(status)
               << "; the trace of what it did is written\n";
