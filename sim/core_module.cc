@@ -27,9 +27,9 @@ CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
       m_trace(trace),
       m_progress(std::move(progress)),
       m_stats_parent(stats_parent),
+      m_window(*stats_parent),
       m_stats(stats_parent, "sim"),
       m_page_life(page_life),
-      m_window(*stats_parent),
       m_page_life_of_vm0(page_life),
       m_batch(kBatchRecords) {
   SC_HAS_PROCESS(CoreModule);
