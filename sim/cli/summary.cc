@@ -185,8 +185,10 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
     if (s["pki.walker.walks"] > 0) {
       pki += "  walks " + fixed(s["pki.walker.walks"], 2);
     }
-    out += line("misses per kilo-instruction", "", pki);
-    out += line("cycles per instruction", fixed(s["pki.sim.cycles"] / 1000, 3),
+    // "Instructions" are the trace's X records: one per instruction executed in a recorded
+    // or ChampSim trace, but not in a synthetic one; the labels say what was counted.
+    out += line("MPKI (per 1000 X records)", "", pki);
+    out += line("CPI (cycles per X record)", fixed(s["pki.sim.cycles"] / 1000, 3),
                 "translation " + fixed(s["pki.sim.translation_cycles"] / 1000, 3));
   }
   const unsigned vms = vm_count(s);
