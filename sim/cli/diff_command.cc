@@ -59,11 +59,11 @@ Output read_output(const std::string& path) {
   if (!in) {
     throw std::runtime_error(path + ": cannot open the file");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::ostringstream contents;
+  contents << in.rdbuf();
   JsonValue doc;
   try {
-    doc = stats::parse_json(text.str());
+    doc = stats::parse_json(contents.str());
   } catch (const stats::JsonError& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
