@@ -60,13 +60,22 @@ pid_t dead_pid() {
 class FifoReader {
  public:
   explicit FifoReader(const std::string& path)
-      : m_thread([this, path] { m_text = read_text(path); }) {}
+      : m_path(path), m_thread([this, path] { m_text = read_text(path); }) {}
+  // Called once the writer has exited. If it never opened the FIFO (it failed first), the
+  // reader still waits in open(2): a writer opened and closed here ends that wait with an
+  // empty text, so the test fails instead of hanging (ENXIO, harmless, when the reader is
+  // done already).
   std::string join() {
+    const int fd = ::open(m_path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) {
+      ::close(fd);
+    }
     m_thread.join();
     return m_text;
   }
 
  private:
+  std::string m_path;
   std::string m_text;
   std::thread m_thread;
 };
