@@ -144,9 +144,10 @@ void CoreModule::run() {
         break;
       }
       std::uint64_t batch_cycles = 0;
-      // The same-page path counts runs of accesses at once; sim.check, --trace-page and a
-      // warm-up (whose end falls on one access) take every access one by one.
-      const bool repeats = !m_params.sim.check && m_page_life == nullptr && m_warmup_left == 0;
+      // The same-page path counts runs of accesses at once (each run ends at the next mark:
+      // the warm-up's end, a time-series sample); sim.check and --trace-page take every
+      // access one by one.
+      const bool repeats = !m_params.sim.check && m_page_life == nullptr;
       for (std::size_t i = 0; i < n; ++i) {
         if (repeats) {
           if (const std::size_t k = repeated_hits(i, n, done, batch_cycles); k != 0) {

@@ -39,7 +39,7 @@ struct ModeRun {
   std::string partial;                   // why the child stopped early ("" when it did not)
 };
 
-std::vector<std::string> split_modes(const std::string& text) {
+std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> modes;
   std::stringstream in(text);
   std::string m;
@@ -239,7 +239,7 @@ int run_compare(int argc, char** argv) {
   if (const auto status = parse_trace_command("compare", desc, argc, argv, vm)) {
     return *status;
   }
-  const std::vector<std::string> modes = split_modes(vm["modes"].as<std::string>());
+  const std::vector<std::string> modes = split_list(vm["modes"].as<std::string>());
   if (modes.empty()) {
     std::cerr << "pagesim compare: --modes: no mode given\n";
     return kExitUsage;
@@ -266,7 +266,7 @@ int run_compare(int argc, char** argv) {
         if (vm.count("warmup") != 0) {
           c->set("sim.warmup", vm["warmup"].as<std::string>(), "--warmup");
         }
-        for (const auto& assignment : split_modes(variant)) {
+        for (const auto& assignment : split_list(variant)) {
           const auto eq = assignment.find('=');
           if (eq == std::string::npos) {
             throw config::ConfigError("--vs: '" + assignment + "' is not KEY=VALUE");
