@@ -40,6 +40,8 @@ next:
   je op_sysnop
   cmp edx, 8
   je next
+  cmp edx, 9
+  je op_fetch
   /* 0 (or anything else): end of the phase. The handler exits to the VMM (port 0xe9);
    * the next phase's list starts again at list_base. */
   mov edi, 3
@@ -71,6 +73,10 @@ op_cr3:
   mov edi, 2
   int3
   jmp next
+op_fetch:
+  /* The address holds `jmp rdx` (the VMM put it there): an instruction fetch, then back. */
+  lea rdx, [rip + next]
+  jmp rax
 op_sysnop:
   xor edi, edi
   int3

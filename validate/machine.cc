@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -46,13 +47,17 @@ Counters snapshot(const Vm& vm, const PerfCounters& perf, bool after_phase) {
 }  // namespace
 
 GuestLayout::GuestLayout(const Scenario& s) : m_s(s) {
-  const auto pages = data_pages(s);
   m_list_bytes = validate::list_bytes(s);
   m_sys_bytes = sys_slot_bytes(s);
 
   m_low = std::make_unique<HostMemory>(kLowSlotSize, HostMemory::Kind::kAnon, false);
   m_sys = std::make_unique<HostMemory>(m_sys_bytes, HostMemory::Kind::kAnon, false);
   m_data = std::make_unique<HostMemory>(data_slot_bytes(s), s.backing, s.host_thp);
+  if (s.trace) {
+    build_trace();
+    return;
+  }
+  const auto pages = data_pages(s);
 
   m_pool_next = pool_begin();
   const Gpa pool_end(kSysSlotGpa + m_sys_bytes);
@@ -88,6 +93,133 @@ GuestLayout::GuestLayout(const Scenario& s) : m_s(s) {
   }
 }
 
+namespace {
+constexpr std::uint64_t kDataPteFlags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
+}  // namespace
+
+// A tree per address space, the first with the identity map of slots 0 and 1 (the others
+// share its PML4 entry 0, as for --two-cr3), the trace's pages mapped where
+// trace_program.h places them, and the fetched pages' kFetchStub written.
+void GuestLayout::build_trace() {
+  const TraceProgram& t = *m_s.trace;
+  m_pool_next = pool_begin();
+  const Gpa pool_end(kSysSlotGpa + m_sys_bytes);
+  auto resolver = [this](Gpa g) { return gpa_ptr(g); };
+  for (std::size_t i = 0; i < t.address_spaces(); ++i) {
+    m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &m_pool_next, pool_end));
+  }
+  GuestPageTables& a = *m_trees[0];
+  for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
+    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, kDataPteFlags);
+  }
+  for (std::uint64_t g = kSysSlotGpa; g < kSysSlotGpa + m_sys_bytes; g += k4K) {
+    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, kDataPteFlags);
+  }
+  for (std::size_t i = 1; i < m_trees.size(); ++i) m_trees[i]->share_pml4e(a, Gva(0));
+  bool fetched_remapped = false;
+  for (const TraceProgram::Step& st : t.steps()) {
+    if (st.kind == TraceProgram::Step::Kind::kRemap && t.pages()[st.value].fetched) {
+      fetched_remapped = true;
+    }
+  }
+  auto stub = [&](Gpa page) {
+    std::memcpy(gpa_ptr(Gpa(page.value() + TraceProgram::kFetchOffset)), kFetchStub,
+                sizeof kFetchStub);
+    m_preloaded.push_back(page);
+  };
+  for (std::uint64_t j = 0; j < t.pages().size(); ++j) {
+    const TraceProgram::Page& p = t.pages()[j];
+    const Gpa gpa = trace_page_gpa(m_s, j);
+    GuestPageTables& tree = *m_trees[p.space];
+    if (m_s.guest_pages == GuestPages::k4K) {
+      tree.map(Gva(p.gva), gpa, GuestPageTables::Size::k4K, kDataPteFlags);
+    } else if (!tree.leaf_entry(Gva(p.gva))) {
+      tree.map(Gva(p.gva & ~(k2M - 1)), Gpa(gpa.value() & ~(k2M - 1)), GuestPageTables::Size::k2M,
+               kDataPteFlags);
+    }
+    if (p.fetched) stub(gpa);
+  }
+  if (fetched_remapped) {
+    for (std::uint64_t i = 0; i < t.remaps() * static_cast<std::uint64_t>(m_s.passes); ++i) {
+      stub(spare_gpa(m_s, i));
+    }
+  }
+  std::sort(m_preloaded.begin(), m_preloaded.end());
+  make_trace_lists();
+}
+
+// Every pass's lists, in order, with the guest's state carried from one to the next: the
+// current address space (a pass after the first starts with a CR3 write back to the first
+// when the trace ended in another), and each page's frame and whether its PTE is present.
+void GuestLayout::make_trace_lists() {
+  using K = TraceProgram::Step::Kind;
+  const TraceProgram& t = *m_s.trace;
+  struct PageState {
+    Gpa frame;
+    bool present = true;
+  };
+  std::vector<PageState> state(t.pages().size());
+  for (std::uint64_t j = 0; j < state.size(); ++j) state[j].frame = trace_page_gpa(m_s, j);
+  auto pte_of = [&](std::uint64_t page) {
+    const TraceProgram::Page& p = t.pages()[page];
+    const auto pte = m_trees[p.space]->leaf_entry(Gva(p.gva));
+    if (!pte) throw std::logic_error("--trace: a trace page is not mapped");
+    return Gva(pte->value());  // slot 1 is identity-mapped
+  };
+  std::uint32_t space = 0;
+  std::uint64_t spare = 0;
+  for (int pass = 1; pass <= m_s.passes; ++pass) {
+    for (const TraceProgram::Segment& seg : t.segments()) {
+      CommandList l;
+      if (seg.begin == 0 && space != 0) {
+        l.cr3(m_trees[0]->root());
+        space = 0;
+      }
+      for (std::size_t i = seg.begin; i < seg.end; ++i) {
+        const TraceProgram::Step& st = t.steps()[i];
+        switch (st.kind) {
+          case K::kRead:
+          case K::kWrite:
+          case K::kFetch: {
+            PageState& ps = state[st.value];
+            if (!ps.present) {
+              l.store(pte_of(st.value), ps.frame.value() | kPtePresent | kDataPteFlags);
+              ps.present = true;
+            }
+            const Gva gva(t.pages()[st.value].gva);
+            if (st.kind == K::kFetch) {
+              l.fetch(Gva(gva.value() + TraceProgram::kFetchOffset));
+            } else {
+              l.access(st.kind == K::kRead ? Op::kRead : Op::kWrite, gva);
+            }
+            break;
+          }
+          case K::kCr3:
+            l.cr3(m_trees[st.value]->root());
+            space = static_cast<std::uint32_t>(st.value);
+            break;
+          case K::kInvlpg:
+            l.invlpg(Gva(st.value));
+            break;
+          case K::kUnmap:
+            l.store(pte_of(st.value), 0);
+            state[st.value].present = false;
+            break;
+          case K::kRemap: {
+            PageState& ps = state[st.value];
+            ps.frame = spare_gpa(m_s, spare++);
+            ps.present = true;
+            l.store(pte_of(st.value), ps.frame.value() | kPtePresent | kDataPteFlags);
+            break;
+          }
+        }
+      }
+      l.end();
+      m_trace_lists.push_back(std::move(l));
+    }
+  }
+}
+
 std::uint8_t* GuestLayout::gpa_ptr(Gpa gpa) const {
   const std::uint64_t g = gpa.value();
   if (g < kLowSlotSize) return m_low->data() + g;
@@ -105,12 +237,24 @@ CommandList GuestLayout::warm_up_commands() const {
   l.sys_nop();
   l.invlpg(Gva(kDummyGva));
   l.cr3(m_trees[0]->root());
-  while (l.bytes() + 8 < m_list_bytes) l.sys_nop();
+  // Every list page read once; a trace's long lists are read without the handler's exits.
+  while (l.bytes() + 8 < m_list_bytes) {
+    if (m_s.trace) {
+      l.skip();
+    } else {
+      l.sys_nop();
+    }
+  }
   l.end();
   return l;
 }
 
 CommandList GuestLayout::commands(const PhaseInfo& info) const {
+  if (m_s.trace) {
+    if (info.kind != PhaseInfo::Kind::kPass) throw std::logic_error("commands: not a guest phase");
+    return m_trace_lists.at(static_cast<std::size_t>(info.pass - 1) * m_s.trace->segments().size() +
+                            static_cast<std::size_t>(info.segment));
+  }
   CommandList l;
   switch (info.kind) {
     case PhaseInfo::Kind::kPass:
@@ -251,8 +395,19 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
   using K = PhaseInfo::Kind;
   std::vector<PhaseInfo> out;
   auto pass = [&](int n, int cr3) {
-    out.push_back(
-        PhaseInfo{.kind = K::kPass, .name = "pass" + std::to_string(n), .pass = n, .cr3 = cr3});
+    if (!s.trace) {
+      out.push_back(
+          PhaseInfo{.kind = K::kPass, .name = "pass" + std::to_string(n), .pass = n, .cr3 = cr3});
+      return;
+    }
+    const auto& segs = s.trace->segments();
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+      out.push_back(PhaseInfo{
+          .kind = K::kPass,
+          .name = "pass" + std::to_string(n) + (segs.size() == 1 ? "" : ":" + segs[i].name),
+          .pass = n,
+          .segment = static_cast<int>(i)});
+    }
   };
   pass(1, 0);
   std::map<Madvise, int> seen;  // a repeated action's phase is named madvise-ACTION-2, -3, ...

@@ -42,6 +42,9 @@ class GuestLayout {
   // The command list of a guest phase (the warm-up's with warm_up_commands()).
   CommandList commands(const struct PhaseInfo& info) const;
   CommandList warm_up_commands() const;
+  // Guest-physical pages the VMM wrote before the guest ran, besides slots 0 and 1 (the
+  // fetched trace pages' kFetchStub): the predictor loads them too.
+  const std::vector<Gpa>& preloaded_data_pages() const { return m_preloaded; }
 
  private:
   const Scenario& m_s;
@@ -50,6 +53,12 @@ class GuestLayout {
   Gpa m_pool_next;
   std::unique_ptr<HostMemory> m_low, m_sys, m_data;
   std::vector<std::unique_ptr<GuestPageTables>> m_trees;
+  // With a trace: every pass's phase lists, in phases_of's order of passes and segments.
+  std::vector<CommandList> m_trace_lists;
+  std::vector<Gpa> m_preloaded;
+
+  void build_trace();
+  void make_trace_lists();
 };
 
 // What a phase does, for the predictors.
@@ -57,8 +66,9 @@ struct PhaseInfo {
   enum class Kind { kPass, kMadvise, kMemslotReadd, kPteRewrite, kCr3Switch, kHole };
   Kind kind;
   std::string name;
-  int pass = 0;  // kPass: 1-based
-  int cr3 = 0;   // kPass, kCr3Switch: which tree (0 = first CR3, 1 = second)
+  int pass = 0;      // kPass: 1-based
+  int cr3 = 0;       // kPass, kCr3Switch: which tree (0 = first CR3, 1 = second)
+  int segment = -1;  // kPass with a trace: the trace's segment (TraceProgram::segments())
   ReclaimAction madvise{};
   int madvise_errno = 0;  // set by the run: madvise's error (0 = done)
 };

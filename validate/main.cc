@@ -59,6 +59,13 @@ const char* kUsage =
     "  --two-cr3                 pass 2 under a second CR3 (own tables), pass 3 back\n"
     "  --hole N                  after pass 1, loads from N pages of the 640K-1M hole\n"
     "  --passes P                passes over the pattern [2]\n"
+    "  --trace FILE              the passes replay a pagesim trace (any format pagesim\n"
+    "                            replay reads): its pages placed as docs/validation.md\n"
+    "                            \"Replaying a trace\" says, its accesses as loads, stores\n"
+    "                            and instruction fetches, !cr3, !invlpg and !ptewrite as\n"
+    "                            the guest's own (other events are refused by name); with\n"
+    "                            --guest-pages, --host-thp, --backing, --reclaim,\n"
+    "                            --memslot-readd and --passes only\n"
     "  --seed S                  the random pattern's seed [1] (with --sample: the draw's)\n"
     "  --scenario NAME           a preset (--list shows them); --all runs every preset\n"
     "  --sample N                N scenarios drawn from every option above and their\n"
@@ -100,12 +107,22 @@ ScenarioReport run_one(const Scenario& s, const PerfCounters& perf, const HostIn
                        const HostConditions& conditions) {
   try {
     const std::vector<PhaseCounts> measured = run_scenario(s, perf);
+    std::vector<Counters> simulated;
+    {
+      GuestLayout sim_layout(s);
+      SimulatorPredictor sim(s, sim_layout, host);
+      simulated = sim.predict(phases_of(s));
+    }
+    if (s.trace) {
+      // The kernel-rules model knows the patterns only: the simulator predicts alone.
+      ScenarioReport r =
+          compare(s, measured, simulated, std::vector<Counters>(simulated.size()), conditions, "");
+      r.notes.push_back("trace: " + s.trace->summary());
+      return r;
+    }
     GuestLayout layout(s);
     KvmShadowModel model(s, layout, HostParams{.mmio_caching = host.mmio_caching});
     const std::vector<Counters> rules = model.predict(phases_of(s));
-    GuestLayout sim_layout(s);
-    SimulatorPredictor sim(s, sim_layout, host);
-    const std::vector<Counters> simulated = sim.predict(phases_of(s));
     const std::string recycle_note =
         model.would_recycle()
             ? "the rules model holds " + std::to_string(model.peak_shadow_pages()) +
@@ -250,11 +267,30 @@ int main(int argc, char** argv) {
         custom.two_cr3 = true;
       } else if (a == "--hole") {
         custom.hole_pages = number(a, value());
+      } else if (a == "--trace") {
+        const std::string path = value();
+        try {
+          custom.trace = TraceProgram::load(path);
+        } catch (const std::exception& e) {
+          std::cerr << "pagesim-validate: --trace: " << e.what() << "\n";
+          return 2;
+        }
+        custom.name = "trace";
+        custom.description = "the trace " + path + " replayed";
       } else if (a == "--passes") {
         custom.passes = static_cast<int>(std::min<std::uint64_t>(number(a, value()), 1000));
         passes_given = true;
       } else {
         usage_error("unknown option '" + a + "'");
+      }
+    }
+  }
+  if (custom.trace) {
+    for (const std::string& a : args) {
+      for (const char* o :
+           {"--pages", "--pattern", "--op", "--pte-rewrite", "--two-cr3", "--hole", "--seed"}) {
+        if (a == o)
+          usage_error(a + " does not go with --trace (the trace says what it stands for)");
       }
     }
   }

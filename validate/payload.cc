@@ -25,6 +25,7 @@ void CommandList::access(Op op, Gva gva) {
   }
   push(op, gva.value());
 }
+void CommandList::fetch(Gva gva) { push(Op::kFetch, gva.value()); }
 void CommandList::store(Gva gva, std::uint64_t value) {
   if ((gva.value() & 7) != 0) throw std::invalid_argument("store address not 8-byte aligned");
   push(Op::kStore, 0);
@@ -34,6 +35,7 @@ void CommandList::store(Gva gva, std::uint64_t value) {
 void CommandList::invlpg(Gva gva) { push(Op::kInvlpg, gva.value()); }
 void CommandList::cr3(Gpa root) { push(Op::kCr3, root.value()); }
 void CommandList::sys_nop() { push(Op::kSysNop, 0); }
+void CommandList::skip() { push(Op::kSkip, 0); }
 void CommandList::end() { push(Op::kEnd, 0); }
 
 CommandList CommandList::neutralized(Gva dummy, Gpa current_root) const {
@@ -44,6 +46,7 @@ CommandList CommandList::neutralized(Gva dummy, Gpa current_root) const {
       case Op::kRead:
       case Op::kWrite:
       case Op::kReadWrite:
+      case Op::kFetch:
       case Op::kSkip:
         out.push(Op::kSkip, 0);
         break;
@@ -116,6 +119,13 @@ void replay_commands(const CommandList& l, const CommandHandlers& h) {
         break;
       case Op::kSysNop:
         h.touch(code, false);
+        break;
+      case Op::kFetch:
+        if (h.fetch) {
+          h.fetch(a);
+        } else {
+          h.touch(a, false);
+        }
         break;
       case Op::kSkip:
         break;

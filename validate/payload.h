@@ -8,6 +8,8 @@
 //   kInvlpg / kCr3           int3 into the CPL 0 handler: INVLPG address / MOV CR3, address
 //   kSysNop                  int3 into the handler, which returns at once
 //   kSkip                    nothing (keeps a baseline list the same length)
+//   kFetch                   jump to the address (an instruction fetch there: the VMM put a
+//                            `jmp rdx` back to the loop at it)
 //   kEnd                     int3; the handler's OUT to port 0xe9 ends the phase (KVM_EXIT_IO)
 #pragma once
 
@@ -30,17 +32,23 @@ enum class Op : std::uint8_t {
   kCr3 = 6,
   kSysNop = 7,
   kSkip = 8,
+  kFetch = 9,
 };
+
+// The instruction a fetched address holds: `jmp rdx` (FF /4, ModRM E2), back to the loop.
+inline constexpr std::uint8_t kFetchStub[2] = {0xff, 0xe2};
 
 inline constexpr std::uint16_t kEndPort = 0xe9;
 
 class CommandList {
  public:
   void access(Op op, Gva gva);               // kRead, kWrite, kReadWrite
+  void fetch(Gva gva);                       // gva 16-byte aligned, holding kFetchStub
   void store(Gva gva, std::uint64_t value);  // gva 8-byte aligned
   void invlpg(Gva gva);
   void cr3(Gpa root);
   void sys_nop();
+  void skip();
   void end();
 
   const std::vector<std::uint64_t>& words() const { return m_words; }
@@ -64,9 +72,11 @@ class CommandList {
 // read from the list (a load at kSysSlotGpa + 8 * index); then the command: kRead,
 // kWrite: one access; kReadWrite: a load then a store; kStore: its two operand words are
 // read, then the 8-byte store; kInvlpg, kCr3: the handler's operation, then its page is
-// fetched again; kSysNop: the handler's page fetched. kEnd stops.
+// fetched again; kSysNop: the handler's page fetched; kFetch: an instruction fetch at the
+// address (`fetch`, or a load through `touch` when there is none). kEnd stops.
 struct CommandHandlers {
   std::function<void(Gva gva, bool write)> touch;
+  std::function<void(Gva gva)> fetch;
   std::function<void(Gva gva, std::uint64_t value)> store;
   std::function<void(Gva gva)> invlpg;
   std::function<void(Gpa root)> cr3;

@@ -103,6 +103,17 @@ std::optional<ReclaimAction> parse_reclaim(const std::string& s) {
 }
 
 std::string describe_options(const Scenario& s) {
+  if (s.trace) {
+    std::string o = "--trace " + s.trace->path() + " --guest-pages " +
+                    (s.guest_pages == GuestPages::k4K ? "4k" : "2m") + " --host-thp " +
+                    (s.host_thp ? "on" : "off") + " --backing " +
+                    (s.backing == HostMemory::Kind::kAnon ? "anon" : "memfd");
+    for (const ReclaimAction& r : s.reclaim) {
+      o += std::string(" --reclaim ") + to_string(r.action) + ":" + std::to_string(r.pages);
+    }
+    if (s.memslot_readd) o += " --memslot-readd";
+    return o + " --passes " + std::to_string(s.passes);
+  }
   std::string o = "--pages " + std::to_string(s.pages) + " --pattern " + to_string(s.pattern) +
                   " --op " + op_name(s.op) + " --guest-pages " +
                   (s.guest_pages == GuestPages::k4K ? "4k" : "2m") + " --host-thp " +
@@ -143,12 +154,69 @@ constexpr std::uint64_t kPagesCap = kDataGpa / k4K;
 
 }  // namespace
 
+namespace {
+
+// With a trace: the data slot's bytes before the spare frames.
+std::uint64_t trace_main_bytes(const Scenario& s) {
+  const TraceProgram& t = *s.trace;
+  return round_up(s.guest_pages == GuestPages::k2M ? t.regions() * k2M : t.pages().size() * k4K,
+                  k2M);
+}
+
+// With a trace: command words of the largest phase. A store (a PTE write) is three words,
+// every other step one; a page unmapped earlier is mapped again by a store before its next
+// access (at most one per unmap), a pass after the first may start with a CR3 write back to
+// the first address space, and the list ends with kEnd.
+std::uint64_t trace_list_words(const Scenario& s) {
+  using K = TraceProgram::Step::Kind;
+  const TraceProgram& t = *s.trace;
+  std::uint64_t unmaps = 0, largest = 0;
+  for (const TraceProgram::Segment& g : t.segments()) {
+    std::uint64_t words = 0;
+    for (std::size_t i = g.begin; i < g.end; ++i) {
+      const K k = t.steps()[i].kind;
+      words += k == K::kUnmap || k == K::kRemap ? 3 : 1;
+      unmaps += k == K::kUnmap ? 1 : 0;
+    }
+    largest = std::max(largest, words);
+  }
+  return largest + 3 * unmaps + 2;
+}
+
+}  // namespace
+
+std::uint64_t data_page_count(const Scenario& s) {
+  return s.trace ? s.trace->pages().size() : s.pages;
+}
+
+Gpa trace_page_gpa(const Scenario& s, std::uint64_t page) {
+  const TraceProgram& t = *s.trace;
+  if (s.guest_pages == GuestPages::k2M) {
+    return Gpa(kDataGpa + t.region(page) * k2M + (t.pages()[page].gva & (k2M - k4K)));
+  }
+  return Gpa(kDataGpa + page * k4K);
+}
+
 std::uint64_t list_bytes(const Scenario& s) {
+  if (s.trace) return round_up((trace_list_words(s) + 64) * 8, k4K);
   return round_up((s.pages * 2 + 3 * s.rewrite_pages + 2 * s.hole_pages + 64) * 8, k4K);
 }
 
 std::uint64_t sys_slot_bytes(const Scenario& s) {
   const std::uint64_t list = list_bytes(s);
+  if (s.trace) {
+    // The trees' tables, and the identity map of slots 0 and 1 in the first tree (a PDPT, a
+    // PD and a PT per 2 MiB of [0, slot 1's end)), which depends on slot 1's size: grown
+    // until it holds.
+    const std::uint64_t tables = s.trace->table_pages(s.guest_pages == GuestPages::k2M) + 2 + 64;
+    std::uint64_t sys = round_up(list + tables * k4K, k2M);
+    for (;;) {
+      const std::uint64_t identity_pts = ceil_div(kSysSlotGpa + sys, k2M);
+      const std::uint64_t need = round_up(list + (tables + identity_pts) * k4K + (64 << 10), k2M);
+      if (need <= sys) return sys;
+      sys = need;
+    }
+  }
   // Tables per tree: at most one PT per data page (stride2m), a PD per 512 of them, the
   // identity map's PTs of slots 0 and 1 (for the pool itself too: one per 512 pages of it,
   // and a second tree's), the uppers and the hole's.
@@ -178,6 +246,31 @@ std::uint64_t max_pages(const Scenario& s) {
 }
 
 void check(const Scenario& s) {
+  if (s.trace) {
+    if (s.passes < 1 || s.passes > 16) throw std::invalid_argument("--passes: 1 to 16");
+    if (s.pte_rewrite != PteRewrite::kNone || s.two_cr3 || s.hole_pages != 0) {
+      throw std::invalid_argument(
+          "--trace: the trace's own events stand for --pte-rewrite, --two-cr3 and --hole");
+    }
+    if (s.guest_pages == GuestPages::k2M && s.trace->has_pte_writes()) {
+      throw std::invalid_argument(
+          "--trace: the trace has '!ptewrite', which needs --guest-pages 4k (a 2 MiB guest "
+          "page has no PTE of its own)");
+    }
+    for (const ReclaimAction& r : s.reclaim) {
+      if (r.pages == 0 || r.pages > s.trace->pages().size()) {
+        throw std::invalid_argument("--reclaim: K from 1 to the trace's " +
+                                    std::to_string(s.trace->pages().size()) + " pages");
+      }
+    }
+    if (!layout_fits(s)) {
+      throw std::invalid_argument(
+          "--trace: the command list of its largest phase and the guest's page tables need " +
+          std::to_string(sys_slot_bytes(s) >> 20) +
+          " MiB of slot 1, which must end below the data slot at 1 GiB");
+    }
+    return;
+  }
   if (s.op != Op::kRead && s.op != Op::kWrite && s.op != Op::kReadWrite) {
     throw std::invalid_argument("--op: read, write or rw");
   }
@@ -287,6 +380,16 @@ Scenario draw_scenario(std::uint64_t& state) {
 
 std::vector<DataPage> data_pages(const Scenario& s) {
   std::vector<DataPage> out;
+  if (s.trace) {
+    const auto& pages = s.trace->pages();
+    out.reserve(pages.size());
+    for (std::uint64_t j = 0; j < pages.size(); ++j) {
+      out.push_back(DataPage{Gva(pages[j].gva), trace_page_gpa(s, j)});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const DataPage& a, const DataPage& b) { return a.gpa < b.gpa; });
+    return out;
+  }
   out.reserve(s.pages);
   for (std::uint64_t j = 0; j < s.pages; ++j) {
     const std::uint64_t gva_off = s.pattern == Pattern::kStride2M ? j * k2M : j * k4K;
@@ -302,11 +405,15 @@ std::vector<DataPage> data_pages(const Scenario& s) {
 }
 
 std::uint64_t data_slot_bytes(const Scenario& s) {
+  if (s.trace) {
+    return round_up(trace_main_bytes(s) + s.trace->remaps() * s.passes * k4K, k2M);
+  }
   const std::uint64_t main = round_up(last_gpa_offset(s) + k4K, k2M);
   return round_up(main + s.rewrite_pages * k4K, k2M);
 }
 
 Gpa spare_gpa(const Scenario& s, std::uint64_t i) {
+  if (s.trace) return Gpa(kDataGpa + trace_main_bytes(s) + i * k4K);
   const std::uint64_t main = round_up(last_gpa_offset(s) + k4K, k2M);
   return Gpa(kDataGpa + main + i * k4K);
 }

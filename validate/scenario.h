@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sim/address.h"
 #include "validate/payload.h"
+#include "validate/trace_program.h"
 #include "validate/vmm.h"
 
 namespace pagesim::validate {
@@ -43,6 +45,9 @@ struct Scenario {
   std::uint64_t hole_pages = 0;     // after pass 1: loads from pages in the hole, twice each
   int passes = 2;
   std::uint64_t seed = 1;
+  // --trace FILE: the passes replay this trace (trace_program.h) instead of a pattern;
+  // pages, pattern, op, seed, PTE rewrites, two CR3s and the hole do not apply.
+  std::shared_ptr<const TraceProgram> trace;
 };
 
 const char* to_string(Pattern p);
@@ -94,8 +99,13 @@ std::uint64_t data_slot_bytes(const Scenario& s);
 // above them and the identity map of slots 0 and 1, with room to spare).
 std::uint64_t list_bytes(const Scenario& s);
 std::uint64_t sys_slot_bytes(const Scenario& s);
-// GPA of the spare page that rewrite i points to.
+// GPA of the spare page that rewrite i points to (with a trace: remap i of a pass, spare
+// frames numbered across the passes).
 Gpa spare_gpa(const Scenario& s, std::uint64_t i);
+// With a trace: the GPA of trace page `page` (TraceProgram::pages()).
+Gpa trace_page_gpa(const Scenario& s, std::uint64_t page);
+// The data pages: the trace's pages or --pages (for reclaim's K).
+std::uint64_t data_page_count(const Scenario& s);
 
 // The documented presets (`--scenario NAME`, `--all`).
 const std::vector<Scenario>& presets();

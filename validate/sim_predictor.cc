@@ -119,6 +119,10 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
   m_machine->load_guest_memory(
       Gpa(kSysSlotGpa),
       std::span<const std::uint8_t>(layout.gpa_ptr(Gpa(kSysSlotGpa)), sys_written));
+  // A trace's fetched pages: the instruction the VMM put in each (GuestLayout::build_trace).
+  for (const Gpa page : layout.preloaded_data_pages()) {
+    m_machine->load_guest_memory(page, std::span<const std::uint8_t>(layout.gpa_ptr(page), k4K));
+  }
   for (std::size_t i = 0; i < layout.trees(); ++i) {
     m_machine->adopt_address_space(static_cast<std::uint16_t>(i), layout.tree(i).root());
   }
@@ -146,23 +150,25 @@ void SimulatorPredictor::touch(Gva gva, bool write) {
 }
 
 void SimulatorPredictor::run_commands(const CommandList& l) {
-  replay_commands(l, CommandHandlers{
-                         .touch = [this](Gva gva, bool write) { touch(gva, write); },
-                         .store =
-                             [this](Gva target, std::uint64_t value) {
-                               m_machine->guest_store_u64(target, value, m_pcid);
-                             },
-                         .invlpg =
-                             [this](Gva gva) {
-                               ++m_invlpgs;
-                               m_machine->invlpg(gva, m_pcid);
-                             },
-                         .cr3 =
-                             [this](Gpa root) {
-                               ++m_cr3_writes;
-                               cr3_write(root);
-                             },
-                     });
+  replay_commands(
+      l, CommandHandlers{
+             .touch = [this](Gva gva, bool write) { touch(gva, write); },
+             .fetch = [this](Gva gva) { m_machine->touch(gva, AccessKind::kFetch, m_pcid); },
+             .store =
+                 [this](Gva target, std::uint64_t value) {
+                   m_machine->guest_store_u64(target, value, m_pcid);
+                 },
+             .invlpg =
+                 [this](Gva gva) {
+                   ++m_invlpgs;
+                   m_machine->invlpg(gva, m_pcid);
+                 },
+             .cr3 =
+                 [this](Gpa root) {
+                   ++m_cr3_writes;
+                   cr3_write(root);
+                 },
+         });
 }
 
 void SimulatorPredictor::cr3_write(Gpa root) {
