@@ -34,13 +34,20 @@ test: build unit-test validate py-test asan-test fuzz-test format-check
 unit-test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Validation against this host's KVM (docs/validation.md): every preset, measured and
-# predicted. Exit status 77 (no /dev/kvm, no tracepoints, no permission) is a skip.
+# Validation against this host's KVM (docs/validation.md): every preset, then every bundled
+# trace replayed by the guest (--trace), measured and predicted. Exit status 77 (no
+# /dev/kvm, no tracepoints, no permission) is a skip.
+EXAMPLE_TRACES := $(sort $(wildcard traces/examples/*.trace traces/examples/*.pgt))
 validate: build
 	@$(BUILD)/validate/pagesim-validate --all > $(BUILD)/validate/report.txt; rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "validate: SKIPPED (see the message above)"; \
 	elif [ $$rc -ne 0 ]; then cat $(BUILD)/validate/report.txt; echo "validate: FAILED"; exit 1; \
-	else tail -n 1 $(BUILD)/validate/report.txt; echo "validate: passed (table in $(BUILD)/validate/report.txt)"; fi
+	else tail -n 1 $(BUILD)/validate/report.txt; echo "validate: presets passed (table in $(BUILD)/validate/report.txt)"; fi
+	@$(BUILD)/validate/pagesim-validate $(foreach t,$(EXAMPLE_TRACES),--trace $(t)) \
+	  > $(BUILD)/validate/traces.txt; rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "validate: traces SKIPPED (see the message above)"; \
+	elif [ $$rc -ne 0 ]; then cat $(BUILD)/validate/traces.txt; echo "validate: traces FAILED"; exit 1; \
+	else tail -n 1 $(BUILD)/validate/traces.txt; echo "validate: bundled traces passed (table in $(BUILD)/validate/traces.txt)"; fi
 
 # A sample of scenarios drawn from every option and their combinations (docs/validation.md,
 # "Sampling"): SAMPLE of them, drawn with SAMPLE_SEED (empty: a random seed, printed first so

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -59,7 +60,8 @@ const char* kUsage =
     "  --two-cr3                 pass 2 under a second CR3 (own tables), pass 3 back\n"
     "  --hole N                  after pass 1, loads from N pages of the 640K-1M hole\n"
     "  --passes P                passes over the pattern [2]\n"
-    "  --trace FILE              the passes replay a pagesim trace (any format pagesim\n"
+    "  --trace FILE              (repeatable) the passes replay a pagesim trace (any format "
+    "pagesim\n"
     "                            replay reads): its pages placed as docs/validation.md\n"
     "                            \"Replaying a trace\" says, its accesses as loads, stores\n"
     "                            and instruction fetches, !cr3, !invlpg and !ptewrite as\n"
@@ -99,6 +101,42 @@ std::string thp_mode(const std::string& path, const std::string& fallback) {
   const auto open = text.find('['), close = text.find(']');
   if (open == std::string::npos || close == std::string::npos || close < open) return fallback;
   return text.substr(open + 1, close - open - 1);
+}
+
+// MemAvailable of /proc/meminfo in bytes (nullopt: unreadable).
+std::optional<std::uint64_t> mem_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  std::uint64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+// A trace whose guest memory this host (or the predictor's simulated host of 8 GiB)
+// cannot hold is refused before anything runs.
+void check_trace_fits_host(const Scenario& s) {
+  const std::uint64_t guest = data_slot_bytes(s) + sys_slot_bytes(s) + kLowSlotSize;
+  constexpr std::uint64_t kPredictorLimit = 6ull << 30;  // of the predictor's host.memory=8GiB
+  const auto available = mem_available();
+  auto gib = [](std::uint64_t b) {
+    char t[32];
+    std::snprintf(t, sizeof t, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+    return std::string(t);
+  };
+  if (guest > kPredictorLimit || (available && 2 * guest > *available)) {
+    std::cerr << "pagesim-validate: --trace " << s.trace->path() << ": the trace touches "
+              << s.trace->pages().size() << " pages: the guest needs " << gib(guest)
+              << "; a validation run holds at most " << gib(kPredictorLimit)
+              << " (the predictor simulates an 8 GiB host)"
+              << (available
+                      ? " and twice the guest in this host's available memory, " + gib(*available)
+                      : std::string())
+              << "\n";
+    std::exit(2);
+  }
 }
 
 // Runs one scenario and compares it; an error (the VMM, the predictors) is the report's,
@@ -191,6 +229,7 @@ int main(int argc, char** argv) {
   bool have_custom = false, all = false, verbose = false, list = false, passes_given = false;
   std::optional<std::uint64_t> sample, seed;
   std::vector<std::string> names;
+  std::vector<std::shared_ptr<const TraceProgram>> traces;  // --trace, repeatable
   std::string json;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -270,13 +309,11 @@ int main(int argc, char** argv) {
       } else if (a == "--trace") {
         const std::string path = value();
         try {
-          custom.trace = TraceProgram::load(path);
+          traces.push_back(TraceProgram::load(path));
         } catch (const std::exception& e) {
           std::cerr << "pagesim-validate: --trace: " << e.what() << "\n";
           return 2;
         }
-        custom.name = "trace";
-        custom.description = "the trace " + path + " replayed";
       } else if (a == "--passes") {
         custom.passes = static_cast<int>(std::min<std::uint64_t>(number(a, value()), 1000));
         passes_given = true;
@@ -285,7 +322,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (custom.trace) {
+  if (!traces.empty()) {
     for (const std::string& a : args) {
       for (const char* o :
            {"--pages", "--pattern", "--op", "--pte-rewrite", "--two-cr3", "--hole", "--seed"}) {
@@ -315,8 +352,27 @@ int main(int argc, char** argv) {
       run.push_back(std::move(s));
     }
   }
+  // One scenario per --trace, with the other options given.
+  std::vector<Scenario> trace_runs;
+  for (const auto& t : traces) {
+    Scenario s = custom;
+    s.trace = t;
+    s.name = "trace:" + std::filesystem::path(t->path()).filename().string();
+    s.description = "the trace " + t->path() + " replayed";
+    trace_runs.push_back(std::move(s));
+  }
   if (list) {
-    if (sample) {
+    if (!trace_runs.empty()) {
+      for (const Scenario& s : trace_runs) {
+        try {
+          check(s);
+        } catch (const std::invalid_argument& e) {
+          usage_error(s.name + ": " + e.what());
+        }
+        std::cout << s.name << ": " << describe_options(s) << "\n    " << s.trace->summary()
+                  << "\n";
+      }
+    } else if (sample) {
       std::cout << "sample of " << *sample << ", seed " << sample_seed << "\n";
       for (const Scenario& s : run) std::cout << s.name << ": " << describe_options(s) << "\n";
     } else if (have_custom) {
@@ -340,7 +396,11 @@ int main(int argc, char** argv) {
     if (p == nullptr) usage_error("no preset named '" + n + "' (--list shows them)");
     run.push_back(*p);
   }
-  if (have_custom) run.push_back(custom);
+  if (!traces.empty()) {
+    run.insert(run.end(), trace_runs.begin(), trace_runs.end());
+  } else if (have_custom) {
+    run.push_back(custom);
+  }
   if (run.empty())
     usage_error("nothing to run: give --all, --scenario NAME, --sample N or options");
   for (const Scenario& s : run) {
@@ -349,6 +409,7 @@ int main(int argc, char** argv) {
     } catch (const std::invalid_argument& e) {
       usage_error(s.name + ": " + e.what());
     }
+    if (s.trace) check_trace_fits_host(s);
   }
 
   const HostInfo host = detect_host();

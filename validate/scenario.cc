@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <set>
 #include <stdexcept>
 
 namespace pagesim::validate {
@@ -261,6 +262,25 @@ void check(const Scenario& s) {
       if (r.pages == 0 || r.pages > s.trace->pages().size()) {
         throw std::invalid_argument("--reclaim: K from 1 to the trace's " +
                                     std::to_string(s.trace->pages().size()) + " pages");
+      }
+      // Advice that discards contents (anonymous memory's DONTNEED and FREE, a memfd's
+      // REMOVE) must not take the instruction a fetched page holds (kFetchStub).
+      const bool discards = s.backing == HostMemory::Kind::kAnon
+                                ? r.action == Madvise::kDontneed || r.action == Madvise::kFree
+                                : r.action == Madvise::kRemove;
+      if (!discards) continue;
+      std::set<Gpa> fetched;
+      for (std::uint64_t j = 0; j < s.trace->pages().size(); ++j) {
+        if (s.trace->pages()[j].fetched) fetched.insert(trace_page_gpa(s, j));
+      }
+      const auto pages = data_pages(s);
+      for (std::uint64_t i = 0; i < r.pages; ++i) {
+        if (fetched.contains(pages[i].gpa)) {
+          throw std::invalid_argument(
+              std::string("--reclaim ") + to_string(r.action) + ":" + std::to_string(r.pages) +
+              ": page " + std::to_string(i + 1) +
+              " holds instructions the trace fetches, which this advice would discard");
+        }
       }
     }
     if (!layout_fits(s)) {

@@ -255,7 +255,7 @@ class TraceProgram::Builder {
     const std::size_t n = m_p.m_steps.size();
     struct Cut {
       std::size_t begin, end;
-      std::string name;
+      std::string name, label;
     };
     std::vector<Cut> cuts;
     if (m_groups.size() <= kMaxEventGroups) {
@@ -266,8 +266,9 @@ class TraceProgram::Builder {
       };
       for (const Group& g : m_groups) {
         accesses(g.begin);
-        if (g.end > g.begin)
-          cuts.push_back(Cut{g.begin, g.end, "ev" + std::to_string(++ev) + "(" + g.label + ")"});
+        if (g.end > g.begin) {
+          cuts.push_back(Cut{g.begin, g.end, "ev" + std::to_string(++ev), g.label});
+        }
         pos = g.end;
       }
       accesses(n);
@@ -289,8 +290,8 @@ class TraceProgram::Builder {
             space = static_cast<std::uint32_t>(m_p.m_steps[step].value);
           }
         }
-        segs.push_back(
-            Segment{parts == 1 ? c.name : c.name + "." + std::to_string(part + 1), b, e, space});
+        segs.push_back(Segment{parts == 1 ? c.name : c.name + "." + std::to_string(part + 1),
+                               c.label, b, e, space});
       }
     }
   }
@@ -343,6 +344,9 @@ std::string TraceProgram::summary() const {
                   (m_spaces.size() == 1 ? "" : "s") + ", " + std::to_string(m_steps.size()) +
                   " guest steps per pass in " + std::to_string(m_segments.size()) + " phase" +
                   (m_segments.size() == 1 ? "" : "s");
+  for (const Segment& g : m_segments) {
+    if (!g.label.empty()) s += "; " + g.name + ": " + g.label;
+  }
   for (const auto& [from, to] : m_relocated) {
     s += "; PML4 entry " + std::to_string(from) + " moved to " + std::to_string(to);
   }

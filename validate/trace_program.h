@@ -69,7 +69,9 @@ class TraceProgram {
 
   // A part of the trace replayed as one phase of each pass.
   struct Segment {
-    std::string name;   // "accesses", "accesses 2", "events 1: cr3, invlpg x2", ...
+    std::string name;   // "trace" (the only one), "acc1", "ev1", "acc2", ... ("acc3.2": a
+                        // long run's second part)
+    std::string label;  // an event group's events ("cr3,invlpgx2,ptewrite"), else ""
     std::size_t begin;  // steps [begin, end)
     std::size_t end;
     std::uint32_t space;  // the address space current at its start
