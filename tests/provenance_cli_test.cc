@@ -197,6 +197,8 @@ TEST(Provenance, DiffAndCompareVsShowAConfigurationChange) {
   EXPECT_EQ(modes.member("native")->member("tlb.l2.misses")->text, "4096");
   EXPECT_EQ(modes.member("native tlb.l2.entries=3072")->member("tlb.l2.misses")->text, "2048");
   EXPECT_EQ(c.member("provenance")->member("mode")->text, "native");
+  // The records the columns read: 2048 pages, twice.
+  EXPECT_EQ(c.member("provenance")->member("trace")->member("records")->number, 2 * 2048);
   r = run_command(pagesim("compare " + dir.file("t.trace") + " --vs tlb.l2.entriez=3072"));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("tlb.l2.entriez"), std::string::npos) << r.output;

@@ -37,6 +37,7 @@ struct ModeRun {
   std::map<std::string, double> values;  // from the CSV
   std::string json;                      // the whole statistics object
   std::string partial;                   // why the child stopped early ("" when it did not)
+  std::uint64_t replayed_records = 0;    // records the child read (accesses and events)
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -71,7 +72,8 @@ std::map<std::string, double> parse_csv(const std::string& csv) {
   return out;
 }
 
-// The child: replays and writes "CSV \0 JSON" to `fd`; its exit status is replay's.
+// The child: replays and writes "CSV \0 JSON \0 PARTIAL \0 RECORDS" to `fd`; its exit status
+// is replay's.
 [[noreturn]] void run_child(const SimParams& params, const std::string& trace_path, int fd) {
   int status = 0;
   try {
@@ -79,7 +81,8 @@ std::map<std::string, double> parse_csv(const std::string& csv) {
     RunResult result = run_simulation(params, *trace);
     const std::string payload = stats::to_csv(result.stats) + std::string(1, '\0') +
                                 stats::to_json(result.stats) + std::string(1, '\0') +
-                                result.partial.value_or("");
+                                result.partial.value_or("") + std::string(1, '\0') +
+                                std::to_string(result.replayed_records);
     std::size_t done = 0;
     while (done < payload.size()) {
       const ssize_t n = ::write(fd, payload.data() + done, payload.size() - done);
@@ -140,11 +143,12 @@ ModeRun run_mode(const SimParams& params, const std::string& trace_path, const s
   }
   const auto nul = data.find('\0');
   const auto nul2 = nul == std::string::npos ? nul : data.find('\0', nul + 1);
-  if (nul2 == std::string::npos) {
+  const auto nul3 = nul2 == std::string::npos ? nul2 : data.find('\0', nul2 + 1);
+  if (nul3 == std::string::npos) {
     throw std::runtime_error(label + ": no statistics came back");
   }
   return ModeRun{label, parse_csv(data.substr(0, nul)), data.substr(nul + 1, nul2 - nul - 1),
-                 data.substr(nul2 + 1)};
+                 data.substr(nul2 + 1, nul3 - nul2 - 1), std::stoull(data.substr(nul3 + 1))};
 }
 
 std::string format_table(const std::string& trace_name, const std::vector<ModeRun>& runs) {
@@ -335,6 +339,10 @@ int run_compare(int argc, char** argv) {
       provenance.command_line = command_line(argc, argv);
       provenance.mode = vm["modes"].as<std::string>();
       provenance.trace = identify_trace(trace_path);
+      // Every column reads the whole trace unless stopped: the most any column read.
+      for (const ModeRun& r : runs) {
+        provenance.trace.records = std::max(provenance.trace.records, r.replayed_records);
+      }
       provenance.seed = configs.front()->params().seed;
       provenance.configuration = configuration_values(*configs.front());
       provenance.start_time = start_time;
