@@ -201,6 +201,33 @@ TEST(RecordQemu, StartAfterLeavesTheFirstAccessesOut) {
   EXPECT_NE(bad.output.find("--start-after: 'lots'"), std::string::npos) << bad.output;
 }
 
+// qemu-user records the process it starts: `sh -c '/bin/true & wait; exec /bin/true'` forks
+// one child (the background job) and then replaces itself (exec): 2 processes left out, said
+// at the end; --strict makes that an error with no file. Threads are the process's own
+// (clone with CLONE_THREAD): tests/record_target.c makes none, and nothing is reported.
+TEST(RecordQemu, ProcessesLeftOutAreCountedAndStrictRefusesThem) {
+  SKIP_WITHOUT("qemu-x86_64");
+  TempDir dir;
+  const std::string sh = " -- /bin/sh -c '/bin/true & wait; exec /bin/true'";
+  CommandResult r = run_command(
+      pagesim("trace record --progress never -o " + dir.file("a.pgt") + " --tracer qemu" + sh));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: 2 processes that /bin/sh started"), std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("a.pgt")));
+  r = run_command(pagesim("trace record --progress never --strict -o " + dir.file("b.pgt") +
+                          " --tracer qemu" + sh));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("2 processes that /bin/sh started"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("b.pgt")));
+  const Recording alone = record(dir, "c.pgt", "--tracer qemu --strict");
+  EXPECT_EQ(alone.result.status, 0) << alone.result.output;
+  EXPECT_EQ(alone.result.output.find("not recorded"), std::string::npos) << alone.result.output;
+  r = run_command(pagesim("trace record --tracer lackey --strict -- true"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("lackey cannot count"), std::string::npos) << r.output;
+}
+
 TEST(RecordQemu, AFailingCommandStillLeavesItsTrace) {
   SKIP_WITHOUT("qemu-x86_64");
   TempDir dir;

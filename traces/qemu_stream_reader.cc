@@ -82,6 +82,17 @@ std::size_t QemuStreamReader::read(std::span<Record> out) {
     const std::uint64_t w = m_words[m_next];
     const auto size =
         static_cast<std::uint32_t>((w >> PAGESIM_STREAM_SIZE_SHIFT) & PAGESIM_STREAM_SIZE_MASK);
+    constexpr std::uint64_t kNote =
+        (std::uint64_t{PAGESIM_STREAM_KIND_ESCAPE} << PAGESIM_STREAM_KIND_SHIFT) |
+        PAGESIM_STREAM_NOTE_PROCESSES;
+    if (w == kNote) {
+      ++m_next;
+      if (m_next == m_count && !refill()) {
+        fail(at, "truncated: the stream ends after a note, before its value");
+      }
+      m_unrecorded_processes += static_cast<std::int64_t>(m_words[m_next++]);
+      continue;
+    }
     if (size == 0) {
       fail(at, "access of size 0");
     }

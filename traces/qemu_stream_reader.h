@@ -24,6 +24,10 @@ class QemuStreamReader final : public TraceReader {
   std::size_t read(std::span<Record> out) override;
   std::string describe() const override;
 
+  // Processes the recorded program started that were not recorded (forked children, exec'd
+  // programs: the stream's notes, summed so far).
+  std::int64_t unrecorded_processes() const { return m_unrecorded_processes; }
+
  private:
   // Makes m_words hold unread words; false at the end of the stream.
   bool refill();
@@ -36,6 +40,7 @@ class QemuStreamReader final : public TraceReader {
   std::size_t m_count = 0;           // words in m_words
   std::uint64_t m_words_offset = 0;  // stream offset of m_words[0]
   bool m_done = false;
+  std::int64_t m_unrecorded_processes = 0;
 };
 
 }  // namespace pagesim::traces

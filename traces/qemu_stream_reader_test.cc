@@ -42,6 +42,24 @@ TEST(QemuStream, WordsBecomeRecords) {
   EXPECT_EQ(read_stream(kMagic), std::vector<Record>{});
 }
 
+// A note (escape word, size 0, low bits 3) and its signed value: processes not recorded.
+TEST(QemuStream, NotesCountTheProcessesLeftOutAndMakeNoRecord) {
+  const std::string note = word(3 * kKind + 3);
+  const std::string bytes = kMagic + word(8 * kSize + 0x1000) + note + word(1) +  // a fork
+                            note + word(1) + note + word(~std::uint64_t{0}) +     // exec failed
+                            word(8 * kSize + 0x2000) + note + word(1);            // an exec
+  for (std::size_t batch : {1, 2, 1000}) {
+    ScratchDir dir;
+    write_bytes(dir.file("s"), bytes);
+    QemuStreamReader reader(InputFile(dir.file("s")));
+    EXPECT_EQ(read_all(reader, batch), (std::vector<Record>{{0x1000, 8, R}, {0x2000, 8, R}}));
+    EXPECT_EQ(reader.unrecorded_processes(), 2) << batch;
+  }
+  EXPECT_EQ(stream_error(kMagic + note),
+            "byte 8: truncated: the stream ends after a note, "
+            "before its value");
+}
+
 TEST(QemuStream, DamageNamesTheByte) {
   EXPECT_EQ(stream_error(""),
             "byte 0: empty: the qemu plugin wrote nothing (qemu did not start or did not load it)");

@@ -19,6 +19,7 @@
 #include "traces/child_process.h"
 #include "traces/command_line.h"
 #include "traces/lackey_reader.h"
+#include "traces/qemu_stream_reader.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
 #include "traces/tracer.h"
@@ -49,17 +50,23 @@ const char* const kHelp =
     "\n"
     "Tracers:\n"
     "  qemu    qemu-x86_64 (qemu-user) with pagesim's TCG plugin: fast. The default where\n"
-    "          it is installed. qemu-user does not follow exec: the trace ends where COMMAND\n"
-    "          execs another program, and a script (#!) must be recorded by naming its\n"
-    "          interpreter (-- /usr/bin/python3 script.py) or with --tracer lackey.\n"
+    "          it is installed. It records the process it starts (all its threads) and\n"
+    "          follows neither fork nor exec: the trace ends where COMMAND execs another\n"
+    "          program, and a script (#!) must be recorded by naming its interpreter\n"
+    "          (-- /usr/bin/python3 script.py) or with --tracer lackey. The processes left\n"
+    "          out (forked children, exec'd programs) are counted and reported at the end;\n"
+    "          --strict makes any an error.\n"
     "  lackey  valgrind --tool=lackey --trace-mem=yes: much slower than qemu; runs\n"
-    "          scripts (valgrind loads the interpreter); does not follow exec either.\n"
+    "          scripts (valgrind loads the interpreter); records the process it starts,\n"
+    "          follows neither fork nor exec, and cannot count what it left out (--strict\n"
+    "          is refused with it). Following children would mix their lines into one\n"
+    "          stream with nothing to tell the processes apart.\n"
     "Both report a read-modify-write instruction as a load then a store (docs/trace-format.md).\n"
     "\n"
     "Exit status: 0 COMMAND succeeded and the trace is written; 3 COMMAND exited non-zero or\n"
     "was killed (the trace of what it did is written, the status is reported); 1 COMMAND or\n"
-    "the tracer could not run, or the trace could not be written (no file is left); 2 a\n"
-    "usage error.\n"
+    "the tracer could not run, the trace could not be written, or with --strict COMMAND\n"
+    "started processes that were not recorded (no file is left); 2 a usage error.\n"
     "\n"
     "options";
 
@@ -157,7 +164,10 @@ int record(const std::vector<std::string>& args) {
        "progress line on stderr: auto (when stderr is a terminal), always, never")  //
       ("start-after", po::value<std::string>()->value_name("N"),
        "record from the access after the first N (the program's start-up left out; the "
-       "tracer still runs it from the start)");
+       "tracer still runs it from the start)")  //
+      ("strict",
+       "an error (exit 1, no file) when COMMAND started processes that were not recorded "
+       "(qemu only)");
   po::variables_map vm;
   po::store(po::command_line_parser(options_part).options(visible).run(), vm);
   po::notify(vm);
@@ -180,6 +190,11 @@ int record(const std::vector<std::string>& args) {
       throw UsageError("--tracer: '" + name + "' is not a tracer (qemu or lackey)");
     }
     tracer = *parsed;
+  }
+  const bool strict = vm.count("strict") != 0;
+  if (strict && tracer == Tracer::kLackey) {
+    throw UsageError(
+        "--strict: lackey cannot count the processes it leaves out; record with --tracer qemu");
   }
   const std::string out = vm["out"].as<std::string>();
   if (out == "-") {
@@ -256,6 +271,17 @@ int record(const std::vector<std::string>& args) {
     throw TraceError("valgrind wrote nothing: it did not start (" + describe_wait_status(status) +
                      ")");
   }
+  std::int64_t unrecorded = 0;
+  if (const auto* qemu = dynamic_cast<const QemuStreamReader*>(reader.get()); qemu != nullptr) {
+    unrecorded = qemu->unrecorded_processes();
+  }
+  const std::string left_out =
+      std::to_string(unrecorded) + " process" + (unrecorded == 1 ? "" : "es") + " that " +
+      command.front() + " started (forked children, exec'd programs) " +
+      (unrecorded == 1 ? "was" : "were") + " not recorded: qemu-user records the process it starts";
+  if (strict && unrecorded > 0) {
+    throw TraceError(left_out + " (--strict)");
+  }
   const bool succeeded = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (records == 0 && !succeeded) {
     // Every program that runs makes accesses: the tracer could not start it.
@@ -270,6 +296,9 @@ int record(const std::vector<std::string>& args) {
             << format_name(format) << ", " << tracer_name(tracer) << ", " << rate
             << (start_after != 0 ? ", the first " + std::to_string(skipped) + " left out" : "")
             << ")\n";
+  if (unrecorded > 0) {
+    std::cerr << "pagesim trace record: warning: " << left_out << "\n";
+  }
   if (!succeeded) {
     std::cerr << "pagesim trace record: " << command.front() << " " << describe_wait_status(status)
               << "; the trace of what it did is written\n";

@@ -14,7 +14,11 @@
  * fork: qemu-user keeps running the child under the plugin; the child stops recording at its
  * first buffer flush (only the process pagesim started is recorded). exec: the calling
  * thread's buffer is flushed before every execve, and the new program is not traced
- * (qemu-user does not follow exec). */
+ * (qemu-user does not follow exec). Both are counted in the stream (notes, pagesim_stream.h)
+ * so that the recorder can say how many processes went unrecorded: a fork, a vfork or a
+ * clone without CLONE_THREAD that returned a child's pid, and an execve (counted before it,
+ * taken back if it returns). clone3 is not counted: qemu-user 7.2 does not implement it
+ * (ENOSYS, and glibc falls back to clone). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,8 +38,10 @@ enum {
   kFirstOutFd = 500 /* where the stream descriptor moves, out of the guest's way */
 };
 
-/* x86-64 Linux system call numbers of execve and execveat. */
-enum { kSysExecve = 59, kSysExecveat = 322 };
+/* x86-64 Linux system call numbers of execve and execveat, and of those that may start a
+ * process; clone's flag for a thread (include/uapi/linux/sched.h). */
+enum { kSysExecve = 59, kSysExecveat = 322, kSysClone = 56, kSysFork = 57, kSysVfork = 58 };
+#define PAGESIM_CLONE_THREAD 0x00010000ull
 
 struct buffer {
   uint64_t* words;
@@ -212,16 +218,65 @@ static void flush_all(void) {
   pthread_mutex_unlock(&g_shared_lock);
 }
 
+/* Appends a note: `delta` processes more (or fewer) that are not recorded. */
+static void note_processes(unsigned int vcpu_index, int64_t delta) {
+  const uint64_t head = ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) |
+                        PAGESIM_STREAM_NOTE_PROCESSES;
+  if (vcpu_index < kMaxVcpus) {
+    struct buffer* b = buffer_of(vcpu_index);
+    append(b, head);
+    append(b, (uint64_t)delta);
+    return;
+  }
+  pthread_mutex_lock(&g_shared_lock);
+  if (g_shared.words == NULL) {
+    g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
+  }
+  if (g_shared.words != NULL) {
+    append(&g_shared, head);
+    append(&g_shared, (uint64_t)delta);
+  }
+  pthread_mutex_unlock(&g_shared_lock);
+}
+
+/* Per vCPU: the system call in progress may start a process (fork, vfork, clone without
+ * CLONE_THREAD). */
+static unsigned char g_may_fork[kMaxVcpus];
+
 static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num, uint64_t a1,
                        uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7,
                        uint64_t a8) {
-  (void)id, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5, (void)a6, (void)a7, (void)a8;
-  /* The program is about to be replaced: what this thread did so far reaches the trace
-   * (execve ends the other threads; their last buffers are lost, and flushing them from
-   * here would race with them). */
-  if ((num == kSysExecve || num == kSysExecveat) && vcpu_index < kMaxVcpus &&
-      g_buffers[vcpu_index].words != NULL) {
-    flush(&g_buffers[vcpu_index]);
+  (void)id, (void)a2, (void)a3, (void)a4, (void)a5, (void)a6, (void)a7, (void)a8;
+  if (getpid() != g_pid) {
+    return; /* a forked child: not recorded, counted by its parent */
+  }
+  if (vcpu_index < kMaxVcpus) {
+    g_may_fork[vcpu_index] = num == kSysFork || num == kSysVfork ||
+                             (num == kSysClone && (a1 & PAGESIM_CLONE_THREAD) == 0);
+  }
+  /* The program is about to be replaced: it is counted, and what this thread did so far
+   * reaches the trace (execve ends the other threads; their last buffers are lost, and
+   * flushing them from here would race with them). */
+  if (num == kSysExecve || num == kSysExecveat) {
+    note_processes(vcpu_index, 1);
+    if (vcpu_index < kMaxVcpus && g_buffers[vcpu_index].words != NULL) {
+      flush(&g_buffers[vcpu_index]);
+    }
+  }
+}
+
+static void on_syscall_ret(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num, int64_t ret) {
+  (void)id;
+  if (getpid() != g_pid) {
+    return;
+  }
+  if (num == kSysExecve || num == kSysExecveat) {
+    note_processes(vcpu_index, -1); /* it returned: it failed, the program goes on */
+  } else if (vcpu_index < kMaxVcpus && g_may_fork[vcpu_index]) {
+    g_may_fork[vcpu_index] = 0;
+    if (ret > 0) {
+      note_processes(vcpu_index, 1); /* the parent, with its child's pid */
+    }
   }
 }
 
@@ -299,6 +354,7 @@ PAGESIM_QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qe
 
   qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
   qemu_plugin_register_vcpu_syscall_cb(id, on_syscall);
+  qemu_plugin_register_vcpu_syscall_ret_cb(id, on_syscall_ret);
   qemu_plugin_register_atexit_cb(id, on_atexit, NULL);
   return 0;
 }

@@ -10,6 +10,10 @@
  *             bits 62-63  kind: 0 load (R), 1 store (W), 2 instruction fetch (X)
  *           kind 3 is an escape for an address of 2^56 or more: bits 0-1 hold the kind,
  *           bits 56-61 the size, and the next word is the whole address.
+ *   notes   an escape word with size 0 and bits 0-1 = 3 (PAGESIM_STREAM_NOTE_PROCESSES),
+ *           then a signed 64-bit word: a change in the number of processes the recorded
+ *           program started that are not recorded (+1 for a fork or a non-thread clone
+ *           that returned a child, +1 before an execve, -1 when that execve returned).
  *
  * Shared by the plugin (C) and traces/qemu_stream_reader.cc (C++). */
 #ifndef PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_
@@ -23,5 +27,6 @@
 #define PAGESIM_STREAM_SIZE_MASK 0x3f
 #define PAGESIM_STREAM_KIND_SHIFT 62
 #define PAGESIM_STREAM_KIND_ESCAPE 3
+#define PAGESIM_STREAM_NOTE_PROCESSES 3
 
 #endif /* PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_ */

@@ -93,6 +93,12 @@ bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
 /* Before every system call the guest makes (user mode). */
 void qemu_plugin_register_vcpu_syscall_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_syscall_cb_t cb);
 
+/* After every system call that returns, with its return value. */
+typedef void (*qemu_plugin_vcpu_syscall_ret_cb_t)(qemu_plugin_id_t id, unsigned int vcpu_idx,
+                                                  int64_t num, int64_t ret);
+void qemu_plugin_register_vcpu_syscall_ret_cb(qemu_plugin_id_t id,
+                                              qemu_plugin_vcpu_syscall_ret_cb_t cb);
+
 /* When the guest exits (qemu-user: exit_group, after the other vCPUs stopped). */
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void* userdata);
 
