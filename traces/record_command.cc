@@ -19,6 +19,7 @@
 #include "traces/child_process.h"
 #include "traces/command_line.h"
 #include "traces/lackey_reader.h"
+#include "traces/progress_line.h"
 #include "traces/qemu_stream_reader.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
@@ -69,32 +70,6 @@ const char* const kHelp =
     "started processes that were not recorded (no file is left); 2 a usage error.\n"
     "\n"
     "options";
-
-struct Progress {
-  bool enabled = false;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point next = start;
-
-  void update(std::uint64_t records, bool force = false) {
-    if (!enabled) {
-      return;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (!force && now < next) {
-      return;
-    }
-    next = now + std::chrono::milliseconds(500);
-    const double seconds = std::chrono::duration<double>(now - start).count();
-    std::fprintf(stderr, "\rpagesim: %.1f M records recorded (%.1f M/s)", double(records) / 1e6,
-                 seconds > 0 ? double(records) / 1e6 / seconds : 0.0);
-    std::fflush(stderr);
-  }
-  void clear() const {
-    if (enabled) {
-      std::fprintf(stderr, "\r%60s\r", "");
-    }
-  }
-};
 
 // A pipe whose ends are close-on-exec and at or above kFirstPipeFd; [0] read, [1] write.
 struct Pipe {
@@ -161,7 +136,7 @@ int record(const std::vector<std::string>& args) {
       ("out,o", po::value<std::string>()->value_name("FILE")->default_value("trace.pgt"),
        "output trace: .pgt binary, .trace/.txt text")  //
       ("progress", po::value<std::string>()->value_name("WHEN")->default_value("auto"),
-       "progress line on stderr: auto (when stderr is a terminal), always, never")  //
+       ProgressLine::help())  //
       ("start-after", po::value<std::string>()->value_name("N"),
        "record from the access after the first N (the program's start-up left out; the "
        "tracer still runs it from the start)")  //
@@ -244,9 +219,8 @@ int record(const std::vector<std::string>& args) {
   pipe.close_write();  // the reader sees the end when the tracer (and its children) close theirs
   auto reader = tracer_reader(tracer, options, InputFile(pipe.release_read(), "tracer output"));
 
-  Progress progress;
-  progress.enabled =
-      progress_mode == "always" || (progress_mode == "auto" && ::isatty(STDERR_FILENO));
+  const auto started = std::chrono::steady_clock::now();
+  ProgressLine progress(progress_mode, "pagesim trace record", "recorded");
   std::vector<Record> batch(kBatchRecords);
   std::uint64_t records = 0;
   std::uint64_t skipped = 0;  // the first start_after accesses (a tracer writes no events)
@@ -264,7 +238,7 @@ int record(const std::vector<std::string>& args) {
   }
   const int status = child.wait();
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - progress.start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   progress.clear();
   if (const auto* lackey = dynamic_cast<const LackeyTraceReader*>(reader.get());
       lackey != nullptr && lackey->lines() == 0) {

@@ -15,6 +15,7 @@
 #include "traces/command_line.h"
 #include "traces/generator.h"
 #include "traces/importers.h"
+#include "traces/progress_line.h"
 #include "traces/record_command.h"
 #include "traces/trace_reader.h"
 #include "traces/trace_writer.h"
@@ -141,9 +142,11 @@ int run_convert(const std::vector<std::string>& args) {
       "input is damaged (unless OUT is a device or FIFO, written as the records come).\n"
       "\n"
       "options");
-  visible.add_options()              //
-      ("help,h", "print this help")  //
-      ("format", po::value<std::string>()->value_name("F"), "text, binary or csv");
+  visible.add_options()                                                             //
+      ("help,h", "print this help")                                                 //
+      ("format", po::value<std::string>()->value_name("F"), "text, binary or csv")  //
+      ("progress", po::value<std::string>()->value_name("WHEN")->default_value("auto"),
+       ProgressLine::help());
   po::variables_map vm;
   if (!parse_command(args, visible, "files", -1, vm)) {
     return 0;
@@ -159,11 +162,16 @@ int run_convert(const std::vector<std::string>& args) {
   files.pop_back();
   const Format format = output_format(vm, out);
 
+  ProgressLine progress(vm["progress"].as<std::string>(), "pagesim trace convert");
   // Open every input first, so a missing one fails before anything is written.
   std::vector<std::unique_ptr<TraceReader>> readers;
+  std::optional<std::uint64_t> total = 0;
   for (const std::string& in : files) {
     readers.push_back(open_trace(in));
+    const std::optional<std::uint64_t> n = readers.back()->record_count();
+    total = total && n ? std::optional(*total + *n) : std::nullopt;
   }
+  progress.set_total(total);
   auto writer = create_writer(out, format);
   std::string command = "pagesim trace convert";
   for (const std::string& in : files) {
@@ -173,9 +181,14 @@ int run_convert(const std::vector<std::string>& args) {
   std::vector<Record> batch(kBatchRecords);
   std::uint64_t records = 0;
   for (auto& reader : readers) {
-    records += copy_records(*reader, *writer, batch);
+    while (std::size_t n = reader->read(batch)) {
+      writer->write(std::span<const Record>(batch.data(), n));
+      records += n;
+      progress.update(records);
+    }
     reader.reset();  // close each input when done
   }
+  progress.clear();
   writer->finish();
   report_written(out, records, format);
   return 0;
@@ -183,13 +196,16 @@ int run_convert(const std::vector<std::string>& args) {
 
 int run_info(const std::vector<std::string>& args) {
   po::options_description visible(
-      "usage: pagesim trace info TRACE\n"
+      "usage: pagesim trace info TRACE [--progress WHEN]\n"
       "\n"
       "Reads the whole trace (checking it on the way) and prints its record count, access\n"
       "kinds, address and size ranges of the accesses, and the events by kind.\n"
       "\n"
       "options");
-  visible.add_options()("help,h", "print this help");
+  visible.add_options()              //
+      ("help,h", "print this help")  //
+      ("progress", po::value<std::string>()->value_name("WHEN")->default_value("auto"),
+       ProgressLine::help());
   po::variables_map vm;
   if (!parse_command(args, visible, "trace", 1, vm)) {
     return 0;
@@ -197,7 +213,9 @@ int run_info(const std::vector<std::string>& args) {
   if (!vm.count("trace")) {
     throw UsageError("missing TRACE");
   }
+  ProgressLine progress(vm["progress"].as<std::string>(), "pagesim trace info");
   auto reader = open_trace(vm["trace"].as<std::string>());
+  progress.set_total(reader->record_count());
   std::vector<Record> batch(kBatchRecords);
   std::uint64_t kinds[3] = {};
   std::uint64_t events[kLastEventOp + 1] = {};
@@ -219,7 +237,9 @@ int run_info(const std::vector<std::string>& args) {
       largest = std::max(largest, r.size);
     }
     records += n;
+    progress.update(records);
   }
+  progress.clear();
   std::uint64_t event_total = 0;
   for (std::uint64_t count : events) {
     event_total += count;

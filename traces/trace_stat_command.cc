@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "traces/command_line.h"
+#include "traces/progress_line.h"
 #include "traces/trace_stats.h"
 
 namespace pagesim::traces {
@@ -162,7 +163,7 @@ void print_json(const std::string& what, std::int64_t bytes, const TraceSummary&
 
 int run_stat(const std::vector<std::string>& args) {
   po::options_description visible(
-      "usage: pagesim trace stat TRACE [--json]\n"
+      "usage: pagesim trace stat TRACE [--json] [--progress WHEN]\n"
       "\n"
       "Reads the whole trace and prints: accesses by kind, events by kind, the size of\n"
       "the file per record, the footprint in 4 KiB, 2 MiB and 1 GiB pages, the pages of\n"
@@ -173,9 +174,11 @@ int run_stat(const std::vector<std::string>& args) {
       "the footprint (about 60 bytes per 4 KiB page), not with the length of the trace.\n"
       "\n"
       "options");
-  visible.add_options()              //
-      ("help,h", "print this help")  //
-      ("json", "print JSON instead of text");
+  visible.add_options()                       //
+      ("help,h", "print this help")           //
+      ("json", "print JSON instead of text")  //
+      ("progress", po::value<std::string>()->value_name("WHEN")->default_value("auto"),
+       ProgressLine::help());
   po::variables_map vm;
   if (!parse_command(args, visible, "trace", 1, vm)) {
     return 0;
@@ -184,12 +187,18 @@ int run_stat(const std::vector<std::string>& args) {
     throw UsageError("missing TRACE");
   }
   const std::string spec = vm["trace"].as<std::string>();
+  ProgressLine progress(vm["progress"].as<std::string>(), "pagesim trace stat");
   auto reader = open_trace(spec);
+  progress.set_total(reader->record_count());
   TraceStats stats;
   std::vector<Record> batch(kBatchRecords);
+  std::uint64_t records = 0;
   while (std::size_t n = reader->read(batch)) {
     stats.add(std::span<const Record>(batch.data(), n));
+    records += n;
+    progress.update(records);
   }
+  progress.clear();
   const TraceSummary summary = stats.summary();
   if (vm.count("json")) {
     print_json(reader->describe(), file_bytes(spec), summary);
