@@ -123,6 +123,7 @@ def sweep(grid: Any, traces: Any, client: Any = None, *, config: Config | None =
         if bar is not None:
             bar.close()
     df = _frame(rows, point_keys)
+    df.attrs["grid_keys"] = point_keys  # the plots label rows and lines by them
     if (df["status"] == "not run").any() or (df["status"] == "partial").any():
         df.attrs["interrupted"] = True
         warnings.warn("pysim.sweep interrupted: rows with status 'partial' or 'not run'",

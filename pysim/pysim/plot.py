@@ -37,6 +37,27 @@ def savefig(fig, path) -> str:
     return str(path)
 
 
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+_DASHES = ["-", "--", "-.", ":"]
+
+
+def _series_style(i: int, n: int) -> dict:
+    """Line i of n: colour, marker and dash of its own; earlier lines wider and bigger, so a
+    later line that coincides with one is drawn inside it and both stay visible."""
+    return {"color": f"C{i % 10}", "marker": _MARKERS[i % len(_MARKERS)],
+            "linestyle": _DASHES[i % len(_DASHES)],
+            "linewidth": 1.0 + 1.5 * (n - 1 - i) / max(n - 1, 1),
+            "markersize": 4.0 + 5.0 * (n - 1 - i) / max(n - 1, 1),
+            "markerfacecolor": "none" if i % 2 else f"C{i % 10}", "zorder": 2 + i}
+
+
+def _series_label(by, name) -> str:
+    """A line's label: key=value for each grouping key ("trace" by its value alone)."""
+    keys = [by] if isinstance(by, str) else list(by)
+    values = list(name) if isinstance(name, tuple) else [name]
+    return ", ".join(str(v) if k == "trace" else f"{k}={v}" for k, v in zip(keys, values))
+
+
 def miss_rate_vs_tlb_size(df, size: str = "tlb.l2.entries", level: str = "l2",
                           by: str | list[str] = "trace", ax=None):
     """Miss rate of TLB `level` (l1d, l1i, l2) in percent against the `size` column of a
@@ -45,10 +66,13 @@ def miss_rate_vs_tlb_size(df, size: str = "tlb.l2.entries", level: str = "l2",
     ok = df[df["status"] == "ok"] if "status" in df else df
     hits, misses = ok[f"tlb.{level}.hits"], ok[f"tlb.{level}.misses"]
     data = ok.assign(_rate=100.0 * misses / (hits + misses).where(hits + misses > 0))
-    for name, group in data.groupby(by, sort=False):
+    groups = list(data.groupby(by, sort=False))
+    for i, (name, group) in enumerate(groups):
         group = group.sort_values(size)
-        label = name if isinstance(name, str) else ", ".join(map(str, np.atleast_1d(name)))
-        ax.plot(group[size], group["_rate"], marker="o", label=label)
+        label = _series_label(by, name)
+        # Series that coincide stay visible: each its own marker and dash, drawn thinner
+        # and smaller than the one before it, on top of it.
+        ax.plot(group[size], group["_rate"], label=label, **_series_style(i, len(groups)))
     ax.set_xscale("log", base=2)
     ax.set_xlabel(f"{size} (entries)")
     ax.set_ylabel(f"{level} TLB miss rate (%)")
@@ -108,14 +132,32 @@ def refs_per_walk(result, ax=None, title: str | None = None):
     return fig
 
 
+def _grid_keys(df) -> list[str]:
+    """The keys a sweep DataFrame swept (pysim.sweep records them in df.attrs; a frame
+    without them: the columns between "trace" and "status")."""
+    keys = df.attrs.get("grid_keys") if hasattr(df, "attrs") else None
+    if keys is None and "trace" in df.columns and "status" in df.columns:
+        cols = list(df.columns)
+        keys = cols[cols.index("trace") + 1:cols.index("status")]
+    return [k for k in (keys or []) if k in df.columns]
+
+
+def _row_label(row, keys: list[str], varying: set[str]) -> str:
+    """A sweep row's label: its trace (when several), then key=value for each swept key
+    whose value varies between the rows."""
+    parts = [str(row["trace"])] if "trace" in varying else []
+    parts += [f"{k}={row[k]}" for k in keys if k in varying]
+    return ", ".join(parts) or str(row.get("trace", ""))
+
+
 def _records(results) -> list[tuple[str, Mapping[str, Any]]]:
-    if hasattr(results, "iterrows"):  # a sweep DataFrame: label rows by trace and mode
-        out = []
-        for _, row in results.iterrows():
-            if row.get("status", "ok") == "ok":
-                label = " ".join(str(row[c]) for c in ("trace", "mode") if c in row)
-                out.append((label, row))
-        return out
+    if hasattr(results, "iterrows"):  # a sweep DataFrame: label rows by what was swept
+        ok = results[results["status"] == "ok"] if "status" in results else results
+        keys = _grid_keys(ok)
+        varying = {c for c in ["trace", *keys] if c in ok and ok[c].astype(str).nunique() > 1}
+        if "mode" in ok and "mode" not in keys and ok["mode"].astype(str).nunique() > 1:
+            keys, varying = ["mode", *keys], varying | {"mode"}
+        return [(_row_label(row, keys, varying), row) for _, row in ok.iterrows()]
     if isinstance(results, Mapping):
         return [(str(k), getattr(v, "stats", v)) for k, v in results.items()]
     return [(f"{r.label} ({r.mode})", r.stats) for r in results]

@@ -41,6 +41,7 @@ def test_miss_rate_vs_tlb_size():
                      progress=False)
     fig = pysim.plot.miss_rate_vs_tlb_size(df)
     (line,) = fig.axes[0].get_lines()
+    assert line.get_label() == "u"
     x, y = line.get_data()
     assert list(x) == [384, 1536] and y[1] <= y[0]
     expected = 100 * df["tlb.l2.misses"] / (df["tlb.l2.hits"] + df["tlb.l2.misses"])
@@ -57,3 +58,26 @@ def test_page_timeline():
     assert "host eviction" in labels and "TLB miss" in labels
     with pytest.raises(ValueError):
         pysim.plot.page_timeline(pysim.run("gen:sequential:count=10"))
+
+
+def test_sweep_plots_label_by_the_swept_keys_and_coinciding_lines_stay_visible():
+    # Two traces with the same accesses (so their lines coincide exactly), two L1 sizes.
+    spec = "gen:uniform:count=5000,footprint=16MiB"
+    df = pysim.sweep({"tlb.l1d.entries": [32, 64], "tlb.l2.entries": [384, 1536]},
+                     {"a": spec, "b": spec}, serial=True, progress=False)
+    assert df.attrs["grid_keys"] == ["tlb.l1d.entries", "tlb.l2.entries"]
+    fig = pysim.plot.cycles_by_cause(df)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[0] == "a, tlb.l1d.entries=32, tlb.l2.entries=384"
+    assert len(set(labels)) == len(df)  # every bar tells its point apart
+    fig = pysim.plot.miss_rate_vs_tlb_size(df, by=["trace", "tlb.l1d.entries"])
+    lines = fig.axes[0].get_lines()
+    # In the order the rows first show them: grid order, then trace order.
+    assert [ln.get_label() for ln in lines] == [
+        "a, tlb.l1d.entries=32", "b, tlb.l1d.entries=32", "a, tlb.l1d.entries=64",
+        "b, tlb.l1d.entries=64"]
+    a32, b32 = lines[0], lines[1]
+    assert np.allclose(a32.get_ydata(), b32.get_ydata())  # they coincide...
+    assert a32.get_marker() != b32.get_marker()  # ...and each can still be seen
+    assert a32.get_linewidth() > b32.get_linewidth()
+    assert b32.get_zorder() > a32.get_zorder()
