@@ -228,6 +228,49 @@ TEST(RecordQemu, ProcessesLeftOutAreCountedAndStrictRefusesThem) {
   EXPECT_NE(r.output.find("lackey cannot count"), std::string::npos) << r.output;
 }
 
+// --roi-markers: record_target.c executes the marker (xchg %bx,%bx) before its loop and
+// after it, so the trace holds `!roi begin` and `!roi end` with exactly the loop's accesses
+// between them: a store and a load per 64-byte line, 64 passes over 64 pages (the loop keeps
+// its variables in registers). The replay counts only that region. --start-at-marker
+// records from the first marker on.
+TEST(RecordQemu, MarkersBoundTheRegionOfInterest) {
+  SKIP_WITHOUT("qemu-x86_64");
+  TempDir dir;
+  const Recording r = record(dir, "m.pgt", "--tracer qemu --roi-markers");
+  ASSERT_EQ(r.result.status, 0) << r.result.output;
+  std::vector<std::size_t> marks;
+  for (std::size_t i = 0; i < r.records.size(); ++i) {
+    if (r.records[i].is_event()) marks.push_back(i);
+  }
+  ASSERT_EQ(marks.size(), 2u);
+  EXPECT_EQ(r.records[marks[0]].op, traces::EventOp::kRoiBegin);
+  EXPECT_EQ(r.records[marks[1]].op, traces::EventOp::kRoiEnd);
+  const std::vector<traces::Record> inside(r.records.begin() + std::ptrdiff_t(marks[0]) + 1,
+                                           r.records.begin() + std::ptrdiff_t(marks[1]));
+  EXPECT_EQ(inside.size(), 2 * kTargetAccessesPerKind);
+  EXPECT_EQ(inside, in_data(r));  // every access of the region is the loop's, in order
+  const CommandResult replay =
+      run_command(pagesim("replay " + dir.file("m.pgt") + " --quiet --csv " + dir.file("s.csv")));
+  ASSERT_EQ(replay.status, 0) << replay.output;
+  EXPECT_EQ(read_csv_stats(dir.file("s.csv"))["sim.accesses"], double(2 * kTargetAccessesPerKind));
+
+  const Recording from = record(dir, "f.pgt", "--tracer qemu --start-at-marker");
+  ASSERT_EQ(from.result.status, 0) << from.result.output;
+  ASSERT_FALSE(from.records.empty());
+  EXPECT_EQ(from.records.front().op, traces::EventOp::kRoiBegin);
+  EXPECT_EQ(from.records.size(), r.records.size() - marks[0]);
+  const CommandResult none =
+      run_command(pagesim("trace record --progress never -o " + dir.file("n.pgt") +
+                          " --tracer qemu --start-at-marker -- /bin/true"));
+  EXPECT_EQ(none.status, 1) << none.output;
+  EXPECT_NE(none.output.find("never executed the marker instruction"), std::string::npos)
+      << none.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("n.pgt")));
+  const CommandResult lackey =
+      run_command(pagesim("trace record --tracer lackey --roi-markers -- true"));
+  EXPECT_EQ(lackey.status, 2) << lackey.output;
+}
+
 TEST(RecordQemu, AFailingCommandStillLeavesItsTrace) {
   SKIP_WITHOUT("qemu-x86_64");
   TempDir dir;

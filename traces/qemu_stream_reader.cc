@@ -85,6 +85,15 @@ std::size_t QemuStreamReader::read(std::span<Record> out) {
     constexpr std::uint64_t kNote =
         (std::uint64_t{PAGESIM_STREAM_KIND_ESCAPE} << PAGESIM_STREAM_KIND_SHIFT) |
         PAGESIM_STREAM_NOTE_PROCESSES;
+    constexpr std::uint64_t kMarker =
+        (std::uint64_t{PAGESIM_STREAM_KIND_ESCAPE} << PAGESIM_STREAM_KIND_SHIFT) |
+        PAGESIM_STREAM_NOTE_MARKER;
+    if (w == kMarker) {
+      // The program's marker: a region of interest begins, or the one open ends.
+      ++m_next;
+      out[n++] = Record::event(m_markers++ % 2 == 0 ? EventOp::kRoiBegin : EventOp::kRoiEnd);
+      continue;
+    }
     if (w == kNote) {
       ++m_next;
       if (m_next == m_count && !refill()) {

@@ -1,7 +1,8 @@
 // Reader of the raw stream pagesim's qemu plugin writes (qemu_plugin/pagesim_stream.h): an
 // 8-byte magic, then one 64-bit word per access (an escape word and the address for
-// addresses of 2^56 or more). `pagesim trace record --tracer qemu` reads it from a pipe and
-// writes the records in a trace format.
+// addresses of 2^56 or more), and notes: the count of processes left out, and the program's
+// markers, which become `!roi begin` and `!roi end` in turn. `pagesim trace record --tracer qemu`
+// reads it from a pipe and writes the records in a trace format.
 //
 // Errors name the stream and the byte: "tracer output: byte 8: ...". An empty stream means
 // the plugin never ran (qemu failed to start or to load it).
@@ -41,6 +42,7 @@ class QemuStreamReader final : public TraceReader {
   std::uint64_t m_words_offset = 0;  // stream offset of m_words[0]
   bool m_done = false;
   std::int64_t m_unrecorded_processes = 0;
+  std::uint64_t m_markers = 0;  // marker words read: even, a region begins at the next
 };
 
 }  // namespace pagesim::traces

@@ -42,7 +42,8 @@ constexpr int kFirstPipeFd = 10;
 
 const char* const kHelp =
     "usage: pagesim trace record [--tracer qemu|lackey] [--fetches] [--out FILE]\n"
-    "                            [--progress WHEN] [--start-after N] -- COMMAND [ARG...]\n"
+    "                            [--progress WHEN] [--start-after N | --start-at-marker]\n"
+    "                            [--roi-markers] [--strict] -- COMMAND [ARG...]\n"
     "\n"
     "Runs COMMAND under a tracer and writes every load and store it makes (and, with\n"
     "--fetches, every instruction fetch) as a trace, converting the tracer's output on the\n"
@@ -142,7 +143,12 @@ int record(const std::vector<std::string>& args) {
        "tracer still runs it from the start)")  //
       ("strict",
        "an error (exit 1, no file) when COMMAND started processes that were not recorded "
-       "(qemu only)");
+       "(qemu only)")  //
+      ("roi-markers",
+       "the program's marker instruction (xchg %bx,%bx: 66 87 db) becomes !roi begin, the "
+       "next !roi end, and so on: the replay counts only the marked regions (qemu only)")  //
+      ("start-at-marker",
+       "--roi-markers, and nothing before the first marker is recorded (qemu only)");
   po::variables_map vm;
   po::store(po::command_line_parser(options_part).options(visible).run(), vm);
   po::notify(vm);
@@ -176,7 +182,17 @@ int record(const std::vector<std::string>& args) {
     throw UsageError("--out: standard output is the command's; give a file");
   }
   const Format format = as_usage_error([&] { return format_from_path(out); });
-  const TracerOptions options{.fetches = vm.count("fetches") != 0};
+  const bool start_at_marker = vm.count("start-at-marker") != 0;
+  const TracerOptions options{.fetches = vm.count("fetches") != 0,
+                              .markers = start_at_marker || vm.count("roi-markers") != 0};
+  if (options.markers && tracer == Tracer::kLackey) {
+    throw UsageError(std::string(start_at_marker ? "--start-at-marker" : "--roi-markers") +
+                     ": lackey does not report the marker instruction; record with --tracer "
+                     "qemu");
+  }
+  if (start_at_marker && vm.count("start-after") != 0) {
+    throw UsageError("--start-at-marker and --start-after: give one start");
+  }
   std::uint64_t start_after = 0;
   if (vm.count("start-after")) {
     const std::string text = vm["start-after"].as<std::string>();
@@ -211,6 +227,9 @@ int record(const std::vector<std::string>& args) {
           : create_writer(out, format);
   writer->add_comment("pagesim trace record --tracer " + std::string(tracer_name(tracer)) +
                       (options.fetches ? " --fetches" : "") +
+                      (start_at_marker   ? " --start-at-marker"
+                       : options.markers ? " --roi-markers"
+                                         : "") +
                       (start_after != 0 ? " --start-after " + std::to_string(start_after) : "") +
                       " -- " + quote_command(command));
   Pipe pipe;
@@ -224,10 +243,17 @@ int record(const std::vector<std::string>& args) {
   std::vector<Record> batch(kBatchRecords);
   std::uint64_t records = 0;
   std::uint64_t skipped = 0;  // the first start_after accesses (a tracer writes no events)
+  bool waiting_for_marker = start_at_marker;
   while (std::size_t n = reader->read(batch)) {
     std::size_t from = 0;
     if (skipped < start_after) {
       from = static_cast<std::size_t>(std::min<std::uint64_t>(n, start_after - skipped));
+      skipped += from;
+    }
+    if (waiting_for_marker) {
+      // Up to the first marker's !roi begin, which is kept.
+      while (from < n && batch[from].op != EventOp::kRoiBegin) ++from;
+      waiting_for_marker = from == n;
       skipped += from;
     }
     if (from < n) {
@@ -262,13 +288,20 @@ int record(const std::vector<std::string>& args) {
     throw TraceError(std::string(tracer_name(tracer)) + " could not run " + command.front() + " (" +
                      describe_wait_status(status) + ", no accesses; see its messages above)");
   }
+  if (start_at_marker && waiting_for_marker) {
+    throw TraceError(command.front() +
+                     " never executed the marker instruction (xchg %bx,%bx), so nothing was "
+                     "recorded (--start-at-marker)");
+  }
   writer->finish();
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.1f s, %.2f M records/s", seconds,
                 seconds > 0 ? double(records) / 1e6 / seconds : 0.0);
   std::cerr << "pagesim trace record: " << out << ": " << records << " records ("
             << format_name(format) << ", " << tracer_name(tracer) << ", " << rate
-            << (start_after != 0 ? ", the first " + std::to_string(skipped) + " left out" : "")
+            << (start_after != 0 || start_at_marker
+                    ? ", the first " + std::to_string(skipped) + " left out"
+                    : "")
             << ")\n";
   if (unrecorded > 0) {
     std::cerr << "pagesim trace record: warning: " << left_out << "\n";

@@ -72,7 +72,8 @@ std::vector<std::string> tracer_argv(Tracer tracer, const TracerOptions& options
   if (tracer == Tracer::kQemu) {
     argv = {"qemu-x86_64", "-plugin",
             qemu_plugin_path() + ",fd=" + std::to_string(fd) +
-                (options.fetches ? ",fetches=on" : ",fetches=off")};
+                (options.fetches ? ",fetches=on" : ",fetches=off") +
+                (options.markers ? ",markers=on" : "")};
   } else {
     // --basic-counts=no: lackey's instruction and jump counts cost time and print only a
     // summary; fetches are filtered by the reader (lackey has no switch for the I lines).

@@ -29,6 +29,7 @@ std::optional<Tracer> parse_tracer(std::string_view name);
 
 struct TracerOptions {
   bool fetches = false;  // also record instruction fetches (X), one per instruction executed
+  bool markers = false;  // qemu: the program's marker instructions become !roi begin / end
 };
 
 // Why `tracer` cannot run on this machine ("qemu-x86_64 is not installed (Debian package

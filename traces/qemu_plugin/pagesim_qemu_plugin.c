@@ -2,7 +2,7 @@
  * fetches=on, every instruction it executes) as a raw stream of 8-byte words
  * (pagesim_stream.h) written to a descriptor that `pagesim trace record` reads.
  *
- *   qemu-x86_64 -plugin libpagesim_qemu.so,fd=3[,fetches=on] PROGRAM ARGS...
+ *   qemu-x86_64 -plugin libpagesim_qemu.so,fd=3[,fetches=on][,markers=on] PROGRAM ARGS...
  *
  * Speed: the work per access is one call from the translated code into a callback that
  * packs a word and appends it to its vCPU's buffer (64 Ki words); full buffers go to the
@@ -173,12 +173,39 @@ static void on_far_fetch(unsigned int vcpu_index, void* userdata) {
 }
 
 static int g_fetches;
+static int g_markers;
+
+/* The marker instruction a program executes to mark its region of interest: xchg %bx,%bx
+ * (66 87 db), a no-op that compilers never emit (Bochs' "magic breakpoint"). */
+static const unsigned char kMarker[3] = {0x66, 0x87, 0xdb};
+
+static void on_marker(unsigned int vcpu_index, void* userdata) {
+  (void)userdata;
+  const uint64_t word = ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) |
+                        PAGESIM_STREAM_NOTE_MARKER;
+  if (vcpu_index < kMaxVcpus) {
+    append(buffer_of(vcpu_index), word);
+    return;
+  }
+  pthread_mutex_lock(&g_shared_lock);
+  if (g_shared.words == NULL) {
+    g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
+  }
+  if (g_shared.words != NULL) {
+    append(&g_shared, word);
+  }
+  pthread_mutex_unlock(&g_shared_lock);
+}
 
 static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb* tb) {
   (void)id;
   const size_t n = qemu_plugin_tb_n_insns(tb);
   for (size_t i = 0; i < n; ++i) {
     struct qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
+    if (g_markers && qemu_plugin_insn_size(insn) == sizeof kMarker &&
+        memcmp(qemu_plugin_insn_data(insn), kMarker, sizeof kMarker) == 0) {
+      qemu_plugin_register_vcpu_insn_exec_cb(insn, on_marker, QEMU_PLUGIN_CB_NO_REGS, NULL);
+    }
     if (g_fetches) {
       const uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
       uint64_t size = qemu_plugin_insn_size(insn);
@@ -320,6 +347,12 @@ PAGESIM_QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qe
         return -1;
       }
       fd = (int)value;
+    } else if (strncmp(argv[i], "markers=", 8) == 0) {
+      if (!parse_bool(argv[i] + 8, &g_markers)) {
+        snprintf(message, sizeof message, "bad argument '%s' (expected markers=on|off)", argv[i]);
+        report(message);
+        return -1;
+      }
     } else if (strncmp(argv[i], "fetches=", 8) == 0) {
       if (!parse_bool(argv[i] + 8, &g_fetches)) {
         snprintf(message, sizeof message, "bad argument '%s' (expected fetches=on|off)", argv[i]);
@@ -327,8 +360,8 @@ PAGESIM_QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qe
         return -1;
       }
     } else {
-      snprintf(message, sizeof message, "unknown argument '%s' (known: fd=N, fetches=on|off)",
-               argv[i]);
+      snprintf(message, sizeof message,
+               "unknown argument '%s' (known: fd=N, fetches=on|off, markers=on|off)", argv[i]);
       report(message);
       return -1;
     }

@@ -10,6 +10,10 @@
  *             bits 62-63  kind: 0 load (R), 1 store (W), 2 instruction fetch (X)
  *           kind 3 is an escape for an address of 2^56 or more: bits 0-1 hold the kind,
  *           bits 56-61 the size, and the next word is the whole address.
+ *   marker  an escape word with size 0 and bits 0-1 = 2 (PAGESIM_STREAM_NOTE_MARKER): the
+ *           program executed the marker instruction (xchg %bx,%bx: 66 87 db), with the
+ *           plugin's markers=on; `pagesim trace record --roi-markers` turns the first into
+ *           `!roi begin`, the second into `!roi end`, and so on.
  *   notes   an escape word with size 0 and bits 0-1 = 3 (PAGESIM_STREAM_NOTE_PROCESSES),
  *           then a signed 64-bit word: a change in the number of processes the recorded
  *           program started that are not recorded (+1 for a fork or a non-thread clone
@@ -28,5 +32,6 @@
 #define PAGESIM_STREAM_KIND_SHIFT 62
 #define PAGESIM_STREAM_KIND_ESCAPE 3
 #define PAGESIM_STREAM_NOTE_PROCESSES 3
+#define PAGESIM_STREAM_NOTE_MARKER 2
 
 #endif /* PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_ */

@@ -76,6 +76,7 @@ void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb* tb);
 struct qemu_plugin_insn* qemu_plugin_tb_get_insn(const struct qemu_plugin_tb* tb, size_t idx);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn* insn);
+const void* qemu_plugin_insn_data(const struct qemu_plugin_insn* insn); /* its bytes */
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn* insn);
 
 /* Run-time callbacks on one translated instruction: before it executes, and at each memory
