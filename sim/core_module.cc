@@ -1,6 +1,7 @@
 #include "sim/core_module.h"
 
 #include <algorithm>
+#include <bit>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -819,6 +820,30 @@ std::size_t CoreModule::repeated_hits(std::size_t i, std::size_t n, std::uint64_
   }
   // What access() and translate() count for each: an L1 hit costing the L1's latency.
   l1.repeat_last_hit(k);
+  if (m_data_cache != nullptr) [[unlikely]] {
+    // Each access's line, as access() would: a run of accesses to one line after the first
+    // finds it the most recently used of its L1 set (no walk in between), so they are L1
+    // hits counted at once.
+    const unsigned shift = static_cast<unsigned>(std::countr_zero(m_params.cache.line_bytes));
+    std::uint64_t line = ~std::uint64_t{0};
+    std::uint64_t same = 0;
+    for (std::size_t x = i; x < j; ++x) {
+      const Hpa hpa = entry->hpa_of(m_batch[x].address);
+      if ((hpa.value() >> shift) == line) {
+        ++same;
+        continue;
+      }
+      if (same != 0) {
+        m_data_cache->repeat_data_l1_hits(same);
+        same = 0;
+      }
+      m_data_cache->access_data(hpa);
+      line = hpa.value() >> shift;
+    }
+    if (same != 0) {
+      m_data_cache->repeat_data_l1_hits(same);
+    }
+  }
   m_last_page_size = entry->size;
   const Cycles translation = l1.latency();
   const Cycles total = m_params.core.cycles_per_access + translation;
@@ -859,6 +884,9 @@ Cycles CoreModule::access(const traces::Record& r) {
     noncanonical(r, canonical(r.address) ? last : r.address, m_position);
   }
   Cycles translation = translate(r.kind, gva);
+  if (m_data_cache != nullptr && m_last_cacheable) [[unlikely]] {
+    m_data_cache->access_data(m_last_data_hpa);  // the line of the first byte
+  }
   if ((last >> 12) != (r.address >> 12)) {
     std::uint64_t page_mask = page_bytes(m_last_page_size) - 1;
     if ((last & ~page_mask) != (r.address & ~page_mask)) {
@@ -884,6 +912,10 @@ Cycles CoreModule::translate(AccessKind kind, Gva gva) {
     cost += walk_and_fill(kind, gva, "store through a clean TLB entry");
   } else {
     m_last_page_size = hit.entry->size;
+    if (m_data_cache != nullptr) [[unlikely]] {
+      m_last_data_hpa = hit.entry->hpa_of(gva.value());
+      m_last_cacheable = true;
+    }
     if (m_params.sim.check) [[unlikely]] {
       check(kind, gva, *hit.entry,
             hit.level == 1 ? (kind == AccessKind::kFetch ? "TLB L1i" : "TLB L1d") : "TLB STLB");
@@ -944,6 +976,8 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
       // size and the smaller ones configured off) not at all.
       const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
       m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
+      m_last_data_hpa = m_ext.translation.hpa_of(gva.value());
+      m_last_cacheable = true;
       if (traced) [[unlikely]] {
         m_page_life->filled(gva, m_ext.translation, held);
       }
@@ -952,6 +986,7 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
       ++m_stats.mmio_accesses;
       m_last_page_size = PageSize::k4K;
+      m_last_cacheable = false;  // emulated by the hypervisor: no cached data access
       if (traced) [[unlikely]] {
         m_page_life->mmio(gva);
       }

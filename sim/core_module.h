@@ -55,6 +55,7 @@
 #include <tlm>
 #include <vector>
 
+#include "models/cache/cache_hierarchy.h"
 #include "models/host/nested_translator_module.h"
 #include "models/hostmm/balloon.h"
 #include "models/hostmm/vmm_memory.h"
@@ -165,6 +166,10 @@ class CoreModule final : public sc_core::sc_module {
              traces::TraceReader& trace, stats::Group* stats_parent,
              std::function<void(std::uint64_t)> progress, PageLife* page_life = nullptr);
   ~CoreModule() override;
+
+  // cache.data: the caches every data access goes through (after its translation, the line
+  // of its first byte; MMIO accesses are not cached). Null: data accesses are not modelled.
+  void set_data_cache(cache::CacheHierarchy* caches) { m_data_cache = caches; }
 
   // An exception thrown inside the thread (a damaged trace, out of memory), rethrown by
   // the caller of sc_start.
@@ -303,7 +308,10 @@ class CoreModule final : public sc_core::sc_module {
   // 64 minus the linear-address width (48 or 57): the bits that sign-extend bit 47 or 56.
   unsigned m_noncanonical_bits = 16;
   Hpa m_root;
-  PageSize m_last_page_size = PageSize::k4K;  // of the last translation (split accesses)
+  PageSize m_last_page_size = PageSize::k4K;      // of the last translation (split accesses)
+  cache::CacheHierarchy* m_data_cache = nullptr;  // cache.data
+  Hpa m_last_data_hpa;                            // cache.data: the HPA the last translation gave
+  bool m_last_cacheable = true;                   // cache.data: false after an MMIO access
   std::vector<Vcpu> m_vcpus;
   std::size_t m_vm = 0;  // the current VM
   Share m_share_base;    // the sim.* counters when the current VM was switched to

@@ -74,6 +74,9 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
                                       m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                                 : nullptr),
       m_core("core", params, m_clock, trace, &m_stats_root, std::move(progress), page_life) {
+  if (params.cache.data) {
+    m_core.set_data_cache(&m_memory.caches());
+  }
   // Each VM's core has its TLBs (the seed differs per VM, for random replacement).
   const std::vector<stats::Group*> tlb_stats = vm_stats(m_vm_groups, m_stats_root);
   for (std::size_t vm = 0; vm < tlb_stats.size(); ++vm) {

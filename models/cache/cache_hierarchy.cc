@@ -34,7 +34,7 @@ CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool
   }
 }
 
-bool CacheLevel::lookup(std::uint64_t line) {
+bool CacheLevel::touch(std::uint64_t line) {
   std::uint64_t* lines = set_lines(line & m_set_mask);
   for (std::uint32_t w = 0; w < m_ways; ++w) {
     if (lines[w] == line) {
@@ -42,9 +42,16 @@ bool CacheLevel::lookup(std::uint64_t line) {
         lines[k] = lines[k - 1];
       }
       lines[0] = line;
-      ++m_stats.hits;
       return true;
     }
+  }
+  return false;
+}
+
+bool CacheLevel::lookup(std::uint64_t line) {
+  if (touch(line)) {
+    ++m_stats.hits;
+    return true;
   }
   ++m_stats.misses;
   return false;
@@ -78,7 +85,8 @@ CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
       m_l1(p.l1, p.line_bytes, p.enabled, parent, "cache.l1"),
       m_l2(p.l2, p.line_bytes, p.enabled, parent, "cache.l2"),
       m_llc(p.llc, p.line_bytes, p.enabled, parent, "cache.llc"),
-      m_dram(parent, "cache.dram") {
+      m_dram(parent, "cache.dram"),
+      m_data(p.data ? std::make_unique<DataStats>(parent, "cache.data") : nullptr) {
   if (p.line_bytes == 0 || !std::has_single_bit(p.line_bytes)) {
     throw std::invalid_argument(std::to_string(p.line_bytes) +
                                 " bytes is not a power-of-two line size");
@@ -114,6 +122,38 @@ CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a re
   m_l2.fill(line);
   m_l1.fill(line);
   return Level::kDram;
+}
+
+Cycles CacheHierarchy::access_data(Hpa hpa) {
+  ++m_data->accesses;
+  Cycles cost = m_dram_latency;
+  if (!m_enabled) {
+    ++m_data->dram;
+  } else {
+    const std::uint64_t line = hpa.value() >> m_line_shift;
+    m_l2.prefetch_set(line);
+    m_llc.prefetch_set(line);
+    if (m_l1.touch(line)) {
+      ++m_data->l1_hits;
+      cost = m_l1.latency();
+    } else if (m_l2.touch(line)) {
+      m_l1.fill(line);
+      ++m_data->l2_hits;
+      cost = m_l2.latency();
+    } else if (m_llc.touch(line)) {
+      m_l2.fill(line);
+      m_l1.fill(line);
+      ++m_data->llc_hits;
+      cost = m_llc.latency();
+    } else {
+      m_llc.fill(line);
+      m_l2.fill(line);
+      m_l1.fill(line);
+      ++m_data->dram;
+    }
+  }
+  m_data->cycles += cost.count();
+  return cost;
 }
 
 Cycles CacheHierarchy::latency(Level level) const {

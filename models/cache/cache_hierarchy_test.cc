@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
+#include <variant>
 
 namespace pagesim::cache {
 namespace {
@@ -168,6 +170,62 @@ TEST(CacheHierarchy, RejectsImpossibleGeometry) {
   p = tiny();
   p.l1.size = {100};  // not whole sets
   EXPECT_THROW(CacheHierarchy(p, nullptr), std::invalid_argument);
+}
+
+// cache.data: data references are served, filled and timed as page-table references, and
+// counted apart (cache.data.*), so they evict page-table lines: the tiny L1 has 2 sets of
+// 2 ways, lines 0, 2 and 4 share set 0.
+TEST(CacheHierarchy, DataAccessesCompeteWithPageTableLines) {
+  CacheParams p = tiny();
+  p.data = true;
+  stats::Group root(nullptr, "");
+  CacheHierarchy c(p, &root);
+  ASSERT_TRUE(c.data_enabled());
+  EXPECT_EQ(c.access(line(0), false), kMiss);  // a page-table line, cold
+  EXPECT_EQ(c.access_data(line(2)), kMiss);    // data, cold: set 0 now holds 2, 0
+  EXPECT_EQ(c.access_data(line(2)), kL1);
+  EXPECT_EQ(c.access_data(line(4)), kMiss);  // set 0 holds 4, 2: the table line is out
+  EXPECT_EQ(c.access(line(0), false), kL2);  // so the walker finds it in the L2 only
+  EXPECT_EQ(c.access_data(line(4)), kL1);    // line 4 is still in set 0 (0 went to way 1)
+  c.repeat_data_l1_hits(2);                  // two more to line 4, the MRU of its L1 set
+  std::map<std::string, std::uint64_t> v;
+  for (const stats::Row& row : stats::collect(root)) {
+    if (const auto* n = std::get_if<std::uint64_t>(&row.value)) v[row.path] = *n;
+  }
+  EXPECT_EQ(v["cache.data.accesses"], 6u);  // 3 served + 3 repeated
+  EXPECT_EQ(v["cache.data.l1_hits"], 4u);   // 1 + 3
+  EXPECT_EQ(v["cache.data.dram"], 2u);
+  EXPECT_EQ(v["cache.data.cycles"], 2 * 270u + 4 * 4u);
+  // The page-table counters saw the two table references only.
+  EXPECT_EQ(v["cache.l1.hits"] + v["cache.l1.misses"], 2u);
+  EXPECT_EQ(v["cache.l2.hits"], 1u);
+  EXPECT_EQ(v["cache.dram.accesses"], 1u);
+}
+
+// Without cache.data there are no cache.data rows (outputs stay as they were).
+TEST(CacheHierarchy, NoDataRowsWithoutTheKey) {
+  stats::Group root(nullptr, "");
+  CacheHierarchy c(tiny(), &root);
+  EXPECT_FALSE(c.data_enabled());
+  for (const stats::Row& row : stats::collect(root)) {
+    EXPECT_FALSE(row.path.starts_with("cache.data")) << row.path;
+  }
+}
+
+// Disabled caches: a data access costs the DRAM path and counts as one.
+TEST(CacheHierarchy, DisabledDataAccessesGoToDram) {
+  CacheParams p = tiny();
+  p.enabled = false;
+  p.data = true;
+  stats::Group root(nullptr, "");
+  CacheHierarchy c(p, &root);
+  EXPECT_EQ(c.access_data(line(1)), kMiss);
+  EXPECT_EQ(c.access_data(line(1)), kMiss);
+  std::uint64_t dram = 0;
+  for (const stats::Row& row : stats::collect(root)) {
+    if (row.path == "cache.data.dram") dram = std::get<std::uint64_t>(row.value);
+  }
+  EXPECT_EQ(dram, 2u);
 }
 
 }  // namespace

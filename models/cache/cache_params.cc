@@ -12,6 +12,10 @@ void CacheLevelParams::describe(config::Schema& s) {
 
 void CacheParams::describe(config::Schema& s) {
   s.field("enabled", enabled, "model the caches (false: every page-table reference goes to DRAM)");
+  s.field("data", data,
+          "the trace's data accesses go through the caches too: they fill and evict lines, so "
+          "page-table lines compete with data; their latency is counted in cache.data.cycles, "
+          "not in sim.cycles");
   // At least one page-table entry (8 bytes) per line, so that a reference touches one line;
   // at most a page (4 KiB): the model indexes lines by HPA bits below no page boundary.
   s.field("line_bytes", line_bytes, "cache line size in bytes").range(8, 4096).power_of_two();

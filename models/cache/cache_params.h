@@ -36,6 +36,9 @@ struct DramParams {
 
 struct CacheParams {
   bool enabled = true;  // false: every page-table reference costs the DRAM path
+  // true: the trace's data accesses go through the caches too (CacheHierarchy::access_data):
+  // they fill and evict lines, so page-table lines compete with data as on hardware.
+  bool data = false;
   std::uint32_t line_bytes = 64;
   CacheLevelParams l1{.size = {32 * 1024}, .ways = 8, .latency = Cycles(4)};
   CacheLevelParams l2{.size = {1024 * 1024}, .ways = 16, .latency = Cycles(14)};
