@@ -196,9 +196,9 @@ double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const
   return cal.dram_ns;
 }
 
-std::optional<double> predicted_translation_ns(const std::string& pagesim, std::uint64_t footprint,
-                                               bool huge, const std::string& nested_host_thp,
-                                               const Calibration& cal, std::string& error) {
+std::optional<Prediction> predict_load(const std::string& pagesim, std::uint64_t footprint,
+                                       bool huge, const std::string& nested_host_thp,
+                                       const Calibration& cal, std::string& error) {
   char csv[] = "/tmp/pagesim-timing-XXXXXX";
   const int fd = mkstemp(csv);
   if (fd < 0) {
@@ -207,14 +207,16 @@ std::optional<double> predicted_translation_ns(const std::string& pagesim, std::
   }
   close(fd);
   const std::uint64_t pages = std::max<std::uint64_t>(footprint / (huge ? kHuge : 4096), 1);
-  const std::uint64_t warmup = std::max<std::uint64_t>(4 * pages, 100'000);
+  const std::uint64_t lines = std::max<std::uint64_t>(footprint / kLine, 2);
+  const std::uint64_t warmup = std::max({lines, 4 * pages, std::uint64_t{100'000}});
   const std::uint64_t measured = 200'000;
   auto cycles = [&cal](double ns) {
     return std::to_string(std::max<long long>(std::llround(ns * cal.tsc_ghz), 0));
   };
   std::ostringstream cmd;
-  cmd << "'" << pagesim << "' replay gen:uniform:count=" << warmup + measured
-      << ",footprint=" << footprint << ",seed=1 --preset host --warmup " << warmup
+  cmd << "'" << pagesim << "' replay gen:pointer_chase:count=" << warmup + measured
+      << ",footprint=" << lines * kLine << ",seed=1 --preset host --warmup " << warmup
+      << " --set cache.data=true"
       << " --set os.thp=" << (huge ? "2m" : "never")
       << " --set os.page_fault_latency=0 --set os.clear_page_latency=0";
   if (!nested_host_thp.empty()) {
@@ -245,7 +247,7 @@ std::optional<double> predicted_translation_ns(const std::string& pagesim, std::
   }
   std::ifstream in(csv);
   std::string line;
-  double translation = -1, accesses = 0;
+  double translation = -1, data = -1, accesses = 0;
   while (std::getline(in, line)) {
     const auto c1 = line.find(',');
     const auto c2 = line.find(',', c1 + 1);
@@ -253,13 +255,15 @@ std::optional<double> predicted_translation_ns(const std::string& pagesim, std::
     const std::string name = line.substr(0, c1);
     if (name == "sim.translation_cycles") translation = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
     if (name == "sim.accesses") accesses = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
+    if (name == "cache.data.cycles") data = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
   }
   std::remove(csv);
-  if (translation < 0 || accesses <= 0) {
-    error = "pagesim wrote no sim.translation_cycles: " + cmd.str();
+  if (translation < 0 || data < 0 || accesses <= 0) {
+    error = "pagesim wrote no sim.translation_cycles or cache.data.cycles: " + cmd.str();
     return std::nullopt;
   }
-  return translation / accesses / cal.tsc_ghz;
+  return Prediction{.data_ns = data / accesses / cal.tsc_ghz,
+                    .translation_ns = translation / accesses / cal.tsc_ghz};
 }
 
 int run_timing(const TimingOptions& options, const std::optional<std::string>& json_path,
@@ -289,8 +293,8 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
       return 1;
     }
     std::printf(
-        "predicted = data (the calibrated latency of the first level whose CPUID size holds the "
-        "footprint) + translation (pagesim %s, --preset host, %s)\n\n",
+        "predicted = data + translation, both pagesim's (%s, --preset host, %s, the chain's "
+        "pattern gen:pointer_chase, cache.data=true)\n\n",
         pagesim_path.c_str(),
         options.nested_host_thp.empty()
             ? "native mode"
@@ -310,20 +314,22 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
       const ChainPoint huge =
           measure_chain(f, true, options.repetitions, options.loads, cal.tsc_ghz);
       std::string error;
-      const double data = predicted_data_ns(f, sizes, cal);
-      const auto xlat_small =
-          predicted_translation_ns(pagesim_path, f, false, options.nested_host_thp, cal, error);
-      const auto xlat_huge =
-          xlat_small
-              ? predicted_translation_ns(pagesim_path, f, true, options.nested_host_thp, cal, error)
-              : std::nullopt;
-      if (!xlat_small || !xlat_huge) {
+      const double analytic_data = predicted_data_ns(f, sizes, cal);
+      const auto small_pred =
+          predict_load(pagesim_path, f, false, options.nested_host_thp, cal, error);
+      const auto huge_pred =
+          small_pred ? predict_load(pagesim_path, f, true, options.nested_host_thp, cal, error)
+                     : std::nullopt;
+      if (!small_pred || !huge_pred) {
         std::cerr << "pagesim-validate --timing: no prediction for " << (f >> 10)
                   << " KiB: " << error << "\n";
         status = 1;
         continue;
       }
-      const double pred_small = data + *xlat_small, pred_huge = data + *xlat_huge;
+      const double pred_small = small_pred->total_ns(), pred_huge = huge_pred->total_ns();
+      const double* xlat_small = &small_pred->translation_ns;
+      const double* xlat_huge = &huge_pred->translation_ns;
+      const double data = small_pred->data_ns;
       const double err_small = 100 * (pred_small - small.min_ns) / small.min_ns;
       const double err_huge = 100 * (pred_huge - huge.min_ns) / huge.min_ns;
       // The translation share of a 4 KiB-page load: what huge pages save, over its time.
@@ -346,7 +352,9 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
            << ", \"measured_ns_thp\": " << huge.min_ns << ", \"median_ns_thp\": " << huge.median_ns
            << ", \"predicted_ns_thp\": " << pred_huge
            << ", \"predicted_translation_ns_thp\": " << *xlat_huge
-           << ", \"predicted_data_ns\": " << data << ", \"thp_bytes\": " << huge.huge_bytes
+           << ", \"predicted_data_ns\": " << data
+           << ", \"predicted_data_ns_thp\": " << huge_pred->data_ns
+           << ", \"analytic_data_ns\": " << analytic_data << ", \"thp_bytes\": " << huge.huge_bytes
            << ", \"translation_share\": " << share
            << ", \"predicted_translation_share\": " << share_pred
            << ", \"noisy\": " << ((small.noisy() || huge.noisy()) ? "true" : "false") << "}";

@@ -69,29 +69,31 @@ ChainPoint measure_chain(std::uint64_t footprint, bool huge, int repetitions, st
 
 Calibration calibrate(const CacheSizes& sizes, int repetitions, std::uint64_t loads);
 
-// The prediction of one footprint's time per load:
-//   data_ns         the calibrated latency of the first level whose CPUID size holds the
-//                   whole footprint (the chain's fixed cyclic order defeats any smaller
-//                   LRU-like cache); pagesim does not put data through its cache model
-//                   yet (issue 22's third item), so this part is not pagesim's;
-//   translation_ns  pagesim's own: `pagesim replay gen:uniform:...` over F (os.thp never or
-//                   2m) with --preset host, the calibrated latencies in cycles at the TSC's
-//                   frequency, no page-fault cost, and a warm-up of 4 accesses per page;
-//                   sim.translation_cycles per access. With a nested host THP setting:
-//                   mode=nested, guest.thp never or 2m, that host.thp, no VM exit or fault
-//                   cost.
+// The prediction of one footprint's time per load, all of it pagesim's (issue 22):
+// `pagesim replay gen:pointer_chase:...` over F (one random cycle through every line, as
+// the measured chain; os.thp never or 2m) with --preset host, cache.data=true (the chain's
+// loads go through the cache model and compete with the page-table lines), the calibrated
+// latencies in cycles at the TSC's frequency, no page-fault cost, and a warm-up of one lap
+// of the chain (at least 4 accesses per page and 100,000):
+//   data_ns         cache.data.cycles per access: the load-to-use latency of each load;
+//   translation_ns  sim.translation_cycles per access.
+// With a nested host THP setting: mode=nested, guest.thp never or 2m, that host.thp, no VM
+// exit or fault cost.
 struct Prediction {
   double data_ns = 0;
   double translation_ns = 0;
   double total_ns() const { return data_ns + translation_ns; }
 };
 
+// The analytic data latency beside it: the calibrated latency of the first level whose
+// CPUID size holds the whole footprint (the chain's fixed cyclic order defeats any smaller
+// LRU-like cache). Printed for comparison in the JSON.
 double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const Calibration& cal);
 
 // Runs `pagesim` (a path) for one footprint; the error text when it cannot.
-std::optional<double> predicted_translation_ns(const std::string& pagesim, std::uint64_t footprint,
-                                               bool huge, const std::string& nested_host_thp,
-                                               const Calibration& cal, std::string& error);
+std::optional<Prediction> predict_load(const std::string& pagesim, std::uint64_t footprint,
+                                       bool huge, const std::string& nested_host_thp,
+                                       const Calibration& cal, std::string& error);
 
 // Runs the calibration and the footprint sweep (4 KiB and huge pages), predicts each with
 // `pagesim_path`, prints the table to stdout and writes JSON to `json_path` when given.
