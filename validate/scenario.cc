@@ -166,8 +166,9 @@ std::uint64_t trace_main_bytes(const Scenario& s) {
 
 // With a trace: command words of the largest phase. A store (a PTE write) is three words,
 // every other step one; a page unmapped earlier is mapped again by a store before its next
-// access (at most one per unmap), a pass after the first may start with a CR3 write back to
-// the first address space, and the list ends with kEnd.
+// access: in one phase at most once for each page unmapped when it starts and once for each
+// unmap in it, each at most the pass's unmaps; a pass after the first may start with a CR3
+// write back to the first address space, and the list ends with kEnd.
 std::uint64_t trace_list_words(const Scenario& s) {
   using K = TraceProgram::Step::Kind;
   const TraceProgram& t = *s.trace;
@@ -181,7 +182,7 @@ std::uint64_t trace_list_words(const Scenario& s) {
     }
     largest = std::max(largest, words);
   }
-  return largest + 3 * unmaps + 2;
+  return largest + 2 * 3 * unmaps + 2;
 }
 
 }  // namespace
