@@ -145,12 +145,27 @@ void SimulatorPredictor::touch(Gva gva, bool write) {
   m_machine->touch(gva, write ? AccessKind::kWrite : AccessKind::kRead, m_pcid);
 }
 
+// The guest code's instruction fetches between its loads and stores (guest_code.S): every
+// load of a command word and every access is followed by instructions of the loop on the
+// code page (the decode after `mov rax, [rsi]`, `jmp next` after the access), so a fault
+// that recycled the code page's shadow table (kvm_mmu_zap_oldest_mmu_pages) makes the very
+// next fetch fault, before the next command word is read (a trace of kvmmmu events shows
+// the code page's fault right after the recycling one). replay_commands fetches the code
+// page only where the list starts and after the handler; the fetches here come after each
+// other touch, and cost nothing while the code page stays mapped.
+void SimulatorPredictor::fetch_code() { touch(Gva(kCodeGpa), false); }
+
 void SimulatorPredictor::run_commands(const CommandList& l) {
   replay_commands(l, CommandHandlers{
-                         .touch = [this](Gva gva, bool write) { touch(gva, write); },
+                         .touch =
+                             [this](Gva gva, bool write) {
+                               touch(gva, write);
+                               if (gva.value() != kCodeGpa) fetch_code();
+                             },
                          .store =
                              [this](Gva target, std::uint64_t value) {
                                m_machine->guest_store_u64(target, value, m_pcid);
+                               fetch_code();
                              },
                          .invlpg =
                              [this](Gva gva) {
