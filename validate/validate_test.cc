@@ -735,11 +735,11 @@ TEST(Report, OnlyPredictedAndMeasuredRowsPass) {
 
 TEST(Report, ToleranceAndVerdict) {
   EXPECT_EQ(tolerance_for("vcpu.pf_fixed", 10).above, 0);
-  // One exit per host interruption, with a floor of 8 while two-cr3's CR3 exit is not
-  // modelled (report.cc).
-  EXPECT_EQ(tolerance_for("vcpu.exits", 3).above, 8);
+  // One exit per host interruption, exact without one (report.cc).
+  EXPECT_EQ(tolerance_for("vcpu.exits", 3).above, 3);
   EXPECT_EQ(tolerance_for("vcpu.exits", 12).above, 12);
-  EXPECT_EQ(tolerance_for("vcpu.exits", 0).above, 8);
+  EXPECT_EQ(tolerance_for("vcpu.exits", 0).above, 0);
+  EXPECT_EQ(tolerance_for("vcpu.exits", 0).below, 0);
   EXPECT_EQ(host_events({{"vcpu.irq_exits", 2}, {"vcpu.preemption_other", 1}, {"vcpu.exits", 9}}),
             3);
   // Flush requests: exact, but one more allowed per involuntary reschedule in a host event.

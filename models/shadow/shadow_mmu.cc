@@ -152,12 +152,14 @@ void ShadowMmu::switch_root(Gpa guest_root) {
     if (it != m_hash.end() && m_pages[it->second].live) {
       // fast_pgd_switch: a cached root comes back with no lookup; the current one takes its
       // place among the previous roots.
+      // cached_root_find_and_keep_current swaps the current root with prev_roots[0],
+      // [1], ... until the one wanted comes up: the roots before it move down one place
+      // and the old current root becomes prev_roots[0].
       m_root = it->second;
       m_guest_root = guest_root;
+      m_prev_roots.erase(cached);
       if (had_root) {
-        *cached = old.value();
-      } else {
-        m_prev_roots.erase(cached);
+        m_prev_roots.insert(m_prev_roots.begin(), old.value());
       }
       return;
     }
@@ -166,10 +168,20 @@ void ShadowMmu::switch_root(Gpa guest_root) {
   if (had_root) {
     m_prev_roots.insert(m_prev_roots.begin(), old.value());
     if (m_prev_roots.size() > kPrevRoots) {
-      m_prev_roots.pop_back();
+      m_prev_roots.pop_back();  // kvm_mmu_free_roots(KVM_MMU_ROOT_CURRENT) of the oldest
     }
   }
+  // fast_pgd_switch found no usable root: kvm_mmu_new_pgd returns with none, and
+  // kvm_mmu_reload -> kvm_mmu_load builds it at the next VM entry.
   load_root(guest_root);
+  if (m_params.new_root_exit) {
+    // The guest runs on only after that entry: one more exit than a CR3 write that kept a
+    // root (shadow.new_root_exit, shadow_params.h: measured on kvm_pvm).
+    // Its cycles go with the CR3 write's (cr3_write takes m_pending into its exit).
+    ++m_exits.total;
+    ++m_exits.root_load;
+    m_pending += m_exit_params.latency;
+  }
 }
 
 bool ShadowMmu::shadows_lost_table(Gpa guest_root, Gva gva) const {
@@ -820,30 +832,52 @@ bool ShadowMmu::reachable(std::uint32_t sp, std::uint32_t root) const {
   return false;
 }
 
+bool ShadowMmu::holds_root_count(std::uint32_t sp) const {
+  if (sp == m_root) {
+    return true;
+  }
+  const ShadowPage& p = m_pages[sp];
+  if (p.direct || p.level != m_levels || p.access != pte::kAllRights) {
+    return false;
+  }
+  // prev_roots keep the reference mmu_alloc_root took (kvm_mmu_free_roots drops it only
+  // when a root leaves the cache).
+  return std::find(m_prev_roots.begin(), m_prev_roots.end(), p.gfn << kGfnShift) !=
+         m_prev_roots.end();
+}
+
 void ShadowMmu::make_pages_available() {
-  if (m_live + kMinFreePages <= m_max_pages) {
+  // make_mmu_pages_available: nothing to do while KVM_MIN_FREE_MMU_PAGES are free.
+  const std::uint64_t avail = m_max_pages > m_live ? m_max_pages - m_live : 0;
+  if (avail >= kMinFreePages) {
     return;
   }
-  bool recycled_any = false;
-  while (m_live + kRefillPages > m_max_pages && !m_active.empty()) {
-    const auto [serial, sp] = m_active.front();
-    m_active.pop_front();
+  // kvm_mmu_zap_oldest_mmu_pages(kvm, KVM_REFILL_PAGES - avail): active_mmu_pages from its
+  // tail (the oldest page; kvm_mmu_alloc_shadow_page adds at the head), skipping every page
+  // with a root_count (the current root and those cached in prev_roots), which stays where
+  // it is in the list; each __kvm_mmu_prepare_zap_page counts the page and the unsync
+  // children it zaps with it, until nr_to_zap are; one kvm_mmu_commit_zap_page (one flush)
+  // for the batch, and mmu_recycled += the total.
+  const std::uint64_t nr_to_zap = kRefillPages - avail;
+  const std::uint64_t live_before = m_live;
+  std::size_t i = 0;
+  while (live_before - m_live < nr_to_zap && i < m_active.size()) {
+    const auto [serial, sp] = m_active[i];
     if (!m_pages[sp].live || m_pages[sp].serial != serial) {
-      continue;  // zapped already
-    }
-    if (sp == m_root) {
-      m_active.emplace_back(serial, sp);  // the current root is never recycled
-      if (m_active.size() == 1) {
-        break;
-      }
+      m_active.erase(m_active.begin() + static_cast<std::ptrdiff_t>(i));  // zapped already
       continue;
     }
-    ++m_stats.recycled;
-    if (!recycled_any) {
-      ++m_stats.flush_requests;  // kvm_mmu_commit_zap_page, once for the batch
-      recycled_any = true;
+    if (holds_root_count(sp)) {
+      ++i;
+      continue;
     }
+    m_active.erase(m_active.begin() + static_cast<std::ptrdiff_t>(i));
     zap_page(sp);
+  }
+  const std::uint64_t zapped = live_before - m_live;
+  if (zapped != 0) {
+    m_stats.recycled += zapped;
+    ++m_stats.flush_requests;  // kvm_mmu_commit_zap_page, once for the batch
   }
 }
 

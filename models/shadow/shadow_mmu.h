@@ -439,9 +439,12 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // faulting): when the guest table page is not resident, the shadow page is zapped.
   Cycles sync_page(std::uint32_t sp);
   bool reachable(std::uint32_t sp, std::uint32_t root) const;
-  // make_mmu_pages_available: zaps the oldest pages (not the current root) when fewer than
-  // KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
+  // make_mmu_pages_available: zaps the oldest pages (none holding a root_count) when fewer
+  // than KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
   void make_pages_available();
+  // Whether KVM holds a root_count on `sp`: the current root, or a root cached in
+  // prev_roots (kvm_mmu_zap_oldest_mmu_pages skips those).
+  bool holds_root_count(std::uint32_t sp) const;
   // The indirect shadow pages of `gfn` (empty if none).
   const std::vector<std::uint32_t>* shadowed(std::uint64_t gfn) const {
     const auto it = m_shadowed.find(gfn);
