@@ -91,7 +91,9 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       "vm.memory=" + kib(ram),
       "vm.layout=" + hex_text(kDataGpa) + ":" + kib(data) +
           (s.backing == HostMemory::Kind::kMemfd ? ":memfd" : "") + ",0x0:" + kib(kLowSlotSize) +
-          "," + hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()),
+          ":nothp," + hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()) + ":nothp",
+      // host.thp is the data slot's MADV_HUGEPAGE: THP enabled=madvise (which the report
+      // checks) gives huge pages to advised mappings only, and the VMM advises no other.
       std::string("host.thp=") + (s.host_thp ? "2m" : "never"),
       "host.zero_page=true",
       std::string("host.thp_zero_page=") + (host.thp_use_zero_page ? "true" : "false"),

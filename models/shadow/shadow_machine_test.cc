@@ -290,6 +290,30 @@ TEST(ShadowMachine, GuestAndHostHugePagesGetAHugeShadowLeaf) {
   EXPECT_EQ(m.touch(gva, AccessKind::kRead).walk.refs, 3u);
 }
 
+TEST(ShadowMachine, HostHugePagesOnlyWhereTheVmmsMappingAllowsThem) {
+  for (const bool nothp : {false, true}) {
+    ShadowMachineParams p = params();
+    p.vm.memory = {8 * MiB};
+    p.vm.layout = std::string("0x0:4MiB,0x400000:4MiB") + (nothp ? ":nothp" : "");
+    p.guest.thp = os::Thp::k2M;
+    p.host.thp = os::Thp::k2M;
+    ShadowMachine m(p);
+    // Two anonymous slots: one mapping of 8 MiB, or (nothp) a mapping per slot, the second
+    // without huge pages (hugepage_vma_check: THP enabled=madvise, no MADV_HUGEPAGE).
+    const hostmm::VmmMemory& vmm = m.vmm().memory();
+    EXPECT_EQ(vmm.fault_size_limit(m.vmm().memslots().find_id(0)->hva), PageSize::k2M);
+    EXPECT_EQ(vmm.fault_size_limit(m.vmm().memslots().find_id(1)->hva),
+              nothp ? PageSize::k4K : PageSize::k2M);
+    // The guest's first 2 MiB page is the top of its RAM, [6M, 8M), in slot 1: a 2 MiB host
+    // page and a 2 MiB shadow leaf, or (nothp) a 4 KiB host page and a 4 KiB leaf under a
+    // direct shadow page (kvm_mmu_hugepage_adjust: the host mapping's level).
+    const Gva gva(kBase + 0x12345);
+    const TouchResult t = m.touch(gva, AccessKind::kWrite);
+    expect_truth(m, t, gva, 0);
+    EXPECT_EQ(t.translation.size, nothp ? PageSize::k4K : PageSize::k2M) << nothp;
+  }
+}
+
 TEST(ShadowMachine, FiveLevelGuestGetsFiveLevelShadowTables) {
   ShadowMachine m(params(WpPolicy::kUnsync, 5));
   const Gva gva(kBase);
