@@ -492,7 +492,7 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
   return sp;
 }
 
-void ShadowMmu::write_protect_gfn(std::uint64_t gfn) {
+bool ShadowMmu::write_protect_gfn(std::uint64_t gfn, bool count_flush) {
   m_rmap_scratch.clear();
   m_rmap.collect(pte::kPt, gfn, gfn, m_rmap_scratch);
   bool any = false;
@@ -506,8 +506,11 @@ void ShadowMmu::write_protect_gfn(std::uint64_t gfn) {
   }
   if (any) {
     flush_all();
-    ++m_stats.flush_requests;
+    if (count_flush) {
+      ++m_stats.flush_requests;
+    }
   }
+  return any;
 }
 
 bool ShadowMmu::try_to_unsync(std::uint64_t gfn, bool speculative) {
@@ -760,12 +763,21 @@ void ShadowMmu::make_unsync(std::uint32_t sp) {
 }
 
 Cycles ShadowMmu::sync_page(std::uint32_t sp) {
-  ++m_stats.sync;
-  const Cycles cost = m_params.sync_page_latency;
-  const Gpa table(m_pages[sp].gfn << kGfnShift);
-  // mmu_sync_children: the guest table is write-protected again first (the leaves that map
-  // it as data lose R/W: kvm_vcpu_write_protect_gfn, a flush if one had it).
+  // The guest table is write-protected again first (the leaves that map it as data lose
+  // R/W: a flush if one had it), then synced; a flush if a leaf was dropped or weakened,
+  // or the page was zapped.
   write_protect_gfn(m_pages[sp].gfn);
+  Cycles cost;
+  if (sync_page_entries(sp, cost) != 0) {
+    ++m_stats.flush_requests;  // kvm_mmu_remote_flush_or_zap
+  }
+  return cost;
+}
+
+int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
+  ++m_stats.sync;
+  cost += m_params.sync_page_latency;
+  const Gpa table(m_pages[sp].gfn << kGfnShift);
   bool dropped = false;
   for (unsigned i = 0; i < kEntries; ++i) {
     const std::uint64_t spte = read_spte(sp, i);
@@ -777,8 +789,7 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
     const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
     if (!b) {
       zap_page(sp);  // frees it: off m_unsync too
-      ++m_stats.flush_requests;
-      return cost;
+      return -1;
     }
     const std::uint64_t gpte = m_memory.read_u64(b->hpa);
     const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
@@ -805,31 +816,113 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
       }
     }
   }
-  if (dropped) {
-    ++m_stats.flush_requests;  // kvm_sync_page's flush (kvm_mmu_remote_flush_or_zap)
-  }
   m_pages[sp].unsync = false;  // write-protected again
   m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
-  return cost;
+  return dropped ? 1 : 0;
 }
 
-bool ShadowMmu::reachable(std::uint32_t sp, std::uint32_t root) const {
-  std::vector<std::uint32_t> stack{sp};
-  std::vector<std::uint32_t> seen;
-  while (!stack.empty()) {
-    const std::uint32_t p = stack.back();
-    stack.pop_back();
-    if (p == root) {
-      return true;
+bool ShadowMmu::first_path(std::uint32_t sp, std::uint32_t root,
+                           std::vector<std::uint32_t>& path) const {
+  // Every way up the parent links to `root`; the smallest in index order from the root
+  // down (the order of __mmu_unsync_walk's for_each_set_bit over unsync_child_bitmap).
+  if (sp == root) {
+    path.clear();
+    return true;
+  }
+  bool found = false;
+  std::vector<std::uint32_t> best;
+  for (const Link& l : m_pages[sp].parents) {
+    std::vector<std::uint32_t> up;
+    if (!first_path(l.page, root, up)) {
+      continue;
     }
-    for (const Link& l : m_pages[p].parents) {
-      if (std::find(seen.begin(), seen.end(), l.page) == seen.end()) {
-        seen.push_back(l.page);
-        stack.push_back(l.page);
+    up.push_back(l.index);
+    up.push_back(sp);
+    if (!found || up < best) {
+      best = std::move(up);
+      found = true;
+    }
+  }
+  if (found) {
+    path = std::move(best);
+  }
+  return found;
+}
+
+Cycles ShadowMmu::sync_children(std::uint32_t root) {
+  // mmu_sync_children(vcpu, root, true), as kvm_mmu_sync_roots calls it. Each round,
+  // mmu_unsync_walk fills a struct kvm_mmu_pages of KVM_PAGE_ARRAY_NR entries depth first
+  // from the root in index order: the root, each page on the way down that has unsync
+  // children (again in every round), each unsync last-level page; it stops when the array
+  // is full. Then: every unsync page's gfn write-protected (kvm_vcpu_write_protect_gfn)
+  // and, if a leaf lost R/W, one flush that also commits the pages zapped so far
+  // (kvm_mmu_remote_flush_or_zap); then each page synced (kvm_sync_page; a page it cannot
+  // read is zapped onto invalid_list). After the last round one more flush if a sync of
+  // the rounds since the last flush dropped or weakened a leaf or zapped a page.
+  constexpr std::size_t kPageArrayNr = 16;  // KVM_PAGE_ARRAY_NR
+  struct Unsync {
+    std::vector<std::uint32_t> path;  // index, page, index, page, ... from the root down
+    std::uint32_t sp;
+  };
+  std::vector<Unsync> leaves;
+  for (const std::uint32_t sp : m_unsync) {
+    Unsync u{{}, sp};
+    if (first_path(sp, root, u.path)) {
+      leaves.push_back(std::move(u));
+    }
+  }
+  std::sort(leaves.begin(), leaves.end(),
+            [](const Unsync& a, const Unsync& b) { return a.path < b.path; });
+  Cycles cost;
+  bool flush = false;
+  bool zapped = false;  // invalid_list not empty
+  std::size_t next = 0;
+  while (next < leaves.size()) {
+    // One mmu_unsync_walk: the root, then per leaf the pages above it not on the previous
+    // leaf's way down (path holds index, page pairs; its last page is the leaf itself).
+    std::vector<std::uint32_t> batch;
+    std::size_t entries = 1;  // the root
+    const std::vector<std::uint32_t>* prev = nullptr;
+    while (next < leaves.size() && entries < kPageArrayNr) {
+      const std::vector<std::uint32_t>& path = leaves[next].path;
+      std::size_t shared = 0;  // pages above it already in the array
+      if (prev != nullptr) {
+        while (shared + 1 < path.size() - 1 && shared + 1 < prev->size() - 1 &&
+               path[shared] == (*prev)[shared] && path[shared + 1] == (*prev)[shared + 1]) {
+          shared += 2;
+        }
+      }
+      const std::size_t above = (path.size() - 2 - shared) / 2;  // pages between
+      if (entries + above >= kPageArrayNr) {
+        entries = kPageArrayNr;  // an upper page filled it: the leaf waits for the next
+        break;
+      }
+      entries += above + 1;
+      batch.push_back(leaves[next].sp);
+      prev = &path;
+      ++next;
+    }
+    bool protect = false;
+    for (const std::uint32_t sp : batch) {
+      protect |= write_protect_gfn(m_pages[sp].gfn, false);
+    }
+    if (protect) {
+      ++m_stats.flush_requests;
+      flush = false;
+      zapped = false;
+    }
+    for (const std::uint32_t sp : batch) {
+      if (m_pages[sp].live && m_pages[sp].unsync) {
+        const int r = sync_page_entries(sp, cost);
+        flush |= r > 0;
+        zapped |= r < 0;
       }
     }
   }
-  return false;
+  if (flush || zapped) {
+    ++m_stats.flush_requests;
+  }
+  return cost;
 }
 
 bool ShadowMmu::holds_root_count(std::uint32_t sp) const {
@@ -974,17 +1067,9 @@ Cycles ShadowMmu::cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush) {
   }  // else the same CR3: kvm_set_cr3 only requests the sync and the flush
   cost += take_pending_cycles();
   if (!noflush) {
-    // kvm_mmu_sync_roots: every unsync page below the new root.
-    std::vector<std::uint32_t> to_sync;
-    for (const std::uint32_t sp : m_unsync) {
-      if (reachable(sp, m_root)) {
-        to_sync.push_back(sp);
-      }
-    }
-    for (const std::uint32_t sp : to_sync) {
-      if (m_pages[sp].live && m_pages[sp].unsync) {
-        cost += sync_page(sp);
-      }
+    // kvm_mmu_sync_roots: every unsync page below the new root (mmu_sync_children).
+    if (!m_unsync.empty()) {
+      cost += sync_children(m_root);
     }
     m_flush.merge(TlbFlush::one_pcid(pcid));
   }
