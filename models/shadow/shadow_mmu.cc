@@ -150,8 +150,7 @@ void ShadowMmu::switch_root(Gpa guest_root) {
     const auto it =
         m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
     if (it != m_hash.end() && m_pages[it->second].live) {
-      // fast_pgd_switch: a cached root comes back with no lookup; the current one takes its
-      // place among the previous roots.
+      // fast_pgd_switch: a cached root comes back with no lookup.
       // cached_root_find_and_keep_current swaps the current root with prev_roots[0],
       // [1], ... until the one wanted comes up: the roots before it move down one place
       // and the old current root becomes prev_roots[0].
@@ -821,19 +820,27 @@ int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
   return dropped ? 1 : 0;
 }
 
-bool ShadowMmu::first_path(std::uint32_t sp, std::uint32_t root,
-                           std::vector<std::uint32_t>& path) const {
+bool ShadowMmu::first_path(std::uint32_t sp, std::uint32_t root, std::vector<std::uint32_t>& path,
+                           PathMemo& memo) const {
   // Every way up the parent links to `root`; the smallest in index order from the root
   // down (the order of __mmu_unsync_walk's for_each_set_bit over unsync_child_bitmap).
+  // Each page's answer is kept in `memo`: a page linked from many entries is walked once.
   if (sp == root) {
     path.clear();
+    return true;
+  }
+  if (const auto it = memo.find(sp); it != memo.end()) {
+    if (!it->second.first) {
+      return false;
+    }
+    path = it->second.second;
     return true;
   }
   bool found = false;
   std::vector<std::uint32_t> best;
   for (const Link& l : m_pages[sp].parents) {
     std::vector<std::uint32_t> up;
-    if (!first_path(l.page, root, up)) {
+    if (!first_path(l.page, root, up, memo)) {
       continue;
     }
     up.push_back(l.index);
@@ -844,8 +851,9 @@ bool ShadowMmu::first_path(std::uint32_t sp, std::uint32_t root,
     }
   }
   if (found) {
-    path = std::move(best);
+    path = best;
   }
+  memo.emplace(sp, std::make_pair(found, std::move(best)));
   return found;
 }
 
@@ -865,9 +873,10 @@ Cycles ShadowMmu::sync_children(std::uint32_t root) {
     std::uint32_t sp;
   };
   std::vector<Unsync> leaves;
+  PathMemo memo;
   for (const std::uint32_t sp : m_unsync) {
     Unsync u{{}, sp};
-    if (first_path(sp, root, u.path)) {
+    if (first_path(sp, root, u.path, memo)) {
       leaves.push_back(std::move(u));
     }
   }

@@ -143,6 +143,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "models/host/host_params.h"
@@ -451,8 +452,10 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   Cycles sync_children(std::uint32_t root);
   // The way down from `root` to `sp` through the parent links, smallest in index order:
   // entry index, page, entry index, page, ..., ending with sp (empty for sp == root).
-  // False when sp is not below root.
-  bool first_path(std::uint32_t sp, std::uint32_t root, std::vector<std::uint32_t>& path) const;
+  // False when sp is not below root. `memo` keeps each page's answer for one root.
+  using PathMemo = std::unordered_map<std::uint32_t, std::pair<bool, std::vector<std::uint32_t>>>;
+  bool first_path(std::uint32_t sp, std::uint32_t root, std::vector<std::uint32_t>& path,
+                  PathMemo& memo) const;
   // make_mmu_pages_available: zaps the oldest pages (none holding a root_count) when fewer
   // than KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
   void make_pages_available();
