@@ -14,16 +14,12 @@ namespace pagesim::validate {
 Tolerance tolerance_for(const std::string& counter, std::int64_t host_events,
                         std::int64_t reschedules) {
   if (counter == "vcpu.exits") {
-    // Repeated runs differ by one exit per host interruption (docs/validation.md). The
-    // floor of 8 is the tolerance the presets landed with: it still covers a known gap,
-    // two-cr3's cr3-second (2 exits measured in every run, 1 predicted: a CR3 write to a
-    // root not in KVM's cache makes one more exit than modelled; issue 18), which is to be
-    // fixed in the model, and the floor then removed.
-    const std::int64_t t = std::max<std::int64_t>(host_events, 8);
-    return Tolerance{t, t,
-                     "one exit per host interruption of the vCPU thread (" +
-                         std::to_string(host_events) +
-                         "), at least 8 until two-cr3's unmodelled CR3 exit is modelled"};
+    // Repeated runs differ by one exit per host interruption (docs/validation.md), and by
+    // nothing without one.
+    const std::int64_t t = host_events;
+    return Tolerance{
+        t, t,
+        "one exit per host interruption of the vCPU thread (" + std::to_string(host_events) + ")"};
   }
   if (counter == "vm.remote_tlb_flush_requests" && reschedules > 0) {
     return Tolerance{0, reschedules,

@@ -32,8 +32,9 @@ std::string hex_text(std::uint64_t v) {
 }  // namespace
 
 // Each counter, and the simulator statistics that make it (predict()):
-//   vcpu.exits                     vmexits.page_fault + vmexits.mmio + vmexits.wp_write (the
-//                                  CR3 writes' and INVLPGs' exits are in the VMM's baseline)
+//   vcpu.exits                     vmexits.page_fault + vmexits.mmio + vmexits.wp_write +
+//                                  vmexits.root_load (the CR3 writes' and INVLPGs' exits are
+//                                  in the VMM's baseline)
 //   vcpu.pf_taken                  shadow.page_faults (the trace's shadow page faults,
 //                                  retries included)
 //   vcpu.pf_fixed                  shadow.pf_fixed
@@ -90,7 +91,9 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       "vm.memory=" + kib(ram),
       "vm.layout=" + hex_text(kDataGpa) + ":" + kib(data) +
           (s.backing == HostMemory::Kind::kMemfd ? ":memfd" : "") + ",0x0:" + kib(kLowSlotSize) +
-          "," + hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()),
+          ":nothp," + hex_text(kSysSlotGpa) + ":" + kib(layout.sys_bytes()) + ":nothp",
+      // host.thp is the data slot's MADV_HUGEPAGE: THP enabled=madvise (which the report
+      // checks) gives huge pages to advised mappings only, and the VMM advises no other.
       std::string("host.thp=") + (s.host_thp ? "2m" : "never"),
       "host.zero_page=true",
       std::string("host.thp_zero_page=") + (host.thp_use_zero_page ? "true" : "false"),
@@ -102,6 +105,9 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       "shadow.prefetch=true",
       "shadow.max_pages=0",
       "shadow.memslot_zap=all",
+      // kvm_pvm builds a root a CR3 write found no cached root for in an exit of its own
+      // (shadow_params.h, new_root_exit).
+      std::string("shadow.new_root_exit=") + (host.pvm ? "true" : "false"),
       "guest.levels=4",
   };
   Configuration config;
@@ -149,26 +155,46 @@ void SimulatorPredictor::touch(Gva gva, bool write) {
   m_machine->touch(gva, write ? AccessKind::kWrite : AccessKind::kRead, m_pcid);
 }
 
+// The guest code's instruction fetches between its loads and stores (guest_code.S): every
+// load of a command word and every access is followed by instructions of the loop on the
+// code page (the decode after `mov rax, [rsi]`, `jmp next` after the access), so a fault
+// that recycled the code page's shadow table (kvm_mmu_zap_oldest_mmu_pages) makes the very
+// next fetch fault, before the next command word is read (a trace of kvmmmu events shows
+// the code page's fault right after the recycling one). replay_commands fetches the code
+// page only where the list starts and after the handler; the fetches here come after each
+// other touch, and cost nothing while the code page stays mapped.
+void SimulatorPredictor::fetch_code() { touch(Gva(kCodeGpa), false); }
+
 void SimulatorPredictor::run_commands(const CommandList& l) {
-  replay_commands(
-      l, CommandHandlers{
-             .touch = [this](Gva gva, bool write) { touch(gva, write); },
-             .fetch = [this](Gva gva) { m_machine->touch(gva, AccessKind::kFetch, m_pcid); },
-             .store =
-                 [this](Gva target, std::uint64_t value) {
-                   m_machine->guest_store_u64(target, value, m_pcid);
-                 },
-             .invlpg =
-                 [this](Gva gva) {
-                   ++m_invlpgs;
-                   m_machine->invlpg(gva, m_pcid);
-                 },
-             .cr3 =
-                 [this](Gpa root) {
-                   ++m_cr3_writes;
-                   cr3_write(root);
-                 },
-         });
+  replay_commands(l, CommandHandlers{
+                         .touch =
+                             [this](Gva gva, bool write) {
+                               touch(gva, write);
+                               if (gva.value() != kCodeGpa) fetch_code();
+                             },
+                         // A trace's instruction fetch: the jump to the stub, whose `jmp rdx`
+                         // comes back to the loop on the code page.
+                         .fetch =
+                             [this](Gva gva) {
+                               m_machine->touch(gva, AccessKind::kFetch, m_pcid);
+                               fetch_code();
+                             },
+                         .store =
+                             [this](Gva target, std::uint64_t value) {
+                               m_machine->guest_store_u64(target, value, m_pcid);
+                               fetch_code();
+                             },
+                         .invlpg =
+                             [this](Gva gva) {
+                               ++m_invlpgs;
+                               m_machine->invlpg(gva, m_pcid);
+                             },
+                         .cr3 =
+                             [this](Gpa root) {
+                               ++m_cr3_writes;
+                               cr3_write(root);
+                             },
+                     });
 }
 
 void SimulatorPredictor::cr3_write(Gpa root) {
@@ -252,7 +278,8 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
     };
     Counters c;
     const std::int64_t mmio = d("vmexits.mmio");
-    c["vcpu.exits"] = d("vmexits.page_fault") + mmio + d("vmexits.wp_write");
+    c["vcpu.exits"] =
+        d("vmexits.page_fault") + mmio + d("vmexits.wp_write") + d("vmexits.root_load");
     c["vcpu.pf_taken"] = d("shadow.page_faults");
     c["vcpu.pf_fixed"] = d("shadow.pf_fixed");
     c["vcpu.pf_spurious"] = d("shadow.pf_spurious");

@@ -62,6 +62,7 @@ class SimulatorPredictor {
   Snapshot snapshot() const;
   void run_commands(const CommandList& l);
   void touch(Gva gva, bool write);
+  void fetch_code();  // an instruction fetch of the guest loop (run_commands)
   void cr3_write(Gpa root);
   void madvise(const ReclaimAction& r);
   void memslot_readd();

@@ -36,7 +36,7 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
     if (m.backing == Backing::kMemfd) {
       m_vmm.add_shmem(m.begin, m.end);
     } else {
-      m_vmm.add_anon(m.begin, m.end);
+      m_vmm.add_anon(m.begin, m.end, m.thp);
     }
     m_next_hva = std::max(m_next_hva, align_up(m.end.value(), kHvaAlign));
   }

@@ -40,10 +40,12 @@ std::string_view trim(std::string_view s) {
 namespace {
 
 // vm.layout's slots and the memory behind each.
-std::vector<Memslot> parse_layout(const VmParams& vm, Hva ram_base, std::vector<Backing>& backing) {
+std::vector<Memslot> parse_layout(const VmParams& vm, Hva ram_base, std::vector<Backing>& backing,
+                                  std::vector<bool>& thp) {
   if (vm.layout == "qemu") {
     std::vector<Memslot> slots = qemu_pc_layout(vm.memory.bytes, ram_base);
     backing.assign(slots.size(), vm.backing);
+    thp.assign(slots.size(), true);
     return slots;
   }
   std::vector<Memslot> slots;
@@ -55,20 +57,23 @@ std::vector<Memslot> parse_layout(const VmParams& vm, Hva ram_base, std::vector<
     const std::string text(trim(item));
     const std::vector<std::string_view> f = split(text, ':');
     bool readonly = false;
+    bool nothp = false;
     std::optional<Backing> memory;
-    bool flags_ok = f.size() >= 2 && f.size() <= 4;
+    bool flags_ok = f.size() >= 2 && f.size() <= 5;
     for (std::size_t i = 2; flags_ok && i < f.size(); ++i) {
-      if (f[i] == "ro" && !readonly && !memory) {
+      if (f[i] == "ro" && !readonly && !memory && !nothp) {
         readonly = true;
-      } else if ((f[i] == "anon" || f[i] == "memfd") && !memory) {
+      } else if ((f[i] == "anon" || f[i] == "memfd") && !memory && !nothp) {
         memory = f[i] == "anon" ? Backing::kAnon : Backing::kMemfd;
+      } else if (f[i] == "nothp" && !nothp) {
+        nothp = true;
       } else {
         flags_ok = false;
       }
     }
     if (!flags_ok) {
       fail("slot " + std::to_string(id) + " '" + text +
-           "' is not GPA:SIZE[:ro][:anon|:memfd] (or write \"qemu\")");
+           "' is not GPA:SIZE[:ro][:anon|:memfd][:nothp] (or write \"qemu\")");
     }
     std::uint64_t gpa = 0;
     config::ByteSize size;
@@ -86,6 +91,7 @@ std::vector<Memslot> parse_layout(const VmParams& vm, Hva ram_base, std::vector<
     }
     slots.push_back(slot);
     backing.push_back(memory.value_or(vm.backing));
+    thp.push_back(!nothp);
     offset += size.bytes;
     ram += readonly ? 0 : size.bytes;
     ++id;
@@ -102,18 +108,21 @@ std::vector<Memslot> parse_layout(const VmParams& vm, Hva ram_base, std::vector<
 
 std::vector<Memslot> memslot_layout(const VmParams& vm, Hva ram_base) {
   std::vector<Backing> backing;
-  return parse_layout(vm, ram_base, backing);
+  std::vector<bool> thp;
+  return parse_layout(vm, ram_base, backing, thp);
 }
 
 std::vector<Backing> memslot_backing(const VmParams& vm) {
   std::vector<Backing> backing;
-  (void)parse_layout(vm, Hva(kVmmRamBase), backing);
+  std::vector<bool> thp;
+  (void)parse_layout(vm, Hva(kVmmRamBase), backing, thp);
   return backing;
 }
 
 std::vector<VmmMapping> vmm_mappings(const VmParams& vm, Hva ram_base) {
   std::vector<Backing> backing;
-  const std::vector<Memslot> slots = parse_layout(vm, ram_base, backing);
+  std::vector<bool> thp;
+  const std::vector<Memslot> slots = parse_layout(vm, ram_base, backing, thp);
   std::vector<std::size_t> order(slots.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
@@ -123,10 +132,13 @@ std::vector<VmmMapping> vmm_mappings(const VmParams& vm, Hva ram_base) {
   std::vector<VmmMapping> mappings;
   for (const std::size_t i : order) {
     const Hva end = slots[i].hva + slots[i].bytes;
-    if (!mappings.empty() && mappings.back().backing == backing[i]) {
+    // A slot advised otherwise (nothp) is a VMA of its own: madvise splits the VMA it
+    // advises a part of (madvise_update_vma -> split_vma).
+    if (!mappings.empty() && mappings.back().backing == backing[i] &&
+        mappings.back().thp == thp[i]) {
       mappings.back().end = std::max(mappings.back().end, end);
     } else {
-      mappings.push_back(VmmMapping{slots[i].hva, end, backing[i]});
+      mappings.push_back(VmmMapping{slots[i].hva, end, backing[i], thp[i]});
     }
   }
   return mappings;

@@ -14,6 +14,9 @@
 //    real host (a #PF on the write-protected mapping), then kvm:kvm_emulate_insn if emulated.
 //  - cr3_write: shadow paging, MOV to CR3. kvm:kvm_cr (exit reason CR_ACCESS).
 //  - invlpg: shadow paging, INVLPG. Stat invlpg (exit reason INVLPG).
+//  - root_load: shadow paging with shadow.new_root_exit, the VM entry that builds the
+//    shadow root a CR3 write left the vCPU without (kvm_mmu_new_pgd found no cached root;
+//    kvm_mmu_reload -> kvm_mmu_load), counted in stat exits on kvm_pvm (shadow_params.h).
 //
 // total is the sum of the reasons; cycles all that the exits and their handling charged.
 #pragma once
@@ -35,6 +38,9 @@ struct VmExitStats : stats::Group {
                           "(shadow paging: emulated, or the page goes unsync)"};
   stats::Counter cr3_write{*this, "cr3_write", "VM exits for guest CR3 writes (shadow paging)"};
   stats::Counter invlpg{*this, "invlpg", "VM exits for guest INVLPG (shadow paging)"};
+  stats::Counter root_load{*this, "root_load",
+                           "VM exits to build the shadow root a CR3 write found no cached root "
+                           "for (shadow paging, shadow.new_root_exit)"};
   stats::Counter cycles{*this, "cycles", "cycles charged for VM exits and their handling"};
 };
 

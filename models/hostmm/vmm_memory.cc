@@ -132,26 +132,26 @@ void VmmMemory::fault_around(Hva hva) {
   }
 }
 
-void VmmMemory::add_vma(Hva begin, Hva end, bool shared) {
+void VmmMemory::add_vma(Hva begin, Hva end, bool shared, bool thp) {
   const std::uint64_t first = page_of(begin);
   const std::uint64_t last = (end.value() + 4095) >> 12;
   for (Vma& vma : m_vmas) {
-    if (vma.shared == shared && vma.last == first) {
+    if (vma.shared == shared && vma.thp == thp && vma.last == first) {
       vma.last = last;
       return;
     }
-    if (vma.shared == shared && vma.first == last) {
+    if (vma.shared == shared && vma.thp == thp && vma.first == last) {
       vma.first = first;
       return;
     }
   }
-  m_vmas.push_back(Vma{first, last, shared});
+  m_vmas.push_back(Vma{first, last, shared, thp});
 }
 
-void VmmMemory::add_anon(Hva begin, Hva end) { add_vma(begin, end, false); }
+void VmmMemory::add_anon(Hva begin, Hva end, bool thp) { add_vma(begin, end, false, thp); }
 
 void VmmMemory::add_shmem(Hva begin, Hva end) {
-  add_vma(begin, end, true);
+  add_vma(begin, end, true, true);
   m_shmem.emplace_back(page_of(begin), (end.value() + 4095) >> 12);
 }
 
@@ -163,6 +163,9 @@ PageSize VmmMemory::fault_size_limit(Hva hva) const {
   for (const Vma& vma : m_vmas) {
     if (p < vma.first || p >= vma.last) {
       continue;
+    }
+    if (!vma.thp) {
+      return PageSize::k4K;  // hugepage_vma_check: no VM_HUGEPAGE under madvise (nothp)
     }
     // transhuge_vma_suitable: the naturally aligned huge page inside [vm_start, vm_end).
     for (const PageSize size : {PageSize::k1G, PageSize::k2M}) {

@@ -173,12 +173,15 @@ class VmmMemory {
   // (fault_size_limit). With no mapping added the whole HVA space is one anonymous
   // mapping (unit tests); an address outside every added mapping gets 4 KiB pages.
   //
-  // Private anonymous memory (QEMU's RAM block, vm.backing=anon).
-  void add_anon(Hva begin, Hva end);
+  // Private anonymous memory (QEMU's RAM block, vm.backing=anon). `thp` false: a mapping
+  // that gets no transparent huge pages whatever host.thp says (THP enabled=madvise and no
+  // MADV_HUGEPAGE on it, or MADV_NOHUGEPAGE: hugepage_vma_check), 4 KiB pages only; it
+  // merges only with a mapping advised alike.
+  void add_anon(Hva begin, Hva end, bool thp = true);
   // Shared memory (the file comment): the VMM's memfd mapping.
   void add_shmem(Hva begin, Hva end);
-  // The largest page a fault at `hva` may map by its mapping's bounds (1 GiB when no
-  // mapping was added).
+  // The largest page a fault at `hva` may map by its mapping's bounds and advice (1 GiB
+  // when no mapping was added).
   PageSize fault_size_limit(Hva hva) const;
   // Whether `hva` lies in shared memory.
   bool shmem(Hva hva) const;
@@ -344,8 +347,9 @@ class VmmMemory {
     std::uint64_t first;
     std::uint64_t last;
     bool shared;
+    bool thp;  // transparent huge pages allowed (add_anon's thp)
   };
-  void add_vma(Hva begin, Hva end, bool shared);
+  void add_vma(Hva begin, Hva end, bool shared, bool thp);
   std::vector<Vma> m_vmas;
   // Shared memory: its HVA page-number ranges [first, last), and its pages in the page
   // cache that the VMM does not map: HVA page number -> frame.

@@ -210,6 +210,53 @@ TEST(ShadowGuestImage, PrevRootsSpareTheLookupAndAFaultThroughAMissingLinkIsSpur
   EXPECT_TRUE(m.audit(1).empty());
 }
 
+TEST(ShadowGuestImage, ACr3ReloadSyncsUnsyncPagesInRoundsOfSixteenWithAFlushEach) {
+  ShadowMachine m(params(false));
+  // Its own image: kRoot -> kPdpt -> kPd; PD entry i (i < 20) -> PT_i, whose entry 0 maps
+  // GVA kData + i * 2M; PD entry 100 -> a window PT whose entry i maps PT_i's own page.
+  constexpr unsigned kTables = 20;
+  constexpr std::uint64_t kWindowPt = kRoot + 3 * k4K;
+  auto pt = [](unsigned i) { return kRoot + (4 + i) * k4K; };
+  const std::uint64_t window = kData + 100 * k2M;
+  put(m, kRoot, pte::table_index(kData, 4), kPdpt | kFlags);
+  put(m, kPdpt, pte::table_index(kData, 3), kPd | kFlags);
+  put(m, kPd, 100, kWindowPt | kFlags);
+  for (unsigned i = 0; i < kTables; ++i) {
+    put(m, kPd, i, pt(i) | kFlags);
+    put(m, pt(i), 0, (kFrames + i * k4K) | kFlags);
+    put(m, kWindowPt, i, pt(i) | kFlags);
+  }
+  m.adopt_address_space(0, Gpa(kRoot));
+  for (unsigned i = 0; i < kTables; ++i) {
+    ASSERT_EQ(m.touch(Gva(kData + i * k2M), AccessKind::kRead, 0).outcome,
+              TouchResult::Outcome::kOk);
+  }
+  // The guest points each PT_i's entry 0 at another frame, through the window: the first
+  // store to PT_i faults and unsyncs its shadow page (mmu_try_to_unsync_pages), leaving a
+  // writable leaf on PT_i's gfn.
+  for (unsigned i = 0; i < kTables; ++i) {
+    m.guest_store_u64(Gva(window + i * k4K), (kFrames + (64 + i) * k4K) | kFlags, 0);
+  }
+  ASSERT_EQ(m.mmu().unsync_pages(), kTables);
+  const std::uint64_t flushes = stat(m, "shadow.flush_requests");
+  const std::uint64_t syncs = stat(m, "shadow.sync");
+  m.cr3_write(0);
+  // kvm_mmu_sync_roots -> mmu_sync_children: mmu_unsync_walk fills KVM_PAGE_ARRAY_NR (16)
+  // entries: root, PDPT, PD and 13 unsync PTs, then root, PDPT, PD and the other 7. Each
+  // round write-protects its PTs' gfns (a leaf loses R/W: one flush,
+  // kvm_mmu_remote_flush_or_zap) and syncs them (entry 0 maps another gfn: dropped, a
+  // flush due); the last round's is done after the loop: 2 + 1 = 3 flush requests, where
+  // one flush per write protection and one per sync would make 40.
+  EXPECT_EQ(stat(m, "shadow.sync") - syncs, kTables);
+  EXPECT_EQ(stat(m, "shadow.flush_requests") - flushes, 3u);
+  EXPECT_EQ(m.mmu().unsync_pages(), 0u);
+  EXPECT_TRUE(m.audit(0).empty());
+  // Each page refaults onto its new frame.
+  const TouchResult t = m.touch(Gva(kData), AccessKind::kRead, 0);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.translation.page_base, m.translate_debug(Gva(kData), 0)->page_base);
+}
+
 TEST(ShadowGuestImage, LoadAndAdoptErrors) {
   ShadowMachine m(params(true));
   std::array<std::uint8_t, 4> four{};

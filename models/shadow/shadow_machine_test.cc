@@ -290,6 +290,30 @@ TEST(ShadowMachine, GuestAndHostHugePagesGetAHugeShadowLeaf) {
   EXPECT_EQ(m.touch(gva, AccessKind::kRead).walk.refs, 3u);
 }
 
+TEST(ShadowMachine, HostHugePagesOnlyWhereTheVmmsMappingAllowsThem) {
+  for (const bool nothp : {false, true}) {
+    ShadowMachineParams p = params();
+    p.vm.memory = {8 * MiB};
+    p.vm.layout = std::string("0x0:4MiB,0x400000:4MiB") + (nothp ? ":nothp" : "");
+    p.guest.thp = os::Thp::k2M;
+    p.host.thp = os::Thp::k2M;
+    ShadowMachine m(p);
+    // Two anonymous slots: one mapping of 8 MiB, or (nothp) a mapping per slot, the second
+    // without huge pages (hugepage_vma_check: THP enabled=madvise, no MADV_HUGEPAGE).
+    const hostmm::VmmMemory& vmm = m.vmm().memory();
+    EXPECT_EQ(vmm.fault_size_limit(m.vmm().memslots().find_id(0)->hva), PageSize::k2M);
+    EXPECT_EQ(vmm.fault_size_limit(m.vmm().memslots().find_id(1)->hva),
+              nothp ? PageSize::k4K : PageSize::k2M);
+    // The guest's first 2 MiB page is the top of its RAM, [6M, 8M), in slot 1: a 2 MiB host
+    // page and a 2 MiB shadow leaf, or (nothp) a 4 KiB host page and a 4 KiB leaf under a
+    // direct shadow page (kvm_mmu_hugepage_adjust: the host mapping's level).
+    const Gva gva(kBase + 0x12345);
+    const TouchResult t = m.touch(gva, AccessKind::kWrite);
+    expect_truth(m, t, gva, 0);
+    EXPECT_EQ(t.translation.size, nothp ? PageSize::k4K : PageSize::k2M) << nothp;
+  }
+}
+
 TEST(ShadowMachine, FiveLevelGuestGetsFiveLevelShadowTables) {
   ShadowMachine m(params(WpPolicy::kUnsync, 5));
   const Gva gva(kBase);
@@ -592,6 +616,52 @@ TEST_P(Cr3Switching, CachedRootsAreCreatedOnceElseEveryTime) {
 INSTANTIATE_TEST_SUITE_P(CacheRoots, Cr3Switching, ::testing::Bool(),
                          [](const auto& i) { return i.param ? "cached" : "dropped"; });
 
+class NewRootExit : public ::testing::TestWithParam<bool> {};
+
+TEST_P(NewRootExit, ACr3WriteWithNoCachedRootCostsTheEntryThatBuildsIt) {
+  const bool on = GetParam();
+  ShadowMachineParams p = params();
+  p.shadow.new_root_exit = on;
+  ShadowMachine m(p);
+  m.touch(Gva(kBase), AccessKind::kRead, 0);  // the first root, at the first entry: no exit
+  // Each CR3 write: its own exit, and with new_root_exit one more when kvm_mmu_new_pgd
+  // finds neither the current root nor one of the three prev_roots (fast_pgd_switch;
+  // cached_root_find_and_keep_current swaps the current root with prev_roots[0], [1], ...
+  // until the wanted one comes up, so a hit at i moves prev_roots[0..i-1] down one and the
+  // old current root becomes prev_roots[0]; a miss drops prev_roots[2]). Current and
+  // prev_roots after each write, and whether it missed:
+  //   1: 1 [0]        miss      2: 2 [1 0]     miss      3: 3 [2 1 0]   miss
+  //   1: 1 [3 2 0]    hit at 1  4: 4 [1 3 2]   miss      5: 5 [4 1 3]   miss (drops 2)
+  //   2: 2 [5 4 1]    miss (its shadow root is still hashed: found, not created)
+  //   4: 4 [2 5 1]    hit at 1
+  struct Step {
+    std::uint16_t pcid;
+    bool miss;
+  };
+  const Step steps[] = {{1, true}, {2, true}, {3, true}, {1, false},
+                        {4, true}, {5, true}, {2, true}, {4, false}};
+  std::uint64_t misses = 0;
+  for (const Step& s : steps) {
+    // (A new pcid's first CR3 write also has the guest kernel build its tables: their
+    // exits are the kernel's, vmexits.page_fault.)
+    const std::uint64_t cr3_exits = stat(m, "vmexits.cr3_write");
+    m.cr3_write(s.pcid);
+    misses += s.miss ? 1 : 0;
+    EXPECT_EQ(stat(m, "vmexits.cr3_write"), cr3_exits + 1) << s.pcid;
+    EXPECT_EQ(stat(m, "vmexits.root_load"), on ? misses : 0u) << s.pcid;
+    expect_truth(m, m.touch(Gva(kBase), AccessKind::kRead, s.pcid), Gva(kBase), s.pcid);
+  }
+  EXPECT_EQ(misses, 6u);
+  EXPECT_EQ(stat(m, "vmexits.cr3_write"), 8u);
+  EXPECT_EQ(stat(m, "shadow.roots_created"), 6u);  // pcids 0-5, each once
+  EXPECT_EQ(stat(m, "vmexits.total"), stat(m, "vmexits.page_fault") + stat(m, "vmexits.wp_write") +
+                                          stat(m, "vmexits.cr3_write") +
+                                          stat(m, "vmexits.root_load"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Host, NewRootExit, ::testing::Bool(),
+                         [](const auto& i) { return i.param ? "pvm" : "vmx_svm"; });
+
 TEST(ShadowMachine, ATouchUnderAnotherPcidIsAnImplicitCr3Write) {
   ShadowMachine m(params());
   const Gva a(kBase);
@@ -849,6 +919,41 @@ TEST(ShadowMachine, TheOldestShadowPagesAreZappedBeyondMaxPages) {
   expect_truth(m, t, Gva(kBase), 0);
   EXPECT_EQ(t.shadow_faults, 1u);
   EXPECT_EQ(t.guest_faults, 0u);
+}
+
+TEST(ShadowMachine, RecyclingSkipsTheRootsKvmHoldsInPrevRoots) {
+  ShadowMachineParams p = params();
+  p.shadow.max_pages = 40;
+  ShadowMachine m(p);
+  // pcid 0: one page (root0, PDPT0, PD0, PT0), then a switch to pcid 1 (root1): 5 live.
+  m.touch(Gva(kBase), AccessKind::kRead, 0);
+  m.cr3_write(1);
+  ASSERT_EQ(stat(m, "shadow.pages"), 5u);
+  // Touch j under pcid 1 maps kBase + (j - 1) * 2M: j = 1 adds PDPT1, PD1, PT1, each later
+  // one its PT: 7 + j live after it. Its fixing fault recycles first when fewer than 5
+  // pages are free (make_mmu_pages_available): 6 + j > 35 before touch 30, 4 free, so
+  // kvm_mmu_zap_oldest_mmu_pages(25 - 4 = 21) from the oldest, skipping root0 (root_count
+  // held by prev_roots) and root1 (current): PDPT0, PD0, PT0, PDPT1, PD1, PT1..PT16. 15
+  // live; the fault rebuilds PDPT1, PD1 and makes PT30: 18.
+  for (std::uint64_t j = 1; j <= 30; ++j) {
+    const Gva gva(kBase + (j - 1) * 2 * MiB);
+    expect_truth(m, m.touch(gva, AccessKind::kRead, 1), gva, 1);
+    if (j == 29) {
+      EXPECT_EQ(stat(m, "shadow.recycled"), 0u);
+    }
+  }
+  EXPECT_EQ(stat(m, "shadow.recycled"), 21u);
+  EXPECT_EQ(stat(m, "shadow.pages"), 18u);
+  // Back to pcid 0: its root is still cached (fast_pgd_switch), not created again; the
+  // touch refaults once, rebuilding PDPT0, PD0, PT0 under it.
+  m.cr3_write(0);
+  EXPECT_EQ(stat(m, "shadow.roots_created"), 2u);
+  const std::uint64_t created = stat(m, "shadow.pages_created");
+  const TouchResult t = m.touch(Gva(kBase), AccessKind::kRead, 0);
+  expect_truth(m, t, Gva(kBase), 0);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.guest_faults, 0u);
+  EXPECT_EQ(stat(m, "shadow.pages_created"), created + 3);
 }
 
 TEST(ShadowMachine, DefaultMaxPagesIsKvmsShareOfGuestMemory) {

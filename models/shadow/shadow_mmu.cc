@@ -150,14 +150,15 @@ void ShadowMmu::switch_root(Gpa guest_root) {
     const auto it =
         m_hash.find(key(guest_root.value() >> kGfnShift, m_levels, false, pte::kAllRights));
     if (it != m_hash.end() && m_pages[it->second].live) {
-      // fast_pgd_switch: a cached root comes back with no lookup; the current one takes its
-      // place among the previous roots.
+      // fast_pgd_switch: a cached root comes back with no lookup.
+      // cached_root_find_and_keep_current swaps the current root with prev_roots[0],
+      // [1], ... until the one wanted comes up: the roots before it move down one place
+      // and the old current root becomes prev_roots[0].
       m_root = it->second;
       m_guest_root = guest_root;
+      m_prev_roots.erase(cached);
       if (had_root) {
-        *cached = old.value();
-      } else {
-        m_prev_roots.erase(cached);
+        m_prev_roots.insert(m_prev_roots.begin(), old.value());
       }
       return;
     }
@@ -166,10 +167,20 @@ void ShadowMmu::switch_root(Gpa guest_root) {
   if (had_root) {
     m_prev_roots.insert(m_prev_roots.begin(), old.value());
     if (m_prev_roots.size() > kPrevRoots) {
-      m_prev_roots.pop_back();
+      m_prev_roots.pop_back();  // kvm_mmu_free_roots(KVM_MMU_ROOT_CURRENT) of the oldest
     }
   }
+  // fast_pgd_switch found no usable root: kvm_mmu_new_pgd returns with none, and
+  // kvm_mmu_reload -> kvm_mmu_load builds it at the next VM entry.
   load_root(guest_root);
+  if (m_params.new_root_exit) {
+    // The guest runs on only after that entry: one more exit than a CR3 write that kept a
+    // root (shadow.new_root_exit, shadow_params.h: measured on kvm_pvm).
+    // Its cycles go with the CR3 write's (cr3_write takes m_pending into its exit).
+    ++m_exits.total;
+    ++m_exits.root_load;
+    m_pending += m_exit_params.latency;
+  }
 }
 
 bool ShadowMmu::shadows_lost_table(Gpa guest_root, Gva gva) const {
@@ -480,7 +491,7 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
   return sp;
 }
 
-void ShadowMmu::write_protect_gfn(std::uint64_t gfn) {
+bool ShadowMmu::write_protect_gfn(std::uint64_t gfn, bool count_flush) {
   m_rmap_scratch.clear();
   m_rmap.collect(pte::kPt, gfn, gfn, m_rmap_scratch);
   bool any = false;
@@ -494,8 +505,11 @@ void ShadowMmu::write_protect_gfn(std::uint64_t gfn) {
   }
   if (any) {
     flush_all();
-    ++m_stats.flush_requests;
+    if (count_flush) {
+      ++m_stats.flush_requests;
+    }
   }
+  return any;
 }
 
 bool ShadowMmu::try_to_unsync(std::uint64_t gfn, bool speculative) {
@@ -748,12 +762,21 @@ void ShadowMmu::make_unsync(std::uint32_t sp) {
 }
 
 Cycles ShadowMmu::sync_page(std::uint32_t sp) {
-  ++m_stats.sync;
-  const Cycles cost = m_params.sync_page_latency;
-  const Gpa table(m_pages[sp].gfn << kGfnShift);
-  // mmu_sync_children: the guest table is write-protected again first (the leaves that map
-  // it as data lose R/W: kvm_vcpu_write_protect_gfn, a flush if one had it).
+  // The guest table is write-protected again first (the leaves that map it as data lose
+  // R/W: a flush if one had it), then synced; a flush if a leaf was dropped or weakened,
+  // or the page was zapped.
   write_protect_gfn(m_pages[sp].gfn);
+  Cycles cost;
+  if (sync_page_entries(sp, cost) != 0) {
+    ++m_stats.flush_requests;  // kvm_mmu_remote_flush_or_zap
+  }
+  return cost;
+}
+
+int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
+  ++m_stats.sync;
+  cost += m_params.sync_page_latency;
+  const Gpa table(m_pages[sp].gfn << kGfnShift);
   bool dropped = false;
   for (unsigned i = 0; i < kEntries; ++i) {
     const std::uint64_t spte = read_spte(sp, i);
@@ -765,8 +788,7 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
     const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
     if (!b) {
       zap_page(sp);  // frees it: off m_unsync too
-      ++m_stats.flush_requests;
-      return cost;
+      return -1;
     }
     const std::uint64_t gpte = m_memory.read_u64(b->hpa);
     const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
@@ -793,57 +815,171 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
       }
     }
   }
-  if (dropped) {
-    ++m_stats.flush_requests;  // kvm_sync_page's flush (kvm_mmu_remote_flush_or_zap)
-  }
   m_pages[sp].unsync = false;  // write-protected again
   m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
+  return dropped ? 1 : 0;
+}
+
+bool ShadowMmu::first_path(std::uint32_t sp, std::uint32_t root, std::vector<std::uint32_t>& path,
+                           PathMemo& memo) const {
+  // Every way up the parent links to `root`; the smallest in index order from the root
+  // down (the order of __mmu_unsync_walk's for_each_set_bit over unsync_child_bitmap).
+  // Each page's answer is kept in `memo`: a page linked from many entries is walked once.
+  if (sp == root) {
+    path.clear();
+    return true;
+  }
+  if (const auto it = memo.find(sp); it != memo.end()) {
+    if (!it->second.first) {
+      return false;
+    }
+    path = it->second.second;
+    return true;
+  }
+  bool found = false;
+  std::vector<std::uint32_t> best;
+  for (const Link& l : m_pages[sp].parents) {
+    std::vector<std::uint32_t> up;
+    if (!first_path(l.page, root, up, memo)) {
+      continue;
+    }
+    up.push_back(l.index);
+    up.push_back(sp);
+    if (!found || up < best) {
+      best = std::move(up);
+      found = true;
+    }
+  }
+  if (found) {
+    path = best;
+  }
+  memo.emplace(sp, std::make_pair(found, std::move(best)));
+  return found;
+}
+
+Cycles ShadowMmu::sync_children(std::uint32_t root) {
+  // mmu_sync_children(vcpu, root, true), as kvm_mmu_sync_roots calls it. Each round,
+  // mmu_unsync_walk fills a struct kvm_mmu_pages of KVM_PAGE_ARRAY_NR entries depth first
+  // from the root in index order: the root, each page on the way down that has unsync
+  // children (again in every round), each unsync last-level page; it stops when the array
+  // is full. Then: every unsync page's gfn write-protected (kvm_vcpu_write_protect_gfn)
+  // and, if a leaf lost R/W, one flush that also commits the pages zapped so far
+  // (kvm_mmu_remote_flush_or_zap); then each page synced (kvm_sync_page; a page it cannot
+  // read is zapped onto invalid_list). After the last round one more flush if a sync of
+  // the rounds since the last flush dropped or weakened a leaf or zapped a page.
+  constexpr std::size_t kPageArrayNr = 16;  // KVM_PAGE_ARRAY_NR
+  struct Unsync {
+    std::vector<std::uint32_t> path;  // index, page, index, page, ... from the root down
+    std::uint32_t sp;
+  };
+  std::vector<Unsync> leaves;
+  PathMemo memo;
+  for (const std::uint32_t sp : m_unsync) {
+    Unsync u{{}, sp};
+    if (first_path(sp, root, u.path, memo)) {
+      leaves.push_back(std::move(u));
+    }
+  }
+  std::sort(leaves.begin(), leaves.end(),
+            [](const Unsync& a, const Unsync& b) { return a.path < b.path; });
+  Cycles cost;
+  bool flush = false;
+  bool zapped = false;  // invalid_list not empty
+  std::size_t next = 0;
+  while (next < leaves.size()) {
+    // One mmu_unsync_walk: the root, then per leaf the pages above it not on the previous
+    // leaf's way down (path holds index, page pairs; its last page is the leaf itself).
+    std::vector<std::uint32_t> batch;
+    std::size_t entries = 1;  // the root
+    const std::vector<std::uint32_t>* prev = nullptr;
+    while (next < leaves.size() && entries < kPageArrayNr) {
+      const std::vector<std::uint32_t>& path = leaves[next].path;
+      std::size_t shared = 0;  // pages above it already in the array
+      if (prev != nullptr) {
+        while (shared + 1 < path.size() - 1 && shared + 1 < prev->size() - 1 &&
+               path[shared] == (*prev)[shared] && path[shared + 1] == (*prev)[shared + 1]) {
+          shared += 2;
+        }
+      }
+      const std::size_t above = (path.size() - 2 - shared) / 2;  // pages between
+      if (entries + above >= kPageArrayNr) {
+        entries = kPageArrayNr;  // an upper page filled it: the leaf waits for the next
+        break;
+      }
+      entries += above + 1;
+      batch.push_back(leaves[next].sp);
+      prev = &path;
+      ++next;
+    }
+    bool protect = false;
+    for (const std::uint32_t sp : batch) {
+      protect |= write_protect_gfn(m_pages[sp].gfn, false);
+    }
+    if (protect) {
+      ++m_stats.flush_requests;
+      flush = false;
+      zapped = false;
+    }
+    for (const std::uint32_t sp : batch) {
+      if (m_pages[sp].live && m_pages[sp].unsync) {
+        const int r = sync_page_entries(sp, cost);
+        flush |= r > 0;
+        zapped |= r < 0;
+      }
+    }
+  }
+  if (flush || zapped) {
+    ++m_stats.flush_requests;
+  }
   return cost;
 }
 
-bool ShadowMmu::reachable(std::uint32_t sp, std::uint32_t root) const {
-  std::vector<std::uint32_t> stack{sp};
-  std::vector<std::uint32_t> seen;
-  while (!stack.empty()) {
-    const std::uint32_t p = stack.back();
-    stack.pop_back();
-    if (p == root) {
-      return true;
-    }
-    for (const Link& l : m_pages[p].parents) {
-      if (std::find(seen.begin(), seen.end(), l.page) == seen.end()) {
-        seen.push_back(l.page);
-        stack.push_back(l.page);
-      }
-    }
+bool ShadowMmu::holds_root_count(std::uint32_t sp) const {
+  if (sp == m_root) {
+    return true;
   }
-  return false;
+  const ShadowPage& p = m_pages[sp];
+  if (p.direct || p.level != m_levels || p.access != pte::kAllRights) {
+    return false;
+  }
+  // prev_roots keep the reference mmu_alloc_root took (kvm_mmu_free_roots drops it only
+  // when a root leaves the cache).
+  return std::find(m_prev_roots.begin(), m_prev_roots.end(), p.gfn << kGfnShift) !=
+         m_prev_roots.end();
 }
 
 void ShadowMmu::make_pages_available() {
-  if (m_live + kMinFreePages <= m_max_pages) {
+  // make_mmu_pages_available: nothing to do while KVM_MIN_FREE_MMU_PAGES are free.
+  const std::uint64_t avail = m_max_pages > m_live ? m_max_pages - m_live : 0;
+  if (avail >= kMinFreePages) {
     return;
   }
-  bool recycled_any = false;
-  while (m_live + kRefillPages > m_max_pages && !m_active.empty()) {
-    const auto [serial, sp] = m_active.front();
-    m_active.pop_front();
+  // kvm_mmu_zap_oldest_mmu_pages(kvm, KVM_REFILL_PAGES - avail): active_mmu_pages from its
+  // tail (the oldest page; kvm_mmu_alloc_shadow_page adds at the head), skipping every page
+  // with a root_count (the current root and those cached in prev_roots), which stays where
+  // it is in the list; each __kvm_mmu_prepare_zap_page counts the page and the unsync
+  // children it zaps with it, until nr_to_zap are; one kvm_mmu_commit_zap_page (one flush)
+  // for the batch, and mmu_recycled += the total.
+  const std::uint64_t nr_to_zap = kRefillPages - avail;
+  const std::uint64_t live_before = m_live;
+  std::size_t i = 0;
+  while (live_before - m_live < nr_to_zap && i < m_active.size()) {
+    const auto [serial, sp] = m_active[i];
     if (!m_pages[sp].live || m_pages[sp].serial != serial) {
-      continue;  // zapped already
-    }
-    if (sp == m_root) {
-      m_active.emplace_back(serial, sp);  // the current root is never recycled
-      if (m_active.size() == 1) {
-        break;
-      }
+      m_active.erase(m_active.begin() + static_cast<std::ptrdiff_t>(i));  // zapped already
       continue;
     }
-    ++m_stats.recycled;
-    if (!recycled_any) {
-      ++m_stats.flush_requests;  // kvm_mmu_commit_zap_page, once for the batch
-      recycled_any = true;
+    if (holds_root_count(sp)) {
+      ++i;
+      continue;
     }
+    m_active.erase(m_active.begin() + static_cast<std::ptrdiff_t>(i));
     zap_page(sp);
+  }
+  const std::uint64_t zapped = live_before - m_live;
+  if (zapped != 0) {
+    m_stats.recycled += zapped;
+    ++m_stats.flush_requests;  // kvm_mmu_commit_zap_page, once for the batch
   }
 }
 
@@ -940,17 +1076,9 @@ Cycles ShadowMmu::cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush) {
   }  // else the same CR3: kvm_set_cr3 only requests the sync and the flush
   cost += take_pending_cycles();
   if (!noflush) {
-    // kvm_mmu_sync_roots: every unsync page below the new root.
-    std::vector<std::uint32_t> to_sync;
-    for (const std::uint32_t sp : m_unsync) {
-      if (reachable(sp, m_root)) {
-        to_sync.push_back(sp);
-      }
-    }
-    for (const std::uint32_t sp : to_sync) {
-      if (m_pages[sp].live && m_pages[sp].unsync) {
-        cost += sync_page(sp);
-      }
+    // kvm_mmu_sync_roots: every unsync page below the new root (mmu_sync_children).
+    if (!m_unsync.empty()) {
+      cost += sync_children(m_root);
     }
     m_flush.merge(TlbFlush::one_pcid(pcid));
   }

@@ -143,6 +143,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "models/host/host_params.h"
@@ -433,15 +434,34 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // with wp_policy = emulate, or for a prefetch while any is in sync.
   bool try_to_unsync(std::uint64_t gfn, bool speculative);
   // rmap_write_protect: the leaves mapping `gfn` (4 KiB) made read-only, a flush of every
-  // TLB entry if one was writable (a new indirect shadow page write-protects its gfn).
-  void write_protect_gfn(std::uint64_t gfn);
-  // kvm_sync_page; returns its cycles. The guest entries are read atomically (never
-  // faulting): when the guest table page is not resident, the shadow page is zapped.
+  // TLB entry if one was writable (a new indirect shadow page write-protects its gfn),
+  // counted as a flush request unless `count_flush` is false (the caller batches it).
+  // Returns whether a leaf lost R/W.
+  bool write_protect_gfn(std::uint64_t gfn, bool count_flush = true);
+  // kvm_vcpu_write_protect_gfn then kvm_sync_page of one page, each flushing on its own;
+  // returns its cycles.
   Cycles sync_page(std::uint32_t sp);
-  bool reachable(std::uint32_t sp, std::uint32_t root) const;
-  // make_mmu_pages_available: zaps the oldest pages (not the current root) when fewer than
-  // KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
+  // kvm_sync_page (__kvm_sync_page) alone, its cycles added to `cost`: 1 if a leaf was
+  // dropped or lost a right (a flush is due), 0 if not, -1 if the page was zapped (the
+  // guest entries are read atomically, never faulting: a guest table page that is not
+  // resident cannot be read). The caller counts the flush.
+  int sync_page_entries(std::uint32_t sp, Cycles& cost);
+  // mmu_sync_children from `root` (kvm_mmu_sync_roots): the unsync pages below it synced in
+  // rounds of KVM_PAGE_ARRAY_NR, one flush per round that write-protected a leaf and one
+  // at the end; returns the cycles.
+  Cycles sync_children(std::uint32_t root);
+  // The way down from `root` to `sp` through the parent links, smallest in index order:
+  // entry index, page, entry index, page, ..., ending with sp (empty for sp == root).
+  // False when sp is not below root. `memo` keeps each page's answer for one root.
+  using PathMemo = std::unordered_map<std::uint32_t, std::pair<bool, std::vector<std::uint32_t>>>;
+  bool first_path(std::uint32_t sp, std::uint32_t root, std::vector<std::uint32_t>& path,
+                  PathMemo& memo) const;
+  // make_mmu_pages_available: zaps the oldest pages (none holding a root_count) when fewer
+  // than KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
   void make_pages_available();
+  // Whether KVM holds a root_count on `sp`: the current root, or a root cached in
+  // prev_roots (kvm_mmu_zap_oldest_mmu_pages skips those).
+  bool holds_root_count(std::uint32_t sp) const;
   // The indirect shadow pages of `gfn` (empty if none).
   const std::vector<std::uint32_t>* shadowed(std::uint64_t gfn) const {
     const auto it = m_shadowed.find(gfn);

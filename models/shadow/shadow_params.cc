@@ -25,6 +25,13 @@ void ShadowParams::describe(config::Schema& s) {
           "shadow pages the VM may hold before the oldest are zapped; 0: KVM's default, 20 "
           "per 1000 guest pages of the memslots, at least 64")
       .note("KVM_PERMILLE_MMU_PAGES, kvm_mmu_zap_oldest_mmu_pages");
+  s.field("new_root_exit", new_root_exit,
+          "a CR3 write whose root is not cached (not the current root nor one of the three "
+          "previous ones) costs one more VM exit, the entry that builds the root "
+          "(vmexits.root_load)")
+      .note(
+          "kvm_mmu_new_pgd -> kvm_mmu_reload; measured on kvm_pvm, whose emulation of CPL 0 "
+          "code stops there; not on VMX/SVM");
   s.field("aging", aging,
           "sweep the shadow leaves every aging_interval touches: clear their accessed flags, "
           "drop those not used since the previous sweep (the clock of seed 001)");

@@ -7,6 +7,7 @@
 //   shadow.prefetch             KVM's PTE prefetch around a fixed last-level entry (8 entries)
 //   shadow.memslot_zap          what a memslot delete or move zaps: all (KVM's default) or slot
 //   shadow.max_pages            shadow pages the VM may have before the oldest are recycled
+//   shadow.new_root_exit        a CR3 write that finds no cached root costs one more exit
 //   shadow.aging, shadow.aging_interval
 //                               the clock of seed 001: sweep the shadow leaves, clearing A and
 //                               dropping those not used since the last sweep
@@ -66,6 +67,20 @@ struct ShadowParams {
   // kvm_mmu_calculate_default_mmu_pages: 20 per 1000 guest pages of the memslots
   // (KVM_PERMILLE_MMU_PAGES), at least 64 (KVM_MIN_ALLOC_MMU_PAGES).
   std::uint64_t max_pages = 0;
+  // A CR3 write whose root is neither the current one nor among the three prev_roots
+  // (kvm_set_cr3 -> kvm_mmu_new_pgd: fast_pgd_switch finds no usable root and returns with
+  // the vCPU rootless; kvm_mmu_reload -> kvm_mmu_load builds the root at the next VM entry)
+  // costs one VM exit more (vmexits.root_load) before the guest runs on. On VMX and SVM
+  // the CR3 write is an exit of its own and the entry after it builds the root: false, no
+  // extra exit. On kvm_pvm, where KVM's emulator runs the guest's CPL 0 code
+  // (handle_non_pvm_mode emulates instruction after instruction inside one exit), the root
+  // is built between the MOV CR3 and the next emulated instruction (a trace shows
+  // kvmmmu:kvm_mmu_get_page of the new root there) and stat exits counts one more: 2
+  // instead of 1 in every run of pagesim-validate's two-cr3 preset and of 26 sampled
+  // --two-cr3 scenarios, whether the root's creation flushed or not, and never for a CR3
+  // write to a cached root or for the reload after a memslot change (docs/validation.md).
+  // pagesim-validate sets it on a kvm_pvm host.
+  bool new_root_exit = false;
   // The clock of seed 001 (Avi Kivity, lkml 2006-10-27, "KVM: memory slot management"):
   // with cached translations the guest would pin host pages for good, so a sweep
   // periodically clears the accessed flag of every shadow leaf and drops the leaves whose

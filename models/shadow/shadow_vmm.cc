@@ -33,7 +33,7 @@ ShadowVmm::ShadowVmm(const host::VmParams& vm, const os::OsParams& host, hostmm:
     if (m.backing == host::Backing::kMemfd) {
       m_memory.add_shmem(m.begin, m.end);
     } else {
-      m_memory.add_anon(m.begin, m.end);
+      m_memory.add_anon(m.begin, m.end, m.thp);
     }
     m_next_hva = std::max(m_next_hva, align_up(m.end.value(), Hypervisor::kHvaAlign));
   }
