@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 
 #include "validate/guest_page_tables.h"
@@ -126,11 +127,14 @@ void KvmShadowModel::write_protect_gfn(std::uint64_t gfn) {
 // of its shadow pages goes unsync (kvmmmu:kvm_mmu_unsync_page); a prefetch never unsyncs;
 // a gfn shadowed at a higher level stays write-protected.
 bool KvmShadowModel::try_unsync(std::uint64_t gfn, bool prefetch) {
+  // The shadow pages of gfn are adjacent in m_sps (ordered by gfn first): a lookup, not a
+  // scan of every page (a scenario past KVM's limit holds hundreds of thousands).
   std::vector<Sp*> sps;
-  for (auto& [k, sp] : m_sps) {
-    if (k.gfn != gfn || k.direct) continue;
-    if (k.level > 1) return false;
-    sps.push_back(&sp);
+  for (auto it = m_sps.lower_bound(SpKey{gfn, std::numeric_limits<int>::min(), false});
+       it != m_sps.end() && it->first.gfn == gfn; ++it) {
+    if (it->first.direct) continue;
+    if (it->first.level > 1) return false;
+    sps.push_back(&it->second);
   }
   for (Sp* sp : sps) {
     if (sp->unsync) continue;
