@@ -672,6 +672,13 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         // invalidation) and, with no swap room, stays in the page cache.
         if (m_mm.page_out(page->page_base) || page_cached(base)) {
           acted += step >> 12;
+        } else if (page->size == PageSize::k2M && !shmem(base)) {
+          // shrink_folio_list: an anonymous THP that gets no swap slot (folio_alloc_swap
+          // fails) is split to swap its pieces ("Fallback to swap normal pages":
+          // split_folio_to_list, the PMD split: one invalidation over the 2 MiB); the
+          // pieces get no slot either and stay, mapped by PTEs (activate_locked_split).
+          split_huge(base);
+          m_mm.split_page(page->page_base);
         }
         break;
       case Advice::kCold:
