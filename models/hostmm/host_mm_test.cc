@@ -358,6 +358,31 @@ TEST(HostMm, DontneedOfPartOfAHugePageSplitsItAndDropsOnlyThatPart) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+// MADV_PAGEOUT of a whole anonymous huge page with no swap: shrink_folio_list cannot get it
+// a swap slot (folio_alloc_swap), so it splits the folio to swap its pieces
+// (split_folio_to_list: the PMD split, one invalidation over the 2 MiB), and the pieces,
+// which get no slot either, stay mapped (activate_locked_split): nothing paged out, the
+// memory as it was, the page now 512 small ones.
+TEST(HostMm, PageoutOfAHugePageWithoutSwapSplitsItAndKeepsIt) {
+  ReclaimParams p = quiet();
+  p.swap = config::ByteSize{0};
+  Host h(64 * MiB, p, os::Thp::k2M);
+  h.touch(0, AccessKind::kWrite);
+  const std::uint64_t free = h.mm.free_bytes();
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(512)), 0u);
+  EXPECT_EQ(h.mmu.invalidations, 1u);
+  EXPECT_EQ(h.vmm.lookup(page(0))->size, PageSize::k4K);
+  EXPECT_EQ(h.vmm.lookup(page(511))->size, PageSize::k4K);
+  // No page freed; one frame taken: the page table of the 512 PTEs (Linux deposited it at
+  // the huge fault, pgtable_trans_huge_deposit; the model allocates it at the split).
+  EXPECT_EQ(h.mm.free_bytes(), free - 4096);
+  EXPECT_EQ(h.stat("host.swap.outs"), 0u);
+  // Again: 4 KiB anonymous pages with no swap stay, and nothing is invalidated.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kPageout, page(0), page(512)), 0u);
+  EXPECT_EQ(h.mmu.invalidations, 1u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
 TEST(HostMm, ARangeAcrossTwoHugePagesSplitsBoth) {
   Host h(64 * MiB, quiet(), os::Thp::k2M);
   h.touch(0);
