@@ -773,6 +773,27 @@ TEST(ShadowMachine, DeletedSlotZapsEveryShadowPageByDefault) {
   EXPECT_EQ(m.mmu().live_pages(), 0u);
 }
 
+// kvm_mmu_zap_all_fast zaps every shadow page but only invalidates the roots a vCPU holds
+// (root_count: mmu->root and each valid prev_root); kvm_mmu_free_obsolete_roots frees them
+// at the vCPU's next entry, each a second kvm_mmu_prepare_zap_page.
+TEST(ShadowMachine, ZapAllFreesTheCurrentAndCachedRootsAgainAtTheNextEntry) {
+  ShadowMachine m(params());
+  const Gva a(kBase);
+  m.touch(a, AccessKind::kRead, 0);  // address space 0: its root and 3 tables
+  m.touch(a, AccessKind::kRead, 1);  // address space 1 (a CR3 switch): 4 more; root 0 cached
+  ASSERT_EQ(m.mmu().live_pages(), 8u);
+  const host::Memslot old = *m.vmm().memslots().find_id(host::kRamAbove4gSlot);
+  m.remove_memslot(host::kRamAbove4gSlot);
+  EXPECT_EQ(stat(m, "shadow.zaps"), 8u);  // every page
+  m.add_memslot(host::kRamAbove4gSlot, old.base, old.bytes, old.readonly, old.hva);
+  m.touch(a, AccessKind::kRead, 1);
+  EXPECT_EQ(stat(m, "shadow.zaps"), 8u + 2u);  // root 1 (current) and root 0 (prev_roots)
+  // Root 0 is no longer cached: switching back builds it again.
+  const std::uint64_t created = stat(m, "shadow.pages_created");
+  m.touch(a, AccessKind::kRead, 0);
+  EXPECT_GT(stat(m, "shadow.pages_created"), created);
+}
+
 TEST(ShadowMachine, ASlotDeletedUnderTheGuestsTablesStopsWithTheReason) {
   ShadowMachine m(params());
   m.touch(Gva(kBase), AccessKind::kRead);

@@ -123,13 +123,16 @@ void ShadowMmu::write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& 
 // ---- Roots.
 
 bool ShadowMmu::load_root(Gpa guest_root) {
-  if (m_obsolete_root) {
-    // The root that was in use when every page was zapped: KVM only invalidated it then,
-    // and frees it now, at the vCPU's next entry (kvm_mmu_free_obsolete_roots): a second
-    // kvm_mmu_prepare_zap_page of it and a flush. Counted as KVM counts them.
-    m_obsolete_root = false;
-    ++m_stats.zaps;
+  if (m_obsolete_roots != 0) {
+    // The roots KVM held when every page was zapped (the one in use and the cached
+    // prev_roots, each with a root_count): it only invalidated them then, and frees them
+    // now, at the vCPU's next entry (kvm_mmu_free_obsolete_roots frees the current root and
+    // every obsolete prev_root): a second kvm_mmu_prepare_zap_page of each, committed with
+    // one flush. Counted as KVM counts them; the prev_roots are invalid from now on.
+    m_stats.zaps += m_obsolete_roots;
     ++m_stats.flush_requests;
+    m_obsolete_roots = 0;
+    m_prev_roots.clear();
   }
   bool created = false;
   make_pages_available();
@@ -1199,7 +1202,15 @@ void ShadowMmu::zap_gpa_range(Gpa begin, Gpa end) {
 
 void ShadowMmu::zap_all_fast() {
   ++m_stats.zap_all;
-  m_obsolete_root = root_loaded();
+  // kvm_mmu_zap_all_fast: every page zapped, but the roots a vCPU holds (root_count:
+  // mmu->root and the valid prev_roots) only invalidated, freed at its next entry.
+  m_obsolete_roots = root_loaded() ? 1 : 0;
+  for (const std::uint64_t g : m_prev_roots) {
+    const auto it = m_hash.find(key(g >> kGfnShift, m_levels, false, pte::kAllRights));
+    if (it != m_hash.end() && m_pages[it->second].live) {
+      ++m_obsolete_roots;
+    }
+  }
   zap_all();
 }
 

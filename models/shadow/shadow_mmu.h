@@ -497,7 +497,9 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   Gpa m_guest_root;
   std::vector<std::uint64_t> m_prev_roots;  // guest root GPAs, most recent first
   bool m_last_spte_spurious = false;        // set_spte wrote the leaf that was there
-  bool m_obsolete_root = false;  // zap_all took the root in use: KVM frees it at the next load
+  // zap_all took roots KVM holds (the one in use and the cached prev_roots): KVM only
+  // invalidated them, and frees them at the vCPU's next entry (kvm_mmu_free_obsolete_roots).
+  unsigned m_obsolete_roots = 0;
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them
 };
