@@ -103,20 +103,11 @@ std::optional<ReclaimAction> parse_reclaim(const std::string& s) {
   return ReclaimAction{*m, std::stoull(k)};
 }
 
-std::string describe_options(const Scenario& s) {
-  if (s.trace) {
-    std::string o = "--trace " + s.trace->path() + " --guest-pages " +
-                    (s.guest_pages == GuestPages::k4K ? "4k" : "2m") + " --host-thp " +
-                    (s.host_thp ? "on" : "off") + " --backing " +
-                    (s.backing == HostMemory::Kind::kAnon ? "anon" : "memfd");
-    for (const ReclaimAction& r : s.reclaim) {
-      o += std::string(" --reclaim ") + to_string(r.action) + ":" + std::to_string(r.pages);
-    }
-    if (s.memslot_readd) o += " --memslot-readd";
-    return o + " --passes " + std::to_string(s.passes);
-  }
-  std::string o = "--pages " + std::to_string(s.pages) + " --pattern " + to_string(s.pattern) +
-                  " --op " + op_name(s.op) + " --guest-pages " +
+namespace {
+
+// The options a trace and a pattern share: page sizes, backing, host events.
+std::string memory_options(const Scenario& s) {
+  std::string o = std::string(" --guest-pages ") +
                   (s.guest_pages == GuestPages::k4K ? "4k" : "2m") + " --host-thp " +
                   (s.host_thp ? "on" : "off") + " --backing " +
                   (s.backing == HostMemory::Kind::kAnon ? "anon" : "memfd");
@@ -124,6 +115,18 @@ std::string describe_options(const Scenario& s) {
     o += std::string(" --reclaim ") + to_string(r.action) + ":" + std::to_string(r.pages);
   }
   if (s.memslot_readd) o += " --memslot-readd";
+  return o;
+}
+
+}  // namespace
+
+std::string describe_options(const Scenario& s) {
+  if (s.trace) {
+    return "--trace " + s.trace->path() + memory_options(s) + " --passes " +
+           std::to_string(s.passes);
+  }
+  std::string o = "--pages " + std::to_string(s.pages) + " --pattern " + to_string(s.pattern) +
+                  " --op " + op_name(s.op) + memory_options(s);
   if (s.pte_rewrite != PteRewrite::kNone) {
     o += std::string(" --pte-rewrite ") + to_string(s.pte_rewrite) + ":" +
          std::to_string(s.rewrite_pages);

@@ -111,6 +111,27 @@ static inline void append(struct buffer* b, uint64_t word) {
   b->words[b->used++] = word;
 }
 
+/* Appends `n` words (1 or 2) to the vCPU's buffer, or to the shared one under its lock. */
+static void append_words(unsigned int vcpu_index, const uint64_t* words, int n) {
+  if (vcpu_index < kMaxVcpus) {
+    struct buffer* b = buffer_of(vcpu_index);
+    for (int i = 0; i < n; ++i) {
+      append(b, words[i]);
+    }
+    return;
+  }
+  pthread_mutex_lock(&g_shared_lock);
+  if (g_shared.words == NULL) {
+    g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
+  }
+  if (g_shared.words != NULL) {
+    for (int i = 0; i < n; ++i) {
+      append(&g_shared, words[i]);
+    }
+  }
+  pthread_mutex_unlock(&g_shared_lock);
+}
+
 /* Appends one access: one word, or an escape and the address. */
 static void record_access(unsigned int vcpu_index, uint64_t vaddr, uint64_t size, uint64_t kind) {
   const uint64_t head = size << PAGESIM_STREAM_SIZE_SHIFT;
@@ -183,18 +204,7 @@ static void on_marker(unsigned int vcpu_index, void* userdata) {
   (void)userdata;
   const uint64_t word = ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) |
                         PAGESIM_STREAM_NOTE_MARKER;
-  if (vcpu_index < kMaxVcpus) {
-    append(buffer_of(vcpu_index), word);
-    return;
-  }
-  pthread_mutex_lock(&g_shared_lock);
-  if (g_shared.words == NULL) {
-    g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
-  }
-  if (g_shared.words != NULL) {
-    append(&g_shared, word);
-  }
-  pthread_mutex_unlock(&g_shared_lock);
+  append_words(vcpu_index, &word, 1);
 }
 
 static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb* tb) {
@@ -247,23 +257,10 @@ static void flush_all(void) {
 
 /* Appends a note: `delta` processes more (or fewer) that are not recorded. */
 static void note_processes(unsigned int vcpu_index, int64_t delta) {
-  const uint64_t head = ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) |
-                        PAGESIM_STREAM_NOTE_PROCESSES;
-  if (vcpu_index < kMaxVcpus) {
-    struct buffer* b = buffer_of(vcpu_index);
-    append(b, head);
-    append(b, (uint64_t)delta);
-    return;
-  }
-  pthread_mutex_lock(&g_shared_lock);
-  if (g_shared.words == NULL) {
-    g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
-  }
-  if (g_shared.words != NULL) {
-    append(&g_shared, head);
-    append(&g_shared, (uint64_t)delta);
-  }
-  pthread_mutex_unlock(&g_shared_lock);
+  const uint64_t words[2] = {((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) |
+                                 PAGESIM_STREAM_NOTE_PROCESSES,
+                             (uint64_t)delta};
+  append_words(vcpu_index, words, 2);
 }
 
 /* Per vCPU: the system call in progress may start a process (fork, vfork, clone without
