@@ -73,7 +73,9 @@ class CommandList {
 // kWrite: one access; kReadWrite: a load then a store; kStore: its two operand words are
 // read, then the 8-byte store; kInvlpg, kCr3: the handler's operation, then its page is
 // fetched again; kSysNop: the handler's page fetched; kFetch: an instruction fetch at the
-// address (`fetch`, or a load through `touch` when there is none). kEnd stops.
+// address (`fetch`, or a load through `touch` when there is none). kEnd stops. The code
+// page's fetches between those (after every command word and access) are the handlers'
+// to add: the simulator predictor does (SimulatorPredictor::fetch_code).
 struct CommandHandlers {
   std::function<void(Gva gva, bool write)> touch;
   std::function<void(Gva gva)> fetch;
