@@ -48,6 +48,22 @@ Counters snapshot(const Vm& vm, const PerfCounters& perf, bool after_phase) {
 
 }  // namespace
 
+namespace {
+// Every entry the VMM writes: P (added by map), R/W, U/S, A and D, as Linux maps a page it
+// has written.
+constexpr std::uint64_t kDataPteFlags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
+}  // namespace
+
+// Slots 0 and 1, identity-mapped in the first tree (the others share its PML4 entry 0).
+void GuestLayout::map_identity(GuestPageTables& tree) const {
+  for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
+    tree.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, kDataPteFlags);
+  }
+  for (std::uint64_t g = kSysSlotGpa; g < kSysSlotGpa + m_sys_bytes; g += k4K) {
+    tree.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, kDataPteFlags);
+  }
+}
+
 GuestLayout::GuestLayout(const Scenario& s) : m_s(s) {
   m_list_bytes = validate::list_bytes(s);
   m_sys_bytes = sys_slot_bytes(s);
@@ -68,36 +84,29 @@ GuestLayout::GuestLayout(const Scenario& s) : m_s(s) {
   if (s.two_cr3) {
     m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &m_pool_next, pool_end));
   }
-  const std::uint64_t flags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
   GuestPageTables& a = *m_trees[0];
-  for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
-    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
-  }
-  for (std::uint64_t g = kSysSlotGpa; g < kSysSlotGpa + m_sys_bytes; g += k4K) {
-    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, flags);
-  }
+  map_identity(a);
   for (std::uint64_t i = 0; i < s.hole_pages; ++i) {
-    a.map(Gva(kHoleGva + i * k4K), Gpa(kHoleGpa + i * k4K), GuestPageTables::Size::k4K, flags);
+    a.map(Gva(kHoleGva + i * k4K), Gpa(kHoleGpa + i * k4K), GuestPageTables::Size::k4K,
+          kDataPteFlags);
   }
   for (auto& tree : m_trees) {
     if (tree.get() != &a) tree->share_pml4e(a, Gva(0));
     if (s.guest_pages == GuestPages::k4K) {
-      for (const DataPage& p : pages) tree->map(p.gva, p.gpa, GuestPageTables::Size::k4K, flags);
+      for (const DataPage& p : pages)
+        tree->map(p.gva, p.gpa, GuestPageTables::Size::k4K, kDataPteFlags);
     } else {
       std::optional<std::uint64_t> last;
       for (const DataPage& p : pages) {
         const std::uint64_t region = p.gva.value() & ~(k2M - 1);
         if (last == region) continue;
         last = region;
-        tree->map(Gva(region), Gpa(p.gpa.value() & ~(k2M - 1)), GuestPageTables::Size::k2M, flags);
+        tree->map(Gva(region), Gpa(p.gpa.value() & ~(k2M - 1)), GuestPageTables::Size::k2M,
+                  kDataPteFlags);
       }
     }
   }
 }
-
-namespace {
-constexpr std::uint64_t kDataPteFlags = kPteWritable | kPteUser | kPteAccessed | kPteDirty;
-}  // namespace
 
 // A tree per address space, the first with the identity map of slots 0 and 1 (the others
 // share its PML4 entry 0, as for --two-cr3), the trace's pages mapped where
@@ -111,12 +120,7 @@ void GuestLayout::build_trace() {
     m_trees.push_back(std::make_unique<GuestPageTables>(resolver, &m_pool_next, pool_end));
   }
   GuestPageTables& a = *m_trees[0];
-  for (std::uint64_t g = 0; g < kLowSlotSize; g += k4K) {
-    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, kDataPteFlags);
-  }
-  for (std::uint64_t g = kSysSlotGpa; g < kSysSlotGpa + m_sys_bytes; g += k4K) {
-    a.map(Gva(g), Gpa(g), GuestPageTables::Size::k4K, kDataPteFlags);
-  }
+  map_identity(a);
   for (std::size_t i = 1; i < m_trees.size(); ++i) m_trees[i]->share_pml4e(a, Gva(0));
   bool fetched_remapped = false;
   for (const TraceProgram::Step& st : t.steps()) {

@@ -57,6 +57,7 @@ class GuestLayout {
   std::vector<CommandList> m_trace_lists;
   std::vector<Gpa> m_preloaded;
 
+  void map_identity(GuestPageTables& tree) const;
   void build_trace();
   void make_trace_lists();
 };

@@ -122,9 +122,10 @@ class TraceProgram::Builder {
   }
 
  private:
-  static std::uint64_t key(std::uint32_t space, std::uint64_t page_gva) {
-    // Canonical page addresses: bits 47-12 identify the page (the top bits follow bit 47).
-    return (static_cast<std::uint64_t>(space) << 36) ^ ((page_gva >> 12) & ((1ull << 36) - 1));
+  // A page (shift 12) or 2 MiB region (shift 21) of an address space: canonical addresses
+  // are identified by bits 47 and below (the top bits follow bit 47).
+  static std::uint64_t key(std::uint32_t space, std::uint64_t gva, unsigned shift = 12) {
+    return (static_cast<std::uint64_t>(space) << 36) ^ ((gva >> shift) & ((1ull << 36) - 1));
   }
 
   [[noreturn]] void refuse(std::uint64_t index, const traces::Record& r, const std::string& why) {
@@ -236,9 +237,8 @@ class TraceProgram::Builder {
     std::unordered_map<std::uint64_t, std::uint32_t> region;
     std::set<std::pair<std::uint32_t, std::uint64_t>> pdpts, pds, pts;
     for (const Page& p : m_p.m_pages) {
-      const auto [it, added] = region.try_emplace(
-          (static_cast<std::uint64_t>(p.space) << 36) ^ ((p.gva >> 21) & ((1ull << 36) - 1)),
-          static_cast<std::uint32_t>(region.size()));
+      const auto [it, added] =
+          region.try_emplace(key(p.space, p.gva, 21), static_cast<std::uint32_t>(region.size()));
       m_p.m_region_of_page.push_back(it->second);
       pdpts.emplace(p.space, p.gva >> 39);
       pds.emplace(p.space, p.gva >> 30);

@@ -100,24 +100,34 @@ CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a re
     ++m_dram.accesses;
     return Level::kDram;
   }
-  const std::uint64_t line = hpa.value() >> m_line_shift;
+  const Level level = serve_line<false>(hpa.value() >> m_line_shift);
+  if (level == Level::kDram) {
+    ++m_dram.accesses;
+  }
+  return level;
+}
+
+template <bool kData>
+CacheHierarchy::Level CacheHierarchy::serve_line(std::uint64_t line) {
+  // A page-table reference counts the levels' hits and misses (lookup); a data reference
+  // counts in DataStats instead (touch).
+  auto found = [line](CacheLevel& c) { return kData ? c.touch(line) : c.lookup(line); };
   // The three sets are independent host loads: start the outer two while the L1's is
   // scanned (a walk's reference misses the L1 often, and the LLC's tags are megabytes).
   m_l2.prefetch_set(line);
   m_llc.prefetch_set(line);
-  if (m_l1.lookup(line)) {
+  if (found(m_l1)) {
     return Level::kL1;
   }
-  if (m_l2.lookup(line)) {
+  if (found(m_l2)) {
     m_l1.fill(line);
     return Level::kL2;
   }
-  if (m_llc.lookup(line)) {
+  if (found(m_llc)) {
     m_l2.fill(line);
     m_l1.fill(line);
     return Level::kLlc;
   }
-  ++m_dram.accesses;
   m_llc.fill(line);
   m_l2.fill(line);
   m_l1.fill(line);
@@ -126,32 +136,22 @@ CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a re
 
 Cycles CacheHierarchy::access_data(Hpa hpa) {
   ++m_data->accesses;
-  Cycles cost = m_dram_latency;
-  if (!m_enabled) {
-    ++m_data->dram;
-  } else {
-    const std::uint64_t line = hpa.value() >> m_line_shift;
-    m_l2.prefetch_set(line);
-    m_llc.prefetch_set(line);
-    if (m_l1.touch(line)) {
+  const Level level = m_enabled ? serve_line<true>(hpa.value() >> m_line_shift) : Level::kDram;
+  switch (level) {
+    case Level::kL1:
       ++m_data->l1_hits;
-      cost = m_l1.latency();
-    } else if (m_l2.touch(line)) {
-      m_l1.fill(line);
+      break;
+    case Level::kL2:
       ++m_data->l2_hits;
-      cost = m_l2.latency();
-    } else if (m_llc.touch(line)) {
-      m_l2.fill(line);
-      m_l1.fill(line);
+      break;
+    case Level::kLlc:
       ++m_data->llc_hits;
-      cost = m_llc.latency();
-    } else {
-      m_llc.fill(line);
-      m_l2.fill(line);
-      m_l1.fill(line);
+      break;
+    case Level::kDram:
       ++m_data->dram;
-    }
+      break;
   }
+  const Cycles cost = latency(level);
   m_data->cycles += cost.count();
   return cost;
 }

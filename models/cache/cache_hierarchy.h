@@ -157,6 +157,11 @@ class CacheHierarchy final : public mem::MemoryTiming {
   CacheLevel m_llc;
   DramStats m_dram;
   std::unique_ptr<DataStats> m_data;  // cache.data only (no statistics rows without it)
+
+  // The cascade of one enabled reference to `line`: the level that serves it; every level
+  // that missed is filled. kData: counted by the caller in DataStats, not the levels' stats.
+  template <bool kData>
+  Level serve_line(std::uint64_t line);
 };
 
 }  // namespace pagesim::cache
