@@ -818,6 +818,9 @@ std::size_t CoreModule::repeated_hits(std::size_t i, std::size_t n, std::uint64_
   if (k == 0) {
     return 0;
   }
+  if (writes != 0 && m_store_memory != nullptr) [[unlikely]] {
+    m_store_memory->note_store(entry->hpa_of(r.address));  // one 4 KiB page: one frame
+  }
   // What access() and translate() count for each: an L1 hit costing the L1's latency.
   l1.repeat_last_hit(k);
   if (m_data_cache != nullptr) [[unlikely]] {
@@ -915,6 +918,9 @@ Cycles CoreModule::translate(AccessKind kind, Gva gva) {
     if (m_data_cache != nullptr) [[unlikely]] {
       m_last_data_hpa = hit.entry->hpa_of(gva.value());
       m_last_cacheable = true;
+    }
+    if (kind == AccessKind::kWrite && m_store_memory != nullptr) [[unlikely]] {
+      m_store_memory->note_store(hit.entry->hpa_of(gva.value()));
     }
     if (m_params.sim.check) [[unlikely]] {
       check(kind, gva, *hit.entry,

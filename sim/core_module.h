@@ -170,6 +170,11 @@ class CoreModule final : public sc_core::sc_module {
   // cache.data: the caches every data access goes through (after its translation, the line
   // of its first byte; MMIO accesses are not cached). Null: data accesses are not modelled.
   void set_data_cache(cache::CacheHierarchy* caches) { m_data_cache = caches; }
+  // The physical memory whose frames record the stores that reach them, when the machine
+  // tracks stores (PhysicalMemory::track_stores: a host huge page's split tells its
+  // zero-filled pieces by them). Every store that translates marks its frame; the machine
+  // marks those it translates itself, this core the TLB hits. Null: no tracking.
+  void set_store_memory(mem::PhysicalMemory* memory) { m_store_memory = memory; }
 
   // An exception thrown inside the thread (a damaged trace, out of memory), rethrown by
   // the caller of sc_start.
@@ -310,6 +315,7 @@ class CoreModule final : public sc_core::sc_module {
   Hpa m_root;
   PageSize m_last_page_size = PageSize::k4K;      // of the last translation (split accesses)
   cache::CacheHierarchy* m_data_cache = nullptr;  // cache.data
+  mem::PhysicalMemory* m_store_memory = nullptr;  // set_store_memory
   Hpa m_last_data_hpa;                            // cache.data: the HPA the last translation gave
   bool m_last_cacheable = true;                   // cache.data: false after an MMIO access
   std::vector<Vcpu> m_vcpus;

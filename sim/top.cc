@@ -77,6 +77,9 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   if (params.cache.data) {
     m_core.set_data_cache(&m_memory.caches());
   }
+  if (m_memory.contents().tracks_stores()) {
+    m_core.set_store_memory(&m_memory.contents());  // the shadow machine tracks them
+  }
   // Each VM's core has its TLBs (the seed differs per VM, for random replacement).
   const std::vector<stats::Group*> tlb_stats = vm_stats(m_vm_groups, m_stats_root);
   for (std::size_t vm = 0; vm < tlb_stats.size(); ++vm) {

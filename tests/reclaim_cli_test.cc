@@ -201,6 +201,31 @@ TEST(Reclaim, HugeHostPagesGoWholeOrSplitAsConfigured) {
   }
 }
 
+TEST(Reclaim, ASplitHugeHostPageMapsThePiecesNoStoreReachedToTheZeroPage) {
+  TempDir dir;
+  // Shadow mode, 2 MiB pages in guest and host, the host's zero page on: the guest's first
+  // 2 MiB page lands on GPAs [62 MiB, 64 MiB) (data descends from the top), one huge host
+  // page. Three stores, to its first three 4 KiB pieces: the first walks, the other two hit
+  // the 2 MiB TLB entry (the core marks their frames, PhysicalMemory::note_store).
+  // MADV_PAGEOUT of the first piece splits the folio (madvise_cold_or_pageout_pte_range:
+  // split_folio), and the split maps every zero-filled piece to the zero page
+  // (try_to_map_unused_to_zeropage): 512 - 3 = 509.
+  std::ostringstream t;
+  for (int p = 0; p < 3; ++p) {
+    t << "W " << hex(kBase + std::uint64_t(p) * 4096) << "\n";
+  }
+  t << "!madvise pageout " << hex(62 * 1024 * 1024) << " 4KiB\n";
+  const std::string options =
+      "--set mode=shadow --set vm.memory=64MiB --set vm.layout=0:64MiB --set guest.levels=4 "
+      "--set host.thp=2m --set guest.thp=2m --set host.zero_page=true --check";
+  auto s = replay(dir, t.str(), options);
+  EXPECT_EQ(s["tlb.l1d.hits_2m"], 2);  // the second and third stores
+  EXPECT_EQ(s["vm0.split_zero_pages"], 509);
+  // Without the zero page nothing is remapped (and no store is tracked).
+  auto off = replay(dir, t.str(), options + " --set host.zero_page=false");
+  EXPECT_EQ(off["vm0.split_zero_pages"], 0);
+}
+
 TEST(Reclaim, TheLifeOfAPageShowsAgingEvictionAndRefault) {
   TempDir dir;
   write_text(dir.file("t.trace"), cycle(512, 2));

@@ -47,7 +47,7 @@ std::string hex_text(std::uint64_t v) {
 //                                  shadow.pages_created
 //   kvmmmu.kvm_mmu_set_spte        shadow.sptes_set
 //   kvmmmu.kvm_mmu_unsync_page     shadow.unsync
-//   kvmmmu.kvm_mmu_sync_page       shadow.sync
+//   kvmmmu.kvm_mmu_sync_page       shadow.sync + shadow.unsync_zapped (kvm_unlink_unsync_page)
 //   vm.mmu_recycled                shadow.recycled
 //   vm.remote_tlb_flush_requests   shadow.flush_requests
 //   kvmmmu.kvm_mmu_prepare_zap_page, vm.mmu_shadow_zapped
@@ -299,7 +299,8 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
     c["kvmmmu.kvm_mmu_zap_all_fast"] = d("shadow.zap_all");
     c["kvmmmu.kvm_mmu_unsync_page"] = d("shadow.unsync");
     c["vm.mmu_unsync"] = d("#unsync");
-    c["kvmmmu.kvm_mmu_sync_page"] = d("shadow.sync");
+    // kvm_unlink_unsync_page's event: a page synced, or zapped while unsync.
+    c["kvmmmu.kvm_mmu_sync_page"] = d("shadow.sync") + d("shadow.unsync_zapped");
     c["kvm.kvm_mmio"] = 2 * mmio;
     c["rusage.minflt"] = d("host.page_faults") + d("vm0.zero_page_faults");
     // Compared with the simulator's only (report.cc, compared_counters()).

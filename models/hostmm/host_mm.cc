@@ -201,6 +201,8 @@ void HostMm::split_huge(std::uint32_t frame) {
   const FrameLru::Page p = m_lru.page(frame);
   m_owners[p.owner]->split_huge(p.hva);
   split_page(Hpa(std::uint64_t{frame} << 12));
+  // shrink_folio_list's split_folio_to_list: zero-filled pieces map the zero page.
+  m_owners[p.owner]->map_unused_to_zero_page(p.hva);
   ++m_stats.thp_splits;
 }
 

@@ -559,6 +559,81 @@ TEST(HostMm, DontneedOfPartOfTheHugeZeroPageSplitsItIntoSmallZeroPages) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+// The split of an anonymous huge page into small folios (split_folio) maps every piece that
+// is zero-filled to the shared zero page and frees its frame (remap_page with
+// RMP_USE_SHARED_ZEROPAGE -> try_to_map_unused_to_zeropage, Linux 6.12 on): a piece no store
+// reached and whose words are zero. The machine's stores set the frames' bits
+// (PhysicalMemory::note_store); here the test stores, as a guest would.
+TEST(HostMm, ASplitMapsTheZeroFilledPiecesToTheZeroPage) {
+  Host h(64 * MiB, zero_pages(), os::Thp::k2M);
+  h.memory.track_stores();
+  const Hpa huge = h.touch(0, AccessKind::kWrite);  // pages 0-511: one 2 MiB page
+  for (std::uint64_t i : {0, 1, 2}) {
+    h.memory.note_store(huge + i * 4 * KiB);
+  }
+  h.memory.write_u64(huge + 300 * 4 * KiB + 8, 0x1234);  // a page-table word, say
+  const std::uint64_t free = h.mm.free_bytes();
+  // MADV_FREE of page 0 splits the folio: the pieces 0-2 and 300 hold data and stay; the
+  // other 508 map the zero page, their frames free; the split's page table takes one frame.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(0), page(1)), 1u);
+  EXPECT_EQ(h.stat("vm0.split_zero_pages"), 508u);
+  for (std::uint64_t i : {0, 1, 2, 300}) {
+    ASSERT_TRUE(h.vmm.lookup(page(i)).has_value()) << i;
+    EXPECT_EQ(h.vmm.lookup(page(i))->page_base, huge + i * 4 * KiB);
+  }
+  EXPECT_FALSE(h.vmm.lookup(page(3)).has_value());
+  EXPECT_TRUE(h.vmm.zero_mapped(page(3)));
+  EXPECT_TRUE(h.vmm.zero_mapped(page(511)));
+  EXPECT_EQ(h.mm.free_bytes(), free + 508 * 4 * KiB - 4 * KiB - 4 * KiB);  // and the zero page
+  EXPECT_EQ(h.mm.lru().pages(LruList::kInactive) + h.mm.lru().pages(LruList::kActive), 4u);
+  // A store to a zero piece copies it (wp_page_copy): a fresh page, no store in it yet.
+  const Hpa copy = h.touch(3, AccessKind::kWrite);
+  EXPECT_EQ(h.stat("vm0.zero_page_cows"), 1u);
+  EXPECT_TRUE(h.memory.zero_filled(copy));
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+// MADV_DONTNEED of part of a huge page splits its PMD only (__split_huge_pmd): the folio
+// stays whole, mapped by PTEs, and nothing maps the zero page. A later MADV_FREE (or COLD,
+// PAGEOUT) that meets one of its pieces splits the folio (madvise_free_pte_range:
+// madvise_folio_pte_batch covers fewer than its 512 pages), and then the zero-filled pieces
+// go; a page faulted in since in the range is a folio of its own and is left alone.
+TEST(HostMm, AFolioMappedByPtesAfterDontneedSplitsAtTheNextFree) {
+  Host h(64 * MiB, zero_pages(), os::Thp::k2M);
+  h.memory.track_stores();
+  const Hpa huge = h.touch(0, AccessKind::kWrite);
+  for (std::uint64_t i : {0, 1, 2, 3}) {
+    h.memory.note_store(huge + i * 4 * KiB);
+  }
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(1)), 1u);
+  EXPECT_EQ(h.stat("vm0.split_zero_pages"), 0u);
+  EXPECT_EQ(h.vmm.lookup(page(400))->size, PageSize::k4K);  // PTE-mapped, still there
+  // Page 0 comes back as a page of its own (zero-filled, no store yet); 100 is read.
+  const Hpa again = h.touch(0, AccessKind::kWrite);
+  EXPECT_EQ(h.vmm.lookup(page(0))->page_base, again);
+  // MADV_FREE of page 2: the folio splits; its pieces 4-511 (508) are zero-filled. Page 0 is
+  // not the folio's, zero-filled or not.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(2), page(3)), 1u);
+  EXPECT_EQ(h.stat("vm0.split_zero_pages"), 508u);
+  EXPECT_TRUE(h.vmm.lookup(page(0)).has_value());
+  EXPECT_TRUE(h.vmm.lookup(page(3)).has_value());
+  EXPECT_TRUE(h.vmm.zero_mapped(page(4)));
+  // Once split, the folio is gone: a second MADV_FREE splits nothing more.
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(0), page(1)), 1u);
+  EXPECT_EQ(h.stat("vm0.split_zero_pages"), 508u);
+  EXPECT_EQ(h.mm.audit_accounting(), "");
+}
+
+// Without store tracking (the machine does not track them: no host zero page, or no huge
+// host pages) a split maps no zero page: the model cannot tell data from zeros.
+TEST(HostMm, WithoutStoreTrackingASplitKeepsEveryPiece) {
+  Host h(64 * MiB, zero_pages(), os::Thp::k2M);
+  h.touch(0, AccessKind::kWrite);
+  EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kFree, page(0), page(1)), 1u);
+  EXPECT_EQ(h.stat("vm0.split_zero_pages"), 0u);
+  EXPECT_TRUE(h.vmm.lookup(page(511)).has_value());
+}
+
 // Shared memory (a memfd, VmmMemory::add_shmem): pages in the page cache.
 TEST(HostMm, SharedMemoryKeepsUnmappedPagesInThePageCache) {
   Host h(64 * MiB, quiet(), os::Thp::k2M);

@@ -71,6 +71,15 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
   const Mapping page = *m_os.lookup(kAsid, hva);
   const Hva base = hva.page_base(page_shift(page.size));
   const std::uint64_t pages = page_bytes(page.size) >> 12;
+  m_memory.forget_stores(page.page_base, pages);  // a fresh page: cleared (clear_page)
+  if (const auto folio = m_pte_mapped_folios.find(huge_of(base));
+      folio != m_pte_mapped_folios.end()) [[unlikely]] {
+    if (page.size != PageSize::k4K) {
+      m_pte_mapped_folios.erase(folio);  // a huge page there again: no folio of PTEs
+    } else {
+      folio->second.faulted_since.set(page_of(base) & 511);  // a folio of its own
+    }
+  }
   if (auto it = m_evicted.find(page_of(base)); it != m_evicted.end()) {
     if (watched(base, page.size)) {
       m_observer->host_refault(hva, page.page_base, it->second != 0);
@@ -90,6 +99,9 @@ VmmMemory::Mapping VmmMemory::fault_in(Hva hva, AccessKind kind, Cycles& cycles,
       if (const auto* words = m_mm.swap().contents(entry)) {
         restore_contents(page.page_base, *words);
       }
+      // What was written to swap was data (the model keeps no values): stored to, as a
+      // whole.
+      m_memory.note_stores(page.page_base, pages);
       if (shared) {
         m_mm.swap().release(entry);  // shmem_swapin_folio: the page is dirty, its entry freed
       } else {
@@ -275,6 +287,7 @@ Cycles VmmMemory::copy_huge_zero_page(Hva hva, Cycles reclaim_wait) {
       m_os.handle_page_fault(kAsid, hva, AccessKind::kWrite, fault_size_limit(hva));
   const Mapping page = *m_os.lookup(kAsid, hva);
   const Hva base = hva.page_base(page_shift(page.size));
+  m_memory.forget_stores(page.page_base, page_bytes(page.size) >> 12);  // a copy of zeros
   if (page.size == PageSize::k4K) {
     // __split_huge_zero_page_pmd: every other PTE of the range maps the small zero page;
     // then do_wp_page -> wp_page_copy of the store's own page, with its own invalidation.
@@ -407,6 +420,38 @@ void VmmMemory::split_huge(Hva base) {
   }
 }
 
+void VmmMemory::map_unused_to_zero_page(Hva base) {
+  const auto folio = m_pte_mapped_folios.find(huge_of(base));
+  std::optional<PteMappedFolio> pieces;
+  if (folio != m_pte_mapped_folios.end()) {
+    pieces = folio->second;  // the folio splits now: only its own pieces are remapped
+    m_pte_mapped_folios.erase(folio);
+  }
+  if (!zero_page_enabled() || !m_memory.tracks_stores()) {
+    return;
+  }
+  for (std::uint64_t p = page_of(base); p < page_of(base) + 512; ++p) {
+    const Hva piece(p << 12);
+    const auto page = m_os.lookup(kAsid, piece);
+    const std::uint64_t i = p - page_of(base);
+    if (!page || page->size != PageSize::k4K ||
+        (pieces && (pieces->faulted_since[i] || page->page_base != pieces->frame + i * 4 * kKiB)) ||
+        !m_memory.zero_filled(page->page_base)) {
+      continue;
+    }
+    m_os.unmap(kAsid, piece);
+    m_mm.lru_remove(page->page_base);
+    m_frames.free(page->page_base, PageSize::k4K);
+    m_lazyfree.erase(p);
+    small_zero_frame();
+    m_zero_mapped.insert(p);
+    ++m_stats->split_zero_pages;
+    if (watched(piece, PageSize::k4K)) {
+      m_observer->host_evicted(piece, page->page_base, false, true, 0);
+    }
+  }
+}
+
 void VmmMemory::split_partly_advised(Hva huge, Advice advice) {
   if (shmem(huge)) {
     return;  // 4 KiB pages only
@@ -421,6 +466,11 @@ void VmmMemory::split_partly_advised(Hva huge, Advice advice) {
     // frees the zapped pieces of a PMD-split folio when deferred_split_scan splits it).
     split_huge(huge);
     m_mm.split_page(page->page_base);
+    if (advice == Advice::kDontneed) {
+      m_pte_mapped_folios[huge_of(huge)] = PteMappedFolio{page->page_base, {}};
+    } else {
+      map_unused_to_zero_page(huge);
+    }
     return;
   }
   if (advice == Advice::kDontneed && m_huge_zero_mapped.contains(huge_of(huge))) {
@@ -577,6 +627,32 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
       split_partly_advised(Hva(last), advice);
     }
   }
+  // A folio MADV_DONTNEED left mapped by PTEs, with a piece in the range: MADV_FREE, COLD
+  // and PAGEOUT split it first (madvise_free_pte_range, madvise_cold_or_pageout_pte_range:
+  // split_folio when the PTEs in range map fewer than all its pages).
+  if ((advice == Advice::kFree || advice == Advice::kCold || advice == Advice::kPageout) &&
+      !m_pte_mapped_folios.empty() && begin.value() < end.value()) {
+    const std::uint64_t pmd = page_bytes(PageSize::k2M);
+    for (std::uint64_t h = begin.value() >> 21; h <= (end.value() - 1) >> 21; ++h) {
+      const auto it = m_pte_mapped_folios.find(h);
+      if (it == m_pte_mapped_folios.end()) {
+        continue;
+      }
+      const PteMappedFolio& folio = it->second;
+      const std::uint64_t from = std::max(begin.value(), h * pmd);
+      const std::uint64_t to = std::min(end.value(), (h + 1) * pmd);
+      bool met = false;
+      for (std::uint64_t a = from; a < to && !met; a += 4 * kKiB) {
+        const std::uint64_t i = (a - h * pmd) >> 12;
+        const auto piece = m_os.lookup(kAsid, Hva(a));
+        met = piece && piece->size == PageSize::k4K && !folio.faulted_since[i] &&
+              piece->page_base == folio.frame + i * 4 * kKiB;
+      }
+      if (met) {
+        map_unused_to_zero_page(Hva(h * pmd));
+      }
+    }
+  }
   // Page by page, each of its own size: huge pages whole (from the huge page holding
   // `begin`), the small pages of a split range (or a THP fallback) one by one.
   // A page's base is aligned to its size (by its mapping's bounds, a slot may be smaller
@@ -679,6 +755,7 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
           // pieces get no slot either and stay, mapped by PTEs (activate_locked_split).
           split_huge(base);
           m_mm.split_page(page->page_base);
+          map_unused_to_zero_page(base);
         }
         break;
       case Advice::kCold:

@@ -57,6 +57,7 @@
 // host_wait_cycles.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -105,6 +106,10 @@ struct VmmStats : stats::Group {
   stats::Counter zero_page_cows{*this, "zero_page_cows",
                                 "stores that copied the zero page (wp_page_copy; counted in "
                                 "host.page_faults as the page they allocate)"};
+  stats::Counter split_zero_pages{*this, "split_zero_pages",
+                                  "zero-filled 4 KiB pieces of split huge pages that now map "
+                                  "the shared zero page, their frames freed "
+                                  "(try_to_map_unused_to_zeropage; host.zero_page)"};
   stats::Counter faulted_around{*this, "faulted_around",
                                 "shared-memory pages the page cache held that a read fault "
                                 "nearby mapped (fault-around, host.fault_around_bytes; no "
@@ -225,6 +230,15 @@ class VmmMemory {
   // ones over the same frames (PageTableOs::split_huge). HostMm splits the frame and the
   // LRU entry.
   void split_huge(Hva base);
+  // After a split of the anonymous huge page at `base` into small folios (split_folio:
+  // MADV_FREE, COLD and PAGEOUT of part of it, reclaim's split_folio_to_list), once HostMm
+  // split its frame and LRU entry: remap_page(..., RMP_USE_SHARED_ZEROPAGE) maps each
+  // zero-filled piece (try_to_map_unused_to_zeropage: no store reached it and its words are
+  // zero, PhysicalMemory::zero_filled) to the shared zero page, and its frame is freed
+  // (__folio_split drops the last reference). With host.zero_page only: the machine
+  // tracks stores then (PhysicalMemory::track_stores). MADV_DONTNEED's PMD split
+  // (__split_huge_pmd) keeps the folio whole and maps no zero page.
+  void map_unused_to_zero_page(Hva base);
   // Notifier passthroughs for the reclaimer's aging (counted by HostMm).
   bool test_young(Hva base, PageSize size);
   bool clear_young(Hva base, PageSize size);
@@ -333,6 +347,16 @@ class VmmMemory {
   // HVA 2 MiB page numbers (huge_of) whose PMD maps the huge zero page.
   std::unordered_set<std::uint64_t> m_huge_zero_mapped;
   std::unordered_set<std::uint64_t> m_lazyfree;  // HVA page numbers MADV_FREE'd
+  // Huge pages whose PMD MADV_DONTNEED split (__split_huge_pmd) but whose folio Linux
+  // keeps whole, mapped by PTEs (HVA 2 MiB number -> the folio's 2 MiB frame; the model
+  // split the frame at once). A later MADV_FREE, COLD or PAGEOUT that meets one of its
+  // pieces splits the folio (split_folio: madvise_folio_pte_batch covers fewer than its
+  // 512 pages), zero-filled pieces mapping the zero page (map_unused_to_zero_page).
+  struct PteMappedFolio {
+    Hpa frame;                       // the folio's 2 MiB frame: piece i at frame + i * 4 KiB
+    std::bitset<512> faulted_since;  // pieces that are pages of their own now
+  };
+  std::unordered_map<std::uint64_t, PteMappedFolio> m_pte_mapped_folios;
   Hpa m_zero_frame;
   bool m_have_zero_frame = false;
   Hpa m_huge_zero_frame;

@@ -25,6 +25,51 @@ PhysicalMemory::PhysicalMemory(std::uint64_t size_bytes, std::uint64_t huge_byte
   }
 }
 
-PhysicalMemory::~PhysicalMemory() { unmap_huge(m_words, m_size_bytes); }
+PhysicalMemory::~PhysicalMemory() {
+  unmap_huge(m_words, m_size_bytes);
+  if (m_stored != nullptr) {
+    unmap_huge(m_stored, stored_bytes());
+  }
+}
+
+std::uint64_t PhysicalMemory::stored_bytes() const {
+  const std::uint64_t frames = m_size_bytes >> kFrameShift;
+  return (frames + 63) / 64 * 8;
+}
+
+void PhysicalMemory::track_stores() {
+  if (m_stored == nullptr) {
+    m_stored = static_cast<std::uint64_t*>(reserve_huge(stored_bytes(), 0));
+  }
+}
+
+void PhysicalMemory::forget_stores(Hpa base, std::uint64_t frames) {
+  if (m_stored == nullptr) {
+    return;
+  }
+  const std::uint64_t first = base.value() >> kFrameShift;
+  for (std::uint64_t f = first; f < first + frames; ++f) {
+    m_stored[f >> 6] &= ~(std::uint64_t{1} << (f & 63));
+  }
+}
+
+void PhysicalMemory::note_stores(Hpa base, std::uint64_t frames) {
+  if (m_stored == nullptr) {
+    return;
+  }
+  const std::uint64_t first = base.value() >> kFrameShift;
+  for (std::uint64_t f = first; f < first + frames; ++f) {
+    m_stored[f >> 6] |= std::uint64_t{1} << (f & 63);
+  }
+}
+
+bool PhysicalMemory::zero_filled(Hpa frame_base) const {
+  const std::uint64_t frame = frame_base.value() >> kFrameShift;
+  if (m_stored != nullptr && (m_stored[frame >> 6] >> (frame & 63) & 1) != 0) {
+    return false;
+  }
+  const std::uint64_t* words = &m_words[frame << (kFrameShift - 3)];
+  return std::all_of(words, words + kFrameBytes / 8, [](std::uint64_t w) { return w == 0; });
+}
 
 }  // namespace pagesim::mem

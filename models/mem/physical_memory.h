@@ -53,9 +53,34 @@ class PhysicalMemory {
   // Host-side hint: the entry at hpa is about to be read. No simulated effect.
   void prefetch(Hpa hpa) const { __builtin_prefetch(&m_words[hpa.value() >> 3]); }
 
+  // Data stores. The models keep no data, only the page-table words above; where a model
+  // must tell a zero-filled frame from one holding data (the split of a huge page maps
+  // its zero-filled pieces to the shared zero page: try_to_map_unused_to_zeropage), the
+  // machine turns store tracking on, and every store to a frame sets its bit here (any
+  // store counts as data: a trace carries no values). Off by default: note_store() is then
+  // never called. One bit per 4 KiB frame, in address space reserved like the words:
+  // only the parts written are backed.
+  void track_stores();
+  bool tracks_stores() const { return m_stored != nullptr; }
+  void note_store(Hpa hpa) {
+    const std::uint64_t frame = hpa.value() >> kFrameShift;
+    m_stored[frame >> 6] |= std::uint64_t{1} << (frame & 63);
+  }
+  // A page's frames hold nothing stored from now on (clear_page of a fresh page). A
+  // no-op without tracking.
+  void forget_stores(Hpa base, std::uint64_t frames);
+  // Every frame of [base, base + frames * 4 KiB) stored to (a page read back from swap).
+  void note_stores(Hpa base, std::uint64_t frames);
+  // No store reached the 4 KiB frame since it was last cleared, and its words are zero:
+  // pages_identical(page, ZERO_PAGE(0)). Without tracking, only the words tell.
+  bool zero_filled(Hpa frame_base) const;
+
  private:
+  std::uint64_t stored_bytes() const;
+
   std::uint64_t m_size_bytes;
   std::uint64_t* m_words;
+  std::uint64_t* m_stored = nullptr;
 };
 
 }  // namespace pagesim::mem

@@ -153,6 +153,20 @@ TEST(ShadowGuestImage, ALastLevelTableMappedAsDataGoesUnsyncAndSyncsAtCr3) {
   EXPECT_TRUE(m.audit(0).empty());
 }
 
+TEST(ShadowGuestImage, AnUnsyncPageZappedIsUnlinkedNotSynced) {
+  ShadowMachine m(params(true));
+  build_image(m);
+  m.touch(Gva(kData), AccessKind::kWrite, 0);
+  m.touch(Gva(kData + 8 * k4K), AccessKind::kWrite, 0);  // kPt's shadow page goes unsync
+  ASSERT_EQ(m.mmu().unsync_pages(), 1u);
+  // Every page zapped (kvm_mmu_zap_all): __kvm_mmu_prepare_zap_page unlinks the unsync one
+  // (kvm_unlink_unsync_page, the event kvmmmu:kvm_mmu_sync_page counts) without syncing it.
+  m.mmu().zap_all();
+  EXPECT_EQ(stat(m, "shadow.unsync_zapped"), 1u);
+  EXPECT_EQ(stat(m, "shadow.sync"), 0u);
+  EXPECT_EQ(m.mmu().unsync_pages(), 0u);
+}
+
 TEST(ShadowGuestImage, AStoreToAnUpperLevelTableIsEmulated) {
   ShadowMachine m(params(true));
   build_image(m);

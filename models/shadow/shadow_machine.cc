@@ -50,6 +50,11 @@ ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
   // KVM's shadow MMU is the VMM process's secondary MMU: the host's reclaim ages and
   // invalidates its leaves.
   m_vmm.memory().set_notifier(&m_mmu);
+  // A huge page split maps its zero-filled pieces to the zero page
+  // (VmmMemory::map_unused_to_zero_page): which pieces the guest stored to must be known.
+  if (params.reclaim.zero_page && os::thp_page_size(params.host.thp) != PageSize::k4K) {
+    m_memory.track_stores();
+  }
 }
 
 ShadowMachine::~ShadowMachine() = default;
@@ -228,6 +233,9 @@ TouchResult ShadowMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
         (kind != AccessKind::kWrite || t.walk.translation.writable)) {
       t.outcome = TouchResult::Outcome::kOk;
       t.translation = t.walk.translation;
+      if (kind == AccessKind::kWrite && m_memory.tracks_stores()) [[unlikely]] {
+        m_memory.note_store(t.translation.hpa_of(gva.value()));
+      }
       drain_flush(t.flush);
       return t;
     }

@@ -745,6 +745,8 @@ void ShadowMmu::free_page(std::uint32_t sp) {
     }
   }
   if (page.unsync) {
+    // __kvm_mmu_prepare_zap_page -> kvm_unlink_unsync_page (its kvm_mmu_sync_page event).
+    ++m_stats.unsync_zapped;
     m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
     page.unsync = false;
   }
@@ -790,7 +792,11 @@ int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
     // evicted (or a GPA in no memslot) fails the read, and kvm_sync_page zaps the page.
     const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
     if (!b) {
-      zap_page(sp);  // frees it: off m_unsync too
+      // mmu_sync_children unlinked it first (kvm_unlink_unsync_page): the zap unlinks
+      // nothing more.
+      m_pages[sp].unsync = false;
+      m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
+      zap_page(sp);
       return -1;
     }
     const std::uint64_t gpte = m_memory.read_u64(b->hpa);

@@ -103,6 +103,9 @@ struct ShadowStats : stats::Group {
                            "emulated guest writes to write-protected guest page-table pages"};
   stats::Counter unsync{*this, "unsync", "shadow pages marked unsync"};
   stats::Counter sync{*this, "sync", "unsync shadow pages synced with their guest table"};
+  stats::Counter unsync_zapped{*this, "unsync_zapped",
+                               "shadow pages zapped while unsync (kvm_unlink_unsync_page "
+                               "from __kvm_mmu_prepare_zap_page)"};
   stats::Counter invlpg_syncs{*this, "invlpg_syncs",
                               "entries of unsync shadow pages refreshed by INVLPG"};
   stats::Counter zaps{*this, "zaps", "shadow pages zapped (kvm_mmu_prepare_zap_page)"};
