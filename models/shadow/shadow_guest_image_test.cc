@@ -167,6 +167,35 @@ TEST(ShadowGuestImage, AnUnsyncPageZappedIsUnlinkedNotSynced) {
   EXPECT_EQ(m.mmu().unsync_pages(), 0u);
 }
 
+TEST(ShadowGuestImage, InvlpgOfARemappedEntryDropsItsLeafAndPrefetchesNothing) {
+  ShadowMachineParams p = params(true);
+  p.shadow.prefetch = true;  // even so: INVLPG makes no leaf
+  ShadowMachine m(p);
+  build_image(m);
+  m.touch(Gva(kData), AccessKind::kWrite, 0);
+  m.touch(Gva(kData + k4K), AccessKind::kWrite, 0);      // kFrames + 4K resident now
+  m.touch(Gva(kData + 8 * k4K), AccessKind::kWrite, 0);  // kPt's shadow page goes unsync
+  ASSERT_EQ(m.mmu().unsync_pages(), 1u);
+  // PTE 0 now maps the frame PTE 1 maps, through the unsync table: no exit.
+  m.guest_store_u64(Gva(kData + 8 * k4K), (kFrames + k4K) | kFlags, 0);
+  const std::uint64_t set = stat(m, "shadow.sptes_set");
+  const std::uint64_t flushes = stat(m, "shadow.flush_requests");
+  // INVLPG kData: __kvm_mmu_invalidate_addr -> kvm_sync_spte (Linux 6.4 on; the old
+  // FNAME(invlpg) re-made the leaf from the guest entry): the gfn changed, so the leaf is
+  // dropped (drop_spte), one flush request, and no SPTE is set, though the new frame is
+  // resident.
+  m.invlpg(Gva(kData), 0);
+  EXPECT_EQ(stat(m, "shadow.invlpg_syncs"), 1u);
+  EXPECT_EQ(stat(m, "shadow.sptes_set"), set);
+  EXPECT_EQ(stat(m, "shadow.flush_requests"), flushes + 1);
+  EXPECT_EQ(m.shadow_translate_debug(Gva(kData)), std::nullopt);
+  // The next access faults once and maps the new frame.
+  const TouchResult t = m.touch(Gva(kData), AccessKind::kRead, 0);
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(t.translation.hpa_of(kData),
+            m.touch(Gva(kData + k4K), AccessKind::kRead, 0).translation.hpa_of(kData + k4K));
+}
+
 TEST(ShadowGuestImage, AStoreToAnUpperLevelTableIsEmulated) {
   ShadowMachine m(params(true));
   build_image(m);

@@ -464,8 +464,8 @@ TEST(ShadowMachine, UnsyncPteWriteUnsyncsOnceInvlpgRefreshesCr3WriteSyncs) {
   EXPECT_EQ(r.exits, 0u);
   EXPECT_EQ(stat(m, "shadow.unsync"), 2u);
 
-  // INVLPG a: its leaf in the unsync page is zapped and made again from the guest PTE,
-  // which is gone: no translation. The dropped leaf needs every TLB entry flushed.
+  // INVLPG a: its leaf in the unsync page is synced with the guest PTE (kvm_sync_spte),
+  // which is gone: dropped, no translation. The dropped leaf needs every TLB entry flushed.
   r = m.invlpg(a, 0);
   EXPECT_EQ(r.exits, 1u);
   EXPECT_EQ(r.cycles, Cycles(kExit + 800));

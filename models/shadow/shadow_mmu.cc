@@ -778,51 +778,62 @@ Cycles ShadowMmu::sync_page(std::uint32_t sp) {
   return cost;
 }
 
+int ShadowMmu::sync_spte(std::uint32_t sp, unsigned i) {
+  const std::uint64_t spte = read_spte(sp, i);
+  // kvm_vcpu_read_guest_atomic, under the MMU lock: no fault. A guest table page the host
+  // evicted (or a GPA in no memslot) fails the read.
+  const Gpa table(m_pages[sp].gfn << kGfnShift);
+  const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
+  if (!b) {
+    return -1;
+  }
+  const std::uint64_t gpte = m_memory.read_u64(b->hpa);
+  const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
+  // FNAME(prefetch_invalid_gpte), or another gfn: drop_spte.
+  if ((gpte & pte::kPresent) == 0 || (gpte & pte::kAccessed) == 0 || gfn != m_pages[sp].gfns[i]) {
+    zap_spte(sp, i);
+    return 1;
+  }
+  // The rights from the guest entry as it is now; the frame and A as they were (make_spte
+  // over spte_to_pfn(spte): nothing is looked up, no SPTE is set anew).
+  const pte::Rights access =
+      protect_clean(static_cast<pte::Rights>(m_pages[sp].access & pte::rights_of(gpte)), gpte);
+  // make_spte with can_unsync = false: a gfn still shadowed in sync stays read-only, and
+  // a read-only VMM page (the zero page) too.
+  const auto host = m_vmm.resident(Gpa(gfn << kGfnShift));
+  const bool writable = (access & pte::kAllowWrite) != 0 && host && !host->slot->readonly &&
+                        host->host_writable && try_to_unsync(gfn, true);
+  const std::uint64_t updated = make_leaf(Hpa(spte & pte::kAddressMask), pte::kPt, access, writable,
+                                          (spte & pte::kAccessed) != 0);
+  if (updated == spte) {
+    return 0;
+  }
+  write_spte(sp, i, updated);
+  if (needs_flush(spte, updated)) {
+    flush_all();
+    return 1;
+  }
+  return 0;
+}
+
 int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
   ++m_stats.sync;
   cost += m_params.sync_page_latency;
-  const Gpa table(m_pages[sp].gfn << kGfnShift);
   bool dropped = false;
   for (unsigned i = 0; i < kEntries; ++i) {
-    const std::uint64_t spte = read_spte(sp, i);
-    if ((spte & pte::kPresent) == 0) {
+    if ((read_spte(sp, i) & pte::kPresent) == 0) {
       continue;
     }
-    // kvm_vcpu_read_guest_atomic, under the MMU lock: no fault. A guest table page the host
-    // evicted (or a GPA in no memslot) fails the read, and kvm_sync_page zaps the page.
-    const auto b = m_vmm.resident(table + std::uint64_t{i} * 8);
-    if (!b) {
-      // mmu_sync_children unlinked it first (kvm_unlink_unsync_page): the zap unlinks
-      // nothing more.
+    const int r = sync_spte(sp, i);
+    if (r < 0) {
+      // kvm_sync_page zaps the page. mmu_sync_children unlinked it first
+      // (kvm_unlink_unsync_page): the zap unlinks nothing more.
       m_pages[sp].unsync = false;
       m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
       zap_page(sp);
       return -1;
     }
-    const std::uint64_t gpte = m_memory.read_u64(b->hpa);
-    const std::uint64_t gfn = (gpte & pte::kAddressMask) >> kGfnShift;
-    if ((gpte & pte::kPresent) == 0 || (gpte & pte::kAccessed) == 0 || gfn != m_pages[sp].gfns[i]) {
-      zap_spte(sp, i);  // drop_spte
-      dropped = true;
-      continue;
-    }
-    // The rights from the guest entry as it is now; the frame and A as they were.
-    const pte::Rights access =
-        protect_clean(static_cast<pte::Rights>(m_pages[sp].access & pte::rights_of(gpte)), gpte);
-    // make_spte with can_unsync = false: a gfn still shadowed in sync stays read-only, and
-    // a read-only VMM page (the zero page) too.
-    const auto host = m_vmm.resident(Gpa(gfn << kGfnShift));
-    const bool writable = (access & pte::kAllowWrite) != 0 && host && !host->slot->readonly &&
-                          host->host_writable && try_to_unsync(gfn, true);
-    const std::uint64_t updated = make_leaf(Hpa(spte & pte::kAddressMask), pte::kPt, access,
-                                            writable, (spte & pte::kAccessed) != 0);
-    if (updated != spte) {
-      write_spte(sp, i, updated);
-      if (needs_flush(spte, updated)) {
-        flush_all();
-        dropped = true;
-      }
-    }
+    dropped |= r > 0;
   }
   m_pages[sp].unsync = false;  // write-protected again
   m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
@@ -1117,18 +1128,17 @@ Cycles ShadowMmu::invlpg(Gva gva, std::uint16_t pcid, std::optional<Gpa> guest_r
     }
     if (pte::is_leaf(spte, level)) {
       if (m_pages[sp].unsync) {
-        // FNAME(invlpg): the leaf zapped, then made again from the guest entry; a flush
-        // request when it changed (kvm_flush_remote_tlbs_sptep).
-        zap_spte(sp, i);
+        // __kvm_mmu_invalidate_addr (Linux 6.4 on; FNAME(invlpg) before): kvm_sync_spte
+        // of the leaf, as a page sync does: dropped if its guest entry is gone, not
+        // accessed or maps another gfn, else its rights updated. Nothing is prefetched: a
+        // remapped entry faults on its next use. A failed read zaps the leaf
+        // (mmu_page_zap_pte); a flush request when it changed (kvm_flush_remote_tlbs_sptep).
         ++m_stats.invlpg_syncs;
-        if (m_params.prefetch) {
-          const Gpa entry((m_pages[sp].gfn << kGfnShift) + std::uint64_t{i} * 8);
-          if (const auto b = m_vmm.resident(entry)) {
-            prefetch_gpte(sp, i, m_memory.read_u64(b->hpa));
-          }
+        const int r = sync_spte(sp, i);
+        if (r < 0) {
+          zap_spte(sp, i);
         }
-        const std::uint64_t now = read_spte(sp, i);
-        if ((now & ~pte::kAccessed) != (spte & ~pte::kAccessed)) {
+        if (r != 0) {
           ++m_stats.flush_requests;
         }
       }

@@ -69,9 +69,9 @@
 //  resident (the host evicted it) the read fails and the whole shadow page is zapped
 //  instead (kvm_sync_page on a failed FNAME(sync_spte)), counted in shadow.sync and
 //  shadow.zaps. INVLPG refreshes the one leaf
-//  for its address if its page is unsync (FNAME(invlpg): zapped, then re-made from the
-//  guest entry if that is present and accessed; shadow.invlpg_syncs); the page stays
-//  unsync until a CR3 write. kvm_mmu_get_page syncs an unsync page it returns.
+//  for its address if its page is unsync (__kvm_mmu_invalidate_addr -> kvm_sync_spte, Linux
+//  6.4 on: the same per-entry sync, nothing prefetched; shadow.invlpg_syncs); the page
+//  stays unsync until a CR3 write. kvm_mmu_get_page syncs an unsync page it returns.
 //
 // Zaps (kvm_mmu_prepare_zap_page, shadow.zaps): unlink the page from its parents, unlink its
 // children (they stay in the hash: a later fault relinks them), zap the unsync pages below
@@ -446,6 +446,10 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // guest entries are read atomically, never faulting: a guest table page that is not
   // resident cannot be read). The caller counts the flush.
   int sync_page_entries(std::uint32_t sp, Cycles& cost);
+  // FNAME(sync_spte) of the present leaf `i` of `sp`: -1 when the guest entry cannot be
+  // read (its table page not resident), 1 when the leaf was dropped or lost a right (a
+  // flush is due), 0 otherwise.
+  int sync_spte(std::uint32_t sp, unsigned i);
   // mmu_sync_children from `root` (kvm_mmu_sync_roots): the unsync pages below it synced in
   // rounds of KVM_PAGE_ARRAY_NR, one flush per round that write-protected a leaf and one
   // at the end; returns the cycles.

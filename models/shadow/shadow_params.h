@@ -38,8 +38,9 @@ namespace pagesim::shadow {
 //    marks its shadow pages unsync (mmu_try_to_unsync_pages -> kvm_unsync_page) and lets
 //    the guest write the page freely; the shadow page is brought back in line at the next
 //    CR3 write (kvm_mmu_sync_roots -> kvm_sync_page), and INVLPG refreshes the one entry it
-//    names (FNAME(invlpg)). Upper-level tables are always emulated (KVM write-tracks them:
-//    account_shadowed). KVM's behaviour since 2.6.27 ("KVM: MMU: unsync shadow pages").
+//    names (kvm_mmu_invalidate_addr -> kvm_sync_spte). Upper-level tables are always emulated (KVM
+//    write-tracks them: account_shadowed). KVM's behaviour since 2.6.27 ("KVM: MMU: unsync shadow
+//    pages").
 enum class WpPolicy : std::uint8_t { kEmulate, kUnsync };
 
 // What deleting or moving a memslot zaps (kvm_arch_flush_shadow_memslot).
@@ -57,9 +58,9 @@ struct ShadowParams {
   bool cache_roots = true;
   // After fixing a last-level fault, fill the other not-present entries of its aligned
   // group of 8 (PTE_PREFETCH_NUM) whose guest entries are present and accessed and whose
-  // host pages are resident (FNAME(pte_prefetch), __direct_pte_prefetch); and at INVLPG of
-  // an unsync page's entry, make it again from the guest entry at once (FNAME(invlpg)'s
-  // prefetch_gpte). Off: both wait for the next fault.
+  // host pages are resident (FNAME(pte_prefetch), __direct_pte_prefetch). Off: they wait
+  // for their own faults. (INVLPG prefetches nothing since Linux 6.4: kvm_sync_spte drops
+  // a remapped entry, FNAME(invlpg)'s prefetch_gpte is gone.)
   bool prefetch = true;
   MemslotZap memslot_zap = MemslotZap::kAll;
   // The most shadow pages the VM may hold; creating one beyond it first zaps the oldest
@@ -107,8 +108,9 @@ struct ShadowParams {
   // and zapping (cache_roots = false) are charged on top. An estimate; unsure within a
   // factor of two.
   Cycles cr3_write_latency{1500};
-  // An INVLPG beyond the exit: handle_invlpg -> kvm_mmu_invlpg -> FNAME(invlpg) (a shadow
-  // walk, the one entry refreshed) and the VPID-tagged flush of that address. An estimate.
+  // An INVLPG beyond the exit: handle_invlpg -> kvm_mmu_invlpg -> kvm_mmu_invalidate_addr (a
+  // shadow walk, the one entry synced: kvm_sync_spte) and the VPID-tagged flush of that address. An
+  // estimate.
   Cycles invlpg_latency{800};
   // Syncing one unsync shadow page (kvm_sync_page -> FNAME(sync_page)): 512 guest entries
   // read and compared, the present shadow entries updated or dropped. An estimate of

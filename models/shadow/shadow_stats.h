@@ -34,7 +34,7 @@
 //                  wp_policy = unsync). kvmmmu:kvm_mmu_unsync_page.
 //   sync           unsync shadow pages synced with their guest table (at a CR3 write, or
 //                  when kvm_mmu_get_page meets one). kvmmmu:kvm_mmu_sync_page.
-//   invlpg_syncs   entries of unsync pages refreshed by INVLPG (FNAME(invlpg)): no tracepoint
+//   invlpg_syncs   entries of unsync pages refreshed by INVLPG (kvm_sync_spte): no tracepoint
 //                  of its own (stat invlpg counts the exits: vmexits.invlpg).
 //   zaps           shadow pages zapped (emulated writes flooding a table, memslot changes,
 //                  address-space teardown, CR3 writes without cache_roots, recycling).
