@@ -413,15 +413,33 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
   if (const auto it = m_hash.find(k); it != m_hash.end()) {
     const std::uint32_t sp = it->second;
     if (m_pages[sp].unsync) {
-      m_pending += sync_page(sp);  // __kvm_sync_page, charged to the fault or CR3 write
+      // kvm_mmu_find_shadow_page -> kvm_sync_page: the page is refreshed from its guest
+      // table, but neither write-protected nor marked synced: it stays unsync (no
+      // kvm_unlink_unsync_page, no kvm_mmu_sync_page event). A flush if a leaf was dropped
+      // or weakened. Charged to the fault or CR3 write.
+      ++m_stats.sync_kept_unsync;
+      m_pending += m_params.sync_page_latency;
+      int r = 0;
+      for (unsigned i = 0; i < kEntries && r >= 0; ++i) {
+        if ((read_spte(sp, i) & pte::kPresent) != 0) {
+          const int e = sync_spte(sp, i);
+          r = e < 0 ? -1 : (r | e);
+        }
+      }
+      if (r < 0) {
+        // The guest table could not be read (not resident): the page is zapped, the zap
+        // committed with a flush, and kvm_mmu_find_shadow_page finds none: a new one is made.
+        zap_page(sp);
+        ++m_stats.flush_requests;
+      } else if (r > 0) {
+        ++m_stats.flush_requests;  // kvm_flush_remote_tlbs
+      }
     }
     if (m_pages[sp].live) {
       m_pages[sp].write_flooding = 0;
       created = false;
       return sp;
     }
-    // The sync could not read the guest table (not resident) and zapped the page:
-    // kvm_mmu_find_shadow_page finds none, a new one is made.
   }
 
   // kvm_mmu_alloc_page: a zeroed table (clear_page).
@@ -475,17 +493,23 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
     if (same_gfn.empty()) {
       m_vmm.forget_lost_contents(gfn);  // shadowed from the contents the guest has now
     }
-    // A guest table that becomes an upper-level table is write-tracked: its unsync
-    // last-level shadow pages are synced first (kvm_sync_pages).
+    // A guest table that becomes an upper-level table is write-tracked: kvm_mmu_find_shadow_page
+    // zaps its unsync last-level shadow pages ("the guest has stopped using the unsync page"),
+    // committed with one flush (kvm_mmu_commit_zap_page).
     if (level > pte::kPt) {
-      std::vector<std::uint32_t> to_sync;
+      std::vector<std::uint32_t> to_zap;
       for (const std::uint32_t other : same_gfn) {
         if (m_pages[other].unsync) {
-          to_sync.push_back(other);
+          to_zap.push_back(other);
         }
       }
-      for (const std::uint32_t other : to_sync) {
-        m_pending += sync_page(other);
+      for (const std::uint32_t other : to_zap) {
+        if (m_pages[other].live) {
+          zap_page(other);
+        }
+      }
+      if (!to_zap.empty()) {
+        ++m_stats.flush_requests;
       }
     }
     m_shadowed[gfn].push_back(sp);
@@ -764,18 +788,6 @@ void ShadowMmu::make_unsync(std::uint32_t sp) {
   m_pages[sp].unsync = true;
   m_unsync.push_back(sp);
   ++m_stats.unsync;
-}
-
-Cycles ShadowMmu::sync_page(std::uint32_t sp) {
-  // The guest table is write-protected again first (the leaves that map it as data lose
-  // R/W: a flush if one had it), then synced; a flush if a leaf was dropped or weakened,
-  // or the page was zapped.
-  write_protect_gfn(m_pages[sp].gfn);
-  Cycles cost;
-  if (sync_page_entries(sp, cost) != 0) {
-    ++m_stats.flush_requests;  // kvm_mmu_remote_flush_or_zap
-  }
-  return cost;
 }
 
 int ShadowMmu::sync_spte(std::uint32_t sp, unsigned i) {

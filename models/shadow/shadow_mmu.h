@@ -71,7 +71,9 @@
 //  shadow.zaps. INVLPG refreshes the one leaf
 //  for its address if its page is unsync (__kvm_mmu_invalidate_addr -> kvm_sync_spte, Linux
 //  6.4 on: the same per-entry sync, nothing prefetched; shadow.invlpg_syncs); the page
-//  stays unsync until a CR3 write. kvm_mmu_get_page syncs an unsync page it returns.
+//  stays unsync until a CR3 write. kvm_mmu_get_page refreshes an unsync page it returns
+//  and leaves it unsync (kvm_sync_page from kvm_mmu_find_shadow_page;
+//  shadow.sync_kept_unsync).
 //
 // Zaps (kvm_mmu_prepare_zap_page, shadow.zaps): unlink the page from its parents, unlink its
 // children (they stay in the hash: a later fault relinks them), zap the unsync pages below
@@ -438,9 +440,6 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // counted as a flush request unless `count_flush` is false (the caller batches it).
   // Returns whether a leaf lost R/W.
   bool write_protect_gfn(std::uint64_t gfn, bool count_flush = true);
-  // kvm_vcpu_write_protect_gfn then kvm_sync_page of one page, each flushing on its own;
-  // returns its cycles.
-  Cycles sync_page(std::uint32_t sp);
   // kvm_sync_page (__kvm_sync_page) alone, its cycles added to `cost`: 1 if a leaf was
   // dropped or lost a right (a flush is due), 0 if not, -1 if the page was zapped (the
   // guest entries are read atomically, never faulting: a guest table page that is not

@@ -32,8 +32,12 @@
 //                  emulated (kvm_mmu_pte_write, today kvm_mmu_track_write). Stat mmu_pte_write.
 //   unsync         shadow pages marked unsync (a write to a last-level table with
 //                  wp_policy = unsync). kvmmmu:kvm_mmu_unsync_page.
-//   sync           unsync shadow pages synced with their guest table (at a CR3 write, or
-//                  when kvm_mmu_get_page meets one). kvmmmu:kvm_mmu_sync_page.
+//   sync           unsync shadow pages synced with their guest table and write-protected
+//                  again (mmu_sync_children, at a CR3 write). kvmmmu:kvm_mmu_sync_page, with
+//                  unsync_zapped (both call kvm_unlink_unsync_page).
+//   sync_kept_unsync  unsync pages kvm_mmu_get_page found and refreshed, left unsync
+//                  (kvm_sync_page from kvm_mmu_find_shadow_page): no tracepoint.
+//   unsync_zapped  shadow pages zapped while unsync.
 //   invlpg_syncs   entries of unsync pages refreshed by INVLPG (kvm_sync_spte): no tracepoint
 //                  of its own (stat invlpg counts the exits: vmexits.invlpg).
 //   zaps           shadow pages zapped (emulated writes flooding a table, memslot changes,
@@ -103,6 +107,10 @@ struct ShadowStats : stats::Group {
                            "emulated guest writes to write-protected guest page-table pages"};
   stats::Counter unsync{*this, "unsync", "shadow pages marked unsync"};
   stats::Counter sync{*this, "sync", "unsync shadow pages synced with their guest table"};
+  stats::Counter sync_kept_unsync{*this, "sync_kept_unsync",
+                                  "unsync shadow pages a lookup found and refreshed from "
+                                  "their guest table, left unsync (kvm_sync_page from "
+                                  "kvm_mmu_find_shadow_page)"};
   stats::Counter unsync_zapped{*this, "unsync_zapped",
                                "shadow pages zapped while unsync (kvm_unlink_unsync_page "
                                "from __kvm_mmu_prepare_zap_page)"};
