@@ -108,6 +108,8 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       // kvm_pvm builds a root a CR3 write found no cached root for in an exit of its own
       // (shadow_params.h, new_root_exit).
       std::string("shadow.new_root_exit=") + (host.pvm ? "true" : "false"),
+      // kvm_pvm's recycling zaps no unsync page with its parent (shadow_params.h).
+      std::string("shadow.recycle_unsync_children=") + (host.pvm ? "false" : "true"),
       "guest.levels=4",
   };
   Configuration config;

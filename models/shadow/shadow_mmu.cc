@@ -739,9 +739,11 @@ void ShadowMmu::zap_unsync_children(std::uint32_t sp) {
   }
 }
 
-void ShadowMmu::zap_page(std::uint32_t sp) {
+void ShadowMmu::zap_page(std::uint32_t sp, bool unsync_children) {
   ++m_stats.zaps;
-  zap_unsync_children(sp);
+  if (unsync_children) {
+    zap_unsync_children(sp);
+  }
   // kvm_mmu_page_unlink_children, kvm_mmu_unlink_parents.
   for (unsigned i = 0; i < kEntries; ++i) {
     zap_spte(sp, i);
@@ -990,8 +992,8 @@ void ShadowMmu::make_pages_available() {
   // tail (the oldest page; kvm_mmu_alloc_shadow_page adds at the head), skipping every page
   // with a root_count (the current root and those cached in prev_roots), which stays where
   // it is in the list; each __kvm_mmu_prepare_zap_page counts the page and the unsync
-  // children it zaps with it, until nr_to_zap are; one kvm_mmu_commit_zap_page (one flush)
-  // for the batch, and mmu_recycled += the total.
+  // children it zaps with it (shadow.recycle_unsync_children), until nr_to_zap are; one
+  // kvm_mmu_commit_zap_page (one flush) for the batch, and mmu_recycled += the total.
   const std::uint64_t nr_to_zap = kRefillPages - avail;
   const std::uint64_t live_before = m_live;
   std::size_t i = 0;
@@ -1006,7 +1008,7 @@ void ShadowMmu::make_pages_available() {
       continue;
     }
     m_active.erase(m_active.begin() + static_cast<std::ptrdiff_t>(i));
-    zap_page(sp);
+    zap_page(sp, m_params.recycle_unsync_children);  // shadow_params.h
   }
   const std::uint64_t zapped = live_before - m_live;
   if (zapped != 0) {

@@ -427,7 +427,8 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // The rmap's leaves mapping any gfn of the HVA range, into m_rmap_scratch.
   void collect_leaves(Hva begin, Hva end);
   void unlink_parent(std::uint32_t child, std::uint32_t parent, unsigned index);
-  void zap_page(std::uint32_t sp);
+  // `unsync_children`: zap the unsync pages below it first (mmu_zap_unsync_children).
+  void zap_page(std::uint32_t sp, bool unsync_children = true);
   void zap_unsync_children(std::uint32_t sp);
   void free_page(std::uint32_t sp);
   void make_unsync(std::uint32_t sp);

@@ -32,6 +32,12 @@ void ShadowParams::describe(config::Schema& s) {
       .note(
           "kvm_mmu_new_pgd -> kvm_mmu_reload; measured on kvm_pvm, whose emulation of CPL 0 "
           "code stops there; not on VMX/SVM");
+  s.field("recycle_unsync_children", recycle_unsync_children,
+          "recycling a shadow page (the VM at shadow.max_pages) zaps the unsync page tables "
+          "below it with it (mmu_zap_unsync_children), each counted in the batch")
+      .note(
+          "kvm_mmu_zap_oldest_mmu_pages -> __kvm_mmu_prepare_zap_page; off as measured on "
+          "kvm_pvm (docs/validation.md)");
   s.field("aging", aging,
           "sweep the shadow leaves every aging_interval touches: clear their accessed flags, "
           "drop those not used since the previous sweep (the clock of seed 001)");
