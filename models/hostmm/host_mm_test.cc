@@ -383,6 +383,35 @@ TEST(HostMm, PageoutOfAHugePageWithoutSwapSplitsItAndKeepsIt) {
   EXPECT_EQ(h.mm.audit_accounting(), "");
 }
 
+// CONFIG_PT_RECLAIM (Linux 6.14 on): MADV_DONTNEED of a range covering a PMD's whole 2 MiB
+// frees the page table it emptied (try_to_free_pte), so the next fault there maps a huge
+// page again; without it (older kernels) the table stays and faults map 4 KiB pages.
+TEST(HostMm, DontneedOfAWholeSplitRangeFreesItsPageTable) {
+  for (const bool reclaim : {true, false}) {
+    SCOPED_TRACE(reclaim);
+    ReclaimParams p = quiet();
+    p.pt_reclaim = reclaim;
+    Host h(64 * MiB, p, os::Thp::k2M);
+    h.touch(0, AccessKind::kWrite);
+    // Part of it freed: split_folio, a page table of 512 PTEs.
+    h.vmm.madvise(VmmMemory::Advice::kFree, page(0), page(10));
+    ASSERT_EQ(h.vmm.lookup(page(100))->size, PageSize::k4K);
+    // All of it: every PTE zapped; the emptied table goes with PT_RECLAIM.
+    EXPECT_EQ(h.vmm.madvise(VmmMemory::Advice::kDontneed, page(0), page(512)), 512u);
+    Cycles c;
+    bool fault = false;
+    EXPECT_EQ(h.vmm.fault_in(page(7), AccessKind::kWrite, c, fault).size,
+              reclaim ? PageSize::k2M : PageSize::k4K);
+    // A range short of the whole 2 MiB keeps the table (reclaim_pt_is_enabled: end - start
+    // >= PMD_SIZE), even when every entry is none.
+    h.touch(512, AccessKind::kWrite);
+    h.vmm.madvise(VmmMemory::Advice::kDontneed, page(512), page(513));  // split
+    h.vmm.madvise(VmmMemory::Advice::kDontneed, page(513), page(1024));
+    EXPECT_EQ(h.vmm.fault_in(page(600), AccessKind::kWrite, c, fault).size, PageSize::k4K);
+    EXPECT_EQ(h.mm.audit_accounting(), "");
+  }
+}
+
 TEST(HostMm, ARangeAcrossTwoHugePagesSplitsBoth) {
   Host h(64 * MiB, quiet(), os::Thp::k2M);
   h.touch(0);

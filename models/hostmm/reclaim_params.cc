@@ -82,6 +82,11 @@ void ReclaimParams::describe(config::Schema& s) {
         }
         return err;
       });
+  s.field("pt_reclaim", pt_reclaim,
+          "CONFIG_PT_RECLAIM (Linux 6.14 on): MADV_DONTNEED of a whole 2 MiB range frees its "
+          "page table once every entry is none, so the next fault there may map a huge page; "
+          "off: the table stays, faults there map 4 KiB pages")
+      .note("madvise_dontneed_single_vma -> zap_pte_range -> try_to_free_pte, mm/pt_reclaim.c");
   s.field("thp_zero_page", thp_zero_page,
           "transparent_hugepage/use_zero_page: with host.zero_page, a read of a fresh range "
           "host.thp maps with a 2 MiB page maps the huge zero page read-only "

@@ -18,6 +18,8 @@
 //   host.thp_zero_page            with host.zero_page and host.thp=2m: a read of a fresh
 //                                 huge range maps the huge zero page
 //                                 (transparent_hugepage/use_zero_page)
+//   host.pt_reclaim               MADV_DONTNEED of a whole 2 MiB range frees its emptied page
+//                                 table, so the next fault may map a huge page (PT_RECLAIM)
 //   host.fault_around_bytes       a read fault of shared memory (a memfd) also maps the
 //                                 page-cache pages of the aligned block of this many bytes
 //                                 around it (fault_around_bytes, 64 KiB)
@@ -103,6 +105,13 @@ struct ReclaimParams {
   // (PTRS_PER_PTE pages). Anonymous memory has no fault-around, nor does a write fault
   // (do_shared_fault).
   config::ByteSize fault_around_bytes{64 * kKiB};
+  // CONFIG_PT_RECLAIM (Linux 6.14 on, default y on x86-64): MADV_DONTNEED
+  // (madvise_dontneed_single_vma: zap_details.reclaim_pt) of a range that covers a PMD's
+  // whole 2 MiB frees its page table once every entry in it is none (zap_pte_range ->
+  // try_to_free_pte; reclaim_pt_is_enabled needs end - start >= PMD_SIZE). The PMD is none
+  // again, so the next fault there may map a huge page. Off (older kernels): the table
+  // stays and faults there map 4 KiB pages.
+  bool pt_reclaim = true;
   void describe(config::Schema& s);
 };
 

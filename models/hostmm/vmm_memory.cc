@@ -772,6 +772,17 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
         break;
     }
   }
+  if (advice == Advice::kDontneed && m_mm.params().pt_reclaim) {
+    // CONFIG_PT_RECLAIM: each 2 MiB range the advice covers whole whose page table is empty
+    // now loses it (try_to_free_pte): the next fault there may map a huge page.
+    const std::uint64_t pmd = page_bytes(PageSize::k2M);
+    for (std::uint64_t h = (begin.value() + pmd - 1) & ~(pmd - 1); h + pmd <= end.value();
+         h += pmd) {
+      if (m_os.free_empty_pte_table(kAsid, Hva(h))) {
+        m_pte_mapped_folios.erase(huge_of(Hva(h)));
+      }
+    }
+  }
   m_mm.stats().madvised += acted;
   return acted;
 }

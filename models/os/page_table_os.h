@@ -241,6 +241,12 @@ class PageTableOs {
   // Faults in the range map 4 KiB pages into it from then on (slot_size() is 4 KiB).
   // Returns false, and changes nothing, when the PMD entry is present (a table or a leaf).
   bool add_pte_table(std::uint16_t asid, Va va);
+  // The page table (PT) of the 2 MiB range holding `va` detached when every entry in it is
+  // none (Linux try_to_free_pte under CONFIG_PT_RECLAIM: pmd_clear, the table freed): the
+  // PMD entry written 0, so a fault there maps params.thp's size again. The table frame is
+  // not freed (table frames never are here). Returns false, and changes nothing, when the
+  // PMD entry is not a table or the table has a present entry.
+  bool free_empty_pte_table(std::uint16_t asid, Va va);
   // The host kernel under reclaim (hostmm::VmmMemory) turns on what goes with split_huge:
   // faults in a split range map 4 KiB pages, and a fault that finds no free 2 MiB frame
   // falls back to a 4 KiB page (thp_fallbacks). Off (the native and guest kernels), such a
@@ -446,6 +452,33 @@ bool PageTableOs<Va, Pa, Memory, Frames>::split_huge(std::uint16_t asid, Va va) 
                        (frame + std::uint64_t{i} * 4 * kKiB) | kEntryFlags | kept);
   }
   m_memory.write_u64(leaf->entry, (table.value() & pte::kAddressMask) | kEntryFlags);
+  return true;
+}
+
+template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
+bool PageTableOs<Va, Pa, Memory, Frames>::free_empty_pte_table(std::uint16_t asid, Va va) {
+  namespace pte = walker::pte;
+  const std::uint64_t v = va.value();
+  std::uint64_t table = address_space_root(asid).value();
+  for (unsigned level = m_levels; level > pte::kPd; --level) {
+    const std::uint64_t entry = m_memory.read_u64(Pa(table | pte::entry_offset(v, level)));
+    if ((entry & pte::kPresent) == 0 || pte::is_leaf(entry, level)) {
+      return false;
+    }
+    table = entry & pte::kAddressMask;
+  }
+  const Pa pmd(table | pte::entry_offset(v, pte::kPd));
+  const std::uint64_t entry = m_memory.read_u64(pmd);
+  if ((entry & pte::kPresent) == 0 || pte::is_leaf(entry, pte::kPd)) {
+    return false;
+  }
+  const std::uint64_t pt = entry & pte::kAddressMask;
+  for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
+    if (m_memory.read_u64(Pa(pt + std::uint64_t{i} * 8)) != 0) {
+      return false;
+    }
+  }
+  m_memory.write_u64(pmd, 0);
   return true;
 }
 
