@@ -34,6 +34,8 @@
 #include <systemc>
 #include <vector>
 
+#include "base/stats/stats.h"
+#include "base/tlm/cycle_clock.h"
 #include "models/host/nested_translator_module.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_module.h"
@@ -45,8 +47,6 @@
 #include "sim/machine_params.h"
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
-#include "sim/stats/stats.h"
-#include "sim/time.h"
 
 namespace pagesim {
 

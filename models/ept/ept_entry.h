@@ -35,9 +35,9 @@
 
 #include <cstdint>
 
+#include "base/address.h"
+#include "base/page_size.h"
 #include "models/walker/pte.h"
-#include "sim/address.h"
-#include "sim/page_size.h"
 
 namespace pagesim::ept {
 

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/config/schema.h"
 #include "models/ept/ept_params.h"
-#include "sim/config/schema.h"
 
 namespace pagesim::ept {
 namespace {

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "base/config/schema.h"
 #include "models/ept/ept_entry.h"
-#include "sim/config/schema.h"
 
 namespace pagesim::ept {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::ept {
 

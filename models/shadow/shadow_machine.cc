@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/hex.h"
 #include "models/walker/pte.h"
-#include "sim/hex.h"
 
 // The guest kernel, instantiated once here.
 template class pagesim::os::PageTableOs<pagesim::Gva, pagesim::Gpa,

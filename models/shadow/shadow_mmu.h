@@ -146,6 +146,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
+#include "base/tlb_flush.h"
 #include "models/host/host_params.h"
 #include "models/host/vmexit_stats.h"
 #include "models/hostmm/mmu_notifier.h"
@@ -155,13 +161,7 @@
 #include "models/shadow/shadow_rmap.h"
 #include "models/shadow/shadow_stats.h"
 #include "models/shadow/shadow_vmm.h"
-#include "models/shadow/tlb_flush.h"
 #include "models/walker/pte.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::shadow {
 

@@ -79,6 +79,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/translation.h"
 #include "models/ept/ept_entry.h"
 #include "models/ept/ept_params.h"
 #include "models/mem/memory_timing.h"
@@ -88,10 +92,6 @@
 #include "models/walker/page_walk_cache.h"
 #include "models/walker/pte.h"
 #include "models/walker/walker_params.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/translation.h"
 
 namespace pagesim::walker {
 

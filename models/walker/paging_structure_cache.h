@@ -22,9 +22,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/address.h"
 #include "models/walker/pte.h"
 #include "models/walker/walker_params.h"
-#include "sim/address.h"
 
 namespace pagesim::walker {
 

@@ -30,8 +30,8 @@
 #include <string>
 #include <string_view>
 
-#include "sim/address.h"
-#include "sim/page_size.h"
+#include "base/address.h"
+#include "base/page_size.h"
 
 namespace pagesim::walker::pte {
 

@@ -40,16 +40,16 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/translation.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
 #include "models/walker/paging_structure_cache.h"
 #include "models/walker/pte.h"
 #include "models/walker/walker_params.h"
 #include "models/walker/walker_stats.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/translation.h"
 
 namespace pagesim::walker {
 
