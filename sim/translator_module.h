@@ -33,7 +33,7 @@
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
 #include "models/hostmm/host.h"
-#include "models/mem/memory_module.h"
+#include "models/mem/timing_if.h"
 
 namespace pagesim {
 

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "base/config/schema.h"
-#include "models/ept/ept_entry.h"
+#include "models/paging/ept_entry.h"
 
 namespace pagesim::ept {
 

@@ -11,7 +11,7 @@ namespace pagesim::ept {
 
 namespace {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 
 }  // namespace
 

@@ -8,7 +8,7 @@
 
 namespace pagesim::shadow {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 
 namespace {
 

@@ -23,10 +23,12 @@
 #include <vector>
 
 #include "base/address.h"
-#include "models/walker/pte.h"
+#include "models/paging/pte.h"
 #include "models/walker/walker_params.h"
 
 namespace pagesim::walker {
+
+namespace pte = paging::pte;  // the x86-64 entry format (models/paging/pte.h)
 
 class PagingStructureCache {
  public:

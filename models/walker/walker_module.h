@@ -16,7 +16,7 @@
 
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
-#include "models/mem/memory_module.h"
+#include "models/mem/timing_if.h"
 #include "models/walker/walker.h"
 
 namespace pagesim::walker {

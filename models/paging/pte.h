@@ -33,7 +33,7 @@
 #include "base/address.h"
 #include "base/page_size.h"
 
-namespace pagesim::walker::pte {
+namespace pagesim::paging::pte {
 
 inline constexpr std::uint64_t kPresent = std::uint64_t{1} << 0;
 inline constexpr std::uint64_t kRw = std::uint64_t{1} << 1;
@@ -162,4 +162,4 @@ inline unsigned checked_levels(unsigned levels, std::string_view what) {
   return levels;
 }
 
-}  // namespace pagesim::walker::pte
+}  // namespace pagesim::paging::pte

@@ -28,7 +28,7 @@
 //        bits 51:12 physical address of the EPT PML4 (or PML5) table
 //
 // AMD NPT (APM Vol. 2, 15.25 "Nested Paging") uses the ordinary x86-64 entry format of
-// models/walker/pte.h under nCR3 (the VMCB's N_CR3 field, an ordinary CR3 value): P bit 0,
+// models/paging/pte.h under nCR3 (the VMCB's N_CR3 field, an ordinary CR3 value): P bit 0,
 // A bit 5, D bit 6, PS bit 7, XD bit 63. Nested walks are user accesses (APM 15.25.5), so
 // NPT entries carry U/S = 1.
 #pragma once
@@ -37,7 +37,7 @@
 
 #include "base/address.h"
 #include "base/page_size.h"
-#include "models/walker/pte.h"
+#include "models/paging/pte.h"
 
 namespace pagesim::ept {
 
@@ -54,14 +54,14 @@ inline constexpr std::uint64_t kIgnorePat = std::uint64_t{1} << 6;
 inline constexpr std::uint64_t kPs = std::uint64_t{1} << 7;
 inline constexpr std::uint64_t kAccessed = std::uint64_t{1} << 8;
 inline constexpr std::uint64_t kDirty = std::uint64_t{1} << 9;
-inline constexpr std::uint64_t kAddressMask = walker::pte::kAddressMask;
+inline constexpr std::uint64_t kAddressMask = paging::pte::kAddressMask;
 
 // Memory types (SDM Vol. 3A, 11.3 "Methods of Caching Available"; the EPT uses the same
 // encodings).
 inline constexpr std::uint8_t kMemoryTypeUc = 0;
 inline constexpr std::uint8_t kMemoryTypeWb = 6;
 
-static_assert(kPs == walker::pte::kPs, "PS is bit 7 in both formats");
+static_assert(kPs == paging::pte::kPs, "PS is bit 7 in both formats");
 
 // --- EPT entries ---------------------------------------------------------------------------
 
@@ -103,8 +103,8 @@ constexpr EptView decode(std::uint64_t raw, unsigned level) {
   v.dirty = (raw & kDirty) != 0;
   v.ignore_pat = (raw & kIgnorePat) != 0;
   v.memory_type = memory_type(raw);
-  v.size = v.leaf ? walker::pte::leaf_page_size(level) : PageSize::k4K;
-  v.address = Hpa(raw & (v.leaf ? walker::pte::page_address_mask(v.size) : kAddressMask));
+  v.size = v.leaf ? paging::pte::leaf_page_size(level) : PageSize::k4K;
+  v.address = Hpa(raw & (v.leaf ? paging::pte::page_address_mask(v.size) : kAddressMask));
   return v;
 }
 
@@ -118,7 +118,7 @@ constexpr std::uint64_t make_table_entry(Hpa table) {
 // huge pages; A = D = 0.
 constexpr std::uint64_t make_leaf_entry(Hpa page, PageSize size, std::uint64_t rights = kRwx,
                                         std::uint8_t type = kMemoryTypeWb) {
-  return (page.value() & walker::pte::page_address_mask(size)) | (rights & kRwx) |
+  return (page.value() & paging::pte::page_address_mask(size)) | (rights & kRwx) |
          (std::uint64_t{type} << kMemoryTypeShift) | (size == PageSize::k4K ? 0 : kPs);
 }
 
@@ -155,7 +155,7 @@ struct FormatBits {
 constexpr FormatBits format_bits(NestedFormat f) {
   return f == NestedFormat::kEpt
              ? FormatBits{kRwx, kAccessed, kDirty}
-             : FormatBits{walker::pte::kPresent, walker::pte::kAccessed, walker::pte::kDirty};
+             : FormatBits{paging::pte::kPresent, paging::pte::kAccessed, paging::pte::kDirty};
 }
 
 // KVM's access tracking of a leaf when the EPT has no A/D bits (arch/x86/kvm/mmu/spte.h,
@@ -177,20 +177,20 @@ constexpr std::uint64_t restore_access_tracked(std::uint64_t raw, const FormatBi
 // Rights a nested entry grants, in the native walker's mask form (pte::Rights): EPT W and X
 // give write and execute; NPT R/W and XD as on x86. User access is the guest's business
 // (nested walks are user accesses on AMD; EPT has no U/S): always allowed here.
-constexpr walker::pte::Rights rights_of(std::uint64_t raw, NestedFormat f) {
+constexpr paging::pte::Rights rights_of(std::uint64_t raw, NestedFormat f) {
   if (f == NestedFormat::kEpt) {
-    return static_cast<walker::pte::Rights>(
-        walker::pte::kAllowUser | ((raw & kWrite) != 0 ? walker::pte::kAllowWrite : 0) |
-        ((raw & kExecute) != 0 ? walker::pte::kAllowExecute : 0));
+    return static_cast<paging::pte::Rights>(
+        paging::pte::kAllowUser | ((raw & kWrite) != 0 ? paging::pte::kAllowWrite : 0) |
+        ((raw & kExecute) != 0 ? paging::pte::kAllowExecute : 0));
   }
-  return static_cast<walker::pte::Rights>(walker::pte::rights_of(raw) | walker::pte::kAllowUser);
+  return static_cast<paging::pte::Rights>(paging::pte::rights_of(raw) | paging::pte::kAllowUser);
 }
 
 // A non-leaf entry in format `f`: EPT R/W/X = 1; NPT P, R/W, U/S = 1.
 constexpr std::uint64_t make_table_entry(Hpa table, NestedFormat f) {
   return f == NestedFormat::kEpt
              ? make_table_entry(table)
-             : walker::pte::make_table_entry(table, walker::pte::kRw | walker::pte::kUser);
+             : paging::pte::make_table_entry(table, paging::pte::kRw | paging::pte::kUser);
 }
 
 // A leaf in format `f` with every right: EPT R/W/X = 1 and memory type WB; NPT P, R/W,
@@ -198,7 +198,7 @@ constexpr std::uint64_t make_table_entry(Hpa table, NestedFormat f) {
 constexpr std::uint64_t make_leaf_entry(Hpa page, PageSize size, NestedFormat f) {
   return f == NestedFormat::kEpt
              ? make_leaf_entry(page, size)
-             : walker::pte::make_leaf_entry(page, size, walker::pte::kRw | walker::pte::kUser);
+             : paging::pte::make_leaf_entry(page, size, paging::pte::kRw | paging::pte::kUser);
 }
 
 }  // namespace pagesim::ept

@@ -1,5 +1,5 @@
 // SystemC shell of page-table memory: PhysicalMemory (contents) behind the cache-latency
-// model (timing).
+// model (timing). Here, beside the cache model, since memory (models/mem) knows no caches.
 //
 // The walker reaches it two ways, both fetched once at elaboration:
 // - contents(): entry contents read and written straight in PhysicalMemory (the DMI role);
@@ -15,37 +15,32 @@
 #include "models/cache/cache_hierarchy.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
+#include "models/mem/timing_if.h"
 
-namespace pagesim::mem {
+namespace pagesim::cache {
 
-// The timing side of page-table memory, handed to the walker at elaboration.
-class TimingIf : public virtual sc_core::sc_interface {
+class CacheModule final : public sc_core::sc_module, public mem::TimingIf {
  public:
-  virtual MemoryTiming& timing() = 0;
-};
-
-class MemoryModule final : public sc_core::sc_module, public TimingIf {
- public:
-  sc_core::sc_export<TimingIf> timing_export{"timing_export"};
+  sc_core::sc_export<mem::TimingIf> timing_export{"timing_export"};
 
   // `huge_bytes`: the prefix of memory advised huge pages (PhysicalMemory): all of it by
   // default.
-  MemoryModule(sc_core::sc_module_name name, std::uint64_t size_bytes,
-               const cache::CacheParams& cache_params, stats::Group* stats_parent,
-               std::uint64_t huge_bytes = ~std::uint64_t{0})
+  CacheModule(sc_core::sc_module_name name, std::uint64_t size_bytes,
+              const CacheParams& cache_params, stats::Group* stats_parent,
+              std::uint64_t huge_bytes = ~std::uint64_t{0})
       : sc_core::sc_module(name),
         m_memory(size_bytes, huge_bytes),
         m_caches(cache_params, stats_parent) {
     timing_export.bind(*this);
   }
 
-  PhysicalMemory& contents() { return m_memory; }
-  cache::CacheHierarchy& caches() { return m_caches; }
-  MemoryTiming& timing() override { return m_caches; }
+  mem::PhysicalMemory& contents() { return m_memory; }
+  CacheHierarchy& caches() { return m_caches; }
+  mem::MemoryTiming& timing() override { return m_caches; }
 
  private:
-  PhysicalMemory m_memory;
-  cache::CacheHierarchy m_caches;
+  mem::PhysicalMemory m_memory;
+  CacheHierarchy m_caches;
 };
 
-}  // namespace pagesim::mem
+}  // namespace pagesim::cache

@@ -1,8 +1,8 @@
-#include "models/walker/pte.h"
+#include "models/paging/pte.h"
 
 #include <gtest/gtest.h>
 
-namespace pagesim::walker::pte {
+namespace pagesim::paging::pte {
 namespace {
 
 TEST(Pte, FlagBitsAreTheSdmPositions) {
@@ -94,4 +94,4 @@ TEST(Pte, RightsCombineByAnd) {
 }
 
 }  // namespace
-}  // namespace pagesim::walker::pte
+}  // namespace pagesim::paging::pte

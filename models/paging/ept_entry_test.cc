@@ -1,9 +1,6 @@
-#include "models/ept/ept_entry.h"
+#include "models/paging/ept_entry.h"
 
 #include <gtest/gtest.h>
-
-#include "base/config/schema.h"
-#include "models/ept/ept_params.h"
 
 namespace pagesim::ept {
 namespace {
@@ -54,36 +51,20 @@ TEST(EptEntry, LeavesAndTables) {
 
 TEST(EptEntry, NptUsesX86Entries) {
   const std::uint64_t leaf = make_leaf_entry(Hpa(0x200000), PageSize::k2M, NestedFormat::kNpt);
-  EXPECT_EQ(leaf, 0x200000u | walker::pte::kPresent | walker::pte::kRw | walker::pte::kUser |
-                      walker::pte::kPs);
+  EXPECT_EQ(leaf, 0x200000u | paging::pte::kPresent | paging::pte::kRw | paging::pte::kUser |
+                      paging::pte::kPs);
   const FormatBits npt = format_bits(NestedFormat::kNpt);
-  EXPECT_EQ(npt.accessed, walker::pte::kAccessed);
-  EXPECT_EQ(npt.dirty, walker::pte::kDirty);
-  EXPECT_EQ(npt.present_mask, walker::pte::kPresent);
+  EXPECT_EQ(npt.accessed, paging::pte::kAccessed);
+  EXPECT_EQ(npt.dirty, paging::pte::kDirty);
+  EXPECT_EQ(npt.present_mask, paging::pte::kPresent);
   const FormatBits e = format_bits(NestedFormat::kEpt);
   EXPECT_EQ(e.accessed, kAccessed);
   EXPECT_EQ(e.present_mask, kRwx);
   // Rights: EPT W/X bits; NPT R/W and XD.
   EXPECT_EQ(rights_of(kRead | kExecute, NestedFormat::kEpt),
-            walker::pte::kAllowUser | walker::pte::kAllowExecute);
-  EXPECT_EQ(rights_of(walker::pte::kPresent | walker::pte::kXd, NestedFormat::kNpt),
-            walker::pte::kAllowUser);
-}
-
-TEST(EptParams, SchemaKeysAndChecks) {
-  EptParams p;
-  config::Schema s;
-  s.group("ept", p);
-  s.set("ept.format", "npt", "--set");
-  EXPECT_EQ(p.format, NestedFormat::kNpt);
-  s.set("ept.levels", "5", "--set");
-  EXPECT_EQ(p.levels, 5u);
-  s.set("ept.ad_bits", "false", "--set");
-  EXPECT_FALSE(p.ad_bits);
-  EXPECT_NO_THROW(s.validate());
-  EXPECT_THROW(s.set("ept.format", "svm", "--set"), config::ConfigError);
-  s.set("ept.levels", "3", "--set");
-  EXPECT_THROW(s.validate(), config::ConfigError);
+            paging::pte::kAllowUser | paging::pte::kAllowExecute);
+  EXPECT_EQ(rights_of(paging::pte::kPresent | paging::pte::kXd, NestedFormat::kNpt),
+            paging::pte::kAllowUser);
 }
 
 }  // namespace
