@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
+#include "base/translation_check.h"
 #include "sim/stop_request.h"
-#include "sim/translation_check.h"
 
 namespace pagesim {
 namespace {
@@ -756,8 +756,8 @@ Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t po
   return e.cycles;
 }
 
-void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const shadow::TlbFlush& flush) {
-  using Scope = shadow::TlbFlush::Scope;
+void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush) {
+  using Scope = TlbFlush::Scope;
   switch (flush.scope) {
     case Scope::kNone:
       return;
@@ -950,7 +950,7 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     m_ext.vpid = m_vpid;
     m_ext.vm = static_cast<std::uint16_t>(m_vm);
     m_ext.traced = traced;
-    m_ext.flush = shadow::TlbFlush::none();
+    m_ext.flush = TlbFlush::none();
     if (m_direct != nullptr) {
       m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
     } else {
@@ -965,7 +965,7 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     }
     cost += m_ext.cycles;
     m_stats.fault_cycles += m_ext.fault_cycles.count();
-    if (m_ext.flush.scope != shadow::TlbFlush::Scope::kNone) [[unlikely]] {
+    if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
       apply_flush(m_ext.flush);
     }
     if (m_vcpus.size() > 1) [[unlikely]] {

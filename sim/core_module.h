@@ -55,6 +55,11 @@
 #include <tlm>
 #include <vector>
 
+#include "base/stats/stats.h"
+#include "base/stats/timeseries.h"
+#include "base/stats/window.h"
+#include "base/tlm/cycle_clock.h"
+#include "base/tlm/translation_ext.h"
 #include "models/cache/cache_hierarchy.h"
 #include "models/host/nested_translator_module.h"
 #include "models/hostmm/balloon.h"
@@ -65,11 +70,6 @@
 #include "models/walker/walker_module.h"
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
-#include "sim/stats/stats.h"
-#include "sim/stats/timeseries.h"
-#include "sim/stats/window.h"
-#include "sim/time.h"
-#include "sim/translation_ext.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim {
@@ -222,8 +222,8 @@ class CoreModule final : public sc_core::sc_module {
   // entry refers to a free host frame, and the host's frames add up.
   void audit_host(const char* after);
   // A shadow-MMU flush request applied to the current VM's TLBs (of the VM's VPID).
-  void apply_flush(const shadow::TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
-  void apply_flush(tlb::TlbHierarchy& tlbs, const shadow::TlbFlush& flush);
+  void apply_flush(const TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
+  void apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush);
   // vms > 1: `!vm N`, the records that follow run on VM N's vCPU.
   void switch_vm(std::size_t vm);
   // vms > 1: the current VM's share of the sim.* counters since it was switched to, added

@@ -1,7 +1,7 @@
 #include "sim/page_life.h"
 
-#include "sim/hex.h"
-#include "sim/page_size.h"
+#include "base/hex.h"
+#include "base/page_size.h"
 
 namespace pagesim {
 namespace {

@@ -20,12 +20,12 @@
 #include <cstdint>
 #include <ostream>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/translation.h"
 #include "models/host/nested_machine.h"
 #include "models/hostmm/vmm_memory.h"
 #include "models/shadow/shadow_machine.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/translation.h"
 
 namespace pagesim {
 

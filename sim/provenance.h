@@ -11,7 +11,7 @@
 //         provenance.configuration.KEY for every key, before the statistics.
 //
 // `pagesim replay TRACE --config OUT.json` reads the configuration back: the same
-// statistics, bit for bit (sim/config/output_loader.h).
+// statistics, bit for bit (base/config/output_loader.h).
 #pragma once
 
 #include <cstdint>
@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/stats/stats.h"
 #include "sim/sim_params.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim {
 

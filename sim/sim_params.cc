@@ -6,16 +6,16 @@
 #include <string>
 #include <utility>
 
+#include "base/config/output_loader.h"
+#include "base/config/toml_loader.h"
 #include "models/host/memslot_layout.h"
-#include "sim/config/output_loader.h"
-#include "sim/config/toml_loader.h"
 
 namespace pagesim {
 
 void CoreParams::describe(config::Schema& s) {
   s.field("cycles_per_access", cycles_per_access,
           "cycles of non-translation work charged per trace access");
-  // At least 0.1 GHz: SystemC time counts femtoseconds in 64 bits (sim/time.h), and a
+  // At least 0.1 GHz: SystemC time counts femtoseconds in 64 bits (base/tlm/cycle_clock.h), and a
   // cycle of a slower clock would make the quantum's 2^32 cycles overflow it (no x86 core
   // runs below 100 MHz either); at most 100 GHz, a period of 10,000 fs, exact to 1e-4.
   s.field("frequency_ghz", frequency_ghz, "core clock, converts cycles to simulated time")

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "base/config/schema.h"
+#include "base/cycles.h"
 #include "models/cache/cache_params.h"
 #include "models/ept/ept_params.h"
 #include "models/host/host_params.h"
@@ -17,8 +19,6 @@
 #include "models/tlb/tlb_params.h"
 #include "models/walker/nested_walker_params.h"
 #include "models/walker/walker_params.h"
-#include "sim/config/schema.h"
-#include "sim/cycles.h"
 
 namespace pagesim {
 

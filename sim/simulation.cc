@@ -7,7 +7,7 @@
 #include <systemc>
 #include <tlm>
 
-#include "sim/stats/per_instruction.h"
+#include "base/stats/per_instruction.h"
 #include "sim/stop_request.h"
 #include "sim/top.h"
 

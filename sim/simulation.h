@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "base/stats/stats.h"
+#include "base/stats/timeseries.h"
 #include "sim/sim_params.h"
-#include "sim/stats/stats.h"
-#include "sim/stats/timeseries.h"
 #include "traces/trace_reader.h"
 
 namespace pagesim {

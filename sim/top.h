@@ -34,9 +34,11 @@
 #include <systemc>
 #include <vector>
 
+#include "base/stats/stats.h"
+#include "base/tlm/cycle_clock.h"
+#include "models/cache/cache_module.h"
 #include "models/host/nested_translator_module.h"
 #include "models/mem/frame_allocator.h"
-#include "models/mem/memory_module.h"
 #include "models/os/os_module.h"
 #include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
@@ -45,8 +47,6 @@
 #include "sim/machine_params.h"
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
-#include "sim/stats/stats.h"
-#include "sim/time.h"
 
 namespace pagesim {
 
@@ -65,7 +65,7 @@ class Top final : public sc_core::sc_module {
   stats::Group m_stats_root{nullptr, ""};
   // vms > 1: each VM's group (vm<i>); else empty.
   std::vector<std::unique_ptr<stats::Group>> m_vm_groups;
-  mem::MemoryModule m_memory;
+  cache::CacheModule m_memory;
   std::vector<std::unique_ptr<tlb::TlbModule>> m_tlbs;  // one per VM (native: one)
   // native
   std::unique_ptr<mem::FrameAllocator> m_frames;

@@ -29,11 +29,11 @@
 #include <tlm>
 #include <vector>
 
+#include "base/stats/stats.h"
+#include "base/tlm/cycle_clock.h"
+#include "base/tlm/translation_ext.h"
 #include "models/hostmm/host.h"
-#include "models/mem/memory_module.h"
-#include "sim/stats/stats.h"
-#include "sim/time.h"
-#include "sim/translation_ext.h"
+#include "models/mem/timing_if.h"
 
 namespace pagesim {
 

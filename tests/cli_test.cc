@@ -291,7 +291,7 @@ TEST(Config, DumpDocumentsEveryKeyAndLoadsBack) {
 
 // Configuration limits (issue 17, item 9): a value past a bound, or keys that contradict
 // each other, stop `replay` before it runs, with exit status 2 and the key named; why each
-// bound is what it is: sim/config/schema_test.cc, ConfigLimits, and docs/model.md.
+// bound is what it is: sim/sim_params_test.cc, ConfigLimits, and docs/model.md.
 TEST(Limits, ValuesPastTheirBoundsAreUsageErrorsNamingTheKey) {
   TempDir dir;
   write_text(dir.file("t.trace"), "R 0x1000\n");

@@ -15,7 +15,7 @@
 #include <iterator>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 #include "tests/cli_harness.h"
 
 namespace pagesim::testing {

@@ -1,6 +1,6 @@
 // End-to-end: what the output options (replay --json/--csv/--save-config, compare --json,
 // config --out, trace gen --out, trace convert's OUT) do to the path they are given
-// (sim/atomic_file.h). The expected behaviour is POSIX's: rename(2) replaces a directory
+// (base/atomic_file.h). The expected behaviour is POSIX's: rename(2) replaces a directory
 // entry, open(2) without O_CREAT writes a device or FIFO where it is.
 #include <fcntl.h>
 #include <gtest/gtest.h>

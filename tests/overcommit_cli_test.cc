@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 #include "tests/cli_harness.h"
 
 namespace pagesim::testing {

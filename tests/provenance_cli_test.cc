@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "sim/stats/json_reader.h"
+#include "base/stats/json_reader.h"
 #include "tests/cli_harness.h"
 
 namespace pagesim::testing {

@@ -13,7 +13,7 @@
 #include <map>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 #include "tests/cli_harness.h"
 
 namespace pagesim::testing {

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "sim/config/value_traits.h"
+#include "base/config/value_traits.h"
 
 namespace pagesim::traces {
 

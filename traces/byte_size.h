@@ -1,6 +1,6 @@
 // Byte counts and addresses as users type them: "4096", "0x1000", "4K", "4KiB", "64GiB".
 //
-// Sizes follow the one grammar of config::parse_byte_size (sim/config/value_traits.h), which
+// Sizes follow the one grammar of config::parse_byte_size (base/config/value_traits.h), which
 // the configuration keys use too: suffixes K, M, G, T, P (optionally followed by "iB"; any
 // letter case) are binary, K = 1024; "KB"/"GB" are refused, since they mean 1000 to some
 // tools and 1024 to others.

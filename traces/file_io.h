@@ -1,6 +1,6 @@
 // Plain POSIX file access for the trace readers and writers: big unbuffered reads and writes
 // (the callers batch), errors as TraceError naming the path, and output through a temporary
-// beside the target that only a commit() renames into place (sim/atomic_file.h).
+// beside the target that only a commit() renames into place (base/atomic_file.h).
 #pragma once
 
 #include <cstddef>
@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "sim/atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace pagesim::traces {
 
@@ -49,7 +49,7 @@ class InputFile {
   std::size_t m_unread_end = 0;
 };
 
-// A trace being written, by the rules of sim/atomic_file.h: a regular file (or a new one)
+// A trace being written, by the rules of base/atomic_file.h: a regular file (or a new one)
 // through a hidden temporary beside the target (symbolic links followed, stale temporaries
 // of dead processes swept), renamed over it by commit() and removed by the destructor when
 // not committed; a character device, FIFO or socket (/dev/null, a named pipe) or one of this

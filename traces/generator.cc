@@ -7,7 +7,7 @@
 #include <optional>
 #include <span>
 
-#include "sim/config/value_traits.h"
+#include "base/config/value_traits.h"
 #include "traces/byte_size.h"
 #include "traces/hash_permutation.h"
 #include "traces/random.h"

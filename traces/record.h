@@ -30,7 +30,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "sim/access.h"
+#include "base/access.h"
 
 namespace pagesim::traces {
 

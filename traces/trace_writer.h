@@ -8,7 +8,7 @@
 // (".<name>.pagesim-tmp.<pid>.<n>"), renamed over the target by finish(). A writer destroyed
 // without finish() (an error, an exception unwinding) removes its temporary: no partial trace
 // is ever left under the target name. Links are followed to their target; a device, FIFO or
-// /dev/stdout is written in place as the records come (traces/file_io.h, sim/atomic_file.h).
+// /dev/stdout is written in place as the records come (traces/file_io.h, base/atomic_file.h).
 #pragma once
 
 #include <memory>

@@ -13,7 +13,7 @@
 #include <optional>
 #include <span>
 
-#include "sim/address.h"
+#include "base/address.h"
 
 namespace pagesim::validate {
 

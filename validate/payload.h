@@ -18,7 +18,7 @@
 #include <span>
 #include <vector>
 
-#include "sim/address.h"
+#include "base/address.h"
 
 namespace pagesim::validate {
 

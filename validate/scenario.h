@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/address.h"
+#include "base/address.h"
 #include "validate/payload.h"
 #include "validate/trace_program.h"
 #include "validate/vmm.h"

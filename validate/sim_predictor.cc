@@ -4,10 +4,10 @@
 #include <span>
 #include <stdexcept>
 
+#include "base/stats/stats.h"
 #include "models/shadow/shadow_machine.h"
 #include "sim/machine_params.h"
 #include "sim/sim_params.h"
-#include "sim/stats/stats.h"
 #include "validate/kvm_model.h"
 
 namespace pagesim::validate {

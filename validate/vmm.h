@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "sim/address.h"
+#include "base/address.h"
 #include "validate/kvm_stats.h"
 
 namespace pagesim::validate {

@@ -37,12 +37,12 @@
 #include <string>
 #include <vector>
 
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/stats/stats.h"
 #include "models/cache/cache_params.h"
 #include "models/mem/huge_pages.h"
 #include "models/mem/memory_timing.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::cache {
 

@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "sim/config/schema.h"
-#include "sim/cycles.h"
+#include "base/config/schema.h"
+#include "base/cycles.h"
 
 namespace pagesim::cache {
 

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <utility>
 
-#include "models/ept/ept_entry.h"
-#include "sim/config/schema.h"
+#include "base/config/schema.h"
+#include "models/paging/ept_entry.h"
 
 namespace pagesim::ept {
 

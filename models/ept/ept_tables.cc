@@ -5,13 +5,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::ept {
 
 namespace {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 
 }  // namespace
 

@@ -29,13 +29,13 @@
 #include <functional>
 #include <optional>
 
-#include "models/ept/ept_entry.h"
+#include "base/address.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
 #include "models/ept/ept_params.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
-#include "sim/address.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
+#include "models/paging/ept_entry.h"
 
 namespace pagesim::ept {
 

@@ -67,7 +67,7 @@ TEST(EptTables, RootEntriesHaveTheFormatsBits) {
   Host n(EptParams{.format = NestedFormat::kNpt});
   n.ept.map(Gpa(0), Hpa(0x200000), PageSize::k2M);
   const std::uint64_t npml4e = n.memory.read_u64(n.ept.root());
-  EXPECT_EQ(npml4e & 0x7, walker::pte::kPresent | walker::pte::kRw | walker::pte::kUser);
+  EXPECT_EQ(npml4e & 0x7, paging::pte::kPresent | paging::pte::kRw | paging::pte::kUser);
   EXPECT_EQ(n.ept.eptp(), n.ept.root().value());  // nCR3
 }
 
@@ -194,7 +194,7 @@ TEST(EptTables, LeavesCarryTheRightsGiven) {
     const Hpa pd(h.memory.read_u64(Hpa(h.memory.read_u64(h.ept.root()) & kAddressMask)) &
                  kAddressMask);
     const std::uint64_t leaf2m = h.memory.read_u64(Hpa(pd.value() + 8));  // PD entry 1
-    EXPECT_EQ(rights_of(leaf2m, f), walker::pte::kAllowUser);
+    EXPECT_EQ(rights_of(leaf2m, f), paging::pte::kAllowUser);
   }
   // The EPT bits themselves.
   Host e;

@@ -19,11 +19,11 @@
 
 #include <cstdint>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
 #include "models/ept/ept_tables.h"
 #include "models/mem/physical_memory.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
 
 namespace pagesim::host {
 

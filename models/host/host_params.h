@@ -22,10 +22,10 @@
 #include <string_view>
 #include <utility>
 
+#include "base/config/schema.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
 #include "models/os/os_params.h"
-#include "sim/config/schema.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
 
 namespace pagesim::host {
 

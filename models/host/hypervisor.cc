@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "models/ept/ept_entry.h"
 #include "models/host/memslot_layout.h"
+#include "models/paging/ept_entry.h"
 
 namespace pagesim::host {
 

@@ -65,6 +65,11 @@
 #include <optional>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
 #include "models/ept/ept_params.h"
 #include "models/ept/ept_tables.h"
 #include "models/host/guest_memory.h"
@@ -79,11 +84,6 @@
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
 #include "models/os/page_table_os.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::host {
 

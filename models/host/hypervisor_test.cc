@@ -12,9 +12,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/config/schema.h"
 #include "models/host/guest_memory.h"
 #include "models/host/host_params.h"
-#include "sim/config/schema.h"
 
 namespace pagesim::host {
 namespace {

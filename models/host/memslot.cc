@@ -4,7 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::host {
 

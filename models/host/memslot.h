@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/address.h"
+#include "base/address.h"
 
 namespace pagesim::host {
 

@@ -4,8 +4,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "base/config/value_traits.h"
 #include "models/host/qemu_layout.h"
-#include "sim/config/value_traits.h"
 
 namespace pagesim::host {
 namespace {

@@ -23,9 +23,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/address.h"
 #include "models/host/host_params.h"
 #include "models/host/memslot.h"
-#include "sim/address.h"
 
 namespace pagesim::host {
 

@@ -31,6 +31,12 @@
 #include <memory>
 #include <stdexcept>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/hex.h"
+#include "base/stats/stats.h"
+#include "base/tlb_flush.h"
 #include "models/ept/ept_params.h"
 #include "models/host/guest_memory.h"
 #include "models/host/host_params.h"
@@ -44,15 +50,9 @@
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
 #include "models/os/page_table_os.h"
-#include "models/shadow/tlb_flush.h"
 #include "models/walker/nested_walker.h"
 #include "models/walker/nested_walker_params.h"
 #include "models/walker/walker_params.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/hex.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::host {
 
@@ -88,7 +88,7 @@ struct TouchResult {
   unsigned host_faults = 0;       // host page faults among the walks' violations
   // What the caller's TLBs must drop before inserting `translation`: every entry of the
   // VM when the host's reclaim zapped EPT leaves during the touch (a shootdown).
-  shadow::TlbFlush flush;
+  TlbFlush flush;
 };
 
 // Told each step of a touch() that handles a fault (--trace-page: the life of a page).
@@ -165,7 +165,7 @@ class NestedMachine : private hostmm::MachineGround {
     const Cycles shootdowns = vmm.take_pending_cycles();
     t.cycles += shootdowns;
     if (vmm.take_flush()) {
-      t.flush = shadow::TlbFlush::all();
+      t.flush = TlbFlush::all();
     }
     return t;
   }

@@ -35,8 +35,8 @@
 #include <span>
 #include <vector>
 
+#include "base/address.h"
 #include "models/host/memslot.h"
-#include "sim/address.h"
 
 namespace pagesim::host {
 

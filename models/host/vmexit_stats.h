@@ -21,7 +21,7 @@
 // total is the sum of the reasons; cycles all that the exits and their handling charged.
 #pragma once
 
-#include "sim/stats/stats.h"
+#include "base/stats/stats.h"
 
 namespace pagesim::host {
 

@@ -17,10 +17,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/address.h"
+#include "base/page_size.h"
 #include "models/hostmm/vmm_memory.h"
 #include "models/mem/frame_allocator.h"
-#include "sim/address.h"
-#include "sim/page_size.h"
 
 namespace pagesim::hostmm {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::hostmm {
 

@@ -18,8 +18,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "sim/address.h"
-#include "sim/page_size.h"
+#include "base/address.h"
+#include "base/page_size.h"
 
 namespace pagesim::hostmm {
 

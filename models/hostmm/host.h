@@ -9,12 +9,12 @@
 
 #include <cstdint>
 
+#include "base/address.h"
+#include "base/stats/stats.h"
 #include "models/hostmm/host_mm.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
-#include "sim/address.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::hostmm {
 

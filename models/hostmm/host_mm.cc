@@ -3,8 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "base/hex.h"
 #include "models/hostmm/vmm_memory.h"
-#include "sim/hex.h"
 
 namespace pagesim::hostmm {
 

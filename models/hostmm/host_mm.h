@@ -36,16 +36,16 @@
 #include <string>
 #include <vector>
 
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
 #include "models/hostmm/frame_lru.h"
 #include "models/hostmm/mmu_notifier.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/hostmm/swap_space.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::hostmm {
 

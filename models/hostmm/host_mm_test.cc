@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/stats/stats.h"
 #include "models/hostmm/vmm_memory.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::hostmm {
 namespace {

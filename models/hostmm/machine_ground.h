@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/cycles.h"
+#include "base/stats/stats.h"
 #include "models/hostmm/host.h"
 #include "models/hostmm/reclaim_params.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
-#include "sim/cycles.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::hostmm {
 

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "sim/address.h"
+#include "base/address.h"
 
 namespace pagesim::hostmm {
 

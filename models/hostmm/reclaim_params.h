@@ -32,9 +32,9 @@
 #include <string_view>
 #include <utility>
 
-#include "sim/config/schema.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
+#include "base/config/schema.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
 
 namespace pagesim::hostmm {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::hostmm {
 

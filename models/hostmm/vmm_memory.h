@@ -68,17 +68,17 @@
 #include <utility>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
 #include "models/hostmm/host_mm.h"
 #include "models/hostmm/mmu_notifier.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
 #include "models/os/page_table_os.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::hostmm {
 

@@ -5,7 +5,7 @@
 #include <iterator>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::mem {
 

@@ -108,8 +108,8 @@
 #include <utility>
 #include <vector>
 
-#include "sim/address.h"
-#include "sim/page_size.h"
+#include "base/address.h"
+#include "base/page_size.h"
 
 namespace pagesim::mem {
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::mem {
 namespace {

@@ -4,8 +4,8 @@
 // straight from PhysicalMemory (the DMI side).
 #pragma once
 
-#include "sim/address.h"
-#include "sim/cycles.h"
+#include "base/address.h"
+#include "base/cycles.h"
 
 namespace pagesim::mem {
 

@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "sim/address.h"
+#include "base/address.h"
 
 namespace pagesim::mem {
 

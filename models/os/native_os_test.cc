@@ -7,13 +7,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "models/walker/pte.h"
+#include "models/paging/pte.h"
 #include "models/walker/walker_test_machine.h"
 
 namespace pagesim::os {
 namespace {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 using walker::WalkResult;
 using walker::testing::caches_on;
 using walker::testing::Machine;

@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::os {
 

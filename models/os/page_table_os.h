@@ -16,7 +16,7 @@
 // Va is the virtual space the tables translate, Pa the physical space the tables live in
 // and point to. Memory holds the tables (PageTableMemory below); Frames hands out table
 // and data frames (FrameSource below). The entry format is x86-64's in every instance
-// (models/walker/pte.h; a guest's entries hold GPAs, the host's HPAs).
+// (models/paging/pte.h; a guest's entries hold GPAs, the host's HPAs).
 //
 // Address spaces are numbered by `asid` (the PCID the core runs them under; the host uses
 // one for the VMM process). Each has one root table (PML4, or PML5 with 5-level paging), a
@@ -60,15 +60,15 @@
 #include <utility>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
-#include "models/walker/pte.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
+#include "models/paging/pte.h"
 
 namespace pagesim::os {
 
@@ -150,7 +150,7 @@ class PageTableOs {
         m_memory(memory),
         m_frames(frames),
         m_stats(parent, std::move(stats_name)),
-        m_levels(walker::pte::checked_levels(levels, m_stats.name() + ": paging levels")) {}
+        m_levels(paging::pte::checked_levels(levels, m_stats.name() + ": paging levels")) {}
 
   PageTableOs(const PageTableOs&) = delete;
   PageTableOs& operator=(const PageTableOs&) = delete;
@@ -277,7 +277,7 @@ class PageTableOs {
   static constexpr std::uint64_t kNoRoot = ~std::uint64_t{0};
   // Flags of every entry the OS writes: present, writable, user; A and D left to the walker.
   static constexpr std::uint64_t kEntryFlags =
-      walker::pte::kPresent | walker::pte::kRw | walker::pte::kUser;
+      paging::pte::kPresent | paging::pte::kRw | paging::pte::kUser;
 
   // Where the leaf entry that maps `va` lies and what it holds, by a walk of the tables as
   // they are; nullopt when `va` is not mapped.
@@ -290,7 +290,7 @@ class PageTableOs {
   // The entry at `level` on the way to `va` when it is present and points to a table;
   // nullopt otherwise.
   std::optional<Leaf> find_table(std::uint16_t asid, Va va, unsigned level) const {
-    namespace pte = walker::pte;
+    namespace pte = paging::pte;
     if (level <= pte::kPt || asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
       return std::nullopt;
     }
@@ -357,7 +357,7 @@ void PageTableOs<Va, Pa, Memory, Frames>::map_page_near_fault(std::uint16_t asid
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va va, PageSize want,
                                                          std::optional<Pa> cached, bool fault) {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const std::uint64_t v = va.value();
   const unsigned leaf_level = pagesim::leaf_level(want);
   std::uint64_t table = address_space_root(asid).value();
@@ -439,7 +439,7 @@ Cycles PageTableOs<Va, Pa, Memory, Frames>::map_on_fault(std::uint16_t asid, Va 
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 bool PageTableOs<Va, Pa, Memory, Frames>::split_huge(std::uint16_t asid, Va va) {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const std::optional<Leaf> leaf = find_leaf(asid, va);
   if (!leaf || leaf->level != pte::kPd) {
     return false;
@@ -484,7 +484,7 @@ bool PageTableOs<Va, Pa, Memory, Frames>::free_empty_pte_table(std::uint16_t asi
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 bool PageTableOs<Va, Pa, Memory, Frames>::add_pte_table(std::uint16_t asid, Va va) {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const std::uint64_t v = va.value();
   std::uint64_t table = address_space_root(asid).value();
   for (unsigned level = m_levels; level >= pte::kPd; --level) {
@@ -511,14 +511,14 @@ auto PageTableOs<Va, Pa, Memory, Frames>::lookup(std::uint16_t asid, Va va) cons
   if (!leaf) {
     return std::nullopt;
   }
-  const PageSize size = walker::pte::leaf_page_size(leaf->level);
-  return Mapping{Pa(leaf->raw & walker::pte::page_address_mask(size)), size};
+  const PageSize size = paging::pte::leaf_page_size(leaf->level);
+  return Mapping{Pa(leaf->raw & paging::pte::page_address_mask(size)), size};
 }
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 auto PageTableOs<Va, Pa, Memory, Frames>::find_leaf(std::uint16_t asid, Va va) const
     -> std::optional<Leaf> {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   if (asid >= m_roots.size() || m_roots[asid] == kNoRoot) {
     return std::nullopt;
   }
@@ -541,7 +541,7 @@ auto PageTableOs<Va, Pa, Memory, Frames>::find_leaf(std::uint16_t asid, Va va) c
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 auto PageTableOs<Va, Pa, Memory, Frames>::unmap(std::uint16_t asid, Va va)
     -> std::optional<Mapping> {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const std::optional<Leaf> leaf = find_leaf(asid, va);
   if (!leaf) {
     return std::nullopt;
@@ -554,7 +554,7 @@ auto PageTableOs<Va, Pa, Memory, Frames>::unmap(std::uint16_t asid, Va va)
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 auto PageTableOs<Va, Pa, Memory, Frames>::remap(std::uint16_t asid, Va va)
     -> std::optional<Mapping> {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const std::optional<Leaf> leaf = find_leaf(asid, va);
   if (!leaf) {
     return std::nullopt;
@@ -569,7 +569,7 @@ auto PageTableOs<Va, Pa, Memory, Frames>::remap(std::uint16_t asid, Va va)
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 void PageTableOs<Va, Pa, Memory, Frames>::clear_leaves(std::uint64_t table, unsigned level,
                                                        std::vector<Pa>& tables) {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   tables.push_back(Pa(table));
   for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
     const Pa entry(table + std::uint64_t{i} * 8);
@@ -587,7 +587,7 @@ void PageTableOs<Va, Pa, Memory, Frames>::clear_leaves(std::uint64_t table, unsi
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 void PageTableOs<Va, Pa, Memory, Frames>::clear_tables(std::uint64_t table, unsigned level) {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   for (unsigned i = 0; i < pte::kEntriesPerTable; ++i) {
     const Pa entry(table + std::uint64_t{i} * 8);
     const std::uint64_t raw = m_memory.read_u64(entry);

@@ -11,16 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "base/stats/stats.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
-#include "models/walker/pte.h"
+#include "models/paging/pte.h"
 #include "models/walker/walker_test_machine.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::os {
 namespace {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 using walker::testing::caches_on;
 using walker::testing::Machine;
 

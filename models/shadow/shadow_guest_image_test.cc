@@ -10,14 +10,14 @@
 #include <string>
 #include <variant>
 
+#include "models/paging/pte.h"
 #include "models/shadow/shadow_machine.h"
 #include "models/shadow/shadow_test_util.h"
-#include "models/walker/pte.h"
 
 namespace pagesim::shadow {
 namespace {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 
 constexpr std::uint64_t k4K = 4096;
 constexpr std::uint64_t k2M = 2 << 20;

@@ -3,8 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/hex.h"
 #include "models/shadow/shadow_mmu.h"
-#include "sim/hex.h"
 
 namespace pagesim::shadow {
 

@@ -26,11 +26,11 @@
 
 #include <cstdint>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
 #include "models/mem/physical_memory.h"
 #include "models/shadow/shadow_vmm.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
 
 namespace pagesim::shadow {
 

@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "models/walker/pte.h"
-#include "sim/hex.h"
+#include "base/hex.h"
+#include "models/paging/pte.h"
 
 // The guest kernel, instantiated once here.
 template class pagesim::os::PageTableOs<pagesim::Gva, pagesim::Gpa,
@@ -370,7 +370,7 @@ MemslotChange ShadowMachine::move_memslot(std::uint32_t id, Gpa new_base) {
 // ---- Inspection.
 
 std::optional<Translation> ShadowMachine::translate_debug(Gva gva, std::uint16_t pcid) const {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   // The guest's walk (PageTableOs::lookup's), each entry read with ShadowVmm::peek_u64: a
   // guest table page the host evicted is read as it will come back, and nothing faults.
   const auto root = known_guest_root(pcid);

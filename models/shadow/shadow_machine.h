@@ -67,6 +67,12 @@
 #include <string>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/stats/stats.h"
+#include "base/tlb_flush.h"
+#include "base/translation.h"
 #include "models/host/host_params.h"
 #include "models/host/memslot.h"
 #include "models/host/qemu_layout.h"
@@ -84,14 +90,8 @@
 #include "models/shadow/shadow_mmu.h"
 #include "models/shadow/shadow_params.h"
 #include "models/shadow/shadow_vmm.h"
-#include "models/shadow/tlb_flush.h"
 #include "models/walker/walker.h"
 #include "models/walker/walker_params.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/stats/stats.h"
-#include "sim/translation.h"
 
 namespace pagesim::shadow {
 

@@ -29,13 +29,13 @@
 #include <vector>
 
 #include "models/host/hypervisor.h"
+#include "models/paging/pte.h"
 #include "models/shadow/shadow_test_util.h"
-#include "models/walker/pte.h"
 
 namespace pagesim::shadow {
 namespace {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 
 constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;

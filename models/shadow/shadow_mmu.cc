@@ -4,11 +4,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::shadow {
 
-namespace pte = walker::pte;
+namespace pte = paging::pte;
 
 namespace {
 

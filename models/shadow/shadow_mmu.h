@@ -148,22 +148,22 @@
 #include <utility>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
+#include "base/tlb_flush.h"
 #include "models/host/host_params.h"
 #include "models/host/vmexit_stats.h"
 #include "models/hostmm/mmu_notifier.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
+#include "models/paging/pte.h"
 #include "models/shadow/shadow_params.h"
 #include "models/shadow/shadow_rmap.h"
 #include "models/shadow/shadow_stats.h"
 #include "models/shadow/shadow_vmm.h"
-#include "models/shadow/tlb_flush.h"
-#include "models/walker/pte.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::shadow {
 
@@ -343,7 +343,7 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   void for_each_present_leaf(F&& f) const;
 
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  static constexpr unsigned kEntries = walker::pte::kEntriesPerTable;
+  static constexpr unsigned kEntries = paging::pte::kEntriesPerTable;
   static constexpr unsigned kPrefetchEntries = 8;  // PTE_PREFETCH_NUM
   static constexpr std::size_t kPrevRoots = 3;     // KVM_MMU_NUM_PREV_ROOTS
 
@@ -357,7 +357,7 @@ class ShadowMmu final : public hostmm::MmuNotifier {
     std::uint64_t gfn = 0;   // indirect: the guest table's; direct: the first gfn mapped
     std::uint8_t level = 0;  // 1 = PT .. 5
     bool direct = false;
-    walker::pte::Rights access = 0;  // role.access
+    paging::pte::Rights access = 0;  // role.access
     bool live = false;
     bool unsync = false;
     std::uint8_t write_flooding = 0;
@@ -372,13 +372,13 @@ class ShadowMmu final : public hostmm::MmuNotifier {
     bool ok = false;
     unsigned level = 0;  // ok: the guest leaf's level; else the not-present entry's
     std::array<std::uint64_t, 6> table_gfn{};        // the guest table read at each level
-    std::array<walker::pte::Rights, 6> pt_access{};  // rights granted by the entries above
-    walker::pte::Rights pte_access = 0;              // the leaf's combined rights
+    std::array<paging::pte::Rights, 6> pt_access{};  // rights granted by the entries above
+    paging::pte::Rights pte_access = 0;              // the leaf's combined rights
     std::uint64_t gfn = 0;                           // the 4 KiB gfn of the GVA
   };
 
   static std::uint64_t key(std::uint64_t gfn, unsigned level, bool direct,
-                           walker::pte::Rights access) {
+                           paging::pte::Rights access) {
     return (gfn << 8) | (std::uint64_t{level} << 4) | (direct ? 8u : 0u) | access;
   }
   Hpa entry_hpa(std::uint32_t sp, unsigned index) const {
@@ -408,14 +408,14 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // loaded (load_root), and the current root joins the previous ones.
   void switch_root(Gpa guest_root);
   // kvm_mmu_get_page: the page of (gfn, role), reused or created. `created` is set.
-  std::uint32_t get_page(std::uint64_t gfn, unsigned level, bool direct, walker::pte::Rights access,
+  std::uint32_t get_page(std::uint64_t gfn, unsigned level, bool direct, paging::pte::Rights access,
                          bool& created);
   void link(std::uint32_t parent, unsigned index, std::uint32_t child);
   // mmu_set_spte + make_spte: the leaf at `index` of `sp`. A writable leaf for a gfn that
   // shadow pages shadow (a guest table page the guest maps as data) is allowed only if they
   // can go unsync (mmu_try_to_unsync_pages): returns false when it was made read-only for
   // that reason.
-  bool set_spte(std::uint32_t sp, unsigned index, unsigned level, walker::pte::Rights access,
+  bool set_spte(std::uint32_t sp, unsigned index, unsigned level, paging::pte::Rights access,
                 std::uint64_t gfn, Hpa page, bool host_writable, bool speculative);
   // FNAME(prefetch_gpte): the leaf at `index` of indirect last-level page `sp` from the guest
   // entry `gpte`, if present, accessed and resident. Returns whether it installed one.
@@ -512,7 +512,7 @@ template <class Truth>
 std::vector<ShadowMmu::Mismatch> ShadowMmu::audit(Gpa guest_root, Truth&& truth) const {
   std::vector<Mismatch> out;
   const auto it =
-      m_hash.find(key(guest_root.value() >> 12, m_levels, false, walker::pte::kAllRights));
+      m_hash.find(key(guest_root.value() >> 12, m_levels, false, paging::pte::kAllRights));
   if (it != m_hash.end()) {
     audit_page(it->second, 0, truth, out);
   }
@@ -522,7 +522,7 @@ std::vector<ShadowMmu::Mismatch> ShadowMmu::audit(Gpa guest_root, Truth&& truth)
 template <class Truth>
 void ShadowMmu::audit_page(std::uint32_t sp, std::uint64_t va_base, Truth& truth,
                            std::vector<Mismatch>& out) const {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const ShadowPage& page = m_pages[sp];
   const unsigned level = page.level;
   for (unsigned i = 0; i < kEntries; ++i) {

@@ -27,8 +27,8 @@
 #include <string_view>
 #include <utility>
 
-#include "sim/config/schema.h"
-#include "sim/cycles.h"
+#include "base/config/schema.h"
+#include "base/cycles.h"
 
 namespace pagesim::shadow {
 

@@ -238,7 +238,7 @@ TEST(ShadowReclaim, AGuestPageTablePagedOutKeepsItsMappingsAndComesBackWithThem)
   const Gva a(kBase);
   m.touch(a, AccessKind::kRead);
   const std::uint64_t pte0 = guest_entry(m, kFirstPt);
-  ASSERT_NE(pte0 & walker::pte::kPresent, 0u);
+  ASSERT_NE(pte0 & paging::pte::kPresent, 0u);
   const std::optional<Translation> before = m.translate_debug(a);
   const std::optional<Translation> shadow_before = m.shadow_translate_debug(a);
   ASSERT_TRUE(before.has_value());

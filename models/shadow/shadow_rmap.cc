@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/hex.h"
+#include "base/hex.h"
 
 namespace pagesim::shadow {
 

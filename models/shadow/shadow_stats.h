@@ -64,7 +64,7 @@
 
 #include <functional>
 
-#include "sim/stats/stats.h"
+#include "base/stats/stats.h"
 
 namespace pagesim::shadow {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <variant>
 
+#include "base/stats/stats.h"
 #include "models/shadow/shadow_machine.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::shadow::shadow_test {
 

@@ -36,6 +36,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
 #include "models/host/host_params.h"
 #include "models/host/memslot.h"
 #include "models/hostmm/host_mm.h"
@@ -44,11 +49,6 @@
 #include "models/mem/physical_memory.h"
 #include "models/os/os_params.h"
 #include "models/os/page_table_os.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::shadow {
 

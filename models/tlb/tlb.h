@@ -52,13 +52,13 @@
 #include <string>
 #include <vector>
 
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/page_size.h"
+#include "base/stats/stats.h"
+#include "base/translation.h"
 #include "models/tlb/set_assoc.h"
 #include "models/tlb/tlb_params.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/page_size.h"
-#include "sim/stats/stats.h"
-#include "sim/translation.h"
 
 namespace pagesim::tlb {
 

@@ -17,13 +17,13 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/stats/stats.h"
+#include "base/translation.h"
 #include "models/tlb/tlb.h"
 #include "models/tlb/tlb_params.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/stats/stats.h"
-#include "sim/translation.h"
 
 namespace pagesim::tlb {
 

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <utility>
 
-#include "sim/config/schema.h"
-#include "sim/cycles.h"
+#include "base/config/schema.h"
+#include "base/cycles.h"
 
 namespace pagesim::tlb {
 

@@ -6,9 +6,9 @@
 #include <tuple>
 #include <vector>
 
-#include "sim/address.h"
-#include "sim/page_size.h"
-#include "sim/translation.h"
+#include "base/address.h"
+#include "base/page_size.h"
+#include "base/translation.h"
 
 namespace pagesim::tlb::testing {
 

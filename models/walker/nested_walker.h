@@ -79,21 +79,23 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "models/ept/ept_entry.h"
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/translation.h"
 #include "models/ept/ept_params.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
+#include "models/paging/ept_entry.h"
+#include "models/paging/pte.h"
 #include "models/walker/nested_walker_params.h"
 #include "models/walker/nested_walker_stats.h"
 #include "models/walker/page_walk_cache.h"
-#include "models/walker/pte.h"
 #include "models/walker/walker_params.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/translation.h"
 
 namespace pagesim::walker {
+
+namespace pte = paging::pte;  // the x86-64 entry format (models/paging/pte.h)
 
 struct NestedWalkRequest {
   Gpa guest_root;  // the guest's CR3 bits 51:12: a guest-physical address

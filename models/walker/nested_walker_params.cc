@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-#include "sim/config/geometry.h"
+#include "base/config/geometry.h"
 
 namespace pagesim::walker {
 

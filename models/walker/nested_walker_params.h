@@ -17,8 +17,8 @@
 
 #include <cstdint>
 
+#include "base/config/schema.h"
 #include "models/walker/walker_params.h"
-#include "sim/config/schema.h"
 
 namespace pagesim::walker {
 

@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "sim/stats/stats.h"
+#include "base/stats/stats.h"
 
 namespace pagesim::walker {
 

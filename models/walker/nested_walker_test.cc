@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/stats/stats.h"
 #include "models/walker/nested_walker_test_machine.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::walker {
 namespace {

@@ -13,12 +13,12 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/stats/stats.h"
 #include "models/ept/ept_tables.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
 #include "models/walker/nested_walker.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::walker::testing {
 

@@ -22,11 +22,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "models/walker/pte.h"
+#include "base/address.h"
+#include "models/paging/pte.h"
 #include "models/walker/walker_params.h"
-#include "sim/address.h"
 
 namespace pagesim::walker {
+
+namespace pte = paging::pte;  // the x86-64 entry format (models/paging/pte.h)
 
 class PagingStructureCache {
  public:

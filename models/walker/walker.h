@@ -40,18 +40,20 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/access.h"
+#include "base/address.h"
+#include "base/cycles.h"
+#include "base/translation.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
+#include "models/paging/pte.h"
 #include "models/walker/paging_structure_cache.h"
-#include "models/walker/pte.h"
 #include "models/walker/walker_params.h"
 #include "models/walker/walker_stats.h"
-#include "sim/access.h"
-#include "sim/address.h"
-#include "sim/cycles.h"
-#include "sim/translation.h"
 
 namespace pagesim::walker {
+
+namespace pte = paging::pte;  // the x86-64 entry format (models/paging/pte.h)
 
 struct WalkRequest {
   Hpa root;  // the root table (PML4 or PML5): CR3 bits 51:12

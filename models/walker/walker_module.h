@@ -14,10 +14,10 @@
 #include <systemc>
 #include <tlm>
 
-#include "models/mem/memory_module.h"
+#include "base/tlm/cycle_clock.h"
+#include "base/tlm/translation_ext.h"
+#include "models/mem/timing_if.h"
 #include "models/walker/walker.h"
-#include "sim/time.h"
-#include "sim/translation_ext.h"
 
 namespace pagesim::walker {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "sim/config/geometry.h"
+#include "base/config/geometry.h"
 
 namespace pagesim::walker {
 

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "sim/config/schema.h"
+#include "base/config/schema.h"
 
 namespace pagesim::walker {
 

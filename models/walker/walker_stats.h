@@ -4,7 +4,7 @@
 // zero with 4 levels) so that every configuration yields the same statistic names.
 #pragma once
 
-#include "sim/stats/stats.h"
+#include "base/stats/stats.h"
 
 namespace pagesim::walker {
 

@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/stats/stats.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
 #include "models/os/native_os.h"
 #include "models/walker/walker.h"
-#include "sim/stats/stats.h"
 
 namespace pagesim::walker::testing {
 

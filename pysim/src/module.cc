@@ -21,9 +21,9 @@
 #include <tuple>
 #include <vector>
 
+#include "base/config/schema.h"
 #include "pysim/src/array_trace_reader.h"
 #include "pysim/src/controlled_reader.h"
-#include "sim/config/schema.h"
 #include "sim/preset/preset.h"
 #include "sim/sim_params.h"
 #include "sim/simulation.h"

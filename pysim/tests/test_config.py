@@ -90,7 +90,7 @@ def test_schema_lists_every_key():
 
 # Configuration limits (issue 17, item 9): values past a key's bound and contradicting keys
 # raise ConfigError with the key in `.key`, as the CLI exits 2 naming it. Why each bound is
-# what it is: sim/config/schema_test.cc (ConfigLimits) and docs/model.md.
+# what it is: sim/sim_params_test.cc (ConfigLimits) and docs/model.md.
 @pytest.mark.parametrize("overrides,key,reason", [
     # 2^32 cycles per event keeps a run's totals in 64 bits
     ({"core.cycles_per_access": 2**64 - 1}, "core.cycles_per_access",

@@ -19,7 +19,7 @@
 #include <optional>
 #include <sstream>
 
-#include "sim/atomic_file.h"
+#include "base/atomic_file.h"
 #include "sim/cli/commands.h"
 #include "sim/cli/summary.h"
 #include "sim/provenance.h"
@@ -287,7 +287,7 @@ int run_compare(int argc, char** argv) {
     }
   }
   const std::string trace_path = vm["trace"].as<std::string>();
-  // --json is checked now, before the modes run, and written at the end (sim/atomic_file.h).
+  // --json is checked now, before the modes run, and written at the end (base/atomic_file.h).
   OutputSet outputs;
   std::optional<std::size_t> json_out;
   try {

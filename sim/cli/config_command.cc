@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "sim/atomic_file.h"
+#include "base/atomic_file.h"
 #include "sim/cli/commands.h"
 
 namespace pagesim::cli {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "base/stats/json_reader.h"
 #include "sim/cli/commands.h"
-#include "sim/stats/json_reader.h"
 
 namespace pagesim::cli {
 namespace {

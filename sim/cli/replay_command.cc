@@ -8,8 +8,8 @@
 #include <optional>
 #include <utility>
 
+#include "base/atomic_file.h"
 #include "models/mem/frame_allocator.h"
-#include "sim/atomic_file.h"
 #include "sim/cli/commands.h"
 #include "sim/cli/summary.h"
 #include "sim/provenance.h"
@@ -116,7 +116,7 @@ int run_replay(int argc, char** argv) {
   }
 
   // The output files are checked now, so a bad one fails before a long run, and written
-  // together at the end: all of them or none (sim/atomic_file.h).
+  // together at the end: all of them or none (base/atomic_file.h).
   OutputSet outputs;
   std::optional<std::size_t> json_out, csv_out, config_out, timeseries_out;
   try {

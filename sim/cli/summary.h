@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/stats/stats.h"
+#include "base/stats/stats.h"
 
 namespace pagesim::cli {
 

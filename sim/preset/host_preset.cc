@@ -7,8 +7,8 @@
 #include <map>
 #include <sstream>
 
-#include "sim/config/geometry.h"
-#include "sim/config/value_traits.h"
+#include "base/config/geometry.h"
+#include "base/config/value_traits.h"
 
 namespace pagesim::preset {
 namespace {

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "sim/config/schema.h"
+#include "base/config/schema.h"
 #include "sim/preset/cpuid.h"
 #include "sim/sim_params.h"
 

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "sim/config/schema.h"
+#include "base/config/schema.h"
 #include "sim/preset/cpuid.h"
 #include "sim/preset/host_preset.h"
 #include "sim/sim_params.h"

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "sim/config/schema.h"
+#include "base/config/schema.h"
 #include "sim/sim_params.h"
 
 namespace pagesim::preset {
