@@ -457,7 +457,7 @@ bool PageTableOs<Va, Pa, Memory, Frames>::split_huge(std::uint16_t asid, Va va) 
 
 template <VirtualAddress Va, PhysicalAddress Pa, PageTableMemory<Pa> Memory, FrameSource<Pa> Frames>
 bool PageTableOs<Va, Pa, Memory, Frames>::free_empty_pte_table(std::uint16_t asid, Va va) {
-  namespace pte = walker::pte;
+  namespace pte = paging::pte;
   const std::uint64_t v = va.value();
   std::uint64_t table = address_space_root(asid).value();
   for (unsigned level = m_levels; level > pte::kPd; --level) {
