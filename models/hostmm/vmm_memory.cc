@@ -434,8 +434,7 @@ void VmmMemory::map_unused_to_zero_page(Hva base) {
     const Hva piece(p << 12);
     const auto page = m_os.lookup(kAsid, piece);
     const std::uint64_t i = p - page_of(base);
-    if (!page || page->size != PageSize::k4K ||
-        (pieces && (pieces->faulted_since[i] || page->page_base != pieces->frame + i * 4 * kKiB)) ||
+    if (!page || page->size != PageSize::k4K || (pieces && !pieces->holds(i, *page)) ||
         !m_memory.zero_filled(page->page_base)) {
       continue;
     }
@@ -645,8 +644,7 @@ std::uint64_t VmmMemory::madvise(Advice advice, Hva begin, Hva end) {
       for (std::uint64_t a = from; a < to && !met; a += 4 * kKiB) {
         const std::uint64_t i = (a - h * pmd) >> 12;
         const auto piece = m_os.lookup(kAsid, Hva(a));
-        met = piece && piece->size == PageSize::k4K && !folio.faulted_since[i] &&
-              piece->page_base == folio.frame + i * 4 * kKiB;
+        met = piece && folio.holds(i, *piece);
       }
       if (met) {
         map_unused_to_zero_page(Hva(h * pmd));

@@ -355,6 +355,10 @@ class VmmMemory {
   struct PteMappedFolio {
     Hpa frame;                       // the folio's 2 MiB frame: piece i at frame + i * 4 KiB
     std::bitset<512> faulted_since;  // pieces that are pages of their own now
+    // Whether `page`, mapping piece i of the 2 MiB range, is still the folio's own piece.
+    bool holds(std::uint64_t i, const Mapping& page) const {
+      return page.size == PageSize::k4K && !faulted_since[i] && page.page_base == frame + i * 4096;
+    }
   };
   std::unordered_map<std::uint64_t, PteMappedFolio> m_pte_mapped_folios;
   Hpa m_zero_frame;

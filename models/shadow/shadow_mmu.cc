@@ -419,13 +419,7 @@ std::uint32_t ShadowMmu::get_page(std::uint64_t gfn, unsigned level, bool direct
       // or weakened. Charged to the fault or CR3 write.
       ++m_stats.sync_kept_unsync;
       m_pending += m_params.sync_page_latency;
-      int r = 0;
-      for (unsigned i = 0; i < kEntries && r >= 0; ++i) {
-        if ((read_spte(sp, i) & pte::kPresent) != 0) {
-          const int e = sync_spte(sp, i);
-          r = e < 0 ? -1 : (r | e);
-        }
-      }
+      const int r = sync_entries(sp);
       if (r < 0) {
         // The guest table could not be read (not resident): the page is zapped, the zap
         // committed with a flush, and kvm_mmu_find_shadow_page finds none: a new one is made.
@@ -830,28 +824,34 @@ int ShadowMmu::sync_spte(std::uint32_t sp, unsigned i) {
   return 0;
 }
 
-int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
-  ++m_stats.sync;
-  cost += m_params.sync_page_latency;
-  bool dropped = false;
+int ShadowMmu::sync_entries(std::uint32_t sp) {
+  int r = 0;
   for (unsigned i = 0; i < kEntries; ++i) {
     if ((read_spte(sp, i) & pte::kPresent) == 0) {
       continue;
     }
-    const int r = sync_spte(sp, i);
-    if (r < 0) {
-      // kvm_sync_page zaps the page. mmu_sync_children unlinked it first
-      // (kvm_unlink_unsync_page): the zap unlinks nothing more.
-      m_pages[sp].unsync = false;
-      m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
-      zap_page(sp);
+    const int e = sync_spte(sp, i);
+    if (e < 0) {
       return -1;
     }
-    dropped |= r > 0;
+    r |= e;
   }
-  m_pages[sp].unsync = false;  // write-protected again
+  return r;
+}
+
+int ShadowMmu::sync_page_entries(std::uint32_t sp, Cycles& cost) {
+  ++m_stats.sync;
+  cost += m_params.sync_page_latency;
+  const int r = sync_entries(sp);
+  // mmu_sync_children unlinks it first (kvm_unlink_unsync_page): write-protected again, or,
+  // when a guest entry could not be read, zapped by kvm_sync_page with nothing more to
+  // unlink.
+  m_pages[sp].unsync = false;
   m_unsync.erase(std::find(m_unsync.begin(), m_unsync.end(), sp));
-  return dropped ? 1 : 0;
+  if (r < 0) {
+    zap_page(sp);
+  }
+  return r;
 }
 
 bool ShadowMmu::first_path(std::uint32_t sp, std::uint32_t root, std::vector<std::uint32_t>& path,

@@ -450,6 +450,10 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // read (its table page not resident), 1 when the leaf was dropped or lost a right (a
   // flush is due), 0 otherwise.
   int sync_spte(std::uint32_t sp, unsigned i);
+  // sync_spte of every present leaf of `sp` (__kvm_sync_page's loop): -1 at the first entry
+  // that cannot be read (the caller zaps the page), else 1 if any leaf was dropped or lost
+  // a right, 0 if none. The page's unsync state is the caller's.
+  int sync_entries(std::uint32_t sp);
   // mmu_sync_children from `root` (kvm_mmu_sync_roots): the unsync pages below it synced in
   // rounds of KVM_PAGE_ARRAY_NR, one flush per round that write-protected a leaf and one
   // at the end; returns the cycles.
