@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "validate/host_aging.h"
+
 namespace pagesim::validate {
 
 namespace {
@@ -303,7 +305,14 @@ namespace {
 // The machine of one run: the layout on a VM.
 class Machine {
  public:
-  Machine(const Scenario& s, bool baseline) : m_s(s), m_baseline(baseline), m_layout(s) {
+  Machine(const Scenario& s, bool baseline)
+      : m_s(s),
+        m_baseline(baseline),
+        m_layout(s),
+        m_aging(
+            {{reinterpret_cast<std::uint64_t>(m_layout.low().data()), kLowSlotSize},
+             {reinterpret_cast<std::uint64_t>(m_layout.sys().data()), m_layout.sys_bytes()},
+             {reinterpret_cast<std::uint64_t>(m_layout.data().data()), m_layout.data().size()}}) {
     m_vm.set_slot(0, Gpa(0), kLowSlotSize, m_layout.low().data());
     m_vm.set_slot(1, Gpa(kSysSlotGpa), m_layout.sys_bytes(), m_layout.sys().data());
     m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_layout.data().size(), m_layout.data().data());
@@ -349,6 +358,8 @@ class Machine {
     }
     const Counters after = snapshot(m_vm, perf, true);
     out.measured = subtract(after, before);
+    out.aged = m_aging.count();
+    out.aging_unavailable = m_aging.unavailable();
     return out;
   }
 
@@ -392,6 +403,7 @@ class Machine {
   const Scenario& m_s;
   bool m_baseline;
   GuestLayout m_layout;
+  HostAging m_aging;  // on the three slots' memory, from now on
   Vm m_vm;
 };
 
@@ -464,7 +476,9 @@ std::vector<PhaseCounts> run_scenario(const Scenario& s, const PerfCounters& per
     Machine m(s, true);
     m.warm_up();
     for (std::size_t i = 0; i < phases.size(); ++i) {
-      out[i].baseline = m.phase(phases[i], perf).measured;
+      PhaseCounts b = m.phase(phases[i], perf);
+      out[i].baseline = std::move(b.measured);
+      out[i].baseline_aged = b.aged;
     }
   }
   return out;

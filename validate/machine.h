@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,12 @@ struct PhaseCounts {
   PhaseInfo info;
   Counters measured;  // counters of the measured VM over the phase
   Counters baseline;  // the baseline VM's over its neutralized phase
+  // The host's page aging on each VM's memory (validate/host_aging.h), from the VM's
+  // creation to the phase's end: an SPTE aged at any time before keeps its Accessed bit
+  // clear until the guest touches the page again. nullopt: not counted (aging_unavailable).
+  std::optional<std::int64_t> aged;
+  std::optional<std::int64_t> baseline_aged;
+  std::string aging_unavailable;
 };
 
 // Runs the scenario (measured VM, then the baseline VM). `perf` counts this thread.

@@ -37,6 +37,55 @@ Tolerance tolerance_for(const std::string& counter, std::int64_t host_events,
   return Tolerance{0, 0, "exact: no spread in repeated runs"};
 }
 
+std::optional<Tolerance> aging_tolerance(const std::string& counter, std::int64_t aged,
+                                         std::int64_t baseline_aged) {
+  if (aged + baseline_aged == 0) return std::nullopt;
+  const std::string why =
+      "the host's page aging: " + std::to_string(aged) + " leaves aged by the phase's end (" +
+      std::to_string(baseline_aged) +
+      " in the baseline); a fault rewriting an aged leaf is fixed, not spurious";
+  // The measured VM's aging adds fixed faults (and set_spte) and takes spurious ones; the
+  // baseline's, subtracted, does the opposite.
+  if (counter == "vcpu.pf_fixed" || counter == "kvmmmu.kvm_mmu_set_spte") {
+    return Tolerance{baseline_aged, aged, why};
+  }
+  if (counter == "vcpu.pf_spurious") return Tolerance{aged, baseline_aged, why};
+  return std::nullopt;
+}
+
+namespace {
+
+// A phase with aging: its pf_fixed, pf_spurious and kvm_mmu_set_spte rows (from `first`)
+// pass only as a pair (validate/host_aging.h).
+void pair_aging_rows(std::vector<Row>& rows, std::size_t first) {
+  Row* fixed = nullptr;
+  Row* spurious = nullptr;
+  Row* set_spte = nullptr;
+  for (std::size_t i = first; i < rows.size(); ++i) {
+    if (rows[i].counter == "vcpu.pf_fixed") fixed = &rows[i];
+    if (rows[i].counter == "vcpu.pf_spurious") spurious = &rows[i];
+    if (rows[i].counter == "kvmmmu.kvm_mmu_set_spte") set_spte = &rows[i];
+  }
+  auto judged = [](const Row* r) {
+    return r && r->measured && r->predicted &&
+           (r->verdict == Verdict::kPass || r->verdict == Verdict::kFail);
+  };
+  if (!judged(fixed) || !judged(spurious)) return;
+  auto d = [](const Row* r) { return *r->measured - *r->predicted; };
+  // Aging changes which kind a fault is, never how many faults there are.
+  const bool paired = d(fixed) == -d(spurious) && (!judged(set_spte) || d(set_spte) == d(fixed));
+  if (paired) return;
+  for (Row* r : {fixed, spurious, set_spte}) {
+    if (!judged(r) || d(r) == 0) continue;
+    r->verdict = Verdict::kFail;
+    r->reason =
+        "aging turns a spurious fault into a fixed one (one more kvm_mmu_set_spte): the "
+        "differences of pf_fixed, pf_spurious and kvm_mmu_set_spte must be x, -x and x";
+  }
+}
+
+}  // namespace
+
 std::int64_t reschedules(const Counters& c) {
   const auto it = c.find("rusage.nivcsw");
   return it == c.end() ? 0 : std::max<std::int64_t>(0, it->second);
@@ -184,6 +233,16 @@ ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measur
       r.notes.push_back(m.info.name + ": madvise failed: " + std::strerror(m.info.madvise_errno));
     }
     const std::string host_reason = not_modelled_reason(s, m.info, host);
+    // Leaves the host's page aging may have touched (validate/host_aging.h): one per
+    // notification, 512 where a notification can cover a huge host page.
+    const std::int64_t per_notification = s.host_thp ? 512 : 1;
+    const std::int64_t aged = m.aged.value_or(0) * per_notification;
+    const std::int64_t baseline_aged = m.baseline_aged.value_or(0) * per_notification;
+    if (!m.aging_unavailable.empty() && i == 0) {
+      r.notes.push_back("host page aging not counted: " + m.aging_unavailable +
+                        "; vcpu.pf_fixed and pf_spurious stay exact");
+    }
+    const std::size_t first_row = r.rows.size();
     // The host's own events (madvise, memslot), where KVM walks long rmaps on this thread.
     const bool host_phase =
         m.info.kind == PhaseInfo::Kind::kMadvise || m.info.kind == PhaseInfo::Kind::kMemslotReadd;
@@ -216,6 +275,7 @@ ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measur
       }
       row.tolerance = tolerance_for(c, host_events(m.measured) + host_events(m.baseline),
                                     host_phase ? reschedules(m.measured) : 0);
+      if (const auto t = aging_tolerance(c, aged, baseline_aged)) row.tolerance = *t;
       if (!row.measured) {
         row.verdict = Verdict::kAbsent;
         row.reason = "this kernel does not export " + c;
@@ -234,6 +294,7 @@ ScenarioReport compare(const Scenario& s, const std::vector<PhaseCounts>& measur
       }
       r.rows.push_back(std::move(row));
     }
+    if (aged + baseline_aged > 0) pair_aging_rows(r.rows, first_row);
     // What else was measured, for the record (not_compared_counters() says why).
     PhaseExtra extra{.phase = m.info.name, .counters = {}};
     for (const auto& [k, v] : m.measured) {

@@ -29,6 +29,13 @@ struct Tolerance {
 // memslot) of the measured VM (reschedules()), 0 in a guest phase.
 Tolerance tolerance_for(const std::string& counter, std::int64_t host_events,
                         std::int64_t reschedules = 0);
+
+// The tolerance of vcpu.pf_fixed, vcpu.pf_spurious and kvmmmu.kvm_mmu_set_spte in a phase
+// by whose end the host's page aging reached `aged` leaves of the measured VM and
+// `baseline_aged` of the baseline's (validate/host_aging.h); nullopt for other counters or
+// no aging.
+std::optional<Tolerance> aging_tolerance(const std::string& counter, std::int64_t aged,
+                                         std::int64_t baseline_aged);
 // Interrupt exits and preemptions of the vCPU thread in counters over a phase.
 std::int64_t host_events(const Counters& c);
 // Involuntary context switches of the VMM's thread in counters over a phase.

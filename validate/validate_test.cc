@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "validate/guest_page_tables.h"
+#include "validate/host_aging.h"
 #include "validate/host_info.h"
 #include "validate/kvm_model.h"
 #include "validate/kvm_stats.h"
@@ -766,6 +767,59 @@ TEST(Report, ToleranceAndVerdict) {
   EXPECT_EQ(tolerance_for("vm.remote_tlb_flush_requests", 5, 2).below, 0);
   EXPECT_EQ(reschedules({{"rusage.nivcsw", 3}}), 3);
   EXPECT_EQ(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+}
+
+// The host's page aging (validate/host_aging.h) clears a leaf's Accessed bit; the next fault
+// that rewrites the leaf is then fixed where it would be spurious (mmu_set_spte compares the
+// new SPTE with the old one), with one more kvm_mmu_set_spte. It changes the kind of a fault,
+// never the number of faults: the three rows pass only as a pair (x, -x, x), and only up to
+// the leaves aged.
+TEST(Report, HostAgingMovesFaultsFromSpuriousToFixedOnly) {
+  const Scenario s{.pages = 4};
+  const std::vector<std::string> rows = {"vcpu.pf_fixed", "vcpu.pf_spurious",
+                                         "kvmmmu.kvm_mmu_set_spte"};
+  auto run = [&](std::int64_t fixed, std::int64_t spurious, std::int64_t set_spte,
+                 std::optional<std::int64_t> aged) {
+    PhaseCounts p{.info = PhaseInfo{.kind = PhaseInfo::Kind::kPass, .name = "pass2"},
+                  .measured = {},
+                  .baseline = {},
+                  .aged = aged,
+                  .baseline_aged = 0};
+    Counters sim;
+    for (const std::string& c : compared_counters()) p.measured[c] = p.baseline[c] = sim[c] = 0;
+    // Predicted: 254 spurious faults (the leaves in place), none fixed.
+    sim["vcpu.pf_spurious"] = 254;
+    p.measured["vcpu.pf_fixed"] = fixed;
+    p.measured["vcpu.pf_spurious"] = spurious;
+    p.measured["kvmmmu.kvm_mmu_set_spte"] = set_spte;
+    const ScenarioReport r = compare(s, {p}, {sim}, {sim});
+    std::map<std::string, Verdict> v;
+    for (const Row& x : r.rows) v[x.counter] = x.verdict;
+    return v;
+  };
+  // Two of the 254 leaves were aged: 2 fixed, 252 spurious, 2 set_spte.
+  for (const std::string& c : rows) EXPECT_EQ(run(2, 252, 2, 3)[c], Verdict::kPass) << c;
+  // Without aging the same counts fail: nothing else turns a spurious fault fixed.
+  for (const std::string& c : rows) EXPECT_EQ(run(2, 252, 2, 0)[c], Verdict::kFail) << c;
+  // Not counted (no permission): exact as before.
+  EXPECT_EQ(run(2, 252, 2, std::nullopt)["vcpu.pf_fixed"], Verdict::kFail);
+  // More fixed faults than leaves aged.
+  EXPECT_EQ(run(4, 250, 4, 3)["vcpu.pf_fixed"], Verdict::kFail);
+  // An extra fault is not a moved one: 2 fixed but 254 spurious still.
+  EXPECT_EQ(run(2, 254, 2, 3)["vcpu.pf_fixed"], Verdict::kFail);
+  EXPECT_EQ(run(2, 252, 1, 3)["kvmmmu.kvm_mmu_set_spte"], Verdict::kFail);
+  // Aging counted in the baseline VM moves the difference the other way.
+  EXPECT_EQ(aging_tolerance("vcpu.pf_fixed", 3, 1)->above, 3);
+  EXPECT_EQ(aging_tolerance("vcpu.pf_fixed", 3, 1)->below, 1);
+  EXPECT_EQ(aging_tolerance("vcpu.pf_spurious", 3, 1)->below, 3);
+  EXPECT_FALSE(aging_tolerance("vcpu.exits", 3, 1).has_value());
+  EXPECT_FALSE(aging_tolerance("vcpu.pf_fixed", 0, 0).has_value());
+}
+
+TEST(HostAging, FilterKeepsNotificationsOverlappingTheSlots) {
+  EXPECT_EQ(age_hva_filter({{0x1000, 0x2000}, {0x10000, 0}, {0x20000, 0x1000}}),
+            "(start < 0x3000 && end > 0x1000) || (start < 0x21000 && end > 0x20000)");
+  EXPECT_EQ(age_hva_filter({}), "");
 }
 
 }  // namespace
