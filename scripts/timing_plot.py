@@ -40,7 +40,10 @@ def main(argv):
     ax.set_yscale("log")
     ax.set_xlabel("footprint (KiB)")
     ax.set_ylabel("time per dependent load (ns)")
-    ax.set_title(f"pagesim-validate --timing (TSC {data['tsc_ghz']:.3f} GHz)")
+    where = "in a KVM guest, " if data.get("measured_in") == "kvm-guest" else ""
+    mode = data.get("prediction_mode", "native")
+    ax.set_title(f"pagesim-validate --timing ({where}predicted in {mode} mode, "
+                 f"TSC {data['tsc_ghz']:.3f} GHz)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(argv[2], dpi=120)

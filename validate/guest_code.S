@@ -42,6 +42,8 @@ next:
   je next
   cmp edx, 9
   je op_fetch
+  cmp edx, 10
+  je op_chase
   /* 0 (or anything else): end of the phase. The handler exits to the VMM (port 0xe9);
    * the next phase's list starts again at list_base. */
   mov edi, 3
@@ -77,6 +79,29 @@ op_fetch:
   /* The address holds `jmp rdx` (the VMM put it there): an instruction fetch, then back. */
   lea rdx, [rip + next]
   jmp rax
+op_chase:
+  /* pagesim-validate --timing --guest: a dependent-load chain (each 8-byte word holds the
+   * address of the next). The address, when not 0, starts the chain there; else it goes on
+   * from where the last kChase stopped (r12). The next word is the number of loads (at
+   * least 1); the guest overwrites it with the TSC ticks they took. */
+  test rax, rax
+  cmovnz r12, rax
+  mov r8, [rsi]
+  rdtsc
+  shl rdx, 32
+  or rax, rdx
+  mov r9, rax
+chase_load:
+  mov r12, [r12]
+  dec r8
+  jnz chase_load
+  rdtsc
+  shl rdx, 32
+  or rax, rdx
+  sub rax, r9
+  mov [rsi], rax
+  add rsi, 8
+  jmp next
 op_sysnop:
   xor edi, edi
   int3

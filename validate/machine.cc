@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "validate/host_aging.h"
+#include "validate/timing.h"
 
 namespace pagesim::validate {
 
@@ -20,6 +21,7 @@ namespace {
 
 constexpr std::uint64_t k4K = 4096;
 constexpr std::uint64_t k2M = 2ull << 20;
+constexpr std::uint64_t kChainLine = 64;  // one pointer per cache line (validate/timing.h)
 
 int madvise_advice(Madvise m) {
   switch (m) {
@@ -363,7 +365,8 @@ class Machine {
     return out;
   }
 
- private:
+  const GuestLayout& layout() const { return m_layout; }
+
   void run(const CommandList& l) {
     if (l.bytes() > m_layout.list_bytes()) {
       throw std::logic_error("command list larger than its area");
@@ -372,6 +375,7 @@ class Machine {
     m_vm.run_phase();
   }
 
+ private:
   // The first r.pages data pages in address order, contiguous ranges merged: (offset in the
   // data slot, bytes).
   std::vector<std::pair<std::uint64_t, std::uint64_t>> madvise_ranges(const ReclaimAction& r) {
@@ -460,6 +464,48 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
     }
     pass(n, cr3);
   }
+  return out;
+}
+
+GuestChainRun run_guest_chain(const Scenario& s, const std::vector<std::uint32_t>& order,
+                              std::uint64_t bursts, std::uint64_t burst_loads) {
+  check(s);
+  if (s.pattern != Pattern::kSeq || s.trace || order.size() < 2 ||
+      order.size() * kChainLine > s.pages * k4K) {
+    throw std::invalid_argument("run_guest_chain: a sequential scenario holding the chain");
+  }
+  Machine m(s, false);
+  m.warm_up();
+  const GuestLayout& layout = m.layout();
+  // Sequential data pages: GVA and GPA offsets are equal, line by line (data_pages).
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const std::uint64_t next = order[(i + 1) % order.size()];
+    const std::uint64_t at = std::uint64_t{order[i]} * kChainLine;
+    const std::uint64_t value = kDataGva + next * kChainLine;
+    std::memcpy(layout.gpa_ptr(Gpa(kDataGpa + at)), &value, sizeof value);
+  }
+  // One lap untimed: the guest's faults and KVM's shadow pages, every line cached once.
+  CommandList lap;
+  lap.chase(Gva(kDataGva + std::uint64_t{order[0]} * kChainLine), order.size());
+  lap.end();
+  m.run(lap);
+  GuestChainRun out;
+  const std::uint64_t per_list = (layout.list_bytes() / 8 - 1) / 2;
+  for (std::uint64_t done = 0; done < bursts;) {
+    const std::uint64_t n = std::min(per_list, bursts - done);
+    CommandList l;
+    for (std::uint64_t i = 0; i < n; ++i) l.chase(Gva(0), burst_loads);
+    l.end();
+    m.run(l);
+    const std::uint8_t* words = layout.gpa_ptr(Gpa(kSysSlotGpa));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint64_t ticks = 0;
+      std::memcpy(&ticks, words + (2 * i + 1) * 8, sizeof ticks);
+      out.ticks.push_back(ticks);
+    }
+    done += n;
+  }
+  out.host_huge_bytes = anon_huge_bytes(layout.data().data());
   return out;
 }
 

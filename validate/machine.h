@@ -94,6 +94,19 @@ struct PhaseCounts {
 // Runs the scenario (measured VM, then the baseline VM). `perf` counts this thread.
 std::vector<PhaseCounts> run_scenario(const Scenario& s, const PerfCounters& perf);
 
+// pagesim-validate --timing --guest (validate/timing.h): the guest runs the dependent-load
+// chain `order` over the data pages of `s` (sequential; one 8-byte pointer per 64-byte
+// line, written by the VMM: order[i]'s line points to order[i + 1]'s GVA). After the
+// warm-up and one untimed lap (the guest's faults, KVM's shadow pages), `bursts` runs of
+// `burst_loads` loads each, each timed by the guest with the TSC (kChase). Also the host's
+// AnonHugePages over the data slot, read after the run.
+struct GuestChainRun {
+  std::vector<std::uint64_t> ticks;  // TSC ticks per burst
+  std::uint64_t host_huge_bytes = 0;
+};
+GuestChainRun run_guest_chain(const Scenario& s, const std::vector<std::uint32_t>& order,
+                              std::uint64_t bursts, std::uint64_t burst_loads);
+
 // Counters from getrusage(RUSAGE_THREAD): rusage.minflt, rusage.majflt, rusage.nivcsw.
 Counters rusage_counters();
 

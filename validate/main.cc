@@ -37,7 +37,7 @@ const char* kUsage =
     "usage: pagesim-validate [--scenario NAME | --all | --sample N [--seed S] | SCENARIO OPTIONS]\n"
     "                        [--json FILE] [--verbose] [--list]\n"
     "       pagesim-validate --timing [--quick] [--json FILE] [--pagesim PATH]\n"
-    "                        [--nested never|2m]\n"
+    "                        [--nested never|2m | --guest]\n"
     "  --timing                  this host's load-to-use time per footprint (16 KiB to\n"
     "                            1 GiB; --quick: to 64 MiB), 4 KiB and transparent huge\n"
     "                            pages, by dependent-load chains, against pagesim's\n"
@@ -45,7 +45,11 @@ const char* kUsage =
     "                            LLC and DRAM latencies (pagesim: PATH, else the one built\n"
     "                            beside this binary, else PATH's); docs/validation.md,\n"
     "                            \"Timing\"; no KVM needed. --nested: predict in nested\n"
-    "                            mode, this host.thp under the guest this runs in\n"
+    "                            mode, this host.thp under the guest this runs in.\n"
+    "                            --guest: the chains run in a KVM guest of this host\n"
+    "                            (to 256 MiB; 4 KiB guest pages on 4 KiB host pages, and\n"
+    "                            2 MiB on THP), predicted in shadow mode; exit status 77\n"
+    "                            without /dev/kvm\n"
     "scenario options (any combination; defaults in brackets):\n"
     "  --pages N                 data pages the guest touches [256]\n"
     "  --pattern seq|random|stride2m   order and spacing (stride2m: one page per 2 MiB) [seq]\n"
@@ -235,6 +239,8 @@ int main(int argc, char** argv) {
         timing_json = args[++i];
       } else if (args[i] == "--pagesim" && i + 1 < args.size()) {
         pagesim = args[++i];
+      } else if (args[i] == "--guest") {
+        timing.guest = true;
       } else if (args[i] == "--nested" && i + 1 < args.size()) {
         timing.nested_host_thp = args[++i];
         if (timing.nested_host_thp != "never" && timing.nested_host_thp != "2m") {
@@ -242,12 +248,21 @@ int main(int argc, char** argv) {
         }
       } else {
         usage_error(
-            "--timing takes --quick, --json FILE, --pagesim PATH and --nested never|2m, "
+            "--timing takes --quick, --json FILE, --pagesim PATH, --nested never|2m and "
+            "--guest, "
             "not '" +
             args[i] + "'");
       }
     }
-    return run_timing(timing, timing_json, pagesim);
+    if (timing.guest && !timing.nested_host_thp.empty()) {
+      usage_error("--guest and --nested: the guest's prediction is shadow mode (this host's KVM)");
+    }
+    try {
+      return run_timing(timing, timing_json, pagesim);
+    } catch (const KvmUnavailable& e) {
+      std::cerr << "pagesim-validate --timing --guest: skipped: missing " << e.what << "\n";
+      return kSkip;
+    }
   }
   Scenario custom;
   bool have_custom = false, all = false, verbose = false, list = false, passes_given = false;

@@ -34,6 +34,12 @@ void CommandList::store(Gva gva, std::uint64_t value) {
 }
 void CommandList::invlpg(Gva gva) { push(Op::kInvlpg, gva.value()); }
 void CommandList::cr3(Gpa root) { push(Op::kCr3, root.value()); }
+void CommandList::chase(Gva start, std::uint64_t loads) {
+  if (loads == 0) throw std::invalid_argument("CommandList::chase: at least one load");
+  if ((start.value() & 15) != 0) throw std::invalid_argument("chase start not 16-byte aligned");
+  push(Op::kChase, start.value());
+  m_words.push_back(loads);
+}
 void CommandList::sys_nop() { push(Op::kSysNop, 0); }
 void CommandList::skip() { push(Op::kSkip, 0); }
 void CommandList::end() { push(Op::kEnd, 0); }
@@ -65,6 +71,11 @@ CommandList CommandList::neutralized(Gva dummy, Gpa current_root) const {
       case Op::kSysNop:
       case Op::kEnd:
         out.m_words.push_back(w);
+        break;
+      case Op::kChase:
+        out.push(Op::kSkip, 0);
+        out.push(Op::kSkip, 0);
+        ++i;
         break;
       default:
         throw std::invalid_argument("CommandList::neutralized: unknown op");
@@ -129,6 +140,10 @@ void replay_commands(const CommandList& l, const CommandHandlers& h) {
         break;
       case Op::kSkip:
         break;
+      case Op::kChase:
+        // The chain's addresses are in guest memory, not in the list: --timing predicts
+        // the chain with gen:pointer_chase instead (validate/timing.h).
+        throw std::invalid_argument("replay_commands: a kChase list is not replayed");
       case Op::kEnd:
         return;
     }

@@ -10,6 +10,9 @@
 //   kSkip                    nothing (keeps a baseline list the same length)
 //   kFetch                   jump to the address (an instruction fetch there: the VMM put a
 //                            `jmp rdx` back to the loop at it)
+//   kChase                   a dependent-load chain (--timing --guest): from the address (0:
+//                            where the last kChase stopped), the next word's count of loads;
+//                            the guest writes the TSC ticks they took over that word
 //   kEnd                     int3; the handler's OUT to port 0xe9 ends the phase (KVM_EXIT_IO)
 #pragma once
 
@@ -33,6 +36,7 @@ enum class Op : std::uint8_t {
   kSysNop = 7,
   kSkip = 8,
   kFetch = 9,
+  kChase = 10,
 };
 
 // The instruction a fetched address holds: `jmp rdx` (FF /4, ModRM E2), back to the loop.
@@ -47,6 +51,9 @@ class CommandList {
   void store(Gva gva, std::uint64_t value);  // gva 8-byte aligned
   void invlpg(Gva gva);
   void cr3(Gpa root);
+  // A chain of `loads` (at least 1) dependent loads from `start` (Gva(0): on from where the
+  // last one stopped). Timing only: no predictor replays it.
+  void chase(Gva start, std::uint64_t loads);
   void sys_nop();
   void skip();
   void end();

@@ -18,6 +18,8 @@
 
 #include "sim/preset/cpuid.h"
 #include "sim/preset/host_preset.h"
+#include "validate/machine.h"
+#include "validate/scenario.h"
 
 namespace pagesim::validate {
 namespace {
@@ -45,7 +47,22 @@ void pin_to_current_cpu() {
   sched_setaffinity(0, sizeof set, &set);
 }
 
-// AnonHugePages (bytes) of the mapping that starts at `base`, from /proc/self/smaps.
+// Walks the chain from `p` for `n` loads; returns where it ended (kept live).
+__attribute__((noinline)) void* chase(void* p, std::uint64_t n) {
+  void** q = static_cast<void**>(p);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    q = static_cast<void**>(*q);
+  }
+  return q;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
 std::uint64_t anon_huge_bytes(const void* base) {
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
@@ -65,21 +82,17 @@ std::uint64_t anon_huge_bytes(const void* base) {
   return 0;
 }
 
-// Walks the chain from `p` for `n` loads; returns where it ended (kept live).
-__attribute__((noinline)) void* chase(void* p, std::uint64_t n) {
-  void** q = static_cast<void**>(p);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    q = static_cast<void**>(*q);
+std::vector<std::uint32_t> chain_order(std::uint64_t lines, std::uint64_t seed) {
+  // Sattolo's shuffle: a random order of the lines that is one cycle through all of them.
+  std::vector<std::uint32_t> order(lines);
+  std::iota(order.begin(), order.end(), 0u);
+  std::mt19937_64 rng(seed);
+  for (std::uint64_t i = lines - 1; i > 0; --i) {
+    std::uniform_int_distribution<std::uint64_t> pick(0, i - 1);
+    std::swap(order[i], order[pick(rng)]);
   }
-  return q;
+  return order;
 }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-}  // namespace
 
 double measure_tsc_ghz() {
   double best = 0;
@@ -111,14 +124,7 @@ ChainPoint measure_chain(std::uint64_t footprint, bool huge, int repetitions, st
       reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + kHuge - 1) & ~(kHuge - 1));
   madvise(base, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 
-  // Sattolo's shuffle: a random order of the lines that is one cycle through all of them.
-  std::vector<std::uint32_t> order(lines);
-  std::iota(order.begin(), order.end(), 0u);
-  std::mt19937_64 rng(footprint);
-  for (std::uint64_t i = lines - 1; i > 0; --i) {
-    std::uniform_int_distribution<std::uint64_t> pick(0, i - 1);
-    std::swap(order[i], order[pick(rng)]);
-  }
+  const std::vector<std::uint32_t> order = chain_order(lines, footprint);
   for (std::uint64_t i = 0; i < lines; ++i) {
     *reinterpret_cast<void**>(base + order[i] * kLine) = base + order[(i + 1) % lines] * kLine;
   }
@@ -129,24 +135,55 @@ ChainPoint measure_chain(std::uint64_t footprint, bool huge, int repetitions, st
 
   void* p = chase(base, lines);  // warm: every line once
   // Short bursts, each timed alone: on a shared host a burst of ~0.1-1 ms mostly runs
-  // without being preempted, where a long run always is; the 10th percentile of the
-  // bursts is the figure kept ("min"), the median says how noisy the host was.
-  std::vector<double> ns;
+  // without being preempted, where a long run always is.
+  std::vector<std::uint64_t> ticks;
   for (int r = 0; r < repetitions; ++r) {
     for (std::uint64_t done = 0; done < loads; done += kBurst) {
       const std::uint64_t c0 = __rdtsc();
       p = chase(p, kBurst);
       const std::uint64_t c1 = __rdtsc();
-      ns.push_back(static_cast<double>(c1 - c0) / tsc_ghz / static_cast<double>(kBurst));
+      ticks.push_back(c1 - c0);
     }
   }
   asm volatile("" : : "r"(p) : "memory");
   munmap(raw, bytes + kHuge);
+  return chain_point(footprint, huge, point.huge_bytes, ticks, kBurst, tsc_ghz);
+}
+
+ChainPoint chain_point(std::uint64_t footprint, bool huge, std::uint64_t huge_bytes,
+                       const std::vector<std::uint64_t>& ticks, std::uint64_t burst,
+                       double tsc_ghz) {
+  if (ticks.empty()) throw std::runtime_error("no timed burst");
+  // The 10th percentile of the bursts is the figure kept ("min"), the median says how
+  // noisy the host was.
+  std::vector<double> ns;
+  for (std::uint64_t t : ticks) {
+    ns.push_back(static_cast<double>(t) / tsc_ghz / static_cast<double>(burst));
+  }
   std::sort(ns.begin(), ns.end());
+  ChainPoint point;
+  point.footprint_bytes = footprint;
+  point.huge_asked = huge;
+  point.huge_bytes = huge_bytes;
   point.min_ns = ns[ns.size() / 10];
   point.median_ns = median(ns);
   point.min_tsc_cycles = point.min_ns * tsc_ghz;
   return point;
+}
+
+ChainPoint measure_guest_chain(std::uint64_t footprint, bool huge, int repetitions,
+                               std::uint64_t loads, double tsc_ghz) {
+  const std::uint64_t lines = std::max<std::uint64_t>(footprint / kLine, 2);
+  Scenario s;
+  s.name = "timing";
+  s.pages = (lines * kLine + 4095) / 4096;
+  s.pattern = Pattern::kSeq;
+  s.guest_pages = huge ? GuestPages::k2M : GuestPages::k4K;
+  s.host_thp = huge;
+  const std::uint64_t bursts =
+      static_cast<std::uint64_t>(repetitions) * ((loads + kBurst - 1) / kBurst);
+  const GuestChainRun run = run_guest_chain(s, chain_order(lines, footprint), bursts, kBurst);
+  return chain_point(footprint, huge, run.host_huge_bytes, run.ticks, kBurst, tsc_ghz);
 }
 
 CacheSizes host_cache_sizes() {
@@ -197,8 +234,9 @@ double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const
 }
 
 std::optional<Prediction> predict_load(const std::string& pagesim, std::uint64_t footprint,
-                                       bool huge, const std::string& nested_host_thp,
-                                       const Calibration& cal, std::string& error) {
+                                       bool huge, const TimingOptions& mode, const Calibration& cal,
+                                       std::string& error) {
+  const std::string& nested_host_thp = mode.nested_host_thp;
   char csv[] = "/tmp/pagesim-timing-XXXXXX";
   const int fd = mkstemp(csv);
   if (fd < 0) {
@@ -225,6 +263,15 @@ std::optional<Prediction> predict_load(const std::string& pagesim, std::uint64_t
         << " --set guest.page_fault_latency=0 --set guest.clear_page_latency=0"
            " --set host.page_fault_latency=0 --set host.clear_page_latency=0"
            " --set vmexit.latency=0 --set vmexit.ept_violation_latency=0"
+        << " --set vm.memory=" << std::max<std::uint64_t>(4ull << 30, 2 * footprint);
+  } else if (mode.guest) {
+    // The guest's chain under this host's KVM: shadow paging, a 2 MiB leaf only where the
+    // guest page and the host page are both huge (kvm_mmu_max_mapping_level).
+    const char* thp = huge ? "2m" : "never";
+    cmd << " --set mode=shadow --set guest.thp=" << thp << " --set host.thp=" << thp
+        << " --set guest.page_fault_latency=0 --set guest.clear_page_latency=0"
+           " --set host.page_fault_latency=0 --set host.clear_page_latency=0"
+           " --set vmexit.latency=0"
         << " --set vm.memory=" << std::max<std::uint64_t>(4ull << 30, 2 * footprint);
   }
   cmd << " --set core.frequency_ghz=" << cal.tsc_ghz
@@ -275,6 +322,9 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
       footprints.push_back(f);
     }
   }
+  if (options.guest) {
+    std::erase_if(footprints, [](std::uint64_t f) { return f > kGuestTimingMaxBytes; });
+  }
   try {
     const CacheSizes sizes = host_cache_sizes();
     const Calibration cal = calibrate(sizes, options.repetitions, options.loads);
@@ -296,30 +346,33 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
         "predicted = data + translation, both pagesim's (%s, --preset host, %s, the chain's "
         "pattern gen:pointer_chase, cache.data=true)\n\n",
         pagesim_path.c_str(),
-        options.nested_host_thp.empty()
+        options.guest ? "measured in a KVM guest; shadow mode, guest.thp = host.thp"
+        : options.nested_host_thp.empty()
             ? "native mode"
             : ("nested mode, host.thp=" + options.nested_host_thp).c_str());
     std::printf("%10s | %8s %8s %7s %6s | %8s %8s %7s %6s %8s | %6s %6s | %s\n", "footprint",
                 "4K meas", "pred", "xlat", "err", "THP meas", "pred", "xlat", "err", "THP KiB",
                 "share", "pred", "notes");
     std::ostringstream json;
-    json << "{\n  \"tsc_ghz\": " << cal.tsc_ghz << ",\n  \"calibration_ns\": {\"l1\": " << cal.l1_ns
-         << ", \"l2\": " << cal.l2_ns << ", \"llc\": " << cal.llc_ns
-         << ", \"dram\": " << cal.dram_ns << "},\n  \"points\": [";
+    json << "{\n  \"measured_in\": \"" << (options.guest ? "kvm-guest" : "host")
+         << "\",\n  \"prediction_mode\": \""
+         << (options.guest                     ? "shadow"
+             : options.nested_host_thp.empty() ? "native"
+                                               : "nested-host-thp-" + options.nested_host_thp)
+         << "\",\n  \"tsc_ghz\": " << cal.tsc_ghz
+         << ",\n  \"calibration_ns\": {\"l1\": " << cal.l1_ns << ", \"l2\": " << cal.l2_ns
+         << ", \"llc\": " << cal.llc_ns << ", \"dram\": " << cal.dram_ns << "},\n  \"points\": [";
     bool first = true;
     int status = 0;
     for (std::uint64_t f : footprints) {
-      const ChainPoint small =
-          measure_chain(f, false, options.repetitions, options.loads, cal.tsc_ghz);
-      const ChainPoint huge =
-          measure_chain(f, true, options.repetitions, options.loads, cal.tsc_ghz);
+      const auto measure = options.guest ? measure_guest_chain : measure_chain;
+      const ChainPoint small = measure(f, false, options.repetitions, options.loads, cal.tsc_ghz);
+      const ChainPoint huge = measure(f, true, options.repetitions, options.loads, cal.tsc_ghz);
       std::string error;
       const double analytic_data = predicted_data_ns(f, sizes, cal);
-      const auto small_pred =
-          predict_load(pagesim_path, f, false, options.nested_host_thp, cal, error);
+      const auto small_pred = predict_load(pagesim_path, f, false, options, cal, error);
       const auto huge_pred =
-          small_pred ? predict_load(pagesim_path, f, true, options.nested_host_thp, cal, error)
-                     : std::nullopt;
+          small_pred ? predict_load(pagesim_path, f, true, options, cal, error) : std::nullopt;
       if (!small_pred || !huge_pred) {
         std::cerr << "pagesim-validate --timing: no prediction for " << (f >> 10)
                   << " KiB: " << error << "\n";

@@ -45,7 +45,16 @@ struct TimingOptions {
   // The prediction's mode: native (empty), or nested with this host.thp ("never", "2m"):
   // for a measurement taken inside a guest, whose TLB misses are two-dimensional walks.
   std::string nested_host_thp;
+  // Measure inside a KVM guest instead (pagesim-validate's VMM, validate/machine.h): the
+  // guest runs the chain at CPL 3 over its data pages, 4 KiB guest pages on 4 KiB host pages
+  // for the 4 KiB column, 2 MiB guest pages on THP for the huge one; the prediction is
+  // pagesim's shadow mode (this host's KVM has no EPT/NPT) with guest.thp and host.thp so.
+  bool guest = false;
 };
+
+// The largest footprint --guest measures: the data slot ends below 2 GiB of guest memory
+// and holds at most 1 GiB - 4 KiB of pages (scenario.h).
+inline constexpr std::uint64_t kGuestTimingMaxBytes = 256ull << 20;
 
 // The cache sizes the calibration aims at, from this processor's CPUID (host preset).
 struct CacheSizes {
@@ -59,6 +68,13 @@ struct Calibration {
   std::string notes;                                     // what stood in for what
 };
 
+// One random cycle through `lines` lines (Sattolo's shuffle, seeded): order[i] is the line
+// the chain visits i-th, and the last leads back to the first.
+std::vector<std::uint32_t> chain_order(std::uint64_t lines, std::uint64_t seed);
+
+// AnonHugePages (bytes) of the mapping that holds `base`, from /proc/self/smaps.
+std::uint64_t anon_huge_bytes(const void* base);
+
 // The TSC's frequency in GHz, against CLOCK_MONOTONIC_RAW over ~50 ms (the best of 3).
 double measure_tsc_ghz();
 
@@ -66,6 +82,14 @@ double measure_tsc_ghz();
 // buffer cannot be mapped.
 ChainPoint measure_chain(std::uint64_t footprint, bool huge, int repetitions, std::uint64_t loads,
                          double tsc_ghz);
+// The same chain run by a KVM guest (TimingOptions::guest); huge_bytes is the host's
+// AnonHugePages over the guest's data. Throws KvmUnavailable without /dev/kvm.
+ChainPoint measure_guest_chain(std::uint64_t footprint, bool huge, int repetitions,
+                               std::uint64_t loads, double tsc_ghz);
+// A point from its bursts' TSC ticks (`burst` loads each): the 10th percentile and median.
+ChainPoint chain_point(std::uint64_t footprint, bool huge, std::uint64_t huge_bytes,
+                       const std::vector<std::uint64_t>& ticks, std::uint64_t burst,
+                       double tsc_ghz);
 
 Calibration calibrate(const CacheSizes& sizes, int repetitions, std::uint64_t loads);
 
@@ -92,8 +116,8 @@ double predicted_data_ns(std::uint64_t footprint, const CacheSizes& sizes, const
 
 // Runs `pagesim` (a path) for one footprint; the error text when it cannot.
 std::optional<Prediction> predict_load(const std::string& pagesim, std::uint64_t footprint,
-                                       bool huge, const std::string& nested_host_thp,
-                                       const Calibration& cal, std::string& error);
+                                       bool huge, const TimingOptions& mode, const Calibration& cal,
+                                       std::string& error);
 
 // Runs the calibration and the footprint sweep (4 KiB and huge pages), predicts each with
 // `pagesim_path`, prints the table to stdout and writes JSON to `json_path` when given.

@@ -15,11 +15,13 @@
 #include "validate/host_info.h"
 #include "validate/kvm_model.h"
 #include "validate/kvm_stats.h"
+#include "validate/machine.h"
 #include "validate/payload.h"
 #include "validate/perf_counters.h"
 #include "validate/report.h"
 #include "validate/scenario.h"
 #include "validate/sim_predictor.h"
+#include "validate/timing.h"
 
 namespace pagesim::validate {
 namespace {
@@ -112,6 +114,44 @@ TEST(CommandList, NeutralizedKeepsTheLengthAndTheHandlerCalls) {
   const std::vector<std::uint64_t> want = {8, 8, 8, 8, 0x600000000005, 0x8006, 7, 0};
   EXPECT_EQ(n.words(), want);
   EXPECT_EQ(n.bytes(), l.bytes());
+}
+
+// kChase (--timing --guest): the start address with the op, then the count the guest
+// overwrites with its TSC ticks; the baseline skips both words; the predictors refuse it.
+TEST(CommandList, ChaseIsTwoWordsAndOnlyForTiming) {
+  CommandList l;
+  l.chase(Gva(0x7f0000000040), 2048);
+  l.chase(Gva(0), 2048);
+  l.end();
+  const std::vector<std::uint64_t> want = {0x7f000000004a, 2048, 0xa, 2048, 0};
+  EXPECT_EQ(l.words(), want);
+  const std::vector<std::uint64_t> skipped = {8, 8, 8, 8, 0};
+  EXPECT_EQ(l.neutralized(Gva(0x600000000000), Gpa(0x8000)).words(), skipped);
+  EXPECT_THROW(l.chase(Gva(0x1000), 0), std::invalid_argument);
+  EXPECT_THROW(l.chase(Gva(0x1008), 1), std::invalid_argument);
+  CommandHandlers h{.touch = [](Gva, bool) {},
+                    .fetch = nullptr,
+                    .store = [](Gva, std::uint64_t) {},
+                    .invlpg = [](Gva) {},
+                    .cr3 = [](Gpa) {}};
+  EXPECT_THROW(replay_commands(l, h), std::invalid_argument);
+}
+
+// The guest runs a chain and times it: every burst's word is overwritten with its ticks. A
+// dependent load takes at least 4 core cycles (L1 load-to-use), more than one TSC tick at
+// any clock ratio an x86 core runs at, so a burst of 2048 loads takes more than 2048 ticks;
+// a word left at its count (2048) would mean the guest never ran the burst.
+TEST(GuestTiming, TheGuestRunsAndTimesTheChain) {
+  Scenario s;
+  s.pages = 4;  // 16 KiB: 256 lines
+  const std::uint64_t lines = s.pages * 4096 / 64;
+  try {
+    const GuestChainRun run = run_guest_chain(s, chain_order(lines, 1), 3, 2048);
+    ASSERT_EQ(run.ticks.size(), 3u);
+    for (std::uint64_t t : run.ticks) EXPECT_GT(t, 2048u);
+  } catch (const KvmUnavailable& e) {
+    GTEST_SKIP() << "no KVM here: " << e.what;
+  }
 }
 
 TEST(GuestCode, EntryPointsAndListSlotInsideTheCode) {
