@@ -32,7 +32,9 @@ CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
       m_stats(stats_parent, "sim"),
       m_page_life(page_life),
       m_page_life_of_vm0(page_life),
-      m_batch(kBatchRecords) {
+      m_batch(kBatchRecords),
+      m_page_walkers(params.core.page_walkers, params.core.walk_window,
+                     params.core.cycles_per_access) {
   SC_HAS_PROCESS(CoreModule);
   SC_THREAD(run);
   m_gp.set_extension(&m_ext);
@@ -159,6 +161,7 @@ void CoreModule::run() {
         const traces::Record& r = m_batch[i];
         m_position = done + i + 1;
         if (r.is_event()) {
+          m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
           Cycles c = handle_event(r, m_position);
           if (m_os == nullptr) [[unlikely]] {
             // The host may have reclaimed during the event (a guest table write's EPT
@@ -501,6 +504,7 @@ void CoreModule::switch_vm(std::size_t vm) {
     return;
   }
   settle_vm_share();
+  m_page_walkers.serialise();  // another core's walks
   Vcpu& out = m_vcpus[m_vm];
   out.asid = m_asid;
   out.pcid = m_pcid;
@@ -933,6 +937,20 @@ Cycles CoreModule::translate(AccessKind kind, Gva gva) {
   return cost;
 }
 
+void CoreModule::charge_walk(Cycles& cost) {
+  // A walk that faulted (a guest or host fault, a VM exit, MMIO) is an exception: it waits
+  // for everything older, and nothing overlaps it (models/walker/page_walkers.h).
+  if (m_ext.fault_cycles.count() != 0 || m_ext.outcome != TranslationExt::Outcome::kOk) {
+    m_page_walkers.serialise();
+    cost += m_ext.cycles;
+    return;
+  }
+  const Cycles charged = m_page_walkers.charge(m_stats.accesses.value(),
+                                               m_stats.cycles.value() + cost.count(), m_ext.cycles);
+  m_stats.walk_cycles_hidden += (m_ext.cycles - charged).count();
+  cost += charged;
+}
+
 Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
   if (m_page_life != nullptr) [[unlikely]] {
     m_page_life->at(m_position);
@@ -963,7 +981,11 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
         throw std::logic_error("walker rejected a translation request");
       }
     }
-    cost += m_ext.cycles;
+    if (m_page_walkers.overlapping()) [[unlikely]] {
+      charge_walk(cost);
+    } else {
+      cost += m_ext.cycles;
+    }
     m_stats.fault_cycles += m_ext.fault_cycles.count();
     if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
       apply_flush(m_ext.flush);

@@ -67,6 +67,7 @@
 #include "models/os/os_module.h"
 #include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
+#include "models/walker/page_walkers.h"
 #include "models/walker/walker_module.h"
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
@@ -84,6 +85,10 @@ struct CoreStats : stats::Group {
   stats::Counter translation_cycles{*this, "translation_cycles",
                                     "cycles spent translating: TLB latencies, walks, faults"};
   stats::Counter fault_cycles{*this, "fault_cycles", "cycles of page-fault handling"};
+  stats::Counter walk_cycles_hidden{
+      *this, "walk_cycles_hidden",
+      "cycles of walks that overlapped an earlier walk on another page walker and are not "
+      "in cycles (core.walk_window; 0 without it)"};
   stats::Counter page_splits{*this, "page_splits", "accesses that cross a page boundary"};
   stats::Counter events{*this, "events", "trace events replayed"};
   stats::Counter cr3_writes{*this, "cr3_writes", "address-space switches (!cr3)"};
@@ -248,6 +253,8 @@ class CoreModule final : public sc_core::sc_module {
                                  std::uint64_t position) const;
   Cycles translate(AccessKind kind, Gva gva);
   Cycles walk_and_fill(AccessKind kind, Gva gva, const char* why);
+  // Adds m_ext's walk to `cost`, less what overlaps earlier walks (core.walk_window).
+  void charge_walk(Cycles& cost);
   // sim.check: `got` (from `structure`) against a walk from scratch.
   void check(AccessKind kind, Gva gva, const Translation& got, const char* structure);
   // Every TLB entry of the VM, and the walker's caches derived from the EPT (INVEPT).
@@ -318,6 +325,7 @@ class CoreModule final : public sc_core::sc_module {
   mem::PhysicalMemory* m_store_memory = nullptr;  // set_store_memory
   Hpa m_last_data_hpa;                            // cache.data: the HPA the last translation gave
   bool m_last_cacheable = true;                   // cache.data: false after an MMIO access
+  walker::PageWalkers m_page_walkers;             // core.page_walkers, core.walk_window
   std::vector<Vcpu> m_vcpus;
   std::size_t m_vm = 0;  // the current VM
   Share m_share_base;    // the sim.* counters when the current VM was switched to

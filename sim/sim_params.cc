@@ -30,6 +30,16 @@ void CoreParams::describe(config::Schema& s) {
         }
         return err;
       });
+  s.field("page_walkers", page_walkers,
+          "page walks in flight at once (Skylake 2: Intel's optimization manual; Golden Cove "
+          "4); used with walk_window")
+      .range(1, 16);
+  s.field("walk_window", walk_window,
+          "accesses an out-of-order core issues past a walk, whose walks overlap it on the "
+          "free page walkers (about its load buffer: Skylake 72); only the part of a walk "
+          "past the core's time is charged (models/walker/page_walkers.h); a trace carries "
+          "no dependences, so 0 (each walk waited for) for dependent accesses")
+      .range(0, 4096);
 }
 
 void PagingParams::describe(config::Schema& s) {

@@ -36,6 +36,10 @@ struct CoreParams {
   // instruction counts): charged once per access.
   Cycles cycles_per_access{1};
   double frequency_ghz = 2.6;  // converts cycles to SystemC time
+  // The page walkers that work at once, and the accesses an out-of-order core issues past a
+  // walk (models/walker/page_walkers.h; 0: each walk is waited for).
+  unsigned page_walkers = 2;
+  std::uint64_t walk_window = 0;
   void describe(config::Schema& s);
 };
 

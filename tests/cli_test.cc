@@ -417,5 +417,41 @@ TEST(Replay, DataAccessesGoThroughTheCachesWithCacheData) {
   EXPECT_EQ(on["walker.refs"], off["walker.refs"]);
 }
 
+// core.walk_window (models/walker/page_walkers.h): walks within the window of an earlier
+// walk overlap it on the free page walkers. Overlap changes time only: every count is the
+// same, and the cycles it hides (sim.walk_cycles_hidden) are exactly what sim.cycles and
+// sim.translation_cycles lose. A walk that faults waits for everything older, so a run of
+// first touches (each walk faults) hides nothing.
+TEST(Replay, OverlappedWalksChangeTimeOnly) {
+  TempDir dir;
+  std::string first_touches, walks;
+  // 4096 pages: round 1 faults each in; round 2 walks each again without a fault (the STLB's
+  // 1536 entries cannot hold 4096 pages touched in order, so every access misses).
+  for (int round = 0; round < 2; ++round) {
+    for (int page = 0; page < 4096; ++page) {
+      const std::string r = "R " + std::to_string(0x7f0000000000 + 4096ull * page) + "\n";
+      walks += r;
+      if (round == 0) first_touches += r;
+    }
+  }
+  auto off = replay(dir, walks);
+  auto on = replay(dir, walks, "--set core.walk_window=72 --set core.page_walkers=2");
+  for (const char* k : {"tlb.l1d.misses", "tlb.l2.misses", "walker.walks", "walker.refs",
+                        "os.page_faults", "cache.l1.misses"}) {
+    EXPECT_EQ(on[k], off[k]) << k;
+  }
+  EXPECT_EQ(off["sim.walk_cycles_hidden"], 0);
+  EXPECT_GT(on["sim.walk_cycles_hidden"], 0);
+  EXPECT_EQ(on["sim.cycles"] + on["sim.walk_cycles_hidden"], off["sim.cycles"]);
+  EXPECT_EQ(on["sim.translation_cycles"] + on["sim.walk_cycles_hidden"],
+            off["sim.translation_cycles"]);
+  // More walkers hide at least as much.
+  auto four = replay(dir, walks, "--set core.walk_window=72 --set core.page_walkers=4");
+  EXPECT_GE(four["sim.walk_cycles_hidden"], on["sim.walk_cycles_hidden"]);
+  auto faults = replay(dir, first_touches, "--set core.walk_window=72 --set core.page_walkers=2");
+  EXPECT_EQ(faults["os.page_faults"], 4096);
+  EXPECT_EQ(faults["sim.walk_cycles_hidden"], 0);
+}
+
 }  // namespace
 }  // namespace pagesim::testing

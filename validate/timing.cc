@@ -254,7 +254,7 @@ std::optional<Prediction> predict_load(const std::string& pagesim, std::uint64_t
   std::ostringstream cmd;
   cmd << "'" << pagesim << "' replay gen:pointer_chase:count=" << warmup + measured
       << ",footprint=" << lines * kLine << ",seed=1 --preset host --warmup " << warmup
-      << " --set cache.data=true"
+      << " --set cache.data=true --set core.walk_window=0"  // each load depends on the last
       << " --set os.thp=" << (huge ? "2m" : "never")
       << " --set os.page_fault_latency=0 --set os.clear_page_latency=0";
   if (!nested_host_thp.empty()) {

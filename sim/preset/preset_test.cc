@@ -175,5 +175,20 @@ TEST(Presets, CacheGeometryOfEachPreset) {
   }
 }
 
+// The page walkers each preset cites (presets.cc): Skylake's two, Golden Cove's four, Zen 3's
+// two; Ice Lake and Zen 4 their predecessors'. None sets the overlap window: a trace has no
+// dependences, so walks are waited for unless the user sets core.walk_window.
+TEST(Presets, PageWalkersOfEachPreset) {
+  for (const auto& [preset, walkers] :
+       {std::pair{"skylake-sp", 2u}, std::pair{"icelake-sp", 2u}, std::pair{"sapphire-rapids", 4u},
+        std::pair{"zen3", 2u}, std::pair{"zen4", 2u}}) {
+    SCOPED_TRACE(preset);
+    Configuration c;
+    apply(c, resolve(preset));
+    EXPECT_EQ(c.params().core.page_walkers, walkers);
+    EXPECT_EQ(c.params().core.walk_window, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace pagesim::preset

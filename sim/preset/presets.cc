@@ -18,10 +18,11 @@
 //              7-cpu.com's.
 //   assumed    no public source gives the value: the reason follows.
 //
-// The page walkers: Skylake has two (ORM, "two page walkers" since Broadwell), Golden Cove
-// four (Intel Architecture Day 2021), Zen 2 and Zen 3 two (AMD's optimization guides for
-// family 17h model 30h and 19h: "two hardware page table walkers"). The model has no key for
-// them: it serialises walks, so the presets cannot set it (docs/presets.md).
+// The page walkers (core.page_walkers): Skylake has two (ORM, "two page walkers" since
+// Broadwell), Golden Cove four (Intel Architecture Day 2021), Zen 2 and Zen 3 two (AMD's
+// optimization guides for family 17h model 30h and 19h: "two hardware page table walkers").
+// They overlap walks only with core.walk_window, which no preset sets: a trace carries no
+// dependences (models/walker/page_walkers.h, docs/presets.md).
 #include <algorithm>
 
 #include "sim/preset/preset.h"
@@ -39,6 +40,8 @@ constexpr std::string_view kPscAssumed =
 
 constexpr Value kSkylakeSp[] = {
     {"core.frequency_ghz", "2.6", "Xeon Gold 6142 base clock (Intel ARK)"},
+    {"core.page_walkers", "2",
+     "Intel Optimization Reference Manual: two page walkers since Broadwell"},
     // L1 DTLB
     {"tlb.l1d.entries", "64", "[ORM] Skylake: DTLB 4K 64 entries, 4-way"},
     {"tlb.l1d.ways", "4", "[ORM] Skylake: DTLB 4K 4-way"},
@@ -116,6 +119,7 @@ constexpr Value kSkylakeSp[] = {
 // L3), gives an L3 whose set count is a power of two, as the cache model needs.
 constexpr Value kIcelakeSp[] = {
     {"core.frequency_ghz", "2.2", "Xeon Platinum 8352Y base clock (Intel ARK)"},
+    {"core.page_walkers", "2", "assumed: Skylake's two (no public source gives Sunny Cove's)"},
     {"tlb.l1d.entries", "64", "[ORM] Ice Lake (Sunny Cove): load DTLB 4K 64 entries, 4-way"},
     {"tlb.l1d.ways", "4", "[ORM] Sunny Cove: load DTLB 4K 4-way"},
     {"tlb.l1d.entries_2m", "32", "[ORM] Sunny Cove: load DTLB 2M/4M 32 entries, 4-way"},
@@ -187,6 +191,7 @@ constexpr Value kIcelakeSp[] = {
 // 60 MiB L3: 65536 sets of 15 ways, a power of two).
 constexpr Value kSapphireRapids[] = {
     {"core.frequency_ghz", "2.8", "Xeon Platinum 8462Y+ base clock (Intel ARK)"},
+    {"core.page_walkers", "4", "Golden Cove: four page walkers (Intel Architecture Day 2021)"},
     {"tlb.l1d.entries", "64",
      "[CPUID-SPR] leaf 0x18 subleaf 4: load DTLB 4K 64 entries (16 sets), 4-way"},
     {"tlb.l1d.ways", "4", "[CPUID-SPR] leaf 0x18 subleaf 4: 4-way"},
@@ -268,6 +273,8 @@ constexpr std::string_view kAmdPwcAssumed =
 
 constexpr Value kZen3[] = {
     {"core.frequency_ghz", "2.45", "EPYC 7763 base clock (AMD)"},
+    {"core.page_walkers", "2",
+     "AMD family 19h optimization guide: two hardware page table walkers"},
     {"tlb.l1d.entries", "64",
      "[SOG19h], [CPUID-Milan] Fn8000_0005 EBX: L1 DTLB 64 entries, "
      "fully associative, all page sizes"},
@@ -346,6 +353,7 @@ constexpr Value kZen3[] = {
 
 constexpr Value kZen4[] = {
     {"core.frequency_ghz", "2.4", "EPYC 9654 base clock (AMD)"},
+    {"core.page_walkers", "2", "assumed: Zen 3's two (the family 19h guide's count)"},
     {"tlb.l1d.entries", "72",
      "[SOGZen4], [CPUID-Genoa] Fn8000_0005 EBX: L1 DTLB 72 entries, "
      "fully associative, all page sizes"},
