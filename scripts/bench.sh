@@ -27,6 +27,9 @@
 # slowdown against the bare loop ("x bare": bare accesses/s over pagesim's). The bare
 # loop's L1d and L2 miss counts must equal native pagesim's tlb.l1d.misses and
 # tlb.l2.misses: the script says so, or fails.
+#
+# Last, what the optional models cost: seq64 and rand1g in native mode with cache.data=true
+# and with core.walk_window=72, interleaved with the default configuration.
 set -euo pipefail
 build=${1:-build}
 pagesim=$build/sim/pagesim
@@ -139,3 +142,33 @@ for p in "${patterns[@]}"; do
   echo "$line"
 done
 [ $ok = 1 ] || { echo "bench: the bare loop's misses differ from pagesim's" >&2; exit 1; }
+
+# What the optional models cost (issue 22): cache.data (every data access through the cache
+# model) and core.walk_window (walk overlap, 72 accesses), native mode, on seq64 and
+# rand1g, interleaved with the default configuration, the median of the rounds.
+declare -A option=([default]="" [cache.data]="--set cache.data=true"
+                   [walk_window]="--set core.walk_window=72")
+options=(default cache.data walk_window)
+for round in $(seq 1 "$rounds"); do
+  for p in seq64 rand1g; do
+    for o in "${options[@]}"; do
+      # shellcheck disable=SC2086
+      s=$("$pagesim" replay "${trace[$p]}" --progress never ${option[$o]})
+      echo "$(field "$s" '^  host time' 5) $(field "$s" '^  peak memory' 3)" >> "$res/opt-$p-$o"
+    done
+  done
+done
+echo
+echo "optional models, native (median of $rounds interleaved rounds; M acc/s, peak MiB, and"
+echo "the default configuration's accesses/s over the option's)"
+printf '%-7s | %8s %6s | %8s %6s %6s | %8s %6s %6s
+' pattern default MiB cache.data MiB   "x def" walk_win MiB "x def"
+for p in seq64 rand1g; do
+  d=$(median "$res/opt-$p-default" 1)
+  line=$(printf '%-7s | %8.2f %6.0f' "$p" "$d" "$(median "$res/opt-$p-default" 2)")
+  for o in cache.data walk_window; do
+    r=$(median "$res/opt-$p-$o" 1)
+    line+=$(awk -v r="$r" -v d="$d" -v mib="$(median "$res/opt-$p-$o" 2)"       'BEGIN { printf " | %8.2f %6.0f %5.2fx", r, mib, d / r }')
+  done
+  echo "$line"
+done
