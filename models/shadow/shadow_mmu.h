@@ -2,6 +2,13 @@
 // the shadow page tables that map GVA -> HPA for the hardware, built from the guest's own
 // tables, and everything that keeps them in line with those tables.
 //
+// One class, defined over the files KVM keeps the same code in: shadow_mmu.cc (guest
+// memory, roots, CR3 writes, audit), shadow_paging_tmpl.cc (the guest walk, the shadow page
+// fault, prefetch, a page's sync, INVLPG), shadow_pages.cc (a shadow page's lifetime,
+// mmu_set_spte, mmu_sync_children, the page limit), shadow_page_track.cc (write
+// protection, unsync pages, the guest's table writes), shadow_zap.cc (zaps of many pages),
+// shadow_mmu_notifier.cc (aging, invalidation); the SPTE's bits are spte.h's.
+//
 // Shadow pages (struct kvm_mmu_page). Each is one 4 KiB table of ordinary x86-64 entries in
 // host PhysicalMemory (the hardware walker reads it), keyed by (gfn, role):
 //  - indirect (role.direct = 0): it shadows the guest page-table page at `gfn`, at `level`
@@ -511,6 +518,22 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them
 };
+
+template <class F>
+void ShadowMmu::for_each_present_leaf(F&& f) const {
+  for (std::uint32_t sp = 0; sp < m_pages.size(); ++sp) {
+    const ShadowPage& p = m_pages[sp];
+    if (!p.live || p.level > paging::pte::kPdpt) {
+      continue;
+    }
+    for (unsigned i = 0; i < kEntries; ++i) {
+      const std::uint64_t spte = read_spte(sp, i);
+      if ((spte & paging::pte::kPresent) != 0 && paging::pte::is_leaf(spte, p.level)) {
+        f(sp, i, spte);
+      }
+    }
+  }
+}
 
 template <class Truth>
 std::vector<ShadowMmu::Mismatch> ShadowMmu::audit(Gpa guest_root, Truth&& truth) const {
