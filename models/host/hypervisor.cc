@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/host/kvm_vm.h"
 #include "models/host/memslot_layout.h"
 #include "models/paging/ept_entry.h"
 
@@ -105,24 +106,10 @@ ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
 }
 
 PageSize Hypervisor::max_mapping_size(const Memslot& slot, Gpa gpa, PageSize host_size) const {
-  for (const PageSize size : {PageSize::k1G, PageSize::k2M}) {
-    const std::uint64_t bytes = page_bytes(size);
-    if (bytes > page_bytes(host_size)) {
-      continue;  // the host maps the HVA with smaller pages
-    }
-    if (((slot.base.value() - slot.hva.value()) & (bytes - 1)) != 0) {
-      continue;  // GPA and HVA not congruent modulo the size
-    }
-    const std::uint64_t base = gpa.value() & ~(bytes - 1);
-    if (base < slot.base.value() || base + bytes > slot.end().value()) {
-      continue;  // the huge page would reach past the slot
-    }
-    if (m_ept.maps_any(Gpa(base), bytes)) {
-      continue;  // smaller leaves are there already (an emptied table is no obstacle)
-    }
-    return size;
-  }
-  return PageSize::k4K;
+  // And no smaller EPT leaves there already (an emptied table is no obstacle).
+  return host::max_mapping_size(slot, gpa, host_size, [this](Gpa base, std::uint64_t bytes) {
+    return !m_ept.maps_any(base, bytes);
+  });
 }
 
 const Memslot& Hypervisor::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
@@ -151,20 +138,9 @@ GpaRange Hypervisor::move_memslot(std::uint32_t id, Gpa new_base) {
   return GpaRange{old.base, old.end()};
 }
 
-template <class F>
-void Hypervisor::for_each_gpa_range(Hva begin, Hva end, F&& f) const {
-  for (const Memslot& slot : m_slots.slots()) {
-    const std::uint64_t lo = std::max(begin.value(), slot.hva.value());
-    const std::uint64_t hi = std::min(end.value(), slot.hva.value() + slot.bytes);
-    if (lo < hi) {
-      f(slot.to_gpa(Hva(lo)), hi - lo);
-    }
-  }
-}
-
 bool Hypervisor::test_young(Hva begin, Hva end) {
   bool young = false;
-  for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
+  for_each_gpa_range(m_slots, begin, end, [&](Gpa gpa, std::uint64_t bytes) {
     young = m_ept.age(gpa, bytes, /*clear=*/false).young || young;
   });
   return young;
@@ -172,7 +148,7 @@ bool Hypervisor::test_young(Hva begin, Hva end) {
 
 bool Hypervisor::clear_young(Hva begin, Hva end) {
   bool young = false;
-  for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
+  for_each_gpa_range(m_slots, begin, end, [&](Gpa gpa, std::uint64_t bytes) {
     young = m_ept.age(gpa, bytes, /*clear=*/true).young || young;
   });
   // KVM does not flush after clearing A flags (kvm_mmu_notifier_clear_young): a TLB entry
@@ -184,7 +160,7 @@ bool Hypervisor::clear_young(Hva begin, Hva end) {
 
 hostmm::InvalidateResult Hypervisor::invalidate_range(Hva begin, Hva end) {
   hostmm::InvalidateResult r;
-  for_each_gpa_range(begin, end, [&](Gpa gpa, std::uint64_t bytes) {
+  for_each_gpa_range(m_slots, begin, end, [&](Gpa gpa, std::uint64_t bytes) {
     r.zapped += m_ept.unmap(gpa, bytes, &r.dirty);
   });
   if (r.zapped != 0) {
@@ -199,11 +175,7 @@ hostmm::InvalidateResult Hypervisor::invalidate_range(Hva begin, Hva end) {
 }
 
 std::vector<mem::RamRange> Hypervisor::guest_ram_ranges() const {
-  std::vector<mem::RamRange> out;
-  for (const GpaRange& r : ram_ranges(m_slots.slots())) {
-    out.emplace_back(r.begin.value(), r.end.value());
-  }
-  return out;
+  return host::guest_ram_ranges(m_slots);
 }
 
 }  // namespace pagesim::host

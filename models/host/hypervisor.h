@@ -173,10 +173,8 @@ class Hypervisor final : public hostmm::MmuNotifier {
   const EptViolationStats& violation_stats() const { return m_violation_stats; }
 
  private:
-  // Calls f(gpa, bytes) for each part of [begin, end) that a memslot maps.
-  template <class F>
-  void for_each_gpa_range(Hva begin, Hva end, F&& f) const;
-  // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`.
+  // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`
+  // (host::max_mapping_size, with no smaller EPT leaves there yet).
   PageSize max_mapping_size(const Memslot& slot, Gpa gpa, PageSize host_size) const;
 
   VmParams m_vm;

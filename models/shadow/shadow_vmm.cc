@@ -147,24 +147,6 @@ void ShadowVmm::save_contents(Hva begin, Hva end) {
   }
 }
 
-PageSize ShadowVmm::max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size) {
-  for (const PageSize size : {PageSize::k1G, PageSize::k2M}) {
-    const std::uint64_t bytes = page_bytes(size);
-    if (bytes > page_bytes(host_size)) {
-      continue;  // the host maps the HVA with smaller pages
-    }
-    if (((slot.base.value() - slot.hva.value()) & (bytes - 1)) != 0) {
-      continue;  // GPA and HVA not congruent modulo the size
-    }
-    const std::uint64_t base = gpa.value() & ~(bytes - 1);
-    if (base < slot.base.value() || base + bytes > slot.end().value()) {
-      continue;  // the page would reach past the slot
-    }
-    return size;
-  }
-  return PageSize::k4K;
-}
-
 const host::Memslot& ShadowVmm::add_memslot(std::uint32_t id, Gpa base, std::uint64_t bytes,
                                             bool readonly, std::optional<Hva> hva) {
   const host::Memslot slot{.id = id,
@@ -182,22 +164,6 @@ const host::Memslot& ShadowVmm::add_memslot(std::uint32_t id, Gpa base, std::uin
     }
   }
   return *m_slots.find_id(id);
-}
-
-std::vector<mem::RamRange> ShadowVmm::guest_ram_ranges() const {
-  std::vector<mem::RamRange> out;
-  for (const host::GpaRange& r : host::ram_ranges(m_slots.slots())) {
-    out.emplace_back(r.begin.value(), r.end.value());
-  }
-  return out;
-}
-
-std::uint64_t ShadowVmm::memslot_pages() const {
-  std::uint64_t pages = 0;
-  for (const host::Memslot& s : m_slots.slots()) {
-    pages += s.bytes / page_bytes(PageSize::k4K);
-  }
-  return pages;
 }
 
 }  // namespace pagesim::shadow

@@ -42,6 +42,7 @@
 #include "base/page_size.h"
 #include "base/stats/stats.h"
 #include "models/host/host_params.h"
+#include "models/host/kvm_vm.h"
 #include "models/host/memslot.h"
 #include "models/hostmm/host_mm.h"
 #include "models/hostmm/vmm_memory.h"
@@ -105,23 +106,17 @@ class ShadowVmm {
   bool contents_lost(std::uint64_t gfn) const { return m_lost_gfns.contains(gfn); }
   void forget_lost_contents(std::uint64_t gfn) { m_lost_gfns.erase(gfn); }
   // Calls f(Gpa first, std::uint64_t bytes) for each part of the HVA range [begin, end)
-  // that a memslot maps (KVM's hva_to_gfn_memslot over the slots), in slot order.
+  // that a memslot maps (host::for_each_gpa_range, as the TDP path's).
   template <class F>
   void for_each_gpa_range(Hva begin, Hva end, F&& f) const {
-    for (const host::Memslot& slot : m_slots.slots()) {
-      const std::uint64_t lo = std::max(begin.value(), slot.hva.value());
-      const std::uint64_t hi = std::min(end.value(), slot.hva.value() + slot.bytes);
-      if (lo < hi) {
-        f(slot.to_gpa(Hva(lo)), hi - lo);
-      }
-    }
+    host::for_each_gpa_range(m_slots, begin, end, std::forward<F>(f));
   }
 
-  // The largest leaf that may map `gpa` of `slot` over a VMM page of `host_size`: at most
-  // the host page, (slot.base - slot.hva) a multiple of the size, the aligned range inside
-  // the slot (KVM's kvm_mmu_max_mapping_level and the lpage_info of a slot's unaligned head
-  // and tail). Tried 1 GiB, 2 MiB, else 4 KiB.
-  static PageSize max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size);
+  // The largest leaf that may map `gpa` of `slot` over a VMM page of `host_size`
+  // (host::max_mapping_size: KVM's kvm_mmu_max_mapping_level, shared with the TDP path).
+  static PageSize max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size) {
+    return host::max_mapping_size(slot, gpa, host_size);
+  }
 
   // `!memslot add`: a new slot in fresh HVA space (nothing mapped), or over the VMM memory
   // at `hva` (a slot added again; the pages there stay as they are). Throws
@@ -141,9 +136,9 @@ class ShadowVmm {
   hostmm::VmmMemory& memory() { return m_memory; }
   const hostmm::VmmMemory& memory() const { return m_memory; }
   // The guest's RAM as its E820 map lists it (the writable slots at creation).
-  std::vector<mem::RamRange> guest_ram_ranges() const;
+  std::vector<mem::RamRange> guest_ram_ranges() const { return host::guest_ram_ranges(m_slots); }
   // Pages of all memslots (KVM's default shadow-page limit is a share of them).
-  std::uint64_t memslot_pages() const;
+  std::uint64_t memslot_pages() const { return host::memslot_pages(m_slots); }
 
  private:
   Backing zero_page_backing(Hva hva, const host::Memslot* slot) const;
