@@ -678,7 +678,7 @@ void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t posi
 
 Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t position) {
   // Each event is what the guest (or the VMM) does; KVM's shadow MMU answers with VM exits
-  // and flush requests (models/shadow/shadow_machine.h).
+  // and flush requests (models/machine/shadow_machine.h).
   shadow::EventResult e;
   try {
     switch (r.op) {

@@ -61,11 +61,10 @@
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
 #include "models/cache/cache_hierarchy.h"
-#include "models/host/nested_translator_module.h"
 #include "models/hostmm/balloon.h"
 #include "models/hostmm/vmm_memory.h"
+#include "models/machine/machine_module.h"
 #include "models/os/os_module.h"
-#include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
 #include "sim/page_life.h"
@@ -153,12 +152,10 @@ class CoreModule final : public sc_core::sc_module {
   sc_core::sc_port<walker::WalkerControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> walker_port{
       "walker_port"};
   // nested: the machine behind walker_socket (INVLPG, memslot changes, --check).
-  sc_core::sc_port<host::NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{
-      "nested_port"};
+  sc_core::sc_port<NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{"nested_port"};
   // shadow: the machine behind walker_socket (CR3 writes, INVLPG, PTE writes, teardown,
   // memslot changes, --check).
-  sc_core::sc_port<shadow::ShadowControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> shadow_port{
-      "shadow_port"};
+  sc_core::sc_port<ShadowControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> shadow_port{"shadow_port"};
 
   // `progress` is called every 2^20 records with the count so far (may be empty).
   // `page_life` (may be null) is told the steps of accesses to the page it follows.

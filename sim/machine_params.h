@@ -3,8 +3,8 @@
 // simulator predictor) build theirs from, with no SystemC involved.
 #pragma once
 
-#include "models/host/nested_machine.h"
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/nested_machine.h"
+#include "models/machine/shadow_machine.h"
 #include "sim/sim_params.h"
 
 namespace pagesim {

@@ -23,9 +23,9 @@
 #include "base/access.h"
 #include "base/address.h"
 #include "base/translation.h"
-#include "models/host/nested_machine.h"
 #include "models/hostmm/vmm_memory.h"
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/nested_machine.h"
+#include "models/machine/shadow_machine.h"
 
 namespace pagesim {
 

@@ -65,11 +65,11 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
                ? nullptr
                : std::make_unique<os::OsModule>("os", params.os, params.paging.levels,
                                                 m_memory.contents(), *m_frames, &m_stats_root)),
-      m_nested(nested(params) ? std::make_unique<host::NestedTranslatorModule>(
+      m_nested(nested(params) ? std::make_unique<NestedMachineModule>(
                                     "nested", nested_machine_params(params), m_memory.contents(),
                                     m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                               : nullptr),
-      m_shadow(shadowed(params) ? std::make_unique<shadow::ShadowTranslatorModule>(
+      m_shadow(shadowed(params) ? std::make_unique<ShadowMachineModule>(
                                       "shadow", shadow_machine_params(params), m_memory.contents(),
                                       m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                                 : nullptr),

@@ -8,14 +8,14 @@
 //
 //   core --tlb_port--> tlb (entries GVA -> HPA, tagged by VPID and PCID)
 //   core --walker_socket--> nested (the 2D walker, guest kernel, hypervisor, host kernel:
-//                           models/host/nested_translator_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --timing_port--> memory
 //   core --nested_port--> nested (invalidations, memslot changes, --check)
 //
 // shadow mode (a guest on a host without EPT/NPT):
 //
 //   core --walker_socket--> shadow (KVM's shadow MMU, the hardware walker over the shadow
 //                           tables, guest kernel, VMM memory:
-//                           models/shadow/shadow_translator_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --timing_port--> memory
 //   core --shadow_port--> shadow (CR3 writes, INVLPG, PTE writes, teardown, memslots)
 //
 // Module names are the statistics' and configuration's words: tlb.*, walker.*, os.*,
@@ -37,10 +37,9 @@
 #include "base/stats/stats.h"
 #include "base/tlm/cycle_clock.h"
 #include "models/cache/cache_module.h"
-#include "models/host/nested_translator_module.h"
+#include "models/machine/machine_module.h"
 #include "models/mem/frame_allocator.h"
 #include "models/os/os_module.h"
-#include "models/shadow/shadow_translator_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/walker_module.h"
 #include "sim/core_module.h"
@@ -72,9 +71,9 @@ class Top final : public sc_core::sc_module {
   std::unique_ptr<walker::WalkerModule> m_walker;
   std::unique_ptr<os::OsModule> m_os;
   // nested
-  std::unique_ptr<host::NestedTranslatorModule> m_nested;
+  std::unique_ptr<NestedMachineModule> m_nested;
   // shadow
-  std::unique_ptr<shadow::ShadowTranslatorModule> m_shadow;
+  std::unique_ptr<ShadowMachineModule> m_shadow;
   CoreModule m_core;
 };
 

@@ -1,4 +1,4 @@
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/shadow_machine.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,6 @@
 // The SystemC shell of a whole virtualized machine (the plain-C++ NestedMachine or
-// ShadowMachine) behind the core's walker socket.
+// ShadowMachine) behind the core's walker socket: NestedMachineModule (mode=nested, module
+// `nested`) and ShadowMachineModule (mode=shadow, module `shadow`), declared at the end.
 //
 //   core --b_transport(gp + TranslationExt)--> translate_socket
 //   translator --timing_port: a direct call per page-table reference--> memory (caches)
@@ -33,6 +34,8 @@
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
 #include "models/hostmm/host.h"
+#include "models/machine/nested_machine.h"
+#include "models/machine/shadow_machine.h"
 #include "models/mem/timing_if.h"
 
 namespace pagesim {
@@ -49,20 +52,20 @@ class MachineControlIf : public virtual sc_core::sc_interface {
 };
 
 template <class Machine, class Params, class Observer>
-class TranslatorModule final : public sc_core::sc_module,
-                               public MachineControlIf<Machine, Observer>,
-                               public DirectTranslateIf,
-                               private mem::MemoryTiming {
+class MachineModule final : public sc_core::sc_module,
+                            public MachineControlIf<Machine, Observer>,
+                            public DirectTranslateIf,
+                            private mem::MemoryTiming {
  public:
-  tlm_utils::simple_target_socket<TranslatorModule> translate_socket{"translate_socket"};
+  tlm_utils::simple_target_socket<MachineModule> translate_socket{"translate_socket"};
   sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
   sc_core::sc_export<MachineControlIf<Machine, Observer>> control_export{"control_export"};
 
   // One machine per entry of `vm_stats` (its statistics' parent); one VM's machine owns its
   // host, several share one whose statistics go under `host_stats`.
-  TranslatorModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
-                   const CycleClock& clock, const std::vector<stats::Group*>& vm_stats,
-                   stats::Group* host_stats)
+  MachineModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
+                const CycleClock& clock, const std::vector<stats::Group*>& vm_stats,
+                stats::Group* host_stats)
       : sc_core::sc_module(name), m_clock(clock) {
     mem::MemoryTiming* timing = this;  // each machine's page-table references
     if (vm_stats.size() == 1) {
@@ -74,7 +77,7 @@ class TranslatorModule final : public sc_core::sc_module,
         m_machines.push_back(std::make_unique<Machine>(params, *m_host, timing, group));
       }
     }
-    translate_socket.register_b_transport(this, &TranslatorModule::b_transport);
+    translate_socket.register_b_transport(this, &MachineModule::b_transport);
     control_export.bind(*this);
   }
 
@@ -125,5 +128,18 @@ class TranslatorModule final : public sc_core::sc_module,
   std::unique_ptr<hostmm::Host> m_host;  // vms > 1
   std::vector<std::unique_ptr<Machine>> m_machines;
 };
+
+// mode=nested: host memory is the memory module's, advised huge pages for
+// NestedMachine::huge_page_bytes() of it.
+using NestedControlIf = MachineControlIf<host::NestedMachine, host::TouchObserver>;
+using NestedMachineModule =
+    MachineModule<host::NestedMachine, host::NestedMachineParams, host::TouchObserver>;
+
+// mode=shadow: a translation's TLB flush (KVM's requests) reaches the core in the
+// TranslationExt. Host memory is the memory module's, advised huge pages for
+// ShadowMachine::huge_page_bytes() of it.
+using ShadowControlIf = MachineControlIf<shadow::ShadowMachine, shadow::TouchObserver>;
+using ShadowMachineModule =
+    MachineModule<shadow::ShadowMachine, shadow::ShadowMachineParams, shadow::TouchObserver>;
 
 }  // namespace pagesim
