@@ -161,7 +161,7 @@ class TouchObserver {
   virtual void guest_page_fault(Gva gva, unsigned level, unsigned exits, Cycles cycles) = 0;
 };
 
-class ShadowMachine : private hostmm::MachineGround {
+class ShadowMachine : private machine::MachineGround {
  public:
   // `timing`: the cost of each shadow-table reference (must outlive the machine); null: a
   // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
