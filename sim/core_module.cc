@@ -90,11 +90,10 @@ void CoreModule::end_of_elaboration() {
     }
     m_vpid = kShadowVpid;
   } else {
-    if (os_port.size() == 0 || walker_port.size() == 0 || vms != 1) {
-      throw std::logic_error("core: mode native needs os_port, walker_port and one TLB bound");
+    if (native_port.size() == 0 || native_port->vms() != 1 || vms != 1) {
+      throw std::logic_error("core: mode native needs native_port and one TLB bound");
     }
-    m_os = os_port.operator->();
-    m_walker_control = &walker_port->walker();
+    m_native = &native_port->machine(0);
   }
   const std::uint32_t levels =
       m_params.mode == Mode::kNative ? m_params.paging.levels : m_params.guest.levels;
@@ -104,12 +103,12 @@ void CoreModule::end_of_elaboration() {
       m_params.mode == Mode::kNested ? static_cast<sc_core::sc_interface*>(nested_port.operator->())
       : m_params.mode == Mode::kShadow
           ? static_cast<sc_core::sc_interface*>(shadow_port.operator->())
-          : static_cast<sc_core::sc_interface*>(walker_port.operator->());
+          : static_cast<sc_core::sc_interface*>(native_port.operator->());
   m_direct = dynamic_cast<DirectTranslateIf*>(control);
   m_tlbs = m_vcpus[0].tlbs;
   m_machine = m_vcpus[0].machine;
   m_shadow = m_vcpus[0].shadow;
-  if (m_os == nullptr) {
+  if (m_native == nullptr) {
     // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
     stats::Group* parent = m_stats_parent;
     for (std::size_t vm = 0; vm < vms; ++vm) {
@@ -128,8 +127,8 @@ void CoreModule::end_of_elaboration() {
 
 void CoreModule::run() {
   try {
-    if (m_os != nullptr) {
-      m_root = m_os->address_space_root(m_asid);
+    if (m_native != nullptr) {
+      m_native->load_cr3(m_asid);
     }
     m_warmup_left = m_params.sim.warmup;
     if (m_warmup_left != 0) {
@@ -160,7 +159,7 @@ void CoreModule::run() {
         m_position = done + i + 1;
         if (r.is_event()) {
           Cycles c = handle_event(r, m_position);
-          if (m_os == nullptr) [[unlikely]] {
+          if (m_native == nullptr) [[unlikely]] {
             // The host may have reclaimed during the event (a guest table write's EPT
             // violation, a shadow sync faulting a table page in): the current VM's
             // shootdown (nested; shadow events return theirs), and the other VMs'.
@@ -307,8 +306,8 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       }
       m_asid = static_cast<std::uint16_t>(r.address);
       m_pcid = m_asid;
-      if (m_os != nullptr) {
-        m_root = m_os->address_space_root(m_asid);
+      if (m_native != nullptr) {
+        m_native->load_cr3(m_asid);
       }
       ++m_stats.cr3_writes;
       return Cycles();
@@ -321,7 +320,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       if (m_machine != nullptr) {
         m_machine->walker().invlpg(Gva(r.address), m_pcid, m_vpid);
       } else {
-        m_walker_control->invalidate_page(Gva(r.address), m_pcid);
+        m_native->walker().invalidate_page(Gva(r.address), m_pcid);
       }
       ++m_stats.invlpgs;
       if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
@@ -338,7 +337,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
         unmap ? (void)m_machine->guest_os().unmap(m_asid, gva)
               : (void)m_machine->guest_os().remap(m_asid, gva);
       } else {
-        unmap ? m_os->unmap(m_asid, gva) : m_os->remap(m_asid, gva);
+        unmap ? (void)m_native->os().unmap(m_asid, gva) : (void)m_native->os().remap(m_asid, gva);
       }
       return Cycles();
     }
@@ -357,10 +356,10 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
         m_machine->guest_os().destroy_address_space(asid);
         m_machine->walker().invalidate_pcid(asid, m_vpid);
       } else {
-        m_os->destroy_address_space(asid);
-        m_walker_control->invalidate_pcid(asid);
+        m_native->os().destroy_address_space(asid);
+        m_native->walker().invalidate_pcid(asid);
         if (asid == m_asid) {
-          m_root = m_os->address_space_root(m_asid);
+          m_native->load_cr3(m_asid);
         }
       }
       return Cycles();
@@ -941,73 +940,60 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
   if (traced) [[unlikely]] {
     m_page_life->tlb_miss(m_position, kind, gva, m_pcid, why);
   }
-  Cycles cost{0};
-  for (int attempt = 0;; ++attempt) {
-    m_ext.root = m_root;
-    m_ext.gva = gva;
-    m_ext.kind = kind;
-    m_ext.pcid = m_pcid;
-    m_ext.vpid = m_vpid;
-    m_ext.vm = static_cast<std::uint16_t>(m_vm);
-    m_ext.traced = traced;
-    m_ext.flush = TlbFlush::none();
-    if (m_direct != nullptr) {
-      m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
-    } else {
-      m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-      m_gp.set_address(gva.value());
-      m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-      walker_socket->b_transport(m_gp, delay);
-      if (m_gp.is_response_error()) {
-        throw std::logic_error("walker rejected a translation request");
-      }
-    }
-    cost += m_ext.cycles;
-    m_stats.fault_cycles += m_ext.fault_cycles.count();
-    if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
-      apply_flush(m_ext.flush);
-    }
-    if (m_vcpus.size() > 1) [[unlikely]] {
-      shoot_down_other_vms();
-    }
-    if (m_params.sim.check && m_os == nullptr) [[unlikely]] {
-      audit_host("a translation");
-    }
-    if (m_ext.outcome == TranslationExt::Outcome::kOk) {
-      if (m_params.sim.check) [[unlikely]] {
-        check(kind, gva, m_ext.translation, "page walk (paging-structure caches)");
-      }
-      // The TLBs may hold it splintered into smaller pages, or (with every array for its
-      // size and the smaller ones configured off) not at all.
-      const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
-      m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
-      m_last_data_hpa = m_ext.translation.hpa_of(gva.value());
-      m_last_cacheable = true;
-      if (traced) [[unlikely]] {
-        m_page_life->filled(gva, m_ext.translation, held);
-      }
-      return cost;
-    }
-    if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
-      ++m_stats.mmio_accesses;
-      m_last_page_size = PageSize::k4K;
-      m_last_cacheable = false;  // emulated by the hypervisor: no cached data access
-      if (traced) [[unlikely]] {
-        m_page_life->mmio(gva);
-      }
-      return cost;
-    }
-    if (attempt > 0) {
-      throw std::logic_error("page fault at the same address after the OS mapped it");
-    }
-    Cycles fault = m_os->handle_page_fault(m_asid, gva, kind);
-    m_stats.fault_cycles += fault.count();
-    cost += fault;
-    if (traced) [[unlikely]] {
-      m_page_life->page_fault(m_ext.fault_level, fault);
+  // The machine resolves the miss whole: the walk, the (guest's) page faults, the VM exits,
+  // the retries.
+  m_ext.gva = gva;
+  m_ext.kind = kind;
+  m_ext.pcid = m_pcid;
+  m_ext.vpid = m_vpid;
+  m_ext.vm = static_cast<std::uint16_t>(m_vm);
+  m_ext.traced = traced;
+  m_ext.flush = TlbFlush::none();
+  if (m_direct != nullptr) {
+    m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
+  } else {
+    m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    m_gp.set_address(gva.value());
+    m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    walker_socket->b_transport(m_gp, delay);
+    if (m_gp.is_response_error()) {
+      throw std::logic_error("walker rejected a translation request");
     }
   }
+  const Cycles cost = m_ext.cycles;
+  m_stats.fault_cycles += m_ext.fault_cycles.count();
+  if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
+    apply_flush(m_ext.flush);
+  }
+  if (m_vcpus.size() > 1) [[unlikely]] {
+    shoot_down_other_vms();
+  }
+  if (m_params.sim.check && m_native == nullptr) [[unlikely]] {
+    audit_host("a translation");
+  }
+  if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
+    ++m_stats.mmio_accesses;
+    m_last_page_size = PageSize::k4K;
+    m_last_cacheable = false;  // emulated by the hypervisor: no cached data access
+    if (traced) [[unlikely]] {
+      m_page_life->mmio(gva);
+    }
+    return cost;
+  }
+  if (m_params.sim.check) [[unlikely]] {
+    check(kind, gva, m_ext.translation, "page walk (paging-structure caches)");
+  }
+  // The TLBs may hold it splintered into smaller pages, or (with every array for its
+  // size and the smaller ones configured off) not at all.
+  const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
+  m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
+  m_last_data_hpa = m_ext.translation.hpa_of(gva.value());
+  m_last_cacheable = true;
+  if (traced) [[unlikely]] {
+    m_page_life->filled(gva, m_ext.translation, held);
+  }
+  return cost;
 }
 
 void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const char* structure) {
@@ -1039,7 +1025,7 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
       want = w.translation;
     }
   } else {
-    want = m_walker_control->translate_debug(m_root, gva);
+    want = m_native->translate_debug(gva);
   }
   if (!translations_agree(gva, got, want, narrower_rights)) {
     throw std::runtime_error(
