@@ -79,6 +79,7 @@ void CoreModule::end_of_elaboration() {
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
       m_vcpus[vm].machine = &nested_port->machine(vm);
+      m_vcpus[vm].any_machine = m_vcpus[vm].machine;
     }
     m_vpid = host::NestedMachine::kVpid;
   } else if (m_params.mode == Mode::kShadow) {
@@ -87,6 +88,7 @@ void CoreModule::end_of_elaboration() {
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
       m_vcpus[vm].shadow = &shadow_port->machine(vm);
+      m_vcpus[vm].any_machine = m_vcpus[vm].shadow;
     }
     m_vpid = kShadowVpid;
   } else {
@@ -94,6 +96,7 @@ void CoreModule::end_of_elaboration() {
       throw std::logic_error("core: mode native needs native_port and one TLB bound");
     }
     m_native = &native_port->machine(0);
+    m_vcpus[0].any_machine = m_native;
   }
   const std::uint32_t levels =
       m_params.mode == Mode::kNative ? m_params.paging.levels : m_params.guest.levels;
@@ -108,6 +111,7 @@ void CoreModule::end_of_elaboration() {
   m_tlbs = m_vcpus[0].tlbs;
   m_machine = m_vcpus[0].machine;
   m_shadow = m_vcpus[0].shadow;
+  m_any_machine = m_vcpus[0].any_machine;
   if (m_native == nullptr) {
     // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
     stats::Group* parent = m_stats_parent;
@@ -509,6 +513,7 @@ void CoreModule::switch_vm(std::size_t vm) {
   m_tlbs = in.tlbs;
   m_machine = in.machine;
   m_shadow = in.shadow;
+  m_any_machine = in.any_machine;
   m_asid = in.asid;
   m_pcid = in.pcid;
   m_last_page_size = in.last_page_size;
@@ -569,35 +574,16 @@ void CoreModule::audit_host(const char* after) {
   ++m_stats.host_audits;
   std::string why = h.mm->audit_accounting();
   const mem::FrameAllocator& frames = h.mm->frames();
-  auto free_frame = [&](Hpa frame, const std::string& what) {
-    if (why.empty() && frames.is_free(frame)) {
-      why = what + " refers to " + hex(frame.value()) + ", a free host frame";
-    }
-  };
   for (std::size_t vm = 0; vm < m_vcpus.size(); ++vm) {
     const Vcpu& v = m_vcpus[vm];
     const std::string of = m_vcpus.size() == 1 ? "" : " of VM " + std::to_string(vm);
     v.tlbs->for_each_entry([&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
-      free_frame(t.page_base, "a TLB entry" + of + " (PCID " + std::to_string(pcid) + ", VPID " +
-                                  std::to_string(vpid) + ")");
+      machine::note_free_frame(why, frames, t.page_base,
+                               "a TLB entry" + of + " (PCID " + std::to_string(pcid) + ", VPID " +
+                                   std::to_string(vpid) + ")");
     });
-    if (v.machine != nullptr) {
-      v.machine->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
-        free_frame(frame, std::string("the ") + structure + of);
-      });
-      v.machine->hypervisor().ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
-        free_frame(m.page_base, "the EPT leaf" + of + " for GPA " + hex(gpa.value()));
-      });
-    } else if (v.shadow != nullptr) {
-      v.shadow->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
-        free_frame(frame, std::string("the ") + structure + of);
-      });
-      if (why.empty()) {
-        why = v.shadow->audit_host();  // shadow leaves and KVM's rmap
-        if (!why.empty()) {
-          why += of;
-        }
-      }
+    if (why.empty()) {
+      why = v.any_machine->audit_free_frames(frames, of);  // its walker's caches, EPT, shadow
     }
   }
   if (!why.empty()) {
@@ -998,38 +984,10 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
 
 void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const char* structure) {
   ++m_stats.checks;
-  std::optional<Translation> want;
-  bool narrower_rights = false;
-  if (m_shadow != nullptr) {
-    // KVM's shadow leaf may be narrower than the guest's rights: read-only until the guest
-    // PTE is dirty (write emulation of A/D), never wider and never another page.
-    want = m_shadow->translate_debug(gva, m_pcid);
-    narrower_rights = true;
-    if (!translations_agree(gva, got, want, narrower_rights) &&
-        m_shadow->shadows_lost_table(gva, m_pcid)) {
-      // The host discarded a guest page-table page that KVM shadows (MADV_DONTNEED or
-      // MADV_REMOVE over guest memory): kvm_unmap_gfn_range zaps the leaves mapping the
-      // gfn, not the shadow pages of the table, so KVM keeps translating from what the
-      // guest wrote before. The shadow table itself is then the truth.
-      want = m_shadow->shadow_translate_debug(gva, m_pcid);
-    }
-  } else if (m_machine != nullptr) {
-    walker::NestedWalkResult w = m_machine->translate_debug(gva, m_pcid);
-    if (w.outcome == walker::NestedWalkResult::Outcome::kEptViolation && !m_params.ept.ad_bits) {
-      // The host's aging marked a leaf for access tracking without a flush
-      // (kvm_mmu_notifier_clear_young): an entry cached before still reaches its frame,
-      // which the leaf holds until an invalidation zaps it and flushes.
-      w = m_machine->translate_debug(gva, m_pcid, /*access_tracked=*/true);
-    }
-    if (w.outcome == walker::NestedWalkResult::Outcome::kOk) {
-      want = w.translation;
-    }
-  } else {
-    want = m_native->translate_debug(gva);
-  }
-  if (!translations_agree(gva, got, want, narrower_rights)) {
+  const machine::CheckReference ref = m_any_machine->reference_translation(gva, m_pcid, got);
+  if (!translations_agree(gva, got, ref.want, ref.narrower_rights)) {
     throw std::runtime_error(
-        translation_mismatch(m_position, kind, gva, m_pcid, got, want, structure));
+        translation_mismatch(m_position, kind, gva, m_pcid, got, ref.want, structure));
   }
 }
 

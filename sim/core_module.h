@@ -254,6 +254,7 @@ class CoreModule final : public sc_core::sc_module {
     tlb::TlbHierarchy* tlbs = nullptr;
     host::NestedMachine* machine = nullptr;
     shadow::ShadowMachine* shadow = nullptr;
+    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode (--check)
     std::uint16_t asid = 0;
     std::uint16_t pcid = 0;
     PageSize last_page_size = PageSize::k4K;
@@ -292,9 +293,10 @@ class CoreModule final : public sc_core::sc_module {
   machine::NativeMachine* m_native = nullptr;
   host::NestedMachine* m_machine = nullptr;
   shadow::ShadowMachine* m_shadow = nullptr;
-  PageLife* m_page_life;         // the current VM's: the follower when it is VM 0
-  PageLife* m_page_life_of_vm0;  // --trace-page follows a page of VM 0
-  std::uint64_t m_position = 0;  // the current record's number (from 1)
+  machine::Machine* m_any_machine = nullptr;  // the current VM's, whatever the mode
+  PageLife* m_page_life;                      // the current VM's: the follower when it is VM 0
+  PageLife* m_page_life_of_vm0;               // --trace-page follows a page of VM 0
+  std::uint64_t m_position = 0;               // the current record's number (from 1)
   tlm_utils::tlm_quantumkeeper m_qk;
   tlm::tlm_generic_payload m_gp;
   TranslationExt m_ext;

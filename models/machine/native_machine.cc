@@ -38,4 +38,18 @@ NativeTouchResult NativeMachine::touch(Gva gva, AccessKind kind, std::uint16_t p
   }
 }
 
+CheckReference NativeMachine::reference_translation(Gva gva, std::uint16_t /*pcid*/,
+                                                    const Translation& /*got*/) {
+  return {.want = translate_debug(gva), .narrower_rights = false};
+}
+
+std::string NativeMachine::audit_free_frames(const mem::FrameAllocator& frames,
+                                             const std::string& of) {
+  std::string why;
+  m_walker.for_each_cached_hpa([&](Hpa frame, const char* structure) {
+    note_free_frame(why, frames, frame, std::string("the ") + structure + of);
+  });
+  return why;
+}
+
 }  // namespace pagesim::machine

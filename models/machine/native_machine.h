@@ -26,6 +26,7 @@
 #include "base/cycles.h"
 #include "base/stats/stats.h"
 #include "base/translation.h"
+#include "models/machine/machine.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
@@ -64,7 +65,7 @@ class NativeTouchObserver {
   virtual void page_fault(unsigned level, Cycles cycles) = 0;
 };
 
-class NativeMachine {
+class NativeMachine final : public Machine {
  public:
   // The first byte the frame allocator hands out.
   static constexpr std::uint64_t kFirstFrameByte = kMiB;
@@ -93,6 +94,12 @@ class NativeMachine {
   std::optional<Translation> translate_debug(Gva gva) const {
     return m_walker.translate_debug(m_cr3, gva);
   }
+
+  // Machine (--check): the walk from CR3 (`pcid` is CR3's address space); the walker's
+  // cached frames.
+  CheckReference reference_translation(Gva gva, std::uint16_t pcid,
+                                       const Translation& got) override;
+  std::string audit_free_frames(const mem::FrameAllocator& frames, const std::string& of) override;
 
   const NativeMachineParams& params() const { return m_params; }
   mem::PhysicalMemory& memory() { return m_memory; }

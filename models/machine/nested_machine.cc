@@ -148,6 +148,35 @@ walker::NestedWalkResult NestedMachine::translate_debug(Gva gva, std::uint16_t p
                                   access_tracked);
 }
 
+machine::CheckReference NestedMachine::reference_translation(Gva gva, std::uint16_t pcid,
+                                                             const Translation& /*got*/) {
+  walker::NestedWalkResult w = translate_debug(gva, pcid);
+  if (w.outcome == walker::NestedWalkResult::Outcome::kEptViolation && !m_params.ept.ad_bits) {
+    // The host's aging marked a leaf for access tracking without a flush
+    // (kvm_mmu_notifier_clear_young): an entry cached before still reaches its frame,
+    // which the leaf holds until an invalidation zaps it and flushes.
+    w = translate_debug(gva, pcid, /*access_tracked=*/true);
+  }
+  machine::CheckReference r;
+  if (w.outcome == walker::NestedWalkResult::Outcome::kOk) {
+    r.want = w.translation;
+  }
+  return r;
+}
+
+std::string NestedMachine::audit_free_frames(const mem::FrameAllocator& frames,
+                                             const std::string& of) {
+  std::string why;
+  m_walker.for_each_cached_hpa([&](Hpa frame, const char* structure) {
+    machine::note_free_frame(why, frames, frame, std::string("the ") + structure + of);
+  });
+  m_hypervisor.ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
+    machine::note_free_frame(why, frames, m.page_base,
+                             "the EPT leaf" + of + " for GPA " + hex(gpa.value()));
+  });
+  return why;
+}
+
 unsigned NestedMachine::drain(TouchResult& t) {
   GuestPhysicalMemory& gm = m_hypervisor.guest_memory();
   const std::uint64_t before = m_drained_violations;

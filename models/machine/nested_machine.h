@@ -40,6 +40,7 @@
 #include "models/hostmm/host.h"
 #include "models/hostmm/host_mm.h"
 #include "models/hostmm/reclaim_params.h"
+#include "models/machine/machine.h"
 #include "models/machine/machine_ground.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
@@ -99,7 +100,7 @@ class TouchObserver {
   virtual void ept_violation(const walker::NestedWalkResult& walk, const ViolationResult& v) = 0;
 };
 
-class NestedMachine : private machine::MachineGround {
+class NestedMachine final : public machine::Machine, private machine::MachineGround {
  public:
   // `timing`: the cost of each page-table reference (must outlive the machine); null: a
   // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
@@ -177,6 +178,13 @@ class NestedMachine : private machine::MachineGround {
   // `access_tracked`: see NestedWalker::translate_debug.
   walker::NestedWalkResult translate_debug(Gva gva, std::uint16_t pcid = 0,
                                            bool access_tracked = false);
+
+  // machine::Machine (--check): the 2D walk from scratch (where the EPT has no A/D bits, a
+  // leaf marked for access tracking still reaches its frame); the walker's cached frames
+  // and the EPT's leaves.
+  machine::CheckReference reference_translation(Gva gva, std::uint16_t pcid,
+                                                const Translation& got) override;
+  std::string audit_free_frames(const mem::FrameAllocator& frames, const std::string& of) override;
 
   static constexpr std::uint16_t kVpid = 1;
 
