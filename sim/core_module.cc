@@ -955,8 +955,8 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
   if (m_vcpus.size() > 1) [[unlikely]] {
     shoot_down_other_vms();
   }
-  if (m_params.sim.check && m_native == nullptr) [[unlikely]] {
-    audit_host("a translation");
+  if (m_params.sim.check) [[unlikely]] {
+    audit_host("a translation");  // a machine with no host (native) has nothing to audit
   }
   if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
     ++m_stats.mmio_accesses;

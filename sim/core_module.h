@@ -214,7 +214,7 @@ class CoreModule final : public sc_core::sc_module {
   // The host's shootdowns since the last translation: applied to the TLBs; their cycles.
   Cycles take_host_flush();
   // sim.check after the host invalidated something: no TLB, walker-cache, EPT or shadow
-  // entry refers to a free host frame, and the host's frames add up.
+  // entry refers to a free host frame, and the host's frames add up. Native: no host, no-op.
   void audit_host(const char* after);
   // A shadow-MMU flush request applied to the current VM's TLBs (of the VM's VPID).
   void apply_flush(const TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
