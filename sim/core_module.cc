@@ -16,6 +16,17 @@ constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
 // The VPID of the guest's vCPU in shadow mode (as nested mode's NestedMachine::kVpid).
 constexpr std::uint16_t kShadowVpid = 1;
+
+// `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
+// 4.10.1), in every mode. `position`: the record's number, for the error.
+std::uint16_t address_space_id(const traces::Record& r, std::uint64_t position) {
+  if (r.address >= 4096) {
+    throw std::runtime_error(
+        "trace record " + std::to_string(position) + ": !" + std::string(traces::event_name(r.op)) +
+        " " + std::to_string(r.address) + ": address-space ids are PCIDs, 0 to 4095");
+  }
+  return static_cast<std::uint16_t>(r.address);
+}
 }  // namespace
 
 CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
@@ -303,12 +314,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       // address-space id is the PCID, which has 12 bits. nested: the guest's MOV CR3,
       // which does not exit with EPT (the guest kernel's root for the id; the machine
       // looks it up per miss).
-      if (r.address >= 4096) {
-        throw std::runtime_error("trace record " + std::to_string(position) + ": !cr3 " +
-                                 std::to_string(r.address) +
-                                 ": address-space ids are PCIDs, 0 to 4095");
-      }
-      m_asid = static_cast<std::uint16_t>(r.address);
+      m_asid = address_space_id(r, position);
       m_pcid = m_asid;
       if (m_native != nullptr) {
         m_native->load_cr3(m_asid);
@@ -349,12 +355,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       // Teardown (exit_mmap); Linux flushes the PCID before it serves another mm: here its
       // TLB and paging-structure-cache entries go at once. The id's next use is a fresh
       // address space.
-      if (r.address >= 4096) {
-        throw std::runtime_error("trace record " + std::to_string(position) + ": !exit " +
-                                 std::to_string(r.address) +
-                                 ": address-space ids are PCIDs, 0 to 4095");
-      }
-      const auto asid = static_cast<std::uint16_t>(r.address);
+      const std::uint16_t asid = address_space_id(r, position);
       m_tlbs->invalidate_pcid(asid, m_vpid);
       if (m_machine != nullptr) {
         m_machine->guest_os().destroy_address_space(asid);
@@ -668,13 +669,9 @@ Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t po
   try {
     switch (r.op) {
       case traces::EventOp::kCr3:
-        if (r.address >= 4096) {
-          throw std::invalid_argument("!cr3 " + std::to_string(r.address) +
-                                      ": address-space ids are PCIDs, 0 to 4095");
-        }
         // MOV CR3 with PCIDs and the no-flush bit set, as Linux switches mm (native mode's
         // reading); KVM still exits on it and loads the shadow root.
-        m_asid = static_cast<std::uint16_t>(r.address);
+        m_asid = address_space_id(r, position);
         m_pcid = m_asid;
         e = m_shadow->cr3_write(m_pcid, /*noflush=*/true);
         ++m_stats.cr3_writes;
@@ -696,11 +693,7 @@ Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t po
             m_pcid);
         break;
       case traces::EventOp::kExit:
-        if (r.address >= 4096) {
-          throw std::invalid_argument("!exit " + std::to_string(r.address) +
-                                      ": address-space ids are PCIDs, 0 to 4095");
-        }
-        e = m_shadow->exit_address_space(static_cast<std::uint16_t>(r.address));
+        e = m_shadow->exit_address_space(address_space_id(r, position));
         break;
       case traces::EventOp::kMemslotAdd:
         ++m_stats.memslot_changes;
