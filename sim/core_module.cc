@@ -16,6 +16,17 @@ constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
 // The VPID of the guest's vCPU in shadow mode (as nested mode's NestedMachine::kVpid).
 constexpr std::uint16_t kShadowVpid = 1;
+
+// `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
+// 4.10.1), in every mode. `position`: the record's number, for the error.
+std::uint16_t address_space_id(const traces::Record& r, std::uint64_t position) {
+  if (r.address >= 4096) {
+    throw std::runtime_error(
+        "trace record " + std::to_string(position) + ": !" + std::string(traces::event_name(r.op)) +
+        " " + std::to_string(r.address) + ": address-space ids are PCIDs, 0 to 4095");
+  }
+  return static_cast<std::uint16_t>(r.address);
+}
 }  // namespace
 
 CoreModule::CoreModule(sc_core::sc_module_name name, const SimParams& params,
@@ -81,6 +92,7 @@ void CoreModule::end_of_elaboration() {
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
       m_vcpus[vm].machine = &nested_port->machine(vm);
+      m_vcpus[vm].any_machine = m_vcpus[vm].machine;
     }
     m_vpid = host::NestedMachine::kVpid;
   } else if (m_params.mode == Mode::kShadow) {
@@ -89,14 +101,15 @@ void CoreModule::end_of_elaboration() {
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
       m_vcpus[vm].shadow = &shadow_port->machine(vm);
+      m_vcpus[vm].any_machine = m_vcpus[vm].shadow;
     }
     m_vpid = kShadowVpid;
   } else {
-    if (os_port.size() == 0 || walker_port.size() == 0 || vms != 1) {
-      throw std::logic_error("core: mode native needs os_port, walker_port and one TLB bound");
+    if (native_port.size() == 0 || native_port->vms() != 1 || vms != 1) {
+      throw std::logic_error("core: mode native needs native_port and one TLB bound");
     }
-    m_os = os_port.operator->();
-    m_walker_control = &walker_port->walker();
+    m_native = &native_port->machine(0);
+    m_vcpus[0].any_machine = m_native;
   }
   const std::uint32_t levels =
       m_params.mode == Mode::kNative ? m_params.paging.levels : m_params.guest.levels;
@@ -106,12 +119,13 @@ void CoreModule::end_of_elaboration() {
       m_params.mode == Mode::kNested ? static_cast<sc_core::sc_interface*>(nested_port.operator->())
       : m_params.mode == Mode::kShadow
           ? static_cast<sc_core::sc_interface*>(shadow_port.operator->())
-          : static_cast<sc_core::sc_interface*>(walker_port.operator->());
+          : static_cast<sc_core::sc_interface*>(native_port.operator->());
   m_direct = dynamic_cast<DirectTranslateIf*>(control);
   m_tlbs = m_vcpus[0].tlbs;
   m_machine = m_vcpus[0].machine;
   m_shadow = m_vcpus[0].shadow;
-  if (m_os == nullptr) {
+  m_any_machine = m_vcpus[0].any_machine;
+  if (m_native == nullptr) {
     // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
     stats::Group* parent = m_stats_parent;
     for (std::size_t vm = 0; vm < vms; ++vm) {
@@ -130,8 +144,8 @@ void CoreModule::end_of_elaboration() {
 
 void CoreModule::run() {
   try {
-    if (m_os != nullptr) {
-      m_root = m_os->address_space_root(m_asid);
+    if (m_native != nullptr) {
+      m_native->load_cr3(m_asid);
     }
     m_warmup_left = m_params.sim.warmup;
     if (m_warmup_left != 0) {
@@ -163,7 +177,7 @@ void CoreModule::run() {
         if (r.is_event()) {
           m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
           Cycles c = handle_event(r, m_position);
-          if (m_os == nullptr) [[unlikely]] {
+          if (m_native == nullptr) [[unlikely]] {
             // The host may have reclaimed during the event (a guest table write's EPT
             // violation, a shadow sync faulting a table page in): the current VM's
             // shootdown (nested; shadow events return theirs), and the other VMs'.
@@ -303,15 +317,10 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       // address-space id is the PCID, which has 12 bits. nested: the guest's MOV CR3,
       // which does not exit with EPT (the guest kernel's root for the id; the machine
       // looks it up per miss).
-      if (r.address >= 4096) {
-        throw std::runtime_error("trace record " + std::to_string(position) + ": !cr3 " +
-                                 std::to_string(r.address) +
-                                 ": address-space ids are PCIDs, 0 to 4095");
-      }
-      m_asid = static_cast<std::uint16_t>(r.address);
+      m_asid = address_space_id(r, position);
       m_pcid = m_asid;
-      if (m_os != nullptr) {
-        m_root = m_os->address_space_root(m_asid);
+      if (m_native != nullptr) {
+        m_native->load_cr3(m_asid);
       }
       ++m_stats.cr3_writes;
       return Cycles();
@@ -324,7 +333,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       if (m_machine != nullptr) {
         m_machine->walker().invlpg(Gva(r.address), m_pcid, m_vpid);
       } else {
-        m_walker_control->invalidate_page(Gva(r.address), m_pcid);
+        m_native->walker().invalidate_page(Gva(r.address), m_pcid);
       }
       ++m_stats.invlpgs;
       if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
@@ -341,7 +350,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
         unmap ? (void)m_machine->guest_os().unmap(m_asid, gva)
               : (void)m_machine->guest_os().remap(m_asid, gva);
       } else {
-        unmap ? m_os->unmap(m_asid, gva) : m_os->remap(m_asid, gva);
+        unmap ? (void)m_native->os().unmap(m_asid, gva) : (void)m_native->os().remap(m_asid, gva);
       }
       return Cycles();
     }
@@ -349,21 +358,16 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       // Teardown (exit_mmap); Linux flushes the PCID before it serves another mm: here its
       // TLB and paging-structure-cache entries go at once. The id's next use is a fresh
       // address space.
-      if (r.address >= 4096) {
-        throw std::runtime_error("trace record " + std::to_string(position) + ": !exit " +
-                                 std::to_string(r.address) +
-                                 ": address-space ids are PCIDs, 0 to 4095");
-      }
-      const auto asid = static_cast<std::uint16_t>(r.address);
+      const std::uint16_t asid = address_space_id(r, position);
       m_tlbs->invalidate_pcid(asid, m_vpid);
       if (m_machine != nullptr) {
         m_machine->guest_os().destroy_address_space(asid);
         m_machine->walker().invalidate_pcid(asid, m_vpid);
       } else {
-        m_os->destroy_address_space(asid);
-        m_walker_control->invalidate_pcid(asid);
+        m_native->os().destroy_address_space(asid);
+        m_native->walker().invalidate_pcid(asid);
         if (asid == m_asid) {
-          m_root = m_os->address_space_root(m_asid);
+          m_native->load_cr3(m_asid);
         }
       }
       return Cycles();
@@ -514,6 +518,7 @@ void CoreModule::switch_vm(std::size_t vm) {
   m_tlbs = in.tlbs;
   m_machine = in.machine;
   m_shadow = in.shadow;
+  m_any_machine = in.any_machine;
   m_asid = in.asid;
   m_pcid = in.pcid;
   m_last_page_size = in.last_page_size;
@@ -574,35 +579,16 @@ void CoreModule::audit_host(const char* after) {
   ++m_stats.host_audits;
   std::string why = h.mm->audit_accounting();
   const mem::FrameAllocator& frames = h.mm->frames();
-  auto free_frame = [&](Hpa frame, const std::string& what) {
-    if (why.empty() && frames.is_free(frame)) {
-      why = what + " refers to " + hex(frame.value()) + ", a free host frame";
-    }
-  };
   for (std::size_t vm = 0; vm < m_vcpus.size(); ++vm) {
     const Vcpu& v = m_vcpus[vm];
     const std::string of = m_vcpus.size() == 1 ? "" : " of VM " + std::to_string(vm);
     v.tlbs->for_each_entry([&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
-      free_frame(t.page_base, "a TLB entry" + of + " (PCID " + std::to_string(pcid) + ", VPID " +
-                                  std::to_string(vpid) + ")");
+      machine::note_free_frame(why, frames, t.page_base,
+                               "a TLB entry" + of + " (PCID " + std::to_string(pcid) + ", VPID " +
+                                   std::to_string(vpid) + ")");
     });
-    if (v.machine != nullptr) {
-      v.machine->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
-        free_frame(frame, std::string("the ") + structure + of);
-      });
-      v.machine->hypervisor().ept().for_each_leaf([&](Gpa gpa, const ept::EptMapping& m) {
-        free_frame(m.page_base, "the EPT leaf" + of + " for GPA " + hex(gpa.value()));
-      });
-    } else if (v.shadow != nullptr) {
-      v.shadow->walker().for_each_cached_hpa([&](Hpa frame, const char* structure) {
-        free_frame(frame, std::string("the ") + structure + of);
-      });
-      if (why.empty()) {
-        why = v.shadow->audit_host();  // shadow leaves and KVM's rmap
-        if (!why.empty()) {
-          why += of;
-        }
-      }
+    if (why.empty()) {
+      why = v.any_machine->audit_free_frames(frames, of);  // its walker's caches, EPT, shadow
     }
   }
   if (!why.empty()) {
@@ -682,18 +668,14 @@ void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t posi
 
 Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t position) {
   // Each event is what the guest (or the VMM) does; KVM's shadow MMU answers with VM exits
-  // and flush requests (models/shadow/shadow_machine.h).
+  // and flush requests (models/machine/shadow_machine.h).
   shadow::EventResult e;
   try {
     switch (r.op) {
       case traces::EventOp::kCr3:
-        if (r.address >= 4096) {
-          throw std::invalid_argument("!cr3 " + std::to_string(r.address) +
-                                      ": address-space ids are PCIDs, 0 to 4095");
-        }
         // MOV CR3 with PCIDs and the no-flush bit set, as Linux switches mm (native mode's
         // reading); KVM still exits on it and loads the shadow root.
-        m_asid = static_cast<std::uint16_t>(r.address);
+        m_asid = address_space_id(r, position);
         m_pcid = m_asid;
         e = m_shadow->cr3_write(m_pcid, /*noflush=*/true);
         ++m_stats.cr3_writes;
@@ -715,11 +697,7 @@ Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t po
             m_pcid);
         break;
       case traces::EventOp::kExit:
-        if (r.address >= 4096) {
-          throw std::invalid_argument("!exit " + std::to_string(r.address) +
-                                      ": address-space ids are PCIDs, 0 to 4095");
-        }
-        e = m_shadow->exit_address_space(static_cast<std::uint16_t>(r.address));
+        e = m_shadow->exit_address_space(address_space_id(r, position));
         break;
       case traces::EventOp::kMemslotAdd:
         ++m_stats.memslot_changes;
@@ -959,113 +937,73 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
   if (traced) [[unlikely]] {
     m_page_life->tlb_miss(m_position, kind, gva, m_pcid, why);
   }
-  Cycles cost{0};
-  for (int attempt = 0;; ++attempt) {
-    m_ext.root = m_root;
-    m_ext.gva = gva;
-    m_ext.kind = kind;
-    m_ext.pcid = m_pcid;
-    m_ext.vpid = m_vpid;
-    m_ext.vm = static_cast<std::uint16_t>(m_vm);
-    m_ext.traced = traced;
-    m_ext.flush = TlbFlush::none();
-    if (m_direct != nullptr) {
-      m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
-    } else {
-      m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-      m_gp.set_address(gva.value());
-      m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-      walker_socket->b_transport(m_gp, delay);
-      if (m_gp.is_response_error()) {
-        throw std::logic_error("walker rejected a translation request");
-      }
-    }
-    if (m_page_walkers.overlapping()) [[unlikely]] {
-      charge_walk(cost);
-    } else {
-      cost += m_ext.cycles;
-    }
-    m_stats.fault_cycles += m_ext.fault_cycles.count();
-    if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
-      apply_flush(m_ext.flush);
-    }
-    if (m_vcpus.size() > 1) [[unlikely]] {
-      shoot_down_other_vms();
-    }
-    if (m_params.sim.check && m_os == nullptr) [[unlikely]] {
-      audit_host("a translation");
-    }
-    if (m_ext.outcome == TranslationExt::Outcome::kOk) {
-      if (m_params.sim.check) [[unlikely]] {
-        check(kind, gva, m_ext.translation, "page walk (paging-structure caches)");
-      }
-      // The TLBs may hold it splintered into smaller pages, or (with every array for its
-      // size and the smaller ones configured off) not at all.
-      const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
-      m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
-      m_last_data_hpa = m_ext.translation.hpa_of(gva.value());
-      m_last_cacheable = true;
-      if (traced) [[unlikely]] {
-        m_page_life->filled(gva, m_ext.translation, held);
-      }
-      return cost;
-    }
-    if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
-      ++m_stats.mmio_accesses;
-      m_last_page_size = PageSize::k4K;
-      m_last_cacheable = false;  // emulated by the hypervisor: no cached data access
-      if (traced) [[unlikely]] {
-        m_page_life->mmio(gva);
-      }
-      return cost;
-    }
-    if (attempt > 0) {
-      throw std::logic_error("page fault at the same address after the OS mapped it");
-    }
-    Cycles fault = m_os->handle_page_fault(m_asid, gva, kind);
-    m_stats.fault_cycles += fault.count();
-    cost += fault;
-    if (traced) [[unlikely]] {
-      m_page_life->page_fault(m_ext.fault_level, fault);
+  // The machine resolves the miss whole: the walk, the (guest's) page faults, the VM exits,
+  // the retries.
+  m_ext.gva = gva;
+  m_ext.kind = kind;
+  m_ext.pcid = m_pcid;
+  m_ext.vpid = m_vpid;
+  m_ext.vm = static_cast<std::uint16_t>(m_vm);
+  m_ext.traced = traced;
+  m_ext.flush = TlbFlush::none();
+  if (m_direct != nullptr) {
+    m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
+  } else {
+    m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    m_gp.set_address(gva.value());
+    m_gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    walker_socket->b_transport(m_gp, delay);
+    if (m_gp.is_response_error()) {
+      throw std::logic_error("walker rejected a translation request");
     }
   }
+  Cycles cost{0};
+  if (m_page_walkers.overlapping()) [[unlikely]] {
+    charge_walk(cost);
+  } else {
+    cost = m_ext.cycles;
+  }
+  m_stats.fault_cycles += m_ext.fault_cycles.count();
+  if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
+    apply_flush(m_ext.flush);
+  }
+  if (m_vcpus.size() > 1) [[unlikely]] {
+    shoot_down_other_vms();
+  }
+  if (m_params.sim.check) [[unlikely]] {
+    audit_host("a translation");  // a machine with no host (native) has nothing to audit
+  }
+  if (m_ext.outcome == TranslationExt::Outcome::kMmio) {
+    ++m_stats.mmio_accesses;
+    m_last_page_size = PageSize::k4K;
+    m_last_cacheable = false;  // emulated by the hypervisor: no cached data access
+    if (traced) [[unlikely]] {
+      m_page_life->mmio(gva);
+    }
+    return cost;
+  }
+  if (m_params.sim.check) [[unlikely]] {
+    check(kind, gva, m_ext.translation, "page walk (paging-structure caches)");
+  }
+  // The TLBs may hold it splintered into smaller pages, or (with every array for its
+  // size and the smaller ones configured off) not at all.
+  const Translation* held = m_tlbs->fill(kind, gva, m_pcid, m_vpid, m_ext.translation);
+  m_last_page_size = held != nullptr ? held->size : m_ext.translation.size;
+  m_last_data_hpa = m_ext.translation.hpa_of(gva.value());
+  m_last_cacheable = true;
+  if (traced) [[unlikely]] {
+    m_page_life->filled(gva, m_ext.translation, held);
+  }
+  return cost;
 }
 
 void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const char* structure) {
   ++m_stats.checks;
-  std::optional<Translation> want;
-  bool narrower_rights = false;
-  if (m_shadow != nullptr) {
-    // KVM's shadow leaf may be narrower than the guest's rights: read-only until the guest
-    // PTE is dirty (write emulation of A/D), never wider and never another page.
-    want = m_shadow->translate_debug(gva, m_pcid);
-    narrower_rights = true;
-    if (!translations_agree(gva, got, want, narrower_rights) &&
-        m_shadow->shadows_lost_table(gva, m_pcid)) {
-      // The host discarded a guest page-table page that KVM shadows (MADV_DONTNEED or
-      // MADV_REMOVE over guest memory): kvm_unmap_gfn_range zaps the leaves mapping the
-      // gfn, not the shadow pages of the table, so KVM keeps translating from what the
-      // guest wrote before. The shadow table itself is then the truth.
-      want = m_shadow->shadow_translate_debug(gva, m_pcid);
-    }
-  } else if (m_machine != nullptr) {
-    walker::NestedWalkResult w = m_machine->translate_debug(gva, m_pcid);
-    if (w.outcome == walker::NestedWalkResult::Outcome::kEptViolation && !m_params.ept.ad_bits) {
-      // The host's aging marked a leaf for access tracking without a flush
-      // (kvm_mmu_notifier_clear_young): an entry cached before still reaches its frame,
-      // which the leaf holds until an invalidation zaps it and flushes.
-      w = m_machine->translate_debug(gva, m_pcid, /*access_tracked=*/true);
-    }
-    if (w.outcome == walker::NestedWalkResult::Outcome::kOk) {
-      want = w.translation;
-    }
-  } else {
-    want = m_walker_control->translate_debug(m_root, gva);
-  }
-  if (!translations_agree(gva, got, want, narrower_rights)) {
+  const machine::CheckReference ref = m_any_machine->reference_translation(gva, m_pcid, got);
+  if (!translations_agree(gva, got, ref.want, ref.narrower_rights)) {
     throw std::runtime_error(
-        translation_mismatch(m_position, kind, gva, m_pcid, got, want, structure));
+        translation_mismatch(m_position, kind, gva, m_pcid, got, ref.want, structure));
   }
 }
 

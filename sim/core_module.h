@@ -4,14 +4,16 @@
 // Per access (no SystemC kernel call, no allocation):
 //   1. TLB lookup through the TlbIf port (a direct call: L1 i/d, then the STLB);
 //   2. on a miss, or a store through an entry whose dirty flag is clear (the processor
-//      walks to set D: Intel SDM Vol. 3A 4.8) or whose W is clear, a walk: the translator
-//      behind walker_socket called directly with the reused TranslationExt (its
-//      DirectTranslateIf; b_transport of the reused payload where it has none);
-//   3. native: a walk that meets a non-present entry is a page fault: the OS model maps
-//      the page and the access is retried, which walks again (a faulting walk caches
-//      nothing, SDM 4.10.2.3); the trace access still counts one TLB miss at each level.
-//      nested: the translator resolves the miss whole (guest faults, EPT violations) and
-//      answers a translation, or MMIO (the access was emulated: nothing to cache);
+//      walks to set D: Intel SDM Vol. 3A 4.8) or whose W is clear, a walk: the machine
+//      behind walker_socket (models/machine/machine_module.h) called directly with the
+//      reused TranslationExt (its DirectTranslateIf; b_transport of the reused payload
+//      where it has none);
+//   3. the machine resolves the miss whole and answers a translation, or MMIO (the access
+//      was emulated: nothing to cache). native: a walk that meets a non-present entry is a
+//      page fault: the OS model maps the page and the walk is retried (a faulting walk
+//      caches nothing, SDM 4.10.2.3; NativeMachine::touch); the trace access still counts
+//      one TLB miss at each level. nested: guest faults, EPT violations; shadow: shadow
+//      page faults;
 //   4. the TLBs are filled with the translation (L2 and the L1).
 // The access costs core.cycles_per_access + TLB latencies + walk latency + fault latency.
 // An access that crosses a page boundary translates both pages. A run of accesses that
@@ -37,7 +39,7 @@
 // up (cycles summed over the cores, not elapsed time).
 //
 // With sim.check on, every translation a TLB hit or a walk returns is compared with a walk
-// from scratch of the current tables (Walker / NestedMachine translate_debug); a mismatch
+// from scratch of the current tables (the machine's translate_debug); a mismatch
 // stops the run naming the record, both answers and the structure that answered.
 //
 // Time: cycles are summed as integers per batch of records; the quantum keeper is told
@@ -61,14 +63,11 @@
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
 #include "models/cache/cache_hierarchy.h"
-#include "models/host/nested_translator_module.h"
 #include "models/hostmm/balloon.h"
 #include "models/hostmm/vmm_memory.h"
-#include "models/os/os_module.h"
-#include "models/shadow/shadow_translator_module.h"
+#include "models/machine/machine_module.h"
 #include "models/tlb/tlb_module.h"
 #include "models/walker/page_walkers.h"
-#include "models/walker/walker_module.h"
 #include "sim/page_life.h"
 #include "sim/sim_params.h"
 #include "traces/trace_reader.h"
@@ -152,18 +151,14 @@ class CoreModule final : public sc_core::sc_module {
   // One binding per VM (native: one): each VM's core's TLBs.
   sc_core::sc_port<tlb::TlbIf, 0> tlb_port{"tlb_port"};
   tlm_utils::simple_initiator_socket<CoreModule> walker_socket{"walker_socket"};
-  // native: the OS's page-fault handler, and the walker's control (INVLPG reaches its
-  // paging-structure caches directly).
-  sc_core::sc_port<os::OsIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> os_port{"os_port"};
-  sc_core::sc_port<walker::WalkerControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> walker_port{
-      "walker_port"};
+  // native: the machine behind walker_socket (CR3 loads, INVLPG reaches the walker's
+  // paging-structure caches, PTE writes and teardown the OS, --check).
+  sc_core::sc_port<NativeControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> native_port{"native_port"};
   // nested: the machine behind walker_socket (INVLPG, memslot changes, --check).
-  sc_core::sc_port<host::NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{
-      "nested_port"};
+  sc_core::sc_port<NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{"nested_port"};
   // shadow: the machine behind walker_socket (CR3 writes, INVLPG, PTE writes, teardown,
   // memslot changes, --check).
-  sc_core::sc_port<shadow::ShadowControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> shadow_port{
-      "shadow_port"};
+  sc_core::sc_port<ShadowControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> shadow_port{"shadow_port"};
 
   // `progress` is called every 2^20 records with the count so far (may be empty).
   // `page_life` (may be null) is told the steps of accesses to the page it follows.
@@ -224,7 +219,7 @@ class CoreModule final : public sc_core::sc_module {
   // The host's shootdowns since the last translation: applied to the TLBs; their cycles.
   Cycles take_host_flush();
   // sim.check after the host invalidated something: no TLB, walker-cache, EPT or shadow
-  // entry refers to a free host frame, and the host's frames add up.
+  // entry refers to a free host frame, and the host's frames add up. Native: no host, no-op.
   void audit_host(const char* after);
   // A shadow-MMU flush request applied to the current VM's TLBs (of the VM's VPID).
   void apply_flush(const TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
@@ -266,6 +261,7 @@ class CoreModule final : public sc_core::sc_module {
     tlb::TlbHierarchy* tlbs = nullptr;
     host::NestedMachine* machine = nullptr;
     shadow::ShadowMachine* shadow = nullptr;
+    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode (--check)
     std::uint16_t asid = 0;
     std::uint16_t pcid = 0;
     PageSize last_page_size = PageSize::k4K;
@@ -301,13 +297,13 @@ class CoreModule final : public sc_core::sc_module {
   std::uint64_t m_replayed = 0;  // accesses replayed, counted or not
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
-  os::OsIf* m_os = nullptr;
-  walker::Walker* m_walker_control = nullptr;
+  machine::NativeMachine* m_native = nullptr;
   host::NestedMachine* m_machine = nullptr;
   shadow::ShadowMachine* m_shadow = nullptr;
-  PageLife* m_page_life;         // the current VM's: the follower when it is VM 0
-  PageLife* m_page_life_of_vm0;  // --trace-page follows a page of VM 0
-  std::uint64_t m_position = 0;  // the current record's number (from 1)
+  machine::Machine* m_any_machine = nullptr;  // the current VM's, whatever the mode
+  PageLife* m_page_life;                      // the current VM's: the follower when it is VM 0
+  PageLife* m_page_life_of_vm0;               // --trace-page follows a page of VM 0
+  std::uint64_t m_position = 0;               // the current record's number (from 1)
   tlm_utils::tlm_quantumkeeper m_qk;
   tlm::tlm_generic_payload m_gp;
   TranslationExt m_ext;
@@ -319,7 +315,6 @@ class CoreModule final : public sc_core::sc_module {
   std::uint16_t m_vpid = 0;
   // 64 minus the linear-address width (48 or 57): the bits that sign-extend bit 47 or 56.
   unsigned m_noncanonical_bits = 16;
-  Hpa m_root;
   PageSize m_last_page_size = PageSize::k4K;      // of the last translation (split accesses)
   cache::CacheHierarchy* m_data_cache = nullptr;  // cache.data
   mem::PhysicalMemory* m_store_memory = nullptr;  // set_store_memory

@@ -25,6 +25,14 @@ MachineParams vm_machine_params(const SimParams& p) {
 
 }  // namespace
 
+machine::NativeMachineParams native_machine_params(const SimParams& p) {
+  machine::NativeMachineParams m;
+  m.walker = p.walker;
+  m.levels = p.paging.levels;
+  m.os = p.os;
+  return m;
+}
+
 host::NestedMachineParams nested_machine_params(const SimParams& p) {
   auto m = vm_machine_params<host::NestedMachineParams>(p);
   m.ept = p.ept;

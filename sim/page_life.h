@@ -23,13 +23,15 @@
 #include "base/access.h"
 #include "base/address.h"
 #include "base/translation.h"
-#include "models/host/nested_machine.h"
 #include "models/hostmm/vmm_memory.h"
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/native_machine.h"
+#include "models/machine/nested_machine.h"
+#include "models/machine/shadow_machine.h"
 
 namespace pagesim {
 
-class PageLife final : public host::TouchObserver,
+class PageLife final : public machine::NativeTouchObserver,
+                       public host::TouchObserver,
                        public shadow::TouchObserver,
                        public hostmm::HostPageObserver {
  public:
@@ -51,7 +53,6 @@ class PageLife final : public host::TouchObserver,
   }
   void tlb_miss(std::uint64_t record, AccessKind kind, Gva gva, std::uint16_t pcid,
                 const char* why);
-  void page_fault(unsigned level, Cycles cycles);  // native
   void filled(Gva gva, const Translation& walked, const Translation* held);
   void mmio(Gva gva);
   void invlpg(std::uint64_t record);
@@ -59,6 +60,8 @@ class PageLife final : public host::TouchObserver,
   // The last line: accesses that hit the TLB without a step shown.
   void finish();
 
+  // machine::NativeTouchObserver (native mode): the OS's page fault.
+  void page_fault(unsigned level, Cycles cycles) override;
   // host::TouchObserver (nested mode) and shadow::TouchObserver (shadow mode): the guest
   // kernel's fault; `exits` are the EPT violations (nested) or VM exits (shadow) its own
   // table accesses caused.

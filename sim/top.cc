@@ -3,9 +3,6 @@
 namespace pagesim {
 namespace {
 
-// The first megabyte stays unused, as on a PC (real-mode memory, BIOS areas).
-constexpr std::uint64_t kFirstFrameByte = 1 * kMiB;
-
 bool nested(const SimParams& p) { return p.mode == Mode::kNested; }
 bool shadowed(const SimParams& p) { return p.mode == Mode::kShadow; }
 bool native(const SimParams& p) { return p.mode == Mode::kNative; }
@@ -54,22 +51,15 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
       m_vm_groups(vm_groups(params, m_stats_root)),
       m_memory("memory", physical_bytes(params), params.cache, &m_stats_root,
                huge_page_bytes(params)),
-      m_frames(!native(params) ? nullptr
-                               : std::make_unique<mem::FrameAllocator>(params.os.memory.bytes,
-                                                                       kFirstFrameByte)),
-      m_walker(!native(params) ? nullptr
-                               : std::make_unique<walker::WalkerModule>(
-                                     "walker", params.walker, params.paging.levels,
-                                     m_memory.contents(), m_clock, &m_stats_root)),
-      m_os(!native(params)
-               ? nullptr
-               : std::make_unique<os::OsModule>("os", params.os, params.paging.levels,
-                                                m_memory.contents(), *m_frames, &m_stats_root)),
-      m_nested(nested(params) ? std::make_unique<host::NestedTranslatorModule>(
+      m_native(native(params) ? std::make_unique<NativeMachineModule>(
+                                    "native", native_machine_params(params), m_memory.contents(),
+                                    m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
+                              : nullptr),
+      m_nested(nested(params) ? std::make_unique<NestedMachineModule>(
                                     "nested", nested_machine_params(params), m_memory.contents(),
                                     m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                               : nullptr),
-      m_shadow(shadowed(params) ? std::make_unique<shadow::ShadowTranslatorModule>(
+      m_shadow(shadowed(params) ? std::make_unique<ShadowMachineModule>(
                                       "shadow", shadow_machine_params(params), m_memory.contents(),
                                       m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                                 : nullptr),
@@ -105,10 +95,12 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
       m_shadow->set_observer(page_life);
     }
   } else {
-    m_core.os_port.bind(m_os->os_export);
-    m_core.walker_socket.bind(m_walker->translate_socket);
-    m_core.walker_port.bind(m_walker->control_export);
-    m_walker->timing_port.bind(m_memory.timing_export);
+    m_core.walker_socket.bind(m_native->translate_socket);
+    m_core.native_port.bind(m_native->control_export);
+    m_native->timing_port.bind(m_memory.timing_export);
+    if (page_life != nullptr) {
+      m_native->set_observer(page_life);
+    }
   }
 }
 

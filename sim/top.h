@@ -1,26 +1,28 @@
 // The top of the SystemC tree. native mode:
 //
 //   core --tlb_port--> tlb (L1i, L1d, STLB)
-//   core --walker_socket--> walker --timing_port--> memory (caches + physical memory)
-//   core --os_port--> os (page-fault handler; page tables in memory)
+//   core --walker_socket--> native (the walker and the OS, page faults resolved inside:
+//                           models/machine/machine_module.h) --timing_port--> memory
+//                           (caches + physical memory; page tables in memory)
+//   core --native_port--> native (CR3 loads, invalidations, PTE writes, teardown, --check)
 //
 // nested mode (a guest on a host):
 //
 //   core --tlb_port--> tlb (entries GVA -> HPA, tagged by VPID and PCID)
 //   core --walker_socket--> nested (the 2D walker, guest kernel, hypervisor, host kernel:
-//                           models/host/nested_translator_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --timing_port--> memory
 //   core --nested_port--> nested (invalidations, memslot changes, --check)
 //
 // shadow mode (a guest on a host without EPT/NPT):
 //
 //   core --walker_socket--> shadow (KVM's shadow MMU, the hardware walker over the shadow
 //                           tables, guest kernel, VMM memory:
-//                           models/shadow/shadow_translator_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --timing_port--> memory
 //   core --shadow_port--> shadow (CR3 writes, INVLPG, PTE writes, teardown, memslots)
 //
-// Module names are the statistics' and configuration's words: tlb.*, walker.*, os.*,
-// cache.* (inside memory), sim.* (the core); nested mode has guest.*, host.*, ept.*,
-// vmexits.* instead of os.*; shadow mode guest.*, host.*, shadow.*, vmexits.*.
+// Statistics: tlb.*, cache.* (inside memory), sim.* (the core), and the machine's (its
+// module named after the mode): walker.*, os.* (native); nested mode has guest.*, host.*,
+// ept.*, vmexits.* instead of os.*; shadow mode guest.*, host.*, shadow.*, vmexits.*.
 //
 // Several VMs (vms > 1, nested or shadow): one TLB module per VM (each VM's vCPU runs on a
 // core of its own: tlb_vm<i>, bound to the core's multi-port tlb_port in VM order) and one
@@ -37,12 +39,8 @@
 #include "base/stats/stats.h"
 #include "base/tlm/cycle_clock.h"
 #include "models/cache/cache_module.h"
-#include "models/host/nested_translator_module.h"
-#include "models/mem/frame_allocator.h"
-#include "models/os/os_module.h"
-#include "models/shadow/shadow_translator_module.h"
+#include "models/machine/machine_module.h"
 #include "models/tlb/tlb_module.h"
-#include "models/walker/walker_module.h"
 #include "sim/core_module.h"
 #include "sim/machine_params.h"
 #include "sim/page_life.h"
@@ -68,13 +66,11 @@ class Top final : public sc_core::sc_module {
   cache::CacheModule m_memory;
   std::vector<std::unique_ptr<tlb::TlbModule>> m_tlbs;  // one per VM (native: one)
   // native
-  std::unique_ptr<mem::FrameAllocator> m_frames;
-  std::unique_ptr<walker::WalkerModule> m_walker;
-  std::unique_ptr<os::OsModule> m_os;
+  std::unique_ptr<NativeMachineModule> m_native;
   // nested
-  std::unique_ptr<host::NestedTranslatorModule> m_nested;
+  std::unique_ptr<NestedMachineModule> m_nested;
   // shadow
-  std::unique_ptr<shadow::ShadowTranslatorModule> m_shadow;
+  std::unique_ptr<ShadowMachineModule> m_shadow;
   CoreModule m_core;
 };
 

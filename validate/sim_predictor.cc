@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "base/stats/stats.h"
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/shadow_machine.h"
 #include "sim/machine_params.h"
 #include "sim/sim_params.h"
 #include "validate/kvm_model.h"

@@ -14,25 +14,21 @@
 namespace pagesim {
 
 struct TranslationExt : tlm::tlm_extension<TranslationExt> {
-  // Request.
-  Hpa root;  // native: CR3, the root table of the address space (nested: unused, the
-             // guest CR3 of address space `pcid` is the translator's)
+  // Request. CR3 (native) or the guest's CR3 of address space `pcid` is the machine's.
   Gva gva;
   AccessKind kind = AccessKind::kRead;
   std::uint16_t pcid = 0;
   std::uint16_t vpid = 0;
   std::uint16_t vm = 0;  // nested, shadow: the VM whose vCPU asks (vms > 1)
   bool traced = false;   // the page --trace-page follows: the translator reports its steps
-  // Result. native: kOk or kPageFault (the core calls the OS and retries). nested and
-  // shadow: the translator resolves the miss whole (guest faults, EPT violations or shadow
-  // page faults): kOk, or kMmio when the GPA is in no memslot (the access was emulated;
-  // nothing to put in the TLB).
-  enum class Outcome : std::uint8_t { kOk, kPageFault, kMmio } outcome = Outcome::kOk;
+  // Result. The machine resolves the miss whole (page faults, guest faults, EPT violations
+  // or shadow page faults, retries): kOk, or kMmio when the GPA is in no memslot (the
+  // access was emulated; nothing to put in the TLB).
+  enum class Outcome : std::uint8_t { kOk, kMmio } outcome = Outcome::kOk;
   Translation translation;
-  unsigned fault_level = 0;  // level of the non-present entry on a page fault
-  unsigned refs = 0;         // page-table references the walk(s) made
-  Cycles cycles{0};          // everything the translation cost: walks, and (nested) faults
-  Cycles fault_cycles{0};    // nested, shadow: of which guest faults and VM exits
+  unsigned refs = 0;       // page-table references the last walk made
+  Cycles cycles{0};        // everything the translation cost: walks, faults, VM exits
+  Cycles fault_cycles{0};  // of which page faults (native, guest) and VM exits
   // shadow: what the TLBs must drop before the translation is filled (KVM's flush requests)
   TlbFlush flush;
 

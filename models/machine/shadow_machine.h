@@ -79,8 +79,9 @@
 #include "models/host/vmexit_stats.h"
 #include "models/hostmm/host.h"
 #include "models/hostmm/host_mm.h"
-#include "models/hostmm/machine_ground.h"
 #include "models/hostmm/reclaim_params.h"
+#include "models/machine/machine.h"
+#include "models/machine/machine_ground.h"
 #include "models/mem/frame_allocator.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
@@ -161,7 +162,7 @@ class TouchObserver {
   virtual void guest_page_fault(Gva gva, unsigned level, unsigned exits, Cycles cycles) = 0;
 };
 
-class ShadowMachine : private hostmm::MachineGround {
+class ShadowMachine final : public machine::Machine, private machine::MachineGround {
  public:
   // `timing`: the cost of each shadow-table reference (must outlive the machine); null: a
   // fixed params.memory_latency per reference. Statistics go under `parent` (null: a root
@@ -272,6 +273,12 @@ class ShadowMachine : private hostmm::MachineGround {
   // free host frame, and the rmap holds exactly the present leaves. "" if so, else the
   // first problem. A scan of every shadow page (--check after host invalidations).
   std::string audit_host() const;
+  // machine::Machine (--check): the guest's tables, with rights that may be narrower in the
+  // shadow leaf (KVM's write emulation of A/D), or the shadow table itself where the host
+  // discarded a guest table it shadows; the walker's cached frames, then audit_host().
+  machine::CheckReference reference_translation(Gva gva, std::uint16_t pcid,
+                                                const Translation& got) override;
+  std::string audit_free_frames(const mem::FrameAllocator& frames, const std::string& of) override;
 
   const ShadowMachineParams& params() const { return m_params; }
   stats::Group& stats_root() { return *m_stats; }

@@ -14,7 +14,7 @@
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
 
-namespace pagesim::hostmm {
+namespace pagesim::machine {
 
 class MachineGround {
  protected:
@@ -22,9 +22,10 @@ class MachineGround {
   // `host` is given: the shared host's). `host` null: a host of the machine's own over
   // `memory_bytes` with `reclaim`. `timing` null: a fixed `memory_latency` per reference.
   // `parent` null: a statistics root of the machine's own.
-  MachineGround(const ReclaimParams& reclaim, std::uint64_t memory_bytes, Cycles memory_latency,
-                std::unique_ptr<mem::PhysicalMemory> own, mem::PhysicalMemory* memory, Host* host,
-                mem::MemoryTiming* timing, stats::Group* parent)
+  MachineGround(const hostmm::ReclaimParams& reclaim, std::uint64_t memory_bytes,
+                Cycles memory_latency, std::unique_ptr<mem::PhysicalMemory> own,
+                mem::PhysicalMemory* memory, hostmm::Host* host, mem::MemoryTiming* timing,
+                stats::Group* parent)
       : m_own_stats(parent == nullptr ? std::make_unique<stats::Group>(nullptr, "") : nullptr),
         m_stats(parent != nullptr ? parent : m_own_stats.get()),
         m_own_memory(std::move(own)),
@@ -33,7 +34,7 @@ class MachineGround {
                                      : *m_own_memory),
         m_own_host(host != nullptr
                        ? nullptr
-                       : std::make_unique<Host>(reclaim, memory_bytes, m_memory, m_stats)),
+                       : std::make_unique<hostmm::Host>(reclaim, memory_bytes, m_memory, m_stats)),
         m_host(host != nullptr ? *host : *m_own_host),
         m_fixed(memory_latency),
         m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)) {}
@@ -45,10 +46,10 @@ class MachineGround {
   stats::Group* m_stats;
   std::unique_ptr<mem::PhysicalMemory> m_own_memory;
   mem::PhysicalMemory& m_memory;
-  std::unique_ptr<Host> m_own_host;
-  Host& m_host;
+  std::unique_ptr<hostmm::Host> m_own_host;
+  hostmm::Host& m_host;
   mem::FixedLatency m_fixed;
   mem::MemoryTiming& m_timing;
 };
 
-}  // namespace pagesim::hostmm
+}  // namespace pagesim::machine

@@ -10,9 +10,9 @@
 #include <string>
 #include <variant>
 
+#include "models/machine/shadow_machine.h"
+#include "models/machine/shadow_test_util.h"
 #include "models/paging/pte.h"
-#include "models/shadow/shadow_machine.h"
-#include "models/shadow/shadow_test_util.h"
 
 namespace pagesim::shadow {
 namespace {

@@ -1,4 +1,4 @@
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/shadow_machine.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/hex.h"
+#include "base/translation_check.h"
 #include "models/paging/pte.h"
 
 // The guest kernel, instantiated once here.
@@ -462,6 +463,36 @@ std::string ShadowMachine::audit_host() const {
   });
   if (why.empty()) {
     why = m_mmu.audit_rmap();
+  }
+  return why;
+}
+
+machine::CheckReference ShadowMachine::reference_translation(Gva gva, std::uint16_t pcid,
+                                                             const Translation& got) {
+  // KVM's shadow leaf may be narrower than the guest's rights: read-only until the guest
+  // PTE is dirty (write emulation of A/D), never wider and never another page.
+  machine::CheckReference r{.want = translate_debug(gva, pcid), .narrower_rights = true};
+  if (!translations_agree(gva, got, r.want, r.narrower_rights) && shadows_lost_table(gva, pcid)) {
+    // The host discarded a guest page-table page that KVM shadows (MADV_DONTNEED or
+    // MADV_REMOVE over guest memory): kvm_unmap_gfn_range zaps the leaves mapping the
+    // gfn, not the shadow pages of the table, so KVM keeps translating from what the
+    // guest wrote before. The shadow table itself is then the truth.
+    r.want = shadow_translate_debug(gva, pcid);
+  }
+  return r;
+}
+
+std::string ShadowMachine::audit_free_frames(const mem::FrameAllocator& frames,
+                                             const std::string& of) {
+  std::string why;
+  m_walker.for_each_cached_hpa([&](Hpa frame, const char* structure) {
+    machine::note_free_frame(why, frames, frame, std::string("the ") + structure + of);
+  });
+  if (why.empty()) {
+    why = audit_host();  // shadow leaves and KVM's rmap
+    if (!why.empty()) {
+      why += of;
+    }
   }
   return why;
 }

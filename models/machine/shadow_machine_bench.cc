@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/shadow_machine.h"
 
 namespace pagesim::shadow {
 namespace {

@@ -1,12 +1,14 @@
-// The SystemC shell of a whole virtualized machine (the plain-C++ NestedMachine or
-// ShadowMachine) behind the core's walker socket.
+// The SystemC shell of a whole machine (the plain-C++ NativeMachine, NestedMachine or
+// ShadowMachine) behind the core's walker socket: NativeMachineModule (mode=native, module
+// `native`), NestedMachineModule (mode=nested, module `nested`) and ShadowMachineModule
+// (mode=shadow, module `shadow`), declared at the end.
 //
 //   core --b_transport(gp + TranslationExt)--> translate_socket
 //   translator --timing_port: a direct call per page-table reference--> memory (caches)
 //   core --control_export--> the machine (events, --check, --trace-page)
 //
-// One b_transport resolves a TLB miss whole (Machine::touch: the walk, the guest's faults,
-// the hypervisor's VM exits, the retries) and annotates its cycles on the caller's delay;
+// One b_transport resolves a TLB miss whole (Machine::touch: the walk, the (guest's) page
+// faults, the hypervisor's VM exits, the retries) and annotates its cycles on the caller's delay;
 // the TranslationExt carries back the translation or MMIO and, for a machine whose touch
 // result has one (shadow), the TLB flush to apply before the fill. It never waits: loosely
 // timed, the core's quantum keeper synchronises. Host memory (contents) is the memory
@@ -17,22 +19,29 @@
 // VM's group (vm<i>), the host's under the host group.
 //
 // Machine needs: Machine(const Params&, mem::PhysicalMemory&, mem::MemoryTiming*,
-// stats::Group*), Machine(const Params&, hostmm::Host&, mem::MemoryTiming*, stats::Group*),
-// and touch(Gva, AccessKind, pcid, Observer*) returning a result with outcome (kOk or
-// kMmio), translation, walk.refs, cycles, walk_cycles.
+// stats::Group*), for several VMs Machine(const Params&, hostmm::Host&, mem::MemoryTiming*,
+// stats::Group*) (the native machine has none: one machine, no VM), and touch(Gva,
+// AccessKind, pcid, Observer*) returning a result with outcome (kOk, or kMmio), translation,
+// walk.refs, cycles, walk_cycles. A native miss's page fault is resolved inside the touch,
+// as a guest's is: no page fault reaches the core.
 #pragma once
 
 #include <tlm_utils/simple_target_socket.h>
 
 #include <memory>
+#include <stdexcept>
 #include <systemc>
 #include <tlm>
+#include <type_traits>
 #include <vector>
 
 #include "base/stats/stats.h"
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
 #include "models/hostmm/host.h"
+#include "models/machine/native_machine.h"
+#include "models/machine/nested_machine.h"
+#include "models/machine/shadow_machine.h"
 #include "models/mem/timing_if.h"
 
 namespace pagesim {
@@ -49,32 +58,35 @@ class MachineControlIf : public virtual sc_core::sc_interface {
 };
 
 template <class Machine, class Params, class Observer>
-class TranslatorModule final : public sc_core::sc_module,
-                               public MachineControlIf<Machine, Observer>,
-                               public DirectTranslateIf,
-                               private mem::MemoryTiming {
+class MachineModule final : public sc_core::sc_module,
+                            public MachineControlIf<Machine, Observer>,
+                            public DirectTranslateIf,
+                            private mem::MemoryTiming {
  public:
-  tlm_utils::simple_target_socket<TranslatorModule> translate_socket{"translate_socket"};
+  tlm_utils::simple_target_socket<MachineModule> translate_socket{"translate_socket"};
   sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
   sc_core::sc_export<MachineControlIf<Machine, Observer>> control_export{"control_export"};
 
   // One machine per entry of `vm_stats` (its statistics' parent); one VM's machine owns its
   // host, several share one whose statistics go under `host_stats`.
-  TranslatorModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
-                   const CycleClock& clock, const std::vector<stats::Group*>& vm_stats,
-                   stats::Group* host_stats)
+  MachineModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
+                const CycleClock& clock, const std::vector<stats::Group*>& vm_stats,
+                stats::Group* host_stats)
       : sc_core::sc_module(name), m_clock(clock) {
     mem::MemoryTiming* timing = this;  // each machine's page-table references
     if (vm_stats.size() == 1) {
       m_machines.push_back(std::make_unique<Machine>(params, memory, timing, vm_stats[0]));
-    } else {
+    } else if constexpr (std::is_constructible_v<Machine, const Params&, hostmm::Host&,
+                                                 mem::MemoryTiming*, stats::Group*>) {
       m_host = std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes, memory,
                                               host_stats);
       for (stats::Group* group : vm_stats) {
         m_machines.push_back(std::make_unique<Machine>(params, *m_host, timing, group));
       }
+    } else {
+      throw std::logic_error("machine module: this machine runs one VM");
     }
-    translate_socket.register_b_transport(this, &TranslatorModule::b_transport);
+    translate_socket.register_b_transport(this, &MachineModule::b_transport);
     control_export.bind(*this);
   }
 
@@ -106,7 +118,6 @@ class TranslatorModule final : public sc_core::sc_module,
     ext.outcome =
         t.outcome == Outcome::kOk ? TranslationExt::Outcome::kOk : TranslationExt::Outcome::kMmio;
     ext.translation = t.translation;
-    ext.fault_level = 0;
     ext.refs = t.walk.refs;
     ext.cycles = t.cycles;
     ext.fault_cycles = t.cycles - t.walk_cycles;
@@ -125,5 +136,23 @@ class TranslatorModule final : public sc_core::sc_module,
   std::unique_ptr<hostmm::Host> m_host;  // vms > 1
   std::vector<std::unique_ptr<Machine>> m_machines;
 };
+
+// mode=native: the walker and the OS over the memory module's contents (no VM).
+using NativeControlIf = MachineControlIf<machine::NativeMachine, machine::NativeTouchObserver>;
+using NativeMachineModule = MachineModule<machine::NativeMachine, machine::NativeMachineParams,
+                                          machine::NativeTouchObserver>;
+
+// mode=nested: host memory is the memory module's, advised huge pages for
+// NestedMachine::huge_page_bytes() of it.
+using NestedControlIf = MachineControlIf<host::NestedMachine, host::TouchObserver>;
+using NestedMachineModule =
+    MachineModule<host::NestedMachine, host::NestedMachineParams, host::TouchObserver>;
+
+// mode=shadow: a translation's TLB flush (KVM's requests) reaches the core in the
+// TranslationExt. Host memory is the memory module's, advised huge pages for
+// ShadowMachine::huge_page_bytes() of it.
+using ShadowControlIf = MachineControlIf<shadow::ShadowMachine, shadow::TouchObserver>;
+using ShadowMachineModule =
+    MachineModule<shadow::ShadowMachine, shadow::ShadowMachineParams, shadow::TouchObserver>;
 
 }  // namespace pagesim

@@ -17,7 +17,7 @@
 //   shadow entries (shadow.pf_fixed); the third walk succeeds. Two shadow page faults.
 // - costs (defaults): exit 1200, shadow fault handling 4000, emulated write 5000, CR3 write
 //   1500, INVLPG 800, sync 5000, host and guest 4 KiB faults 2600 each, 100 per reference.
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/shadow_machine.h"
 
 #include <gtest/gtest.h>
 
@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "models/host/hypervisor.h"
+#include "models/machine/shadow_test_util.h"
 #include "models/paging/pte.h"
-#include "models/shadow/shadow_test_util.h"
 
 namespace pagesim::shadow {
 namespace {

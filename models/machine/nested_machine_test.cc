@@ -11,7 +11,7 @@
 //   4 KiB EPT leaves each costs exactly one EPT violation;
 // - host faults: one per distinct host page (4 KiB, or 2 MiB with host.thp = 2m) of the
 //   HVAs of those GPAs.
-#include "models/host/nested_machine.h"
+#include "models/machine/nested_machine.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "base/stats/stats.h"
-#include "models/shadow/shadow_machine.h"
+#include "models/machine/shadow_machine.h"
 
 namespace pagesim::shadow::shadow_test {
 

@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "models/hostmm/vmm_memory.h"
-#include "models/shadow/shadow_machine.h"
-#include "models/shadow/shadow_test_util.h"
+#include "models/machine/shadow_machine.h"
+#include "models/machine/shadow_test_util.h"
 
 namespace pagesim::shadow {
 namespace {

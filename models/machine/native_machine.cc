@@ -1,0 +1,55 @@
+#include "models/machine/native_machine.h"
+
+#include <stdexcept>
+
+namespace pagesim::machine {
+
+NativeMachine::NativeMachine(const NativeMachineParams& params, mem::PhysicalMemory& memory,
+                             mem::MemoryTiming* timing, stats::Group* parent)
+    : m_params(params),
+      m_memory(memory),
+      m_fixed(params.memory_latency),
+      m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
+      m_frames(params.os.memory.bytes, kFirstFrameByte),
+      m_walker(params.walker, params.levels, memory, m_timing, parent),
+      m_os(params.os, params.levels, memory, m_frames, parent) {}
+
+NativeTouchResult NativeMachine::touch(Gva gva, AccessKind kind, std::uint16_t pcid,
+                                       NativeTouchObserver* observer) {
+  NativeTouchResult t;
+  for (unsigned attempt = 0;; ++attempt) {
+    t.walk = m_walker.walk({m_cr3, gva, kind, pcid});
+    ++t.walks;
+    t.walk_cycles += t.walk.cycles;
+    t.cycles += t.walk.cycles;
+    if (t.walk.outcome == walker::WalkResult::Outcome::kOk) {
+      t.translation = t.walk.translation;
+      return t;
+    }
+    if (attempt > 0) {
+      throw std::logic_error("page fault at the same address after the OS mapped it");
+    }
+    const Cycles fault = m_os.handle_page_fault(pcid, gva, kind);
+    ++t.page_faults;
+    t.cycles += fault;
+    if (observer != nullptr) {
+      observer->page_fault(t.walk.fault_level, fault);
+    }
+  }
+}
+
+CheckReference NativeMachine::reference_translation(Gva gva, std::uint16_t /*pcid*/,
+                                                    const Translation& /*got*/) {
+  return {.want = translate_debug(gva), .narrower_rights = false};
+}
+
+std::string NativeMachine::audit_free_frames(const mem::FrameAllocator& frames,
+                                             const std::string& of) {
+  std::string why;
+  m_walker.for_each_cached_hpa([&](Hpa frame, const char* structure) {
+    note_free_frame(why, frames, frame, std::string("the ") + structure + of);
+  });
+  return why;
+}
+
+}  // namespace pagesim::machine
