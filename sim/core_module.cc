@@ -536,16 +536,10 @@ void CoreModule::shoot_down_other_vms() {
       continue;  // the current VM's flush came with its touch or event
     }
     Vcpu& v = m_vcpus[vm];
-    Cycles c;
-    if (v.machine != nullptr) {
-      if (v.machine->take_host_flush(c)) {
-        v.tlbs->invalidate_vpid(m_vpid);  // its walker's caches went with the zap (INVEPT)
-      }
-    } else {
-      const shadow::EventResult e = v.shadow->take_host_flush();
-      apply_flush(*v.tlbs, e.flush);
-      c += e.cycles;
-    }
+    // Nested: every entry of the VM (its walker's caches went with the zap: INVEPT).
+    const machine::VcpuRequests requests = v.any_machine->take_requests();
+    apply_flush(*v.tlbs, requests.flush);
+    const Cycles c = requests.owed;
     if (c.count() != 0) {
       // The IPI interrupted that VM's vCPU: its cycles, in the totals, not the current VM's.
       v.stats->cycles += c.count();
@@ -559,15 +553,9 @@ void CoreModule::shoot_down_other_vms() {
 }
 
 Cycles CoreModule::take_host_flush() {
-  Cycles c;
-  if (m_machine != nullptr && m_machine->take_host_flush(c)) {
-    invept();
-  } else if (m_shadow != nullptr) {
-    const shadow::EventResult e = m_shadow->take_host_flush();
-    apply_flush(e.flush);
-    c += e.cycles;
-  }
-  return c;
+  const machine::VcpuRequests requests = m_any_machine->take_requests();
+  apply_flush(requests.flush);  // nested: every entry of the VM, as invept()
+  return requests.owed;
 }
 
 void CoreModule::audit_host(const char* after) {

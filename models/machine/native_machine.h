@@ -95,6 +95,8 @@ class NativeMachine final : public Machine {
     return m_walker.translate_debug(m_cr3, gva);
   }
 
+  // Machine: no host, so no requests.
+  VcpuRequests take_requests() override { return {}; }
   // Machine (--check): the walk from CR3 (`pcid` is CR3's address space); the walker's
   // cached frames.
   CheckReference reference_translation(Gva gva, std::uint16_t pcid,

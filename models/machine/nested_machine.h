@@ -179,6 +179,14 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   walker::NestedWalkResult translate_debug(Gva gva, std::uint16_t pcid = 0,
                                            bool access_tracked = false);
 
+  // machine::Machine: take_host_flush's flush (every entry of the VM) and cycles.
+  machine::VcpuRequests take_requests() override {
+    machine::VcpuRequests r;
+    if (take_host_flush(r.owed)) {
+      r.flush = TlbFlush::all();
+    }
+    return r;
+  }
   // machine::Machine (--check): the 2D walk from scratch (where the EPT has no A/D bits, a
   // leaf marked for access tracking still reaches its frame); the walker's cached frames
   // and the EPT's leaves.

@@ -273,6 +273,11 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // free host frame, and the rmap holds exactly the present leaves. "" if so, else the
   // first problem. A scan of every shadow page (--check after host invalidations).
   std::string audit_host() const;
+  // machine::Machine: take_host_flush's flush and cycles.
+  machine::VcpuRequests take_requests() override {
+    const EventResult e = take_host_flush();
+    return {.flush = e.flush, .owed = e.cycles};
+  }
   // machine::Machine (--check): the guest's tables, with rights that may be narrower in the
   // shadow leaf (KVM's write emulation of A/D), or the shadow table itself where the host
   // discarded a guest table it shadows; the walker's cached frames, then audit_host().
