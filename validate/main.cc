@@ -39,7 +39,7 @@ const char* kUsage =
     "       pagesim-validate --timing [--quick] [--json FILE] [--pagesim PATH]\n"
     "                        [--nested never|2m | --guest]\n"
     "  --timing                  this host's load-to-use time per footprint (16 KiB to\n"
-    "                            1 GiB; --quick: to 64 MiB), 4 KiB and transparent huge\n"
+    "                            4 GiB; --quick: to 64 MiB), 4 KiB and transparent huge\n"
     "                            pages, by dependent-load chains, against pagesim's\n"
     "                            prediction with --preset host and the calibrated L1, L2,\n"
     "                            LLC and DRAM latencies (pagesim: PATH, else the one built\n"

@@ -318,7 +318,7 @@ int run_timing(const TimingOptions& options, const std::optional<std::string>& j
   pin_to_current_cpu();
   std::vector<std::uint64_t> footprints = options.footprints;
   if (footprints.empty()) {
-    for (std::uint64_t f = 16 << 10; f <= (1ull << 30); f *= 4) {
+    for (std::uint64_t f = 16 << 10; f <= (4ull << 30); f *= 4) {
       footprints.push_back(f);
     }
   }

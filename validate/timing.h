@@ -39,7 +39,7 @@ struct ChainPoint {
 };
 
 struct TimingOptions {
-  std::vector<std::uint64_t> footprints;  // bytes; empty: 16 KiB ... 1 GiB by powers of 4
+  std::vector<std::uint64_t> footprints;  // bytes; empty: 16 KiB ... 4 GiB by powers of 4
   int repetitions = 5;
   std::uint64_t loads = 1'000'000;  // per repetition
   // The prediction's mode: native (empty), or nested with this host.thp ("never", "2m"):
