@@ -5,6 +5,7 @@
 // mode) both call these, as KVM's two MMUs call the same functions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
