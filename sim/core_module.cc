@@ -91,8 +91,7 @@ void CoreModule::end_of_elaboration() {
       throw std::logic_error("core: mode nested needs nested_port bound, one machine per TLB");
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
-      m_vcpus[vm].machine = &nested_port->machine(vm);
-      m_vcpus[vm].any_machine = m_vcpus[vm].machine;
+      m_vcpus[vm].any_machine = &nested_port->machine(vm);
     }
     m_vpid = host::NestedMachine::kVpid;
   } else if (m_params.mode == Mode::kShadow) {
@@ -100,8 +99,7 @@ void CoreModule::end_of_elaboration() {
       throw std::logic_error("core: mode shadow needs shadow_port bound, one machine per TLB");
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
-      m_vcpus[vm].shadow = &shadow_port->machine(vm);
-      m_vcpus[vm].any_machine = m_vcpus[vm].shadow;
+      m_vcpus[vm].any_machine = &shadow_port->machine(vm);
     }
     m_vpid = kShadowVpid;
   } else {
@@ -122,8 +120,6 @@ void CoreModule::end_of_elaboration() {
           : static_cast<sc_core::sc_interface*>(native_port.operator->());
   m_direct = dynamic_cast<DirectTranslateIf*>(control);
   m_tlbs = m_vcpus[0].tlbs;
-  m_machine = m_vcpus[0].machine;
-  m_shadow = m_vcpus[0].shadow;
   m_any_machine = m_vcpus[0].any_machine;
   if (m_native == nullptr) {
     // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
@@ -134,8 +130,7 @@ void CoreModule::end_of_elaboration() {
       if (vms > 1) {
         v.stats = std::make_unique<VcpuStats>(parent, name);
       }
-      hostmm::VmmMemory& vmm =
-          v.machine != nullptr ? v.machine->hypervisor().vmm() : v.shadow->vmm().memory();
+      hostmm::VmmMemory& vmm = *v.any_machine->host_view().vmm;
       v.pressure = std::make_unique<VmPressureStats>(
           parent, name, vms > 1 ? v.stats->cycles : m_stats.cycles, vmm.stats());
     }
@@ -424,17 +419,11 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
 
 CoreModule::HostSide CoreModule::host_side() {
   HostSide h;
-  if (m_machine != nullptr) {
-    h.vmm = &m_machine->hypervisor().vmm();
-    h.mm = &m_machine->host_mm();
-    h.slots = &m_machine->hypervisor().memslots();
-    h.guest_frames = &m_machine->guest_frames();
-  } else if (m_shadow != nullptr) {
-    h.vmm = &m_shadow->vmm().memory();
-    h.mm = &m_shadow->host_mm();
-    h.slots = &m_shadow->vmm().memslots();
-    h.guest_frames = &m_shadow->guest_frames();
-  }
+  const machine::HostView v = m_any_machine->host_view();
+  h.vmm = v.vmm;
+  h.mm = v.mm;
+  h.slots = v.slots;
+  h.guest_frames = v.guest_frames;
   h.host_page = os::thp_page_size(m_params.host.thp);
   return h;
 }
@@ -543,8 +532,6 @@ void CoreModule::switch_vm(std::size_t vm) {
   m_vm = vm;
   const Vcpu& in = m_vcpus[vm];
   m_tlbs = in.tlbs;
-  m_machine = in.machine;
-  m_shadow = in.shadow;
   m_any_machine = in.any_machine;
   m_asid = in.asid;
   m_pcid = in.pcid;

@@ -267,9 +267,7 @@ class CoreModule final : public sc_core::sc_module {
   // VM runs.
   struct Vcpu {
     tlb::TlbHierarchy* tlbs = nullptr;
-    host::NestedMachine* machine = nullptr;
-    shadow::ShadowMachine* shadow = nullptr;
-    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode (--check)
+    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
     std::uint16_t asid = 0;
     std::uint16_t pcid = 0;
     PageSize last_page_size = PageSize::k4K;
@@ -306,8 +304,6 @@ class CoreModule final : public sc_core::sc_module {
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
   machine::NativeMachine* m_native = nullptr;
-  host::NestedMachine* m_machine = nullptr;
-  shadow::ShadowMachine* m_shadow = nullptr;
   machine::Machine* m_any_machine = nullptr;  // the current VM's, whatever the mode
   PageLife* m_page_life;                      // the current VM's: the follower when it is VM 0
   PageLife* m_page_life_of_vm0;               // --trace-page follows a page of VM 0

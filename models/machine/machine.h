@@ -6,6 +6,7 @@
 //
 // Lifecycle: the core takes each VM's machine from its control port at
 // end_of_elaboration and asks it
+//   host_view: what the host-side events act on (none: no host, the events refused);
 //   models / handle: for each trace event the guest (or its VMM) makes (!cr3, !invlpg,
 //     !ptewrite, !exit, !memslot), whether the machine models it, then its work (the OS's,
 //     the walker's caches, KVM's); the core keeps the architecture's part (the address
@@ -28,6 +29,14 @@
 #include "base/translation.h"
 #include "models/host/qemu_layout.h"
 #include "models/mem/frame_allocator.h"
+
+namespace pagesim::hostmm {
+class HostMm;
+class VmmMemory;
+}  // namespace pagesim::hostmm
+namespace pagesim::host {
+class MemslotTable;
+}  // namespace pagesim::host
 
 namespace pagesim::machine {
 
@@ -76,8 +85,20 @@ struct EventResult {
   std::optional<host::GpaRange> zapped;
 };
 
+// What the host-side events (!madvise, !balloon) act on: the VM's VMM memory, the host's
+// memory manager (shared by the VMs), the memslots and the guest kernel's frames. All null
+// for a machine with no host (native), which refuses those events.
+struct HostView {
+  hostmm::VmmMemory* vmm = nullptr;
+  hostmm::HostMm* mm = nullptr;
+  const host::MemslotTable* slots = nullptr;
+  mem::GuestFrameAllocator* guest_frames = nullptr;
+};
+
 class Machine {
  public:
+  // The host under the machine (see HostView).
+  virtual HostView host_view() = 0;
   // Whether the machine models the event (the core refuses the others).
   virtual bool models(GuestEvent::Kind kind) const = 0;
   // The machine's part of a modelled event; throws std::invalid_argument for a bad one (a

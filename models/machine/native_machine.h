@@ -105,6 +105,8 @@ class NativeMachine final : public Machine {
   // drops its walker-cache entries and answers the flush of its PCID (Linux flushes it
   // before another mm uses it), reloading CR3 when it was the current one.
   EventResult handle(const GuestEvent& event) override;
+  // Machine: no host.
+  HostView host_view() override { return {}; }
   // Machine: no host, so no requests.
   VcpuRequests take_requests() override { return {}; }
   // Machine (--check): the walk from CR3 (`pcid` is CR3's address space); the walker's

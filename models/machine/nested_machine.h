@@ -187,6 +187,14 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   // VM). Each answers the host's requests during it (take_requests).
   bool models(machine::GuestEvent::Kind /*kind*/) const override { return true; }
   machine::EventResult handle(const machine::GuestEvent& event) override;
+  // machine::Machine: the hypervisor's VMM memory and memslots, the host's memory manager,
+  // the guest's frames.
+  machine::HostView host_view() override {
+    return {.vmm = &m_hypervisor.vmm(),
+            .mm = &m_host.mm(),
+            .slots = &m_hypervisor.memslots(),
+            .guest_frames = &m_guest_frames};
+  }
   // machine::Machine: take_host_flush's flush (every entry of the VM) and cycles.
   machine::VcpuRequests take_requests() override {
     machine::VcpuRequests r;

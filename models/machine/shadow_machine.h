@@ -279,6 +279,14 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // separate requests).
   bool models(machine::GuestEvent::Kind /*kind*/) const override { return true; }
   machine::EventResult handle(const machine::GuestEvent& event) override;
+  // machine::Machine: the VMM's memory and memslots, the host's memory manager, the
+  // guest's frames.
+  machine::HostView host_view() override {
+    return {.vmm = &m_vmm.memory(),
+            .mm = &host_mm(),
+            .slots = &m_vmm.memslots(),
+            .guest_frames = &guest_frames()};
+  }
   // machine::Machine: take_host_flush's flush and cycles.
   machine::VcpuRequests take_requests() override {
     const EventResult e = take_host_flush();
