@@ -91,8 +91,7 @@ void CoreModule::end_of_elaboration() {
       throw std::logic_error("core: mode nested needs nested_port bound, one machine per TLB");
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
-      m_vcpus[vm].machine = &nested_port->machine(vm);
-      m_vcpus[vm].any_machine = m_vcpus[vm].machine;
+      m_vcpus[vm].any_machine = &nested_port->machine(vm);
     }
     m_vpid = host::NestedMachine::kVpid;
   } else if (m_params.mode == Mode::kShadow) {
@@ -100,8 +99,7 @@ void CoreModule::end_of_elaboration() {
       throw std::logic_error("core: mode shadow needs shadow_port bound, one machine per TLB");
     }
     for (std::size_t vm = 0; vm < vms; ++vm) {
-      m_vcpus[vm].shadow = &shadow_port->machine(vm);
-      m_vcpus[vm].any_machine = m_vcpus[vm].shadow;
+      m_vcpus[vm].any_machine = &shadow_port->machine(vm);
     }
     m_vpid = kShadowVpid;
   } else {
@@ -122,8 +120,6 @@ void CoreModule::end_of_elaboration() {
           : static_cast<sc_core::sc_interface*>(native_port.operator->());
   m_direct = dynamic_cast<DirectTranslateIf*>(control);
   m_tlbs = m_vcpus[0].tlbs;
-  m_machine = m_vcpus[0].machine;
-  m_shadow = m_vcpus[0].shadow;
   m_any_machine = m_vcpus[0].any_machine;
   if (m_native == nullptr) {
     // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
@@ -134,8 +130,7 @@ void CoreModule::end_of_elaboration() {
       if (vms > 1) {
         v.stats = std::make_unique<VcpuStats>(parent, name);
       }
-      hostmm::VmmMemory& vmm =
-          v.machine != nullptr ? v.machine->hypervisor().vmm() : v.shadow->vmm().memory();
+      hostmm::VmmMemory& vmm = *v.any_machine->host_view().vmm;
       v.pressure = std::make_unique<VmPressureStats>(
           parent, name, vms > 1 ? v.stats->cycles : m_stats.cycles, vmm.stats());
     }
@@ -177,16 +172,11 @@ void CoreModule::run() {
         if (r.is_event()) {
           m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
           Cycles c = handle_event(r, m_position);
-          if (m_native == nullptr) [[unlikely]] {
+          if (m_vcpus.size() > 1) [[unlikely]] {
             // The host may have reclaimed during the event (a guest table write's EPT
-            // violation, a shadow sync faulting a table page in): the current VM's
-            // shootdown (nested; shadow events return theirs), and the other VMs'.
-            if (m_machine != nullptr) {
-              c += take_host_flush();
-            }
-            if (m_vcpus.size() > 1) {
-              shoot_down_other_vms();
-            }
+            // violation, a shadow sync faulting a table page in): the other VMs'
+            // shootdowns (the current VM's came with the event).
+            shoot_down_other_vms();
           }
           if (c.count() != 0) {
             batch_cycles += c.count();
@@ -307,107 +297,133 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
     }
     noncanonical(r, r.address, position);  // no paging structure maps such an address
   }
-  if (m_shadow != nullptr) {
-    return handle_shadow_event(r, position);
-  }
-  switch (r.op) {
-    case traces::EventOp::kCr3: {
-      // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set,
-      // as Linux switches mm with PCIDs: entries stay, tagged by PCID (SDM 4.10.1). The
-      // address-space id is the PCID, which has 12 bits. nested: the guest's MOV CR3,
-      // which does not exit with EPT (the guest kernel's root for the id; the machine
-      // looks it up per miss).
-      m_asid = address_space_id(r, position);
-      m_pcid = m_asid;
-      if (m_native != nullptr) {
-        m_native->load_cr3(m_asid);
-      }
-      ++m_stats.cr3_writes;
-      return Cycles();
+  try {
+    if (const std::optional<machine::GuestEvent> event = guest_event(r, position)) {
+      return handle_guest_event(*event, r, position);
     }
-    case traces::EventOp::kInvlpg:
-      // INVLPG: the TLB entries for the page (any page size) in the current PCID, and
-      // every paging-structure-cache entry of the current PCID (SDM 4.10.4.1); in a guest,
-      // those of its VPID (the guest PSCs and the page-walk cache's guest entries).
-      m_tlbs->invalidate_page(Gva(r.address), m_pcid, m_vpid);
-      if (m_machine != nullptr) {
-        m_machine->walker().invlpg(Gva(r.address), m_pcid, m_vpid);
-      } else {
-        m_native->walker().invalidate_page(Gva(r.address), m_pcid);
-      }
-      ++m_stats.invlpgs;
-      if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
-        m_page_life->invlpg(position);
-      }
-      return Cycles();
-    case traces::EventOp::kPteUnmap:
-    case traces::EventOp::kPteRemap: {
-      // The (guest) kernel changes the PTE of the page in the current address space; as on
-      // hardware, TLB and paging-structure-cache entries stay until the trace's !invlpg.
-      const Gva gva(r.address);
-      const bool unmap = r.op == traces::EventOp::kPteUnmap;
-      if (m_machine != nullptr) {
-        unmap ? (void)m_machine->guest_os().unmap(m_asid, gva)
-              : (void)m_machine->guest_os().remap(m_asid, gva);
-      } else {
-        unmap ? (void)m_native->os().unmap(m_asid, gva) : (void)m_native->os().remap(m_asid, gva);
-      }
-      return Cycles();
-    }
-    case traces::EventOp::kExit: {
-      // Teardown (exit_mmap); Linux flushes the PCID before it serves another mm: here its
-      // TLB and paging-structure-cache entries go at once. The id's next use is a fresh
-      // address space.
-      const std::uint16_t asid = address_space_id(r, position);
-      m_tlbs->invalidate_pcid(asid, m_vpid);
-      if (m_machine != nullptr) {
-        m_machine->guest_os().destroy_address_space(asid);
-        m_machine->walker().invalidate_pcid(asid, m_vpid);
-      } else {
-        m_native->os().destroy_address_space(asid);
-        m_native->walker().invalidate_pcid(asid);
-        if (asid == m_asid) {
-          m_native->load_cr3(m_asid);
+    switch (r.op) {
+      case traces::EventOp::kMadviseDontneed:
+      case traces::EventOp::kMadvisePageout:
+      case traces::EventOp::kMadviseCold:
+      case traces::EventOp::kBalloonInflate:
+      case traces::EventOp::kBalloonDeflate:
+      case traces::EventOp::kVm:
+        if (host_side().mm == nullptr) {
+          unsupported_event(r, position);  // a machine with no host (native)
         }
-      }
-      return Cycles();
+        return handle_host_event(r, position);  // flushes and audits itself
+      default:
+        unsupported_event(r, position);
     }
+  } catch (const std::invalid_argument& err) {  // host::MemslotError among them
+    const std::string what = err.what();
+    throw std::runtime_error(
+        "trace record " + std::to_string(position) + ": " +
+        (what.starts_with("!") ? what : "!" + std::string(traces::event_name(r.op)) + ": " + what));
+  }
+}
+
+std::optional<machine::GuestEvent> CoreModule::guest_event(const traces::Record& r,
+                                                           std::uint64_t position) const {
+  using Kind = machine::GuestEvent::Kind;
+  machine::GuestEvent e;
+  e.pcid = m_pcid;
+  e.gva = Gva(r.address);
+  switch (r.op) {
+    case traces::EventOp::kCr3:
+      e.kind = Kind::kCr3;
+      e.pcid = address_space_id(r, position);
+      return e;
+    case traces::EventOp::kInvlpg:
+      e.kind = Kind::kInvlpg;
+      return e;
+    case traces::EventOp::kPteUnmap:
+      e.kind = Kind::kPteUnmap;
+      return e;
+    case traces::EventOp::kPteRemap:
+      e.kind = Kind::kPteRemap;
+      return e;
+    case traces::EventOp::kExit:
+      e.kind = Kind::kExit;
+      e.asid = address_space_id(r, position);
+      return e;
     case traces::EventOp::kMemslotAdd:
     case traces::EventOp::kMemslotDelete:
     case traces::EventOp::kMemslotMove:
-      if (m_machine == nullptr) {
-        unsupported_event(r, position);
-      }
-      handle_nested_event(r, position);
-      return Cycles();
-    case traces::EventOp::kMadviseDontneed:
-    case traces::EventOp::kMadvisePageout:
-    case traces::EventOp::kMadviseCold:
-    case traces::EventOp::kBalloonInflate:
-    case traces::EventOp::kBalloonDeflate:
-    case traces::EventOp::kVm:
-      if (m_machine == nullptr) {
-        unsupported_event(r, position);
-      }
-      return handle_host_event(r, position);
+      e.kind = r.op == traces::EventOp::kMemslotAdd      ? Kind::kMemslotAdd
+               : r.op == traces::EventOp::kMemslotDelete ? Kind::kMemslotDelete
+                                                         : Kind::kMemslotMove;
+      e.slot = static_cast<std::uint32_t>(r.address);
+      e.gpa = Gpa(r.arg1);
+      e.bytes = r.arg2;
+      e.readonly = (r.flags & traces::kEventReadonly) != 0;
+      return e;
     default:
-      unsupported_event(r, position);
+      return std::nullopt;
   }
+}
+
+Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const traces::Record& r,
+                                      std::uint64_t position) {
+  using Kind = machine::GuestEvent::Kind;
+  if (!m_any_machine->models(event.kind)) {
+    unsupported_event(r, position);
+  }
+  const bool memslot = event.kind == Kind::kMemslotAdd || event.kind == Kind::kMemslotDelete ||
+                       event.kind == Kind::kMemslotMove;
+  if (memslot) {
+    ++m_stats.memslot_changes;
+  }
+  if (event.kind == Kind::kCr3) {
+    // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set, as
+    // Linux switches mm with PCIDs: entries stay, tagged by PCID (SDM 4.10.1). The
+    // address-space id is the PCID, which has 12 bits. The machine's part: native loads
+    // the root; nested nothing (the guest's MOV CR3 does not exit with EPT); shadow exits
+    // and KVM loads the shadow root.
+    m_asid = event.pcid;
+    m_pcid = event.pcid;
+  }
+  // The machine's part (the OS's, its walker's caches, KVM's: VM exits whose cycles count
+  // in sim.event_cycles and the translation cycles).
+  const machine::EventResult e = m_any_machine->handle(event);
+  switch (event.kind) {
+    case Kind::kCr3:
+      ++m_stats.cr3_writes;
+      break;
+    case Kind::kInvlpg:
+      // INVLPG drops the page's TLB entries (any page size) in the current PCID, whatever
+      // the machine requests (SDM 4.10.4.1); in a guest, those of its VPID.
+      m_tlbs->invalidate_page(event.gva, m_pcid, m_vpid);
+      ++m_stats.invlpgs;
+      if (m_page_life != nullptr && m_page_life->covers(event.gva)) {
+        m_page_life->invlpg(position);
+      }
+      break;
+    default:
+      // !ptewrite: as on hardware, TLB and paging-structure-cache entries stay until the
+      // trace's !invlpg (or what the machine flushes). !exit: Linux flushes the PCID before
+      // it serves another mm: the machine answers that flush; the id's next use is a fresh
+      // address space.
+      break;
+  }
+  apply_flush(e.flush);
+  if (e.zapped && m_page_life != nullptr) {
+    m_page_life->memslot_zap(position, event.kind == Kind::kMemslotDelete ? "del" : "move",
+                             *e.zapped);
+  }
+  // The host's requests during the event (nested: a guest table write's EPT violation may
+  // have reclaimed).
+  apply_flush(e.requests.flush);
+  return e.cycles + e.requests.owed;
 }
 
 CoreModule::HostSide CoreModule::host_side() {
   HostSide h;
-  if (m_machine != nullptr) {
-    h.vmm = &m_machine->hypervisor().vmm();
-    h.mm = &m_machine->host_mm();
-    h.slots = &m_machine->hypervisor().memslots();
-    h.guest_frames = &m_machine->guest_frames();
-  } else if (m_shadow != nullptr) {
-    h.vmm = &m_shadow->vmm().memory();
-    h.mm = &m_shadow->host_mm();
-    h.slots = &m_shadow->vmm().memslots();
-    h.guest_frames = &m_shadow->guest_frames();
-  }
+  const machine::HostView v = m_any_machine->host_view();
+  h.vmm = v.vmm;
+  h.mm = v.mm;
+  h.slots = v.slots;
+  h.guest_frames = v.guest_frames;
   h.host_page = os::thp_page_size(m_params.host.thp);
   return h;
 }
@@ -516,8 +532,6 @@ void CoreModule::switch_vm(std::size_t vm) {
   m_vm = vm;
   const Vcpu& in = m_vcpus[vm];
   m_tlbs = in.tlbs;
-  m_machine = in.machine;
-  m_shadow = in.shadow;
   m_any_machine = in.any_machine;
   m_asid = in.asid;
   m_pcid = in.pcid;
@@ -554,7 +568,7 @@ void CoreModule::shoot_down_other_vms() {
 
 Cycles CoreModule::take_host_flush() {
   const machine::VcpuRequests requests = m_any_machine->take_requests();
-  apply_flush(requests.flush);  // nested: every entry of the VM, as invept()
+  apply_flush(requests.flush);  // nested: every entry of the VM (INVEPT)
   return requests.owed;
 }
 
@@ -617,115 +631,6 @@ void CoreModule::noncanonical(const traces::Record& r, std::uint64_t address,
            : ""));
 }
 
-void CoreModule::handle_nested_event(const traces::Record& r, std::uint64_t position) {
-  // KVM_SET_USER_MEMORY_REGION from the VMM. Adding maps nothing; deleting or moving a
-  // slot zaps its EPT leaves (kvm_arch_flush_shadow_memslot) and flushes the VM's TLBs
-  // (kvm_flush_remote_tlbs: INVEPT single context).
-  const auto id = static_cast<std::uint32_t>(r.address);
-  try {
-    ++m_stats.memslot_changes;
-    switch (r.op) {
-      case traces::EventOp::kMemslotAdd:
-        m_machine->hypervisor().add_memslot(id, Gpa(r.arg1), r.arg2,
-                                            (r.flags & traces::kEventReadonly) != 0);
-        return;
-      case traces::EventOp::kMemslotDelete: {
-        const host::GpaRange zapped = m_machine->remove_memslot(id);
-        invept();
-        if (m_page_life != nullptr) {
-          m_page_life->memslot_zap(position, "del", zapped);
-        }
-        return;
-      }
-      case traces::EventOp::kMemslotMove: {
-        const host::GpaRange zapped = m_machine->move_memslot(id, Gpa(r.arg1));
-        invept();
-        if (m_page_life != nullptr) {
-          m_page_life->memslot_zap(position, "move", zapped);
-        }
-        return;
-      }
-      default:
-        unsupported_event(r, position);
-    }
-  } catch (const host::MemslotError& e) {
-    throw std::runtime_error("trace record " + std::to_string(position) + ": !" +
-                             std::string(traces::event_name(r.op)) + ": " + e.what());
-  }
-}
-
-Cycles CoreModule::handle_shadow_event(const traces::Record& r, std::uint64_t position) {
-  // Each event is what the guest (or the VMM) does; KVM's shadow MMU answers with VM exits
-  // and flush requests (models/machine/shadow_machine.h).
-  shadow::EventResult e;
-  try {
-    switch (r.op) {
-      case traces::EventOp::kCr3:
-        // MOV CR3 with PCIDs and the no-flush bit set, as Linux switches mm (native mode's
-        // reading); KVM still exits on it and loads the shadow root.
-        m_asid = address_space_id(r, position);
-        m_pcid = m_asid;
-        e = m_shadow->cr3_write(m_pcid, /*noflush=*/true);
-        ++m_stats.cr3_writes;
-        break;
-      case traces::EventOp::kInvlpg:
-        e = m_shadow->invlpg(Gva(r.address), m_pcid);
-        // INVLPG drops the page's TLB entries in the current PCID whatever KVM requests.
-        m_tlbs->invalidate_page(Gva(r.address), m_pcid, m_vpid);
-        ++m_stats.invlpgs;
-        if (m_page_life != nullptr && m_page_life->covers(Gva(r.address))) {
-          m_page_life->invlpg(position);
-        }
-        break;
-      case traces::EventOp::kPteUnmap:
-      case traces::EventOp::kPteRemap:
-        e = m_shadow->pte_write(
-            Gva(r.address),
-            r.op == traces::EventOp::kPteUnmap ? shadow::PteOp::kUnmap : shadow::PteOp::kRemap,
-            m_pcid);
-        break;
-      case traces::EventOp::kExit:
-        e = m_shadow->exit_address_space(address_space_id(r, position));
-        break;
-      case traces::EventOp::kMemslotAdd:
-        ++m_stats.memslot_changes;
-        m_shadow->add_memslot(static_cast<std::uint32_t>(r.address), Gpa(r.arg1), r.arg2,
-                              (r.flags & traces::kEventReadonly) != 0);
-        break;
-      case traces::EventOp::kMemslotDelete:
-      case traces::EventOp::kMemslotMove: {
-        ++m_stats.memslot_changes;
-        const auto id = static_cast<std::uint32_t>(r.address);
-        const shadow::MemslotChange c = r.op == traces::EventOp::kMemslotDelete
-                                            ? m_shadow->remove_memslot(id)
-                                            : m_shadow->move_memslot(id, Gpa(r.arg1));
-        e.flush = c.flush;
-        if (m_page_life != nullptr) {
-          m_page_life->memslot_zap(
-              position, r.op == traces::EventOp::kMemslotDelete ? "del" : "move", c.zapped);
-        }
-        break;
-      }
-      case traces::EventOp::kMadviseDontneed:
-      case traces::EventOp::kMadvisePageout:
-      case traces::EventOp::kMadviseCold:
-      case traces::EventOp::kBalloonInflate:
-      case traces::EventOp::kBalloonDeflate:
-      case traces::EventOp::kVm:
-        return handle_host_event(r, position);  // flushes and audits itself
-      default:
-        unsupported_event(r, position);
-    }
-  } catch (const std::invalid_argument& err) {  // host::MemslotError among them
-    const std::string what = err.what();
-    throw std::runtime_error(
-        "trace record " + std::to_string(position) + ": " +
-        (what.starts_with("!") ? what : "!" + std::string(traces::event_name(r.op)) + ": " + what));
-  }
-  apply_flush(e.flush);
-  return e.cycles;
-}
-
 void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush) {
   using Scope = TlbFlush::Scope;
   switch (flush.scope) {
@@ -741,12 +646,6 @@ void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush) {
       tlbs.invalidate_vpid(m_vpid);
       return;
   }
-}
-
-void CoreModule::invept() {
-  // The walker's caches were flushed by the machine; the TLB entries of the VM (every
-  // mapping derived from its EPTP: approximated by its VPID) go here.
-  m_tlbs->invalidate_vpid(m_vpid);
 }
 
 std::size_t CoreModule::repeated_hits(std::size_t i, std::size_t n, std::uint64_t done,

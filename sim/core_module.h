@@ -28,7 +28,10 @@
 // caches and every TLB entry of the VM's VPID). shadow mode takes `!cr3`, `!invlpg`,
 // `!ptewrite`, `!exit` and `!memslot`, each through KVM's shadow MMU (VM exits whose cycles
 // count in sim.event_cycles and the translation cycles; the TLB flushes KVM requests).
-// Other events need the modes that model them.
+// One path for every mode (handle_guest_event): the core keeps the PCID and INVLPG's TLB
+// entries, the machine does its part (machine::Machine::handle) and answers the flush to
+// apply; an event the machine does not model (machine::Machine::models) is refused. Other
+// events need the modes that model them.
 //
 // Several VMs (vms > 1): each VM's vCPU runs on a core of its own, with its TLBs (tlb_port
 // is bound once per VM, in VM order) and its machine behind the translator; `!vm N` sends
@@ -52,6 +55,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <systemc>
 #include <tlm>
@@ -201,10 +205,16 @@ class CoreModule final : public sc_core::sc_module {
   std::size_t repeated_hits(std::size_t i, std::size_t n, std::uint64_t done,
                             std::uint64_t& batch_cycles);
   // A trace event; `position` is the record's number in the trace (from 1) for errors.
-  // Returns the cycles it cost (shadow mode's VM exits; 0 elsewhere).
+  // Returns the cycles it cost (shadow mode's VM exits, the host's shootdowns; 0 elsewhere).
   Cycles handle_event(const traces::Record& r, std::uint64_t position);
-  void handle_nested_event(const traces::Record& r, std::uint64_t position);
-  Cycles handle_shadow_event(const traces::Record& r, std::uint64_t position);
+  // The guest's events (!cr3, !invlpg, !ptewrite, !exit, !memslot) as the machine sees
+  // them; none for the others.
+  std::optional<machine::GuestEvent> guest_event(const traces::Record& r,
+                                                 std::uint64_t position) const;
+  // A guest event through machine::Machine::handle, whatever the mode: the core's part
+  // (the PCID, INVLPG's TLB entries, the flushes the machine answers, the statistics).
+  Cycles handle_guest_event(const machine::GuestEvent& event, const traces::Record& r,
+                            std::uint64_t position);
   // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
   Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
   // The current VM's VMM memory and what the host events need of it.
@@ -221,7 +231,7 @@ class CoreModule final : public sc_core::sc_module {
   // sim.check after the host invalidated something: no TLB, walker-cache, EPT or shadow
   // entry refers to a free host frame, and the host's frames add up. Native: no host, no-op.
   void audit_host(const char* after);
-  // A shadow-MMU flush request applied to the current VM's TLBs (of the VM's VPID).
+  // A machine's flush request applied to the current VM's TLBs (of the VM's VPID).
   void apply_flush(const TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
   void apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush);
   // vms > 1: `!vm N`, the records that follow run on VM N's vCPU.
@@ -252,16 +262,12 @@ class CoreModule final : public sc_core::sc_module {
   void charge_walk(Cycles& cost);
   // sim.check: `got` (from `structure`) against a walk from scratch.
   void check(AccessKind kind, Gva gva, const Translation& got, const char* structure);
-  // Every TLB entry of the VM, and the walker's caches derived from the EPT (INVEPT).
-  void invept();
 
   // One VM's vCPU (native: the one core): its TLBs, its machine, its state while another
   // VM runs.
   struct Vcpu {
     tlb::TlbHierarchy* tlbs = nullptr;
-    host::NestedMachine* machine = nullptr;
-    shadow::ShadowMachine* shadow = nullptr;
-    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode (--check)
+    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
     std::uint16_t asid = 0;
     std::uint16_t pcid = 0;
     PageSize last_page_size = PageSize::k4K;
@@ -298,8 +304,6 @@ class CoreModule final : public sc_core::sc_module {
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
   machine::NativeMachine* m_native = nullptr;
-  host::NestedMachine* m_machine = nullptr;
-  shadow::ShadowMachine* m_shadow = nullptr;
   machine::Machine* m_any_machine = nullptr;  // the current VM's, whatever the mode
   PageLife* m_page_life;                      // the current VM's: the follower when it is VM 0
   PageLife* m_page_life_of_vm0;               // --trace-page follows a page of VM 0

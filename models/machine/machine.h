@@ -1,11 +1,16 @@
 // The interface the core sees of a whole machine (NativeMachine, NestedMachine,
-// ShadowMachine) outside a translation: the host's requests and what --check asks of it,
-// so that the core does not branch on the mode for them. The miss path is not here: the machine's
-// SystemC shell (machine_module.h) calls each machine's own touch() directly, with no virtual call
-// per miss.
+// ShadowMachine) outside a translation: the guest's events, the host's requests and what
+// --check asks of it, so that the core does not branch on the mode for them. The miss path is not
+// here: the machine's SystemC shell (machine_module.h) calls each machine's own touch() directly,
+// with no virtual call per miss.
 //
 // Lifecycle: the core takes each VM's machine from its control port at
 // end_of_elaboration and asks it
+//   host_view: what the host-side events act on (none: no host, the events refused);
+//   models / handle: for each trace event the guest (or its VMM) makes (!cr3, !invlpg,
+//     !ptewrite, !exit, !memslot), whether the machine models it, then its work (the OS's,
+//     the walker's caches, KVM's); the core keeps the architecture's part (the address
+//     space's PCID, INVLPG's TLB entries) and applies the flush the machine answers;
 //   take_requests: after a host-side event, and for the other VMs after host work
 //     (their shootdowns), what the host asked of the vCPU;
 //   reference_translation: for every translation a TLB hit or a walk returned (sim.check);
@@ -22,7 +27,16 @@
 #include "base/hex.h"
 #include "base/tlb_flush.h"
 #include "base/translation.h"
+#include "models/host/qemu_layout.h"
 #include "models/mem/frame_allocator.h"
+
+namespace pagesim::hostmm {
+class HostMm;
+class VmmMemory;
+}  // namespace pagesim::hostmm
+namespace pagesim::host {
+class MemslotTable;
+}  // namespace pagesim::host
 
 namespace pagesim::machine {
 
@@ -39,8 +53,57 @@ struct VcpuRequests {
   Cycles owed;     // the cycles the host's shootdowns cost the vCPU
 };
 
+// A trace event of the guest (or of the VMM, for memslots), as the machine sees it.
+struct GuestEvent {
+  enum class Kind : std::uint8_t {
+    kCr3,            // MOV CR3 to address space `pcid` (PCIDs, the no-flush bit set)
+    kInvlpg,         // INVLPG `gva` in address space `pcid`
+    kPteUnmap,       // the guest kernel clears the PTE of `gva` in address space `pcid`
+    kPteRemap,       // the guest kernel maps `gva` again in address space `pcid`
+    kExit,           // address space `asid` is torn down (`pcid`: the current one)
+    kMemslotAdd,     // KVM_SET_USER_MEMORY_REGION: slot `slot` at `gpa`, `bytes`, `readonly`
+    kMemslotDelete,  // slot `slot` deleted
+    kMemslotMove,    // slot `slot` moved to `gpa`
+  };
+  Kind kind = Kind::kCr3;
+  std::uint16_t pcid = 0;   // the current address space (kCr3: the one switched to)
+  std::uint16_t asid = 0;   // kExit
+  Gva gva;                  // kInvlpg, kPteUnmap, kPteRemap
+  std::uint32_t slot = 0;   // kMemslot*
+  Gpa gpa;                  // kMemslotAdd: the base; kMemslotMove: the new base
+  std::uint64_t bytes = 0;  // kMemslotAdd
+  bool readonly = false;    // kMemslotAdd
+};
+
+// What a guest event asks of the core: its cycles (VM exits: sim.event_cycles), the TLB
+// flush to apply (after INVLPG's own), then the host's requests during it (as
+// take_requests), and for a memslot deleted or moved the GPA range zapped (--trace-page).
+struct EventResult {
+  Cycles cycles;
+  TlbFlush flush;
+  VcpuRequests requests;
+  std::optional<host::GpaRange> zapped;
+};
+
+// What the host-side events (!madvise, !balloon) act on: the VM's VMM memory, the host's
+// memory manager (shared by the VMs), the memslots and the guest kernel's frames. All null
+// for a machine with no host (native), which refuses those events.
+struct HostView {
+  hostmm::VmmMemory* vmm = nullptr;
+  hostmm::HostMm* mm = nullptr;
+  const host::MemslotTable* slots = nullptr;
+  mem::GuestFrameAllocator* guest_frames = nullptr;
+};
+
 class Machine {
  public:
+  // The host under the machine (see HostView).
+  virtual HostView host_view() = 0;
+  // Whether the machine models the event (the core refuses the others).
+  virtual bool models(GuestEvent::Kind kind) const = 0;
+  // The machine's part of a modelled event; throws std::invalid_argument for a bad one (a
+  // memslot that overlaps another, say).
+  virtual EventResult handle(const GuestEvent& event) = 0;
   // The host's requests since the last take (the host's work during an event, or during
   // another VM's work): taken once.
   virtual VcpuRequests take_requests() = 0;

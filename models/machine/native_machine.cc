@@ -38,6 +38,37 @@ NativeTouchResult NativeMachine::touch(Gva gva, AccessKind kind, std::uint16_t p
   }
 }
 
+EventResult NativeMachine::handle(const GuestEvent& event) {
+  EventResult r;
+  switch (event.kind) {
+    case GuestEvent::Kind::kCr3:
+      load_cr3(event.pcid);
+      break;
+    case GuestEvent::Kind::kInvlpg:
+      m_walker.invalidate_page(event.gva, event.pcid);
+      break;
+    case GuestEvent::Kind::kPteUnmap:
+      (void)m_os.unmap(event.pcid, event.gva);
+      break;
+    case GuestEvent::Kind::kPteRemap:
+      (void)m_os.remap(event.pcid, event.gva);
+      break;
+    case GuestEvent::Kind::kExit:
+      r.flush = TlbFlush::one_pcid(event.asid);
+      m_os.destroy_address_space(event.asid);
+      m_walker.invalidate_pcid(event.asid);
+      if (event.asid == event.pcid) {
+        load_cr3(event.pcid);  // a fresh address space under the same id
+      }
+      break;
+    case GuestEvent::Kind::kMemslotAdd:
+    case GuestEvent::Kind::kMemslotDelete:
+    case GuestEvent::Kind::kMemslotMove:
+      throw std::logic_error("native machine: no memslots (models() says so)");
+  }
+  return r;
+}
+
 CheckReference NativeMachine::reference_translation(Gva gva, std::uint16_t /*pcid*/,
                                                     const Translation& /*got*/) {
   return {.want = translate_debug(gva), .narrower_rights = false};

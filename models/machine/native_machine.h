@@ -95,6 +95,18 @@ class NativeMachine final : public Machine {
     return m_walker.translate_debug(m_cr3, gva);
   }
 
+  // Machine: the OS's events, !cr3, !invlpg, !ptewrite and !exit; no memslots.
+  bool models(GuestEvent::Kind kind) const override {
+    return kind != GuestEvent::Kind::kMemslotAdd && kind != GuestEvent::Kind::kMemslotDelete &&
+           kind != GuestEvent::Kind::kMemslotMove;
+  }
+  // Machine: CR3 loads the address space's root; INVLPG reaches the walker's
+  // paging-structure caches; a PTE write is the OS's; teardown destroys the address space,
+  // drops its walker-cache entries and answers the flush of its PCID (Linux flushes it
+  // before another mm uses it), reloading CR3 when it was the current one.
+  EventResult handle(const GuestEvent& event) override;
+  // Machine: no host.
+  HostView host_view() override { return {}; }
   // Machine: no host, so no requests.
   VcpuRequests take_requests() override { return {}; }
   // Machine (--check): the walk from CR3 (`pcid` is CR3's address space); the walker's

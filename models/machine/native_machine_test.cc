@@ -86,6 +86,33 @@ TEST(NativeMachine, Cr3SelectsTheAddressSpace) {
   EXPECT_TRUE(f.machine.translate_debug(Gva(0x2000)).has_value());
 }
 
+// machine::Machine::handle: the OS's and the walker's part of the guest events; the core
+// keeps the TLBs and applies the flush answered.
+TEST(NativeMachine, HandlesTheOsEventsAndRefusesMemslots) {
+  Fixture f;
+  using Kind = GuestEvent::Kind;
+  EXPECT_TRUE(f.machine.models(Kind::kCr3));
+  EXPECT_TRUE(f.machine.models(Kind::kExit));
+  EXPECT_FALSE(f.machine.models(Kind::kMemslotAdd));
+  EXPECT_FALSE(f.machine.models(Kind::kMemslotDelete));
+  EXPECT_FALSE(f.machine.models(Kind::kMemslotMove));
+  EXPECT_EQ(f.machine.host_view().mm, nullptr);  // no host: the host events are refused
+  const Hpa root = f.machine.load_cr3(1);
+  EXPECT_EQ(f.machine.handle({.kind = Kind::kCr3, .pcid = 2}).flush, TlbFlush::none());
+  EXPECT_NE(f.machine.cr3(), root);
+  f.machine.touch(Gva(0x2000), AccessKind::kRead, 2);
+  const EventResult unmap =
+      f.machine.handle({.kind = Kind::kPteUnmap, .pcid = 2, .gva = Gva(0x2000)});
+  EXPECT_EQ(unmap.cycles, Cycles());
+  EXPECT_EQ(unmap.flush, TlbFlush::none());  // entries stay until the trace's INVLPG
+  EXPECT_FALSE(f.machine.translate_debug(Gva(0x2000)).has_value());
+  // Teardown of the current address space: its PCID's flush, and CR3 on a fresh root.
+  const EventResult exit = f.machine.handle({.kind = Kind::kExit, .pcid = 2, .asid = 2});
+  EXPECT_EQ(exit.flush, TlbFlush::one_pcid(2));
+  EXPECT_EQ(exit.requests.owed, Cycles());
+  EXPECT_THROW(f.machine.handle({.kind = Kind::kMemslotAdd}), std::logic_error);
+}
+
 TEST(NativeMachine, StatisticsUnderTheParent) {
   Fixture f;
   f.machine.load_cr3(0);

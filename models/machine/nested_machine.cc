@@ -125,6 +125,44 @@ TouchResult NestedMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
                          " walks (a model error)");
 }
 
+machine::EventResult NestedMachine::handle(const machine::GuestEvent& event) {
+  using machine::GuestEvent;
+  machine::EventResult r;
+  switch (event.kind) {
+    case GuestEvent::Kind::kCr3:
+      break;
+    case GuestEvent::Kind::kInvlpg:
+      m_walker.invlpg(event.gva, event.pcid, kVpid);
+      break;
+    case GuestEvent::Kind::kPteUnmap:
+      (void)m_guest_os.unmap(event.pcid, event.gva);
+      break;
+    case GuestEvent::Kind::kPteRemap:
+      (void)m_guest_os.remap(event.pcid, event.gva);
+      break;
+    case GuestEvent::Kind::kExit:
+      r.flush = TlbFlush::one_pcid(event.asid);
+      m_guest_os.destroy_address_space(event.asid);
+      m_walker.invalidate_pcid(event.asid, kVpid);
+      break;
+    case GuestEvent::Kind::kMemslotAdd:
+      // KVM_SET_USER_MEMORY_REGION from the VMM: adding maps nothing.
+      m_hypervisor.add_memslot(event.slot, event.gpa, event.bytes, event.readonly);
+      break;
+    case GuestEvent::Kind::kMemslotDelete:
+    case GuestEvent::Kind::kMemslotMove:
+      // The slot's EPT leaves zapped (kvm_arch_flush_shadow_memslot), the VM's TLBs flushed
+      // (kvm_flush_remote_tlbs: INVEPT single context; the walker's caches here).
+      r.zapped = event.kind == GuestEvent::Kind::kMemslotDelete
+                     ? remove_memslot(event.slot)
+                     : move_memslot(event.slot, event.gpa);
+      r.flush = TlbFlush::all();
+      break;
+  }
+  r.requests = take_requests();
+  return r;
+}
+
 GpaRange NestedMachine::remove_memslot(std::uint32_t id) {
   const GpaRange zapped = m_hypervisor.remove_memslot(id);
   m_walker.invept(m_hypervisor.ept_root());

@@ -179,6 +179,22 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   walker::NestedWalkResult translate_debug(Gva gva, std::uint16_t pcid = 0,
                                            bool access_tracked = false);
 
+  // machine::Machine: every guest event. !cr3 needs nothing of the machine (the guest's
+  // MOV CR3 does not exit with EPT; touch() takes the address space's root per miss);
+  // INVLPG reaches the walker's guest entries of the VPID; a PTE write and teardown are the
+  // guest kernel's (teardown answers the flush of its PCID); !memslot goes through the
+  // hypervisor (del and move: remove_memslot / move_memslot, and every TLB entry of the
+  // VM). Each answers the host's requests during it (take_requests).
+  bool models(machine::GuestEvent::Kind /*kind*/) const override { return true; }
+  machine::EventResult handle(const machine::GuestEvent& event) override;
+  // machine::Machine: the hypervisor's VMM memory and memslots, the host's memory manager,
+  // the guest's frames.
+  machine::HostView host_view() override {
+    return {.vmm = &m_hypervisor.vmm(),
+            .mm = &m_host.mm(),
+            .slots = &m_hypervisor.memslots(),
+            .guest_frames = &m_guest_frames};
+  }
   // machine::Machine: take_host_flush's flush (every entry of the VM) and cycles.
   machine::VcpuRequests take_requests() override {
     machine::VcpuRequests r;

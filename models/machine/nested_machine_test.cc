@@ -202,6 +202,27 @@ TEST(NestedMachine, DeletedSlotThenAccessIsAnMmioExit) {
   EXPECT_EQ(stat(m, "ept.zaps"), 1u);
 }
 
+// machine::Machine::handle for a memslot deleted: the zapped range, every TLB entry of the
+// VM (INVEPT), and the host's requests taken with it.
+TEST(NestedMachine, HandleDeletesASlotAndAnswersTheVmsFlush) {
+  NestedMachine m(params());
+  using Kind = machine::GuestEvent::Kind;
+  EXPECT_TRUE(m.models(Kind::kMemslotDelete));
+  EXPECT_NE(m.host_view().mm, nullptr);
+  const Gva gva(0x400000000);
+  ASSERT_EQ(m.touch(gva, AccessKind::kRead).outcome, TouchResult::Outcome::kOk);
+  const machine::EventResult e = m.handle({.kind = Kind::kMemslotDelete, .slot = kRamAbove4gSlot});
+  ASSERT_TRUE(e.zapped.has_value());
+  EXPECT_EQ(*e.zapped, (GpaRange{Gpa(4 * GiB), Gpa(5 * GiB)}));
+  EXPECT_EQ(e.flush, TlbFlush::all());
+  EXPECT_EQ(m.touch(gva, AccessKind::kRead).outcome, TouchResult::Outcome::kMmio);
+  // A guest event with nothing for the machine (the guest's MOV CR3 does not exit).
+  const machine::EventResult cr3 = m.handle({.kind = Kind::kCr3, .pcid = 3});
+  EXPECT_EQ(cr3.flush, TlbFlush::none());
+  EXPECT_EQ(cr3.cycles, Cycles());
+  EXPECT_FALSE(cr3.zapped.has_value());
+}
+
 TEST(NestedMachine, MovedSlotRefaultsAtItsNewPlace) {
   NestedMachine m(params());
   const Gva gva(0x400000000);

@@ -350,6 +350,38 @@ void ShadowMachine::zap_memslot(const host::Memslot& old) {
   }
 }
 
+machine::EventResult ShadowMachine::handle(const machine::GuestEvent& event) {
+  using Kind = machine::GuestEvent::Kind;
+  EventResult e;
+  switch (event.kind) {
+    case Kind::kCr3:
+      e = cr3_write(event.pcid, /*noflush=*/true);
+      break;
+    case Kind::kInvlpg:
+      e = invlpg(event.gva, event.pcid);
+      break;
+    case Kind::kPteUnmap:
+    case Kind::kPteRemap:
+      e = pte_write(event.gva, event.kind == Kind::kPteUnmap ? PteOp::kUnmap : PteOp::kRemap,
+                    event.pcid);
+      break;
+    case Kind::kExit:
+      e = exit_address_space(event.asid);
+      break;
+    case Kind::kMemslotAdd:
+      add_memslot(event.slot, event.gpa, event.bytes, event.readonly);
+      break;
+    case Kind::kMemslotDelete:
+    case Kind::kMemslotMove: {
+      const MemslotChange c = event.kind == Kind::kMemslotDelete
+                                  ? remove_memslot(event.slot)
+                                  : move_memslot(event.slot, event.gpa);
+      return {.cycles = Cycles(), .flush = c.flush, .requests = {}, .zapped = c.zapped};
+    }
+  }
+  return {.cycles = e.cycles, .flush = e.flush, .requests = {}, .zapped = std::nullopt};
+}
+
 MemslotChange ShadowMachine::remove_memslot(std::uint32_t id) {
   const host::Memslot old = m_vmm.remove_memslot(id);
   zap_memslot(old);

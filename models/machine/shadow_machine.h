@@ -273,6 +273,20 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // free host frame, and the rmap holds exactly the present leaves. "" if so, else the
   // first problem. A scan of every shadow page (--check after host invalidations).
   std::string audit_host() const;
+  // machine::Machine: every guest event, through KVM's shadow MMU: cr3_write (the no-flush
+  // bit set, as Linux switches mm), invlpg, pte_write, exit_address_space, add_memslot,
+  // remove_memslot, move_memslot; their cycles and flushes (the host's included: no
+  // separate requests).
+  bool models(machine::GuestEvent::Kind /*kind*/) const override { return true; }
+  machine::EventResult handle(const machine::GuestEvent& event) override;
+  // machine::Machine: the VMM's memory and memslots, the host's memory manager, the
+  // guest's frames.
+  machine::HostView host_view() override {
+    return {.vmm = &m_vmm.memory(),
+            .mm = &host_mm(),
+            .slots = &m_vmm.memslots(),
+            .guest_frames = &guest_frames()};
+  }
   // machine::Machine: take_host_flush's flush and cycles.
   machine::VcpuRequests take_requests() override {
     const EventResult e = take_host_flush();
