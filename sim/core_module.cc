@@ -418,14 +418,7 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
 }
 
 CoreModule::HostSide CoreModule::host_side() {
-  HostSide h;
-  const machine::HostView v = m_any_machine->host_view();
-  h.vmm = v.vmm;
-  h.mm = v.mm;
-  h.slots = v.slots;
-  h.guest_frames = v.guest_frames;
-  h.host_page = os::thp_page_size(m_params.host.thp);
-  return h;
+  return HostSide{m_any_machine->host_view(), os::thp_page_size(m_params.host.thp)};
 }
 
 Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t position) {

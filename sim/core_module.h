@@ -218,11 +218,7 @@ class CoreModule final : public sc_core::sc_module {
   // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
   Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
   // The current VM's VMM memory and what the host events need of it.
-  struct HostSide {
-    hostmm::VmmMemory* vmm = nullptr;
-    hostmm::HostMm* mm = nullptr;
-    const host::MemslotTable* slots = nullptr;
-    mem::GuestFrameAllocator* guest_frames = nullptr;
+  struct HostSide : machine::HostView {
     PageSize host_page = PageSize::k4K;
   };
   HostSide host_side();

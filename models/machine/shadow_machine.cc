@@ -434,7 +434,7 @@ std::optional<Translation> ShadowMachine::translate_debug(Gva gva, std::uint16_t
   if (!backing) {
     return std::nullopt;
   }
-  const PageSize host_allows = ShadowVmm::max_mapping_size(*backing->slot, gpa, backing->host_size);
+  const PageSize host_allows = host::max_mapping_size(*backing->slot, gpa, backing->host_size);
   const PageSize size =
       page_bytes(host_allows) < page_bytes(*guest_size) ? host_allows : *guest_size;
   Translation t;

@@ -30,7 +30,7 @@ void ShadowMmu::age() {
 
 void ShadowMmu::collect_leaves(Hva begin, Hva end) {
   m_rmap_scratch.clear();
-  m_vmm.for_each_gpa_range(begin, end, [&](Gpa first, std::uint64_t bytes) {
+  host::for_each_gpa_range(m_vmm.memslots(), begin, end, [&](Gpa first, std::uint64_t bytes) {
     const std::uint64_t lo = first.value() >> spte::kGfnShift;
     const std::uint64_t hi = (first.value() + bytes - 1) >> spte::kGfnShift;
     for (unsigned level = pte::kPt; level <= ShadowRmap::kLevels; ++level) {

@@ -155,7 +155,7 @@ bool ShadowMmu::fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& ba
   // The leaf size: the guest page, no larger than the host page and the slot allow
   // (kvm_mmu_hugepage_adjust). Direct pages in between.
   const Gpa gpa(gw.gfn << spte::kGfnShift);
-  const PageSize host_allows = ShadowVmm::max_mapping_size(*backing.slot, gpa, backing.host_size);
+  const PageSize host_allows = host::max_mapping_size(*backing.slot, gpa, backing.host_size);
   const unsigned goal = std::min(gw.level, leaf_level(host_allows));
   const pte::Rights direct_access = gw.pte_access;
   for (; level > goal; --level) {

@@ -105,19 +105,6 @@ class ShadowVmm {
   // what the guest wrote before. The shadow MMU forgets a gfn when it shadows it anew.
   bool contents_lost(std::uint64_t gfn) const { return m_lost_gfns.contains(gfn); }
   void forget_lost_contents(std::uint64_t gfn) { m_lost_gfns.erase(gfn); }
-  // Calls f(Gpa first, std::uint64_t bytes) for each part of the HVA range [begin, end)
-  // that a memslot maps (host::for_each_gpa_range, as the TDP path's).
-  template <class F>
-  void for_each_gpa_range(Hva begin, Hva end, F&& f) const {
-    host::for_each_gpa_range(m_slots, begin, end, std::forward<F>(f));
-  }
-
-  // The largest leaf that may map `gpa` of `slot` over a VMM page of `host_size`
-  // (host::max_mapping_size: KVM's kvm_mmu_max_mapping_level, shared with the TDP path).
-  static PageSize max_mapping_size(const host::Memslot& slot, Gpa gpa, PageSize host_size) {
-    return host::max_mapping_size(slot, gpa, host_size);
-  }
-
   // `!memslot add`: a new slot in fresh HVA space (nothing mapped), or over the VMM memory
   // at `hva` (a slot added again; the pages there stay as they are). Throws
   // host::MemslotError as MemslotTable::add does (the HVA cursor unchanged then).
