@@ -14,8 +14,6 @@ namespace pagesim {
 namespace {
 constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
-// The VPID of the guest's vCPU in shadow mode (as nested mode's NestedMachine::kVpid).
-constexpr std::uint16_t kShadowVpid = 1;
 
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
 // 4.10.1), in every mode. `position`: the record's number, for the error.
@@ -86,42 +84,19 @@ void CoreModule::end_of_elaboration() {
   for (std::size_t vm = 0; vm < vms; ++vm) {
     m_vcpus[vm].tlbs = &tlb_port[static_cast<int>(vm)]->hierarchy();
   }
-  if (m_params.mode == Mode::kNested) {
-    if (nested_port.size() == 0 || nested_port->vms() != vms) {
-      throw std::logic_error("core: mode nested needs nested_port bound, one machine per TLB");
-    }
-    for (std::size_t vm = 0; vm < vms; ++vm) {
-      m_vcpus[vm].any_machine = &nested_port->machine(vm);
-    }
-    m_vpid = host::NestedMachine::kVpid;
-  } else if (m_params.mode == Mode::kShadow) {
-    if (shadow_port.size() == 0 || shadow_port->vms() != vms) {
-      throw std::logic_error("core: mode shadow needs shadow_port bound, one machine per TLB");
-    }
-    for (std::size_t vm = 0; vm < vms; ++vm) {
-      m_vcpus[vm].any_machine = &shadow_port->machine(vm);
-    }
-    m_vpid = kShadowVpid;
-  } else {
-    if (native_port.size() == 0 || native_port->vms() != 1 || vms != 1) {
-      throw std::logic_error("core: mode native needs native_port and one TLB bound");
-    }
-    m_native = &native_port->machine(0);
-    m_vcpus[0].any_machine = m_native;
+  if (machine_port->vms() != vms) {
+    throw std::logic_error("core: machine_port needs one machine per TLB module");
   }
-  const std::uint32_t levels =
-      m_params.mode == Mode::kNative ? m_params.paging.levels : m_params.guest.levels;
-  m_noncanonical_bits = levels == 5 ? 64 - 57 : 64 - 48;
-  // The translator behind walker_socket is the module behind the control port of the mode.
-  sc_core::sc_interface* control =
-      m_params.mode == Mode::kNested ? static_cast<sc_core::sc_interface*>(nested_port.operator->())
-      : m_params.mode == Mode::kShadow
-          ? static_cast<sc_core::sc_interface*>(shadow_port.operator->())
-          : static_cast<sc_core::sc_interface*>(native_port.operator->());
-  m_direct = dynamic_cast<DirectTranslateIf*>(control);
+  for (std::size_t vm = 0; vm < vms; ++vm) {
+    m_vcpus[vm].any_machine = &machine_port->machine(vm);
+  }
+  m_processor = m_vcpus[0].any_machine->processor();
+  m_vpid = m_processor.vpid;
+  m_noncanonical_bits = m_processor.levels == 5 ? 64 - 57 : 64 - 48;
+  m_direct = &machine_port->direct();
   m_tlbs = m_vcpus[0].tlbs;
   m_any_machine = m_vcpus[0].any_machine;
-  if (m_native == nullptr) {
+  if (m_any_machine->host_view().vmm != nullptr) {
     // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
     stats::Group* parent = m_stats_parent;
     for (std::size_t vm = 0; vm < vms; ++vm) {
@@ -139,8 +114,8 @@ void CoreModule::end_of_elaboration() {
 
 void CoreModule::run() {
   try {
-    if (m_native != nullptr) {
-      m_native->load_cr3(m_asid);
+    for (Vcpu& v : m_vcpus) {
+      v.any_machine->power_on();
     }
     m_warmup_left = m_params.sim.warmup;
     if (m_warmup_left != 0) {
@@ -593,16 +568,10 @@ void CoreModule::audit_host(const char* after) {
 }
 
 void CoreModule::unsupported_event(const traces::Record& r, std::uint64_t position) const {
-  const char* takes =
-      m_params.mode == Mode::kNested   ? " (nested mode takes !cr3, !invlpg, !ptewrite, !exit, "
-                                         "!memslot, !madvise, !balloon and !vm)"
-      : m_params.mode == Mode::kShadow ? " (shadow mode takes !cr3, !invlpg, !ptewrite, !exit, "
-                                         "!memslot, !madvise, !balloon and !vm)"
-                                       : " (native mode takes !cr3, !invlpg, !ptewrite and "
-                                         "!exit)";
   throw std::runtime_error("trace record " + std::to_string(position) + ": the event '!" +
                            std::string(traces::event_name(r.op)) + "' is not supported in mode " +
-                           std::string(config::enum_name(m_params.mode)) + takes);
+                           std::string(m_processor.mode) + " (" + std::string(m_processor.mode) +
+                           " mode takes " + std::string(m_processor.events_taken) + ")");
 }
 
 void CoreModule::noncanonical(const traces::Record& r, std::uint64_t address,
@@ -617,11 +586,9 @@ void CoreModule::noncanonical(const traces::Record& r, std::uint64_t address,
       ": the address " + hex(address) + " is not canonical with " + std::to_string(width) +
       "-bit linear addresses (bits 63 to " + std::to_string(width - 1) +
       " must all equal; x86 raises #GP on such an access, SDM Vol. 1 3.3.7.1)" +
-      (width == 48
-           ? "; 5-level paging (" +
-                 std::string(m_params.mode == Mode::kNative ? "paging.levels" : "guest.levels") +
-                 "=5) widens them to 57 bits"
-           : ""));
+      (width == 48 ? "; 5-level paging (" + std::string(m_processor.levels_key) +
+                         "=5) widens them to 57 bits"
+                   : ""));
 }
 
 void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush) {

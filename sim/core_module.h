@@ -155,14 +155,9 @@ class CoreModule final : public sc_core::sc_module {
   // One binding per VM (native: one): each VM's core's TLBs.
   sc_core::sc_port<tlb::TlbIf, 0> tlb_port{"tlb_port"};
   tlm_utils::simple_initiator_socket<CoreModule> walker_socket{"walker_socket"};
-  // native: the machine behind walker_socket (CR3 loads, INVLPG reaches the walker's
-  // paging-structure caches, PTE writes and teardown the OS, --check).
-  sc_core::sc_port<NativeControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> native_port{"native_port"};
-  // nested: the machine behind walker_socket (INVLPG, memslot changes, --check).
-  sc_core::sc_port<NestedControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> nested_port{"nested_port"};
-  // shadow: the machine behind walker_socket (CR3 writes, INVLPG, PTE writes, teardown,
-  // memslot changes, --check).
-  sc_core::sc_port<ShadowControlIf, 1, sc_core::SC_ZERO_OR_MORE_BOUND> shadow_port{"shadow_port"};
+  // The machines behind walker_socket, one per VM, whatever the mode: the guest's events,
+  // the host's requests, --check (machine::Machine), and the direct miss path.
+  sc_core::sc_port<MachinesIf> machine_port{"machine_port"};
 
   // `progress` is called every 2^20 records with the count so far (may be empty).
   // `page_life` (may be null) is told the steps of accesses to the page it follows.
@@ -299,7 +294,7 @@ class CoreModule final : public sc_core::sc_module {
   std::uint64_t m_replayed = 0;  // accesses replayed, counted or not
   CoreStats m_stats;
   tlb::TlbHierarchy* m_tlbs = nullptr;
-  machine::NativeMachine* m_native = nullptr;
+  machine::ProcessorView m_processor;         // the machine's (the same for every VM)
   machine::Machine* m_any_machine = nullptr;  // the current VM's, whatever the mode
   PageLife* m_page_life;                      // the current VM's: the follower when it is VM 0
   PageLife* m_page_life_of_vm0;               // --trace-page follows a page of VM 0

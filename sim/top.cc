@@ -80,7 +80,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   }
   if (m_nested) {
     m_core.walker_socket.bind(m_nested->translate_socket);
-    m_core.nested_port.bind(m_nested->control_export);
+    m_core.machine_port.bind(static_cast<MachinesIf&>(*m_nested));
     m_nested->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
       page_life->set_machine(&m_nested->machine(0));
@@ -88,7 +88,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
     }
   } else if (m_shadow) {
     m_core.walker_socket.bind(m_shadow->translate_socket);
-    m_core.shadow_port.bind(m_shadow->control_export);
+    m_core.machine_port.bind(static_cast<MachinesIf&>(*m_shadow));
     m_shadow->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
       page_life->set_shadow_machine(&m_shadow->machine(0));
@@ -96,7 +96,7 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
     }
   } else {
     m_core.walker_socket.bind(m_native->translate_socket);
-    m_core.native_port.bind(m_native->control_export);
+    m_core.machine_port.bind(static_cast<MachinesIf&>(*m_native));
     m_native->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
       m_native->set_observer(page_life);

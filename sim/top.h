@@ -4,21 +4,22 @@
 //   core --walker_socket--> native (the walker and the OS, page faults resolved inside:
 //                           models/machine/machine_module.h) --timing_port--> memory
 //                           (caches + physical memory; page tables in memory)
-//   core --native_port--> native (CR3 loads, invalidations, PTE writes, teardown, --check)
+//   core --machine_port--> native (machine::Machine: CR3 loads, invalidations, PTE writes,
+//                          teardown, --check)
 //
 // nested mode (a guest on a host):
 //
 //   core --tlb_port--> tlb (entries GVA -> HPA, tagged by VPID and PCID)
 //   core --walker_socket--> nested (the 2D walker, guest kernel, hypervisor, host kernel:
 //                           models/machine/machine_module.h) --timing_port--> memory
-//   core --nested_port--> nested (invalidations, memslot changes, --check)
+//   core --machine_port--> nested (invalidations, memslot changes, --check)
 //
 // shadow mode (a guest on a host without EPT/NPT):
 //
 //   core --walker_socket--> shadow (KVM's shadow MMU, the hardware walker over the shadow
 //                           tables, guest kernel, VMM memory:
 //                           models/machine/machine_module.h) --timing_port--> memory
-//   core --shadow_port--> shadow (CR3 writes, INVLPG, PTE writes, teardown, memslots)
+//   core --machine_port--> shadow (CR3 writes, INVLPG, PTE writes, teardown, memslots)
 //
 // Statistics: tlb.*, cache.* (inside memory), sim.* (the core), and the machine's (its
 // module named after the mode): walker.*, os.* (native); nested mode has guest.*, host.*,

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/address.h"
 #include "base/cycles.h"
@@ -95,8 +96,22 @@ struct HostView {
   mem::GuestFrameAllocator* guest_frames = nullptr;
 };
 
+// What the core needs to know of the machine's processor: the paging its accesses go
+// through and the tag its TLB entries carry.
+struct ProcessorView {
+  std::string_view mode;          // the config's mode (native, nested, shadow): for messages
+  unsigned levels = 4;            // paging levels of the linear addresses the trace holds
+  std::string_view levels_key;    // the config key that sets them (paging.levels, guest.levels)
+  std::uint16_t vpid = 0;         // the VPID the TLB entries carry (0: no VM)
+  std::string_view events_taken;  // the trace events the mode takes, for the refusal's message
+};
+
 class Machine {
  public:
+  // The processor's side of the machine (see ProcessorView).
+  virtual ProcessorView processor() const = 0;
+  // The state at power-on, before the first record: the address space 0 loaded (CR3).
+  virtual void power_on() {}
   // The host under the machine (see HostView).
   virtual HostView host_view() = 0;
   // Whether the machine models the event (the core refuses the others).

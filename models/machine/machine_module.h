@@ -46,13 +46,24 @@
 
 namespace pagesim {
 
-// Control of the machine outside a translation.
-template <class Machine, class Observer>
-class MachineControlIf : public virtual sc_core::sc_interface {
+// The machines behind the core's one control port, whatever the mode: each VM's
+// machine::Machine (the core's events, host requests, --check), and the direct miss path.
+class MachinesIf : public virtual sc_core::sc_interface {
  public:
   // VM `vm`'s machine (0 to vms() - 1).
-  virtual Machine& machine(std::size_t vm = 0) = 0;
+  virtual machine::Machine& machine(std::size_t vm = 0) = 0;
   virtual std::size_t vms() const = 0;
+  // The TLB miss path, called directly (b_transport's work, with no payload).
+  virtual DirectTranslateIf& direct() = 0;
+};
+
+// Control of the machine outside a translation, with the machine's own type (tests,
+// --trace-page).
+template <class Machine, class Observer>
+class MachineControlIf : public MachinesIf {
+ public:
+  // VM `vm`'s machine (0 to vms() - 1).
+  Machine& machine(std::size_t vm = 0) override = 0;
   // The observer told the steps of traced translations (--trace-page); null: none.
   virtual void set_observer(Observer* observer) = 0;
 };
@@ -92,6 +103,7 @@ class MachineModule final : public sc_core::sc_module,
 
   Machine& machine(std::size_t vm = 0) override { return *m_machines[vm]; }
   std::size_t vms() const override { return m_machines.size(); }
+  DirectTranslateIf& direct() override { return *this; }
   void set_observer(Observer* observer) override { m_observer = observer; }
 
  private:

@@ -105,6 +105,16 @@ class NativeMachine final : public Machine {
   // drops its walker-cache entries and answers the flush of its PCID (Linux flushes it
   // before another mm uses it), reloading CR3 when it was the current one.
   EventResult handle(const GuestEvent& event) override;
+  // Machine: the OS's paging, no VPID.
+  ProcessorView processor() const override {
+    return {.mode = "native",
+            .levels = m_params.levels,
+            .levels_key = "paging.levels",
+            .vpid = 0,
+            .events_taken = "!cr3, !invlpg, !ptewrite and !exit"};
+  }
+  // Machine: at power-on, CR3 points to address space 0.
+  void power_on() override { (void)load_cr3(0); }
   // Machine: no host.
   HostView host_view() override { return {}; }
   // Machine: no host, so no requests.

@@ -187,6 +187,15 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   // VM). Each answers the host's requests during it (take_requests).
   bool models(machine::GuestEvent::Kind /*kind*/) const override { return true; }
   machine::EventResult handle(const machine::GuestEvent& event) override;
+  // machine::Machine: the guest's paging, tagged by the VM's VPID.
+  machine::ProcessorView processor() const override {
+    return {
+        .mode = "nested",
+        .levels = m_params.guest_levels,
+        .levels_key = "guest.levels",
+        .vpid = kVpid,
+        .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon and !vm"};
+  }
   // machine::Machine: the hypervisor's VMM memory and memslots, the host's memory manager,
   // the guest's frames.
   machine::HostView host_view() override {

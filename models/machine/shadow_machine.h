@@ -279,6 +279,18 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // separate requests).
   bool models(machine::GuestEvent::Kind /*kind*/) const override { return true; }
   machine::EventResult handle(const machine::GuestEvent& event) override;
+  // machine::Machine: the guest's paging (the shadow tables have its levels), tagged by the
+  // vCPU's VPID.
+  machine::ProcessorView processor() const override {
+    return {
+        .mode = "shadow",
+        .levels = m_params.guest_levels,
+        .levels_key = "guest.levels",
+        .vpid = kVpid,
+        .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon and !vm"};
+  }
+  // The VPID of the guest's vCPU (as NestedMachine::kVpid).
+  static constexpr std::uint16_t kVpid = 1;
   // machine::Machine: the VMM's memory and memslots, the host's memory manager, the
   // guest's frames.
   machine::HostView host_view() override {

@@ -1,12 +1,13 @@
-// The generalised kernel (page_table_os.h): the host and guest instances, lookup(), and
-// several instances in one statistics tree. NativeOs's own behaviour is native_os_test.cc's.
+// The generalised kernel (page_table_os.h): the host and guest instances, and several
+// instances in one statistics tree. lookup() against the walker and NativeOs's own
+// behaviour as the walker sees it are tested a level up, beside the native machine
+// (models/machine/page_table_os_lookup_test.cc, native_os_test.cc): a test of the OS that
+// uses the walker depends on both, and the OS's folder stays below the walker's.
 #include "models/os/page_table_os.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,14 +16,11 @@
 #include "models/mem/frame_allocator.h"
 #include "models/mem/physical_memory.h"
 #include "models/paging/pte.h"
-#include "models/walker/walker_test_machine.h"
 
 namespace pagesim::os {
 namespace {
 
 namespace pte = paging::pte;
-using walker::testing::caches_on;
-using walker::testing::Machine;
 
 constexpr std::uint64_t k4K = 4 * kKiB;
 constexpr std::uint64_t kFlags = pte::kPresent | pte::kRw | pte::kUser;
@@ -243,76 +241,6 @@ TEST(PageTableOs, InstancesWithDifferentNamesCoexistInOneStatsTree) {
   NativeOs clash(OsParams{}, 4, memory, frames, &root);
   EXPECT_THROW(stats::collect(root), std::logic_error);
 }
-
-// ---- lookup(): the tables as the hardware walker reads them, without side effects.
-
-struct LookupCase {
-  unsigned levels;
-  PageSize size;
-};
-
-class LookupAgreesWithTheWalker : public ::testing::TestWithParam<LookupCase> {};
-
-TEST_P(LookupAgreesWithTheWalker, OnMappedAndUnmappedAddresses) {
-  const auto [levels, size] = GetParam();
-  // 256 GiB of (reserved, mostly untouched) memory: room for 100 1 GiB pages.
-  Machine m(levels, size, caches_on(), 256 * kGiB);
-  // Pseudo-random addresses over 2^47 bytes (below the 4-level canonical limit), some
-  // repeated; every other one is mapped.
-  std::vector<std::uint64_t> vas;
-  std::uint64_t x = 0x9e37'79b9'7f4a'7c15;
-  for (int i = 0; i < 200; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    vas.push_back(x & ((std::uint64_t{1} << 47) - 1));
-  }
-  std::set<std::uint64_t> mapped_pages;
-  for (std::size_t i = 0; i < vas.size(); i += 2) {
-    if (mapped_pages.insert(vas[i] >> page_shift(size)).second) {
-      m.map(vas[i]);
-    }
-  }
-  const std::uint64_t tables = m.os.stats().page_table_pages.value();
-  for (std::uint64_t va : vas) {
-    SCOPED_TRACE(va);
-    // Read every entry the lookup reads before and after: lookup() sets no A/D bits.
-    const std::vector<Hpa> chain = m.entry_chain(va);
-    std::vector<std::uint64_t> before;
-    for (Hpa e : chain) {
-      before.push_back(m.memory.read_u64(e));
-    }
-    const std::optional<NativeOs::Mapping> got = m.os.lookup(0, Gva(va));
-    const std::optional<Translation> want = m.walker.translate_debug(m.root(), Gva(va));
-    ASSERT_EQ(got.has_value(), mapped_pages.count(va >> page_shift(size)) != 0);
-    ASSERT_EQ(got.has_value(), want.has_value());
-    EXPECT_EQ(m.os.is_mapped(0, Gva(va)), got.has_value());
-    if (got) {
-      EXPECT_EQ(got->page_base, want->page_base);
-      EXPECT_EQ(got->size, want->size);
-      EXPECT_EQ(got->size, size);
-      EXPECT_EQ(got->pa_of(Gva(va)), want->hpa_of(va));
-    }
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      EXPECT_EQ(m.memory.read_u64(chain[i]), before[i]);
-    }
-  }
-  // No side effects: no table allocated, no fault counted, and an address space without a
-  // root is not given one.
-  EXPECT_FALSE(m.os.lookup(7, Gva(vas[0])).has_value());
-  EXPECT_EQ(m.os.stats().page_table_pages.value(), tables);
-  EXPECT_EQ(m.os.stats().page_faults.value(), mapped_pages.size());
-  EXPECT_EQ(m.frames.table_frames_allocated(), tables);
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    LevelsAndSizes, LookupAgreesWithTheWalker,
-    ::testing::Values(LookupCase{4, PageSize::k4K}, LookupCase{4, PageSize::k2M},
-                      LookupCase{4, PageSize::k1G}, LookupCase{5, PageSize::k4K},
-                      LookupCase{5, PageSize::k2M}, LookupCase{5, PageSize::k1G}),
-    [](const ::testing::TestParamInfo<LookupCase>& i) {
-      return "L" + std::to_string(i.param.levels) + "_" + std::string(page_size_name(i.param.size));
-    });
 
 // ---- A GuestOs-shaped instance: tables in guest-physical memory, frames from guest RAM.
 
