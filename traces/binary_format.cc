@@ -25,6 +25,12 @@ constexpr unsigned kEventKind = 3;
 constexpr unsigned kEventOpShift = 2;
 constexpr std::uint64_t kMaxEventFlags = 0xffff;
 
+// The minor version of format 1 that defined an event op: kCpu came in 1.2, every other op
+// in 1.1 (the first with events).
+constexpr std::uint16_t event_op_minor_version(unsigned op) {
+  return op == static_cast<unsigned>(EventOp::kCpu) ? 2 : 1;
+}
+
 // Size in bytes for each tag; 0 for a tag the fast path does not handle (invalid kind,
 // reserved bits, size escape).
 constexpr std::array<std::uint32_t, 256> make_tag_sizes() {
@@ -297,15 +303,27 @@ void BinaryTraceReader::decode_checked(Record& record) {
     // An event: tag, flags varint, then the op's arguments as plain varints. Events do not
     // take part in the address delta chain.
     const unsigned op = tag >> kEventOpShift;
+    // The version the file is read as: the header's, or this reader's if the header's is
+    // newer (a lambda: built only for an error, never per event).
+    auto read_as = [&] {
+      return "1." + std::to_string(std::min<std::uint16_t>(m_minor, kBinaryMinorVersion));
+    };
     if (op == 0 || op > kLastEventOp) {
       fail_in_record("tag " + hex_byte(tag) + ": event op " + std::to_string(op) +
-                     " is not defined in format 1." + std::to_string(kBinaryMinorVersion) +
+                     " is not defined in format " + read_as() +
                      (op == 0 ? "" : " (written by a newer pagesim?)"));
     }
     if (m_minor < 1) {
       fail_in_record("tag " + hex_byte(tag) + ": an event record, but the header says version " +
                      std::to_string(m_major) + "." + std::to_string(m_minor) +
                      ", which has no events");
+    }
+    if (m_minor < event_op_minor_version(op)) {
+      // A writer of 1.1 never wrote this op: the file is damaged.
+      fail_in_record("tag " + hex_byte(tag) + ": event op " + std::to_string(op) + " ('" +
+                     std::string(event_name(static_cast<EventOp>(op))) +
+                     "') is not defined in format " + read_as() + ", the header's version (it " +
+                     "came in 1." + std::to_string(event_op_minor_version(op)) + ")");
     }
     Record event = Record::event(static_cast<EventOp>(op));
     event.flags = static_cast<std::uint16_t>(varint("event flags", 3, kMaxEventFlags));

@@ -1,9 +1,10 @@
 // Binary trace format v1 (docs/trace-format.md has the byte-level definition).
 //
-//   offset  size  field          v1.1 value
+//   offset  size  field          v1.2 value
 //        0     8  magic          89 50 47 54 0d 0a 1a 0a   ("\x89PGT\r\n\x1a\n")
 //        8     2  major version  1     (little-endian, as every field)
-//       10     2  minor version  1     (1.1 added event records; 1.0 has accesses only)
+//       10     2  minor version  2     (1.2 added the kCpu event, 1.1 event records; 1.0 has
+//                                      accesses only)
 //       12     4  flags          0     (none defined; readers refuse unknown bits)
 //       16     4  header bytes   32    (where the zstd data starts; >= 32)
 //       20     4  reserved       0     (readers ignore it)
@@ -17,14 +18,18 @@
 //              previous address of the first record is 0
 //   size:      LEB128 varint (1 .. 2^32-1), only when the size code is 7
 // Event record (1.1), told apart by kind 3 in the tag:
-//   tag byte:  bits 0-1 = 3, bits 2-7 the EventOp (1 .. kLastEventOp; record.h)
+//   tag byte:  bits 0-1 = 3, bits 2-7 the EventOp (1 .. kLastEventOp; record.h). Ops 1-16
+//              are defined from 1.1 on, op 17 (kCpu) from 1.2 on.
 //   flags:     LEB128 varint (Record::flags)
 //   arguments: the op's 0-3 arguments (address, arg1, arg2), each a plain LEB128 varint,
 //              absolute: events neither use nor move the accesses' delta base
 //
 // A reader refuses a newer major version. A newer minor version may add header fields
 // (skipped) and record tags: a 1.0 reader stops at the first event with "access kind 3 is
-// not defined", never misreading it. Every damage is a TraceError naming the byte offset.
+// not defined", a 1.1 reader at the first op 17 with "event op 17 is not defined in format
+// 1.1", never misreading it. This reader reads 1.0, 1.1 and 1.2, and refuses an op in a file
+// whose header names a version before the op (only damage makes one). Every damage is a
+// TraceError naming the byte offset.
 #pragma once
 
 #include <zstd.h>
@@ -51,7 +56,7 @@ struct ZstdStreamDeleter {
 inline constexpr std::array<unsigned char, 8> kBinaryMagic = {0x89, 'P',  'G',  'T',
                                                               '\r', '\n', 0x1a, '\n'};
 inline constexpr std::uint16_t kBinaryMajorVersion = 1;
-inline constexpr std::uint16_t kBinaryMinorVersion = 1;
+inline constexpr std::uint16_t kBinaryMinorVersion = 2;
 inline constexpr std::size_t kBinaryHeaderBytes = 32;
 // Byte offsets of the header fields.
 inline constexpr std::size_t kHeaderMajorOffset = 8;

@@ -73,13 +73,13 @@ TEST(BinaryFormat, HeaderFields) {
   ScratchDir dir;
   write_records(dir.file("t.pgt"), Format::kBinary, mixed_records());
   const std::string bytes = read_bytes(dir.file("t.pgt"));
-  // magic "\x89PGT\r\n\x1a\n", version 1.1, flags 0, header 32 bytes, reserved 0, count.
-  EXPECT_EQ(bytes.substr(0, 32), header(1, 1, 0, 32, mixed_records().size()));
+  // magic "\x89PGT\r\n\x1a\n", version 1.2, flags 0, header 32 bytes, reserved 0, count.
+  EXPECT_EQ(bytes.substr(0, 32), header(1, 2, 0, 32, mixed_records().size()));
   // A zstd frame follows the header (zstd magic 0xFD2FB528, little-endian).
   EXPECT_EQ(bytes.substr(32, 4), "\x28\xb5\x2f\xfd");
   auto reader = open_trace(dir.file("t.pgt"));
   EXPECT_EQ(reader->record_count(), mixed_records().size());
-  EXPECT_EQ(reader->describe(), dir.file("t.pgt") + " (binary trace v1.1, 212 records)");
+  EXPECT_EQ(reader->describe(), dir.file("t.pgt") + " (binary trace v1.2, 212 records)");
 }
 
 TEST(BinaryFormat, EmptyTrace) {

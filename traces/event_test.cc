@@ -90,6 +90,12 @@ TEST(Record, CheckEvent) {
   EXPECT_STREQ(check_event(Record::event(EventOp::kVm, ~0ULL)), "VM index is not below 256");
   EXPECT_STREQ(check_event(Record::event(EventOp::kVm, 1, 1)),
                "argument given that the event does not take");
+  EXPECT_EQ(check_event(Record::event(EventOp::kCpu, 0)), nullptr);
+  EXPECT_EQ(check_event(Record::event(EventOp::kCpu, kMaxCpus - 1)), nullptr);
+  EXPECT_STREQ(check_event(Record::event(EventOp::kCpu, kMaxCpus)), "CPU index is not below 256");
+  EXPECT_STREQ(check_event(Record::event(EventOp::kCpu, ~0ULL)), "CPU index is not below 256");
+  EXPECT_STREQ(check_event(Record::event(EventOp::kCpu, 1, 1)),
+               "argument given that the event does not take");
 }
 
 // --- Text form ---------------------------------------------------------------------------
@@ -136,7 +142,10 @@ INSTANTIATE_TEST_SUITE_P(
         ParseCase{"!roi end\n", Record::event(EventOp::kRoiEnd)},
         ParseCase{"!vm 0\n", Record::event(EventOp::kVm, 0)},
         ParseCase{"!vm 3  # the fourth VM\n", Record::event(EventOp::kVm, 3)},
-        ParseCase{"\t!vm 0xff\r\n", Record::event(EventOp::kVm, 255)}));
+        ParseCase{"\t!vm 0xff\r\n", Record::event(EventOp::kVm, 255)},
+        ParseCase{"!cpu 0\n", Record::event(EventOp::kCpu, 0)},
+        ParseCase{"!cpu 7  # the eighth vCPU\n", Record::event(EventOp::kCpu, 7)},
+        ParseCase{"\t!cpu 0xff\r\n", Record::event(EventOp::kCpu, 255)}));
 
 TEST(TextEvents, InOrderWithAccesses) {
   EXPECT_EQ(parse("R 0x1000\n"
@@ -169,16 +178,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ErrorCase{"R 0x1000\n# c\n\n!foo 1\n",
                   "t.trace:4: unknown event '!foo' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm, !roi)"},
+                  "!exit, !madvise, !balloon, !vm, !cpu, !roi)"},
         ErrorCase{"!\n",
                   "t.trace:1: unknown event '!' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm, !roi)"},
+                  "!exit, !madvise, !balloon, !vm, !cpu, !roi)"},
         ErrorCase{"! cr3 1\n",
                   "t.trace:1: unknown event '!' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm, !roi)"},
+                  "!exit, !madvise, !balloon, !vm, !cpu, !roi)"},
         ErrorCase{"!CR3 1\n",
                   "t.trace:1: unknown event '!CR3' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm, !roi)"},
+                  "!exit, !madvise, !balloon, !vm, !cpu, !roi)"},
         ErrorCase{"!memslot\n",
                   "t.trace:1: '!memslot': missing operation (expected add, del, move: !memslot "
                   "add <id> <gpa> <size> [ro])"},
@@ -268,6 +277,14 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"R 0x1000\n!vm 1\nR 0x2000\n!vm 256\n",
                   "t.trace:4: '!vm': VM index is not below 256"},
         ErrorCase{"!vm 0x100\n", "t.trace:1: '!vm': VM index is not below 256"},
+        ErrorCase{"R 0x1000\n!cpu 1\nR 0x2000\n!cpu 256\n",
+                  "t.trace:4: '!cpu': CPU index is not below 256"},
+        ErrorCase{"!cpu\n", "t.trace:1: '!cpu': missing <index> (expected !cpu <index>)"},
+        ErrorCase{"!cpu -1\n",
+                  "t.trace:1: '!cpu': bad <index> '-1' (expected 0x-hex or decimal, at most 64 "
+                  "bits)"},
+        ErrorCase{"!cpu 1 2\n",
+                  "t.trace:1: '!cpu': unexpected '2' after the arguments (expected !cpu <index>)"},
         ErrorCase{"!vm\n", "t.trace:1: '!vm': missing <index> (expected !vm <index>)"},
         ErrorCase{"!vm one\n",
                   "t.trace:1: '!vm': bad <index> 'one' (expected 0x-hex or decimal, at most 64 "
@@ -276,7 +293,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.trace:1: '!vm': unexpected '2' after the arguments (expected !vm <index>)"},
         ErrorCase{"!VM 1\n",
                   "t.trace:1: unknown event '!VM' (events: !memslot, !cr3, !invlpg, !ptewrite, "
-                  "!exit, !madvise, !balloon, !vm, !roi)"}));
+                  "!exit, !madvise, !balloon, !vm, !cpu, !roi)"}));
 
 // --- Round trips ---------------------------------------------------------------------------
 
@@ -311,6 +328,9 @@ std::vector<Record> mixed_with_events() {
       Record::event(EventOp::kVm, 0),
       Record::event(EventOp::kExit, 1),
       Record::event(EventOp::kCr3, ~0ULL),
+      Record::event(EventOp::kCpu, 255),
+      {0x5000, 8, R},
+      Record::event(EventOp::kCpu, 0),
   };
   for (std::uint64_t i = 0; i < 300; ++i) {
     records.push_back({0x7f0000000000 + i * 4096 + (i % 7) * 8,
@@ -323,6 +343,9 @@ std::vector<Record> mixed_with_events() {
     }
     if (i % 59 == 0) {
       records.push_back(Record::event(EventOp::kVm, i % 3));
+    }
+    if (i % 37 == 0) {
+      records.push_back(Record::event(EventOp::kCpu, i % 5));
     }
   }
   records.push_back(Record::event(EventOp::kExit, 0));
@@ -368,6 +391,8 @@ TEST(EventRoundTrip, CanonicalTextSpelling) {
                  Record::event(EventOp::kBalloonDeflate, 1),
                  Record::event(EventOp::kVm, 0),
                  Record::event(EventOp::kVm, 255),
+                 Record::event(EventOp::kCpu, 0),
+                 Record::event(EventOp::kCpu, 255),
                  {0x1000, 8, R}});
   EXPECT_EQ(read_bytes(dir.file("t.trace")),
             "!memslot add 3 0x100000 2MiB ro\n"
@@ -386,6 +411,8 @@ TEST(EventRoundTrip, CanonicalTextSpelling) {
             "!balloon deflate 1\n"
             "!vm 0\n"
             "!vm 255\n"
+            "!cpu 0\n"
+            "!cpu 255\n"
             "R 0x1000\n");
 }
 
@@ -448,6 +475,77 @@ TEST(VmEvents, WritersRefuseAnIndexOf256) {
                     [&] { writer->write(std::vector<Record>{Record::event(EventOp::kVm, 256)}); }),
                 HasSubstr("event 'vm' (op 14): VM index is not below 256"));
   }
+}
+
+TEST(CpuEvents, TextAndBinaryRoundTrip) {
+  // Two vCPUs of two VMs in one stream: `!cpu` parses (decimal or 0x-hex) to kCpu with the
+  // index in `address`, in place among the accesses and the `!vm` events; text -> binary ->
+  // text gives the same records and the same canonical bytes.
+  ScratchDir dir;
+  write_bytes(dir.file("a.trace"),
+              "R 0x1000\n"
+              "!cpu 1\n"
+              "!cr3 5\n"
+              "W 0x2000 16\n"
+              "!vm 1\n"
+              "!cpu 0x2\n"
+              "X 0x3000\n"
+              "!cpu 0xff   # the last index\n");
+  const std::vector<Record> records = {
+      {0x1000, 8, R},  Record::event(EventOp::kCpu, 1),  Record::event(EventOp::kCr3, 5),
+      {0x2000, 16, W}, Record::event(EventOp::kVm, 1),   Record::event(EventOp::kCpu, 2),
+      {0x3000, 8, X},  Record::event(EventOp::kCpu, 255)};
+  ASSERT_EQ(read_all(dir.file("a.trace")), records);
+  write_records(dir.file("b.pgt"), Format::kBinary, records);
+  EXPECT_EQ(read_all(dir.file("b.pgt")), records);
+  EXPECT_EQ(open_trace(dir.file("b.pgt"))->record_count(), records.size());
+  write_records(dir.file("c.trace"), Format::kText, read_all(dir.file("b.pgt")));
+  EXPECT_EQ(read_bytes(dir.file("c.trace")),
+            "R 0x1000\n!cpu 1\n!cr3 5\nW 0x2000 16\n!vm 1\n!cpu 2\nX 0x3000\n!cpu 255\n");
+  write_records(dir.file("e.pgt"), Format::kBinary, read_all(dir.file("c.trace")));
+  EXPECT_EQ(read_bytes(dir.file("e.pgt")), read_bytes(dir.file("b.pgt")));
+}
+
+TEST(CpuEvents, BinaryEncoding) {
+  // kCpu is op 17: tag 3 | 17 << 2 = 0x47, flags 0, the index as a varint (200 = c8 01),
+  // outside the delta chain like every event; the header says 1.2.
+  ScratchDir dir;
+  write_records(dir.file("t.pgt"), Format::kBinary,
+                {{0x1000, 8, R}, Record::event(EventOp::kCpu, 200), {0xff8, 3, W}});
+  const std::string bytes = read_bytes(dir.file("t.pgt"));
+  EXPECT_EQ(bytes.substr(8, 4), le(1, 2) + le(2, 2));
+  std::string stream(4096, '\0');
+  const std::size_t n =
+      ZSTD_decompress(stream.data(), stream.size(), bytes.data() + 32, bytes.size() - 32);
+  ASSERT_FALSE(ZSTD_isError(n));
+  stream.resize(n);
+  EXPECT_EQ(stream, std::string("\x0c\x80\x40", 3) + std::string("\x47\x00\xc8\x01", 4) +
+                        std::string("\x1d\x0f\x03", 3));
+}
+
+TEST(CpuEvents, EveryFormatRefusesAnIndexOf256) {
+  ScratchDir dir;
+  for (Format format : {Format::kText, Format::kBinary}) {
+    const std::string path = dir.file(format == Format::kText ? "t.trace" : "t.pgt");
+    auto writer = create_writer(path, format);
+    EXPECT_THAT(trace_error_of(
+                    [&] { writer->write(std::vector<Record>{Record::event(EventOp::kCpu, 256)}); }),
+                HasSubstr("event 'cpu' (op 17): CPU index is not below 256"));
+  }
+  // Reading: the text form names the line (TextEventError above); a 1.2 binary stream
+  // names the record and byte. !cpu 256 is tag 0x47, flags 0, varint 80 02.
+  EXPECT_THAT(
+      binary_error(header(1, 2, 0, 32, 0) + zstd_frame(std::string("\x0c\x02\x47\x00\x80\x02", 6))),
+      MatchesRegex("t\\.pgt: byte [0-9]+: record 1 \\(decoded byte 2\\): event 'cpu': CPU "
+                   "index is not below 256"));
+  // A 1.2 file with op 18 is refused as an unknown op.
+  EXPECT_THAT(binary_error(header(1, 2, 0, 32, 0) + zstd_frame(std::string("\x4b\x00\x01", 3))),
+              HasSubstr("tag 0x4b: event op 18 is not defined in format 1.2 (written by a newer "
+                        "pagesim?)"));
+  // A 1.2 file with !cpu 255 reads.
+  write_bytes(dir.file("ok.pgt"),
+              header(1, 2, 0, 32, 0) + zstd_frame(std::string("\x47\x00\xff\x01", 4)));
+  EXPECT_EQ(read_all(dir.file("ok.pgt")), std::vector<Record>{Record::event(EventOp::kCpu, 255)});
 }
 
 TEST(EventRoundTrip, EventsLeaveTheAccessDeltasAlone) {
@@ -629,8 +727,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         StreamCase{std::string("\x0c\x02\x03\x00", 4),
                    "record 1 (decoded byte 2): tag 0x03: event op 0 is not defined in format 1.1"},
+        // Op 17 (cpu) came in 1.2: under this 1.1 header it is damage, not a newer writer.
         StreamCase{std::string("\x47\x00\x01", 3),
-                   "record 0 (decoded byte 0): tag 0x47: event op 17 is not defined in format 1.1 "
+                   "record 0 (decoded byte 0): tag 0x47: event op 17 ('cpu') is not defined in "
+                   "format 1.1, the header's version (it came in 1.2)"},
+        StreamCase{std::string("\x4b\x00\x01", 3),
+                   "record 0 (decoded byte 0): tag 0x4b: event op 18 is not defined in format 1.1 "
                    "(written by a newer pagesim?)"},
         StreamCase{std::string("\xff\x00\x01", 3), "tag 0xff: event op 63 is not defined"},
         StreamCase{std::string("\x13", 1),
@@ -654,13 +756,18 @@ INSTANTIATE_TEST_SUITE_P(
         StreamCase{std::string("\x0c\x02\x3b\x00\x80\x02", 6),
                    "record 1 (decoded byte 2): event 'vm': VM index is not below 256"}));
 
-TEST(BinaryEvents, FilesAreVersion11AndOldFilesStillRead) {
+TEST(BinaryEvents, FilesAreVersion12AndOldFilesStillRead) {
   ScratchDir dir;
   write_records(dir.file("t.pgt"), Format::kBinary, {{0x1000, 8, R}});
   const std::string bytes = read_bytes(dir.file("t.pgt"));
-  EXPECT_EQ(bytes.substr(8, 4), le(1, 2) + le(1, 2));
+  EXPECT_EQ(bytes.substr(8, 4), le(1, 2) + le(2, 2));
   EXPECT_THAT(open_trace(dir.file("t.pgt"))->describe(),
-              HasSubstr("(binary trace v1.1, 1 records)"));
+              HasSubstr("(binary trace v1.2, 1 records)"));
+  // A 1.1 file (events, no !cpu) reads as before: an access, !vm 1 (tag 0x3b), an access.
+  write_bytes(dir.file("v11.pgt"),
+              header(1, 1, 0, 32, 3) + zstd_frame(std::string("\x0c\x02\x3b\x00\x01\x0d\x04", 7)));
+  EXPECT_EQ(read_all(dir.file("v11.pgt")),
+            (std::vector<Record>{{1, 8, R}, Record::event(EventOp::kVm, 1), {3, 8, W}}));
   // A 1.0 file (accesses only) reads as before.
   write_bytes(dir.file("old.pgt"),
               header(1, 0, 0, 32, 2) + zstd_frame(std::string("\x0c\x02\x0d\x04", 4)));
@@ -676,9 +783,10 @@ TEST(BinaryEvents, OldReaderRule) {
   std::vector<Record> records;
   for (unsigned op = 1; op <= kLastEventOp; ++op) {
     records.push_back({0x1000, 8, R});
-    // Every argument 4096, except a VM index (below 256): 64.
-    const bool vm = static_cast<EventOp>(op) == EventOp::kVm;
-    Record event = Record::event(static_cast<EventOp>(op), vm ? 64 : 4096);
+    // Every argument 4096, except a VM or CPU index (below 256): 64.
+    const bool index =
+        static_cast<EventOp>(op) == EventOp::kVm || static_cast<EventOp>(op) == EventOp::kCpu;
+    Record event = Record::event(static_cast<EventOp>(op), index ? 64 : 4096);
     if (event_arg_count(event.op) >= 2) {
       event.arg1 = 4096;
     }
@@ -705,9 +813,9 @@ TEST(BinaryEvents, OldReaderRule) {
     EXPECT_EQ(tag & 3, 3u);
     EXPECT_EQ(tag >> 2, op);
     EXPECT_EQ(stream[at + 1], '\0');  // flags
-    at += 2 + (static_cast<EventOp>(op) == EventOp::kVm
-                   ? 1
-                   : event_arg_count(static_cast<EventOp>(op)) * 2);
+    const bool index =
+        static_cast<EventOp>(op) == EventOp::kVm || static_cast<EventOp>(op) == EventOp::kCpu;
+    at += 2 + (index ? 1 : event_arg_count(static_cast<EventOp>(op)) * 2);
   }
   EXPECT_EQ(at, stream.size());
   // A stream with events under a 1.0 header is refused by this reader too.

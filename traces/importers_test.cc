@@ -44,7 +44,7 @@ TEST(Importers, ExtensionsChooseTheImporter) {
   }
   // Native formats keep their detection.
   write_bytes(dir.file("t.trace"), "R 0x1\n");
-  EXPECT_EQ(describe(dir.file("t.trace")), dir.file("t.trace") + " (text trace v1.1)");
+  EXPECT_EQ(describe(dir.file("t.trace")), dir.file("t.trace") + " (text trace v1.2)");
 }
 
 TEST(Importers, TraceFileOfASpec) {

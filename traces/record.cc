@@ -44,6 +44,8 @@ std::string_view event_name(EventOp op) {
       return "roi begin";
     case EventOp::kRoiEnd:
       return "roi end";
+    case EventOp::kCpu:
+      return "cpu";
     case EventOp::kNone:
       break;
   }
@@ -107,6 +109,12 @@ const char* check_event(const Record& r) {
       static_assert(kMaxVms == 256, "the message below");
       if (r.address >= kMaxVms) {
         return "VM index is not below 256";
+      }
+      return nullptr;
+    case EventOp::kCpu:
+      static_assert(kMaxCpus == 256, "the message below");
+      if (r.address >= kMaxCpus) {
+        return "CPU index is not below 256";
       }
       return nullptr;
     default:

@@ -1,6 +1,7 @@
 // One record of a trace: an access (what the core asks the translation hardware to do) or an
 // event (a CR3 switch, INVLPG, a guest PTE write, a memslot change, a host madvise, a balloon
-// change, a switch to another VM), streamed in order with the accesses (docs/trace-format.md).
+// change, a switch to another VM or CPU), streamed in order with the accesses
+// (docs/trace-format.md).
 //
 // Layout (32 bytes, 8-byte aligned, two records per cache line, never straddling one):
 //
@@ -57,12 +58,22 @@ inline constexpr std::uint32_t kDefaultAccessSizeBytes = 8;
 //   kVm                !vm <index>                              VM index (< kMaxVms)
 //   kRoiBegin          !roi begin                               (none)
 //   kRoiEnd            !roi end                                 (none)
+//   kCpu               !cpu <index>                             CPU index (< kMaxCpus)
+//
+// kVm and kCpu say where the records that follow run: on CPU `cpu` of VM `vm` (a vCPU; in
+// native mode a core of the host). The CPU index is per VM: each VM remembers its own
+// current CPU, 0 until the trace's first `!cpu` while that VM is current, and `!vm` changes
+// no VM's current CPU (after `!vm 1`, `!cpu 2`, `!vm 0`, `!vm 1` the records run on VM 1's
+// CPU 2 again). A trace without `!cpu` runs everything on CPU 0 of each VM, as before
+// kCpu existed. CR3 is per CPU: a `!cr3` sets the address space of the current CPU only,
+// and each CPU starts in address space 0.
 //
 // kRoiBegin / kRoiEnd bound a region of interest: once a trace has one, the statistics count
 // only what happens inside (docs/trace-format.md, "Regions of interest").
 // Unused arguments are 0. Memslot GPAs and sizes are multiples of 4 KiB and sizes are
 // nonzero (KVM_SET_USER_MEMORY_REGION refuses anything else); madvise lengths are nonzero
-// and the range does not wrap; balloon changes are nonzero; a VM index is below kMaxVms. The
+// and the range does not wrap; balloon changes are nonzero; a VM index is below kMaxVms and a
+// CPU index below kMaxCpus. The
 // readers check these, so a record that reaches the simulator is well formed (check_event).
 enum class EventOp : std::uint8_t {
   kNone = 0,
@@ -82,14 +93,19 @@ enum class EventOp : std::uint8_t {
   kVm = 14,
   kRoiBegin = 15,
   kRoiEnd = 16,
+  kCpu = 17,
 };
 // The highest EventOp value this version knows.
-inline constexpr unsigned kLastEventOp = 16;
+inline constexpr unsigned kLastEventOp = 17;
 
 // kVm: the records that follow belong to VM `address` (a host running several VMs, config
 // key `vms`, whose accesses share one stream). The format bounds the index; the simulator
 // also refuses one at or above its `vms`.
 inline constexpr std::uint64_t kMaxVms = 256;
+
+// kCpu: the records that follow run on CPU `address` of the current VM (see the table at
+// EventOp). The format bounds the index; the simulator also refuses one its machine lacks.
+inline constexpr std::uint64_t kMaxCpus = 256;
 
 // Event flags (Record::flags).
 inline constexpr std::uint16_t kEventReadonly = 1;  // kMemslotAdd: the slot is read-only
@@ -140,6 +156,7 @@ constexpr unsigned event_arg_count(EventOp op) {
     case EventOp::kBalloonInflate:
     case EventOp::kBalloonDeflate:
     case EventOp::kVm:
+    case EventOp::kCpu:
       return 1;
     case EventOp::kRoiBegin:
     case EventOp::kRoiEnd:
@@ -159,9 +176,9 @@ constexpr bool known_event(EventOp op) {
 std::string_view event_name(EventOp op);
 
 // Why an event record is malformed (unknown op, unknown flag, a memslot id over 32 bits, an
-// unaligned memslot, a zero or wrapping range, a VM index of kMaxVms or more, an access
-// member set), or nullptr when it is well formed. Readers and writers of both formats call it, so
-// every event that reaches the simulator satisfies the table above.
+// unaligned memslot, a zero or wrapping range, a VM index of kMaxVms or more, a CPU index of
+// kMaxCpus or more, an access member set), or nullptr when it is well formed. Readers and writers
+// of both formats call it, so every event that reaches the simulator satisfies the table above.
 const char* check_event(const Record& record);
 
 }  // namespace pagesim::traces

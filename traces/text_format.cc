@@ -140,7 +140,7 @@ TextTraceReader::TextTraceReader(InputFile input)
     : m_input(std::move(input)), m_buffer(new char[kMaxTextLineBytes]) {}
 
 std::string TextTraceReader::describe() const {
-  return m_input.path() + " (text trace v1.1" +
+  return m_input.path() + " (text trace v1.2" +
          (m_input.compression() == Compression::kNone
               ? std::string()
               : ", " + std::string(compression_name(m_input.compression())) + "-compressed") +
@@ -310,6 +310,7 @@ constexpr EventForm kEventForms[] = {
     {"vm", "", EventOp::kVm, "!vm <index>"},
     {"roi", "begin", EventOp::kRoiBegin, "!roi begin|end"},
     {"roi", "end", EventOp::kRoiEnd, "!roi begin|end"},
+    {"cpu", "", EventOp::kCpu, "!cpu <index>"},
 };
 
 std::string quote(std::string_view text) {
@@ -331,7 +332,8 @@ void TextTraceReader::parse_event(const char* p, const char* end, Record& record
   }
   if (ends_token(p, end) || candidates == nullptr) {  // "!" alone, or "! cr3"
     fail("unknown event " + quote_token(command_begin - 1, end) +
-         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon, !vm, !roi)");
+         " (events: !memslot, !cr3, !invlpg, !ptewrite, !exit, !madvise, !balloon, !vm, !cpu, "
+         "!roi)");
   }
   const std::string what = "'!" + std::string(command) + "'";
   // Finds the form of the command with sub-word `sub`.
@@ -415,6 +417,7 @@ void TextTraceReader::parse_event(const char* p, const char* end, Record& record
       argument(0, "pages", false);
       break;
     case EventOp::kVm:
+    case EventOp::kCpu:
       argument(0, "index", false);
       break;
     case EventOp::kRoiBegin:
@@ -474,7 +477,7 @@ void TextTraceWriter::write_event(const Record& r) {
     throw TraceError(m_output.path() + ": cannot write event '" + std::string(event_name(r.op)) +
                      "' (op " + std::to_string(static_cast<unsigned>(r.op)) + "): " + wrong);
   }
-  // Canonical spelling: ids, address-space ids, page counts and VM indexes in decimal,
+  // Canonical spelling: ids, address-space ids, page counts, VM and CPU indexes in decimal,
   // addresses and GPAs in 0x-hex, sizes and lengths as exact byte sizes (2MiB, 4100).
   auto hex = [](std::uint64_t v) {
     char text[24];
@@ -495,6 +498,7 @@ void TextTraceWriter::write_event(const Record& r) {
     case EventOp::kBalloonInflate:
     case EventOp::kBalloonDeflate:
     case EventOp::kVm:
+    case EventOp::kCpu:
       line += std::to_string(r.address);
       break;
     case EventOp::kMemslotMove:

@@ -1,4 +1,4 @@
-// Text trace format v1.1 (docs/trace-format.md): one access or event per line,
+// Text trace format v1.2 (docs/trace-format.md): one access or event per line,
 //
 //   R|W|X <address> [size]      # address: 0x-hex or decimal; size: bytes, default 8
 //   !memslot add <id> <gpa> <size> [ro]      !cr3 <address-space id>     ...

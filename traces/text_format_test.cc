@@ -70,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "<address-space id>)"},
         ErrorCase{"  !invlpgx 0x1000\n",
                   "t.trace:1: unknown event '!invlpgx' (events: !memslot, !cr3, !invlpg, "
-                  "!ptewrite, !exit, !madvise, !balloon, !vm, !roi)"},
+                  "!ptewrite, !exit, !madvise, !balloon, !vm, !cpu, !roi)"},
         ErrorCase{"R 0x10\nQ 0x10\n", "t.trace:2: expected an access kind R, W or X, found 'Q'"},
         ErrorCase{"r 0x10\n", "t.trace:1: expected an access kind R, W or X, found 'r'"},
         ErrorCase{"RW 0x10\n", "t.trace:1: expected an access kind R, W or X, found 'RW'"},
@@ -130,7 +130,7 @@ TEST(TextFormat, ReadsInAnyBatchSizeAndStaysAtEnd) {
   Record more[4];
   EXPECT_EQ(reader->read(more), 0u);  // 0 at the end, and again after
   EXPECT_EQ(reader->read(more), 0u);
-  EXPECT_EQ(reader->describe(), dir.file("t.trace") + " (text trace v1.1)");
+  EXPECT_EQ(reader->describe(), dir.file("t.trace") + " (text trace v1.2)");
   EXPECT_EQ(reader->record_count(), std::nullopt);  // text traces do not know it upfront
 }
 

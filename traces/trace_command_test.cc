@@ -163,7 +163,7 @@ TEST(TraceCommand, Info) {
   const Outcome o = run({"info", dir.file("t.trace")});
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, "trace:     " + dir.file("t.trace") +
-                       " (text trace v1.1)\n"
+                       " (text trace v1.2)\n"
                        "records:   4 (4 accesses, 0 events)\n"
                        "reads:     1 (25.0%)\n"
                        "writes:    2 (50.0%)\n"
@@ -180,7 +180,7 @@ TEST(TraceCommand, InfoCountsEventsByOp) {
   const Outcome o = run({"info", dir.file("t.trace")});
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, "trace:     " + dir.file("t.trace") +
-                       " (text trace v1.1)\n"
+                       " (text trace v1.2)\n"
                        "records:   9 (2 accesses, 7 events)\n"
                        "reads:     1 (50.0%)\n"
                        "writes:    1 (50.0%)\n"
