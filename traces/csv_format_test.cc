@@ -56,8 +56,8 @@ TEST(CsvReader, ErrorsNameFileAndLine) {
   EXPECT_EQ(csv_error("0x1000,R,0\n"), "t.csv:1: bad size '0' (expected 1 to 4294967295 bytes)");
   EXPECT_EQ(csv_error("0x1000,R,4294967296\n"),
             "t.csv:1: bad size '4294967296' (expected 1 to 4294967295 bytes)");
-  EXPECT_THAT(csv_error("0x1000,R\n0x1000,R,8,1\n"),
-              HasSubstr("t.csv:2: cpu 1: the simulator replays one vCPU per VM"));
+  EXPECT_EQ(csv_error("0x1000,R\n0x1000,R,8,256\n"), "t.csv:2: cpu 256 is not below 256");
+  EXPECT_EQ(csv_error("0x1000,R,8,one\n"), "t.csv:1: bad cpu 'one' (expected 0x-hex or decimal)");
   EXPECT_EQ(csv_error("0x1000,R,8,0,x\n"),
             "t.csv:1: bad asid 'x' (expected 0x-hex or decimal, at most 64 bits)");
   EXPECT_EQ(csv_error("0x1000,R,8,0,1,9\n"),
@@ -86,6 +86,76 @@ TEST(CsvWriter, RoundTripsAccessesAndAddressSpaces) {
   EXPECT_EQ(read_all(dir.file("t.csv")), records);
 }
 
+TEST(CsvReader, CpuColumnPrecedesARowOnAnotherCpuWithCpuEvent) {
+  // Each CPU keeps its own address space (CR3 is per CPU, record.h): a row on another CPU
+  // gets `!cpu`, then `!cr3` only if its asid is not that CPU's current one.
+  const std::string text =
+      "address,kind,size,cpu,asid\n"
+      "0x1000,R,8,0,1\n"      // cpu 0 (current): asid 0 -> 1: !cr3 1
+      "0x2000,R,8,1,1\n"      // cpu 1: !cpu 1; cpu 1's asid is 0: !cr3 1
+      "0x3000,W,8,1,\n"       // same cpu, asid kept
+      "0x4000,R,8,0,1\n"      // back to cpu 0: !cpu 0; cpu 0 is still in asid 1: nothing
+      "0x5000,R,8,,2\n"       // empty cpu: stays 0; !cr3 2
+      "0x6000,X,1,0xff,0\n";  // cpu 255: !cpu 255; its asid is 0 already
+  const std::vector<Record> expected = {
+      Record::event(EventOp::kCr3, 1),
+      {0x1000, 8, R},
+      Record::event(EventOp::kCpu, 1),
+      Record::event(EventOp::kCr3, 1),
+      {0x2000, 8, R},
+      {0x3000, 8, W},
+      Record::event(EventOp::kCpu, 0),
+      {0x4000, 8, R},
+      Record::event(EventOp::kCr3, 2),
+      {0x5000, 8, R},
+      Record::event(EventOp::kCpu, 255),
+      {0x6000, 1, X},
+  };
+  for (std::size_t batch : {1, 2, 3, 1000}) {
+    EXPECT_EQ(parse_csv(text, batch), expected) << batch;
+  }
+  // Files without the column (or with cpu 0 throughout) read as before: no !cpu.
+  EXPECT_EQ(parse_csv("address,kind,size\n0x10,R,4\n"), (std::vector<Record>{{0x10, 4, R}}));
+  EXPECT_EQ(parse_csv("0x10,R,4,0,0\n0x20,W,4,0\n"),
+            (std::vector<Record>{{0x10, 4, R}, {0x20, 4, W}}));
+}
+
+TEST(CsvWriter, RoundTripsCpus) {
+  const std::vector<Record> records = {
+      {0x1000, 8, R},
+      Record::event(EventOp::kCpu, 3),
+      Record::event(EventOp::kCr3, 5),
+      {0x2000, 8, W},
+      Record::event(EventOp::kCpu, 0),
+      {0x3000, 8, R},  // cpu 0 is still in address space 0
+      Record::event(EventOp::kCpu, 3),
+      {0x4000, 8, R},  // cpu 3 is still in address space 5
+  };
+  ScratchDir dir;
+  write_records(dir.file("t.csv"), Format::kCsv, records);
+  EXPECT_EQ(read_bytes(dir.file("t.csv")),
+            "address,kind,size,cpu,asid\n"
+            "0x1000,R,8,0,0\n"
+            "0x2000,W,8,3,5\n"
+            "0x3000,R,8,0,0\n"
+            "0x4000,R,8,3,5\n");
+  EXPECT_EQ(read_all(dir.file("t.csv")), records);
+  auto same_cpu = [&] {
+    write_records(dir.file("b.csv"), Format::kCsv,
+                  {Record::event(EventOp::kCpu, 1), Record::event(EventOp::kCpu, 1)});
+  };
+  EXPECT_EQ(trace_error_of(same_cpu),
+            dir.file("b.csv") +
+                ": cannot write record 1 as CSV: '!cpu 1' does not change the CPU, which CSV "
+                "cannot say (write text or binary)");
+  auto cpu_256 = [&] {
+    write_records(dir.file("c.csv"), Format::kCsv, {Record::event(EventOp::kCpu, 256)});
+  };
+  EXPECT_EQ(trace_error_of(cpu_256), dir.file("c.csv") +
+                                         ": cannot write record 0 as CSV: event '!cpu': CPU "
+                                         "index is not below 256");
+}
+
 TEST(CsvWriter, RefusesWhatCsvCannotSay) {
   ScratchDir dir;
   auto invlpg = [&] {
@@ -94,8 +164,8 @@ TEST(CsvWriter, RefusesWhatCsvCannotSay) {
   };
   EXPECT_EQ(trace_error_of(invlpg), dir.file("a.csv") +
                                         ": cannot write record 1 as CSV: event '!invlpg' (CSV "
-                                        "holds accesses and address-space switches only; write "
-                                        "text or binary)");
+                                        "holds accesses, CPU and address-space switches only; "
+                                        "write text or binary)");
   auto same_asid = [&] {
     write_records(dir.file("b.csv"), Format::kCsv,
                   {Record::event(EventOp::kCr3, 1), Record::event(EventOp::kCr3, 1)});

@@ -121,27 +121,29 @@ std::size_t CsvTraceReader::parse_line(std::string_view line, Record* out) {
     }
     size = *value;
   }
+  std::size_t n = 0;
   if (f.count > 3 && !f.field[3].empty()) {
     const std::optional<std::uint64_t> cpu = parse_unsigned(f.field[3]);
     if (!cpu) {
-      m_lines.fail("bad cpu " + error_quote(f.field[3]) + " (expected 0)");
+      m_lines.fail("bad cpu " + error_quote(f.field[3]) + " (expected 0x-hex or decimal)");
     }
-    if (*cpu != 0) {
-      m_lines.fail("cpu " + std::to_string(*cpu) +
-                   ": the simulator replays one vCPU per VM, so a CSV trace holds cpu 0 "
-                   "only (split it by cpu and interleave the parts with 'pagesim trace mix')");
+    if (*cpu >= kMaxCpus) {
+      m_lines.fail("cpu " + std::to_string(*cpu) + " is not below 256");
+    }
+    if (*cpu != m_cpu) {
+      m_cpu = *cpu;
+      out[n++] = Record::event(EventOp::kCpu, m_cpu);
     }
   }
-  std::size_t n = 0;
   if (f.count > 4 && !f.field[4].empty()) {
     const std::optional<std::uint64_t> asid = parse_unsigned(f.field[4]);
     if (!asid) {
       m_lines.fail("bad asid " + error_quote(f.field[4]) +
                    " (expected 0x-hex or decimal, at most 64 bits)");
     }
-    if (*asid != m_asid) {
-      m_asid = *asid;
-      out[n++] = Record::event(EventOp::kCr3, m_asid);
+    if (*asid != m_asid_of_cpu[m_cpu]) {
+      m_asid_of_cpu[m_cpu] = *asid;
+      out[n++] = Record::event(EventOp::kCr3, *asid);
     }
   }
   out[n++] = Record{*address, static_cast<std::uint32_t>(size), kind};
@@ -150,24 +152,18 @@ std::size_t CsvTraceReader::parse_line(std::string_view line, Record* out) {
 
 std::size_t CsvTraceReader::read(std::span<Record> out) {
   std::size_t n = 0;
-  if (m_has_pending && !out.empty()) {
-    out[n++] = m_pending;
-    m_has_pending = false;
+  while (m_pending_pos < m_pending_end && n < out.size()) {
+    out[n++] = m_pending[m_pending_pos++];
   }
-  Record parsed[2];
   while (n < out.size()) {
     const std::optional<std::string_view> line = m_lines.next();
     if (!line) {
       break;
     }
-    const std::size_t k = parse_line(*line, parsed);
-    for (std::size_t i = 0; i < k; ++i) {
-      if (n < out.size()) {
-        out[n++] = parsed[i];
-      } else {
-        m_pending = parsed[i];
-        m_has_pending = true;
-      }
+    m_pending_end = parse_line(*line, m_pending);
+    m_pending_pos = 0;
+    while (m_pending_pos < m_pending_end && n < out.size()) {
+      out[n++] = m_pending[m_pending_pos++];
     }
   }
   return n;

@@ -12,7 +12,8 @@ namespace pagesim::traces {
 namespace {
 
 constexpr std::size_t kBufferBytes = std::size_t{1} << 20;
-// The longest row: "0x" + 16 hex digits, kind, 10-digit size, cpu, 20-digit asid, commas.
+// The longest row: "0x" + 16 hex digits, kind, 10-digit size, 3-digit cpu, 20-digit asid,
+// commas.
 constexpr std::size_t kMaxRowBytes = 64;
 constexpr char kHeader[] = "address,kind,size,cpu,asid\n";
 
@@ -53,17 +54,30 @@ void CsvTraceWriter::write(std::span<const Record> records) {
     if (r.is_event()) {
       const std::string where =
           m_output.path() + ": cannot write record " + std::to_string(m_records) + " as CSV: ";
+      if (r.op == EventOp::kCpu) {
+        if (r.address == m_cpu) {
+          throw TraceError(where + "'!cpu " + std::to_string(r.address) +
+                           "' does not change the CPU, which CSV cannot say (write text or "
+                           "binary)");
+        }
+        if (const char* wrong = check_event(r)) {
+          throw TraceError(where + "event '!cpu': " + wrong);
+        }
+        m_cpu = r.address;
+        ++m_records;
+        continue;
+      }
       if (r.op != EventOp::kCr3) {
         throw TraceError(where + "event '!" + std::string(event_name(r.op)) +
-                         "' (CSV holds accesses and address-space switches only; write text "
-                         "or binary)");
+                         "' (CSV holds accesses, CPU and address-space switches only; write "
+                         "text or binary)");
       }
-      if (r.address == m_asid) {
+      if (r.address == m_asid_of_cpu[m_cpu]) {
         throw TraceError(where + "'!cr3 " + std::to_string(r.address) +
                          "' does not change the address space, which CSV cannot say (write "
                          "text or binary)");
       }
-      m_asid = r.address;
+      m_asid_of_cpu[m_cpu] = r.address;
       ++m_records;
       continue;
     }
@@ -80,9 +94,9 @@ void CsvTraceWriter::write(std::span<const Record> records) {
     *out++ = ',';
     out = std::to_chars(out, end, r.size).ptr;
     *out++ = ',';
-    *out++ = '0';
+    out = std::to_chars(out, end, m_cpu).ptr;
     *out++ = ',';
-    out = std::to_chars(out, end, m_asid).ptr;
+    out = std::to_chars(out, end, m_asid_of_cpu[m_cpu]).ptr;
     *out++ = '\n';
     m_used = static_cast<std::size_t>(out - buffer);
     ++m_records;

@@ -3,11 +3,12 @@
 //   address,kind,size,cpu,asid
 //   0x7f0000001000,R,8,0,1
 //
-// with the address space of each row in the asid column (0 until the trace's first `!cr3`).
-// CSV holds accesses and address-space switches only: a `!cr3` becomes the asid of the rows
-// after it; any other event, or a `!cr3` that does not change the address space (nothing
-// in CSV could say it), is an error naming the record, so a conversion to CSV is lossless
-// or does not happen. CsvTraceReader reads the file back to the same records.
+// with the CPU of each row in the cpu column (0 until the trace's first `!cpu`) and its
+// address space in the asid column (each CPU's is 0 until a `!cr3` on it: CR3 is per CPU,
+// record.h). CSV holds accesses and CPU and address-space switches only: a `!cpu` becomes
+// the cpu of the rows after it, a `!cr3` the asid of the current CPU's rows after it; any
+// other event, or a `!cpu` or `!cr3` that changes nothing (nothing in CSV could say it), is
+// an error naming the record. CsvTraceReader reads the file back to the same records.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "traces/file_io.h"
+#include "traces/record.h"
 #include "traces/trace_writer.h"
 
 namespace pagesim::traces {
@@ -38,7 +41,8 @@ class CsvTraceWriter final : public TraceWriter {
   std::unique_ptr<char[]> m_buffer;
   std::size_t m_used = 0;
   std::uint64_t m_records = 0;
-  std::uint64_t m_asid = 0;
+  std::uint64_t m_cpu = 0;  // the current CPU
+  std::vector<std::uint64_t> m_asid_of_cpu = std::vector<std::uint64_t>(kMaxCpus, 0);
   bool m_header_written = false;
   bool m_finished = false;
 };

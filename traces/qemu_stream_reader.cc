@@ -35,7 +35,12 @@ bool QemuStreamReader::refill() {
     if (got == 0) {
       fail(0, "empty: the qemu plugin wrote nothing (qemu did not start or did not load it)");
     }
-    if (got < sizeof magic || std::memcmp(magic, PAGESIM_STREAM_MAGIC, sizeof magic) != 0) {
+    if (got == sizeof magic && std::memcmp(magic, PAGESIM_STREAM_MAGIC, sizeof magic) == 0) {
+      m_version = 2;
+    } else if (got == sizeof magic &&
+               std::memcmp(magic, PAGESIM_STREAM_MAGIC_V1, sizeof magic) == 0) {
+      m_version = 1;
+    } else {
       fail(0, "bad magic: not pagesim's qemu plugin stream");
     }
     m_magic_read = true;
@@ -92,6 +97,27 @@ std::size_t QemuStreamReader::read(std::span<Record> out) {
       // The program's marker: a region of interest begins, or the one open ends.
       ++m_next;
       out[n++] = Record::event(m_markers++ % 2 == 0 ? EventOp::kRoiBegin : EventOp::kRoiEnd);
+      continue;
+    }
+    constexpr std::uint64_t kVcpuNoteMask =
+        (std::uint64_t{PAGESIM_STREAM_KIND_ESCAPE} << PAGESIM_STREAM_KIND_SHIFT) |
+        (std::uint64_t{PAGESIM_STREAM_SIZE_MASK} << PAGESIM_STREAM_SIZE_SHIFT) | 0xff;
+    constexpr std::uint64_t kVcpuNote =
+        (std::uint64_t{PAGESIM_STREAM_KIND_ESCAPE} << PAGESIM_STREAM_KIND_SHIFT) |
+        PAGESIM_STREAM_NOTE_VCPU;
+    if ((w & kVcpuNoteMask) == kVcpuNote && m_version >= 2) {
+      // The words that follow are this vCPU's: `!cpu` when it is not the current one.
+      const std::uint64_t vcpu = (w & kAddressMask) >> PAGESIM_STREAM_VCPU_SHIFT;
+      if (vcpu >= kMaxCpus) {
+        fail(at, "vCPU " + std::to_string(vcpu) +
+                     ": a trace names CPUs 0 to 255 (the program ran threads past qemu's "
+                     "vCPU index 255)");
+      }
+      ++m_next;
+      if (vcpu != m_cpu) {
+        m_cpu = vcpu;
+        out[n++] = Record::event(EventOp::kCpu, vcpu);
+      }
       continue;
     }
     if (w == kNote) {

@@ -1,4 +1,4 @@
-// `pagesim trace mix IN[@asid=A][,vm=V][,vcpu=0]... --out OUT [--quantum N]`: TraceMixer
+// `pagesim trace mix IN[@asid=A][,vm=V][,cpu=C]... --out OUT [--quantum N]`: TraceMixer
 // over the inputs, written to OUT.
 #include <iostream>
 #include <string>
@@ -21,19 +21,19 @@ constexpr std::uint64_t kDefaultQuantum = 10000;
 
 int run_mix(const std::vector<std::string>& args) {
   po::options_description visible(
-      "usage: pagesim trace mix IN[@asid=A][,vm=V][,vcpu=0]... --out OUT [--quantum N]\n"
+      "usage: pagesim trace mix IN[@asid=A][,vm=V][,cpu=C]... --out OUT [--quantum N]\n"
       "\n"
-      "Interleaves the inputs as processes (and VMs) sharing one CPU per VM: round robin,\n"
-      "each input in turn gives N accesses (its events pass through and do not count),\n"
-      "then the next input that still has records. A switch to an input writes the events\n"
-      "a context switch makes: '!vm V' when it runs on another VM than the records before,\n"
-      "'!cr3 A' when that VM's address space is not the input's. VM 0 and address space 0\n"
-      "at the start, as in the simulator.\n"
+      "Interleaves the inputs as processes on the CPUs of VMs: round robin, each input in\n"
+      "turn gives N accesses (its events pass through and do not count), then the next\n"
+      "input that still has records. A switch to an input writes the events a context\n"
+      "switch makes: '!vm V' when it runs on another VM than the records before, '!cpu C'\n"
+      "when that VM's current CPU is not the input's, '!cr3 A' when that CPU's address\n"
+      "space is not the input's. As in the simulator: VM 0 at the start, CPU 0 in every VM\n"
+      "(each VM keeps its own current CPU), address space 0 on every CPU (CR3 is per CPU).\n"
       "\n"
       "  asid=A  the input's address space (default: its position, from 1)\n"
       "  vm=V    the VM it runs in, 0 to 255 (default 0; replay with --set vms=...)\n"
-      "  vcpu=0  the simulator runs one vCPU per VM: give streams of several CPUs\n"
-      "          different VMs, or mix them into one\n"
+      "  cpu=C   the CPU of that VM it runs on, 0 to 255 (default 0); vcpu=C is the same\n"
       "Inputs of the same VM and asid share an address space (threads of one process).\n"
       "\n"
       "options");
@@ -73,7 +73,7 @@ int run_mix(const std::vector<std::string>& args) {
   std::string command = "pagesim trace mix --quantum " + std::to_string(quantum);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const MixInputSpec spec = as_usage_error([&] { return parse_mix_input(inputs[i], i); });
-    sources.push_back(MixSource{open_trace(spec.path), spec.asid, spec.vm});
+    sources.push_back(MixSource{open_trace(spec.path), spec.asid, spec.vm, spec.cpu});
     command += " " + inputs[i];
   }
   TraceMixer mixer(std::move(sources), quantum);

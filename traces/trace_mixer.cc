@@ -32,8 +32,9 @@ MixInputSpec parse_mix_input(std::string_view text, std::size_t index) {
     const std::string_view key = pair.substr(0, equals);
     const std::optional<std::uint64_t> value =
         equals == std::string_view::npos ? std::nullopt : parse_unsigned(pair.substr(equals + 1));
-    if (key != "asid" && key != "vm" && key != "vcpu") {
-      throw TraceError(where + "unknown key '" + std::string(key) + "' (known: asid, vm, vcpu)");
+    if (key != "asid" && key != "vm" && key != "cpu" && key != "vcpu") {
+      throw TraceError(where + "unknown key '" + std::string(key) +
+                       "' (known: asid, vm, cpu, vcpu)");
     }
     if (!value) {
       throw TraceError(where + "bad value in '" + std::string(pair) +
@@ -47,10 +48,12 @@ MixInputSpec parse_mix_input(std::string_view text, std::size_t index) {
         throw TraceError(where + "vm " + std::to_string(number) + " is not below 256");
       }
       spec.vm = number;
-    } else if (number != 0) {
-      throw TraceError(where + "vcpu " + std::to_string(number) +
-                       ": the simulator runs one vCPU per VM, vcpu 0 (give each stream its "
-                       "own vm instead)");
+    } else {  // cpu, or its synonym vcpu
+      if (number >= kMaxCpus) {
+        throw TraceError(where + std::string(key) + " " + std::to_string(number) +
+                         " is not below 256");
+      }
+      spec.cpu = number;
     }
   }
   if (spec.path.empty()) {
@@ -60,7 +63,7 @@ MixInputSpec parse_mix_input(std::string_view text, std::size_t index) {
 }
 
 TraceMixer::TraceMixer(std::vector<MixSource> sources, std::uint64_t quantum)
-    : m_quantum(quantum), m_asid_of_vm(kMaxVms, 0) {
+    : m_quantum(quantum), m_cpu_of_vm(kMaxVms, 0), m_asid_of_cpu(kMaxVms * kMaxCpus, 0) {
   if (quantum == 0) {
     throw TraceError("trace mix: the quantum is at least 1 access");
   }
@@ -106,8 +109,12 @@ void TraceMixer::switch_to_current() {
     m_vm = to.vm;
     m_switch[m_switch_end++] = Record::event(EventOp::kVm, m_vm);
   }
-  if (to.asid != m_asid_of_vm[m_vm]) {
-    m_asid_of_vm[m_vm] = to.asid;
+  if (to.cpu != m_cpu_of_vm[m_vm]) {
+    m_cpu_of_vm[m_vm] = to.cpu;
+    m_switch[m_switch_end++] = Record::event(EventOp::kCpu, to.cpu);
+  }
+  if (to.asid != current_asid()) {
+    current_asid() = to.asid;
     m_switch[m_switch_end++] = Record::event(EventOp::kCr3, to.asid);
   }
   m_slice_started = true;
@@ -139,13 +146,20 @@ std::size_t TraceMixer::read(std::span<Record> out) {
     out[n++] = r;
     if (r.is_event()) {
       // The input's own context changes pass through and become its context.
+      // A `!vm` lands on that VM's current CPU, a `!cpu` on that CPU's current address
+      // space (record.h).
       if (r.op == EventOp::kCr3) {
         input.source.asid = r.address;
-        m_asid_of_vm[m_vm] = r.address;
+        current_asid() = r.address;
       } else if (r.op == EventOp::kVm) {
         input.source.vm = r.address;
         m_vm = r.address;
-        input.source.asid = m_asid_of_vm[m_vm];
+        input.source.cpu = m_cpu_of_vm[m_vm];
+        input.source.asid = current_asid();
+      } else if (r.op == EventOp::kCpu) {
+        input.source.cpu = r.address;
+        m_cpu_of_vm[m_vm] = r.address;
+        input.source.asid = current_asid();
       }
       continue;
     }

@@ -76,6 +76,7 @@ void print_text(const std::string& what, std::int64_t bytes, const TraceSummary&
   }
   out << "footprint:  " << s.pages_4k << " 4K pages, " << s.pages_2m << " 2M pages, " << s.pages_1g
       << " 1G pages\n";
+  out << "cpus:       " << s.cpus << " (VM, CPU) pairs that made accesses\n";
   out << "address spaces: " << s.spaces.size() << "\n";
   for (const AddressSpaceStats& space : s.spaces) {
     out << "  vm " << space.vm << " asid " << space.asid << ": " << space.accesses << " accesses, "
@@ -139,7 +140,7 @@ void print_json(const std::string& what, std::int64_t bytes, const TraceSummary&
     }
   }
   o << "},\n  \"footprint\": {\"4K\": " << s.pages_4k << ", \"2M\": " << s.pages_2m
-    << ", \"1G\": " << s.pages_1g << "},\n  \"address_spaces\": [";
+    << ", \"1G\": " << s.pages_1g << "},\n  \"cpus\": " << s.cpus << ",\n  \"address_spaces\": [";
   separator = "\n";
   for (const AddressSpaceStats& space : s.spaces) {
     o << separator << "    {\"vm\": " << space.vm << ", \"asid\": " << space.asid
@@ -166,9 +167,10 @@ int run_stat(const std::vector<std::string>& args) {
       "usage: pagesim trace stat TRACE [--json] [--progress WHEN]\n"
       "\n"
       "Reads the whole trace and prints: accesses by kind, events by kind, the size of\n"
-      "the file per record, the footprint in 4 KiB, 2 MiB and 1 GiB pages, the pages of\n"
-      "each address space (a VM and the asid its !cr3 events chose; VM 0, asid 0 at the\n"
-      "start), and the exact reuse distance of 4 KiB pages: for each reference to a page,\n"
+      "the file per record, the footprint in 4 KiB, 2 MiB and 1 GiB pages, the number of\n"
+      "(VM, CPU) pairs that made accesses, the pages of each address space (a VM and the\n"
+      "asid its !cr3 events chose, per CPU; VM 0, CPU 0, asid 0 at the start), and the exact reuse "
+      "distance of 4 KiB pages: for each reference to a page,\n"
       "the number of distinct other pages referenced since its previous reference. A fully\n"
       "associative LRU TLB of N entries hits exactly the reuses below N. Memory grows with\n"
       "the footprint (about 60 bytes per 4 KiB page), not with the length of the trace.\n"

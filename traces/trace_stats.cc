@@ -38,7 +38,13 @@ std::uint64_t TraceStats::space_index() {
   if (m_current_space >= 0) {
     return static_cast<std::uint64_t>(m_current_space);
   }
-  const std::uint64_t asid = m_asid_of_vm[m_vm];
+  // Here after every switch (and before the first access): the current CPU made an access.
+  const std::uint64_t cpu_key = m_vm * kMaxCpus + m_cpu_of_vm[m_vm];
+  if (!m_cpu_used[cpu_key]) {
+    m_cpu_used[cpu_key] = true;
+    ++m_counts.cpus;
+  }
+  const std::uint64_t asid = m_asid_of_cpu[cpu_key];
   std::vector<AddressSpaceStats>& spaces = m_counts.spaces;
   std::size_t i = 0;
   while (i < spaces.size() && (spaces[i].vm != m_vm || spaces[i].asid != asid)) {
@@ -73,10 +79,13 @@ void TraceStats::add(std::span<const Record> records) {
     if (r.is_event()) {
       ++m_counts.events[static_cast<unsigned>(r.op)];  // readers check op <= kLastEventOp
       if (r.op == EventOp::kCr3) {
-        m_asid_of_vm[m_vm] = r.address;
+        m_asid_of_cpu[m_vm * kMaxCpus + m_cpu_of_vm[m_vm]] = r.address;
         m_current_space = -1;
       } else if (r.op == EventOp::kVm) {
         m_vm = r.address;  // below kMaxVms (check_event)
+        m_current_space = -1;
+      } else if (r.op == EventOp::kCpu) {
+        m_cpu_of_vm[m_vm] = r.address;  // below kMaxCpus (check_event)
         m_current_space = -1;
       }
       continue;

@@ -2,9 +2,10 @@
 // kind, the footprint in 4 KiB, 2 MiB and 1 GiB pages, pages per address space, and the
 // 4 KiB-page reuse distance (reuse_distance.h) as exact percentiles and a histogram.
 //
-// Address spaces are told apart as the simulator does: a `!cr3 <asid>` switches the current
-// VM's address space, a `!vm <n>` the current VM (each VM's vCPU keeps its own; everything
-// starts in VM 0, address space 0). A page is a (VM, address space, page number): the same
+// Address spaces are told apart as the simulator does (record.h): a `!cr3 <asid>` switches
+// the current CPU's address space, a `!cpu <n>` the current VM's CPU, a `!vm <n>` the
+// current VM (each VM keeps its current CPU, each CPU its address space; everything starts
+// in VM 0, CPU 0, address space 0). A page is a (VM, address space, page number): the same
 // virtual page in two address spaces counts twice, in the footprint and in the reuse
 // stream. An access touches every 4 KiB page from its first byte to its last; each touched
 // page is one reference. Memory is proportional to the distinct pages, not to the length of
@@ -54,6 +55,7 @@ struct TraceSummary {
   std::uint64_t pages_4k = 0;                            // footprint over every address space
   std::uint64_t pages_2m = 0;
   std::uint64_t pages_1g = 0;
+  std::uint64_t cpus = 0;                 // distinct (VM, CPU) pairs that made an access
   std::vector<AddressSpaceStats> spaces;  // in order of first access
   ReuseSummary reuse;
 };
@@ -71,7 +73,10 @@ class TraceStats {
   void reference(std::uint64_t space, std::uint64_t page);
 
   TraceSummary m_counts;  // records, kinds, events, per-space accesses
-  std::vector<std::uint64_t> m_asid_of_vm = std::vector<std::uint64_t>(kMaxVms, 0);
+  std::vector<std::uint64_t> m_cpu_of_vm = std::vector<std::uint64_t>(kMaxVms, 0);
+  // Indexed by vm * kMaxCpus + cpu: each CPU's address space, and whether it made an access.
+  std::vector<std::uint64_t> m_asid_of_cpu = std::vector<std::uint64_t>(kMaxVms * kMaxCpus, 0);
+  std::vector<bool> m_cpu_used = std::vector<bool>(kMaxVms * kMaxCpus, false);
   std::uint64_t m_vm = 0;
   std::int64_t m_current_space = -1;  // index into m_counts.spaces, -1 after a switch
   ReuseDistance m_reuse;

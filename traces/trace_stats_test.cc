@@ -65,6 +65,40 @@ TEST(TraceStats, HandMadeTrace) {
   EXPECT_EQ(r.buckets, (std::vector<std::uint64_t>{1, 2, 1}));
   EXPECT_EQ(r.below_64, 4u);
   EXPECT_EQ(r.below_1536, 4u);
+  // No !cpu: every access on CPU 0 of its VM, so VM 0's and VM 1's CPU 0.
+  EXPECT_EQ(s.cpus, 2u);
+}
+
+TEST(TraceStats, CpusKeepTheirOwnAddressSpace) {
+  // CR3 is per CPU and each VM keeps its current CPU (record.h); spaces are (VM, asid).
+  const std::vector<Record> trace = parse(
+      "!cr3 1\n"
+      "R 0x1000          # VM 0 CPU 0, asid 1\n"
+      "!cpu 1\n"
+      "R 0x1000          # VM 0 CPU 1, asid 0 (CPU 1 starts there): space (0,0)\n"
+      "!cr3 1\n"
+      "R 0x2000          # VM 0 CPU 1, asid 1: space (0,1)\n"
+      "!vm 1\n"
+      "R 0x1000          # VM 1 CPU 0 (VM 1's own), asid 0: space (1,0)\n"
+      "!vm 0\n"
+      "!cr3 2\n"
+      "R 0x3000          # VM 0 is still on CPU 1: asid 2 there: space (0,2)\n"
+      "!cpu 0\n"
+      "R 0x4000          # VM 0 CPU 0 is still in asid 1: space (0,1)\n");
+  TraceStats stats;
+  stats.add(trace);
+  const TraceSummary s = stats.summary();
+  EXPECT_EQ(s.events[static_cast<unsigned>(EventOp::kCpu)], 2u);
+  EXPECT_EQ(s.events[static_cast<unsigned>(EventOp::kCr3)], 3u);
+  // (VM 0, CPU 0), (VM 0, CPU 1), (VM 1, CPU 0).
+  EXPECT_EQ(s.cpus, 3u);
+  ASSERT_EQ(s.spaces.size(), 4u);  // in order of first access
+  const std::uint64_t expected[4][3] = {{0, 1, 3}, {0, 0, 1}, {1, 0, 1}, {0, 2, 1}};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(s.spaces[i].vm, expected[i][0]) << i;
+    EXPECT_EQ(s.spaces[i].asid, expected[i][1]) << i;
+    EXPECT_EQ(s.spaces[i].accesses, expected[i][2]) << i;
+  }
 }
 
 TEST(TraceStats, ASweepReusesAtItsLength) {

@@ -10,7 +10,10 @@
  * callback's user data.
  *
  * Threads: each vCPU (a guest thread in qemu-user) fills its own buffer; buffers are written
- * whole under a lock, so the stream interleaves threads by blocks, not by access.
+ * whole under a lock, so the stream interleaves threads by blocks, not by access. Each block
+ * starts with a vCPU note (pagesim_stream.h) naming its vCPU; the shared buffer of vCPUs
+ * past kMaxVcpus has a note at each change of vCPU. A word group (escape and address, note
+ * and value) is never split between two blocks.
  * fork: qemu-user keeps running the child under the plugin; the child stops recording at its
  * first buffer flush (only the process pagesim started is recorded). exec: the calling
  * thread's buffer is flushed before every execve, and the new program is not traced
@@ -46,6 +49,7 @@ enum { kSysExecve = 59, kSysExecveat = 322, kSysClone = 56, kSysFork = 57, kSysV
 struct buffer {
   uint64_t* words;
   size_t used;
+  size_t kept; /* leading words a flush keeps: 1 (the vCPU note) in a vCPU's buffer */
 };
 
 static int g_fd = -1;
@@ -85,11 +89,17 @@ static void flush(struct buffer* b) {
   if (getpid() != g_pid) {
     g_disabled = 1; /* a forked child: its buffers hold its parent's records */
   }
-  if (!g_disabled && b->used > 0) {
+  if (!g_disabled && b->used > b->kept) {
     write_all(b->words, b->used * sizeof(uint64_t));
   }
-  b->used = 0;
+  b->used = b->kept;
   pthread_mutex_unlock(&g_write_lock);
+}
+
+/* The vCPU note that starts a block of vCPU `vcpu_index`'s words. */
+static uint64_t vcpu_note(unsigned int vcpu_index) {
+  return ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) |
+         ((uint64_t)vcpu_index << PAGESIM_STREAM_VCPU_SHIFT) | PAGESIM_STREAM_NOTE_VCPU;
 }
 
 static struct buffer* buffer_of(unsigned int vcpu_index) {
@@ -100,6 +110,9 @@ static struct buffer* buffer_of(unsigned int vcpu_index) {
       report("out of memory for a buffer");
       abort();
     }
+    b->words[0] = vcpu_note(vcpu_index); /* kept by every flush */
+    b->kept = 1;
+    b->used = 1;
   }
   return b;
 }
@@ -111,55 +124,64 @@ static inline void append(struct buffer* b, uint64_t word) {
   b->words[b->used++] = word;
 }
 
-/* Appends `n` words (1 or 2) to the vCPU's buffer, or to the shared one under its lock. */
-static void append_words(unsigned int vcpu_index, const uint64_t* words, int n) {
-  if (vcpu_index < kMaxVcpus) {
-    struct buffer* b = buffer_of(vcpu_index);
-    for (int i = 0; i < n; ++i) {
-      append(b, words[i]);
-    }
-    return;
+/* Makes room for `n` words in one block, so that a word group is not split. */
+static inline void reserve(struct buffer* b, size_t n) {
+  if (b->used + n > kBufferWords) {
+    flush(b);
   }
+}
+
+/* The vCPU that appended last to the shared buffer (valid while it holds words). */
+static unsigned int g_shared_vcpu;
+
+/* Appends `n` words (1 or 2: one group) to the shared buffer for vCPU `vcpu_index`, after a
+ * vCPU note when the buffer is empty or another vCPU appended last. */
+static void append_shared(unsigned int vcpu_index, const uint64_t* words, int n) {
   pthread_mutex_lock(&g_shared_lock);
   if (g_shared.words == NULL) {
     g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
   }
   if (g_shared.words != NULL) {
+    reserve(&g_shared, 1 + (size_t)n);
+    if (g_shared.used == 0 || g_shared_vcpu != vcpu_index) {
+      g_shared.words[g_shared.used++] = vcpu_note(vcpu_index);
+      g_shared_vcpu = vcpu_index;
+    }
     for (int i = 0; i < n; ++i) {
-      append(&g_shared, words[i]);
+      g_shared.words[g_shared.used++] = words[i];
     }
   }
   pthread_mutex_unlock(&g_shared_lock);
 }
 
-/* Appends one access: one word, or an escape and the address. */
-static void record_access(unsigned int vcpu_index, uint64_t vaddr, uint64_t size, uint64_t kind) {
-  const uint64_t head = size << PAGESIM_STREAM_SIZE_SHIFT;
-  const int near = (vaddr >> PAGESIM_STREAM_ADDRESS_BITS) == 0;
+/* Appends `n` words (1 or 2: one group) to the vCPU's buffer, or to the shared one. */
+static void append_words(unsigned int vcpu_index, const uint64_t* words, int n) {
   if (vcpu_index < kMaxVcpus) {
     struct buffer* b = buffer_of(vcpu_index);
-    if (near) {
-      append(b, head | (kind << PAGESIM_STREAM_KIND_SHIFT) | vaddr);
-    } else {
-      append(b, head | ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) | kind);
-      append(b, vaddr);
+    reserve(b, (size_t)n);
+    for (int i = 0; i < n; ++i) {
+      b->words[b->used++] = words[i];
     }
     return;
   }
-  pthread_mutex_lock(&g_shared_lock);
-  if (g_shared.words == NULL) {
-    g_shared.words = malloc(kBufferWords * sizeof(uint64_t));
-  }
-  if (g_shared.words != NULL) {
-    if (near) {
-      append(&g_shared, head | (kind << PAGESIM_STREAM_KIND_SHIFT) | vaddr);
+  append_shared(vcpu_index, words, n);
+}
+
+/* Appends one access: one word, or an escape and the address. */
+static void record_access(unsigned int vcpu_index, uint64_t vaddr, uint64_t size, uint64_t kind) {
+  const uint64_t head = size << PAGESIM_STREAM_SIZE_SHIFT;
+  if ((vaddr >> PAGESIM_STREAM_ADDRESS_BITS) == 0) {
+    const uint64_t word = head | (kind << PAGESIM_STREAM_KIND_SHIFT) | vaddr;
+    if (vcpu_index < kMaxVcpus) {
+      append(buffer_of(vcpu_index), word);
     } else {
-      append(&g_shared,
-             head | ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) | kind);
-      append(&g_shared, vaddr);
+      append_shared(vcpu_index, &word, 1);
     }
+    return;
   }
-  pthread_mutex_unlock(&g_shared_lock);
+  const uint64_t words[2] = {
+      head | ((uint64_t)PAGESIM_STREAM_KIND_ESCAPE << PAGESIM_STREAM_KIND_SHIFT) | kind, vaddr};
+  append_words(vcpu_index, words, 2);
 }
 
 static void on_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t vaddr,

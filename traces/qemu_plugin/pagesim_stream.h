@@ -3,7 +3,8 @@
  * plugin's callbacks; the recorder turns them into records and compresses them once, in
  * the binary trace format.
  *
- *   magic   8 bytes "PGSIMQ1\n"
+ *   magic   8 bytes "PGSIMQ2\n" (version 2; version 1, "PGSIMQ1\n", had no vCPU notes and
+ *           is still read)
  *   words   64-bit little-endian, one per access:
  *             bits 0-55   address
  *             bits 56-61  size in bytes, 1 to 63
@@ -18,12 +19,21 @@
  *           then a signed 64-bit word: a change in the number of processes the recorded
  *           program started that are not recorded (+1 for a fork or a non-thread clone
  *           that returned a child, +1 before an execve, -1 when that execve returned).
+ *   vCPU    (version 2) an escape word with size 0, bits 0-1 = 1 (PAGESIM_STREAM_NOTE_VCPU),
+ *           bits 2-7 zero and bits 8-55 a vCPU index (qemu's vcpu_index: a guest thread in
+ *           qemu-user): the words after it, up to the next vCPU note, are that vCPU's. The
+ *           plugin starts every block it writes with one, so the recorder can say which
+ *           thread ran what (`!cpu N` at each change, docs/trace-format.md).
+ *
+ * A word group (an escape and its address, a note and its value) never spans two writes:
+ * blocks of different vCPUs interleave in the stream.
  *
  * Shared by the plugin (C) and traces/qemu_stream_reader.cc (C++). */
 #ifndef PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_
 #define PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_
 
-#define PAGESIM_STREAM_MAGIC "PGSIMQ1\n"
+#define PAGESIM_STREAM_MAGIC "PGSIMQ2\n"
+#define PAGESIM_STREAM_MAGIC_V1 "PGSIMQ1\n"
 #define PAGESIM_STREAM_MAGIC_BYTES 8
 
 #define PAGESIM_STREAM_ADDRESS_BITS 56
@@ -33,5 +43,7 @@
 #define PAGESIM_STREAM_KIND_ESCAPE 3
 #define PAGESIM_STREAM_NOTE_PROCESSES 3
 #define PAGESIM_STREAM_NOTE_MARKER 2
+#define PAGESIM_STREAM_NOTE_VCPU 1
+#define PAGESIM_STREAM_VCPU_SHIFT 8
 
 #endif /* PAGESIM_TRACES_QEMU_PLUGIN_PAGESIM_STREAM_H_ */
