@@ -76,35 +76,47 @@ VmPressureStats::VmPressureStats(stats::Group* parent, std::string name,
                }) {}
 
 void CoreModule::end_of_elaboration() {
-  const std::size_t vms = static_cast<std::size_t>(tlb_port.size());
+  const std::size_t vms = machine_port->vms();
   if (vms == 0) {
-    throw std::logic_error("core: tlb_port needs a TLB module per VM");
+    throw std::logic_error("core: machine_port needs a machine");
   }
-  m_vcpus.resize(vms);
+  m_vms.resize(vms);
   for (std::size_t vm = 0; vm < vms; ++vm) {
-    m_vcpus[vm].tlbs = &tlb_port[static_cast<int>(vm)]->hierarchy();
+    m_vms[vm].any_machine = &machine_port->machine(vm);
   }
-  if (machine_port->vms() != vms) {
-    throw std::logic_error("core: machine_port needs one machine per TLB module");
+  m_processor = m_vms[0].any_machine->processor();
+  const std::size_t cpus = m_processor.cpus;
+  if (cpus == 0 || static_cast<std::size_t>(tlb_port.size()) != vms * cpus) {
+    throw std::logic_error("core: tlb_port needs a TLB module per CPU of each VM");
   }
   for (std::size_t vm = 0; vm < vms; ++vm) {
-    m_vcpus[vm].any_machine = &machine_port->machine(vm);
+    m_vms[vm].cpus.resize(cpus);
+    for (std::size_t cpu = 0; cpu < cpus; ++cpu) {
+      m_vms[vm].cpus[cpu].tlbs = &tlb_port[static_cast<int>(vm * cpus + cpu)]->hierarchy();
+    }
+    m_vms[vm].cpus[0].ran = true;  // each VM's records start on its CPU 0
   }
-  m_processor = m_vcpus[0].any_machine->processor();
+  m_shares = vms > 1 || cpus > 1;
   m_vpid = m_processor.vpid;
   m_noncanonical_bits = m_processor.levels == 5 ? 64 - 57 : 64 - 48;
   m_direct = &machine_port->direct();
-  m_tlbs = m_vcpus[0].tlbs;
-  m_any_machine = m_vcpus[0].any_machine;
-  if (m_any_machine->host_view().vmm != nullptr) {
-    // Each VM's share of the counters (several VMs), and what the host's pressure cost it.
-    stats::Group* parent = m_stats_parent;
-    for (std::size_t vm = 0; vm < vms; ++vm) {
-      Vcpu& v = m_vcpus[vm];
-      const std::string name = "vm" + std::to_string(vm);
-      if (vms > 1) {
-        v.stats = std::make_unique<VcpuStats>(parent, name);
+  m_tlbs = m_vms[0].cpus[0].tlbs;
+  m_any_machine = m_vms[0].any_machine;
+  stats::Group* parent = m_stats_parent;
+  for (std::size_t vm = 0; vm < vms; ++vm) {
+    Vm& v = m_vms[vm];
+    const std::string name = "vm" + std::to_string(vm);
+    if (vms > 1) {
+      v.stats = std::make_unique<VcpuStats>(parent, name);
+    }
+    if (cpus > 1) {
+      for (std::size_t cpu = 0; cpu < cpus; ++cpu) {
+        v.cpus[cpu].stats = std::make_unique<CpuStats>(
+            parent, (vms > 1 ? name + "." : std::string()) + "cpu" + std::to_string(cpu));
       }
+    }
+    if (v.any_machine->host_view().vmm != nullptr) {
+      // What the host's pressure cost the VM.
       hostmm::VmmMemory& vmm = *v.any_machine->host_view().vmm;
       v.pressure = std::make_unique<VmPressureStats>(
           parent, name, vms > 1 ? v.stats->cycles : m_stats.cycles, vmm.stats());
@@ -114,7 +126,7 @@ void CoreModule::end_of_elaboration() {
 
 void CoreModule::run() {
   try {
-    for (Vcpu& v : m_vcpus) {
+    for (Vm& v : m_vms) {
       v.any_machine->power_on();
     }
     m_warmup_left = m_params.sim.warmup;
@@ -135,7 +147,22 @@ void CoreModule::run() {
       // the warm-up's end, a time-series sample); sim.check and --trace-page take every
       // access one by one.
       const bool repeats = !m_params.sim.check && m_page_life == nullptr;
+      const auto charge_event = [&](Cycles c) {
+        if (c.count() != 0) {
+          batch_cycles += c.count();
+          m_stats.event_cycles += c.count();
+          m_stats.cycles += c.count();
+          m_stats.translation_cycles += c.count();
+        }
+      };
       for (std::size_t i = 0; i < n; ++i) {
+        if (m_shootdown.active) [[unlikely]] {
+          // A run of !invlpg ends at the first other record: its IPIs go out first.
+          if (m_batch[i].op != traces::EventOp::kInvlpg) {
+            m_position = done + i;  // the run's last record
+            charge_event(deliver_shootdown());
+          }
+        }
         if (repeats) {
           if (const std::size_t k = repeated_hits(i, n, done, batch_cycles); k != 0) {
             i += k - 1;
@@ -147,18 +174,13 @@ void CoreModule::run() {
         if (r.is_event()) {
           m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
           Cycles c = handle_event(r, m_position);
-          if (m_vcpus.size() > 1) [[unlikely]] {
+          if (m_vms.size() > 1) [[unlikely]] {
             // The host may have reclaimed during the event (a guest table write's EPT
             // violation, a shadow sync faulting a table page in): the other VMs'
             // shootdowns (the current VM's came with the event).
             shoot_down_other_vms();
           }
-          if (c.count() != 0) {
-            batch_cycles += c.count();
-            m_stats.event_cycles += c.count();
-            m_stats.cycles += c.count();
-            m_stats.translation_cycles += c.count();
-          }
+          charge_event(c);
         } else {
           batch_cycles += access(r).count();
           ++m_replayed;
@@ -181,8 +203,15 @@ void CoreModule::run() {
         break;
       }
     }
+    if (m_shootdown.active) {
+      // The trace ended (or stopped) after a run of !invlpg: its IPIs.
+      const Cycles c = deliver_shootdown();
+      m_stats.event_cycles += c.count();
+      m_stats.cycles += c.count();
+      m_stats.translation_cycles += c.count();
+    }
     m_qk.sync();
-    if (m_vcpus.size() > 1) {
+    if (m_shares) {
       settle_vm_share();
     }
     if (m_warmup_left != 0 && m_stopped_by == 0) {
@@ -213,8 +242,8 @@ void CoreModule::on_mark() {
     update_window();
   }
   if (m_replayed == m_next_sample) {
-    if (m_vcpus.size() > 1) {
-      settle_vm_share();  // the VMs' shares are counters too: bring them up to now
+    if (m_shares) {
+      settle_vm_share();  // the VMs' and CPUs' shares are counters too: bring them up to now
     }
     m_timeseries.sample(*m_stats_parent, m_replayed);
     m_next_sample += m_params.sim.interval;
@@ -235,8 +264,8 @@ void CoreModule::update_window() {
   if (count == m_window.is_open()) {
     return;
   }
-  if (m_vcpus.size() > 1) {
-    settle_vm_share();  // the VMs' shares are statistics too: bring them up to now
+  if (m_shares) {
+    settle_vm_share();  // the VMs' and CPUs' shares are statistics too: bring them up to now
   }
   count ? m_window.open() : m_window.close();
 }
@@ -271,6 +300,21 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
       return Cycles();
     }
     noncanonical(r, r.address, position);  // no paging structure maps such an address
+  }
+  if (r.op == traces::EventOp::kCpu) {
+    if (r.address >= m_processor.cpus) {
+      const std::size_t cpus = m_processor.cpus;
+      throw std::runtime_error(
+          "trace record " + std::to_string(position) + ": !cpu " + std::to_string(r.address) +
+          ": " + (m_vms.size() > 1 ? "VM " + std::to_string(m_vm) : std::string("the machine")) +
+          " has " +
+          (cpus == 1 ? std::string("one CPU, CPU 0")
+                     : std::to_string(cpus) + " CPUs, 0 to " + std::to_string(cpus - 1)) +
+          " (" + std::string(m_processor.cpus_key) + ")");
+    }
+    ++m_stats.cpu_switches;
+    switch_cpu(static_cast<std::size_t>(r.address));
+    return Cycles();
   }
   try {
     if (const std::optional<machine::GuestEvent> event = guest_event(r, position)) {
@@ -373,6 +417,13 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
       if (m_page_life != nullptr && m_page_life->covers(event.gva)) {
         m_page_life->invlpg(position);
       }
+      if (m_vms[m_vm].cpus.size() > 1) [[unlikely]] {
+        // The local part of Linux's flush_tlb_mm_range: the other CPUs of the address
+        // space get the run's pages by IPI when the run ends (deliver_shootdown).
+        m_shootdown.active = true;
+        m_shootdown.pcid = m_pcid;
+        m_shootdown.pages.push_back(event.gva);
+      }
       break;
     default:
       // !ptewrite: as on hardware, TLB and paging-structure-cache entries stay until the
@@ -381,14 +432,20 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
       // address space.
       break;
   }
-  apply_flush(e.flush);
+  if (event.kind == Kind::kExit || e.flush.scope == TlbFlush::Scope::kAll) {
+    // A torn-down address space's PCID, on every CPU before another mm uses it; a flush of
+    // everything is KVM's remote flush (kvm_flush_remote_tlbs): every vCPU.
+    apply_flush_every_cpu(m_vm, e.flush);
+  } else {
+    apply_flush(e.flush);  // the current CPU's (INVLPG, a CR3 write)
+  }
   if (e.zapped && m_page_life != nullptr) {
     m_page_life->memslot_zap(position, event.kind == Kind::kMemslotDelete ? "del" : "move",
                              *e.zapped);
   }
   // The host's requests during the event (nested: a guest table write's EPT violation may
-  // have reclaimed).
-  apply_flush(e.requests.flush);
+  // have reclaimed): every vCPU's (an mmu_notifier's kvm_flush_remote_tlbs).
+  apply_flush_every_cpu(m_vm, e.requests.flush);
   return e.cycles + e.requests.owed;
 }
 
@@ -400,12 +457,11 @@ Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t posi
   const std::string where = "trace record " + std::to_string(position) + ": !" +
                             std::string(traces::event_name(r.op)) + " ";
   if (r.op == traces::EventOp::kVm) {
-    if (r.address >= m_vcpus.size()) {
+    if (r.address >= m_vms.size()) {
       throw std::runtime_error(where + std::to_string(r.address) + ": the host runs " +
-                               (m_vcpus.size() == 1
-                                    ? std::string("one VM, VM 0")
-                                    : std::to_string(m_vcpus.size()) + " VMs, 0 to " +
-                                          std::to_string(m_vcpus.size() - 1)) +
+                               (m_vms.size() == 1 ? std::string("one VM, VM 0")
+                                                  : std::to_string(m_vms.size()) + " VMs, 0 to " +
+                                                        std::to_string(m_vms.size() - 1)) +
                                " (the key vms)");
     }
     switch_vm(static_cast<std::size_t>(r.address));
@@ -439,7 +495,7 @@ Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t posi
     }
     case traces::EventOp::kBalloonInflate:
       try {
-        m_vcpus[m_vm].balloon.inflate(
+        m_vms[m_vm].balloon.inflate(
             r.address, *h.guest_frames, *h.vmm,
             [&](Gpa gpa) -> std::optional<Hva> {
               const host::Memslot* slot = h.slots->find(gpa);
@@ -449,17 +505,17 @@ Cycles CoreModule::handle_host_event(const traces::Record& r, std::uint64_t posi
       } catch (const mem::OutOfMemory&) {
         throw std::runtime_error(where + std::to_string(r.address) +
                                  ": the guest has no free memory left (the balloon holds " +
-                                 std::to_string(m_vcpus[m_vm].balloon.pages()) + " pages)");
+                                 std::to_string(m_vms[m_vm].balloon.pages()) + " pages)");
       }
       break;
     case traces::EventOp::kBalloonDeflate:
-      m_vcpus[m_vm].balloon.deflate(r.address, *h.guest_frames);
+      m_vms[m_vm].balloon.deflate(r.address, *h.guest_frames);
       break;
     default:
       unsupported_event(r, position);
   }
   const Cycles c = take_host_flush();
-  if (m_vcpus.size() > 1) {
+  if (m_vms.size() > 1) {
     shoot_down_other_vms();
   }
   if (m_params.sim.check) {
@@ -476,15 +532,46 @@ CoreModule::Share CoreModule::share_now() const {
 
 void CoreModule::settle_vm_share() {
   const Share now = share_now();
-  VcpuStats& v = *m_vcpus[m_vm].stats;
-  v.accesses += now.accesses - m_share_base.accesses;
-  v.reads += now.reads - m_share_base.reads;
-  v.writes += now.writes - m_share_base.writes;
-  v.fetches += now.fetches - m_share_base.fetches;
-  v.cycles += now.cycles - m_share_base.cycles;
-  v.translation_cycles += now.translation_cycles - m_share_base.translation_cycles;
-  v.events += now.events - m_share_base.events;
+  if (VcpuStats* v = m_vms[m_vm].stats.get()) {
+    v->accesses += now.accesses - m_share_base.accesses;
+    v->reads += now.reads - m_share_base.reads;
+    v->writes += now.writes - m_share_base.writes;
+    v->fetches += now.fetches - m_share_base.fetches;
+    v->cycles += now.cycles - m_share_base.cycles;
+    v->translation_cycles += now.translation_cycles - m_share_base.translation_cycles;
+    v->events += now.events - m_share_base.events;
+  }
+  if (CpuStats* c = m_vms[m_vm].cpus[m_cpu].stats.get()) {
+    c->accesses += now.accesses - m_cpu_share_base.accesses;
+    c->cycles += now.cycles - m_cpu_share_base.cycles;
+    c->translation_cycles += now.translation_cycles - m_cpu_share_base.translation_cycles;
+    c->events += now.events - m_cpu_share_base.events;
+  }
   m_share_base = now;
+  m_cpu_share_base = now;
+}
+
+void CoreModule::park_cpu() {
+  Cpu& out = m_vms[m_vm].cpus[m_cpu];
+  out.asid = m_asid;
+  out.pcid = m_pcid;
+  out.last_page_size = m_last_page_size;
+}
+
+void CoreModule::resume_cpu(std::size_t vm, std::size_t cpu) {
+  m_vm = vm;
+  m_cpu = cpu;
+  Vm& v = m_vms[vm];
+  v.cpu = cpu;
+  Cpu& in = v.cpus[cpu];
+  in.ran = true;
+  m_tlbs = in.tlbs;
+  m_any_machine = v.any_machine;
+  m_any_machine->switch_cpu(static_cast<unsigned>(cpu));
+  m_asid = in.asid;
+  m_pcid = in.pcid;
+  m_last_page_size = in.last_page_size;
+  m_page_life = vm == 0 ? m_page_life_of_vm0 : nullptr;
 }
 
 void CoreModule::switch_vm(std::size_t vm) {
@@ -493,18 +580,113 @@ void CoreModule::switch_vm(std::size_t vm) {
   }
   settle_vm_share();
   m_page_walkers.serialise();  // another core's walks
-  Vcpu& out = m_vcpus[m_vm];
-  out.asid = m_asid;
-  out.pcid = m_pcid;
-  out.last_page_size = m_last_page_size;
-  m_vm = vm;
-  const Vcpu& in = m_vcpus[vm];
-  m_tlbs = in.tlbs;
-  m_any_machine = in.any_machine;
-  m_asid = in.asid;
-  m_pcid = in.pcid;
-  m_last_page_size = in.last_page_size;
-  m_page_life = vm == 0 ? m_page_life_of_vm0 : nullptr;
+  park_cpu();
+  resume_cpu(vm, m_vms[vm].cpu);  // the VM's records go on on its current CPU
+}
+
+void CoreModule::switch_cpu(std::size_t cpu) {
+  if (cpu == m_cpu) {
+    return;
+  }
+  settle_vm_share();
+  m_page_walkers.serialise();  // another core's walks
+  park_cpu();
+  resume_cpu(m_vm, cpu);
+}
+
+void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {
+  if (c.count() == 0) {
+    return;
+  }
+  // In the totals and the VM's share, not the current CPU's.
+  CpuStats& s = *m_vms[m_vm].cpus[cpu].stats;
+  s.cycles += c.count();
+  s.translation_cycles += c.count();
+  m_stats.cycles += c.count();
+  m_stats.translation_cycles += c.count();
+  m_stats.event_cycles += c.count();
+  m_cpu_share_base.cycles += c.count();
+  m_cpu_share_base.translation_cycles += c.count();
+}
+
+Cycles CoreModule::deliver_shootdown() {
+  // Linux's flush_tlb_mm_range (arch/x86/mm/tlb.c): the local flush was the trace's INVLPGs;
+  // the CPUs in the mm's cpumask other than this one get an IPI (flush_tlb_multi) and run
+  // flush_tlb_func: an INVLPG per page, or a flush of the whole address space beyond
+  // tlb_single_page_flush_ceiling (33 pages). Lazy-TLB CPUs are not modelled: a trace
+  // records no switch to a kernel thread.
+  static constexpr std::size_t kSinglePageFlushCeiling = 33;
+  PendingShootdown run;
+  std::swap(run, m_shootdown);
+  m_shootdown.pages.clear();
+  Vm& v = m_vms[m_vm];
+  // The current CPU's PCID is what its state holds now (it ran the INVLPGs).
+  std::vector<std::size_t> targets;
+  for (std::size_t cpu = 0; cpu < v.cpus.size(); ++cpu) {
+    if (cpu != m_cpu && v.cpus[cpu].ran && v.cpus[cpu].pcid == run.pcid) {
+      targets.push_back(cpu);
+    }
+  }
+  if (targets.empty()) {
+    return Cycles();  // the address space runs on this CPU only: no IPI
+  }
+  const unsigned k = static_cast<unsigned>(targets.size());
+  ++m_stats.shootdowns;
+  m_stats.ipis += k;
+  // The sender: an IPI per target (and a guest's VM exits for them), then it waits for the
+  // handlers, which run at once on the targets.
+  const machine::IpiExits exits = m_any_machine->send_ipis(k);
+  const Cycles sender = Cycles(k * m_params.core.ipi_cycles.count()) +
+                        m_params.core.ipi_handler_cycles + exits.cycles;
+  m_stats.shootdown_cycles += sender.count();
+  const bool whole = run.pages.size() > kSinglePageFlushCeiling;
+  const std::size_t sender_cpu = m_cpu;
+  for (const std::size_t t : targets) {
+    Cpu& target = v.cpus[t];
+    m_any_machine->switch_cpu(static_cast<unsigned>(t));
+    Cycles handler = m_params.core.ipi_handler_cycles;
+    if (whole) {
+      target.tlbs->invalidate_pcid(run.pcid, m_vpid);
+    }
+    for (std::size_t i = 0; i < (whole ? 1 : run.pages.size()); ++i) {
+      machine::GuestEvent invlpg;
+      invlpg.kind = machine::GuestEvent::Kind::kInvlpg;
+      invlpg.pcid = run.pcid;
+      invlpg.gva = run.pages[i];
+      if (!whole) {
+        target.tlbs->invalidate_page(invlpg.gva, run.pcid, m_vpid);
+      }
+      // The target's walker caches (INVLPG drops the PCID's paging-structure-cache entries,
+      // SDM 4.10.4.1), and what the machine does for an INVLPG on that CPU.
+      const machine::EventResult e = m_any_machine->handle(invlpg);
+      handler += e.cycles + e.requests.owed;
+      apply_flush(*target.tlbs, e.flush);
+      apply_flush_every_cpu(m_vm, e.requests.flush);
+    }
+    ++target.stats->ipis_received;
+    ++target.stats->remote_flushes;
+    ++m_stats.remote_flushes;
+    m_stats.shootdown_cycles += handler.count();
+    charge_other_cpu(t, handler);
+  }
+  m_any_machine->switch_cpu(static_cast<unsigned>(sender_cpu));
+  return sender;
+}
+
+void CoreModule::apply_flush_every_cpu(std::size_t vm, const TlbFlush& flush) {
+  if (flush.scope == TlbFlush::Scope::kNone) {
+    return;
+  }
+  Vm& v = m_vms[vm];
+  for (std::size_t cpu = 0; cpu < v.cpus.size(); ++cpu) {
+    apply_flush(*v.cpus[cpu].tlbs, flush);
+    if (vm != m_vm || cpu != m_cpu) {
+      ++m_stats.remote_flushes;
+      if (v.cpus[cpu].stats) {
+        ++v.cpus[cpu].stats->remote_flushes;
+      }
+    }
+  }
 }
 
 void CoreModule::shoot_down_other_vms() {
@@ -513,30 +695,37 @@ void CoreModule::shoot_down_other_vms() {
     return;
   }
   m_shot_invalidations = mm.invalidations();
-  for (std::size_t vm = 0; vm < m_vcpus.size(); ++vm) {
+  for (std::size_t vm = 0; vm < m_vms.size(); ++vm) {
     if (vm == m_vm) {
       continue;  // the current VM's flush came with its touch or event
     }
-    Vcpu& v = m_vcpus[vm];
+    Vm& v = m_vms[vm];
     // Nested: every entry of the VM (its walker's caches went with the zap: INVEPT).
     const machine::VcpuRequests requests = v.any_machine->take_requests();
-    apply_flush(*v.tlbs, requests.flush);
+    apply_flush_every_cpu(vm, requests.flush);
     const Cycles c = requests.owed;
     if (c.count() != 0) {
       // The IPI interrupted that VM's vCPU: its cycles, in the totals, not the current VM's.
       v.stats->cycles += c.count();
       v.stats->translation_cycles += c.count();
+      if (CpuStats* s = v.cpus[v.cpu].stats.get()) {
+        s->cycles += c.count();
+        s->translation_cycles += c.count();
+      }
       m_stats.cycles += c.count();
       m_stats.translation_cycles += c.count();
       m_share_base.cycles += c.count();
       m_share_base.translation_cycles += c.count();
+      m_cpu_share_base.cycles += c.count();
+      m_cpu_share_base.translation_cycles += c.count();
     }
   }
 }
 
 Cycles CoreModule::take_host_flush() {
   const machine::VcpuRequests requests = m_any_machine->take_requests();
-  apply_flush(requests.flush);  // nested: every entry of the VM (INVEPT)
+  // Every vCPU of the VM (kvm_flush_remote_tlbs; nested: every entry of the VM, INVEPT).
+  apply_flush_every_cpu(m_vm, requests.flush);
   return requests.owed;
 }
 
@@ -549,14 +738,18 @@ void CoreModule::audit_host(const char* after) {
   ++m_stats.host_audits;
   std::string why = h.mm->audit_accounting();
   const mem::FrameAllocator& frames = h.mm->frames();
-  for (std::size_t vm = 0; vm < m_vcpus.size(); ++vm) {
-    const Vcpu& v = m_vcpus[vm];
-    const std::string of = m_vcpus.size() == 1 ? "" : " of VM " + std::to_string(vm);
-    v.tlbs->for_each_entry([&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
-      machine::note_free_frame(why, frames, t.page_base,
-                               "a TLB entry" + of + " (PCID " + std::to_string(pcid) + ", VPID " +
-                                   std::to_string(vpid) + ")");
-    });
+  for (std::size_t vm = 0; vm < m_vms.size(); ++vm) {
+    const Vm& v = m_vms[vm];
+    const std::string of = m_vms.size() == 1 ? "" : " of VM " + std::to_string(vm);
+    for (std::size_t cpu = 0; cpu < v.cpus.size(); ++cpu) {
+      const std::string on = v.cpus.size() == 1 ? "" : " on CPU " + std::to_string(cpu);
+      v.cpus[cpu].tlbs->for_each_entry(
+          [&](const Translation& t, std::uint16_t pcid, std::uint16_t vpid) {
+            machine::note_free_frame(why, frames, t.page_base,
+                                     "a TLB entry" + of + on + " (PCID " + std::to_string(pcid) +
+                                         ", VPID " + std::to_string(vpid) + ")");
+          });
+    }
     if (why.empty()) {
       why = v.any_machine->audit_free_frames(frames, of);  // its walker's caches, EPT, shadow
     }
@@ -813,9 +1006,13 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
   }
   m_stats.fault_cycles += m_ext.fault_cycles.count();
   if (m_ext.flush.scope != TlbFlush::Scope::kNone) [[unlikely]] {
-    apply_flush(m_ext.flush);
+    if (m_ext.flush.scope == TlbFlush::Scope::kAll) {
+      apply_flush_every_cpu(m_vm, m_ext.flush);  // kvm_flush_remote_tlbs: every vCPU
+    } else {
+      apply_flush(m_ext.flush);
+    }
   }
-  if (m_vcpus.size() > 1) [[unlikely]] {
+  if (m_vms.size() > 1) [[unlikely]] {
     shoot_down_other_vms();
   }
   if (m_params.sim.check) [[unlikely]] {

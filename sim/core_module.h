@@ -111,7 +111,20 @@ struct CoreStats : stats::Group {
                         "translations compared with a walk from scratch (sim.check)"};
   stats::Counter event_cycles{*this, "event_cycles",
                               "cycles of trace events: VM exits for CR3 writes, INVLPG, PTE "
-                              "writes and teardown (shadow mode); part of translation_cycles"};
+                              "writes and teardown (shadow mode), TLB shootdowns; part of "
+                              "translation_cycles"};
+  stats::Counter cpu_switches{*this, "cpu_switches", "!cpu events: the CPU records run on"};
+  stats::Counter shootdowns{*this, "shootdowns",
+                            "TLB shootdowns: a run of !invlpg on one CPU while other CPUs run "
+                            "its address space (Linux's flush_tlb_mm_range with IPIs)"};
+  stats::Counter ipis{*this, "ipis", "IPIs the shootdowns sent, one per target CPU"};
+  stats::Counter remote_flushes{
+      *this, "remote_flushes",
+      "flushes of another CPU's TLBs: a shootdown's handler, KVM's remote flush "
+      "(kvm_flush_remote_tlbs) reaching another vCPU"};
+  stats::Counter shootdown_cycles{*this, "shootdown_cycles",
+                                  "cycles of TLB shootdowns, the sender's and the targets'; "
+                                  "part of event_cycles"};
   stats::Formula translation_overhead{
       *this, "translation_overhead_pct", "translation_cycles / cycles, in percent", [this] {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
@@ -140,6 +153,23 @@ struct VcpuStats : stats::Group {
   stats::Counter events{*this, "sim.events", "trace events replayed on this VM"};
 };
 
+// One CPU's share of the core's counters (several CPUs): group cpu<i> (vm<v>.cpu<i>), names
+// as sim.*'s, and the flushes other CPUs made it do.
+struct CpuStats : stats::Group {
+  using Group::Group;
+  stats::Counter accesses{*this, "sim.accesses", "trace accesses this CPU replayed"};
+  stats::Counter cycles{*this, "sim.cycles",
+                        "the CPU's cycles: its accesses, its events, the shootdowns it sent and "
+                        "received"};
+  stats::Counter translation_cycles{*this, "sim.translation_cycles",
+                                    "the CPU's cycles spent translating"};
+  stats::Counter events{*this, "sim.events", "trace events replayed on this CPU"};
+  stats::Counter ipis_received{*this, "sim.ipis_received", "TLB shootdown IPIs this CPU received"};
+  stats::Counter remote_flushes{*this, "sim.remote_flushes",
+                                "flushes of this CPU's TLBs another CPU caused (shootdowns, "
+                                "KVM's remote flushes)"};
+};
+
 // What host memory pressure cost one VM (nested and shadow mode): group vm<i>, beside the
 // host's per-VM reclaim counters (hostmm::VmmStats).
 struct VmPressureStats : stats::Group {
@@ -152,7 +182,7 @@ struct VmPressureStats : stats::Group {
 
 class CoreModule final : public sc_core::sc_module {
  public:
-  // One binding per VM (native: one): each VM's core's TLBs.
+  // One binding per CPU of each VM, VM-major (native: one per core): each CPU's TLBs.
   sc_core::sc_port<tlb::TlbIf, 0> tlb_port{"tlb_port"};
   tlm_utils::simple_initiator_socket<CoreModule> walker_socket{"walker_socket"};
   // The machines behind walker_socket, one per VM, whatever the mode: the guest's events,
@@ -212,6 +242,22 @@ class CoreModule final : public sc_core::sc_module {
                             std::uint64_t position);
   // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
   Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
+  // `!cpu N`: the records that follow run on CPU N of the current VM.
+  void switch_cpu(std::size_t cpu);
+  // The current CPU left for another (of this VM or another VM's): its state kept.
+  void park_cpu();
+  // CPU `cpu` of VM `vm` becomes the current one.
+  void resume_cpu(std::size_t vm, std::size_t cpu);
+  // A run of `!invlpg` on one CPU ended (the next record is another): the other CPUs of the
+  // VM that run its address space get the IPIs (Linux's flush_tlb_mm_range); returns the
+  // sender's cycles, which the caller charges as an event's.
+  Cycles deliver_shootdown();
+  // A flush that reaches every CPU of VM `vm` (KVM's remote flush, a host request, the
+  // flush of an address space torn down): each CPU's TLBs; the others' counted as remote.
+  void apply_flush_every_cpu(std::size_t vm, const TlbFlush& flush);
+  // Cycles charged to CPU `cpu` of the current VM, not the current CPU (a shootdown's
+  // handler): its share and the totals.
+  void charge_other_cpu(std::size_t cpu, Cycles c);
   // The current VM's VMM memory and what the host events need of it.
   struct HostSide : machine::HostView {
     PageSize host_page = PageSize::k4K;
@@ -225,10 +271,10 @@ class CoreModule final : public sc_core::sc_module {
   // A machine's flush request applied to the current VM's TLBs (of the VM's VPID).
   void apply_flush(const TlbFlush& flush) { apply_flush(*m_tlbs, flush); }
   void apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush);
-  // vms > 1: `!vm N`, the records that follow run on VM N's vCPU.
+  // vms > 1: `!vm N`, the records that follow run on VM N's current CPU.
   void switch_vm(std::size_t vm);
-  // vms > 1: the current VM's share of the sim.* counters since it was switched to, added
-  // to its vm<i>.sim.*.
+  // Several VMs or CPUs: the current VM's and CPU's shares of the sim.* counters since they
+  // were switched to, added to vm<i>.sim.* and cpu<i>.sim.*.
   void settle_vm_share();
   // vms > 1, after host work: the other VMs' shootdowns (their TLBs flushed, the cycles
   // charged to them).
@@ -254,19 +300,27 @@ class CoreModule final : public sc_core::sc_module {
   // sim.check: `got` (from `structure`) against a walk from scratch.
   void check(AccessKind kind, Gva gva, const Translation& got, const char* structure);
 
-  // One VM's vCPU (native: the one core): its TLBs, its machine, its state while another
-  // VM runs.
-  struct Vcpu {
+  // One CPU (a vCPU; native: a core): its TLBs, its state while another CPU runs.
+  struct Cpu {
     tlb::TlbHierarchy* tlbs = nullptr;
-    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
     std::uint16_t asid = 0;
     std::uint16_t pcid = 0;
     PageSize last_page_size = PageSize::k4K;
+    // It has run records: a member of its address space's CPU mask (Linux sets the mm's
+    // cpumask bit at switch_mm), a shootdown's target while its PCID is the sender's.
+    bool ran = false;
+    std::unique_ptr<CpuStats> stats;  // cpus > 1
+  };
+  // One VM (native: the host): its machine, its CPUs, its balloon.
+  struct Vm {
+    machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
+    std::vector<Cpu> cpus;
+    std::size_t cpu = 0;  // the CPU its records run on
     hostmm::Balloon balloon;
     std::unique_ptr<VcpuStats> stats;  // vms > 1
     std::unique_ptr<VmPressureStats> pressure;
   };
-  // The sim.* counters a VM's share is measured from.
+  // The sim.* counters a VM's or CPU's share is measured from.
   struct Share {
     std::uint64_t accesses = 0, reads = 0, writes = 0, fetches = 0, cycles = 0,
                   translation_cycles = 0, events = 0;
@@ -316,9 +370,19 @@ class CoreModule final : public sc_core::sc_module {
   Hpa m_last_data_hpa;                            // cache.data: the HPA the last translation gave
   bool m_last_cacheable = true;                   // cache.data: false after an MMIO access
   walker::PageWalkers m_page_walkers;             // core.page_walkers, core.walk_window
-  std::vector<Vcpu> m_vcpus;
-  std::size_t m_vm = 0;  // the current VM
-  Share m_share_base;    // the sim.* counters when the current VM was switched to
+  std::vector<Vm> m_vms;
+  std::size_t m_vm = 0;    // the current VM
+  std::size_t m_cpu = 0;   // its current CPU
+  bool m_shares = false;   // several VMs or CPUs: shares are settled
+  Share m_share_base;      // the sim.* counters when the current VM's share was last settled
+  Share m_cpu_share_base;  // and the current CPU's
+  // A run of !invlpg on one CPU not yet shot down on the others (deliver_shootdown).
+  struct PendingShootdown {
+    bool active = false;
+    std::uint16_t pcid = 0;
+    std::vector<Gva> pages;
+  };
+  PendingShootdown m_shootdown;
   std::uint64_t m_audited_invalidations = 0;  // host invalidations at the last audit
   std::uint64_t m_shot_invalidations = 0;     // at the last shoot_down_other_vms
   std::exception_ptr m_failure;

@@ -30,6 +30,7 @@ machine::NativeMachineParams native_machine_params(const SimParams& p) {
   m.walker = p.walker;
   m.levels = p.paging.levels;
   m.os = p.os;
+  m.cpus = p.cores;
   return m;
 }
 

@@ -40,6 +40,12 @@ void CoreParams::describe(config::Schema& s) {
           "past the core's time is charged (models/walker/page_walkers.h); a trace carries "
           "no dependences, so 0 (each walk waited for) for dependent accesses")
       .range(0, 4096);
+  s.field("ipi_cycles", ipi_cycles,
+          "a TLB shootdown's cost to the sender per target CPU (the ICR write, the IPI's "
+          "delivery); it also waits one ipi_handler_cycles for the handlers (an estimate)");
+  s.field("ipi_handler_cycles", ipi_handler_cycles,
+          "a TLB shootdown's cost to each target CPU: interrupt entry, Linux's flush_tlb_func "
+          "with its INVLPGs, EOI, return (an estimate)");
 }
 
 void PagingParams::describe(config::Schema& s) {
@@ -87,6 +93,19 @@ void SimParams::describe(config::Schema& s) {
         std::optional<std::string> err;
         if (vms > 1 && mode == Mode::kNative) {
           err = "more than one VM needs mode nested or shadow";
+        }
+        return err;
+      });
+  s.field("cores", cores,
+          "cores of the host in native mode, 1 to 256: each has its TLBs, paging-structure "
+          "caches and CR3; `!cpu N` in the trace sends the records that follow to core N, and "
+          "an `!invlpg` on one core shoots the page down on the others in its address space "
+          "(IPIs). A VM's vCPUs are vm.vcpus")
+      .range(1, 256)
+      .check([this]() {
+        std::optional<std::string> err;
+        if (cores > 1 && mode != Mode::kNative) {
+          err = "cores is native mode's; a VM's vCPUs are vm.vcpus";
         }
         return err;
       });

@@ -40,6 +40,14 @@ struct CoreParams {
   // walk (models/walker/page_walkers.h; 0: each walk is waited for).
   unsigned page_walkers = 2;
   std::uint64_t walk_window = 0;
+  // A TLB shootdown (several CPUs: `cores`, vm.vcpus). The sender pays ipi_cycles per
+  // target (the ICR write and the interrupt's delivery) and waits for the handlers, which
+  // run at once on the targets (Linux's flush_tlb_multi waits: one ipi_handler_cycles); each
+  // target pays ipi_handler_cycles (interrupt entry, flush_tlb_func, its INVLPGs, EOI,
+  // return). Estimates of the order shootdown studies report (microseconds per shootdown:
+  // Amit et al., "Don't shoot down TLB shootdowns!", EuroSys 2020), not measurements.
+  Cycles ipi_cycles{1000};
+  Cycles ipi_handler_cycles{1500};
   void describe(config::Schema& s);
 };
 
@@ -72,6 +80,9 @@ struct SimParams {
   // vCPU on a physical core of its own (its TLBs and walker caches); they share host.memory,
   // its reclaim and swap. The trace's `!vm N` sends the records that follow to VM N.
   std::uint32_t vms = 1;
+  // Cores of the host in native mode: each with its TLBs, paging-structure caches and CR3;
+  // the trace's `!cpu N` sends the records that follow to core N. (A VM's vCPUs: vm.vcpus.)
+  std::uint32_t cores = 1;
   std::uint64_t seed = 1;
   SimControlParams sim;
   CoreParams core;

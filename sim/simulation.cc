@@ -7,6 +7,7 @@
 #include <systemc>
 #include <tlm>
 
+#include "base/stats/cpu_totals.h"
 #include "base/stats/per_instruction.h"
 #include "sim/stop_request.h"
 #include "sim/top.h"
@@ -88,6 +89,7 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
                      " after trace record " + std::to_string(top.core().replayed_records());
   }
   result.stats = stats::collect(top.stats_root());
+  stats::add_cpu_totals(result.stats);       // tlb.*: the sums over several CPUs
   stats::add_per_instruction(result.stats);  // pki.*: when the trace has fetches
   result.wall_seconds = std::chrono::duration<double>(stop - start).count();
   result.replayed_accesses = top.core().replayed_accesses();

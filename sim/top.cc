@@ -29,6 +29,11 @@ std::vector<std::unique_ptr<stats::Group>> vm_groups(const SimParams& p, stats::
   return groups;
 }
 
+// The CPUs of each VM: native mode's cores, nested mode's vCPUs; shadow mode runs one.
+std::uint32_t cpus_per_vm(const SimParams& p) {
+  return native(p) ? p.cores : nested(p) ? p.vm.vcpus : 1;
+}
+
 std::vector<stats::Group*> vm_stats(const std::vector<std::unique_ptr<stats::Group>>& groups,
                                     stats::Group& root) {
   if (groups.empty()) {
@@ -70,13 +75,23 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   if (m_memory.contents().tracks_stores()) {
     m_core.set_store_memory(&m_memory.contents());  // the shadow machine tracks them
   }
-  // Each VM's core has its TLBs (the seed differs per VM, for random replacement).
+  // Each CPU of each VM has its TLBs (the seed differs per VM and CPU, for random
+  // replacement; one CPU per VM keeps the seeds it had).
   const std::vector<stats::Group*> tlb_stats = vm_stats(m_vm_groups, m_stats_root);
+  const std::uint32_t cpus = cpus_per_vm(params);
   for (std::size_t vm = 0; vm < tlb_stats.size(); ++vm) {
-    const std::string module = tlb_stats.size() == 1 ? "tlb" : "tlb_vm" + std::to_string(vm);
-    m_tlbs.push_back(std::make_unique<tlb::TlbModule>(module.c_str(), params.tlb, params.seed + vm,
-                                                      tlb_stats[vm]));
-    m_core.tlb_port.bind(m_tlbs.back()->tlb_export);
+    for (std::uint32_t cpu = 0; cpu < cpus; ++cpu) {
+      std::string module = tlb_stats.size() == 1 ? "tlb" : "tlb_vm" + std::to_string(vm);
+      stats::Group* parent = tlb_stats[vm];
+      if (cpus > 1) {
+        module += "_cpu" + std::to_string(cpu);
+        m_cpu_groups.push_back(std::make_unique<stats::Group>(parent, "cpu" + std::to_string(cpu)));
+        parent = m_cpu_groups.back().get();
+      }
+      m_tlbs.push_back(std::make_unique<tlb::TlbModule>(
+          module.c_str(), params.tlb, params.seed + vm + std::uint64_t{cpu} * 1000003, parent));
+      m_core.tlb_port.bind(m_tlbs.back()->tlb_export);
+    }
   }
   if (m_nested) {
     m_core.walker_socket.bind(m_nested->translate_socket);

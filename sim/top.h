@@ -25,6 +25,11 @@
 // module named after the mode): walker.*, os.* (native); nested mode has guest.*, host.*,
 // ept.*, vmexits.* instead of os.*; shadow mode guest.*, host.*, shadow.*, vmexits.*.
 //
+// Several CPUs (cores = N in native mode, vm.vcpus = N in nested mode): one TLB module per
+// CPU (tlb_cpu<i>, tlb_vm<v>_cpu<i>), bound to tlb_port VM-major; CPU i's TLB statistics are
+// cpu<i>.tlb.* (vm<v>.cpu<i>.tlb.*), beside the core's cpu<i>.sim.*; the walker's counters
+// stay the VM's totals.
+//
 // Several VMs (vms > 1, nested or shadow): one TLB module per VM (each VM's vCPU runs on a
 // core of its own: tlb_vm<i>, bound to the core's multi-port tlb_port in VM order) and one
 // machine per VM inside the translator; VM i's statistics are vm<i>.tlb.*, vm<i>.walker.*,
@@ -65,7 +70,10 @@ class Top final : public sc_core::sc_module {
   // vms > 1: each VM's group (vm<i>); else empty.
   std::vector<std::unique_ptr<stats::Group>> m_vm_groups;
   cache::CacheModule m_memory;
-  std::vector<std::unique_ptr<tlb::TlbModule>> m_tlbs;  // one per VM (native: one)
+  // cpus > 1: each CPU's group (cpu<i>, under its VM's group); else empty.
+  std::vector<std::unique_ptr<stats::Group>> m_cpu_groups;
+  // One per CPU of each VM, VM-major (native: one per core).
+  std::vector<std::unique_ptr<tlb::TlbModule>> m_tlbs;
   // native
   std::unique_ptr<NativeMachineModule> m_native;
   // nested

@@ -22,7 +22,18 @@ void VmParams::describe(config::Schema& s) {
       .at_most(static_cast<double>(kMaxVmMemoryBytes), "129TiB",
                "the VMM keeps guest RAM in one block at HVA 0x7f0000000000, and its 4-level "
                "page tables map HVAs below 2^48 (256 TiB)");
-  s.field("vcpus", vcpus, "virtual CPUs of the VM").range(1, 256);
+  s.field("vcpus", vcpus,
+          "virtual CPUs of the VM, 1 to 256: in nested mode each has its TLBs and walker "
+          "caches and runs the trace's records after `!cpu N`; KVM's remote TLB flushes reach "
+          "every one (shadow mode runs the records of vCPU 0 and counts the others' flushes)")
+      .range(1, 256);
+  s.field("ipi_virtualization", ipi_virtualization,
+          "IPI virtualization (Intel IPIv, AMD AVIC): a guest's IPI (a TLB shootdown's) does "
+          "not exit; off, each x2APIC ICR write exits (one per target)");
+  s.field("pv_send_ipi", pv_send_ipi,
+          "the guest sends IPIs with KVM's PV hypercall (KVM_FEATURE_PV_SEND_IPI, "
+          "KVM_HC_SEND_IPI): one exit per shootdown, whatever the number of targets "
+          "(vm.ipi_virtualization, when on, takes precedence: no exit)");
   s.field("layout", layout,
           "memory slots at creation: qemu (QEMU's pc machine for vm.memory), or "
           "GPA:SIZE[:ro][:anon|:memfd] slots separated by commas, ids 0, 1, ... in order; the "

@@ -46,8 +46,15 @@ struct VmParams {
   // Guest RAM, laid out as QEMU's pc machine does (qemu_layout.h): a multiple of 4 KiB,
   // at least 2 MiB (so RAM exists above the 1 MiB the guest frame allocator skips).
   config::ByteSize memory{4 * kGiB};
-  // vCPUs of the VM; each gets its own VPID.
+  // vCPUs of the VM: each has its own TLBs and walker caches (nested mode), and KVM's
+  // remote flushes reach every one.
   std::uint32_t vcpus = 1;
+  // IPI virtualization (Intel IPIv, AMD AVIC): a guest's IPI to a running vCPU does not
+  // exit. Off: each x2APIC ICR write (one per target in physical destination mode) exits.
+  bool ipi_virtualization = false;
+  // The guest sends IPIs with KVM's PV hypercall (KVM_FEATURE_PV_SEND_IPI, Linux's
+  // kvm_send_ipi_mask -> KVM_HC_SEND_IPI): one exit per multicast, whatever the targets.
+  bool pv_send_ipi = false;
   // The memory slots at creation: "qemu" (QEMU's pc machine for `memory`) or a list of
   // GPA:SIZE[:ro] slots (memslot_layout.h).
   std::string layout = "qemu";

@@ -172,6 +172,16 @@ class Hypervisor final : public hostmm::MmuNotifier {
   const VmExitStats& exit_stats() const { return m_exit_stats; }
   const EptViolationStats& violation_stats() const { return m_violation_stats; }
 
+  // The guest sends a TLB shootdown's IPIs to `targets` other vCPUs: the VM exits that takes
+  // (none with vm.ipi_virtualization; one PV KVM_HC_SEND_IPI hypercall with vm.pv_send_ipi;
+  // else one x2APIC ICR write per target, Linux's physical destination mode), each costing
+  // vmexit.latency, counted in vmexits.ipi.
+  struct IpiExitCost {
+    std::uint64_t exits = 0;
+    Cycles cycles;
+  };
+  IpiExitCost send_ipis(unsigned targets);
+
  private:
   // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`
   // (host::max_mapping_size, with no smaller EPT leaves there yet).

@@ -14,6 +14,9 @@
 //    real host (a #PF on the write-protected mapping), then kvm:kvm_emulate_insn if emulated.
 //  - cr3_write: shadow paging, MOV to CR3. kvm:kvm_cr (exit reason CR_ACCESS).
 //  - invlpg: shadow paging, INVLPG. Stat invlpg (exit reason INVLPG).
+//  - ipi: the guest's IPIs (TLB shootdowns to other vCPUs) without IPI virtualization:
+//    one per x2APIC ICR write (WRMSR, exit reason MSR_WRITE: kvm:kvm_msr), or one per PV
+//    KVM_HC_SEND_IPI hypercall (vm.pv_send_ipi; kvm:kvm_hypercall).
 //  - root_load: shadow paging with shadow.new_root_exit, the VM entry that builds the
 //    shadow root a CR3 write left the vCPU without (kvm_mmu_new_pgd found no cached root;
 //    kvm_mmu_reload -> kvm_mmu_load), counted in stat exits on kvm_pvm (shadow_params.h).
@@ -38,6 +41,9 @@ struct VmExitStats : stats::Group {
                           "(shadow paging: emulated, or the page goes unsync)"};
   stats::Counter cr3_write{*this, "cr3_write", "VM exits for guest CR3 writes (shadow paging)"};
   stats::Counter invlpg{*this, "invlpg", "VM exits for guest INVLPG (shadow paging)"};
+  stats::Counter ipi{*this, "ipi",
+                     "VM exits for the guest's IPIs (ICR writes, or PV send-IPI hypercalls; "
+                     "none with vm.ipi_virtualization)"};
   stats::Counter root_load{*this, "root_load",
                            "VM exits to build the shadow root a CR3 write found no cached root "
                            "for (shadow paging, shadow.new_root_exit)"};

@@ -104,6 +104,15 @@ struct ProcessorView {
   std::string_view levels_key;    // the config key that sets them (paging.levels, guest.levels)
   std::uint16_t vpid = 0;         // the VPID the TLB entries carry (0: no VM)
   std::string_view events_taken;  // the trace events the mode takes, for the refusal's message
+  unsigned cpus = 1;              // the CPUs (cores, or the VM's vCPUs) whose records it runs
+  std::string_view cpus_key;      // what sets them, for the refusal of a `!cpu` past them
+};
+
+// The VM exits a guest's IPIs took (the sender's ICR writes, or PV hypercalls), and the
+// cycles they cost the sender beyond the IPIs themselves.
+struct IpiExits {
+  std::uint64_t exits = 0;
+  Cycles cycles;
 };
 
 class Machine {
@@ -112,6 +121,14 @@ class Machine {
   virtual ProcessorView processor() const = 0;
   // The state at power-on, before the first record: the address space 0 loaded (CR3).
   virtual void power_on() {}
+  // The records that follow run on CPU `cpu` (< processor().cpus): its per-CPU state (CR3,
+  // the walker's caches) becomes current. Events and translations act on the current CPU;
+  // what reaches every CPU says so.
+  virtual void switch_cpu(unsigned /*cpu*/) {}
+  // A TLB shootdown: the current CPU sends IPIs to `targets` other CPUs (Linux's
+  // flush_tlb_multi). What the sending took beyond the IPIs' own cost: a guest's VM exits.
+  // Native: none.
+  virtual IpiExits send_ipis(unsigned /*targets*/) { return {}; }
   // The host under the machine (see HostView).
   virtual HostView host_view() = 0;
   // Whether the machine models the event (the core refuses the others).

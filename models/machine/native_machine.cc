@@ -1,6 +1,8 @@
 #include "models/machine/native_machine.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace pagesim::machine {
 
@@ -12,7 +14,25 @@ NativeMachine::NativeMachine(const NativeMachineParams& params, mem::PhysicalMem
       m_timing(timing != nullptr ? *timing : static_cast<mem::MemoryTiming&>(m_fixed)),
       m_frames(params.os.memory.bytes, kFirstFrameByte),
       m_walker(params.walker, params.levels, memory, m_timing, parent),
-      m_os(params.os, params.levels, memory, m_frames, parent) {}
+      m_os(params.os, params.levels, memory, m_frames, parent),
+      m_cpu_asid(std::max(params.cpus, 1u), 0) {
+  if (params.cpus > 1) {
+    m_walker.set_cpus(params.cpus);
+  }
+}
+
+void NativeMachine::switch_cpu(unsigned cpu) {
+  if (cpu == m_cpu) {
+    return;
+  }
+  if (cpu >= m_cpu_asid.size()) {
+    throw std::out_of_range("native machine: core " + std::to_string(cpu) + " of " +
+                            std::to_string(m_cpu_asid.size()));
+  }
+  m_cpu = cpu;
+  m_walker.switch_cpu(cpu);
+  m_cr3 = m_os.address_space_root(m_cpu_asid[cpu]);
+}
 
 NativeTouchResult NativeMachine::touch(Gva gva, AccessKind kind, std::uint16_t pcid,
                                        NativeTouchObserver* observer) {
@@ -54,9 +74,16 @@ EventResult NativeMachine::handle(const GuestEvent& event) {
       (void)m_os.remap(event.pcid, event.gva);
       break;
     case GuestEvent::Kind::kExit:
+      // Every core's entries of the PCID go (Linux flushes it on each CPU before another mm
+      // uses it); a core whose CR3 was this address space finds a fresh one under the same id
+      // at its next record (switch_cpu).
       r.flush = TlbFlush::one_pcid(event.asid);
       m_os.destroy_address_space(event.asid);
-      m_walker.invalidate_pcid(event.asid);
+      if (m_cpu_asid.size() > 1) {
+        m_walker.invalidate_pcid_every_cpu(event.asid);
+      } else {
+        m_walker.invalidate_pcid(event.asid);
+      }
       if (event.asid == event.pcid) {
         load_cr3(event.pcid);  // a fresh address space under the same id
       }

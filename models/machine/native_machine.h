@@ -41,6 +41,7 @@ struct NativeMachineParams {
   walker::WalkerParams walker;  // walker.*: the paging-structure caches
   unsigned levels = 4;          // paging.levels: 4, or 5 with LA57
   os::OsParams os;              // os.*: the kernel, and the machine's memory (os.memory)
+  unsigned cpus = 1;            // cores: each has its CR3 and paging-structure caches
   // Cycles per page-table reference when no MemoryTiming is given.
   Cycles memory_latency{100};
 };
@@ -78,9 +79,11 @@ class NativeMachine final : public Machine {
   NativeMachine(const NativeMachine&) = delete;
   NativeMachine& operator=(const NativeMachine&) = delete;
 
-  // MOV CR3: the root of address space `asid` (see the file comment); returns it.
+  // MOV CR3 on the current core: the root of address space `asid` (see the file comment);
+  // returns it.
   Hpa load_cr3(std::uint16_t asid) {
     m_cr3 = m_os.address_space_root(asid);
+    m_cpu_asid[m_cpu] = asid;
     return m_cr3;
   }
   Hpa cr3() const { return m_cr3; }
@@ -111,10 +114,15 @@ class NativeMachine final : public Machine {
             .levels = m_params.levels,
             .levels_key = "paging.levels",
             .vpid = 0,
-            .events_taken = "!cr3, !invlpg, !ptewrite and !exit"};
+            .events_taken = "!cr3, !invlpg, !ptewrite, !exit and !cpu",
+            .cpus = static_cast<unsigned>(m_cpu_asid.size()),
+            .cpus_key = "the key cores"};
   }
-  // Machine: at power-on, CR3 points to address space 0.
+  // Machine: at power-on, every core's CR3 points to address space 0.
   void power_on() override { (void)load_cr3(0); }
+  // Machine: the records that follow run on core `cpu`: its CR3 (the root of its address
+  // space, made afresh if that was torn down meanwhile) and its paging-structure caches.
+  void switch_cpu(unsigned cpu) override;
   // Machine: no host.
   HostView host_view() override { return {}; }
   // Machine: no host, so no requests.
@@ -139,7 +147,9 @@ class NativeMachine final : public Machine {
   mem::FrameAllocator m_frames;
   walker::Walker m_walker;
   os::NativeOs m_os;
-  Hpa m_cr3;
+  Hpa m_cr3;                              // the current core's
+  std::vector<std::uint16_t> m_cpu_asid;  // each core's address space (CR3)
+  unsigned m_cpu = 0;
 };
 
 }  // namespace pagesim::machine

@@ -141,9 +141,11 @@ machine::EventResult NestedMachine::handle(const machine::GuestEvent& event) {
       (void)m_guest_os.remap(event.pcid, event.gva);
       break;
     case GuestEvent::Kind::kExit:
+      // Every vCPU's entries of the PCID go (the guest kernel flushes it on each CPU before
+      // another mm uses it).
       r.flush = TlbFlush::one_pcid(event.asid);
       m_guest_os.destroy_address_space(event.asid);
-      m_walker.invalidate_pcid(event.asid, kVpid);
+      m_walker.invalidate_pcid_every_cpu(event.asid, kVpid);
       break;
     case GuestEvent::Kind::kMemslotAdd:
       // KVM_SET_USER_MEMORY_REGION from the VMM: adding maps nothing.

@@ -150,6 +150,9 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
     // A zap by the host (reclaim, madvise): INVEPT of the walker's caches now; the TLBs'
     // flush goes back with the touch or the event (take_flush).
     m_hypervisor.set_flush_hook([this] { m_walker.invept(m_hypervisor.ept_root()); });
+    if (params.vm.vcpus > 1) {
+      m_walker.set_cpus(params.vm.vcpus);
+    }
   }
 
  public:
@@ -189,12 +192,21 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   machine::EventResult handle(const machine::GuestEvent& event) override;
   // machine::Machine: the guest's paging, tagged by the VM's VPID.
   machine::ProcessorView processor() const override {
-    return {
-        .mode = "nested",
-        .levels = m_params.guest_levels,
-        .levels_key = "guest.levels",
-        .vpid = kVpid,
-        .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon and !vm"};
+    return {.mode = "nested",
+            .levels = m_params.guest_levels,
+            .levels_key = "guest.levels",
+            .vpid = kVpid,
+            .events_taken =
+                "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon, !vm and !cpu",
+            .cpus = m_params.vm.vcpus,
+            .cpus_key = "the key vm.vcpus"};
+  }
+  // machine::Machine: the vCPU's walker caches (the guest's CR3 is read per miss).
+  void switch_cpu(unsigned cpu) override { m_walker.switch_cpu(cpu); }
+  // machine::Machine: the ICR writes' or the PV hypercall's exits (Hypervisor::send_ipis).
+  machine::IpiExits send_ipis(unsigned targets) override {
+    const Hypervisor::IpiExitCost c = m_hypervisor.send_ipis(targets);
+    return {.exits = c.exits, .cycles = c.cycles};
   }
   // machine::Machine: the hypervisor's VMM memory and memslots, the host's memory manager,
   // the guest's frames.

@@ -282,12 +282,15 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // machine::Machine: the guest's paging (the shadow tables have its levels), tagged by the
   // vCPU's VPID.
   machine::ProcessorView processor() const override {
-    return {
-        .mode = "shadow",
-        .levels = m_params.guest_levels,
-        .levels_key = "guest.levels",
-        .vpid = kVpid,
-        .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon and !vm"};
+    return {.mode = "shadow",
+            .levels = m_params.guest_levels,
+            .levels_key = "guest.levels",
+            .vpid = kVpid,
+            .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon and !vm",
+            .cpus = 1,
+            .cpus_key =
+                "shadow mode replays vCPU 0's records only so far (vm.vcpus counts the "
+                "vCPUs KVM's remote flushes reach)"};
   }
   // The VPID of the guest's vCPU (as NestedMachine::kVpid).
   static constexpr std::uint16_t kVpid = 1;

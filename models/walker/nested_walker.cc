@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace pagesim::walker {
 
@@ -422,7 +423,69 @@ void NestedWalker::invvpid(std::uint16_t vpid) {
   m_pte_cache.invalidate_context(~std::uint64_t{0}, kGuestEntry);
 }
 
+void NestedWalker::set_cpus(unsigned cpus) {
+  if (cpus == 0) {
+    throw std::invalid_argument("nested walker: at least one vCPU");
+  }
+  // Each parked set starts as the current one does at power-on: the same geometry, empty.
+  CpuCaches empty{m_guest_psc, m_ept_psc, m_ntlb, m_pte_cache};
+  for (WalkCache& c : empty.guest_psc) {
+    c.invalidate_all();
+  }
+  for (WalkCache& c : empty.ept_psc) {
+    c.invalidate_all();
+  }
+  empty.ntlb.invalidate_all();
+  empty.pte_cache.invalidate_all();
+  m_parked.assign(cpus, empty);
+  m_cpu = 0;
+}
+
+void NestedWalker::swap_with(CpuCaches& c) {
+  std::swap(m_guest_psc, c.guest_psc);
+  std::swap(m_ept_psc, c.ept_psc);
+  std::swap(m_ntlb, c.ntlb);
+  std::swap(m_pte_cache, c.pte_cache);
+}
+
+void NestedWalker::switch_cpu(unsigned cpu) {
+  if (cpu == m_cpu) {
+    return;
+  }
+  if (cpu >= m_parked.size()) {
+    throw std::out_of_range("nested walker: vCPU " + std::to_string(cpu) + " of " +
+                            std::to_string(m_parked.size()));
+  }
+  swap_with(m_parked[m_cpu]);  // park the current vCPU's; its slot's empty set comes in
+  swap_with(m_parked[cpu]);    // and goes to the new vCPU's slot
+  m_cpu = cpu;
+}
+
+void NestedWalker::invalidate_pcid_every_cpu(std::uint16_t pcid, std::uint16_t vpid) {
+  const unsigned current = m_cpu;
+  for (unsigned cpu = 0; cpu < m_parked.size(); ++cpu) {
+    switch_cpu(cpu);
+    invalidate_pcid(pcid, vpid);
+  }
+  switch_cpu(current);
+  if (m_parked.empty()) {
+    invalidate_pcid(pcid, vpid);
+  }
+}
+
 void NestedWalker::invept(Hpa ept_root) {
+  const unsigned current = m_cpu;
+  for (unsigned cpu = 0; cpu < m_parked.size(); ++cpu) {
+    if (cpu != current) {
+      switch_cpu(cpu);
+      invept_current(ept_root);
+    }
+  }
+  switch_cpu(current);
+  invept_current(ept_root);
+}
+
+void NestedWalker::invept_current(Hpa ept_root) {
   const std::uint64_t ctx = (ept_root.value() & ept::kAddressMask) >> 12;
   for (WalkCache& c : m_ept_psc) {
     c.invalidate_context(~std::uint64_t{0}, ctx);
@@ -437,6 +500,18 @@ void NestedWalker::invept(Hpa ept_root) {
 }
 
 void NestedWalker::flush_all() {
+  const unsigned current = m_cpu;
+  for (unsigned cpu = 0; cpu < m_parked.size(); ++cpu) {
+    if (cpu != current) {
+      switch_cpu(cpu);
+      flush_all_current();
+    }
+  }
+  switch_cpu(current);
+  flush_all_current();
+}
+
+void NestedWalker::flush_all_current() {
   for (WalkCache& c : m_guest_psc) {
     c.invalidate_all();
   }

@@ -78,6 +78,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "base/access.h"
 #include "base/address.h"
@@ -197,29 +198,29 @@ class NestedWalker {
   //                                         points to (a cached guest entry holds a GPA)
   // Not reported: the EPT root frames that tag EPT PWC and nTLB entries (a tag, never read
   // through). Read-only: no LRU update, no statistics; O(entries), off the hot path.
+  // Every CPU's caches (set_cpus).
   template <class F>
   void for_each_cached_hpa(F&& f) const {
-    static constexpr const char* kGuestPsc[] = {"guest PSC PDE", "guest PSC PDPTE",
-                                                "guest PSC PML4E", "guest PSC PML5E"};
-    static constexpr const char* kEptPsc[] = {"EPT PWC PDE", "EPT PWC PDPTE", "EPT PWC PML4E",
-                                              "EPT PWC PML5E"};
-    for (std::size_t i = 0; i < m_guest_psc.size(); ++i) {
-      m_guest_psc[i].for_each_entry(
-          [&](std::uint64_t, std::uint64_t, std::uint64_t table) { f(Hpa(table), kGuestPsc[i]); });
-    }
-    for (std::size_t i = 0; i < m_ept_psc.size(); ++i) {
-      m_ept_psc[i].for_each_entry(
-          [&](std::uint64_t, std::uint64_t, std::uint64_t table) { f(Hpa(table), kEptPsc[i]); });
-    }
-    m_ntlb.for_each_entry(
-        [&](std::uint64_t, std::uint64_t, std::uint64_t frame) { f(Hpa(frame), "nTLB"); });
-    m_pte_cache.for_each_entry([&](std::uint64_t key, std::uint64_t context, std::uint64_t raw) {
-      f(Hpa((key << 3) & pte::kAddressMask), "PTE cache");  // key: the entry's HPA >> 3
-      if (context == kEptEntry) {
-        f(Hpa(raw & ept::kAddressMask), "PTE cache next EPT table");
+    each_cached_hpa(m_guest_psc, m_ept_psc, m_ntlb, m_pte_cache, f);
+    for (std::size_t cpu = 0; cpu < m_parked.size(); ++cpu) {
+      if (cpu != m_cpu) {
+        const CpuCaches& c = m_parked[cpu];
+        each_cached_hpa(c.guest_psc, c.ept_psc, c.ntlb, c.pte_cache, f);
       }
-    });
+    }
   }
+
+  // Several vCPUs: each has its own caches (guest PSCs, EPT PSCs, nested TLB, page-walk
+  // cache: per logical processor, SDM Vol. 3A 4.10.3 and 29.4). The current vCPU's sit in
+  // the walker, the others' are parked and swapped in by switch_cpu: a walk pays nothing
+  // for them. invlpg, invalidate_pcid and invvpid above are the current vCPU's (they run on
+  // one vCPU); invept and flush_all reach every vCPU's caches (KVM's remote TLB flush makes
+  // each vCPU flush before its next entry). One vCPU until set_cpus.
+  void set_cpus(unsigned cpus);
+  void switch_cpu(unsigned cpu);
+  unsigned cpus() const { return static_cast<unsigned>(m_parked.size()); }
+  // Every vCPU's guest entries of (vpid, pcid): an address space torn down.
+  void invalidate_pcid_every_cpu(std::uint16_t pcid, std::uint16_t vpid);
 
  private:
   // Page-walk-cache contexts: which kind of entry is cached at that HPA.
@@ -270,6 +271,44 @@ class NestedWalker {
   WalkCache m_pte_cache;
   std::array<WalkCacheStats*, 4> m_guest_psc_stats;
   std::array<WalkCacheStats*, 4> m_ept_psc_stats;
+  // One vCPU's caches while another vCPU is current (the current vCPU's slot holds an empty
+  // set, swapped out).
+  struct CpuCaches {
+    std::array<WalkCache, 4> guest_psc;
+    std::array<WalkCache, 4> ept_psc;
+    WalkCache ntlb;
+    WalkCache pte_cache;
+  };
+  std::vector<CpuCaches> m_parked;
+  unsigned m_cpu = 0;
+  void swap_with(CpuCaches& c);
+  void invept_current(Hpa ept_root);
+  void flush_all_current();
+  template <class F>
+  static void each_cached_hpa(const std::array<WalkCache, 4>& guest_psc,
+                              const std::array<WalkCache, 4>& ept_psc, const WalkCache& ntlb,
+                              const WalkCache& pte_cache, F& f) {
+    static constexpr const char* kGuestPsc[] = {"guest PSC PDE", "guest PSC PDPTE",
+                                                "guest PSC PML4E", "guest PSC PML5E"};
+    static constexpr const char* kEptPsc[] = {"EPT PWC PDE", "EPT PWC PDPTE", "EPT PWC PML4E",
+                                              "EPT PWC PML5E"};
+    for (std::size_t i = 0; i < guest_psc.size(); ++i) {
+      guest_psc[i].for_each_entry(
+          [&](std::uint64_t, std::uint64_t, std::uint64_t table) { f(Hpa(table), kGuestPsc[i]); });
+    }
+    for (std::size_t i = 0; i < ept_psc.size(); ++i) {
+      ept_psc[i].for_each_entry(
+          [&](std::uint64_t, std::uint64_t, std::uint64_t table) { f(Hpa(table), kEptPsc[i]); });
+    }
+    ntlb.for_each_entry(
+        [&](std::uint64_t, std::uint64_t, std::uint64_t frame) { f(Hpa(frame), "nTLB"); });
+    pte_cache.for_each_entry([&](std::uint64_t key, std::uint64_t context, std::uint64_t raw) {
+      f(Hpa((key << 3) & pte::kAddressMask), "PTE cache");  // key: the entry's HPA >> 3
+      if (context == kEptEntry) {
+        f(Hpa(raw & ept::kAddressMask), "PTE cache next EPT table");
+      }
+    });
+  }
 };
 
 }  // namespace pagesim::walker

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace pagesim::walker {
 
@@ -147,5 +148,49 @@ void Walker::invalidate_pcid(std::uint16_t pcid) {
 }
 
 void Walker::invalidate_page(Gva, std::uint16_t pcid) { invalidate_pcid(pcid); }
+
+void Walker::set_cpus(unsigned cpus) {
+  if (cpus == 0) {
+    throw std::invalid_argument("walker: at least one CPU");
+  }
+  // Each parked set starts as the current one does at power-on: the same geometry, empty.
+  std::array<PagingStructureCache, 4> empty = m_psc;
+  for (PagingStructureCache& psc : empty) {
+    psc.invalidate_all();
+  }
+  m_parked.assign(cpus, empty);
+  m_cpu = 0;
+}
+
+void Walker::switch_cpu(unsigned cpu) {
+  if (cpu == m_cpu) {
+    return;
+  }
+  if (cpu >= m_parked.size()) {
+    throw std::out_of_range("walker: CPU " + std::to_string(cpu) + " of " +
+                            std::to_string(m_parked.size()));
+  }
+  std::swap(m_psc, m_parked[m_cpu]);  // park the current CPU's; its slot's empty set comes in
+  std::swap(m_psc, m_parked[cpu]);    // and goes to the new CPU's slot
+  m_cpu = cpu;
+}
+
+void Walker::invalidate_pcid_every_cpu(std::uint16_t pcid) {
+  invalidate_pcid(pcid);
+  for (auto& parked : m_parked) {
+    for (PagingStructureCache& psc : parked) {
+      psc.invalidate_pcid(pcid);
+    }
+  }
+}
+
+void Walker::invalidate_all_every_cpu() {
+  invalidate_all();
+  for (auto& parked : m_parked) {
+    for (PagingStructureCache& psc : parked) {
+      psc.invalidate_all();
+    }
+  }
+}
 
 }  // namespace pagesim::walker

@@ -39,6 +39,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "base/access.h"
 #include "base/address.h"
@@ -105,6 +106,18 @@ class Walker {
   // kept for the caller's TLB, which drops only that page.
   void invalidate_page(Gva gva, std::uint16_t pcid);
 
+  // Several CPUs (cores, or a VM's vCPUs): the paging-structure caches are per logical
+  // processor (SDM Vol. 3A 4.10.3), so each CPU has its own. The current CPU's sit in the
+  // walker, the others' are parked and swapped in by switch_cpu: a walk pays nothing for
+  // them. The invalidations above are the current CPU's (INVLPG, MOV CR3 run on one CPU);
+  // those below reach every CPU's caches. One CPU until set_cpus.
+  void set_cpus(unsigned cpus);
+  void switch_cpu(unsigned cpu);
+  unsigned cpus() const { return static_cast<unsigned>(m_parked.size()); }
+  unsigned current_cpu() const { return m_cpu; }
+  void invalidate_pcid_every_cpu(std::uint16_t pcid);
+  void invalidate_all_every_cpu();
+
   unsigned levels() const { return m_levels; }
   const WalkerStats& stats() const { return m_stats; }
   // The cache of entries at `level` (pte::kPd .. pte::kPml5), for tests and debugging.
@@ -114,10 +127,18 @@ class Walker {
   // char* structure) once per valid entry of the PDE, PDPTE, PML4E and PML5E caches (see
   // PagingStructureCache::for_each_hpa: the next table's 4 KiB frame, "PSC PDE" ..). No side
   // effects; for --check's audit after an invalidation, not for the walk.
+  // Every CPU's caches (set_cpus).
   template <class F>
   void for_each_cached_hpa(F&& f) const {
     for (const PagingStructureCache& psc : m_psc) {
       psc.for_each_hpa(f);
+    }
+    for (std::size_t cpu = 0; cpu < m_parked.size(); ++cpu) {
+      if (cpu != m_cpu) {
+        for (const PagingStructureCache& psc : m_parked[cpu]) {
+          psc.for_each_hpa(f);
+        }
+      }
     }
   }
 
@@ -130,6 +151,10 @@ class Walker {
   // Indexed by level - 2: PDE, PDPTE, PML4E, PML5E caches (the last is absent with 4 levels).
   std::array<PagingStructureCache, 4> m_psc;
   std::array<PscStats*, 4> m_psc_stats;
+  // Each CPU's caches while another CPU is current (the current CPU's slot holds an empty
+  // set, swapped out); one slot per CPU.
+  std::vector<std::array<PagingStructureCache, 4>> m_parked;
+  unsigned m_cpu = 0;
 };
 
 }  // namespace pagesim::walker

@@ -137,7 +137,8 @@ std::string machine_summary(const Lookup& s, const std::string& p) {
     out += line("host page faults", grouped(s[p + "host.page_faults"]));
     out += line("VM exits", grouped(s[p + "vmexits.total"]),
                 "EPT violation " + grouped(s[p + "vmexits.ept_violation"]) + "  MMIO " +
-                    grouped(s[p + "vmexits.mmio"]));
+                    grouped(s[p + "vmexits.mmio"]) +
+                    (s[p + "vmexits.ipi"] > 0 ? "  IPI " + grouped(s[p + "vmexits.ipi"]) : ""));
   }
   return out;
 }
@@ -205,6 +206,14 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
     out += line("cycles", grouped(s[p + "sim.cycles"]),
                 "translation " + pct(s[p + "sim.translation_cycles"], s[p + "sim.cycles"]));
     out += machine_summary(s, p);
+  }
+  if (s["sim.cpu_switches"] > 0 || s["sim.shootdowns"] > 0) {
+    // Several CPUs: the TLB shootdowns and what they cost (sim/core_module.h).
+    out += line("TLB shootdowns", grouped(s["sim.shootdowns"]),
+                "IPIs " + grouped(s["sim.ipis"]) + "  remote flushes " +
+                    grouped(s["sim.remote_flushes"]) + "  cycles " +
+                    grouped(s["sim.shootdown_cycles"]) + "  CPU switches " +
+                    grouped(s["sim.cpu_switches"]));
   }
   if (s.has("host.reclaim.scanned") &&
       (s["host.reclaim.scanned"] + s["mmu_notifier.invalidate_range"] > 0)) {

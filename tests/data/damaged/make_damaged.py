@@ -66,7 +66,7 @@ FILES = {
     "garbage.trace": (bytes(range(1, 256)), ":1: expected an access kind R, W or X"),
     # CSV traces.
     "bad_address.csv": (b"address,kind\n0x1000,R\nzz,W\n", ":3: bad address 'zz'"),
-    "cpu1.csv": (b"0x1000,R,8,1\n", ":1: cpu 1: the simulator replays one vCPU per VM"),
+    "cpu256.csv": (b"0x1000,R,8,256\n", ":1: cpu 256 is not below 256"),
     "too_many_fields.csv": (b"0x1000,R,8,0,1,2\n", ":1: more than 5 fields"),
     "bad_header.csv": (b"addr,kind\n0x1,R\n", ":1: header column 1 is 'addr', expected 'address'"),
     # ChampSim traces.
