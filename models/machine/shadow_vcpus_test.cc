@@ -3,6 +3,8 @@
 // vCPUs"). The rules the tests derive their counts from:
 //  - kvm_mmu_get_page looks a root up by (guest CR3 gfn, role) in the VM's hash: two vCPUs
 //    on one guest CR3 share one root shadow page (root_count 2), created once.
+//  - a CR3 write's fast_pgd_switch looks in the current vCPU's prev_roots only; a root not
+//    there is a kvm_mmu_get_page lookup (shadow.get_page), found or created.
 //  - a root a vCPU holds (its root, a cached prev_root: root_count > 0) is not recycled by
 //    kvm_mmu_zap_oldest_mmu_pages, whichever vCPU makes the fault that recycles.
 //  - kvm_mmu_zap_all_fast only invalidates the roots vCPUs hold; each vCPU drops its
@@ -83,6 +85,34 @@ TEST(ShadowVcpus, TwoVcpusOnOneCr3ShareOneRootShadowPage) {
   EXPECT_EQ(stat(m, "vmexits.total"), exits);
   EXPECT_EQ(stat(m, "shadow.roots_created"), 1u);  // not 2
   EXPECT_EQ(stat(m, "shadow.pages_created"), 4u);
+}
+
+TEST(ShadowVcpus, EachVcpuHasItsOwnPrevRoots) {
+  ShadowMachine m(params(2));
+  const Gva a(kBase);
+  m.touch(a, AccessKind::kRead, 0);
+  m.cr3_write(1);  // vCPU 0: root1 current, root0 in its prev_roots
+  ASSERT_EQ(stat(m, "shadow.roots_created"), 2u);
+  std::uint64_t lookups = stat(m, "shadow.get_page");
+  // vCPU 0 back to address space 0: fast_pgd_switch finds root0 in its prev_roots, no
+  // kvm_mmu_get_page.
+  m.cr3_write(0);
+  EXPECT_EQ(stat(m, "shadow.get_page"), lookups);
+  // vCPU 1 has cached nothing: each of its CR3 writes to a root it has not held looks the
+  // root up in the VM's hash (found: no root created); back to one it holds in its own
+  // prev_roots, none.
+  m.switch_cpu(1);
+  m.cr3_write(1);
+  EXPECT_EQ(stat(m, "shadow.get_page"), lookups + 1);
+  m.cr3_write(0);
+  EXPECT_EQ(stat(m, "shadow.get_page"), lookups + 2);
+  m.cr3_write(1);
+  EXPECT_EQ(stat(m, "shadow.get_page"), lookups + 2);
+  EXPECT_EQ(stat(m, "shadow.roots_created"), 2u);
+  // vCPU 0's cache is as it left it: root1 comes back with no lookup.
+  m.switch_cpu(0);
+  m.cr3_write(1);
+  EXPECT_EQ(stat(m, "shadow.get_page"), lookups + 2);
 }
 
 TEST(ShadowVcpus, ARootZappedUnderAnotherVcpuIsReloadedWhenItRunsAndFreedByTheLastHolder) {
