@@ -29,10 +29,8 @@ std::vector<std::unique_ptr<stats::Group>> vm_groups(const SimParams& p, stats::
   return groups;
 }
 
-// The CPUs of each VM: native mode's cores, nested mode's vCPUs; shadow mode runs one.
-std::uint32_t cpus_per_vm(const SimParams& p) {
-  return native(p) ? p.cores : nested(p) ? p.vm.vcpus : 1;
-}
+// The CPUs of each VM: native mode's cores, a VM's vCPUs (nested and shadow mode).
+std::uint32_t cpus_per_vm(const SimParams& p) { return native(p) ? p.cores : p.vm.vcpus; }
 
 std::vector<stats::Group*> vm_stats(const std::vector<std::unique_ptr<stats::Group>>& groups,
                                     stats::Group& root) {

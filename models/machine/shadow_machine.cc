@@ -56,9 +56,45 @@ ShadowMachine::ShadowMachine(const ShadowMachineParams& params,
   if (params.reclaim.zero_page && os::thp_page_size(params.host.thp) != PageSize::k4K) {
     m_memory.track_stores();
   }
+  if (params.vm.vcpus > 1) {
+    m_mmu.set_vcpus(params.vm.vcpus);
+    m_walker.set_cpus(params.vm.vcpus);
+    m_parked.assign(params.vm.vcpus, ParkedVcpu{});
+  }
 }
 
 ShadowMachine::~ShadowMachine() = default;
+
+// ---- vCPUs.
+
+void ShadowMachine::switch_cpu(unsigned cpu) {
+  if (cpu == m_cpu) {
+    return;
+  }
+  if (cpu >= m_parked.size()) {
+    throw std::out_of_range("shadow machine: vCPU " + std::to_string(cpu) + " of " +
+                            std::to_string(std::max<std::size_t>(m_parked.size(), 1)));
+  }
+  m_parked[m_cpu] = {.current = m_current, .started = m_started};
+  m_current = m_parked[cpu].current;
+  m_started = m_parked[cpu].started;
+  m_cpu = cpu;
+  m_mmu.switch_vcpu(cpu);
+  m_walker.switch_cpu(cpu);
+}
+
+machine::IpiExits ShadowMachine::send_ipis(unsigned targets) {
+  machine::IpiExits e;
+  if (targets == 0 || m_params.vm.ipi_virtualization) {
+    return e;
+  }
+  e.exits = m_params.vm.pv_send_ipi ? 1 : targets;
+  e.cycles = Cycles(e.exits * m_params.vmexit.latency.count());
+  m_exit_stats.ipi += e.exits;
+  m_exit_stats.total += e.exits;
+  m_exit_stats.cycles += e.cycles.count();
+  return e;
+}
 
 // ---- Address spaces.
 
@@ -130,8 +166,7 @@ std::optional<Gpa> ShadowMachine::known_guest_root(std::uint16_t pcid) const {
   return Gpa(m_guest_roots[pcid]);
 }
 
-void ShadowMachine::drain_flush(TlbFlush& into) {
-  const TlbFlush f = m_mmu.take_flush();
+void ShadowMachine::flush_walker(const TlbFlush& f) {
   switch (f.scope) {
     case TlbFlush::Scope::kNone:
       return;
@@ -142,9 +177,14 @@ void ShadowMachine::drain_flush(TlbFlush& into) {
       m_walker.invalidate_pcid(f.pcid);
       break;
     case TlbFlush::Scope::kAll:
-      m_walker.invalidate_all();
+      m_walker.invalidate_all_every_cpu();  // kvm_flush_remote_tlbs
       break;
   }
+}
+
+void ShadowMachine::drain_flush(TlbFlush& into) {
+  const TlbFlush f = m_mmu.take_flush();
+  flush_walker(f);
   into.merge(f);
 }
 
@@ -153,15 +193,15 @@ void ShadowMachine::take_host(Cycles& cycles, TlbFlush& flush) {
   cycles += vmm.take_pending_cycles();
   if (vmm.take_flush()) {
     // The MMU's own flush request for the leaves it zapped was drained into the walker
-    // already (drain_flush); the shootdown flushes the same.
-    m_walker.invalidate_all();
+    // already (drain_flush); the shootdown flushes the same, on every vCPU.
+    m_walker.invalidate_all_every_cpu();
     flush.merge(TlbFlush::all());
   }
 }
 
 void ShadowMachine::take_host_flush_only(TlbFlush& flush) {
   if (m_vmm.memory().take_flush()) {
-    m_walker.invalidate_all();
+    m_walker.invalidate_all_every_cpu();
     flush.merge(TlbFlush::all());
   }
 }
@@ -325,6 +365,11 @@ EventResult ShadowMachine::exit_address_space(std::uint16_t pcid) {
   }
   if (m_current == pcid) {
     m_current.reset();  // the guest runs another address space next (a CR3 write)
+  }
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    if (v != m_cpu && m_parked[v].current == pcid) {
+      m_parked[v].current.reset();  // so do the other vCPUs that ran it
+    }
   }
   return finish(before, Cycles());
 }

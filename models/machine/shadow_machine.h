@@ -41,6 +41,15 @@
 // page). The machine applies the same scope to its walker's paging-structure caches as it
 // goes (before any later walk).
 //
+// Several vCPUs (vm.vcpus). The guest kernel, KVM's shadow pages and the host are the VM's;
+// each vCPU has its current address space (its guest CR3), its shadow roots (ShadowMmu's
+// "Several vCPUs") and its walker's paging-structure caches, swapped in by switch_cpu. A
+// vCPU's first touch loads its first root with no exit (its own first kvm_mmu_load). A
+// flush of everything (KVM's kvm_flush_remote_tlbs) reaches every vCPU's caches and, by the
+// core, its TLBs; a CR3 write's or INVLPG's flush is the current vCPU's. A guest's IPIs
+// exit as NestedMachine's (send_ipis); each target's INVLPG of a shootdown is an exit of its
+// own (the core calls invlpg on the target vCPU).
+//
 // The host. Host memory is finite (host.memory) and reclaimed (hostmm/host_mm.h): a host
 // fault (a data page in a shadow fault, a guest table page in KVM's walk or the guest
 // kernel's access) may first reclaim other pages; the host ages and zaps their shadow
@@ -286,12 +295,19 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
             .levels = m_params.guest_levels,
             .levels_key = "guest.levels",
             .vpid = kVpid,
-            .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon and !vm",
-            .cpus = 1,
-            .cpus_key =
-                "shadow mode replays vCPU 0's records only so far (vm.vcpus counts the "
-                "vCPUs KVM's remote flushes reach)"};
+            .events_taken =
+                "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon, !vm and !cpu",
+            .cpus = m_params.vm.vcpus,
+            .cpus_key = "the key vm.vcpus"};
   }
+  // machine::Machine: the records that follow run on vCPU `cpu`: its address space, its
+  // shadow roots and its walker's caches (see "Several vCPUs").
+  void switch_cpu(unsigned cpu) override;
+  // machine::Machine: the guest's IPIs to `targets` vCPUs: none exit with
+  // vm.ipi_virtualization, one PV KVM_HC_SEND_IPI hypercall with vm.pv_send_ipi, else one
+  // x2APIC ICR write per target; each vmexit.latency, counted in vmexits.ipi (as
+  // Hypervisor::send_ipis: the guest's APIC is the same under shadow paging).
+  machine::IpiExits send_ipis(unsigned targets) override;
   // The VPID of the guest's vCPU (as NestedMachine::kVpid).
   static constexpr std::uint16_t kVpid = 1;
   // machine::Machine: the VMM's memory and memslots, the host's memory manager, the
@@ -326,8 +342,9 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   ShadowMmu& mmu() { return m_mmu; }
   walker::Walker& walker() { return m_walker; }
   const host::VmExitStats& exit_stats() const { return m_exit_stats; }
-  // The current address space, if any.
+  // The current vCPU's address space, if any.
   std::optional<std::uint16_t> current_pcid() const { return m_current; }
+  unsigned current_cpu() const { return m_cpu; }
 
  private:
   ShadowMachine(const ShadowMachineParams& params, std::unique_ptr<mem::PhysicalMemory> own,
@@ -343,6 +360,9 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // Makes `pcid` current for a touch (implicit CR3 write, first load, or reload).
   void enter(std::uint16_t pcid, TouchResult& t);
   TouchResult resolve(Gva gva, AccessKind kind, std::uint16_t pcid, TouchObserver* observer);
+  // The walker's caches for `flush`: every vCPU's for kAll (kvm_flush_remote_tlbs), the
+  // current vCPU's otherwise.
+  void flush_walker(const TlbFlush& flush);
   // The MMU's pending flushes: applied to the walker, merged into `into`.
   void drain_flush(TlbFlush& into);
   // The host's shootdowns since the last call (VmmMemory::take_pending_cycles, take_flush):
@@ -365,8 +385,15 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   walker::Walker m_walker;
   std::vector<std::uint64_t> m_guest_roots;  // by pcid: the guest root's GPA, or kNoRoot
   std::vector<bool> m_adopted;               // by pcid: a guest image's address space
-  std::optional<std::uint16_t> m_current;    // the current address space
-  bool m_started = false;                    // a root was ever loaded
+  std::optional<std::uint16_t> m_current;    // the current vCPU's address space
+  bool m_started = false;                    // the current vCPU ever loaded a root
+  // Each vCPU's m_current and m_started while another runs (the current's slot unused).
+  struct ParkedVcpu {
+    std::optional<std::uint16_t> current;
+    bool started = false;
+  };
+  std::vector<ParkedVcpu> m_parked;
+  unsigned m_cpu = 0;
   std::uint64_t m_touches = 0;
 };
 

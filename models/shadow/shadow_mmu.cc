@@ -72,16 +72,63 @@ void ShadowMmu::write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& 
 
 // ---- Roots.
 
+void ShadowMmu::set_vcpus(unsigned vcpus) {
+  if (vcpus == 0) {
+    throw std::invalid_argument("shadow MMU: at least one vCPU");
+  }
+  if (root_loaded()) {
+    throw std::logic_error("shadow MMU: set_vcpus after a root was loaded");
+  }
+  m_parked.assign(vcpus, VcpuRoots{});
+  m_vcpu = 0;
+}
+
+void ShadowMmu::switch_vcpu(unsigned vcpu) {
+  if (vcpu == m_vcpu) {
+    return;
+  }
+  if (vcpu >= m_parked.size()) {
+    throw std::out_of_range("shadow MMU: vCPU " + std::to_string(vcpu) + " of " +
+                            std::to_string(vcpus()));
+  }
+  VcpuRoots& out = m_parked[m_vcpu];
+  out.root = m_root;
+  out.guest_root = m_guest_root;
+  out.prev_roots.swap(m_prev_roots);
+  out.obsolete_roots.swap(m_obsolete_roots);
+  VcpuRoots& in = m_parked[vcpu];
+  m_root = in.root;
+  m_guest_root = in.guest_root;
+  m_prev_roots.swap(in.prev_roots);
+  m_obsolete_roots.swap(in.obsolete_roots);
+  in.prev_roots.clear();
+  in.obsolete_roots.clear();
+  m_vcpu = vcpu;
+}
+
 bool ShadowMmu::load_root(Gpa guest_root) {
-  if (m_obsolete_roots != 0) {
+  if (!m_obsolete_roots.empty()) {
     // The roots KVM held when every page was zapped (the one in use and the cached
     // prev_roots, each with a root_count): it only invalidated them then, and frees them
     // now, at the vCPU's next entry (kvm_mmu_free_obsolete_roots frees the current root and
-    // every obsolete prev_root): a second kvm_mmu_prepare_zap_page of each, committed with
-    // one flush. Counted as KVM counts them; the prev_roots are invalid from now on.
-    m_stats.zaps += m_obsolete_roots;
-    ++m_stats.flush_requests;
-    m_obsolete_roots = 0;
+    // every obsolete prev_root): each drops its root_count, and the last holder's drop is
+    // a second kvm_mmu_prepare_zap_page of the page; those are committed with one flush.
+    // Counted as KVM counts them; the prev_roots are invalid from now on.
+    std::uint64_t freed = 0;
+    for (const std::uint64_t serial : m_obsolete_roots) {
+      bool held_elsewhere = false;
+      for (std::size_t v = 0; v < m_parked.size() && !held_elsewhere; ++v) {
+        const std::vector<std::uint64_t>& other = m_parked[v].obsolete_roots;
+        held_elsewhere =
+            v != m_vcpu && std::find(other.begin(), other.end(), serial) != other.end();
+      }
+      freed += held_elsewhere ? 0 : 1;
+    }
+    if (freed != 0) {
+      m_stats.zaps += freed;
+      ++m_stats.flush_requests;
+    }
+    m_obsolete_roots.clear();
     m_prev_roots.clear();
   }
   bool created = false;

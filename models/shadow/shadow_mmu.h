@@ -137,13 +137,29 @@
 // (role.quadrant), MMIO sptes (each MMIO access takes the full fault path), write
 // protection of huge leaves over a shadowed gfn and large-page disallowing over guest
 // tables (kvm_mmu_gfn_disallow_lpage), KVM's zap of every shadow page when a memslot is
-// deleted (kvm_mmu_zap_all_fast: here the slot's range is zapped). One vCPU.
+// deleted (kvm_mmu_zap_all_fast: here the slot's range is zapped).
+//
+// Several vCPUs (set_vcpus, vm.vcpus). Shadow pages, the hash, the rmap and the unsync pages
+// are the VM's (struct kvm_arch): one set, whichever vCPU made them. Each vCPU has its own
+// root (vcpu->arch.mmu->root), its previous roots (prev_roots) and the obsolete roots a
+// zap_all_fast left it holding; the current vCPU's are the members below, the others' are
+// parked and swapped in by switch_vcpu. Two vCPUs on one guest CR3 share its root shadow
+// page (one kvm_mmu_get_page hit: shadow.roots_created counts it once). A root any vCPU
+// holds (its root or a live prev_root: root_count > 0) is never recycled by the page limit;
+// a root zapped otherwise (flooding, a memslot's range, an address space torn down) leaves
+// every vCPU that held it without one, and each reloads it at its next entry
+// (KVM_REQ_MMU_RELOAD per vCPU). CR3 writes, INVLPG and kvm_mmu_sync_roots act on the
+// current vCPU's root; a sync is of the shared unsync pages, so it serves every vCPU. The
+// flushes: kAll (kvm_flush_remote_tlbs, every vCPU: zaps, write protection, a leaf
+// weakened) or the current vCPU's PCID or page (KVM_REQ_TLB_FLUSH_CURRENT of a CR3 write,
+// INVLPG).
 //
 // Invariants (checked by audit() and audit_rmap()): every leaf in a shadow page that is not
 // unsync, reachable from a root, maps what the guest tables and the VMM map for its GVA;
 // the rmap holds exactly the present leaves; no leaf maps a frame the host has freed.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -209,7 +225,16 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   ShadowMmu(const ShadowMmu&) = delete;
   ShadowMmu& operator=(const ShadowMmu&) = delete;
 
-  // ---- The current root (the shadow of the guest CR3 the vCPU runs on).
+  // ---- Several vCPUs (see the file comment). One until set_vcpus; set_vcpus before the
+  // first root is loaded. switch_vcpu parks the current vCPU's roots and brings `vcpu`'s.
+  void set_vcpus(unsigned vcpus);
+  void switch_vcpu(unsigned vcpu);
+  unsigned vcpus() const {
+    return static_cast<unsigned>(std::max<std::size_t>(m_parked.size(), 1));
+  }
+  unsigned current_vcpu() const { return m_vcpu; }
+
+  // ---- The current root (the shadow of the guest CR3 the current vCPU runs on).
 
   // Makes the shadow root of the guest table at `guest_root` current (mmu_alloc_shadow_roots
   // -> kvm_mmu_get_page of the root gfn): reused from the hash or created
@@ -474,9 +499,13 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // make_mmu_pages_available: zaps the oldest pages (none holding a root_count) when fewer
   // than KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
   void make_pages_available();
-  // Whether KVM holds a root_count on `sp`: the current root, or a root cached in
-  // prev_roots (kvm_mmu_zap_oldest_mmu_pages skips those).
+  // Whether KVM holds a root_count on `sp`: a vCPU's current root, or a root cached in a
+  // vCPU's prev_roots (kvm_mmu_zap_oldest_mmu_pages skips those).
   bool holds_root_count(std::uint32_t sp) const;
+  // The serials of the roots a vCPU holds (its root, its live prev_roots): what
+  // zap_all_fast leaves it holding, obsolete.
+  std::vector<std::uint64_t> held_roots(std::uint32_t root,
+                                        const std::vector<std::uint64_t>& prev_roots) const;
   // The indirect shadow pages of `gfn` (empty if none).
   const std::vector<std::uint32_t>* shadowed(std::uint64_t gfn) const {
     const auto it = m_shadowed.find(gfn);
@@ -513,8 +542,18 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   std::vector<std::uint64_t> m_prev_roots;  // guest root GPAs, most recent first
   bool m_last_spte_spurious = false;        // set_spte wrote the leaf that was there
   // zap_all took roots KVM holds (the one in use and the cached prev_roots): KVM only
-  // invalidated them, and frees them at the vCPU's next entry (kvm_mmu_free_obsolete_roots).
-  unsigned m_obsolete_roots = 0;
+  // invalidated them, and frees them at the vCPU's next entry (kvm_mmu_free_obsolete_roots):
+  // their serials.
+  std::vector<std::uint64_t> m_obsolete_roots;
+  // Another vCPU's roots while it is parked (the current vCPU's slot is unused).
+  struct VcpuRoots {
+    std::uint32_t root = kNone;
+    Gpa guest_root;
+    std::vector<std::uint64_t> prev_roots;
+    std::vector<std::uint64_t> obsolete_roots;
+  };
+  std::vector<VcpuRoots> m_parked;  // empty: one vCPU
+  unsigned m_vcpu = 0;
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them
 };

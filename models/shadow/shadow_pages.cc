@@ -264,6 +264,11 @@ void ShadowMmu::free_page(std::uint32_t sp) {
   if (m_root == sp) {
     m_root = kNone;  // KVM_REQ_MMU_RELOAD: the caller reloads before the next walk
   }
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    if (v != m_vcpu && m_parked[v].root == sp) {
+      m_parked[v].root = kNone;  // that vCPU's KVM_REQ_MMU_RELOAD: it reloads when it runs
+    }
+  }
   page.live = false;
   page.parents.clear();
   m_free_frames.push_back(page.table);
@@ -389,14 +394,28 @@ bool ShadowMmu::holds_root_count(std::uint32_t sp) const {
   if (sp == m_root) {
     return true;
   }
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    if (v != m_vcpu && m_parked[v].root == sp) {
+      return true;  // another vCPU's root
+    }
+  }
   const ShadowPage& p = m_pages[sp];
   if (p.direct || p.level != m_levels || p.access != pte::kAllRights) {
     return false;
   }
   // prev_roots keep the reference mmu_alloc_root took (kvm_mmu_free_roots drops it only
-  // when a root leaves the cache).
-  return std::find(m_prev_roots.begin(), m_prev_roots.end(), p.gfn << spte::kGfnShift) !=
-         m_prev_roots.end();
+  // when a root leaves the cache): every vCPU's.
+  const std::uint64_t g = p.gfn << spte::kGfnShift;
+  if (std::find(m_prev_roots.begin(), m_prev_roots.end(), g) != m_prev_roots.end()) {
+    return true;
+  }
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    const std::vector<std::uint64_t>& prev = m_parked[v].prev_roots;
+    if (v != m_vcpu && std::find(prev.begin(), prev.end(), g) != prev.end()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void ShadowMmu::make_pages_available() {

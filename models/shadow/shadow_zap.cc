@@ -65,14 +65,29 @@ void ShadowMmu::zap_all_fast() {
   ++m_stats.zap_all;
   // kvm_mmu_zap_all_fast: every page zapped, but the roots a vCPU holds (root_count:
   // mmu->root and the valid prev_roots) only invalidated, freed at its next entry.
-  m_obsolete_roots = root_loaded() ? 1 : 0;
-  for (const std::uint64_t g : m_prev_roots) {
-    const auto it = m_hash.find(key(g >> spte::kGfnShift, m_levels, false, pte::kAllRights));
-    if (it != m_hash.end() && m_pages[it->second].live) {
-      ++m_obsolete_roots;
+  // Each vCPU's: a root two vCPUs hold is freed by the second one's drop (load_root).
+  m_obsolete_roots = held_roots(m_root, m_prev_roots);
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    if (v != m_vcpu) {
+      m_parked[v].obsolete_roots = held_roots(m_parked[v].root, m_parked[v].prev_roots);
     }
   }
   zap_all();
+}
+
+std::vector<std::uint64_t> ShadowMmu::held_roots(
+    std::uint32_t root, const std::vector<std::uint64_t>& prev_roots) const {
+  std::vector<std::uint64_t> held;
+  if (root != kNone) {
+    held.push_back(m_pages[root].serial);
+  }
+  for (const std::uint64_t g : prev_roots) {
+    const auto it = m_hash.find(key(g >> spte::kGfnShift, m_levels, false, pte::kAllRights));
+    if (it != m_hash.end() && m_pages[it->second].live) {
+      held.push_back(m_pages[it->second].serial);
+    }
+  }
+  return held;
 }
 
 void ShadowMmu::zap_all() {

@@ -6,7 +6,8 @@ paging; page sizes; memory slots with holes; host memory small enough to reclaim
 huge pages; several VMs; EPT A/D bits on or off; odd TLB and walker-cache geometries) and
 an event-rich text trace for it (accesses of every kind and size, some crossing pages;
 !cr3, !ptewrite with or without a prompt !invlpg, !exit, !memslot, !madvise, !balloon,
-!vm), replays it with --check and classifies the outcome:
+!vm, and with several CPUs (cores, vm.vcpus) !cpu), replays it with --check and classifies
+the outcome:
 
   pass      exit status 0
   resource  a clean refusal that names a key to raise ("... raise host.memory"): counted
@@ -86,6 +87,7 @@ class Plan:
         self.thp = "never"  # os.thp or guest.thp
         self.host_thp = "never"
         self.vms = 1
+        self.cpus = 1  # cores (native) or vm.vcpus: the trace's !cpu records run on them
         self.vm_memory = 0
         self.slots = []  # [(id, gpa, size, ro)] of vm.layout, in order
         self.qemu_layout = False
@@ -403,11 +405,23 @@ class Vm:
         self.next_id = 16
         self.ballooned = 0
         self.balloon_limit = 0
+        # Several CPUs: the current one (its address space is .asid), the others' address
+        # spaces, the address spaces each ran, and the pages each owes an INVLPG in an
+        # address space it left before their PTEs changed (Linux flushes such a PCID at the
+        # switch back: switch_mm_irqs_off's tlb_gen check, which pagesim's core does not
+        # model, so the trace INVLPGs them after its !cr3).
+        self.cpu = 0
+        self.cpu_asid = [0] * plan.cpus
+        self.ran = [{0} for _ in range(plan.cpus)]
+        self.owed = [{} for _ in range(plan.cpus)]  # cpu -> asid -> [addresses]
 
 
 class TraceBuilder:
-    def __init__(self, rng, plan):
+    def __init__(self, rng, plan, cpu_rng=None):
         self.rng = rng
+        # The !cpu records' own stream: with one CPU nothing is drawn from it, and with
+        # several the other draws keep their order.
+        self.cpu_rng = cpu_rng if cpu_rng is not None else random.Random(0)
         self.plan = plan
         self.lines = []
         self.regions = draw_regions(rng, plan)
@@ -517,18 +531,38 @@ class TraceBuilder:
         pending = vm.poisoned.get(vm.asid, {})
         for k in sorted(keys):
             for target in pending.pop(k, []):
-                self.emit("!invlpg %#x" % target)
+                self.invlpg(target)
         return True
 
     # -- events -------------------------------------------------------------------
     def emit(self, line):
         self.lines.append(line)
 
+    def invlpg(self, addr):
+        """`!invlpg addr` on the current CPU: a shootdown of the CPUs on its address space;
+        those that ran it and are elsewhere owe the page an INVLPG when they come back."""
+        vm = self.vm
+        self.emit("!invlpg %#x" % addr)
+        for j in range(self.plan.cpus):
+            if j != vm.cpu and vm.asid in vm.ran[j] and vm.cpu_asid[j] != vm.asid:
+                vm.owed[j].setdefault(vm.asid, []).append(addr)
+
     def ev_cr3(self):
         vm = self.vm
         asid = self.rng.choice(self.pcids)
         vm.asid = asid
         self.emit("!cr3 %d" % asid)
+        if self.plan.cpus > 1:
+            vm.cpu_asid[vm.cpu] = asid
+            vm.ran[vm.cpu].add(asid)
+            for addr in vm.owed[vm.cpu].pop(asid, []):
+                self.invlpg(addr)  # the flush at the switch back (a shootdown too)
+
+    def ev_cpu(self):
+        vm = self.vm
+        vm.cpu = self.cpu_rng.randrange(0, self.plan.cpus)
+        vm.asid = vm.cpu_asid[vm.cpu]
+        self.emit("!cpu %d" % vm.cpu)
 
     def ev_ptewrite(self):
         rng = self.rng
@@ -547,7 +581,7 @@ class TraceBuilder:
         r = rng.random()
         if r < 0.6:
             # any address in the page will do (INVLPG names the page holding it)
-            self.emit("!invlpg %#x" % (align_down(addr, PAGE) + rng.choice([0, 0, 8, 0xFF8])))
+            self.invlpg(align_down(addr, PAGE) + rng.choice([0, 0, 8, 0xFF8]))
         elif r < 0.97:
             # deferred: INVLPG before the next touch of the page (late_invlpg)
             vm.poisoned.setdefault(vm.asid, {}).setdefault(self.poison_key(addr), []).append(addr)
@@ -559,7 +593,7 @@ class TraceBuilder:
         vm = self.vm
         touched = vm.touched.get(vm.asid)
         if touched:
-            self.emit("!invlpg %#x" % self.rng.choice(touched[-64:]))
+            self.invlpg(self.rng.choice(touched[-64:]))
 
     def ev_exit(self):
         rng = self.rng
@@ -571,6 +605,8 @@ class TraceBuilder:
         # a fresh address space: its pages may take other frames (footprint)
         vm.generation[asid] = vm.generation.get(asid, 0) + 1
         vm.touched.pop(asid, None)
+        for owed in vm.owed:  # the PCID is flushed on every CPU
+            owed.pop(asid, None)
 
     def free_range(self, vm, size, align):
         """A GPA range for a slot that overlaps no current slot: above them all."""
@@ -703,7 +739,10 @@ class TraceBuilder:
         funcs = [f for f, _ in events]
         weights = [w for _, w in events]
         phase_len = rng.choice([50, 200, 10 ** 9])
+        p_cpu = self.cpu_rng.choice([0.01, 0.05, 0.2]) if plan.cpus > 1 else 0
         while len(self.lines) < records:
+            if p_cpu and self.cpu_rng.random() < p_cpu:
+                self.ev_cpu()
             if rng.random() < self.p_event:
                 rng.choices(funcs, weights=weights)[0]()
             else:
@@ -747,7 +786,18 @@ def generate(seed):
     pre.build(records)
     footprint = pre.footprint()
     finish_config(rng, plan, footprint)
-    tb = TraceBuilder(random.Random(stream), plan)
+    # The CPUs: vm.vcpus as finish_config drew it; native mode's cores from a stream of
+    # their own (a seed of one CPU keeps its configuration and trace). The footprint was
+    # measured on one CPU: the !cpu records change which address space an access is in,
+    # not the regions it draws from.
+    cpu_rng = random.Random("pagesim-random-check-cpus-%d" % seed)
+    if plan.mode == "native":
+        plan.cpus = cpu_rng.choice([1, 1, 2, 4])
+        if plan.cpus > 1:
+            plan.sets.append(("cores", str(plan.cpus)))
+    else:
+        plan.cpus = int(dict(plan.sets)["vm.vcpus"])
+    tb = TraceBuilder(random.Random(stream), plan, cpu_rng)
     guest_ram = sum(s for (_, _, s, ro) in plan.slots if not ro)
     spare = guest_ram - footprint["guest_bytes"] - GUEST_TABLES_RESERVE - 4 * MIB
     for vm in tb.vms:
@@ -895,37 +945,55 @@ def stale_by_design(plan, lines):
     if there is none. The generator never writes such a trace; shrinking must not make one."""
     region = {"never": PAGE, "2m": HUGE, "1g": GIB}[plan.thp]
     vm = 0
-    asid = {}
+    cpu = {}  # vm -> its current CPU
+    asid = {}  # (vm, cpu) -> its address space
+    ran = {}  # (vm, cpu) -> the address spaces it ran
     pending = {}  # (vm, asid) -> {guest page (region): {4 KiB pages}}
+    owed = {}  # (vm, cpu, asid) -> {guest page (region)}: an INVLPG it missed, away
     for n, line in enumerate(lines, 1):
         w = line.split()
         if not w:
             continue
+        here = (vm, cpu.get(vm, 0))
         if w[0].startswith("!"):
             ev = w[0]
             if ev == "!vm":
                 vm = int(w[1], 0)
+            elif ev == "!cpu":
+                cpu[vm] = int(w[1], 0)
             elif ev == "!cr3":
-                asid[vm] = int(w[1], 0)
+                asid[here] = int(w[1], 0)
+                ran.setdefault(here, {0}).add(asid[here])
             elif ev == "!ptewrite":
                 a = int(w[1], 0)
-                space = pending.setdefault((vm, asid.get(vm, 0)), {})
+                space = pending.setdefault((vm, asid.get(here, 0)), {})
                 space.setdefault(align_down(a, region), set()).add(a // PAGE)
             elif ev == "!invlpg":
                 a = int(w[1], 0)
-                space = pending.get((vm, asid.get(vm, 0)), {})
+                mine = asid.get(here, 0)
+                space = pending.get((vm, mine), {})
                 pages = space.get(align_down(a, region))
                 if pages is not None:
                     pages.discard(a // PAGE)
                     if not pages:
                         del space[align_down(a, region)]
+                owed.get(here + (mine,), set()).discard(align_down(a, region))
+                for other in range(plan.cpus):
+                    if (other != here[1] and mine in ran.get((vm, other), {0})
+                            and asid.get((vm, other), 0) != mine):
+                        owed.setdefault((vm, other, mine), set()).add(align_down(a, region))
             elif ev == "!exit":
                 pending.pop((vm, int(w[1], 0)), None)
+                for key in [k for k in owed if k[0] == vm and k[2] == int(w[1], 0)]:
+                    del owed[key]
             continue
         a = int(w[1], 0)
         last = a + (int(w[2], 0) if len(w) > 2 else 8) - 1
-        space = pending.get((vm, asid.get(vm, 0)))
+        space = pending.get((vm, asid.get(here, 0)))
         if space and (align_down(a, region) in space or align_down(last, region) in space):
+            return n
+        missed = owed.get(here + (asid.get(here, 0),))
+        if missed and (align_down(a, region) in missed or align_down(last, region) in missed):
             return n
     return None
 
