@@ -95,6 +95,13 @@ void CoreModule::end_of_elaboration() {
       m_vms[vm].cpus[cpu].tlbs = &tlb_port[static_cast<int>(vm * cpus + cpu)]->hierarchy();
     }
     m_vms[vm].cpus[0].ran = true;  // each VM's records start on its CPU 0
+    if (cpus > 1) {
+      constexpr std::size_t kPcids = 4096;  // 12-bit PCIDs (SDM 4.10.1)
+      m_vms[vm].tlb_gen.assign(kPcids, 0);
+      for (Cpu& c : m_vms[vm].cpus) {
+        c.seen_gen.assign(kPcids, 0);
+      }
+    }
   }
   m_shares = vms > 1 || cpus > 1;
   m_vpid = m_processor.vpid;
@@ -393,6 +400,7 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
   if (memslot) {
     ++m_stats.memslot_changes;
   }
+  machine::GuestEvent cr3 = event;
   if (event.kind == Kind::kCr3) {
     // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set, as
     // Linux switches mm with PCIDs: entries stay, tagged by PCID (SDM 4.10.1). The
@@ -401,10 +409,23 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
     // and KVM loads the shadow root.
     m_asid = event.pcid;
     m_pcid = event.pcid;
+    Vm& v = m_vms[m_vm];
+    if (!v.tlb_gen.empty()) {
+      // Several CPUs: back to an address space whose pages were flushed while this CPU ran
+      // another, it was no shootdown target; Linux's switch_mm_irqs_off sees its tlb_gen
+      // behind the mm's and switches with a flush (the no-flush bit clear).
+      std::uint64_t& seen = v.cpus[m_cpu].seen_gen[event.pcid];
+      if (seen != v.tlb_gen[event.pcid]) {
+        seen = v.tlb_gen[event.pcid];
+        cr3.flush = true;
+        m_tlbs->invalidate_pcid(event.pcid, m_vpid);
+        ++m_stats.switch_flushes;
+      }
+    }
   }
   // The machine's part (the OS's, its walker's caches, KVM's: VM exits whose cycles count
   // in sim.event_cycles and the translation cycles).
-  const machine::EventResult e = m_any_machine->handle(event);
+  const machine::EventResult e = m_any_machine->handle(cr3);
   switch (event.kind) {
     case Kind::kCr3:
       ++m_stats.cr3_writes;
@@ -620,6 +641,10 @@ Cycles CoreModule::deliver_shootdown() {
   std::swap(run, m_shootdown);
   m_shootdown.pages.clear();
   Vm& v = m_vms[m_vm];
+  // inc_mm_tlb_gen: the address space's tables changed; this CPU and the targets catch up
+  // now, the CPUs away from it when they switch back (handle_guest_event, !cr3).
+  const std::uint64_t gen = ++v.tlb_gen[run.pcid];
+  v.cpus[m_cpu].seen_gen[run.pcid] = gen;
   // The current CPU's PCID is what its state holds now (it ran the INVLPGs).
   std::vector<std::size_t> targets;
   for (std::size_t cpu = 0; cpu < v.cpus.size(); ++cpu) {
@@ -643,6 +668,7 @@ Cycles CoreModule::deliver_shootdown() {
   const std::size_t sender_cpu = m_cpu;
   for (const std::size_t t : targets) {
     Cpu& target = v.cpus[t];
+    target.seen_gen[run.pcid] = gen;
     m_any_machine->switch_cpu(static_cast<unsigned>(t));
     Cycles handler = m_params.core.ipi_handler_cycles;
     if (whole) {

@@ -122,6 +122,10 @@ struct CoreStats : stats::Group {
       *this, "remote_flushes",
       "flushes of another CPU's TLBs: a shootdown's handler, KVM's remote flush "
       "(kvm_flush_remote_tlbs) reaching another vCPU"};
+  stats::Counter switch_flushes{
+      *this, "switch_flushes",
+      "CR3 writes that flushed the PCID: a CPU back in an address space whose pages were "
+      "flushed while it ran another (Linux's tlb_gen check at switch_mm)"};
   stats::Counter shootdown_cycles{*this, "shootdown_cycles",
                                   "cycles of TLB shootdowns, the sender's and the targets'; "
                                   "part of event_cycles"};
@@ -309,6 +313,9 @@ class CoreModule final : public sc_core::sc_module {
     // It has run records: a member of its address space's CPU mask (Linux sets the mm's
     // cpumask bit at switch_mm), a shootdown's target while its PCID is the sender's.
     bool ran = false;
+    // Several CPUs: the generation of each address space's page tables this CPU's TLBs
+    // have caught up with (Linux's cpu_tlbstate.ctxs[].tlb_gen), by PCID.
+    std::vector<std::uint64_t> seen_gen;
     std::unique_ptr<CpuStats> stats;  // cpus > 1
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
@@ -316,6 +323,9 @@ class CoreModule final : public sc_core::sc_module {
     machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
     std::vector<Cpu> cpus;
     std::size_t cpu = 0;  // the CPU its records run on
+    // Several CPUs: each address space's generation, one more per flush of its pages (Linux's
+    // mm->context.tlb_gen, inc_mm_tlb_gen in flush_tlb_mm_range), by PCID.
+    std::vector<std::uint64_t> tlb_gen;
     hostmm::Balloon balloon;
     std::unique_ptr<VcpuStats> stats;  // vms > 1
     std::unique_ptr<VmPressureStats> pressure;

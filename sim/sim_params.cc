@@ -85,9 +85,9 @@ void SimParams::describe(config::Schema& s) {
           "EPT/NPT: the hardware walks KVM's shadow tables)");
   s.field("vms", vms,
           "VMs sharing the host (nested and shadow mode), 1 to 64: each has the vm.* and "
-          "guest.* configuration, its own memslots, guest kernel and one vCPU on a core of "
-          "its own (TLBs, walker caches); host.memory, reclaim and swap are shared. `!vm N` "
-          "in the trace sends the records that follow to VM N")
+          "guest.* configuration, its own memslots, guest kernel and vm.vcpus vCPUs on cores "
+          "of their own (TLBs, walker caches); host.memory, reclaim and swap are shared. `!vm "
+          "N` in the trace sends the records that follow to VM N")
       .range(1, kMaxHostVms)
       .check([this]() {
         std::optional<std::string> err;

@@ -179,6 +179,26 @@ TEST(Shootdown, HostInvalidationReachesEveryVcpu) {
   EXPECT_EQ(s["cpu2.sim.remote_flushes"], 0);
 }
 
+TEST(Shootdown, ACpuBackInAnAddressSpaceChangedMeanwhileFlushesItAtTheSwitch) {
+  TempDir dir;
+  // CPU 1 reads page 0 in address space 0, then runs address space 5; CPU 0 changes page 0's
+  // PTE and flushes it: CPU 1, away, gets no IPI. Back in address space 0, Linux's
+  // switch_mm_irqs_off finds its tlb_gen behind the mm's and loads CR3 with a flush, so its
+  // next read of page 0 misses its TLB (a second STLB miss) and --check finds nothing stale.
+  const std::string t = "!cpu 1\nR " + page(0) + "\n!cr3 5\nR " + page(1) + "\n!cpu 0\nR " +
+                        page(0) + "\n!ptewrite " + page(0) + " remap\n!invlpg " + page(0) +
+                        "\n!cpu 1\n!cr3 0\nR " + page(0) + "\n!cr3 5\n!cr3 0\nR " + page(0) + "\n";
+  for (const std::string mode : {"--set cores=2", "--set mode=nested --set vm.vcpus=2",
+                                 "--set mode=shadow --set vm.vcpus=2"}) {
+    auto s = replay(dir, t, mode + " --check");
+    EXPECT_EQ(s["sim.ipis"], 0) << mode;
+    // One flush at the first switch back; the second switch back finds nothing new.
+    EXPECT_EQ(s["sim.switch_flushes"], 1) << mode;
+    // CPU 1's STLB misses: page 0, page 1, page 0 after the flush (the last read hits).
+    EXPECT_EQ(s["cpu1.tlb.l2.misses"], 3) << mode;
+  }
+}
+
 TEST(Shootdown, ACpuPastTheMachinesIsRefusedNamingTheKey) {
   TempDir dir;
   write_text(dir.file("t.trace"), "R 0x1000\n!cpu 2\nR 0x1000\n");

@@ -23,9 +23,9 @@ void VmParams::describe(config::Schema& s) {
                "the VMM keeps guest RAM in one block at HVA 0x7f0000000000, and its 4-level "
                "page tables map HVAs below 2^48 (256 TiB)");
   s.field("vcpus", vcpus,
-          "virtual CPUs of the VM, 1 to 256: in nested mode each has its TLBs and walker "
-          "caches and runs the trace's records after `!cpu N`; KVM's remote TLB flushes reach "
-          "every one (shadow mode runs the records of vCPU 0 and counts the others' flushes)")
+          "virtual CPUs of the VM, 1 to 256: each has its TLBs and walker caches (shadow mode: "
+          "its shadow roots) and runs the trace's records after `!cpu N`; KVM's remote TLB "
+          "flushes reach every one")
       .range(1, 256);
   s.field("ipi_virtualization", ipi_virtualization,
           "IPI virtualization (Intel IPIv, AMD AVIC): a guest's IPI (a TLB shootdown's) does "

@@ -74,6 +74,10 @@ struct GuestEvent {
   Gpa gpa;                  // kMemslotAdd: the base; kMemslotMove: the new base
   std::uint64_t bytes = 0;  // kMemslotAdd
   bool readonly = false;    // kMemslotAdd
+  // kCr3: MOV CR3 with the no-flush bit clear: the PCID's TLB and paging-structure-cache
+  // entries go (SDM Vol. 3A 4.10.4.1). Linux sets it when the address space changed while
+  // this CPU was away (switch_mm_irqs_off: its tlb_gen is behind the mm's).
+  bool flush = false;
 };
 
 // What a guest event asks of the core: its cycles (VM exits: sim.event_cycles), the TLB

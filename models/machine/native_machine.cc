@@ -63,6 +63,9 @@ EventResult NativeMachine::handle(const GuestEvent& event) {
   switch (event.kind) {
     case GuestEvent::Kind::kCr3:
       load_cr3(event.pcid);
+      if (event.flush) {
+        m_walker.invalidate_pcid(event.pcid);
+      }
       break;
     case GuestEvent::Kind::kInvlpg:
       m_walker.invalidate_page(event.gva, event.pcid);

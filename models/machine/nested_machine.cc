@@ -130,6 +130,9 @@ machine::EventResult NestedMachine::handle(const machine::GuestEvent& event) {
   machine::EventResult r;
   switch (event.kind) {
     case GuestEvent::Kind::kCr3:
+      if (event.flush) {
+        m_walker.invalidate_pcid(event.pcid, kVpid);  // the guest's own CR3 write, no exit
+      }
       break;
     case GuestEvent::Kind::kInvlpg:
       m_walker.invlpg(event.gva, event.pcid, kVpid);

@@ -400,7 +400,7 @@ machine::EventResult ShadowMachine::handle(const machine::GuestEvent& event) {
   EventResult e;
   switch (event.kind) {
     case Kind::kCr3:
-      e = cr3_write(event.pcid, /*noflush=*/true);
+      e = cr3_write(event.pcid, /*noflush=*/!event.flush);
       break;
     case Kind::kInvlpg:
       e = invlpg(event.gva, event.pcid);

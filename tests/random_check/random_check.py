@@ -405,15 +405,12 @@ class Vm:
         self.next_id = 16
         self.ballooned = 0
         self.balloon_limit = 0
-        # Several CPUs: the current one (its address space is .asid), the others' address
-        # spaces, the address spaces each ran, and the pages each owes an INVLPG in an
-        # address space it left before their PTEs changed (Linux flushes such a PCID at the
-        # switch back: switch_mm_irqs_off's tlb_gen check, which pagesim's core does not
-        # model, so the trace INVLPGs them after its !cr3).
+        # Several CPUs: the current one (its address space is .asid) and the others' address
+        # spaces. A CPU away from an address space whose pages are flushed meanwhile needs
+        # nothing of the trace: the core flushes its PCID at its !cr3 back (Linux's tlb_gen
+        # check at switch_mm).
         self.cpu = 0
         self.cpu_asid = [0] * plan.cpus
-        self.ran = [{0} for _ in range(plan.cpus)]
-        self.owed = [{} for _ in range(plan.cpus)]  # cpu -> asid -> [addresses]
 
 
 class TraceBuilder:
@@ -539,13 +536,9 @@ class TraceBuilder:
         self.lines.append(line)
 
     def invlpg(self, addr):
-        """`!invlpg addr` on the current CPU: a shootdown of the CPUs on its address space;
-        those that ran it and are elsewhere owe the page an INVLPG when they come back."""
-        vm = self.vm
+        """`!invlpg addr` on the current CPU: a shootdown of the CPUs on its address space
+        (the core's; those away from it flush at their switch back)."""
         self.emit("!invlpg %#x" % addr)
-        for j in range(self.plan.cpus):
-            if j != vm.cpu and vm.asid in vm.ran[j] and vm.cpu_asid[j] != vm.asid:
-                vm.owed[j].setdefault(vm.asid, []).append(addr)
 
     def ev_cr3(self):
         vm = self.vm
@@ -554,9 +547,6 @@ class TraceBuilder:
         self.emit("!cr3 %d" % asid)
         if self.plan.cpus > 1:
             vm.cpu_asid[vm.cpu] = asid
-            vm.ran[vm.cpu].add(asid)
-            for addr in vm.owed[vm.cpu].pop(asid, []):
-                self.invlpg(addr)  # the flush at the switch back (a shootdown too)
 
     def ev_cpu(self):
         vm = self.vm
@@ -605,8 +595,6 @@ class TraceBuilder:
         # a fresh address space: its pages may take other frames (footprint)
         vm.generation[asid] = vm.generation.get(asid, 0) + 1
         vm.touched.pop(asid, None)
-        for owed in vm.owed:  # the PCID is flushed on every CPU
-            owed.pop(asid, None)
 
     def free_range(self, vm, size, align):
         """A GPA range for a slot that overlaps no current slot: above them all."""
@@ -947,9 +935,7 @@ def stale_by_design(plan, lines):
     vm = 0
     cpu = {}  # vm -> its current CPU
     asid = {}  # (vm, cpu) -> its address space
-    ran = {}  # (vm, cpu) -> the address spaces it ran
     pending = {}  # (vm, asid) -> {guest page (region): {4 KiB pages}}
-    owed = {}  # (vm, cpu, asid) -> {guest page (region)}: an INVLPG it missed, away
     for n, line in enumerate(lines, 1):
         w = line.split()
         if not w:
@@ -963,7 +949,6 @@ def stale_by_design(plan, lines):
                 cpu[vm] = int(w[1], 0)
             elif ev == "!cr3":
                 asid[here] = int(w[1], 0)
-                ran.setdefault(here, {0}).add(asid[here])
             elif ev == "!ptewrite":
                 a = int(w[1], 0)
                 space = pending.setdefault((vm, asid.get(here, 0)), {})
@@ -977,23 +962,13 @@ def stale_by_design(plan, lines):
                     pages.discard(a // PAGE)
                     if not pages:
                         del space[align_down(a, region)]
-                owed.get(here + (mine,), set()).discard(align_down(a, region))
-                for other in range(plan.cpus):
-                    if (other != here[1] and mine in ran.get((vm, other), {0})
-                            and asid.get((vm, other), 0) != mine):
-                        owed.setdefault((vm, other, mine), set()).add(align_down(a, region))
             elif ev == "!exit":
                 pending.pop((vm, int(w[1], 0)), None)
-                for key in [k for k in owed if k[0] == vm and k[2] == int(w[1], 0)]:
-                    del owed[key]
             continue
         a = int(w[1], 0)
         last = a + (int(w[2], 0) if len(w) > 2 else 8) - 1
         space = pending.get((vm, asid.get(here, 0)))
         if space and (align_down(a, region) in space or align_down(last, region) in space):
-            return n
-        missed = owed.get(here + (asid.get(here, 0),))
-        if missed and (align_down(a, region) in missed or align_down(last, region) in missed):
             return n
     return None
 
