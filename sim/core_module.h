@@ -33,9 +33,19 @@
 // apply; an event the machine does not model (machine::Machine::models) is refused. Other
 // events need the modes that model them.
 //
-// Several VMs (vms > 1): each VM's vCPU runs on a core of its own, with its TLBs (tlb_port
-// is bound once per VM, in VM order) and its machine behind the translator; `!vm N` sends
-// the records that follow to VM N's vCPU (its address space, PCID and balloon are its own).
+// Several CPUs (the machine's processor().cpus: cores, vm.vcpus): each has its TLBs (tlb_port
+// is bound once per CPU of each VM, VM-major), its PCID and its share of the counters
+// (cpu<i>.sim.*); the machine keeps its CR3 and walker caches (Machine::switch_cpu). `!cpu N`
+// sends the records that follow to CPU N of the current VM; they run in trace order. A run of
+// `!invlpg` on one CPU is Linux's flush_tlb_mm_range: when it ends (deliver_shootdown), each
+// other CPU that runs the address space gets an IPI and its handler's INVLPGs (or a flush of
+// the PCID past 33 pages); a CPU away from the address space flushes it at its `!cr3` back
+// (tlb_gen). A flush of everything the machine answers (KVM's remote flush), the host's
+// requests and a torn-down PCID reach every CPU of the VM (apply_flush_every_cpu).
+//
+// Several VMs (vms > 1): each VM's vCPUs run on cores of their own, with their TLBs and the
+// VM's machine behind the translator; `!vm N` sends the records that follow to VM N's
+// current vCPU (its address space, PCID and balloon are its own).
 // A host invalidation during one VM's work (reclaim evicting another VM's page) shoots the
 // other VMs' vCPUs down: their TLBs are flushed at once and the IPI's cycles charged to
 // them. Each VM's share of the sim.* counters is vm<i>.sim.*; the sim.* totals add the VMs
