@@ -43,19 +43,6 @@ Hypervisor::Hypervisor(const VmParams& vm, const VmExitParams& exits, const os::
   }
 }
 
-Hypervisor::IpiExitCost Hypervisor::send_ipis(unsigned targets) {
-  IpiExitCost c;
-  if (targets == 0 || m_vm.ipi_virtualization) {
-    return c;
-  }
-  c.exits = m_vm.pv_send_ipi ? 1 : targets;
-  c.cycles = Cycles(c.exits * m_exits.latency.count());
-  m_exit_stats.ipi += c.exits;
-  m_exit_stats.total += c.exits;
-  m_exit_stats.cycles += c.cycles.count();
-  return c;
-}
-
 ViolationResult Hypervisor::handle_ept_violation(Gpa gpa, AccessKind kind) {
   ++m_exit_stats.total;
   ViolationResult r;

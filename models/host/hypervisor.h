@@ -74,6 +74,7 @@
 #include "models/ept/ept_tables.h"
 #include "models/host/guest_memory.h"
 #include "models/host/host_params.h"
+#include "models/host/kvm_vm.h"
 #include "models/host/memslot.h"
 #include "models/host/qemu_layout.h"
 #include "models/host/vmexit_stats.h"
@@ -173,14 +174,10 @@ class Hypervisor final : public hostmm::MmuNotifier {
   const EptViolationStats& violation_stats() const { return m_violation_stats; }
 
   // The guest sends a TLB shootdown's IPIs to `targets` other vCPUs: the VM exits that takes
-  // (none with vm.ipi_virtualization; one PV KVM_HC_SEND_IPI hypercall with vm.pv_send_ipi;
-  // else one x2APIC ICR write per target, Linux's physical destination mode), each costing
-  // vmexit.latency, counted in vmexits.ipi.
-  struct IpiExitCost {
-    std::uint64_t exits = 0;
-    Cycles cycles;
-  };
-  IpiExitCost send_ipis(unsigned targets);
+  // (host::send_ipis, kvm_vm.h), counted in vmexits.ipi.
+  IpiExitCost send_ipis(unsigned targets) {
+    return host::send_ipis(m_vm, m_exits, targets, m_exit_stats);
+  }
 
  private:
   // The largest EPT leaf allowed for `gpa` in `slot` over a host page of `host_size`

@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "base/address.h"
+#include "base/cycles.h"
 #include "base/page_size.h"
+#include "models/host/host_params.h"
 #include "models/host/memslot.h"
+#include "models/host/vmexit_stats.h"
 #include "models/mem/frame_allocator.h"
 
 namespace pagesim::host {
@@ -69,5 +72,29 @@ std::vector<mem::RamRange> guest_ram_ranges(const MemslotTable& slots);
 // 4 KiB pages over every memslot (KVM's default shadow-page limit is a share of them:
 // kvm_mmu_calculate_default_mmu_pages).
 std::uint64_t memslot_pages(const MemslotTable& slots);
+
+// The VM exits a guest's TLB shootdown IPIs to `targets` vCPUs take, and their cycles (each
+// vmexit.latency), counted in `stats` (vmexits.ipi, total, cycles): none with
+// vm.ipi_virtualization (Intel IPIv, AMD AVIC); one KVM_HC_SEND_IPI hypercall with
+// vm.pv_send_ipi (Linux's kvm_send_ipi_mask); else one x2APIC ICR write per target (physical
+// destination mode: a WRMSR exit each). The guest's APIC is the same under EPT and shadow
+// paging, so both machines count them here.
+struct IpiExitCost {
+  std::uint64_t exits = 0;
+  Cycles cycles;
+};
+inline IpiExitCost send_ipis(const VmParams& vm, const VmExitParams& exits, unsigned targets,
+                             VmExitStats& stats) {
+  IpiExitCost c;
+  if (targets == 0 || vm.ipi_virtualization) {
+    return c;
+  }
+  c.exits = vm.pv_send_ipi ? 1 : targets;
+  c.cycles = Cycles(c.exits * exits.latency.count());
+  stats.ipi += c.exits;
+  stats.total += c.exits;
+  stats.cycles += c.cycles.count();
+  return c;
+}
 
 }  // namespace pagesim::host

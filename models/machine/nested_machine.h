@@ -205,7 +205,7 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   void switch_cpu(unsigned cpu) override { m_walker.switch_cpu(cpu); }
   // machine::Machine: the ICR writes' or the PV hypercall's exits (Hypervisor::send_ipis).
   machine::IpiExits send_ipis(unsigned targets) override {
-    const Hypervisor::IpiExitCost c = m_hypervisor.send_ipis(targets);
+    const IpiExitCost c = m_hypervisor.send_ipis(targets);
     return {.exits = c.exits, .cycles = c.cycles};
   }
   // machine::Machine: the hypervisor's VMM memory and memslots, the host's memory manager,

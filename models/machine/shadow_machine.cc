@@ -7,6 +7,7 @@
 
 #include "base/hex.h"
 #include "base/translation_check.h"
+#include "models/host/kvm_vm.h"
 #include "models/paging/pte.h"
 
 // The guest kernel, instantiated once here.
@@ -84,16 +85,8 @@ void ShadowMachine::switch_cpu(unsigned cpu) {
 }
 
 machine::IpiExits ShadowMachine::send_ipis(unsigned targets) {
-  machine::IpiExits e;
-  if (targets == 0 || m_params.vm.ipi_virtualization) {
-    return e;
-  }
-  e.exits = m_params.vm.pv_send_ipi ? 1 : targets;
-  e.cycles = Cycles(e.exits * m_params.vmexit.latency.count());
-  m_exit_stats.ipi += e.exits;
-  m_exit_stats.total += e.exits;
-  m_exit_stats.cycles += e.cycles.count();
-  return e;
+  const host::IpiExitCost c = host::send_ipis(m_params.vm, m_params.vmexit, targets, m_exit_stats);
+  return {.exits = c.exits, .cycles = c.cycles};
 }
 
 // ---- Address spaces.
