@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -49,6 +54,89 @@ Counters snapshot(const Vm& vm, const PerfCounters& perf, bool after_phase) {
   for (const auto& [k, v] : early) c[k] = v;
   return c;
 }
+
+// The counters now, with two vCPUs: the VM's statistics; over a guest phase on vCPU `cpu`
+// its statistics and `perf` (its thread's, where this runs), the other vCPU's prefixed
+// "idle."; over a host phase (no `cpu`) the vCPUs' statistics summed. getrusage as above
+// (this thread's).
+Counters snapshot_vcpus(const Vm& vm, const PerfCounters& perf, bool after_phase,
+                        std::optional<unsigned> cpu) {
+  Counters early;
+  if (after_phase) early = rusage_counters();
+  Counters c = vm.vm_stats();
+  for (unsigned i = 0; i < vm.vcpus(); ++i) {
+    for (const auto& [k, v] : vm.vcpu_stats(i)) {
+      if (!cpu || *cpu == i) {
+        c[k] += v;
+      } else {
+        c["idle." + k] += v;
+      }
+    }
+  }
+  for (const auto& [k, v] : perf.read()) c[k] = v;
+  if (!after_phase) early = rusage_counters();
+  for (const auto& [k, v] : early) c[k] = v;
+  return c;
+}
+
+// A thread that runs the calls given to it, one at a time, the caller waiting for each: the
+// thread of one vCPU (KVM wants a vCPU's ioctls from one thread; perf counters opened there
+// and getrusage(RUSAGE_THREAD) count that vCPU's work alone). An exception in the call is
+// the caller's.
+class VcpuThread {
+ public:
+  VcpuThread() : m_thread([this] { loop(); }) {}
+  ~VcpuThread() {
+    {
+      std::lock_guard<std::mutex> lk(m_mu);
+      m_stop = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+  VcpuThread(const VcpuThread&) = delete;
+  VcpuThread& operator=(const VcpuThread&) = delete;
+
+  void call(std::function<void()> f) {
+    std::unique_lock<std::mutex> lk(m_mu);
+    m_task = std::move(f);
+    m_done = false;
+    m_error = nullptr;
+    m_cv.notify_all();
+    m_cv.wait(lk, [&] { return m_done; });
+    if (m_error) std::rethrow_exception(m_error);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lk(m_mu);
+    for (;;) {
+      m_cv.wait(lk, [&] { return m_stop || m_task; });
+      if (!m_task) return;
+      std::function<void()> f = std::move(m_task);
+      m_task = nullptr;
+      lk.unlock();
+      std::exception_ptr error;
+      try {
+        f();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lk.lock();
+      m_error = error;
+      m_done = true;
+      m_cv.notify_all();
+    }
+  }
+
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  std::function<void()> m_task;
+  bool m_done = false;
+  bool m_stop = false;
+  std::exception_ptr m_error;
+  std::thread m_thread;  // last: it starts once the rest is constructed
+};
 
 }  // namespace
 
@@ -318,14 +406,33 @@ class Machine {
     m_vm.set_slot(0, Gpa(0), kLowSlotSize, m_layout.low().data());
     m_vm.set_slot(1, Gpa(kSysSlotGpa), m_layout.sys_bytes(), m_layout.sys().data());
     m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_layout.data().size(), m_layout.data().data());
-    m_vm.create_vcpu(m_layout.tree(0).root(), Gva(kSysSlotGpa));
+    if (s.vcpus == 1) {
+      m_vm.create_vcpu(m_layout.tree(0).root(), Gva(kSysSlotGpa));
+      return;
+    }
+    // Two vCPUs: each created, run and counted by a thread of its own.
+    for (unsigned i = 0; i < static_cast<unsigned>(s.vcpus); ++i) {
+      m_threads.push_back(std::make_unique<VcpuThread>());
+      m_perf.emplace_back();
+      m_threads.back()->call([this, i] {
+        m_vm.create_vcpu(m_layout.tree(0).root(), Gva(kSysSlotGpa), i);
+        m_perf[i] = std::make_unique<PerfCounters>(default_tracepoints());
+      });
+    }
   }
 
+  ~Machine() {
+    m_threads.clear();  // joined before the VM and the counters go
+  }
+
+  // The warm-up of each vCPU in turn.
   void warm_up() {
-    run(m_layout.warm_up_commands());
-    CommandList again;
-    again.end();
-    run(again);
+    for (unsigned cpu = 0; cpu < static_cast<unsigned>(m_s.vcpus); ++cpu) {
+      run(m_layout.warm_up_commands(), cpu);
+      CommandList again;
+      again.end();
+      run(again, cpu);
+    }
   }
 
   PhaseCounts phase(const PhaseInfo& info, const PerfCounters& perf) {
@@ -344,6 +451,7 @@ class Machine {
     if (info.kind == PhaseInfo::Kind::kMadvise && !m_baseline) {
       ranges = madvise_ranges(info.madvise);
     }
+    if (m_s.vcpus != 1) return phase_vcpus(info, l, ranges, perf);
     const Counters before = snapshot(m_vm, perf, false);
     switch (info.kind) {
       case PhaseInfo::Kind::kMadvise:
@@ -367,15 +475,53 @@ class Machine {
 
   const GuestLayout& layout() const { return m_layout; }
 
-  void run(const CommandList& l) {
+  void run(const CommandList& l, unsigned cpu = 0) {
+    load(l);
+    if (m_threads.empty()) {
+      m_vm.run_phase();
+    } else {
+      m_threads.at(cpu)->call([this, cpu] { m_vm.run_phase(cpu); });
+    }
+  }
+
+ private:
+  // The command list where the guest reads it (both vCPUs read the one list: they run one
+  // at a time).
+  void load(const CommandList& l) {
     if (l.bytes() > m_layout.list_bytes()) {
       throw std::logic_error("command list larger than its area");
     }
     std::memcpy(m_layout.gpa_ptr(Gpa(kSysSlotGpa)), l.words().data(), l.bytes());
-    m_vm.run_phase();
   }
 
- private:
+  // A phase with two vCPUs: a guest phase runs on its vCPU's thread, which counts it; the
+  // other vCPU waits outside KVM_RUN. A host phase runs on this thread (`perf`).
+  PhaseCounts phase_vcpus(const PhaseInfo& info, const CommandList& l,
+                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges,
+                          const PerfCounters& perf) {
+    PhaseCounts out{.info = info, .measured = {}, .baseline = {}};
+    Counters before, after;
+    if (info.kind == PhaseInfo::Kind::kMadvise) {
+      before = snapshot_vcpus(m_vm, perf, false, std::nullopt);
+      if (!m_baseline) out.info.madvise_errno = do_madvise(info.madvise, ranges);
+      after = snapshot_vcpus(m_vm, perf, true, std::nullopt);
+    } else if (info.kind == PhaseInfo::Kind::kMemslotReadd) {
+      throw std::logic_error("two vCPUs: no memslot phase");
+    } else {
+      const auto cpu = static_cast<unsigned>(info.cpu);
+      load(l);
+      m_threads.at(cpu)->call([&, cpu] {
+        before = snapshot_vcpus(m_vm, *m_perf.at(cpu), false, cpu);
+        m_vm.run_phase(cpu);
+        after = snapshot_vcpus(m_vm, *m_perf.at(cpu), true, cpu);
+      });
+    }
+    out.measured = subtract(after, before);
+    out.aged = m_aging.count();
+    out.aging_unavailable = m_aging.unavailable();
+    return out;
+  }
+
   // The first r.pages data pages in address order, contiguous ranges merged: (offset in the
   // data slot, bytes).
   std::vector<std::pair<std::uint64_t, std::uint64_t>> madvise_ranges(const ReclaimAction& r) {
@@ -409,6 +555,9 @@ class Machine {
   GuestLayout m_layout;
   HostAging m_aging;  // on the three slots' memory, from now on
   Vm m_vm;
+  // Two vCPUs: vCPU i's thread and its perf counters (opened on that thread).
+  std::vector<std::unique_ptr<PerfCounters>> m_perf;
+  std::vector<std::unique_ptr<VcpuThread>> m_threads;
 };
 
 }  // namespace
@@ -439,6 +588,43 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
           .segment = static_cast<int>(i)});
     }
   };
+  if (s.vcpus == 2) {
+    auto on = [&](int cpu, std::size_t from) {
+      for (std::size_t i = from; i < out.size(); ++i) {
+        out[i].cpu = cpu;
+        out[i].name = "cpu" + std::to_string(cpu) + ":" + out[i].name;
+      }
+    };
+    std::size_t at = out.size();
+    pass(1, 0);
+    on(0, at);
+    at = out.size();
+    pass(1, 0);
+    on(1, at);
+    std::map<Madvise, int> seen;
+    for (const ReclaimAction& r : s.reclaim) {
+      const int n = ++seen[r.action];
+      out.push_back(PhaseInfo{.kind = K::kMadvise,
+                              .name = std::string("madvise-") + to_string(r.action) +
+                                      (n > 1 ? "-" + std::to_string(n) : ""),
+                              .madvise = r});
+    }
+    if (s.pte_rewrite != PteRewrite::kNone) {
+      out.push_back(PhaseInfo{.kind = K::kPteRewrite,
+                              .name = std::string("cpu0:pte-") + to_string(s.pte_rewrite),
+                              .cpu = 0});
+      out.push_back(
+          PhaseInfo{.kind = K::kCr3Switch, .name = "cpu1:cr3-reload", .cr3 = 0, .cpu = 1});
+    }
+    for (int n = 2; n <= s.passes; ++n) {
+      for (int cpu : {1, 0}) {
+        at = out.size();
+        pass(n, 0);
+        on(cpu, at);
+      }
+    }
+    return out;
+  }
   pass(1, 0);
   std::map<Madvise, int> seen;  // a repeated action's phase is named madvise-ACTION-2, -3, ...
   for (const ReclaimAction& r : s.reclaim) {

@@ -71,17 +71,26 @@ struct PhaseInfo {
   int pass = 0;      // kPass: 1-based
   int cr3 = 0;       // kPass, kCr3Switch: which tree (0 = first CR3, 1 = second)
   int segment = -1;  // kPass with a trace: the trace's segment (TraceProgram::segments())
+  int cpu = 0;       // a guest phase: the vCPU that runs it (--vcpus 2)
   ReclaimAction madvise{};
   int madvise_errno = 0;  // set by the run: madvise's error (0 = done)
 };
 
 // The phases of a scenario, in order (the same for the measured run, the baseline and the
-// predictors).
+// predictors). With two vCPUs each guest phase runs on one vCPU, named "cpuN:" + its
+// one-vCPU name: pass 1 on vCPU 0 then 1; the host's events; a PTE rewrite on vCPU 0 and
+// then vCPU 1's CR3 reload (cpu1:cr3-reload: a MOV to CR3 of its own root); each later pass
+// on vCPU 1 then vCPU 0.
 std::vector<PhaseInfo> phases_of(const Scenario& s);
 
 struct PhaseCounts {
   PhaseInfo info;
-  Counters measured;  // counters of the measured VM over the phase
+  // Counters of the measured VM over the phase: KVM's VM-wide statistics ("vm."), the
+  // statistics of the vCPU that ran a guest phase ("vcpu."; a host phase: the sum over the
+  // vCPUs), and the tracepoints and rusage of the thread that ran it (the vCPU's thread,
+  // or the VMM's for a host phase). With two vCPUs also "idle.vcpu.*": the other vCPUs'
+  // statistics over a guest phase (not compared; 0 expected).
+  Counters measured;
   Counters baseline;  // the baseline VM's over its neutralized phase
   // The host's page aging on each VM's memory (validate/host_aging.h), from the VM's
   // creation to the phase's end: an SPTE aged at any time before keeps its Accessed bit

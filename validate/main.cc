@@ -63,6 +63,10 @@ const char* kUsage =
     "  --pte-rewrite invlpg:K|cr3:K   after pass 1, the guest points K PTEs at other pages,\n"
     "                            then INVLPGs each or reloads CR3\n"
     "  --two-cr3                 pass 2 under a second CR3 (own tables), pass 3 back\n"
+    "  --vcpus 1|2               vCPUs of the VM [1]; 2: each guest phase runs on one\n"
+    "                            vCPU (its own thread), pass 1 on vCPU 0 then 1, a PTE\n"
+    "                            rewrite on vCPU 0 then a CR3 reload on vCPU 1, later\n"
+    "                            passes on vCPU 1 then 0 (docs/validation.md, \"Two vCPUs\")\n"
     "  --hole N                  after pass 1, loads from N pages of the 640K-1M hole\n"
     "  --passes P                passes over the pattern [2]\n"
     "  --trace FILE              (repeatable) the passes replay a pagesim trace (any format "
@@ -164,6 +168,11 @@ ScenarioReport run_one(const Scenario& s, const PerfCounters& perf, const HostIn
       GuestLayout sim_layout(s);
       SimulatorPredictor sim(s, sim_layout, host);
       simulated = sim.predict(phases_of(s));
+    }
+    if (s.vcpus != 1) {
+      // The kernel-rules model has one vCPU: the simulator predicts alone.
+      return compare(s, measured, simulated, std::vector<Counters>(simulated.size()), conditions,
+                     "");
     }
     if (s.trace) {
       // The kernel-rules model knows the patterns only: the simulator predicts alone.
@@ -343,6 +352,8 @@ int main(int argc, char** argv) {
         custom.rewrite_pages = number(a, v.substr(colon + 1));
       } else if (a == "--two-cr3") {
         custom.two_cr3 = true;
+      } else if (a == "--vcpus") {
+        custom.vcpus = static_cast<int>(std::min<std::uint64_t>(number(a, value()), 1000));
       } else if (a == "--hole") {
         custom.hole_pages = number(a, value());
       } else if (a == "--trace") {
@@ -424,6 +435,10 @@ int main(int argc, char** argv) {
       std::cout << custom.name << ": " << describe_options(custom) << "\n";
     } else {
       for (const Scenario& s : presets()) {
+        std::cout << s.name << ": " << s.description << "\n    " << describe_options(s) << "\n";
+      }
+      std::cout << "two vCPUs (--scenario NAME only, not in --all):\n";
+      for (const Scenario& s : two_vcpu_presets()) {
         std::cout << s.name << ": " << s.description << "\n    " << describe_options(s) << "\n";
       }
     }

@@ -132,6 +132,7 @@ std::string describe_options(const Scenario& s) {
          std::to_string(s.rewrite_pages);
   }
   if (s.two_cr3) o += " --two-cr3";
+  if (s.vcpus != 1) o += " --vcpus " + std::to_string(s.vcpus);
   if (s.hole_pages != 0) o += " --hole " + std::to_string(s.hole_pages);
   o += " --passes " + std::to_string(s.passes);
   if (s.pattern == Pattern::kRandom) o += " --seed " + std::to_string(s.seed);
@@ -330,6 +331,11 @@ void check(const Scenario& s) {
     throw std::invalid_argument("--pte-rewrite needs --guest-pages 4k");
   }
   if (s.two_cr3 && s.passes < 2) throw std::invalid_argument("--two-cr3 needs --passes 2+");
+  if (s.vcpus != 1 && s.vcpus != 2) throw std::invalid_argument("--vcpus: 1 or 2");
+  if (s.vcpus == 2 && (s.trace || s.two_cr3 || s.hole_pages != 0 || s.memslot_readd)) {
+    throw std::invalid_argument(
+        "--vcpus 2: not with --trace, --two-cr3, --hole or --memslot-readd (not built yet)");
+  }
 }
 
 namespace {
@@ -556,8 +562,35 @@ const std::vector<Scenario>& presets() {
   return all;
 }
 
+const std::vector<Scenario>& two_vcpu_presets() {
+  static const std::vector<Scenario> all = [] {
+    std::vector<Scenario> v;
+    v.push_back({.name = "2cpu-pte-cr3",
+                 .description = "vCPUs 0 and 1 write the same 512 pages; vCPU 0 rewrites 16 "
+                                "PTEs (unsync) and INVLPGs them; vCPU 1 reloads CR3 and "
+                                "touches again",
+                 .pages = 512,
+                 .op = Op::kWrite,
+                 .pte_rewrite = PteRewrite::kInvlpg,
+                 .rewrite_pages = 16,
+                 .vcpus = 2});
+    v.push_back({.name = "2cpu-dontneed",
+                 .description = "vCPUs 0 and 1 write the same 512 pages; the VMM "
+                                "MADV_DONTNEEDs 128 of them; vCPU 1, then vCPU 0, touch again",
+                 .pages = 512,
+                 .op = Op::kWrite,
+                 .reclaim = {{Madvise::kDontneed, 128}},
+                 .vcpus = 2});
+    return v;
+  }();
+  return all;
+}
+
 const Scenario* find_preset(const std::string& name) {
   for (const Scenario& s : presets()) {
+    if (s.name == name) return &s;
+  }
+  for (const Scenario& s : two_vcpu_presets()) {
     if (s.name == name) return &s;
   }
   return nullptr;

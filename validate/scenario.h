@@ -45,6 +45,12 @@ struct Scenario {
   std::uint64_t hole_pages = 0;     // after pass 1: loads from pages in the hole, twice each
   int passes = 2;
   std::uint64_t seed = 1;
+  // --vcpus 2: the VM has two vCPUs, each run by a thread of its own, one at a time (the VMM
+  // runs a phase on one vCPU while the other waits outside KVM_RUN): pass 1 on vCPU 0 then
+  // vCPU 1, the host's events, a PTE rewrite on vCPU 0, then on vCPU 1 a CR3 reload (with a
+  // rewrite) and each later pass on vCPU 1 then vCPU 0 (phases_of). docs/validation.md,
+  // "Two vCPUs".
+  int vcpus = 1;
   // --trace FILE: the passes replay this trace (trace_program.h) instead of a pattern;
   // pages, pattern, op, seed, PTE rewrites, two CR3s and the hole do not apply.
   std::shared_ptr<const TraceProgram> trace;
@@ -109,6 +115,9 @@ std::uint64_t data_page_count(const Scenario& s);
 
 // The documented presets (`--scenario NAME`, `--all`).
 const std::vector<Scenario>& presets();
+// The presets with two vCPUs (`--scenario NAME`; not in `--all`: docs/validation.md,
+// "Two vCPUs").
+const std::vector<Scenario>& two_vcpu_presets();
 const Scenario* find_preset(const std::string& name);
 
 }  // namespace pagesim::validate

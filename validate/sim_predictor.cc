@@ -112,6 +112,8 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       std::string("shadow.recycle_unsync_children=") + (host.pvm ? "false" : "true"),
       "guest.levels=4",
   };
+  if (s.vcpus != 1) m_settings.push_back("vm.vcpus=" + std::to_string(s.vcpus));
+  m_cpu_pcid.assign(static_cast<std::size_t>(s.vcpus), 0);
   Configuration config;
   for (const std::string& a : m_settings) config.set(a);
   config.validate();
@@ -251,11 +253,23 @@ void SimulatorPredictor::memslot_readd() {
   m_machine->add_memslot(kSimDataSlot, old.base, old.bytes, old.readonly, old.hva);
 }
 
+void SimulatorPredictor::switch_cpu(unsigned cpu) {
+  if (cpu == m_cpu) return;
+  m_cpu_pcid.at(m_cpu) = m_pcid;
+  m_cpu = cpu;
+  m_pcid = m_cpu_pcid.at(cpu);
+  m_machine->switch_cpu(cpu);
+}
+
 std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& phases) {
-  run_commands(m_layout.warm_up_commands());
-  CommandList again;
-  again.end();
-  run_commands(again);
+  // Each vCPU's warm-up in turn, as the VMM runs them.
+  for (unsigned cpu = 0; cpu < static_cast<unsigned>(m_s.vcpus); ++cpu) {
+    switch_cpu(cpu);
+    run_commands(m_layout.warm_up_commands());
+    CommandList again;
+    again.end();
+    run_commands(again);
+  }
 
   std::vector<Counters> out;
   for (const PhaseInfo& p : phases) {
@@ -269,6 +283,7 @@ std::vector<Counters> SimulatorPredictor::predict(const std::vector<PhaseInfo>& 
         memslot_readd();
         break;
       default:
+        switch_cpu(static_cast<unsigned>(p.cpu));
         run_commands(m_layout.commands(p));
     }
     const Snapshot after = snapshot();

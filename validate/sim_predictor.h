@@ -16,6 +16,11 @@
 // command runs (a load, a store, a load and a store, a PTE store through the identity map, INVLPG
 // or a CR3 write in the CPL 0 handler, which is fetched again).
 //
+// Two vCPUs (Scenario::vcpus): vm.vcpus = 2, and each guest phase runs on its vCPU
+// (ShadowMachine::switch_cpu: its root and prev_roots, its current CR3); KVM's shadow pages
+// are the VM's. A phase's counters are the machine's over it, all of the one vCPU that ran
+// it (or of the host's event): the vCPUs run one at a time, as the VMM runs them.
+//
 // It runs every scenario; the kernel-rules model (kvm_model.h) predicts beside it, a second
 // opinion the report prints.
 #pragma once
@@ -71,7 +76,11 @@ class SimulatorPredictor {
   const GuestLayout& m_layout;
   std::vector<std::string> m_settings;
   std::unique_ptr<shadow::ShadowMachine> m_machine;
-  std::uint16_t m_pcid = 0;
+  std::uint16_t m_pcid = 0;  // the current vCPU's address space
+  // With two vCPUs (vm.vcpus = 2): each vCPU's address space, the current one's in m_pcid.
+  std::vector<std::uint16_t> m_cpu_pcid;
+  unsigned m_cpu = 0;
+  void switch_cpu(unsigned cpu);
   std::uint64_t m_invlpgs = 0, m_cr3_writes = 0;  // commands of the phase replayed
 };
 

@@ -864,3 +864,81 @@ TEST(HostAging, FilterKeepsNotificationsOverlappingTheSlots) {
 
 }  // namespace
 }  // namespace pagesim::validate
+
+namespace pagesim::validate {
+namespace {
+
+// Two vCPUs (--vcpus 2): the phases, each guest phase on one vCPU, in the documented order.
+TEST(TwoVcpus, PhasesRunOnOneVcpuEachInOrder) {
+  const Scenario s{.pages = 8,
+                   .op = Op::kWrite,
+                   .reclaim = {{Madvise::kDontneed, 2}},
+                   .pte_rewrite = PteRewrite::kInvlpg,
+                   .rewrite_pages = 2,
+                   .passes = 3,
+                   .vcpus = 2};
+  std::vector<std::string> names;
+  std::vector<int> cpus;
+  for (const PhaseInfo& p : phases_of(s)) {
+    names.push_back(p.name);
+    cpus.push_back(p.cpu);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"cpu0:pass1", "cpu1:pass1", "madvise-dontneed",
+                                             "cpu0:pte-invlpg", "cpu1:cr3-reload", "cpu1:pass2",
+                                             "cpu0:pass2", "cpu1:pass3", "cpu0:pass3"}));
+  EXPECT_EQ(cpus, (std::vector<int>{0, 1, 0, 0, 1, 1, 0, 1, 0}));
+  EXPECT_NO_THROW(check(s));
+  EXPECT_NE(describe_options(s).find("--vcpus 2"), std::string::npos);
+  Scenario bad = s;
+  bad.vcpus = 3;
+  EXPECT_THROW(check(bad), std::invalid_argument);
+  bad = s;
+  bad.two_cr3 = true;
+  EXPECT_THROW(check(bad), std::invalid_argument);
+  for (const Scenario& p : two_vcpu_presets()) {
+    EXPECT_NO_THROW(check(p)) << p.name;
+    EXPECT_EQ(find_preset(p.name), &p);
+  }
+}
+
+// The prediction per vCPU: KVM's shadow pages are the VM's, so vCPU 1's first pass over the
+// pages vCPU 0 wrote finds every shadow leaf there (no fault, no exit, no shadow page), and
+// vCPU 0's INVLPGs after the rewrite leave the shared page unsync until vCPU 1's CR3 reload
+// syncs it; vCPU 1 then faults on each rewritten page once.
+TEST(TwoVcpus, SimulatorSharesShadowPagesBetweenVcpus) {
+  const Scenario s{.pages = 64,
+                   .op = Op::kWrite,
+                   .pte_rewrite = PteRewrite::kInvlpg,
+                   .rewrite_pages = 4,
+                   .vcpus = 2};
+  const Counters c0 = phase_counters<SimulatorPredictor>(s, "cpu0:pass1");
+  EXPECT_EQ(c0.at("vcpu.pf_fixed"), 64);
+  EXPECT_EQ(c0.at("kvmmmu.kvm_mmu_get_page.created"), 3);
+  const Counters c1 = phase_counters<SimulatorPredictor>(s, "cpu1:pass1");
+  EXPECT_EQ(c1.at("vcpu.pf_taken"), 0);
+  EXPECT_EQ(c1.at("vcpu.exits"), 0);
+  EXPECT_EQ(c1.at("kvmmmu.kvm_mmu_get_page"), 0);
+  const Counters rw = phase_counters<SimulatorPredictor>(s, "cpu0:pte-invlpg");
+  EXPECT_EQ(rw.at("kvmmmu.kvm_mmu_unsync_page"), 1);
+  EXPECT_EQ(rw.at("vm.mmu_unsync"), 1);
+  const Counters reload = phase_counters<SimulatorPredictor>(s, "cpu1:cr3-reload");
+  EXPECT_EQ(reload.at("kvmmmu.kvm_mmu_sync_page"), 1);
+  EXPECT_EQ(reload.at("vm.mmu_unsync"), -1);
+  EXPECT_EQ(phase_counters<SimulatorPredictor>(s, "cpu1:pass2").at("vcpu.pf_fixed"), 4);
+  EXPECT_EQ(phase_counters<SimulatorPredictor>(s, "cpu0:pass2").at("vcpu.pf_taken"), 0);
+}
+
+// A host invalidation both vCPUs see: the zap is the VM's (one flush request), and the
+// first vCPU back faults the pages in again; the second finds them.
+TEST(TwoVcpus, SimulatorDontneedRefaultsOnTheFirstVcpuBack) {
+  const Scenario s{
+      .pages = 64, .op = Op::kWrite, .reclaim = {{Madvise::kDontneed, 16}}, .vcpus = 2};
+  const Counters m = phase_counters<SimulatorPredictor>(s, "madvise-dontneed");
+  EXPECT_EQ(m.at("vm.pages_4k"), -16);
+  EXPECT_EQ(m.at("vm.remote_tlb_flush_requests"), 1);
+  EXPECT_EQ(phase_counters<SimulatorPredictor>(s, "cpu1:pass2").at("vcpu.pf_fixed"), 16);
+  EXPECT_EQ(phase_counters<SimulatorPredictor>(s, "cpu0:pass2").at("vcpu.pf_taken"), 0);
+}
+
+}  // namespace
+}  // namespace pagesim::validate

@@ -122,10 +122,12 @@ Vm::Vm() {
 }
 
 Vm::~Vm() {
-  m_vcpu_stats.reset();
+  for (Vcpu& v : m_vcpus) {
+    v.stats.reset();
+    if (v.run != nullptr) munmap(v.run, m_run_size);
+    if (v.fd >= 0) close(v.fd);
+  }
   m_vm_stats.reset();
-  if (m_run != nullptr) munmap(m_run, m_run_size);
-  if (m_vcpu >= 0) close(m_vcpu);
   if (m_vm >= 0) close(m_vm);
   if (m_kvm >= 0) close(m_kvm);
 }
@@ -161,7 +163,11 @@ std::uint8_t* Vm::gpa_ptr(Gpa gpa) const {
   return nullptr;
 }
 
-void Vm::create_vcpu(Gpa root, Gva list_base) {
+void Vm::create_vcpu(Gpa root, Gva list_base, unsigned id) {
+  if (id != m_vcpus.size() || id >= kMaxVcpus) {
+    throw std::logic_error("create_vcpu: vCPUs are created in order, at most " +
+                           std::to_string(kMaxVcpus));
+  }
   const GuestCode code = guest_code();
   if (code.bytes.size() > 0x2000) throw std::logic_error("guest code over two pages");
   std::uint8_t* low = gpa_ptr(Gpa(0));
@@ -174,13 +180,19 @@ void Vm::create_vcpu(Gpa root, Gva list_base) {
   put64(gdt + 0x18, 0x00cff2000000ffffull);  // user data, DPL 3
   put64(gdt + 0x20, 0x00affa000000ffffull);  // user code, 64-bit, DPL 3
   const std::uint64_t tss_base = kTssGpa, tss_limit = 0x67;
-  put64(gdt + 0x28, (tss_limit & 0xffff) | ((tss_base & 0xffffff) << 16) | (0x89ull << 40) |
-                        (((tss_limit >> 16) & 0xf) << 48) | (((tss_base >> 24) & 0xff) << 56));
-  put64(gdt + 0x30, tss_base >> 32);
-  // TSS: RSP0 for the switch to CPL 0; no I/O bitmap.
-  std::uint8_t* tss = low + kTssGpa;
-  put64(tss + 4, kKernelStackTop);
-  tss[0x66] = 0x68;
+  // TSS: RSP0 for the switch to CPL 0; no I/O bitmap. vCPU i's TSS is at kTssGpa + 0x80 * i
+  // (its descriptor at GDT 0x28 + 0x10 * i), with a kernel stack of its own.
+  for (unsigned i = 0; i < kMaxVcpus; ++i) {
+    const std::uint64_t base = tss_base + 0x80 * i;
+    put64(gdt + 0x28 + 0x10 * i, (tss_limit & 0xffff) | ((base & 0xffffff) << 16) |
+                                     (0x89ull << 40) | (((tss_limit >> 16) & 0xf) << 48) |
+                                     (((base >> 24) & 0xff) << 56));
+    put64(gdt + 0x30 + 0x10 * i, base >> 32);
+    std::uint8_t* tss = low + base;
+    put64(tss + 4, kKernelStackTop - kKernelStackStride * i);
+    tss[0x66] = 0x68;
+  }
+  const std::uint64_t my_tss = tss_base + 0x80 * id;
   // IDT: vector 3 (int3) is an interrupt gate callable from CPL 3.
   const std::uint64_t handler = kCodeGpa + code.int3_handler;
   std::uint8_t* gate = low + kIdtGpa + 16 * 3;
@@ -191,16 +203,18 @@ void Vm::create_vcpu(Gpa root, Gva list_base) {
   std::memcpy(low + kCodeGpa, code.bytes.data(), code.bytes.size());
   put64(low + kCodeGpa + code.list_base, list_base.value());
 
-  m_vcpu = ioctl(m_vm, KVM_CREATE_VCPU, 0);
-  if (m_vcpu < 0) fail("KVM_CREATE_VCPU");
+  Vcpu& v = m_vcpus.emplace_back();
+  v.fd = ioctl(m_vm, KVM_CREATE_VCPU, id);
+  if (v.fd < 0) fail("KVM_CREATE_VCPU " + std::to_string(id));
   const int run_size = ioctl(m_kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size < 0) fail("KVM_GET_VCPU_MMAP_SIZE");
   m_run_size = static_cast<std::size_t>(run_size);
-  m_run = mmap(nullptr, m_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, m_vcpu, 0);
-  if (m_run == MAP_FAILED) {
-    m_run = nullptr;
+  v.run = mmap(nullptr, m_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v.fd, 0);
+  if (v.run == MAP_FAILED) {
+    v.run = nullptr;
     fail("mmap kvm_run");
   }
+  const int vcpu_fd = v.fd;
 
   // CPUID as KVM supports it (long mode must be in the guest's CPUID for EFER.LME).
   const int max_entries = 256;
@@ -208,44 +222,45 @@ void Vm::create_vcpu(Gpa root, Gva list_base) {
   auto* cpuid = reinterpret_cast<Cpuid2Head*>(buf.data());
   cpuid->nent = max_entries;
   if (ioctl(m_kvm, kGetSupportedCpuid, cpuid) != 0) fail("KVM_GET_SUPPORTED_CPUID");
-  if (ioctl(m_vcpu, kSetCpuid2, cpuid) != 0) fail("KVM_SET_CPUID2");
+  if (ioctl(vcpu_fd, kSetCpuid2, cpuid) != 0) fail("KVM_SET_CPUID2");
 
   kvm_sregs sregs{};
-  if (ioctl(m_vcpu, KVM_GET_SREGS, &sregs) != 0) fail("KVM_GET_SREGS");
+  if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) != 0) fail("KVM_GET_SREGS");
   sregs.cs = segment(kUserCs, 0xb, 3, true);
   sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = segment(kUserDs, 0x3, 3, false);
   sregs.tr = kvm_segment{};
-  sregs.tr.base = tss_base;
+  sregs.tr.base = my_tss;
   sregs.tr.limit = static_cast<std::uint32_t>(tss_limit);
-  sregs.tr.selector = kTssSel;
+  sregs.tr.selector = static_cast<std::uint16_t>(kTssSel + 0x10 * id);
   sregs.tr.type = 11;  // 64-bit TSS, busy
   sregs.tr.present = 1;
   sregs.ldt = kvm_segment{};
   sregs.ldt.type = 2;
   sregs.ldt.unusable = 1;
   sregs.gdt.base = kGdtGpa;
-  sregs.gdt.limit = 0x37;
+  sregs.gdt.limit = static_cast<std::uint16_t>(0x27 + 0x10 * kMaxVcpus);
   sregs.idt.base = kIdtGpa;
   sregs.idt.limit = 16 * 256 - 1;
   sregs.cr0 = 0x80050033;  // PG, AM, WP, NE, ET, MP, PE
   sregs.cr3 = root.value();
   sregs.cr4 = 0x620;   // OSXMMEXCPT, OSFXSR, PAE
   sregs.efer = 0x500;  // LMA, LME
-  if (ioctl(m_vcpu, KVM_SET_SREGS, &sregs) != 0) fail("KVM_SET_SREGS");
+  if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) != 0) fail("KVM_SET_SREGS");
 
   kvm_regs regs{};
   regs.rip = kCodeGpa + code.user_entry;
   regs.rsp = kUserStackTop;
   regs.rflags = 0x2;
-  if (ioctl(m_vcpu, KVM_SET_REGS, &regs) != 0) fail("KVM_SET_REGS");
-  m_vcpu_stats = std::make_unique<KvmStatsFd>(m_vcpu, "vcpu.");
+  if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) != 0) fail("KVM_SET_REGS");
+  v.stats = std::make_unique<KvmStatsFd>(vcpu_fd, "vcpu.");
 }
 
-RunStats Vm::run_phase() {
+RunStats Vm::run_phase(unsigned id) {
   RunStats out;
-  auto* run = static_cast<kvm_run*>(m_run);
+  const int vcpu_fd = m_vcpus.at(id).fd;
+  auto* run = static_cast<kvm_run*>(m_vcpus.at(id).run);
   for (;;) {
-    if (ioctl(m_vcpu, KVM_RUN, 0) != 0) {
+    if (ioctl(vcpu_fd, KVM_RUN, 0) != 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       fail("KVM_RUN");
     }
@@ -263,8 +278,8 @@ RunStats Vm::run_phase() {
       default: {
         kvm_regs regs{};
         kvm_sregs sregs{};
-        ioctl(m_vcpu, KVM_GET_REGS, &regs);
-        ioctl(m_vcpu, KVM_GET_SREGS, &sregs);
+        ioctl(vcpu_fd, KVM_GET_REGS, &regs);
+        ioctl(vcpu_fd, KVM_GET_SREGS, &sregs);
         char msg[256];
         std::snprintf(
             msg, sizeof msg,
@@ -280,11 +295,15 @@ RunStats Vm::run_phase() {
 }
 
 Counters Vm::stats() const {
-  Counters out = m_vm_stats->read();
-  if (m_vcpu_stats) {
-    for (const auto& [k, v] : m_vcpu_stats->read()) out[k] = v;
+  Counters out = vm_stats();
+  if (!m_vcpus.empty()) {
+    for (const auto& [k, v] : vcpu_stats(0)) out[k] = v;
   }
   return out;
 }
+
+Counters Vm::vm_stats() const { return m_vm_stats->read(); }
+
+Counters Vm::vcpu_stats(unsigned id) const { return m_vcpus.at(id).stats->read(); }
 
 }  // namespace pagesim::validate

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/address.h"
 #include "validate/kvm_stats.h"
@@ -76,14 +77,25 @@ class Vm {
   // The VMM's pointer to a guest-physical page (nullptr: in no slot the VMM created).
   std::uint8_t* gpa_ptr(Gpa gpa) const;
 
-  // Writes GDT, IDT, TSS and the code into slot 0, creates the vCPU and sets its registers
-  // (CPL 3, 64-bit mode, CR3 = root, RIP at the code's user entry).
-  void create_vcpu(Gpa root, Gva list_base);
-  // Runs the vCPU until the guest ends its phase (OUT to kEndPort).
-  RunStats run_phase();
+  // Writes GDT, IDT, TSS and the code into slot 0, creates vCPU `id` and sets its registers
+  // (CPL 3, 64-bit mode, CR3 = root, RIP at the code's user entry). vCPUs are created in
+  // order from 0 (at most kMaxVcpus); vCPU i has a TSS of its own, whose RSP0 is a kernel
+  // stack of its own (kKernelStackTop - i * kKernelStackStride), so that the handler's
+  // frames of two vCPUs never share memory. KVM wants a vCPU's ioctls from one thread: call
+  // this and run_phase(id) from the thread that runs vCPU id.
+  void create_vcpu(Gpa root, Gva list_base, unsigned id = 0);
+  // Runs vCPU `id` until the guest ends its phase (OUT to kEndPort).
+  RunStats run_phase(unsigned id = 0);
+  unsigned vcpus() const { return static_cast<unsigned>(m_vcpus.size()); }
 
-  // KVM's binary statistics of the VM ("vm.") and the vCPU ("vcpu.").
+  // KVM's binary statistics of the VM ("vm.") and of vCPU 0 ("vcpu.").
   Counters stats() const;
+  // The VM's alone, and vCPU id's alone ("vcpu.").
+  Counters vm_stats() const;
+  Counters vcpu_stats(unsigned id) const;
+
+  static constexpr unsigned kMaxVcpus = 2;
+  static constexpr std::uint64_t kKernelStackStride = 0x800;
 
  private:
   struct Slot {
@@ -91,14 +103,17 @@ class Vm {
     std::uint64_t size;
     std::uint8_t* hva;
   };
+  struct Vcpu {
+    int fd = -1;
+    void* run = nullptr;
+    std::unique_ptr<KvmStatsFd> stats;
+  };
   int m_kvm = -1;
   int m_vm = -1;
-  int m_vcpu = -1;
-  void* m_run = nullptr;
   std::size_t m_run_size = 0;
+  std::vector<Vcpu> m_vcpus;
   std::map<std::uint32_t, Slot> m_slots;
   std::unique_ptr<KvmStatsFd> m_vm_stats;
-  std::unique_ptr<KvmStatsFd> m_vcpu_stats;
 };
 
 }  // namespace pagesim::validate
