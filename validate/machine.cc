@@ -588,6 +588,17 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
           .segment = static_cast<int>(i)});
     }
   };
+  // One phase per madvise; a repeated action's phase is named madvise-ACTION-2, -3, ...
+  auto madvise_phases = [&] {
+    std::map<Madvise, int> seen;
+    for (const ReclaimAction& r : s.reclaim) {
+      const int n = ++seen[r.action];
+      out.push_back(PhaseInfo{.kind = K::kMadvise,
+                              .name = std::string("madvise-") + to_string(r.action) +
+                                      (n > 1 ? "-" + std::to_string(n) : ""),
+                              .madvise = r});
+    }
+  };
   if (s.vcpus == 2) {
     auto on = [&](int cpu, std::size_t from) {
       for (std::size_t i = from; i < out.size(); ++i) {
@@ -601,14 +612,7 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
     at = out.size();
     pass(1, 0);
     on(1, at);
-    std::map<Madvise, int> seen;
-    for (const ReclaimAction& r : s.reclaim) {
-      const int n = ++seen[r.action];
-      out.push_back(PhaseInfo{.kind = K::kMadvise,
-                              .name = std::string("madvise-") + to_string(r.action) +
-                                      (n > 1 ? "-" + std::to_string(n) : ""),
-                              .madvise = r});
-    }
+    madvise_phases();
     if (s.pte_rewrite != PteRewrite::kNone) {
       out.push_back(PhaseInfo{.kind = K::kPteRewrite,
                               .name = std::string("cpu0:pte-") + to_string(s.pte_rewrite),
@@ -626,14 +630,7 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
     return out;
   }
   pass(1, 0);
-  std::map<Madvise, int> seen;  // a repeated action's phase is named madvise-ACTION-2, -3, ...
-  for (const ReclaimAction& r : s.reclaim) {
-    const int n = ++seen[r.action];
-    out.push_back(PhaseInfo{.kind = K::kMadvise,
-                            .name = std::string("madvise-") + to_string(r.action) +
-                                    (n > 1 ? "-" + std::to_string(n) : ""),
-                            .madvise = r});
-  }
+  madvise_phases();
   if (s.memslot_readd) out.push_back(PhaseInfo{.kind = K::kMemslotReadd, .name = "memslot"});
   if (s.pte_rewrite != PteRewrite::kNone) {
     out.push_back(

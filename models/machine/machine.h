@@ -112,6 +112,20 @@ struct ProcessorView {
   std::string_view cpus_key;      // what sets them, for the refusal of a `!cpu` past them
 };
 
+// A guest's processor (nested, shadow): the guest's paging, the VM's VPID, every trace event
+// KVM's machines take, vm.vcpus CPUs.
+inline ProcessorView guest_processor(std::string_view mode, unsigned levels, std::uint16_t vpid,
+                                     unsigned vcpus) {
+  return {
+      .mode = mode,
+      .levels = levels,
+      .levels_key = "guest.levels",
+      .vpid = vpid,
+      .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon, !vm and !cpu",
+      .cpus = vcpus,
+      .cpus_key = "the key vm.vcpus"};
+}
+
 // The VM exits a guest's IPIs took (the sender's ICR writes, or PV hypercalls), and the
 // cycles they cost the sender beyond the IPIs themselves.
 struct IpiExits {

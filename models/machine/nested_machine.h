@@ -192,14 +192,7 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   machine::EventResult handle(const machine::GuestEvent& event) override;
   // machine::Machine: the guest's paging, tagged by the VM's VPID.
   machine::ProcessorView processor() const override {
-    return {.mode = "nested",
-            .levels = m_params.guest_levels,
-            .levels_key = "guest.levels",
-            .vpid = kVpid,
-            .events_taken =
-                "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon, !vm and !cpu",
-            .cpus = m_params.vm.vcpus,
-            .cpus_key = "the key vm.vcpus"};
+    return machine::guest_processor("nested", m_params.guest_levels, kVpid, m_params.vm.vcpus);
   }
   // machine::Machine: the vCPU's walker caches (the guest's CR3 is read per miss).
   void switch_cpu(unsigned cpu) override { m_walker.switch_cpu(cpu); }

@@ -291,14 +291,7 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // machine::Machine: the guest's paging (the shadow tables have its levels), tagged by the
   // vCPU's VPID.
   machine::ProcessorView processor() const override {
-    return {.mode = "shadow",
-            .levels = m_params.guest_levels,
-            .levels_key = "guest.levels",
-            .vpid = kVpid,
-            .events_taken =
-                "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon, !vm and !cpu",
-            .cpus = m_params.vm.vcpus,
-            .cpus_key = "the key vm.vcpus"};
+    return machine::guest_processor("shadow", m_params.guest_levels, kVpid, m_params.vm.vcpus);
   }
   // machine::Machine: the records that follow run on vCPU `cpu`: its address space, its
   // shadow roots and its walker's caches (see "Several vCPUs").
