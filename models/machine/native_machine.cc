@@ -82,11 +82,7 @@ EventResult NativeMachine::handle(const GuestEvent& event) {
       // at its next record (switch_cpu).
       r.flush = TlbFlush::one_pcid(event.asid);
       m_os.destroy_address_space(event.asid);
-      if (m_cpu_asid.size() > 1) {
-        m_walker.invalidate_pcid_every_cpu(event.asid);
-      } else {
-        m_walker.invalidate_pcid(event.asid);
-      }
+      m_walker.invalidate_pcid_every_cpu(event.asid);  // one core: its own caches
       if (event.asid == event.pcid) {
         load_cr3(event.pcid);  // a fresh address space under the same id
       }

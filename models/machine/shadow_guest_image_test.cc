@@ -37,11 +37,8 @@ constexpr std::uint64_t kFrames = 0x1010'0000;     // data frames
 constexpr std::uint64_t kData = kGiB;              // GVA of PT's first page
 
 ShadowMachineParams params(bool zero_page) {
-  ShadowMachineParams p;
-  p.vm.memory = {4 * kGiB};
-  p.host.memory = {16 * kGiB};
-  p.walker.pwc.enabled = false;
-  p.shadow.prefetch = false;  // one leaf per fault: the counts below
+  // The wp policy's default (the guest image writes no table while it runs).
+  ShadowMachineParams p = shadow_test::small_machine(ShadowMachineParams{}.shadow.wp_policy);
   p.reclaim.zero_page = zero_page;
   p.reclaim.swap = {0};
   return p;

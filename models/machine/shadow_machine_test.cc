@@ -49,13 +49,8 @@ constexpr std::uint64_t kRef = 100;
 constexpr std::uint64_t kBase = 0x40'0000'0000;
 
 ShadowMachineParams params(WpPolicy policy = WpPolicy::kUnsync, unsigned levels = 4) {
-  ShadowMachineParams p;
-  p.vm.memory = {4 * GiB};
-  p.host.memory = {16 * GiB};
+  ShadowMachineParams p = shadow_test::small_machine(policy);  // walks from the root
   p.guest_levels = levels;
-  p.walker.pwc.enabled = false;  // every walk from the root: the reference counts below
-  p.shadow.wp_policy = policy;
-  p.shadow.prefetch = false;
   return p;
 }
 

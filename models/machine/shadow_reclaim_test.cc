@@ -49,13 +49,7 @@ constexpr Gpa kFirstData(5 * GiB - 4 * KiB);
 using Advice = hostmm::VmmMemory::Advice;
 
 ShadowMachineParams params(WpPolicy policy = WpPolicy::kEmulate) {
-  ShadowMachineParams p;
-  p.vm.memory = {4 * GiB};
-  p.host.memory = {16 * GiB};
-  p.walker.pwc.enabled = false;
-  p.shadow.wp_policy = policy;
-  p.shadow.prefetch = false;
-  return p;
+  return shadow_test::small_machine(policy);
 }
 
 using shadow_test::stat;

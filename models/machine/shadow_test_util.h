@@ -7,10 +7,25 @@
 #include <string>
 #include <variant>
 
+#include "base/page_size.h"
 #include "base/stats/stats.h"
 #include "models/machine/shadow_machine.h"
 
 namespace pagesim::shadow::shadow_test {
+
+// The tests' machine: a 4 GiB VM on a 16 GiB host, every walk from the root (no
+// paging-structure caches) and one leaf per fault (no prefetch), so that the references and
+// shadow pages the tests count follow from their accesses alone; `policy` for guest-table
+// writes.
+inline ShadowMachineParams small_machine(WpPolicy policy) {
+  ShadowMachineParams p;
+  p.vm.memory = {4 * kGiB};
+  p.host.memory = {16 * kGiB};
+  p.walker.pwc.enabled = false;
+  p.shadow.wp_policy = policy;
+  p.shadow.prefetch = false;
+  return p;
+}
 
 // The statistic at `path` under the machine's root (a formula rounded down); a test failure
 // when there is none.

@@ -33,13 +33,8 @@ constexpr std::uint64_t GiB = 1024 * MiB;
 constexpr std::uint64_t kBase = 0x40'0000'0000;
 
 ShadowMachineParams params(unsigned vcpus, WpPolicy policy = WpPolicy::kUnsync) {
-  ShadowMachineParams p;
-  p.vm.memory = {4 * GiB};
+  ShadowMachineParams p = shadow_test::small_machine(policy);
   p.vm.vcpus = vcpus;
-  p.host.memory = {16 * GiB};
-  p.walker.pwc.enabled = false;
-  p.shadow.wp_policy = policy;
-  p.shadow.prefetch = false;
   return p;
 }
 
