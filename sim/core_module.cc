@@ -10,6 +10,9 @@
 #include "base/translation_check.h"
 #include "sim/stop_request.h"
 
+// sc_spawn (the CPU threads of sim.interleave=time).
+#include <sysc/kernel/sc_dynamic_processes.h>
+
 namespace pagesim {
 namespace {
 constexpr std::size_t kBatchRecords = 4096;
@@ -104,6 +107,7 @@ void CoreModule::end_of_elaboration() {
     }
   }
   m_shares = vms > 1 || cpus > 1;
+  m_time = m_shares && m_params.sim.interleave == Interleave::kTime;
   m_vpid = m_processor.vpid;
   m_noncanonical_bits = m_processor.levels == 5 ? 64 - 57 : 64 - 48;
   m_direct = &machine_port->direct();
@@ -143,81 +147,14 @@ void CoreModule::run() {
     m_timeseries = stats::TimeSeries(m_params.sim.interval);
     m_next_sample = m_params.sim.interval != 0 ? m_params.sim.interval : kNever;
     m_next_mark = std::min(m_warmup_left != 0 ? m_warmup_left : kNever, m_next_sample);
-    std::uint64_t done = 0;
-    for (;;) {
-      std::size_t n = m_trace.read(m_batch);
-      if (n == 0) {
-        break;
+    if (m_time) {
+      run_interleaved();
+      if (m_halt) {
+        return;  // a CPU thread failed: fail() did the rest
       }
-      std::uint64_t batch_cycles = 0;
-      // The same-page path counts runs of accesses at once (each run ends at the next mark:
-      // the warm-up's end, a time-series sample); sim.check and --trace-page take every
-      // access one by one.
-      const bool repeats = !m_params.sim.check && m_page_life == nullptr;
-      const auto charge_event = [&](Cycles c) {
-        if (c.count() != 0) {
-          batch_cycles += c.count();
-          m_stats.event_cycles += c.count();
-          m_stats.cycles += c.count();
-          m_stats.translation_cycles += c.count();
-        }
-      };
-      for (std::size_t i = 0; i < n; ++i) {
-        if (m_shootdown.active) [[unlikely]] {
-          // A run of !invlpg ends at the first other record: its IPIs go out first.
-          if (m_batch[i].op != traces::EventOp::kInvlpg) {
-            m_position = done + i;  // the run's last record
-            charge_event(deliver_shootdown());
-          }
-        }
-        if (repeats) {
-          if (const std::size_t k = repeated_hits(i, n, done, batch_cycles); k != 0) {
-            i += k - 1;
-            continue;
-          }
-        }
-        const traces::Record& r = m_batch[i];
-        m_position = done + i + 1;
-        if (r.is_event()) {
-          m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
-          Cycles c = handle_event(r, m_position);
-          if (m_vms.size() > 1) [[unlikely]] {
-            // The host may have reclaimed during the event (a guest table write's EPT
-            // violation, a shadow sync faulting a table page in): the other VMs'
-            // shootdowns (the current VM's came with the event).
-            shoot_down_other_vms();
-          }
-          charge_event(c);
-        } else {
-          batch_cycles += access(r).count();
-          ++m_replayed;
-          if (m_replayed == m_next_mark) [[unlikely]] {
-            on_mark();  // the warm-up's end, a time-series sample
-          }
-        }
-      }
-      m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
-      if (m_qk.need_sync()) {
-        m_qk.sync();
-      }
-      std::uint64_t before = done;
-      done += n;
-      if (m_progress && (before & ~kProgressMask) != (done & ~kProgressMask)) {
-        m_progress(done);
-      }
-      if (stop_signal() != 0) [[unlikely]] {
-        m_stopped_by = stop_signal();  // the statistics so far, marked partial by the caller
-        break;
-      }
+    } else {
+      run_in_trace_order();
     }
-    if (m_shootdown.active) {
-      // The trace ended (or stopped) after a run of !invlpg: its IPIs.
-      const Cycles c = deliver_shootdown();
-      m_stats.event_cycles += c.count();
-      m_stats.cycles += c.count();
-      m_stats.translation_cycles += c.count();
-    }
-    m_qk.sync();
     if (m_shares) {
       settle_vm_share();
     }
@@ -229,17 +166,324 @@ void CoreModule::run() {
     }
     last_sample();
     m_window.settle();
+    m_stats.elapsed_cycles += m_clock.to_cycles(sc_core::sc_time_stamp()).count();
     if (m_page_life_of_vm0 != nullptr) {
       m_page_life_of_vm0->finish();
     }
   } catch (...) {
+    fail();
+  }
+}
+
+void CoreModule::fail() {
+  if (!m_failure) {
     m_failure = std::current_exception();
+    m_halt = true;  // the other CPU threads (time) do nothing more
     try {
       last_sample();
       m_window.settle();  // the statistics up to the failure, for a partial output
     } catch (...) {
     }
-    sc_core::sc_stop();
+  }
+  sc_core::sc_stop();
+}
+
+void CoreModule::run_in_trace_order() {
+  std::uint64_t done = 0;
+  for (;;) {
+    std::size_t n = m_trace.read(m_batch);
+    if (n == 0) {
+      break;
+    }
+    std::uint64_t batch_cycles = 0;
+    // The same-page path counts runs of accesses at once (each run ends at the next mark:
+    // the warm-up's end, a time-series sample); sim.check and --trace-page take every
+    // access one by one.
+    const bool repeats = !m_params.sim.check && m_page_life == nullptr;
+    const auto charge_event = [&](Cycles c) {
+      if (c.count() != 0) {
+        batch_cycles += c.count();
+        m_stats.event_cycles += c.count();
+        m_stats.cycles += c.count();
+        m_stats.translation_cycles += c.count();
+      }
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (m_shootdown.active) [[unlikely]] {
+        // A run of !invlpg ends at the first other record: its IPIs go out first.
+        if (m_batch[i].op != traces::EventOp::kInvlpg) {
+          m_position = done + i;  // the run's last record
+          charge_event(deliver_shootdown());
+        }
+      }
+      if (repeats) {
+        if (const std::size_t k = repeated_hits(i, n, done, batch_cycles); k != 0) {
+          i += k - 1;
+          continue;
+        }
+      }
+      const traces::Record& r = m_batch[i];
+      m_position = done + i + 1;
+      if (r.is_event()) {
+        m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
+        Cycles c = handle_event(r, m_position);
+        if (m_vms.size() > 1) [[unlikely]] {
+          // The host may have reclaimed during the event (a guest table write's EPT
+          // violation, a shadow sync faulting a table page in): the other VMs'
+          // shootdowns (the current VM's came with the event).
+          shoot_down_other_vms();
+        }
+        charge_event(c);
+      } else {
+        batch_cycles += access(r).count();
+        ++m_replayed;
+        if (m_replayed == m_next_mark) [[unlikely]] {
+          on_mark();  // the warm-up's end, a time-series sample
+        }
+      }
+    }
+    m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
+    if (m_qk.need_sync()) {
+      m_qk.sync();
+    }
+    std::uint64_t before = done;
+    done += n;
+    if (m_progress && (before & ~kProgressMask) != (done & ~kProgressMask)) {
+      m_progress(done);
+    }
+    if (stop_signal() != 0) [[unlikely]] {
+      m_stopped_by = stop_signal();  // the statistics so far, marked partial by the caller
+      break;
+    }
+  }
+  if (m_shootdown.active) {
+    // The trace ended (or stopped) after a run of !invlpg: its IPIs.
+    const Cycles c = deliver_shootdown();
+    m_stats.event_cycles += c.count();
+    m_stats.cycles += c.count();
+    m_stats.translation_cycles += c.count();
+  }
+  m_qk.sync();
+}
+
+void CoreModule::run_interleaved() {
+  m_read_batch.resize(kBatchRecords);
+  m_batch.clear();  // each turn swaps its CPU's stream in (run_turn)
+  for (std::size_t vm = 0; vm < m_vms.size(); ++vm) {
+    for (std::size_t cpu = 0; cpu < m_vms[vm].cpus.size(); ++cpu) {
+      m_vms[vm].cpus[cpu].qk = std::make_unique<QuantumKeeper>();
+    }
+  }
+  // VM-major, as the TLBs are bound: the kernel starts them in an order of its own, the same
+  // every run (SystemC's reference kernel is deterministic).
+  m_threads_left = 0;
+  for (std::size_t vm = 0; vm < m_vms.size(); ++vm) {
+    for (std::size_t cpu = 0; cpu < m_vms[vm].cpus.size(); ++cpu) {
+      const std::string name = "vm" + std::to_string(vm) + "_cpu" + std::to_string(cpu);
+      sc_core::sc_spawn([this, vm, cpu] { run_cpu(vm, cpu); }, name.c_str());
+      ++m_threads_left;
+    }
+  }
+  while (m_threads_left != 0) {
+    sc_core::wait(m_threads_done);
+    if (m_halt) {
+      return;
+    }
+  }
+}
+
+void CoreModule::read_trace() {
+  const std::size_t n = m_trace.read(m_read_batch);
+  if (n == 0) {
+    m_trace_end = true;
+  }
+  const std::size_t cpus = m_processor.cpus;
+  for (std::size_t i = 0; i < n; ++i) {
+    const traces::Record& r = m_read_batch[i];
+    const std::uint64_t position = ++m_read_records;
+    // `!cpu N`, `!vm N`: the records that follow (the directive first) go to that CPU's
+    // stream. One out of range stays in the stream at hand, whose thread refuses it
+    // (handle_event) naming its position.
+    if (r.op == traces::EventOp::kCpu && r.address < cpus) [[unlikely]] {
+      m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
+    } else if (r.op == traces::EventOp::kVm && r.address < m_vms.size()) [[unlikely]] {
+      m_read_vm = static_cast<std::size_t>(r.address);
+    }
+    Cpu& to = m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+    to.queue.push_back(r);
+    to.queue_position.push_back(position);
+  }
+  m_queued += n;
+  m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+}
+
+void CoreModule::deliver_before_wait(std::size_t vm, std::size_t cpu) {
+  if (!m_shootdown.active) {
+    return;
+  }
+  // Only the running CPU can hold one: every thread delivers its own before it waits.
+  Cpu& me = m_vms[vm].cpus[cpu];
+  m_position = me.last_position;  // the run's last record
+  const Cycles c = deliver_shootdown();
+  m_stats.event_cycles += c.count();
+  m_stats.cycles += c.count();
+  m_stats.translation_cycles += c.count();
+  me.qk->inc(m_clock.to_time(c));
+}
+
+void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
+  // A CPU's records may wait this far behind the trace's reader: the streams hold at most
+  // about this many records in all (a batch more), 32 bytes and a position each.
+  static constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
+  Cpu& me = m_vms[vm].cpus[cpu];
+  try {
+    me.qk->reset();
+    while (!m_halt && !m_stop) {
+      if (me.head == me.queue.size()) {
+        if (m_trace_end) {
+          break;  // nothing more for this CPU
+        }
+        if (m_queued >= kQueueLimit) {
+          // The others' streams are full: wait until they run some (or the trace ends).
+          deliver_before_wait(vm, cpu);
+          sc_core::wait(m_queue_event);
+          continue;
+        }
+        read_trace();
+        continue;
+      }
+      run_turn(vm, cpu);
+    }
+    if (m_halt) {
+      return;
+    }
+    // The thread's end: its pending IPIs, and its time caught up (elapsed time).
+    deliver_before_wait(vm, cpu);
+    me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+    me.owed = 0;
+    me.qk->sync();
+  } catch (...) {
+    fail();
+    return;
+  }
+  if (--m_threads_left == 0) {
+    m_threads_done.notify(sc_core::SC_ZERO_TIME);
+  }
+  m_queue_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
+  Cpu& me = m_vms[vm].cpus[cpu];
+  if (vm != m_vm || cpu != m_cpu) {
+    // This CPU's state becomes the core's (the one that ran before delivered its IPIs
+    // before it waited).
+    settle_vm_share();
+    m_page_walkers.serialise();  // another core's walks
+    park_cpu();
+    resume_cpu(vm, cpu);
+  }
+  if (me.owed != 0) {
+    // The shootdown handlers other CPUs made it run since it last ran.
+    me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+    me.owed = 0;
+  }
+  // The cycles this CPU may run before its keeper's next sync point: whole cycles, since
+  // every time here is a multiple of the period (sim.quantum's too).
+  const std::uint64_t budget =
+      static_cast<std::uint64_t>(me.qk->until_sync().value() / m_clock.period_fs());
+  std::uint64_t batch_cycles = 0;
+  const auto charge_event = [&](Cycles c) {
+    if (c.count() != 0) {
+      batch_cycles += c.count();
+      m_stats.event_cycles += c.count();
+      m_stats.cycles += c.count();
+      m_stats.translation_cycles += c.count();
+    }
+  };
+  const bool repeats = !m_params.sim.check && m_page_life == nullptr;
+  const std::uint64_t per_access = m_params.core.cycles_per_access.count();
+  // The stream's records in m_batch, where repeated_hits reads them; given back at the
+  // block's end, before any wait (the reader appends to the stream).
+  std::uint64_t ran = 0;
+  {
+    std::swap(m_batch, me.queue);
+    struct GiveBack {
+      std::vector<traces::Record>& a;
+      std::vector<traces::Record>& b;
+      ~GiveBack() { std::swap(a, b); }
+    } give_back{m_batch, me.queue};
+    const std::size_t begin = me.head;
+    const std::size_t n = std::min(m_batch.size(), begin + kBatchRecords);
+    std::size_t i = begin;
+    while (i < n && batch_cycles < budget) {
+      if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
+        m_position = me.last_position;  // the run's last record
+        charge_event(deliver_shootdown());
+      }
+      if (repeats) {
+        // A run of hits costs at least core.cycles_per_access each: at most one past the
+        // budget.
+        std::size_t end = n;
+        if (per_access != 0) {
+          const std::uint64_t left = (budget - batch_cycles + per_access - 1) / per_access;
+          end = static_cast<std::size_t>(
+              std::min<std::uint64_t>(n, i + std::max<std::uint64_t>(left, 1)));
+        }
+        if (const std::size_t k = repeated_hits(i, end, 0, batch_cycles); k != 0) {
+          i += k;
+          m_position = me.queue_position[i - 1];
+          me.last_position = m_position;
+          continue;
+        }
+      }
+      const traces::Record& r = m_batch[i];
+      m_position = me.queue_position[i];
+      if (r.is_event()) {
+        m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
+        Cycles c = handle_event(r, m_position);
+        if (m_vms.size() > 1) [[unlikely]] {
+          shoot_down_other_vms();  // as run_in_trace_order
+        }
+        charge_event(c);
+      } else {
+        batch_cycles += access(r).count();
+        ++m_replayed;
+        if (m_replayed == m_next_mark) [[unlikely]] {
+          on_mark();  // the warm-up's end, a time-series sample
+        }
+      }
+      me.last_position = m_position;
+      ++i;
+    }
+    ran = i - begin;
+    me.head = i;
+    m_queued -= ran;
+    if (me.head == m_batch.size()) {
+      m_batch.clear();
+      me.queue_position.clear();
+      me.head = 0;
+    } else if (me.head >= kBatchRecords && 2 * me.head >= m_batch.size()) {
+      m_batch.erase(m_batch.begin(), m_batch.begin() + static_cast<std::ptrdiff_t>(me.head));
+      me.queue_position.erase(me.queue_position.begin(),
+                              me.queue_position.begin() + static_cast<std::ptrdiff_t>(me.head));
+      me.head = 0;
+    }
+  }
+  const std::uint64_t before = m_records_run;
+  m_records_run += ran;
+  if (m_progress && (before & ~kProgressMask) != (m_records_run & ~kProgressMask)) {
+    m_progress(m_records_run);
+  }
+  if (stop_signal() != 0) [[unlikely]] {
+    m_stopped_by = stop_signal();  // every thread finishes; the statistics so far
+    m_stop = true;
+    m_queue_event.notify(sc_core::SC_ZERO_TIME);
+  }
+  me.qk->inc(m_clock.to_time(Cycles(batch_cycles)));
+  if (me.qk->need_sync()) {
+    deliver_before_wait(vm, cpu);
+    m_queue_event.notify(sc_core::SC_ZERO_TIME);  // room in the streams
+    me.qk->sync();
   }
 }
 
@@ -628,6 +872,9 @@ void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {
   m_stats.event_cycles += c.count();
   m_cpu_share_base.cycles += c.count();
   m_cpu_share_base.translation_cycles += c.count();
+  if (m_time) {
+    m_vms[m_vm].cpus[cpu].owed += c.count();  // its thread's time too, when it next runs
+  }
 }
 
 Cycles CoreModule::deliver_shootdown() {
@@ -737,6 +984,9 @@ void CoreModule::shoot_down_other_vms() {
       if (CpuStats* s = v.cpus[v.cpu].stats.get()) {
         s->cycles += c.count();
         s->translation_cycles += c.count();
+      }
+      if (m_time) {
+        v.cpus[v.cpu].owed += c.count();  // its thread's time too, when it next runs
       }
       m_stats.cycles += c.count();
       m_stats.translation_cycles += c.count();

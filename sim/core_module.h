@@ -139,6 +139,12 @@ struct CoreStats : stats::Group {
   stats::Counter shootdown_cycles{*this, "shootdown_cycles",
                                   "cycles of TLB shootdowns, the sender's and the targets'; "
                                   "part of event_cycles"};
+  stats::Counter elapsed_cycles{
+      *this, "elapsed_cycles",
+      "simulated time at the end of the run (SystemC time) in core cycles, the whole run "
+      "(warm-up and records outside !roi included; not in the time series): one CPU, or "
+      "sim.interleave=trace, the cycles summed over the CPUs; sim.interleave=time about the "
+      "busiest CPU's (each CPU's time, its thread's, to a quantum)"};
   stats::Formula translation_overhead{
       *this, "translation_overhead_pct", "translation_cycles / cycles, in percent", [this] {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
@@ -194,6 +200,17 @@ struct VmPressureStats : stats::Group {
   stats::Formula slowdown;
 };
 
+// A quantum keeper whose next sync point is known: a CPU's thread (sim.interleave=time)
+// runs records up to it, not a batch past it.
+class QuantumKeeper : public tlm_utils::tlm_quantumkeeper {
+ public:
+  // The time left before the keeper asks to synchronise (zero when it asks already).
+  sc_core::sc_time until_sync() const {
+    const sc_core::sc_time now = get_current_time();
+    return m_next_sync_point > now ? m_next_sync_point - now : sc_core::SC_ZERO_TIME;
+  }
+};
+
 class CoreModule final : public sc_core::sc_module {
  public:
   // One binding per CPU of each VM, VM-major (native: one per core): each CPU's TLBs.
@@ -234,7 +251,26 @@ class CoreModule final : public sc_core::sc_module {
 
  private:
   void end_of_elaboration() override;
+  // The SC_THREAD: the run's start and end around run_in_trace_order or run_interleaved.
   void run();
+  // sim.interleave=trace, or one CPU in all: every record in trace order on this thread.
+  void run_in_trace_order();
+  // sim.interleave=time with several CPUs: a thread per CPU (run_cpu), spawned here; returns
+  // when the last one finishes.
+  void run_interleaved();
+  // One CPU's thread (time): its stream's records, a quantum at a time.
+  void run_cpu(std::size_t vm, std::size_t cpu);
+  // time: reads the next batch of the trace into the CPUs' streams (`!cpu`, `!vm` say
+  // whose); at the trace's end sets m_trace_end.
+  void read_trace();
+  // time: CPU `cpu` of VM `vm` runs the records of its stream up to its quantum keeper's
+  // next sync point (at most a batch of them), then synchronises if the keeper says so.
+  void run_turn(std::size_t vm, std::size_t cpu);
+  // time: a pending run of !invlpg (m_shootdown) delivered before its CPU's thread waits;
+  // the sender's cycles charged to it and to its quantum keeper.
+  void deliver_before_wait(std::size_t vm, std::size_t cpu);
+  // An exception in a thread: kept (the first one), the statistics so far settled, sc_stop.
+  void fail();
   Cycles access(const traces::Record& r);
   // The same-page path: the accesses m_batch[i..] that access() would answer, one by one,
   // with an L1 TLB hit on the entry of the L1's last hit (same 4 KiB page, same PCID and
@@ -327,12 +363,23 @@ class CoreModule final : public sc_core::sc_module {
     // have caught up with (Linux's cpu_tlbstate.ctxs[].tlb_gen), by PCID.
     std::vector<std::uint64_t> seen_gen;
     std::unique_ptr<CpuStats> stats;  // cpus > 1
+    // sim.interleave=time: the CPU's thread's quantum keeper, its stream (the records the
+    // trace sends it, each with its trace position, from `head` on), the cycles other CPUs
+    // charged it since it last ran (added to its keeper when it next runs) and the position
+    // of the last record it ran.
+    std::unique_ptr<QuantumKeeper> qk;
+    std::vector<traces::Record> queue;
+    std::vector<std::uint64_t> queue_position;
+    std::size_t head = 0;
+    std::uint64_t owed = 0;
+    std::uint64_t last_position = 0;
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
   struct Vm {
     machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
     std::vector<Cpu> cpus;
-    std::size_t cpu = 0;  // the CPU its records run on
+    std::size_t cpu = 0;       // the CPU its records run on
+    std::size_t read_cpu = 0;  // time: the CPU whose stream the trace's records go to
     // Several CPUs: each address space's generation, one more per flush of its pages (Linux's
     // mm->context.tlb_gen, inc_mm_tlb_gen in flush_tlb_mm_range), by PCID.
     std::vector<std::uint64_t> tlb_gen;
@@ -407,6 +454,20 @@ class CoreModule final : public sc_core::sc_module {
   std::uint64_t m_shot_invalidations = 0;     // at the last shoot_down_other_vms
   std::exception_ptr m_failure;
   int m_stopped_by = 0;
+
+  // sim.interleave=time with several CPUs (m_time): the shared reader's state.
+  bool m_time = false;
+  std::vector<traces::Record> m_read_batch;  // the trace's records as read, before demux
+  std::uint64_t m_read_records = 0;          // trace records read so far
+  std::size_t m_read_vm = 0;                 // the VM whose streams the records go to
+  std::uint64_t m_queued = 0;                // records in the streams, not yet run
+  std::uint64_t m_records_run = 0;           // records run, all threads (progress)
+  bool m_trace_end = false;                  // the trace is read whole
+  bool m_stop = false;                       // stop_signal: the threads finish
+  bool m_halt = false;                       // a failure: the threads do nothing more
+  std::size_t m_threads_left = 0;            // CPU threads not finished
+  sc_core::sc_event m_queue_event;           // records queued or run
+  sc_core::sc_event m_threads_done;          // the last CPU thread finished
 };
 
 }  // namespace pagesim
