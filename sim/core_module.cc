@@ -164,9 +164,9 @@ void CoreModule::run() {
                                " accesses, all of them warm-up: nothing was measured (lower "
                                "sim.warmup / --warmup)");
     }
+    advance_elapsed();
     last_sample();
     m_window.settle();
-    m_stats.elapsed_cycles += m_clock.to_cycles(sc_core::sc_time_stamp()).count();
     if (m_page_life_of_vm0 != nullptr) {
       m_page_life_of_vm0->finish();
     }
@@ -180,6 +180,7 @@ void CoreModule::fail() {
     m_failure = std::current_exception();
     m_halt = true;  // the other CPU threads (time) do nothing more
     try {
+      advance_elapsed();
       last_sample();
       m_window.settle();  // the statistics up to the failure, for a partial output
     } catch (...) {
@@ -262,6 +263,7 @@ void CoreModule::run_in_trace_order() {
     m_stats.event_cycles += c.count();
     m_stats.cycles += c.count();
     m_stats.translation_cycles += c.count();
+    m_qk.inc(m_clock.to_time(c));
   }
   m_qk.sync();
 }
@@ -496,6 +498,7 @@ void CoreModule::on_mark() {
     if (m_shares) {
       settle_vm_share();  // the VMs' and CPUs' shares are counters too: bring them up to now
     }
+    advance_elapsed();
     m_timeseries.sample(*m_stats_parent, m_replayed);
     m_next_sample += m_params.sim.interval;
   }
@@ -510,6 +513,27 @@ void CoreModule::last_sample() {
   }
 }
 
+void CoreModule::advance_elapsed() {
+  std::uint64_t now = 0;
+  if (!m_time) {
+    // The one thread's quantum keeper is told every cycle the run charges (sim.cycles): the
+    // batches' and the cycles charged to other CPUs.
+    now = m_stats.cycles.value();
+  } else {
+    // The running thread's time (its keeper's, to its last turn), the latest so far.
+    sc_core::sc_time t = sc_core::sc_time_stamp();
+    const Cpu& c = m_vms[m_vm].cpus[m_cpu];
+    if (c.qk) {
+      t += c.qk->get_local_time();
+    }
+    now = m_clock.to_cycles(t).count();
+  }
+  if (now > m_elapsed) {
+    m_stats.elapsed_cycles += now - m_elapsed;
+    m_elapsed = now;
+  }
+}
+
 void CoreModule::update_window() {
   const bool count = m_warmup_left == 0 && (!m_roi_seen || m_in_roi);
   if (count == m_window.is_open()) {
@@ -518,6 +542,7 @@ void CoreModule::update_window() {
   if (m_shares) {
     settle_vm_share();  // the VMs' and CPUs' shares are statistics too: bring them up to now
   }
+  advance_elapsed();
   count ? m_window.open() : m_window.close();
 }
 
@@ -874,6 +899,8 @@ void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {
   m_cpu_share_base.translation_cycles += c.count();
   if (m_time) {
     m_vms[m_vm].cpus[cpu].owed += c.count();  // its thread's time too, when it next runs
+  } else {
+    m_qk.inc(m_clock.to_time(c));  // the one thread's time: every CPU's cycles, summed
   }
 }
 
@@ -987,6 +1014,8 @@ void CoreModule::shoot_down_other_vms() {
       }
       if (m_time) {
         v.cpus[v.cpu].owed += c.count();  // its thread's time too, when it next runs
+      } else {
+        m_qk.inc(m_clock.to_time(c));  // the one thread's time: every CPU's cycles, summed
       }
       m_stats.cycles += c.count();
       m_stats.translation_cycles += c.count();

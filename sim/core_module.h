@@ -141,10 +141,9 @@ struct CoreStats : stats::Group {
                                   "part of event_cycles"};
   stats::Counter elapsed_cycles{
       *this, "elapsed_cycles",
-      "simulated time at the end of the run (SystemC time) in core cycles, the whole run "
-      "(warm-up and records outside !roi included; not in the time series): one CPU, or "
-      "sim.interleave=trace, the cycles summed over the CPUs; sim.interleave=time about the "
-      "busiest CPU's (each CPU's time, its thread's, to a quantum)"};
+      "simulated time (SystemC's) in core cycles: one CPU, or sim.interleave=trace, the one "
+      "thread's, every CPU's cycles summed (sim.cycles); sim.interleave=time, the CPU "
+      "threads' side by side: about the busiest CPU's cycles (to a quantum)"};
   stats::Formula translation_overhead{
       *this, "translation_overhead_pct", "translation_cycles / cycles, in percent", [this] {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
@@ -332,6 +331,10 @@ class CoreModule final : public sc_core::sc_module {
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
   // Opens or closes the statistics window as the warm-up and the regions of interest say.
   void update_window();
+  // sim.elapsed_cycles brought up to the simulated time now (before the window opens or
+  // closes, a time-series sample, the run's end): a counter, windowed as the others.
+  void advance_elapsed();
+  std::uint64_t m_elapsed = 0;  // the time, in cycles, elapsed_cycles was brought up to
   // `!roi begin` / `!roi end`.
   void region_of_interest(bool begin);
   // Whether gva is canonical for the (guest's) paging: bits 63 to 47 all equal with 4
