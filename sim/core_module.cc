@@ -17,6 +17,10 @@ namespace pagesim {
 namespace {
 constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
+// sim.interleave=time: how far the trace's reader may run ahead of the CPU threads. The
+// streams hold at most about this many records in all (a batch more), 32 bytes and a
+// position each (docs/model.md).
+constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
 
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
 // 4.10.1), in every mode. `position`: the record's number, for the error.
@@ -334,9 +338,6 @@ void CoreModule::deliver_before_wait(std::size_t vm, std::size_t cpu) {
 }
 
 void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
-  // A CPU's records may wait this far behind the trace's reader: the streams hold at most
-  // about this many records in all (a batch more), 32 bytes and a position each.
-  static constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
   Cpu& me = m_vms[vm].cpus[cpu];
   try {
     me.qk->reset();

@@ -1,5 +1,5 @@
-// The trace-driven core: one SC_THREAD that replays a trace through the translation
-// hardware, loosely timed.
+// The trace-driven core: an SC_THREAD that replays a trace through the translation
+// hardware, loosely timed (with several CPUs and sim.interleave=time, a thread per CPU).
 //
 // Per access (no SystemC kernel call, no allocation):
 //   1. TLB lookup through the TlbIf port (a direct call: L1 i/d, then the STLB);
@@ -36,7 +36,8 @@
 // Several CPUs (the machine's processor().cpus: cores, vm.vcpus): each has its TLBs (tlb_port
 // is bound once per CPU of each VM, VM-major), its PCID and its share of the counters
 // (cpu<i>.sim.*); the machine keeps its CR3 and walker caches (Machine::switch_cpu). `!cpu N`
-// sends the records that follow to CPU N of the current VM; they run in trace order. A run of
+// sends the records that follow to CPU N of the current VM; they run in trace order
+// (sim.interleave=trace; time: below). A run of
 // `!invlpg` on one CPU is Linux's flush_tlb_mm_range: when it ends (deliver_shootdown), each
 // other CPU that runs the address space gets an IPI and its handler's INVLPGs (or a flush of
 // the PCID past 33 pages); a CPU away from the address space flushes it at its `!cr3` back
@@ -56,7 +57,27 @@
 // stops the run naming the record, both answers and the structure that answered.
 //
 // Time: cycles are summed as integers per batch of records; the quantum keeper is told
-// once per batch and synchronises only when the quantum is used up.
+// once per batch and synchronises only when the quantum is used up. The thread's keeper is
+// told every cycle the run charges, every CPU's: sim.elapsed_cycles (simulated time) is
+// sim.cycles.
+//
+// sim.interleave=time with several CPUs in all (vms x CPUs > 1; otherwise the above, the
+// same code path): run() spawns a thread per CPU of each VM (run_cpu, VM-major), each with
+// its quantum keeper (Cpu::qk), and waits for the last to finish before the run's end (the
+// shares settled, the warm-up check, the last sample, the window, --trace-page). The trace
+// is one stream: `!cpu N` / `!vm N` say whose stream the records that follow (the directive
+// first) belong to. A thread whose queue is empty reads the next batch into the queues
+// (read_trace, each record with its trace position for errors); past kQueueLimit queued
+// records it waits on m_queue_event (notified when records are queued or run) instead; at
+// the trace's end it finishes. A turn (run_turn) makes its CPU the current one (park_cpu,
+// resume_cpu, shares settled), runs its records up to the keeper's next sync point (at most
+// a batch), tells the keeper their cycles and waits if it asks. A run of !invlpg is
+// delivered before any wait (deliver_before_wait). Cycles charged to another CPU
+// (charge_other_cpu, shoot_down_other_vms) are owed to its keeper (Cpu::owed) until its
+// next turn. A failure in any thread is kept (the first) and stops the kernel (fail());
+// a stop signal makes every thread finish after its turn. Warm-up, !roi and sim.interval
+// count accesses in execution order. SystemC's reference kernel schedules the threads the
+// same way every run, and nothing here depends on pointer order: runs are deterministic.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>

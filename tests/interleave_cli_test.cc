@@ -15,13 +15,18 @@
 //    is told every cycle the run charges (sim.cycles); in time mode the last thread's end,
 //    each thread told its CPU's cycles (cpu<i>.sim.cycles).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include "tests/cli_harness.h"
 
@@ -297,6 +302,39 @@ TEST(Interleave, BadValuesAreRefusedNamingTheKey) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("sim.interleave: 'order' is not one of: trace, time"), std::string::npos)
       << r.output;
+}
+
+TEST(Interleave, SigintStopsEveryThreadAndKeepsTheStatistics) {
+  TempDir dir;
+  // A long generated trace (accesses only: all CPU 0's stream; CPU 1's thread reads ahead
+  // until the queue bound, then waits), SIGINT after half a second: exit 128 + 2, the
+  // statistics of the records run, which are the first ones of the trace.
+  const std::string command =
+      pagesim("replay gen:uniform:count=4000000000,footprint=1GiB -q --progress never --csv " +
+              dir.file("s.csv") + " --set cores=2 --set sim.interleave=time > " +
+              dir.file("out.txt") + " 2>&1");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::kill(pid, SIGINT);
+  int raw = 0;
+  ::waitpid(pid, &raw, 0);
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 128 + SIGINT) << read_text(dir.file("out.txt"));
+  auto s = read_csv_stats(dir.file("s.csv"));
+  EXPECT_GT(s["sim.accesses"], 0);
+  EXPECT_LT(s["sim.accesses"], 4e9);
+  EXPECT_EQ(s["cpu0.sim.accesses"], s["sim.accesses"]);
+  EXPECT_EQ(s["cpu1.sim.accesses"], 0);
+  // Its records are the first of the trace: the last one run is record number accesses.
+  EXPECT_NE(read_text(dir.file("out.txt"))
+                .find("interrupted by SIGINT after trace record " +
+                      std::to_string(static_cast<std::uint64_t>(s["sim.accesses"]))),
+            std::string::npos)
+      << read_text(dir.file("out.txt"));
 }
 
 }  // namespace
