@@ -298,27 +298,108 @@ void CoreModule::run_interleaved() {
   }
 }
 
+void CoreModule::make_room(Cpu& c, std::size_t records) {
+  if (c.tail + records <= c.queue.size()) {
+    return;
+  }
+  if (c.head != 0) {
+    // The records run go: the rest to the front, the segments with them (the one that
+    // holds the first record left begins there).
+    std::copy(c.queue.begin() + static_cast<std::ptrdiff_t>(c.head),
+              c.queue.begin() + static_cast<std::ptrdiff_t>(c.tail), c.queue.begin());
+    std::size_t keep = 0;
+    while (keep + 1 < c.segments.size() && c.segments[keep + 1].index <= c.head) {
+      ++keep;
+    }
+    c.segments.erase(c.segments.begin(), c.segments.begin() + static_cast<std::ptrdiff_t>(keep));
+    if (!c.segments.empty()) {
+      c.segments[0].position += c.head - c.segments[0].index;
+      c.segments[0].index = c.head;
+      for (Cpu::Segment& g : c.segments) {
+        g.index -= c.head;
+      }
+    }
+    c.tail -= c.head;
+    c.head = 0;
+  }
+  if (c.tail + records > c.queue.size()) {
+    c.queue.resize(std::max(c.tail + records, 2 * c.queue.size()));
+  }
+}
+
+void CoreModule::note_appended(Cpu& c, std::size_t count, std::uint64_t position) {
+  if (count == 0) {
+    return;
+  }
+  // A new segment unless the positions go on from the last one's.
+  const bool goes_on = c.tail != c.head && !c.segments.empty() &&
+                       c.segments.back().position + (c.tail - c.segments.back().index) == position;
+  if (!goes_on) {
+    if (c.tail == c.head) {
+      c.segments.clear();  // nothing queued: no segment is needed any more
+    }
+    c.segments.push_back({c.tail, position});
+  }
+  c.tail += count;
+}
+
+void CoreModule::append_to_stream(Cpu& c, const traces::Record* records, std::size_t count,
+                                  std::uint64_t position) {
+  make_room(c, count);
+  std::copy(records, records + count, c.queue.begin() + static_cast<std::ptrdiff_t>(c.tail));
+  note_appended(c, count, position);
+}
+
 void CoreModule::read_trace() {
-  const std::size_t n = m_trace.read(m_read_batch);
+  // The records go where the last `!cpu`/`!vm` said: read in place at that stream's tail,
+  // up to the first `!cpu`/`!vm` (the rest, if any, copied out and sent on run by run).
+  const std::size_t cpus = m_processor.cpus;
+  const auto directive = [&](const traces::Record& r) {
+    return (r.op == traces::EventOp::kCpu && r.address < cpus) ||
+           (r.op == traces::EventOp::kVm && r.address < m_vms.size());
+  };
+  const std::uint64_t position = m_read_records + 1;  // the first record's, from 1
+  Cpu* to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+  make_room(*to, kBatchRecords);
+  const std::size_t n =
+      m_trace.read(std::span<traces::Record>(to->queue.data() + to->tail, kBatchRecords));
   if (n == 0) {
     m_trace_end = true;
   }
-  const std::size_t cpus = m_processor.cpus;
-  for (std::size_t i = 0; i < n; ++i) {
+  const traces::Record* got = to->queue.data() + to->tail;
+  std::size_t j = 0;
+  while (j < n && !directive(got[j])) {
+    ++j;
+  }
+  if (j < n) [[unlikely]] {
+    std::copy(got + j, got + n, m_read_batch.begin());
+  }
+  note_appended(*to, j, position);
+  // `!cpu N`, `!vm N`: the records that follow (the directive first) go to that CPU's
+  // stream. One out of range stays in the stream at hand, whose thread refuses it
+  // (handle_event) naming its position.
+  const std::size_t rest = n - j;
+  std::size_t first = 0;  // of the run at hand, in m_read_batch
+  for (std::size_t i = 0; i < rest; ++i) {
     const traces::Record& r = m_read_batch[i];
-    const std::uint64_t position = ++m_read_records;
-    // `!cpu N`, `!vm N`: the records that follow (the directive first) go to that CPU's
-    // stream. One out of range stays in the stream at hand, whose thread refuses it
-    // (handle_event) naming its position.
-    if (r.op == traces::EventOp::kCpu && r.address < cpus) [[unlikely]] {
+    if (!directive(r)) {
+      continue;
+    }
+    if (i != first) {
+      append_to_stream(*to, m_read_batch.data() + first, i - first, position + j + first);
+      first = i;
+    }
+    if (r.op == traces::EventOp::kCpu) {
       m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
-    } else if (r.op == traces::EventOp::kVm && r.address < m_vms.size()) [[unlikely]] {
+    } else {
       m_read_vm = static_cast<std::size_t>(r.address);
     }
-    Cpu& to = m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
-    to.queue.push_back(r);
-    to.queue_position.push_back(position);
+    to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
   }
+  if (first != rest) {
+    append_to_stream(*to, m_read_batch.data() + first, rest - first, position + j + first);
+  }
+  m_read_records += n;
   m_queued += n;
   m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
 }
@@ -342,7 +423,7 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
   try {
     me.qk->reset();
     while (!m_halt && !m_stop) {
-      if (me.head == me.queue.size()) {
+      if (me.head == me.tail) {
         if (m_trace_end) {
           break;  // nothing more for this CPU
         }
@@ -416,12 +497,28 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       ~GiveBack() { std::swap(a, b); }
     } give_back{m_batch, me.queue};
     const std::size_t begin = me.head;
-    const std::size_t n = std::min(m_batch.size(), begin + kBatchRecords);
+    const std::size_t n = std::min(me.tail, begin + kBatchRecords);
+    // The trace positions: record x of segment `seg` is number base + x, up to next_index.
+    std::size_t seg = 0;
+    while (seg + 1 < me.segments.size() && me.segments[seg + 1].index <= begin) {
+      ++seg;
+    }
+    std::uint64_t base = me.segments[seg].position - me.segments[seg].index;
+    std::size_t next_index =
+        seg + 1 < me.segments.size() ? me.segments[seg + 1].index : ~std::size_t{0};
+    const auto position_of = [&](std::size_t x) {
+      while (x >= next_index) [[unlikely]] {
+          ++seg;
+          base = me.segments[seg].position - me.segments[seg].index;
+          next_index = seg + 1 < me.segments.size() ? me.segments[seg + 1].index : ~std::size_t{0};
+        }
+      return base + x;
+    };
+    m_position = me.last_position;  // this CPU's last record (a run of !invlpg's end)
     std::size_t i = begin;
     while (i < n && batch_cycles < budget) {
       if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
-        m_position = me.last_position;  // the run's last record
-        charge_event(deliver_shootdown());
+        charge_event(deliver_shootdown());  // m_position: the run's last record
       }
       if (repeats) {
         // A run of hits costs at least core.cycles_per_access each: at most one past the
@@ -434,13 +531,12 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
         }
         if (const std::size_t k = repeated_hits(i, end, 0, batch_cycles); k != 0) {
           i += k;
-          m_position = me.queue_position[i - 1];
-          me.last_position = m_position;
+          m_position = position_of(i - 1);
           continue;
         }
       }
       const traces::Record& r = m_batch[i];
-      m_position = me.queue_position[i];
+      m_position = position_of(i);
       if (r.is_event()) {
         m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
         Cycles c = handle_event(r, m_position);
@@ -455,21 +551,16 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
           on_mark();  // the warm-up's end, a time-series sample
         }
       }
-      me.last_position = m_position;
       ++i;
     }
     ran = i - begin;
+    me.last_position = m_position;
     me.head = i;
     m_queued -= ran;
-    if (me.head == m_batch.size()) {
-      m_batch.clear();
-      me.queue_position.clear();
-      me.head = 0;
-    } else if (me.head >= kBatchRecords && 2 * me.head >= m_batch.size()) {
-      m_batch.erase(m_batch.begin(), m_batch.begin() + static_cast<std::ptrdiff_t>(me.head));
-      me.queue_position.erase(me.queue_position.begin(),
-                              me.queue_position.begin() + static_cast<std::ptrdiff_t>(me.head));
-      me.head = 0;
+    if (me.head == me.tail) {
+      me.head = 0;  // run empty: the room is reused from the front (make_room)
+      me.tail = 0;
+      me.segments.clear();
     }
   }
   const std::uint64_t before = m_records_run;

@@ -270,6 +270,7 @@ class CoreModule final : public sc_core::sc_module {
   stats::TimeSeries& timeseries() { return m_timeseries; }
 
  private:
+  struct Cpu;  // below
   void end_of_elaboration() override;
   // The SC_THREAD: the run's start and end around run_in_trace_order or run_interleaved.
   void run();
@@ -283,6 +284,15 @@ class CoreModule final : public sc_core::sc_module {
   // time: reads the next batch of the trace into the CPUs' streams (`!cpu`, `!vm` say
   // whose); at the trace's end sets m_trace_end.
   void read_trace();
+  // time: room for `records` more at the tail of CPU `c`'s stream (its records moved to the
+  // front first when that makes room).
+  void make_room(Cpu& c, std::size_t records);
+  // time: `records[0, count)` (the trace's records from `position` on) appended to `c`'s
+  // stream.
+  void append_to_stream(Cpu& c, const traces::Record* records, std::size_t count,
+                        std::uint64_t position);
+  // time: records queue[tail, tail + count) of `c`, just read in place, from `position` on.
+  void note_appended(Cpu& c, std::size_t count, std::uint64_t position);
   // time: CPU `cpu` of VM `vm` runs the records of its stream up to its quantum keeper's
   // next sync point (at most a batch of them), then synchronises if the keeper says so.
   void run_turn(std::size_t vm, std::size_t cpu);
@@ -387,14 +397,22 @@ class CoreModule final : public sc_core::sc_module {
     // have caught up with (Linux's cpu_tlbstate.ctxs[].tlb_gen), by PCID.
     std::vector<std::uint64_t> seen_gen;
     std::unique_ptr<CpuStats> stats;  // cpus > 1
-    // sim.interleave=time: the CPU's thread's quantum keeper, its stream (the records the
-    // trace sends it, each with its trace position, from `head` on), the cycles other CPUs
-    // charged it since it last ran (added to its keeper when it next runs) and the position
-    // of the last record it ran.
+    // sim.interleave=time: the CPU's thread's quantum keeper; its stream, the records the
+    // trace sends it, queue[head, tail) (queue.size() is the room in use, past tail left
+    // over), with their trace positions by segments; the cycles other CPUs charged it since
+    // it last ran (added to its keeper when it next runs); the position of the last record
+    // it ran.
     std::unique_ptr<QuantumKeeper> qk;
     std::vector<traces::Record> queue;
-    std::vector<std::uint64_t> queue_position;
     std::size_t head = 0;
+    std::size_t tail = 0;
+    // queue[index] onwards are the trace's records from `position` on, up to the next
+    // segment's index (each begins at a `!cpu`/`!vm`, or after the stream ran empty).
+    struct Segment {
+      std::size_t index;
+      std::uint64_t position;
+    };
+    std::vector<Segment> segments;
     std::uint64_t owed = 0;
     std::uint64_t last_position = 0;
   };
