@@ -18,8 +18,8 @@ namespace {
 constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
 // sim.interleave=time: how far the trace's reader may run ahead of the CPU threads. The
-// streams hold at most about this many records in all (a batch more), 32 bytes and a
-// position each (docs/model.md).
+// streams hold at most about this many records in all (a batch more), 32 bytes each
+// (docs/model.md).
 constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
 
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A

@@ -67,7 +67,7 @@
 // shares settled, the warm-up check, the last sample, the window, --trace-page). The trace
 // is one stream: `!cpu N` / `!vm N` say whose stream the records that follow (the directive
 // first) belong to. A thread whose queue is empty reads the next batch into the queues
-// (read_trace, each record with its trace position for errors); past kQueueLimit queued
+// (read_trace; the trace positions, for errors, by segments); past kQueueLimit queued
 // records it waits on m_queue_event (notified when records are queued or run) instead; at
 // the trace's end it finishes. A turn (run_turn) makes its CPU the current one (park_cpu,
 // resume_cpu, shares settled), runs its records up to the keeper's next sync point (at most

@@ -54,7 +54,11 @@ void PagingParams::describe(config::Schema& s) {
 }
 
 void SimControlParams::describe(config::Schema& s) {
-  s.field("quantum", quantum, "temporal-decoupling quantum in core cycles").positive();
+  s.field("quantum", quantum,
+          "temporal-decoupling quantum in core cycles; with several CPUs and "
+          "sim.interleave=time, the bound on how far one CPU's records run ahead of the "
+          "others' in simulated time")
+      .positive();
   s.field("check", check,
           "compare every translation the TLBs and walker caches return with a walk from "
           "scratch; a mismatch stops the run (slow; replay --check)");

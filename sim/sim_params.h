@@ -66,7 +66,8 @@ struct PagingParams {
 
 struct SimControlParams {
   // Temporal-decoupling quantum: a core runs this many cycles ahead of SystemC time before
-  // it synchronises. Larger is faster; with one core nothing depends on it.
+  // it synchronises. Larger is faster; with one core nothing depends on it. With several
+  // CPUs and interleave = time, the bound on their skew (docs/model.md).
   Cycles quantum{1'000'000};
   // Compare every translation the TLBs and the walker's caches return with a walk from
   // scratch of the current tables; a mismatch stops the run (replay --check). Slow.
