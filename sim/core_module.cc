@@ -102,6 +102,7 @@ void CoreModule::end_of_elaboration() {
       m_vms[vm].cpus[cpu].tlbs = &tlb_port[static_cast<int>(vm * cpus + cpu)]->hierarchy();
     }
     m_vms[vm].cpus[0].ran = true;  // each VM's records start on its CPU 0
+    m_vms[vm].cpus[0].run_stamp = m_vms[vm].run_clock = 1;
     if (cpus > 1) {
       constexpr std::size_t kPcids = 4096;  // 12-bit PCIDs (SDM 4.10.1)
       m_vms[vm].tlb_gen.assign(kPcids, 0);
@@ -458,14 +459,14 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
 
 void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
   Cpu& me = m_vms[vm].cpus[cpu];
-  if (vm != m_vm || cpu != m_cpu) {
-    // This CPU's state becomes the core's (the one that ran before delivered its IPIs
-    // before it waited).
-    settle_vm_share();
-    m_page_walkers.serialise();  // another core's walks
-    park_cpu();
-    resume_cpu(vm, cpu);
+  // This CPU's state becomes the core's, as `!vm` and `!cpu` make it in trace order (the
+  // CPU that ran before delivered its IPIs before it waited): it starts running records
+  // (the host runs it: vm.pcpus), and a PV TLB flush flagged while it was preempted is
+  // done now.
+  if (vm != m_vm) {
+    switch_vm(vm);
   }
+  const Cycles entry = cpu != m_cpu ? switch_cpu(cpu) : Cycles();
   if (me.owed != 0) {
     // The shootdown handlers other CPUs made it run since it last ran.
     me.qk->inc(m_clock.to_time(Cycles(me.owed)));
@@ -484,6 +485,7 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       m_stats.translation_cycles += c.count();
     }
   };
+  charge_event(entry);
   const bool repeats = !m_params.sim.check && m_page_life == nullptr;
   const std::uint64_t per_access = m_params.core.cycles_per_access.count();
   // The stream's records in m_batch, where repeated_hits reads them; given back at the
@@ -681,8 +683,7 @@ Cycles CoreModule::handle_event(const traces::Record& r, std::uint64_t position)
           " (" + std::string(m_processor.cpus_key) + ")");
     }
     ++m_stats.cpu_switches;
-    switch_cpu(static_cast<std::size_t>(r.address));
-    return Cycles();
+    return switch_cpu(static_cast<std::size_t>(r.address));
   }
   try {
     if (const std::optional<machine::GuestEvent> event = guest_event(r, position)) {
@@ -966,14 +967,44 @@ void CoreModule::switch_vm(std::size_t vm) {
   resume_cpu(vm, m_vms[vm].cpu);  // the VM's records go on on its current CPU
 }
 
-void CoreModule::switch_cpu(std::size_t cpu) {
+Cycles CoreModule::switch_cpu(std::size_t cpu) {
   if (cpu == m_cpu) {
-    return;
+    return Cycles();
   }
   settle_vm_share();
   m_page_walkers.serialise();  // another core's walks
   park_cpu();
+  Vm& v = m_vms[m_vm];
+  v.cpus[cpu].run_stamp = ++v.run_clock;  // the host runs it now (preempted())
   resume_cpu(m_vm, cpu);
+  Cpu& in = v.cpus[cpu];
+  if (!in.guest_flush_pending) {
+    return Cycles();
+  }
+  // A shootdown flagged it while the host had it preempted (the PV TLB flush): KVM sees
+  // KVM_VCPU_FLUSH_TLB in its steal-time area at this entry (record_steal_time) and flushes
+  // the guest's TLB (kvm_vcpu_flush_tlb_guest): every entry of its VPID, the machine's caches.
+  in.guest_flush_pending = false;
+  const machine::EventResult e = m_any_machine->flush_tlb_guest();
+  m_tlbs->invalidate_vpid(m_vpid);
+  ++m_stats.remote_flushes;
+  ++in.stats->remote_flushes;
+  apply_flush_every_cpu(m_vm, e.flush);
+  apply_flush_every_cpu(m_vm, e.requests.flush);
+  return e.cycles + e.requests.owed;
+}
+
+bool CoreModule::preempted(const Vm& v, std::size_t cpu) const {
+  const unsigned host_cpus = m_processor.host_cpus;
+  if (host_cpus == 0 || host_cpus >= v.cpus.size()) {
+    return false;  // a host CPU each
+  }
+  const std::uint64_t stamp = v.cpus[cpu].run_stamp;
+  unsigned later = 0;
+  for (const Cpu& c : v.cpus) {
+    later += c.run_stamp > stamp ? 1 : 0;
+  }
+  return later >= host_cpus;
 }
 
 void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {
@@ -1011,24 +1042,47 @@ Cycles CoreModule::deliver_shootdown() {
   // now, the CPUs away from it when they switch back (handle_guest_event, !cr3).
   const std::uint64_t gen = ++v.tlb_gen[run.pcid];
   v.cpus[m_cpu].seen_gen[run.pcid] = gen;
-  // The current CPU's PCID is what its state holds now (it ran the INVLPGs).
+  // The current CPU's PCID is what its state holds now (it ran the INVLPGs). A target the
+  // host has preempted (vm.pcpus) gets, with the guest's PV TLB flush, a flag in place of
+  // the IPI (kvm_flush_tlb_multi: KVM_VCPU_FLUSH_TLB in its steal-time area, and out of the
+  // IPI mask); without it, the IPI, whose handler runs only when the host runs the target.
   std::vector<std::size_t> targets;
+  unsigned waiting = 0;  // IPI targets the host has preempted
+  bool flagged = false;
   for (std::size_t cpu = 0; cpu < v.cpus.size(); ++cpu) {
-    if (cpu != m_cpu && v.cpus[cpu].ran && v.cpus[cpu].pcid == run.pcid) {
-      targets.push_back(cpu);
+    if (cpu == m_cpu || !v.cpus[cpu].ran || v.cpus[cpu].pcid != run.pcid) {
+      continue;
     }
+    if (preempted(v, cpu)) [[unlikely]] {
+      if (m_processor.pv_tlb_flush) {
+        // Its TLB goes when it runs again (switch_cpu); Linux's flush_tlb_func does not
+        // run there, so its tlb_gen stays behind (seen_gen untouched).
+        v.cpus[cpu].guest_flush_pending = true;
+        ++m_stats.pv_tlb_flushes;
+        flagged = true;
+        continue;
+      }
+      ++waiting;
+    }
+    targets.push_back(cpu);
   }
   if (targets.empty()) {
-    return Cycles();  // the address space runs on this CPU only: no IPI
+    if (flagged) {
+      ++m_stats.shootdowns;  // every target flagged: no IPI, nothing to wait for
+    }
+    return Cycles();  // else the address space runs on this CPU only: no IPI
   }
   const unsigned k = static_cast<unsigned>(targets.size());
   ++m_stats.shootdowns;
   m_stats.ipis += k;
+  m_stats.preempted_ipis += waiting;
   // The sender: an IPI per target (and a guest's VM exits for them), then it waits for the
-  // handlers, which run at once on the targets.
+  // handlers, which run at once on the running targets, and on a preempted one when the
+  // host runs it again (vm.preempted_ipi_wait).
   const machine::IpiExits exits = m_any_machine->send_ipis(k);
   const Cycles sender = Cycles(k * m_params.core.ipi_cycles.count()) +
-                        m_params.core.ipi_handler_cycles + exits.cycles;
+                        m_params.core.ipi_handler_cycles + exits.cycles +
+                        (waiting != 0 ? m_processor.preempted_ipi_wait : Cycles());
   m_stats.shootdown_cycles += sender.count();
   const bool whole = run.pages.size() > kSinglePageFlushCeiling;
   const std::size_t sender_cpu = m_cpu;

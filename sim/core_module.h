@@ -147,7 +147,8 @@ struct CoreStats : stats::Group {
   stats::Counter cpu_switches{*this, "cpu_switches", "!cpu events: the CPU records run on"};
   stats::Counter shootdowns{*this, "shootdowns",
                             "TLB shootdowns: a run of !invlpg on one CPU while other CPUs run "
-                            "its address space (Linux's flush_tlb_mm_range with IPIs)"};
+                            "its address space (Linux's flush_tlb_mm_range: IPIs, or PV "
+                            "flags for preempted vCPUs)"};
   stats::Counter ipis{*this, "ipis", "IPIs the shootdowns sent, one per target CPU"};
   stats::Counter remote_flushes{
       *this, "remote_flushes",
@@ -157,6 +158,15 @@ struct CoreStats : stats::Group {
       *this, "switch_flushes",
       "CR3 writes that flushed the PCID: a CPU back in an address space whose pages were "
       "flushed while it ran another (Linux's tlb_gen check at switch_mm)"};
+  stats::Counter pv_tlb_flushes{
+      *this, "pv_tlb_flushes",
+      "shootdown targets the host had preempted (vm.pcpus), flagged by the guest's PV TLB "
+      "flush (kvm_flush_tlb_multi) in place of an IPI: each flushes its whole TLB when it "
+      "runs again"};
+  stats::Counter preempted_ipis{
+      *this, "preempted_ipis",
+      "shootdown IPIs to vCPUs the host had preempted (vm.pcpus, without vm.pv_tlb_flush): "
+      "the sender waited vm.preempted_ipi_wait for their handlers"};
   stats::Counter shootdown_cycles{*this, "shootdown_cycles",
                                   "cycles of TLB shootdowns, the sender's and the targets'; "
                                   "part of event_cycles"};
@@ -322,8 +332,9 @@ class CoreModule final : public sc_core::sc_module {
                             std::uint64_t position);
   // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
   Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
-  // `!cpu N`: the records that follow run on CPU N of the current VM.
-  void switch_cpu(std::size_t cpu);
+  // `!cpu N`: the records that follow run on CPU N of the current VM. Returns the cycles of
+  // the PV TLB flush it was flagged for while preempted (0 without one).
+  Cycles switch_cpu(std::size_t cpu);
   // The current CPU left for another (of this VM or another VM's): its state kept.
   void park_cpu();
   // CPU `cpu` of VM `vm` becomes the current one.
@@ -396,6 +407,12 @@ class CoreModule final : public sc_core::sc_module {
     // Several CPUs: the generation of each address space's page tables this CPU's TLBs
     // have caught up with (Linux's cpu_tlbstate.ctxs[].tlb_gen), by PCID.
     std::vector<std::uint64_t> seen_gen;
+    // When it last became the CPU records run on (its VM's run_clock then): the host runs the
+    // host_cpus CPUs with the latest (preempted()).
+    std::uint64_t run_stamp = 0;
+    // A shootdown's PV TLB flush flagged it while preempted (KVM_VCPU_FLUSH_TLB in its
+    // steal-time area): its whole TLB goes when it runs again.
+    bool guest_flush_pending = false;
     std::unique_ptr<CpuStats> stats;  // cpus > 1
     // sim.interleave=time: the CPU's thread's quantum keeper; its stream, the records the
     // trace sends it, queue[head, tail) (queue.size() is the room in use, past tail left
@@ -425,10 +442,14 @@ class CoreModule final : public sc_core::sc_module {
     // Several CPUs: each address space's generation, one more per flush of its pages (Linux's
     // mm->context.tlb_gen, inc_mm_tlb_gen in flush_tlb_mm_range), by PCID.
     std::vector<std::uint64_t> tlb_gen;
+    std::uint64_t run_clock = 0;  // one more each time a CPU of the VM starts running records
     hostmm::Balloon balloon;
     std::unique_ptr<VcpuStats> stats;  // vms > 1
     std::unique_ptr<VmPressureStats> pressure;
   };
+  // Whether the host has preempted CPU `cpu` of VM `v` (ProcessorView::host_cpus): it ran,
+  // and host_cpus other CPUs of the VM started running records since.
+  bool preempted(const Vm& v, std::size_t cpu) const;
   // The sim.* counters a VM's or CPU's share is measured from.
   struct Share {
     std::uint64_t accesses = 0, reads = 0, writes = 0, fetches = 0, cycles = 0,

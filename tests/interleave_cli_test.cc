@@ -50,7 +50,7 @@ std::string read_text(const std::string& path) {
 // `reads` loads of one page (of address space `pcid`), then `n` PTE changes each followed
 // by its INVLPG, on CPU 0; then CPU 1 joins address space `pcid` and reads the same page
 // `reads` times.
-std::string block_per_cpu(int reads, int n) {
+std::string block_per_cpu(int reads, int n, int reads1 = -1) {
   std::string t = "!cr3 5\n";
   for (int i = 0; i < reads; ++i) {
     t += "R " + page(0, 8 * (i % 512)) + "\n";
@@ -59,7 +59,7 @@ std::string block_per_cpu(int reads, int n) {
     t += "!ptewrite " + page(1 + i) + " remap\n!invlpg " + page(1 + i) + "\n";
   }
   t += "!cpu 1\n!cr3 5\n";
-  for (int i = 0; i < reads; ++i) {
+  for (int i = 0; i < (reads1 < 0 ? reads : reads1); ++i) {
     t += "R " + page(0, 8 * (i % 512)) + "\n";
   }
   return t;
@@ -102,6 +102,32 @@ TEST(Interleave, TimeOrderSendsAnIpiPerRunToTheCpuThatRanItsFirstQuantum) {
   EXPECT_EQ(s["cpu0.sim.accesses"], 2000);
   EXPECT_EQ(s["cpu1.sim.accesses"], 2000);
   EXPECT_EQ(s["cpu0.sim.cycles"] + s["cpu1.sim.cycles"], s["sim.cycles"]);
+}
+
+TEST(Interleave, TimeOrderWithOneHostCpuFlagsThePreemptedVcpu) {
+  TempDir dir;
+  // vm.pcpus = 1: the host runs the vCPU that most recently started running records; in
+  // time mode a vCPU starts at each turn that follows the other's. CPU 0's !invlpg runs
+  // come after its first quantum (as above), in a turn of its own that followed one of
+  // CPU 1's: CPU 1 is preempted, so each of the 3 shootdowns flags it (the PV TLB flush,
+  // on by default) in place of an IPI. CPU 0's records (a fault, 2000 reads, 3 PTE changes)
+  // cost less than CPU 1's 100,000 reads of a cycle or more each (asserted below): CPU 1
+  // runs again after the flags and flushes its TLB once at that entry (one flag pending,
+  // however many were set).
+  const std::string opts =
+      "--check --set mode=nested --set vm.vcpus=2 --set vm.pcpus=1 --set sim.quantum=1000 ";
+  const std::string t = block_per_cpu(2000, 3, 100000);
+  auto time = replay(dir, t, opts + "--set sim.interleave=time");
+  EXPECT_EQ(time["sim.shootdowns"], 3);
+  EXPECT_EQ(time["sim.pv_tlb_flushes"], 3);
+  EXPECT_EQ(time["sim.ipis"], 0);
+  EXPECT_EQ(time["cpu1.sim.remote_flushes"], 1);
+  EXPECT_EQ(time["sim.remote_flushes"], 1);
+  EXPECT_LT(time["cpu0.sim.cycles"], 100000);
+  // In trace order CPU 1 has not run yet: no target at all.
+  auto trace = replay(dir, t, opts + "--set sim.interleave=trace");
+  EXPECT_EQ(trace["sim.shootdowns"], 0);
+  EXPECT_EQ(trace["sim.pv_tlb_flushes"], 0);
 }
 
 // Two CPUs with equal work, in address spaces of their own: each reads `pages` pages

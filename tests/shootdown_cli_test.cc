@@ -12,6 +12,12 @@
 //    vCPU's TLBs.
 //  - Costs: the sender pays core.ipi_cycles per target, one core.ipi_handler_cycles of
 //    waiting and vmexit.latency per exit; each target pays core.ipi_handler_cycles.
+//  - A host with fewer CPUs than vCPUs (vm.pcpus = P) runs the P vCPUs that started running
+//    records most recently; the others are preempted. Linux's kvm_flush_tlb_multi (the PV TLB
+//    flush, vm.pv_tlb_flush) flags a preempted target in place of its IPI, and KVM flushes
+//    that vCPU's whole TLB when it runs again (record_steal_time ->
+//    kvm_vcpu_flush_tlb_guest); without it, the IPI goes and the sender waits
+//    vm.preempted_ipi_wait for the handler.
 //  - Shadow paging (KVM without EPT): each INVLPG exits (vmexit.latency +
 //    shadow.invlpg_latency), the targets' too; the vCPUs share KVM's shadow pages, and two
 //    on one guest CR3 share its root; a zap or an emulated write to a write-protected guest
@@ -340,6 +346,115 @@ TEST(Shootdown, ShadowVcpusInterleavedTracesPassTheCheck) {
       EXPECT_GT(s["cpu3.sim.accesses"], 0) << seed << " " << wp;
     }
   }
+}
+
+// CPUs 1 .. 3 read page 500, then CPU 0 reads it and makes 100 PTE changes of pages 0 ..
+// 99 (no CPU has touched them: no TLB entry, and in shadow mode no shadow leaf, whose change
+// KVM would flush from every vCPU), each with its INVLPG; then CPU 1 reads page 500 again.
+// The order CPUs started running records: 0 (power-on), 1, 2, 3, 0; with vm.pcpus = 2 the
+// host runs 0 and 3, and has 1 and 2 preempted during the shootdowns.
+std::string preempted_shootdowns() {
+  std::string t;
+  for (int c = 1; c < 4; ++c) {
+    t += "!cpu " + std::to_string(c) + "\nR " + page(500) + "\n";
+  }
+  t += "!cpu 0\nR " + page(500) + "\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "!ptewrite " + page(i) + " remap\n!invlpg " + page(i) + "\n";
+  }
+  t += "!cpu 1\nR " + page(500) + "\n";
+  return t;
+}
+
+TEST(Shootdown, PvTlbFlushFlagsPreemptedVcpusInPlaceOfIpis) {
+  TempDir dir;
+  const std::string t = preempted_shootdowns();
+  for (const char* mode : {"nested", "shadow"}) {
+    SCOPED_TRACE(mode);
+    const std::string set = std::string("--set mode=") + mode + " --set vm.vcpus=4";
+    auto pv = replay(dir, t, set + " --set vm.pcpus=2");  // vm.pv_tlb_flush is on by default
+    // Each of the 100 shootdowns: one IPI (vCPU 3 runs), two flags (vCPUs 1 and 2).
+    EXPECT_EQ(pv["sim.shootdowns"], 100);
+    EXPECT_EQ(pv["sim.ipis"], 100);
+    EXPECT_EQ(pv["sim.pv_tlb_flushes"], 200);
+    EXPECT_EQ(pv["sim.preempted_ipis"], 0);
+    EXPECT_EQ(pv["vmexits.ipi"], 100);  // one ICR write each
+    EXPECT_EQ(pv["cpu3.sim.ipis_received"], 100);
+    EXPECT_EQ(pv["cpu1.sim.ipis_received"], 0);
+    EXPECT_EQ(pv["cpu2.sim.ipis_received"], 0);
+    // vCPU 3's 100 handlers, and vCPU 1's one whole flush when it runs again (vCPU 2 never
+    // does).
+    EXPECT_EQ(pv["cpu3.sim.remote_flushes"], 100);
+    EXPECT_EQ(pv["cpu1.sim.remote_flushes"], 1);
+    EXPECT_EQ(pv["cpu2.sim.remote_flushes"], 0);
+    EXPECT_EQ(pv["sim.remote_flushes"], 101);
+
+    // Every vCPU running (vm.pcpus = 0): three IPIs each, and vCPU 1's INVLPGs leave page
+    // 500's entry, which its last read hits; after the PV flush that read misses both TLB
+    // levels. Everything vCPU 1 did before is the same in both runs.
+    auto all = replay(dir, t, set);
+    EXPECT_EQ(all["sim.ipis"], 300);
+    EXPECT_EQ(all["sim.pv_tlb_flushes"], 0);
+    EXPECT_EQ(pv["cpu1.tlb.l1d.misses"], all["cpu1.tlb.l1d.misses"] + 1);
+    EXPECT_EQ(pv["cpu1.tlb.l2.misses"], all["cpu1.tlb.l2.misses"] + 1);
+  }
+}
+
+TEST(Shootdown, IpisToPreemptedVcpusWaitWithoutThePvFlush) {
+  TempDir dir;
+  auto s = replay(dir, preempted_shootdowns(),
+                  "--set mode=nested --set vm.vcpus=4 --set vm.pcpus=2 "
+                  "--set vm.pv_tlb_flush=false --set vm.preempted_ipi_wait=50000");
+  EXPECT_EQ(s["sim.ipis"], 300);
+  EXPECT_EQ(s["sim.preempted_ipis"], 200);  // vCPUs 1 and 2, 100 times
+  EXPECT_EQ(s["sim.pv_tlb_flushes"], 0);
+  EXPECT_EQ(s["vmexits.ipi"], 300);
+  // The sender: 3 IPIs, one wait for the handlers, 3 exits, and the wait for the preempted
+  // ones; each target runs 100 handlers (nested: INVLPG does not exit).
+  const double sender = 100 * (3 * 1000 + 1500 + 3 * 1200 + 50000);
+  EXPECT_EQ(s["sim.shootdown_cycles"], sender + 300 * 1500);
+  // Enough host CPUs (vm.pcpus = vm.vcpus): nobody is preempted, nothing waits.
+  auto enough = replay(dir, preempted_shootdowns(),
+                       "--set mode=nested --set vm.vcpus=4 --set vm.pcpus=4 "
+                       "--set vm.pv_tlb_flush=false --set vm.preempted_ipi_wait=50000");
+  EXPECT_EQ(enough["sim.preempted_ipis"], 0);
+  EXPECT_EQ(enough["sim.shootdown_cycles"], 100 * (3 * 1000 + 1500 + 3 * 1200) + 300 * 1500);
+}
+
+TEST(Shootdown, PreemptedVcpusPassTheCheck) {
+  TempDir dir;
+  for (const char* mode : {"nested", "shadow"}) {
+    auto s = replay(dir, preempted_shootdowns(),
+                    std::string("--set mode=") + mode +
+                        " --set vm.vcpus=4 --set vm.pcpus=1 --set sim.check=true");
+    EXPECT_GT(s["sim.checks"], 0) << mode;
+    EXPECT_EQ(s["sim.pv_tlb_flushes"], 300) << mode;  // every other vCPU preempted
+  }
+}
+
+TEST(Shootdown, ShadowPvTlbFlushSyncsTheRootsAtEntry) {
+  TempDir dir;
+  // Both vCPUs read pages 500 and 3; vCPU 0 rewrites page 3's PTE (a store to a guest table
+  // KVM shadows: the last-level page goes unsync, mmu_try_to_unsync_pages) and INVLPGs it;
+  // then vCPU 1 runs again.
+  const std::string t = "!cpu 1\nR " + page(500) + "\nR " + page(3) + "\n!cpu 0\nR " + page(500) +
+                        "\nR " + page(3) + "\n!ptewrite " + page(3) + " remap\n!invlpg " + page(3) +
+                        "\n!cpu 1\nR " + page(500) + "\n";
+  const std::string set = "--set mode=shadow --set vm.vcpus=2";
+  // Both running: vCPU 1's handler INVLPGs page 3 (an exit, FNAME(invlpg) refreshing that
+  // one entry): two INVLPG exits, one IPI exit, no sync of the page.
+  auto ipi = replay(dir, t, set);
+  EXPECT_EQ(ipi["vmexits.invlpg"], 2);
+  EXPECT_EQ(ipi["vmexits.ipi"], 1);
+  EXPECT_EQ(ipi["shadow.sync"], 0);
+  // vCPU 1 preempted (vm.pcpus = 1): flagged, no IPI and no handler; at its entry KVM's
+  // kvm_vcpu_flush_tlb_guest syncs the roots (kvm_mmu_sync_roots): the unsync page, once.
+  auto pv = replay(dir, t, set + " --set vm.pcpus=1");
+  EXPECT_EQ(pv["sim.pv_tlb_flushes"], 1);
+  EXPECT_EQ(pv["vmexits.invlpg"], 1);
+  EXPECT_EQ(pv["vmexits.ipi"], 0);
+  EXPECT_EQ(pv["shadow.sync"], 1);
+  EXPECT_EQ(pv["cpu1.sim.remote_flushes"], ipi["cpu1.sim.remote_flushes"]);
 }
 
 TEST(Shootdown, SeveralCpusReplayDeterministically) {

@@ -34,6 +34,21 @@ void VmParams::describe(config::Schema& s) {
           "the guest sends IPIs with KVM's PV hypercall (KVM_FEATURE_PV_SEND_IPI, "
           "KVM_HC_SEND_IPI): one exit per shootdown, whatever the number of targets "
           "(vm.ipi_virtualization, when on, takes precedence: no exit)");
+  s.field("pcpus", pcpus,
+          "host CPUs the vCPUs run on, 0 (one each) to 256: with fewer than vm.vcpus the host "
+          "runs the vm.pcpus vCPUs that ran records most recently, the others are preempted "
+          "(a shootdown's IPI to one waits vm.preempted_ipi_wait, or vm.pv_tlb_flush flags it)")
+      .range(0, 256);
+  s.field("pv_tlb_flush", pv_tlb_flush,
+          "the guest's PV TLB flush (KVM_FEATURE_PV_TLB_FLUSH, Linux's kvm_flush_tlb_multi): "
+          "a shootdown flags a preempted target in place of an IPI, and KVM flushes that "
+          "vCPU's whole TLB when it runs again; no effect while every vCPU runs (vm.pcpus)");
+  s.field("preempted_ipi_wait", preempted_ipi_wait,
+          "cycles a shootdown's sender waits, beyond the handlers, when an IPI target is "
+          "preempted (vm.pcpus) and vm.pv_tlb_flush is off: until the host runs the target")
+      .note(
+          "an estimate: of the order of a host time slice (CFS's 0.75-3 ms at 3 GHz is "
+          "2-9 million cycles), not a measurement");
   s.field("layout", layout,
           "memory slots at creation: qemu (QEMU's pc machine for vm.memory), or "
           "GPA:SIZE[:ro][:anon|:memfd] slots separated by commas, ids 0, 1, ... in order; the "

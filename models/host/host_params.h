@@ -55,6 +55,19 @@ struct VmParams {
   // The guest sends IPIs with KVM's PV hypercall (KVM_FEATURE_PV_SEND_IPI, Linux's
   // kvm_send_ipi_mask -> KVM_HC_SEND_IPI): one exit per multicast, whatever the targets.
   bool pv_send_ipi = false;
+  // Host CPUs the vCPUs run on; 0: one each. With fewer than `vcpus`, the host runs the
+  // `pcpus` vCPUs that ran records most recently and the others are preempted (KVM marks
+  // them KVM_VCPU_PREEMPTED in their steal-time area at vcpu_put).
+  std::uint32_t pcpus = 0;
+  // The guest flushes preempted vCPUs with KVM's PV TLB flush (KVM_FEATURE_PV_TLB_FLUSH,
+  // Linux's kvm_flush_tlb_multi): a flag in the target's steal-time area in place of an
+  // IPI; KVM flushes the target's whole TLB when it next enters (record_steal_time ->
+  // kvm_vcpu_flush_tlb_guest). Only preempted targets differ: with every vCPU running, the
+  // IPIs are the same.
+  bool pv_tlb_flush = true;
+  // What an IPI to a preempted vCPU costs its sender beyond the handler, without the PV
+  // flush: flush_tlb_multi waits for the handler, which runs when the host runs the target.
+  Cycles preempted_ipi_wait{3'000'000};
   // The memory slots at creation: "qemu" (QEMU's pc machine for `memory`) or a list of
   // GPA:SIZE[:ro] slots (memslot_layout.h).
   std::string layout = "qemu";

@@ -28,6 +28,7 @@
 #include "base/hex.h"
 #include "base/tlb_flush.h"
 #include "base/translation.h"
+#include "models/host/host_params.h"
 #include "models/host/qemu_layout.h"
 #include "models/mem/frame_allocator.h"
 
@@ -110,20 +111,33 @@ struct ProcessorView {
   std::string_view events_taken;  // the trace events the mode takes, for the refusal's message
   unsigned cpus = 1;              // the CPUs (cores, or the VM's vCPUs) whose records it runs
   std::string_view cpus_key;      // what sets them, for the refusal of a `!cpu` past them
+  // The host CPUs the CPUs run on (vm.pcpus); 0: one each, none is ever preempted. With fewer,
+  // the host runs the `host_cpus` CPUs that ran records most recently; the others are
+  // preempted.
+  unsigned host_cpus = 0;
+  // A shootdown flags a preempted target in place of an IPI (vm.pv_tlb_flush: Linux's
+  // kvm_flush_tlb_multi); the machine flushes it when it runs again (flush_tlb_guest).
+  bool pv_tlb_flush = false;
+  // What an IPI to a preempted target costs the sender beyond the handler, without the PV
+  // flush (vm.preempted_ipi_wait).
+  Cycles preempted_ipi_wait;
 };
 
 // A guest's processor (nested, shadow): the guest's paging, the VM's VPID, every trace event
 // KVM's machines take, vm.vcpus CPUs.
 inline ProcessorView guest_processor(std::string_view mode, unsigned levels, std::uint16_t vpid,
-                                     unsigned vcpus) {
+                                     const host::VmParams& vm) {
   return {
       .mode = mode,
       .levels = levels,
       .levels_key = "guest.levels",
       .vpid = vpid,
       .events_taken = "!cr3, !invlpg, !ptewrite, !exit, !memslot, !madvise, !balloon, !vm and !cpu",
-      .cpus = vcpus,
-      .cpus_key = "the key vm.vcpus"};
+      .cpus = vm.vcpus,
+      .cpus_key = "the key vm.vcpus",
+      .host_cpus = vm.pcpus,
+      .pv_tlb_flush = vm.pv_tlb_flush,
+      .preempted_ipi_wait = vm.preempted_ipi_wait};
 }
 
 // The VM exits a guest's IPIs took (the sender's ICR writes, or PV hypercalls), and the
@@ -147,6 +161,12 @@ class Machine {
   // flush_tlb_multi). What the sending took beyond the IPIs' own cost: a guest's VM exits.
   // Native: none.
   virtual IpiExits send_ipis(unsigned /*targets*/) { return {}; }
+  // The current CPU runs again after a shootdown flagged it while it was preempted (the PV
+  // TLB flush): KVM_REQ_TLB_FLUSH_GUEST at its entry (record_steal_time ->
+  // kvm_vcpu_flush_tlb_guest). The machine flushes its caches of that CPU; the core drops
+  // every TLB entry of the CPU (the VPID's). The answer's flush is what else KVM flushed, as
+  // handle()'s (everything: every vCPU). Native: nothing (no host preempts a core).
+  virtual EventResult flush_tlb_guest() { return {}; }
   // The host under the machine (see HostView).
   virtual HostView host_view() = 0;
   // Whether the machine models the event (the core refuses the others).

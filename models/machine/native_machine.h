@@ -116,7 +116,10 @@ class NativeMachine final : public Machine {
             .vpid = 0,
             .events_taken = "!cr3, !invlpg, !ptewrite, !exit and !cpu",
             .cpus = static_cast<unsigned>(m_cpu_asid.size()),
-            .cpus_key = "the key cores"};
+            .cpus_key = "the key cores",
+            .host_cpus = 0,  // cores: nothing preempts one
+            .pv_tlb_flush = false,
+            .preempted_ipi_wait = Cycles()};
   }
   // Machine: at power-on, every core's CR3 points to address space 0.
   void power_on() override { (void)load_cr3(0); }

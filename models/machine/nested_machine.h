@@ -192,7 +192,7 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   machine::EventResult handle(const machine::GuestEvent& event) override;
   // machine::Machine: the guest's paging, tagged by the VM's VPID.
   machine::ProcessorView processor() const override {
-    return machine::guest_processor("nested", m_params.guest_levels, kVpid, m_params.vm.vcpus);
+    return machine::guest_processor("nested", m_params.guest_levels, kVpid, m_params.vm);
   }
   // machine::Machine: the vCPU's walker caches (the guest's CR3 is read per miss).
   void switch_cpu(unsigned cpu) override { m_walker.switch_cpu(cpu); }
@@ -200,6 +200,13 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   machine::IpiExits send_ipis(unsigned targets) override {
     const IpiExitCost c = m_hypervisor.send_ipis(targets);
     return {.exits = c.exits, .cycles = c.cycles};
+  }
+  // machine::Machine: the PV TLB flush at the vCPU's entry (kvm_vcpu_flush_tlb_guest ->
+  // vmx_flush_tlb_guest: INVVPID single context): the vCPU's guest paging-structure caches
+  // and every TLB entry of the VPID; what the EPT alone derives (nested TLB, EPT PSCs) stays.
+  machine::EventResult flush_tlb_guest() override {
+    m_walker.invvpid(kVpid);
+    return {};
   }
   // machine::Machine: the hypervisor's VMM memory and memslots, the host's memory manager,
   // the guest's frames.

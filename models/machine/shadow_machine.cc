@@ -89,6 +89,14 @@ machine::IpiExits ShadowMachine::send_ipis(unsigned targets) {
   return {.exits = c.exits, .cycles = c.cycles};
 }
 
+machine::EventResult ShadowMachine::flush_tlb_guest() {
+  const std::uint64_t before = m_exit_stats.total.value();
+  const Cycles c = m_mmu.flush_tlb_guest();
+  const EventResult e = finish(before, c);  // a sync's own flushes reach every vCPU
+  m_walker.invalidate_all();                // the guest's TLB in hardware: this vCPU's
+  return {.cycles = e.cycles, .flush = e.flush, .requests = {}, .zapped = std::nullopt};
+}
+
 // ---- Address spaces.
 
 Gpa ShadowMachine::guest_root(std::uint16_t pcid) {

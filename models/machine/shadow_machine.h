@@ -291,7 +291,7 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // machine::Machine: the guest's paging (the shadow tables have its levels), tagged by the
   // vCPU's VPID.
   machine::ProcessorView processor() const override {
-    return machine::guest_processor("shadow", m_params.guest_levels, kVpid, m_params.vm.vcpus);
+    return machine::guest_processor("shadow", m_params.guest_levels, kVpid, m_params.vm);
   }
   // machine::Machine: the records that follow run on vCPU `cpu`: its address space, its
   // shadow roots and its walker's caches (see "Several vCPUs").
@@ -301,6 +301,9 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // x2APIC ICR write per target; each vmexit.latency, counted in vmexits.ipi (as
   // Hypervisor::send_ipis: the guest's APIC is the same under shadow paging).
   machine::IpiExits send_ipis(unsigned targets) override;
+  // machine::Machine: the PV TLB flush at the vCPU's entry (ShadowMmu::flush_tlb_guest: the
+  // roots synced, the hardware TLB and this vCPU's walker caches flushed).
+  machine::EventResult flush_tlb_guest() override;
   // The VPID of the guest's vCPU (as NestedMachine::kVpid).
   static constexpr std::uint16_t kVpid = 1;
   // machine::Machine: the VMM's memory and memslots, the host's memory manager, the

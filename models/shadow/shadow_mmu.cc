@@ -235,6 +235,33 @@ Cycles ShadowMmu::cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush) {
   return cost;
 }
 
+Cycles ShadowMmu::flush_tlb_guest() {
+  Cycles cost;
+  if (!m_unsync.empty()) {
+    if (root_loaded()) {
+      cost += sync_children(m_root);
+    }
+    // is_unsync_root: the root reaches an unsync page (one is left after the sync above
+    // only if it is not below the current root).
+    std::erase_if(m_prev_roots, [this](std::uint64_t guest_root) {
+      const auto it =
+          m_hash.find(key(guest_root >> spte::kGfnShift, m_levels, false, pte::kAllRights));
+      if (it == m_hash.end() || !m_pages[it->second].live) {
+        return false;
+      }
+      PathMemo memo;
+      std::vector<std::uint32_t> path;
+      for (const std::uint32_t sp : m_unsync) {
+        if (first_path(sp, it->second, path, memo)) {
+          return true;
+        }
+      }
+      return false;
+    });
+  }
+  return cost;
+}
+
 void ShadowMmu::for_each_leaf(const std::function<void(const Leaf&)>& f) const {
   for_each_present_leaf([&](std::uint32_t sp, unsigned i, std::uint64_t spte) {
     const ShadowPage& p = m_pages[sp];

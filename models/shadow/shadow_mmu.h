@@ -283,6 +283,13 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // loaded, and unless `noflush` (CR3 bit 63 with PCIDs) every unsync page it reaches is
   // synced. Flush: the PCID's entries (`pcid`), everything after any zap.
   Cycles cr3_write(Gpa guest_root, std::uint16_t pcid, bool noflush);
+  // KVM_REQ_TLB_FLUSH_GUEST at the current vCPU's entry (kvm_vcpu_flush_tlb_guest without
+  // TDP: a preempted vCPU the guest's PV TLB flush flagged): kvm_mmu_sync_roots (every
+  // unsync page below the current root synced), kvm_mmu_sync_prev_roots (a previous root
+  // that reaches an unsync page is freed from the vCPU's cache, "sync prev_roots by simply
+  // freeing them"); the caller then flushes the vCPU's TLB in hardware. No exit of its own
+  // (it runs at an entry the vCPU makes anyway). Flush: what the syncs flushed (every vCPU).
+  Cycles flush_tlb_guest();
   // INVLPG `gva` in address space `pcid`, whose guest root table is `guest_root` (nullopt:
   // the address space has none yet): one exit (vmexits.invlpg); in the shadow root of
   // `guest_root`, if cached, the leaf for `gva` is refreshed when its page is unsync.

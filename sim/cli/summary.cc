@@ -214,6 +214,12 @@ std::string format_summary(const std::vector<stats::Row>& rows, const std::strin
                     grouped(s["sim.remote_flushes"]) + "  cycles " +
                     grouped(s["sim.shootdown_cycles"]) + "  CPU switches " +
                     grouped(s["sim.cpu_switches"]));
+    if (s["sim.pv_tlb_flushes"] + s["sim.preempted_ipis"] > 0) {
+      // Preempted targets (vm.pcpus): flagged by the PV TLB flush, or IPIs waited for.
+      out += line("preempted targets", grouped(s["sim.pv_tlb_flushes"] + s["sim.preempted_ipis"]),
+                  "PV TLB flushes " + grouped(s["sim.pv_tlb_flushes"]) + "  IPIs waited for " +
+                      grouped(s["sim.preempted_ipis"]));
+    }
   }
   if (s.has("host.reclaim.scanned") &&
       (s["host.reclaim.scanned"] + s["mmu_notifier.invalidate_range"] > 0)) {

@@ -785,6 +785,13 @@ def generate(seed):
             plan.sets.append(("cores", str(plan.cpus)))
     else:
         plan.cpus = int(dict(plan.sets)["vm.vcpus"])
+        # Fewer host CPUs than vCPUs, half the time: preempted vCPUs, flagged by the PV TLB
+        # flush or waited for (a stream of its own: the rest of the draw stays the seed's).
+        host_rng = random.Random("pagesim-random-check-pcpus-%d" % seed)
+        if plan.cpus > 1 and host_rng.random() < 0.5:
+            plan.sets.append(("vm.pcpus", str(host_rng.randint(1, plan.cpus - 1))))
+            if host_rng.random() < 0.3:
+                plan.sets.append(("vm.pv_tlb_flush", "false"))
     tb = TraceBuilder(random.Random(stream), plan, cpu_rng)
     guest_ram = sum(s for (_, _, s, ro) in plan.slots if not ro)
     spare = guest_ram - footprint["guest_bytes"] - GUEST_TABLES_RESERVE - 4 * MIB
@@ -806,7 +813,8 @@ COVERAGE = [
     "host.reclaim.dropped_clean", "host.thp_fallbacks", "host.madvise_pages",
     "mmu_notifier.invalidate_range", "mmu_notifier.clear_young", "shadow.page_faults",
     "shadow.unsync", "shadow.invlpg_syncs", "shadow.zaps", "shadow.rmap_zaps", "shadow.wp_writes",
-    "vmexits.cr3_write", "vmexits.invlpg", "os.page_faults",
+    "vmexits.cr3_write", "vmexits.invlpg", "os.page_faults", "sim.shootdowns", "sim.ipis",
+    "sim.pv_tlb_flushes", "sim.preempted_ipis",
 ]
 
 INTERNAL_PATTERNS = [
