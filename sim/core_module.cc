@@ -428,7 +428,7 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
         if (m_trace_end) {
           break;  // nothing more for this CPU
         }
-        if (m_queued >= kQueueLimit) {
+        if (m_queued >= kQueueLimit && !me.pte_written) {
           // The others' streams are full: wait until they run some (or the trace ends).
           deliver_before_wait(vm, cpu);
           sc_core::wait(m_queue_event);
@@ -518,20 +518,22 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     };
     m_position = me.last_position;  // this CPU's last record (a run of !invlpg's end)
     std::size_t i = begin;
-    while (i < n && batch_cycles < budget) {
+    // A turn does not end between a `!ptewrite` and the record after it (its `!invlpg`).
+    while (i < me.tail && (me.pte_written || (i < n && batch_cycles < budget))) {
       if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
         charge_event(deliver_shootdown());  // m_position: the run's last record
       }
       if (repeats) {
         // A run of hits costs at least core.cycles_per_access each: at most one past the
         // budget.
-        std::size_t end = n;
+        std::size_t end = n > i ? n : i + 1;  // past n only for a !ptewrite's !invlpg
         if (per_access != 0) {
           const std::uint64_t left = (budget - batch_cycles + per_access - 1) / per_access;
           end = static_cast<std::size_t>(
-              std::min<std::uint64_t>(n, i + std::max<std::uint64_t>(left, 1)));
+              std::min<std::uint64_t>(end, i + std::max<std::uint64_t>(left, 1)));
         }
         if (const std::size_t k = repeated_hits(i, end, 0, batch_cycles); k != 0) {
+          me.pte_written = false;
           i += k;
           m_position = position_of(i - 1);
           continue;
@@ -541,12 +543,15 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       m_position = position_of(i);
       if (r.is_event()) {
         m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
+        me.pte_written = false;
         Cycles c = handle_event(r, m_position);
         if (m_vms.size() > 1) [[unlikely]] {
           shoot_down_other_vms();  // as run_in_trace_order
         }
         charge_event(c);
+        me.pte_written = r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
       } else {
+        me.pte_written = false;
         batch_cycles += access(r).count();
         ++m_replayed;
         if (m_replayed == m_next_mark) [[unlikely]] {
@@ -576,7 +581,7 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     m_queue_event.notify(sc_core::SC_ZERO_TIME);
   }
   me.qk->inc(m_clock.to_time(Cycles(batch_cycles)));
-  if (me.qk->need_sync()) {
+  if (me.qk->need_sync() && !me.pte_written) {
     deliver_before_wait(vm, cpu);
     m_queue_event.notify(sc_core::SC_ZERO_TIME);  // room in the streams
     me.qk->sync();

@@ -432,6 +432,10 @@ class CoreModule final : public sc_core::sc_module {
     std::vector<Segment> segments;
     std::uint64_t owed = 0;
     std::uint64_t last_position = 0;
+    // The last record it ran was a `!ptewrite`: its thread does not wait before the next
+    // one (the PTE write and its `!invlpg` stay together, as in trace order: --check
+    // takes a stale translation another CPU used in between for an error).
+    bool pte_written = false;
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
   struct Vm {

@@ -248,6 +248,44 @@ TEST(Interleave, NestedAndShadowTimeRunsPassTheCheck) {
   }
 }
 
+TEST(Interleave, APteWriteAndItsInvlpgStayInOneTurn) {
+  TempDir dir;
+  // Two vCPUs in one address space, 20 blocks each of 500 random loads and stores over 200
+  // pages and one PTE change with its INVLPG; shadow mode, one host CPU. A `!ptewrite`'s
+  // VM exit can use up a turn's quantum: if the turn ended there, the other vCPU would run
+  // before the `!invlpg` and its shootdown, on a translation --check knows is stale (it
+  // did, at trace record 6851, before turns kept the two together).
+  std::uint64_t x = 7;
+  const auto rnd = [&x](std::uint64_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % n;
+  };
+  std::string t;
+  char buf[64];
+  for (int block = 0; block < 40; ++block) {
+    t += "!cpu " + std::to_string(block % 2) + "\n";
+    if (block < 2) {
+      t += "!cr3 5\n";
+    }
+    for (int i = 0; i < 500; ++i) {
+      const std::uint64_t p = rnd(200);
+      const bool store = rnd(3) == 0;
+      const std::uint64_t offset = 8 * rnd(500);
+      std::snprintf(buf, sizeof buf, "%c 0x%llx\n", store ? 'W' : 'R',
+                    static_cast<unsigned long long>(kBase + 4096 * p + offset));
+      t += buf;
+    }
+    const std::string changed = page(static_cast<int>(rnd(200)));
+    t += "!ptewrite " + changed + " remap\n!invlpg " + changed + "\n";
+  }
+  auto s = replay(dir, t,
+                  "--check --set mode=shadow --set vm.vcpus=2 --set vm.pcpus=1 "
+                  "--set sim.quantum=2000 --set sim.interleave=time");
+  EXPECT_EQ(s["sim.accesses"], 40 * 500);
+  EXPECT_GE(s["sim.checks"], s["sim.accesses"]);
+  EXPECT_EQ(s["sim.invlpgs"], 40);
+}
+
 TEST(Interleave, VmDirectivesSendRecordsToEachVmsStreams) {
   TempDir dir;
   // Two VMs of two vCPUs: `!vm N` picks the VM, `!cpu N` its vCPU; the VM keeps its vCPU
