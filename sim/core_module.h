@@ -69,10 +69,12 @@
 // first) belong to. A thread whose queue is empty reads the next batch into the queues
 // (read_trace; the trace positions, for errors, by segments); past kQueueLimit queued
 // records it waits on m_queue_event (notified when records are queued or run) instead; at
-// the trace's end it finishes. A turn (run_turn) makes its CPU the current one (park_cpu,
-// resume_cpu, shares settled), runs its records up to the keeper's next sync point (at most
-// a batch), tells the keeper their cycles and waits if it asks. A run of !invlpg is
-// delivered before any wait (deliver_before_wait). Cycles charged to another CPU
+// the trace's end it finishes. A turn (run_turn) makes its CPU the current one as `!vm` /
+// `!cpu` do in trace order (switch_vm, switch_cpu: shares settled, vm.pcpus's stamp, a
+// pending PV TLB flush), runs its records up to the keeper's next sync point (at most a
+// batch), tells the keeper their cycles and waits if it asks. A run of !invlpg is
+// delivered before any wait (deliver_before_wait), and no wait comes between a !ptewrite
+// and the record after it (Cpu::pte_written). Cycles charged to another CPU
 // (charge_other_cpu, shoot_down_other_vms) are owed to its keeper (Cpu::owed) until its
 // next turn. A failure in any thread is kept (the first) and stops the kernel (fail());
 // a stop signal makes every thread finish after its turn. Warm-up, !roi and sim.interval
