@@ -10,10 +10,17 @@
 #include "base/translation_check.h"
 #include "sim/stop_request.h"
 
+// sc_spawn (the CPU threads of sim.interleave=time).
+#include <sysc/kernel/sc_dynamic_processes.h>
+
 namespace pagesim {
 namespace {
 constexpr std::size_t kBatchRecords = 4096;
 constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
+// sim.interleave=time: how far the trace's reader may run ahead of the CPU threads. The
+// streams hold at most about this many records in all (a batch more), 32 bytes each
+// (docs/model.md).
+constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
 
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
 // 4.10.1), in every mode. `position`: the record's number, for the error.
@@ -105,6 +112,7 @@ void CoreModule::end_of_elaboration() {
     }
   }
   m_shares = vms > 1 || cpus > 1;
+  m_time = m_shares && m_params.sim.interleave == Interleave::kTime;
   m_vpid = m_processor.vpid;
   m_noncanonical_bits = m_processor.levels == 5 ? 64 - 57 : 64 - 48;
   m_direct = &machine_port->direct();
@@ -144,81 +152,14 @@ void CoreModule::run() {
     m_timeseries = stats::TimeSeries(m_params.sim.interval);
     m_next_sample = m_params.sim.interval != 0 ? m_params.sim.interval : kNever;
     m_next_mark = std::min(m_warmup_left != 0 ? m_warmup_left : kNever, m_next_sample);
-    std::uint64_t done = 0;
-    for (;;) {
-      std::size_t n = m_trace.read(m_batch);
-      if (n == 0) {
-        break;
+    if (m_time) {
+      run_interleaved();
+      if (m_halt) {
+        return;  // a CPU thread failed: fail() did the rest
       }
-      std::uint64_t batch_cycles = 0;
-      // The same-page path counts runs of accesses at once (each run ends at the next mark:
-      // the warm-up's end, a time-series sample); sim.check and --trace-page take every
-      // access one by one.
-      const bool repeats = !m_params.sim.check && m_page_life == nullptr;
-      const auto charge_event = [&](Cycles c) {
-        if (c.count() != 0) {
-          batch_cycles += c.count();
-          m_stats.event_cycles += c.count();
-          m_stats.cycles += c.count();
-          m_stats.translation_cycles += c.count();
-        }
-      };
-      for (std::size_t i = 0; i < n; ++i) {
-        if (m_shootdown.active) [[unlikely]] {
-          // A run of !invlpg ends at the first other record: its IPIs go out first.
-          if (m_batch[i].op != traces::EventOp::kInvlpg) {
-            m_position = done + i;  // the run's last record
-            charge_event(deliver_shootdown());
-          }
-        }
-        if (repeats) {
-          if (const std::size_t k = repeated_hits(i, n, done, batch_cycles); k != 0) {
-            i += k - 1;
-            continue;
-          }
-        }
-        const traces::Record& r = m_batch[i];
-        m_position = done + i + 1;
-        if (r.is_event()) {
-          m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
-          Cycles c = handle_event(r, m_position);
-          if (m_vms.size() > 1) [[unlikely]] {
-            // The host may have reclaimed during the event (a guest table write's EPT
-            // violation, a shadow sync faulting a table page in): the other VMs'
-            // shootdowns (the current VM's came with the event).
-            shoot_down_other_vms();
-          }
-          charge_event(c);
-        } else {
-          batch_cycles += access(r).count();
-          ++m_replayed;
-          if (m_replayed == m_next_mark) [[unlikely]] {
-            on_mark();  // the warm-up's end, a time-series sample
-          }
-        }
-      }
-      m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
-      if (m_qk.need_sync()) {
-        m_qk.sync();
-      }
-      std::uint64_t before = done;
-      done += n;
-      if (m_progress && (before & ~kProgressMask) != (done & ~kProgressMask)) {
-        m_progress(done);
-      }
-      if (stop_signal() != 0) [[unlikely]] {
-        m_stopped_by = stop_signal();  // the statistics so far, marked partial by the caller
-        break;
-      }
+    } else {
+      run_in_trace_order();
     }
-    if (m_shootdown.active) {
-      // The trace ended (or stopped) after a run of !invlpg: its IPIs.
-      const Cycles c = deliver_shootdown();
-      m_stats.event_cycles += c.count();
-      m_stats.cycles += c.count();
-      m_stats.translation_cycles += c.count();
-    }
-    m_qk.sync();
     if (m_shares) {
       settle_vm_share();
     }
@@ -228,19 +169,422 @@ void CoreModule::run() {
                                " accesses, all of them warm-up: nothing was measured (lower "
                                "sim.warmup / --warmup)");
     }
+    advance_elapsed();
     last_sample();
     m_window.settle();
     if (m_page_life_of_vm0 != nullptr) {
       m_page_life_of_vm0->finish();
     }
   } catch (...) {
+    fail();
+  }
+}
+
+void CoreModule::fail() {
+  if (!m_failure) {
     m_failure = std::current_exception();
+    m_halt = true;  // the other CPU threads (time) do nothing more
     try {
+      advance_elapsed();
       last_sample();
       m_window.settle();  // the statistics up to the failure, for a partial output
     } catch (...) {
     }
-    sc_core::sc_stop();
+  }
+  sc_core::sc_stop();
+}
+
+void CoreModule::run_in_trace_order() {
+  std::uint64_t done = 0;
+  for (;;) {
+    std::size_t n = m_trace.read(m_batch);
+    if (n == 0) {
+      break;
+    }
+    std::uint64_t batch_cycles = 0;
+    // The same-page path counts runs of accesses at once (each run ends at the next mark:
+    // the warm-up's end, a time-series sample); sim.check and --trace-page take every
+    // access one by one.
+    const bool repeats = !m_params.sim.check && m_page_life == nullptr;
+    const auto charge_event = [&](Cycles c) {
+      if (c.count() != 0) {
+        batch_cycles += c.count();
+        m_stats.event_cycles += c.count();
+        m_stats.cycles += c.count();
+        m_stats.translation_cycles += c.count();
+      }
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (m_shootdown.active) [[unlikely]] {
+        // A run of !invlpg ends at the first other record: its IPIs go out first.
+        if (m_batch[i].op != traces::EventOp::kInvlpg) {
+          m_position = done + i;  // the run's last record
+          charge_event(deliver_shootdown());
+        }
+      }
+      if (repeats) {
+        if (const std::size_t k = repeated_hits(i, n, done, batch_cycles); k != 0) {
+          i += k - 1;
+          continue;
+        }
+      }
+      const traces::Record& r = m_batch[i];
+      m_position = done + i + 1;
+      if (r.is_event()) {
+        m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
+        Cycles c = handle_event(r, m_position);
+        if (m_vms.size() > 1) [[unlikely]] {
+          // The host may have reclaimed during the event (a guest table write's EPT
+          // violation, a shadow sync faulting a table page in): the other VMs'
+          // shootdowns (the current VM's came with the event).
+          shoot_down_other_vms();
+        }
+        charge_event(c);
+      } else {
+        batch_cycles += access(r).count();
+        ++m_replayed;
+        if (m_replayed == m_next_mark) [[unlikely]] {
+          on_mark();  // the warm-up's end, a time-series sample
+        }
+      }
+    }
+    m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
+    if (m_qk.need_sync()) {
+      m_qk.sync();
+    }
+    std::uint64_t before = done;
+    done += n;
+    if (m_progress && (before & ~kProgressMask) != (done & ~kProgressMask)) {
+      m_progress(done);
+    }
+    if (stop_signal() != 0) [[unlikely]] {
+      m_stopped_by = stop_signal();  // the statistics so far, marked partial by the caller
+      break;
+    }
+  }
+  if (m_shootdown.active) {
+    // The trace ended (or stopped) after a run of !invlpg: its IPIs.
+    const Cycles c = deliver_shootdown();
+    m_stats.event_cycles += c.count();
+    m_stats.cycles += c.count();
+    m_stats.translation_cycles += c.count();
+    m_qk.inc(m_clock.to_time(c));
+  }
+  m_qk.sync();
+}
+
+void CoreModule::run_interleaved() {
+  m_read_batch.resize(kBatchRecords);
+  m_batch.clear();  // each turn swaps its CPU's stream in (run_turn)
+  for (std::size_t vm = 0; vm < m_vms.size(); ++vm) {
+    for (std::size_t cpu = 0; cpu < m_vms[vm].cpus.size(); ++cpu) {
+      m_vms[vm].cpus[cpu].qk = std::make_unique<QuantumKeeper>();
+    }
+  }
+  // VM-major, as the TLBs are bound: the kernel starts them in an order of its own, the same
+  // every run (SystemC's reference kernel is deterministic).
+  m_threads_left = 0;
+  for (std::size_t vm = 0; vm < m_vms.size(); ++vm) {
+    for (std::size_t cpu = 0; cpu < m_vms[vm].cpus.size(); ++cpu) {
+      const std::string name = "vm" + std::to_string(vm) + "_cpu" + std::to_string(cpu);
+      sc_core::sc_spawn([this, vm, cpu] { run_cpu(vm, cpu); }, name.c_str());
+      ++m_threads_left;
+    }
+  }
+  while (m_threads_left != 0) {
+    sc_core::wait(m_threads_done);
+    if (m_halt) {
+      return;
+    }
+  }
+}
+
+void CoreModule::make_room(Cpu& c, std::size_t records) {
+  if (c.tail + records <= c.queue.size()) {
+    return;
+  }
+  if (c.head != 0) {
+    // The records run go: the rest to the front, the segments with them (the one that
+    // holds the first record left begins there).
+    std::copy(c.queue.begin() + static_cast<std::ptrdiff_t>(c.head),
+              c.queue.begin() + static_cast<std::ptrdiff_t>(c.tail), c.queue.begin());
+    std::size_t keep = 0;
+    while (keep + 1 < c.segments.size() && c.segments[keep + 1].index <= c.head) {
+      ++keep;
+    }
+    c.segments.erase(c.segments.begin(), c.segments.begin() + static_cast<std::ptrdiff_t>(keep));
+    if (!c.segments.empty()) {
+      c.segments[0].position += c.head - c.segments[0].index;
+      c.segments[0].index = c.head;
+      for (Cpu::Segment& g : c.segments) {
+        g.index -= c.head;
+      }
+    }
+    c.tail -= c.head;
+    c.head = 0;
+  }
+  if (c.tail + records > c.queue.size()) {
+    c.queue.resize(std::max(c.tail + records, 2 * c.queue.size()));
+  }
+}
+
+void CoreModule::note_appended(Cpu& c, std::size_t count, std::uint64_t position) {
+  if (count == 0) {
+    return;
+  }
+  // A new segment unless the positions go on from the last one's.
+  const bool goes_on = c.tail != c.head && !c.segments.empty() &&
+                       c.segments.back().position + (c.tail - c.segments.back().index) == position;
+  if (!goes_on) {
+    if (c.tail == c.head) {
+      c.segments.clear();  // nothing queued: no segment is needed any more
+    }
+    c.segments.push_back({c.tail, position});
+  }
+  c.tail += count;
+}
+
+void CoreModule::append_to_stream(Cpu& c, const traces::Record* records, std::size_t count,
+                                  std::uint64_t position) {
+  make_room(c, count);
+  std::copy(records, records + count, c.queue.begin() + static_cast<std::ptrdiff_t>(c.tail));
+  note_appended(c, count, position);
+}
+
+void CoreModule::read_trace() {
+  // The records go where the last `!cpu`/`!vm` said: read in place at that stream's tail,
+  // up to the first `!cpu`/`!vm` (the rest, if any, copied out and sent on run by run).
+  const std::size_t cpus = m_processor.cpus;
+  const auto directive = [&](const traces::Record& r) {
+    return (r.op == traces::EventOp::kCpu && r.address < cpus) ||
+           (r.op == traces::EventOp::kVm && r.address < m_vms.size());
+  };
+  const std::uint64_t position = m_read_records + 1;  // the first record's, from 1
+  Cpu* to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+  make_room(*to, kBatchRecords);
+  const std::size_t n =
+      m_trace.read(std::span<traces::Record>(to->queue.data() + to->tail, kBatchRecords));
+  if (n == 0) {
+    m_trace_end = true;
+  }
+  const traces::Record* got = to->queue.data() + to->tail;
+  std::size_t j = 0;
+  while (j < n && !directive(got[j])) {
+    ++j;
+  }
+  if (j < n) [[unlikely]] {
+    std::copy(got + j, got + n, m_read_batch.begin());
+  }
+  note_appended(*to, j, position);
+  // `!cpu N`, `!vm N`: the records that follow (the directive first) go to that CPU's
+  // stream. One out of range stays in the stream at hand, whose thread refuses it
+  // (handle_event) naming its position.
+  const std::size_t rest = n - j;
+  std::size_t first = 0;  // of the run at hand, in m_read_batch
+  for (std::size_t i = 0; i < rest; ++i) {
+    const traces::Record& r = m_read_batch[i];
+    if (!directive(r)) {
+      continue;
+    }
+    if (i != first) {
+      append_to_stream(*to, m_read_batch.data() + first, i - first, position + j + first);
+      first = i;
+    }
+    if (r.op == traces::EventOp::kCpu) {
+      m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
+    } else {
+      m_read_vm = static_cast<std::size_t>(r.address);
+    }
+    to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+  }
+  if (first != rest) {
+    append_to_stream(*to, m_read_batch.data() + first, rest - first, position + j + first);
+  }
+  m_read_records += n;
+  m_queued += n;
+  m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+}
+
+void CoreModule::deliver_before_wait(std::size_t vm, std::size_t cpu) {
+  if (!m_shootdown.active) {
+    return;
+  }
+  // Only the running CPU can hold one: every thread delivers its own before it waits.
+  Cpu& me = m_vms[vm].cpus[cpu];
+  m_position = me.last_position;  // the run's last record
+  const Cycles c = deliver_shootdown();
+  m_stats.event_cycles += c.count();
+  m_stats.cycles += c.count();
+  m_stats.translation_cycles += c.count();
+  me.qk->inc(m_clock.to_time(c));
+}
+
+void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
+  Cpu& me = m_vms[vm].cpus[cpu];
+  try {
+    me.qk->reset();
+    while (!m_halt && !m_stop) {
+      if (me.head == me.tail) {
+        if (m_trace_end) {
+          break;  // nothing more for this CPU
+        }
+        if (m_queued >= kQueueLimit && !me.pte_written) {
+          // The others' streams are full: wait until they run some (or the trace ends).
+          deliver_before_wait(vm, cpu);
+          sc_core::wait(m_queue_event);
+          continue;
+        }
+        read_trace();
+        continue;
+      }
+      run_turn(vm, cpu);
+    }
+    if (m_halt) {
+      return;
+    }
+    // The thread's end: its pending IPIs, and its time caught up (elapsed time).
+    deliver_before_wait(vm, cpu);
+    me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+    me.owed = 0;
+    me.qk->sync();
+  } catch (...) {
+    fail();
+    return;
+  }
+  if (--m_threads_left == 0) {
+    m_threads_done.notify(sc_core::SC_ZERO_TIME);
+  }
+  m_queue_event.notify(sc_core::SC_ZERO_TIME);
+}
+
+void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
+  Cpu& me = m_vms[vm].cpus[cpu];
+  // This CPU's state becomes the core's, as `!vm` and `!cpu` make it in trace order (the
+  // CPU that ran before delivered its IPIs before it waited): it starts running records
+  // (the host runs it: vm.pcpus), and a PV TLB flush flagged while it was preempted is
+  // done now.
+  if (vm != m_vm) {
+    switch_vm(vm);
+  }
+  const Cycles entry = cpu != m_cpu ? switch_cpu(cpu) : Cycles();
+  if (me.owed != 0) {
+    // The shootdown handlers other CPUs made it run since it last ran.
+    me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+    me.owed = 0;
+  }
+  // The cycles this CPU may run before its keeper's next sync point: whole cycles, since
+  // every time here is a multiple of the period (sim.quantum's too).
+  const std::uint64_t budget =
+      static_cast<std::uint64_t>(me.qk->until_sync().value() / m_clock.period_fs());
+  std::uint64_t batch_cycles = 0;
+  const auto charge_event = [&](Cycles c) {
+    if (c.count() != 0) {
+      batch_cycles += c.count();
+      m_stats.event_cycles += c.count();
+      m_stats.cycles += c.count();
+      m_stats.translation_cycles += c.count();
+    }
+  };
+  charge_event(entry);
+  const bool repeats = !m_params.sim.check && m_page_life == nullptr;
+  const std::uint64_t per_access = m_params.core.cycles_per_access.count();
+  // The stream's records in m_batch, where repeated_hits reads them; given back at the
+  // block's end, before any wait (the reader appends to the stream).
+  std::uint64_t ran = 0;
+  {
+    std::swap(m_batch, me.queue);
+    struct GiveBack {
+      std::vector<traces::Record>& a;
+      std::vector<traces::Record>& b;
+      ~GiveBack() { std::swap(a, b); }
+    } give_back{m_batch, me.queue};
+    const std::size_t begin = me.head;
+    const std::size_t n = std::min(me.tail, begin + kBatchRecords);
+    // The trace positions: record x of segment `seg` is number base + x, up to next_index.
+    std::size_t seg = 0;
+    while (seg + 1 < me.segments.size() && me.segments[seg + 1].index <= begin) {
+      ++seg;
+    }
+    std::uint64_t base = me.segments[seg].position - me.segments[seg].index;
+    std::size_t next_index =
+        seg + 1 < me.segments.size() ? me.segments[seg + 1].index : ~std::size_t{0};
+    const auto position_of = [&](std::size_t x) {
+      while (x >= next_index) [[unlikely]] {
+          ++seg;
+          base = me.segments[seg].position - me.segments[seg].index;
+          next_index = seg + 1 < me.segments.size() ? me.segments[seg + 1].index : ~std::size_t{0};
+        }
+      return base + x;
+    };
+    m_position = me.last_position;  // this CPU's last record (a run of !invlpg's end)
+    std::size_t i = begin;
+    // A turn does not end between a `!ptewrite` and the record after it (its `!invlpg`).
+    while (i < me.tail && (me.pte_written || (i < n && batch_cycles < budget))) {
+      if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
+        charge_event(deliver_shootdown());  // m_position: the run's last record
+      }
+      if (repeats) {
+        // A run of hits costs at least core.cycles_per_access each: at most one past the
+        // budget.
+        std::size_t end = n > i ? n : i + 1;  // past n only for a !ptewrite's !invlpg
+        if (per_access != 0) {
+          const std::uint64_t left = (budget - batch_cycles + per_access - 1) / per_access;
+          end = static_cast<std::size_t>(
+              std::min<std::uint64_t>(end, i + std::max<std::uint64_t>(left, 1)));
+        }
+        if (const std::size_t k = repeated_hits(i, end, 0, batch_cycles); k != 0) {
+          me.pte_written = false;
+          i += k;
+          m_position = position_of(i - 1);
+          continue;
+        }
+      }
+      const traces::Record& r = m_batch[i];
+      m_position = position_of(i);
+      if (r.is_event()) {
+        m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
+        me.pte_written = false;
+        Cycles c = handle_event(r, m_position);
+        if (m_vms.size() > 1) [[unlikely]] {
+          shoot_down_other_vms();  // as run_in_trace_order
+        }
+        charge_event(c);
+        me.pte_written = r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
+      } else {
+        me.pte_written = false;
+        batch_cycles += access(r).count();
+        ++m_replayed;
+        if (m_replayed == m_next_mark) [[unlikely]] {
+          on_mark();  // the warm-up's end, a time-series sample
+        }
+      }
+      ++i;
+    }
+    ran = i - begin;
+    me.last_position = m_position;
+    me.head = i;
+    m_queued -= ran;
+    if (me.head == me.tail) {
+      me.head = 0;  // run empty: the room is reused from the front (make_room)
+      me.tail = 0;
+      me.segments.clear();
+    }
+  }
+  const std::uint64_t before = m_records_run;
+  m_records_run += ran;
+  if (m_progress && (before & ~kProgressMask) != (m_records_run & ~kProgressMask)) {
+    m_progress(m_records_run);
+  }
+  if (stop_signal() != 0) [[unlikely]] {
+    m_stopped_by = stop_signal();  // every thread finishes; the statistics so far
+    m_stop = true;
+    m_queue_event.notify(sc_core::SC_ZERO_TIME);
+  }
+  me.qk->inc(m_clock.to_time(Cycles(batch_cycles)));
+  if (me.qk->need_sync() && !me.pte_written) {
+    deliver_before_wait(vm, cpu);
+    m_queue_event.notify(sc_core::SC_ZERO_TIME);  // room in the streams
+    me.qk->sync();
   }
 }
 
@@ -253,6 +597,7 @@ void CoreModule::on_mark() {
     if (m_shares) {
       settle_vm_share();  // the VMs' and CPUs' shares are counters too: bring them up to now
     }
+    advance_elapsed();
     m_timeseries.sample(*m_stats_parent, m_replayed);
     m_next_sample += m_params.sim.interval;
   }
@@ -267,6 +612,27 @@ void CoreModule::last_sample() {
   }
 }
 
+void CoreModule::advance_elapsed() {
+  std::uint64_t now = 0;
+  if (!m_time) {
+    // The one thread's quantum keeper is told every cycle the run charges (sim.cycles): the
+    // batches' and the cycles charged to other CPUs.
+    now = m_stats.cycles.value();
+  } else {
+    // The running thread's time (its keeper's, to its last turn), the latest so far.
+    sc_core::sc_time t = sc_core::sc_time_stamp();
+    const Cpu& c = m_vms[m_vm].cpus[m_cpu];
+    if (c.qk) {
+      t += c.qk->get_local_time();
+    }
+    now = m_clock.to_cycles(t).count();
+  }
+  if (now > m_elapsed) {
+    m_stats.elapsed_cycles += now - m_elapsed;
+    m_elapsed = now;
+  }
+}
+
 void CoreModule::update_window() {
   const bool count = m_warmup_left == 0 && (!m_roi_seen || m_in_roi);
   if (count == m_window.is_open()) {
@@ -275,6 +641,7 @@ void CoreModule::update_window() {
   if (m_shares) {
     settle_vm_share();  // the VMs' and CPUs' shares are statistics too: bring them up to now
   }
+  advance_elapsed();
   count ? m_window.open() : m_window.close();
 }
 
@@ -658,6 +1025,11 @@ void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {
   m_stats.event_cycles += c.count();
   m_cpu_share_base.cycles += c.count();
   m_cpu_share_base.translation_cycles += c.count();
+  if (m_time) {
+    m_vms[m_vm].cpus[cpu].owed += c.count();  // its thread's time too, when it next runs
+  } else {
+    m_qk.inc(m_clock.to_time(c));  // the one thread's time: every CPU's cycles, summed
+  }
 }
 
 Cycles CoreModule::deliver_shootdown() {
@@ -790,6 +1162,11 @@ void CoreModule::shoot_down_other_vms() {
       if (CpuStats* s = v.cpus[v.cpu].stats.get()) {
         s->cycles += c.count();
         s->translation_cycles += c.count();
+      }
+      if (m_time) {
+        v.cpus[v.cpu].owed += c.count();  // its thread's time too, when it next runs
+      } else {
+        m_qk.inc(m_clock.to_time(c));  // the one thread's time: every CPU's cycles, summed
       }
       m_stats.cycles += c.count();
       m_stats.translation_cycles += c.count();

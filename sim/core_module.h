@@ -1,5 +1,5 @@
-// The trace-driven core: one SC_THREAD that replays a trace through the translation
-// hardware, loosely timed.
+// The trace-driven core: an SC_THREAD that replays a trace through the translation
+// hardware, loosely timed (with several CPUs and sim.interleave=time, a thread per CPU).
 //
 // Per access (no SystemC kernel call, no allocation):
 //   1. TLB lookup through the TlbIf port (a direct call: L1 i/d, then the STLB);
@@ -36,7 +36,8 @@
 // Several CPUs (the machine's processor().cpus: cores, vm.vcpus): each has its TLBs (tlb_port
 // is bound once per CPU of each VM, VM-major), its PCID and its share of the counters
 // (cpu<i>.sim.*); the machine keeps its CR3 and walker caches (Machine::switch_cpu). `!cpu N`
-// sends the records that follow to CPU N of the current VM; they run in trace order. A run of
+// sends the records that follow to CPU N of the current VM; they run in trace order
+// (sim.interleave=trace; time: below). A run of
 // `!invlpg` on one CPU is Linux's flush_tlb_mm_range: when it ends (deliver_shootdown), each
 // other CPU that runs the address space gets an IPI and its handler's INVLPGs (or a flush of
 // the PCID past 33 pages); a CPU away from the address space flushes it at its `!cr3` back
@@ -56,7 +57,29 @@
 // stops the run naming the record, both answers and the structure that answered.
 //
 // Time: cycles are summed as integers per batch of records; the quantum keeper is told
-// once per batch and synchronises only when the quantum is used up.
+// once per batch and synchronises only when the quantum is used up. The thread's keeper is
+// told every cycle the run charges, every CPU's: sim.elapsed_cycles (simulated time) is
+// sim.cycles.
+//
+// sim.interleave=time with several CPUs in all (vms x CPUs > 1; otherwise the above, the
+// same code path): run() spawns a thread per CPU of each VM (run_cpu, VM-major), each with
+// its quantum keeper (Cpu::qk), and waits for the last to finish before the run's end (the
+// shares settled, the warm-up check, the last sample, the window, --trace-page). The trace
+// is one stream: `!cpu N` / `!vm N` say whose stream the records that follow (the directive
+// first) belong to. A thread whose queue is empty reads the next batch into the queues
+// (read_trace; the trace positions, for errors, by segments); past kQueueLimit queued
+// records it waits on m_queue_event (notified when records are queued or run) instead; at
+// the trace's end it finishes. A turn (run_turn) makes its CPU the current one as `!vm` /
+// `!cpu` do in trace order (switch_vm, switch_cpu: shares settled, vm.pcpus's stamp, a
+// pending PV TLB flush), runs its records up to the keeper's next sync point (at most a
+// batch), tells the keeper their cycles and waits if it asks. A run of !invlpg is
+// delivered before any wait (deliver_before_wait), and no wait comes between a !ptewrite
+// and the record after it (Cpu::pte_written). Cycles charged to another CPU
+// (charge_other_cpu, shoot_down_other_vms) are owed to its keeper (Cpu::owed) until its
+// next turn. A failure in any thread is kept (the first) and stops the kernel (fail());
+// a stop signal makes every thread finish after its turn. Warm-up, !roi and sim.interval
+// count accesses in execution order. SystemC's reference kernel schedules the threads the
+// same way every run, and nothing here depends on pointer order: runs are deterministic.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -149,6 +172,11 @@ struct CoreStats : stats::Group {
   stats::Counter shootdown_cycles{*this, "shootdown_cycles",
                                   "cycles of TLB shootdowns, the sender's and the targets'; "
                                   "part of event_cycles"};
+  stats::Counter elapsed_cycles{
+      *this, "elapsed_cycles",
+      "simulated time (SystemC's) in core cycles: one CPU, or sim.interleave=trace, the one "
+      "thread's, every CPU's cycles summed (sim.cycles); sim.interleave=time, the CPU "
+      "threads' side by side: about the busiest CPU's cycles (to a quantum)"};
   stats::Formula translation_overhead{
       *this, "translation_overhead_pct", "translation_cycles / cycles, in percent", [this] {
         return 100.0 * stats::ratio(double(translation_cycles.value()), double(cycles.value()));
@@ -204,6 +232,17 @@ struct VmPressureStats : stats::Group {
   stats::Formula slowdown;
 };
 
+// A quantum keeper whose next sync point is known: a CPU's thread (sim.interleave=time)
+// runs records up to it, not a batch past it.
+class QuantumKeeper : public tlm_utils::tlm_quantumkeeper {
+ public:
+  // The time left before the keeper asks to synchronise (zero when it asks already).
+  sc_core::sc_time until_sync() const {
+    const sc_core::sc_time now = get_current_time();
+    return m_next_sync_point > now ? m_next_sync_point - now : sc_core::SC_ZERO_TIME;
+  }
+};
+
 class CoreModule final : public sc_core::sc_module {
  public:
   // One binding per CPU of each VM, VM-major (native: one per core): each CPU's TLBs.
@@ -243,8 +282,37 @@ class CoreModule final : public sc_core::sc_module {
   stats::TimeSeries& timeseries() { return m_timeseries; }
 
  private:
+  struct Cpu;  // below
   void end_of_elaboration() override;
+  // The SC_THREAD: the run's start and end around run_in_trace_order or run_interleaved.
   void run();
+  // sim.interleave=trace, or one CPU in all: every record in trace order on this thread.
+  void run_in_trace_order();
+  // sim.interleave=time with several CPUs: a thread per CPU (run_cpu), spawned here; returns
+  // when the last one finishes.
+  void run_interleaved();
+  // One CPU's thread (time): its stream's records, a quantum at a time.
+  void run_cpu(std::size_t vm, std::size_t cpu);
+  // time: reads the next batch of the trace into the CPUs' streams (`!cpu`, `!vm` say
+  // whose); at the trace's end sets m_trace_end.
+  void read_trace();
+  // time: room for `records` more at the tail of CPU `c`'s stream (its records moved to the
+  // front first when that makes room).
+  void make_room(Cpu& c, std::size_t records);
+  // time: `records[0, count)` (the trace's records from `position` on) appended to `c`'s
+  // stream.
+  void append_to_stream(Cpu& c, const traces::Record* records, std::size_t count,
+                        std::uint64_t position);
+  // time: records queue[tail, tail + count) of `c`, just read in place, from `position` on.
+  void note_appended(Cpu& c, std::size_t count, std::uint64_t position);
+  // time: CPU `cpu` of VM `vm` runs the records of its stream up to its quantum keeper's
+  // next sync point (at most a batch of them), then synchronises if the keeper says so.
+  void run_turn(std::size_t vm, std::size_t cpu);
+  // time: a pending run of !invlpg (m_shootdown) delivered before its CPU's thread waits;
+  // the sender's cycles charged to it and to its quantum keeper.
+  void deliver_before_wait(std::size_t vm, std::size_t cpu);
+  // An exception in a thread: kept (the first one), the statistics so far settled, sc_stop.
+  void fail();
   Cycles access(const traces::Record& r);
   // The same-page path: the accesses m_batch[i..] that access() would answer, one by one,
   // with an L1 TLB hit on the entry of the L1's last hit (same 4 KiB page, same PCID and
@@ -307,6 +375,10 @@ class CoreModule final : public sc_core::sc_module {
   [[noreturn]] void unsupported_event(const traces::Record& r, std::uint64_t position) const;
   // Opens or closes the statistics window as the warm-up and the regions of interest say.
   void update_window();
+  // sim.elapsed_cycles brought up to the simulated time now (before the window opens or
+  // closes, a time-series sample, the run's end): a counter, windowed as the others.
+  void advance_elapsed();
+  std::uint64_t m_elapsed = 0;  // the time, in cycles, elapsed_cycles was brought up to
   // `!roi begin` / `!roi end`.
   void region_of_interest(bool begin);
   // Whether gva is canonical for the (guest's) paging: bits 63 to 47 all equal with 4
@@ -344,12 +416,35 @@ class CoreModule final : public sc_core::sc_module {
     // steal-time area): its whole TLB goes when it runs again.
     bool guest_flush_pending = false;
     std::unique_ptr<CpuStats> stats;  // cpus > 1
+    // sim.interleave=time: the CPU's thread's quantum keeper; its stream, the records the
+    // trace sends it, queue[head, tail) (queue.size() is the room in use, past tail left
+    // over), with their trace positions by segments; the cycles other CPUs charged it since
+    // it last ran (added to its keeper when it next runs); the position of the last record
+    // it ran.
+    std::unique_ptr<QuantumKeeper> qk;
+    std::vector<traces::Record> queue;
+    std::size_t head = 0;
+    std::size_t tail = 0;
+    // queue[index] onwards are the trace's records from `position` on, up to the next
+    // segment's index (each begins at a `!cpu`/`!vm`, or after the stream ran empty).
+    struct Segment {
+      std::size_t index;
+      std::uint64_t position;
+    };
+    std::vector<Segment> segments;
+    std::uint64_t owed = 0;
+    std::uint64_t last_position = 0;
+    // The last record it ran was a `!ptewrite`: its thread does not wait before the next
+    // one (the PTE write and its `!invlpg` stay together, as in trace order: --check
+    // takes a stale translation another CPU used in between for an error).
+    bool pte_written = false;
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
   struct Vm {
     machine::Machine* any_machine = nullptr;  // the machine, whatever the mode
     std::vector<Cpu> cpus;
-    std::size_t cpu = 0;  // the CPU its records run on
+    std::size_t cpu = 0;       // the CPU its records run on
+    std::size_t read_cpu = 0;  // time: the CPU whose stream the trace's records go to
     // Several CPUs: each address space's generation, one more per flush of its pages (Linux's
     // mm->context.tlb_gen, inc_mm_tlb_gen in flush_tlb_mm_range), by PCID.
     std::vector<std::uint64_t> tlb_gen;
@@ -428,6 +523,20 @@ class CoreModule final : public sc_core::sc_module {
   std::uint64_t m_shot_invalidations = 0;     // at the last shoot_down_other_vms
   std::exception_ptr m_failure;
   int m_stopped_by = 0;
+
+  // sim.interleave=time with several CPUs (m_time): the shared reader's state.
+  bool m_time = false;
+  std::vector<traces::Record> m_read_batch;  // the trace's records as read, before demux
+  std::uint64_t m_read_records = 0;          // trace records read so far
+  std::size_t m_read_vm = 0;                 // the VM whose streams the records go to
+  std::uint64_t m_queued = 0;                // records in the streams, not yet run
+  std::uint64_t m_records_run = 0;           // records run, all threads (progress)
+  bool m_trace_end = false;                  // the trace is read whole
+  bool m_stop = false;                       // stop_signal: the threads finish
+  bool m_halt = false;                       // a failure: the threads do nothing more
+  std::size_t m_threads_left = 0;            // CPU threads not finished
+  sc_core::sc_event m_queue_event;           // records queued or run
+  sc_core::sc_event m_threads_done;          // the last CPU thread finished
 };
 
 }  // namespace pagesim

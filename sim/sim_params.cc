@@ -54,7 +54,11 @@ void PagingParams::describe(config::Schema& s) {
 }
 
 void SimControlParams::describe(config::Schema& s) {
-  s.field("quantum", quantum, "temporal-decoupling quantum in core cycles").positive();
+  s.field("quantum", quantum,
+          "temporal-decoupling quantum in core cycles; with several CPUs and "
+          "sim.interleave=time, the bound on how far one CPU's records run ahead of the "
+          "others' in simulated time")
+      .positive();
   s.field("check", check,
           "compare every translation the TLBs and walker caches return with a walk from "
           "scratch; a mismatch stops the run (slow; replay --check)");
@@ -76,6 +80,12 @@ void SimControlParams::describe(config::Schema& s) {
         return std::nullopt;
       })
       .limit("0, or at least 1000");
+  s.field("interleave", interleave,
+          "several CPUs (cores, vm.vcpus, vms): trace runs every record in trace order on one "
+          "thread (`!cpu N`, `!vm N` switch the CPU); time gives each CPU a thread and a "
+          "quantum keeper of its own, `!cpu`/`!vm` sending the records that follow to that "
+          "CPU's stream, and the streams run side by side in simulated time, at most "
+          "sim.quantum apart (docs/model.md); one CPU in all: the same as trace");
 }
 
 void SimParams::describe(config::Schema& s) {

@@ -31,6 +31,14 @@ inline constexpr std::uint32_t kMaxHostVms = 64;
 // tables (GVA -> HPA), built from the guest's (docs/model.md, "Shadow mode").
 enum class Mode : std::uint8_t { kNative, kNested, kShadow };
 
+// How the records of several CPUs (`cores`, vm.vcpus, `vms`) share simulated time
+// (sim/core_module.h). trace: one thread runs every record in trace order, `!cpu N` and `!vm
+// N` switching the CPU they run on. time: one thread per CPU with its own quantum keeper,
+// the trace demultiplexed by `!cpu`/`!vm` into per-CPU streams that run side by side in
+// simulated time, each at most a quantum (sim.quantum) ahead of the others. With one CPU in
+// all, both are the trace-order replay.
+enum class Interleave : std::uint8_t { kTrace, kTime };
+
 struct CoreParams {
   // Work between two trace records that is not address translation (the trace carries no
   // instruction counts): charged once per access.
@@ -58,7 +66,8 @@ struct PagingParams {
 
 struct SimControlParams {
   // Temporal-decoupling quantum: a core runs this many cycles ahead of SystemC time before
-  // it synchronises. Larger is faster; with one core nothing depends on it.
+  // it synchronises. Larger is faster; with one core nothing depends on it. With several
+  // CPUs and interleave = time, the bound on their skew (docs/model.md).
   Cycles quantum{1'000'000};
   // Compare every translation the TLBs and the walker's caches return with a walk from
   // scratch of the current tables; a mismatch stops the run (replay --check). Slow.
@@ -71,6 +80,9 @@ struct SimControlParams {
   // (warm-up and regions outside !roi included: the series shows them), kept as deltas in
   // RunResult::timeseries. 0: none.
   std::uint64_t interval = 0;
+  // Several CPUs: their records in trace order, or side by side in simulated time
+  // (Interleave).
+  Interleave interleave = Interleave::kTrace;
   void describe(config::Schema& s);
 };
 
@@ -145,4 +157,10 @@ struct pagesim::config::EnumNames<pagesim::Mode> {
       {{"native", pagesim::Mode::kNative},
        {"nested", pagesim::Mode::kNested},
        {"shadow", pagesim::Mode::kShadow}}};
+};
+
+template <>
+struct pagesim::config::EnumNames<pagesim::Interleave> {
+  static constexpr std::array<std::pair<std::string_view, pagesim::Interleave>, 2> kNames{
+      {{"trace", pagesim::Interleave::kTrace}, {"time", pagesim::Interleave::kTime}}};
 };

@@ -36,6 +36,17 @@ TEST(Config, SetOverridesAndParsesUnits) {
   EXPECT_FALSE(c.params().walker.pwc.enabled);
 }
 
+TEST(Config, InterleaveIsTraceOrTime) {
+  Configuration c;
+  EXPECT_EQ(c.params().sim.interleave, Interleave::kTrace);  // today's replay by default
+  c.set("sim.interleave=time");
+  EXPECT_EQ(c.params().sim.interleave, Interleave::kTime);
+  EXPECT_NE(error_of([&] {
+              c.set("sim.interleave=cycles");
+            }).find("sim.interleave: 'cycles' is not one of: trace, time"),
+            std::string::npos);
+}
+
 TEST(Config, UnknownKeyNamesItAndSuggests) {
   Configuration c;
   std::string e = error_of([&] { c.set("tlb.l1d.wayz=4"); });
