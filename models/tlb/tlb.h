@@ -248,6 +248,17 @@ class Tlb {
       }
     }
 
+    // fill()'s pass over a set of N ways: the way holding (vpn, tag) and the lowest invalid
+    // way (each N when there is none), every way compared with no early exit.
+    template <std::uint32_t N>
+    static void fill_scan(const Key* ways, std::uint64_t vpn, std::uint32_t tag,
+                          std::uint32_t& target, std::uint32_t& first_invalid) {
+      for (std::uint32_t w = N; w-- > 0;) {
+        target = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : target;
+        first_invalid = ways[w].tag == 0 ? w : first_invalid;
+      }
+    }
+
     struct Filled {
       Translation* entry;
       bool in_place;              // the key was present and is updated
@@ -255,8 +266,10 @@ class Tlb {
       bool replaced_fractured;    // the valid entry overwritten (in place or evicted) was one
     };
     // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
-    // victim. Touches the way.
-    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t);
+    // victim. Touches the way. `absent`: the caller knows (vpn, tag) is not in the array
+    // (the lookup that just missed it): with every way of the array valid, the victim is
+    // taken with no pass over the set.
+    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t, bool absent);
     // What an invalidation removed: entries per stored page size, and how many of them were
     // fractured (a piece of a larger page, see fractured()).
     struct Removed {
@@ -288,6 +301,7 @@ class Tlb {
     std::vector<Key> m_keys;  // empty: the array is absent
     std::vector<Translation> m_translations;
     SetAssoc m_geometry;
+    std::uint64_t m_valid = 0;  // valid entries: all of them, no fill looks for an invalid way
   };
 
   // One (array, page size) pair a lookup probes, in probe order.
@@ -341,7 +355,17 @@ class Tlb {
   std::uint64_t m_last_page = 0;  // gva >> 12 of that lookup
   std::uint32_t m_last_context = 0;
   stats::Counter* m_last_hits = nullptr;  // the per-size hit counter of the entry's probe
-  void forget_last() { m_last = nullptr; }
+  // The 4 KiB page and context of the last lookup, when it missed, while no insert or
+  // invalidation has happened since: no array holds an entry for that page and context at
+  // any size (the lookup probed every size that has entries), so an insert for them
+  // (after the walk, or the L2's fill of the L1) need not look for the key in the set.
+  bool m_missed = false;
+  std::uint64_t m_missed_page = 0;
+  std::uint32_t m_missed_context = 0;
+  void forget_last() {
+    m_last = nullptr;
+    m_missed = false;
+  }
 };
 
 // Inline: every access takes it, and an L1 hit is a few dozen instructions (one set scan,
@@ -370,6 +394,9 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     }
   }
   ++m_stats.misses;
+  m_missed = true;
+  m_missed_page = page;
+  m_missed_context = context;
   return nullptr;
 }
 
