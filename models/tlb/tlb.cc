@@ -147,6 +147,7 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
   m_fills_by_size = {&m_stats.fills_4k, &m_stats.fills_2m, &m_stats.fills_1g};
   for (PageSize s : kSizesInProbeOrder) {
     if (Array* a = array_holding(s)) {
+      m_probe_bit[static_cast<std::size_t>(s)] = std::uint32_t{1} << m_probe_count;
       m_probes[m_probe_count++] =
           Probe{a, s, page_shift(s), size_tag(s), hits[static_cast<std::size_t>(s)]};
     }
@@ -221,14 +222,24 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
   ++*m_fills_by_size[static_cast<std::size_t>(home.size)];
   if (!filled.in_place) {
     ++m_valid_by_size[static_cast<std::size_t>(home.size)];
+    m_live |= m_probe_bit[static_cast<std::size_t>(home.size)];
   }
   m_fractured += fractured(stored) ? 1 : 0;
   m_fractured -= filled.replaced_fractured ? 1 : 0;
   if (filled.evicted_tag != 0) {
     ++m_stats.evictions;
-    --m_valid_by_size[size_of_tag(filled.evicted_tag)];
+    if (--m_valid_by_size[size_of_tag(filled.evicted_tag)] == 0) {
+      m_live &= ~m_probe_bit[size_of_tag(filled.evicted_tag)];
+    }
   }
   return filled.entry;
+}
+
+void Tlb::update_live() {
+  m_live = 0;
+  for (std::size_t s = 0; s < kPageSizeCount; ++s) {
+    m_live |= m_valid_by_size[s] != 0 ? m_probe_bit[s] : 0;
+  }
 }
 
 void Tlb::account(const Array::Removed& removed) {
@@ -237,6 +248,7 @@ void Tlb::account(const Array::Removed& removed) {
     m_valid_by_size[s] -= removed.by_size[s];
     m_stats.invalidations += removed.by_size[s];
   }
+  update_live();
   m_fractured -= removed.fractured;
 }
 

@@ -46,6 +46,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cassert>
 #include <cstdint>
 #include <initializer_list>
@@ -342,6 +343,11 @@ class Tlb {
   // Valid entries stored at each page size. Each size lives in one array, so a lookup skips
   // the probe of a size with none: a 4 KiB-only stream misses in one set scan per level.
   std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
+  // The probes (bit i: m_probes[i]) of the sizes with valid entries, which a lookup takes
+  // in probe order; each size's bit (0 for a size no probe takes). Kept with m_valid_by_size.
+  std::uint32_t m_live = 0;
+  std::array<std::uint32_t, kPageSizeCount> m_probe_bit{};
+  void update_live();
   // Valid fractured entries: while there are none, INVLPG probes one set per size.
   std::uint64_t m_fractured = 0;
   // The same-page fast path: the entry the last lookup hit, for the 4 KiB page and context
@@ -378,11 +384,8 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     ++*m_last_hits;
     return m_last;
   }
-  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
-    const Probe& p = m_probes[i];
-    if (m_valid_by_size[static_cast<std::size_t>(p.size)] == 0) {
-      continue;
-    }
+  for (std::uint32_t live = m_live; live != 0; live &= live - 1) {
+    const Probe& p = m_probes[std::countr_zero(live)];
     if (const Translation* t = p.array->find_touch(gva.value() >> p.shift, context | p.size_bits)) {
       ++m_stats.hits;
       ++*p.hits;
