@@ -156,7 +156,8 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
   for (int s = 0; s < kPageSizeCount; ++s) {
     for (int smaller = s; smaller >= 0; --smaller) {
       if (Array* a = array_holding(static_cast<PageSize>(smaller))) {
-        m_home[static_cast<std::size_t>(s)] = Home{a, static_cast<PageSize>(smaller)};
+        m_home[static_cast<std::size_t>(s)] =
+            Home{a, static_cast<PageSize>(smaller), page_shift(static_cast<PageSize>(smaller))};
         break;
       }
     }
@@ -197,7 +198,7 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
                       context_tag(pcid, vpid) == m_missed_context;
   forget_last();
   Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
-  if (page_bytes(stored.linear_size) < page_bytes(stored.size)) {
+  if (larger(stored.size, stored.linear_size)) {
     stored.linear_size = stored.size;  // a linear page is never smaller than its translation
   }
   const Home home = m_home[static_cast<std::size_t>(t.size)];
@@ -215,9 +216,8 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
     stored.size = home.size;
     ++m_stats.splinters;
   }
-  const Array::Filled filled =
-      home.array->fill(gva.value() >> page_shift(home.size),
-                       context_tag(pcid, vpid) | size_tag(home.size), stored, absent);
+  const Array::Filled filled = home.array->fill(
+      gva.value() >> home.shift, context_tag(pcid, vpid) | size_tag(home.size), stored, absent);
   ++m_stats.fills;
   ++*m_fills_by_size[static_cast<std::size_t>(home.size)];
   if (!filled.in_place) {

@@ -317,7 +317,13 @@ class Tlb {
   struct Home {
     Array* array = nullptr;
     PageSize size = PageSize::k4K;
+    unsigned shift = 12;  // page_shift of the size
   };
+  // page_bytes(a) > page_bytes(b): the enumerators go up with the size (base/page_size.h).
+  static constexpr bool larger(PageSize a, PageSize b) {
+    return static_cast<unsigned>(a) > static_cast<unsigned>(b);
+  }
+  static_assert(PageSize::k4K < PageSize::k2M && PageSize::k2M < PageSize::k1G);
 
   Array* array_holding(PageSize s);
   void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
@@ -327,9 +333,7 @@ class Tlb {
   void account(const Array::Removed& removed);
   // A stored entry that is a piece of a larger linear page: a TLB splinter, or a combined
   // guest-2M-over-host-4K translation.
-  static bool fractured(const Translation& t) {
-    return page_bytes(t.linear_size) > page_bytes(t.size);
-  }
+  static bool fractured(const Translation& t) { return larger(t.linear_size, t.size); }
 
   TlbParams m_params;
   TlbStats m_stats;
