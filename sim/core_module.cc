@@ -1259,20 +1259,33 @@ void CoreModule::apply_flush(tlb::TlbHierarchy& tlbs, const TlbFlush& flush) {
 
 std::size_t CoreModule::repeated_hits(std::size_t i, std::size_t n, std::uint64_t done,
                                       std::uint64_t& batch_cycles) {
+  // The common answer first, in a few instructions (every access of a pattern that misses
+  // asks): not the page of the L1's last hit.
   const traces::Record& r = m_batch[i];
-  const auto in_page = [](const traces::Record& q) {
-    return (q.address & 0xfff) + q.size <= 4096;  // q.size >= 1; no byte on the next page
-  };
-  if (r.is_event() || !in_page(r)) {
+  if (r.is_event()) {
     return 0;
   }
-  const bool fetch = r.kind == AccessKind::kFetch;
-  tlb::Tlb& l1 = fetch ? m_tlbs->l1i() : m_tlbs->l1d();
+  tlb::Tlb& l1 = r.kind == AccessKind::kFetch ? m_tlbs->l1i() : m_tlbs->l1d();
   // A canonical page: the last hit's access passed the checks, and every byte here is in it.
   const Translation* entry = l1.last_hit(Gva(r.address), m_pcid, m_vpid);
   if (entry == nullptr) {
     return 0;
   }
+  return count_repeated_hits(i, n, done, batch_cycles, l1, *entry);
+}
+
+std::size_t CoreModule::count_repeated_hits(std::size_t i, std::size_t n, std::uint64_t done,
+                                            std::uint64_t& batch_cycles, tlb::Tlb& l1,
+                                            const Translation& hit) {
+  const traces::Record& r = m_batch[i];
+  const auto in_page = [](const traces::Record& q) {
+    return (q.address & 0xfff) + q.size <= 4096;  // q.size >= 1; no byte on the next page
+  };
+  if (!in_page(r)) {
+    return 0;
+  }
+  const bool fetch = r.kind == AccessKind::kFetch;
+  const Translation* entry = &hit;
   const std::uint64_t page = r.address >> 12;
   std::uint64_t reads = 0;
   std::uint64_t writes = 0;

@@ -321,6 +321,10 @@ class CoreModule final : public sc_core::sc_module {
   // how many (0: m_batch[i] takes access()). `done`: records before this batch.
   std::size_t repeated_hits(std::size_t i, std::size_t n, std::uint64_t done,
                             std::uint64_t& batch_cycles);
+  // repeated_hits past its first test: `hit`, the entry of `l1`'s last hit, is m_batch[i]'s.
+  [[gnu::noinline]] std::size_t count_repeated_hits(std::size_t i, std::size_t n,
+                                                    std::uint64_t done, std::uint64_t& batch_cycles,
+                                                    tlb::Tlb& l1, const Translation& hit);
   // A trace event; `position` is the record's number in the trace (from 1) for errors.
   // Returns the cycles it cost (shadow mode's VM exits, the host's shootdowns; 0 elsewhere).
   Cycles handle_event(const traces::Record& r, std::uint64_t position);

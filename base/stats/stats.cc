@@ -20,12 +20,6 @@ Histogram::Histogram(Group& group, std::string name, std::string description, st
       m_width(std::max<std::uint64_t>(width, 1)),
       m_scale(scale) {}
 
-std::size_t Histogram::bin_of(std::uint64_t value) const {
-  std::size_t i = m_scale == Scale::kLinear ? static_cast<std::size_t>(value / m_width)
-                                            : static_cast<std::size_t>(std::bit_width(value));
-  return std::min(i, m_bins.size() - 1);
-}
-
 std::uint64_t Histogram::bin_low(std::size_t i) const {
   if (m_scale == Scale::kLinear) {
     return i * m_width;

@@ -14,6 +14,8 @@
 // integer bins; Formulas are computed only when collected.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,7 +84,14 @@ class Histogram final : public Stat {
     m_samples += count;
     m_sum += value * count;
   }
-  std::size_t bin_of(std::uint64_t value) const;
+  // Inline: every access samples a histogram (sim.translation_cycles_per_access), every
+  // walk two more.
+  std::size_t bin_of(std::uint64_t value) const {
+    const std::size_t i = m_scale == Scale::kLinear
+                              ? static_cast<std::size_t>(value / m_width)
+                              : static_cast<std::size_t>(std::bit_width(value));
+    return std::min(i, m_bins.size() - 1);
+  }
   // Lower bound of bin i.
   std::uint64_t bin_low(std::size_t i) const;
   const std::vector<std::uint64_t>& bins() const { return m_bins; }

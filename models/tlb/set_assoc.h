@@ -10,7 +10,13 @@
 //   std::uint32_t way = geometry.victim(set);          // only when every way is valid
 //
 // Policies (Replacement in tlb_params.h):
-//   kLru       true LRU: a per-slot stamp from a per-array clock; the victim has the oldest.
+//   kLru       true LRU. Up to 16 ways: each set's ways in recency order, packed as 4-bit way
+//              numbers in one word (position 0 the most recently used), so a touch moves one
+//              number to the front and the victim is the last: no search. Never-touched
+//              ways start at the back in descending order, so the victim among them is the
+//              lowest-numbered, as a stamp of 0 would make it. More ways: a per-slot stamp
+//              from a per-array clock; the victim has the oldest (the lowest-numbered of
+//              equal stamps). Both give the same victims: the least recently touched way.
 //   kTreePlru  tree pseudo-LRU over ways - 1 node bits per set (ways a power of two), heap
 //              order (node 1 is the root, node n's children are 2n and 2n+1, the leaves below
 //              the last level are the ways in order). A node bit says which half holds the
@@ -24,9 +30,10 @@
 //
 // Invariants: sets is a power of two, 1 <= ways; kTreePlru needs ways a power of two.
 // touch() and set_of() allocate nothing and are O(1) for kLru and kRandom, O(log2 ways) for
-// kTreePlru; victim() is O(ways) for kLru.
+// kTreePlru; victim() is O(1) for kLru up to 16 ways, O(ways) beyond.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -74,7 +81,11 @@ class SetAssoc {
     }
     switch (policy) {
       case Replacement::kLru:
-        m_stamp.assign(sets * ways, 0);
+        if (ways <= kMaxOrderedWays) {
+          m_order.assign(sets, initial_order(ways));
+        } else {
+          m_stamp.assign(sets * ways, 0);
+        }
         break;
       case Replacement::kTreePlru:
         if ((ways & (ways - 1)) != 0) {
@@ -98,7 +109,11 @@ class SetAssoc {
   void touch(std::uint64_t set, std::uint32_t way) {
     switch (m_policy) {
       case Replacement::kLru:
-        m_stamp[slot(set, way)] = ++m_clock;
+        if (!m_order.empty()) {
+          m_order[set] = to_front(m_order[set], way);
+        } else {
+          m_stamp[slot(set, way)] = ++m_clock;
+        }
         break;
       case Replacement::kTreePlru:
         touch_plru(set, way);
@@ -112,6 +127,9 @@ class SetAssoc {
   std::uint32_t victim(std::uint64_t set) {
     switch (m_policy) {
       case Replacement::kLru: {
+        if (!m_order.empty()) {
+          return static_cast<std::uint32_t>(m_order[set] >> (4 * (m_ways - 1))) & 0xf;
+        }
         // The lowest-numbered way with the smallest stamp, with no branch on the stamps
         // (which way is oldest is data: a branch on it mispredicts).
         const std::uint64_t* stamps = &m_stamp[slot(set, 0)];
@@ -133,6 +151,27 @@ class SetAssoc {
   }
 
  private:
+  static constexpr std::uint32_t kMaxOrderedWays = 16;
+  static constexpr std::uint64_t kNibbles = 0x1111'1111'1111'1111ull;
+  // kLru, up to 16 ways: the order before any touch, ways - 1 at the front, 0 at the back;
+  // the unused positions (ways < 16) hold 0xf, which no way number equals.
+  static std::uint64_t initial_order(std::uint32_t ways) {
+    std::uint64_t order = ~std::uint64_t{0};
+    for (std::uint32_t pos = 0; pos < ways; ++pos) {
+      order &= ~(std::uint64_t{0xf} << (4 * pos));
+      order |= std::uint64_t{ways - 1 - pos} << (4 * pos);
+    }
+    return order;
+  }
+  // `order` with `way` moved to position 0, the ways before it one position back.
+  static std::uint64_t to_front(std::uint64_t order, std::uint32_t way) {
+    // The nibble equal to `way` (exactly one): the lowest zero nibble of order ^ way's.
+    const std::uint64_t x = order ^ (kNibbles * way);
+    const std::uint64_t zero = (x - kNibbles) & ~x & (kNibbles << 3);
+    const unsigned shift = static_cast<unsigned>(std::countr_zero(zero)) & ~3u;  // 4 * position
+    const std::uint64_t before = (std::uint64_t{1} << shift) - 1;  // the nibbles before it
+    return (order & ~((before << 4) | 0xf)) | ((order & before) << 4) | way;
+  }
   void touch_plru(std::uint64_t set, std::uint32_t way) {
     std::uint8_t* nodes = &m_plru[slot(set, 0)];
     std::uint32_t node = 1;
@@ -161,7 +200,8 @@ class SetAssoc {
   std::uint32_t m_ways;
   std::uint64_t m_set_mask;
   std::uint64_t m_clock = 0;
-  std::vector<std::uint64_t> m_stamp;  // kLru: sets * ways stamps, 0 = never touched
+  std::vector<std::uint64_t> m_order;  // kLru up to 16 ways: each set's recency order
+  std::vector<std::uint64_t> m_stamp;  // kLru beyond: sets * ways stamps, 0 = never touched
   std::vector<std::uint8_t> m_plru;    // kTreePlru: sets * ways bytes, index 0 unused
   SplitMix64 m_rng;                    // kRandom
 };

@@ -40,6 +40,31 @@ TEST(SetAssoc, LruVictimIsLeastRecentlyTouched) {
   EXPECT_EQ(g.victim(0), 3u);
 }
 
+// The packed recency order (up to 16 ways) and the stamps (more) choose as a reference of
+// last-touch times does: the least recently touched way, the lowest-numbered of those never
+// touched. Every associativity from 1 to 20, random touches, a victim asked after each.
+TEST(SetAssoc, LruVictimMatchesLastTouchReference) {
+  SplitMix64 rng(7);
+  for (std::uint32_t ways = 1; ways <= 20; ++ways) {
+    SetAssoc g(4, ways, Replacement::kLru, 1);
+    std::vector<std::vector<std::uint64_t>> last(4, std::vector<std::uint64_t>(ways, 0));
+    std::uint64_t clock = 0;
+    for (int step = 0; step < 2000; ++step) {
+      const std::uint64_t set = rng.below(4);
+      const std::uint32_t way = rng.below(ways);
+      g.touch(set, way);
+      last[set][way] = ++clock;
+      for (std::uint64_t s = 0; s < 4; ++s) {
+        std::uint32_t oldest = 0;
+        for (std::uint32_t w = 1; w < ways; ++w) {
+          oldest = last[s][w] < last[s][oldest] ? w : oldest;
+        }
+        ASSERT_EQ(g.victim(s), oldest) << ways << " ways, step " << step << ", set " << s;
+      }
+    }
+  }
+}
+
 // Tree-PLRU over 4 ways: root node 1 chooses between {0,1} (bit 0) and {2,3} (bit 1), node 2
 // between 0 and 1, node 3 between 2 and 3. A touch points each node on the way's path away
 // from it. After touching 0,1,2,3: root -> {0,1} (3 was last), node 2 -> 0 (1 was last):

@@ -33,24 +33,47 @@ const Translation* Tlb::Array::find(std::uint64_t vpn, std::uint32_t tag) const 
   return hit == m_geometry.ways() ? nullptr : &m_translations[first + hit];
 }
 
-Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t) {
+Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t,
+                                    bool absent) {
   const std::uint64_t set = m_geometry.set_of(vpn);
   const std::uint64_t first = m_geometry.slot(set, 0);
   const Key* ways = &m_keys[first];
   const std::uint32_t n = m_geometry.ways();
+  if (absent && m_valid == m_keys.size()) {
+    // Not present and no invalid way anywhere: the victim, as the pass below would choose.
+    const std::uint32_t victim = m_geometry.victim(set);
+    const Key old = ways[victim];
+    m_keys[first + victim] = Key{vpn, tag, Tlb::fractured(t)};
+    m_translations[first + victim] = t;
+    m_geometry.touch(set, victim);
+    return Filled{&m_translations[first + victim], false, old.tag, old.fractured};
+  }
   // The way holding the key (present: update in place, no duplicate) and the lowest invalid
   // way, in one pass with no branch on the data (no tag equals an invalid way's 0).
   std::uint32_t target = n;
   std::uint32_t first_invalid = n;
-  for (std::uint32_t w = n; w-- > 0;) {
-    target = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : target;
-    first_invalid = ways[w].tag == 0 ? w : first_invalid;
+  switch (n) {  // the common associativities unrolled, as scan()
+    case 4:
+      fill_scan<4>(ways, vpn, tag, target, first_invalid);
+      break;
+    case 8:
+      fill_scan<8>(ways, vpn, tag, target, first_invalid);
+      break;
+    case 12:
+      fill_scan<12>(ways, vpn, tag, target, first_invalid);
+      break;
+    default:
+      for (std::uint32_t w = n; w-- > 0;) {
+        target = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : target;
+        first_invalid = ways[w].tag == 0 ? w : first_invalid;
+      }
   }
   const bool in_place = target != n;
   if (!in_place) {
     target = first_invalid != n ? first_invalid : m_geometry.victim(set);
   }
   const std::uint32_t evicted_tag = in_place ? 0 : ways[target].tag;
+  m_valid += ways[target].tag == 0 ? 1 : 0;
   const bool replaced_fractured = ways[target].tag != 0 && ways[target].fractured;
   m_keys[first + target] = Key{vpn, tag, Tlb::fractured(t)};
   m_translations[first + target] = t;
@@ -67,6 +90,7 @@ void Tlb::Array::invalidate_in_set(std::uint64_t vpn, std::uint32_t mask, std::u
       ++removed.by_size[size_of_tag(k.tag)];
       removed.fractured += Tlb::fractured(m_translations[first + w]) ? 1 : 0;
       k.tag = 0;
+      --m_valid;
     }
   }
 }
@@ -78,6 +102,7 @@ void Tlb::Array::invalidate_matching(std::uint32_t mask, std::uint32_t value, Re
       ++removed.by_size[size_of_tag(k.tag)];
       removed.fractured += Tlb::fractured(m_translations[i]) ? 1 : 0;
       k.tag = 0;
+      --m_valid;
     }
   }
 }
@@ -97,6 +122,7 @@ void Tlb::Array::invalidate_fractured(std::uint64_t gva, std::uint32_t mask, std
       ++removed.by_size[size_of_tag(k.tag)];
       ++removed.fractured;
       k.tag = 0;
+      --m_valid;
     }
   }
 }
@@ -121,6 +147,7 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
   m_fills_by_size = {&m_stats.fills_4k, &m_stats.fills_2m, &m_stats.fills_1g};
   for (PageSize s : kSizesInProbeOrder) {
     if (Array* a = array_holding(s)) {
+      m_probe_bit[static_cast<std::size_t>(s)] = std::uint32_t{1} << m_probe_count;
       m_probes[m_probe_count++] =
           Probe{a, s, page_shift(s), size_tag(s), hits[static_cast<std::size_t>(s)]};
     }
@@ -129,7 +156,8 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
   for (int s = 0; s < kPageSizeCount; ++s) {
     for (int smaller = s; smaller >= 0; --smaller) {
       if (Array* a = array_holding(static_cast<PageSize>(smaller))) {
-        m_home[static_cast<std::size_t>(s)] = Home{a, static_cast<PageSize>(smaller)};
+        m_home[static_cast<std::size_t>(s)] =
+            Home{a, static_cast<PageSize>(smaller), page_shift(static_cast<PageSize>(smaller))};
         break;
       }
     }
@@ -165,9 +193,12 @@ const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) c
 
 const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
                                const Translation& t) {
+  // The lookup just before missed this page in this context (m_missed): the key is absent.
+  const bool absent = m_missed && (gva.value() >> 12) == m_missed_page &&
+                      context_tag(pcid, vpid) == m_missed_context;
   forget_last();
   Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
-  if (page_bytes(stored.linear_size) < page_bytes(stored.size)) {
+  if (larger(stored.size, stored.linear_size)) {
     stored.linear_size = stored.size;  // a linear page is never smaller than its translation
   }
   const Home home = m_home[static_cast<std::size_t>(t.size)];
@@ -186,19 +217,29 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
     ++m_stats.splinters;
   }
   const Array::Filled filled = home.array->fill(
-      gva.value() >> page_shift(home.size), context_tag(pcid, vpid) | size_tag(home.size), stored);
+      gva.value() >> home.shift, context_tag(pcid, vpid) | size_tag(home.size), stored, absent);
   ++m_stats.fills;
   ++*m_fills_by_size[static_cast<std::size_t>(home.size)];
   if (!filled.in_place) {
     ++m_valid_by_size[static_cast<std::size_t>(home.size)];
+    m_live |= m_probe_bit[static_cast<std::size_t>(home.size)];
   }
   m_fractured += fractured(stored) ? 1 : 0;
   m_fractured -= filled.replaced_fractured ? 1 : 0;
   if (filled.evicted_tag != 0) {
     ++m_stats.evictions;
-    --m_valid_by_size[size_of_tag(filled.evicted_tag)];
+    if (--m_valid_by_size[size_of_tag(filled.evicted_tag)] == 0) {
+      m_live &= ~m_probe_bit[size_of_tag(filled.evicted_tag)];
+    }
   }
   return filled.entry;
+}
+
+void Tlb::update_live() {
+  m_live = 0;
+  for (std::size_t s = 0; s < kPageSizeCount; ++s) {
+    m_live |= m_valid_by_size[s] != 0 ? m_probe_bit[s] : 0;
+  }
 }
 
 void Tlb::account(const Array::Removed& removed) {
@@ -207,6 +248,7 @@ void Tlb::account(const Array::Removed& removed) {
     m_valid_by_size[s] -= removed.by_size[s];
     m_stats.invalidations += removed.by_size[s];
   }
+  update_live();
   m_fractured -= removed.fractured;
 }
 

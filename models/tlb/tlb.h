@@ -46,6 +46,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cassert>
 #include <cstdint>
 #include <initializer_list>
@@ -248,6 +249,17 @@ class Tlb {
       }
     }
 
+    // fill()'s pass over a set of N ways: the way holding (vpn, tag) and the lowest invalid
+    // way (each N when there is none), every way compared with no early exit.
+    template <std::uint32_t N>
+    static void fill_scan(const Key* ways, std::uint64_t vpn, std::uint32_t tag,
+                          std::uint32_t& target, std::uint32_t& first_invalid) {
+      for (std::uint32_t w = N; w-- > 0;) {
+        target = ((ways[w].vpn == vpn) & (ways[w].tag == tag)) ? w : target;
+        first_invalid = ways[w].tag == 0 ? w : first_invalid;
+      }
+    }
+
     struct Filled {
       Translation* entry;
       bool in_place;              // the key was present and is updated
@@ -255,8 +267,10 @@ class Tlb {
       bool replaced_fractured;    // the valid entry overwritten (in place or evicted) was one
     };
     // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
-    // victim. Touches the way.
-    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t);
+    // victim. Touches the way. `absent`: the caller knows (vpn, tag) is not in the array
+    // (the lookup that just missed it): with every way of the array valid, the victim is
+    // taken with no pass over the set.
+    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t, bool absent);
     // What an invalidation removed: entries per stored page size, and how many of them were
     // fractured (a piece of a larger page, see fractured()).
     struct Removed {
@@ -288,6 +302,7 @@ class Tlb {
     std::vector<Key> m_keys;  // empty: the array is absent
     std::vector<Translation> m_translations;
     SetAssoc m_geometry;
+    std::uint64_t m_valid = 0;  // valid entries: all of them, no fill looks for an invalid way
   };
 
   // One (array, page size) pair a lookup probes, in probe order.
@@ -302,7 +317,13 @@ class Tlb {
   struct Home {
     Array* array = nullptr;
     PageSize size = PageSize::k4K;
+    unsigned shift = 12;  // page_shift of the size
   };
+  // page_bytes(a) > page_bytes(b): the enumerators go up with the size (base/page_size.h).
+  static constexpr bool larger(PageSize a, PageSize b) {
+    return static_cast<unsigned>(a) > static_cast<unsigned>(b);
+  }
+  static_assert(PageSize::k4K < PageSize::k2M && PageSize::k2M < PageSize::k1G);
 
   Array* array_holding(PageSize s);
   void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
@@ -312,9 +333,7 @@ class Tlb {
   void account(const Array::Removed& removed);
   // A stored entry that is a piece of a larger linear page: a TLB splinter, or a combined
   // guest-2M-over-host-4K translation.
-  static bool fractured(const Translation& t) {
-    return page_bytes(t.linear_size) > page_bytes(t.size);
-  }
+  static bool fractured(const Translation& t) { return larger(t.linear_size, t.size); }
 
   TlbParams m_params;
   TlbStats m_stats;
@@ -328,6 +347,11 @@ class Tlb {
   // Valid entries stored at each page size. Each size lives in one array, so a lookup skips
   // the probe of a size with none: a 4 KiB-only stream misses in one set scan per level.
   std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
+  // The probes (bit i: m_probes[i]) of the sizes with valid entries, which a lookup takes
+  // in probe order; each size's bit (0 for a size no probe takes). Kept with m_valid_by_size.
+  std::uint32_t m_live = 0;
+  std::array<std::uint32_t, kPageSizeCount> m_probe_bit{};
+  void update_live();
   // Valid fractured entries: while there are none, INVLPG probes one set per size.
   std::uint64_t m_fractured = 0;
   // The same-page fast path: the entry the last lookup hit, for the 4 KiB page and context
@@ -341,7 +365,17 @@ class Tlb {
   std::uint64_t m_last_page = 0;  // gva >> 12 of that lookup
   std::uint32_t m_last_context = 0;
   stats::Counter* m_last_hits = nullptr;  // the per-size hit counter of the entry's probe
-  void forget_last() { m_last = nullptr; }
+  // The 4 KiB page and context of the last lookup, when it missed, while no insert or
+  // invalidation has happened since: no array holds an entry for that page and context at
+  // any size (the lookup probed every size that has entries), so an insert for them
+  // (after the walk, or the L2's fill of the L1) need not look for the key in the set.
+  bool m_missed = false;
+  std::uint64_t m_missed_page = 0;
+  std::uint32_t m_missed_context = 0;
+  void forget_last() {
+    m_last = nullptr;
+    m_missed = false;
+  }
 };
 
 // Inline: every access takes it, and an L1 hit is a few dozen instructions (one set scan,
@@ -354,11 +388,8 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     ++*m_last_hits;
     return m_last;
   }
-  for (std::uint32_t i = 0; i < m_probe_count; ++i) {
-    const Probe& p = m_probes[i];
-    if (m_valid_by_size[static_cast<std::size_t>(p.size)] == 0) {
-      continue;
-    }
+  for (std::uint32_t live = m_live; live != 0; live &= live - 1) {
+    const Probe& p = m_probes[std::countr_zero(live)];
     if (const Translation* t = p.array->find_touch(gva.value() >> p.shift, context | p.size_bits)) {
       ++m_stats.hits;
       ++*p.hits;
@@ -370,6 +401,9 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     }
   }
   ++m_stats.misses;
+  m_missed = true;
+  m_missed_page = page;
+  m_missed_context = context;
   return nullptr;
 }
 
