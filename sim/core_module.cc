@@ -206,14 +206,7 @@ void CoreModule::run_in_trace_order() {
     // the warm-up's end, a time-series sample); sim.check and --trace-page take every
     // access one by one.
     const bool repeats = !m_params.sim.check && m_page_life == nullptr;
-    const auto charge_event = [&](Cycles c) {
-      if (c.count() != 0) {
-        batch_cycles += c.count();
-        m_stats.event_cycles += c.count();
-        m_stats.cycles += c.count();
-        m_stats.translation_cycles += c.count();
-      }
-    };
+    const auto charge_event = [&](Cycles c) { batch_cycles += count_event_cycles(c); };
     for (std::size_t i = 0; i < n; ++i) {
       if (m_shootdown.active) [[unlikely]] {
         // A run of !invlpg ends at the first other record: its IPIs go out first.
@@ -265,9 +258,7 @@ void CoreModule::run_in_trace_order() {
   if (m_shootdown.active) {
     // The trace ended (or stopped) after a run of !invlpg: its IPIs.
     const Cycles c = deliver_shootdown();
-    m_stats.event_cycles += c.count();
-    m_stats.cycles += c.count();
-    m_stats.translation_cycles += c.count();
+    count_event_cycles(c);
     m_qk.inc(m_clock.to_time(c));
   }
   m_qk.sync();
@@ -413,9 +404,7 @@ void CoreModule::deliver_before_wait(std::size_t vm, std::size_t cpu) {
   Cpu& me = m_vms[vm].cpus[cpu];
   m_position = me.last_position;  // the run's last record
   const Cycles c = deliver_shootdown();
-  m_stats.event_cycles += c.count();
-  m_stats.cycles += c.count();
-  m_stats.translation_cycles += c.count();
+  count_event_cycles(c);
   me.qk->inc(m_clock.to_time(c));
 }
 
@@ -477,14 +466,7 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
   const std::uint64_t budget =
       static_cast<std::uint64_t>(me.qk->until_sync().value() / m_clock.period_fs());
   std::uint64_t batch_cycles = 0;
-  const auto charge_event = [&](Cycles c) {
-    if (c.count() != 0) {
-      batch_cycles += c.count();
-      m_stats.event_cycles += c.count();
-      m_stats.cycles += c.count();
-      m_stats.translation_cycles += c.count();
-    }
-  };
+  const auto charge_event = [&](Cycles c) { batch_cycles += count_event_cycles(c); };
   charge_event(entry);
   const bool repeats = !m_params.sim.check && m_page_life == nullptr;
   const std::uint64_t per_access = m_params.core.cycles_per_access.count();
@@ -1010,6 +992,13 @@ bool CoreModule::preempted(const Vm& v, std::size_t cpu) const {
     later += c.run_stamp > stamp ? 1 : 0;
   }
   return later >= host_cpus;
+}
+
+std::uint64_t CoreModule::count_event_cycles(Cycles c) {
+  m_stats.event_cycles += c.count();
+  m_stats.cycles += c.count();
+  m_stats.translation_cycles += c.count();
+  return c.count();
 }
 
 void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {

@@ -352,6 +352,9 @@ class CoreModule final : public sc_core::sc_module {
   // A flush that reaches every CPU of VM `vm` (KVM's remote flush, a host request, the
   // flush of an address space torn down): each CPU's TLBs; the others' counted as remote.
   void apply_flush_every_cpu(std::size_t vm, const TlbFlush& flush);
+  // An event's cycles (VM exits, shootdowns) in sim.event_cycles, sim.cycles and
+  // sim.translation_cycles; returns them, for the caller's batch and quantum keeper.
+  std::uint64_t count_event_cycles(Cycles c);
   // Cycles charged to CPU `cpu` of the current VM, not the current CPU (a shootdown's
   // handler): its share and the totals.
   void charge_other_cpu(std::size_t cpu, Cycles c);
