@@ -194,6 +194,27 @@ void CoreModule::fail() {
   sc_core::sc_stop();
 }
 
+// Inline: the replay loops' per-record step (both in this file).
+inline std::uint64_t CoreModule::replay_record(const traces::Record& r) {
+  if (r.is_event()) {
+    m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
+    const Cycles c = handle_event(r, m_position);
+    if (m_vms.size() > 1) [[unlikely]] {
+      // The host may have reclaimed during the event (a guest table write's EPT violation,
+      // a shadow sync faulting a table page in): the other VMs' shootdowns (the current
+      // VM's came with the event).
+      shoot_down_other_vms();
+    }
+    return count_event_cycles(c);
+  }
+  const std::uint64_t c = access(r).count();
+  ++m_replayed;
+  if (m_replayed == m_next_mark) [[unlikely]] {
+    on_mark();  // the warm-up's end, a time-series sample
+  }
+  return c;
+}
+
 void CoreModule::run_in_trace_order() {
   std::uint64_t done = 0;
   for (;;) {
@@ -221,25 +242,8 @@ void CoreModule::run_in_trace_order() {
           continue;
         }
       }
-      const traces::Record& r = m_batch[i];
       m_position = done + i + 1;
-      if (r.is_event()) {
-        m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
-        Cycles c = handle_event(r, m_position);
-        if (m_vms.size() > 1) [[unlikely]] {
-          // The host may have reclaimed during the event (a guest table write's EPT
-          // violation, a shadow sync faulting a table page in): the other VMs'
-          // shootdowns (the current VM's came with the event).
-          shoot_down_other_vms();
-        }
-        charge_event(c);
-      } else {
-        batch_cycles += access(r).count();
-        ++m_replayed;
-        if (m_replayed == m_next_mark) [[unlikely]] {
-          on_mark();  // the warm-up's end, a time-series sample
-        }
-      }
+      batch_cycles += replay_record(m_batch[i]);
     }
     m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
     if (m_qk.need_sync()) {
@@ -523,23 +527,9 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       }
       const traces::Record& r = m_batch[i];
       m_position = position_of(i);
-      if (r.is_event()) {
-        m_page_walkers.serialise();  // MOV CR3, INVLPG, exits: serialising
-        me.pte_written = false;
-        Cycles c = handle_event(r, m_position);
-        if (m_vms.size() > 1) [[unlikely]] {
-          shoot_down_other_vms();  // as run_in_trace_order
-        }
-        charge_event(c);
-        me.pte_written = r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
-      } else {
-        me.pte_written = false;
-        batch_cycles += access(r).count();
-        ++m_replayed;
-        if (m_replayed == m_next_mark) [[unlikely]] {
-          on_mark();  // the warm-up's end, a time-series sample
-        }
-      }
+      me.pte_written = false;
+      batch_cycles += replay_record(r);
+      me.pte_written = r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
       ++i;
     }
     ran = i - begin;
@@ -1014,8 +1004,12 @@ void CoreModule::charge_other_cpu(std::size_t cpu, Cycles c) {
   m_stats.event_cycles += c.count();
   m_cpu_share_base.cycles += c.count();
   m_cpu_share_base.translation_cycles += c.count();
+  owe_time(m_vms[m_vm].cpus[cpu], c);
+}
+
+void CoreModule::owe_time(Cpu& cpu, Cycles c) {
   if (m_time) {
-    m_vms[m_vm].cpus[cpu].owed += c.count();  // its thread's time too, when it next runs
+    cpu.owed += c.count();  // its thread's time too, when it next runs
   } else {
     m_qk.inc(m_clock.to_time(c));  // the one thread's time: every CPU's cycles, summed
   }
@@ -1152,11 +1146,7 @@ void CoreModule::shoot_down_other_vms() {
         s->cycles += c.count();
         s->translation_cycles += c.count();
       }
-      if (m_time) {
-        v.cpus[v.cpu].owed += c.count();  // its thread's time too, when it next runs
-      } else {
-        m_qk.inc(m_clock.to_time(c));  // the one thread's time: every CPU's cycles, summed
-      }
+      owe_time(v.cpus[v.cpu], c);
       m_stats.cycles += c.count();
       m_stats.translation_cycles += c.count();
       m_share_base.cycles += c.count();

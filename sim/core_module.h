@@ -314,6 +314,11 @@ class CoreModule final : public sc_core::sc_module {
   // An exception in a thread: kept (the first one), the statistics so far settled, sc_stop.
   void fail();
   Cycles access(const traces::Record& r);
+  // One record the same-page path did not take, at m_position: an event (serialising; the
+  // other VMs' shootdowns after it; its cycles counted, count_event_cycles) or an access
+  // (the warm-up's end, a time-series sample at its mark). Returns its cycles, for the
+  // batch and the quantum keeper.
+  std::uint64_t replay_record(const traces::Record& r);
   // The same-page path: the accesses m_batch[i..] that access() would answer, one by one,
   // with an L1 TLB hit on the entry of the L1's last hit (same 4 KiB page, same PCID and
   // VPID, nothing inserted or invalidated since, no byte past the page, no store through
@@ -355,6 +360,9 @@ class CoreModule final : public sc_core::sc_module {
   // An event's cycles (VM exits, shootdowns) in sim.event_cycles, sim.cycles and
   // sim.translation_cycles; returns them, for the caller's batch and quantum keeper.
   std::uint64_t count_event_cycles(Cycles c);
+  // Cycles charged to `cpu` while another runs, told to the time that runs it: its own
+  // quantum keeper at its next turn (sim.interleave=time), else the one thread's keeper.
+  void owe_time(Cpu& cpu, Cycles c);
   // Cycles charged to CPU `cpu` of the current VM, not the current CPU (a shootdown's
   // handler): its share and the totals.
   void charge_other_cpu(std::size_t cpu, Cycles c);
