@@ -437,14 +437,17 @@ int main(int argc, char** argv) {
       for (const Scenario& s : presets()) {
         std::cout << s.name << ": " << s.description << "\n    " << describe_options(s) << "\n";
       }
-      std::cout << "two vCPUs (--scenario NAME only, not in --all):\n";
+      std::cout << "two vCPUs (docs/validation.md, \"Two vCPUs\"):\n";
       for (const Scenario& s : two_vcpu_presets()) {
         std::cout << s.name << ": " << s.description << "\n    " << describe_options(s) << "\n";
       }
     }
     return 0;
   }
-  if (all) run = presets();
+  if (all) {
+    run = presets();
+    run.insert(run.end(), two_vcpu_presets().begin(), two_vcpu_presets().end());
+  }
   for (const std::string& n : names) {
     const Scenario* p = find_preset(n);
     if (p == nullptr) usage_error("no preset named '" + n + "' (--list shows them)");

@@ -401,10 +401,24 @@ Scenario draw_scenario(std::uint64_t& state) {
     for (Madvise a : actions) s.reclaim.push_back({a, draw_count(state, s.pages)});
     try {
       check(s);
-      return s;
     } catch (const std::invalid_argument&) {
       continue;  // the rewrites' list words or spare pages crossed the bound: draw again
     }
+    // Two vCPUs for half the scenarios that can have them (no --two-cr3, --hole or
+    // --memslot-readd), decided from the scenario's own seed: the state is not advanced, so
+    // every other draw of a sample seed is what it was before vCPUs were drawn.
+    if (!s.two_cr3 && s.hole_pages == 0 && !s.memslot_readd) {
+      std::uint64_t vcpu_state = s.seed ^ 0x76637075ull;  // "vcpu"
+      Scenario two = s;
+      two.vcpus = chance(vcpu_state, 50) ? 2 : 1;
+      try {
+        check(two);
+        s = two;
+      } catch (const std::invalid_argument&) {
+        // stays at one vCPU
+      }
+    }
+    return s;
   }
 }
 

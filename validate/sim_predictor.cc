@@ -110,6 +110,9 @@ SimulatorPredictor::SimulatorPredictor(const Scenario& s, const GuestLayout& lay
       std::string("shadow.new_root_exit=") + (host.pvm ? "true" : "false"),
       // kvm_pvm's recycling zaps no unsync page with its parent (shadow_params.h).
       std::string("shadow.recycle_unsync_children=") + (host.pvm ? "false" : "true"),
+      // kvm_pvm's vCPUs walk their own copies of the root's top-level entries
+      // (shadow_params.h, vcpu_root_copy).
+      std::string("shadow.vcpu_root_copy=") + (host.pvm ? "true" : "false"),
       "guest.levels=4",
   };
   if (s.vcpus != 1) m_settings.push_back("vm.vcpus=" + std::to_string(s.vcpus));

@@ -178,9 +178,14 @@ void ShadowMachine::flush_walker(const TlbFlush& f) {
       m_walker.invalidate_pcid(f.pcid);
       break;
     case TlbFlush::Scope::kAll:
-      m_walker.invalidate_all_every_cpu();  // kvm_flush_remote_tlbs
+      flush_every_vcpu();  // kvm_flush_remote_tlbs
       break;
   }
+}
+
+void ShadowMachine::flush_every_vcpu() {
+  m_walker.invalidate_all_every_cpu();
+  m_mmu.tlb_flush_every_vcpu();
 }
 
 void ShadowMachine::drain_flush(TlbFlush& into) {
@@ -195,14 +200,14 @@ void ShadowMachine::take_host(Cycles& cycles, TlbFlush& flush) {
   if (vmm.take_flush()) {
     // The MMU's own flush request for the leaves it zapped was drained into the walker
     // already (drain_flush); the shootdown flushes the same, on every vCPU.
-    m_walker.invalidate_all_every_cpu();
+    flush_every_vcpu();
     flush.merge(TlbFlush::all());
   }
 }
 
 void ShadowMachine::take_host_flush_only(TlbFlush& flush) {
   if (m_vmm.memory().take_flush()) {
-    m_walker.invalidate_all_every_cpu();
+    flush_every_vcpu();
     flush.merge(TlbFlush::all());
   }
 }
@@ -267,7 +272,7 @@ TouchResult ShadowMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
       m_mmu.load_root(guest_root(pcid));  // zapped by the last fault's writes: reload
       t.cycles += m_mmu.take_pending_cycles();
     }
-    t.walk = m_walker.walk({m_mmu.root_hpa(), gva, kind, pcid});
+    t.walk = m_walker.walk({m_mmu.hardware_root(), gva, kind, pcid});
     ++t.walks;
     t.walk_cycles += t.walk.cycles;
     t.cycles += t.walk.cycles;

@@ -359,6 +359,9 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // The walker's caches for `flush`: every vCPU's for kAll (kvm_flush_remote_tlbs), the
   // current vCPU's otherwise.
   void flush_walker(const TlbFlush& flush);
+  // kvm_flush_remote_tlbs: every vCPU's walker caches, and the vCPUs' root copies
+  // (ShadowMmu::tlb_flush_every_vcpu).
+  void flush_every_vcpu();
   // The MMU's pending flushes: applied to the walker, merged into `into`.
   void drain_flush(TlbFlush& into);
   // The host's shootdowns since the last call (VmmMemory::take_pending_cycles, take_flush):

@@ -238,5 +238,98 @@ TEST(ShadowVcpus, IpisExitPerTargetOncePerPvHypercallOrNever) {
   }
 }
 
+// shadow.vcpu_root_copy (kvm_pvm, shadow_params.h): each vCPU walks its own copy of its
+// root's top-level entries, taken when it loads the root, refreshed when KVM flushes every
+// vCPU and entry by entry at its own faults. kFar is in another top-level entry than kBase.
+constexpr std::uint64_t kFar = 0x80'0000'0000;  // PML4 index 1
+
+// vCPU 1 loads the root (its copy: top-level entry 0 only); vCPU 0 then maps two pages under
+// top-level entry 1, which its own faults link. Returns the machine on vCPU 1.
+void map_far_region_on_vcpu0(ShadowMachine& m) {
+  m.switch_cpu(1);
+  m.touch(Gva(kBase), AccessKind::kRead, 0);
+  m.switch_cpu(0);
+  for (std::uint64_t g : {kBase, kFar, kFar + 4096}) {
+    const TouchResult t = m.touch(Gva(g), AccessKind::kRead, 0);
+    ASSERT_EQ(t.outcome, TouchResult::Outcome::kOk);
+  }
+  m.switch_cpu(1);
+}
+
+TEST(ShadowVcpus, WithRootCopiesAVcpuFaultsOnceThroughATopLevelEntryAnotherVcpuMadePresent) {
+  ShadowMachineParams p = params(2);
+  p.shadow.vcpu_root_copy = true;
+  ShadowMachine m(p);
+  map_far_region_on_vcpu0(m);
+  // vCPU 0's faults asked for no flush of every vCPU (no zap, no write protection: the
+  // guest's tables are not mapped as data, prefetch is off), so vCPU 1's copy still lacks
+  // top-level entry 1. Its own INVLPG of the address is a guest-requested flush, which
+  // does not refresh the copy.
+  m.invlpg(Gva(kFar), 0);
+  const std::uint64_t spurious = stat(m, "shadow.pf_spurious");
+  const std::uint64_t fixed = stat(m, "shadow.pf_fixed");
+  const std::uint64_t exits = stat(m, "vmexits.page_fault");
+  TouchResult t = m.touch(Gva(kFar), AccessKind::kRead, 0);
+  expect_truth(m, t, Gva(kFar), 0);
+  // The walk meets entry 1 not present in the copy: one fault, and KVM's own walk down the
+  // root finds the leaf vCPU 0 made: spurious, nothing installed; the copy gets entry 1.
+  EXPECT_EQ(t.shadow_faults, 1u);
+  EXPECT_EQ(stat(m, "shadow.pf_spurious"), spurious + 1);
+  EXPECT_EQ(stat(m, "shadow.pf_fixed"), fixed);
+  EXPECT_EQ(stat(m, "vmexits.page_fault"), exits + 1);
+  // The next page under entry 1 walks through the refreshed entry: no fault.
+  t = m.touch(Gva(kFar + 4096), AccessKind::kRead, 0);
+  expect_truth(m, t, Gva(kFar + 4096), 0);
+  EXPECT_EQ(t.shadow_faults, 0u);
+}
+
+TEST(ShadowVcpus, WithoutRootCopiesTheOtherVcpuWalksTheSharedRoot) {
+  // VMX/SVM: the hardware walks the root shadow page, where vCPU 0's link is (an entry
+  // made present needs no flush, SDM Vol. 3A 4.10.4.3).
+  ShadowMachine m(params(2));
+  map_far_region_on_vcpu0(m);
+  const TouchResult t = m.touch(Gva(kFar), AccessKind::kRead, 0);
+  expect_truth(m, t, Gva(kFar), 0);
+  EXPECT_EQ(t.shadow_faults, 0u);
+  EXPECT_EQ(stat(m, "shadow.pf_spurious"), 0u);
+}
+
+TEST(ShadowVcpus, AFlushOfEveryVcpuRefreshesARootCopyAtTheVcpusNextEntry) {
+  ShadowMachineParams p = params(2, WpPolicy::kEmulate);
+  p.shadow.vcpu_root_copy = true;
+  ShadowMachine m(p);
+  map_far_region_on_vcpu0(m);
+  m.switch_cpu(0);
+  // vCPU 0 rewrites the PTE of kBase: emulated (wp_policy emulate), the leaf made from the
+  // old entry zapped, kvm_flush_remote_tlbs: vCPU 1 refreshes its copy when it next runs.
+  const EventResult e = m.pte_write(Gva(kBase), PteOp::kRemap, 0);
+  ASSERT_EQ(e.flush, TlbFlush::all());
+  m.switch_cpu(1);
+  const TouchResult t = m.touch(Gva(kFar), AccessKind::kRead, 0);
+  expect_truth(m, t, Gva(kFar), 0);
+  EXPECT_EQ(t.shadow_faults, 0u);
+  EXPECT_EQ(stat(m, "shadow.pf_spurious"), 0u);
+}
+
+TEST(ShadowVcpus, WithRootCopiesAVcpuNeverFaultsTwiceOnItsOwnLinks) {
+  // vCPU 0's faults refresh the top-level entry of their address in its own copy, so the
+  // pages after the one that linked entry 1 walk through it: the same faults as without
+  // copies (each page a guest fault, the guest kernel maps it on demand, then the shadow
+  // leaf's fault), none spurious.
+  std::uint64_t faults[2] = {};
+  for (const bool copies : {false, true}) {
+    ShadowMachineParams p = params(2);
+    p.shadow.vcpu_root_copy = copies;
+    ShadowMachine m(p);
+    for (std::uint64_t g : {kBase, kFar, kFar + 4096, kFar + 8192}) {
+      expect_truth(m, m.touch(Gva(g), AccessKind::kRead, 0), Gva(g), 0);
+    }
+    faults[copies ? 1 : 0] = stat(m, "shadow.page_faults");
+    EXPECT_EQ(stat(m, "shadow.pf_spurious"), 0u) << copies;
+  }
+  EXPECT_EQ(faults[1], faults[0]);
+  EXPECT_GT(faults[0], 0u);
+}
+
 }  // namespace
 }  // namespace pagesim::shadow

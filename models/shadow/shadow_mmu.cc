@@ -81,6 +81,41 @@ void ShadowMmu::set_vcpus(unsigned vcpus) {
   }
   m_parked.assign(vcpus, VcpuRoots{});
   m_vcpu = 0;
+  m_root_copies = m_params.vcpu_root_copy && vcpus > 1;
+  if (m_root_copies) {
+    for (VcpuRoots& v : m_parked) {
+      v.root_copy = m_frames.allocate_table();
+      m_memory.zero_frame(v.root_copy);
+    }
+    m_root_copy = m_parked[0].root_copy;
+  }
+}
+
+void ShadowMmu::tlb_flush_every_vcpu() {
+  if (!m_root_copies) {
+    return;
+  }
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    m_parked[v].root_copy_stale = v != m_vcpu;
+  }
+  refresh_root_copy();
+}
+
+void ShadowMmu::refresh_root_copy() {
+  if (!m_root_copies || !root_loaded()) {
+    return;
+  }
+  for (unsigned i = 0; i < kEntries; ++i) {
+    m_memory.write_u64(Hpa(m_root_copy.value() + std::uint64_t{i} * 8), read_spte(m_root, i));
+  }
+}
+
+void ShadowMmu::refresh_root_copy_entry(Gva gva) {
+  if (!m_root_copies || !root_loaded()) {
+    return;
+  }
+  const unsigned i = pte::table_index(gva.value(), m_levels);
+  m_memory.write_u64(Hpa(m_root_copy.value() + std::uint64_t{i} * 8), read_spte(m_root, i));
 }
 
 void ShadowMmu::switch_vcpu(unsigned vcpu) {
@@ -104,6 +139,14 @@ void ShadowMmu::switch_vcpu(unsigned vcpu) {
   in.prev_roots.clear();
   in.obsolete_roots.clear();
   m_vcpu = vcpu;
+  if (m_root_copies) {
+    // Its next entry: a flush of every vCPU that came while it was parked is done now.
+    m_root_copy = in.root_copy;
+    if (in.root_copy_stale) {
+      in.root_copy_stale = false;
+      refresh_root_copy();
+    }
+  }
 }
 
 bool ShadowMmu::load_root(Gpa guest_root) {
@@ -140,6 +183,7 @@ bool ShadowMmu::load_root(Gpa guest_root) {
   if (created) {
     ++m_stats.roots_created;
   }
+  refresh_root_copy();  // the vCPU enters on a copy of the root it loaded
   return created;
 }
 
@@ -161,6 +205,7 @@ void ShadowMmu::switch_root(Gpa guest_root) {
       if (had_root) {
         m_prev_roots.insert(m_prev_roots.begin(), old.value());
       }
+      refresh_root_copy();
       return;
     }
     m_prev_roots.erase(cached);  // freed since: looked up again

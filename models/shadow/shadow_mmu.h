@@ -245,8 +245,12 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // teardown) unloads it, and the caller reloads it with load_root() before the next walk
   // (KVM_REQ_MMU_RELOAD at the next VM entry).
   bool root_loaded() const { return m_root != kNone; }
-  // The current root's table: what the hardware walks. Requires root_loaded().
+  // The current root's table (the root shadow page). Requires root_loaded().
   Hpa root_hpa() const { return m_pages[m_root].table; }
+  // The table the current vCPU's hardware walk starts from: the root shadow page, or with
+  // shadow.vcpu_root_copy (several vCPUs) the vCPU's own copy of its top-level entries.
+  // Requires root_loaded().
+  Hpa hardware_root() const { return m_root_copies ? m_root_copy : m_pages[m_root].table; }
   // The guest table the current root shadows (the last load_root's).
   Gpa guest_root() const { return m_guest_root; }
   // Cycles of syncs that load_root made outside an exit (an unsync page the hash returned);
@@ -327,6 +331,12 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // entry (take_flush) when one was zapped (kvm_flush_remote_tlbs). First the VMM copies
   // the range's contents for inspection (ShadowVmm::save_contents).
   hostmm::InvalidateResult invalidate_range(Hva begin, Hva end) override;
+
+  // kvm_flush_remote_tlbs reached every vCPU (KVM_REQ_TLB_FLUSH, whoever asked: a zap, a
+  // write protection, the host's invalidation). With shadow.vcpu_root_copy the current
+  // vCPU's copy of its top-level entries is refreshed now (its next entry) and every other
+  // vCPU's at its next entry (switch_vcpu). The caller flushes the TLBs and walker caches.
+  void tlb_flush_every_vcpu();
 
   // The TLB flushes required since the last call; resets them.
   TlbFlush take_flush() {
@@ -439,6 +449,12 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   void write_guest(Gpa gpa, std::uint64_t value, Cycles& cycles, bool& host_fault);
 
   GuestWalk walk_guest(Gva gva, AccessKind kind, Cycles& cycles, bool& host_fault);
+  // FNAME(page_fault) itself (page_fault() adds the vCPU's root copy).
+  Fault handle_page_fault(Gva gva, AccessKind kind);
+  // shadow.vcpu_root_copy: the current vCPU's copy of its root's top-level entries, whole
+  // (a root loaded, a flush of every vCPU) or the one entry translating `gva` (its fault).
+  void refresh_root_copy();
+  void refresh_root_copy_entry(Gva gva);
   // Returns false when the leaf was left read-only for a store because KVM write-tracks the
   // gfn (set_spte).
   bool fetch(const GuestWalk& gw, Gva gva, const ShadowVmm::Backing& backing, Fault& f);
@@ -558,8 +574,15 @@ class ShadowMmu final : public hostmm::MmuNotifier {
     Gpa guest_root;
     std::vector<std::uint64_t> prev_roots;
     std::vector<std::uint64_t> obsolete_roots;
+    // shadow.vcpu_root_copy: the frame of this vCPU's copy of its root's top-level entries
+    // (kept here for every vCPU, the current one's too), and whether a flush of every vCPU
+    // came while it was parked (refreshed when it next runs).
+    Hpa root_copy;
+    bool root_copy_stale = false;
   };
   std::vector<VcpuRoots> m_parked;  // empty: one vCPU
+  bool m_root_copies = false;  // shadow.vcpu_root_copy with several vCPUs
+  Hpa m_root_copy;             // the current vCPU's copy (m_root_copies)
   unsigned m_vcpu = 0;
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them

@@ -63,6 +63,14 @@ ShadowMmu::GuestWalk ShadowMmu::walk_guest(Gva gva, AccessKind kind, Cycles& cyc
 }
 
 ShadowMmu::Fault ShadowMmu::page_fault(Gva gva, AccessKind kind) {
+  const Fault f = handle_page_fault(gva, kind);
+  // shadow.vcpu_root_copy: the faulting vCPU's copy gets the top-level entry of the address
+  // (a spurious fault through a stale copy is fixed by this alone).
+  refresh_root_copy_entry(gva);
+  return f;
+}
+
+ShadowMmu::Fault ShadowMmu::handle_page_fault(Gva gva, AccessKind kind) {
   Fault f;
   ++m_stats.page_faults;
   ++m_stats.sw_walks;

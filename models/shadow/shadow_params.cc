@@ -38,6 +38,13 @@ void ShadowParams::describe(config::Schema& s) {
       .note(
           "kvm_mmu_zap_oldest_mmu_pages -> __kvm_mmu_prepare_zap_page; off as measured on "
           "kvm_pvm (docs/validation.md)");
+  s.field("vcpu_root_copy", vcpu_root_copy,
+          "each vCPU walks its own copy of its root's top-level entries, refreshed when KVM "
+          "flushes every vCPU (KVM_REQ_TLB_FLUSH) and entry by entry at its own faults: a "
+          "top-level entry another vCPU made present since costs one spurious fault")
+      .note(
+          "measured on kvm_pvm with two vCPUs (docs/validation.md, \"Two vCPUs\"); off: "
+          "VMX/SVM, where the hardware walks the root shadow page");
   s.field("aging", aging,
           "sweep the shadow leaves every aging_interval touches: clear their accessed flags, "
           "drop those not used since the previous sweep (the clock of seed 001)");

@@ -10,6 +10,8 @@
 //   shadow.new_root_exit        a CR3 write that finds no cached root costs one more exit
 //   shadow.recycle_unsync_children
 //                               recycling a page zaps the unsync pages below it too
+//   shadow.vcpu_root_copy       each vCPU walks its own copy of its root's top-level entries,
+//                               refreshed by KVM's flush of every vCPU (kvm_pvm)
 //   shadow.aging, shadow.aging_interval
 //                               the clock of seed 001: sweep the shadow leaves, clearing A and
 //                               dropping those not used since the last sweep
@@ -96,6 +98,22 @@ struct ShadowParams {
   // pagesim-validate sets it off on a kvm_pvm host; other zaps (a flooded table, a memslot)
   // still zap the unsync children.
   bool recycle_unsync_children = true;
+  // Each vCPU enters the guest on its own copy of its shadow root's top-level entries (the
+  // table the hardware walks first), not on the root shadow page itself. The copy is taken
+  // when the vCPU loads a root, refreshed whole when KVM flushes every vCPU's TLB
+  // (kvm_flush_remote_tlbs -> KVM_REQ_TLB_FLUSH, at the vCPU's next entry), and entry by
+  // entry at the vCPU's own page faults (the top-level entry of the faulting address). So a
+  // top-level entry another vCPU's fault makes present, with no flush since, is not present
+  // in this vCPU's copy: its first access through it faults, KVM finds the shadow leaf
+  // already right (RET_PF_SPURIOUS, shadow.pf_spurious), and the copy gets the entry. A
+  // guest-requested flush (MOV to CR3, INVLPG) does not refresh the copy. Measured on
+  // kvm_pvm with two vCPUs: the one extra fault of vCPU 1's first access to a region vCPU 0
+  // mapped after vCPU 1 last ran, present exactly when no remote flush came in between, and
+  // still there after vCPU 1's own INVLPG of the address or MOV to CR3 (docs/validation.md,
+  // "Two vCPUs"). On VMX/SVM the hardware walks the root shadow page (upstream KVM needs no
+  // flush when an entry becomes present): off. With one vCPU the copy equals the root at
+  // every walk (its faults refresh their entry, zaps flush) and none is kept.
+  bool vcpu_root_copy = false;
   // The clock of seed 001 (Avi Kivity, lkml 2006-10-27, "KVM: memory slot management"):
   // with cached translations the guest would pin host pages for good, so a sweep
   // periodically clears the accessed flag of every shadow leaf and drops the leaves whose

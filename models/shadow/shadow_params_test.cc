@@ -21,7 +21,8 @@ TEST(ShadowParams, KeysDefaultsAndChecks) {
   EXPECT_EQ(keys,
             (std::set<std::string>{"shadow.wp_policy", "shadow.cache_roots", "shadow.prefetch",
                                    "shadow.memslot_zap", "shadow.max_pages", "shadow.new_root_exit",
-                                   "shadow.recycle_unsync_children", "shadow.aging",
+                                   "shadow.recycle_unsync_children", "shadow.vcpu_root_copy",
+                                   "shadow.aging",
                                    "shadow.aging_interval", "shadow.page_fault_latency",
                                    "shadow.wp_write_latency", "shadow.cr3_write_latency",
                                    "shadow.invlpg_latency", "shadow.sync_page_latency"}));
@@ -33,6 +34,7 @@ TEST(ShadowParams, KeysDefaultsAndChecks) {
   EXPECT_EQ(s.find("shadow.aging")->value_text(), "false");
   EXPECT_EQ(s.find("shadow.new_root_exit")->value_text(), "false");           // VMX, SVM
   EXPECT_EQ(s.find("shadow.recycle_unsync_children")->value_text(), "true");  // Linux's source
+  EXPECT_EQ(s.find("shadow.vcpu_root_copy")->value_text(), "false");  // VMX, SVM: the root itself
 
   s.set("shadow.wp_policy", "emulate", "test");
   EXPECT_EQ(p.wp_policy, WpPolicy::kEmulate);
