@@ -506,7 +506,12 @@ class Machine {
       if (!m_baseline) out.info.madvise_errno = do_madvise(info.madvise, ranges);
       after = snapshot_vcpus(m_vm, perf, true, std::nullopt);
     } else if (info.kind == PhaseInfo::Kind::kMemslotReadd) {
-      throw std::logic_error("two vCPUs: no memslot phase");
+      before = snapshot_vcpus(m_vm, perf, false, std::nullopt);
+      if (!m_baseline) {
+        m_vm.delete_slot(kDataSlot);
+        m_vm.set_slot(kDataSlot, Gpa(kDataGpa), m_layout.data().size(), m_layout.data().data());
+      }
+      after = snapshot_vcpus(m_vm, perf, true, std::nullopt);
     } else {
       const auto cpu = static_cast<unsigned>(info.cpu);
       load(l);
@@ -613,6 +618,7 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
     pass(1, 0);
     on(1, at);
     madvise_phases();
+    if (s.memslot_readd) out.push_back(PhaseInfo{.kind = K::kMemslotReadd, .name = "memslot"});
     if (s.pte_rewrite != PteRewrite::kNone) {
       out.push_back(PhaseInfo{.kind = K::kPteRewrite,
                               .name = std::string("cpu0:pte-") + to_string(s.pte_rewrite),
@@ -620,10 +626,25 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
       out.push_back(
           PhaseInfo{.kind = K::kCr3Switch, .name = "cpu1:cr3-reload", .cr3 = 0, .cpu = 1});
     }
+    if (s.hole_pages != 0) {
+      for (int cpu : {1, 0}) {
+        out.push_back(PhaseInfo{.kind = K::kHole, .name = "hole"});
+        on(cpu, out.size() - 1);
+      }
+    }
     for (int n = 2; n <= s.passes; ++n) {
       for (int cpu : {1, 0}) {
         at = out.size();
-        pass(n, 0);
+        // --two-cr3: each vCPU moves to the second CR3 before its pass 2 and back before its
+        // pass 3, as one vCPU does.
+        int cr3 = 0;
+        if (s.two_cr3 && n == 2) {
+          out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-second", .cr3 = 1});
+          cr3 = 1;
+        } else if (s.two_cr3 && n == 3) {
+          out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-first", .cr3 = 0});
+        }
+        pass(n, cr3);
         on(cpu, at);
       }
     }

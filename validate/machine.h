@@ -78,9 +78,10 @@ struct PhaseInfo {
 
 // The phases of a scenario, in order (the same for the measured run, the baseline and the
 // predictors). With two vCPUs each guest phase runs on one vCPU, named "cpuN:" + its
-// one-vCPU name: pass 1 on vCPU 0 then 1; the host's events; a PTE rewrite on vCPU 0 and
-// then vCPU 1's CR3 reload (cpu1:cr3-reload: a MOV to CR3 of its own root); each later pass
-// on vCPU 1 then vCPU 0.
+// one-vCPU name: pass 1 on vCPU 0 then 1; the host's events (madvise, the memslot's
+// delete and re-add); a PTE rewrite on vCPU 0 and then vCPU 1's CR3 reload
+// (cpu1:cr3-reload: a MOV to CR3 of its own root); the hole's loads on vCPU 1 then 0; each
+// later pass on vCPU 1 then vCPU 0, each vCPU's --two-cr3 switch before its passes 2 and 3.
 std::vector<PhaseInfo> phases_of(const Scenario& s);
 
 struct PhaseCounts {

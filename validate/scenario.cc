@@ -332,9 +332,8 @@ void check(const Scenario& s) {
   }
   if (s.two_cr3 && s.passes < 2) throw std::invalid_argument("--two-cr3 needs --passes 2+");
   if (s.vcpus != 1 && s.vcpus != 2) throw std::invalid_argument("--vcpus: 1 or 2");
-  if (s.vcpus == 2 && (s.trace || s.two_cr3 || s.hole_pages != 0 || s.memslot_readd)) {
-    throw std::invalid_argument(
-        "--vcpus 2: not with --trace, --two-cr3, --hole or --memslot-readd (not built yet)");
+  if (s.vcpus == 2 && s.trace) {
+    throw std::invalid_argument("--vcpus 2: not with --trace (not built yet)");
   }
 }
 
@@ -404,10 +403,10 @@ Scenario draw_scenario(std::uint64_t& state) {
     } catch (const std::invalid_argument&) {
       continue;  // the rewrites' list words or spare pages crossed the bound: draw again
     }
-    // Two vCPUs for half the scenarios that can have them (no --two-cr3, --hole or
-    // --memslot-readd), decided from the scenario's own seed: the state is not advanced, so
-    // every other draw of a sample seed is what it was before vCPUs were drawn.
-    if (!s.two_cr3 && s.hole_pages == 0 && !s.memslot_readd) {
+    // Two vCPUs for half the scenarios, decided from the scenario's own seed: the state is
+    // not advanced, so every other draw of a sample seed is what it was before vCPUs were
+    // drawn.
+    {
       std::uint64_t vcpu_state = s.seed ^ 0x76637075ull;  // "vcpu"
       Scenario two = s;
       two.vcpus = chance(vcpu_state, 50) ? 2 : 1;

@@ -892,13 +892,36 @@ TEST(TwoVcpus, PhasesRunOnOneVcpuEachInOrder) {
   Scenario bad = s;
   bad.vcpus = 3;
   EXPECT_THROW(check(bad), std::invalid_argument);
-  bad = s;
-  bad.two_cr3 = true;
-  EXPECT_THROW(check(bad), std::invalid_argument);
   for (const Scenario& p : two_vcpu_presets()) {
     EXPECT_NO_THROW(check(p)) << p.name;
     EXPECT_EQ(find_preset(p.name), &p);
   }
+}
+
+// The host's memslot re-add, the hole's loads and --two-cr3's switches with two vCPUs: the
+// memslot is a host phase (the VMM's main thread); the hole's loads and each CR3 switch run
+// on each vCPU, vCPU 1 first, as the later passes do.
+TEST(TwoVcpus, HoleMemslotAndSecondCr3RunOnEachVcpu) {
+  const Scenario s{.pages = 8,
+                   .memslot_readd = true,
+                   .two_cr3 = true,
+                   .hole_pages = 2,
+                   .passes = 3,
+                   .vcpus = 2};
+  EXPECT_NO_THROW(check(s));
+  std::vector<std::string> names;
+  std::vector<int> cpus, cr3s;
+  for (const PhaseInfo& p : phases_of(s)) {
+    names.push_back(p.name);
+    cpus.push_back(p.cpu);
+    cr3s.push_back(p.cr3);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "cpu0:pass1", "cpu1:pass1", "memslot", "cpu1:hole", "cpu0:hole",
+                       "cpu1:cr3-second", "cpu1:pass2", "cpu0:cr3-second", "cpu0:pass2",
+                       "cpu1:cr3-first", "cpu1:pass3", "cpu0:cr3-first", "cpu0:pass3"}));
+  EXPECT_EQ(cpus, (std::vector<int>{0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0}));
+  EXPECT_EQ(cr3s, (std::vector<int>{0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0}));
 }
 
 // The prediction per vCPU: KVM's shadow pages are the VM's, so vCPU 1's first pass over the
