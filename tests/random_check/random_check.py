@@ -792,6 +792,11 @@ def generate(seed):
             plan.sets.append(("vm.pcpus", str(host_rng.randint(1, plan.cpus - 1))))
             if host_rng.random() < 0.3:
                 plan.sets.append(("vm.pv_tlb_flush", "false"))
+        # kvm_pvm's per-vCPU copies of the root's top-level entries (shadow.vcpu_root_copy),
+        # half the shadow seeds with several vCPUs (a stream of its own).
+        copy_rng = random.Random("pagesim-random-check-rootcopy-%d" % seed)
+        if plan.mode == "shadow" and plan.cpus > 1 and copy_rng.random() < 0.5:
+            plan.sets.append(("shadow.vcpu_root_copy", "true"))
     tb = TraceBuilder(random.Random(stream), plan, cpu_rng)
     guest_ram = sum(s for (_, _, s, ro) in plan.slots if not ro)
     spare = guest_ram - footprint["guest_bytes"] - GUEST_TABLES_RESERVE - 4 * MIB
@@ -814,7 +819,7 @@ COVERAGE = [
     "mmu_notifier.invalidate_range", "mmu_notifier.clear_young", "shadow.page_faults",
     "shadow.unsync", "shadow.invlpg_syncs", "shadow.zaps", "shadow.rmap_zaps", "shadow.wp_writes",
     "vmexits.cr3_write", "vmexits.invlpg", "os.page_faults", "sim.shootdowns", "sim.ipis",
-    "sim.pv_tlb_flushes", "sim.preempted_ipis",
+    "sim.pv_tlb_flushes", "sim.preempted_ipis", "shadow.pf_spurious",
 ]
 
 INTERNAL_PATTERNS = [
