@@ -22,6 +22,27 @@ constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
 // (docs/model.md).
 constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
 
+// sim.interleave=time: the events a CPU does not do by its own instructions, which every
+// CPU thread reaches in trace order (a barrier, docs/model.md): the VMM's (`!memslot`,
+// `!madvise`, `!balloon`) and an address space's teardown (`!exit`: the OS tears an mm
+// down only when no CPU runs it).
+bool is_barrier(const traces::Record& r) {
+  switch (r.op) {
+    case traces::EventOp::kMemslotAdd:
+    case traces::EventOp::kMemslotDelete:
+    case traces::EventOp::kMemslotMove:
+    case traces::EventOp::kMadviseDontneed:
+    case traces::EventOp::kMadvisePageout:
+    case traces::EventOp::kMadviseCold:
+    case traces::EventOp::kBalloonInflate:
+    case traces::EventOp::kBalloonDeflate:
+    case traces::EventOp::kExit:
+      return r.is_event();
+    default:
+      return false;
+  }
+}
+
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
 // 4.10.1), in every mode. `position`: the record's number, for the error.
 std::uint16_t address_space_id(const traces::Record& r, std::uint64_t position) {
@@ -337,6 +358,7 @@ void CoreModule::note_appended(Cpu& c, std::size_t count, std::uint64_t position
     c.segments.push_back({c.tail, position});
   }
   c.tail += count;
+  m_queued += count;
 }
 
 void CoreModule::append_to_stream(Cpu& c, const traces::Record* records, std::size_t count,
@@ -348,7 +370,17 @@ void CoreModule::append_to_stream(Cpu& c, const traces::Record* records, std::si
 
 void CoreModule::read_trace() {
   // The records go where the last `!cpu`/`!vm` said: read in place at that stream's tail,
-  // up to the first `!cpu`/`!vm` (the rest, if any, copied out and sent on run by run).
+  // up to the first `!cpu`/`!vm` or barrier (the rest, if any, copied out and sent on run
+  // by run). A barrier is the last record sent: the rest wait in m_read_batch until it has
+  // run (send_read).
+  if (m_barrier) {
+    return;  // nothing after a barrier is read before it runs
+  }
+  if (m_read_next != m_read_end) {
+    send_read();
+    m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+    return;
+  }
   const std::size_t cpus = m_processor.cpus;
   const auto directive = [&](const traces::Record& r) {
     return (r.op == traces::EventOp::kCpu && r.address < cpus) ||
@@ -364,40 +396,55 @@ void CoreModule::read_trace() {
   }
   const traces::Record* got = to->queue.data() + to->tail;
   std::size_t j = 0;
-  while (j < n && !directive(got[j])) {
+  while (j < n && !directive(got[j]) && !is_barrier(got[j])) {
     ++j;
   }
   if (j < n) [[unlikely]] {
     std::copy(got + j, got + n, m_read_batch.begin());
   }
   note_appended(*to, j, position);
+  m_read_records += n;
+  m_read_next = 0;
+  m_read_end = n - j;
+  m_read_position = position + j;
+  send_read();
+  m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+}
+
+void CoreModule::send_read() {
   // `!cpu N`, `!vm N`: the records that follow (the directive first) go to that CPU's
   // stream. One out of range stays in the stream at hand, whose thread refuses it
-  // (handle_event) naming its position.
-  const std::size_t rest = n - j;
-  std::size_t first = 0;  // of the run at hand, in m_read_batch
-  for (std::size_t i = 0; i < rest; ++i) {
+  // (handle_event) naming its position. A barrier ends what is sent.
+  const std::size_t cpus = m_processor.cpus;
+  Cpu* to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+  std::size_t first = m_read_next;  // of the run at hand, in m_read_batch
+  const auto send = [&](std::size_t end) {
+    if (end != first) {
+      append_to_stream(*to, m_read_batch.data() + first, end - first, m_read_position + first);
+      first = end;
+    }
+  };
+  for (std::size_t i = m_read_next; i < m_read_end; ++i) {
     const traces::Record& r = m_read_batch[i];
-    if (!directive(r)) {
-      continue;
+    if ((r.op == traces::EventOp::kCpu && r.address < cpus) ||
+        (r.op == traces::EventOp::kVm && r.address < m_vms.size())) {
+      send(i);
+      if (r.op == traces::EventOp::kCpu) {
+        m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
+      } else {
+        m_read_vm = static_cast<std::size_t>(r.address);
+      }
+      to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+    } else if (is_barrier(r)) [[unlikely]] {
+      send(i + 1);
+      to->barrier = to->tail - 1;  // the stream's last record
+      m_barrier = true;
+      m_read_next = i + 1;
+      return;
     }
-    if (i != first) {
-      append_to_stream(*to, m_read_batch.data() + first, i - first, position + j + first);
-      first = i;
-    }
-    if (r.op == traces::EventOp::kCpu) {
-      m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
-    } else {
-      m_read_vm = static_cast<std::size_t>(r.address);
-    }
-    to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
   }
-  if (first != rest) {
-    append_to_stream(*to, m_read_batch.data() + first, rest - first, position + j + first);
-  }
-  m_read_records += n;
-  m_queued += n;
-  m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+  send(m_read_end);
+  m_read_next = m_read_end;
 }
 
 void CoreModule::deliver_before_wait(std::size_t vm, std::size_t cpu) {
@@ -417,7 +464,30 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
   try {
     me.qk->reset();
     while (!m_halt && !m_stop) {
+      if (me.head == me.barrier) [[unlikely]] {
+        // The next record is a barrier (the trace's last one read): it runs when every
+        // other thread has run its stream empty and waits at it (park_at_barrier), at
+        // their latest time. This thread's time first (its IPIs, the cycles owed it).
+        if (me.owed != 0 || me.qk->get_local_time() != sc_core::SC_ZERO_TIME ||
+            m_shootdown.active) {
+          deliver_before_wait(vm, cpu);
+          me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+          me.owed = 0;
+          me.qk->sync();
+          continue;
+        }
+        if (m_at_barrier + 1 != m_threads_left) {
+          sc_core::wait(m_drained);  // nothing yields between the test and the wait
+          continue;
+        }
+        run_turn(vm, cpu);  // the barrier, at this time; the others resume at it
+        continue;
+      }
       if (me.head == me.tail) {
+        if (m_barrier) {
+          park_at_barrier(vm, cpu);
+          continue;
+        }
         if (m_trace_end) {
           break;  // nothing more for this CPU
         }
@@ -448,6 +518,26 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
     m_threads_done.notify(sc_core::SC_ZERO_TIME);
   }
   m_queue_event.notify(sc_core::SC_ZERO_TIME);
+  m_drained.notify(sc_core::SC_ZERO_TIME);  // a stop: a barrier's holder stops waiting
+}
+
+void CoreModule::park_at_barrier(std::size_t vm, std::size_t cpu) {
+  Cpu& me = m_vms[vm].cpus[cpu];
+  // Its stream ran empty before a barrier: every record of this CPU's that precedes it in
+  // the trace has run. Its IPIs go out and its time is brought up to date (the cycles
+  // owed it too), then it waits for the barrier: the barrier's time is the latest of the
+  // threads' (sc_time_stamp when the last arrives), and the thread resumes there.
+  deliver_before_wait(vm, cpu);
+  me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+  me.owed = 0;
+  me.qk->sync();
+  if (!m_barrier || m_halt || m_stop) {
+    return;
+  }
+  ++m_at_barrier;
+  m_drained.notify(sc_core::SC_ZERO_TIME);
+  sc_core::wait(m_barrier_done);
+  --m_at_barrier;
 }
 
 void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
@@ -485,7 +575,11 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       ~GiveBack() { std::swap(a, b); }
     } give_back{m_batch, me.queue};
     const std::size_t begin = me.head;
-    const std::size_t n = std::min(me.tail, begin + kBatchRecords);
+    // A barrier (the stream's last record) runs only at the head of a turn that run_cpu
+    // starts when every other thread waits at it.
+    const bool barrier_now = me.barrier == begin;
+    const std::size_t limit = me.barrier < me.tail && !barrier_now ? me.barrier : me.tail;
+    const std::size_t n = std::min(limit, begin + kBatchRecords);
     // The trace positions: record x of segment `seg` is number base + x, up to next_index.
     std::size_t seg = 0;
     while (seg + 1 < me.segments.size() && me.segments[seg + 1].index <= begin) {
@@ -505,7 +599,7 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     m_position = me.last_position;  // this CPU's last record (a run of !invlpg's end)
     std::size_t i = begin;
     // A turn does not end between a `!ptewrite` and the record after it (its `!invlpg`).
-    while (i < me.tail && (me.pte_written || (i < n && batch_cycles < budget))) {
+    while (i < limit && (me.pte_written || (i < n && batch_cycles < budget))) {
       if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
         charge_event(deliver_shootdown());  // m_position: the run's last record
       }
@@ -533,6 +627,12 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       ++i;
     }
     ran = i - begin;
+    if (barrier_now && i != begin) [[unlikely]] {
+      // The barrier ran: the reader goes on, the waiting threads resume (at this time).
+      me.barrier = Cpu::kNoBarrier;
+      m_barrier = false;
+      m_barrier_done.notify(sc_core::SC_ZERO_TIME);
+    }
     me.last_position = m_position;
     me.head = i;
     m_queued -= ran;
@@ -551,6 +651,8 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     m_stopped_by = stop_signal();  // every thread finishes; the statistics so far
     m_stop = true;
     m_queue_event.notify(sc_core::SC_ZERO_TIME);
+    m_drained.notify(sc_core::SC_ZERO_TIME);
+    m_barrier_done.notify(sc_core::SC_ZERO_TIME);
   }
   me.qk->inc(m_clock.to_time(Cycles(batch_cycles)));
   if (me.qk->need_sync() && !me.pte_written) {

@@ -74,7 +74,12 @@
 // pending PV TLB flush), runs its records up to the keeper's next sync point (at most a
 // batch), tells the keeper their cycles and waits if it asks. A run of !invlpg is
 // delivered before any wait (deliver_before_wait), and no wait comes between a !ptewrite
-// and the record after it (Cpu::pte_written). Cycles charged to another CPU
+// and the record after it (Cpu::pte_written). Barriers: the VMM's and host's events
+// (`!memslot`, `!madvise`, `!balloon`) and `!exit` run in trace order with every other
+// record: the reader stops after one (the rest of its batch kept, send_read), the threads
+// whose streams run empty wait at it (park_at_barrier: time synchronised), and the thread
+// whose stream holds it runs it when all the others wait, at the latest of their times;
+// they resume there. Cycles charged to another CPU
 // (charge_other_cpu, shoot_down_other_vms) are owed to its keeper (Cpu::owed) until its
 // next turn. A failure in any thread is kept (the first) and stops the kernel (fail());
 // a stop signal makes every thread finish after its turn. Warm-up, !roi and sim.interval
@@ -305,6 +310,12 @@ class CoreModule final : public sc_core::sc_module {
                         std::uint64_t position);
   // time: records queue[tail, tail + count) of `c`, just read in place, from `position` on.
   void note_appended(Cpu& c, std::size_t count, std::uint64_t position);
+  // time: the records read and not yet sent, m_read_batch[m_read_next, m_read_end), sent to
+  // their streams up to the first barrier (which ends what is sent: m_barrier).
+  void send_read();
+  // time: CPU `cpu` of VM `vm` has run its stream empty while a barrier waits to run: its
+  // IPIs sent, its time synchronised, it waits until the barrier has run.
+  void park_at_barrier(std::size_t vm, std::size_t cpu);
   // time: CPU `cpu` of VM `vm` runs the records of its stream up to its quantum keeper's
   // next sync point (at most a batch of them), then synchronises if the keeper says so.
   void run_turn(std::size_t vm, std::size_t cpu);
@@ -453,6 +464,10 @@ class CoreModule final : public sc_core::sc_module {
     // one (the PTE write and its `!invlpg` stay together, as in trace order: --check
     // takes a stale translation another CPU used in between for an error).
     bool pte_written = false;
+    // The index in `queue` of the barrier it holds (the stream's last record; at most one
+    // in all): the thread runs it when every other thread waits at it.
+    static constexpr std::size_t kNoBarrier = ~std::size_t{0};
+    std::size_t barrier = kNoBarrier;
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
   struct Vm {
@@ -543,6 +558,13 @@ class CoreModule final : public sc_core::sc_module {
   bool m_time = false;
   std::vector<traces::Record> m_read_batch;  // the trace's records as read, before demux
   std::uint64_t m_read_records = 0;          // trace records read so far
+  std::size_t m_read_next = 0;               // m_read_batch[m_read_next, m_read_end): read,
+  std::size_t m_read_end = 0;                // not yet sent (after a barrier)
+  std::uint64_t m_read_position = 0;         // the trace position of m_read_batch[0]
+  bool m_barrier = false;                    // a barrier is queued, not yet run
+  std::size_t m_at_barrier = 0;              // threads waiting at it (park_at_barrier)
+  sc_core::sc_event m_drained;               // a thread began waiting at the barrier
+  sc_core::sc_event m_barrier_done;          // the barrier ran
   std::size_t m_read_vm = 0;                 // the VM whose streams the records go to
   std::uint64_t m_queued = 0;                // records in the streams, not yet run
   std::uint64_t m_records_run = 0;           // records run, all threads (progress)

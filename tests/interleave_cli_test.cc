@@ -348,6 +348,81 @@ TEST(Interleave, AnErrorInCpuOnesStreamNamesItsTracePosition) {
       << r.output;
 }
 
+// Barriers (time): the VMM's and host's events (`!memslot`, `!madvise`, `!balloon`) and an
+// address space's teardown (`!exit`) run after every record that precedes them in the
+// trace and before every record that follows, at the latest of the CPU threads' times; a
+// thread waiting at one resumes at that time (its idle time in no CPU's cycles).
+TEST(Interleave, AMemslotDeletedOnOneVcpuAndAddedOnAnotherRunsInTraceOrder) {
+  TempDir dir;
+  // Records 1-3 on vCPU 0: slot 7 added, a read (a guest page fault and EPT violations: more
+  // than the 1000-cycle quantum, so vCPU 0's thread waits after it), slot 7 deleted;
+  // records 4-7 on vCPU 1: `!cpu 1`, a read, slot 7 added again, a read. Without barriers
+  // vCPU 1's thread runs its first quantum at time 0, add before vCPU 0's delete: "id 7 is
+  // taken" at record 6. With them the three !memslot run in trace order.
+  const std::string t = "!memslot add 7 0x200000000 0x200000\nR " + page(0) +
+                        "\n!memslot del 7\n!cpu 1\nR " + page(1) +
+                        "\n!memslot add 7 0x200000000 0x200000\nR " + page(2) + "\n";
+  auto s = replay(dir, t,
+                  "--check --set mode=nested --set vm.vcpus=2 --set sim.quantum=1000 "
+                  "--set sim.interleave=time");
+  EXPECT_EQ(s["sim.memslot_changes"], 3);
+  EXPECT_EQ(s["sim.accesses"], 3);
+  // vCPU 0: its add and delete; vCPU 1: `!cpu 1` (the record that starts its stream) and
+  // its add.
+  EXPECT_EQ(s["cpu0.sim.events"], 2);
+  EXPECT_EQ(s["cpu1.sim.events"], 2);
+  EXPECT_EQ(s["cpu0.sim.accesses"], 1);
+  EXPECT_EQ(s["cpu1.sim.accesses"], 2);
+  // Time: the memslot events cost no cycles (nested mode: no VM exit of the guest's;
+  // asserted), so the delete (record 3) is at vCPU 0's end, cpu0.sim.cycles; vCPU 1 has no
+  // record before it and resumes there; its records all follow it. The add (record 6)
+  // waits for nothing more (vCPU 0 has no record before it left). vCPU 1 ends at
+  // cpu0.sim.cycles + cpu1.sim.cycles: the run is serial, as in trace order.
+  ASSERT_EQ(s["sim.event_cycles"], 0);
+  EXPECT_EQ(s["sim.elapsed_cycles"], s["cpu0.sim.cycles"] + s["cpu1.sim.cycles"]);
+  EXPECT_EQ(s["sim.elapsed_cycles"], s["sim.cycles"]);
+}
+
+TEST(Interleave, ABarrierRunsAtTheLatestThreadsTimeAndTheOthersResumeThere) {
+  TempDir dir;
+  // Native, two cores, address spaces of their own. Before the barrier: core 0 reads one
+  // page 100 times (a page fault, then L1 TLB hits), core 1 reads 2000 loads over 50 pages.
+  // The barrier: `!exit 9` among core 1's records (an address space neither uses). After
+  // it: core 0 reads its page 100 times more.
+  std::string t = "!cr3 1\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "R " + page(0, 8 * i) + "\n";
+  }
+  t += "!cpu 1\n!cr3 2\n";
+  for (int i = 0; i < 2000; ++i) {
+    t += "R " + page(100 + i % 50, 8 * (i / 50)) + "\n";
+  }
+  t += "!exit 9\n!cpu 0\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "R " + page(0, 8 * i) + "\n";
+  }
+  const std::string opts = "--set cores=2 --set sim.quantum=1000 --set sim.interleave=";
+  auto s = replay(dir, t, opts + "time");
+  // Premises: `!exit` costs nothing in native mode; core 1's work before the barrier is
+  // the longer (50 page faults of 2600 cycles and more).
+  ASSERT_EQ(s["sim.event_cycles"], 0);
+  ASSERT_GT(s["cpu1.sim.cycles"], s["cpu0.sim.cycles"]);
+  // The barrier runs when core 1 has run its 2000 reads, at its time, cpu1.sim.cycles (all
+  // of core 1's cycles: it has none after). Core 0 waited there; it resumes at that time
+  // and its 100 hits after the barrier each cost core.cycles_per_access (1) plus the L1
+  // TLB's latency (0): it ends at cpu1.sim.cycles + 100, the run's end. Without the
+  // barrier it would end at its own cycles, before core 1.
+  EXPECT_EQ(s["sim.elapsed_cycles"], s["cpu1.sim.cycles"] + 100);
+  EXPECT_EQ(s["cpu0.sim.accesses"], 200);
+  EXPECT_EQ(s["cpu1.sim.accesses"], 2000);
+  // The same records as in trace order; time's elapsed is below trace's (which sums every
+  // cycle) by core 0's cycles before the barrier.
+  auto trace = replay(dir, t, opts + "trace");
+  EXPECT_EQ(trace["sim.elapsed_cycles"], trace["sim.cycles"]);
+  EXPECT_EQ(s["sim.cycles"], trace["sim.cycles"]);
+  EXPECT_EQ(trace["sim.elapsed_cycles"] - s["sim.elapsed_cycles"], s["cpu0.sim.cycles"] - 100);
+}
+
 TEST(Interleave, WarmupCountsAccessesInExecutionOrder) {
   TempDir dir;
   // 2 x 2562 records, 2 x 2560 accesses; a warm-up of 1000 accesses leaves 4120 counted
