@@ -43,6 +43,10 @@ bool is_barrier(const traces::Record& r) {
   }
 }
 
+bool is_pte_write(const traces::Record& r) {
+  return r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
+}
+
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
 // 4.10.1), in every mode. `position`: the record's number, for the error.
 std::uint16_t address_space_id(const traces::Record& r, std::uint64_t position) {
@@ -177,6 +181,14 @@ void CoreModule::run() {
       run_interleaved();
       if (m_halt) {
         return;  // a CPU thread failed: fail() did the rest
+      }
+      if (m_params.sim.check && m_stopped_by == 0) {
+        for (const Vm& v : m_vms) {
+          // A PTE change whose old translation was used and whose INVLPG never came.
+          if (std::string why = v.stale.unflushed_use(); !why.empty()) {
+            throw std::runtime_error(why);
+          }
+        }
       }
     } else {
       run_in_trace_order();
@@ -623,7 +635,7 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       m_position = position_of(i);
       me.pte_written = false;
       batch_cycles += replay_record(r);
-      me.pte_written = r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
+      me.pte_written = is_pte_write(r);
       ++i;
     }
     ran = i - begin;
@@ -841,6 +853,12 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
   if (memslot) {
     ++m_stats.memslot_changes;
   }
+  if (m_time && m_params.sim.check &&
+      (event.kind == Kind::kPteUnmap || event.kind == Kind::kPteRemap)) [[unlikely]] {
+    // The translation from before the change, which the other CPUs (and this one) may use
+    // until the page's INVLPG (SDM Vol. 3A 4.10.5): --check accepts it until then.
+    open_stale_window(event.pcid, event.gva, position);
+  }
   machine::GuestEvent cr3 = event;
   if (event.kind == Kind::kCr3) {
     // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set, as
@@ -876,6 +894,11 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
       // the machine requests (SDM 4.10.4.1); in a guest, those of its VPID.
       m_tlbs->invalidate_page(event.gva, m_pcid, m_vpid);
       ++m_stats.invlpgs;
+      if (!m_vms[m_vm].stale.empty()) [[unlikely]] {
+        // The window of a PTE change of the page closes (its shootdown to the other CPUs
+        // goes out before any other record runs).
+        m_vms[m_vm].stale.close_page(m_pcid, event.gva);
+      }
       if (m_page_life != nullptr && m_page_life->covers(event.gva)) {
         m_page_life->invlpg(position);
       }
@@ -894,6 +917,9 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
       // address space.
       break;
   }
+  if (event.kind == Kind::kExit && !m_vms[m_vm].stale.empty()) [[unlikely]] {
+    m_vms[m_vm].stale.close_pcid(event.asid);  // the address space is gone
+  }
   if (event.kind == Kind::kExit || e.flush.scope == TlbFlush::Scope::kAll) {
     // A torn-down address space's PCID, on every CPU before another mm uses it; a flush of
     // everything is KVM's remote flush (kvm_flush_remote_tlbs): every vCPU.
@@ -909,6 +935,68 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
   // have reclaimed): every vCPU's (an mmu_notifier's kvm_flush_remote_tlbs).
   apply_flush_every_cpu(m_vm, e.requests.flush);
   return e.cycles + e.requests.owed;
+}
+
+void CoreModule::open_stale_window(std::uint16_t pcid, Gva gva, std::uint64_t position) {
+  // The page the tables' leaf maps (INVLPG of any address in it flushes every entry made
+  // from it): a guest's large page under smaller EPT pages is one page of several pieces,
+  // each its own translation. The pieces a CPU's TLBs hold are the ones that can be used
+  // from before the change (a walk after it reads the new tables); each is recorded as the
+  // tables gave it before. The changed address's own piece may have none (its EPT page
+  // not mapped yet): then a held piece nearby tells the page's size.
+  const auto held = [&](std::uint64_t a) -> const Translation* {
+    for (const Cpu& c : m_vms[m_vm].cpus) {
+      for (const AccessKind kind : {AccessKind::kRead, AccessKind::kFetch}) {
+        if (const Translation* t = c.tlbs->probe(kind, Gva(a), pcid, m_vpid).entry) {
+          return t;
+        }
+      }
+    }
+    return nullptr;
+  };
+  const auto page_of = [](const Translation& t) {
+    return std::max(page_bytes(t.size), page_bytes(t.linear_size));
+  };
+  const std::optional<Translation> old =
+      m_any_machine->reference_translation(gva, pcid, Translation{}).want;
+  std::uint64_t bytes = old ? page_of(*old) : 4096;
+  if (!old) {
+    constexpr std::uint64_t k2M = std::uint64_t{1} << 21;
+    const std::uint64_t near = gva.value() & ~(k2M - 1);
+    for (std::uint64_t a = near; a < near + k2M; a += 4096) {
+      if (const Translation* t = held(a);
+          t != nullptr && (a & ~(page_of(*t) - 1)) == (gva.value() & ~(page_of(*t) - 1))) {
+        bytes = std::max(bytes, page_of(*t));
+      }
+    }
+    if (bytes == 4096) {
+      return;  // nothing of the page is mapped or held: nothing can go stale
+    }
+  }
+  const std::uint64_t base = gva.value() & ~(bytes - 1);
+  StaleWindows& windows = m_vms[m_vm].stale;
+  windows.open(pcid, base, bytes, position);
+  if (old) {
+    windows.add(gva, *old);
+    if (page_bytes(old->size) == bytes) {
+      return;
+    }
+  }
+  const std::uint64_t own = old ? gva.value() & ~(page_bytes(old->size) - 1) : ~std::uint64_t{0};
+  for (std::uint64_t a = base; a < base + bytes;) {
+    if (a == own || held(a) == nullptr) {
+      a += 4096;
+      continue;
+    }
+    const std::optional<Translation> piece =
+        m_any_machine->reference_translation(Gva(a), pcid, Translation{}).want;
+    if (!piece) {
+      a += 4096;
+      continue;
+    }
+    windows.add(Gva(a), *piece);
+    a = (a & ~(page_bytes(piece->size) - 1)) + page_bytes(piece->size);
+  }
 }
 
 CoreModule::HostSide CoreModule::host_side() {
@@ -1596,6 +1684,11 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
   ++m_stats.checks;
   const machine::CheckReference ref = m_any_machine->reference_translation(gva, m_pcid, got);
   if (!translations_agree(gva, got, ref.want, ref.narrower_rights)) {
+    if (!m_vms[m_vm].stale.empty() &&
+        m_vms[m_vm].stale.accepts(gva, m_pcid, got, ref.narrower_rights, m_position, m_cpu)) {
+      ++m_stats.stale_window_uses;  // the translation from before a PTE change, in its window
+      return;
+    }
     throw std::runtime_error(
         translation_mismatch(m_position, kind, gva, m_pcid, got, ref.want, structure));
   }

@@ -104,6 +104,7 @@
 #include "base/stats/window.h"
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
+#include "base/translation_check.h"
 #include "models/cache/cache_hierarchy.h"
 #include "models/hostmm/balloon.h"
 #include "models/hostmm/vmm_memory.h"
@@ -147,6 +148,10 @@ struct CoreStats : stats::Group {
                              "to a free frame, frames add up (sim.check)"};
   stats::Counter checks{*this, "checks",
                         "translations compared with a walk from scratch (sim.check)"};
+  stats::Counter stale_window_uses{
+      *this, "stale_window_uses",
+      "translations from before a !ptewrite that sim.check accepted because the page's "
+      "INVLPG had not run yet (sim.interleave=time: the window of SDM Vol. 3A 4.10.5)"};
   stats::Counter event_cycles{*this, "event_cycles",
                               "cycles of trace events: VM exits for CR3 writes, INVLPG, PTE "
                               "writes and teardown (shadow mode), TLB shootdowns; part of "
@@ -352,6 +357,9 @@ class CoreModule final : public sc_core::sc_module {
   // (the PCID, INVLPG's TLB entries, the flushes the machine answers, the statistics).
   Cycles handle_guest_event(const machine::GuestEvent& event, const traces::Record& r,
                             std::uint64_t position);
+  // time with sim.check: a `!ptewrite` of `gva` in `pcid` (trace record `position`) opens
+  // the window in which the translations from before it stay acceptable (StaleWindows).
+  void open_stale_window(std::uint16_t pcid, Gva gva, std::uint64_t position);
   // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
   Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
   // `!cpu N`: the records that follow run on CPU N of the current VM. Returns the cycles of
@@ -480,6 +488,9 @@ class CoreModule final : public sc_core::sc_module {
     std::vector<std::uint64_t> tlb_gen;
     std::uint64_t run_clock = 0;  // one more each time a CPU of the VM starts running records
     hostmm::Balloon balloon;
+    // time with sim.check: the PTE changes whose INVLPG has not run yet, and the
+    // translations from before them that the check accepts until then.
+    StaleWindows stale;
     std::unique_ptr<VcpuStats> stats;  // vms > 1
     std::unique_ptr<VmPressureStats> pressure;
   };

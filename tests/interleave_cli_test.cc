@@ -423,6 +423,74 @@ TEST(Interleave, ABarrierRunsAtTheLatestThreadsTimeAndTheOthersResumeThere) {
   EXPECT_EQ(trace["sim.elapsed_cycles"] - s["sim.elapsed_cycles"], s["cpu0.sim.cycles"] - 100);
 }
 
+// Records 1-3 on CPU 0: `!cr3 5`, a read of page 0 (a page fault: its TLB holds the
+// translation), page 0's PTE changed (`!ptewrite remap`). Records 4-5005 on CPU 1: `!cpu 1`,
+// `!cr3 5`, 5000 reads of page 16 (a fault, then L1 TLB hits). Then, with `invlpg`, record
+// 5006: CPU 1's `!invlpg` of page 0 (its shootdown reaches CPU 0). Then `!cpu 0` and 100
+// reads of page 0 on CPU 0 (records 5008-5107; without the !invlpg 5007-5106).
+std::string pte_change_flushed_by_another_cpu(bool invlpg) {
+  std::string t = "!cr3 5\nR " + page(0) + "\n!ptewrite " + page(0) + " remap\n!cpu 1\n!cr3 5\n";
+  for (int i = 0; i < 5000; ++i) {
+    t += "R " + page(16, 8 * (i % 512)) + "\n";
+  }
+  if (invlpg) {
+    t += "!invlpg " + page(0) + "\n";
+  }
+  t += "!cpu 0\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "R " + page(0, 8 * i) + "\n";
+  }
+  return t;
+}
+
+TEST(Interleave, TheCheckAcceptsTheOldTranslationUntilTheInvlpgRuns) {
+  TempDir dir;
+  const std::string opts = "--check --set cores=2 --set sim.quantum=1000 --set sim.interleave=";
+  const std::string t = pte_change_flushed_by_another_cpu(true);
+  auto time = replay(dir, t, opts + "time");
+  // time: CPU 0's read of page 0 faults (2600 cycles and more, past the 1000-cycle
+  // quantum), so its thread waits before the PTE change, at about 2600; CPU 1 reaches its
+  // !invlpg after its fault and 5000 hits of a cycle each, past 7600. CPU 0 runs its PTE
+  // change and its 100 reads (a cycle each, hits on the translation its TLB holds from
+  // before the change) in between: all 100 use the old translation before the INVLPG
+  // that the trace puts before them has run. By the SDM (4.10.5) CPU 0 may: the check
+  // accepts each (they would stop the run without the window).
+  EXPECT_EQ(time["sim.stale_window_uses"], 100);
+  EXPECT_EQ(time["sim.accesses"], 1 + 5000 + 100);
+  EXPECT_EQ(time["sim.checks"], time["sim.accesses"]);
+  // The INVLPG's shootdown still goes to CPU 0 (it runs address space 5).
+  EXPECT_EQ(time["sim.ipis"], 1);
+  EXPECT_EQ(time["cpu0.sim.ipis_received"], 1);
+  // trace: CPU 0's reads come after the shootdown: no old translation is used.
+  auto trace = replay(dir, t, opts + "trace");
+  EXPECT_EQ(trace["sim.stale_window_uses"], 0);
+  EXPECT_EQ(trace["sim.checks"], trace["sim.accesses"]);
+}
+
+TEST(Interleave, TheCheckStillCatchesAFlushThatNeverComes) {
+  TempDir dir;
+  // As above without CPU 1's !invlpg: the window of the PTE change (record 3) never closes.
+  // In time mode CPU 0's 100 reads (records 5007-5106) are accepted as they run, and the
+  // run's end reports the missed flush, naming the change and the first use; in trace
+  // order the first read stops the run.
+  write_text(dir.file("t.trace"), pte_change_flushed_by_another_cpu(false));
+  const std::string cmd = "replay " + dir.file("t.trace") +
+                          " -q --check --set cores=2 --set sim.quantum=1000 --set sim.interleave=";
+  auto r = run_command(pagesim(cmd + "time"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("check failed: the !ptewrite at trace record 3 changed the PTE of "
+                          "0x7f0000000000 (PCID 5) and no INVLPG of the page followed, but CPU "
+                          "0 used the translation from before it at trace record 5007 (100 "
+                          "uses in all): a missed flush"),
+            std::string::npos)
+      << r.output;
+  r = run_command(pagesim(cmd + "trace"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("check failed at trace record 5007 (R 0x7f0000000000, PCID 5)"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Interleave, WarmupCountsAccessesInExecutionOrder) {
   TempDir dir;
   // 2 x 2562 records, 2 x 2560 accesses; a warm-up of 1000 accesses leaves 4120 counted
