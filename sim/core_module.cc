@@ -408,7 +408,7 @@ void CoreModule::read_trace() {
   }
   const traces::Record* got = to->queue.data() + to->tail;
   std::size_t j = 0;
-  while (j < n && !directive(got[j]) && !is_barrier(got[j])) {
+  while (j < n && !directive(got[j]) && !is_barrier(got[j]) && !is_pte_write(got[j])) {
     ++j;
   }
   if (j < n) [[unlikely]] {
@@ -447,6 +447,10 @@ void CoreModule::send_read() {
         m_read_vm = static_cast<std::size_t>(r.address);
       }
       to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+    } else if (is_pte_write(r)) {
+      // An INVLPG or PTE change of its page after it in the trace waits for it
+      // (waits_for_pte_write).
+      m_unrun_pte_writes.emplace(m_read_position + i, UnrunPteWrite{m_read_vm, r.address >> 12});
     } else if (is_barrier(r)) [[unlikely]] {
       send(i + 1);
       to->barrier = to->tail - 1;  // the stream's last record
@@ -495,6 +499,25 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
         run_turn(vm, cpu);  // the barrier, at this time; the others resume at it
         continue;
       }
+      if (me.pte_wait) [[unlikely]] {
+        // The next record is an INVLPG or a PTE change of a page whose PTE change, before it
+        // in the trace, is in another CPU's stream and has not run: this thread's time
+        // first, then it waits for that change (nothing yields between the test and the
+        // wait).
+        if (me.owed != 0 || me.qk->get_local_time() != sc_core::SC_ZERO_TIME ||
+            m_shootdown.active) {
+          deliver_before_wait(vm, cpu);
+          me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+          me.owed = 0;
+          me.qk->sync();
+          continue;
+        }
+        if (waits_for_pte_write(vm, stream_position(me, me.head), me.queue[me.head].address)) {
+          sc_core::wait(m_pte_write_ran);
+          continue;
+        }
+        me.pte_wait = false;
+      }
       if (me.head == me.tail) {
         if (m_barrier) {
           park_at_barrier(vm, cpu);
@@ -531,6 +554,26 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
   }
   m_queue_event.notify(sc_core::SC_ZERO_TIME);
   m_drained.notify(sc_core::SC_ZERO_TIME);  // a stop: a barrier's holder stops waiting
+  m_pte_write_ran.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool CoreModule::waits_for_pte_write(std::size_t vm, std::uint64_t position,
+                                     std::uint64_t address) const {
+  for (auto it = m_unrun_pte_writes.begin(); it != m_unrun_pte_writes.end() && it->first < position;
+       ++it) {
+    if (it->second.vm == vm && it->second.page == address >> 12) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::uint64_t CoreModule::stream_position(const Cpu& c, std::size_t index) const {
+  std::size_t seg = 0;
+  while (seg + 1 < c.segments.size() && c.segments[seg + 1].index <= index) {
+    ++seg;
+  }
+  return c.segments[seg].position + (index - c.segments[seg].index);
 }
 
 void CoreModule::park_at_barrier(std::size_t vm, std::size_t cpu) {
@@ -615,6 +658,12 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
         charge_event(deliver_shootdown());  // m_position: the run's last record
       }
+      if (!m_unrun_pte_writes.empty() &&
+          (m_batch[i].op == traces::EventOp::kInvlpg || is_pte_write(m_batch[i])) &&
+          waits_for_pte_write(vm, position_of(i), m_batch[i].address)) [[unlikely]] {
+        me.pte_wait = true;  // run_cpu waits until the earlier PTE change has run
+        break;
+      }
       if (repeats) {
         // A run of hits costs at least core.cycles_per_access each: at most one past the
         // budget.
@@ -636,6 +685,10 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       me.pte_written = false;
       batch_cycles += replay_record(r);
       me.pte_written = is_pte_write(r);
+      if (me.pte_written) {
+        m_unrun_pte_writes.erase(m_position);
+        m_pte_write_ran.notify(sc_core::SC_ZERO_TIME);
+      }
       ++i;
     }
     ran = i - begin;
@@ -665,6 +718,7 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     m_queue_event.notify(sc_core::SC_ZERO_TIME);
     m_drained.notify(sc_core::SC_ZERO_TIME);
     m_barrier_done.notify(sc_core::SC_ZERO_TIME);
+    m_pte_write_ran.notify(sc_core::SC_ZERO_TIME);
   }
   me.qk->inc(m_clock.to_time(Cycles(batch_cycles)));
   if (me.qk->need_sync() && !me.pte_written) {

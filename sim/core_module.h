@@ -92,6 +92,7 @@
 
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -321,6 +322,14 @@ class CoreModule final : public sc_core::sc_module {
   // time: CPU `cpu` of VM `vm` has run its stream empty while a barrier waits to run: its
   // IPIs sent, its time synchronised, it waits until the barrier has run.
   void park_at_barrier(std::size_t vm, std::size_t cpu);
+  // time: whether an INVLPG or a PTE change of `address` at trace record `position` on VM
+  // `vm` waits: a `!ptewrite` of the same 4 KiB page before it in the trace has not run (it
+  // is in another CPU's stream). A CPU invalidates a page after the change it invalidates
+  // for (the IPI follows the write), and the kernel serialises changes of one PTE (its
+  // page-table lock).
+  bool waits_for_pte_write(std::size_t vm, std::uint64_t position, std::uint64_t address) const;
+  // time: the trace position of queue[index] of `c`.
+  std::uint64_t stream_position(const Cpu& c, std::size_t index) const;
   // time: CPU `cpu` of VM `vm` runs the records of its stream up to its quantum keeper's
   // next sync point (at most a batch of them), then synchronises if the keeper says so.
   void run_turn(std::size_t vm, std::size_t cpu);
@@ -476,6 +485,8 @@ class CoreModule final : public sc_core::sc_module {
     // in all): the thread runs it when every other thread waits at it.
     static constexpr std::size_t kNoBarrier = ~std::size_t{0};
     std::size_t barrier = kNoBarrier;
+    // Its next record waits for another CPU's PTE change (waits_for_pte_write).
+    bool pte_wait = false;
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
   struct Vm {
@@ -585,6 +596,13 @@ class CoreModule final : public sc_core::sc_module {
   std::size_t m_threads_left = 0;            // CPU threads not finished
   sc_core::sc_event m_queue_event;           // records queued or run
   sc_core::sc_event m_threads_done;          // the last CPU thread finished
+  // The `!ptewrite` records read and not yet run, by trace position: their VM and page.
+  struct UnrunPteWrite {
+    std::size_t vm;
+    std::uint64_t page;  // address >> 12
+  };
+  std::map<std::uint64_t, UnrunPteWrite> m_unrun_pte_writes;
+  sc_core::sc_event m_pte_write_ran;  // one of them ran
 };
 
 }  // namespace pagesim

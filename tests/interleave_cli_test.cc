@@ -491,6 +491,40 @@ TEST(Interleave, TheCheckStillCatchesAFlushThatNeverComes) {
       << r.output;
 }
 
+TEST(Interleave, AnInvlpgWaitsForTheEarlierPteChangeOfItsPageOnAnotherCpu) {
+  TempDir dir;
+  // Records 1-5003 on CPU 0: `!cr3 5`, a read of page 0, 5000 reads of page 16, then
+  // page 0's PTE changed (record 5003). Records 5004-15008 on CPU 1: `!cpu 1`, `!cr3 5`,
+  // `!invlpg` of page 0 (after the change in the trace: the flush for it), a read of page
+  // 0, 10,000 reads of page 32, a read of page 0.
+  std::string t = "!cr3 5\nR " + page(0) + "\n";
+  for (int i = 0; i < 5000; ++i) {
+    t += "R " + page(16, 8 * (i % 512)) + "\n";
+  }
+  t += "!ptewrite " + page(0) + " remap\n!cpu 1\n!cr3 5\n!invlpg " + page(0) + "\nR " + page(0) +
+       "\n";
+  for (int i = 0; i < 10000; ++i) {
+    t += "R " + page(32, 8 * (i % 512)) + "\n";
+  }
+  t += "R " + page(0) + "\n";
+  auto s = replay(dir, t, "--check --set cores=2 --set sim.quantum=1000 --set sim.interleave=time");
+  // CPU 0 reaches its change past time 10,200 (two page faults of 2600 cycles and more,
+  // 5000 reads of a cycle or more); CPU 1's thread runs its first quantum at time 0. Its
+  // INVLPG waits for the change, as in trace order, so it is the change's flush: CPU 0, in
+  // address space 5, gets its IPI (1); CPU 1's reads of page 0 walk the new tables, and
+  // nothing stale is used. (Run at time 0, before the change, the INVLPG would flush
+  // nothing: CPU 1's first read would fill the old translation and its last, past time
+  // 15,000, after the change, use it with no flush to come: "a missed flush".)
+  EXPECT_EQ(s["sim.ipis"], 1);
+  EXPECT_EQ(s["cpu0.sim.ipis_received"], 1);
+  EXPECT_EQ(s["sim.stale_window_uses"], 0);
+  EXPECT_EQ(s["sim.accesses"], 1 + 5000 + 1 + 10000 + 1);
+  EXPECT_EQ(s["sim.checks"], s["sim.accesses"]);
+  // CPU 1 waited (idle) until the change, to within a quantum: the run ends at least
+  // 10,200 - 1000 cycles past CPU 1's own cycles.
+  EXPECT_GE(s["sim.elapsed_cycles"], s["cpu1.sim.cycles"] + 10200 - 1000);
+}
+
 TEST(Interleave, WarmupCountsAccessesInExecutionOrder) {
   TempDir dir;
   // 2 x 2562 records, 2 x 2560 accesses; a warm-up of 1000 accesses leaves 4120 counted
