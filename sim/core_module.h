@@ -79,7 +79,10 @@
 // record: the reader stops after one (the rest of its batch kept, send_read), the threads
 // whose streams run empty wait at it (park_at_barrier: time synchronised), and the thread
 // whose stream holds it runs it when all the others wait, at the latest of their times;
-// they resume there. Cycles charged to another CPU
+// they resume there. An !invlpg or !ptewrite waits for the !ptewrite records of its page
+// before it in the trace that another CPU has not run (m_unrun_pte_writes). With sim.check,
+// a !ptewrite opens a window in which the translation from before it is accepted until the
+// page's INVLPG (StaleWindows, base/translation_check.h; Vm::stale). Cycles charged to another CPU
 // (charge_other_cpu, shoot_down_other_vms) are owed to its keeper (Cpu::owed) until its
 // next turn. A failure in any thread is kept (the first) and stops the kernel (fail());
 // a stop signal makes every thread finish after its turn. Warm-up, !roi and sim.interval
