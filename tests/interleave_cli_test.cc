@@ -383,6 +383,23 @@ TEST(Interleave, AMemslotDeletedOnOneVcpuAndAddedOnAnotherRunsInTraceOrder) {
   EXPECT_EQ(s["sim.elapsed_cycles"], s["sim.cycles"]);
 }
 
+TEST(Interleave, ABarrierThatFailsNamesItsTracePosition) {
+  TempDir dir;
+  // Record 1 on vCPU 0; records 2-4 on vCPU 1 (`!cpu 1`, a read, a `!memslot del` of a slot
+  // that does not exist); then a read on each vCPU. The barrier (record 4) runs once both
+  // vCPUs have run their records before it, and its error names it.
+  write_text(dir.file("t.trace"), "R " + page(0) + "\n!cpu 1\nR " + page(1) +
+                                      "\n!memslot del 9\nR " + page(2) + "\n!cpu 0\nR " + page(3) +
+                                      "\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") +
+                               " -q --set mode=nested --set vm.vcpus=2 --set sim.quantum=1000 "
+                               "--set sim.interleave=time"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("trace record 4: !memslot del: memslot 9: no such slot to delete"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Interleave, ABarrierRunsAtTheLatestThreadsTimeAndTheOthersResumeThere) {
   TempDir dir;
   // Native, two cores, address spaces of their own. Before the barrier: core 0 reads one
