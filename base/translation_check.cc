@@ -43,4 +43,58 @@ std::string translation_mismatch(std::uint64_t record, AccessKind kind, Gva gva,
          " is stale";
 }
 
+void StaleWindows::open(std::uint16_t pcid, std::uint64_t base, std::uint64_t bytes,
+                        std::uint64_t record) {
+  m_open.push_back(Window{.pcid = pcid, .base = base, .bytes = bytes, .record = record});
+}
+
+void StaleWindows::add(Gva gva, const Translation& t) {
+  const std::uint64_t bytes = page_bytes(t.size);
+  m_open.back().old.push_back(Piece{.base = gva.value() & ~(bytes - 1), .t = t});
+}
+
+bool StaleWindows::accepts(Gva gva, std::uint16_t pcid, const Translation& got,
+                           bool narrower_rights, std::uint64_t record, std::size_t cpu) {
+  for (Window& w : m_open) {
+    if (w.pcid != pcid || gva.value() - w.base >= w.bytes) {
+      continue;
+    }
+    for (const Piece& p : w.old) {
+      if (gva.value() - p.base < page_bytes(p.t.size) &&
+          translations_agree(gva, got, p.t, narrower_rights)) {
+        // A use the trace puts before the change is no use of a stale translation, whether
+        // or not a flush follows: only the later ones count for unflushed_use.
+        if (record > w.record && w.uses++ == 0) {
+          w.first_use = record;
+          w.first_cpu = cpu;
+        }
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void StaleWindows::close_page(std::uint16_t pcid, Gva gva) {
+  std::erase_if(m_open,
+                [&](const Window& w) { return w.pcid == pcid && gva.value() - w.base < w.bytes; });
+}
+
+void StaleWindows::close_pcid(std::uint16_t pcid) {
+  std::erase_if(m_open, [&](const Window& w) { return w.pcid == pcid; });
+}
+
+std::string StaleWindows::unflushed_use() const {
+  for (const Window& w : m_open) {
+    if (w.uses != 0) {
+      return "check failed: the !ptewrite at trace record " + std::to_string(w.record) +
+             " changed the PTE of " + hex(w.base) + " (PCID " + std::to_string(w.pcid) +
+             ") and no INVLPG of the page followed, but CPU " + std::to_string(w.first_cpu) +
+             " used the translation from before it at trace record " + std::to_string(w.first_use) +
+             " (" + std::to_string(w.uses) + " uses in all): a missed flush";
+    }
+  }
+  return {};
+}
+
 }  // namespace pagesim

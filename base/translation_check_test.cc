@@ -88,5 +88,67 @@ TEST(TranslationCheck, TheMessageNamesRecordAccessBothAnswersAndStructure) {
   EXPECT_NE(none.find("no translation"), std::string::npos) << none;
 }
 
+// The window between a !ptewrite and its INVLPG (sim.interleave=time): the translation
+// from before the change is accepted while it is open, and only that one, only for its
+// page and address space; once the INVLPG (or a flush of the address space) closes it, the
+// same translation is stale again: a missed flush. A window that is never closed would fail
+// the EXPECT_FALSEs after each close.
+TEST(StaleWindows, AcceptTheOldTranslationOnlyUntilTheFlush) {
+  StaleWindows w;
+  Translation old{.page_base = Hpa(0x5000), .size = PageSize::k4K, .writable = true, .dirty = true};
+  Translation other = old;
+  other.page_base = Hpa(0x9000);
+  const Gva page(0x7f0000003000);
+  w.open(5, page.value(), 4096, 10);
+  w.add(page, old);
+  EXPECT_TRUE(w.accepts(page + 8, 5, old, false, 11, 1));
+  EXPECT_FALSE(w.accepts(page + 8, 5, other, false, 12, 1));   // not the one from before
+  EXPECT_FALSE(w.accepts(page + 8, 6, old, false, 12, 1));     // another address space
+  EXPECT_FALSE(w.accepts(page + 4096, 5, old, false, 12, 1));  // another page
+  EXPECT_NE(w.unflushed_use(), "");                            // used, not yet flushed
+  w.close_page(6, page);                                       // another PCID's INVLPG
+  EXPECT_TRUE(w.accepts(page, 5, old, false, 13, 0));
+  w.close_page(5, page + 100);  // an INVLPG of an address in the page
+  EXPECT_FALSE(w.accepts(page + 8, 5, old, false, 14, 1));
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(w.unflushed_use(), "");
+  // Closed by a flush of the address space, or of everything.
+  w.open(5, page.value(), 4096, 20);
+  w.add(page, old);
+  w.close_pcid(5);
+  EXPECT_FALSE(w.accepts(page, 5, old, false, 21, 0));
+  w.open(5, page.value(), 4096, 22);
+  w.add(page, old);
+  w.close_all();
+  EXPECT_FALSE(w.accepts(page, 5, old, false, 23, 0));
+}
+
+TEST(StaleWindows, AUsedWindowNeverClosedIsAMissedFlush) {
+  StaleWindows w;
+  // A 2 MiB page under 4 KiB pieces (a guest's large page over 4 KiB EPT pages): each
+  // piece's own translation from before.
+  Translation piece{.page_base = Hpa(0x40000000), .size = PageSize::k4K};
+  Translation other = piece;
+  other.page_base = Hpa(0x50000000);
+  const Gva in_page(0x7f0000212345);  // in the 2 MiB page 0x7f0000200000
+  w.open(3, 0x7f0000200000, 2 << 20, 7);
+  w.add(Gva(0x7f0000212000), piece);
+  w.add(Gva(0x7f0000213000), other);
+  const Translation& old = piece;
+  EXPECT_FALSE(w.accepts(in_page, 3, other, false, 8, 1));  // the next piece's
+  EXPECT_EQ(w.unflushed_use(), "");                         // not used: nothing went stale
+  // Used by a record the trace puts before the change (run after it): accepted, and no
+  // stale use whether a flush comes or not.
+  EXPECT_TRUE(w.accepts(in_page, 3, old, false, 6, 2));
+  EXPECT_EQ(w.unflushed_use(), "");
+  EXPECT_TRUE(w.accepts(in_page, 3, old, false, 9, 1));
+  EXPECT_EQ(w.unflushed_use(),
+            "check failed: the !ptewrite at trace record 7 changed the PTE of 0x7f0000200000 "
+            "(PCID 3) and no INVLPG of the page followed, but CPU 1 used the translation from "
+            "before it at trace record 9 (1 uses in all): a missed flush");
+  w.close_page(3, Gva(0x7f00003ff000));  // an INVLPG of any address in the 2 MiB page
+  EXPECT_TRUE(w.empty());
+}
+
 }  // namespace
 }  // namespace pagesim

@@ -22,6 +22,31 @@ constexpr std::uint64_t kProgressMask = (std::uint64_t{1} << 20) - 1;
 // (docs/model.md).
 constexpr std::uint64_t kQueueLimit = std::uint64_t{1} << 20;
 
+// sim.interleave=time: the events a CPU does not do by its own instructions, which every
+// CPU thread reaches in trace order (a barrier, docs/model.md): the VMM's (`!memslot`,
+// `!madvise`, `!balloon`) and an address space's teardown (`!exit`: the OS tears an mm
+// down only when no CPU runs it).
+bool is_barrier(const traces::Record& r) {
+  switch (r.op) {
+    case traces::EventOp::kMemslotAdd:
+    case traces::EventOp::kMemslotDelete:
+    case traces::EventOp::kMemslotMove:
+    case traces::EventOp::kMadviseDontneed:
+    case traces::EventOp::kMadvisePageout:
+    case traces::EventOp::kMadviseCold:
+    case traces::EventOp::kBalloonInflate:
+    case traces::EventOp::kBalloonDeflate:
+    case traces::EventOp::kExit:
+      return r.is_event();
+    default:
+      return false;
+  }
+}
+
+bool is_pte_write(const traces::Record& r) {
+  return r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
+}
+
 // `!cr3 ID`, `!exit ID`: the address-space id, which is the PCID (12 bits: SDM Vol. 3A
 // 4.10.1), in every mode. `position`: the record's number, for the error.
 std::uint16_t address_space_id(const traces::Record& r, std::uint64_t position) {
@@ -156,6 +181,14 @@ void CoreModule::run() {
       run_interleaved();
       if (m_halt) {
         return;  // a CPU thread failed: fail() did the rest
+      }
+      if (m_params.sim.check && m_stopped_by == 0) {
+        for (const Vm& v : m_vms) {
+          // A PTE change whose old translation was used and whose INVLPG never came.
+          if (std::string why = v.stale.unflushed_use(); !why.empty()) {
+            throw std::runtime_error(why);
+          }
+        }
       }
     } else {
       run_in_trace_order();
@@ -337,6 +370,7 @@ void CoreModule::note_appended(Cpu& c, std::size_t count, std::uint64_t position
     c.segments.push_back({c.tail, position});
   }
   c.tail += count;
+  m_queued += count;
 }
 
 void CoreModule::append_to_stream(Cpu& c, const traces::Record* records, std::size_t count,
@@ -348,7 +382,17 @@ void CoreModule::append_to_stream(Cpu& c, const traces::Record* records, std::si
 
 void CoreModule::read_trace() {
   // The records go where the last `!cpu`/`!vm` said: read in place at that stream's tail,
-  // up to the first `!cpu`/`!vm` (the rest, if any, copied out and sent on run by run).
+  // up to the first `!cpu`/`!vm` or barrier (the rest, if any, copied out and sent on run
+  // by run). A barrier is the last record sent: the rest wait in m_read_batch until it has
+  // run (send_read).
+  if (m_barrier) {
+    return;  // nothing after a barrier is read before it runs
+  }
+  if (m_read_next != m_read_end) {
+    send_read();
+    m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+    return;
+  }
   const std::size_t cpus = m_processor.cpus;
   const auto directive = [&](const traces::Record& r) {
     return (r.op == traces::EventOp::kCpu && r.address < cpus) ||
@@ -364,40 +408,59 @@ void CoreModule::read_trace() {
   }
   const traces::Record* got = to->queue.data() + to->tail;
   std::size_t j = 0;
-  while (j < n && !directive(got[j])) {
+  while (j < n && !directive(got[j]) && !is_barrier(got[j]) && !is_pte_write(got[j])) {
     ++j;
   }
   if (j < n) [[unlikely]] {
     std::copy(got + j, got + n, m_read_batch.begin());
   }
   note_appended(*to, j, position);
+  m_read_records += n;
+  m_read_next = 0;
+  m_read_end = n - j;
+  m_read_position = position + j;
+  send_read();
+  m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+}
+
+void CoreModule::send_read() {
   // `!cpu N`, `!vm N`: the records that follow (the directive first) go to that CPU's
   // stream. One out of range stays in the stream at hand, whose thread refuses it
-  // (handle_event) naming its position.
-  const std::size_t rest = n - j;
-  std::size_t first = 0;  // of the run at hand, in m_read_batch
-  for (std::size_t i = 0; i < rest; ++i) {
+  // (handle_event) naming its position. A barrier ends what is sent.
+  const std::size_t cpus = m_processor.cpus;
+  Cpu* to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+  std::size_t first = m_read_next;  // of the run at hand, in m_read_batch
+  const auto send = [&](std::size_t end) {
+    if (end != first) {
+      append_to_stream(*to, m_read_batch.data() + first, end - first, m_read_position + first);
+      first = end;
+    }
+  };
+  for (std::size_t i = m_read_next; i < m_read_end; ++i) {
     const traces::Record& r = m_read_batch[i];
-    if (!directive(r)) {
-      continue;
+    if ((r.op == traces::EventOp::kCpu && r.address < cpus) ||
+        (r.op == traces::EventOp::kVm && r.address < m_vms.size())) {
+      send(i);
+      if (r.op == traces::EventOp::kCpu) {
+        m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
+      } else {
+        m_read_vm = static_cast<std::size_t>(r.address);
+      }
+      to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
+    } else if (is_pte_write(r)) {
+      // An INVLPG or PTE change of its page after it in the trace waits for it
+      // (waits_for_pte_write).
+      m_unrun_pte_writes.emplace(m_read_position + i, UnrunPteWrite{m_read_vm, r.address >> 12});
+    } else if (is_barrier(r)) [[unlikely]] {
+      send(i + 1);
+      to->barrier = to->tail - 1;  // the stream's last record
+      m_barrier = true;
+      m_read_next = i + 1;
+      return;
     }
-    if (i != first) {
-      append_to_stream(*to, m_read_batch.data() + first, i - first, position + j + first);
-      first = i;
-    }
-    if (r.op == traces::EventOp::kCpu) {
-      m_vms[m_read_vm].read_cpu = static_cast<std::size_t>(r.address);
-    } else {
-      m_read_vm = static_cast<std::size_t>(r.address);
-    }
-    to = &m_vms[m_read_vm].cpus[m_vms[m_read_vm].read_cpu];
   }
-  if (first != rest) {
-    append_to_stream(*to, m_read_batch.data() + first, rest - first, position + j + first);
-  }
-  m_read_records += n;
-  m_queued += n;
-  m_queue_event.notify(sc_core::SC_ZERO_TIME);  // threads waiting for records or room
+  send(m_read_end);
+  m_read_next = m_read_end;
 }
 
 void CoreModule::deliver_before_wait(std::size_t vm, std::size_t cpu) {
@@ -417,7 +480,49 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
   try {
     me.qk->reset();
     while (!m_halt && !m_stop) {
+      if (me.head == me.barrier) [[unlikely]] {
+        // The next record is a barrier (the trace's last one read): it runs when every
+        // other thread has run its stream empty and waits at it (park_at_barrier), at
+        // their latest time. This thread's time first (its IPIs, the cycles owed it).
+        if (me.owed != 0 || me.qk->get_local_time() != sc_core::SC_ZERO_TIME ||
+            m_shootdown.active) {
+          deliver_before_wait(vm, cpu);
+          me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+          me.owed = 0;
+          me.qk->sync();
+          continue;
+        }
+        if (m_at_barrier + 1 != m_threads_left) {
+          sc_core::wait(m_drained);  // nothing yields between the test and the wait
+          continue;
+        }
+        run_turn(vm, cpu);  // the barrier, at this time; the others resume at it
+        continue;
+      }
+      if (me.pte_wait) [[unlikely]] {
+        // The next record is an INVLPG or a PTE change of a page whose PTE change, before it
+        // in the trace, is in another CPU's stream and has not run: this thread's time
+        // first, then it waits for that change (nothing yields between the test and the
+        // wait).
+        if (me.owed != 0 || me.qk->get_local_time() != sc_core::SC_ZERO_TIME ||
+            m_shootdown.active) {
+          deliver_before_wait(vm, cpu);
+          me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+          me.owed = 0;
+          me.qk->sync();
+          continue;
+        }
+        if (waits_for_pte_write(vm, stream_position(me, me.head), me.queue[me.head].address)) {
+          sc_core::wait(m_pte_write_ran);
+          continue;
+        }
+        me.pte_wait = false;
+      }
       if (me.head == me.tail) {
+        if (m_barrier) {
+          park_at_barrier(vm, cpu);
+          continue;
+        }
         if (m_trace_end) {
           break;  // nothing more for this CPU
         }
@@ -448,6 +553,46 @@ void CoreModule::run_cpu(std::size_t vm, std::size_t cpu) {
     m_threads_done.notify(sc_core::SC_ZERO_TIME);
   }
   m_queue_event.notify(sc_core::SC_ZERO_TIME);
+  m_drained.notify(sc_core::SC_ZERO_TIME);  // a stop: a barrier's holder stops waiting
+  m_pte_write_ran.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool CoreModule::waits_for_pte_write(std::size_t vm, std::uint64_t position,
+                                     std::uint64_t address) const {
+  for (auto it = m_unrun_pte_writes.begin(); it != m_unrun_pte_writes.end() && it->first < position;
+       ++it) {
+    if (it->second.vm == vm && it->second.page == address >> 12) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::uint64_t CoreModule::stream_position(const Cpu& c, std::size_t index) const {
+  std::size_t seg = 0;
+  while (seg + 1 < c.segments.size() && c.segments[seg + 1].index <= index) {
+    ++seg;
+  }
+  return c.segments[seg].position + (index - c.segments[seg].index);
+}
+
+void CoreModule::park_at_barrier(std::size_t vm, std::size_t cpu) {
+  Cpu& me = m_vms[vm].cpus[cpu];
+  // Its stream ran empty before a barrier: every record of this CPU's that precedes it in
+  // the trace has run. Its IPIs go out and its time is brought up to date (the cycles
+  // owed it too), then it waits for the barrier: the barrier's time is the latest of the
+  // threads' (sc_time_stamp when the last arrives), and the thread resumes there.
+  deliver_before_wait(vm, cpu);
+  me.qk->inc(m_clock.to_time(Cycles(me.owed)));
+  me.owed = 0;
+  me.qk->sync();
+  if (!m_barrier || m_halt || m_stop) {
+    return;
+  }
+  ++m_at_barrier;
+  m_drained.notify(sc_core::SC_ZERO_TIME);
+  sc_core::wait(m_barrier_done);
+  --m_at_barrier;
 }
 
 void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
@@ -485,7 +630,11 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       ~GiveBack() { std::swap(a, b); }
     } give_back{m_batch, me.queue};
     const std::size_t begin = me.head;
-    const std::size_t n = std::min(me.tail, begin + kBatchRecords);
+    // A barrier (the stream's last record) runs only at the head of a turn that run_cpu
+    // starts when every other thread waits at it.
+    const bool barrier_now = me.barrier == begin;
+    const std::size_t limit = me.barrier < me.tail && !barrier_now ? me.barrier : me.tail;
+    const std::size_t n = std::min(limit, begin + kBatchRecords);
     // The trace positions: record x of segment `seg` is number base + x, up to next_index.
     std::size_t seg = 0;
     while (seg + 1 < me.segments.size() && me.segments[seg + 1].index <= begin) {
@@ -505,9 +654,15 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     m_position = me.last_position;  // this CPU's last record (a run of !invlpg's end)
     std::size_t i = begin;
     // A turn does not end between a `!ptewrite` and the record after it (its `!invlpg`).
-    while (i < me.tail && (me.pte_written || (i < n && batch_cycles < budget))) {
+    while (i < limit && (me.pte_written || (i < n && batch_cycles < budget))) {
       if (m_shootdown.active && m_batch[i].op != traces::EventOp::kInvlpg) [[unlikely]] {
         charge_event(deliver_shootdown());  // m_position: the run's last record
+      }
+      if (!m_unrun_pte_writes.empty() &&
+          (m_batch[i].op == traces::EventOp::kInvlpg || is_pte_write(m_batch[i])) &&
+          waits_for_pte_write(vm, position_of(i), m_batch[i].address)) [[unlikely]] {
+        me.pte_wait = true;  // run_cpu waits until the earlier PTE change has run
+        break;
       }
       if (repeats) {
         // A run of hits costs at least core.cycles_per_access each: at most one past the
@@ -529,10 +684,20 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
       m_position = position_of(i);
       me.pte_written = false;
       batch_cycles += replay_record(r);
-      me.pte_written = r.op == traces::EventOp::kPteUnmap || r.op == traces::EventOp::kPteRemap;
+      me.pte_written = is_pte_write(r);
+      if (me.pte_written) {
+        m_unrun_pte_writes.erase(m_position);
+        m_pte_write_ran.notify(sc_core::SC_ZERO_TIME);
+      }
       ++i;
     }
     ran = i - begin;
+    if (barrier_now && i != begin) [[unlikely]] {
+      // The barrier ran: the reader goes on, the waiting threads resume (at this time).
+      me.barrier = Cpu::kNoBarrier;
+      m_barrier = false;
+      m_barrier_done.notify(sc_core::SC_ZERO_TIME);
+    }
     me.last_position = m_position;
     me.head = i;
     m_queued -= ran;
@@ -551,6 +716,9 @@ void CoreModule::run_turn(std::size_t vm, std::size_t cpu) {
     m_stopped_by = stop_signal();  // every thread finishes; the statistics so far
     m_stop = true;
     m_queue_event.notify(sc_core::SC_ZERO_TIME);
+    m_drained.notify(sc_core::SC_ZERO_TIME);
+    m_barrier_done.notify(sc_core::SC_ZERO_TIME);
+    m_pte_write_ran.notify(sc_core::SC_ZERO_TIME);
   }
   me.qk->inc(m_clock.to_time(Cycles(batch_cycles)));
   if (me.qk->need_sync() && !me.pte_written) {
@@ -739,6 +907,12 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
   if (memslot) {
     ++m_stats.memslot_changes;
   }
+  if (m_time && m_params.sim.check &&
+      (event.kind == Kind::kPteUnmap || event.kind == Kind::kPteRemap)) [[unlikely]] {
+    // The translation from before the change, which the other CPUs (and this one) may use
+    // until the page's INVLPG (SDM Vol. 3A 4.10.5): --check accepts it until then.
+    open_stale_window(event.pcid, event.gva, position);
+  }
   machine::GuestEvent cr3 = event;
   if (event.kind == Kind::kCr3) {
     // MOV CR3 to the address space's root with CR4.PCIDE = 1 and the no-flush bit set, as
@@ -774,6 +948,11 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
       // the machine requests (SDM 4.10.4.1); in a guest, those of its VPID.
       m_tlbs->invalidate_page(event.gva, m_pcid, m_vpid);
       ++m_stats.invlpgs;
+      if (!m_vms[m_vm].stale.empty()) [[unlikely]] {
+        // The window of a PTE change of the page closes (its shootdown to the other CPUs
+        // goes out before any other record runs).
+        m_vms[m_vm].stale.close_page(m_pcid, event.gva);
+      }
       if (m_page_life != nullptr && m_page_life->covers(event.gva)) {
         m_page_life->invlpg(position);
       }
@@ -792,6 +971,9 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
       // address space.
       break;
   }
+  if (event.kind == Kind::kExit && !m_vms[m_vm].stale.empty()) [[unlikely]] {
+    m_vms[m_vm].stale.close_pcid(event.asid);  // the address space is gone
+  }
   if (event.kind == Kind::kExit || e.flush.scope == TlbFlush::Scope::kAll) {
     // A torn-down address space's PCID, on every CPU before another mm uses it; a flush of
     // everything is KVM's remote flush (kvm_flush_remote_tlbs): every vCPU.
@@ -807,6 +989,68 @@ Cycles CoreModule::handle_guest_event(const machine::GuestEvent& event, const tr
   // have reclaimed): every vCPU's (an mmu_notifier's kvm_flush_remote_tlbs).
   apply_flush_every_cpu(m_vm, e.requests.flush);
   return e.cycles + e.requests.owed;
+}
+
+void CoreModule::open_stale_window(std::uint16_t pcid, Gva gva, std::uint64_t position) {
+  // The page the tables' leaf maps (INVLPG of any address in it flushes every entry made
+  // from it): a guest's large page under smaller EPT pages is one page of several pieces,
+  // each its own translation. The pieces a CPU's TLBs hold are the ones that can be used
+  // from before the change (a walk after it reads the new tables); each is recorded as the
+  // tables gave it before. The changed address's own piece may have none (its EPT page
+  // not mapped yet): then a held piece nearby tells the page's size.
+  const auto held = [&](std::uint64_t a) -> const Translation* {
+    for (const Cpu& c : m_vms[m_vm].cpus) {
+      for (const AccessKind kind : {AccessKind::kRead, AccessKind::kFetch}) {
+        if (const Translation* t = c.tlbs->probe(kind, Gva(a), pcid, m_vpid).entry) {
+          return t;
+        }
+      }
+    }
+    return nullptr;
+  };
+  const auto page_of = [](const Translation& t) {
+    return std::max(page_bytes(t.size), page_bytes(t.linear_size));
+  };
+  const std::optional<Translation> old =
+      m_any_machine->reference_translation(gva, pcid, Translation{}).want;
+  std::uint64_t bytes = old ? page_of(*old) : 4096;
+  if (!old) {
+    constexpr std::uint64_t k2M = std::uint64_t{1} << 21;
+    const std::uint64_t near = gva.value() & ~(k2M - 1);
+    for (std::uint64_t a = near; a < near + k2M; a += 4096) {
+      if (const Translation* t = held(a);
+          t != nullptr && (a & ~(page_of(*t) - 1)) == (gva.value() & ~(page_of(*t) - 1))) {
+        bytes = std::max(bytes, page_of(*t));
+      }
+    }
+    if (bytes == 4096) {
+      return;  // nothing of the page is mapped or held: nothing can go stale
+    }
+  }
+  const std::uint64_t base = gva.value() & ~(bytes - 1);
+  StaleWindows& windows = m_vms[m_vm].stale;
+  windows.open(pcid, base, bytes, position);
+  if (old) {
+    windows.add(gva, *old);
+    if (page_bytes(old->size) == bytes) {
+      return;
+    }
+  }
+  const std::uint64_t own = old ? gva.value() & ~(page_bytes(old->size) - 1) : ~std::uint64_t{0};
+  for (std::uint64_t a = base; a < base + bytes;) {
+    if (a == own || held(a) == nullptr) {
+      a += 4096;
+      continue;
+    }
+    const std::optional<Translation> piece =
+        m_any_machine->reference_translation(Gva(a), pcid, Translation{}).want;
+    if (!piece) {
+      a += 4096;
+      continue;
+    }
+    windows.add(Gva(a), *piece);
+    a = (a & ~(page_bytes(piece->size) - 1)) + page_bytes(piece->size);
+  }
 }
 
 CoreModule::HostSide CoreModule::host_side() {
@@ -1494,6 +1738,11 @@ void CoreModule::check(AccessKind kind, Gva gva, const Translation& got, const c
   ++m_stats.checks;
   const machine::CheckReference ref = m_any_machine->reference_translation(gva, m_pcid, got);
   if (!translations_agree(gva, got, ref.want, ref.narrower_rights)) {
+    if (!m_vms[m_vm].stale.empty() &&
+        m_vms[m_vm].stale.accepts(gva, m_pcid, got, ref.narrower_rights, m_position, m_cpu)) {
+      ++m_stats.stale_window_uses;  // the translation from before a PTE change, in its window
+      return;
+    }
     throw std::runtime_error(
         translation_mismatch(m_position, kind, gva, m_pcid, got, ref.want, structure));
   }

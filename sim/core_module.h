@@ -74,7 +74,15 @@
 // pending PV TLB flush), runs its records up to the keeper's next sync point (at most a
 // batch), tells the keeper their cycles and waits if it asks. A run of !invlpg is
 // delivered before any wait (deliver_before_wait), and no wait comes between a !ptewrite
-// and the record after it (Cpu::pte_written). Cycles charged to another CPU
+// and the record after it (Cpu::pte_written). Barriers: the VMM's and host's events
+// (`!memslot`, `!madvise`, `!balloon`) and `!exit` run in trace order with every other
+// record: the reader stops after one (the rest of its batch kept, send_read), the threads
+// whose streams run empty wait at it (park_at_barrier: time synchronised), and the thread
+// whose stream holds it runs it when all the others wait, at the latest of their times;
+// they resume there. An !invlpg or !ptewrite waits for the !ptewrite records of its page
+// before it in the trace that another CPU has not run (m_unrun_pte_writes). With sim.check,
+// a !ptewrite opens a window in which the translation from before it is accepted until the
+// page's INVLPG (StaleWindows, base/translation_check.h; Vm::stale). Cycles charged to another CPU
 // (charge_other_cpu, shoot_down_other_vms) are owed to its keeper (Cpu::owed) until its
 // next turn. A failure in any thread is kept (the first) and stops the kernel (fail());
 // a stop signal makes every thread finish after its turn. Warm-up, !roi and sim.interval
@@ -87,6 +95,7 @@
 
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +108,7 @@
 #include "base/stats/window.h"
 #include "base/tlm/cycle_clock.h"
 #include "base/tlm/translation_ext.h"
+#include "base/translation_check.h"
 #include "models/cache/cache_hierarchy.h"
 #include "models/hostmm/balloon.h"
 #include "models/hostmm/vmm_memory.h"
@@ -142,6 +152,10 @@ struct CoreStats : stats::Group {
                              "to a free frame, frames add up (sim.check)"};
   stats::Counter checks{*this, "checks",
                         "translations compared with a walk from scratch (sim.check)"};
+  stats::Counter stale_window_uses{
+      *this, "stale_window_uses",
+      "translations from before a !ptewrite that sim.check accepted because the page's "
+      "INVLPG had not run yet (sim.interleave=time: the window of SDM Vol. 3A 4.10.5)"};
   stats::Counter event_cycles{*this, "event_cycles",
                               "cycles of trace events: VM exits for CR3 writes, INVLPG, PTE "
                               "writes and teardown (shadow mode), TLB shootdowns; part of "
@@ -305,6 +319,20 @@ class CoreModule final : public sc_core::sc_module {
                         std::uint64_t position);
   // time: records queue[tail, tail + count) of `c`, just read in place, from `position` on.
   void note_appended(Cpu& c, std::size_t count, std::uint64_t position);
+  // time: the records read and not yet sent, m_read_batch[m_read_next, m_read_end), sent to
+  // their streams up to the first barrier (which ends what is sent: m_barrier).
+  void send_read();
+  // time: CPU `cpu` of VM `vm` has run its stream empty while a barrier waits to run: its
+  // IPIs sent, its time synchronised, it waits until the barrier has run.
+  void park_at_barrier(std::size_t vm, std::size_t cpu);
+  // time: whether an INVLPG or a PTE change of `address` at trace record `position` on VM
+  // `vm` waits: a `!ptewrite` of the same 4 KiB page before it in the trace has not run (it
+  // is in another CPU's stream). A CPU invalidates a page after the change it invalidates
+  // for (the IPI follows the write), and the kernel serialises changes of one PTE (its
+  // page-table lock).
+  bool waits_for_pte_write(std::size_t vm, std::uint64_t position, std::uint64_t address) const;
+  // time: the trace position of queue[index] of `c`.
+  std::uint64_t stream_position(const Cpu& c, std::size_t index) const;
   // time: CPU `cpu` of VM `vm` runs the records of its stream up to its quantum keeper's
   // next sync point (at most a batch of them), then synchronises if the keeper says so.
   void run_turn(std::size_t vm, std::size_t cpu);
@@ -341,6 +369,9 @@ class CoreModule final : public sc_core::sc_module {
   // (the PCID, INVLPG's TLB entries, the flushes the machine answers, the statistics).
   Cycles handle_guest_event(const machine::GuestEvent& event, const traces::Record& r,
                             std::uint64_t position);
+  // time with sim.check: a `!ptewrite` of `gva` in `pcid` (trace record `position`) opens
+  // the window in which the translations from before it stay acceptable (StaleWindows).
+  void open_stale_window(std::uint16_t pcid, Gva gva, std::uint64_t position);
   // `!madvise`, `!balloon`, `!vm` (nested and shadow): the host side of the current VM.
   Cycles handle_host_event(const traces::Record& r, std::uint64_t position);
   // `!cpu N`: the records that follow run on CPU N of the current VM. Returns the cycles of
@@ -453,6 +484,12 @@ class CoreModule final : public sc_core::sc_module {
     // one (the PTE write and its `!invlpg` stay together, as in trace order: --check
     // takes a stale translation another CPU used in between for an error).
     bool pte_written = false;
+    // The index in `queue` of the barrier it holds (the stream's last record; at most one
+    // in all): the thread runs it when every other thread waits at it.
+    static constexpr std::size_t kNoBarrier = ~std::size_t{0};
+    std::size_t barrier = kNoBarrier;
+    // Its next record waits for another CPU's PTE change (waits_for_pte_write).
+    bool pte_wait = false;
   };
   // One VM (native: the host): its machine, its CPUs, its balloon.
   struct Vm {
@@ -465,6 +502,9 @@ class CoreModule final : public sc_core::sc_module {
     std::vector<std::uint64_t> tlb_gen;
     std::uint64_t run_clock = 0;  // one more each time a CPU of the VM starts running records
     hostmm::Balloon balloon;
+    // time with sim.check: the PTE changes whose INVLPG has not run yet, and the
+    // translations from before them that the check accepts until then.
+    StaleWindows stale;
     std::unique_ptr<VcpuStats> stats;  // vms > 1
     std::unique_ptr<VmPressureStats> pressure;
   };
@@ -543,6 +583,13 @@ class CoreModule final : public sc_core::sc_module {
   bool m_time = false;
   std::vector<traces::Record> m_read_batch;  // the trace's records as read, before demux
   std::uint64_t m_read_records = 0;          // trace records read so far
+  std::size_t m_read_next = 0;               // m_read_batch[m_read_next, m_read_end): read,
+  std::size_t m_read_end = 0;                // not yet sent (after a barrier)
+  std::uint64_t m_read_position = 0;         // the trace position of m_read_batch[0]
+  bool m_barrier = false;                    // a barrier is queued, not yet run
+  std::size_t m_at_barrier = 0;              // threads waiting at it (park_at_barrier)
+  sc_core::sc_event m_drained;               // a thread began waiting at the barrier
+  sc_core::sc_event m_barrier_done;          // the barrier ran
   std::size_t m_read_vm = 0;                 // the VM whose streams the records go to
   std::uint64_t m_queued = 0;                // records in the streams, not yet run
   std::uint64_t m_records_run = 0;           // records run, all threads (progress)
@@ -552,6 +599,13 @@ class CoreModule final : public sc_core::sc_module {
   std::size_t m_threads_left = 0;            // CPU threads not finished
   sc_core::sc_event m_queue_event;           // records queued or run
   sc_core::sc_event m_threads_done;          // the last CPU thread finished
+  // The `!ptewrite` records read and not yet run, by trace position: their VM and page.
+  struct UnrunPteWrite {
+    std::size_t vm;
+    std::uint64_t page;  // address >> 12
+  };
+  std::map<std::uint64_t, UnrunPteWrite> m_unrun_pte_writes;
+  sc_core::sc_event m_pte_write_ran;  // one of them ran
 };
 
 }  // namespace pagesim

@@ -85,7 +85,9 @@ void SimControlParams::describe(config::Schema& s) {
           "thread (`!cpu N`, `!vm N` switch the CPU); time gives each CPU a thread and a "
           "quantum keeper of its own, `!cpu`/`!vm` sending the records that follow to that "
           "CPU's stream, and the streams run side by side in simulated time, at most "
-          "sim.quantum apart (docs/model.md); one CPU in all: the same as trace");
+          "sim.quantum apart, the VMM's and host's events (!memslot, !madvise, !balloon) and "
+          "!exit being barriers that every CPU reaches in trace order (docs/model.md); one "
+          "CPU in all: the same as trace");
 }
 
 void SimParams::describe(config::Schema& s) {

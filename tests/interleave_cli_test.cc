@@ -348,6 +348,200 @@ TEST(Interleave, AnErrorInCpuOnesStreamNamesItsTracePosition) {
       << r.output;
 }
 
+// Barriers (time): the VMM's and host's events (`!memslot`, `!madvise`, `!balloon`) and an
+// address space's teardown (`!exit`) run after every record that precedes them in the
+// trace and before every record that follows, at the latest of the CPU threads' times; a
+// thread waiting at one resumes at that time (its idle time in no CPU's cycles).
+TEST(Interleave, AMemslotDeletedOnOneVcpuAndAddedOnAnotherRunsInTraceOrder) {
+  TempDir dir;
+  // Records 1-3 on vCPU 0: slot 7 added, a read (a guest page fault and EPT violations: more
+  // than the 1000-cycle quantum, so vCPU 0's thread waits after it), slot 7 deleted;
+  // records 4-7 on vCPU 1: `!cpu 1`, a read, slot 7 added again, a read. Without barriers
+  // vCPU 1's thread runs its first quantum at time 0, add before vCPU 0's delete: "id 7 is
+  // taken" at record 6. With them the three !memslot run in trace order.
+  const std::string t = "!memslot add 7 0x200000000 0x200000\nR " + page(0) +
+                        "\n!memslot del 7\n!cpu 1\nR " + page(1) +
+                        "\n!memslot add 7 0x200000000 0x200000\nR " + page(2) + "\n";
+  auto s = replay(dir, t,
+                  "--check --set mode=nested --set vm.vcpus=2 --set sim.quantum=1000 "
+                  "--set sim.interleave=time");
+  EXPECT_EQ(s["sim.memslot_changes"], 3);
+  EXPECT_EQ(s["sim.accesses"], 3);
+  // vCPU 0: its add and delete; vCPU 1: `!cpu 1` (the record that starts its stream) and
+  // its add.
+  EXPECT_EQ(s["cpu0.sim.events"], 2);
+  EXPECT_EQ(s["cpu1.sim.events"], 2);
+  EXPECT_EQ(s["cpu0.sim.accesses"], 1);
+  EXPECT_EQ(s["cpu1.sim.accesses"], 2);
+  // Time: the memslot events cost no cycles (nested mode: no VM exit of the guest's;
+  // asserted), so the delete (record 3) is at vCPU 0's end, cpu0.sim.cycles; vCPU 1 has no
+  // record before it and resumes there; its records all follow it. The add (record 6)
+  // waits for nothing more (vCPU 0 has no record before it left). vCPU 1 ends at
+  // cpu0.sim.cycles + cpu1.sim.cycles: the run is serial, as in trace order.
+  ASSERT_EQ(s["sim.event_cycles"], 0);
+  EXPECT_EQ(s["sim.elapsed_cycles"], s["cpu0.sim.cycles"] + s["cpu1.sim.cycles"]);
+  EXPECT_EQ(s["sim.elapsed_cycles"], s["sim.cycles"]);
+}
+
+TEST(Interleave, ABarrierThatFailsNamesItsTracePosition) {
+  TempDir dir;
+  // Record 1 on vCPU 0; records 2-4 on vCPU 1 (`!cpu 1`, a read, a `!memslot del` of a slot
+  // that does not exist); then a read on each vCPU. The barrier (record 4) runs once both
+  // vCPUs have run their records before it, and its error names it.
+  write_text(dir.file("t.trace"), "R " + page(0) + "\n!cpu 1\nR " + page(1) +
+                                      "\n!memslot del 9\nR " + page(2) + "\n!cpu 0\nR " + page(3) +
+                                      "\n");
+  auto r = run_command(pagesim("replay " + dir.file("t.trace") +
+                               " -q --set mode=nested --set vm.vcpus=2 --set sim.quantum=1000 "
+                               "--set sim.interleave=time"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("trace record 4: !memslot del: memslot 9: no such slot to delete"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Interleave, ABarrierRunsAtTheLatestThreadsTimeAndTheOthersResumeThere) {
+  TempDir dir;
+  // Native, two cores, address spaces of their own. Before the barrier: core 0 reads one
+  // page 100 times (a page fault, then L1 TLB hits), core 1 reads 2000 loads over 50 pages.
+  // The barrier: `!exit 9` among core 1's records (an address space neither uses). After
+  // it: core 0 reads its page 100 times more.
+  std::string t = "!cr3 1\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "R " + page(0, 8 * i) + "\n";
+  }
+  t += "!cpu 1\n!cr3 2\n";
+  for (int i = 0; i < 2000; ++i) {
+    t += "R " + page(100 + i % 50, 8 * (i / 50)) + "\n";
+  }
+  t += "!exit 9\n!cpu 0\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "R " + page(0, 8 * i) + "\n";
+  }
+  const std::string opts = "--set cores=2 --set sim.quantum=1000 --set sim.interleave=";
+  auto s = replay(dir, t, opts + "time");
+  // Premises: `!exit` costs nothing in native mode; core 1's work before the barrier is
+  // the longer (50 page faults of 2600 cycles and more).
+  ASSERT_EQ(s["sim.event_cycles"], 0);
+  ASSERT_GT(s["cpu1.sim.cycles"], s["cpu0.sim.cycles"]);
+  // The barrier runs when core 1 has run its 2000 reads, at its time, cpu1.sim.cycles (all
+  // of core 1's cycles: it has none after). Core 0 waited there; it resumes at that time
+  // and its 100 hits after the barrier each cost core.cycles_per_access (1) plus the L1
+  // TLB's latency (0): it ends at cpu1.sim.cycles + 100, the run's end. Without the
+  // barrier it would end at its own cycles, before core 1.
+  EXPECT_EQ(s["sim.elapsed_cycles"], s["cpu1.sim.cycles"] + 100);
+  EXPECT_EQ(s["cpu0.sim.accesses"], 200);
+  EXPECT_EQ(s["cpu1.sim.accesses"], 2000);
+  // The same records as in trace order; time's elapsed is below trace's (which sums every
+  // cycle) by core 0's cycles before the barrier.
+  auto trace = replay(dir, t, opts + "trace");
+  EXPECT_EQ(trace["sim.elapsed_cycles"], trace["sim.cycles"]);
+  EXPECT_EQ(s["sim.cycles"], trace["sim.cycles"]);
+  EXPECT_EQ(trace["sim.elapsed_cycles"] - s["sim.elapsed_cycles"], s["cpu0.sim.cycles"] - 100);
+}
+
+// Records 1-3 on CPU 0: `!cr3 5`, a read of page 0 (a page fault: its TLB holds the
+// translation), page 0's PTE changed (`!ptewrite remap`). Records 4-5005 on CPU 1: `!cpu 1`,
+// `!cr3 5`, 5000 reads of page 16 (a fault, then L1 TLB hits). Then, with `invlpg`, record
+// 5006: CPU 1's `!invlpg` of page 0 (its shootdown reaches CPU 0). Then `!cpu 0` and 100
+// reads of page 0 on CPU 0 (records 5008-5107; without the !invlpg 5007-5106).
+std::string pte_change_flushed_by_another_cpu(bool invlpg) {
+  std::string t = "!cr3 5\nR " + page(0) + "\n!ptewrite " + page(0) + " remap\n!cpu 1\n!cr3 5\n";
+  for (int i = 0; i < 5000; ++i) {
+    t += "R " + page(16, 8 * (i % 512)) + "\n";
+  }
+  if (invlpg) {
+    t += "!invlpg " + page(0) + "\n";
+  }
+  t += "!cpu 0\n";
+  for (int i = 0; i < 100; ++i) {
+    t += "R " + page(0, 8 * i) + "\n";
+  }
+  return t;
+}
+
+TEST(Interleave, TheCheckAcceptsTheOldTranslationUntilTheInvlpgRuns) {
+  TempDir dir;
+  const std::string opts = "--check --set cores=2 --set sim.quantum=1000 --set sim.interleave=";
+  const std::string t = pte_change_flushed_by_another_cpu(true);
+  auto time = replay(dir, t, opts + "time");
+  // time: CPU 0's read of page 0 faults (2600 cycles and more, past the 1000-cycle
+  // quantum), so its thread waits before the PTE change, at about 2600; CPU 1 reaches its
+  // !invlpg after its fault and 5000 hits of a cycle each, past 7600. CPU 0 runs its PTE
+  // change and its 100 reads (a cycle each, hits on the translation its TLB holds from
+  // before the change) in between: all 100 use the old translation before the INVLPG
+  // that the trace puts before them has run. By the SDM (4.10.5) CPU 0 may: the check
+  // accepts each (they would stop the run without the window).
+  EXPECT_EQ(time["sim.stale_window_uses"], 100);
+  EXPECT_EQ(time["sim.accesses"], 1 + 5000 + 100);
+  EXPECT_EQ(time["sim.checks"], time["sim.accesses"]);
+  // The INVLPG's shootdown still goes to CPU 0 (it runs address space 5).
+  EXPECT_EQ(time["sim.ipis"], 1);
+  EXPECT_EQ(time["cpu0.sim.ipis_received"], 1);
+  // trace: CPU 0's reads come after the shootdown: no old translation is used.
+  auto trace = replay(dir, t, opts + "trace");
+  EXPECT_EQ(trace["sim.stale_window_uses"], 0);
+  EXPECT_EQ(trace["sim.checks"], trace["sim.accesses"]);
+}
+
+TEST(Interleave, TheCheckStillCatchesAFlushThatNeverComes) {
+  TempDir dir;
+  // As above without CPU 1's !invlpg: the window of the PTE change (record 3) never closes.
+  // In time mode CPU 0's 100 reads (records 5007-5106) are accepted as they run, and the
+  // run's end reports the missed flush, naming the change and the first use; in trace
+  // order the first read stops the run.
+  write_text(dir.file("t.trace"), pte_change_flushed_by_another_cpu(false));
+  const std::string cmd = "replay " + dir.file("t.trace") +
+                          " -q --check --set cores=2 --set sim.quantum=1000 --set sim.interleave=";
+  auto r = run_command(pagesim(cmd + "time"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("check failed: the !ptewrite at trace record 3 changed the PTE of "
+                          "0x7f0000000000 (PCID 5) and no INVLPG of the page followed, but CPU "
+                          "0 used the translation from before it at trace record 5007 (100 "
+                          "uses in all): a missed flush"),
+            std::string::npos)
+      << r.output;
+  r = run_command(pagesim(cmd + "trace"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("check failed at trace record 5007 (R 0x7f0000000000, PCID 5)"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Interleave, AnInvlpgWaitsForTheEarlierPteChangeOfItsPageOnAnotherCpu) {
+  TempDir dir;
+  // Records 1-5003 on CPU 0: `!cr3 5`, a read of page 0, 5000 reads of page 16, then
+  // page 0's PTE changed (record 5003). Records 5004-15008 on CPU 1: `!cpu 1`, `!cr3 5`,
+  // `!invlpg` of page 0 (after the change in the trace: the flush for it), a read of page
+  // 0, 10,000 reads of page 32, a read of page 0.
+  std::string t = "!cr3 5\nR " + page(0) + "\n";
+  for (int i = 0; i < 5000; ++i) {
+    t += "R " + page(16, 8 * (i % 512)) + "\n";
+  }
+  t += "!ptewrite " + page(0) + " remap\n!cpu 1\n!cr3 5\n!invlpg " + page(0) + "\nR " + page(0) +
+       "\n";
+  for (int i = 0; i < 10000; ++i) {
+    t += "R " + page(32, 8 * (i % 512)) + "\n";
+  }
+  t += "R " + page(0) + "\n";
+  auto s = replay(dir, t, "--check --set cores=2 --set sim.quantum=1000 --set sim.interleave=time");
+  // CPU 0 reaches its change past time 10,200 (two page faults of 2600 cycles and more,
+  // 5000 reads of a cycle or more); CPU 1's thread runs its first quantum at time 0. Its
+  // INVLPG waits for the change, as in trace order, so it is the change's flush: CPU 0, in
+  // address space 5, gets its IPI (1); CPU 1's reads of page 0 walk the new tables, and
+  // nothing stale is used. (Run at time 0, before the change, the INVLPG would flush
+  // nothing: CPU 1's first read would fill the old translation and its last, past time
+  // 15,000, after the change, use it with no flush to come: "a missed flush".)
+  EXPECT_EQ(s["sim.ipis"], 1);
+  EXPECT_EQ(s["cpu0.sim.ipis_received"], 1);
+  EXPECT_EQ(s["sim.stale_window_uses"], 0);
+  EXPECT_EQ(s["sim.accesses"], 1 + 5000 + 1 + 10000 + 1);
+  EXPECT_EQ(s["sim.checks"], s["sim.accesses"]);
+  // CPU 1 waited (idle) until the change, to within a quantum: the run ends at least
+  // 10,200 - 1000 cycles past CPU 1's own cycles.
+  EXPECT_GE(s["sim.elapsed_cycles"], s["cpu1.sim.cycles"] + 10200 - 1000);
+}
+
 TEST(Interleave, WarmupCountsAccessesInExecutionOrder) {
   TempDir dir;
   // 2 x 2562 records, 2 x 2560 accesses; a warm-up of 1000 accesses leaves 4120 counted

@@ -797,6 +797,13 @@ def generate(seed):
         copy_rng = random.Random("pagesim-random-check-rootcopy-%d" % seed)
         if plan.mode == "shadow" and plan.cpus > 1 and copy_rng.random() < 0.5:
             plan.sets.append(("shadow.vcpu_root_copy", "true"))
+    # With several CPUs in all (vms x CPUs > 1), a third of the seeds replay side by side in
+    # simulated time (sim.interleave=time), drawn from a stream of their own: every other
+    # draw, and so the trace, stays the seed's.
+    if plan.vms * plan.cpus > 1:
+        interleave_rng = random.Random("pagesim-random-check-interleave-%d" % seed)
+        if interleave_rng.random() < 1 / 3:
+            plan.sets.append(("sim.interleave", "time"))
     tb = TraceBuilder(random.Random(stream), plan, cpu_rng)
     guest_ram = sum(s for (_, _, s, ro) in plan.slots if not ro)
     spare = guest_ram - footprint["guest_bytes"] - GUEST_TABLES_RESERVE - 4 * MIB
@@ -819,8 +826,11 @@ COVERAGE = [
     "mmu_notifier.invalidate_range", "mmu_notifier.clear_young", "shadow.page_faults",
     "shadow.unsync", "shadow.invlpg_syncs", "shadow.zaps", "shadow.rmap_zaps", "shadow.wp_writes",
     "vmexits.cr3_write", "vmexits.invlpg", "os.page_faults", "sim.shootdowns", "sim.ipis",
-    "sim.pv_tlb_flushes", "sim.preempted_ipis", "shadow.pf_spurious",
+    "sim.pv_tlb_flushes", "sim.preempted_ipis", "sim.stale_window_uses", "shadow.pf_spurious",
 ]
+
+# --coverage also counts the passing seeds replayed with sim.interleave=time.
+TIME_MODE = "sim.interleave=time"
 
 INTERNAL_PATTERNS = [
     "did not converge", "logic", "internal", "AddressSanitizer", "UndefinedBehaviorSanitizer",
@@ -1071,6 +1081,8 @@ def check_seed(args, seed, workdir):
         result["covered"] = {k for k in COVERAGE if stats.get(k, 0)} | {
             k for k in COVERAGE if any(v and n.endswith("." + k) for n, v in stats.items()
                                        if n.startswith("vm"))}
+        if ("sim.interleave", "time") in plan.sets:
+            result["covered"].add(TIME_MODE)
     if cls in ("pass", "resource"):
         os.unlink(path)
         return result
@@ -1194,7 +1206,7 @@ def main(argv=None):
     failed = counts["check"] + counts["internal"] + counts["other"]
     if args.coverage:
         passed = [r for r in results if "covered" in r]
-        for k in COVERAGE:
+        for k in COVERAGE + [TIME_MODE]:
             print("coverage: %-34s %4d of %d passing seeds" %
                   (k, sum(1 for r in passed if k in r["covered"]), len(passed)))
     if results:
