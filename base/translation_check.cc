@@ -45,7 +45,7 @@ std::string translation_mismatch(std::uint64_t record, AccessKind kind, Gva gva,
 
 void StaleWindows::open(std::uint16_t pcid, std::uint64_t base, std::uint64_t bytes,
                         std::uint64_t record) {
-  m_open.push_back(Window{.pcid = pcid, .base = base, .bytes = bytes, .record = record});
+  m_open.push_back(Window{.pcid = pcid, .base = base, .bytes = bytes, .record = record, .old = {}});
 }
 
 void StaleWindows::add(Gva gva, const Translation& t) {
