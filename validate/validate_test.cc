@@ -902,12 +902,8 @@ TEST(TwoVcpus, PhasesRunOnOneVcpuEachInOrder) {
 // memslot is a host phase (the VMM's main thread); the hole's loads and each CR3 switch run
 // on each vCPU, vCPU 1 first, as the later passes do.
 TEST(TwoVcpus, HoleMemslotAndSecondCr3RunOnEachVcpu) {
-  const Scenario s{.pages = 8,
-                   .memslot_readd = true,
-                   .two_cr3 = true,
-                   .hole_pages = 2,
-                   .passes = 3,
-                   .vcpus = 2};
+  const Scenario s{
+      .pages = 8, .memslot_readd = true, .two_cr3 = true, .hole_pages = 2, .passes = 3, .vcpus = 2};
   EXPECT_NO_THROW(check(s));
   std::vector<std::string> names;
   std::vector<int> cpus, cr3s;
@@ -916,10 +912,10 @@ TEST(TwoVcpus, HoleMemslotAndSecondCr3RunOnEachVcpu) {
     cpus.push_back(p.cpu);
     cr3s.push_back(p.cr3);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "cpu0:pass1", "cpu1:pass1", "memslot", "cpu1:hole", "cpu0:hole",
-                       "cpu1:cr3-second", "cpu1:pass2", "cpu0:cr3-second", "cpu0:pass2",
-                       "cpu1:cr3-first", "cpu1:pass3", "cpu0:cr3-first", "cpu0:pass3"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"cpu0:pass1", "cpu1:pass1", "memslot", "cpu1:hole",
+                                             "cpu0:hole", "cpu1:cr3-second", "cpu1:pass2",
+                                             "cpu0:cr3-second", "cpu0:pass2", "cpu1:cr3-first",
+                                             "cpu1:pass3", "cpu0:cr3-first", "cpu0:pass3"}));
   EXPECT_EQ(cpus, (std::vector<int>{0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0}));
   EXPECT_EQ(cr3s, (std::vector<int>{0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0}));
 }

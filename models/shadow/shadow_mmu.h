@@ -581,8 +581,8 @@ class ShadowMmu final : public hostmm::MmuNotifier {
     bool root_copy_stale = false;
   };
   std::vector<VcpuRoots> m_parked;  // empty: one vCPU
-  bool m_root_copies = false;  // shadow.vcpu_root_copy with several vCPUs
-  Hpa m_root_copy;             // the current vCPU's copy (m_root_copies)
+  bool m_root_copies = false;       // shadow.vcpu_root_copy with several vCPUs
+  Hpa m_root_copy;                  // the current vCPU's copy (m_root_copies)
   unsigned m_vcpu = 0;
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them

@@ -19,13 +19,12 @@ TEST(ShadowParams, KeysDefaultsAndChecks) {
     EXPECT_FALSE(f->doc().empty()) << f->key();
   }
   EXPECT_EQ(keys,
-            (std::set<std::string>{"shadow.wp_policy", "shadow.cache_roots", "shadow.prefetch",
-                                   "shadow.memslot_zap", "shadow.max_pages", "shadow.new_root_exit",
-                                   "shadow.recycle_unsync_children", "shadow.vcpu_root_copy",
-                                   "shadow.aging",
-                                   "shadow.aging_interval", "shadow.page_fault_latency",
-                                   "shadow.wp_write_latency", "shadow.cr3_write_latency",
-                                   "shadow.invlpg_latency", "shadow.sync_page_latency"}));
+            (std::set<std::string>{
+                "shadow.wp_policy", "shadow.cache_roots", "shadow.prefetch", "shadow.memslot_zap",
+                "shadow.max_pages", "shadow.new_root_exit", "shadow.recycle_unsync_children",
+                "shadow.vcpu_root_copy", "shadow.aging", "shadow.aging_interval",
+                "shadow.page_fault_latency", "shadow.wp_write_latency", "shadow.cr3_write_latency",
+                "shadow.invlpg_latency", "shadow.sync_page_latency"}));
   // KVM's behaviour by default: unsync pages, cached roots, prefetch, its page limit.
   EXPECT_EQ(s.find("shadow.wp_policy")->value_text(), "\"unsync\"");
   EXPECT_EQ(s.find("shadow.cache_roots")->value_text(), "true");
