@@ -331,5 +331,42 @@ TEST(ShadowVcpus, WithRootCopiesAVcpuNeverFaultsTwiceOnItsOwnLinks) {
   EXPECT_GT(faults[0], 0u);
 }
 
+// The live pages at the first fault that recycles, touching one page per 2 MiB (a shadow
+// page table each) on vCPU 1 after kvm_mmu_zap_all_fast; `vcpu0_holds`: vCPU 0 has not
+// entered since, so it still holds the invalidated root.
+std::uint64_t live_at_first_recycle(bool vcpu0_holds) {
+  ShadowMachineParams p = params(2);
+  p.shadow.max_pages = 40;
+  ShadowMachine m(p);
+  m.touch(Gva(kBase), AccessKind::kRead, 0);
+  m.switch_cpu(1);
+  m.touch(Gva(kBase), AccessKind::kRead, 0);  // the root both hold
+  m.mmu().zap_all_fast();
+  if (!vcpu0_holds) {
+    m.switch_cpu(0);
+    m.touch(Gva(kBase), AccessKind::kRead, 0);  // its next entry drops its hold
+    m.switch_cpu(1);
+  }
+  for (std::uint64_t i = 0; i < 64; ++i) {
+    const std::uint64_t live = m.mmu().live_pages();
+    m.touch(Gva(kBase + i * 2 * MiB), AccessKind::kRead, 0);
+    if (stat(m, "shadow.recycled") != 0) {
+      return live;
+    }
+  }
+  ADD_FAILURE() << "no recycling";
+  return 0;
+}
+
+TEST(ShadowVcpus, AnInvalidatedRootAnotherVcpuHoldsCountsTowardThePageLimit) {
+  // make_mmu_pages_available recycles when fewer than KVM_MIN_FREE_MMU_PAGES (5) of
+  // shadow.max_pages (40) are free, counting n_used_mmu_pages: every page KVM has not freed,
+  // an invalidated root still held (root_count) included. While vCPU 0 holds the root
+  // kvm_mmu_zap_all_fast invalidated, a fault with 35 live pages sees 40 - 36 = 4 free and
+  // recycles; once vCPU 0 has dropped it, one page later (40 - 36 = 4 at 36 live).
+  EXPECT_EQ(live_at_first_recycle(true), 35u);
+  EXPECT_EQ(live_at_first_recycle(false), 36u);
+}
+
 }  // namespace
 }  // namespace pagesim::shadow

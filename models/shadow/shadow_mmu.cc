@@ -84,10 +84,11 @@ void ShadowMmu::set_vcpus(unsigned vcpus) {
   m_root_copies = m_params.vcpu_root_copy && vcpus > 1;
   if (m_root_copies) {
     for (VcpuRoots& v : m_parked) {
-      v.root_copy = m_frames.allocate_table();
-      m_memory.zero_frame(v.root_copy);
+      for (VcpuRoots::RootCopy& c : v.root_copies) {
+        c.frame = m_frames.allocate_table();
+        m_memory.zero_frame(c.frame);
+      }
     }
-    m_root_copy = m_parked[0].root_copy;
   }
 }
 
@@ -95,10 +96,46 @@ void ShadowMmu::tlb_flush_every_vcpu() {
   if (!m_root_copies) {
     return;
   }
-  for (std::size_t v = 0; v < m_parked.size(); ++v) {
-    m_parked[v].root_copy_stale = v != m_vcpu;
+  for (VcpuRoots& v : m_parked) {
+    for (VcpuRoots::RootCopy& c : v.root_copies) {
+      c.stale = true;
+    }
   }
   refresh_root_copy();
+}
+
+void ShadowMmu::use_root_copy(bool fresh) {
+  if (!m_root_copies || !root_loaded()) {
+    return;
+  }
+  auto& copies = m_parked[m_vcpu].root_copies;
+  const std::uint64_t root = m_guest_root.value();
+  std::size_t slot = copies.size();
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    if (copies[i].guest_root == root) {
+      slot = i;
+    }
+  }
+  if (slot == copies.size()) {
+    // A copy of a root the vCPU no longer keeps (neither current nor a prev_root) makes
+    // room: there are 1 + kPrevRoots copies.
+    fresh = true;
+    for (std::size_t i = 0; i < copies.size() && slot == copies.size(); ++i) {
+      const std::uint64_t g = copies[i].guest_root;
+      if (std::find(m_prev_roots.begin(), m_prev_roots.end(), g) == m_prev_roots.end()) {
+        slot = i;
+      }
+    }
+    if (slot == copies.size()) {
+      throw std::logic_error("shadow MMU: no root copy free");
+    }
+    copies[slot].guest_root = root;
+  }
+  m_root_copy_slot = slot;
+  m_root_copy = copies[slot].frame;
+  if (fresh || copies[slot].stale) {
+    refresh_root_copy();
+  }
 }
 
 void ShadowMmu::refresh_root_copy() {
@@ -108,6 +145,7 @@ void ShadowMmu::refresh_root_copy() {
   for (unsigned i = 0; i < kEntries; ++i) {
     m_memory.write_u64(Hpa(m_root_copy.value() + std::uint64_t{i} * 8), read_spte(m_root, i));
   }
+  m_parked[m_vcpu].root_copies[m_root_copy_slot].stale = false;
 }
 
 void ShadowMmu::refresh_root_copy_entry(Gva gva) {
@@ -139,14 +177,8 @@ void ShadowMmu::switch_vcpu(unsigned vcpu) {
   in.prev_roots.clear();
   in.obsolete_roots.clear();
   m_vcpu = vcpu;
-  if (m_root_copies) {
-    // Its next entry: a flush of every vCPU that came while it was parked is done now.
-    m_root_copy = in.root_copy;
-    if (in.root_copy_stale) {
-      in.root_copy_stale = false;
-      refresh_root_copy();
-    }
-  }
+  // Its next entry: a flush of every vCPU that came while it was parked is done now.
+  use_root_copy(false);
 }
 
 bool ShadowMmu::load_root(Gpa guest_root) {
@@ -183,7 +215,7 @@ bool ShadowMmu::load_root(Gpa guest_root) {
   if (created) {
     ++m_stats.roots_created;
   }
-  refresh_root_copy();  // the vCPU enters on a copy of the root it loaded
+  use_root_copy(true);  // the vCPU enters on a new copy of the root it loaded
   return created;
 }
 
@@ -205,7 +237,7 @@ void ShadowMmu::switch_root(Gpa guest_root) {
       if (had_root) {
         m_prev_roots.insert(m_prev_roots.begin(), old.value());
       }
-      refresh_root_copy();
+      use_root_copy(false);  // the copy it kept of that root, as it was
       return;
     }
     m_prev_roots.erase(cached);  // freed since: looked up again

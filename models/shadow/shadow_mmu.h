@@ -148,7 +148,10 @@
 // holds (its root or a live prev_root: root_count > 0) is never recycled by the page limit;
 // a root zapped otherwise (flooding, a memslot's range, an address space torn down) leaves
 // every vCPU that held it without one, and each reloads it at its next entry
-// (KVM_REQ_MMU_RELOAD per vCPU). CR3 writes, INVLPG and kvm_mmu_sync_roots act on the
+// (KVM_REQ_MMU_RELOAD per vCPU); the roots kvm_mmu_zap_all_fast only invalidates count
+// toward the page limit until their last holder drops them. With shadow.vcpu_root_copy each
+// vCPU walks its own copy of each kept root's top-level entries (shadow_params.h,
+// hardware_root). CR3 writes, INVLPG and kvm_mmu_sync_roots act on the
 // current vCPU's root; a sync is of the shared unsync pages, so it serves every vCPU. The
 // flushes: kAll (kvm_flush_remote_tlbs, every vCPU: zaps, write protection, a leaf
 // weakened) or the current vCPU's PCID or page (KVM_REQ_TLB_FLUSH_CURRENT of a CR3 write,
@@ -451,8 +454,12 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   GuestWalk walk_guest(Gva gva, AccessKind kind, Cycles& cycles, bool& host_fault);
   // FNAME(page_fault) itself (page_fault() adds the vCPU's root copy).
   Fault handle_page_fault(Gva gva, AccessKind kind);
-  // shadow.vcpu_root_copy: the current vCPU's copy of its root's top-level entries, whole
-  // (a root loaded, a flush of every vCPU) or the one entry translating `gva` (its fault).
+  // shadow.vcpu_root_copy. use_root_copy: the current vCPU now runs on m_root: with
+  // `fresh` (a root loaded: kvm_mmu_get_page, a reload) its copy of that root is taken anew,
+  // else (a previous root come back, fast_pgd_switch) the copy the vCPU kept of it is used
+  // as it was, unless a flush of every vCPU came since. refresh_root_copy: the current
+  // copy, whole; refresh_root_copy_entry: its one entry translating `gva` (a fault).
+  void use_root_copy(bool fresh);
   void refresh_root_copy();
   void refresh_root_copy_entry(Gva gva);
   // Returns false when the leaf was left read-only for a store because KVM write-tracks the
@@ -522,6 +529,9 @@ class ShadowMmu final : public hostmm::MmuNotifier {
   // make_mmu_pages_available: zaps the oldest pages (none holding a root_count) when fewer
   // than KVM_MIN_FREE_MMU_PAGES are left, until KVM_REFILL_PAGES are.
   void make_pages_available();
+  // The obsolete roots some vCPU still holds (zap_all_fast's), each once: pages KVM has
+  // not freed yet.
+  std::uint64_t held_obsolete_pages() const;
   // Whether KVM holds a root_count on `sp`: a vCPU's current root, or a root cached in a
   // vCPU's prev_roots (kvm_mmu_zap_oldest_mmu_pages skips those).
   bool holds_root_count(std::uint32_t sp) const;
@@ -574,15 +584,21 @@ class ShadowMmu final : public hostmm::MmuNotifier {
     Gpa guest_root;
     std::vector<std::uint64_t> prev_roots;
     std::vector<std::uint64_t> obsolete_roots;
-    // shadow.vcpu_root_copy: the frame of this vCPU's copy of its root's top-level entries
-    // (kept here for every vCPU, the current one's too), and whether a flush of every vCPU
-    // came while it was parked (refreshed when it next runs).
-    Hpa root_copy;
-    bool root_copy_stale = false;
+    // shadow.vcpu_root_copy: this vCPU's copies of the top-level entries of the roots it
+    // runs on and keeps (its root and prev_roots: one frame each), kept here for every
+    // vCPU, the current one's too. `stale`: a flush of every vCPU came since the copy was
+    // last refreshed (it is, when the vCPU next runs on that root).
+    struct RootCopy {
+      std::uint64_t guest_root = ~std::uint64_t{0};  // the guest CR3 it is of (none: ~0)
+      Hpa frame;
+      bool stale = false;
+    };
+    std::array<RootCopy, 1 + kPrevRoots> root_copies{};
   };
-  std::vector<VcpuRoots> m_parked;  // empty: one vCPU
-  bool m_root_copies = false;       // shadow.vcpu_root_copy with several vCPUs
-  Hpa m_root_copy;                  // the current vCPU's copy (m_root_copies)
+  std::vector<VcpuRoots> m_parked;   // empty: one vCPU
+  bool m_root_copies = false;        // shadow.vcpu_root_copy with several vCPUs
+  Hpa m_root_copy;                   // the current vCPU's copy of its root (m_root_copies)
+  std::size_t m_root_copy_slot = 0;  // its index in the vCPU's root_copies
   unsigned m_vcpu = 0;
   TlbFlush m_flush;
   Cycles m_pending;  // syncs inside get_page, until an exit takes them

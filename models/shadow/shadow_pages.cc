@@ -418,9 +418,25 @@ bool ShadowMmu::holds_root_count(std::uint32_t sp) const {
   return false;
 }
 
+std::uint64_t ShadowMmu::held_obsolete_pages() const {
+  std::vector<std::uint64_t> serials(m_obsolete_roots);
+  for (std::size_t v = 0; v < m_parked.size(); ++v) {
+    if (v != m_vcpu) {
+      serials.insert(serials.end(), m_parked[v].obsolete_roots.begin(),
+                     m_parked[v].obsolete_roots.end());
+    }
+  }
+  std::sort(serials.begin(), serials.end());
+  return static_cast<std::uint64_t>(std::unique(serials.begin(), serials.end()) - serials.begin());
+}
+
 void ShadowMmu::make_pages_available() {
-  // make_mmu_pages_available: nothing to do while KVM_MIN_FREE_MMU_PAGES are free.
-  const std::uint64_t avail = m_max_pages > m_live ? m_max_pages - m_live : 0;
+  // make_mmu_pages_available: nothing to do while KVM_MIN_FREE_MMU_PAGES are free. The
+  // roots kvm_mmu_zap_all_fast only invalidated are still KVM's pages (n_used_mmu_pages)
+  // until their last holder drops them at its next entry: with several vCPUs one vCPU's
+  // faults can come while another still holds one.
+  const std::uint64_t used = m_live + held_obsolete_pages();
+  const std::uint64_t avail = m_max_pages > used ? m_max_pages - used : 0;
   if (avail >= kMinFreePages) {
     return;
   }

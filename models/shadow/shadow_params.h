@@ -99,18 +99,22 @@ struct ShadowParams {
   // still zap the unsync children.
   bool recycle_unsync_children = true;
   // Each vCPU enters the guest on its own copy of its shadow root's top-level entries (the
-  // table the hardware walks first), not on the root shadow page itself. The copy is taken
-  // when the vCPU loads a root, refreshed whole when KVM flushes every vCPU's TLB
-  // (kvm_flush_remote_tlbs -> KVM_REQ_TLB_FLUSH, at the vCPU's next entry), and entry by
-  // entry at the vCPU's own page faults (the top-level entry of the faulting address). So a
-  // top-level entry another vCPU's fault makes present, with no flush since, is not present
-  // in this vCPU's copy: its first access through it faults, KVM finds the shadow leaf
-  // already right (RET_PF_SPURIOUS, shadow.pf_spurious), and the copy gets the entry. A
-  // guest-requested flush (MOV to CR3, INVLPG) does not refresh the copy. Measured on
+  // table the hardware walks first), not on the root shadow page itself, one copy per root
+  // the vCPU keeps (its root and prev_roots). A copy is taken when the vCPU loads a root
+  // (kvm_mmu_get_page, a reload); a previous root it switches back to (fast_pgd_switch)
+  // comes with the copy it kept, as it was. Copies are refreshed whole when KVM flushes
+  // every vCPU's TLB (kvm_flush_remote_tlbs -> KVM_REQ_TLB_FLUSH, at the vCPU's next entry
+  // on that root), and entry by entry at the vCPU's own page faults (the top-level entry
+  // of the faulting address). So a top-level entry another vCPU's fault makes present, with
+  // no flush since, is not present in this vCPU's copy: its first access through it
+  // faults, KVM finds the shadow leaf already right (RET_PF_SPURIOUS, shadow.pf_spurious),
+  // and the copy gets the entry. A guest-requested flush (MOV to CR3, INVLPG) does not
+  // refresh the copy. Measured on
   // kvm_pvm with two vCPUs: the one extra fault of vCPU 1's first access to a region vCPU 0
   // mapped after vCPU 1 last ran, present exactly when no remote flush came in between, and
-  // still there after vCPU 1's own INVLPG of the address or MOV to CR3 (docs/validation.md,
-  // "Two vCPUs"). On VMX/SVM the hardware walks the root shadow page (upstream KVM needs no
+  // still there after vCPU 1's own INVLPG of the address or MOV to CR3; and with two CR3s,
+  // vCPU 0's one extra fault back on its first root after vCPU 1 mapped the data there
+  // (docs/validation.md, "Two vCPUs"). On VMX/SVM the hardware walks the root shadow page (upstream KVM needs no
   // flush when an entry becomes present): off. With one vCPU the copy equals the root at
   // every walk (its faults refresh their entry, zaps flush) and none is kept.
   bool vcpu_root_copy = false;
