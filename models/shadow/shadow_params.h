@@ -114,9 +114,9 @@ struct ShadowParams {
   // mapped after vCPU 1 last ran, present exactly when no remote flush came in between, and
   // still there after vCPU 1's own INVLPG of the address or MOV to CR3; and with two CR3s,
   // vCPU 0's one extra fault back on its first root after vCPU 1 mapped the data there
-  // (docs/validation.md, "Two vCPUs"). On VMX/SVM the hardware walks the root shadow page (upstream KVM needs no
-  // flush when an entry becomes present): off. With one vCPU the copy equals the root at
-  // every walk (its faults refresh their entry, zaps flush) and none is kept.
+  // (docs/validation.md, "Two vCPUs"). On VMX/SVM the hardware walks the root shadow page (upstream
+  // KVM needs no flush when an entry becomes present): off. With one vCPU the copy equals the root
+  // at every walk (its faults refresh their entry, zaps flush) and none is kept.
   bool vcpu_root_copy = false;
   // The clock of seed 001 (Avi Kivity, lkml 2006-10-27, "KVM: memory slot management"):
   // with cached translations the guest would pin host pages for good, so a sweep
