@@ -86,14 +86,13 @@ CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
       m_l2(p.l2, p.line_bytes, p.enabled, parent, "cache.l2"),
       m_llc(p.llc, p.line_bytes, p.enabled, parent, "cache.llc"),
       m_dram(parent, "cache.dram"),
+      m_latencies{p.l1.latency, p.l2.latency, p.llc.latency, m_dram_latency},
       m_data(p.data ? std::make_unique<DataStats>(parent, "cache.data") : nullptr) {
   if (p.line_bytes == 0 || !std::has_single_bit(p.line_bytes)) {
     throw std::invalid_argument(std::to_string(p.line_bytes) +
                                 " bytes is not a power-of-two line size");
   }
 }
-
-Cycles CacheHierarchy::access(Hpa hpa, bool write) { return latency(serve(hpa, write)); }
 
 CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a read*/) {
   if (!m_enabled) {
@@ -154,20 +153,6 @@ Cycles CacheHierarchy::access_data(Hpa hpa) {
   const Cycles cost = latency(level);
   m_data->cycles += cost.count();
   return cost;
-}
-
-Cycles CacheHierarchy::latency(Level level) const {
-  switch (level) {
-    case Level::kL1:
-      return m_l1.latency();
-    case Level::kL2:
-      return m_l2.latency();
-    case Level::kLlc:
-      return m_llc.latency();
-    case Level::kDram:
-      break;
-  }
-  return m_dram_latency;
 }
 
 Cycles CacheHierarchy::probe(Hpa hpa) const {

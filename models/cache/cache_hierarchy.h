@@ -32,6 +32,7 @@
 // parent. No allocation after construction.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -124,11 +125,12 @@ class CacheHierarchy final : public mem::MemoryTiming {
   enum class Level : std::uint8_t { kL1, kL2, kLlc, kDram };
 
   // One page-table reference (write: an A/D-bit update, timed as a read): its latency in
-  // cycles; fills the levels it missed and counts hits, misses and DRAM accesses.
-  Cycles access(Hpa hpa, bool write) override;
+  // cycles; fills the levels it missed and counts hits, misses and DRAM accesses. Inline:
+  // the walkers call it directly (reference_timing.h).
+  Cycles access(Hpa hpa, bool write) override { return latency(serve(hpa, write)); }
   // The same reference, answering with the level that served it (latency(level) cycles).
   Level serve(Hpa hpa, bool write);
-  Cycles latency(Level level) const;
+  Cycles latency(Level level) const { return m_latencies[static_cast<unsigned>(level)]; }
   // The latency access() would return, with no side effects.
   Cycles probe(Hpa hpa) const;
   // cache.data: one data access (the line of `hpa`): served, filled and timed as a
@@ -156,6 +158,8 @@ class CacheHierarchy final : public mem::MemoryTiming {
   CacheLevel m_l2;
   CacheLevel m_llc;
   DramStats m_dram;
+  // By Level: the L1's, L2's and LLC's latencies and m_dram_latency.
+  std::array<Cycles, 4> m_latencies;
   std::unique_ptr<DataStats> m_data;  // cache.data only (no statistics rows without it)
 
   // The cascade of one enabled reference to `line`: the level that serves it; every level

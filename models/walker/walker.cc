@@ -78,7 +78,7 @@ WalkResult Walker::walk(const WalkRequest& r) {
   for (;;) {
     const Hpa entry_hpa(table | pte::entry_offset(va, level));
     m_memory.prefetch(entry_hpa);  // the entry's host line loads while the cache model runs
-    result.cycles += m_timing.access(entry_hpa, false);
+    result.cycles += m_timing.read(entry_hpa);
     ++result.refs;
     const std::uint64_t raw = m_memory.read_u64(entry_hpa);
     if ((raw & pte::kPresent) == 0) {
