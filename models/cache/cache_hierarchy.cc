@@ -34,26 +34,30 @@ CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool
   }
 }
 
-bool CacheLevel::touch(std::uint64_t line) {
+template <bool kCount>
+bool CacheLevel::access(std::uint64_t line) {
   std::uint64_t* lines = set_lines(line & m_set_mask);
+  // Each way takes the line of the way before it, the first the referenced line, until the
+  // line is found (the ways before it moved down by one: move to the front) or the last way
+  // has taken its place (everything moved down, the last line dropped: a fill).
+  std::uint64_t carried = line;
   for (std::uint32_t w = 0; w < m_ways; ++w) {
-    if (lines[w] == line) {
-      for (std::uint32_t k = w; k > 0; --k) {  // move to the front
-        lines[k] = lines[k - 1];
+    const std::uint64_t here = lines[w];
+    lines[w] = carried;
+    if (here == line) {
+      if constexpr (kCount) {
+        ++m_stats.hits;
       }
-      lines[0] = line;
       return true;
     }
+    carried = here;
   }
-  return false;
-}
-
-bool CacheLevel::lookup(std::uint64_t line) {
-  if (touch(line)) {
-    ++m_stats.hits;
-    return true;
+  if constexpr (kCount) {
+    ++m_stats.misses;
   }
-  ++m_stats.misses;
+  if (carried != kInvalid) {  // the LRU victim dropped
+    ++m_stats.evictions;
+  }
   return false;
 }
 
@@ -65,17 +69,6 @@ bool CacheLevel::contains(std::uint64_t line) const {
     }
   }
   return false;
-}
-
-void CacheLevel::fill(std::uint64_t line) {
-  std::uint64_t* lines = set_lines(line & m_set_mask);
-  if (lines[m_ways - 1] != kInvalid) {
-    ++m_stats.evictions;
-  }
-  for (std::uint32_t k = m_ways - 1; k > 0; --k) {
-    lines[k] = lines[k - 1];
-  }
-  lines[0] = line;
 }
 
 CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
@@ -108,28 +101,23 @@ CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a re
 
 template <bool kData>
 CacheHierarchy::Level CacheHierarchy::serve_line(std::uint64_t line) {
-  // A page-table reference counts the levels' hits and misses (lookup); a data reference
-  // counts in DataStats instead (touch).
-  auto found = [line](CacheLevel& c) { return kData ? c.touch(line) : c.lookup(line); };
+  // A page-table reference counts the levels' hits and misses; a data reference counts in
+  // DataStats instead. Each level that misses is filled as it is looked up (the levels are
+  // independent: filling the L1 before the L2 is looked up leaves what filling it after
+  // would).
   // The three sets are independent host loads: start the outer two while the L1's is
   // scanned (a walk's reference misses the L1 often, and the LLC's tags are megabytes).
   m_l2.prefetch_set(line);
   m_llc.prefetch_set(line);
-  if (found(m_l1)) {
+  if (m_l1.access<!kData>(line)) {
     return Level::kL1;
   }
-  if (found(m_l2)) {
-    m_l1.fill(line);
+  if (m_l2.access<!kData>(line)) {
     return Level::kL2;
   }
-  if (found(m_llc)) {
-    m_l2.fill(line);
-    m_l1.fill(line);
+  if (m_llc.access<!kData>(line)) {
     return Level::kLlc;
   }
-  m_llc.fill(line);
-  m_l2.fill(line);
-  m_l1.fill(line);
   return Level::kDram;
 }
 

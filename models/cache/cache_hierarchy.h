@@ -78,14 +78,14 @@ class CacheLevel {
   CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool enabled,
              stats::Group* parent, std::string name);
 
-  // Counts a hit (and touches the line) or a miss.
-  bool lookup(std::uint64_t line);
-  // The same without counting (data references, counted in DataStats).
-  bool touch(std::uint64_t line);
+  // One reference to the line, in one pass over its set: a hit (true) makes it the most
+  // recently used; a miss (false) fills it as the most recently used, into an empty way,
+  // else over the LRU victim (counted as an eviction), as a lookup and then a fill would.
+  // kCount: counts the hit or the miss (a page-table reference); without, only the
+  // eviction (a data reference, counted in DataStats).
+  template <bool kCount>
+  bool access(std::uint64_t line);
   bool contains(std::uint64_t line) const;
-  // Stores the line (it must not be present) as the most recently used: into an empty
-  // way, else over the LRU victim.
-  void fill(std::uint64_t line);
   Cycles latency() const { return m_latency; }
   const CacheLevelStats& stats() const { return m_stats; }
   // A hint that the line's set is looked up soon (no effect on the model): its first and
@@ -101,7 +101,8 @@ class CacheLevel {
 
   // A set is `ways` line numbers kept in recency order: way 0 the most recently used, the
   // last way the LRU victim (exact true LRU). A hit at position k moves the line to the
-  // front (k moves); a fill shifts the whole set down by one and drops the last line.
+  // front (k moves); a miss shifts the whole set down by one and drops the last line, in
+  // the same pass that looked for it.
   // Empty ways (kInvalid) sit at the back, so a fill takes an empty way before it evicts.
   // Page-table references mostly hit near the front, so the common case touches one host
   // cache line and a handful of words.
