@@ -34,33 +34,6 @@ CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool
   }
 }
 
-template <bool kCount>
-bool CacheLevel::access(std::uint64_t line) {
-  std::uint64_t* lines = set_lines(line & m_set_mask);
-  // Each way takes the line of the way before it, the first the referenced line, until the
-  // line is found (the ways before it moved down by one: move to the front) or the last way
-  // has taken its place (everything moved down, the last line dropped: a fill).
-  std::uint64_t carried = line;
-  for (std::uint32_t w = 0; w < m_ways; ++w) {
-    const std::uint64_t here = lines[w];
-    lines[w] = carried;
-    if (here == line) {
-      if constexpr (kCount) {
-        ++m_stats.hits;
-      }
-      return true;
-    }
-    carried = here;
-  }
-  if constexpr (kCount) {
-    ++m_stats.misses;
-  }
-  if (carried != kInvalid) {  // the LRU victim dropped
-    ++m_stats.evictions;
-  }
-  return false;
-}
-
 bool CacheLevel::contains(std::uint64_t line) const {
   const std::uint64_t* lines = set_lines(line & m_set_mask);
   for (std::uint32_t w = 0; w < m_ways; ++w) {
@@ -85,40 +58,6 @@ CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
     throw std::invalid_argument(std::to_string(p.line_bytes) +
                                 " bytes is not a power-of-two line size");
   }
-}
-
-CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a read*/) {
-  if (!m_enabled) {
-    ++m_dram.accesses;
-    return Level::kDram;
-  }
-  const Level level = serve_line<false>(hpa.value() >> m_line_shift);
-  if (level == Level::kDram) {
-    ++m_dram.accesses;
-  }
-  return level;
-}
-
-template <bool kData>
-CacheHierarchy::Level CacheHierarchy::serve_line(std::uint64_t line) {
-  // A page-table reference counts the levels' hits and misses; a data reference counts in
-  // DataStats instead. Each level that misses is filled as it is looked up (the levels are
-  // independent: filling the L1 before the L2 is looked up leaves what filling it after
-  // would).
-  // The three sets are independent host loads: start the outer two while the L1's is
-  // scanned (a walk's reference misses the L1 often, and the LLC's tags are megabytes).
-  m_l2.prefetch_set(line);
-  m_llc.prefetch_set(line);
-  if (m_l1.access<!kData>(line)) {
-    return Level::kL1;
-  }
-  if (m_l2.access<!kData>(line)) {
-    return Level::kL2;
-  }
-  if (m_llc.access<!kData>(line)) {
-    return Level::kLlc;
-  }
-  return Level::kDram;
 }
 
 Cycles CacheHierarchy::access_data(Hpa hpa) {
