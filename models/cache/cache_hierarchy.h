@@ -89,8 +89,10 @@ class CacheLevel {
   Cycles latency() const { return m_latency; }
   const CacheLevelStats& stats() const { return m_stats; }
   // A hint that the line's set is looked up soon (no effect on the model): its first and
-  // last way (an L2 set of 16 ways is 128 bytes, two host cache lines).
-  void prefetch_set(std::uint64_t line) const {
+  // last way (an L2 set of 16 ways is 128 bytes, two host cache lines). Always inline: GCC
+  // takes a function whose only effect is a prefetch for one without effects, and drops
+  // the calls to it that it has not inlined first.
+  [[gnu::always_inline]] void prefetch_set(std::uint64_t line) const {
     const std::uint64_t* lines = set_lines(line & m_set_mask);
     __builtin_prefetch(lines);
     __builtin_prefetch(lines + m_ways - 1);
@@ -135,6 +137,14 @@ class CacheHierarchy final : public mem::MemoryTiming {
   Cycles latency(Level level) const { return m_latencies[static_cast<unsigned>(level)]; }
   // The latency access() would return, with no side effects.
   Cycles probe(Hpa hpa) const;
+  // A hint that `hpa` is referenced soon (no effect on the model): the host lines of its
+  // LLC set start loading (the LLC's tags are megabytes; the L1's and L2's mostly stay in
+  // the host's caches).
+  [[gnu::always_inline]] void prefetch(Hpa hpa) const {  // always inline: prefetch_set
+    if (m_enabled) {
+      m_llc.prefetch_set(hpa.value() >> m_line_shift);
+    }
+  }
   // cache.data: one data access (the line of `hpa`): served, filled and timed as a
   // page-table reference, counted in cache.data.*; its latency. Only with cache.data.
   Cycles access_data(Hpa hpa);

@@ -27,6 +27,13 @@ class ReferenceTiming {
   Cycles read(Hpa hpa) {
     return m_caches != nullptr ? m_caches->access(hpa, false) : m_timing.access(hpa, false);
   }
+  // A hint that `hpa` is read soon: the cache model's sets start loading (no effect on the
+  // model; nothing without the cache model).
+  [[gnu::always_inline]] void prefetch(Hpa hpa) const {  // (cache_hierarchy.h: prefetch_set)
+    if (m_caches != nullptr) {
+      m_caches->prefetch(hpa);
+    }
+  }
 
  private:
   CacheHierarchy* m_caches;  // null when `timing` is not the cache model

@@ -137,6 +137,12 @@ class MachineModule final : public sc_core::sc_module,
     }
   }
 
+  void prefetch(Gva gva, std::uint16_t vm) override {
+    if constexpr (requires(const Machine& m) { m.prefetch(gva); }) {
+      m_machines[vm]->prefetch(gva);
+    }
+  }
+
  private:
   const CycleClock& m_clock;
   Observer* m_observer = nullptr;

@@ -117,6 +117,26 @@ WalkResult Walker::walk(const WalkRequest& r) {
   return result;
 }
 
+void Walker::prefetch(Hpa root, Gva gva) const {
+  const std::uint64_t va = gva.value();
+  std::uint64_t table = root.value() & pte::kAddressMask;
+  for (unsigned level = m_levels;; --level) {
+    const Hpa entry_hpa(table | pte::entry_offset(va, level));
+    if (level <= pte::kPd) {
+      m_memory.prefetch(entry_hpa);
+      m_timing.prefetch(entry_hpa);
+    }
+    if (level == pte::kPt) {
+      return;
+    }
+    const std::uint64_t raw = m_memory.read_u64(entry_hpa);
+    if ((raw & pte::kPresent) == 0 || pte::is_leaf(raw, level)) {
+      return;
+    }
+    table = raw & pte::kAddressMask;
+  }
+}
+
 std::optional<Translation> Walker::translate_debug(Hpa root, Gva gva) const {
   const std::uint64_t va = gva.value();
   std::uint64_t table = root.value() & pte::kAddressMask;

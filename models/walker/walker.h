@@ -92,6 +92,12 @@ class Walker {
   // One walk for a TLB miss: see the file comment for what it reads, writes and counts.
   WalkResult walk(const WalkRequest& r);
 
+  // A hint that `gva` is walked soon under the tables at `root`: the host lines of its PD
+  // and PT entries (those a walk reads when the PDPTE cache hits) and of their cache-model
+  // sets start loading, the entries above read to find them. No effect on the model (no
+  // statistics, caches, flags or timing).
+  void prefetch(Hpa root, Gva gva) const;
+
   // The translation of `gva` under the tables at `root`, walked from the root with no side
   // effects: no statistics, no accessed/dirty updates, no cache lookups or fills, no
   // timing calls. `dirty` is the leaf's dirty flag as it is in memory. std::nullopt when an
