@@ -276,7 +276,9 @@ void CoreModule::run_in_trace_order() {
         }
       }
       m_position = done + i + 1;
+      m_next = i + 1 < n ? &m_batch[i + 1] : nullptr;
       batch_cycles += replay_record(m_batch[i]);
+      m_next = nullptr;
     }
     m_qk.inc(m_clock.to_time(Cycles(batch_cycles)));
     if (m_qk.need_sync()) {
@@ -1679,6 +1681,14 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
   m_ext.traced = traced;
   m_ext.flush = TlbFlush::none();
   if (m_direct != nullptr) {
+    constexpr unsigned kPageTableSpan = 21;  // a last-level table maps 2 MiB
+    if (m_next != nullptr && !m_next->is_event() &&
+        (m_next->address >> kPageTableSpan) != (gva.value() >> kPageTableSpan)) {
+      // The next access's walk, if it misses too, loads while this one is resolved (not
+      // when it shares this walk's page table: this walk loads its lines). Host loads
+      // only: nothing in the model changes.
+      m_direct->prefetch(Gva(m_next->address), m_ext.vm);
+    }
     m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
   } else {
     m_gp.set_command(kind == AccessKind::kWrite ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);

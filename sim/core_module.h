@@ -549,6 +549,9 @@ class CoreModule final : public sc_core::sc_module {
   TranslationExt m_ext;
   // The translator behind walker_socket, called directly (null: b_transport).
   DirectTranslateIf* m_direct = nullptr;
+  // Trace order: the record after the one being replayed, in the batch (null: none there,
+  // or nothing replayed); a TLB miss's walk_and_fill has the machine prefetch its walk.
+  const traces::Record* m_next = nullptr;
   std::vector<traces::Record> m_batch;
   std::uint16_t m_asid = 0;
   std::uint16_t m_pcid = 0;

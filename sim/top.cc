@@ -56,15 +56,18 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
                huge_page_bytes(params)),
       m_native(native(params) ? std::make_unique<NativeMachineModule>(
                                     "native", native_machine_params(params), m_memory.contents(),
-                                    m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
+                                    m_memory.caches(), m_clock, vm_stats(m_vm_groups, m_stats_root),
+                                    &m_stats_root)
                               : nullptr),
       m_nested(nested(params) ? std::make_unique<NestedMachineModule>(
                                     "nested", nested_machine_params(params), m_memory.contents(),
-                                    m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
+                                    m_memory.caches(), m_clock, vm_stats(m_vm_groups, m_stats_root),
+                                    &m_stats_root)
                               : nullptr),
       m_shadow(shadowed(params) ? std::make_unique<ShadowMachineModule>(
                                       "shadow", shadow_machine_params(params), m_memory.contents(),
-                                      m_clock, vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
+                                      m_memory.caches(), m_clock,
+                                      vm_stats(m_vm_groups, m_stats_root), &m_stats_root)
                                 : nullptr),
       m_core("core", params, m_clock, trace, &m_stats_root, std::move(progress), page_life) {
   if (params.cache.data) {
@@ -94,7 +97,6 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   if (m_nested) {
     m_core.walker_socket.bind(m_nested->translate_socket);
     m_core.machine_port.bind(static_cast<MachinesIf&>(*m_nested));
-    m_nested->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
       page_life->set_machine(&m_nested->machine(0));
       m_nested->set_observer(page_life);
@@ -102,7 +104,6 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   } else if (m_shadow) {
     m_core.walker_socket.bind(m_shadow->translate_socket);
     m_core.machine_port.bind(static_cast<MachinesIf&>(*m_shadow));
-    m_shadow->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
       page_life->set_shadow_machine(&m_shadow->machine(0));
       m_shadow->set_observer(page_life);
@@ -110,7 +111,6 @@ Top::Top(sc_core::sc_module_name name, const SimParams& params, traces::TraceRea
   } else {
     m_core.walker_socket.bind(m_native->translate_socket);
     m_core.machine_port.bind(static_cast<MachinesIf&>(*m_native));
-    m_native->timing_port.bind(m_memory.timing_export);
     if (page_life != nullptr) {
       m_native->set_observer(page_life);
     }

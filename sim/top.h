@@ -2,7 +2,7 @@
 //
 //   core --tlb_port--> tlb (L1i, L1d, STLB)
 //   core --walker_socket--> native (the walker and the OS, page faults resolved inside:
-//                           models/machine/machine_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --direct calls--> memory
 //                           (caches + physical memory; page tables in memory)
 //   core --machine_port--> native (machine::Machine: CR3 loads, invalidations, PTE writes,
 //                          teardown, --check)
@@ -11,14 +11,14 @@
 //
 //   core --tlb_port--> tlb (entries GVA -> HPA, tagged by VPID and PCID)
 //   core --walker_socket--> nested (the 2D walker, guest kernel, hypervisor, host kernel:
-//                           models/machine/machine_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --direct calls--> memory
 //   core --machine_port--> nested (invalidations, memslot changes, --check)
 //
 // shadow mode (a guest on a host without EPT/NPT):
 //
 //   core --walker_socket--> shadow (KVM's shadow MMU, the hardware walker over the shadow
 //                           tables, guest kernel, VMM memory:
-//                           models/machine/machine_module.h) --timing_port--> memory
+//                           models/machine/machine_module.h) --direct calls--> memory
 //   core --machine_port--> shadow (CR3 writes, INVLPG, PTE writes, teardown, memslots)
 //
 // Statistics: tlb.*, cache.* (inside memory), sim.* (the core), and the machine's (its

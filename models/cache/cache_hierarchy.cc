@@ -34,29 +34,6 @@ CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool
   }
 }
 
-bool CacheLevel::touch(std::uint64_t line) {
-  std::uint64_t* lines = set_lines(line & m_set_mask);
-  for (std::uint32_t w = 0; w < m_ways; ++w) {
-    if (lines[w] == line) {
-      for (std::uint32_t k = w; k > 0; --k) {  // move to the front
-        lines[k] = lines[k - 1];
-      }
-      lines[0] = line;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool CacheLevel::lookup(std::uint64_t line) {
-  if (touch(line)) {
-    ++m_stats.hits;
-    return true;
-  }
-  ++m_stats.misses;
-  return false;
-}
-
 bool CacheLevel::contains(std::uint64_t line) const {
   const std::uint64_t* lines = set_lines(line & m_set_mask);
   for (std::uint32_t w = 0; w < m_ways; ++w) {
@@ -67,17 +44,6 @@ bool CacheLevel::contains(std::uint64_t line) const {
   return false;
 }
 
-void CacheLevel::fill(std::uint64_t line) {
-  std::uint64_t* lines = set_lines(line & m_set_mask);
-  if (lines[m_ways - 1] != kInvalid) {
-    ++m_stats.evictions;
-  }
-  for (std::uint32_t k = m_ways - 1; k > 0; --k) {
-    lines[k] = lines[k - 1];
-  }
-  lines[0] = line;
-}
-
 CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
     : m_enabled(p.enabled),
       m_line_shift(static_cast<unsigned>(std::countr_zero(p.line_bytes))),
@@ -86,52 +52,12 @@ CacheHierarchy::CacheHierarchy(const CacheParams& p, stats::Group* parent)
       m_l2(p.l2, p.line_bytes, p.enabled, parent, "cache.l2"),
       m_llc(p.llc, p.line_bytes, p.enabled, parent, "cache.llc"),
       m_dram(parent, "cache.dram"),
+      m_latencies{p.l1.latency, p.l2.latency, p.llc.latency, m_dram_latency},
       m_data(p.data ? std::make_unique<DataStats>(parent, "cache.data") : nullptr) {
   if (p.line_bytes == 0 || !std::has_single_bit(p.line_bytes)) {
     throw std::invalid_argument(std::to_string(p.line_bytes) +
                                 " bytes is not a power-of-two line size");
   }
-}
-
-Cycles CacheHierarchy::access(Hpa hpa, bool write) { return latency(serve(hpa, write)); }
-
-CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a read*/) {
-  if (!m_enabled) {
-    ++m_dram.accesses;
-    return Level::kDram;
-  }
-  const Level level = serve_line<false>(hpa.value() >> m_line_shift);
-  if (level == Level::kDram) {
-    ++m_dram.accesses;
-  }
-  return level;
-}
-
-template <bool kData>
-CacheHierarchy::Level CacheHierarchy::serve_line(std::uint64_t line) {
-  // A page-table reference counts the levels' hits and misses (lookup); a data reference
-  // counts in DataStats instead (touch).
-  auto found = [line](CacheLevel& c) { return kData ? c.touch(line) : c.lookup(line); };
-  // The three sets are independent host loads: start the outer two while the L1's is
-  // scanned (a walk's reference misses the L1 often, and the LLC's tags are megabytes).
-  m_l2.prefetch_set(line);
-  m_llc.prefetch_set(line);
-  if (found(m_l1)) {
-    return Level::kL1;
-  }
-  if (found(m_l2)) {
-    m_l1.fill(line);
-    return Level::kL2;
-  }
-  if (found(m_llc)) {
-    m_l2.fill(line);
-    m_l1.fill(line);
-    return Level::kLlc;
-  }
-  m_llc.fill(line);
-  m_l2.fill(line);
-  m_l1.fill(line);
-  return Level::kDram;
 }
 
 Cycles CacheHierarchy::access_data(Hpa hpa) {
@@ -154,20 +80,6 @@ Cycles CacheHierarchy::access_data(Hpa hpa) {
   const Cycles cost = latency(level);
   m_data->cycles += cost.count();
   return cost;
-}
-
-Cycles CacheHierarchy::latency(Level level) const {
-  switch (level) {
-    case Level::kL1:
-      return m_l1.latency();
-    case Level::kL2:
-      return m_l2.latency();
-    case Level::kLlc:
-      return m_llc.latency();
-    case Level::kDram:
-      break;
-  }
-  return m_dram_latency;
 }
 
 Cycles CacheHierarchy::probe(Hpa hpa) const {

@@ -32,6 +32,7 @@
 // parent. No allocation after construction.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -77,19 +78,21 @@ class CacheLevel {
   CacheLevel(const CacheLevelParams& p, std::uint32_t line_bytes, bool enabled,
              stats::Group* parent, std::string name);
 
-  // Counts a hit (and touches the line) or a miss.
-  bool lookup(std::uint64_t line);
-  // The same without counting (data references, counted in DataStats).
-  bool touch(std::uint64_t line);
+  // One reference to the line, in one pass over its set: a hit (true) makes it the most
+  // recently used; a miss (false) fills it as the most recently used, into an empty way,
+  // else over the LRU victim (counted as an eviction), as a lookup and then a fill would.
+  // kCount: counts the hit or the miss (a page-table reference); without, only the
+  // eviction (a data reference, counted in DataStats).
+  template <bool kCount>
+  bool access(std::uint64_t line);
   bool contains(std::uint64_t line) const;
-  // Stores the line (it must not be present) as the most recently used: into an empty
-  // way, else over the LRU victim.
-  void fill(std::uint64_t line);
   Cycles latency() const { return m_latency; }
   const CacheLevelStats& stats() const { return m_stats; }
   // A hint that the line's set is looked up soon (no effect on the model): its first and
-  // last way (an L2 set of 16 ways is 128 bytes, two host cache lines).
-  void prefetch_set(std::uint64_t line) const {
+  // last way (an L2 set of 16 ways is 128 bytes, two host cache lines). Always inline: GCC
+  // takes a function whose only effect is a prefetch for one without effects, and drops
+  // the calls to it that it has not inlined first.
+  [[gnu::always_inline]] void prefetch_set(std::uint64_t line) const {
     const std::uint64_t* lines = set_lines(line & m_set_mask);
     __builtin_prefetch(lines);
     __builtin_prefetch(lines + m_ways - 1);
@@ -100,7 +103,8 @@ class CacheLevel {
 
   // A set is `ways` line numbers kept in recency order: way 0 the most recently used, the
   // last way the LRU victim (exact true LRU). A hit at position k moves the line to the
-  // front (k moves); a fill shifts the whole set down by one and drops the last line.
+  // front (k moves); a miss shifts the whole set down by one and drops the last line, in
+  // the same pass that looked for it.
   // Empty ways (kInvalid) sit at the back, so a fill takes an empty way before it evicts.
   // Page-table references mostly hit near the front, so the common case touches one host
   // cache line and a handful of words.
@@ -124,13 +128,23 @@ class CacheHierarchy final : public mem::MemoryTiming {
   enum class Level : std::uint8_t { kL1, kL2, kLlc, kDram };
 
   // One page-table reference (write: an A/D-bit update, timed as a read): its latency in
-  // cycles; fills the levels it missed and counts hits, misses and DRAM accesses.
-  Cycles access(Hpa hpa, bool write) override;
+  // cycles; fills the levels it missed and counts hits, misses and DRAM accesses. Inline:
+  // the walkers call it directly (reference_timing.h).
+  Cycles access(Hpa hpa, bool write) override { return latency(serve(hpa, write)); }
   // The same reference, answering with the level that served it (latency(level) cycles).
+  // Inline too (below), with the cascade over the levels.
   Level serve(Hpa hpa, bool write);
-  Cycles latency(Level level) const;
+  Cycles latency(Level level) const { return m_latencies[static_cast<unsigned>(level)]; }
   // The latency access() would return, with no side effects.
   Cycles probe(Hpa hpa) const;
+  // A hint that `hpa` is referenced soon (no effect on the model): the host lines of its
+  // LLC set start loading (the LLC's tags are megabytes; the L1's and L2's mostly stay in
+  // the host's caches).
+  [[gnu::always_inline]] void prefetch(Hpa hpa) const {  // always inline: prefetch_set
+    if (m_enabled) {
+      m_llc.prefetch_set(hpa.value() >> m_line_shift);
+    }
+  }
   // cache.data: one data access (the line of `hpa`): served, filled and timed as a
   // page-table reference, counted in cache.data.*; its latency. Only with cache.data.
   Cycles access_data(Hpa hpa);
@@ -156,6 +170,8 @@ class CacheHierarchy final : public mem::MemoryTiming {
   CacheLevel m_l2;
   CacheLevel m_llc;
   DramStats m_dram;
+  // By Level: the L1's, L2's and LLC's latencies and m_dram_latency.
+  std::array<Cycles, 4> m_latencies;
   std::unique_ptr<DataStats> m_data;  // cache.data only (no statistics rows without it)
 
   // The cascade of one enabled reference to `line`: the level that serves it; every level
@@ -163,5 +179,68 @@ class CacheHierarchy final : public mem::MemoryTiming {
   template <bool kData>
   Level serve_line(std::uint64_t line);
 };
+
+// The hot path of a reference, inline: the walkers call it directly (reference_timing.h).
+
+template <bool kCount>
+inline bool CacheLevel::access(std::uint64_t line) {
+  std::uint64_t* lines = set_lines(line & m_set_mask);
+  // Each way takes the line of the way before it, the first the referenced line, until the
+  // line is found (the ways before it moved down by one: move to the front) or the last way
+  // has taken its place (everything moved down, the last line dropped: a fill).
+  std::uint64_t carried = line;
+  for (std::uint32_t w = 0; w < m_ways; ++w) {
+    const std::uint64_t here = lines[w];
+    lines[w] = carried;
+    if (here == line) {
+      if constexpr (kCount) {
+        ++m_stats.hits;
+      }
+      return true;
+    }
+    carried = here;
+  }
+  if constexpr (kCount) {
+    ++m_stats.misses;
+  }
+  if (carried != kInvalid) {  // the LRU victim dropped
+    ++m_stats.evictions;
+  }
+  return false;
+}
+
+inline CacheHierarchy::Level CacheHierarchy::serve(Hpa hpa, bool /*write: timed as a read*/) {
+  if (!m_enabled) {
+    ++m_dram.accesses;
+    return Level::kDram;
+  }
+  const Level level = serve_line<false>(hpa.value() >> m_line_shift);
+  if (level == Level::kDram) {
+    ++m_dram.accesses;
+  }
+  return level;
+}
+
+template <bool kData>
+inline CacheHierarchy::Level CacheHierarchy::serve_line(std::uint64_t line) {
+  // A page-table reference counts the levels' hits and misses; a data reference counts in
+  // DataStats instead. Each level that misses is filled as it is looked up (the levels are
+  // independent: filling the L1 before the L2 is looked up leaves what filling it after
+  // would).
+  // The three sets are independent host loads: start the outer two while the L1's is
+  // scanned (a walk's reference misses the L1 often, and the LLC's tags are megabytes).
+  m_l2.prefetch_set(line);
+  m_llc.prefetch_set(line);
+  if (m_l1.access<!kData>(line)) {
+    return Level::kL1;
+  }
+  if (m_l2.access<!kData>(line)) {
+    return Level::kL2;
+  }
+  if (m_llc.access<!kData>(line)) {
+    return Level::kLlc;
+  }
+  return Level::kDram;
+}
 
 }  // namespace pagesim::cache

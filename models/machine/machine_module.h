@@ -4,7 +4,7 @@
 // (mode=shadow, module `shadow`), declared at the end.
 //
 //   core --b_transport(gp + TranslationExt)--> translate_socket
-//   translator --timing_port: a direct call per page-table reference--> memory (caches)
+//   translator's walkers --a direct call per page-table reference--> memory's cache model
 //   core --control_export--> the machine (events, --check, --trace-page)
 //
 // One b_transport resolves a TLB miss whole (Machine::touch: the walk, the (guest's) page
@@ -12,7 +12,9 @@
 // the TranslationExt carries back the translation or MMIO and, for a machine whose touch
 // result has one (shadow), the TLB flush to apply before the fill. It never waits: loosely
 // timed, the core's quantum keeper synchronises. Host memory (contents) is the memory
-// module's.
+// module's, and so is the cache model that times each page-table reference: both handed to
+// the constructor, so that the walkers call the cache model directly (no port, no virtual
+// call between them: models/cache/reference_timing.h).
 //
 // Several VMs (`vms` > 1): one machine per VM over one shared hostmm::Host (frames, reclaim,
 // swap); the TranslationExt's `vm` picks the machine. Each machine's statistics go under its
@@ -42,7 +44,8 @@
 #include "models/machine/native_machine.h"
 #include "models/machine/nested_machine.h"
 #include "models/machine/shadow_machine.h"
-#include "models/mem/timing_if.h"
+#include "models/mem/memory_timing.h"
+#include "models/mem/physical_memory.h"
 
 namespace pagesim {
 
@@ -71,28 +74,26 @@ class MachineControlIf : public MachinesIf {
 template <class Machine, class Params, class Observer>
 class MachineModule final : public sc_core::sc_module,
                             public MachineControlIf<Machine, Observer>,
-                            public DirectTranslateIf,
-                            private mem::MemoryTiming {
+                            public DirectTranslateIf {
  public:
   tlm_utils::simple_target_socket<MachineModule> translate_socket{"translate_socket"};
-  sc_core::sc_port<mem::TimingIf> timing_port{"timing_port"};
   sc_core::sc_export<MachineControlIf<Machine, Observer>> control_export{"control_export"};
 
   // One machine per entry of `vm_stats` (its statistics' parent); one VM's machine owns its
-  // host, several share one whose statistics go under `host_stats`.
+  // host, several share one whose statistics go under `host_stats`. `memory` and `timing`
+  // (the memory module's contents and cache model) must outlive the module.
   MachineModule(sc_core::sc_module_name name, const Params& params, mem::PhysicalMemory& memory,
-                const CycleClock& clock, const std::vector<stats::Group*>& vm_stats,
-                stats::Group* host_stats)
+                mem::MemoryTiming& timing, const CycleClock& clock,
+                const std::vector<stats::Group*>& vm_stats, stats::Group* host_stats)
       : sc_core::sc_module(name), m_clock(clock) {
-    mem::MemoryTiming* timing = this;  // each machine's page-table references
     if (vm_stats.size() == 1) {
-      m_machines.push_back(std::make_unique<Machine>(params, memory, timing, vm_stats[0]));
+      m_machines.push_back(std::make_unique<Machine>(params, memory, &timing, vm_stats[0]));
     } else if constexpr (std::is_constructible_v<Machine, const Params&, hostmm::Host&,
                                                  mem::MemoryTiming*, stats::Group*>) {
       m_host = std::make_unique<hostmm::Host>(params.reclaim, params.host.memory.bytes, memory,
                                               host_stats);
       for (stats::Group* group : vm_stats) {
-        m_machines.push_back(std::make_unique<Machine>(params, *m_host, timing, group));
+        m_machines.push_back(std::make_unique<Machine>(params, *m_host, &timing, group));
       }
     } else {
       throw std::logic_error("machine module: this machine runs one VM");
@@ -107,8 +108,6 @@ class MachineModule final : public sc_core::sc_module,
   void set_observer(Observer* observer) override { m_observer = observer; }
 
  private:
-  void end_of_elaboration() override { m_timing = &timing_port->timing(); }
-
   void b_transport(tlm::tlm_generic_payload& gp, sc_core::sc_time& delay) {
     auto* ext = gp.template get_extension<TranslationExt>();
     if (ext == nullptr) {
@@ -138,12 +137,14 @@ class MachineModule final : public sc_core::sc_module,
     }
   }
 
- private:
-  // MemoryTiming: the memory module's timing, one direct call per page-table reference.
-  Cycles access(Hpa hpa, bool write) override { return m_timing->access(hpa, write); }
+  void prefetch(Gva gva, std::uint16_t vm) override {
+    if constexpr (requires(const Machine& m) { m.prefetch(gva); }) {
+      m_machines[vm]->prefetch(gva);
+    }
+  }
 
+ private:
   const CycleClock& m_clock;
-  mem::MemoryTiming* m_timing = nullptr;
   Observer* m_observer = nullptr;
   std::unique_ptr<hostmm::Host> m_host;  // vms > 1
   std::vector<std::unique_ptr<Machine>> m_machines;

@@ -93,6 +93,10 @@ class NativeMachine final : public Machine {
   NativeTouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
                           NativeTouchObserver* observer = nullptr);
 
+  // A hint that touch(gva) comes soon: its walk's entries start loading (Walker::prefetch;
+  // no effect on the model).
+  void prefetch(Gva gva) const { m_walker.prefetch(m_cr3, gva); }
+
   // The walk of `gva` from CR3 with no side effects (--check, tests).
   std::optional<Translation> translate_debug(Gva gva) const {
     return m_walker.translate_debug(m_cr3, gva);

@@ -1,7 +1,7 @@
 // The timing side of a page-table reference: how many cycles reading (or, for an A/D
-// update, writing) the line at an HPA costs. The cache model implements it; the SystemC
-// shell implements it with a b_transport to the cache module. Contents come separately,
-// straight from PhysicalMemory (the DMI side).
+// update, writing) the line at an HPA costs. The cache model implements it (and the walkers
+// call it directly: models/cache/reference_timing.h), FixedLatency below where there is
+// none. Contents come separately, straight from PhysicalMemory (the DMI side).
 #pragma once
 
 #include "base/address.h"

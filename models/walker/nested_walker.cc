@@ -66,7 +66,7 @@ NestedWalker::NestedWalker(const WalkerParams& guest, const NestedWalkerParams& 
                       &m_stats.ept_pwc_pml5} {}
 
 void NestedWalker::count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res) {
-  res.cycles += m_timing.access(Hpa(hpa), false);
+  res.cycles += m_timing.read(Hpa(hpa));
   ++res.refs;
   ++(h == 0 ? res.guest_refs : res.host_refs);
   const unsigned cell = cell_index(g, h);

@@ -71,8 +71,8 @@
 // After unmapping EPT entries or changing guest tables other than turning not-present
 // entries present, the caller must invalidate (as the hypervisor and guest OS do).
 //
-// Hot path: walk() allocates nothing; flat arrays; no maps, no std::function; one virtual
-// call per reference (MemoryTiming).
+// Hot path: walk() allocates nothing; flat arrays; no maps, no std::function; a direct call
+// per reference to the cache model (ReferenceTiming), a virtual one to any other MemoryTiming.
 #pragma once
 
 #include <array>
@@ -84,6 +84,7 @@
 #include "base/address.h"
 #include "base/cycles.h"
 #include "base/translation.h"
+#include "models/cache/reference_timing.h"
 #include "models/ept/ept_params.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
@@ -260,7 +261,7 @@ class NestedWalker {
   std::uint64_t m_guest_va_mask;  // the linear-address bits: 48 or 57
   std::uint64_t m_gpa_mask;       // the GPA bits the EPT translates: 48 or 57
   mem::PhysicalMemory& m_memory;
-  mem::MemoryTiming& m_timing;
+  cache::ReferenceTiming m_timing;
   NestedWalkerStats m_stats;
   bool m_guest_psc_on;
   bool m_ept_psc_on;

@@ -78,7 +78,7 @@ WalkResult Walker::walk(const WalkRequest& r) {
   for (;;) {
     const Hpa entry_hpa(table | pte::entry_offset(va, level));
     m_memory.prefetch(entry_hpa);  // the entry's host line loads while the cache model runs
-    result.cycles += m_timing.access(entry_hpa, false);
+    result.cycles += m_timing.read(entry_hpa);
     ++result.refs;
     const std::uint64_t raw = m_memory.read_u64(entry_hpa);
     if ((raw & pte::kPresent) == 0) {
@@ -115,6 +115,26 @@ WalkResult Walker::walk(const WalkRequest& r) {
   m_stats.refs_per_walk.sample(result.refs);
   m_stats.cycles_per_walk.sample(result.cycles.count());
   return result;
+}
+
+void Walker::prefetch(Hpa root, Gva gva) const {
+  const std::uint64_t va = gva.value();
+  std::uint64_t table = root.value() & pte::kAddressMask;
+  for (unsigned level = m_levels;; --level) {
+    const Hpa entry_hpa(table | pte::entry_offset(va, level));
+    if (level <= pte::kPd) {
+      m_memory.prefetch(entry_hpa);
+      m_timing.prefetch(entry_hpa);
+    }
+    if (level == pte::kPt) {
+      return;
+    }
+    const std::uint64_t raw = m_memory.read_u64(entry_hpa);
+    if ((raw & pte::kPresent) == 0 || pte::is_leaf(raw, level)) {
+      return;
+    }
+    table = raw & pte::kAddressMask;
+  }
 }
 
 std::optional<Translation> Walker::translate_debug(Hpa root, Gva gva) const {

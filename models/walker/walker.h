@@ -33,7 +33,8 @@
 // paging-structure caches hold no global entries in the SDM either).
 //
 // Hot path: walk() allocates nothing; the caches are flat arrays; no maps, no
-// std::function. One virtual call per reference (MemoryTiming).
+// std::function. A direct call per reference to the cache model (ReferenceTiming), a
+// virtual one to any other MemoryTiming.
 #pragma once
 
 #include <array>
@@ -45,6 +46,7 @@
 #include "base/address.h"
 #include "base/cycles.h"
 #include "base/translation.h"
+#include "models/cache/reference_timing.h"
 #include "models/mem/memory_timing.h"
 #include "models/mem/physical_memory.h"
 #include "models/paging/pte.h"
@@ -89,6 +91,12 @@ class Walker {
 
   // One walk for a TLB miss: see the file comment for what it reads, writes and counts.
   WalkResult walk(const WalkRequest& r);
+
+  // A hint that `gva` is walked soon under the tables at `root`: the host lines of its PD
+  // and PT entries (those a walk reads when the PDPTE cache hits) and of their cache-model
+  // sets start loading, the entries above read to find them. No effect on the model (no
+  // statistics, caches, flags or timing).
+  void prefetch(Hpa root, Gva gva) const;
 
   // The translation of `gva` under the tables at `root`, walked from the root with no side
   // effects: no statistics, no accessed/dirty updates, no cache lookups or fills, no
@@ -146,7 +154,7 @@ class Walker {
   unsigned m_levels;
   bool m_pwc_enabled;
   mem::PhysicalMemory& m_memory;
-  mem::MemoryTiming& m_timing;
+  cache::ReferenceTiming m_timing;
   WalkerStats m_stats;
   // Indexed by level - 2: PDE, PDPTE, PML4E, PML5E caches (the last is absent with 4 levels).
   std::array<PagingStructureCache, 4> m_psc;
