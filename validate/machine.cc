@@ -593,6 +593,19 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
           .segment = static_cast<int>(i)});
     }
   };
+  // Pass n >= 2: with --two-cr3, the switch to the second CR3 before pass 2 (which runs
+  // under it) and back to the first before pass 3.
+  auto later_pass = [&](int n) {
+    if (s.two_cr3 && n == 2) {
+      out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-second", .cr3 = 1});
+      pass(n, 1);
+      return;
+    }
+    if (s.two_cr3 && n == 3) {
+      out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-first", .cr3 = 0});
+    }
+    pass(n, 0);
+  };
   // One phase per madvise; a repeated action's phase is named madvise-ACTION-2, -3, ...
   auto madvise_phases = [&] {
     std::map<Madvise, int> seen;
@@ -635,16 +648,7 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
     for (int n = 2; n <= s.passes; ++n) {
       for (int cpu : {1, 0}) {
         at = out.size();
-        // --two-cr3: each vCPU moves to the second CR3 before its pass 2 and back before its
-        // pass 3, as one vCPU does.
-        int cr3 = 0;
-        if (s.two_cr3 && n == 2) {
-          out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-second", .cr3 = 1});
-          cr3 = 1;
-        } else if (s.two_cr3 && n == 3) {
-          out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-first", .cr3 = 0});
-        }
-        pass(n, cr3);
+        later_pass(n);  // each vCPU's --two-cr3 switches, as one vCPU's
         on(cpu, at);
       }
     }
@@ -658,16 +662,7 @@ std::vector<PhaseInfo> phases_of(const Scenario& s) {
         PhaseInfo{.kind = K::kPteRewrite, .name = std::string("pte-") + to_string(s.pte_rewrite)});
   }
   if (s.hole_pages != 0) out.push_back(PhaseInfo{.kind = K::kHole, .name = "hole"});
-  for (int n = 2; n <= s.passes; ++n) {
-    int cr3 = 0;
-    if (s.two_cr3 && n == 2) {
-      out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-second", .cr3 = 1});
-      cr3 = 1;
-    } else if (s.two_cr3 && n == 3) {
-      out.push_back(PhaseInfo{.kind = K::kCr3Switch, .name = "cr3-first", .cr3 = 0});
-    }
-    pass(n, cr3);
-  }
+  for (int n = 2; n <= s.passes; ++n) later_pass(n);
   return out;
 }
 
