@@ -1,5 +1,6 @@
 #include "validate/machine.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -410,11 +411,22 @@ class Machine {
       m_vm.create_vcpu(m_layout.tree(0).root(), Gva(kSysSlotGpa));
       return;
     }
-    // Two vCPUs: each created, run and counted by a thread of its own.
+    // Two vCPUs: each created, run and counted by a thread of its own, every thread of the
+    // VMM on the host CPU this one runs on. A page a thread faults in waits in its CPU's LRU
+    // batch (lru_add) until that batch drains, and MADV_PAGEOUT and MADV_COLD drain only the
+    // calling CPU's (lru_add_drain) before they isolate pages from the LRU: a page a vCPU
+    // thread faulted in on another CPU would be skipped. On one CPU, as with one vCPU (run
+    // on this thread), the host's LRU is the one the model has.
+    const int cpu = sched_getcpu();
+    if (cpu >= 0 && sched_getaffinity(0, sizeof m_affinity, &m_affinity) == 0) {
+      m_pinned = true;
+      pin_to(cpu);
+    }
     for (unsigned i = 0; i < static_cast<unsigned>(s.vcpus); ++i) {
       m_threads.push_back(std::make_unique<VcpuThread>());
       m_perf.emplace_back();
-      m_threads.back()->call([this, i] {
+      m_threads.back()->call([this, i, cpu] {
+        if (m_pinned) pin_to(cpu);
         m_vm.create_vcpu(m_layout.tree(0).root(), Gva(kSysSlotGpa), i);
         m_perf[i] = std::make_unique<PerfCounters>(default_tracepoints());
       });
@@ -423,6 +435,7 @@ class Machine {
 
   ~Machine() {
     m_threads.clear();  // joined before the VM and the counters go
+    if (m_pinned) sched_setaffinity(0, sizeof m_affinity, &m_affinity);  // this thread's, back
   }
 
   // The warm-up of each vCPU in turn.
@@ -563,6 +576,17 @@ class Machine {
   // Two vCPUs: vCPU i's thread and its perf counters (opened on that thread).
   std::vector<std::unique_ptr<PerfCounters>> m_perf;
   std::vector<std::unique_ptr<VcpuThread>> m_threads;
+  // Two vCPUs: the VMM's threads share one host CPU; this thread's affinity before.
+  bool m_pinned = false;
+  cpu_set_t m_affinity{};
+
+  // The calling thread runs on host CPU `cpu` only (an error leaves it where it was).
+  static void pin_to(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    sched_setaffinity(0, sizeof one, &one);
+  }
 };
 
 }  // namespace
