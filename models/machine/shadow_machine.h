@@ -273,7 +273,7 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // shadow entries start loading (Walker::prefetch; no effect on the model).
   void prefetch(Gva gva) const {
     if (m_mmu.root_loaded()) {
-      m_walker.prefetch(m_mmu.root_hpa(), gva);
+      m_walker.prefetch(m_mmu.hardware_root(), gva);
     }
   }
   // What the shadow table of `pcid`'s address space maps for `gva` now, by a walk with no
