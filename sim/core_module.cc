@@ -256,6 +256,7 @@ void CoreModule::run_in_trace_order() {
       break;
     }
     std::uint64_t batch_cycles = 0;
+    m_batch_end = m_batch.data() + n;
     // The same-page path counts runs of accesses at once (each run ends at the next mark:
     // the warm-up's end, a time-series sample); sim.check and --trace-page take every
     // access one by one.
@@ -1685,9 +1686,14 @@ Cycles CoreModule::walk_and_fill(AccessKind kind, Gva gva, const char* why) {
     if (m_next != nullptr && !m_next->is_event() &&
         (m_next->address >> kPageTableSpan) != (gva.value() >> kPageTableSpan)) {
       // The next access's walk, if it misses too, loads while this one is resolved (not
-      // when it shares this walk's page table: this walk loads its lines). Host loads
-      // only: nothing in the model changes.
-      m_direct->prefetch(Gva(m_next->address), m_ext.vm);
+      // when it shares this walk's page table: this walk loads its lines), and the one
+      // after it, which a nested walk starts two accesses ahead. Host loads only: nothing
+      // in the model changes.
+      const traces::Record* after = m_next + 1;
+      if (after == m_batch_end || after->is_event()) {
+        after = m_next;
+      }
+      m_direct->prefetch(Gva(m_next->address), Gva(after->address), m_ext.vm);
     }
     m_direct->translate(m_ext);  // b_transport's work; its delay annotation is unused here
   } else {

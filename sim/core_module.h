@@ -552,6 +552,7 @@ class CoreModule final : public sc_core::sc_module {
   // Trace order: the record after the one being replayed, in the batch (null: none there,
   // or nothing replayed); a TLB miss's walk_and_fill has the machine prefetch its walk.
   const traces::Record* m_next = nullptr;
+  const traces::Record* m_batch_end = nullptr;  // past the batch's last record read
   std::vector<traces::Record> m_batch;
   std::uint16_t m_asid = 0;
   std::uint16_t m_pcid = 0;

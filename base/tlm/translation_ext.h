@@ -46,9 +46,10 @@ struct TranslationExt : tlm::tlm_extension<TranslationExt> {
 class DirectTranslateIf {
  public:
   virtual void translate(TranslationExt& ext) = 0;
-  // A hint that a TLB miss on `gva` in VM `vm` may come next: whatever its walk will load
-  // starts loading. No effect on the model; a translator may ignore it.
-  virtual void prefetch(Gva gva, std::uint16_t vm) = 0;
+  // A hint that a TLB miss on `next` in VM `vm` may come next, and on `after` after it
+  // (`after` == `next` when nothing is known of the access after): whatever their walks
+  // will load starts loading. No effect on the model; a translator may ignore it.
+  virtual void prefetch(Gva next, Gva after, std::uint16_t vm) = 0;
 
  protected:
   ~DirectTranslateIf() = default;

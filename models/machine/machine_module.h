@@ -137,9 +137,11 @@ class MachineModule final : public sc_core::sc_module,
     }
   }
 
-  void prefetch(Gva gva, std::uint16_t vm) override {
-    if constexpr (requires(const Machine& m) { m.prefetch(gva); }) {
-      m_machines[vm]->prefetch(gva);
+  void prefetch(Gva next, Gva after, std::uint16_t vm) override {
+    if constexpr (requires(const Machine& m) { m.prefetch(next, after); }) {
+      m_machines[vm]->prefetch(next, after);
+    } else if constexpr (requires(const Machine& m) { m.prefetch(next); }) {
+      m_machines[vm]->prefetch(next);
     }
   }
 

@@ -93,9 +93,9 @@ class NativeMachine final : public Machine {
   NativeTouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
                           NativeTouchObserver* observer = nullptr);
 
-  // A hint that touch(gva) comes soon: its walk's entries start loading (Walker::prefetch;
-  // no effect on the model).
-  void prefetch(Gva gva) const { m_walker.prefetch(m_cr3, gva); }
+  // A hint that touch(next) and then touch(after) come soon: their walks' cold entries
+  // start loading (Walker::prefetch; no effect on the model).
+  void prefetch(Gva next, Gva after) const { m_walker.prefetch(next, after); }
 
   // The walk of `gva` from CR3 with no side effects (--check, tests).
   std::optional<Translation> translate_debug(Gva gva) const {

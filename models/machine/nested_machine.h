@@ -160,6 +160,10 @@ class NestedMachine final : public machine::Machine, private machine::MachineGro
   TouchResult touch(Gva gva, AccessKind kind, std::uint16_t pcid = 0,
                     TouchObserver* observer = nullptr);
 
+  // A hint that touch(next) and then touch(after) come soon: their walks' cold entries
+  // start loading (NestedWalker::prefetch; no effect on the model).
+  void prefetch(Gva next, Gva after) const { m_walker.prefetch(next, after); }
+
   // The host's flush of the VM's TLBs since the last touch (an event's madvise or balloon):
   // true when the caller must drop every TLB entry of the VM; the cycles it cost the vCPU.
   bool take_host_flush(Cycles& cycles) {

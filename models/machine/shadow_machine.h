@@ -269,13 +269,9 @@ class ShadowMachine final : public machine::Machine, private machine::MachineGro
   // ShadowVmm::peek_u64: a table page the host evicted reads as it will come back, and
   // nothing faults (no statistics change, no host memory moves).
   std::optional<Translation> translate_debug(Gva gva, std::uint16_t pcid = 0) const;
-  // A hint that touch(gva) comes soon in the current address space: the hardware walk's
-  // shadow entries start loading (Walker::prefetch; no effect on the model).
-  void prefetch(Gva gva) const {
-    if (m_mmu.root_loaded()) {
-      m_walker.prefetch(m_mmu.hardware_root(), gva);
-    }
-  }
+  // A hint that touch(next) and then touch(after) come soon: the hardware walks' shadow
+  // entries start loading (Walker::prefetch; no effect on the model).
+  void prefetch(Gva next, Gva after) const { m_walker.prefetch(next, after); }
   // What the shadow table of `pcid`'s address space maps for `gva` now, by a walk with no
   // side effects; nullopt when it maps nothing or has no shadow root.
   std::optional<Translation> shadow_translate_debug(Gva gva, std::uint16_t pcid = 0) const;

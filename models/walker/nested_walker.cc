@@ -63,7 +63,43 @@ NestedWalker::NestedWalker(const WalkerParams& guest, const NestedWalkerParams& 
       m_pte_cache(cache(nested.pte_cache, "walker.pte_cache")),
       m_guest_psc_stats{&m_stats.pwc_pd, &m_stats.pwc_pdpt, &m_stats.pwc_pml4, &m_stats.pwc_pml5},
       m_ept_psc_stats{&m_stats.ept_pwc_pd, &m_stats.ept_pwc_pdpt, &m_stats.ept_pwc_pml4,
-                      &m_stats.ept_pwc_pml5} {}
+                      &m_stats.ept_pwc_pml5},
+      m_guest_pt_memo(kMemoSlots),
+      m_ept_pt_memo(kMemoSlots) {}
+
+std::uint64_t NestedWalker::memo_guest_leaf_hpa(std::uint64_t va) const {
+  const std::uint64_t region = (va & m_guest_va_mask) >> kRegionShift;
+  const TableMemo& m = m_guest_pt_memo[memo_slot(region)];
+  return m.region == region ? m.table_hpa | pte::entry_offset(va, pte::kPt) : 0;
+}
+
+void NestedWalker::prefetch(Gva next, Gva after) const {
+  // `after`: its guest leaf entry, whose line the next hint reads.
+  if (const std::uint64_t hpa = memo_guest_leaf_hpa(after.value()); hpa != 0) {
+    m_memory.prefetch(Hpa(hpa));
+    m_timing.prefetch(Hpa(hpa));
+  }
+  // `next`: its guest leaf entry (loading since the last hint) gives the data GPA.
+  const std::uint64_t leaf_hpa = memo_guest_leaf_hpa(next.value());
+  if (leaf_hpa == 0) {
+    return;
+  }
+  const std::uint64_t leaf = m_memory.read_u64(Hpa(leaf_hpa));
+  if ((leaf & pte::kPresent) == 0) {
+    return;
+  }
+  const std::uint64_t gpa = ((leaf & pte::page_address_mask(PageSize::k4K)) |
+                             (next.value() & (page_bytes(PageSize::k4K) - 1))) &
+                            m_gpa_mask;
+  const std::uint64_t region = gpa >> kRegionShift;
+  const TableMemo& m = m_ept_pt_memo[memo_slot(region)];
+  if (m.region != region) {
+    return;
+  }
+  const Hpa ept_leaf(m.table_hpa | pte::entry_offset(gpa, pte::kPt));
+  m_memory.prefetch(ept_leaf);
+  m_timing.prefetch(ept_leaf);
+}
 
 void NestedWalker::count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res) {
   res.cycles += m_timing.read(Hpa(hpa));
@@ -172,6 +208,9 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
       if (guest_table) {
         m_ntlb.fill(key_gpa >> 12, ctx, st.hpa & pte::kAddressMask, rights,
                     static_cast<std::uint8_t>(st.off_refs));
+      } else if (level == pte::kPt) {
+        const std::uint64_t region = key_gpa >> kRegionShift;
+        m_ept_pt_memo[memo_slot(region)] = {region, table};  // prefetch()'s, host-side
       }
       return st;
     }
@@ -247,6 +286,10 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
       }
     }
     have_table_hpa = false;
+    if (g == pte::kPt) {
+      const std::uint64_t region = guest_va >> kRegionShift;
+      m_guest_pt_memo[memo_slot(region)] = {region, table_hpa};  // prefetch()'s, host-side
+    }
     const std::uint64_t entry_hpa = table_hpa | pte::entry_offset(va, g);
     bool cached = false;
     const std::uint64_t raw = read_entry(entry_hpa, g, 0, cached, res);

@@ -151,6 +151,17 @@ class NestedWalker {
   // One walk for a TLB miss: see the file comment.
   NestedWalkResult walk(const NestedWalkRequest& r);
 
+  // A hint that walks of `next` and then `after` come soon, in the address space of the
+  // last walk: host loads only, no effect on the model (no cache, statistic or entry
+  // changes). A walk's cold loads are the guest's leaf entry and the EPT leaf entry of the
+  // data GPA (and their sets in the cache model), which depend on each other: `after`'s
+  // guest leaf entry starts loading, and `next`'s, which the hint before started, is read
+  // to start its data GPA's EPT leaf entry. The tables holding them come from the last
+  // walks through the same 2 MiB of linear and guest-physical space (m_guest_pt_memo,
+  // m_ept_pt_memo): a hint with no such walk, or a stale one (the tables changed since),
+  // loads nothing or the wrong lines, which costs time and changes nothing.
+  void prefetch(Gva next, Gva after) const;
+
   // The same walk from scratch with no side effects: no caches, no statistics, no A/D
   // updates, no timing calls (cycles stay 0). refs, cells and the attribution fields are
   // those a walk with every cache off makes; translation.dirty is as in memory. For
@@ -252,6 +263,22 @@ class NestedWalker {
   void complete_translation(std::uint64_t guest_leaf, pte::Rights rights, const EptStep& data,
                             NestedWalkResult& res) const;
   void finish(const NestedWalkResult& res);
+  // prefetch()'s use of the memos: the HPA of the guest leaf entry of `va`, or 0.
+  std::uint64_t memo_guest_leaf_hpa(std::uint64_t va) const;
+
+  // prefetch()'s memory of the last walks, host-side only (nothing in the model reads it):
+  // by 2 MiB region of guest linear address, the HPA of the guest page table that maps it;
+  // by 2 MiB region of data GPA, the HPA of the EPT page table that maps it. Direct-mapped,
+  // written by the walks that reach those tables.
+  struct TableMemo {
+    std::uint64_t region = ~std::uint64_t{0};  // address >> 21; all ones: empty
+    std::uint64_t table_hpa = 0;
+  };
+  static constexpr std::size_t kMemoSlots = 4096;  // 8 GiB of each space at 2 MiB
+  static constexpr unsigned kRegionShift = 21;
+  static std::size_t memo_slot(std::uint64_t region) { return region & (kMemoSlots - 1); }
+  std::vector<TableMemo> m_guest_pt_memo;
+  std::vector<TableMemo> m_ept_pt_memo;
 
   unsigned m_n;
   unsigned m_m;

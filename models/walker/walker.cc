@@ -44,7 +44,8 @@ Walker::Walker(const WalkerParams& params, unsigned levels, mem::PhysicalMemory&
                                            : PscParams{.entries = 0, .ways = 1},
                                pte::kPml5, la_bits(levels)),
       }},
-      m_psc_stats{&m_stats.pd, &m_stats.pdpt, &m_stats.pml4, &m_stats.pml5} {}
+      m_psc_stats{&m_stats.pd, &m_stats.pdpt, &m_stats.pml4, &m_stats.pml5},
+      m_pt_memo(kMemoSlots) {}
 
 WalkResult Walker::walk(const WalkRequest& r) {
   const std::uint64_t va = r.gva.value();
@@ -78,6 +79,10 @@ WalkResult Walker::walk(const WalkRequest& r) {
   for (;;) {
     const Hpa entry_hpa(table | pte::entry_offset(va, level));
     m_memory.prefetch(entry_hpa);  // the entry's host line loads while the cache model runs
+    if (level == pte::kPt) {
+      const std::uint64_t region = va >> kRegionShift;
+      m_pt_memo[region & (kMemoSlots - 1)] = {region, table};  // prefetch()'s, host-side
+    }
     result.cycles += m_timing.read(entry_hpa);
     ++result.refs;
     const std::uint64_t raw = m_memory.read_u64(entry_hpa);
@@ -117,24 +122,21 @@ WalkResult Walker::walk(const WalkRequest& r) {
   return result;
 }
 
-void Walker::prefetch(Hpa root, Gva gva) const {
-  const std::uint64_t va = gva.value();
-  std::uint64_t table = root.value() & pte::kAddressMask;
-  for (unsigned level = m_levels;; --level) {
-    const Hpa entry_hpa(table | pte::entry_offset(va, level));
-    if (level <= pte::kPd) {
-      m_memory.prefetch(entry_hpa);
-      m_timing.prefetch(entry_hpa);
-    }
-    if (level == pte::kPt) {
-      return;
-    }
-    const std::uint64_t raw = m_memory.read_u64(entry_hpa);
-    if ((raw & pte::kPresent) == 0 || pte::is_leaf(raw, level)) {
-      return;
-    }
-    table = raw & pte::kAddressMask;
+void Walker::prefetch_pt_entry(std::uint64_t va) const {
+  const std::uint64_t region = va >> kRegionShift;
+  const TableMemo& m = m_pt_memo[region & (kMemoSlots - 1)];
+  if (m.region == region) {
+    const Hpa entry_hpa(m.table_hpa | pte::entry_offset(va, pte::kPt));
+    m_memory.prefetch(entry_hpa);
+    m_timing.prefetch(entry_hpa);
   }
+}
+
+void Walker::prefetch(Gva next, Gva after) const {
+  // `after`'s lines load through two accesses; `next`'s started at the hint before (again
+  // here for a hint that came without one before it).
+  prefetch_pt_entry(after.value());
+  prefetch_pt_entry(next.value());
 }
 
 std::optional<Translation> Walker::translate_debug(Hpa root, Gva gva) const {

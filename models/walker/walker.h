@@ -92,11 +92,14 @@ class Walker {
   // One walk for a TLB miss: see the file comment for what it reads, writes and counts.
   WalkResult walk(const WalkRequest& r);
 
-  // A hint that `gva` is walked soon under the tables at `root`: the host lines of its PD
-  // and PT entries (those a walk reads when the PDPTE cache hits) and of their cache-model
-  // sets start loading, the entries above read to find them. No effect on the model (no
+  // A hint that `next` and then `after` are walked soon: the host lines of their PT
+  // entries (a walk's cold load when the PDE cache misses over a large footprint) and of
+  // the entries' sets in the cache model start loading. The page tables come from the
+  // last walks through the same 2 MiB of linear address space (m_pt_memo): a hint with no
+  // such walk, or a stale one (another root, tables changed since), loads nothing or the
+  // wrong lines, which costs time and changes nothing. No effect on the model (no
   // statistics, caches, flags or timing).
-  void prefetch(Hpa root, Gva gva) const;
+  void prefetch(Gva next, Gva after) const;
 
   // The translation of `gva` under the tables at `root`, walked from the root with no side
   // effects: no statistics, no accessed/dirty updates, no cache lookups or fills, no
@@ -163,6 +166,17 @@ class Walker {
   // set, swapped out); one slot per CPU.
   std::vector<std::array<PagingStructureCache, 4>> m_parked;
   unsigned m_cpu = 0;
+  // prefetch()'s memory of the last walks, host-side only (nothing in the model reads it):
+  // by 2 MiB region of linear address, the HPA of the page table that maps it, written by
+  // the walks that reach it. Direct-mapped.
+  struct TableMemo {
+    std::uint64_t region = ~std::uint64_t{0};  // va >> 21; all ones: empty
+    std::uint64_t table_hpa = 0;
+  };
+  static constexpr std::size_t kMemoSlots = 4096;  // 8 GiB of linear addresses at 2 MiB
+  static constexpr unsigned kRegionShift = 21;
+  std::vector<TableMemo> m_pt_memo;
+  void prefetch_pt_entry(std::uint64_t va) const;
 };
 
 }  // namespace pagesim::walker
