@@ -67,6 +67,62 @@ std::uint64_t total_saved(const NestedWalkerStats& s) {
          s.ntlb.refs_saved.value() + s.pte_cache.refs_saved.value();
 }
 
+// --- The walk prefetch ------------------------------------------------------------------------
+
+// A host-side hint: a walker told prefetch(next, after) before each walk walks exactly as
+// one told nothing, with the same statistics, also once the guest leaf entries it would
+// read through its memo are cleared or point at pages the EPT does not map.
+TEST(NestedWalkerPrefetch, ChangesNothing) {
+  for (const PageSize guest : {PageSize::k4K, PageSize::k2M}) {
+    NestedConfig c = config(4, guest, 4, PageSize::k4K);
+    c.nested = nested_caches(true, true, false);
+    c.guest = guest_pwc(true);
+    NestedMachine hinted(c);
+    NestedMachine plain(c);
+    std::vector<std::uint64_t> vas;
+    std::uint64_t x = 8086;
+    for (int i = 0; i < 200; ++i) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;  // an LCG: any spread will do
+      vas.push_back(base_va(4) + ((x >> 16) % (1 * kGiB)));
+    }
+    for (const std::uint64_t va : vas) {
+      hinted.map(va);
+      plain.map(va);
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::size_t i = 0; i < vas.size(); ++i) {
+        hinted.walker.prefetch(Gva(vas[(i + 1) % vas.size()]), Gva(vas[(i + 2) % vas.size()]));
+        const NestedWalkResult a = hinted.walk(vas[i]);
+        const NestedWalkResult b = plain.walk(vas[i]);
+        ASSERT_EQ(a.outcome, b.outcome) << i;
+        EXPECT_EQ(a.refs, b.refs) << i;
+        EXPECT_EQ(a.cells, b.cells) << i;
+        EXPECT_EQ(a.cycles, b.cycles) << i;
+        EXPECT_EQ(a.translation.page_base, b.translation.page_base) << i;
+      }
+      // The guest changes its leaves behind the memo: every other one cleared, the rest
+      // pointed at a GPA the EPT does not map (walks then fault; the hint must not care).
+      for (std::size_t i = 0; i < vas.size(); ++i) {
+        for (NestedMachine* m : {&hinted, &plain}) {
+          const unsigned leaf = leaf_level(guest);
+          const Hpa table = m->hpa_of(m->guest_table_gpa(vas[i], leaf));
+          const Hpa entry(table.value() | pte::entry_offset(vas[i], leaf));
+          m->memory.write_u64(
+              entry,
+              i % 2 == 0 ? 0 : pte::make_leaf_entry(Hpa(500 * kGiB), guest, pte::kRw | pte::kUser));
+          m->walker.invlpg(Gva(vas[i]), 0, NestedMachine::kVpid);
+        }
+      }
+    }
+    const std::vector<stats::Row> a = stats::collect(hinted.stats_root);
+    const std::vector<stats::Row> b = stats::collect(plain.stats_root);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].value, b[i].value) << a[i].path;
+    }
+  }
+}
+
 // --- Exact counts with every cache off ------------------------------------------------------
 
 TEST(NestedWalkerCounts, FourPlusFourIs24) {

@@ -456,6 +456,46 @@ INSTANTIATE_TEST_SUITE_P(FourAndFive, WalkerLevels, ::testing::Values(4u, 5u),
                            return "L" + std::to_string(i.param);
                          });
 
+// The walk prefetch is a host-side hint: a walker told prefetch(next, after) before each
+// walk walks exactly as one told nothing, with the same statistics, also once the tables it
+// remembers are torn down and others take their frames (a stale memo of page tables loads
+// the wrong host lines and changes nothing).
+TEST_P(WalkerGeometry, PrefetchChangesNothing) {
+  Machine hinted(levels(), size(), caches_on());
+  Machine plain(levels(), size(), caches_on());
+  std::vector<std::uint64_t> vas;
+  std::uint64_t x = 20261208;
+  for (int i = 0; i < 300; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;  // an LCG: any spread will do
+    vas.push_back(base_va(levels()) + ((x >> 16) % (1 * kGiB)));
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < vas.size(); ++i) {
+      const std::uint64_t next = vas[(i + 1) % vas.size()];
+      hinted.walker.prefetch(Gva(next), Gva(vas[(i + 2) % vas.size()]));
+      const WalkResult a = hinted.touch(vas[i]);
+      const WalkResult b = plain.touch(vas[i]);
+      ASSERT_EQ(a.outcome, b.outcome) << i;
+      EXPECT_EQ(a.refs, b.refs) << i;
+      EXPECT_EQ(a.cycles, b.cycles) << i;
+      EXPECT_EQ(a.translation.page_base, b.translation.page_base) << i;
+      EXPECT_EQ(a.translation.size, b.translation.size) << i;
+    }
+    // The address space goes (its tables freed) and a fresh one takes its frames.
+    hinted.os.destroy_address_space(0);
+    plain.os.destroy_address_space(0);
+    hinted.walker.invalidate_all();
+    plain.walker.invalidate_all();
+  }
+  const std::vector<stats::Row> a = stats::collect(hinted.stats_root);
+  const std::vector<stats::Row> b = stats::collect(plain.stats_root);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].path, b[i].path);
+    EXPECT_EQ(a[i].value, b[i].value) << a[i].path;
+  }
+}
+
 TEST(Walker, LevelsOtherThanFourOrFiveAreRejected) {
   mem::PhysicalMemory memory(16 * kMiB);
   mem::FixedLatency timing(Cycles(1));
