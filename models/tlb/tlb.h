@@ -267,10 +267,23 @@ class Tlb {
       bool replaced_fractured;    // the valid entry overwritten (in place or evicted) was one
     };
     // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
-    // victim. Touches the way. `absent`: the caller knows (vpn, tag) is not in the array
-    // (the lookup that just missed it): with every way of the array valid, the victim is
-    // taken with no pass over the set.
-    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t, bool absent);
+    // victim. Touches the way. (A fill the caller knows to be absent into a full() array
+    // takes replace() instead.)
+    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t);
+    // Every way of every set valid: a fill of an absent key replaces a victim.
+    bool full() const { return m_valid == m_capacity; }
+    // fill() of a (vpn, tag) the caller knows is absent, into a full() array: over the
+    // victim, touched, with no pass over the set (what fill() does in that case). `old`
+    // gets the victim's key (valid: the array is full).
+    Translation* replace(std::uint64_t vpn, std::uint32_t tag, bool is_fractured,
+                         const Translation& t, Key& old) {
+      const std::uint64_t set = m_geometry.set_of(vpn);
+      const std::uint64_t slot = m_geometry.slot(set, m_geometry.replace(set));
+      old = m_keys[slot];
+      m_keys[slot] = Key{vpn, tag, is_fractured};
+      m_translations[slot] = t;
+      return &m_translations[slot];
+    }
     // What an invalidation removed: entries per stored page size, and how many of them were
     // fractured (a piece of a larger page, see fractured()).
     struct Removed {
@@ -302,7 +315,8 @@ class Tlb {
     std::vector<Key> m_keys;  // empty: the array is absent
     std::vector<Translation> m_translations;
     SetAssoc m_geometry;
-    std::uint64_t m_valid = 0;  // valid entries: all of them, no fill looks for an invalid way
+    std::uint64_t m_valid = 0;     // valid entries: all of them, no fill looks for an invalid way
+    std::uint64_t m_capacity = 0;  // entries (m_keys.size())
   };
 
   // One (array, page size) pair a lookup probes, in probe order.
@@ -317,7 +331,9 @@ class Tlb {
   struct Home {
     Array* array = nullptr;
     PageSize size = PageSize::k4K;
-    unsigned shift = 12;  // page_shift of the size
+    unsigned shift = 12;              // page_shift of the size
+    std::uint32_t size_bits = 0;      // size_tag(size)
+    stats::Counter* fills = nullptr;  // the fills_* counter of the size
   };
   // page_bytes(a) > page_bytes(b): the enumerators go up with the size (base/page_size.h).
   static constexpr bool larger(PageSize a, PageSize b) {
@@ -343,7 +359,6 @@ class Tlb {
   std::array<Probe, kPageSizeCount> m_probes{};
   std::uint32_t m_probe_count = 0;
   std::array<Home, kPageSizeCount> m_home{};
-  std::array<stats::Counter*, kPageSizeCount> m_fills_by_size{};
   // Valid entries stored at each page size. Each size lives in one array, so a lookup skips
   // the probe of a size with none: a 4 KiB-only stream misses in one set scan per level.
   std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
