@@ -184,8 +184,8 @@ const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) c
   return nullptr;
 }
 
-const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
-                               const Translation& t) {
+const Translation* Tlb::insert_general(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                                       const Translation& t) {
   const std::uint32_t context = context_tag(pcid, vpid);
   // The lookup just before missed this page in this context (m_missed): the key is absent.
   const bool absent =
@@ -217,9 +217,7 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
   const bool stored_fractured = fractured(stored);
   const auto size = static_cast<std::size_t>(home.size);
   if (absent && home.array->full()) {
-    // The common case once the array has filled up (every fill after a miss): a victim
-    // replaced with no pass over the set. The counts per size change only when the victim
-    // was of another size.
+    // A splinter (the inline insert() takes the rest of this case): the same as there.
     Key old;
     const Translation* entry = home.array->replace(vpn, tag, stored_fractured, stored, old);
     ++m_stats.evictions;

@@ -121,7 +121,9 @@ class Tlb {
 
   // Stores the translation of the page containing gva (t.page_base aligned to t.size),
   // splintered when this level has no array for t.size. Returns the stored entry, or null
-  // when no array can hold it. t may refer to an entry of this TLB.
+  // when no array can hold it. t may refer to an entry of this TLB. Inline: the fill after
+  // a miss into a full array, of a size it holds (every fill once the TLB has filled up);
+  // the rest out of line (insert_general).
   const Translation* insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid, const Translation& t);
 
   // Every entry. INVVPID all-context (type 2); INVPCID all-context (types 2 and 3, no global
@@ -342,6 +344,8 @@ class Tlb {
   static_assert(PageSize::k4K < PageSize::k2M && PageSize::k2M < PageSize::k1G);
 
   Array* array_holding(PageSize s);
+  const Translation* insert_general(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                                    const Translation& t);
   void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
   // INVLPG / INVVPID individual-address: gva's entries at every stored size, and every
   // piece of a larger page that contains gva.
@@ -420,6 +424,44 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
   m_missed_page = page;
   m_missed_context = context;
   return nullptr;
+}
+
+inline const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                                      const Translation& t) {
+  const std::uint32_t context = context_tag(pcid, vpid);
+  const Home& home = m_home[static_cast<std::size_t>(t.size)];
+  // The lookup just before missed this page in this context (m_missed): the key is absent,
+  // and with every way valid the fill replaces a victim with no pass over the set.
+  if (!(m_missed && (gva.value() >> 12) == m_missed_page && context == m_missed_context &&
+        home.array != nullptr && home.size == t.size && home.array->full())) {
+    return insert_general(gva, pcid, vpid, t);
+  }
+  forget_last();
+  assert(t.page_base.page_offset(page_shift(t.size)) == 0);
+  Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
+  if (larger(stored.size, stored.linear_size)) {
+    stored.linear_size = stored.size;  // a linear page is never smaller than its translation
+  }
+  ++m_stats.fills;
+  ++*home.fills;
+  const bool stored_fractured = fractured(stored);
+  Key old;
+  const Translation* entry = home.array->replace(
+      gva.value() >> home.shift, context | home.size_bits, stored_fractured, stored, old);
+  ++m_stats.evictions;
+  m_fractured += stored_fractured ? 1 : 0;
+  m_fractured -= old.fractured ? 1 : 0;
+  // The counts per size change only when the victim was of another size.
+  const auto size = static_cast<std::size_t>(home.size);
+  const std::size_t old_size = size_of_tag(old.tag);
+  if (old_size != size) {
+    ++m_valid_by_size[size];
+    m_live |= m_probe_bit[size];
+    if (--m_valid_by_size[old_size] == 0) {
+      m_live &= ~m_probe_bit[old_size];
+    }
+  }
+  return entry;
 }
 
 }  // namespace pagesim::tlb
