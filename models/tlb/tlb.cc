@@ -187,9 +187,8 @@ const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) c
 const Translation* Tlb::insert_general(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
                                        const Translation& t) {
   const std::uint32_t context = context_tag(pcid, vpid);
-  // The lookup just before missed this page in this context (m_missed): the key is absent.
-  const bool absent =
-      m_missed && (gva.value() >> 12) == m_missed_page && context == m_missed_context;
+  // The lookup just before missed this page in this context (m_missed_*): the key is absent.
+  const bool absent = (gva.value() >> 12) == m_missed_page && context == m_missed_context;
   forget_last();
   const Home& home = m_home[static_cast<std::size_t>(t.size)];
   if (home.array == nullptr) {

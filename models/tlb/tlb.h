@@ -106,15 +106,14 @@ class Tlb {
   // hit, for gva's 4 KiB page in (pcid, vpid), nothing inserted or invalidated since), or
   // null. No side effects.
   const Translation* last_hit(Gva gva, std::uint16_t pcid, std::uint16_t vpid) const {
-    return m_last != nullptr && (gva.value() >> 12) == m_last_page &&
-                   context_tag(pcid, vpid) == m_last_context
+    return (gva.value() >> 12) == m_last_page && context_tag(pcid, vpid) == m_last_context
                ? m_last
                : nullptr;
   }
   // Exactly what `n` lookups answered by last_hit() count (their hits); they would touch
   // nothing (see m_last). For a run of accesses to one page (the core's same-page path).
   void repeat_last_hit(std::uint64_t n) {
-    assert(m_last != nullptr);
+    assert(m_last_context != 0);
     m_stats.hits += n;
     *m_last_hits += n;
   }
@@ -381,19 +380,18 @@ class Tlb {
   // counters and skips the scan and the touch. Keyed by the 4 KiB page even for a larger
   // entry, since the lookup that found it probed the smaller sizes first and found none.
   const Translation* m_last = nullptr;
-  std::uint64_t m_last_page = 0;  // gva >> 12 of that lookup
-  std::uint32_t m_last_context = 0;
+  std::uint64_t m_last_page = 0;          // gva >> 12 of that lookup
+  std::uint32_t m_last_context = 0;       // 0 (no context tag is): no such entry (m_last stale)
   stats::Counter* m_last_hits = nullptr;  // the per-size hit counter of the entry's probe
   // The 4 KiB page and context of the last lookup, when it missed, while no insert or
   // invalidation has happened since: no array holds an entry for that page and context at
   // any size (the lookup probed every size that has entries), so an insert for them
   // (after the walk, or the L2's fill of the L1) need not look for the key in the set.
-  bool m_missed = false;
   std::uint64_t m_missed_page = 0;
-  std::uint32_t m_missed_context = 0;
+  std::uint32_t m_missed_context = 0;  // 0 (no context tag is): no such lookup
   void forget_last() {
-    m_last = nullptr;
-    m_missed = false;
+    m_last_context = 0;
+    m_missed_context = 0;
   }
 };
 
@@ -402,7 +400,7 @@ class Tlb {
 inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
   const std::uint32_t context = context_tag(pcid, vpid);
   const std::uint64_t page = gva.value() >> 12;
-  if (m_last != nullptr && page == m_last_page && context == m_last_context) {
+  if (page == m_last_page && context == m_last_context) {
     ++m_stats.hits;  // the page of the last hit, nothing changed since: see m_last
     ++*m_last_hits;
     return m_last;
@@ -420,7 +418,6 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     }
   }
   ++m_stats.misses;
-  m_missed = true;
   m_missed_page = page;
   m_missed_context = context;
   return nullptr;
@@ -430,9 +427,9 @@ inline const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t
                                       const Translation& t) {
   const std::uint32_t context = context_tag(pcid, vpid);
   const Home& home = m_home[static_cast<std::size_t>(t.size)];
-  // The lookup just before missed this page in this context (m_missed): the key is absent,
+  // The lookup just before missed this page in this context (m_missed_*): the key is absent,
   // and with every way valid the fill replaces a victim with no pass over the set.
-  if (!(m_missed && (gva.value() >> 12) == m_missed_page && context == m_missed_context &&
+  if (!((gva.value() >> 12) == m_missed_page && context == m_missed_context &&
         home.array != nullptr && home.size == t.size && home.array->full())) {
     return insert_general(gva, pcid, vpid, t);
   }

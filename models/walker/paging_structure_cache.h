@@ -100,14 +100,15 @@ class PagingStructureCache {
       const std::uint64_t order = m_order[set];
       way = static_cast<std::uint32_t>(order >> (4 * (m_ways - 1))) & 0xf;
       m_order[set] = (order & ~m_used) | ((order << 4) & m_used) | way;
+      m_absent = 0;
     } else {
       way = m_ways == 4 ? find<4>(ways, tag) : find(ways, m_ways, tag);
       if (way == kNone) {
         way = victim(set);
       }
       touch(set, way);
+      m_absent = tag == m_absent ? 0 : m_absent;  // (more than 16 ways)
     }
-    m_absent = tag == m_absent ? 0 : m_absent;
     ways[way] = Entry{tag, next_table, rights};
   }
   void invalidate_all();
