@@ -120,9 +120,9 @@ class Tlb {
 
   // Stores the translation of the page containing gva (t.page_base aligned to t.size),
   // splintered when this level has no array for t.size. Returns the stored entry, or null
-  // when no array can hold it. t may refer to an entry of this TLB. Inline: the fill after
-  // a miss into a full array, of a size it holds (every fill once the TLB has filled up);
-  // the rest out of line (insert_general).
+  // when no array can hold it. t may refer to an entry of this TLB. Defined in this header:
+  // the fill after a miss into a full array of the translation's size (every fill once the
+  // TLB has filled up, no splinter); the other cases in tlb.cc (insert_general).
   const Translation* insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid, const Translation& t);
 
   // Every entry. INVVPID all-context (type 2); INVPCID all-context (types 2 and 3, no global
@@ -233,13 +233,16 @@ class Tlb {
     }
     static std::uint32_t scan(const Key* ways, std::uint32_t n, std::uint64_t vpn,
                               std::uint32_t tag) {
+      // Tested in this order, the L1's 4 ways first, then the STLB's 12 (Skylake's).
+      if (n == 4) {
+        return scan_fixed<4>(ways, vpn, tag);
+      }
+      if (n == 12) {
+        return scan_fixed<12>(ways, vpn, tag);
+      }
       switch (n) {
-        case 4:
-          return scan_fixed<4>(ways, vpn, tag);
         case 8:
           return scan_fixed<8>(ways, vpn, tag);
-        case 12:
-          return scan_fixed<12>(ways, vpn, tag);
         default: {
           std::uint32_t hit = n;
           for (std::uint32_t w = 0; w < n; ++w) {
