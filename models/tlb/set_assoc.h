@@ -8,6 +8,7 @@
 //   ... scan slots geometry.slot(set, 0 .. ways-1) ...
 //   geometry.touch(set, way);                          // on a hit and on a fill
 //   std::uint32_t way = geometry.victim(set);          // only when every way is valid
+//   std::uint32_t way = geometry.replace(set);         // victim(), then touch() of it
 //
 // Policies (Replacement in tlb_params.h):
 //   kLru       true LRU. Up to 16 ways: each set's ways in recency order, packed as 4-bit way
@@ -83,6 +84,7 @@ class SetAssoc {
       case Replacement::kLru:
         if (ways <= kMaxOrderedWays) {
           m_order.assign(sets, initial_order(ways));
+          m_used = ~std::uint64_t{0} >> (64 - 4 * ways);
         } else {
           m_stamp.assign(sets * ways, 0);
         }
@@ -121,6 +123,22 @@ class SetAssoc {
       case Replacement::kRandom:
         break;
     }
+  }
+
+  // victim(set), then touch(set, that way): the way to replace in a set whose ways are all
+  // valid, now its most recently used; the same way and the same state after as the two
+  // calls. With kLru up to 16 ways the last way of the order goes to the front, every other
+  // one position back: a rotation of the used nibbles, no search.
+  std::uint32_t replace(std::uint64_t set) {
+    if (m_used != 0) {
+      const std::uint64_t order = m_order[set];
+      const auto way = static_cast<std::uint32_t>(order >> (4 * (m_ways - 1))) & 0xf;
+      m_order[set] = (order & ~m_used) | ((order << 4) & m_used) | way;
+      return way;
+    }
+    const std::uint32_t way = victim(set);
+    touch(set, way);
+    return way;
   }
 
   // The way to replace in a set whose ways are all valid.
@@ -200,6 +218,7 @@ class SetAssoc {
   std::uint32_t m_ways;
   std::uint64_t m_set_mask;
   std::uint64_t m_clock = 0;
+  std::uint64_t m_used = 0;  // kLru up to 16 ways: the nibbles of the order in use; else 0
   std::vector<std::uint64_t> m_order;  // kLru up to 16 ways: each set's recency order
   std::vector<std::uint64_t> m_stamp;  // kLru beyond: sets * ways stamps, 0 = never touched
   std::vector<std::uint8_t> m_plru;    // kTreePlru: sets * ways bytes, index 0 unused

@@ -131,6 +131,38 @@ TEST(SetAssoc, RandomIsDeterministicPerSeedAndUniformEnough) {
   EXPECT_LT(*seen.rbegin(), 8u);
 }
 
+// replace() is victim() then touch() of that way: two geometries given the same random
+// touches and victim requests, one through replace(), one through the two calls, choose the
+// same ways, for every policy and every associativity (LRU up to 20: the packed order and
+// the stamps; tree-PLRU the powers of two).
+TEST(SetAssoc, ReplaceIsVictimThenTouch) {
+  for (Replacement policy : {Replacement::kLru, Replacement::kTreePlru, Replacement::kRandom}) {
+    for (std::uint32_t ways = 1; ways <= 20; ++ways) {
+      if (policy == Replacement::kTreePlru && (ways & (ways - 1)) != 0) {
+        continue;
+      }
+      SetAssoc a(4, ways, policy, 3);
+      SetAssoc b(4, ways, policy, 3);
+      SplitMix64 rng(11);
+      for (int step = 0; step < 2000; ++step) {
+        const std::uint64_t set = rng.below(4);
+        if (rng.below(2) == 0) {
+          const std::uint32_t way = rng.below(ways);
+          a.touch(set, way);
+          b.touch(set, way);
+          continue;
+        }
+        const std::uint32_t expected = b.victim(set);
+        b.touch(set, expected);
+        ASSERT_EQ(a.replace(set), expected) << ways << " ways, step " << step;
+      }
+      for (std::uint64_t set = 0; set < 4; ++set) {
+        ASSERT_EQ(a.victim(set), b.victim(set)) << ways << " ways, set " << set;
+      }
+    }
+  }
+}
+
 TEST(SplitMix64, KnownFirstOutputForSeedZero) {
   // Reference value of SplitMix64 seeded with 0 (Vigna's splitmix64.c).
   EXPECT_EQ(SplitMix64(0).next(), 0xe220a8397b1dcdafull);

@@ -25,7 +25,8 @@ constexpr std::array<PageSize, kPageSizeCount> kSizesInProbeOrder = {PageSize::k
 Tlb::Array::Array(const TlbArrayParams& p, Replacement policy, std::uint64_t seed)
     : m_keys(p.entries),
       m_translations(p.entries),
-      m_geometry(sets_of(p), p.entries == 0 ? 1 : p.ways, policy, seed) {}
+      m_geometry(sets_of(p), p.entries == 0 ? 1 : p.ways, policy, seed),
+      m_capacity(p.entries) {}
 
 const Translation* Tlb::Array::find(std::uint64_t vpn, std::uint32_t tag) const {
   const std::uint64_t first = m_geometry.slot(m_geometry.set_of(vpn), 0);
@@ -33,21 +34,11 @@ const Translation* Tlb::Array::find(std::uint64_t vpn, std::uint32_t tag) const 
   return hit == m_geometry.ways() ? nullptr : &m_translations[first + hit];
 }
 
-Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t,
-                                    bool absent) {
+Tlb::Array::Filled Tlb::Array::fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t) {
   const std::uint64_t set = m_geometry.set_of(vpn);
   const std::uint64_t first = m_geometry.slot(set, 0);
   const Key* ways = &m_keys[first];
   const std::uint32_t n = m_geometry.ways();
-  if (absent && m_valid == m_keys.size()) {
-    // Not present and no invalid way anywhere: the victim, as the pass below would choose.
-    const std::uint32_t victim = m_geometry.victim(set);
-    const Key old = ways[victim];
-    m_keys[first + victim] = Key{vpn, tag, Tlb::fractured(t)};
-    m_translations[first + victim] = t;
-    m_geometry.touch(set, victim);
-    return Filled{&m_translations[first + victim], false, old.tag, old.fractured};
-  }
   // The way holding the key (present: update in place, no duplicate) and the lowest invalid
   // way, in one pass with no branch on the data (no tag equals an invalid way's 0).
   std::uint32_t target = n;
@@ -144,7 +135,8 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
       m_huge_1g(params.huge_1g, params.replacement, derive_seed(seed, 2)) {
   const std::array<stats::Counter*, kPageSizeCount> hits = {&m_stats.hits_4k, &m_stats.hits_2m,
                                                             &m_stats.hits_1g};
-  m_fills_by_size = {&m_stats.fills_4k, &m_stats.fills_2m, &m_stats.fills_1g};
+  const std::array<stats::Counter*, kPageSizeCount> fills = {&m_stats.fills_4k, &m_stats.fills_2m,
+                                                             &m_stats.fills_1g};
   for (PageSize s : kSizesInProbeOrder) {
     if (Array* a = array_holding(s)) {
       m_probe_bit[static_cast<std::size_t>(s)] = std::uint32_t{1} << m_probe_count;
@@ -156,8 +148,9 @@ Tlb::Tlb(const TlbParams& params, std::uint64_t seed, stats::Group* parent, std:
   for (int s = 0; s < kPageSizeCount; ++s) {
     for (int smaller = s; smaller >= 0; --smaller) {
       if (Array* a = array_holding(static_cast<PageSize>(smaller))) {
-        m_home[static_cast<std::size_t>(s)] =
-            Home{a, static_cast<PageSize>(smaller), page_shift(static_cast<PageSize>(smaller))};
+        const auto size = static_cast<PageSize>(smaller);
+        m_home[static_cast<std::size_t>(s)] = Home{a, size, page_shift(size), size_tag(size),
+                                                   fills[static_cast<std::size_t>(smaller)]};
         break;
       }
     }
@@ -191,22 +184,22 @@ const Translation* Tlb::probe(Gva gva, std::uint16_t pcid, std::uint16_t vpid) c
   return nullptr;
 }
 
-const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
-                               const Translation& t) {
-  // The lookup just before missed this page in this context (m_missed): the key is absent.
-  const bool absent = m_missed && (gva.value() >> 12) == m_missed_page &&
-                      context_tag(pcid, vpid) == m_missed_context;
+const Translation* Tlb::insert_general(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                                       const Translation& t) {
+  const std::uint32_t context = context_tag(pcid, vpid);
+  // The lookup just before missed this page in this context (m_missed_*): the key is absent.
+  const bool absent = (gva.value() >> 12) == m_missed_page && context == m_missed_context;
   forget_last();
-  Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
-  if (larger(stored.size, stored.linear_size)) {
-    stored.linear_size = stored.size;  // a linear page is never smaller than its translation
-  }
-  const Home home = m_home[static_cast<std::size_t>(t.size)];
+  const Home& home = m_home[static_cast<std::size_t>(t.size)];
   if (home.array == nullptr) {
     ++m_stats.fills_dropped;
     return nullptr;
   }
   assert(t.page_base.page_offset(page_shift(t.size)) == 0);
+  Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
+  if (larger(stored.size, stored.linear_size)) {
+    stored.linear_size = stored.size;  // a linear page is never smaller than its translation
+  }
   if (home.size != t.size) {
     // The piece of the page that covers gva: gva's offset in the page, rounded down to the
     // stored size, added to the page base (SDM 4.10.2.3: a smaller-page entry's page number
@@ -216,15 +209,35 @@ const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
     stored.size = home.size;
     ++m_stats.splinters;
   }
-  const Array::Filled filled = home.array->fill(
-      gva.value() >> home.shift, context_tag(pcid, vpid) | size_tag(home.size), stored, absent);
   ++m_stats.fills;
-  ++*m_fills_by_size[static_cast<std::size_t>(home.size)];
-  if (!filled.in_place) {
-    ++m_valid_by_size[static_cast<std::size_t>(home.size)];
-    m_live |= m_probe_bit[static_cast<std::size_t>(home.size)];
+  ++*home.fills;
+  const std::uint64_t vpn = gva.value() >> home.shift;
+  const std::uint32_t tag = context | home.size_bits;
+  const bool stored_fractured = fractured(stored);
+  const auto size = static_cast<std::size_t>(home.size);
+  if (absent && home.array->full()) {
+    // A splinter (the inline insert() takes the rest of this case): the same as there.
+    Key old;
+    const Translation* entry = home.array->replace(vpn, tag, stored_fractured, stored, old);
+    ++m_stats.evictions;
+    m_fractured += stored_fractured ? 1 : 0;
+    m_fractured -= old.fractured ? 1 : 0;
+    const std::size_t old_size = size_of_tag(old.tag);
+    if (old_size != size) {
+      ++m_valid_by_size[size];
+      m_live |= m_probe_bit[size];
+      if (--m_valid_by_size[old_size] == 0) {
+        m_live &= ~m_probe_bit[old_size];
+      }
+    }
+    return entry;
   }
-  m_fractured += fractured(stored) ? 1 : 0;
+  const Array::Filled filled = home.array->fill(vpn, tag, stored);
+  if (!filled.in_place) {
+    ++m_valid_by_size[size];
+    m_live |= m_probe_bit[size];
+  }
+  m_fractured += stored_fractured ? 1 : 0;
   m_fractured -= filled.replaced_fractured ? 1 : 0;
   if (filled.evicted_tag != 0) {
     ++m_stats.evictions;

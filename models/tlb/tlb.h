@@ -106,22 +106,23 @@ class Tlb {
   // hit, for gva's 4 KiB page in (pcid, vpid), nothing inserted or invalidated since), or
   // null. No side effects.
   const Translation* last_hit(Gva gva, std::uint16_t pcid, std::uint16_t vpid) const {
-    return m_last != nullptr && (gva.value() >> 12) == m_last_page &&
-                   context_tag(pcid, vpid) == m_last_context
+    return (gva.value() >> 12) == m_last_page && context_tag(pcid, vpid) == m_last_context
                ? m_last
                : nullptr;
   }
   // Exactly what `n` lookups answered by last_hit() count (their hits); they would touch
   // nothing (see m_last). For a run of accesses to one page (the core's same-page path).
   void repeat_last_hit(std::uint64_t n) {
-    assert(m_last != nullptr);
+    assert(m_last_context != 0);
     m_stats.hits += n;
     *m_last_hits += n;
   }
 
   // Stores the translation of the page containing gva (t.page_base aligned to t.size),
   // splintered when this level has no array for t.size. Returns the stored entry, or null
-  // when no array can hold it. t may refer to an entry of this TLB.
+  // when no array can hold it. t may refer to an entry of this TLB. Defined in this header:
+  // the fill after a miss into a full array of the translation's size (every fill once the
+  // TLB has filled up, no splinter); the other cases in tlb.cc (insert_general).
   const Translation* insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid, const Translation& t);
 
   // Every entry. INVVPID all-context (type 2); INVPCID all-context (types 2 and 3, no global
@@ -232,13 +233,16 @@ class Tlb {
     }
     static std::uint32_t scan(const Key* ways, std::uint32_t n, std::uint64_t vpn,
                               std::uint32_t tag) {
+      // Tested in this order, the L1's 4 ways first, then the STLB's 12 (Skylake's).
+      if (n == 4) {
+        return scan_fixed<4>(ways, vpn, tag);
+      }
+      if (n == 12) {
+        return scan_fixed<12>(ways, vpn, tag);
+      }
       switch (n) {
-        case 4:
-          return scan_fixed<4>(ways, vpn, tag);
         case 8:
           return scan_fixed<8>(ways, vpn, tag);
-        case 12:
-          return scan_fixed<12>(ways, vpn, tag);
         default: {
           std::uint32_t hit = n;
           for (std::uint32_t w = 0; w < n; ++w) {
@@ -267,10 +271,23 @@ class Tlb {
       bool replaced_fractured;    // the valid entry overwritten (in place or evicted) was one
     };
     // Stores (vpn, tag) -> t: in place if present, else in an invalid way, else over a
-    // victim. Touches the way. `absent`: the caller knows (vpn, tag) is not in the array
-    // (the lookup that just missed it): with every way of the array valid, the victim is
-    // taken with no pass over the set.
-    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t, bool absent);
+    // victim. Touches the way. (A fill the caller knows to be absent into a full() array
+    // takes replace() instead.)
+    Filled fill(std::uint64_t vpn, std::uint32_t tag, const Translation& t);
+    // Every way of every set valid: a fill of an absent key replaces a victim.
+    bool full() const { return m_valid == m_capacity; }
+    // fill() of a (vpn, tag) the caller knows is absent, into a full() array: over the
+    // victim, touched, with no pass over the set (what fill() does in that case). `old`
+    // gets the victim's key (valid: the array is full).
+    Translation* replace(std::uint64_t vpn, std::uint32_t tag, bool is_fractured,
+                         const Translation& t, Key& old) {
+      const std::uint64_t set = m_geometry.set_of(vpn);
+      const std::uint64_t slot = m_geometry.slot(set, m_geometry.replace(set));
+      old = m_keys[slot];
+      m_keys[slot] = Key{vpn, tag, is_fractured};
+      m_translations[slot] = t;
+      return &m_translations[slot];
+    }
     // What an invalidation removed: entries per stored page size, and how many of them were
     // fractured (a piece of a larger page, see fractured()).
     struct Removed {
@@ -302,7 +319,8 @@ class Tlb {
     std::vector<Key> m_keys;  // empty: the array is absent
     std::vector<Translation> m_translations;
     SetAssoc m_geometry;
-    std::uint64_t m_valid = 0;  // valid entries: all of them, no fill looks for an invalid way
+    std::uint64_t m_valid = 0;     // valid entries: all of them, no fill looks for an invalid way
+    std::uint64_t m_capacity = 0;  // entries (m_keys.size())
   };
 
   // One (array, page size) pair a lookup probes, in probe order.
@@ -317,7 +335,9 @@ class Tlb {
   struct Home {
     Array* array = nullptr;
     PageSize size = PageSize::k4K;
-    unsigned shift = 12;  // page_shift of the size
+    unsigned shift = 12;              // page_shift of the size
+    std::uint32_t size_bits = 0;      // size_tag(size)
+    stats::Counter* fills = nullptr;  // the fills_* counter of the size
   };
   // page_bytes(a) > page_bytes(b): the enumerators go up with the size (base/page_size.h).
   static constexpr bool larger(PageSize a, PageSize b) {
@@ -326,6 +346,8 @@ class Tlb {
   static_assert(PageSize::k4K < PageSize::k2M && PageSize::k2M < PageSize::k1G);
 
   Array* array_holding(PageSize s);
+  const Translation* insert_general(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                                    const Translation& t);
   void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
   // INVLPG / INVVPID individual-address: gva's entries at every stored size, and every
   // piece of a larger page that contains gva.
@@ -343,7 +365,6 @@ class Tlb {
   std::array<Probe, kPageSizeCount> m_probes{};
   std::uint32_t m_probe_count = 0;
   std::array<Home, kPageSizeCount> m_home{};
-  std::array<stats::Counter*, kPageSizeCount> m_fills_by_size{};
   // Valid entries stored at each page size. Each size lives in one array, so a lookup skips
   // the probe of a size with none: a 4 KiB-only stream misses in one set scan per level.
   std::array<std::uint64_t, kPageSizeCount> m_valid_by_size{};
@@ -362,19 +383,18 @@ class Tlb {
   // counters and skips the scan and the touch. Keyed by the 4 KiB page even for a larger
   // entry, since the lookup that found it probed the smaller sizes first and found none.
   const Translation* m_last = nullptr;
-  std::uint64_t m_last_page = 0;  // gva >> 12 of that lookup
-  std::uint32_t m_last_context = 0;
+  std::uint64_t m_last_page = 0;          // gva >> 12 of that lookup
+  std::uint32_t m_last_context = 0;       // 0 (no context tag is): no such entry (m_last stale)
   stats::Counter* m_last_hits = nullptr;  // the per-size hit counter of the entry's probe
   // The 4 KiB page and context of the last lookup, when it missed, while no insert or
   // invalidation has happened since: no array holds an entry for that page and context at
   // any size (the lookup probed every size that has entries), so an insert for them
   // (after the walk, or the L2's fill of the L1) need not look for the key in the set.
-  bool m_missed = false;
   std::uint64_t m_missed_page = 0;
-  std::uint32_t m_missed_context = 0;
+  std::uint32_t m_missed_context = 0;  // 0 (no context tag is): no such lookup
   void forget_last() {
-    m_last = nullptr;
-    m_missed = false;
+    m_last_context = 0;
+    m_missed_context = 0;
   }
 };
 
@@ -383,7 +403,7 @@ class Tlb {
 inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t vpid) {
   const std::uint32_t context = context_tag(pcid, vpid);
   const std::uint64_t page = gva.value() >> 12;
-  if (m_last != nullptr && page == m_last_page && context == m_last_context) {
+  if (page == m_last_page && context == m_last_context) {
     ++m_stats.hits;  // the page of the last hit, nothing changed since: see m_last
     ++*m_last_hits;
     return m_last;
@@ -401,10 +421,47 @@ inline const Translation* Tlb::lookup(Gva gva, std::uint16_t pcid, std::uint16_t
     }
   }
   ++m_stats.misses;
-  m_missed = true;
   m_missed_page = page;
   m_missed_context = context;
   return nullptr;
+}
+
+inline const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
+                                      const Translation& t) {
+  const std::uint32_t context = context_tag(pcid, vpid);
+  const Home& home = m_home[static_cast<std::size_t>(t.size)];
+  // The lookup just before missed this page in this context (m_missed_*): the key is absent,
+  // and with every way valid the fill replaces a victim with no pass over the set.
+  if (!((gva.value() >> 12) == m_missed_page && context == m_missed_context &&
+        home.array != nullptr && home.size == t.size && home.array->full())) {
+    return insert_general(gva, pcid, vpid, t);
+  }
+  forget_last();
+  assert(t.page_base.page_offset(page_shift(t.size)) == 0);
+  Translation stored = t;  // a copy: t may be an entry of this TLB that the fill overwrites
+  if (larger(stored.size, stored.linear_size)) {
+    stored.linear_size = stored.size;  // a linear page is never smaller than its translation
+  }
+  ++m_stats.fills;
+  ++*home.fills;
+  const bool stored_fractured = fractured(stored);
+  Key old;
+  const Translation* entry = home.array->replace(
+      gva.value() >> home.shift, context | home.size_bits, stored_fractured, stored, old);
+  ++m_stats.evictions;
+  m_fractured += stored_fractured ? 1 : 0;
+  m_fractured -= old.fractured ? 1 : 0;
+  // The counts per size change only when the victim was of another size.
+  const auto size = static_cast<std::size_t>(home.size);
+  const std::size_t old_size = size_of_tag(old.tag);
+  if (old_size != size) {
+    ++m_valid_by_size[size];
+    m_live |= m_probe_bit[size];
+    if (--m_valid_by_size[old_size] == 0) {
+      m_live &= ~m_probe_bit[old_size];
+    }
+  }
+  return entry;
 }
 
 }  // namespace pagesim::tlb

@@ -21,13 +21,6 @@ TlbHierarchy::Result TlbHierarchy::probe(AccessKind kind, Gva gva, std::uint16_t
   return {nullptr, latency, 0};
 }
 
-const Translation* TlbHierarchy::fill(AccessKind kind, Gva gva, std::uint16_t pcid,
-                                      std::uint16_t vpid, const Translation& t) {
-  const Translation* in_l2 = m_l2.insert(gva, pcid, vpid, t);
-  const Translation* in_l1 = l1_for(kind).insert(gva, pcid, vpid, t);
-  return in_l1 != nullptr ? in_l1 : in_l2;
-}
-
 void TlbHierarchy::invalidate_all() {
   for (Tlb* t : {&m_l1i, &m_l1d, &m_l2}) {
     t->invalidate_all();

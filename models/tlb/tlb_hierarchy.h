@@ -104,4 +104,12 @@ inline TlbHierarchy::Result TlbHierarchy::lookup(AccessKind kind, Gva gva, std::
   return {nullptr, latency, 0};
 }
 
+// Inline: after every walk.
+inline const Translation* TlbHierarchy::fill(AccessKind kind, Gva gva, std::uint16_t pcid,
+                                             std::uint16_t vpid, const Translation& t) {
+  const Translation* in_l2 = m_l2.insert(gva, pcid, vpid, t);
+  const Translation* in_l1 = l1_for(kind).insert(gva, pcid, vpid, t);
+  return in_l1 != nullptr ? in_l1 : in_l2;
+}
+
 }  // namespace pagesim::tlb

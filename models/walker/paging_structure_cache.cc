@@ -27,12 +27,48 @@ PagingStructureCache::PagingStructureCache(const PscParams& params, unsigned lev
   }
   m_set_mask = sets - 1;
   m_entries.resize(params.entries);
+  if (m_ways <= kMaxOrderedWays) {
+    m_used = ~std::uint64_t{0} >> (64 - 4 * m_ways);
+    m_order.resize(sets);
+  } else {
+    m_stamps.resize(params.entries);
+  }
+  reorder_after_invalidation();  // every way invalid: ways - 1 .. 0
+}
+
+void PagingStructureCache::reorder_after_invalidation() {
+  if (m_used == 0) {
+    for (std::size_t i = 0; i < m_entries.size(); ++i) {
+      m_stamps[i] = m_entries[i].tag != 0 ? m_stamps[i] : 0;
+    }
+    return;
+  }
+  for (std::size_t set = 0; set < m_order.size(); ++set) {
+    const Entry* ways = &m_entries[set * m_ways];
+    std::uint64_t order = ~m_used;  // unused positions hold 0xf
+    unsigned pos = 0;
+    for (std::uint32_t i = 0; i < m_ways; ++i) {  // the valid ways, most recent first
+      const std::uint32_t way = static_cast<std::uint32_t>(m_order[set] >> (4 * i)) & 0xf;
+      if (ways[way].tag != 0) {
+        order = (order & ~(std::uint64_t{0xf} << (4 * pos))) | (std::uint64_t{way} << (4 * pos));
+        ++pos;
+      }
+    }
+    for (std::uint32_t way = m_ways; way-- > 0;) {  // then the invalid ones, highest first
+      if (ways[way].tag == 0) {
+        order = (order & ~(std::uint64_t{0xf} << (4 * pos))) | (std::uint64_t{way} << (4 * pos));
+        ++pos;
+      }
+    }
+    m_order[set] = order;
+  }
 }
 
 void PagingStructureCache::invalidate_all() {
   for (Entry& e : m_entries) {
     e = Entry{};
   }
+  reorder_after_invalidation();
 }
 
 void PagingStructureCache::invalidate_pcid(std::uint16_t pcid) {
@@ -43,6 +79,7 @@ void PagingStructureCache::invalidate_pcid(std::uint16_t pcid) {
       e = Entry{};
     }
   }
+  reorder_after_invalidation();
 }
 
 std::uint32_t PagingStructureCache::valid_entries() const {

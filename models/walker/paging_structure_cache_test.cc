@@ -119,6 +119,108 @@ TEST(PagingStructureCache, ForEachHpaReportsEveryValidNextTable) {
   EXPECT_STREQ(PagingStructureCache(PscParams{}, pte::kPml5, 57).name(), "PSC PML5E");
 }
 
+// The replacement rule as stamps (the reference): a lookup hit or a fill stamps the entry
+// with a clock; a fill replaces the same tag, else the entry with the smallest stamp (0:
+// invalid, so invalid entries first), the lowest way on ties.
+class ReferencePsc {
+ public:
+  ReferencePsc(std::uint32_t sets, std::uint32_t ways) : m_sets(sets), m_ways(ways) {
+    m_e.resize(sets * ways);
+  }
+  std::uint64_t lookup(std::uint64_t key, std::uint16_t pcid) {  // next_table, or 0
+    for (std::uint32_t w = 0; w < m_ways; ++w) {
+      E& e = m_e[(key % m_sets) * m_ways + w];
+      if (e.stamp != 0 && e.key == key && e.pcid == pcid) {
+        e.stamp = ++m_clock;
+        return e.next;
+      }
+    }
+    return 0;
+  }
+  void fill(std::uint64_t key, std::uint16_t pcid, std::uint64_t next) {
+    E* set = &m_e[(key % m_sets) * m_ways];
+    E* victim = &set[0];
+    for (std::uint32_t w = 0; w < m_ways; ++w) {
+      if (set[w].stamp != 0 && set[w].key == key && set[w].pcid == pcid) {
+        victim = &set[w];
+        break;
+      }
+      victim = set[w].stamp < victim->stamp ? &set[w] : victim;
+    }
+    *victim = E{key, pcid, next, ++m_clock};
+  }
+  void invalidate_pcid(std::uint16_t pcid) {
+    for (E& e : m_e) {
+      e = e.pcid == pcid ? E{} : e;
+    }
+  }
+  void invalidate_all() { m_e.assign(m_e.size(), E{}); }
+
+ private:
+  struct E {
+    std::uint64_t key = 0;
+    std::uint16_t pcid = 0;
+    std::uint64_t next = 0;
+    std::uint64_t stamp = 0;  // 0: invalid
+  };
+  std::uint32_t m_sets;
+  std::uint32_t m_ways;
+  std::uint64_t m_clock = 0;
+  std::vector<E> m_e;
+};
+
+// The recency order (up to 16 ways) and the stamps (more), with the fill after a missed
+// lookup that takes the victim with no pass over the set, keep exactly the reference's
+// entries: random lookups, fills (most right after a lookup that missed the same tag),
+// invalidations by PCID and of everything, over every associativity from 1 to 20.
+TEST(PagingStructureCache, ReplacementMatchesTheStampReference) {
+  for (std::uint32_t ways = 1; ways <= 20; ++ways) {
+    for (std::uint32_t sets : {1u, 2u}) {
+      PagingStructureCache c(PscParams{.entries = sets * ways, .ways = ways}, pte::kPd, 48);
+      ReferencePsc ref(sets, ways);
+      std::uint64_t rng = 12345 + ways;
+      auto next = [&rng](std::uint64_t bound) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        return (rng >> 33) % bound;
+      };
+      for (int step = 0; step < 4000; ++step) {
+        const std::uint64_t key = next(3 * ways * sets);  // region number: 2 MiB each
+        const auto pcid = static_cast<std::uint16_t>(next(2));
+        const std::uint64_t table = (step + 1) * 0x1000;
+        const std::uint64_t op = next(100);
+        if (op < 60) {
+          const PagingStructureCache::Entry* e = c.lookup(key * k2M, pcid);
+          const std::uint64_t want = ref.lookup(key, pcid);
+          ASSERT_EQ(e == nullptr ? 0 : e->next_table, want) << ways << " ways, step " << step;
+          if (e == nullptr && next(4) != 0) {  // the walk's fill after the miss
+            c.fill(key * k2M, pcid, table, 0);
+            ref.fill(key, pcid, table);
+          }
+        } else if (op < 97) {
+          c.fill(key * k2M, pcid, table, 0);
+          ref.fill(key, pcid, table);
+        } else if (op < 99) {
+          c.invalidate_pcid(pcid);
+          ref.invalidate_pcid(pcid);
+        } else {
+          c.invalidate_all();
+          ref.invalidate_all();
+        }
+      }
+      // Every tag once more, in order: the same entries hold the same tables.
+      std::uint32_t valid = 0;
+      for (std::uint64_t key = 0; key < 3 * ways * sets; ++key) {
+        for (std::uint16_t pcid = 0; pcid < 2; ++pcid) {
+          const PagingStructureCache::Entry* e = c.lookup(key * k2M, pcid);
+          ASSERT_EQ(e == nullptr ? 0 : e->next_table, ref.lookup(key, pcid)) << ways << " ways";
+          valid += e != nullptr ? 1 : 0;
+        }
+      }
+      EXPECT_EQ(c.valid_entries(), valid);
+    }
+  }
+}
+
 TEST(PagingStructureCache, RejectsImpossibleGeometry) {
   EXPECT_THROW(PagingStructureCache(PscParams{.entries = 6, .ways = 4}, pte::kPd, 48),
                std::invalid_argument);  // not divisible
