@@ -39,11 +39,11 @@ TouchResult NestedMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
   // take more: the walk then never completes, on hardware as here, and the touch stops
   // with the host's memory error. The GPAs mapped by this touch tell it: one mapped
   // again was evicted by the touch's own faults.
-  std::array<std::uint64_t, kMaxWalks> mapped{};
+  std::array<std::uint64_t, kMaxWalks> mapped;  // [0, mapped_count) only: no zeroing per touch
   unsigned mapped_count = 0;
   unsigned refaults = 0;
   for (unsigned attempt = 0; attempt < kMaxWalks; ++attempt) {
-    t.walk = m_walker.walk(request);
+    m_walker.walk(request, t.walk);
     ++t.walks;
     t.walk_cycles += t.walk.cycles;
     t.cycles += t.walk.cycles;

@@ -65,20 +65,13 @@ NestedWalker::NestedWalker(const WalkerParams& guest, const NestedWalkerParams& 
       m_ept_psc_stats{&m_stats.ept_pwc_pd, &m_stats.ept_pwc_pdpt, &m_stats.ept_pwc_pml4,
                       &m_stats.ept_pwc_pml5} {}
 
-void NestedWalker::count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res) {
-  res.cycles += m_timing.read(Hpa(hpa));
-  ++res.refs;
-  ++(h == 0 ? res.guest_refs : res.host_refs);
-  const unsigned cell = cell_index(g, h);
-  res.cells |= bit(cell);
-  ++*m_stats.cells[cell];
-}
-
-std::uint64_t NestedWalker::read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
-                                       NestedWalkResult& res) {
+template <bool kGuest>
+[[gnu::always_inline]] inline std::uint64_t NestedWalker::reference(std::uint64_t hpa, unsigned g,
+                                                                    unsigned h, bool& from_cache,
+                                                                    NestedWalkResult& res) {
   if (m_pte_cache.enabled()) {
     if (const WalkCache::Entry* e =
-            m_pte_cache.lookup(hpa >> 3, h == 0 ? kGuestEntry : kEptEntry)) {
+            m_pte_cache.lookup(hpa >> 3, kGuest ? kGuestEntry : kEptEntry)) {
       ++m_stats.pte_cache.hits;
       ++m_stats.pte_cache.refs_saved;
       from_cache = true;
@@ -88,19 +81,23 @@ std::uint64_t NestedWalker::read_entry(std::uint64_t hpa, unsigned g, unsigned h
   }
   from_cache = false;
   m_memory.prefetch(Hpa(hpa));  // the entry's host line loads while the cache model runs
-  count_ref(hpa, g, h, res);
+  res.cycles += m_timing.read(Hpa(hpa));
+  ++(kGuest ? res.guest_refs : res.host_refs);  // refs: their sum, in finish()
+  const unsigned cell = cell_index(g, h);
+  res.cells |= bit(cell);
+  ++*m_stats.cells[cell];
   return m_memory.read_u64(Hpa(hpa));
 }
 
+template <bool kGuestTable>
 NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64_t ept_root,
-                                                  unsigned g, bool guest_table, bool write,
-                                                  NestedWalkResult& res) {
+                                                  unsigned g, bool write, NestedWalkResult& res) {
   EptStep st;
   const std::uint64_t ctx = ept_root >> 12;
   const std::uint64_t key_gpa = gpa & m_gpa_mask;
 
   // The nested TLB: guest page-table GPAs only.
-  if (guest_table && m_ntlb.enabled()) {
+  if (kGuestTable && m_ntlb.enabled()) {
     if (const WalkCache::Entry* e = m_ntlb.lookup(key_gpa >> 12, ctx)) {
       ++m_stats.ntlb.hits;
       m_stats.ntlb.refs_saved += e->aux;
@@ -115,7 +112,9 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
     ++m_stats.ntlb.misses;
   }
 
-  // EPT paging-structure caches, deepest first.
+  // EPT paging-structure caches, deepest first. Every level below a hit (or every level,
+  // with no hit) was looked up and missed: its fill below takes the LRU entry
+  // (fill_absent), nothing else touching that cache in between.
   unsigned level = m_m;
   std::uint64_t table = ept_root;
   pte::Rights rights = pte::kAllRights;
@@ -139,10 +138,11 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
   }
 
   // One entry per EPT level from there.
+  const bool set_dirty = kGuestTable || write;
   for (;;) {
     const std::uint64_t entry_hpa = table | pte::entry_offset(gpa, level);
     bool cached = false;
-    const std::uint64_t raw = read_entry(entry_hpa, g, level, cached, res);
+    const std::uint64_t raw = reference<false>(entry_hpa, g, level, cached, res);
     if ((raw & m_bits.present_mask) == 0) {
       st.level = level;
       st.off_refs = m_m - level + 1;
@@ -153,7 +153,7 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
     std::uint64_t updated = raw;
     if (m_ad) {
       updated |= m_bits.accessed;
-      if (leaf && (write || guest_table)) {
+      if (leaf && set_dirty) {
         updated |= m_bits.dirty;
       }
       if (updated != raw) {
@@ -169,7 +169,7 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
       st.hpa = (updated & pte::page_address_mask(size)) | (gpa & (page_bytes(size) - 1));
       st.rights = rights;
       st.leaf_dirty = (updated & m_bits.dirty) != 0;
-      if (guest_table) {
+      if (kGuestTable) {
         m_ntlb.fill(key_gpa >> 12, ctx, st.hpa & pte::kAddressMask, rights,
                     static_cast<std::uint8_t>(st.off_refs));
       }
@@ -180,14 +180,15 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
     }
     table = updated & ept::kAddressMask;
     // A non-leaf is at level 2 or above: its cache exists (absent ones ignore the fill).
-    m_ept_psc[level - pte::kPd].fill(key_gpa >> pte::index_shift(level), ctx, table, rights, 0);
+    m_ept_psc[level - pte::kPd].fill_absent(key_gpa >> pte::index_shift(level), ctx, table, rights,
+                                            0);
     --level;
   }
 }
 
-NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
+void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   using Outcome = NestedWalkResult::Outcome;
-  NestedWalkResult res;
+  res = NestedWalkResult{};
   const std::uint64_t va = r.gva.value();
   const std::uint64_t guest_va = va & m_guest_va_mask;
   const bool write = r.kind == AccessKind::kWrite;
@@ -201,7 +202,8 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
   pte::Rights rights = pte::kAllRights;
   unsigned off = 0;  // references a cache-off walk makes up to here (the guest PSCs' aux)
 
-  // 1. Guest paging-structure caches, deepest first.
+  // 1. Guest paging-structure caches, deepest first. As with the EPT's: every level below
+  // a hit was looked up and missed, and is filled with fill_absent.
   if (m_guest_psc_on) {
     for (unsigned l = pte::kPd; l <= m_n; ++l) {
       WalkCache& c = m_guest_psc[l - pte::kPd];
@@ -227,7 +229,7 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
   std::uint64_t leaf = 0;
   for (;; --g) {
     if (!have_table_hpa) {
-      const EptStep s = ept_translate(table_gpa, ept_root, g, true, true, res);
+      const EptStep s = ept_translate<true>(table_gpa, ept_root, g, true, res);
       off += s.off_refs;
       if (!s.ok) {
         res.outcome = Outcome::kEptViolation;
@@ -237,26 +239,27 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
         res.violation_guest_level = g;
         ++m_stats.ept_violations;
         finish(res);
-        return res;
+        return;
       }
       table_hpa = s.hpa & pte::kAddressMask;
       if (g < m_n) {
         // The level g+1 entry's combined mapping: VA bits above it -> this table's HPA.
-        m_guest_psc[g + 1 - pte::kPd].fill(guest_va >> pte::index_shift(g + 1), gctx, table_hpa,
-                                           rights, static_cast<std::uint8_t>(off));
+        m_guest_psc[g + 1 - pte::kPd].fill_absent(guest_va >> pte::index_shift(g + 1), gctx,
+                                                  table_hpa, rights,
+                                                  static_cast<std::uint8_t>(off));
       }
     }
     have_table_hpa = false;
     const std::uint64_t entry_hpa = table_hpa | pte::entry_offset(va, g);
     bool cached = false;
-    const std::uint64_t raw = read_entry(entry_hpa, g, 0, cached, res);
+    const std::uint64_t raw = reference<true>(entry_hpa, g, 0, cached, res);
     ++off;
     if ((raw & pte::kPresent) == 0) {
       res.outcome = Outcome::kGuestPageFault;
       res.fault_level = g;
       ++m_stats.guest_faults;
       finish(res);
-      return res;
+      return;
     }
     rights &= pte::rights_of(raw);
     const bool is_leaf = pte::is_leaf(raw, g);
@@ -284,17 +287,16 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
   const std::uint64_t data_gpa =
       (leaf & pte::page_address_mask(res.guest_size)) | (va & (guest_bytes - 1));
   res.gpa = Gpa(data_gpa);
-  const EptStep s = ept_translate(data_gpa, ept_root, 0, false, write, res);
+  const EptStep s = ept_translate<false>(data_gpa, ept_root, 0, write, res);
   if (!s.ok) {
     res.outcome = Outcome::kEptViolation;
     res.fault_level = s.level;
     ++m_stats.ept_violations;
     finish(res);
-    return res;
+    return;
   }
   complete_translation(leaf, rights, s, res);
   finish(res);
-  return res;
 }
 
 void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
@@ -314,7 +316,8 @@ void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights ri
   t.dirty = (guest_leaf & pte::kDirty) != 0 && (!m_ad || data.leaf_dirty);
 }
 
-void NestedWalker::finish(const NestedWalkResult& res) {
+void NestedWalker::finish(NestedWalkResult& res) {
+  res.refs = res.guest_refs + res.host_refs;
   ++m_stats.walks;
   m_stats.refs += res.refs;
   m_stats.refs_guest += res.guest_refs;

@@ -148,8 +148,14 @@ class NestedWalker {
   NestedWalker(const NestedWalker&) = delete;
   NestedWalker& operator=(const NestedWalker&) = delete;
 
-  // One walk for a TLB miss: see the file comment.
-  NestedWalkResult walk(const NestedWalkRequest& r);
+  // One walk for a TLB miss: see the file comment. The result in `res` (whatever it held
+  // before), or returned.
+  void walk(const NestedWalkRequest& r, NestedWalkResult& res);
+  NestedWalkResult walk(const NestedWalkRequest& r) {
+    NestedWalkResult res;
+    walk(r, res);
+    return res;
+  }
 
   // The same walk from scratch with no side effects: no caches, no statistics, no A/D
   // updates, no timing calls (cycles stay 0). refs, cells and the attribution fields are
@@ -238,20 +244,25 @@ class NestedWalker {
     bool leaf_dirty = false;  // the leaf's dirty flag after this walk
   };
 
-  EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool guest_table,
-                        bool write, NestedWalkResult& res);
+  // One GPA through the nested TLB (kGuestTable: a guest table's GPA), the EPT PSCs and the
+  // EPT. A guest table's leaf gets D set with A/D bits on, as the data's on a `write`.
+  template <bool kGuestTable>
+  EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool write,
+                        NestedWalkResult& res);
   EptStep ept_translate_debug(std::uint64_t gpa, std::uint64_t ept_root, unsigned g,
                               NestedWalkResult& res, bool access_tracked = false) const;
-  // One page-table entry, through the page-walk cache for non-leaf entries: a miss reads
-  // memory and counts a reference in cell (g, h).
-  std::uint64_t read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
-                           NestedWalkResult& res);
-  void count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res);
+  // One page-table entry (kGuest: a guest entry, else an EPT entry), through the page-walk
+  // cache for non-leaf entries: a miss reads memory, times the reference and counts it in
+  // cell (g, h). Inline at its two call sites (the guest loop, the EPT loop).
+  template <bool kGuest>
+  std::uint64_t reference(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
+                          NestedWalkResult& res);
   // The GVA -> HPA translation from the guest leaf, the rights over both dimensions, and
   // the EPT step of the final data GPA.
   void complete_translation(std::uint64_t guest_leaf, pte::Rights rights, const EptStep& data,
                             NestedWalkResult& res) const;
-  void finish(const NestedWalkResult& res);
+  // res.refs (guest_refs + host_refs) and the walk's statistics.
+  void finish(NestedWalkResult& res);
 
   unsigned m_n;
   unsigned m_m;

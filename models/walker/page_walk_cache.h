@@ -81,6 +81,24 @@ class WalkCache {
     *victim = Entry{tag, context, value, ++m_clock, rights, aux};
   }
 
+  // fill() of a (key, context) that is not cached: the caller looked it up and missed, and
+  // nothing changed this cache since. The same entry replaced and written as fill() (which
+  // finds no entry of the tag and takes the LRU one), without comparing tags.
+  void fill_absent(std::uint64_t key, std::uint64_t context, std::uint64_t value,
+                   std::uint8_t rights, std::uint8_t aux) {
+    if (!enabled()) {
+      return;
+    }
+    Entry* set = &m_entries[(key & m_set_mask) * m_ways];
+    Entry* victim = &set[0];
+    for (std::uint32_t w = 1; w < m_ways; ++w) {
+      if (set[w].last_use < victim->last_use) {
+        victim = &set[w];
+      }
+    }
+    *victim = Entry{kValid | key, context, value, ++m_clock, rights, aux};
+  }
+
   void invalidate_all();
   // Drops every entry whose (context & mask) == want.
   void invalidate_context(std::uint64_t mask, std::uint64_t want);
