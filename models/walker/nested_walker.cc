@@ -61,15 +61,16 @@ NestedWalker::NestedWalker(const WalkerParams& guest, const NestedWalkerParams& 
                  psc(nested.ept_pwc, 5, m_m, "walker.ept_pwc.pml5")}},
       m_ntlb(cache(nested.ntlb, "walker.ntlb")),
       m_pte_cache(cache(nested.pte_cache, "walker.pte_cache")),
+      m_hpa_caches(m_ntlb.enabled() || m_pte_cache.enabled()),
       m_guest_psc_stats{&m_stats.pwc_pd, &m_stats.pwc_pdpt, &m_stats.pwc_pml4, &m_stats.pwc_pml5},
       m_ept_psc_stats{&m_stats.ept_pwc_pd, &m_stats.ept_pwc_pdpt, &m_stats.ept_pwc_pml4,
                       &m_stats.ept_pwc_pml5} {}
 
-template <bool kGuest>
+template <bool kGuest, bool kHpaCaches>
 [[gnu::always_inline]] inline std::uint64_t NestedWalker::reference(std::uint64_t hpa, unsigned g,
                                                                     unsigned h, bool& from_cache,
                                                                     NestedWalkResult& res) {
-  if (m_pte_cache.enabled()) {
+  if (kHpaCaches && m_pte_cache.enabled()) {
     if (const WalkCache::Entry* e =
             m_pte_cache.lookup(hpa >> 3, kGuest ? kGuestEntry : kEptEntry)) {
       ++m_stats.pte_cache.hits;
@@ -89,15 +90,15 @@ template <bool kGuest>
   return m_memory.read_u64(Hpa(hpa));
 }
 
-template <bool kGuestTable>
-NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64_t ept_root,
-                                                  unsigned g, bool write, NestedWalkResult& res) {
+template <bool kGuestTable, bool kHpaCaches>
+[[gnu::always_inline]] inline NestedWalker::EptStep NestedWalker::ept_translate(
+    std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool write, NestedWalkResult& res) {
   EptStep st;
   const std::uint64_t ctx = ept_root >> 12;
   const std::uint64_t key_gpa = gpa & m_gpa_mask;
 
   // The nested TLB: guest page-table GPAs only.
-  if (kGuestTable && m_ntlb.enabled()) {
+  if (kGuestTable && kHpaCaches && m_ntlb.enabled()) {
     if (const WalkCache::Entry* e = m_ntlb.lookup(key_gpa >> 12, ctx)) {
       ++m_stats.ntlb.hits;
       m_stats.ntlb.refs_saved += e->aux;
@@ -142,7 +143,7 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
   for (;;) {
     const std::uint64_t entry_hpa = table | pte::entry_offset(gpa, level);
     bool cached = false;
-    const std::uint64_t raw = reference<false>(entry_hpa, g, level, cached, res);
+    const std::uint64_t raw = reference<false, kHpaCaches>(entry_hpa, g, level, cached, res);
     if ((raw & m_bits.present_mask) == 0) {
       st.level = level;
       st.off_refs = m_m - level + 1;
@@ -162,20 +163,21 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
       }
     }
     if (leaf) {
-      const PageSize size = pte::leaf_page_size(level);
+      // The leaf's page offset: bits below its level's index (page_bytes(leaf_page_size) - 1).
+      const std::uint64_t offset_mask = (std::uint64_t{1} << pte::index_shift(level)) - 1;
       st.ok = true;
       st.level = level;
       st.off_refs = m_m - level + 1;
-      st.hpa = (updated & pte::page_address_mask(size)) | (gpa & (page_bytes(size) - 1));
+      st.hpa = (updated & ept::kAddressMask & ~offset_mask) | (gpa & offset_mask);
       st.rights = rights;
       st.leaf_dirty = (updated & m_bits.dirty) != 0;
-      if (kGuestTable) {
+      if (kGuestTable && kHpaCaches) {
         m_ntlb.fill(key_gpa >> 12, ctx, st.hpa & pte::kAddressMask, rights,
                     static_cast<std::uint8_t>(st.off_refs));
       }
       return st;
     }
-    if (!cached) {
+    if (kHpaCaches && !cached) {
       m_pte_cache.fill(entry_hpa >> 3, kEptEntry, updated, 0, 0);
     }
     table = updated & ept::kAddressMask;
@@ -186,6 +188,15 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
   }
 }
 
+void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
+  if (m_hpa_caches) {
+    walk<true>(r, res);
+  } else {
+    walk<false>(r, res);
+  }
+}
+
+template <bool kHpaCaches>
 void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   using Outcome = NestedWalkResult::Outcome;
   res = NestedWalkResult{};
@@ -229,7 +240,7 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   std::uint64_t leaf = 0;
   for (;; --g) {
     if (!have_table_hpa) {
-      const EptStep s = ept_translate<true>(table_gpa, ept_root, g, true, res);
+      const EptStep s = ept_translate<true, kHpaCaches>(table_gpa, ept_root, g, true, res);
       off += s.off_refs;
       if (!s.ok) {
         res.outcome = Outcome::kEptViolation;
@@ -252,7 +263,7 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
     have_table_hpa = false;
     const std::uint64_t entry_hpa = table_hpa | pte::entry_offset(va, g);
     bool cached = false;
-    const std::uint64_t raw = reference<true>(entry_hpa, g, 0, cached, res);
+    const std::uint64_t raw = reference<true, kHpaCaches>(entry_hpa, g, 0, cached, res);
     ++off;
     if ((raw & pte::kPresent) == 0) {
       res.outcome = Outcome::kGuestPageFault;
@@ -275,7 +286,7 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
       leaf = updated;
       break;
     }
-    if (!cached) {
+    if (kHpaCaches && !cached) {
       m_pte_cache.fill(entry_hpa >> 3, kGuestEntry, updated, 0, 0);
     }
     table_gpa = updated & pte::kAddressMask;
@@ -287,7 +298,7 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   const std::uint64_t data_gpa =
       (leaf & pte::page_address_mask(res.guest_size)) | (va & (guest_bytes - 1));
   res.gpa = Gpa(data_gpa);
-  const EptStep s = ept_translate<false>(data_gpa, ept_root, 0, write, res);
+  const EptStep s = ept_translate<false, kHpaCaches>(data_gpa, ept_root, 0, write, res);
   if (!s.ok) {
     res.outcome = Outcome::kEptViolation;
     res.fault_level = s.level;
@@ -299,8 +310,8 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   finish(res);
 }
 
-void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
-                                        const EptStep& data, NestedWalkResult& res) const {
+inline void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
+                                               const EptStep& data, NestedWalkResult& res) const {
   // The TLB may hold only the smaller of the two page sizes: a 2 MiB guest page on 4 KiB
   // EPT pages splinters into 4 KiB translations.
   res.ept_size = pte::leaf_page_size(data.level);
@@ -316,7 +327,7 @@ void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights ri
   t.dirty = (guest_leaf & pte::kDirty) != 0 && (!m_ad || data.leaf_dirty);
 }
 
-void NestedWalker::finish(NestedWalkResult& res) {
+inline void NestedWalker::finish(NestedWalkResult& res) {
   res.refs = res.guest_refs + res.host_refs;
   ++m_stats.walks;
   m_stats.refs += res.refs;

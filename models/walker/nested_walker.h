@@ -246,7 +246,7 @@ class NestedWalker {
 
   // One GPA through the nested TLB (kGuestTable: a guest table's GPA), the EPT PSCs and the
   // EPT. A guest table's leaf gets D set with A/D bits on, as the data's on a `write`.
-  template <bool kGuestTable>
+  template <bool kGuestTable, bool kHpaCaches>
   EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool write,
                         NestedWalkResult& res);
   EptStep ept_translate_debug(std::uint64_t gpa, std::uint64_t ept_root, unsigned g,
@@ -254,9 +254,13 @@ class NestedWalker {
   // One page-table entry (kGuest: a guest entry, else an EPT entry), through the page-walk
   // cache for non-leaf entries: a miss reads memory, times the reference and counts it in
   // cell (g, h). Inline at its two call sites (the guest loop, the EPT loop).
-  template <bool kGuest>
+  template <bool kGuest, bool kHpaCaches>
   std::uint64_t reference(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
                           NestedWalkResult& res);
+  // walk() for the nested TLB or page-walk cache on (kHpaCaches) or both off: those two
+  // need a check per reference and per guest table only when on (m_hpa_caches).
+  template <bool kHpaCaches>
+  void walk(const NestedWalkRequest& r, NestedWalkResult& res);
   // The GVA -> HPA translation from the guest leaf, the rights over both dimensions, and
   // the EPT step of the final data GPA.
   void complete_translation(std::uint64_t guest_leaf, pte::Rights rights, const EptStep& data,
@@ -281,6 +285,7 @@ class NestedWalker {
   std::array<WalkCache, 4> m_ept_psc;
   WalkCache m_ntlb;
   WalkCache m_pte_cache;
+  bool m_hpa_caches;  // m_ntlb or m_pte_cache on (every vCPU's have the same geometry)
   std::array<WalkCacheStats*, 4> m_guest_psc_stats;
   std::array<WalkCacheStats*, 4> m_ept_psc_stats;
   // One vCPU's caches while another vCPU is current (the current vCPU's slot holds an empty
