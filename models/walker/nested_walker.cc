@@ -188,18 +188,9 @@ template <bool kGuestTable, bool kHpaCaches>
   }
 }
 
-void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
-  if (m_hpa_caches) {
-    walk<true>(r, res);
-  } else {
-    walk<false>(r, res);
-  }
-}
-
 template <bool kHpaCaches>
 void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   using Outcome = NestedWalkResult::Outcome;
-  res = NestedWalkResult{};
   const std::uint64_t va = r.gva.value();
   const std::uint64_t guest_va = va & m_guest_va_mask;
   const bool write = r.kind == AccessKind::kWrite;
@@ -309,6 +300,9 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   complete_translation(leaf, rights, s, res);
   finish(res);
 }
+
+template void NestedWalker::walk<false>(const NestedWalkRequest& r, NestedWalkResult& res);
+template void NestedWalker::walk<true>(const NestedWalkRequest& r, NestedWalkResult& res);
 
 inline void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
                                                const EptStep& data, NestedWalkResult& res) const {

@@ -148,9 +148,15 @@ class NestedWalker {
   NestedWalker(const NestedWalker&) = delete;
   NestedWalker& operator=(const NestedWalker&) = delete;
 
-  // One walk for a TLB miss: see the file comment. The result in `res` (whatever it held
-  // before), or returned.
-  void walk(const NestedWalkRequest& r, NestedWalkResult& res);
+  // One walk for a TLB miss: see the file comment. The result in `res`, which must be a
+  // default NestedWalkResult (walk() sets only what the walk finds), or returned.
+  void walk(const NestedWalkRequest& r, NestedWalkResult& res) {
+    if (m_hpa_caches) {
+      walk<true>(r, res);
+    } else {
+      walk<false>(r, res);
+    }
+  }
   NestedWalkResult walk(const NestedWalkRequest& r) {
     NestedWalkResult res;
     walk(r, res);
