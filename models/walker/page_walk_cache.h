@@ -50,6 +50,16 @@ class WalkCache {
     }
     const std::uint64_t tag = kValid | key;
     Entry* set = &m_entries[(key & m_set_mask) * m_ways];
+    if (m_ways == 4) {  // every cache's default geometry: the same scan, unrolled
+#pragma GCC unroll 4
+      for (std::uint32_t w = 0; w < 4; ++w) {
+        if (set[w].tag == tag && set[w].context == context) {
+          set[w].last_use = ++m_clock;
+          return &set[w];
+        }
+      }
+      return nullptr;
+    }
     for (std::uint32_t w = 0; w < m_ways; ++w) {
       if (set[w].tag == tag && set[w].context == context) {
         set[w].last_use = ++m_clock;
@@ -91,9 +101,18 @@ class WalkCache {
     }
     Entry* set = &m_entries[(key & m_set_mask) * m_ways];
     Entry* victim = &set[0];
-    for (std::uint32_t w = 1; w < m_ways; ++w) {
-      if (set[w].last_use < victim->last_use) {
-        victim = &set[w];
+    if (m_ways == 4) {  // unrolled, as in lookup()
+#pragma GCC unroll 4
+      for (std::uint32_t w = 1; w < 4; ++w) {
+        if (set[w].last_use < victim->last_use) {
+          victim = &set[w];
+        }
+      }
+    } else {
+      for (std::uint32_t w = 1; w < m_ways; ++w) {
+        if (set[w].last_use < victim->last_use) {
+          victim = &set[w];
+        }
       }
     }
     *victim = Entry{kValid | key, context, value, ++m_clock, rights, aux};
