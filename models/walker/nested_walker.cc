@@ -120,7 +120,11 @@ template <bool kGuestTable, bool kHpaCaches>
   std::uint64_t table = ept_root;
   pte::Rights rights = pte::kAllRights;
   if (m_ept_psc_on) {
-    for (unsigned l = pte::kPd; l <= m_m; ++l) {
+#pragma GCC unroll 4
+    for (unsigned l = pte::kPd; l <= pte::kPml5; ++l) {
+      if (l > m_m) {
+        break;
+      }
       WalkCache& c = m_ept_psc[l - pte::kPd];
       if (!c.enabled()) {
         continue;
@@ -164,7 +168,11 @@ template <bool kGuestTable, bool kHpaCaches>
     }
     if (leaf) {
       // The leaf's page offset: bits below its level's index (page_bytes(leaf_page_size) - 1).
-      const std::uint64_t offset_mask = (std::uint64_t{1} << pte::index_shift(level)) - 1;
+      static constexpr std::array<std::uint64_t, 4> kOffsetMask = {
+          0, (std::uint64_t{1} << pte::index_shift(1)) - 1,
+          (std::uint64_t{1} << pte::index_shift(2)) - 1,
+          (std::uint64_t{1} << pte::index_shift(3)) - 1};  // by leaf level 1..3
+      const std::uint64_t offset_mask = kOffsetMask[level];
       st.ok = true;
       st.level = level;
       st.off_refs = m_m - level + 1;
@@ -207,7 +215,11 @@ void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   // 1. Guest paging-structure caches, deepest first. As with the EPT's: every level below
   // a hit was looked up and missed, and is filled with fill_absent.
   if (m_guest_psc_on) {
-    for (unsigned l = pte::kPd; l <= m_n; ++l) {
+#pragma GCC unroll 4
+    for (unsigned l = pte::kPd; l <= pte::kPml5; ++l) {
+      if (l > m_n) {
+        break;
+      }
       WalkCache& c = m_guest_psc[l - pte::kPd];
       if (!c.enabled()) {
         continue;
