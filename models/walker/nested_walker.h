@@ -73,6 +73,9 @@
 //
 // Hot path: walk() allocates nothing; flat arrays; no maps, no std::function; a direct call
 // per reference to the cache model (ReferenceTiming), a virtual one to any other MemoryTiming.
+// walk() has two instantiations, nested TLB and page-walk cache both off (the default) or
+// not, each with its EPT walks and its references inline; a PSC level that a walk looked up
+// and missed is filled without a second tag scan (WalkCache::fill_absent: the same victim).
 #pragma once
 
 #include <array>
