@@ -9,6 +9,15 @@
 
 namespace pagesim::host {
 
+// Inline in resolve (once per touch).
+[[gnu::always_inline]] inline unsigned NestedMachine::drain(TouchResult& t) {
+  GuestPhysicalMemory& gm = m_hypervisor.guest_memory();
+  const std::uint64_t before = m_drained_violations;
+  m_drained_violations = gm.violations();
+  t.cycles += gm.take_cycles();
+  return static_cast<unsigned>(m_drained_violations - before);
+}
+
 TouchResult NestedMachine::touch(Gva gva, AccessKind kind, std::uint16_t pcid,
                                  TouchObserver* observer) {
   TouchResult t = resolve(gva, kind, pcid, observer);
@@ -22,8 +31,10 @@ TouchResult NestedMachine::touch(Gva gva, AccessKind kind, std::uint16_t pcid,
   return t;
 }
 
-TouchResult NestedMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
-                                   TouchObserver* observer) {
+// Inline in touch, its one caller.
+[[gnu::always_inline]] inline TouchResult NestedMachine::resolve(Gva gva, AccessKind kind,
+                                                                 std::uint16_t pcid,
+                                                                 TouchObserver* observer) {
   TouchResult t;
   const Gpa root = m_guest_os.address_space_root(pcid);
   t.table_violations += drain(t);
@@ -39,11 +50,14 @@ TouchResult NestedMachine::resolve(Gva gva, AccessKind kind, std::uint16_t pcid,
   // take more: the walk then never completes, on hardware as here, and the touch stops
   // with the host's memory error. The GPAs mapped by this touch tell it: one mapped
   // again was evicted by the touch's own faults.
-  std::array<std::uint64_t, kMaxWalks> mapped{};
+  std::array<std::uint64_t, kMaxWalks> mapped;  // [0, mapped_count) only: no zeroing per touch
   unsigned mapped_count = 0;
   unsigned refaults = 0;
   for (unsigned attempt = 0; attempt < kMaxWalks; ++attempt) {
-    t.walk = m_walker.walk(request);
+    if (attempt != 0) {
+      t.walk = walker::NestedWalkResult{};  // walk() fills a default result
+    }
+    m_walker.walk(request, t.walk);
     ++t.walks;
     t.walk_cycles += t.walk.cycles;
     t.cycles += t.walk.cycles;
@@ -218,14 +232,6 @@ std::string NestedMachine::audit_free_frames(const mem::FrameAllocator& frames,
                              "the EPT leaf" + of + " for GPA " + hex(gpa.value()));
   });
   return why;
-}
-
-unsigned NestedMachine::drain(TouchResult& t) {
-  GuestPhysicalMemory& gm = m_hypervisor.guest_memory();
-  const std::uint64_t before = m_drained_violations;
-  m_drained_violations = gm.violations();
-  t.cycles += gm.take_cycles();
-  return static_cast<unsigned>(m_drained_violations - before);
 }
 
 }  // namespace pagesim::host

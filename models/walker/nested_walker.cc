@@ -61,6 +61,7 @@ NestedWalker::NestedWalker(const WalkerParams& guest, const NestedWalkerParams& 
                  psc(nested.ept_pwc, 5, m_m, "walker.ept_pwc.pml5")}},
       m_ntlb(cache(nested.ntlb, "walker.ntlb")),
       m_pte_cache(cache(nested.pte_cache, "walker.pte_cache")),
+      m_hpa_caches(m_ntlb.enabled() || m_pte_cache.enabled()),
       m_guest_psc_stats{&m_stats.pwc_pd, &m_stats.pwc_pdpt, &m_stats.pwc_pml4, &m_stats.pwc_pml5},
       m_ept_psc_stats{&m_stats.ept_pwc_pd, &m_stats.ept_pwc_pdpt, &m_stats.ept_pwc_pml4,
                       &m_stats.ept_pwc_pml5},
@@ -101,20 +102,13 @@ void NestedWalker::prefetch(Gva next, Gva after) const {
   m_timing.prefetch(ept_leaf);
 }
 
-void NestedWalker::count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res) {
-  res.cycles += m_timing.read(Hpa(hpa));
-  ++res.refs;
-  ++(h == 0 ? res.guest_refs : res.host_refs);
-  const unsigned cell = cell_index(g, h);
-  res.cells |= bit(cell);
-  ++*m_stats.cells[cell];
-}
-
-std::uint64_t NestedWalker::read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
-                                       NestedWalkResult& res) {
-  if (m_pte_cache.enabled()) {
+template <bool kGuest, bool kHpaCaches>
+[[gnu::always_inline]] inline std::uint64_t NestedWalker::reference(std::uint64_t hpa, unsigned g,
+                                                                    unsigned h, bool& from_cache,
+                                                                    NestedWalkResult& res) {
+  if (kHpaCaches && m_pte_cache.enabled()) {
     if (const WalkCache::Entry* e =
-            m_pte_cache.lookup(hpa >> 3, h == 0 ? kGuestEntry : kEptEntry)) {
+            m_pte_cache.lookup(hpa >> 3, kGuest ? kGuestEntry : kEptEntry)) {
       ++m_stats.pte_cache.hits;
       ++m_stats.pte_cache.refs_saved;
       from_cache = true;
@@ -124,19 +118,23 @@ std::uint64_t NestedWalker::read_entry(std::uint64_t hpa, unsigned g, unsigned h
   }
   from_cache = false;
   m_memory.prefetch(Hpa(hpa));  // the entry's host line loads while the cache model runs
-  count_ref(hpa, g, h, res);
+  res.cycles += m_timing.read(Hpa(hpa));
+  ++(kGuest ? res.guest_refs : res.host_refs);  // refs: their sum, in finish()
+  const unsigned cell = cell_index(g, h);
+  res.cells |= bit(cell);
+  ++*m_stats.cells[cell];
   return m_memory.read_u64(Hpa(hpa));
 }
 
-NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64_t ept_root,
-                                                  unsigned g, bool guest_table, bool write,
-                                                  NestedWalkResult& res) {
+template <bool kGuestTable, bool kHpaCaches>
+[[gnu::always_inline]] inline NestedWalker::EptStep NestedWalker::ept_translate(
+    std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool write, NestedWalkResult& res) {
   EptStep st;
   const std::uint64_t ctx = ept_root >> 12;
   const std::uint64_t key_gpa = gpa & m_gpa_mask;
 
   // The nested TLB: guest page-table GPAs only.
-  if (guest_table && m_ntlb.enabled()) {
+  if (kGuestTable && kHpaCaches && m_ntlb.enabled()) {
     if (const WalkCache::Entry* e = m_ntlb.lookup(key_gpa >> 12, ctx)) {
       ++m_stats.ntlb.hits;
       m_stats.ntlb.refs_saved += e->aux;
@@ -151,12 +149,18 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
     ++m_stats.ntlb.misses;
   }
 
-  // EPT paging-structure caches, deepest first.
+  // EPT paging-structure caches, deepest first. Every level below a hit (or every level,
+  // with no hit) was looked up and missed: its fill below takes the LRU entry
+  // (fill_absent), nothing else touching that cache in between.
   unsigned level = m_m;
   std::uint64_t table = ept_root;
   pte::Rights rights = pte::kAllRights;
   if (m_ept_psc_on) {
-    for (unsigned l = pte::kPd; l <= m_m; ++l) {
+#pragma GCC unroll 4
+    for (unsigned l = pte::kPd; l <= pte::kPml5; ++l) {
+      if (l > m_m) {
+        break;
+      }
       WalkCache& c = m_ept_psc[l - pte::kPd];
       if (!c.enabled()) {
         continue;
@@ -175,10 +179,11 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
   }
 
   // One entry per EPT level from there.
+  const bool set_dirty = kGuestTable || write;
   for (;;) {
     const std::uint64_t entry_hpa = table | pte::entry_offset(gpa, level);
     bool cached = false;
-    const std::uint64_t raw = read_entry(entry_hpa, g, level, cached, res);
+    const std::uint64_t raw = reference<false, kHpaCaches>(entry_hpa, g, level, cached, res);
     if ((raw & m_bits.present_mask) == 0) {
       st.level = level;
       st.off_refs = m_m - level + 1;
@@ -189,7 +194,7 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
     std::uint64_t updated = raw;
     if (m_ad) {
       updated |= m_bits.accessed;
-      if (leaf && (write || guest_table)) {
+      if (leaf && set_dirty) {
         updated |= m_bits.dirty;
       }
       if (updated != raw) {
@@ -198,35 +203,42 @@ NestedWalker::EptStep NestedWalker::ept_translate(std::uint64_t gpa, std::uint64
       }
     }
     if (leaf) {
-      const PageSize size = pte::leaf_page_size(level);
+      // The leaf's page offset: bits below its level's index (page_bytes(leaf_page_size) - 1).
+      static constexpr std::array<std::uint64_t, 4> kOffsetMask = {
+          0, (std::uint64_t{1} << pte::index_shift(1)) - 1,
+          (std::uint64_t{1} << pte::index_shift(2)) - 1,
+          (std::uint64_t{1} << pte::index_shift(3)) - 1};  // by leaf level 1..3
+      const std::uint64_t offset_mask = kOffsetMask[level];
       st.ok = true;
       st.level = level;
       st.off_refs = m_m - level + 1;
-      st.hpa = (updated & pte::page_address_mask(size)) | (gpa & (page_bytes(size) - 1));
+      st.hpa = (updated & ept::kAddressMask & ~offset_mask) | (gpa & offset_mask);
       st.rights = rights;
       st.leaf_dirty = (updated & m_bits.dirty) != 0;
-      if (guest_table) {
+      if (kGuestTable && kHpaCaches) {
         m_ntlb.fill(key_gpa >> 12, ctx, st.hpa & pte::kAddressMask, rights,
                     static_cast<std::uint8_t>(st.off_refs));
-      } else if (level == pte::kPt) {
+      }
+      if (!kGuestTable && level == pte::kPt) {
         const std::uint64_t region = key_gpa >> kRegionShift;
         m_ept_pt_memo[memo_slot(region)] = {region, table};  // prefetch()'s, host-side
       }
       return st;
     }
-    if (!cached) {
+    if (kHpaCaches && !cached) {
       m_pte_cache.fill(entry_hpa >> 3, kEptEntry, updated, 0, 0);
     }
     table = updated & ept::kAddressMask;
     // A non-leaf is at level 2 or above: its cache exists (absent ones ignore the fill).
-    m_ept_psc[level - pte::kPd].fill(key_gpa >> pte::index_shift(level), ctx, table, rights, 0);
+    m_ept_psc[level - pte::kPd].fill_absent(key_gpa >> pte::index_shift(level), ctx, table, rights,
+                                            0);
     --level;
   }
 }
 
-NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
+template <bool kHpaCaches>
+void NestedWalker::walk(const NestedWalkRequest& r, NestedWalkResult& res) {
   using Outcome = NestedWalkResult::Outcome;
-  NestedWalkResult res;
   const std::uint64_t va = r.gva.value();
   const std::uint64_t guest_va = va & m_guest_va_mask;
   const bool write = r.kind == AccessKind::kWrite;
@@ -240,9 +252,14 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
   pte::Rights rights = pte::kAllRights;
   unsigned off = 0;  // references a cache-off walk makes up to here (the guest PSCs' aux)
 
-  // 1. Guest paging-structure caches, deepest first.
+  // 1. Guest paging-structure caches, deepest first. As with the EPT's: every level below
+  // a hit was looked up and missed, and is filled with fill_absent.
   if (m_guest_psc_on) {
-    for (unsigned l = pte::kPd; l <= m_n; ++l) {
+#pragma GCC unroll 4
+    for (unsigned l = pte::kPd; l <= pte::kPml5; ++l) {
+      if (l > m_n) {
+        break;
+      }
       WalkCache& c = m_guest_psc[l - pte::kPd];
       if (!c.enabled()) {
         continue;
@@ -266,7 +283,7 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
   std::uint64_t leaf = 0;
   for (;; --g) {
     if (!have_table_hpa) {
-      const EptStep s = ept_translate(table_gpa, ept_root, g, true, true, res);
+      const EptStep s = ept_translate<true, kHpaCaches>(table_gpa, ept_root, g, true, res);
       off += s.off_refs;
       if (!s.ok) {
         res.outcome = Outcome::kEptViolation;
@@ -276,13 +293,14 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
         res.violation_guest_level = g;
         ++m_stats.ept_violations;
         finish(res);
-        return res;
+        return;
       }
       table_hpa = s.hpa & pte::kAddressMask;
       if (g < m_n) {
         // The level g+1 entry's combined mapping: VA bits above it -> this table's HPA.
-        m_guest_psc[g + 1 - pte::kPd].fill(guest_va >> pte::index_shift(g + 1), gctx, table_hpa,
-                                           rights, static_cast<std::uint8_t>(off));
+        m_guest_psc[g + 1 - pte::kPd].fill_absent(guest_va >> pte::index_shift(g + 1), gctx,
+                                                  table_hpa, rights,
+                                                  static_cast<std::uint8_t>(off));
       }
     }
     have_table_hpa = false;
@@ -292,14 +310,14 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
     }
     const std::uint64_t entry_hpa = table_hpa | pte::entry_offset(va, g);
     bool cached = false;
-    const std::uint64_t raw = read_entry(entry_hpa, g, 0, cached, res);
+    const std::uint64_t raw = reference<true, kHpaCaches>(entry_hpa, g, 0, cached, res);
     ++off;
     if ((raw & pte::kPresent) == 0) {
       res.outcome = Outcome::kGuestPageFault;
       res.fault_level = g;
       ++m_stats.guest_faults;
       finish(res);
-      return res;
+      return;
     }
     rights &= pte::rights_of(raw);
     const bool is_leaf = pte::is_leaf(raw, g);
@@ -315,7 +333,7 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
       leaf = updated;
       break;
     }
-    if (!cached) {
+    if (kHpaCaches && !cached) {
       m_pte_cache.fill(entry_hpa >> 3, kGuestEntry, updated, 0, 0);
     }
     table_gpa = updated & pte::kAddressMask;
@@ -327,21 +345,23 @@ NestedWalkResult NestedWalker::walk(const NestedWalkRequest& r) {
   const std::uint64_t data_gpa =
       (leaf & pte::page_address_mask(res.guest_size)) | (va & (guest_bytes - 1));
   res.gpa = Gpa(data_gpa);
-  const EptStep s = ept_translate(data_gpa, ept_root, 0, false, write, res);
+  const EptStep s = ept_translate<false, kHpaCaches>(data_gpa, ept_root, 0, write, res);
   if (!s.ok) {
     res.outcome = Outcome::kEptViolation;
     res.fault_level = s.level;
     ++m_stats.ept_violations;
     finish(res);
-    return res;
+    return;
   }
   complete_translation(leaf, rights, s, res);
   finish(res);
-  return res;
 }
 
-void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
-                                        const EptStep& data, NestedWalkResult& res) const {
+template void NestedWalker::walk<false>(const NestedWalkRequest& r, NestedWalkResult& res);
+template void NestedWalker::walk<true>(const NestedWalkRequest& r, NestedWalkResult& res);
+
+inline void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights rights,
+                                               const EptStep& data, NestedWalkResult& res) const {
   // The TLB may hold only the smaller of the two page sizes: a 2 MiB guest page on 4 KiB
   // EPT pages splinters into 4 KiB translations.
   res.ept_size = pte::leaf_page_size(data.level);
@@ -357,7 +377,8 @@ void NestedWalker::complete_translation(std::uint64_t guest_leaf, pte::Rights ri
   t.dirty = (guest_leaf & pte::kDirty) != 0 && (!m_ad || data.leaf_dirty);
 }
 
-void NestedWalker::finish(const NestedWalkResult& res) {
+inline void NestedWalker::finish(NestedWalkResult& res) {
+  res.refs = res.guest_refs + res.host_refs;
   ++m_stats.walks;
   m_stats.refs += res.refs;
   m_stats.refs_guest += res.guest_refs;

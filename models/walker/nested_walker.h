@@ -73,6 +73,9 @@
 //
 // Hot path: walk() allocates nothing; flat arrays; no maps, no std::function; a direct call
 // per reference to the cache model (ReferenceTiming), a virtual one to any other MemoryTiming.
+// walk() has two instantiations, nested TLB and page-walk cache both off (the default) or
+// not, each with its EPT walks and its references inline; a PSC level that a walk looked up
+// and missed is filled without a second tag scan (WalkCache::fill_absent: the same victim).
 #pragma once
 
 #include <array>
@@ -148,8 +151,20 @@ class NestedWalker {
   NestedWalker(const NestedWalker&) = delete;
   NestedWalker& operator=(const NestedWalker&) = delete;
 
-  // One walk for a TLB miss: see the file comment.
-  NestedWalkResult walk(const NestedWalkRequest& r);
+  // One walk for a TLB miss: see the file comment. The result in `res`, which must be a
+  // default NestedWalkResult (walk() sets only what the walk finds), or returned.
+  void walk(const NestedWalkRequest& r, NestedWalkResult& res) {
+    if (m_hpa_caches) {
+      walk<true>(r, res);
+    } else {
+      walk<false>(r, res);
+    }
+  }
+  NestedWalkResult walk(const NestedWalkRequest& r) {
+    NestedWalkResult res;
+    walk(r, res);
+    return res;
+  }
 
   // A hint that walks of `next` and then `after` come soon, in the address space of the
   // last walk: host loads only, no effect on the model (no cache, statistic or entry
@@ -249,36 +264,29 @@ class NestedWalker {
     bool leaf_dirty = false;  // the leaf's dirty flag after this walk
   };
 
-  EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool guest_table,
-                        bool write, NestedWalkResult& res);
+  // One GPA through the nested TLB (kGuestTable: a guest table's GPA), the EPT PSCs and the
+  // EPT. A guest table's leaf gets D set with A/D bits on, as the data's on a `write`.
+  template <bool kGuestTable, bool kHpaCaches>
+  EptStep ept_translate(std::uint64_t gpa, std::uint64_t ept_root, unsigned g, bool write,
+                        NestedWalkResult& res);
   EptStep ept_translate_debug(std::uint64_t gpa, std::uint64_t ept_root, unsigned g,
                               NestedWalkResult& res, bool access_tracked = false) const;
-  // One page-table entry, through the page-walk cache for non-leaf entries: a miss reads
-  // memory and counts a reference in cell (g, h).
-  std::uint64_t read_entry(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
-                           NestedWalkResult& res);
-  void count_ref(std::uint64_t hpa, unsigned g, unsigned h, NestedWalkResult& res);
+  // One page-table entry (kGuest: a guest entry, else an EPT entry), through the page-walk
+  // cache for non-leaf entries: a miss reads memory, times the reference and counts it in
+  // cell (g, h). Inline at its two call sites (the guest loop, the EPT loop).
+  template <bool kGuest, bool kHpaCaches>
+  std::uint64_t reference(std::uint64_t hpa, unsigned g, unsigned h, bool& from_cache,
+                          NestedWalkResult& res);
+  // walk() for the nested TLB or page-walk cache on (kHpaCaches) or both off: those two
+  // need a check per reference and per guest table only when on (m_hpa_caches).
+  template <bool kHpaCaches>
+  void walk(const NestedWalkRequest& r, NestedWalkResult& res);
   // The GVA -> HPA translation from the guest leaf, the rights over both dimensions, and
   // the EPT step of the final data GPA.
   void complete_translation(std::uint64_t guest_leaf, pte::Rights rights, const EptStep& data,
                             NestedWalkResult& res) const;
-  void finish(const NestedWalkResult& res);
-  // prefetch()'s use of the memos: the HPA of the guest leaf entry of `va`, or 0.
-  std::uint64_t memo_guest_leaf_hpa(std::uint64_t va) const;
-
-  // prefetch()'s memory of the last walks, host-side only (nothing in the model reads it):
-  // by 2 MiB region of guest linear address, the HPA of the guest page table that maps it;
-  // by 2 MiB region of data GPA, the HPA of the EPT page table that maps it. Direct-mapped,
-  // written by the walks that reach those tables.
-  struct TableMemo {
-    std::uint64_t region = ~std::uint64_t{0};  // address >> 21; all ones: empty
-    std::uint64_t table_hpa = 0;
-  };
-  static constexpr std::size_t kMemoSlots = 4096;  // 8 GiB of each space at 2 MiB
-  static constexpr unsigned kRegionShift = 21;
-  static std::size_t memo_slot(std::uint64_t region) { return region & (kMemoSlots - 1); }
-  std::vector<TableMemo> m_guest_pt_memo;
-  std::vector<TableMemo> m_ept_pt_memo;
+  // res.refs (guest_refs + host_refs) and the walk's statistics.
+  void finish(NestedWalkResult& res);
 
   unsigned m_n;
   unsigned m_m;
@@ -297,6 +305,7 @@ class NestedWalker {
   std::array<WalkCache, 4> m_ept_psc;
   WalkCache m_ntlb;
   WalkCache m_pte_cache;
+  bool m_hpa_caches;  // m_ntlb or m_pte_cache on (every vCPU's have the same geometry)
   std::array<WalkCacheStats*, 4> m_guest_psc_stats;
   std::array<WalkCacheStats*, 4> m_ept_psc_stats;
   // One vCPU's caches while another vCPU is current (the current vCPU's slot holds an empty
@@ -309,6 +318,22 @@ class NestedWalker {
   };
   std::vector<CpuCaches> m_parked;
   unsigned m_cpu = 0;
+  // prefetch()'s use of the memos: the HPA of the guest leaf entry of `va`, or 0.
+  std::uint64_t memo_guest_leaf_hpa(std::uint64_t va) const;
+
+  // prefetch()'s memory of the last walks, host-side only (nothing in the model reads it):
+  // by 2 MiB region of guest linear address, the HPA of the guest page table that maps it;
+  // by 2 MiB region of data GPA, the HPA of the EPT page table that maps it. Direct-mapped,
+  // written by the walks that reach those tables.
+  struct TableMemo {
+    std::uint64_t region = ~std::uint64_t{0};  // address >> 21; all ones: empty
+    std::uint64_t table_hpa = 0;
+  };
+  static constexpr std::size_t kMemoSlots = 4096;  // 8 GiB of each space at 2 MiB
+  static constexpr unsigned kRegionShift = 21;
+  static std::size_t memo_slot(std::uint64_t region) { return region & (kMemoSlots - 1); }
+  std::vector<TableMemo> m_guest_pt_memo;
+  std::vector<TableMemo> m_ept_pt_memo;
   void swap_with(CpuCaches& c);
   void invept_current(Hpa ept_root);
   void flush_all_current();

@@ -50,6 +50,16 @@ class WalkCache {
     }
     const std::uint64_t tag = kValid | key;
     Entry* set = &m_entries[(key & m_set_mask) * m_ways];
+    if (m_ways == 4) {  // every cache's default geometry: the same scan, unrolled
+#pragma GCC unroll 4
+      for (std::uint32_t w = 0; w < 4; ++w) {
+        if (set[w].tag == tag && set[w].context == context) {
+          set[w].last_use = ++m_clock;
+          return &set[w];
+        }
+      }
+      return nullptr;
+    }
     for (std::uint32_t w = 0; w < m_ways; ++w) {
       if (set[w].tag == tag && set[w].context == context) {
         set[w].last_use = ++m_clock;
@@ -79,6 +89,33 @@ class WalkCache {
       }
     }
     *victim = Entry{tag, context, value, ++m_clock, rights, aux};
+  }
+
+  // fill() of a (key, context) that is not cached: the caller looked it up and missed, and
+  // nothing changed this cache since. The same entry replaced and written as fill() (which
+  // finds no entry of the tag and takes the LRU one), without comparing tags.
+  void fill_absent(std::uint64_t key, std::uint64_t context, std::uint64_t value,
+                   std::uint8_t rights, std::uint8_t aux) {
+    if (!enabled()) {
+      return;
+    }
+    Entry* set = &m_entries[(key & m_set_mask) * m_ways];
+    Entry* victim = &set[0];
+    if (m_ways == 4) {  // unrolled, as in lookup()
+#pragma GCC unroll 4
+      for (std::uint32_t w = 1; w < 4; ++w) {
+        if (set[w].last_use < victim->last_use) {
+          victim = &set[w];
+        }
+      }
+    } else {
+      for (std::uint32_t w = 1; w < m_ways; ++w) {
+        if (set[w].last_use < victim->last_use) {
+          victim = &set[w];
+        }
+      }
+    }
+    *victim = Entry{kValid | key, context, value, ++m_clock, rights, aux};
   }
 
   void invalidate_all();
