@@ -217,20 +217,7 @@ const Translation* Tlb::insert_general(Gva gva, std::uint16_t pcid, std::uint16_
   const auto size = static_cast<std::size_t>(home.size);
   if (absent && home.array->full()) {
     // A splinter (the inline insert() takes the rest of this case): the same as there.
-    Key old;
-    const Translation* entry = home.array->replace(vpn, tag, stored_fractured, stored, old);
-    ++m_stats.evictions;
-    m_fractured += stored_fractured ? 1 : 0;
-    m_fractured -= old.fractured ? 1 : 0;
-    const std::size_t old_size = size_of_tag(old.tag);
-    if (old_size != size) {
-      ++m_valid_by_size[size];
-      m_live |= m_probe_bit[size];
-      if (--m_valid_by_size[old_size] == 0) {
-        m_live &= ~m_probe_bit[old_size];
-      }
-    }
-    return entry;
+    return replace_victim(*home.array, vpn, tag, home.size, stored);
   }
   const Array::Filled filled = home.array->fill(vpn, tag, stored);
   if (!filled.in_place) {

@@ -346,6 +346,10 @@ class Tlb {
   static_assert(PageSize::k4K < PageSize::k2M && PageSize::k2M < PageSize::k1G);
 
   Array* array_holding(PageSize s);
+  // A fill of (vpn, tag), absent from `array`, whose ways are all valid: the victim
+  // replaced, the eviction and the counts per size and of fractured entries kept.
+  const Translation* replace_victim(Array& array, std::uint64_t vpn, std::uint32_t tag,
+                                    PageSize stored_size, const Translation& stored);
   const Translation* insert_general(Gva gva, std::uint16_t pcid, std::uint16_t vpid,
                                     const Translation& t);
   void invalidate_everywhere(std::uint32_t mask, std::uint32_t value);
@@ -444,15 +448,20 @@ inline const Translation* Tlb::insert(Gva gva, std::uint16_t pcid, std::uint16_t
   }
   ++m_stats.fills;
   ++*home.fills;
+  return replace_victim(*home.array, gva.value() >> home.shift, context | home.size_bits, home.size,
+                        stored);
+}
+
+inline const Translation* Tlb::replace_victim(Array& array, std::uint64_t vpn, std::uint32_t tag,
+                                              PageSize stored_size, const Translation& stored) {
   const bool stored_fractured = fractured(stored);
   Key old;
-  const Translation* entry = home.array->replace(
-      gva.value() >> home.shift, context | home.size_bits, stored_fractured, stored, old);
+  const Translation* entry = array.replace(vpn, tag, stored_fractured, stored, old);
   ++m_stats.evictions;
   m_fractured += stored_fractured ? 1 : 0;
   m_fractured -= old.fractured ? 1 : 0;
   // The counts per size change only when the victim was of another size.
-  const auto size = static_cast<std::size_t>(home.size);
+  const auto size = static_cast<std::size_t>(stored_size);
   const std::size_t old_size = size_of_tag(old.tag);
   if (old_size != size) {
     ++m_valid_by_size[size];
