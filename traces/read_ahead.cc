@@ -10,9 +10,7 @@
 namespace pagesim::traces {
 
 ReadAheadReader::ReadAheadReader(TraceReader& inner, std::size_t chunk_records, std::size_t chunks)
-    : m_inner(inner),
-      m_spin(std::thread::hardware_concurrency() > 1),
-      m_chunks(std::max<std::size_t>(chunks, 1)) {
+    : m_inner(inner), m_chunks(std::max<std::size_t>(chunks, 1)) {
   if (chunk_records == 0) {
     throw std::invalid_argument("read-ahead: chunks of 0 records");
   }
@@ -31,26 +29,12 @@ ReadAheadReader::~ReadAheadReader() {
   m_worker.join();
 }
 
-template <class Done>
-void ReadAheadReader::spin_until(Done done) const {
-  if (!m_spin) {
-    return;
-  }
-  // About 20-50 microseconds of pause instructions (their length varies by CPU).
-  for (int i = 0; i < 4096 && !done(); ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
-}
-
 void ReadAheadReader::work() {
   // Signals go to the simulation's thread (its stop handlers, a child's SIGCHLD).
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
   for (;;) {
-    spin_until([this] { return m_ready.load(std::memory_order_acquire) < m_chunks.size(); });
     {
       std::unique_lock<std::mutex> l(m_lock);
       m_freed.wait(l, [this] { return m_stop || m_ready < m_chunks.size(); });
@@ -86,8 +70,7 @@ ReadAheadReader::Chunk* ReadAheadReader::front() {
   if (m_ended) {
     return nullptr;
   }
-  spin_until([this] { return m_ready.load(std::memory_order_acquire) > 0; });
-  if (m_ready.load(std::memory_order_acquire) == 0) {
+  {
     std::unique_lock<std::mutex> l(m_lock);
     m_filled.wait(l, [this] { return m_ready > 0; });
   }

@@ -17,7 +17,6 @@
 // reaches the simulation's thread as without it.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
@@ -63,18 +62,11 @@ class ReadAheadReader final : public TraceReader {
 
   TraceReader& m_inner;
   mutable std::mutex m_inner_lock;  // held while the wrapped reader is used
-  std::mutex m_lock;  // m_ready and m_stop change under it (the waits below sleep on it)
+  std::mutex m_lock;                // guards m_ready, m_stop
   std::condition_variable m_filled;
   std::condition_variable m_freed;
-  // Before a thread sleeps on a condition, it spins a while reading m_ready: a batch is
-  // replayed in tens of microseconds when the same-page path counts it, and a sleep and
-  // wake-up per batch (a futex each way, an IPI to the other vCPU) cost as much. Only with
-  // two or more host CPUs (one would spin against the thread it waits for).
-  bool m_spin;
-  template <class Done>
-  void spin_until(Done done) const;
-  std::vector<Chunk> m_chunks;          // a ring: the worker fills, the consumer empties, in order
-  std::atomic<std::size_t> m_ready{0};  // filled chunks not yet consumed
+  std::vector<Chunk> m_chunks;  // a ring: the worker fills, the consumer empties, in order
+  std::size_t m_ready = 0;      // filled chunks not yet consumed
   bool m_stop = false;
   std::size_t m_fill = 0;   // the worker's next slot (worker only)
   std::size_t m_take = 0;   // the consumer's next slot (consumer only)
