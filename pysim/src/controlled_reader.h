@@ -2,10 +2,8 @@
 // publishes how many records were read (the parent's progress bar polls it from another
 // thread) and ends the trace early when a stop is requested (KeyboardInterrupt in the
 // parent). Ending the trace is how a run stops between batches without any change to the
-// core: the core sees the end of its input, finishes the batch in hand and the ones read
-// ahead (run_simulation reads the trace two batches ahead on a thread of its own, which
-// calls this reader: traces/read_ahead.h), synchronises and returns, and the statistics
-// collected are those of the records replayed so far, every record read.
+// core: the core sees the end of its input, finishes the batch in hand, synchronises and
+// returns, and the statistics collected are those of the records replayed so far.
 #pragma once
 
 #include <atomic>
