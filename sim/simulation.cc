@@ -66,7 +66,7 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
         Gva(*options.trace_page),
         options.page_life_out != nullptr ? *options.page_life_out : std::cout);
   }
-  // The trace is read (decompressed, decoded, generated) on a thread of its own, two
+  // The trace is read (decompressed, decoded, generated) on a thread of its own, a few
   // batches ahead of the replay: the same records and errors (traces/read_ahead.h).
   traces::ReadAheadReader ahead(trace);
   Top top("top", params, ahead, options.progress, page_life.get());

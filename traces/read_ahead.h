@@ -35,11 +35,9 @@ namespace pagesim::traces {
 class ReadAheadReader final : public TraceReader {
  public:
   // `inner` must outlive this reader and be read through it only. `chunk_records`: the
-  // records per chunk (the size the consumer reads), `chunks`: how many are read ahead (two
-  // keep the worker a batch ahead while the consumer replays one; each is 128 KiB of
-  // resident memory at 4096 records).
+  // records per chunk (the size the consumer reads), `chunks`: how many are read ahead.
   explicit ReadAheadReader(TraceReader& inner, std::size_t chunk_records = 4096,
-                           std::size_t chunks = 2);
+                           std::size_t chunks = 4);
   ~ReadAheadReader() override;
 
   std::size_t read(std::span<Record> out) override;
