@@ -251,7 +251,7 @@ inline std::uint64_t CoreModule::replay_record(const traces::Record& r) {
 void CoreModule::run_in_trace_order() {
   std::uint64_t done = 0;
   for (;;) {
-    std::size_t n = m_trace.read_batch(m_batch);
+    std::size_t n = m_trace.read(m_batch);
     if (n == 0) {
       break;
     }

@@ -11,7 +11,6 @@
 #include "base/stats/per_instruction.h"
 #include "sim/stop_request.h"
 #include "sim/top.h"
-#include "traces/read_ahead.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <pthread.h>
@@ -66,10 +65,7 @@ RunResult run_simulation(const SimParams& params, traces::TraceReader& trace,
         Gva(*options.trace_page),
         options.page_life_out != nullptr ? *options.page_life_out : std::cout);
   }
-  // The trace is read (decompressed, decoded, generated) on a thread of its own, a few
-  // batches ahead of the replay: the same records and errors (traces/read_ahead.h).
-  traces::ReadAheadReader ahead(trace);
-  Top top("top", params, ahead, options.progress, page_life.get());
+  Top top("top", params, trace, options.progress, page_life.get());
   auto start = std::chrono::steady_clock::now();
   sc_core::sc_start();
   return_to_main_stack();

@@ -19,7 +19,6 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "traces/record.h"
 
@@ -43,9 +42,6 @@ class TraceReader {
   // trace ends, and 0 at the end (and on every later call). Throws TraceError when the input
   // is damaged; the records of that call are then lost and the reader must not be used again.
   virtual std::size_t read(std::span<Record> out) = 0;
-  // read() into the whole of `batch`, which a reader may instead swap for a vector of the
-  // same size holding the records (ReadAheadReader: no copy). The same records and errors.
-  virtual std::size_t read_batch(std::vector<Record>& batch) { return read(batch); }
 
   // What is being read, for summaries: e.g. "demo.trace (text trace v1.1)".
   virtual std::string describe() const = 0;
